@@ -1,0 +1,94 @@
+"""fastrouter: the fastest, most dependable way to call OpenRouter from Python.
+
+A Rust core (pooled HTTP/2 transport, model chains with retries, exact cost) behind the
+API you know from the ``openai`` package::
+
+    import fastrouter
+
+    client = fastrouter.Client()          # OPENROUTER_API_KEY from the environment
+    resp = client.chat.completions.create(
+        model=["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"],   # a failover chain
+        messages=[{"role": "user", "content": "Hello!"}],
+    )
+    print(resp.choices[0].message.content, resp.cost)
+
+For offline tests, :class:`fastrouter.testing.MockServer` is an OpenRouter look-alike
+server bundled in the wheel.
+"""
+
+from ._fastrouter import __version__
+from .attempts import Attempt
+from .client import AsyncClient, Client
+from .config import Timeout
+from .errors import (
+    AllModelsFailedError,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ConflictError,
+    FastrouterError,
+    InsufficientCreditsError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+    StreamError,
+    UnprocessableEntityError,
+)
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
+    Choice,
+    CompletionUsage,
+    Credits,
+    Generation,
+    KeyInfo,
+)
+
+__all__ = [
+    "__version__",
+    "AsyncClient",
+    "Client",
+    "Timeout",
+    "Attempt",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Choice",
+    "CompletionUsage",
+    "Credits",
+    "Generation",
+    "KeyInfo",
+    "FastrouterError",
+    "APIError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "InsufficientCreditsError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RequestTimeoutError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "ProviderError",
+    "ServiceUnavailableError",
+    "StreamError",
+    "AllModelsFailedError",
+    "BudgetExceededError",
+]

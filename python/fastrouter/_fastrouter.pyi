@@ -1,0 +1,78 @@
+"""Stubs for the private Rust extension ``fastrouter._fastrouter``.
+
+Users never import this module; the typed facade (``fastrouter.Client`` and friends)
+wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
+"""
+
+from typing import Any, Awaitable, Dict, List, Optional, Sequence, Tuple
+
+__version__: str
+USER_AGENT: str
+
+# (model, provider, status, error_kind, error, latency_s, first_token_s, cost, retry, hedged)
+AttemptTuple = Tuple[
+    str, Optional[str], Optional[int], Optional[str], Optional[str], float, Optional[float], Optional[str], int, bool
+]
+
+class NativeClient:
+    """A pooled HTTP client plus the model-chain walker. Errors are raised as
+    ``fastrouter.errors`` exceptions."""
+
+    def __new__(
+        cls,
+        *,
+        base_url: str,
+        api_key: Optional[str] = None,
+        headers: Sequence[Tuple[str, str]] = ...,
+        connect_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        first_token_timeout: Optional[float] = None,
+        attempt_timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
+    ) -> NativeClient: ...
+    def chat(
+        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+    ) -> Awaitable[Tuple[bytes, List[AttemptTuple]]]:
+        """Run a chat completion over the chain; resolves to ``(body, attempts)``."""
+    def chat_blocking(
+        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+    ) -> Tuple[bytes, List[AttemptTuple]]:
+        """Like :meth:`chat`, blocking with the GIL released."""
+    def get(self, path: str) -> Awaitable[bytes]:
+        """``GET {base_url}/{path}``; resolves to the body of a 2xx response."""
+    def get_blocking(self, path: str) -> bytes:
+        """Like :meth:`get`, blocking with the GIL released."""
+    def close(self) -> None:
+        """Drop the connection pool; later requests raise ``APIConnectionError``."""
+    @property
+    def closed(self) -> bool: ...
+
+class NativeMockServer:
+    """The embedded OpenRouter mock server, serving on a tokio runtime thread."""
+
+    def __new__(
+        cls,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: Optional[str] = None,
+        catalog_json: Optional[str] = None,
+        total_credits: float = 100.0,
+    ) -> NativeMockServer: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    def push(self, model: str, outcomes_json: str) -> None:
+        """Queue scripted outcomes (JSON) for ``model`` (``"*"``: any model)."""
+    def pending(self) -> Dict[str, int]:
+        """Outcomes still queued, per model."""
+    def requests_json(self) -> str:
+        """Every recorded request as a JSON list."""
+    def connections(self) -> Tuple[int, int]:
+        """``(opened, closed)`` TCP connections so far."""
+    def reset(self) -> None:
+        """Forget recorded requests and queued outcomes."""
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+

@@ -1,0 +1,385 @@
+"""The clients: :class:`AsyncClient` and :class:`Client`.
+
+Both wrap one native client (``self._inner``) that owns a pooled HTTP/1.1 + HTTP/2
+connection pool and walks model chains in Rust. The async client returns awaitables driven
+by the extension's tokio runtime; the sync client blocks with the GIL released.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
+
+from . import _fastrouter
+from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
+from .params import build_body
+from .types import ChatCompletion, Credits, Generation, KeyInfo
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self, Unpack
+
+    from .params import ChatCompletionParams
+
+__all__ = ["AsyncClient", "Client"]
+
+ModelArg = Union[str, Sequence[str]]
+_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int]
+
+
+def _model_chain(model: ModelArg) -> List[str]:
+    if isinstance(model, str):
+        chain = [model]
+    elif isinstance(model, (list, tuple)):
+        chain = list(model)
+    else:
+        raise TypeError(f"model must be a model id or a list of model ids, got {type(model).__name__}")
+    if not chain or not all(isinstance(m, str) and m for m in chain):
+        raise ValueError("model must be a non-empty model id or a non-empty list of model ids")
+    return chain
+
+
+def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
+    if not headers:
+        return []
+    pairs = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"extra_headers must map str to str, got {name!r}: {type(value).__name__}")
+        pairs.append((name, value))
+    return pairs
+
+
+def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
+    body, attempts = raw
+    return ChatCompletion._from_native(json.loads(body), attempts)
+
+
+def _data(body: bytes) -> Dict[str, Any]:
+    payload = json.loads(body)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+class _ClientBase:
+    """Configuration shared by both clients."""
+
+    base_url: str
+    timeout: Timeout
+    max_retries: int
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        app_url: Optional[str] = None,
+        app_title: Optional[str] = None,
+        app_categories: Union[str, Sequence[str], None] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
+        self.base_url = resolve_base_url(base_url)
+        self.timeout = Timeout.coerce(timeout)
+        self.max_retries = max_retries
+        self._api_key = resolve_api_key(api_key)
+        self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
+        self._inner = _fastrouter.NativeClient(
+            base_url=self.base_url,
+            api_key=self._api_key,
+            headers=list(self._headers.items()),
+            connect_timeout=self.timeout.connect,
+            read_timeout=self.timeout.read,
+            first_token_timeout=self.timeout.first_token,
+            attempt_timeout=self.timeout.attempt,
+            total_timeout=self.timeout.total,
+        )
+
+    @property
+    def api_key(self) -> Optional[str]:
+        """The API key in use (never shown by ``repr``)."""
+        return self._api_key
+
+    @property
+    def default_headers(self) -> Dict[str, str]:
+        """Headers sent with every request (attribution and ``default_headers``)."""
+        return dict(self._headers)
+
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`close`."""
+        return bool(self._inner.closed)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>, max_retries={self.max_retries})"
+
+    def _prepare_chat(
+        self,
+        model: ModelArg,
+        messages: Any,
+        stream: bool,
+        extra_body: Optional[Mapping[str, Any]],
+        extra_headers: Optional[Mapping[str, str]],
+        max_retries: Optional[int],
+        params: Mapping[str, Any],
+    ) -> _Prepared:
+        if stream:
+            raise NotImplementedError("stream=True is not available in this version of fastrouter yet")
+        retries = self.max_retries if max_retries is None else max_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
+        return (build_body(messages, params, extra_body), _model_chain(model), _header_pairs(extra_headers), retries)
+
+
+# ---------------------------------------------------------------------------- async
+
+
+class AsyncCompletions:
+    """``client.chat.completions``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: bool = False,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        **params: Unpack[ChatCompletionParams],
+    ) -> ChatCompletion:
+        """Create a chat completion.
+
+        ``model`` is a model id, or a list of ids tried in order (client-side failover).
+        Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
+        ``extra_headers`` pass anything newer through untouched.
+        """
+        client = self._client
+        body, models, headers, retries = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, params
+        )
+        return _completion(await client._inner.chat(body, models, headers, retries))
+
+
+class AsyncChat:
+    """``client.chat``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.completions = AsyncCompletions(client)
+
+
+class AsyncGenerations:
+    """``client.generations``: per-request accounting (``GET /generation``)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def get(self, id: str) -> Generation:
+        """Stats of one generation by its id (``resp.id``)."""
+        return Generation(_data(await self._client._inner.get(f"generation?id={quote(id, safe='')}")))
+
+
+class AsyncCredits:
+    """``client.credits``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def get(self) -> Credits:
+        """Total credits bought and used (``GET /credits``)."""
+        return Credits(_data(await self._client._inner.get("credits")))
+
+
+class AsyncKey:
+    """``client.key``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def get(self) -> KeyInfo:
+        """Usage and limits of the API key in use (``GET /key``)."""
+        return KeyInfo(_data(await self._client._inner.get("key")))
+
+
+class AsyncClient(_ClientBase):
+    """Asynchronous OpenRouter client (asyncio).
+
+    >>> client = fastrouter.AsyncClient()            # key from OPENROUTER_API_KEY
+    >>> resp = await client.chat.completions.create(model="openai/gpt-4o-mini",
+    ...                                             messages=[{"role": "user", "content": "hi"}])
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        app_url: Optional[str] = None,
+        app_title: Optional[str] = None,
+        app_categories: Union[str, Sequence[str], None] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            app_url=app_url,
+            app_title=app_title,
+            app_categories=app_categories,
+            default_headers=default_headers,
+        )
+        self.chat = AsyncChat(self)
+        self.generations = AsyncGenerations(self)
+        self.credits = AsyncCredits(self)
+        self.key = AsyncKey(self)
+
+    async def close(self) -> None:
+        """Close the connection pool. Requests already running finish first."""
+        self._inner.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+
+# ----------------------------------------------------------------------------- sync
+
+
+class Completions:
+    """``client.chat.completions``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: bool = False,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        **params: Unpack[ChatCompletionParams],
+    ) -> ChatCompletion:
+        """Create a chat completion (blocks without holding the GIL).
+
+        ``model`` is a model id, or a list of ids tried in order (client-side failover).
+        Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
+        ``extra_headers`` pass anything newer through untouched.
+        """
+        client = self._client
+        body, models, headers, retries = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, params
+        )
+        return _completion(client._inner.chat_blocking(body, models, headers, retries))
+
+
+class Chat:
+    """``client.chat``."""
+
+    def __init__(self, client: Client) -> None:
+        self.completions = Completions(client)
+
+
+class Generations:
+    """``client.generations``: per-request accounting (``GET /generation``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get(self, id: str) -> Generation:
+        """Stats of one generation by its id (``resp.id``)."""
+        return Generation(_data(self._client._inner.get_blocking(f"generation?id={quote(id, safe='')}")))
+
+
+class CreditsResource:
+    """``client.credits``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get(self) -> Credits:
+        """Total credits bought and used (``GET /credits``)."""
+        return Credits(_data(self._client._inner.get_blocking("credits")))
+
+
+class KeyResource:
+    """``client.key``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get(self) -> KeyInfo:
+        """Usage and limits of the API key in use (``GET /key``)."""
+        return KeyInfo(_data(self._client._inner.get_blocking("key")))
+
+
+class Client(_ClientBase):
+    """Synchronous OpenRouter client; calls block with the GIL released.
+
+    >>> client = fastrouter.Client()                 # key from OPENROUTER_API_KEY
+    >>> resp = client.chat.completions.create(model="openai/gpt-4o-mini",
+    ...                                       messages=[{"role": "user", "content": "hi"}])
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        app_url: Optional[str] = None,
+        app_title: Optional[str] = None,
+        app_categories: Union[str, Sequence[str], None] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            app_url=app_url,
+            app_title=app_title,
+            app_categories=app_categories,
+            default_headers=default_headers,
+        )
+        self.chat = Chat(self)
+        self.generations = Generations(self)
+        self.credits = CreditsResource(self)
+        self.key = KeyResource(self)
+
+    def close(self) -> None:
+        """Close the connection pool. Requests already running finish first."""
+        self._inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()

@@ -1,0 +1,99 @@
+"""Client settings: timeouts, and resolving arguments against the documented env vars."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional, Sequence, Union
+
+__all__ = ["Timeout", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT"]
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Timeouts in seconds; ``None`` disables one.
+
+    - ``attempt``: one HTTP exchange (what a plain ``timeout=60.0`` sets).
+    - ``connect``: establishing a connection.
+    - ``read``: the longest silence between two reads of the response.
+    - ``first_token``: for streams, from the request to the first content (keep-alive
+      comments do not count).
+    - ``total``: the whole call, retries and failover included; backoff never sleeps
+      past it.
+    """
+
+    attempt: Optional[float] = 60.0
+    connect: Optional[float] = 10.0
+    read: Optional[float] = None
+    first_token: Optional[float] = None
+    total: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("attempt", "connect", "read", "first_token", "total"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"Timeout.{name} must be a number of seconds or None, got {value!r}")
+            if not value > 0:
+                raise ValueError(f"Timeout.{name} must be positive, got {value!r}")
+
+    @classmethod
+    def coerce(cls, value: Union[float, Timeout, None]) -> Timeout:
+        """``Timeout`` as is; a number is the per-attempt timeout; ``None`` disables it."""
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls(attempt=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds, a fastrouter.Timeout or None, got {value!r}")
+        return cls(attempt=float(value))
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+
+def _env(*names: str) -> Optional[str]:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def resolve_api_key(api_key: Optional[str]) -> Optional[str]:
+    """The argument, else ``OPENROUTER_API_KEY``."""
+    return api_key if api_key is not None else _env("OPENROUTER_API_KEY")
+
+
+def resolve_base_url(base_url: Optional[str]) -> str:
+    """The argument, else ``OPENROUTER_BASE_URL``, else OpenRouter's API."""
+    return (base_url or _env("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def attribution_headers(
+    app_url: Optional[str],
+    app_title: Optional[str],
+    app_categories: Union[str, Sequence[str], None],
+    default_headers: Optional[Mapping[str, str]],
+) -> Dict[str, str]:
+    """Headers sent on every request: app attribution (arguments or env vars), then the
+    user's ``default_headers`` (which win)."""
+    headers: Dict[str, str] = {}
+    url = app_url or _env("OPENROUTER_HTTP_REFERER")
+    if url:
+        headers["HTTP-Referer"] = url
+    title = app_title or _env("OPENROUTER_APP_TITLE", "OPENROUTER_X_TITLE")
+    if title:
+        headers["X-OpenRouter-Title"] = title
+        headers["X-Title"] = title
+    categories = app_categories if app_categories is not None else _env("OPENROUTER_APP_CATEGORIES")
+    if categories:
+        headers["X-OpenRouter-Categories"] = categories if isinstance(categories, str) else ",".join(categories)
+    for name, value in (default_headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"default_headers must map str to str, got {name!r}: {type(value).__name__}")
+        headers[name] = value
+    return headers

@@ -1,0 +1,342 @@
+"""The fastrouter exception hierarchy.
+
+Names follow the ``openai`` package so ``except openai.RateLimitError`` becomes
+``except fastrouter.RateLimitError``. The Rust core raises these through one function,
+:func:`_from_native`, which picks the class from the error *kind* the core classified
+(never from message text) and the HTTP status.
+
+Nothing here ever holds request headers, so the API key cannot appear in an error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type
+
+if TYPE_CHECKING:
+    from .attempts import Attempt
+    from .types import ChatCompletion
+
+__all__ = [
+    "FastrouterError",
+    "APIError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "InsufficientCreditsError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RequestTimeoutError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "ProviderError",
+    "ServiceUnavailableError",
+    "StreamError",
+    "AllModelsFailedError",
+    "BudgetExceededError",
+]
+
+
+class FastrouterError(Exception):
+    """Base class of every error fastrouter raises."""
+
+
+class APIError(FastrouterError):
+    """A request to the API failed.
+
+    Attributes: ``message``; ``kind`` (the core's classification, e.g. ``"rate_limited"``);
+    ``model`` the attempt asked for; ``request_id`` (``X-Generation-Id`` when sent);
+    ``attempts`` (every try of the chain that led here).
+    """
+
+    message: str
+    kind: str
+    model: Optional[str]
+    request_id: Optional[str]
+    attempts: List[Attempt]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        model: Optional[str] = None,
+        request_id: Optional[str] = None,
+        attempts: Optional[Sequence[Attempt]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.model = model
+        self.request_id = request_id
+        self.attempts = list(attempts or ())
+
+
+class APIConnectionError(APIError):
+    """No usable response: the connection failed, broke, or the client is closed."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """A connect, read, first-token, per-attempt or total timeout expired."""
+
+
+class APIResponseValidationError(APIError):
+    """The server answered with a success status but a body that is not what the API sends."""
+
+    body: Optional[str]
+
+    def __init__(self, message: str, *, body: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status (or an error object inside a 200 body).
+
+    ``status_code`` is the HTTP status the error stands for; ``code`` is OpenRouter's
+    ``error.code`` as sent (usually the status, sometimes a string); ``metadata`` is
+    ``error.metadata`` (``provider_name``, ``raw``, moderation ``reasons`` and
+    ``flagged_input``, ...); ``provider`` the upstream provider named; ``body`` the start
+    of a non-JSON error body (e.g. a proxy's HTML page); ``retry_after`` in seconds.
+    """
+
+    status_code: Optional[int]
+    code: Any
+    metadata: Dict[str, Any]
+    provider: Optional[str]
+    retry_after: Optional[float]
+    body: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: Optional[int] = None,
+        code: Any = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        provider: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        body: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+        self.code = code
+        self.metadata = dict(metadata or {})
+        self.provider = provider
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"status {self.status_code}")
+        if self.provider:
+            parts.append(f"provider {self.provider}")
+        if self.model:
+            parts.append(f"model {self.model}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is invalid (parameters, context length, upstream validation)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401, or no API key configured: missing, invalid or disabled key."""
+
+
+class InsufficientCreditsError(APIStatusError):
+    """402: not enough credits (also for free models when the balance is negative)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: moderation or guardrail block, key permissions, region restriction.
+
+    For moderation, ``metadata`` has ``reasons`` and ``flagged_input``.
+    """
+
+
+class NotFoundError(APIStatusError):
+    """404: no endpoint can serve this model with these requirements."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed the request out."""
+
+
+class ConflictError(APIStatusError):
+    """409: conflict."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well-formed but semantically invalid."""
+
+
+class RateLimitError(APIStatusError):
+    """429: rate limited by OpenRouter or the upstream provider; see ``retry_after``."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: a server-side failure."""
+
+
+class ProviderError(InternalServerError):
+    """502: the upstream provider failed or returned an invalid response."""
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503: no provider can take the request right now."""
+
+
+class StreamError(APIError):
+    """A stream failed after it began: an error event arrived or the connection was cut.
+
+    ``partial`` is the :class:`~fastrouter.ChatCompletion` of what was received (content,
+    tool calls, usage and cost when known); ``status_code``/``code``/``metadata`` describe
+    the in-band error when there was one.
+    """
+
+    partial: Optional[ChatCompletion]
+    status_code: Optional[int]
+    code: Any
+    metadata: Dict[str, Any]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: Optional[ChatCompletion] = None,
+        status_code: Optional[int] = None,
+        code: Any = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.partial = partial
+        self.status_code = status_code
+        self.code = code
+        self.metadata = dict(metadata or {})
+
+
+class AllModelsFailedError(FastrouterError):
+    """Every model of a chain failed. ``attempts`` lists each try; ``last_error`` is the
+    error of the final attempt."""
+
+    attempts: List[Attempt]
+    last_error: Optional[APIError]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: Sequence[Attempt] = (),
+        last_error: Optional[APIError] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = list(attempts)
+        self.last_error = last_error
+
+
+class BudgetExceededError(FastrouterError):
+    """A request would break a configured budget; raised before anything is sent."""
+
+
+_BY_STATUS: Dict[int, Type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: BadRequestError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    502: ProviderError,
+    503: ServiceUnavailableError,
+}
+
+_BY_KIND: Dict[str, Type[APIStatusError]] = {
+    "bad_request": BadRequestError,
+    "context_length_exceeded": BadRequestError,
+    "model_not_found": BadRequestError,
+    "authentication": AuthenticationError,
+    "insufficient_credits": InsufficientCreditsError,
+    "permission_denied": PermissionDeniedError,
+    "not_found": NotFoundError,
+    "request_timeout": RequestTimeoutError,
+    "rate_limited": RateLimitError,
+    "provider": ProviderError,
+    "service_unavailable": ServiceUnavailableError,
+    "server": InternalServerError,
+}
+
+
+def _status_class(status: Optional[int], kind: str) -> Type[APIStatusError]:
+    if status is not None:
+        if status in _BY_STATUS:
+            return _BY_STATUS[status]
+        if status >= 500:
+            return InternalServerError
+    return _BY_KIND.get(kind, APIStatusError)
+
+
+def _from_native(
+    *,
+    kind: str,
+    message: str,
+    status: Optional[int],
+    code: Any,
+    metadata: Optional[Dict[str, Any]],
+    retry_after: Optional[float],
+    request_id: Optional[str],
+    provider: Optional[str],
+    model: Optional[str],
+    body: Optional[str],
+    attempts: Sequence[Any],
+    exhausted_chain: bool,
+) -> FastrouterError:
+    """Build the exception for an error the Rust core classified (called from Rust)."""
+    from .attempts import Attempt
+
+    tries = [Attempt._from_native(a) for a in attempts]
+    common: Dict[str, Any] = {
+        "kind": kind,
+        "model": model,
+        "request_id": request_id,
+        "attempts": tries,
+    }
+    error: APIError
+    if kind == "timeout":
+        error = APITimeoutError(message, **common)
+    elif kind == "connection":
+        error = APIConnectionError(message, **common)
+    elif kind == "invalid_response":
+        error = APIResponseValidationError(message, body=body, **common)
+    elif kind == "stream":
+        error = StreamError(message, status_code=status, code=code, metadata=metadata, **common)
+    elif kind == "invalid_request":
+        error = APIError(message, **common)
+    else:
+        cls = _status_class(status, kind)
+        error = cls(
+            message,
+            status_code=status,
+            code=code,
+            metadata=metadata,
+            provider=provider,
+            retry_after=retry_after,
+            body=body,
+            **common,
+        )
+    if not exhausted_chain:
+        return error
+    models = list(dict.fromkeys(a.model for a in tries))
+    summary = f"all {len(models)} models failed ({', '.join(models)}); last error: {error}"
+    return AllModelsFailedError(summary, attempts=tries, last_error=error)

@@ -1,0 +1,316 @@
+"""Offline testing: :class:`MockServer`, an OpenRouter look-alike bundled in the wheel.
+
+The server is written in Rust and runs on the extension's own threads, so it answers even
+while your test blocks in a sync call. It speaks OpenRouter's wire format (chat
+completions, ``/models`` with a real 321-model catalog, ``/models/{id}/endpoints``,
+``/generation``, ``/credits``, ``/key``), can be scripted per model, and records every
+request it receives (with the API key redacted)::
+
+    from fastrouter.testing import MockServer, Reply, Fail
+
+    with MockServer() as server:
+        server.script("openai/gpt-4o-mini", Fail(429, retry_after=1), Reply("hello"))
+        client = fastrouter.Client(base_url=server.base_url, api_key="test")
+        resp = client.chat.completions.create(model="openai/gpt-4o-mini", messages=[...])
+        assert [r.path for r in server.requests] == ["/chat/completions"] * 2
+
+Without a script the server answers every chat request with a short echo of the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _fastrouter
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+__all__ = ["MockServer", "Reply", "ToolCall", "Fail", "Raw", "Drop", "Outcome", "RecordedRequest", "ANY_MODEL"]
+
+ANY_MODEL = "*"
+"""Script outcomes under this name to apply them to any model without a script of its own."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call in a scripted reply; ``arguments`` may be a dict (sent as JSON text)."""
+
+    name: str
+    arguments: Union[str, Mapping[str, Any]] = ""
+    id: Optional[str] = None
+
+    def _wire(self) -> Dict[str, Any]:
+        args = self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+        return {"name": self.name, "arguments": args, "id": self.id}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful completion.
+
+    ``content=None`` echoes the prompt. Token counts default to an estimate of the
+    prompt and answer; ``cost`` defaults to the catalog price of the model
+    (``omit_cost=True`` leaves ``usage.cost`` out, as older OpenRouter paths did).
+    ``leading_whitespace`` sends OpenRouter's keep-alive padding before the JSON.
+    """
+
+    content: Optional[str] = None
+    reasoning: Optional[str] = None
+    tool_calls: Sequence[ToolCall] = ()
+    finish_reason: Optional[str] = None
+    native_finish_reason: Optional[str] = None
+    model: Optional[str] = None
+    provider: Optional[str] = None
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    reasoning_tokens: Optional[int] = None
+    cost: Union[float, Decimal, None] = None
+    omit_cost: bool = False
+    leading_whitespace: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    extra: Optional[Mapping[str, Any]] = None
+
+    def _wire(self) -> Dict[str, Any]:
+        return {
+            "kind": "reply",
+            "content": self.content,
+            "reasoning": self.reasoning,
+            "tool_calls": [call._wire() for call in self.tool_calls],
+            "finish_reason": self.finish_reason,
+            "native_finish_reason": self.native_finish_reason,
+            "model": self.model,
+            "provider": self.provider,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost": float(self.cost) if self.cost is not None else None,
+            "omit_cost": self.omit_cost,
+            "leading_whitespace": self.leading_whitespace,
+            "headers": dict(self.headers),
+            "delay": self.delay,
+            "extra": dict(self.extra) if self.extra is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Fail:
+    """An OpenRouter error: ``{"error": {"code", "message", "metadata"}}`` with ``status``.
+
+    ``retry_after`` sets the ``Retry-After`` header (seconds); ``in_body=True`` sends the
+    error object inside a 200 response, as OpenRouter does once it has committed the status.
+    """
+
+    status: int
+    message: Optional[str] = None
+    code: Any = None
+    metadata: Optional[Mapping[str, Any]] = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry_after: Optional[float] = None
+    in_body: bool = False
+    delay: float = 0.0
+
+    def _wire(self) -> Dict[str, Any]:
+        headers = dict(self.headers)
+        if self.retry_after is not None:
+            headers["Retry-After"] = f"{self.retry_after:g}"
+        return {
+            "kind": "error",
+            "status": self.status,
+            "message": self.message,
+            "code": self.code,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
+            "headers": headers,
+            "in_body": self.in_body,
+            "delay": self.delay,
+        }
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Exactly this body, status and headers: recorded fixtures, broken proxies."""
+
+    body: str
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def _wire(self) -> Dict[str, Any]:
+        return {"kind": "raw", "status": self.status, "headers": dict(self.headers), "body": self.body, "delay": self.delay}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without answering (after ``delay`` seconds)."""
+
+    delay: float = 0.0
+
+    def _wire(self) -> Dict[str, Any]:
+        return {"kind": "drop", "delay": self.delay}
+
+
+Outcome = Union[Reply, Fail, Raw, Drop]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the mock received. ``headers`` has lower-case names and the
+    ``authorization`` value replaced by ``Bearer <redacted>``; ``body`` is the decoded
+    JSON (or the raw text when it was not JSON, or ``None`` when empty)."""
+
+    method: str
+    path: str
+    headers: Dict[str, str]
+    body: Any
+
+    @property
+    def model(self) -> Optional[str]:
+        """The ``model`` of a chat request body, if any."""
+        return self.body.get("model") if isinstance(self.body, dict) else None
+
+
+class MockServer:
+    """An OpenRouter look-alike HTTP server on loopback (see the module docs).
+
+    Use it as a context manager (sync or async) or call :meth:`start` / :meth:`stop`.
+    ``api_key`` makes the server accept only that key; ``catalog`` replaces the bundled
+    321-model catalog (a list of model dicts or a ``{"data": [...]}`` payload).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: Optional[str] = None,
+        catalog: Union[Sequence[Mapping[str, Any]], Mapping[str, Any], None] = None,
+        total_credits: float = 100.0,
+    ) -> None:
+        self._config: Dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "api_key": api_key,
+            "catalog_json": json.dumps(catalog) if catalog is not None else None,
+            "total_credits": float(total_credits),
+        }
+        self._native: Optional[_fastrouter.NativeMockServer] = None
+
+    # lifecycle -----------------------------------------------------------------
+    def start(self) -> MockServer:
+        """Bind and start serving (idempotent); returns ``self``."""
+        if self._native is None:
+            self._native = _fastrouter.NativeMockServer(**self._config)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection."""
+        if self._native is not None:
+            self._native.stop()
+            self._native = None
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted (Ctrl-C); used by ``fastrouter mock``."""
+        self.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.stop()
+
+    @property
+    def _server(self) -> _fastrouter.NativeMockServer:
+        if self._native is None:
+            raise RuntimeError("the MockServer is not running: use `with MockServer() as server:` or .start()")
+        return self._native
+
+    # addresses -----------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        """The address it listens on."""
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        """The TCP port (chosen by the OS when ``port=0``)."""
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (no API prefix)."""
+        host = self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What clients use as ``base_url``: the URL plus OpenRouter's ``/api/v1``."""
+        return f"{self.url}/api/v1"
+
+    # scripting -----------------------------------------------------------------
+    def script(self, model: str, *outcomes: Outcome) -> None:
+        """Queue outcomes for ``model`` (``ANY_MODEL`` for any); each chat request for
+        that model takes the next one. Unscripted requests get an echo reply."""
+        if not outcomes:
+            raise ValueError("script() needs at least one outcome")
+        self._server.push(model, json.dumps([outcome._wire() for outcome in outcomes]))
+
+    def pending(self) -> Dict[str, int]:
+        """Scripted outcomes not yet used, per model."""
+        return self._server.pending()
+
+    def reset(self) -> None:
+        """Forget recorded requests and scripted outcomes."""
+        self._server.reset()
+
+    # observation ---------------------------------------------------------------
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        """Every request received so far, oldest first."""
+        raw = json.loads(self._server.requests_json())
+        return [
+            RecordedRequest(method=r["method"], path=r["path"], headers=dict(r["headers"]), body=r["body"])
+            for r in raw
+        ]
+
+    def chat_requests(self, model: Optional[str] = None) -> List[RecordedRequest]:
+        """The chat completion requests received, optionally only those for ``model``."""
+        return [
+            r
+            for r in self.requests
+            if r.path.startswith("/chat/completions") and (model is None or r.model == model)
+        ]
+
+    @property
+    def connections(self) -> Tuple[int, int]:
+        """``(opened, closed)`` TCP connections so far (keep-alive shows as reuse)."""
+        return self._server.connections()
+
+    def __repr__(self) -> str:
+        if self._native is None:
+            return "MockServer(stopped)"
+        return f"MockServer(base_url={self.base_url!r})"

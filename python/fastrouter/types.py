@@ -1,0 +1,700 @@
+"""Typed response objects for OpenRouter / OpenAI-compatible API responses.
+
+Design: every response object is a thin, lazy wrapper around the plain ``dict``
+decoded from the JSON body. Constructing one (``ChatCompletion(data)``) only
+stores a reference to the dict, so construction is O(1) no matter how large the
+response is. This matters for streaming, where one object is created per chunk,
+thousands of times per second: nothing is walked, validated or copied up front.
+
+Fields are declared as class annotations (so type checkers and IDEs see ordinary
+typed attributes). When this module is imported, ``_finalize_models`` resolves
+those annotations with ``typing.get_type_hints`` and installs one read-only
+descriptor (a ``property``) per field:
+
+* scalar fields return ``self._data.get(name)`` (``None`` when absent);
+* nested model fields wrap the nested dict on first access and cache the wrapper;
+* ``list[Model]`` fields wrap each element on first access and cache the list.
+
+A field declared ``Optional[...]`` yields ``None`` when it is missing or null; a
+nested model or model list declared without ``Optional`` yields an empty model
+or an empty list instead, so ``chunk.choices[0].delta.content`` never trips
+over a missing ``delta``. A nested value of the wrong JSON type raises
+``TypeError`` when (and only when) it is accessed.
+
+Unknown fields are kept, never fatal: attribute access falls back to the raw
+dict (``resp.some_new_field``), and ``to_dict()`` / ``to_json()`` return
+everything the server sent.
+"""
+
+# `typing.Optional` is deliberately kept instead of `X | None`: annotations are
+# evaluated at runtime by `typing.get_type_hints`, and `X | None` cannot be
+# evaluated on Python 3.9.
+# ruff: noqa: UP045
+
+from __future__ import annotations
+
+import json
+import sys
+import typing
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+
+from .attempts import Attempt
+
+__all__ = [
+    "Annotation",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "ChatCompletionMessageToolCall",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "ChoiceError",
+    "ChoiceLogprobs",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "CompletionUsage",
+    "CostDetails",
+    "Credits",
+    "Function",
+    "Generation",
+    "KeyInfo",
+    "PromptTokensDetails",
+    "ReasoningDetail",
+    "TokenLogprob",
+    "TopLogprob",
+    "URLCitation",
+]
+
+_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts"))
+_REPR_MAX_FIELDS = 8
+_REPR_MAX_STR = 40
+
+
+def _copy_json(value: Any, exclude_none: bool) -> Any:
+    """Deep-copy a JSON-decoded value (dicts and lists; leaves are immutable)."""
+    if isinstance(value, dict):
+        if exclude_none:
+            return {k: _copy_json(v, True) for k, v in value.items() if v is not None}
+        return {k: _copy_json(v, False) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(v, exclude_none) for v in value]
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str) and len(value) > _REPR_MAX_STR:
+        return repr(value[: _REPR_MAX_STR - 3] + "...")
+    return repr(value)
+
+
+class _Model:
+    """Base class: a lazy, read-only typed view over a JSON object (dict)."""
+
+    __slots__ = ("_cache", "_data")
+
+    _data: dict[str, Any]
+    _cache: Optional[dict[str, Any]]
+    # Declared field names in declaration order (set by `_finalize_models`).
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+        self._cache = None
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers (like pydantic does) so that typos in
+        # attribute names are still reported statically.
+        def __getattr__(self, name: str) -> Any:
+            # Only called when normal lookup fails: expose unknown JSON fields.
+            if name in _SLOT_NAMES or name.startswith("__"):
+                raise AttributeError(name)
+            try:
+                return self._data[name]
+            except KeyError:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}"
+                ) from None
+
+    def to_dict(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """Return a deep copy of the underlying JSON object (unknown fields kept)."""
+        result: dict[str, Any] = _copy_json(self._data, exclude_none)
+        return result
+
+    def to_json(
+        self, indent: Optional[int] = None, *, exclude_none: bool = False
+    ) -> str:
+        """Serialize the underlying JSON object to a JSON string."""
+        data = _copy_json(self._data, True) if exclude_none else self._data
+        return json.dumps(data, indent=indent, ensure_ascii=False)
+
+    def model_dump(
+        self,
+        *,
+        mode: str = "python",
+        exclude_none: bool = False,
+        exclude_unset: bool = False,
+    ) -> dict[str, Any]:
+        """Alias of :meth:`to_dict` for ``openai``/pydantic compatibility.
+
+        ``mode`` and ``exclude_unset`` are accepted for compatibility; the data is
+        already plain JSON and only contains fields the server actually sent.
+        """
+        return self.to_dict(exclude_none=exclude_none)
+
+    def model_dump_json(
+        self,
+        *,
+        indent: Optional[int] = None,
+        exclude_none: bool = False,
+        exclude_unset: bool = False,
+    ) -> str:
+        """Alias of :meth:`to_json` for ``openai``/pydantic compatibility."""
+        return self.to_json(indent, exclude_none=exclude_none)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Model):
+            return NotImplemented
+        return type(self) is type(other) and self._data == other._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        # At most _REPR_MAX_FIELDS present scalar fields, long strings
+        # truncated, and a trailing "..." when anything non-null was left out.
+        data = self._data
+        parts: list[str] = []
+        for name in self._fields:
+            value = data.get(name)
+            if isinstance(value, (str, int, float, bool)):
+                parts.append(f"{name}={_short(value)}")
+                if len(parts) == _REPR_MAX_FIELDS:
+                    break
+        if sum(1 for v in data.values() if v is not None) > len(parts):
+            parts.append("...")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data,))
+
+
+# ---------------------------------------------------------------------------
+# Field descriptors
+# ---------------------------------------------------------------------------
+
+
+def _scalar_getter(key: str) -> Callable[[_Model], Any]:
+    def fget(self: _Model) -> Any:
+        return self._data.get(key)
+
+    return fget
+
+
+def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
+    return TypeError(
+        f"{owner}.{key}: expected a JSON {expected}, got {type(raw).__name__}"
+    )
+
+
+def _model_getter(
+    owner: str, key: str, cls: type[_Model], optional: bool
+) -> Callable[[_Model], Any]:
+    def fget(self: _Model) -> Any:
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif key in cache:
+            return cache[key]
+        raw = self._data.get(key)
+        if raw is None:
+            value = None if optional else cls({})
+        elif isinstance(raw, dict):
+            value = cls(raw)
+        else:
+            raise _wrong_type(owner, key, "object", raw)
+        cache[key] = value
+        return value
+
+    return fget
+
+
+def _model_list_getter(
+    owner: str, key: str, cls: type[_Model], optional: bool
+) -> Callable[[_Model], Any]:
+    def fget(self: _Model) -> Any:
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif key in cache:
+            return cache[key]
+        raw = self._data.get(key)
+        value: Optional[list[_Model]]
+        if raw is None:
+            value = None if optional else []
+        elif isinstance(raw, list):
+            value = []
+            for item in raw:
+                if not isinstance(item, dict):
+                    raise _wrong_type(owner, f"{key}[]", "object", item)
+                value.append(cls(item))
+        else:
+            raise _wrong_type(owner, key, "array", raw)
+        cache[key] = value
+        return value
+
+    return fget
+
+
+def _as_model(tp: Any) -> Optional[type[_Model]]:
+    if isinstance(tp, type) and issubclass(tp, _Model):
+        return tp
+    return None
+
+
+def _make_getter(owner: str, key: str, hint: Any) -> Callable[[_Model], Any]:
+    optional = False
+    if typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) == 1:
+            hint = args[0]
+    model = _as_model(hint)
+    if model is not None:
+        return _model_getter(owner, key, model, optional)
+    if typing.get_origin(hint) is list:
+        args = list(typing.get_args(hint))
+        model = _as_model(args[0]) if len(args) == 1 else None
+        if model is not None:
+            return _model_list_getter(owner, key, model, optional)
+    return _scalar_getter(key)
+
+
+def _finalize_models(*classes: type[_Model]) -> None:
+    """Install one read-only descriptor per annotated field on each class.
+
+    Must run after every referenced class exists (annotations are resolved with
+    ``typing.get_type_hints``). Idempotent; attributes defined explicitly in a
+    class body (e.g. properties) are left alone.
+    """
+    for cls in classes:
+        ns: dict[str, Any] = dict(globals())
+        module = sys.modules.get(cls.__module__)
+        if module is not None:
+            ns.update(vars(module))
+        hints = typing.get_type_hints(cls, globalns=ns, localns=ns)
+        fields: list[str] = []
+        for name, hint in hints.items():
+            if name.startswith("_") or typing.get_origin(hint) is ClassVar:
+                continue
+            fields.append(name)
+            if name in cls.__dict__:
+                continue
+            setattr(cls, name, property(_make_getter(cls.__name__, name, hint)))
+        cls._fields = tuple(fields)
+
+
+# ---------------------------------------------------------------------------
+# Chat completions (non-streaming)
+# ---------------------------------------------------------------------------
+
+
+class Function(_Model):
+    """The function a model called: name plus JSON-encoded arguments."""
+
+    __slots__ = ()
+
+    name: str
+    arguments: str
+
+
+class ChatCompletionMessageToolCall(_Model):
+    """A tool call made by the assistant in a non-streaming response."""
+
+    __slots__ = ()
+
+    id: str
+    type: str
+    index: Optional[int]
+    function: Function
+
+
+class ReasoningDetail(_Model):
+    """A structured reasoning block (text, summary or encrypted data)."""
+
+    __slots__ = ()
+
+    type: str
+    text: Optional[str]
+    summary: Optional[str]
+    data: Optional[str]
+    signature: Optional[str]
+    id: Optional[str]
+    format: Optional[str]
+    index: Optional[int]
+
+
+class URLCitation(_Model):
+    """A web citation attached to a message (e.g. from web search)."""
+
+    __slots__ = ()
+
+    url: str
+    title: Optional[str]
+    content: Optional[str]
+    start_index: Optional[int]
+    end_index: Optional[int]
+
+
+class Annotation(_Model):
+    """A message annotation; currently only ``url_citation``."""
+
+    __slots__ = ()
+
+    type: str
+    url_citation: Optional[URLCitation]
+
+
+class TopLogprob(_Model):
+    """One of the most likely alternative tokens at a position."""
+
+    __slots__ = ()
+
+    token: str
+    logprob: float
+    bytes: Optional[list[int]]
+
+
+class TokenLogprob(_Model):
+    """Log probability information for one output token."""
+
+    __slots__ = ()
+
+    token: str
+    logprob: float
+    bytes: Optional[list[int]]
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(_Model):
+    """Log probabilities for a choice's content and refusal tokens."""
+
+    __slots__ = ()
+
+    content: Optional[list[TokenLogprob]]
+    refusal: Optional[list[TokenLogprob]]
+
+
+class ChoiceError(_Model):
+    """An error reported in-band by OpenRouter for a choice or a stream chunk."""
+
+    __slots__ = ()
+
+    code: Any
+    message: Optional[str]
+    metadata: Optional[dict[str, Any]]
+
+
+class ChatCompletionMessage(_Model):
+    """The assistant message of a non-streaming chat completion choice."""
+
+    __slots__ = ()
+
+    role: str
+    content: Optional[str]
+    refusal: Optional[str]
+    reasoning: Optional[str]
+    reasoning_details: Optional[list[ReasoningDetail]]
+    tool_calls: Optional[list[ChatCompletionMessageToolCall]]
+    annotations: Optional[list[Annotation]]
+    images: Optional[list[dict[str, Any]]]
+    audio: Optional[dict[str, Any]]
+
+
+class Choice(_Model):
+    """One completion choice of a non-streaming chat completion."""
+
+    __slots__ = ()
+
+    index: int
+    finish_reason: Optional[str]
+    native_finish_reason: Optional[str]
+    message: ChatCompletionMessage
+    logprobs: Optional[ChoiceLogprobs]
+    error: Optional[ChoiceError]
+
+
+class PromptTokensDetails(_Model):
+    """Breakdown of prompt tokens (cache reads/writes, audio, video)."""
+
+    __slots__ = ()
+
+    cached_tokens: Optional[int]
+    cache_write_tokens: Optional[int]
+    audio_tokens: Optional[int]
+    video_tokens: Optional[int]
+
+
+class CompletionTokensDetails(_Model):
+    """Breakdown of completion tokens (reasoning, image, audio, predictions)."""
+
+    __slots__ = ()
+
+    reasoning_tokens: Optional[int]
+    image_tokens: Optional[int]
+    audio_tokens: Optional[int]
+    accepted_prediction_tokens: Optional[int]
+    rejected_prediction_tokens: Optional[int]
+
+
+class CostDetails(_Model):
+    """Breakdown of the upstream inference cost in credits."""
+
+    __slots__ = ()
+
+    upstream_inference_cost: Optional[float]
+    upstream_inference_prompt_cost: Optional[float]
+    upstream_inference_completions_cost: Optional[float]
+
+
+class CompletionUsage(_Model):
+    """Token usage and cost accounting for a request."""
+
+    __slots__ = ()
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost: Optional[float]
+    is_byok: Optional[bool]
+    prompt_tokens_details: Optional[PromptTokensDetails]
+    completion_tokens_details: Optional[CompletionTokensDetails]
+    cost_details: Optional[CostDetails]
+    server_tool_use_details: Optional[dict[str, Any]]
+
+
+class ChatCompletion(_Model):
+    """A chat completion response (non-streaming, or a finished stream merged).
+
+    Besides the wire fields: ``cost`` (exact ``Decimal`` USD) and ``attempts`` (every try
+    of the model chain that produced it).
+    """
+
+    __slots__ = ("_attempts",)
+
+    id: str
+    object: str
+    created: int
+    model: str
+    provider: Optional[str]
+    system_fingerprint: Optional[str]
+    service_tier: Optional[str]
+    choices: list[Choice]
+    usage: Optional[CompletionUsage]
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self._attempts: Any = ()
+
+    @classmethod
+    def _from_native(cls, data: dict[str, Any], attempts: Any) -> ChatCompletion:
+        """Built by the client from the body and the core's raw attempt tuples."""
+        completion = cls(data)
+        completion._attempts = attempts
+        return completion
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every try of the chain, in order; the last one produced this answer."""
+        raw = self._attempts
+        if raw and not isinstance(raw[0], Attempt):
+            self._attempts = raw = [Attempt._from_native(a) for a in raw]
+        return list(raw)
+
+    @property
+    def cost(self) -> Optional[Decimal]:
+        """What this request cost in USD, exactly as OpenRouter reported it
+        (``usage.cost``); ``None`` when the server did not report a cost."""
+        for attempt in reversed(self.attempts):
+            if attempt.cost is not None:
+                return attempt.cost
+        usage = self._data.get("usage")
+        cost = usage.get("cost") if isinstance(usage, dict) else None
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            return Decimal(repr(cost))
+        return None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ChatCompletion._from_native, (self._data, self.attempts))
+
+
+# ---------------------------------------------------------------------------
+# Chat completions (streaming)
+# ---------------------------------------------------------------------------
+
+
+class ChoiceDeltaToolCallFunction(_Model):
+    """A fragment of a streamed function call (name and/or argument text)."""
+
+    __slots__ = ()
+
+    name: Optional[str]
+    arguments: Optional[str]
+
+
+class ChoiceDeltaToolCall(_Model):
+    """A fragment of a streamed tool call, keyed by ``index``."""
+
+    __slots__ = ()
+
+    index: int
+    id: Optional[str]
+    type: Optional[str]
+    function: Optional[ChoiceDeltaToolCallFunction]
+
+
+class ChoiceDelta(_Model):
+    """The incremental message content carried by one stream chunk choice."""
+
+    __slots__ = ()
+
+    role: Optional[str]
+    content: Optional[str]
+    refusal: Optional[str]
+    reasoning: Optional[str]
+    reasoning_details: Optional[list[ReasoningDetail]]
+    tool_calls: Optional[list[ChoiceDeltaToolCall]]
+    annotations: Optional[list[Annotation]]
+    images: Optional[list[dict[str, Any]]]
+
+
+class ChunkChoice(_Model):
+    """One choice of a streamed chat completion chunk."""
+
+    __slots__ = ()
+
+    index: int
+    delta: ChoiceDelta
+    finish_reason: Optional[str]
+    native_finish_reason: Optional[str]
+    logprobs: Optional[ChoiceLogprobs]
+    error: Optional[ChoiceError]
+
+
+class ChatCompletionChunk(_Model):
+    """One server-sent event of a streaming chat completion."""
+
+    __slots__ = ()
+
+    id: str
+    object: str
+    created: int
+    model: str
+    provider: Optional[str]
+    system_fingerprint: Optional[str]
+    service_tier: Optional[str]
+    choices: list[ChunkChoice]
+    usage: Optional[CompletionUsage]
+    error: Optional[ChoiceError]
+
+
+# ---------------------------------------------------------------------------
+# Account endpoints
+# ---------------------------------------------------------------------------
+
+
+class Generation(_Model):
+    """Stats of a past generation (``GET /generation`` ``data`` object)."""
+
+    __slots__ = ()
+
+    id: str
+    upstream_id: Optional[str]
+    request_id: Optional[str]
+    created_at: str
+    model: str
+    provider_name: Optional[str]
+    api_type: Optional[str]
+    streamed: Optional[bool]
+    cancelled: Optional[bool]
+    finish_reason: Optional[str]
+    native_finish_reason: Optional[str]
+    total_cost: float
+    usage: float
+    upstream_inference_cost: Optional[float]
+    cache_discount: Optional[float]
+    is_byok: Optional[bool]
+    tokens_prompt: Optional[int]
+    tokens_completion: Optional[int]
+    native_tokens_prompt: Optional[int]
+    native_tokens_completion: Optional[int]
+    native_tokens_reasoning: Optional[int]
+    native_tokens_cached: Optional[int]
+    latency: Optional[float]
+    generation_time: Optional[float]
+    moderation_latency: Optional[float]
+    provider_responses: Optional[list[dict[str, Any]]]
+
+
+class Credits(_Model):
+    """Account credit balance (``GET /credits`` ``data`` object)."""
+
+    __slots__ = ()
+
+    total_credits: float
+    total_usage: float
+
+    @property
+    def remaining(self) -> float:
+        """Credits left: ``total_credits - total_usage``."""
+        return self.total_credits - self.total_usage
+
+
+class KeyInfo(_Model):
+    """Information about the current API key (``GET /key`` ``data`` object)."""
+
+    __slots__ = ()
+
+    label: Optional[str]
+    limit: Optional[float]
+    limit_reset: Optional[str]
+    limit_remaining: Optional[float]
+    include_byok_in_limit: Optional[bool]
+    usage: Optional[float]
+    usage_daily: Optional[float]
+    usage_weekly: Optional[float]
+    usage_monthly: Optional[float]
+    byok_usage: Optional[float]
+    is_free_tier: Optional[bool]
+    is_management_key: Optional[bool]
+    expires_at: Optional[str]
+    rate_limit: Optional[dict[str, Any]]
+
+
+_finalize_models(
+    Function,
+    ChatCompletionMessageToolCall,
+    ReasoningDetail,
+    URLCitation,
+    Annotation,
+    TopLogprob,
+    TokenLogprob,
+    ChoiceLogprobs,
+    ChoiceError,
+    ChatCompletionMessage,
+    Choice,
+    PromptTokensDetails,
+    CompletionTokensDetails,
+    CostDetails,
+    CompletionUsage,
+    ChatCompletion,
+    ChoiceDeltaToolCallFunction,
+    ChoiceDeltaToolCall,
+    ChoiceDelta,
+    ChunkChoice,
+    ChatCompletionChunk,
+    Generation,
+    Credits,
+    KeyInfo,
+)

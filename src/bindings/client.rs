@@ -1,0 +1,225 @@
+//! `NativeClient`: the pooled transport and model chains, as async and blocking calls.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use reqwest::Method;
+
+use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
+use super::runtime::block_on;
+use crate::error::{Error, ErrorKind};
+use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::response::error_from_response;
+use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
+
+/// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
+pub struct ChatOutput(ChatSuccess);
+
+impl<'py> IntoPyObject<'py> for ChatOutput {
+    type Target = PyTuple;
+    type Output = Bound<'py, PyTuple>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let ChatSuccess { body, attempts, .. } = self.0;
+        let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
+        PyTuple::new(py, [PyBytes::new(py, &body).into_any(), attempts.into_any()])
+    }
+}
+
+/// A raw body on its way to Python as `bytes`.
+pub struct BodyOutput(Bytes);
+
+impl<'py> IntoPyObject<'py> for BodyOutput {
+    type Target = PyBytes;
+    type Output = Bound<'py, PyBytes>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Ok(PyBytes::new(py, &self.0))
+    }
+}
+
+fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(secs) if secs.is_finite() && secs > 0.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        Some(secs) => Err(PyValueError::new_err(format!(
+            "{name} must be a positive number of seconds, got {secs}"
+        ))),
+    }
+}
+
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct NativeClient {
+    /// `None` once closed; requests in flight keep their own clone of the pool.
+    transport: RwLock<Option<Transport>>,
+    backoff: Backoff,
+}
+
+impl NativeClient {
+    fn transport(&self) -> PyResult<Transport> {
+        let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .clone()
+            .ok_or_else(|| error_to_py(&Error::new(ErrorKind::Connection, "the client is closed")))
+    }
+
+    fn chat_request(
+        &self,
+        body: &[u8],
+        models: Vec<String>,
+        headers: Vec<(String, String)>,
+        max_retries: u32,
+    ) -> PyResult<ChatRequest> {
+        if models.is_empty() {
+            return Err(PyValueError::new_err("model must name at least one model"));
+        }
+        Ok(ChatRequest {
+            models,
+            body: Bytes::copy_from_slice(body),
+            headers: header_map(&headers).map_err(|e| error_to_py(&e))?,
+            max_retries,
+        })
+    }
+}
+
+async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
+    let response = transport
+        .send(Method::GET, &path, None, &Default::default(), transport.timeouts().attempt)
+        .await?;
+    if response.status.is_success() {
+        Ok(response.body)
+    } else {
+        Err(error_from_response(
+            response.status.as_u16(),
+            &response.headers,
+            &response.body,
+        ))
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    #[new]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, attempt_timeout=None, total_timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        base_url: String,
+        api_key: Option<String>,
+        headers: Vec<(String, String)>,
+        connect_timeout: Option<f64>,
+        read_timeout: Option<f64>,
+        first_token_timeout: Option<f64>,
+        attempt_timeout: Option<f64>,
+        total_timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let timeouts = Timeouts {
+            connect: seconds(connect_timeout, "connect timeout")?,
+            read: seconds(read_timeout, "read timeout")?,
+            first_token: seconds(first_token_timeout, "first_token timeout")?,
+            attempt: seconds(attempt_timeout, "timeout")?,
+            total: seconds(total_timeout, "total timeout")?,
+        };
+        let transport = Transport::new(TransportConfig {
+            base_url,
+            api_key: api_key.map(ApiKey::new),
+            headers,
+            timeouts,
+        })
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),
+            _ => error_to_py(&e),
+        })?;
+        Ok(Self {
+            transport: RwLock::new(Some(transport)),
+            backoff: Backoff::default(),
+        })
+    }
+
+    /// Awaitable chat completion over the model chain -> `(body, attempts)`.
+    fn chat<'py>(
+        &self,
+        py: Python<'py>,
+        body: &[u8],
+        models: Vec<String>,
+        headers: Vec<(String, String)>,
+        max_retries: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let transport = self.transport()?;
+        let request = self.chat_request(body, models, headers, max_retries)?;
+        let backoff = self.backoff;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            complete(&transport, &request, &backoff)
+                .await
+                .map(ChatOutput)
+                .map_err(chain_error_to_py)
+        })
+    }
+
+    /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
+    fn chat_blocking(
+        &self,
+        py: Python<'_>,
+        body: &[u8],
+        models: Vec<String>,
+        headers: Vec<(String, String)>,
+        max_retries: u32,
+    ) -> PyResult<ChatOutput> {
+        let transport = self.transport()?;
+        let request = self.chat_request(body, models, headers, max_retries)?;
+        let backoff = self.backoff;
+        let result = block_on(py, async move { complete(&transport, &request, &backoff).await })?;
+        result.map(ChatOutput).map_err(chain_error_to_py)
+    }
+
+    /// Awaitable `GET {base_url}/{path}` -> body bytes (errors raised as exceptions).
+    fn get<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+        let transport = self.transport()?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            get_body(transport, path)
+                .await
+                .map(BodyOutput)
+                .map_err(|e| error_to_py(&e))
+        })
+    }
+
+    /// Blocking `GET {base_url}/{path}` -> body bytes.
+    fn get_blocking(&self, py: Python<'_>, path: String) -> PyResult<BodyOutput> {
+        let transport = self.transport()?;
+        let result = block_on(py, get_body(transport, path))?;
+        result.map(BodyOutput).map_err(|e| error_to_py(&e))
+    }
+
+    /// Drop the connection pool; later requests fail with `APIConnectionError`.
+    fn close(&self) {
+        let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
+        guard.take();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.transport
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    fn __repr__(&self) -> String {
+        match &*self.transport.read().unwrap_or_else(|p| p.into_inner()) {
+            Some(t) => format!("NativeClient(base_url={:?})", t.base_url()),
+            None => "NativeClient(closed)".to_owned(),
+        }
+    }
+}
+
+// The pool is shared by clones of the transport; an Arc keeps the type Send + Sync.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Arc<NativeClient>>();
+}

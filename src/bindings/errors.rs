@@ -1,0 +1,115 @@
+//! The one place core errors become Python exceptions. The classes live in
+//! `fastrouter/errors.py`; `errors._from_native` picks the class from the kind and status.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::failover::{Attempt, ChainError};
+
+static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A JSON value as plain Python objects.
+pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (_, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, json_to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// An attempt as the tuple `fastrouter.Attempt._from_native` reads.
+pub type AttemptTuple = (
+    String,
+    Option<String>,
+    Option<u16>,
+    Option<&'static str>,
+    Option<String>,
+    f64,
+    Option<f64>,
+    Option<String>,
+    u32,
+    bool,
+);
+
+pub fn attempt_tuple(attempt: &Attempt) -> AttemptTuple {
+    (
+        attempt.model.clone(),
+        attempt.provider.clone(),
+        attempt.status,
+        attempt.error_kind.map(|kind| kind.as_str()),
+        attempt.error.clone(),
+        attempt.latency.as_secs_f64(),
+        attempt.first_token.map(|d| d.as_secs_f64()),
+        attempt.cost.clone(),
+        attempt.retry,
+        attempt.hedged,
+    )
+}
+
+/// Convert a chain failure into the matching `fastrouter` exception.
+pub fn chain_error_to_py(error: ChainError) -> PyErr {
+    let attempts: Vec<AttemptTuple> = error.attempts.iter().map(attempt_tuple).collect();
+    build(&error.error, attempts, error.exhausted_chain)
+}
+
+/// Convert a single core error into the matching `fastrouter` exception.
+pub fn error_to_py(error: &Error) -> PyErr {
+    build(error, Vec::new(), false)
+}
+
+fn build(error: &Error, attempts: Vec<AttemptTuple>, exhausted_chain: bool) -> PyErr {
+    Python::attach(|py| {
+        let make = || -> PyResult<PyErr> {
+            let factory = FROM_NATIVE.get_or_try_init(py, || {
+                py.import("fastrouter.errors")?
+                    .getattr("_from_native")
+                    .map(Bound::unbind)
+            })?;
+            let details = error.details();
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("kind", error.kind().as_str())?;
+            kwargs.set_item("message", error.message())?;
+            kwargs.set_item("status", details.status)?;
+            match &details.code {
+                Some(code) => kwargs.set_item("code", json_to_py(py, code)?)?,
+                None => kwargs.set_item("code", py.None())?,
+            }
+            match &details.metadata {
+                Some(metadata) => kwargs.set_item("metadata", json_to_py(py, metadata)?)?,
+                None => kwargs.set_item("metadata", py.None())?,
+            }
+            kwargs.set_item("retry_after", details.retry_after.map(|d| d.as_secs_f64()))?;
+            kwargs.set_item("request_id", details.request_id.as_deref())?;
+            kwargs.set_item("provider", details.provider.as_deref())?;
+            kwargs.set_item("model", details.model.as_deref())?;
+            kwargs.set_item("body", details.body_snippet.as_deref())?;
+            kwargs.set_item("attempts", attempts)?;
+            kwargs.set_item("exhausted_chain", exhausted_chain)?;
+            let exception = factory.bind(py).call((), Some(&kwargs))?;
+            Ok(PyErr::from_value(exception))
+        };
+        make().unwrap_or_else(|mapping_failed| mapping_failed)
+    })
+}

@@ -1,0 +1,101 @@
+//! `NativeMockServer`: the embedded OpenRouter mock, driven from `fastrouter.testing`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+
+use super::runtime::runtime;
+use crate::mock::{parse_outcomes, Catalog, MockConfig, MockServer};
+
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct NativeMockServer {
+    server: Mutex<MockServer>,
+    addr: SocketAddr,
+}
+
+impl NativeMockServer {
+    fn with<T>(&self, f: impl FnOnce(&mut MockServer) -> T) -> T {
+        let mut guard = self.server.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+#[pymethods]
+impl NativeMockServer {
+    #[new]
+    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0))]
+    fn new(
+        py: Python<'_>,
+        host: &str,
+        port: u16,
+        api_key: Option<String>,
+        catalog_json: Option<String>,
+        total_credits: f64,
+    ) -> PyResult<Self> {
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("host must be an IP address, got {host:?}")))?;
+        let catalog = match catalog_json {
+            Some(json) => Catalog::from_json(&json).map_err(PyValueError::new_err)?,
+            None => Catalog::bundled(),
+        };
+        let config = MockConfig {
+            addr: SocketAddr::new(ip, port),
+            api_key,
+            catalog,
+            total_credits,
+        };
+        let server = py
+            .detach(|| MockServer::start(runtime().handle(), config))
+            .map_err(|e| PyOSError::new_err(format!("could not start the mock server on {host}:{port}: {e}")))?;
+        let addr = server.addr();
+        Ok(Self {
+            server: Mutex::new(server),
+            addr,
+        })
+    }
+
+    #[getter]
+    fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Queue outcomes (a JSON list or object) for `model` (`"*"`: any model).
+    fn push(&self, model: &str, outcomes_json: &str) -> PyResult<()> {
+        let outcomes = parse_outcomes(outcomes_json)
+            .map_err(|e| PyValueError::new_err(format!("invalid scripted outcome: {e}")))?;
+        self.with(|server| server.push(model, outcomes));
+        Ok(())
+    }
+
+    fn pending(&self) -> HashMap<String, usize> {
+        self.with(|server| server.pending())
+    }
+
+    /// Every recorded request, as a JSON list.
+    fn requests_json(&self) -> PyResult<String> {
+        let requests = self.with(|server| server.requests());
+        serde_json::to_string(&requests).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// `(opened, closed)` TCP connections so far.
+    fn connections(&self) -> (u64, u64) {
+        self.with(|server| server.connections())
+    }
+
+    fn reset(&self) {
+        self.with(|server| server.reset());
+    }
+
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| self.with(|server| server.stop()));
+    }
+}

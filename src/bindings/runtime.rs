@@ -1,0 +1,58 @@
+//! The one tokio runtime the extension owns, and the bridge from blocking Python calls.
+
+use std::future::Future;
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+/// How often a blocking call wakes to let Python handle Ctrl-C.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Configure the shared runtime (named worker threads) before its first use.
+pub fn init() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("fastrouter-io");
+    pyo3_async_runtimes::tokio::init(builder);
+}
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    pyo3_async_runtimes::tokio::get_runtime()
+}
+
+/// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any
+/// pending Python signal) cancels the future and raises in the caller.
+pub fn block_on<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let (sender, receiver) = sync_channel(1);
+    let task = runtime().spawn(async move {
+        let _ = sender.send(future.await);
+    });
+    let mut receiver = receiver;
+    loop {
+        // The receiver is Send but not Sync: move it into the GIL-free closure and back.
+        let (returned, outcome) = py.detach(move || {
+            let outcome = receiver.recv_timeout(SIGNAL_CHECK_INTERVAL);
+            (receiver, outcome)
+        });
+        receiver = returned;
+        match outcome {
+            Ok(value) => return Ok(value),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupt);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(PyRuntimeError::new_err(
+                    "fastrouter internal error: the request task panicked",
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Walking a model chain: retries with backoff on the same model, then the next model.
+//!
+//! The decision after each failed attempt comes from [`ErrorKind::action`] alone, so the
+//! rules live in one table. Every attempt is recorded for `resp.attempts`.
+
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+
+use crate::error::{Action, Error, ErrorKind};
+use crate::response::{check_chat_body, error_from_response, ChatSummary};
+use crate::transport::Transport;
+
+/// One try of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub model: String,
+    pub provider: Option<String>,
+    /// HTTP status (200 for the successful try); `None` when no response came.
+    pub status: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+    pub error: Option<String>,
+    pub latency: Duration,
+    pub first_token: Option<Duration>,
+    /// `usage.cost` as the server wrote it, when known.
+    pub cost: Option<String>,
+    /// 0 for the first try of this model, 1 for its first retry, ...
+    pub retry: u32,
+    pub hedged: bool,
+}
+
+/// How long to wait between retries of the same model.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    /// A server asking for a longer wait than this means "give up on this model for now".
+    pub max_retry_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// Exponential backoff with full jitter for retry number `retry` (0-based), unless the
+    /// server named a wait. `None`: the wait is too long to be worth it.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if let Some(wait) = retry_after {
+            return (wait <= self.max_retry_after).then_some(wait);
+        }
+        let ceiling = self
+            .base
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(self.max);
+        Some(ceiling.mul_f64(fastrand::f64()))
+    }
+}
+
+/// A chat request, ready to send to each model of its chain.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub models: Vec<String>,
+    /// The JSON request object *without* `model`; the chain adds it per attempt.
+    pub body: Bytes,
+    pub headers: HeaderMap,
+    pub max_retries: u32,
+}
+
+#[derive(Debug)]
+pub struct ChatSuccess {
+    pub body: Bytes,
+    pub summary: ChatSummary,
+    pub attempts: Vec<Attempt>,
+}
+
+/// The chain failed: the last error, every attempt, and whether more than one model was
+/// tried to the end (users get `AllModelsFailedError` then).
+#[derive(Debug)]
+pub struct ChainError {
+    pub error: Error,
+    pub attempts: Vec<Attempt>,
+    pub exhausted_chain: bool,
+}
+
+/// `{"model":"<model>", ...body}` without re-parsing the body.
+pub fn body_with_model(body: &[u8], model: &str) -> Bytes {
+    let model_json = serde_json::Value::String(model.to_owned()).to_string();
+    let rest = body.trim_ascii_start();
+    let rest = rest.strip_prefix(b"{").unwrap_or(rest).trim_ascii_start();
+    let mut out = BytesMut::with_capacity(body.len() + model_json.len() + 12);
+    out.put_slice(b"{\"model\":");
+    out.put_slice(model_json.as_bytes());
+    if !rest.starts_with(b"}") {
+        out.put_u8(b',');
+    }
+    out.put_slice(rest);
+    out.freeze()
+}
+
+/// Run a non-streaming chat completion over the chain.
+pub async fn complete(
+    transport: &Transport,
+    request: &ChatRequest,
+    backoff: &Backoff,
+) -> Result<ChatSuccess, ChainError> {
+    let timeouts = transport.timeouts();
+    let deadline = timeouts.total.map(|total| Instant::now() + total);
+    let mut attempts = Vec::new();
+    let mut last_error = None;
+
+    'models: for model in &request.models {
+        let body = body_with_model(&request.body, model);
+        for retry in 0..=request.max_retries {
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                last_error = Some(deadline_error(timeouts.total));
+                break 'models;
+            }
+            let limit = min_opt(timeouts.attempt, remaining);
+            let started = Instant::now();
+            let result = transport
+                .send(
+                    Method::POST,
+                    "chat/completions",
+                    Some(body.clone()),
+                    &request.headers,
+                    limit,
+                )
+                .await
+                .and_then(|response| {
+                    if response.status.is_success() {
+                        check_chat_body(&response.headers, &response.body)
+                            .map(|summary| (response.body, summary))
+                    } else {
+                        Err(error_from_response(
+                            response.status.as_u16(),
+                            &response.headers,
+                            &response.body,
+                        ))
+                    }
+                });
+            let latency = started.elapsed();
+            match result {
+                Ok((body, summary)) => {
+                    attempts.push(Attempt {
+                        model: model.clone(),
+                        provider: summary.provider.clone(),
+                        status: Some(200),
+                        error_kind: None,
+                        error: None,
+                        latency,
+                        first_token: None,
+                        cost: summary.cost.clone(),
+                        retry,
+                        hedged: false,
+                    });
+                    return Ok(ChatSuccess {
+                        body,
+                        summary,
+                        attempts,
+                    });
+                }
+                Err(mut error) => {
+                    error.details_mut().model = Some(model.clone());
+                    attempts.push(Attempt {
+                        model: model.clone(),
+                        provider: error.details().provider.clone(),
+                        status: error.status(),
+                        error_kind: Some(error.kind()),
+                        error: Some(error.message().to_owned()),
+                        latency,
+                        first_token: None,
+                        cost: None,
+                        retry,
+                        hedged: false,
+                    });
+                    let action = error.kind().action();
+                    let retry_after = error.retry_after();
+                    last_error = Some(error);
+                    match action {
+                        Action::Stop => break 'models,
+                        Action::NextModel => continue 'models,
+                        Action::RetrySameModel if retry < request.max_retries => {
+                            let Some(wait) = backoff.delay(retry, retry_after) else {
+                                continue 'models;
+                            };
+                            if let Some(deadline) = deadline {
+                                if Instant::now() + wait >= deadline {
+                                    break 'models;
+                                }
+                            }
+                            tokio::time::sleep(wait).await;
+                        }
+                        Action::RetrySameModel => continue 'models,
+                    }
+                }
+            }
+        }
+    }
+
+    let error = last_error
+        .unwrap_or_else(|| Error::new(ErrorKind::InvalidRequest, "no model to try: the chain is empty"));
+    let models_tried = {
+        let mut names: Vec<&str> = attempts.iter().map(|a| a.model.as_str()).collect();
+        names.dedup();
+        names.len()
+    };
+    let stopped_early = error.kind().action() == Action::Stop;
+    Err(ChainError {
+        exhausted_chain: request.models.len() > 1 && models_tried > 1 && !stopped_early,
+        error,
+        attempts,
+    })
+}
+
+fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn deadline_error(total: Option<Duration>) -> Error {
+    let secs = total.map_or(0.0, |t| t.as_secs_f64());
+    Error::new(
+        ErrorKind::Timeout,
+        format!("the total deadline of {secs:.3}s passed before the chain finished"),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_is_spliced_in_front() {
+        let body = body_with_model(br#"{"messages":[]}"#, "openai/gpt-4o");
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["model"], "openai/gpt-4o");
+        assert_eq!(value["messages"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn model_is_spliced_into_an_empty_object_and_escaped() {
+        let body = body_with_model(b" { } ", "we\"ird");
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value, serde_json::json!({"model": "we\"ird"}));
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_an_exponential_ceiling() {
+        let backoff = Backoff::default();
+        for retry in 0..6 {
+            let ceiling = Duration::from_millis(500 * 2u64.pow(retry)).min(backoff.max);
+            for _ in 0..50 {
+                assert!(backoff.delay(retry, None).unwrap() <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_up_to_a_cap() {
+        let backoff = Backoff::default();
+        assert_eq!(
+            backoff.delay(0, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(backoff.delay(0, Some(Duration::from_secs(3600))), None);
+    }
+}

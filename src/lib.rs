@@ -1,0 +1,17 @@
+//! fastrouter core: the fast, dependable way to call OpenRouter.
+//!
+//! Plain Rust, testable with `cargo test` and no interpreter: the pooled transport
+//! ([`transport`]), response and error interpretation ([`response`], [`error`]), model
+//! chains with retries ([`failover`]) and the embedded mock server ([`mock`]). The Python
+//! extension lives in `bindings`, compiled only with the `python` feature.
+
+pub mod error;
+pub mod failover;
+pub mod mock;
+pub mod response;
+pub mod transport;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+pub use error::{Error, ErrorKind};

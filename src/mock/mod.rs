@@ -1,0 +1,400 @@
+//! An OpenRouter look-alike HTTP server on loopback, for tests, benchmarks, the demo and
+//! users' offline tests. It speaks the real wire format (checked against the official
+//! `openai` SDK in the Python tests), can be scripted per model, and records requests.
+
+pub mod catalog;
+mod reply;
+pub mod script;
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+pub use catalog::Catalog;
+pub use script::{parse_outcomes, Outcome};
+
+/// Requests bigger than this are refused (the mock must not be a memory sink).
+const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Outcomes queued under this name apply to any model without a queue of its own.
+pub const ANY_MODEL: &str = "*";
+
+pub type Body = BoxBody<Bytes, io::Error>;
+
+/// A request the mock received. The API key is never stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, without the `/api/v1` prefix.
+    pub path: String,
+    /// Lower-case names; `authorization` is replaced by `Bearer <redacted>`.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, or the raw text when it is not JSON, or null when empty.
+    pub body: Value,
+}
+
+/// Settings for [`MockServer::start`].
+pub struct MockConfig {
+    pub addr: SocketAddr,
+    /// When set, requests must carry this key (others get OpenRouter's 401).
+    pub api_key: Option<String>,
+    pub catalog: Catalog,
+    pub total_credits: f64,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            catalog: Catalog::bundled(),
+            total_credits: 100.0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    connections_opened: AtomicU64,
+    connections_closed: AtomicU64,
+    next_id: AtomicU64,
+}
+
+struct State {
+    api_key: Option<String>,
+    catalog: Catalog,
+    total_credits: f64,
+    queues: Mutex<HashMap<String, VecDeque<Outcome>>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    generations: Mutex<HashMap<String, Value>>,
+    usage: Mutex<f64>,
+    counters: Counters,
+}
+
+/// Poisoning only follows a panic elsewhere; the data is still consistent for a mock.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running mock server; stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    stopped: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl MockServer {
+    /// Bind now (so the port is known at once) and serve on `runtime`.
+    pub fn start(runtime: &tokio::runtime::Handle, config: MockConfig) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind(config.addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            api_key: config.api_key,
+            catalog: config.catalog,
+            total_credits: config.total_credits,
+            queues: Mutex::default(),
+            requests: Mutex::default(),
+            generations: Mutex::default(),
+            usage: Mutex::default(),
+            counters: Counters::default(),
+        });
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        runtime.spawn(serve(listener, state.clone(), shutdown_rx, stopped_tx));
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(shutdown_tx),
+            stopped: Some(stopped_rx),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL clients use, with OpenRouter's `/api/v1` prefix.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    /// Queue outcomes for `model` (or [`ANY_MODEL`]); each chat request pops one.
+    pub fn push(&self, model: &str, outcomes: Vec<Outcome>) {
+        lock(&self.state.queues)
+            .entry(model.to_owned())
+            .or_default()
+            .extend(outcomes);
+    }
+
+    /// Outcomes still queued, per model.
+    pub fn pending(&self) -> HashMap<String, usize> {
+        lock(&self.state.queues)
+            .iter()
+            .filter(|(_, queue)| !queue.is_empty())
+            .map(|(model, queue)| (model.clone(), queue.len()))
+            .collect()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// Forget recorded requests and queued outcomes.
+    pub fn reset(&self) {
+        lock(&self.state.requests).clear();
+        lock(&self.state.queues).clear();
+    }
+
+    /// (opened, closed) TCP connections so far.
+    pub fn connections(&self) -> (u64, u64) {
+        let counters = &self.state.counters;
+        (
+            counters.connections_opened.load(Ordering::SeqCst),
+            counters.connections_closed.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Stop accepting, close every connection, and wait (briefly) until done.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    mut shutdown: oneshot::Receiver<()>,
+    stopped: std::sync::mpsc::Sender<()>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                state.counters.connections_opened.fetch_add(1, Ordering::SeqCst);
+                connections.spawn(async move {
+                    let service = service_fn({
+                        let state = state.clone();
+                        move |request| handle(state.clone(), request)
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    state.counters.connections_closed.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    connections.shutdown().await;
+    let _ = stopped.send(());
+}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+fn json_response(status: u16, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(status: u16, message: &str) -> Response<Body> {
+    let body = json!({"error": {"message": message, "code": status}});
+    json_response(status, body.to_string())
+}
+
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, io::Error> {
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Ok(error_response(413, "Request body too large")),
+    };
+    let full_path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let full_path = full_path
+        .strip_prefix("/api/v1")
+        .map(str::to_owned)
+        .unwrap_or(full_path);
+    let path = full_path.split('?').next().unwrap_or_default().to_owned();
+    let query = full_path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+
+    let json_body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    lock(&state.requests).push(RecordedRequest {
+        method: parts.method.to_string(),
+        path: full_path.clone(),
+        headers: recorded_headers(&parts.headers),
+        body: match (&json_body, bytes.is_empty()) {
+            (Some(value), _) => value.clone(),
+            (None, true) => Value::Null,
+            (None, false) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        },
+    });
+
+    let public = parts.method == Method::GET && path.starts_with("/models");
+    if !public {
+        if let Some(denied) = check_auth(&state, &parts.headers) {
+            return Ok(denied);
+        }
+    }
+
+    match (&parts.method, path.as_str()) {
+        (&Method::POST, "/chat/completions") => match json_body {
+            Some(body) => reply::chat(&state, body).await,
+            None => Ok(error_response(400, "Invalid JSON in request body")),
+        },
+        (&Method::GET, "/models") => Ok(json_response(200, state.catalog.body())),
+        (&Method::GET, _) if path.starts_with("/models/") && path.ends_with("/endpoints") => {
+            let id = &path["/models/".len()..path.len() - "/endpoints".len()];
+            Ok(match state.catalog.endpoints_body(id) {
+                Some(body) => json_response(200, body),
+                None => error_response(404, &format!("Model {id} not found")),
+            })
+        }
+        (&Method::GET, "/generation") => {
+            let id = query_param(query, "id").unwrap_or_default();
+            let found = lock(&state.generations).get(&id).cloned();
+            Ok(match found {
+                Some(data) => json_response(200, json!({ "data": data }).to_string()),
+                None => error_response(404, &format!("Generation {id} not found")),
+            })
+        }
+        (&Method::GET, "/credits") => {
+            let usage = *lock(&state.usage);
+            let body = json!({"data": {"total_credits": state.total_credits, "total_usage": usage}});
+            Ok(json_response(200, body.to_string()))
+        }
+        (&Method::GET, "/key" | "/auth/key") => {
+            let usage = *lock(&state.usage);
+            let body = json!({"data": {
+                "label": "sk-or-v1-mock...",
+                "limit": null, "limit_reset": null, "limit_remaining": null,
+                "include_byok_in_limit": false,
+                "usage": usage, "usage_daily": usage, "usage_weekly": usage, "usage_monthly": usage,
+                "byok_usage": 0, "is_free_tier": false, "is_management_key": false,
+                "expires_at": null,
+                "rate_limit": {"requests": -1, "interval": "10s", "note": "deprecated"},
+            }});
+            Ok(json_response(200, body.to_string()))
+        }
+        _ => Ok(error_response(404, "Not Found")),
+    }
+}
+
+fn check_auth(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Body>> {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Some(error_response(401, "No auth credentials found"));
+    };
+    let key = value.strip_prefix("Bearer ").unwrap_or_default().trim();
+    let accepted = match &state.api_key {
+        Some(expected) => key == expected,
+        None => !key.is_empty(),
+    };
+    (!accepted).then(|| error_response(401, "User not found."))
+}
+
+fn recorded_headers(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if name == AUTHORIZATION {
+                "Bearer <redacted>".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn serves_records_and_stops() {
+        let rt = runtime();
+        let mut server = MockServer::start(rt.handle(), MockConfig::default()).unwrap();
+        let url = format!("{}/models", server.base_url());
+        let status = rt.block_on(async {
+            reqwest::Client::new().get(&url).send().await.unwrap().status()
+        });
+        assert_eq!(status, 200);
+        let recorded = server.requests();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].path, "/models");
+        server.stop();
+        let after = rt.block_on(async { reqwest::Client::new().get(&url).send().await });
+        assert!(after.is_err(), "the port must be closed after stop()");
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param("a=1&id=gen-2", "id").as_deref(), Some("gen-2"));
+        assert_eq!(query_param("", "id"), None);
+    }
+}

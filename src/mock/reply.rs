@@ -1,0 +1,281 @@
+//! `POST /chat/completions` for the mock: pop the model's next outcome and render it in
+//! OpenRouter's exact wire shapes.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::Response;
+use serde_json::{json, Value};
+
+use super::catalog::provider_for;
+use super::script::{ErrorSpec, Outcome, ReplySpec};
+use super::{json_response, lock, Body, State, ANY_MODEL};
+
+pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>, io::Error> {
+    let Some(model) = request.get("model").and_then(Value::as_str).map(str::to_owned) else {
+        return Ok(super::error_response(400, "No model specified"));
+    };
+    let outcome = next_outcome(state, &model);
+    let delay = outcome.delay();
+    if delay > 0.0 && delay.is_finite() {
+        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    }
+    match outcome {
+        Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),
+        Outcome::Error(spec) => Ok(error(&spec)),
+        Outcome::Raw(spec) => {
+            let mut response = json_response(spec.status, spec.body.into_bytes());
+            response.headers_mut().remove(hyper::header::CONTENT_TYPE);
+            add_headers(&mut response, &spec.headers);
+            Ok(response)
+        }
+        Outcome::Drop { .. } => Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "scripted connection drop",
+        )),
+    }
+}
+
+fn next_outcome(state: &State, model: &str) -> Outcome {
+    let mut queues = lock(&state.queues);
+    for key in [model, ANY_MODEL] {
+        if let Some(outcome) = queues.get_mut(key).and_then(|queue| queue.pop_front()) {
+            return outcome;
+        }
+    }
+    Outcome::Reply(ReplySpec::default())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Roughly four characters per token, like most tokenizers on English text.
+fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+/// All text the prompt carries (string contents and text parts).
+fn prompt_text(request: &Value) -> String {
+    let mut text = String::new();
+    let messages = request.get("messages").and_then(Value::as_array);
+    for message in messages.into_iter().flatten() {
+        match message.get("content") {
+            Some(Value::String(s)) => text.push_str(s),
+            Some(Value::Array(parts)) => {
+                for part in parts {
+                    if let Some(s) = part.get("text").and_then(Value::as_str) {
+                        text.push_str(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn last_user_text(request: &Value) -> String {
+    let messages = request.get("messages").and_then(Value::as_array);
+    messages
+        .into_iter()
+        .flatten()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Response<Body> {
+    let served_model = spec.model.clone().unwrap_or_else(|| model.to_owned());
+    let provider = spec.provider.clone().unwrap_or_else(|| provider_for(&served_model));
+    let content = spec.content.clone().unwrap_or_else(|| {
+        format!(
+            "Hello from the fastrouter mock server, answering as {served_model}. You said: {}",
+            last_user_text(request)
+        )
+    });
+    let counter = state.counters.next_id.fetch_add(1, Ordering::SeqCst);
+    let created = unix_now();
+    let id = format!("gen-{created}-mock{counter:016}");
+
+    let prompt_tokens = spec
+        .prompt_tokens
+        .unwrap_or_else(|| estimate_tokens(&prompt_text(request)));
+    let reasoning_tokens = spec.reasoning_tokens.unwrap_or_else(|| {
+        spec.reasoning.as_deref().map_or(0, estimate_tokens)
+    });
+    let completion_tokens = spec
+        .completion_tokens
+        .unwrap_or_else(|| estimate_tokens(&content) + reasoning_tokens);
+    let cost = spec.cost.or_else(|| {
+        state
+            .catalog
+            .price(&served_model, prompt_tokens, completion_tokens)
+    });
+    // Round like OpenRouter's reports (no binary-float tails such as ...00000002).
+    let cost = (cost.unwrap_or(0.0) * 1e12).round() / 1e12;
+
+    let tool_calls: Vec<Value> = spec
+        .tool_calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| {
+            json!({
+                "id": call.id.clone().unwrap_or_else(|| format!("call_mock_{counter}_{index}")),
+                "index": index,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            })
+        })
+        .collect();
+    let default_finish = if tool_calls.is_empty() { "stop" } else { "tool_calls" };
+    let finish_reason = spec.finish_reason.clone().unwrap_or_else(|| default_finish.into());
+    let native_finish_reason = spec
+        .native_finish_reason
+        .clone()
+        .unwrap_or_else(|| finish_reason.clone());
+
+    let mut message = json!({
+        "role": "assistant",
+        "content": content,
+        "refusal": null,
+        "reasoning": spec.reasoning,
+    });
+    if !tool_calls.is_empty() {
+        message["tool_calls"] = Value::Array(tool_calls);
+    }
+    if let Some(reasoning) = &spec.reasoning {
+        message["reasoning_details"] = json!([{
+            "type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0
+        }]);
+    }
+    let mut usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "cost": cost,
+        "is_byok": false,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "cost_details": {"upstream_inference_cost": null},
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "image_tokens": 0},
+    });
+    if spec.omit_cost {
+        if let Value::Object(map) = &mut usage {
+            map.remove("cost");
+            map.remove("cost_details");
+        }
+    }
+    let mut body = json!({
+        "id": id,
+        "provider": provider,
+        "model": served_model,
+        "object": "chat.completion",
+        "created": created,
+        "system_fingerprint": null,
+        "choices": [{
+            "logprobs": null,
+            "finish_reason": finish_reason,
+            "native_finish_reason": native_finish_reason,
+            "index": 0,
+            "message": message,
+        }],
+        "usage": usage,
+    });
+    if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
+        for (key, value) in extra {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+
+    if !spec.omit_cost {
+        *lock(&state.usage) += cost;
+    }
+    lock(&state.generations).insert(
+        id.clone(),
+        json!({
+            "id": id,
+            "model": served_model,
+            "provider_name": provider,
+            "api_type": "completions",
+            "streamed": false,
+            "cancelled": false,
+            "finish_reason": finish_reason,
+            "native_finish_reason": native_finish_reason,
+            "total_cost": cost,
+            "usage": cost,
+            "is_byok": false,
+            "tokens_prompt": prompt_tokens,
+            "tokens_completion": completion_tokens,
+            "native_tokens_prompt": prompt_tokens,
+            "native_tokens_completion": completion_tokens,
+            "native_tokens_reasoning": reasoning_tokens,
+            "latency": (spec.delay * 1000.0) as u64,
+            "generation_time": (spec.delay * 1000.0) as u64,
+            "provider_responses": [{"provider_name": provider, "status": 200}],
+        }),
+    );
+
+    let mut text = " \n".repeat(spec.leading_whitespace);
+    text.push_str(&body.to_string());
+    let mut response = json_response(200, text);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-generation-id", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&provider) {
+        headers.insert("x-provider-name", value);
+    }
+    add_headers(&mut response, &spec.headers);
+    response
+}
+
+fn error(spec: &ErrorSpec) -> Response<Body> {
+    let mut error = json!({
+        "message": spec.message.clone().unwrap_or_else(|| default_message(spec.status).into()),
+        "code": spec.code.clone().unwrap_or_else(|| json!(spec.status)),
+    });
+    if let Some(metadata) = &spec.metadata {
+        error["metadata"] = metadata.clone();
+    }
+    let body = json!({"error": error, "user_id": "user_mock"});
+    let status = if spec.in_body { 200 } else { spec.status };
+    let mut response = json_response(status, body.to_string());
+    add_headers(&mut response, &spec.headers);
+    response
+}
+
+fn default_message(status: u16) -> &'static str {
+    match status {
+        400 => "Invalid request",
+        401 => "User not found.",
+        402 => "Insufficient credits",
+        403 => "Request blocked by moderation",
+        404 => "No endpoints found for this model",
+        408 => "Operation timed out. Please try again later.",
+        429 => "Rate limit exceeded",
+        502 => "Provider returned error",
+        503 => "No instances available",
+        _ => "Internal Server Error",
+    }
+}
+
+fn add_headers(response: &mut Response<Body>, headers: &std::collections::BTreeMap<String, String>) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! What a scripted model does for one request. Python's `fastrouter.testing` builds these
+//! as JSON; the server pops one per chat request for the requested model.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One scripted outcome.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Outcome {
+    /// A successful completion.
+    Reply(ReplySpec),
+    /// An OpenRouter error: status, error body, headers (e.g. Retry-After).
+    Error(ErrorSpec),
+    /// Exactly these bytes with this status and headers (fixtures, broken servers).
+    Raw(RawSpec),
+    /// Close the connection without answering.
+    Drop {
+        #[serde(default)]
+        delay: f64,
+    },
+}
+
+impl Outcome {
+    pub fn delay(&self) -> f64 {
+        match self {
+            Self::Reply(spec) => spec.delay,
+            Self::Error(spec) => spec.delay,
+            Self::Raw(spec) => spec.delay,
+            Self::Drop { delay } => *delay,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySpec {
+    /// The answer; `None` answers with a short deterministic echo of the prompt.
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallSpec>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub native_finish_reason: Option<String>,
+    /// Served model id (default: the requested one).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Provider display name (default: derived from the model's author).
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default)]
+    pub completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+    /// USD; default: priced from the catalog. `null` in `omit_cost` leaves it out.
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub omit_cost: bool,
+    /// Whitespace keep-alive padding sent before the JSON body (a real OpenRouter quirk).
+    #[serde(default)]
+    pub leading_whitespace: usize,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub delay: f64,
+    /// Fields merged into the top level of the response (unknown-field tests).
+    #[serde(default)]
+    pub extra: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSpec {
+    pub status: u16,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `error.code`; default: the status.
+    #[serde(default)]
+    pub code: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Send the error inside a 200 body, as OpenRouter does once it committed the status.
+    #[serde(default)]
+    pub in_body: bool,
+    #[serde(default)]
+    pub delay: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub delay: f64,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// Parse a JSON list of outcomes (or a single outcome).
+pub fn parse_outcomes(json: &str) -> Result<Vec<Outcome>, serde_json::Error> {
+    let value: Value = serde_json::from_str(json)?;
+    match value {
+        Value::Array(_) => serde_json::from_value(value),
+        other => Ok(vec![serde_json::from_value(other)?]),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_parse_from_json() {
+        let outcomes = parse_outcomes(
+            r#"[{"kind":"reply","content":"hi","cost":0.5},
+                {"kind":"error","status":429,"headers":{"Retry-After":"2"}},
+                {"kind":"raw","body":"<html>"},
+                {"kind":"drop","delay":0.1}]"#,
+        )
+        .unwrap();
+        assert_eq!(outcomes.len(), 4);
+        match &outcomes[0] {
+            Outcome::Reply(spec) => assert_eq!(spec.content.as_deref(), Some("hi")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(outcomes[2], Outcome::Raw(RawSpec { status: 200, body: "<html>".into(), ..RawSpec::default() }));
+        assert_eq!(outcomes[3].delay(), 0.1);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_loudly() {
+        assert!(parse_outcomes(r#"{"kind":"reply","contnet":"typo"}"#).is_err());
+        assert!(parse_outcomes(r#"{"kind":"explode"}"#).is_err());
+    }
+}

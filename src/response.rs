@@ -1,0 +1,453 @@
+//! Interpreting OpenRouter responses: success bodies, error envelopes and their quirks.
+//!
+//! Pure functions over (status, headers, body bytes), so every wire quirk is unit-tested
+//! without a network: leading whitespace before JSON, errors inside a 200 body,
+//! `choices[].error`, `code` as int or string, non-JSON (HTML) error pages, Retry-After in
+//! its several spellings.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorDetails, ErrorKind};
+
+/// Longest body prefix kept in an error for a non-JSON body.
+const SNIPPET_CHARS: usize = 200;
+
+/// The few fields of a chat completion the core needs; everything else stays in the bytes
+/// handed to Python untouched.
+#[derive(Deserialize)]
+struct ChatEnvelope<'a> {
+    #[serde(borrow, default)]
+    error: Option<ErrorObject<'a>>,
+    #[serde(default)]
+    choices: Vec<ChoiceEnvelope<'a>>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(borrow, default)]
+    usage: Option<UsageEnvelope<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceEnvelope<'a> {
+    #[serde(borrow, default)]
+    error: Option<ErrorObject<'a>>,
+}
+
+#[derive(Deserialize)]
+struct UsageEnvelope<'a> {
+    #[serde(borrow, default)]
+    cost: Option<&'a RawValue>,
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope<'a> {
+    #[serde(borrow)]
+    error: ErrorObject<'a>,
+}
+
+#[derive(Deserialize)]
+struct ErrorObject<'a> {
+    #[serde(default)]
+    code: Option<Value>,
+    #[serde(default)]
+    message: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    error_type: Option<String>,
+    #[serde(default)]
+    http_status: Option<u16>,
+    #[serde(default)]
+    availability: Option<Value>,
+}
+
+/// What the core learned from a successful chat completion body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSummary {
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    /// `usage.cost` exactly as the server wrote it (decimal text), when present.
+    pub cost: Option<String>,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+}
+
+/// Check a 2xx chat completion body: an error object inside it (top level or in a
+/// choice) becomes an [`Error`]; a body that is not a JSON object is `InvalidResponse`.
+pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, Error> {
+    let envelope: ChatEnvelope = serde_json::from_slice(body).map_err(|err| {
+        let mut details = ErrorDetails {
+            status: Some(200),
+            body_snippet: Some(snippet(body)),
+            ..ErrorDetails::default()
+        };
+        details.request_id = request_id(headers);
+        Error::with_details(
+            ErrorKind::InvalidResponse,
+            format!("the server sent a 200 response that is not a chat completion: {err}"),
+            details,
+        )
+    })?;
+    let in_band = envelope
+        .error
+        .or_else(|| envelope.choices.into_iter().find_map(|choice| choice.error));
+    if let Some(object) = in_band {
+        return Err(error_from_object(None, headers, object));
+    }
+    let usage = envelope.usage;
+    Ok(ChatSummary {
+        model: envelope.model,
+        provider: envelope.provider,
+        cost: usage
+            .as_ref()
+            .and_then(|u| u.cost)
+            .map(|raw| raw.get().to_owned())
+            .filter(|text| text != "null"),
+        prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens),
+        completion_tokens: usage.as_ref().and_then(|u| u.completion_tokens),
+    })
+}
+
+/// Build the error for a non-2xx response from its status, headers and body.
+pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(envelope) => error_from_object(Some(status), headers, envelope.error),
+        Err(_) => {
+            let details = ErrorDetails {
+                status: Some(status),
+                retry_after: retry_after(headers, None),
+                request_id: request_id(headers),
+                provider: header_str(headers, "x-provider-name"),
+                body_snippet: Some(snippet(body)),
+                ..ErrorDetails::default()
+            };
+            let shown = details.body_snippet.as_deref().unwrap_or_default();
+            let message = if shown.is_empty() {
+                format!("HTTP {status} with an empty body")
+            } else {
+                format!("HTTP {status} with a non-JSON body: {shown}")
+            };
+            Error::with_details(ErrorKind::from_status(status), message, details)
+        }
+    }
+}
+
+/// An OpenRouter error object (`{"code", "message", "metadata", ...}`) as an [`Error`].
+/// `http_status` is `None` for an error found inside a 200 body: then `code` (or the
+/// typed `http_status`) says which status the failure stands for.
+fn error_from_object(http_status: Option<u16>, headers: &HeaderMap, object: ErrorObject) -> Error {
+    let code_status = object
+        .code
+        .as_ref()
+        .and_then(Value::as_u64)
+        .and_then(|code| u16::try_from(code).ok())
+        .filter(|code| (400..600).contains(code));
+    let status = http_status
+        .filter(|status| *status >= 400)
+        .or(object.http_status)
+        .or(code_status)
+        .unwrap_or(500);
+
+    let mut metadata = object.metadata;
+    if object.error_type.is_some() || object.availability.is_some() {
+        let map = match &mut metadata {
+            Some(Value::Object(map)) => map,
+            _ => {
+                metadata = Some(Value::Object(serde_json::Map::new()));
+                match &mut metadata {
+                    Some(Value::Object(map)) => map,
+                    _ => unreachable!("just set to an object"),
+                }
+            }
+        };
+        if let Some(error_type) = object.error_type {
+            map.entry("error_type").or_insert(Value::String(error_type));
+        }
+        if let Some(availability) = object.availability {
+            map.entry("availability").or_insert(availability);
+        }
+    }
+
+    let provider = metadata
+        .as_ref()
+        .and_then(|m| m.get("provider_name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| header_str(headers, "x-provider-name"));
+    let kind = refine_kind(ErrorKind::from_status(status), metadata.as_ref());
+    let message = object
+        .message
+        .map(|m| m.into_owned())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let details = ErrorDetails {
+        status: Some(status),
+        code: object.code,
+        retry_after: retry_after(headers, metadata.as_ref()),
+        request_id: request_id(headers),
+        provider,
+        metadata,
+        ..ErrorDetails::default()
+    };
+    Error::with_details(kind, message, details)
+}
+
+/// Typed OpenRouter errors (`error_type`, `availability.code`) sharpen the status kind.
+fn refine_kind(kind: ErrorKind, metadata: Option<&Value>) -> ErrorKind {
+    let Some(metadata) = metadata else {
+        return kind;
+    };
+    let error_type = metadata.get("error_type").and_then(Value::as_str);
+    let availability = metadata
+        .get("availability")
+        .and_then(|a| a.get("code"))
+        .and_then(Value::as_str);
+    match (error_type, availability) {
+        (
+            Some("context_length_exceeded" | "max_tokens_exceeded" | "token_limit_exceeded"),
+            _,
+        ) => ErrorKind::ContextLengthExceeded,
+        (_, Some("model_not_found")) => ErrorKind::ModelNotFound,
+        _ => kind,
+    }
+}
+
+/// The wait the server asked for: `retry-after-ms`, `Retry-After` (seconds or an HTTP
+/// date), `availability.retry_after`, or the `X-RateLimit-Reset` epoch (s or ms) that
+/// OpenRouter copies into `metadata.headers`.
+pub fn retry_after(headers: &HeaderMap, metadata: Option<&Value>) -> Option<Duration> {
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        return duration_from_secs(ms / 1000.0);
+    }
+    if let Some(value) = header_str(headers, "retry-after") {
+        let value = value.trim();
+        if let Ok(secs) = value.parse::<f64>() {
+            return duration_from_secs(secs);
+        }
+        if let Ok(when) = httpdate::parse_http_date(value) {
+            return Some(
+                when.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO),
+            );
+        }
+    }
+    let metadata = metadata?;
+    if let Some(secs) = metadata
+        .get("availability")
+        .and_then(|a| a.get("retry_after"))
+        .and_then(Value::as_f64)
+    {
+        return duration_from_secs(secs);
+    }
+    let reset = metadata
+        .get("headers")
+        .and_then(|h| h.get("X-RateLimit-Reset"))
+        .and_then(|v| match v {
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            other => other.as_f64(),
+        })
+        .or_else(|| {
+            header_str(headers, "x-ratelimit-reset").and_then(|v| v.trim().parse::<f64>().ok())
+        })?;
+    reset_epoch_to_wait(reset, SystemTime::now())
+}
+
+/// An epoch timestamp in seconds or milliseconds (> 1e12 means ms) as a wait from `now`.
+pub fn reset_epoch_to_wait(reset: f64, now: SystemTime) -> Option<Duration> {
+    let reset_secs = if reset > 1e12 { reset / 1000.0 } else { reset };
+    let now_secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    duration_from_secs((reset_secs - now_secs).max(0.0))
+}
+
+fn duration_from_secs(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// The generation / request id a response carries, for support tickets and `/generation`.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    ["x-generation-id", "x-request-id", "cf-ray"]
+        .into_iter()
+        .find_map(|name| header_str(headers, name))
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A printable prefix of a body: lossy UTF-8, control characters and runs of whitespace
+/// squeezed, at most [`SNIPPET_CHARS`] characters.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_CHARS * 4)]);
+    let mut out = String::new();
+    let mut last_space = true;
+    for ch in text.chars() {
+        if out.chars().count() >= SNIPPET_CHARS {
+            out.push('…');
+            break;
+        }
+        if ch.is_whitespace() || ch.is_control() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(ch);
+            last_space = false;
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    const OK: &str = r#"{"id":"gen-1","model":"openai/gpt-4o-mini","provider":"OpenAI","choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4,"cost":0.0000123}}"#;
+
+    #[test]
+    fn success_summary_keeps_cost_text_exactly() {
+        let summary = check_chat_body(&HeaderMap::new(), OK.as_bytes()).unwrap();
+        assert_eq!(summary.cost.as_deref(), Some("0.0000123"));
+        assert_eq!(summary.provider.as_deref(), Some("OpenAI"));
+        assert_eq!(summary.model.as_deref(), Some("openai/gpt-4o-mini"));
+        assert_eq!(summary.prompt_tokens, Some(3));
+        assert_eq!(summary.completion_tokens, Some(1));
+    }
+
+    #[test]
+    fn leading_whitespace_keepalive_is_accepted() {
+        let body = format!("\n         \n\n         \n{OK}");
+        assert!(check_chat_body(&HeaderMap::new(), body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn null_cost_is_absent() {
+        let body = r#"{"choices":[],"usage":{"cost":null}}"#;
+        let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+        assert_eq!(summary.cost, None);
+    }
+
+    #[test]
+    fn error_inside_a_200_body_uses_its_code() {
+        let body = r#"{"error":{"code":502,"message":"Provider returned error","metadata":{"provider_name":"Together","raw":"reset"}}}"#;
+        let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Provider);
+        assert_eq!(err.status(), Some(502));
+        assert_eq!(err.details().provider.as_deref(), Some("Together"));
+        assert_eq!(err.message(), "Provider returned error");
+    }
+
+    #[test]
+    fn choice_error_is_an_error() {
+        let body = r#"{"id":"gen-2","choices":[{"finish_reason":"error","message":{"content":"par"},"error":{"code":429,"message":"Rate limited upstream"}}]}"#;
+        let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.message(), "Rate limited upstream");
+    }
+
+    #[test]
+    fn non_json_success_is_invalid_response() {
+        let err = check_chat_body(&HeaderMap::new(), b"<html>oops</html>").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert_eq!(err.details().body_snippet.as_deref(), Some("<html>oops</html>"));
+    }
+
+    #[test]
+    fn html_error_page_keeps_status_and_snippet() {
+        let html = b"<html>\n<head><title>524 A timeout occurred</title></head>\n</html>";
+        let err = error_from_response(524, &HeaderMap::new(), html);
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert_eq!(err.status(), Some(524));
+        assert!(err.message().contains("524 A timeout occurred"), "{}", err.message());
+    }
+
+    #[test]
+    fn string_code_and_raw_metadata_are_kept() {
+        let body = r#"{"error":{"message":"Provider returned error","code":"bad_request","metadata":{"raw":"{\"type\":\"error\"}","provider_name":"Anthropic"}},"user_id":"user_1"}"#;
+        let err = error_from_response(400, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(err.kind(), ErrorKind::BadRequest);
+        assert_eq!(err.details().code, Some(Value::String("bad_request".into())));
+        let raw = err.details().metadata.as_ref().unwrap()["raw"].as_str().unwrap();
+        assert_eq!(raw, "{\"type\":\"error\"}");
+    }
+
+    #[test]
+    fn typed_errors_refine_the_kind() {
+        let ctx = r#"{"error":{"message":"too long","code":400,"metadata":{"error_type":"context_length_exceeded"}}}"#;
+        assert_eq!(
+            error_from_response(400, &HeaderMap::new(), ctx.as_bytes()).kind(),
+            ErrorKind::ContextLengthExceeded
+        );
+        let unknown = r#"{"error":{"message":"acme/nope-1 is not a valid model ID","error_type":"invalid_request","http_status":400,"availability":{"code":"model_not_found","retryable":false}}}"#;
+        let err = error_from_response(400, &HeaderMap::new(), unknown.as_bytes());
+        assert_eq!(err.kind(), ErrorKind::ModelNotFound);
+        let metadata = err.details().metadata.as_ref().unwrap();
+        assert_eq!(metadata["error_type"], "invalid_request");
+    }
+
+    #[test]
+    fn retry_after_spellings() {
+        let h = headers(&[("retry-after", "3")]);
+        assert_eq!(retry_after(&h, None), Some(Duration::from_secs(3)));
+        let h = headers(&[("retry-after-ms", "1500")]);
+        assert_eq!(retry_after(&h, None), Some(Duration::from_millis(1500)));
+        let future = SystemTime::now() + Duration::from_secs(120);
+        let h = headers(&[("retry-after", &httpdate::fmt_http_date(future))]);
+        let wait = retry_after(&h, None).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        let metadata: Value =
+            serde_json::from_str(r#"{"availability":{"retry_after":12}}"#).unwrap();
+        assert_eq!(
+            retry_after(&HeaderMap::new(), Some(&metadata)),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), None), None);
+    }
+
+    #[test]
+    fn ratelimit_reset_accepts_seconds_and_millis() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_771_286_000);
+        assert_eq!(
+            reset_epoch_to_wait(1_771_286_400_000.0, now),
+            Some(Duration::from_secs(400))
+        );
+        assert_eq!(
+            reset_epoch_to_wait(1_771_286_400.0, now),
+            Some(Duration::from_secs(400))
+        );
+        assert_eq!(reset_epoch_to_wait(1.0, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn request_id_prefers_generation_id() {
+        let h = headers(&[("x-generation-id", "gen-9"), ("cf-ray", "abc")]);
+        assert_eq!(request_id(&h).as_deref(), Some("gen-9"));
+    }
+}

@@ -170,7 +170,11 @@ impl Error {
         }
     }
 
-    pub fn with_details(kind: ErrorKind, message: impl Into<String>, details: ErrorDetails) -> Self {
+    pub fn with_details(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        details: ErrorDetails,
+    ) -> Self {
         Self {
             kind,
             message: message.into(),

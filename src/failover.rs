@@ -207,8 +207,12 @@ pub async fn complete(
         }
     }
 
-    let error = last_error
-        .unwrap_or_else(|| Error::new(ErrorKind::InvalidRequest, "no model to try: the chain is empty"));
+    let error = last_error.unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            "no model to try: the chain is empty",
+        )
+    });
     let models_tried = {
         let mut names: Vec<&str> = attempts.iter().map(|a| a.model.as_str()).collect();
         names.dedup();

@@ -9,6 +9,7 @@ pub mod error;
 pub mod failover;
 pub mod mock;
 pub mod response;
+pub mod sse;
 pub mod transport;
 
 #[cfg(feature = "python")]

@@ -213,10 +213,9 @@ fn refine_kind(kind: ErrorKind, metadata: Option<&Value>) -> ErrorKind {
         .and_then(|a| a.get("code"))
         .and_then(Value::as_str);
     match (error_type, availability) {
-        (
-            Some("context_length_exceeded" | "max_tokens_exceeded" | "token_limit_exceeded"),
-            _,
-        ) => ErrorKind::ContextLengthExceeded,
+        (Some("context_length_exceeded" | "max_tokens_exceeded" | "token_limit_exceeded"), _) => {
+            ErrorKind::ContextLengthExceeded
+        }
         (_, Some("model_not_found")) => ErrorKind::ModelNotFound,
         _ => kind,
     }
@@ -226,7 +225,8 @@ fn refine_kind(kind: ErrorKind, metadata: Option<&Value>) -> ErrorKind {
 /// date), `availability.retry_after`, or the `X-RateLimit-Reset` epoch (s or ms) that
 /// OpenRouter copies into `metadata.headers`.
 pub fn retry_after(headers: &HeaderMap, metadata: Option<&Value>) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
     {
         return duration_from_secs(ms / 1000.0);
     }
@@ -376,7 +376,10 @@ mod tests {
     fn non_json_success_is_invalid_response() {
         let err = check_chat_body(&HeaderMap::new(), b"<html>oops</html>").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
-        assert_eq!(err.details().body_snippet.as_deref(), Some("<html>oops</html>"));
+        assert_eq!(
+            err.details().body_snippet.as_deref(),
+            Some("<html>oops</html>")
+        );
     }
 
     #[test]
@@ -385,7 +388,11 @@ mod tests {
         let err = error_from_response(524, &HeaderMap::new(), html);
         assert_eq!(err.kind(), ErrorKind::Server);
         assert_eq!(err.status(), Some(524));
-        assert!(err.message().contains("524 A timeout occurred"), "{}", err.message());
+        assert!(
+            err.message().contains("524 A timeout occurred"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
@@ -393,8 +400,13 @@ mod tests {
         let body = r#"{"error":{"message":"Provider returned error","code":"bad_request","metadata":{"raw":"{\"type\":\"error\"}","provider_name":"Anthropic"}},"user_id":"user_1"}"#;
         let err = error_from_response(400, &HeaderMap::new(), body.as_bytes());
         assert_eq!(err.kind(), ErrorKind::BadRequest);
-        assert_eq!(err.details().code, Some(Value::String("bad_request".into())));
-        let raw = err.details().metadata.as_ref().unwrap()["raw"].as_str().unwrap();
+        assert_eq!(
+            err.details().code,
+            Some(Value::String("bad_request".into()))
+        );
+        let raw = err.details().metadata.as_ref().unwrap()["raw"]
+            .as_str()
+            .unwrap();
         assert_eq!(raw, "{\"type\":\"error\"}");
     }
 
@@ -428,7 +440,10 @@ mod tests {
             retry_after(&HeaderMap::new(), Some(&metadata)),
             Some(Duration::from_secs(12))
         );
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), None), None);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon")]), None),
+            None
+        );
     }
 
     #[test]

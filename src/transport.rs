@@ -80,7 +80,7 @@ impl fmt::Debug for Transport {
     }
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Another library may have installed one first; either is fine.
@@ -121,8 +121,9 @@ impl Transport {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let has_key = match &config.api_key {
             Some(ApiKey(key)) if !key.is_empty() => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-                    .map_err(|_| invalid("the API key contains characters not allowed in a header"))?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                    invalid("the API key contains characters not allowed in a header")
+                })?;
                 value.set_sensitive(true);
                 headers.insert(AUTHORIZATION, value);
                 true

@@ -412,11 +412,7 @@ def load(text: str) -> dict[str, Any]:
 
 def sse_events(text: str) -> list[dict[str, Any]]:
     """The JSON payloads of an SSE transcript (comments and [DONE] skipped)."""
-    return [
-        json.loads(line[len("data: ") :])
-        for line in text.splitlines()
-        if line.startswith("data: {")
-    ]
+    return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: {")]
 
 
 # ---------------------------------------------------------------------------
@@ -544,9 +540,7 @@ def test_web_search_annotations_and_server_tool_use() -> None:
     assert second is not None
     assert second.url == "https://pydantic.dev/pydantic-ai"
     assert second.title == ""
-    assert resp.choices[0].message.annotations[0].url_citation.url == (
-        "https://github.com/pydantic/pydantic-ai"
-    )
+    assert resp.choices[0].message.annotations[0].url_citation.url == ("https://github.com/pydantic/pydantic-ai")
     # present-but-null vs value
     assert resp.service_tier is None
     assert resp.system_fingerprint is None
@@ -576,9 +570,7 @@ def test_tool_calls_and_logprobs() -> None:
     assert isinstance(call.function, Function)
     assert call.function.name == "llm_version"
     assert call.function.arguments == '{"verbose": true}'
-    assert json.loads(resp.choices[0].message.tool_calls[0].function.arguments) == {
-        "verbose": True
-    }
+    assert json.loads(resp.choices[0].message.tool_calls[0].function.arguments) == {"verbose": True}
     logprobs = choice.logprobs
     assert isinstance(logprobs, ChoiceLogprobs)
     assert logprobs.refusal is None
@@ -749,12 +741,8 @@ def test_repr() -> None:
         "object='chat.completion', created=1767762641, "
         "model='anthropic/claude-sonnet-4', provider='Amazon Bedrock', ...)"
     )
-    assert repr(resp.choices[0].message) == (
-        "ChatCompletionMessage(role='assistant', content='Google logo')"
-    )
-    assert repr(Credits({"total_credits": 10, "total_usage": 2.5})) == (
-        "Credits(total_credits=10, total_usage=2.5)"
-    )
+    assert repr(resp.choices[0].message) == ("ChatCompletionMessage(role='assistant', content='Google logo')")
+    assert repr(Credits({"total_credits": 10, "total_usage": 2.5})) == ("Credits(total_credits=10, total_usage=2.5)")
     assert repr(ChatCompletion({})) == "ChatCompletion()"
     assert repr(ChatCompletion({"foo": 1})) == "ChatCompletion(...)"
 
@@ -808,9 +796,7 @@ def test_construction_is_lazy() -> None:
     assert Spy.touched == 1
 
     # malformed nested values only fail when (and where) they are accessed
-    broken = ChatCompletion(
-        {"id": "gen-x", "choices": "not-a-list", "usage": [1, 2], "created": 1}
-    )
+    broken = ChatCompletion({"id": "gen-x", "choices": "not-a-list", "usage": [1, 2], "created": 1})
     assert broken.id == "gen-x"
     assert broken.created == 1
     with pytest.raises(TypeError, match=r"ChatCompletion\.choices"):
@@ -884,9 +870,7 @@ def test_stream_tool_call_chunks() -> None:
                 if tc.function is not None:
                     if tc.function.name:
                         names[tc.index] = tc.function.name
-                    args[tc.index] = args.get(tc.index, "") + (
-                        tc.function.arguments or ""
-                    )
+                    args[tc.index] = args.get(tc.index, "") + (tc.function.arguments or "")
     assert names == {0: "llm_version"}
     assert args == {0: "{}"}
     assert [c.choices[0].finish_reason for c in chunks] == [
@@ -990,9 +974,7 @@ def test_generation() -> None:
     assert gen.api_type is None
     assert gen.request_id is None
     assert gen.app_id == 167635  # undeclared field
-    assert Generation({"provider_responses": [{"status": 200}]}).provider_responses == [
-        {"status": 200}
-    ]
+    assert Generation({"provider_responses": [{"status": 200}]}).provider_responses == [{"status": 200}]
 
 
 def test_credits() -> None:

@@ -4,16 +4,21 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
-from typing import Any, Awaitable, Dict, List, Optional, Sequence, Tuple
+from typing import Awaitable, Dict, List, Optional, Sequence, Tuple, final
+
+from typing_extensions import TypeAlias
+
+__all__ = ["NativeClient", "NativeMockServer", "USER_AGENT", "__version__"]
 
 __version__: str
 USER_AGENT: str
 
 # (model, provider, status, error_kind, error, latency_s, first_token_s, cost, retry, hedged)
-AttemptTuple = Tuple[
+_AttemptTuple: TypeAlias = Tuple[
     str, Optional[str], Optional[int], Optional[str], Optional[str], float, Optional[float], Optional[str], int, bool
 ]
 
+@final
 class NativeClient:
     """A pooled HTTP client plus the model-chain walker. Errors are raised as
     ``fastrouter.errors`` exceptions."""
@@ -32,11 +37,11 @@ class NativeClient:
     ) -> NativeClient: ...
     def chat(
         self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
-    ) -> Awaitable[Tuple[bytes, List[AttemptTuple]]]:
+    ) -> Awaitable[Tuple[bytes, List[_AttemptTuple]]]:
         """Run a chat completion over the chain; resolves to ``(body, attempts)``."""
     def chat_blocking(
         self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
-    ) -> Tuple[bytes, List[AttemptTuple]]:
+    ) -> Tuple[bytes, List[_AttemptTuple]]:
         """Like :meth:`chat`, blocking with the GIL released."""
     def get(self, path: str) -> Awaitable[bytes]:
         """``GET {base_url}/{path}``; resolves to the body of a 2xx response."""
@@ -47,6 +52,7 @@ class NativeClient:
     @property
     def closed(self) -> bool: ...
 
+@final
 class NativeMockServer:
     """The embedded OpenRouter mock server, serving on a tokio runtime thread."""
 
@@ -75,4 +81,3 @@ class NativeMockServer:
         """Forget recorded requests and queued outcomes."""
     def stop(self) -> None:
         """Stop serving and close every connection."""
-

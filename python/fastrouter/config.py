@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Optional, Union
 
 __all__ = ["Timeout", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT"]
 

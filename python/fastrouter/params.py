@@ -4,9 +4,8 @@ OpenRouter one, typed. Anything newer goes through ``extra_body``."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, TypedDict, Union
-
-
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, FrozenSet, List, Optional, TypedDict, Union
 
 __all__ = ["ChatCompletionParams", "PARAM_NAMES", "build_body"]
 

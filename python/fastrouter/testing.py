@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from . import _fastrouter
 
@@ -143,7 +144,13 @@ class Raw:
     delay: float = 0.0
 
     def _wire(self) -> Dict[str, Any]:
-        return {"kind": "raw", "status": self.status, "headers": dict(self.headers), "body": self.body, "delay": self.delay}
+        return {
+            "kind": "raw",
+            "status": self.status,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "delay": self.delay,
+        }
 
 
 @dataclass(frozen=True)
@@ -293,16 +300,13 @@ class MockServer:
         """Every request received so far, oldest first."""
         raw = json.loads(self._server.requests_json())
         return [
-            RecordedRequest(method=r["method"], path=r["path"], headers=dict(r["headers"]), body=r["body"])
-            for r in raw
+            RecordedRequest(method=r["method"], path=r["path"], headers=dict(r["headers"]), body=r["body"]) for r in raw
         ]
 
     def chat_requests(self, model: Optional[str] = None) -> List[RecordedRequest]:
         """The chat completion requests received, optionally only those for ``model``."""
         return [
-            r
-            for r in self.requests
-            if r.path.startswith("/chat/completions") and (model is None or r.model == model)
+            r for r in self.requests if r.path.startswith("/chat/completions") and (model is None or r.model == model)
         ]
 
     @property

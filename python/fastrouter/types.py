@@ -114,18 +114,14 @@ class _Model:
             try:
                 return self._data[name]
             except KeyError:
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}"
-                ) from None
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
     def to_dict(self, *, exclude_none: bool = False) -> dict[str, Any]:
         """Return a deep copy of the underlying JSON object (unknown fields kept)."""
         result: dict[str, Any] = _copy_json(self._data, exclude_none)
         return result
 
-    def to_json(
-        self, indent: Optional[int] = None, *, exclude_none: bool = False
-    ) -> str:
+    def to_json(self, indent: Optional[int] = None, *, exclude_none: bool = False) -> str:
         """Serialize the underlying JSON object to a JSON string."""
         data = _copy_json(self._data, True) if exclude_none else self._data
         return json.dumps(data, indent=indent, ensure_ascii=False)
@@ -193,14 +189,10 @@ def _scalar_getter(key: str) -> Callable[[_Model], Any]:
 
 
 def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
-    return TypeError(
-        f"{owner}.{key}: expected a JSON {expected}, got {type(raw).__name__}"
-    )
+    return TypeError(f"{owner}.{key}: expected a JSON {expected}, got {type(raw).__name__}")
 
 
-def _model_getter(
-    owner: str, key: str, cls: type[_Model], optional: bool
-) -> Callable[[_Model], Any]:
+def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
     def fget(self: _Model) -> Any:
         cache = self._cache
         if cache is None:
@@ -220,9 +212,7 @@ def _model_getter(
     return fget
 
 
-def _model_list_getter(
-    owner: str, key: str, cls: type[_Model], optional: bool
-) -> Callable[[_Model], Any]:
+def _model_list_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
     def fget(self: _Model) -> Any:
         cache = self._cache
         if cache is None:

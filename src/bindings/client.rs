@@ -27,7 +27,10 @@ impl<'py> IntoPyObject<'py> for ChatOutput {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
         let ChatSuccess { body, attempts, .. } = self.0;
         let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
-        PyTuple::new(py, [PyBytes::new(py, &body).into_any(), attempts.into_any()])
+        PyTuple::new(
+            py,
+            [PyBytes::new(py, &body).into_any(), attempts.into_any()],
+        )
     }
 }
 
@@ -90,7 +93,13 @@ impl NativeClient {
 
 async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
     let response = transport
-        .send(Method::GET, &path, None, &Default::default(), transport.timeouts().attempt)
+        .send(
+            Method::GET,
+            &path,
+            None,
+            &Default::default(),
+            transport.timeouts().attempt,
+        )
         .await?;
     if response.status.is_success() {
         Ok(response.body)
@@ -173,7 +182,10 @@ impl NativeClient {
         let transport = self.transport()?;
         let request = self.chat_request(body, models, headers, max_retries)?;
         let backoff = self.backoff;
-        let result = block_on(py, async move { complete(&transport, &request, &backoff).await })?;
+        let result = block_on(
+            py,
+            async move { complete(&transport, &request, &backoff).await },
+        )?;
         result.map(ChatOutput).map_err(chain_error_to_py)
     }
 

@@ -35,9 +35,9 @@ impl NativeMockServer {
         catalog_json: Option<String>,
         total_credits: f64,
     ) -> PyResult<Self> {
-        let ip: IpAddr = host
-            .parse()
-            .map_err(|_| PyValueError::new_err(format!("host must be an IP address, got {host:?}")))?;
+        let ip: IpAddr = host.parse().map_err(|_| {
+            PyValueError::new_err(format!("host must be an IP address, got {host:?}"))
+        })?;
         let catalog = match catalog_json {
             Some(json) => Catalog::from_json(&json).map_err(PyValueError::new_err)?,
             None => Catalog::bundled(),
@@ -50,7 +50,11 @@ impl NativeMockServer {
         };
         let server = py
             .detach(|| MockServer::start(runtime().handle(), config))
-            .map_err(|e| PyOSError::new_err(format!("could not start the mock server on {host}:{port}: {e}")))?;
+            .map_err(|e| {
+                PyOSError::new_err(format!(
+                    "could not start the mock server on {host}:{port}: {e}"
+                ))
+            })?;
         let addr = server.addr();
         Ok(Self {
             server: Mutex::new(server),

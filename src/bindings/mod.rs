@@ -15,5 +15,9 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<mock::NativeMockServer>()?;
+    m.add(
+        "__all__",
+        ["NativeClient", "NativeMockServer", "USER_AGENT", "__version__"],
+    )?;
     Ok(())
 }

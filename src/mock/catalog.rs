@@ -74,7 +74,10 @@ impl Catalog {
                 .filter(|p| *p >= 0.0)
                 .unwrap_or(0.0)
         };
-        Some(per_token("prompt") * prompt_tokens as f64 + per_token("completion") * completion_tokens as f64)
+        Some(
+            per_token("prompt") * prompt_tokens as f64
+                + per_token("completion") * completion_tokens as f64,
+        )
     }
 
     /// A `GET /models/{author}/{slug}/endpoints` body for a known model.
@@ -173,7 +176,9 @@ mod tests {
 
     #[test]
     fn custom_catalog_from_a_list() {
-        let catalog = Catalog::from_json(r#"[{"id":"a/b","pricing":{"prompt":"0.5","completion":"1"}}]"#).unwrap();
+        let catalog =
+            Catalog::from_json(r#"[{"id":"a/b","pricing":{"prompt":"0.5","completion":"1"}}]"#)
+                .unwrap();
         assert_eq!(catalog.price("a/b", 2, 1), Some(2.0));
         assert!(Catalog::from_json(r#"[{"name":"no id"}]"#).is_err());
     }

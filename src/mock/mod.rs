@@ -90,7 +90,9 @@ struct State {
 
 /// Poisoning only follows a panic elsewhere; the data is still consistent for a mock.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running mock server; stops when dropped.
@@ -238,7 +240,8 @@ fn full(body: impl Into<Bytes>) -> Body {
 
 fn json_response(status: u16, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(full(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -250,7 +253,10 @@ fn error_response(status: u16, message: &str) -> Response<Body> {
     json_response(status, body.to_string())
 }
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, io::Error> {
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, io::Error> {
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -265,7 +271,10 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         .map(str::to_owned)
         .unwrap_or(full_path);
     let path = full_path.split('?').next().unwrap_or_default().to_owned();
-    let query = full_path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let query = full_path
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default();
 
     let json_body: Option<Value> = serde_json::from_slice(&bytes).ok();
     lock(&state.requests).push(RecordedRequest {
@@ -309,7 +318,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         }
         (&Method::GET, "/credits") => {
             let usage = *lock(&state.usage);
-            let body = json!({"data": {"total_credits": state.total_credits, "total_usage": usage}});
+            let body =
+                json!({"data": {"total_credits": state.total_credits, "total_usage": usage}});
             Ok(json_response(200, body.to_string()))
         }
         (&Method::GET, "/key" | "/auth/key") => {
@@ -368,6 +378,7 @@ mod tests {
     use super::*;
 
     fn runtime() -> tokio::runtime::Runtime {
+        crate::transport::install_crypto_provider();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -381,7 +392,12 @@ mod tests {
         let mut server = MockServer::start(rt.handle(), MockConfig::default()).unwrap();
         let url = format!("{}/models", server.base_url());
         let status = rt.block_on(async {
-            reqwest::Client::new().get(&url).send().await.unwrap().status()
+            reqwest::Client::new()
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .status()
         });
         assert_eq!(status, 200);
         let recorded = server.requests();

@@ -14,7 +14,11 @@ use super::script::{ErrorSpec, Outcome, ReplySpec};
 use super::{json_response, lock, Body, State, ANY_MODEL};
 
 pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>, io::Error> {
-    let Some(model) = request.get("model").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(model) = request
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
         return Ok(super::error_response(400, "No model specified"));
     };
     let outcome = next_outcome(state, &model);
@@ -97,7 +101,10 @@ fn last_user_text(request: &Value) -> String {
 
 fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Response<Body> {
     let served_model = spec.model.clone().unwrap_or_else(|| model.to_owned());
-    let provider = spec.provider.clone().unwrap_or_else(|| provider_for(&served_model));
+    let provider = spec
+        .provider
+        .clone()
+        .unwrap_or_else(|| provider_for(&served_model));
     let content = spec.content.clone().unwrap_or_else(|| {
         format!(
             "Hello from the fastrouter mock server, answering as {served_model}. You said: {}",
@@ -111,9 +118,9 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
     let prompt_tokens = spec
         .prompt_tokens
         .unwrap_or_else(|| estimate_tokens(&prompt_text(request)));
-    let reasoning_tokens = spec.reasoning_tokens.unwrap_or_else(|| {
-        spec.reasoning.as_deref().map_or(0, estimate_tokens)
-    });
+    let reasoning_tokens = spec
+        .reasoning_tokens
+        .unwrap_or_else(|| spec.reasoning.as_deref().map_or(0, estimate_tokens));
     let completion_tokens = spec
         .completion_tokens
         .unwrap_or_else(|| estimate_tokens(&content) + reasoning_tokens);
@@ -138,8 +145,15 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
             })
         })
         .collect();
-    let default_finish = if tool_calls.is_empty() { "stop" } else { "tool_calls" };
-    let finish_reason = spec.finish_reason.clone().unwrap_or_else(|| default_finish.into());
+    let default_finish = if tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
+    let finish_reason = spec
+        .finish_reason
+        .clone()
+        .unwrap_or_else(|| default_finish.into());
     let native_finish_reason = spec
         .native_finish_reason
         .clone()
@@ -269,7 +283,10 @@ fn default_message(status: u16) -> &'static str {
     }
 }
 
-fn add_headers(response: &mut Response<Body>, headers: &std::collections::BTreeMap<String, String>) {
+fn add_headers(
+    response: &mut Response<Body>,
+    headers: &std::collections::BTreeMap<String, String>,
+) {
     for (name, value) in headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),

@@ -152,7 +152,14 @@ mod tests {
             Outcome::Reply(spec) => assert_eq!(spec.content.as_deref(), Some("hi")),
             other => panic!("{other:?}"),
         }
-        assert_eq!(outcomes[2], Outcome::Raw(RawSpec { status: 200, body: "<html>".into(), ..RawSpec::default() }));
+        assert_eq!(
+            outcomes[2],
+            Outcome::Raw(RawSpec {
+                status: 200,
+                body: "<html>".into(),
+                ..RawSpec::default()
+            })
+        );
         assert_eq!(outcomes[3].delay(), 0.1);
     }
 

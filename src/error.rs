@@ -46,7 +46,8 @@ pub enum ErrorKind {
     Status,
     /// A success status whose body is not the expected JSON.
     InvalidResponse,
-    /// A stream failed after it began (in-band error event, cut connection).
+    /// A stream was cut or failed in-band. Before its first content this is retried like
+    /// any transient failure; after it, the stream raises instead of switching models.
     Stream,
 }
 
@@ -113,12 +114,12 @@ impl ErrorKind {
             | Self::Provider
             | Self::ServiceUnavailable
             | Self::Server
-            | Self::InvalidResponse => Action::RetrySameModel,
+            | Self::InvalidResponse
+            | Self::Stream => Action::RetrySameModel,
             Self::ContextLengthExceeded
             | Self::ModelNotFound
             | Self::PermissionDenied
-            | Self::NotFound
-            | Self::Stream => Action::NextModel,
+            | Self::NotFound => Action::NextModel,
             Self::InvalidRequest
             | Self::BadRequest
             | Self::Authentication

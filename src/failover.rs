@@ -106,12 +106,27 @@ pub fn body_with_model(body: &[u8], model: &str) -> Bytes {
     out.freeze()
 }
 
-/// Run a non-streaming chat completion over the chain.
-pub async fn complete(
+/// What one attempt produced, for the chain walker and `resp.attempts`.
+pub struct AttemptOutcome<T> {
+    pub result: Result<T, Error>,
+    pub provider: Option<String>,
+    pub cost: Option<String>,
+    pub first_token: Option<Duration>,
+}
+
+/// Walk the chain: call `attempt(model, body, limit)` per try, retrying the same model
+/// with backoff or moving on as [`ErrorKind::action`] says, within the total deadline.
+/// On success returns the attempt's value and every attempt made (the last one is it).
+pub async fn walk_chain<T, F, Fut>(
     transport: &Transport,
     request: &ChatRequest,
     backoff: &Backoff,
-) -> Result<ChatSuccess, ChainError> {
+    mut attempt: F,
+) -> Result<(T, Vec<Attempt>), ChainError>
+where
+    F: FnMut(String, Bytes, Option<Duration>) -> Fut,
+    Fut: std::future::Future<Output = AttemptOutcome<T>>,
+{
     let timeouts = transport.timeouts();
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let mut attempts = Vec::new();
@@ -125,84 +140,54 @@ pub async fn complete(
                 last_error = Some(deadline_error(timeouts.total));
                 break 'models;
             }
-            let limit = min_opt(timeouts.attempt, remaining);
             let started = Instant::now();
-            let result = transport
-                .send(
-                    Method::POST,
-                    "chat/completions",
-                    Some(body.clone()),
-                    &request.headers,
-                    limit,
-                )
-                .await
-                .and_then(|response| {
-                    if response.status.is_success() {
-                        check_chat_body(&response.headers, &response.body)
-                            .map(|summary| (response.body, summary))
-                    } else {
-                        Err(error_from_response(
-                            response.status.as_u16(),
-                            &response.headers,
-                            &response.body,
-                        ))
-                    }
-                });
+            let outcome = attempt(model.clone(), body.clone(), remaining).await;
             let latency = started.elapsed();
-            match result {
-                Ok((body, summary)) => {
-                    attempts.push(Attempt {
-                        model: model.clone(),
-                        provider: summary.provider.clone(),
-                        status: Some(200),
-                        error_kind: None,
-                        error: None,
-                        latency,
-                        first_token: None,
-                        cost: summary.cost.clone(),
-                        retry,
-                        hedged: false,
-                    });
-                    return Ok(ChatSuccess {
-                        body,
-                        summary,
-                        attempts,
-                    });
+            let mut record = Attempt {
+                model: model.clone(),
+                provider: outcome.provider,
+                status: Some(200),
+                error_kind: None,
+                error: None,
+                latency,
+                first_token: outcome.first_token,
+                cost: outcome.cost,
+                retry,
+                hedged: false,
+            };
+            let mut error = match outcome.result {
+                Ok(value) => {
+                    attempts.push(record);
+                    return Ok((value, attempts));
                 }
-                Err(mut error) => {
-                    error.details_mut().model = Some(model.clone());
-                    attempts.push(Attempt {
-                        model: model.clone(),
-                        provider: error.details().provider.clone(),
-                        status: error.status(),
-                        error_kind: Some(error.kind()),
-                        error: Some(error.message().to_owned()),
-                        latency,
-                        first_token: None,
-                        cost: None,
-                        retry,
-                        hedged: false,
-                    });
-                    let action = error.kind().action();
-                    let retry_after = error.retry_after();
-                    last_error = Some(error);
-                    match action {
-                        Action::Stop => break 'models,
-                        Action::NextModel => continue 'models,
-                        Action::RetrySameModel if retry < request.max_retries => {
-                            let Some(wait) = backoff.delay(retry, retry_after) else {
-                                continue 'models;
-                            };
-                            if let Some(deadline) = deadline {
-                                if Instant::now() + wait >= deadline {
-                                    break 'models;
-                                }
-                            }
-                            tokio::time::sleep(wait).await;
+                Err(error) => error,
+            };
+            error.details_mut().model = Some(model.clone());
+            record.status = error.status();
+            record.error_kind = Some(error.kind());
+            record.error = Some(error.message().to_owned());
+            if record.provider.is_none() {
+                record.provider = error.details().provider.clone();
+            }
+            attempts.push(record);
+            let action = error.kind().action();
+            let retry_after = error.retry_after();
+            last_error = Some(error);
+            match action {
+                Action::Stop => break 'models,
+                Action::NextModel => continue 'models,
+                Action::RetrySameModel if retry < request.max_retries => {
+                    let Some(wait) = backoff.delay(retry, retry_after) else {
+                        continue 'models;
+                    };
+                    if let Some(deadline) = deadline {
+                        if Instant::now() + wait >= deadline {
+                            break 'models;
                         }
-                        Action::RetrySameModel => continue 'models,
                     }
+                    tokio::time::sleep(wait).await;
                 }
+                Action::RetrySameModel => continue 'models,
             }
         }
     }
@@ -226,7 +211,61 @@ pub async fn complete(
     })
 }
 
-fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+/// Run a non-streaming chat completion over the chain.
+pub async fn complete(
+    transport: &Transport,
+    request: &ChatRequest,
+    backoff: &Backoff,
+) -> Result<ChatSuccess, ChainError> {
+    let attempt_limit = transport.timeouts().attempt;
+    let headers = &request.headers;
+    let ((body, summary), attempts) = walk_chain(
+        transport,
+        request,
+        backoff,
+        |_model, body, remaining| async move {
+            let result = transport
+                .send(
+                    Method::POST,
+                    "chat/completions",
+                    Some(body),
+                    headers,
+                    min_opt(attempt_limit, remaining),
+                )
+                .await
+                .and_then(|response| {
+                    if response.status.is_success() {
+                        check_chat_body(&response.headers, &response.body)
+                            .map(|summary| (response.body, summary))
+                    } else {
+                        Err(error_from_response(
+                            response.status.as_u16(),
+                            &response.headers,
+                            &response.body,
+                        ))
+                    }
+                });
+            let (provider, cost) = match &result {
+                Ok((_, summary)) => (summary.provider.clone(), summary.cost.clone()),
+                Err(_) => (None, None),
+            };
+            AttemptOutcome {
+                result,
+                provider,
+                cost,
+                first_token: None,
+            }
+        },
+    )
+    .await?;
+    Ok(ChatSuccess {
+        body,
+        summary,
+        attempts,
+    })
+}
+
+pub fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -5,11 +5,14 @@
 //! chains with retries ([`failover`]) and the embedded mock server ([`mock`]). The Python
 //! extension lives in `bindings`, compiled only with the `python` feature.
 
+pub mod accumulate;
 pub mod error;
 pub mod failover;
 pub mod mock;
 pub mod response;
 pub mod sse;
+pub mod stream;
+pub mod streaming;
 pub mod transport;
 
 #[cfg(feature = "python")]

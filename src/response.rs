@@ -118,6 +118,18 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     })
 }
 
+/// The error an in-band error object (`{"code", "message", "metadata"}` inside a 200
+/// body or a stream chunk) stands for.
+pub fn error_from_in_band(headers: &HeaderMap, object: &Value) -> Error {
+    match ErrorObject::deserialize(object) {
+        Ok(parsed) => error_from_object(None, headers, parsed),
+        Err(_) => Error::new(
+            ErrorKind::Server,
+            format!("the server reported an error: {object}"),
+        ),
+    }
+}
+
 /// Build the error for a non-2xx response from its status, headers and body.
 pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorEnvelope>(body) {

@@ -23,6 +23,8 @@ pub struct Timeouts {
     pub connect: Option<Duration>,
     pub read: Option<Duration>,
     pub first_token: Option<Duration>,
+    /// Streams: the longest wait for progress after the first token.
+    pub idle: Option<Duration>,
     pub attempt: Option<Duration>,
     pub total: Option<Duration>,
 }
@@ -174,15 +176,13 @@ impl Transport {
         Err(err)
     }
 
-    /// Send one request and read the whole body (bounded), within `timeout`.
-    pub async fn send(
+    fn request(
         &self,
         method: Method,
         path: &str,
         body: Option<Bytes>,
         extra_headers: &HeaderMap,
-        timeout: Option<Duration>,
-    ) -> Result<FullResponse> {
+    ) -> Result<reqwest::RequestBuilder> {
         self.require_key()?;
         let url = format!("{}/{}", self.base_url, path.trim_start_matches('/'));
         let mut request = self.http.request(method, url);
@@ -192,6 +192,34 @@ impl Transport {
         if let Some(body) = body {
             request = request.body(body);
         }
+        Ok(request)
+    }
+
+    /// Send one request and return once the response headers arrived (for streams).
+    pub async fn send_streaming(
+        &self,
+        path: &str,
+        body: Bytes,
+        extra_headers: &HeaderMap,
+    ) -> Result<reqwest::Response> {
+        let request = self.request(Method::POST, path, Some(body), extra_headers)?;
+        request
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(Error::from_transport)
+    }
+
+    /// Send one request and read the whole body (bounded), within `timeout`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        extra_headers: &HeaderMap,
+        timeout: Option<Duration>,
+    ) -> Result<FullResponse> {
+        let request = self.request(method, path, body, extra_headers)?;
         let exchange = async {
             let mut response = request.send().await.map_err(Error::from_transport)?;
             let status = response.status();
@@ -217,7 +245,7 @@ impl Transport {
     }
 }
 
-async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {
+pub async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {
     if let Some(len) = response.content_length() {
         if len as usize > MAX_BODY_BYTES {
             return Err(too_large());

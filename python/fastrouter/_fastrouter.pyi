@@ -8,7 +8,7 @@ from typing import Awaitable, Dict, List, Optional, Sequence, Tuple, final
 
 from typing_extensions import TypeAlias
 
-__all__ = ["NativeClient", "NativeMockServer", "USER_AGENT", "__version__"]
+__all__ = ["NativeClient", "NativeMockServer", "NativeStream", "USER_AGENT", "__version__"]
 
 __version__: str
 USER_AGENT: str
@@ -32,6 +32,7 @@ class NativeClient:
         connect_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
         first_token_timeout: Optional[float] = None,
+        idle_timeout: Optional[float] = None,
         attempt_timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
     ) -> NativeClient: ...
@@ -43,6 +44,15 @@ class NativeClient:
         self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
     ) -> Tuple[bytes, List[_AttemptTuple]]:
         """Like :meth:`chat`, blocking with the GIL released."""
+    def chat_stream(
+        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+    ) -> Awaitable[NativeStream]:
+        """Open a streamed completion over the chain; resolves once committed (first
+        content or a clean end). Failures before that are raised like ``chat``'s."""
+    def chat_stream_blocking(
+        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+    ) -> NativeStream:
+        """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, path: str) -> Awaitable[bytes]:
         """``GET {base_url}/{path}``; resolves to the body of a 2xx response."""
     def get_blocking(self, path: str) -> bytes:
@@ -51,6 +61,24 @@ class NativeClient:
         """Drop the connection pool; later requests raise ``APIConnectionError``."""
     @property
     def closed(self) -> bool: ...
+
+@final
+class NativeStream:
+    """The consumer side of a streamed completion; dropping it cancels the request."""
+
+    def next_batch(self) -> Awaitable[Optional[List[str]]]:
+        """Every chunk (JSON text) ready now, waiting for at least one; ``None`` at the
+        normal end; raises ``StreamError`` (with ``.partial``) on failure."""
+    def next_batch_blocking(self) -> Optional[List[str]]:
+        """Like :meth:`next_batch`, blocking with the GIL released."""
+    def completion_json(self) -> str:
+        """The completion received so far (the whole one after the end), as JSON."""
+    def attempts(self) -> Optional[List[_AttemptTuple]]:
+        """Every attempt of the chain, once the stream ended."""
+    @property
+    def keepalives(self) -> int: ...
+    def close(self) -> None:
+        """Cancel the request and release the connection (idempotent)."""
 
 @final
 class NativeMockServer:

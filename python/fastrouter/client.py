@@ -15,6 +15,7 @@ from urllib.parse import quote
 from . import _fastrouter
 from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
 from .params import build_body
+from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class _ClientBase:
             connect_timeout=self.timeout.connect,
             read_timeout=self.timeout.read,
             first_token_timeout=self.timeout.first_token,
+            idle_timeout=self.timeout.idle,
             attempt_timeout=self.timeout.attempt,
             total_timeout=self.timeout.total,
         )
@@ -130,12 +132,17 @@ class _ClientBase:
         max_retries: Optional[int],
         params: Mapping[str, Any],
     ) -> _Prepared:
-        if stream:
-            raise NotImplementedError("stream=True is not available in this version of fastrouter yet")
+        if not isinstance(stream, bool):
+            raise TypeError(f"stream must be a bool, got {stream!r}")
         retries = self.max_retries if max_retries is None else max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
-        return (build_body(messages, params, extra_body), _model_chain(model), _header_pairs(extra_headers), retries)
+        return (
+            build_body(messages, params, extra_body, stream=stream),
+            _model_chain(model),
+            _header_pairs(extra_headers),
+            retries,
+        )
 
 
 # ---------------------------------------------------------------------------- async
@@ -157,17 +164,20 @@ class AsyncCompletions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion:
-        """Create a chat completion.
+    ) -> Any:
+        """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched.
+        ``extra_headers`` pass anything newer through untouched. Errors before a stream's
+        first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         body, models, headers, retries = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, params
         )
+        if stream:
+            return AsyncStream(await client._inner.chat_stream(body, models, headers, retries))
         return _completion(await client._inner.chat(body, models, headers, retries))
 
 
@@ -281,17 +291,21 @@ class Completions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion:
-        """Create a chat completion (blocks without holding the GIL).
+    ) -> Any:
+        """Create a chat completion (blocking without the GIL); with ``stream=True`` a
+        :class:`Stream` of chunks.
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched.
+        ``extra_headers`` pass anything newer through untouched. Errors before a stream's
+        first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         body, models, headers, retries = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, params
         )
+        if stream:
+            return Stream(client._inner.chat_stream_blocking(body, models, headers, retries))
         return _completion(client._inner.chat_blocking(body, models, headers, retries))
 
 

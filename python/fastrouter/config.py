@@ -20,7 +20,9 @@ class Timeout:
     - ``connect``: establishing a connection.
     - ``read``: the longest silence between two reads of the response.
     - ``first_token``: for streams, from the request to the first content (keep-alive
-      comments do not count).
+      comments do not count); default: ``attempt``.
+    - ``idle``: for streams, the longest wait for progress after the first token
+      (keep-alive comments do not count); default: ``attempt``.
     - ``total``: the whole call, retries and failover included; backoff never sleeps
       past it.
     """
@@ -29,10 +31,11 @@ class Timeout:
     connect: Optional[float] = 10.0
     read: Optional[float] = None
     first_token: Optional[float] = None
+    idle: Optional[float] = None
     total: Optional[float] = None
 
     def __post_init__(self) -> None:
-        for name in ("attempt", "connect", "read", "first_token", "total"):
+        for name in ("attempt", "connect", "read", "first_token", "idle", "total"):
             value = getattr(self, name)
             if value is None:
                 continue

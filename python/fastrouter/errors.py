@@ -11,6 +11,7 @@ Nothing here ever holds request headers, so the API key cannot appear in an erro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import json
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
 
 if TYPE_CHECKING:
@@ -302,6 +303,7 @@ def _from_native(
     body: Optional[str],
     attempts: Sequence[Any],
     exhausted_chain: bool,
+    partial: Optional[str] = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
@@ -321,7 +323,10 @@ def _from_native(
     elif kind == "invalid_response":
         error = APIResponseValidationError(message, body=body, **common)
     elif kind == "stream":
-        error = StreamError(message, status_code=status, code=code, metadata=metadata, **common)
+        from .types import ChatCompletion
+
+        received = ChatCompletion._from_native(json.loads(partial), attempts) if partial is not None else None
+        error = StreamError(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
     elif kind == "invalid_request":
         error = APIError(message, **common)
     else:

@@ -82,6 +82,8 @@ def build_body(
     messages: Any,
     params: Mapping[str, Any],
     extra_body: Optional[Mapping[str, Any]],
+    *,
+    stream: bool = False,
 ) -> bytes:
     """The JSON request object without ``model`` (the core adds it per attempt)."""
     unknown = [name for name in params if name not in PARAM_NAMES]
@@ -95,6 +97,8 @@ def build_body(
         raise TypeError("messages must be a non-empty list of message dicts")
     body: Dict[str, Any] = {"messages": messages}
     body.update(params)
+    if stream:
+        body["stream"] = True
     if extra_body:
         body.update(extra_body)
     body.pop("model", None)

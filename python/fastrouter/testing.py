@@ -33,7 +33,18 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-__all__ = ["MockServer", "Reply", "ToolCall", "Fail", "Raw", "Drop", "Outcome", "RecordedRequest", "ANY_MODEL"]
+__all__ = [
+    "MockServer",
+    "Reply",
+    "StreamScript",
+    "ToolCall",
+    "Fail",
+    "Raw",
+    "Drop",
+    "Outcome",
+    "RecordedRequest",
+    "ANY_MODEL",
+]
 
 ANY_MODEL = "*"
 """Script outcomes under this name to apply them to any model without a script of its own."""
@@ -53,13 +64,48 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class StreamScript:
+    """How a :class:`Reply` is streamed when the request has ``stream: true``.
+
+    ``chunks`` splits the content into that many chunks (default: one per word);
+    ``chunk_delay`` / ``first_chunk_delay`` pace them; ``keepalives`` sends that many
+    ``: OPENROUTER PROCESSING`` comments first and ``keepalive_interval`` sends one that
+    often while waiting; ``split_every`` writes the bytes in pieces of that size (awkward
+    boundaries); ``crlf`` uses CRLF line ends. Faults after K content chunks:
+    ``error_after`` (an in-band error chunk with ``error_status``/``error_message`` and
+    usage), ``drop_after`` (the connection is cut), ``stall_after`` (only keep-alives
+    from then on). ``usage_shape`` is ``"empty_choices"``, ``"empty_delta"``,
+    ``"repeat_finish"`` or ``"none"``; ``done=False`` omits ``data: [DONE]``.
+    """
+
+    chunks: Optional[int] = None
+    chunk_delay: float = 0.0
+    first_chunk_delay: float = 0.0
+    keepalives: int = 0
+    keepalive_interval: float = 0.0
+    split_every: Optional[int] = None
+    crlf: bool = False
+    error_after: Optional[int] = None
+    error_status: Optional[int] = None
+    error_message: Optional[str] = None
+    drop_after: Optional[int] = None
+    stall_after: Optional[int] = None
+    usage_shape: str = "empty_choices"
+    done: bool = True
+
+    def _wire(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class Reply:
     """A successful completion.
 
     ``content=None`` echoes the prompt. Token counts default to an estimate of the
     prompt and answer; ``cost`` defaults to the catalog price of the model
     (``omit_cost=True`` leaves ``usage.cost`` out, as older OpenRouter paths did).
-    ``leading_whitespace`` sends OpenRouter's keep-alive padding before the JSON.
+    ``leading_whitespace`` sends OpenRouter's keep-alive padding before the JSON;
+    ``stream`` says how the reply is streamed to a ``stream: true`` request.
     """
 
     content: Optional[str] = None
@@ -78,10 +124,12 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     extra: Optional[Mapping[str, Any]] = None
+    stream: StreamScript = field(default_factory=StreamScript)
 
     def _wire(self) -> Dict[str, Any]:
         return {
             "kind": "reply",
+            "stream": self.stream._wire(),
             "content": self.content,
             "reasoning": self.reasoning,
             "tool_calls": [call._wire() for call in self.tool_calls],

@@ -11,6 +11,7 @@ use reqwest::Method;
 
 use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
 use super::runtime::block_on;
+use super::stream::{open_stream, NativeStream};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::response::error_from_response;
@@ -115,7 +116,7 @@ async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, attempt_timeout=None, total_timeout=None))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -124,6 +125,7 @@ impl NativeClient {
         connect_timeout: Option<f64>,
         read_timeout: Option<f64>,
         first_token_timeout: Option<f64>,
+        idle_timeout: Option<f64>,
         attempt_timeout: Option<f64>,
         total_timeout: Option<f64>,
     ) -> PyResult<Self> {
@@ -131,6 +133,7 @@ impl NativeClient {
             connect: seconds(connect_timeout, "connect timeout")?,
             read: seconds(read_timeout, "read timeout")?,
             first_token: seconds(first_token_timeout, "first_token timeout")?,
+            idle: seconds(idle_timeout, "idle timeout")?,
             attempt: seconds(attempt_timeout, "timeout")?,
             total: seconds(total_timeout, "total timeout")?,
         };
@@ -166,7 +169,7 @@ impl NativeClient {
             complete(&transport, &request, &backoff)
                 .await
                 .map(ChatOutput)
-                .map_err(chain_error_to_py)
+                .map_err(|e| chain_error_to_py(e, None))
         })
     }
 
@@ -186,7 +189,39 @@ impl NativeClient {
             py,
             async move { complete(&transport, &request, &backoff).await },
         )?;
-        result.map(ChatOutput).map_err(chain_error_to_py)
+        result
+            .map(ChatOutput)
+            .map_err(|e| chain_error_to_py(e, None))
+    }
+
+    /// Awaitable streamed chat completion -> `NativeStream`, once committed.
+    fn chat_stream<'py>(
+        &self,
+        py: Python<'py>,
+        body: &[u8],
+        models: Vec<String>,
+        headers: Vec<(String, String)>,
+        max_retries: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let transport = self.transport()?;
+        let request = self.chat_request(body, models, headers, max_retries)?;
+        let backoff = self.backoff;
+        pyo3_async_runtimes::tokio::future_into_py(py, open_stream(transport, request, backoff))
+    }
+
+    /// Blocking streamed chat completion -> `NativeStream`, once committed.
+    fn chat_stream_blocking(
+        &self,
+        py: Python<'_>,
+        body: &[u8],
+        models: Vec<String>,
+        headers: Vec<(String, String)>,
+        max_retries: u32,
+    ) -> PyResult<NativeStream> {
+        let transport = self.transport()?;
+        let request = self.chat_request(body, models, headers, max_retries)?;
+        let backoff = self.backoff;
+        block_on(py, open_stream(transport, request, backoff))?
     }
 
     /// Awaitable `GET {base_url}/{path}` -> body bytes (errors raised as exceptions).

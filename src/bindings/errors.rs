@@ -69,17 +69,23 @@ pub fn attempt_tuple(attempt: &Attempt) -> AttemptTuple {
 }
 
 /// Convert a chain failure into the matching `fastrouter` exception.
-pub fn chain_error_to_py(error: ChainError) -> PyErr {
+/// `partial` is the completion received before a stream failed (JSON text).
+pub fn chain_error_to_py(error: ChainError, partial: Option<String>) -> PyErr {
     let attempts: Vec<AttemptTuple> = error.attempts.iter().map(attempt_tuple).collect();
-    build(&error.error, attempts, error.exhausted_chain)
+    build(&error.error, attempts, error.exhausted_chain, partial)
 }
 
 /// Convert a single core error into the matching `fastrouter` exception.
 pub fn error_to_py(error: &Error) -> PyErr {
-    build(error, Vec::new(), false)
+    build(error, Vec::new(), false, None)
 }
 
-fn build(error: &Error, attempts: Vec<AttemptTuple>, exhausted_chain: bool) -> PyErr {
+fn build(
+    error: &Error,
+    attempts: Vec<AttemptTuple>,
+    exhausted_chain: bool,
+    partial: Option<String>,
+) -> PyErr {
     Python::attach(|py| {
         let make = || -> PyResult<PyErr> {
             let factory = FROM_NATIVE.get_or_try_init(py, || {
@@ -107,6 +113,7 @@ fn build(error: &Error, attempts: Vec<AttemptTuple>, exhausted_chain: bool) -> P
             kwargs.set_item("body", details.body_snippet.as_deref())?;
             kwargs.set_item("attempts", attempts)?;
             kwargs.set_item("exhausted_chain", exhausted_chain)?;
+            kwargs.set_item("partial", partial)?;
             let exception = factory.bind(py).call((), Some(&kwargs))?;
             Ok(PyErr::from_value(exception))
         };

@@ -5,6 +5,7 @@ mod client;
 mod errors;
 mod mock;
 mod runtime;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -15,9 +16,16 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<mock::NativeMockServer>()?;
+    m.add_class::<stream::NativeStream>()?;
     m.add(
         "__all__",
-        ["NativeClient", "NativeMockServer", "USER_AGENT", "__version__"],
+        [
+            "NativeClient",
+            "NativeMockServer",
+            "NativeStream",
+            "USER_AGENT",
+            "__version__",
+        ],
     )?;
     Ok(())
 }

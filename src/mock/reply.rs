@@ -49,7 +49,7 @@ fn next_outcome(state: &State, model: &str) -> Outcome {
             return outcome;
         }
     }
-    Outcome::Reply(ReplySpec::default())
+    Outcome::Reply(Box::default())
 }
 
 fn unix_now() -> u64 {
@@ -99,7 +99,27 @@ fn last_user_text(request: &Value) -> String {
         .collect()
 }
 
-fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Response<Body> {
+/// Everything a reply says, shared by the JSON and the streamed renderings.
+pub(super) struct ReplyPlan {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub provider: String,
+    pub content: String,
+    pub reasoning: Option<String>,
+    pub tool_calls: Vec<Value>,
+    pub finish_reason: String,
+    pub native_finish_reason: String,
+    pub usage: Value,
+}
+
+fn plan(
+    state: &State,
+    model: &str,
+    request: &Value,
+    spec: &ReplySpec,
+    streamed: bool,
+) -> ReplyPlan {
     let served_model = spec.model.clone().unwrap_or_else(|| model.to_owned());
     let provider = spec
         .provider
@@ -159,20 +179,6 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
         .clone()
         .unwrap_or_else(|| finish_reason.clone());
 
-    let mut message = json!({
-        "role": "assistant",
-        "content": content,
-        "refusal": null,
-        "reasoning": spec.reasoning,
-    });
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = Value::Array(tool_calls);
-    }
-    if let Some(reasoning) = &spec.reasoning {
-        message["reasoning_details"] = json!([{
-            "type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0
-        }]);
-    }
     let mut usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -188,30 +194,7 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
             map.remove("cost");
             map.remove("cost_details");
         }
-    }
-    let mut body = json!({
-        "id": id,
-        "provider": provider,
-        "model": served_model,
-        "object": "chat.completion",
-        "created": created,
-        "system_fingerprint": null,
-        "choices": [{
-            "logprobs": null,
-            "finish_reason": finish_reason,
-            "native_finish_reason": native_finish_reason,
-            "index": 0,
-            "message": message,
-        }],
-        "usage": usage,
-    });
-    if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
-        for (key, value) in extra {
-            target.insert(key.clone(), value.clone());
-        }
-    }
-
-    if !spec.omit_cost {
+    } else {
         *lock(&state.usage) += cost;
     }
     lock(&state.generations).insert(
@@ -221,7 +204,7 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
             "model": served_model,
             "provider_name": provider,
             "api_type": "completions",
-            "streamed": false,
+            "streamed": streamed,
             "cancelled": false,
             "finish_reason": finish_reason,
             "native_finish_reason": native_finish_reason,
@@ -238,19 +221,78 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
             "provider_responses": [{"provider_name": provider, "status": 200}],
         }),
     );
+    ReplyPlan {
+        id,
+        created,
+        model: served_model,
+        provider,
+        content,
+        reasoning: spec.reasoning.clone(),
+        tool_calls,
+        finish_reason,
+        native_finish_reason,
+        usage,
+    }
+}
 
-    let mut text = " \n".repeat(spec.leading_whitespace);
-    text.push_str(&body.to_string());
-    let mut response = json_response(200, text);
+fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Response<Body> {
+    let streamed = request.get("stream").and_then(Value::as_bool) == Some(true);
+    let plan = plan(state, model, request, spec, streamed);
+    let mut response = if streamed {
+        super::stream::respond(&plan, &spec.stream)
+    } else {
+        json_response(200, render_json(&plan, spec))
+    };
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(&plan.id) {
         headers.insert("x-generation-id", value);
     }
-    if let Ok(value) = HeaderValue::from_str(&provider) {
+    if let Ok(value) = HeaderValue::from_str(&plan.provider) {
         headers.insert("x-provider-name", value);
     }
     add_headers(&mut response, &spec.headers);
     response
+}
+
+fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
+    let mut message = json!({
+        "role": "assistant",
+        "content": plan.content,
+        "refusal": null,
+        "reasoning": plan.reasoning,
+    });
+    if !plan.tool_calls.is_empty() {
+        message["tool_calls"] = Value::Array(plan.tool_calls.clone());
+    }
+    if let Some(reasoning) = &plan.reasoning {
+        message["reasoning_details"] = json!([{
+            "type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0
+        }]);
+    }
+    let mut body = json!({
+        "id": plan.id,
+        "provider": plan.provider,
+        "model": plan.model,
+        "object": "chat.completion",
+        "created": plan.created,
+        "system_fingerprint": null,
+        "choices": [{
+            "logprobs": null,
+            "finish_reason": plan.finish_reason,
+            "native_finish_reason": plan.native_finish_reason,
+            "index": 0,
+            "message": message,
+        }],
+        "usage": plan.usage,
+    });
+    if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
+        for (key, value) in extra {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    let mut text = " \n".repeat(spec.leading_whitespace);
+    text.push_str(&body.to_string());
+    text
 }
 
 fn error(spec: &ErrorSpec) -> Response<Body> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Outcome {
     /// A successful completion.
-    Reply(ReplySpec),
+    Reply(Box<ReplySpec>),
     /// An OpenRouter error: status, error body, headers (e.g. Retry-After).
     Error(ErrorSpec),
     /// Exactly these bytes with this status and headers (fixtures, broken servers).
@@ -85,6 +85,94 @@ pub struct ReplySpec {
     /// Fields merged into the top level of the response (unknown-field tests).
     #[serde(default)]
     pub extra: Option<Value>,
+    /// How to stream this reply when the request asks for `stream: true`.
+    #[serde(default)]
+    pub stream: StreamSpec,
+}
+
+/// Where the usage lands at the end of a stream: the three shapes seen in real traffic.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageShape {
+    /// A final chunk with `choices: []` and `usage`.
+    #[default]
+    EmptyChoices,
+    /// A final chunk whose choice has an empty delta, plus `usage`.
+    EmptyDelta,
+    /// The finish_reason repeated on the usage chunk.
+    RepeatFinish,
+    /// No usage at all.
+    None,
+}
+
+/// Streaming behaviour of a scripted reply.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Split the content into this many chunks (default: one per word).
+    #[serde(default)]
+    pub chunks: Option<usize>,
+    /// Seconds between chunks.
+    #[serde(default)]
+    pub chunk_delay: f64,
+    /// Seconds before the first content chunk (slow first token).
+    #[serde(default)]
+    pub first_chunk_delay: f64,
+    /// `: OPENROUTER PROCESSING` comments sent before the first chunk.
+    #[serde(default)]
+    pub keepalives: usize,
+    /// While waiting (first token, stall), send a keep-alive comment this often.
+    #[serde(default)]
+    pub keepalive_interval: f64,
+    /// Write the bytes in pieces of this size (awkward boundaries), 1 ms apart.
+    #[serde(default)]
+    pub split_every: Option<usize>,
+    /// CRLF line ends instead of LF.
+    #[serde(default)]
+    pub crlf: bool,
+    /// An in-band error chunk after this many content chunks.
+    #[serde(default)]
+    pub error_after: Option<usize>,
+    #[serde(default)]
+    pub error_status: Option<u16>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// Cut the connection after this many content chunks.
+    #[serde(default)]
+    pub drop_after: Option<usize>,
+    /// After this many content chunks, send only keep-alives until the client gives up.
+    #[serde(default)]
+    pub stall_after: Option<usize>,
+    #[serde(default)]
+    pub usage_shape: UsageShape,
+    /// Send `data: [DONE]` at the end (default true).
+    #[serde(default = "yes")]
+    pub done: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for StreamSpec {
+    fn default() -> Self {
+        Self {
+            chunks: None,
+            chunk_delay: 0.0,
+            first_chunk_delay: 0.0,
+            keepalives: 0,
+            keepalive_interval: 0.0,
+            split_every: None,
+            crlf: false,
+            error_after: None,
+            error_status: None,
+            error_message: None,
+            drop_after: None,
+            stall_after: None,
+            usage_shape: UsageShape::default(),
+            done: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

@@ -1,0 +1,131 @@
+"""Streamed chat completions: :class:`AsyncStream` and :class:`Stream`.
+
+The Rust core reads the socket, parses the event stream and merges the completion with the
+GIL released; each wake-up hands Python *every* chunk that is ready as one batch, and
+iteration here only decodes and wraps them. So the Python cost per chunk is one
+``json.loads`` and one O(1) wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, AsyncIterator, Iterator, List, Optional
+
+from .attempts import Attempt
+from .types import ChatCompletion, ChatCompletionChunk
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from ._fastrouter import NativeStream
+
+__all__ = ["AsyncStream", "Stream"]
+
+_loads = json.loads
+
+
+class _StreamBase:
+    """What both stream kinds share: the finished completion, attempts, closing."""
+
+    def __init__(self, native: NativeStream) -> None:
+        self._native = native
+        self._completion: Optional[ChatCompletion] = None
+        self._ended = False
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The whole :class:`ChatCompletion`: content and reasoning joined, tool-call deltas
+        merged by index, finish_reason, usage and cost. Before the end (or after a
+        failure or ``close()``) it holds what was received so far."""
+        if self._completion is not None:
+            return self._completion
+        completion = ChatCompletion._from_native(_loads(self._native.completion_json()), self._native.attempts() or ())
+        if self._ended:
+            self._completion = completion
+        return completion
+
+    @property
+    def attempts(self) -> List[Attempt]:
+        """Every try of the model chain, once the stream has ended."""
+        return [Attempt._from_native(a) for a in self._native.attempts() or ()]
+
+    @property
+    def keepalives(self) -> int:
+        """OpenRouter keep-alive comments received (liveness, not progress)."""
+        return self._native.keepalives
+
+    def _closed(self) -> None:
+        self._native.close()
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "open"
+        return f"{type(self).__name__}({state})"
+
+
+class AsyncStream(_StreamBase):
+    """An async iterator of :class:`ChatCompletionChunk`; also an async context manager.
+
+    ``close()`` (or leaving ``async with``, or dropping the stream) cancels the request
+    and closes its connection.
+    """
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        native = self._native
+        chunk = ChatCompletionChunk
+        loads = _loads
+        while True:
+            batch = await native.next_batch()
+            if batch is None:
+                self._ended = True
+                return
+            for data in batch:
+                yield chunk(loads(data))
+
+    async def close(self) -> None:
+        """Cancel the request (if still running) and release the connection."""
+        self._closed()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self._closed()
+
+
+class Stream(_StreamBase):
+    """An iterator of :class:`ChatCompletionChunk` (blocking without the GIL while it
+    waits); also a context manager. ``close()`` cancels the request."""
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[ChatCompletionChunk]:
+        native = self._native
+        chunk = ChatCompletionChunk
+        loads = _loads
+        while True:
+            batch = native.next_batch_blocking()
+            if batch is None:
+                self._ended = True
+                return
+            for data in batch:
+                yield chunk(loads(data))
+
+    def close(self) -> None:
+        """Cancel the request (if still running) and release the connection."""
+        self._closed()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self._closed()

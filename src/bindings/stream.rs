@@ -1,0 +1,222 @@
+//! `NativeStream`: the consumer side of a streamed chat completion. Each `next_batch`
+//! returns *every* chunk already parsed, so one wake-up of Python carries many chunks.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::{self, Receiver};
+use tokio::task::AbortHandle;
+
+use super::errors::{attempt_tuple, chain_error_to_py, error_to_py, AttemptTuple};
+use super::runtime::{block_on, runtime};
+use crate::error::{Error, ErrorKind};
+use crate::failover::{Backoff, ChainError, ChatRequest};
+use crate::streaming::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
+use crate::transport::Transport;
+
+/// How a stream ended, once it did.
+#[derive(Default)]
+enum Ending {
+    #[default]
+    Running,
+    Ended(Vec<AttemptTuple>),
+    Failed(ChainError),
+    Closed,
+}
+
+struct Consumer {
+    receiver: Receiver<StreamMsg>,
+    ending: Ending,
+    /// The first batch, read while opening the stream.
+    first: Option<Vec<String>>,
+}
+
+impl Consumer {
+    /// Wait for the next batch and append every batch already waiting behind it.
+    /// `None` when the stream ended normally.
+    async fn next_batch(&mut self) -> Result<Option<Vec<String>>, ChainErrorOrClosed> {
+        if let Some(first) = self.first.take() {
+            let mut batch = first;
+            self.drain_ready(&mut batch);
+            return Ok(Some(batch));
+        }
+        match std::mem::take(&mut self.ending) {
+            Ending::Running => {}
+            Ending::Ended(attempts) => {
+                self.ending = Ending::Ended(attempts);
+                return Ok(None);
+            }
+            Ending::Failed(error) => {
+                self.ending = Ending::Closed;
+                return Err(ChainErrorOrClosed::Chain(error));
+            }
+            Ending::Closed => return Err(ChainErrorOrClosed::Closed),
+        }
+        match self.receiver.recv().await {
+            Some(StreamMsg::Batch(mut batch)) => {
+                self.drain_ready(&mut batch);
+                Ok(Some(batch))
+            }
+            Some(StreamMsg::End(attempts)) => {
+                self.ending = Ending::Ended(attempts.iter().map(attempt_tuple).collect());
+                Ok(None)
+            }
+            Some(StreamMsg::Failed(error)) => {
+                self.ending = Ending::Closed;
+                Err(ChainErrorOrClosed::Chain(error))
+            }
+            None => Err(ChainErrorOrClosed::Closed),
+        }
+    }
+
+    fn drain_ready(&mut self, batch: &mut Vec<String>) {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(StreamMsg::Batch(more)) => batch.extend(more),
+                Ok(StreamMsg::End(attempts)) => {
+                    self.ending = Ending::Ended(attempts.iter().map(attempt_tuple).collect());
+                    return;
+                }
+                Ok(StreamMsg::Failed(error)) => {
+                    self.ending = Ending::Failed(error);
+                    return;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+enum ChainErrorOrClosed {
+    Chain(ChainError),
+    Closed,
+}
+
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct NativeStream {
+    consumer: Arc<tokio::sync::Mutex<Consumer>>,
+    shared: Arc<StreamShared>,
+    task: AbortHandle,
+    attempts: Arc<Mutex<Option<Vec<AttemptTuple>>>>,
+}
+
+impl Drop for NativeStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start the reader task and wait until the stream is committed (first content, a clean
+/// end, or a failure of the whole chain, raised here like a non-streaming error).
+pub async fn open_stream(
+    transport: Transport,
+    request: ChatRequest,
+    backoff: Backoff,
+) -> PyResult<NativeStream> {
+    let shared = Arc::new(StreamShared::default());
+    let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+    let task = runtime()
+        .spawn(run_stream(
+            transport,
+            request,
+            backoff,
+            shared.clone(),
+            sender,
+        ))
+        .abort_handle();
+    let mut consumer = Consumer {
+        receiver,
+        ending: Ending::Running,
+        first: None,
+    };
+    let mut attempts = None;
+    match consumer.receiver.recv().await {
+        Some(StreamMsg::Batch(batch)) => consumer.first = Some(batch),
+        Some(StreamMsg::End(done)) => {
+            let done: Vec<AttemptTuple> = done.iter().map(attempt_tuple).collect();
+            attempts = Some(done.clone());
+            consumer.ending = Ending::Ended(done);
+        }
+        Some(StreamMsg::Failed(error)) => return Err(chain_error_to_py(error, None)),
+        None => return Err(closed_error()),
+    }
+    Ok(NativeStream {
+        consumer: Arc::new(tokio::sync::Mutex::new(consumer)),
+        shared,
+        task,
+        attempts: Arc::new(Mutex::new(attempts)),
+    })
+}
+
+fn closed_error() -> PyErr {
+    error_to_py(&Error::new(ErrorKind::Connection, "the stream is closed"))
+}
+
+impl NativeStream {
+    fn batch_future(
+        &self,
+    ) -> impl std::future::Future<Output = PyResult<Option<Vec<String>>>> + Send + 'static {
+        let consumer = self.consumer.clone();
+        let attempts = self.attempts.clone();
+        let shared = self.shared.clone();
+        async move {
+            let mut consumer = consumer.lock().await;
+            let result = consumer.next_batch().await;
+            if let Ending::Ended(done) = &consumer.ending {
+                *attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(done.clone());
+            }
+            match result {
+                Ok(batch) => Ok(batch),
+                Err(ChainErrorOrClosed::Closed) => Err(closed_error()),
+                Err(ChainErrorOrClosed::Chain(error)) => {
+                    let partial = shared.accumulator().to_json();
+                    let tuples: Vec<AttemptTuple> =
+                        error.attempts.iter().map(attempt_tuple).collect();
+                    *attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(tuples);
+                    Err(chain_error_to_py(error, Some(partial)))
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl NativeStream {
+    /// Awaitable: every chunk (JSON text) ready now, waiting for at least one; `None` at
+    /// the normal end; raises `StreamError` (with the partial completion) on failure.
+    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pyo3_async_runtimes::tokio::future_into_py(py, self.batch_future())
+    }
+
+    /// Blocking `next_batch` (GIL released while waiting).
+    fn next_batch_blocking(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
+        block_on(py, self.batch_future())?
+    }
+
+    /// The completion received so far (the whole one after the end), as JSON text.
+    fn completion_json(&self) -> String {
+        self.shared.accumulator().to_json()
+    }
+
+    /// Every attempt of the chain, once the stream ended (normally or not).
+    fn attempts(&self) -> Option<Vec<AttemptTuple>> {
+        self.attempts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Keep-alive comments received so far.
+    #[getter]
+    fn keepalives(&self) -> u64 {
+        self.shared
+            .keepalives
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Cancel the request and release the connection. Idempotent.
+    fn close(&self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,314 @@
+//! The streaming read loop: open the stream over the model chain, then read, parse and
+//! hand over batches of chunks through a bounded channel.
+//!
+//! Failover is transparent until the first content: chunks that arrive before it (role,
+//! keep-alives) are held back, so a retry or the next model starts from nothing. After
+//! content was handed over the stream is never switched: a failure becomes a
+//! `StreamError` with what was received (the shared [`Accumulator`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use tokio::sync::mpsc;
+use tokio::time::timeout_at;
+
+use crate::accumulate::Accumulator;
+use crate::error::{Error, ErrorDetails, ErrorKind};
+use crate::failover::{
+    min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
+};
+use crate::response::{check_chat_body, error_from_response};
+use crate::stream::StreamDecoder;
+use crate::transport::{read_bounded, Transport};
+
+/// Batches in flight between the reader task and the consumer: enough to keep the
+/// reader busy, small enough that a slow consumer pushes back on the socket.
+pub const CHANNEL_BATCHES: usize = 32;
+
+/// What the reader task sends.
+#[derive(Debug)]
+pub enum StreamMsg {
+    /// Chunk payloads (JSON text), in order.
+    Batch(Vec<String>),
+    /// The stream ended normally; every attempt of the chain.
+    End(Vec<Attempt>),
+    /// The stream failed (before content: the chain's error; after: kind `Stream`).
+    Failed(ChainError),
+}
+
+/// State shared between the reader task and the consumer.
+#[derive(Debug, Default)]
+pub struct StreamShared {
+    accumulator: Mutex<Accumulator>,
+    /// OpenRouter keep-alive comments received (liveness, not progress).
+    pub keepalives: AtomicU64,
+}
+
+impl StreamShared {
+    pub fn accumulator(&self) -> MutexGuard<'_, Accumulator> {
+        self.accumulator
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An attempt that reached its first content (or ended cleanly without any).
+struct Committed {
+    response: reqwest::Response,
+    headers: HeaderMap,
+    decoder: StreamDecoder,
+    pending: Vec<String>,
+    started: Instant,
+    ended: bool,
+}
+
+fn timeout_error(what: &str, limit: Option<Duration>, keepalives: u64) -> Error {
+    let secs = limit.map_or(0.0, |d| d.as_secs_f64());
+    Error::new(
+        ErrorKind::Timeout,
+        format!("{what} within {secs:.3}s ({keepalives} keep-alive comments received)"),
+    )
+}
+
+/// Open one attempt and read until its first content.
+async fn open(
+    transport: &Transport,
+    body: Bytes,
+    headers: &HeaderMap,
+    shared: &StreamShared,
+    first_token_limit: Option<Duration>,
+) -> Result<Committed, Error> {
+    let started = Instant::now();
+    *shared.accumulator() = Accumulator::new();
+    let far = started + Duration::from_secs(86_400 * 365);
+    let first_deadline = first_token_limit.map_or(far, |limit| started + limit);
+    let keepalives = || shared.keepalives.load(Ordering::Relaxed);
+
+    let response = timeout_at(
+        first_deadline.into(),
+        transport.send_streaming("chat/completions", body, headers),
+    )
+    .await
+    .map_err(|_| timeout_error("no response", first_token_limit, 0))??;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_success() || is_json {
+        let response_headers = response.headers().clone();
+        let body = timeout_at(first_deadline.into(), read_bounded(response))
+            .await
+            .map_err(|_| timeout_error("no complete error body", first_token_limit, 0))??;
+        if !status.is_success() {
+            return Err(error_from_response(
+                status.as_u16(),
+                &response_headers,
+                &body,
+            ));
+        }
+        check_chat_body(&response_headers, &body)?;
+        return Err(Error::new(
+            ErrorKind::InvalidResponse,
+            "asked for a stream but the server sent a whole JSON completion",
+        ));
+    }
+
+    let mut committed = Committed {
+        headers: response.headers().clone(),
+        response,
+        decoder: StreamDecoder::new(),
+        pending: Vec::new(),
+        started,
+        ended: false,
+    };
+    while !committed.decoder.progressed {
+        let read = timeout_at(first_deadline.into(), committed.response.chunk()).await;
+        let bytes = match read {
+            Err(_) => {
+                return Err(timeout_error(
+                    "no first token",
+                    first_token_limit,
+                    keepalives(),
+                ))
+            }
+            Ok(Err(err)) => return Err(Error::from_transport(err)),
+            Ok(Ok(None)) => {
+                committed.decoder.finish()?;
+                committed.ended = true;
+                break;
+            }
+            Ok(Ok(Some(bytes))) => bytes,
+        };
+        feed(&mut committed, shared, &bytes)?;
+        if committed.decoder.done {
+            committed.ended = true;
+            break;
+        }
+    }
+    Ok(committed)
+}
+
+fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Result<(), Error> {
+    let before = committed.decoder.keepalives;
+    let result = committed.decoder.feed(
+        bytes,
+        &mut shared.accumulator(),
+        &mut committed.pending,
+        &committed.headers,
+    );
+    shared
+        .keepalives
+        .fetch_add(committed.decoder.keepalives - before, Ordering::Relaxed);
+    result
+}
+
+/// A failure after content was handed over: a `Stream` error keeping the cause's details.
+fn after_content(cause: Error) -> Error {
+    let details = ErrorDetails {
+        model: cause.details().model.clone(),
+        ..cause.details().clone()
+    };
+    Error::with_details(
+        ErrorKind::Stream,
+        format!("the stream failed after it began: {}", cause.message()),
+        details,
+    )
+}
+
+/// Run a streamed chat completion over the chain, sending batches to `sink`.
+pub async fn run_stream(
+    transport: Transport,
+    request: ChatRequest,
+    backoff: Backoff,
+    shared: Arc<StreamShared>,
+    sink: mpsc::Sender<StreamMsg>,
+) {
+    let timeouts = transport.timeouts();
+    let first_token_limit = timeouts.first_token.or(timeouts.attempt);
+    let idle_limit = timeouts.idle.or(timeouts.attempt);
+    let deadline = timeouts.total.map(|total| Instant::now() + total);
+    let headers = &request.headers;
+
+    let opened = walk_chain(&transport, &request, &backoff, |_model, body, remaining| {
+        let transport = &transport;
+        let shared = &shared;
+        async move {
+            let result = open(
+                transport,
+                body,
+                headers,
+                shared,
+                min_opt(first_token_limit, remaining),
+            )
+            .await;
+            let acc = shared.accumulator();
+            AttemptOutcome {
+                provider: acc.provider().map(str::to_owned),
+                cost: acc.cost_text(),
+                first_token: result
+                    .as_ref()
+                    .ok()
+                    .filter(|c| c.decoder.progressed)
+                    .map(|c| c.started.elapsed()),
+                result,
+            }
+        }
+    })
+    .await;
+    let (mut stream, mut attempts) = match opened {
+        Ok(opened) => opened,
+        Err(failure) => {
+            let _ = sink.send(StreamMsg::Failed(failure)).await;
+            return;
+        }
+    };
+
+    let mut failure = None;
+    let mut last_progress = Instant::now();
+    while !stream.ended {
+        if !stream.pending.is_empty() {
+            last_progress = Instant::now();
+            let batch = std::mem::take(&mut stream.pending);
+            if sink.send(StreamMsg::Batch(batch)).await.is_err() {
+                return; // the consumer closed the stream: dropping the response cancels it
+            }
+        }
+        if stream.decoder.done {
+            // Let the connection return to the pool if the body ends promptly.
+            let _ = tokio::time::timeout(Duration::from_millis(200), stream.response.chunk()).await;
+            break;
+        }
+        let idle_deadline = idle_limit.map(|limit| last_progress + limit);
+        let wake = match (idle_deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let read = match wake {
+            Some(at) => timeout_at(at.into(), stream.response.chunk()).await,
+            None => Ok(stream.response.chunk().await),
+        };
+        match read {
+            Err(_) => {
+                let keepalives = shared.keepalives.load(Ordering::Relaxed);
+                failure = Some(timeout_error("no stream progress", idle_limit, keepalives));
+                break;
+            }
+            Ok(Err(err)) => {
+                failure = Some(Error::from_transport(err));
+                break;
+            }
+            Ok(Ok(None)) => {
+                if let Err(err) = stream.decoder.finish() {
+                    failure = Some(err);
+                }
+                break;
+            }
+            Ok(Ok(Some(bytes))) => {
+                if let Err(err) = feed(&mut stream, &shared, &bytes) {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+    }
+    if !stream.pending.is_empty() {
+        let batch = std::mem::take(&mut stream.pending);
+        if sink.send(StreamMsg::Batch(batch)).await.is_err() {
+            return;
+        }
+    }
+
+    let (cost, provider) = {
+        let acc = shared.accumulator();
+        (acc.cost_text(), acc.provider().map(str::to_owned))
+    };
+    if let Some(last) = attempts.last_mut() {
+        last.latency = stream.started.elapsed();
+        last.cost = cost.or(last.cost.take());
+        last.provider = provider.or(last.provider.take());
+    }
+    let message = match failure {
+        None => StreamMsg::End(attempts),
+        Some(cause) => {
+            let mut error = after_content(cause);
+            if error.details().model.is_none() {
+                error.details_mut().model = attempts.last().map(|a| a.model.clone());
+            }
+            if let Some(last) = attempts.last_mut() {
+                last.error_kind = Some(ErrorKind::Stream);
+                last.error = Some(error.message().to_owned());
+            }
+            StreamMsg::Failed(ChainError {
+                error,
+                attempts,
+                exhausted_chain: false,
+            })
+        }
+    };
+    let _ = sink.send(message).await;
+}

@@ -11,7 +11,7 @@ use reqwest::Method;
 
 use crate::error::{Action, Error, ErrorKind};
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
-use crate::transport::Transport;
+use crate::transport::{Timeouts, Transport};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +73,8 @@ pub struct ChatRequest {
     pub body: Bytes,
     pub headers: HeaderMap,
     pub max_retries: u32,
+    /// The client's timeouts, with any per-request overrides applied.
+    pub timeouts: Timeouts,
 }
 
 #[derive(Debug)]
@@ -118,7 +120,6 @@ pub struct AttemptOutcome<T> {
 /// with backoff or moving on as [`ErrorKind::action`] says, within the total deadline.
 /// On success returns the attempt's value and every attempt made (the last one is it).
 pub async fn walk_chain<T, F, Fut>(
-    transport: &Transport,
     request: &ChatRequest,
     backoff: &Backoff,
     mut attempt: F,
@@ -127,7 +128,7 @@ where
     F: FnMut(String, Bytes, Option<Duration>) -> Fut,
     Fut: std::future::Future<Output = AttemptOutcome<T>>,
 {
-    let timeouts = transport.timeouts();
+    let timeouts = request.timeouts;
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let mut attempts = Vec::new();
     let mut last_error = None;
@@ -217,13 +218,10 @@ pub async fn complete(
     request: &ChatRequest,
     backoff: &Backoff,
 ) -> Result<ChatSuccess, ChainError> {
-    let attempt_limit = transport.timeouts().attempt;
+    let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
-    let ((body, summary), attempts) = walk_chain(
-        transport,
-        request,
-        backoff,
-        |_model, body, remaining| async move {
+    let ((body, summary), attempts) =
+        walk_chain(request, backoff, |_model, body, remaining| async move {
             let result = transport
                 .send(
                     Method::POST,
@@ -255,9 +253,8 @@ pub async fn complete(
                 cost,
                 first_token: None,
             }
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(ChatSuccess {
         body,
         summary,

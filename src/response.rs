@@ -85,7 +85,14 @@ pub struct ChatSummary {
 /// Check a 2xx chat completion body: an error object inside it (top level or in a
 /// choice) becomes an [`Error`]; a body that is not a JSON object is `InvalidResponse`.
 pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, Error> {
-    let envelope: ChatEnvelope = serde_json::from_slice(body).map_err(|err| {
+    // serde would also read a JSON array into the all-defaults envelope: insist on an object.
+    let is_object = body.trim_ascii_start().starts_with(b"{");
+    let parsed = if is_object {
+        serde_json::from_slice::<ChatEnvelope>(body)
+    } else {
+        Err(serde::de::Error::custom("the body is not a JSON object"))
+    };
+    let envelope: ChatEnvelope = parsed.map_err(|err| {
         let mut details = ErrorDetails {
             status: Some(200),
             body_snippet: Some(snippet(body)),
@@ -382,6 +389,12 @@ mod tests {
         let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert_eq!(err.message(), "Rate limited upstream");
+    }
+
+    #[test]
+    fn json_array_success_is_invalid_response() {
+        let err = check_chat_body(&HeaderMap::new(), b" []").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     }
 
     #[test]

@@ -188,13 +188,13 @@ pub async fn run_stream(
     shared: Arc<StreamShared>,
     sink: mpsc::Sender<StreamMsg>,
 ) {
-    let timeouts = transport.timeouts();
+    let timeouts = request.timeouts;
     let first_token_limit = timeouts.first_token.or(timeouts.attempt);
     let idle_limit = timeouts.idle.or(timeouts.attempt);
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let headers = &request.headers;
 
-    let opened = walk_chain(&transport, &request, &backoff, |_model, body, remaining| {
+    let opened = walk_chain(&request, &backoff, |_model, body, remaining| {
         let transport = &transport;
         let shared = &shared;
         async move {

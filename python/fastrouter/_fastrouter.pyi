@@ -37,20 +37,40 @@ class NativeClient:
         total_timeout: Optional[float] = None,
     ) -> NativeClient: ...
     def chat(
-        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+        self,
+        body: bytes,
+        models: Sequence[str],
+        headers: Sequence[Tuple[str, str]],
+        max_retries: int,
+        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> Awaitable[Tuple[bytes, List[_AttemptTuple]]]:
         """Run a chat completion over the chain; resolves to ``(body, attempts)``."""
     def chat_blocking(
-        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+        self,
+        body: bytes,
+        models: Sequence[str],
+        headers: Sequence[Tuple[str, str]],
+        max_retries: int,
+        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> Tuple[bytes, List[_AttemptTuple]]:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
-        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+        self,
+        body: bytes,
+        models: Sequence[str],
+        headers: Sequence[Tuple[str, str]],
+        max_retries: int,
+        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> Awaitable[NativeStream]:
         """Open a streamed completion over the chain; resolves once committed (first
         content or a clean end). Failures before that are raised like ``chat``'s."""
     def chat_stream_blocking(
-        self, body: bytes, models: Sequence[str], headers: Sequence[Tuple[str, str]], max_retries: int
+        self,
+        body: bytes,
+        models: Sequence[str],
+        headers: Sequence[Tuple[str, str]],
+        max_retries: int,
+        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, path: str) -> Awaitable[bytes]:

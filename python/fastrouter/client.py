@@ -28,7 +28,18 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
-_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int]
+_TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
+_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides]
+
+
+class _NotGiven:
+    """Marks an argument that was not passed (``None`` is a meaningful timeout)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 
 def _model_chain(model: ModelArg) -> List[str]:
@@ -52,6 +63,15 @@ def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]
             raise TypeError(f"extra_headers must map str to str, got {name!r}: {type(value).__name__}")
         pairs.append((name, value))
     return pairs
+
+
+def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _TimeoutOverrides:
+    """Per-request ``timeout=`` (as in ``openai``): replaces the client's attempt,
+    first-token, idle and total timeouts for this call (connect/read stay per client)."""
+    if isinstance(timeout, _NotGiven):
+        return None
+    t = Timeout.coerce(timeout)
+    return (t.attempt, t.first_token, t.idle, t.total)
 
 
 def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
@@ -130,6 +150,7 @@ class _ClientBase:
         extra_body: Optional[Mapping[str, Any]],
         extra_headers: Optional[Mapping[str, str]],
         max_retries: Optional[int],
+        timeout: Union[float, Timeout, None, _NotGiven],
         params: Mapping[str, Any],
     ) -> _Prepared:
         if not isinstance(stream, bool):
@@ -142,6 +163,7 @@ class _ClientBase:
             _model_chain(model),
             _header_pairs(extra_headers),
             retries,
+            _timeout_overrides(timeout),
         )
 
 
@@ -163,22 +185,24 @@ class AsyncCompletions:
         extra_body: Optional[Mapping[str, Any]] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = NOT_GIVEN,
         **params: Unpack[ChatCompletionParams],
     ) -> Any:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched. Errors before a stream's
+        ``extra_headers`` pass anything newer through untouched; ``timeout`` and
+        ``max_retries`` override the client's for this call. Errors before a stream's
         first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
-        body, models, headers, retries = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, params
+        body, models, headers, retries, timeouts = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
         )
         if stream:
-            return AsyncStream(await client._inner.chat_stream(body, models, headers, retries))
-        return _completion(await client._inner.chat(body, models, headers, retries))
+            return AsyncStream(await client._inner.chat_stream(body, models, headers, retries, timeouts))
+        return _completion(await client._inner.chat(body, models, headers, retries, timeouts))
 
 
 class AsyncChat:
@@ -290,6 +314,7 @@ class Completions:
         extra_body: Optional[Mapping[str, Any]] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = NOT_GIVEN,
         **params: Unpack[ChatCompletionParams],
     ) -> Any:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
@@ -297,16 +322,17 @@ class Completions:
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched. Errors before a stream's
+        ``extra_headers`` pass anything newer through untouched; ``timeout`` and
+        ``max_retries`` override the client's for this call. Errors before a stream's
         first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
-        body, models, headers, retries = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, params
+        body, models, headers, retries, timeouts = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
         )
         if stream:
-            return Stream(client._inner.chat_stream_blocking(body, models, headers, retries))
-        return _completion(client._inner.chat_blocking(body, models, headers, retries))
+            return Stream(client._inner.chat_stream_blocking(body, models, headers, retries, timeouts))
+        return _completion(client._inner.chat_blocking(body, models, headers, retries, timeouts))
 
 
 class Chat:

@@ -184,7 +184,8 @@ class Fail:
 
 @dataclass(frozen=True)
 class Raw:
-    """Exactly this body, status and headers: recorded fixtures, broken proxies."""
+    """Exactly this body (text, or bytes such as gzip or invalid UTF-8), status and
+    headers: recorded fixtures, broken proxies."""
 
     body: str
     status: int = 200
@@ -332,6 +333,9 @@ class MockServer:
         that model takes the next one. Unscripted requests get an echo reply."""
         if not outcomes:
             raise ValueError("script() needs at least one outcome")
+        for outcome in outcomes:
+            if not isinstance(outcome, (Reply, Fail, Raw, Drop)):
+                raise TypeError(f"not an outcome: {outcome!r} (use Reply, Fail, Raw or Drop)")
         self._server.push(model, json.dumps([outcome._wire() for outcome in outcomes]))
 
     def pending(self) -> Dict[str, int]:

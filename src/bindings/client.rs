@@ -17,6 +17,9 @@ use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::response::error_from_response;
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
+/// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
+type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
 /// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
 pub struct ChatOutput(ChatSuccess);
 
@@ -79,15 +82,25 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
+        timeouts: Option<TimeoutOverrides>,
+        transport: &Transport,
     ) -> PyResult<ChatRequest> {
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
+        }
+        let mut merged = transport.timeouts();
+        if let Some((attempt, first_token, idle, total)) = timeouts {
+            merged.attempt = seconds(attempt, "timeout")?;
+            merged.first_token = seconds(first_token, "first_token timeout")?;
+            merged.idle = seconds(idle, "idle timeout")?;
+            merged.total = seconds(total, "total timeout")?;
         }
         Ok(ChatRequest {
             models,
             body: Bytes::copy_from_slice(body),
             headers: header_map(&headers).map_err(|e| error_to_py(&e))?,
             max_retries,
+            timeouts: merged,
         })
     }
 }
@@ -154,6 +167,7 @@ impl NativeClient {
     }
 
     /// Awaitable chat completion over the model chain -> `(body, attempts)`.
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
     fn chat<'py>(
         &self,
         py: Python<'py>,
@@ -161,9 +175,11 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
+        timeouts: Option<TimeoutOverrides>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let transport = self.transport()?;
-        let request = self.chat_request(body, models, headers, max_retries)?;
+        let request =
+            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             complete(&transport, &request, &backoff)
@@ -174,6 +190,7 @@ impl NativeClient {
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
     fn chat_blocking(
         &self,
         py: Python<'_>,
@@ -181,9 +198,11 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
+        timeouts: Option<TimeoutOverrides>,
     ) -> PyResult<ChatOutput> {
         let transport = self.transport()?;
-        let request = self.chat_request(body, models, headers, max_retries)?;
+        let request =
+            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
         let result = block_on(
             py,
@@ -195,6 +214,7 @@ impl NativeClient {
     }
 
     /// Awaitable streamed chat completion -> `NativeStream`, once committed.
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
     fn chat_stream<'py>(
         &self,
         py: Python<'py>,
@@ -202,14 +222,17 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
+        timeouts: Option<TimeoutOverrides>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let transport = self.transport()?;
-        let request = self.chat_request(body, models, headers, max_retries)?;
+        let request =
+            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
         pyo3_async_runtimes::tokio::future_into_py(py, open_stream(transport, request, backoff))
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
     fn chat_stream_blocking(
         &self,
         py: Python<'_>,
@@ -217,9 +240,11 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
+        timeouts: Option<TimeoutOverrides>,
     ) -> PyResult<NativeStream> {
         let transport = self.transport()?;
-        let request = self.chat_request(body, models, headers, max_retries)?;
+        let request =
+            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
         block_on(py, open_stream(transport, request, backoff))?
     }

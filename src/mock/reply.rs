@@ -30,7 +30,8 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
         Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),
         Outcome::Error(spec) => Ok(error(&spec)),
         Outcome::Raw(spec) => {
-            let mut response = json_response(spec.status, spec.body.into_bytes());
+            let body = spec.body_bytes.unwrap_or_else(|| spec.body.into_bytes());
+            let mut response = json_response(spec.status, body);
             response.headers_mut().remove(hyper::header::CONTENT_TYPE);
             add_headers(&mut response, &spec.headers);
             Ok(response)

@@ -204,6 +204,9 @@ pub struct RawSpec {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub body: String,
+    /// Exact bytes (e.g. gzip, invalid UTF-8); used instead of `body` when set.
+    #[serde(default)]
+    pub body_bytes: Option<Vec<u8>>,
     #[serde(default)]
     pub delay: f64,
 }
@@ -213,12 +216,26 @@ fn ok_status() -> u16 {
 }
 
 /// Parse a JSON list of outcomes (or a single outcome).
-pub fn parse_outcomes(json: &str) -> Result<Vec<Outcome>, serde_json::Error> {
-    let value: Value = serde_json::from_str(json)?;
-    match value {
+pub fn parse_outcomes(json: &str) -> Result<Vec<Outcome>, String> {
+    let value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let outcomes: Vec<Outcome> = match value {
         Value::Array(_) => serde_json::from_value(value),
-        other => Ok(vec![serde_json::from_value(other)?]),
+        other => serde_json::from_value(other).map(|one| vec![one]),
     }
+    .map_err(|e| e.to_string())?;
+    for outcome in &outcomes {
+        let status = match outcome {
+            Outcome::Error(spec) => spec.status,
+            Outcome::Raw(spec) => spec.status,
+            _ => continue,
+        };
+        if !(100..=599).contains(&status) {
+            return Err(format!(
+                "status must be an HTTP status (100-599), got {status}"
+            ));
+        }
+    }
+    Ok(outcomes)
 }
 
 #[cfg(test)]
@@ -249,6 +266,14 @@ mod tests {
             })
         );
         assert_eq!(outcomes[3].delay(), 0.1);
+    }
+
+    #[test]
+    fn impossible_statuses_are_rejected() {
+        assert!(parse_outcomes(r#"{"kind":"error","status":42}"#)
+            .unwrap_err()
+            .contains("status"));
+        assert!(parse_outcomes(r#"{"kind":"raw","status":1000}"#).is_err());
     }
 
     #[test]

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real embedded mock server on loopback and clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.testing import MockServer
+
+MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[MockServer]:
+    """A fresh mock OpenRouter server (bundled 321-model catalog)."""
+    with MockServer() as mock:
+        yield mock
+
+
+@pytest.fixture
+def client(server: MockServer) -> Iterator[fastrouter.Client]:
+    """A sync client for ``server``."""
+    with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as sync_client:
+        yield sync_client
+
+
+@pytest.fixture
+async def aclient(server: MockServer) -> AsyncIterator[fastrouter.AsyncClient]:
+    """An async client for ``server``."""
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key=MOCK_KEY) as async_client:
+        yield async_client
+
+
+class ClientCaller:
+    """Drives either the sync or the async client through one awaitable interface, so a
+    test written once runs against both (see the ``caller`` fixture)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._clients: list[fastrouter.Client | fastrouter.AsyncClient] = []
+
+    def client(self, target: MockServer | str, **kwargs: Any) -> fastrouter.Client | fastrouter.AsyncClient:
+        """A new client for ``target`` (a server or a base URL); ``api_key="test"`` and
+        ``max_retries=0`` unless given. Closed when the test ends."""
+        kwargs.setdefault("api_key", "test")
+        kwargs.setdefault("max_retries", 0)
+        base_url = target if isinstance(target, str) else target.base_url
+        cls = fastrouter.Client if self.mode == "sync" else fastrouter.AsyncClient
+        made = cls(base_url=base_url, **kwargs)
+        self._clients.append(made)
+        return made
+
+    async def create(self, client: fastrouter.Client | fastrouter.AsyncClient, **kwargs: Any) -> Any:
+        """``client.chat.completions.create(**kwargs)``, awaited when async; ``messages``
+        defaults to one short user message."""
+        kwargs.setdefault("messages", [{"role": "user", "content": "hi"}])
+        result = client.chat.completions.create(**kwargs)
+        if self.mode == "async":
+            result = await result
+        return result
+
+    async def close(self) -> None:
+        for made in self._clients:
+            if isinstance(made, fastrouter.AsyncClient):
+                await made.close()
+            else:
+                made.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+async def caller(request: pytest.FixtureRequest) -> AsyncIterator[ClientCaller]:
+    """Runs the test once with ``fastrouter.Client`` and once with ``fastrouter.AsyncClient``."""
+    driver = ClientCaller(request.param)
+    yield driver
+    await driver.close()

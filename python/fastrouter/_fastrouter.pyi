@@ -4,11 +4,19 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
-from typing import Awaitable, Dict, List, Optional, Sequence, Tuple, final
+from typing import Any, Dict, List, Optional, Sequence, Tuple, final
 
 from typing_extensions import TypeAlias
 
-__all__ = ["NativeClient", "NativeMockServer", "NativeStream", "USER_AGENT", "__version__"]
+__all__ = [
+    "CompletionQueue",
+    "NativeClient",
+    "NativeMockServer",
+    "NativeStream",
+    "TaskHandle",
+    "USER_AGENT",
+    "__version__",
+]
 
 __version__: str
 USER_AGENT: str
@@ -38,13 +46,16 @@ class NativeClient:
     ) -> NativeClient: ...
     def chat(
         self,
+        queue: CompletionQueue,
+        id: int,
         body: bytes,
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
-    ) -> Awaitable[Tuple[bytes, List[_AttemptTuple]]]:
-        """Run a chat completion over the chain; resolves to ``(body, attempts)``."""
+    ) -> TaskHandle:
+        """Start a chat completion over the chain; reports ``(body, attempts)`` (or the
+        exception) to ``queue`` under ``id``."""
     def chat_blocking(
         self,
         body: bytes,
@@ -56,14 +67,16 @@ class NativeClient:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
         self,
+        queue: CompletionQueue,
+        id: int,
         body: bytes,
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
-    ) -> Awaitable[NativeStream]:
-        """Open a streamed completion over the chain; resolves once committed (first
-        content or a clean end). Failures before that are raised like ``chat``'s."""
+    ) -> TaskHandle:
+        """Open a streamed completion over the chain; reports a :class:`NativeStream` once
+        committed (first content or a clean end), or the chain's exception."""
     def chat_stream_blocking(
         self,
         body: bytes,
@@ -73,8 +86,8 @@ class NativeClient:
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
-    def get(self, path: str) -> Awaitable[bytes]:
-        """``GET {base_url}/{path}``; resolves to the body of a 2xx response."""
+    def get(self, queue: CompletionQueue, id: int, path: str) -> TaskHandle:
+        """Start ``GET {base_url}/{path}``; reports the body of a 2xx response."""
     def get_blocking(self, path: str) -> bytes:
         """Like :meth:`get`, blocking with the GIL released."""
     def close(self) -> None:
@@ -86,9 +99,9 @@ class NativeClient:
 class NativeStream:
     """The consumer side of a streamed completion; dropping it cancels the request."""
 
-    def next_batch(self) -> Awaitable[Optional[List[str]]]:
-        """Every chunk (JSON text) ready now, waiting for at least one; ``None`` at the
-        normal end; raises ``StreamError`` (with ``.partial``) on failure."""
+    def next_batch(self, queue: CompletionQueue, id: int) -> TaskHandle:
+        """Start waiting for every chunk (JSON text) ready now, at least one; reports the
+        list, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
     def next_batch_blocking(self) -> Optional[List[str]]:
         """Like :meth:`next_batch`, blocking with the GIL released."""
     def completion_json(self) -> str:
@@ -99,6 +112,24 @@ class NativeStream:
     def keepalives(self) -> int: ...
     def close(self) -> None:
         """Cancel the request and release the connection (idempotent)."""
+
+@final
+class CompletionQueue:
+    """Finished Rust tasks waiting for the event loop (see ``fastrouter._bridge``)."""
+
+    def __new__(cls) -> CompletionQueue: ...
+    def fileno(self) -> int:
+        """The socket to watch with ``loop.add_reader``."""
+    def drain(self) -> List[Tuple[int, bool, Any]]:
+        """Every finished result as ``(id, ok, value)``; ``value`` is the exception when
+        not ``ok``."""
+
+@final
+class TaskHandle:
+    """Cancels the Rust task behind an awaitable."""
+
+    def cancel(self) -> None:
+        """Cancel the task and its request (idempotent)."""
 
 @final
 class NativeMockServer:

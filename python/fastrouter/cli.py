@@ -53,9 +53,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _mock(args: argparse.Namespace) -> int:
-    server = MockServer(host=args.host, port=args.port, api_key=args.api_key).start()
-    print(f"fastrouter mock OpenRouter server on {server.base_url} (Ctrl-C to stop)", flush=True)
-    server.serve_forever()
+    server = MockServer(host=args.host, port=args.port, api_key=args.api_key)
+    try:
+        server.start()
+        print(f"fastrouter mock OpenRouter server on {server.base_url} (Ctrl-C to stop)", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how this command is meant to end, whenever it arrives
+    finally:
+        server.stop()
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import quote
 
 from . import _fastrouter
+from ._bridge import run
 from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
 from .params import build_body
 from .streaming import AsyncStream, Stream
@@ -201,8 +202,8 @@ class AsyncCompletions:
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
         )
         if stream:
-            return AsyncStream(await client._inner.chat_stream(body, models, headers, retries, timeouts))
-        return _completion(await client._inner.chat(body, models, headers, retries, timeouts))
+            return AsyncStream(await run(client._inner.chat_stream, body, models, headers, retries, timeouts))
+        return _completion(await run(client._inner.chat, body, models, headers, retries, timeouts))
 
 
 class AsyncChat:
@@ -220,7 +221,7 @@ class AsyncGenerations:
 
     async def get(self, id: str) -> Generation:
         """Stats of one generation by its id (``resp.id``)."""
-        return Generation(_data(await self._client._inner.get(f"generation?id={quote(id, safe='')}")))
+        return Generation(_data(await run(self._client._inner.get, f"generation?id={quote(id, safe='')}")))
 
 
 class AsyncCredits:
@@ -231,7 +232,7 @@ class AsyncCredits:
 
     async def get(self) -> Credits:
         """Total credits bought and used (``GET /credits``)."""
-        return Credits(_data(await self._client._inner.get("credits")))
+        return Credits(_data(await run(self._client._inner.get, "credits")))
 
 
 class AsyncKey:
@@ -242,7 +243,7 @@ class AsyncKey:
 
     async def get(self) -> KeyInfo:
         """Usage and limits of the API key in use (``GET /key``)."""
-        return KeyInfo(_data(await self._client._inner.get("key")))
+        return KeyInfo(_data(await run(self._client._inner.get, "key")))
 
 
 class AsyncClient(_ClientBase):

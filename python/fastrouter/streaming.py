@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, AsyncIterator, Iterator, List, Optional
 
+from ._bridge import run
 from .attempts import Attempt
 from .types import ChatCompletion, ChatCompletionChunk
 
@@ -79,7 +80,7 @@ class AsyncStream(_StreamBase):
         chunk = ChatCompletionChunk
         loads = _loads
         while True:
-            batch = await native.next_batch()
+            batch = await run(native.next_batch)
             if batch is None:
                 self._ended = True
                 return

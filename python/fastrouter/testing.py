@@ -187,19 +187,23 @@ class Raw:
     """Exactly this body (text, or bytes such as gzip or invalid UTF-8), status and
     headers: recorded fixtures, broken proxies."""
 
-    body: str
+    body: Union[str, bytes]
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
     def _wire(self) -> Dict[str, Any]:
-        return {
+        wire: Dict[str, Any] = {
             "kind": "raw",
             "status": self.status,
             "headers": dict(self.headers),
-            "body": self.body,
             "delay": self.delay,
         }
+        if isinstance(self.body, bytes):
+            wire["body_bytes"] = list(self.body)
+        else:
+            wire["body"] = self.body
+        return wire
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::Method;
 
+use super::completions::{CompletionQueue, TaskHandle};
 use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
-use super::runtime::block_on;
-use super::stream::{open_stream, NativeStream};
+use super::runtime::{block_on, spawn_reporting};
+use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::response::error_from_response;
@@ -166,27 +167,34 @@ impl NativeClient {
         })
     }
 
-    /// Awaitable chat completion over the model chain -> `(body, attempts)`.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
-    fn chat<'py>(
+    /// Start a chat completion over the model chain; reports `(body, attempts)` (or
+    /// the exception) to `queue` under `id`.
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn chat(
         &self,
-        py: Python<'py>,
+        queue: &CompletionQueue,
+        id: u64,
         body: &[u8],
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
         let request =
             self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            complete(&transport, &request, &backoff)
-                .await
-                .map(ChatOutput)
-                .map_err(|e| chain_error_to_py(e, None))
-        })
+        let future = async move { complete(&transport, &request, &backoff).await };
+        Ok(spawn_reporting(
+            queue,
+            id,
+            future,
+            |py, result| match result {
+                Ok(success) => Ok(ChatOutput(success).into_pyobject(py)?.into_any().unbind()),
+                Err(error) => Err(chain_error_to_py(error, None)),
+            },
+        ))
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
@@ -213,22 +221,34 @@ impl NativeClient {
             .map_err(|e| chain_error_to_py(e, None))
     }
 
-    /// Awaitable streamed chat completion -> `NativeStream`, once committed.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
-    fn chat_stream<'py>(
+    /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
+    /// once committed (first content or a clean end), or the chain's exception.
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn chat_stream(
         &self,
-        py: Python<'py>,
+        queue: &CompletionQueue,
+        id: u64,
         body: &[u8],
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
         let request =
             self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
-        pyo3_async_runtimes::tokio::future_into_py(py, open_stream(transport, request, backoff))
+        let future = open_stream(transport, request, backoff);
+        Ok(spawn_reporting(
+            queue,
+            id,
+            future,
+            |py, result| match result {
+                Ok(stream) => Ok(Py::new(py, stream)?.into_any()),
+                Err(failure) => Err(failure.into_py()),
+            },
+        ))
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
@@ -246,18 +266,23 @@ impl NativeClient {
         let request =
             self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
         let backoff = self.backoff;
-        block_on(py, open_stream(transport, request, backoff))?
+        block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }
 
-    /// Awaitable `GET {base_url}/{path}` -> body bytes (errors raised as exceptions).
-    fn get<'py>(&self, py: Python<'py>, path: String) -> PyResult<Bound<'py, PyAny>> {
+    /// Start `GET {base_url}/{path}`; reports the body bytes (or the exception) to
+    /// `queue` under `id`.
+    fn get(&self, queue: &CompletionQueue, id: u64, path: String) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            get_body(transport, path)
-                .await
-                .map(BodyOutput)
-                .map_err(|e| error_to_py(&e))
-        })
+        let future = get_body(transport, path);
+        Ok(spawn_reporting(
+            queue,
+            id,
+            future,
+            |py, result| match result {
+                Ok(body) => Ok(BodyOutput(body).into_pyobject(py)?.into_any().unbind()),
+                Err(error) => Err(error_to_py(&error)),
+            },
+        ))
     }
 
     /// Blocking `GET {base_url}/{path}` -> body bytes.

@@ -2,23 +2,49 @@
 
 use std::future::Future;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
+use super::completions::{CompletionQueue, TaskHandle};
+
 /// How often a blocking call wakes to let Python handle Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Configure the shared runtime (named worker threads) before its first use.
-pub fn init() {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().thread_name("fastrouter-io");
-    pyo3_async_runtimes::tokio::init(builder);
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+/// The extension's one multi-threaded runtime, created on first use.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("fastrouter-io")
+            .build()
+            .unwrap_or_else(|err| panic!("fastrouter: cannot start the tokio runtime: {err}"))
+    })
 }
 
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
+/// Spawn `future` for an awaitable: when it finishes, `convert` turns its output into a
+/// Python value on the event loop's thread (see [`CompletionQueue`]).
+pub fn spawn_reporting<T, F, C>(
+    queue: &CompletionQueue,
+    id: u64,
+    future: F,
+    convert: C,
+) -> TaskHandle
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let completer = queue.completer(id);
+    let task = runtime().spawn(async move {
+        let output = future.await;
+        completer.complete(Box::new(move |py| convert(py, output)));
+    });
+    TaskHandle::new(task.abort_handle())
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any

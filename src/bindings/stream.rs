@@ -8,8 +8,9 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{self, Receiver};
 use tokio::task::AbortHandle;
 
+use super::completions::{CompletionQueue, TaskHandle};
 use super::errors::{attempt_tuple, chain_error_to_py, error_to_py, AttemptTuple};
-use super::runtime::{block_on, runtime};
+use super::runtime::{block_on, runtime, spawn_reporting};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{Backoff, ChainError, ChatRequest};
 use crate::streaming::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
@@ -93,6 +94,22 @@ enum ChainErrorOrClosed {
     Closed,
 }
 
+/// A stream failure on its way to Python; converted under the GIL on the loop thread.
+pub enum StreamFailure {
+    /// `partial` is the completion received before the failure (JSON text).
+    Chain(ChainError, Option<String>),
+    Closed,
+}
+
+impl StreamFailure {
+    pub fn into_py(self) -> PyErr {
+        match self {
+            Self::Chain(error, partial) => chain_error_to_py(error, partial),
+            Self::Closed => closed_error(),
+        }
+    }
+}
+
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeStream {
     consumer: Arc<tokio::sync::Mutex<Consumer>>,
@@ -113,7 +130,7 @@ pub async fn open_stream(
     transport: Transport,
     request: ChatRequest,
     backoff: Backoff,
-) -> PyResult<NativeStream> {
+) -> Result<NativeStream, StreamFailure> {
     let shared = Arc::new(StreamShared::default());
     let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
     let task = runtime()
@@ -138,8 +155,8 @@ pub async fn open_stream(
             attempts = Some(done.clone());
             consumer.ending = Ending::Ended(done);
         }
-        Some(StreamMsg::Failed(error)) => return Err(chain_error_to_py(error, None)),
-        None => return Err(closed_error()),
+        Some(StreamMsg::Failed(error)) => return Err(StreamFailure::Chain(error, None)),
+        None => return Err(StreamFailure::Closed),
     }
     Ok(NativeStream {
         consumer: Arc::new(tokio::sync::Mutex::new(consumer)),
@@ -156,7 +173,8 @@ fn closed_error() -> PyErr {
 impl NativeStream {
     fn batch_future(
         &self,
-    ) -> impl std::future::Future<Output = PyResult<Option<Vec<String>>>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Option<Vec<String>>, StreamFailure>> + Send + 'static
+    {
         let consumer = self.consumer.clone();
         let attempts = self.attempts.clone();
         let shared = self.shared.clone();
@@ -168,13 +186,13 @@ impl NativeStream {
             }
             match result {
                 Ok(batch) => Ok(batch),
-                Err(ChainErrorOrClosed::Closed) => Err(closed_error()),
+                Err(ChainErrorOrClosed::Closed) => Err(StreamFailure::Closed),
                 Err(ChainErrorOrClosed::Chain(error)) => {
                     let partial = shared.accumulator().to_json();
                     let tuples: Vec<AttemptTuple> =
                         error.attempts.iter().map(attempt_tuple).collect();
                     *attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(tuples);
-                    Err(chain_error_to_py(error, Some(partial)))
+                    Err(StreamFailure::Chain(error, Some(partial)))
                 }
             }
         }
@@ -183,15 +201,19 @@ impl NativeStream {
 
 #[pymethods]
 impl NativeStream {
-    /// Awaitable: every chunk (JSON text) ready now, waiting for at least one; `None` at
-    /// the normal end; raises `StreamError` (with the partial completion) on failure.
-    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        pyo3_async_runtimes::tokio::future_into_py(py, self.batch_future())
+    /// Start waiting for every chunk (JSON text) ready now, at least one; reports to
+    /// `queue` under `id`: the list, `None` at the normal end, or `StreamError` (with the
+    /// partial completion) on failure.
+    fn next_batch(&self, queue: &CompletionQueue, id: u64) -> TaskHandle {
+        spawn_reporting(queue, id, self.batch_future(), |py, result| match result {
+            Ok(batch) => Ok(batch.into_pyobject(py)?.unbind()),
+            Err(failure) => Err(failure.into_py()),
+        })
     }
 
     /// Blocking `next_batch` (GIL released while waiting).
     fn next_batch_blocking(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
-        block_on(py, self.batch_future())?
+        block_on(py, self.batch_future())?.map_err(StreamFailure::into_py)
     }
 
     /// The completion received so far (the whole one after the end), as JSON text.

@@ -1,0 +1,127 @@
+//! The asyncio bridge: results of Rust tasks reach the event loop in batches.
+//!
+//! A finished task pushes a conversion closure onto the queue and, if the queue was idle,
+//! writes one byte to a socket pair the event loop watches (`loop.add_reader`). The loop
+//! thread then drains *every* finished result in one wake-up and converts them with the
+//! GIL it already holds. Tokio threads never wait for the GIL, and there is no extra
+//! thread hop per request (which a generic `future_into_py` pays).
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use tokio::task::AbortHandle;
+
+/// Turns a finished Rust result into a Python value (or exception) under the GIL.
+pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+struct Inner {
+    finished: Mutex<Vec<(u64, Convert)>>,
+    /// A wake-up byte is in flight; cleared by `drain` before it takes the results.
+    notified: AtomicBool,
+    writer: UnixStream,
+    reader: UnixStream,
+}
+
+/// One queue per event loop (the Python side keeps one per loop).
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct CompletionQueue {
+    inner: Arc<Inner>,
+}
+
+/// Where a task reports: the queue plus the id the Python side waits on.
+#[derive(Clone)]
+pub struct Completer {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Completer {
+    pub fn complete(self, convert: Convert) {
+        let inner = &self.inner;
+        inner
+            .finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((self.id, convert));
+        if !inner.notified.swap(true, Ordering::AcqRel) {
+            // A full socket buffer already means a pending wake-up: ignore WouldBlock.
+            let _ = (&inner.writer).write(&[1]);
+        }
+    }
+}
+
+impl CompletionQueue {
+    pub fn completer(&self, id: u64) -> Completer {
+        Completer {
+            inner: self.inner.clone(),
+            id,
+        }
+    }
+}
+
+/// Cancels the Rust task behind an awaitable (asyncio cancellation).
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct TaskHandle {
+    abort: AbortHandle,
+}
+
+impl TaskHandle {
+    pub fn new(abort: AbortHandle) -> Self {
+        Self { abort }
+    }
+}
+
+#[pymethods]
+impl TaskHandle {
+    /// Cancel the task (dropping its request and connection). Idempotent.
+    fn cancel(&self) {
+        self.abort.abort();
+    }
+}
+
+#[pymethods]
+impl CompletionQueue {
+    #[new]
+    fn new() -> PyResult<Self> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                finished: Mutex::new(Vec::new()),
+                notified: AtomicBool::new(false),
+                writer,
+                reader,
+            }),
+        })
+    }
+
+    /// The file descriptor to watch with `loop.add_reader`.
+    fn fileno(&self) -> i32 {
+        self.inner.reader.as_raw_fd()
+    }
+
+    /// Every finished result as `(id, ok, value)`; `value` is the exception when not ok.
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let inner = &self.inner;
+        let mut sink = [0u8; 256];
+        while matches!((&inner.reader).read(&mut sink), Ok(n) if n > 0) {}
+        inner.notified.store(false, Ordering::Release);
+        let finished =
+            std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut out = Vec::with_capacity(finished.len());
+        for (id, convert) in finished {
+            let entry = match convert(py) {
+                Ok(value) => (id, true, value),
+                Err(err) => (id, false, err.into_value(py).into_any()),
+            };
+            out.push(entry.into_pyobject(py)?);
+        }
+        Ok(out)
+    }
+}

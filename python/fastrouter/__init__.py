@@ -43,6 +43,7 @@ from .errors import (
     StreamError,
     UnprocessableEntityError,
 )
+from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -60,6 +61,8 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Timeout",
+    "AsyncStream",
+    "Stream",
     "Attempt",
     "ChatCompletion",
     "ChatCompletionChunk",

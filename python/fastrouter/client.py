@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
@@ -177,6 +177,48 @@ class AsyncCompletions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    @overload
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: Literal[False] = False,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: Literal[True],
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> AsyncStream: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: bool,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> Union[ChatCompletion, AsyncStream]: ...
+
     async def create(
         self,
         *,
@@ -188,7 +230,7 @@ class AsyncCompletions:
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         **params: Unpack[ChatCompletionParams],
-    ) -> Any:
+    ) -> Union[ChatCompletion, AsyncStream]:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
@@ -306,6 +348,48 @@ class Completions:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    @overload
+    def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: Literal[False] = False,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> ChatCompletion: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: Literal[True],
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> Stream: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: ModelArg,
+        messages: Sequence[Any],
+        stream: bool,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        max_retries: Optional[int] = None,
+        timeout: Union[float, Timeout, None] = ...,
+        **params: Unpack[ChatCompletionParams],
+    ) -> Union[ChatCompletion, Stream]: ...
+
     def create(
         self,
         *,
@@ -317,7 +401,7 @@ class Completions:
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         **params: Unpack[ChatCompletionParams],
-    ) -> Any:
+    ) -> Union[ChatCompletion, Stream]:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
         :class:`Stream` of chunks.
 

@@ -1,0 +1,26 @@
+"""The public API type-checks the way users write it (mypy --strict on a usage file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+mypy_api = pytest.importorskip("mypy.api")
+
+USAGE = Path(__file__).parent / "typing" / "usage.py"
+
+
+def test_usage_type_checks_strictly() -> None:
+    stdout, stderr, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(USAGE)])
+    assert status == 0, stdout + stderr
+
+
+def test_a_misspelled_attribute_is_a_type_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import fastrouter\ndef f(resp: fastrouter.ChatCompletion) -> None:\n    print(resp.choices[0].mesage)\n"
+    )
+    stdout, _, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(bad)])
+    assert status == 1
+    assert "mesage" in stdout

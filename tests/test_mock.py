@@ -391,6 +391,15 @@ def test_raw(client: fastrouter.Client, server: MockServer) -> None:
     assert resp.choices[0].message.content == "fixture"
 
 
+def test_raw_bytes_are_served_exactly(server: MockServer) -> None:
+    payload = b"\x1f\x8b\x08\x00 not utf-8: \xff\xfe"
+    server.script(MODEL, Raw(payload, status=502, headers={"Content-Type": "application/octet-stream"}))
+    response = _chat(server, {"model": MODEL, "messages": USER})
+    assert response.status_code == 502
+    assert response.content == payload
+    assert response.headers["content-type"] == "application/octet-stream"
+
+
 def test_drop(client: fastrouter.Client, server: MockServer) -> None:
     server.script(MODEL, Drop())
     with pytest.raises(httpx.RemoteProtocolError):
@@ -419,7 +428,7 @@ def test_script_needs_an_outcome(server: MockServer) -> None:
         Fail(status=70000),
         Reply(delay="soon"),  # type: ignore[arg-type]
         Reply(prompt_tokens=-1),
-        Raw(body=b"bytes"),  # type: ignore[arg-type]
+        Raw(body=12345),  # type: ignore[arg-type]
     ],
 )
 def test_invalid_outcome_is_a_clear_error(server: MockServer, outcome: Any) -> None:

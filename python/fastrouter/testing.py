@@ -279,8 +279,10 @@ class MockServer:
         """Serve until interrupted (Ctrl-C); used by ``fastrouter mock``."""
         self.start()
         try:
+            # Short sleeps: Ctrl-C may be delivered to one of the extension's I/O threads,
+            # and only a main thread that wakes up gets to run Python's handler.
             while True:
-                time.sleep(3600)
+                time.sleep(0.2)
         except KeyboardInterrupt:
             pass
         finally:

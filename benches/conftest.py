@@ -1,9 +1,10 @@
-"""Shared setup of the benchmark suite: CPU pinning, the mock server process, the results table.
+"""Shared setup of the benchmark suite: CPU pinning, the mock server processes, the results tables.
 
-The benchmark process runs on one core and the mock server (``fastrouter mock``) on another,
-so the client's CPU time is not mixed with the server's. Every benchmark records its own
-measurements (see ``record_result``) and the table is printed and written to
-``benches/results.md`` at the end of the run.
+The benchmark process runs on one core and the mock server (``fastrouter mock``, or
+``benches/stream_server.py`` for the streaming group) on another, so the client's CPU time
+is not mixed with the server's. Every benchmark records its own measurements (see
+``record_result``); at the end each benchmark group's table is printed and all of them are
+written to ``benches/results.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pytest
 RESULTS_FILE = Path(__file__).with_name("results.md")
 REFERENCE = "fastrouter AsyncClient"
 OPENAI = "openai AsyncOpenAI"
+STREAM_SERVER = Path(__file__).with_name("stream_server.py")
 
 
 # ------------------------------------------------------------------------- CPU pinning
@@ -94,8 +96,16 @@ def _mock_command() -> List[str]:
     return command
 
 
-def _spawn_mock() -> subprocess.Popen[str]:
-    return subprocess.Popen(_mock_command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+def _stream_server_command() -> List[str]:
+    """``[taskset -c SERVER_CPU] python benches/stream_server.py --port 0`` (``--cpu`` instead
+    of taskset when taskset is missing)."""
+    command = [sys.executable, str(STREAM_SERVER), "--port", "0"]
+    if SERVER_CPU is None:
+        return command
+    taskset = shutil.which("taskset")
+    if taskset:
+        return [taskset, "-c", str(SERVER_CPU), *command]
+    return [*command, "--cpu", str(SERVER_CPU)]
 
 
 def _read_line(proc: subprocess.Popen[str], deadline: float) -> str:
@@ -106,7 +116,7 @@ def _read_line(proc: subprocess.Popen[str], deadline: float) -> str:
             return proc.stdout.readline()
         if proc.poll() is not None:
             break
-    raise RuntimeError(f"`fastrouter mock` did not print its address (exit code {proc.poll()})")
+    raise RuntimeError(f"{' '.join(proc.args)!r} did not print its address (exit code {proc.poll()})")  # type: ignore[arg-type]
 
 
 def _wait_accepting(host: str, port: int, deadline: float) -> None:
@@ -132,15 +142,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-@pytest.fixture(scope="session")
-def mock_base_url() -> Iterator[str]:
-    """Base URL (``.../api/v1``) of a ``fastrouter mock`` process pinned to its own core."""
-    proc = _spawn_mock()
+def _serve(command: List[str]) -> Iterator[str]:
+    """Run ``command`` (a server that prints its base URL first), yield that URL once it
+    accepts connections, stop the process afterwards."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         line = _read_line(proc, time.monotonic() + 30)
         match = re.search(r"(http://\S+)", line)
         if not match:
-            raise RuntimeError(f"unexpected output from `fastrouter mock`: {line!r}")
+            raise RuntimeError(f"unexpected output from {' '.join(command)!r}: {line!r}")
         base_url = match.group(1)
         parts = urlsplit(base_url)
         assert parts.hostname is not None and parts.port is not None
@@ -150,19 +160,49 @@ def mock_base_url() -> Iterator[str]:
         _stop(proc)
 
 
+@pytest.fixture(scope="session")
+def mock_base_url() -> Iterator[str]:
+    """Base URL (``.../api/v1``) of a ``fastrouter mock`` process pinned to its own core."""
+    yield from _serve(_mock_command())
+
+
+@pytest.fixture(scope="session")
+def stream_base_url() -> Iterator[str]:
+    """Base URL of ``benches/stream_server.py`` (a mock whose model ``STREAM_MODEL`` always
+    streams 1,000 chunks) in its own process, pinned to the server core."""
+    yield from _serve(_stream_server_command())
+
+
 # ------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Group:
+    """How one benchmark group's table reads: what one unit of work is, its rate's
+    label, and the target share of the openai SDK's CPU per unit."""
+
+    unit: str  # "request", "chunk"
+    rate: str  # "req/s", "chunks/s"
+    target_share: int  # fastrouter must use at most 1/target_share of openai's CPU per unit
+
+
+GROUPS: Dict[str, Group] = {
+    "nonstream-64": Group(unit="request", rate="req/s", target_share=5),
+    "stream-16x1000": Group(unit="chunk", rate="chunks/s", target_share=10),
+}
 
 
 @dataclass
 class Result:
+    group: str
     client: str
-    cpu_us_per_request: float
-    requests_per_second: float
-    requests: int
+    cpu_us: float  # client CPU µs per unit (request, chunk)
+    rate: float  # units per second of wall time
+    setup: str  # what one round is, for the note under the table
     rounds: int
 
 
-_RESULTS = pytest.StashKey[Dict[str, Result]]()
+_RESULTS = pytest.StashKey[Dict[str, Dict[str, Result]]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -170,53 +210,78 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def record_result(pytestconfig: pytest.Config) -> Callable[..., None]:
-    """``record_result(client=..., cpu_us_per_request=..., ...)`` adds a row to the final table."""
+def record_result(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Callable[..., None]:
+    """``record_result(client=..., cpu_us=..., rate=..., setup=..., rounds=...)`` adds a row
+    to the final table of the test's benchmark group (its ``benchmark(group=...)`` mark)."""
+    marker = request.node.get_closest_marker("benchmark")
+    group = marker.kwargs.get("group") if marker else None
+    if group not in GROUPS:
+        raise RuntimeError(f"{request.node.nodeid}: benchmark group {group!r} is not one of {sorted(GROUPS)}")
 
     def record(**fields: Any) -> None:
-        result = Result(**fields)
-        pytestconfig.stash[_RESULTS][result.client] = result
+        result = Result(group=group, **fields)
+        pytestconfig.stash[_RESULTS].setdefault(group, {})[result.client] = result
 
     return record
 
 
-def _table(results: Dict[str, Result]) -> str:
+def _number(value: float) -> str:
+    """Three significant digits at most for small values, whole numbers above 100."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _table(group: Group, results: Dict[str, Result]) -> str:
     reference = results.get(REFERENCE)
     rows = [
-        "| client | CPU µs/request | req/s | CPU ratio vs fastrouter |",
+        f"| client | CPU µs/{group.unit} | {group.rate} | CPU ratio vs fastrouter |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for result in sorted(results.values(), key=lambda r: r.cpu_us_per_request):
-        ratio = f"{result.cpu_us_per_request / reference.cpu_us_per_request:.2f}×" if reference else "n/a"
-        rows.append(
-            f"| {result.client} | {result.cpu_us_per_request:.0f} | {result.requests_per_second:,.0f} | {ratio} |"
-        )
+    for result in sorted(results.values(), key=lambda r: r.cpu_us):
+        ratio = f"{result.cpu_us / reference.cpu_us:.2f}×" if reference else "n/a"
+        rows.append(f"| {result.client} | {_number(result.cpu_us)} | {result.rate:,.0f} | {ratio} |")
     return "\n".join(rows)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
-    results = config.stash.get(_RESULTS, {})
-    if not results:
-        return
+def _context(group: Group, results: Dict[str, Result]) -> str:
     any_result = next(iter(results.values()))
-    table = _table(results)
     context = (
-        f"{any_result.requests} non-streaming chat requests per round, 64 in flight, median of "
-        f"{any_result.rounds} rounds; {pinning_note()}; Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}."
+        f"{any_result.setup}, median of {any_result.rounds} rounds; {pinning_note()}; "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}."
     )
     openai_result = results.get(OPENAI)
     reference = results.get(REFERENCE)
     if openai_result and reference:
-        share = openai_result.cpu_us_per_request / reference.cpu_us_per_request
-        context += f" {REFERENCE} uses 1/{share:.1f} of the openai SDK's CPU per request (target: at most 1/5)."
-    terminalreporter.write_sep("=", "nonstream-64: client CPU per request (lower is better)")
-    terminalreporter.write_line(table)
-    terminalreporter.write_line(context)
+        share = openai_result.cpu_us / reference.cpu_us
+        context += (
+            f" {REFERENCE} uses 1/{share:.1f} of the openai SDK's CPU per {group.unit}"
+            f" (target: at most 1/{group.target_share})."
+        )
+    return context
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    by_group = config.stash.get(_RESULTS, {})
+    if not by_group:
+        return
+    sections = []
+    for name, group in GROUPS.items():  # fixed order, whatever order the tests ran in
+        results = by_group.get(name)
+        if not results:
+            continue
+        table = _table(group, results)
+        context = _context(group, results)
+        terminalreporter.write_sep("=", f"{name}: client CPU per {group.unit} (lower is better)")
+        terminalreporter.write_line(table)
+        terminalreporter.write_line(context)
+        sections.append(f"## {name}: client CPU per {group.unit}\n\n{table}\n\n{context}\n")
     RESULTS_FILE.write_text(
-        "# Benchmark results: nonstream-64\n\n"
+        "# Benchmark results\n\n"
         "Generated by `python -m pytest benches -p no:randomly --benchmark-only -q` "
-        f"on {time.strftime('%Y-%m-%d')} (see README.md).\n\n{table}\n\n{context}\n",
+        f"on {time.strftime('%Y-%m-%d')} (see README.md).\n\n" + "\n".join(sections),
         encoding="utf-8",
     )
     terminalreporter.write_line(f"written to {RESULTS_FILE}")

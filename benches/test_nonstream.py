@@ -89,9 +89,9 @@ def _measure(benchmark: Any, record_result: Callable[..., None], client: str, ru
     )
     record_result(
         client=client,
-        cpu_us_per_request=cpu_us,
-        requests_per_second=rps,
-        requests=REQUESTS,
+        cpu_us=cpu_us,
+        rate=rps,
+        setup=f"{REQUESTS} non-streaming chat requests per round, {CONCURRENCY} in flight",
         rounds=len(measured),
     )
 

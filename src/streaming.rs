@@ -63,6 +63,8 @@ struct Committed {
     pending: Vec<String>,
     started: Instant,
     ended: bool,
+    /// A failure in the same read that brought the first content: raised after it.
+    failure: Option<Error>,
 }
 
 fn timeout_error(what: &str, limit: Option<Duration>, keepalives: u64) -> Error {
@@ -125,6 +127,7 @@ async fn open(
         pending: Vec::new(),
         started,
         ended: false,
+        failure: None,
     };
     while !committed.decoder.progressed {
         let read = timeout_at(first_deadline.into(), committed.response.chunk()).await;
@@ -144,7 +147,14 @@ async fn open(
             }
             Ok(Ok(Some(bytes))) => bytes,
         };
-        feed(&mut committed, shared, &bytes)?;
+        if let Err(err) = feed(&mut committed, shared, &bytes) {
+            if !committed.decoder.progressed {
+                return Err(err);
+            }
+            // Content came first in this read: commit it, then fail after content.
+            committed.failure = Some(err);
+            break;
+        }
         if committed.decoder.done {
             committed.ended = true;
             break;
@@ -228,9 +238,9 @@ pub async fn run_stream(
         }
     };
 
-    let mut failure = None;
+    let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
-    while !stream.ended {
+    while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
             last_progress = Instant::now();
             let batch = std::mem::take(&mut stream.pending);

@@ -1,7 +1,7 @@
 //! `NativeMockServer`: the embedded OpenRouter mock, driven from `fastrouter.testing`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -35,15 +35,17 @@ impl NativeMockServer {
         catalog_json: Option<String>,
         total_credits: f64,
     ) -> PyResult<Self> {
-        let ip: IpAddr = host.parse().map_err(|_| {
-            PyValueError::new_err(format!("host must be an IP address, got {host:?}"))
-        })?;
+        let addr = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| PyValueError::new_err(format!("cannot resolve host {host:?}")))?;
         let catalog = match catalog_json {
             Some(json) => Catalog::from_json(&json).map_err(PyValueError::new_err)?,
             None => Catalog::bundled(),
         };
         let config = MockConfig {
-            addr: SocketAddr::new(ip, port),
+            addr,
             api_key,
             catalog,
             total_credits,

@@ -168,6 +168,7 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
                 json!({"role": "assistant", "content": ""}),
                 Some("error"),
             );
+            error_chunk["choices"][0]["native_finish_reason"] = json!("error");
             error_chunk["error"] = json!({"code": status, "message": message});
             error_chunk["usage"] = plan.usage.clone();
             script.event(spec.chunk_delay, &error_chunk.to_string());
@@ -315,6 +316,15 @@ async fn write(script: Script, ending: Ending, sender: mpsc::Sender<Result<Bytes
     match ending {
         Ending::Close => {}
         Ending::Drop => {
+            // Cut only after hyper took (and wrote) everything queued before the cut.
+            let capacity = sender.max_capacity();
+            for _ in 0..1000 {
+                if sender.capacity() == capacity {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
             let _ = sender
                 .send(Err(io::Error::new(
                     io::ErrorKind::ConnectionReset,

@@ -1,0 +1,295 @@
+"""stream-16x1000: 16 concurrent streamed chat completions of 1,000 chunks each.
+
+The server is ``benches/stream_server.py`` (a ``fastrouter.testing.MockServer`` in its own
+process, pinned to the server core) whose model ``bench/stream`` streams 1,000 content
+chunks of 4 characters (``"000 "``, ``"001 "``, ...) plus the role, finish and usage chunks
+and ``data: [DONE]``. Every client sends the same request body with ``stream: true``, reads
+``choices[0].delta.content`` of every chunk and joins the text, which must equal the
+scripted content exactly and arrive in exactly 1,000 content chunks (so a broken or
+coalescing client cannot look fast). One round is 16 concurrent streams; each client keeps
+one event loop and one client (warm pool) for all its rounds. Each round measures the
+benchmark process's CPU time (``time.process_time``: every thread, so a Rust runtime's
+threads count too) and wall time; the table reports the median round per content chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, List, Tuple, cast
+
+import aiohttp
+import fastrouter
+import httpx
+import openai
+import pytest
+from httpx_sse import aconnect_sse
+from stream_server import MODEL, stream_content
+
+CONCURRENCY = 16
+CHUNKS = 1000  # content chunks per stream; must match stream_server.py's default --chunks
+PER_ROUND = CONCURRENCY * CHUNKS
+ROUNDS = int(os.environ.get("BENCH_STREAM_ROUNDS", "5"))
+EXPECTED = stream_content(CHUNKS)
+MESSAGES = [{"role": "user", "content": "Count to one thousand."}]
+API_KEY = "bench-key"
+
+pytestmark = [pytest.mark.benchmark(group="stream-16x1000"), pytest.mark.timeout(600)]
+
+Received = Tuple[str, int]  # (joined delta.content, number of chunks with non-empty content)
+RoundFn = Callable[[], int]  # runs one round, returns the number of verified content chunks
+
+
+def _check(received: Received) -> int:
+    text, chunks = received
+    if text != EXPECTED:
+        raise AssertionError(f"wrong text: {len(text)} characters, starts {text[:40]!r}, ends {text[-40:]!r}")
+    if chunks != CHUNKS:
+        raise AssertionError(f"{chunks} content chunks, expected {CHUNKS}")
+    return chunks
+
+
+async def _async_round(stream: Callable[[], Awaitable[Received]]) -> int:
+    async def one() -> int:
+        return _check(await stream())
+
+    return sum(await asyncio.gather(*(one() for _ in range(CONCURRENCY))))
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
+def _measure(benchmark: Any, record_result: Callable[..., None], client: str, run_round: RoundFn) -> None:
+    samples: List[Tuple[float, float]] = []
+
+    def one_round() -> None:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        done = run_round()
+        wall1, cpu1 = time.perf_counter(), time.process_time()
+        assert done == PER_ROUND, f"{client}: {done} verified chunks, expected {PER_ROUND}"
+        samples.append((cpu1 - cpu0, wall1 - wall0))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    measured = samples[-ROUNDS:]  # drop the warm-up round
+    cpu_us = statistics.median(cpu for cpu, _ in measured) / PER_ROUND * 1e6
+    rate = PER_ROUND / statistics.median(wall for _, wall in measured)
+    benchmark.extra_info.update(
+        client=client,
+        streams_per_round=CONCURRENCY,
+        chunks_per_stream=CHUNKS,
+        cpu_us_per_chunk=round(cpu_us, 3),
+        cpu_us_per_chunk_min=round(min(cpu for cpu, _ in measured) / PER_ROUND * 1e6, 3),
+        chunks_per_second=round(rate, 1),
+    )
+    record_result(
+        client=client,
+        cpu_us=cpu_us,
+        rate=rate,
+        setup=f"{CONCURRENCY} concurrent streams × {CHUNKS:,} content chunks of 4 characters per round",
+        rounds=len(measured),
+    )
+
+
+def _async_fixture(
+    make: Callable[[], Awaitable[Any]],
+    stream: Callable[[Any], Callable[[], Awaitable[Received]]],
+    close: Callable[[Any], Awaitable[None]],
+) -> Iterator[RoundFn]:
+    loop = asyncio.new_event_loop()
+    client = loop.run_until_complete(make())
+    one_stream = stream(client)
+    yield lambda: loop.run_until_complete(_async_round(one_stream))
+    loop.run_until_complete(close(client))
+    _close_loop(loop)
+
+
+# ---------------------------------------------------------------------- fastrouter
+
+
+@pytest.fixture
+def fastrouter_async(stream_base_url: str) -> Iterator[RoundFn]:
+    async def make() -> fastrouter.AsyncClient:
+        return fastrouter.AsyncClient(base_url=stream_base_url, api_key=API_KEY)
+
+    def stream(client: fastrouter.AsyncClient) -> Callable[[], Awaitable[Received]]:
+        create = client.chat.completions.create
+
+        async def one() -> Received:
+            parts: List[str] = []
+            async with await create(model=MODEL, messages=MESSAGES, stream=True) as chunks:
+                async for chunk in chunks:
+                    if chunk.choices:
+                        content = chunk.choices[0].delta.content
+                        if content:
+                            parts.append(content)
+            return "".join(parts), len(parts)
+
+        return one
+
+    async def close(client: fastrouter.AsyncClient) -> None:
+        await client.close()
+
+    yield from _async_fixture(make, stream, close)
+
+
+def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], fastrouter_async: RoundFn) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient", fastrouter_async)
+
+
+@pytest.fixture
+def fastrouter_threads(stream_base_url: str) -> Iterator[RoundFn]:
+    client = fastrouter.Client(base_url=stream_base_url, api_key=API_KEY)
+    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
+    create = client.chat.completions.create
+
+    def one() -> int:
+        parts: List[str] = []
+        with create(model=MODEL, messages=MESSAGES, stream=True) as chunks:
+            for chunk in chunks:
+                if chunk.choices:
+                    content = chunk.choices[0].delta.content
+                    if content:
+                        parts.append(content)
+        return _check(("".join(parts), len(parts)))
+
+    def run_round() -> int:
+        futures = [pool.submit(one) for _ in range(CONCURRENCY)]
+        return sum(f.result() for f in futures)
+
+    yield run_round
+    pool.shutdown(wait=True)
+    client.close()
+
+
+def test_fastrouter_sync_threads(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_threads: RoundFn
+) -> None:
+    _measure(benchmark, record_result, f"fastrouter Client ({CONCURRENCY} threads)", fastrouter_threads)
+
+
+# ---------------------------------------------------------------------- openai SDK
+
+
+@pytest.fixture
+def openai_async(stream_base_url: str) -> Iterator[RoundFn]:
+    async def make() -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(base_url=stream_base_url, api_key=API_KEY)
+
+    def stream(client: openai.AsyncOpenAI) -> Callable[[], Awaitable[Received]]:
+        create = client.chat.completions.create
+
+        async def one() -> Received:
+            parts: List[str] = []
+            response = await create(model=MODEL, messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+            chunks = cast("openai.AsyncStream[Any]", response)
+            async with chunks:
+                async for chunk in chunks:
+                    if chunk.choices:
+                        content = chunk.choices[0].delta.content
+                        if content:
+                            parts.append(content)
+            return "".join(parts), len(parts)
+
+        return one
+
+    async def close(client: openai.AsyncOpenAI) -> None:
+        await client.close()
+
+    yield from _async_fixture(make, stream, close)
+
+
+def test_openai_async(benchmark: Any, record_result: Callable[..., None], openai_async: RoundFn) -> None:
+    _measure(benchmark, record_result, "openai AsyncOpenAI", openai_async)
+
+
+# ---------------------------------------------------------------------- hand-written httpx-sse / aiohttp
+
+
+def _content(data: Any, parts: List[str]) -> None:
+    """Append ``choices[0].delta.content`` of one decoded chunk, if any."""
+    choices = json.loads(data)["choices"]
+    if choices:
+        content = choices[0]["delta"].get("content")
+        if content:
+            parts.append(content)
+
+
+@pytest.fixture
+def httpx_sse_async(stream_base_url: str) -> Iterator[RoundFn]:
+    url = f"{stream_base_url}/chat/completions"
+    body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+
+    async def make() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+            timeout=60.0,
+        )
+
+    def stream(client: httpx.AsyncClient) -> Callable[[], Awaitable[Received]]:
+        async def one() -> Received:
+            parts: List[str] = []
+            async with aconnect_sse(client, "POST", url, json=body) as source:
+                source.response.raise_for_status()
+                async for event in source.aiter_sse():
+                    if event.data == "[DONE]":
+                        break
+                    _content(event.data, parts)
+            return "".join(parts), len(parts)
+
+        return one
+
+    async def close(client: httpx.AsyncClient) -> None:
+        await client.aclose()
+
+    yield from _async_fixture(make, stream, close)
+
+
+def test_httpx_sse_async(benchmark: Any, record_result: Callable[..., None], httpx_sse_async: RoundFn) -> None:
+    _measure(benchmark, record_result, "httpx + httpx-sse (hand-written)", httpx_sse_async)
+
+
+@pytest.fixture
+def aiohttp_async(stream_base_url: str) -> Iterator[RoundFn]:
+    url = f"{stream_base_url}/chat/completions"
+    body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+
+    async def make() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY),
+            timeout=aiohttp.ClientTimeout(total=60.0),
+        )
+
+    def stream(session: aiohttp.ClientSession) -> Callable[[], Awaitable[Received]]:
+        async def one() -> Received:
+            parts: List[str] = []
+            async with session.post(url, json=body) as resp:
+                resp.raise_for_status()
+                async for line in resp.content:  # one line per iteration
+                    if not line.startswith(b"data:"):
+                        continue  # blank separators, comments (keep-alives)
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        break
+                    _content(data, parts)
+            return "".join(parts), len(parts)
+
+        return one
+
+    async def close(session: aiohttp.ClientSession) -> None:
+        await session.close()
+
+    yield from _async_fixture(make, stream, close)
+
+
+def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], aiohttp_async: RoundFn) -> None:
+    _measure(benchmark, record_result, "aiohttp.ClientSession (hand-written)", aiohttp_async)

@@ -36,6 +36,11 @@ pub enum ErrorKind {
     RequestTimeout,
     /// 429: rate limited (platform or upstream provider).
     RateLimited,
+    /// 429 for a spent quota (OpenRouter's free-model daily cap): not worth retrying
+    /// before the reset, so the model is cooled down and the chain moves on.
+    QuotaExhausted,
+    /// The model was skipped: its circuit breaker is open (recorded, never sent).
+    CoolingDown,
     /// 502: the upstream provider failed.
     Provider,
     /// 503: no provider available right now.
@@ -95,6 +100,8 @@ impl ErrorKind {
             Self::NotFound => "not_found",
             Self::RequestTimeout => "request_timeout",
             Self::RateLimited => "rate_limited",
+            Self::QuotaExhausted => "quota_exhausted",
+            Self::CoolingDown => "cooling_down",
             Self::Provider => "provider",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Server => "server",
@@ -119,7 +126,9 @@ impl ErrorKind {
             Self::ContextLengthExceeded
             | Self::ModelNotFound
             | Self::PermissionDenied
-            | Self::NotFound => Action::NextModel,
+            | Self::NotFound
+            | Self::QuotaExhausted
+            | Self::CoolingDown => Action::NextModel,
             Self::InvalidRequest
             | Self::BadRequest
             | Self::Authentication
@@ -292,6 +301,7 @@ mod tests {
         }
         for kind in [
             ErrorKind::NotFound,
+            ErrorKind::QuotaExhausted,
             ErrorKind::ModelNotFound,
             ErrorKind::ContextLengthExceeded,
             ErrorKind::PermissionDenied,

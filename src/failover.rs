@@ -3,6 +3,7 @@
 //! The decision after each failed attempt comes from [`ErrorKind::action`] alone, so the
 //! rules live in one table. Every attempt is recorded for `resp.attempts`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -10,6 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 
 use crate::error::{Action, Error, ErrorKind};
+use crate::health::{Admission, HealthBook};
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
 use crate::transport::{Timeouts, Transport};
 
@@ -29,6 +31,24 @@ pub struct Attempt {
     /// 0 for the first try of this model, 1 for its first retry, ...
     pub retry: u32,
     pub hedged: bool,
+}
+
+impl Attempt {
+    /// A model skipped by its open circuit breaker: never sent.
+    fn skipped(model: &str, error: &Error) -> Self {
+        Self {
+            model: model.to_owned(),
+            provider: None,
+            status: None,
+            error_kind: Some(error.kind()),
+            error: Some(error.message().to_owned()),
+            latency: Duration::ZERO,
+            first_token: None,
+            cost: None,
+            retry: 0,
+            hedged: false,
+        }
+    }
 }
 
 /// How long to wait between retries of the same model.
@@ -75,6 +95,8 @@ pub struct ChatRequest {
     pub max_retries: u32,
     /// The client's timeouts, with any per-request overrides applied.
     pub timeouts: Timeouts,
+    /// The client's circuit breakers.
+    pub health: Arc<HealthBook>,
 }
 
 #[derive(Debug)]
@@ -91,6 +113,40 @@ pub struct ChainError {
     pub error: Error,
     pub attempts: Vec<Attempt>,
     pub exhausted_chain: bool,
+}
+
+/// The request body with `provider` added to `provider.ignore` (`None` if the body is
+/// not a JSON object or already ignores it).
+pub fn body_ignoring_provider(body: &[u8], provider: &str) -> Option<Bytes> {
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(body).ok()?;
+    let preferences = object
+        .entry("provider")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()?;
+    let ignore = preferences
+        .entry("ignore")
+        .or_insert_with(|| serde_json::json!([]))
+        .as_array_mut()?;
+    if ignore.iter().any(|p| p.as_str() == Some(provider)) {
+        return None;
+    }
+    ignore.push(serde_json::Value::String(provider.to_owned()));
+    serde_json::to_vec(&object).ok().map(Bytes::from)
+}
+
+fn cooling_error(model: &str, until: Option<Instant>) -> Error {
+    let left = until.map_or(0.0, |u| {
+        u.saturating_duration_since(Instant::now()).as_secs_f64()
+    });
+    Error::with_details(
+        ErrorKind::CoolingDown,
+        format!("{model} is cooling down after repeated failures ({left:.1}s left); skipped"),
+        crate::error::ErrorDetails {
+            model: Some(model.to_owned()),
+            ..Default::default()
+        },
+    )
 }
 
 /// `{"model":"<model>", ...body}` without re-parsing the body.
@@ -130,12 +186,24 @@ where
 {
     let timeouts = request.timeouts;
     let deadline = timeouts.total.map(|total| Instant::now() + total);
+    let health = &request.health;
     let mut attempts = Vec::new();
     let mut last_error = None;
+    // When every model is cooling down, skipping them all helps nobody: try them anyway.
+    let now = Instant::now();
+    let honour_breakers = request.models.iter().any(|m| !health.is_cooling(m, now));
 
     'models: for model in &request.models {
-        let body = body_with_model(&request.body, model);
-        for retry in 0..=request.max_retries {
+        if honour_breakers && health.admit(model, Instant::now()) == Admission::Skip {
+            let error = cooling_error(model, health.cooled_until(model));
+            attempts.push(Attempt::skipped(model, &error));
+            last_error = Some(error);
+            continue 'models;
+        }
+        let mut body = body_with_model(&request.body, model);
+        let mut ignored_provider = false;
+        let mut retry = 0;
+        loop {
             let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if remaining == Some(Duration::ZERO) {
                 last_error = Some(deadline_error(timeouts.total));
@@ -158,11 +226,13 @@ where
             };
             let mut error = match outcome.result {
                 Ok(value) => {
+                    health.record_success(model);
                     attempts.push(record);
                     return Ok((value, attempts));
                 }
                 Err(error) => error,
             };
+            health.record_failure(model, &error, Instant::now());
             error.details_mut().model = Some(model.clone());
             record.status = error.status();
             record.error_kind = Some(error.kind());
@@ -173,23 +243,37 @@ where
             attempts.push(record);
             let action = error.kind().action();
             let retry_after = error.retry_after();
+            let blamed = error.details().provider.clone();
             last_error = Some(error);
-            match action {
-                Action::Stop => break 'models,
-                Action::NextModel => continue 'models,
-                Action::RetrySameModel if retry < request.max_retries => {
-                    let Some(wait) = backoff.delay(retry, retry_after) else {
-                        continue 'models;
-                    };
-                    if let Some(deadline) = deadline {
-                        if Instant::now() + wait >= deadline {
-                            break 'models;
-                        }
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-                Action::RetrySameModel => continue 'models,
+            if action == Action::Stop {
+                break 'models;
             }
+            retry += 1;
+            if retry > request.max_retries {
+                continue 'models;
+            }
+            // A transient failure OpenRouter blames on one provider: the first retry
+            // sidesteps that provider (once per model) and needs no backoff. Model-level
+            // verdicts (moderation, context length, not found) move on instead.
+            if !ignored_provider && action == Action::RetrySameModel {
+                if let Some(without) =
+                    blamed.and_then(|p| body_ignoring_provider(&request.body, &p))
+                {
+                    body = body_with_model(&without, model);
+                    ignored_provider = true;
+                    continue;
+                }
+            }
+            if action != Action::RetrySameModel {
+                continue 'models;
+            }
+            let Some(wait) = backoff.delay(retry - 1, retry_after) else {
+                continue 'models;
+            };
+            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+                break 'models;
+            }
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -295,6 +379,17 @@ mod tests {
         let body = body_with_model(b" { } ", "we\"ird");
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value, serde_json::json!({"model": "we\"ird"}));
+    }
+
+    #[test]
+    fn blamed_provider_is_added_to_ignore_once() {
+        let body =
+            body_ignoring_provider(br#"{"messages":[],"provider":{"order":["A"]}}"#, "Together")
+                .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["provider"]["ignore"], serde_json::json!(["Together"]));
+        assert_eq!(value["provider"]["order"], serde_json::json!(["A"]));
+        assert!(body_ignoring_provider(&body, "Together").is_none());
     }
 
     #[test]

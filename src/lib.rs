@@ -8,6 +8,7 @@
 pub mod accumulate;
 pub mod error;
 pub mod failover;
+pub mod health;
 pub mod mock;
 pub mod response;
 pub mod sse;

@@ -231,11 +231,18 @@ fn refine_kind(kind: ErrorKind, metadata: Option<&Value>) -> ErrorKind {
         .get("availability")
         .and_then(|a| a.get("code"))
         .and_then(Value::as_str);
+    // A platform 429 whose bucket is empty (X-RateLimit-Remaining "0", copied into
+    // metadata.headers for the free-model daily cap) is a spent quota, not a blip.
+    let quota_spent = metadata
+        .get("headers")
+        .and_then(|h| h.get("X-RateLimit-Remaining"))
+        .is_some_and(|v| v.as_str() == Some("0") || v.as_u64() == Some(0));
     match (error_type, availability) {
         (Some("context_length_exceeded" | "max_tokens_exceeded" | "token_limit_exceeded"), _) => {
             ErrorKind::ContextLengthExceeded
         }
         (_, Some("model_not_found")) => ErrorKind::ModelNotFound,
+        _ if kind == ErrorKind::RateLimited && quota_spent => ErrorKind::QuotaExhausted,
         _ => kind,
     }
 }
@@ -447,6 +454,18 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::ModelNotFound);
         let metadata = err.details().metadata.as_ref().unwrap();
         assert_eq!(metadata["error_type"], "invalid_request");
+    }
+
+    #[test]
+    fn spent_daily_quota_is_its_own_kind() {
+        let body = r#"{"error":{"message":"Rate limit exceeded: free-models-per-day","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"50","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1771286400000"},"provider_name":null}}}"#;
+        let err = error_from_response(429, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
+        let blip = r#"{"error":{"message":"Provider returned error","code":429,"metadata":{"provider_name":"Chutes"}}}"#;
+        assert_eq!(
+            error_from_response(429, &HeaderMap::new(), blip.as_bytes()).kind(),
+            ErrorKind::RateLimited
+        );
     }
 
     #[test]

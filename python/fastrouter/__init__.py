@@ -43,6 +43,7 @@ from .errors import (
     StreamError,
     UnprocessableEntityError,
 )
+from .health import Cooldown, ModelHealth
 from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
@@ -61,6 +62,8 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Timeout",
+    "Cooldown",
+    "ModelHealth",
     "AsyncStream",
     "Stream",
     "Attempt",

@@ -43,6 +43,8 @@ class NativeClient:
         idle_timeout: Optional[float] = None,
         attempt_timeout: Optional[float] = None,
         total_timeout: Optional[float] = None,
+        cooldown_failures: Optional[int] = ...,
+        cooldown_seconds: float = 30.0,
     ) -> NativeClient: ...
     def chat(
         self,
@@ -90,6 +92,8 @@ class NativeClient:
         """Start ``GET {base_url}/{path}``; reports the body of a 2xx response."""
     def get_blocking(self, path: str) -> bytes:
         """Like :meth:`get`, blocking with the GIL released."""
+    def health(self) -> List[Tuple[str, str, int, Optional[float], Optional[str]]]:
+        """Breaker state per failed model: ``(model, state, failures, cooled_until, reason)``."""
     def close(self) -> None:
         """Drop the connection pool; later requests raise ``APIConnectionError``."""
     @property

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from . import _fastrouter
 from ._bridge import run
 from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
+from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
@@ -104,7 +105,10 @@ class _ClientBase:
         app_title: Optional[str] = None,
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
     ) -> None:
+        if cooldown is not None and not isinstance(cooldown, Cooldown):
+            raise TypeError(f"cooldown must be a fastrouter.Cooldown or None, got {cooldown!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {max_retries!r}")
         self.base_url = resolve_base_url(base_url)
@@ -122,6 +126,8 @@ class _ClientBase:
             idle_timeout=self.timeout.idle,
             attempt_timeout=self.timeout.attempt,
             total_timeout=self.timeout.total,
+            cooldown_failures=cooldown.failures if cooldown is not None else None,
+            cooldown_seconds=cooldown.seconds if cooldown is not None else 30.0,
         )
 
     @property
@@ -133,6 +139,10 @@ class _ClientBase:
     def default_headers(self) -> Dict[str, str]:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
+
+    def health(self) -> Dict[str, ModelHealth]:
+        """Circuit-breaker state of every model that has failed, by model id."""
+        return {h.model: h for h in map(ModelHealth._from_native, self._inner.health())}
 
     @property
     def is_closed(self) -> bool:
@@ -307,6 +317,7 @@ class AsyncClient(_ClientBase):
         app_title: Optional[str] = None,
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -317,6 +328,7 @@ class AsyncClient(_ClientBase):
             app_title=app_title,
             app_categories=app_categories,
             default_headers=default_headers,
+            cooldown=cooldown,
         )
         self.chat = AsyncChat(self)
         self.generations = AsyncGenerations(self)
@@ -479,6 +491,7 @@ class Client(_ClientBase):
         app_title: Optional[str] = None,
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -489,6 +502,7 @@ class Client(_ClientBase):
             app_title=app_title,
             app_categories=app_categories,
             default_headers=default_headers,
+            cooldown=cooldown,
         )
         self.chat = Chat(self)
         self.generations = Generations(self)

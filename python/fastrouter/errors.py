@@ -274,6 +274,7 @@ _BY_KIND: Dict[str, Type[APIStatusError]] = {
     "not_found": NotFoundError,
     "request_timeout": RequestTimeoutError,
     "rate_limited": RateLimitError,
+    "quota_exhausted": RateLimitError,
     "provider": ProviderError,
     "service_unavailable": ServiceUnavailableError,
     "server": InternalServerError,

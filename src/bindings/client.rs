@@ -15,11 +15,15 @@ use super::runtime::{block_on, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::health::{BreakerConfig, HealthBook};
 use crate::response::error_from_response;
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
 /// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
 type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+/// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
+type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
 
 /// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
 pub struct ChatOutput(ChatSuccess);
@@ -67,6 +71,7 @@ pub struct NativeClient {
     /// `None` once closed; requests in flight keep their own clone of the pool.
     transport: RwLock<Option<Transport>>,
     backoff: Backoff,
+    health: Arc<HealthBook>,
 }
 
 impl NativeClient {
@@ -102,6 +107,7 @@ impl NativeClient {
             headers: header_map(&headers).map_err(|e| error_to_py(&e))?,
             max_retries,
             timeouts: merged,
+            health: self.health.clone(),
         })
     }
 }
@@ -130,7 +136,7 @@ async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -142,7 +148,16 @@ impl NativeClient {
         idle_timeout: Option<f64>,
         attempt_timeout: Option<f64>,
         total_timeout: Option<f64>,
+        cooldown_failures: Option<u32>,
+        cooldown_seconds: f64,
     ) -> PyResult<Self> {
+        let breaker = match cooldown_failures {
+            None | Some(0) => None,
+            Some(failures) => Some(BreakerConfig {
+                failures,
+                cooldown: seconds(Some(cooldown_seconds), "cooldown")?.unwrap_or_default(),
+            }),
+        };
         let timeouts = Timeouts {
             connect: seconds(connect_timeout, "connect timeout")?,
             read: seconds(read_timeout, "read timeout")?,
@@ -164,6 +179,7 @@ impl NativeClient {
         Ok(Self {
             transport: RwLock::new(Some(transport)),
             backoff: Backoff::default(),
+            health: Arc::new(HealthBook::new(breaker)),
         })
     }
 
@@ -290,6 +306,23 @@ impl NativeClient {
         let transport = self.transport()?;
         let result = block_on(py, get_body(transport, path))?;
         result.map(BodyOutput).map_err(|e| error_to_py(&e))
+    }
+
+    /// Circuit-breaker state per model that has failed:
+    /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
+    fn health(&self) -> Vec<HealthTuple> {
+        self.health
+            .report()
+            .into_iter()
+            .map(|r| {
+                let until = r.cooled_until.and_then(|t| {
+                    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
+                        .ok()
+                        .map(|d| d.as_secs_f64())
+                });
+                (r.model, r.state.as_str(), r.failures, until, r.reason)
+            })
+            .collect()
     }
 
     /// Drop the connection pool; later requests fail with `APIConnectionError`.

@@ -1,0 +1,172 @@
+"""Circuit breakers, spent quotas and provider sidestepping, through the real mock server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.testing import Fail, MockServer, Reply
+
+A = "acme/model-a"
+B = "acme/model-b"
+CHAIN = [A, B]
+FAST_COOLDOWN = fastrouter.Cooldown(failures=2, seconds=0.3)
+
+
+def _quota_fail(reset_in: float) -> Fail:
+    reset_ms = int((time.time() + reset_in) * 1000)
+    return Fail(
+        429,
+        message="Rate limit exceeded: free-models-per-day",
+        metadata={
+            "headers": {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)},
+            "provider_name": None,
+        },
+    )
+
+
+async def test_breaker_opens_skips_then_probes_and_closes(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=FAST_COOLDOWN)
+    server.script(A, Fail(503), Fail(503))
+    server.script(B, Reply("b1"), Reply("b2"), Reply("b3"))
+
+    first = await caller.create(client, model=CHAIN)
+    second = await caller.create(client, model=CHAIN)
+    assert [a.error_kind for a in first.attempts + second.attempts] == ["service_unavailable", None] * 2
+    # Two consecutive failures opened A's breaker: the next call skips it, sending nothing.
+    third = await caller.create(client, model=CHAIN)
+    assert third.choices[0].message.content == "b3"
+    assert [(a.model, a.error_kind, a.status) for a in third.attempts] == [(A, "cooling_down", None), (B, None, 200)]
+    assert len(server.chat_requests(A)) == 2
+    health = client.health()
+    assert health[A].state == "open"
+    assert health[A].failures == 2
+    assert health[A].cooled_until is not None and health[A].cooled_until > time.time()
+    assert "service_unavailable" in (health[A].reason or "")
+
+    time.sleep(0.35)
+    server.script(A, Reply("a is back"))
+    probe = await caller.create(client, model=CHAIN)
+    assert probe.choices[0].message.content == "a is back"
+    assert client.health()[A].state == "closed"
+    assert len(server.chat_requests(A)) == 3
+
+
+async def test_a_failed_probe_reopens_the_breaker(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=FAST_COOLDOWN)
+    server.script(A, Fail(502), Fail(502), Fail(502))
+    for _ in range(2):
+        await caller.create(client, model=CHAIN)
+    time.sleep(0.35)
+    probe = await caller.create(client, model=CHAIN)
+    assert [(a.model, a.status) for a in probe.attempts] == [(A, 502), (B, 200)]
+    assert client.health()[A].state == "open"
+    skipped = await caller.create(client, model=CHAIN)
+    assert skipped.attempts[0].error_kind == "cooling_down"
+
+
+async def test_request_errors_do_not_cool_a_model(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=FAST_COOLDOWN)
+    for _ in range(3):
+        server.script(A, Fail(400))
+        with pytest.raises(fastrouter.BadRequestError):
+            await caller.create(client, model=CHAIN)
+    assert A not in client.health()
+    resp = await caller.create(client, model=CHAIN)
+    assert resp.model == A
+
+
+async def test_every_model_cooling_is_tried_anyway(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=fastrouter.Cooldown(failures=1, seconds=60))
+    server.script(A, Fail(503))
+    server.script(B, Fail(503))
+    with pytest.raises(fastrouter.AllModelsFailedError):
+        await caller.create(client, model=CHAIN)
+    assert {h.state for h in client.health().values()} == {"open"}
+    resp = await caller.create(client, model=CHAIN)
+    assert resp.model == A
+    assert [a.status for a in resp.attempts] == [200]
+
+
+async def test_single_model_is_never_skipped(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=fastrouter.Cooldown(failures=1, seconds=60))
+    server.script(A, Fail(503))
+    with pytest.raises(fastrouter.ServiceUnavailableError):
+        await caller.create(client, model=A)
+    assert (await caller.create(client, model=A)).model == A
+
+
+async def test_cooldown_none_disables_breakers(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, cooldown=None)
+    for _ in range(4):
+        server.script(A, Fail(503))
+        await caller.create(client, model=CHAIN)
+    assert client.health() == {}
+    assert len(server.chat_requests(A)) == 4
+
+
+async def test_spent_daily_quota_moves_on_and_cools_until_the_reset(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, max_retries=3)
+    server.script(A, _quota_fail(reset_in=3600))
+    started = time.monotonic()
+    resp = await caller.create(client, model=CHAIN)
+    assert time.monotonic() - started < 1.0, "a spent quota is not retried"
+    assert [(a.model, a.error_kind) for a in resp.attempts] == [(A, "quota_exhausted"), (B, None)]
+    health = client.health()[A]
+    assert health.state == "open"
+    assert health.cooled_until is not None and health.cooled_until > time.time() + 3000
+    again = await caller.create(client, model=CHAIN)
+    assert again.attempts[0].error_kind == "cooling_down"
+    assert len(server.chat_requests(A)) == 1
+
+
+async def test_spent_quota_on_a_single_model_is_a_rate_limit_error(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, max_retries=3)
+    server.script(A, _quota_fail(reset_in=3600))
+    with pytest.raises(fastrouter.RateLimitError) as info:
+        await caller.create(client, model=A)
+    assert info.value.kind == "quota_exhausted"
+    assert info.value.retry_after is not None and info.value.retry_after > 3000
+    assert len(server.chat_requests(A)) == 1
+
+
+async def test_a_blamed_provider_is_sidestepped_on_the_first_retry(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, max_retries=2)
+    server.script(A, Fail(502, metadata={"provider_name": "Together", "raw": "upstream reset"}, retry_after=5))
+    started = time.monotonic()
+    resp = await caller.create(client, model=A, provider={"order": ["Together", "Fireworks"]})
+    assert time.monotonic() - started < 2.0, "sidestepping a provider needs no backoff"
+    assert [a.status for a in resp.attempts] == [502, 200]
+    first, second = server.chat_requests(A)
+    assert "ignore" not in first.body["provider"]
+    assert second.body["provider"] == {"order": ["Together", "Fireworks"], "ignore": ["Together"]}
+    assert second.body["messages"] == first.body["messages"]
+
+
+async def test_provider_is_sidestepped_only_once_per_model(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, max_retries=2)
+    blamed = {"provider_name": "Together"}
+    server.script(A, Fail(503, metadata=blamed), Fail(503, metadata=blamed, retry_after=0.01), Reply("third"))
+    resp = await caller.create(client, model=A)
+    assert resp.choices[0].message.content == "third"
+    bodies = [r.body for r in server.chat_requests(A)]
+    assert [b.get("provider") for b in bodies] == [None, {"ignore": ["Together"]}, {"ignore": ["Together"]}]
+
+
+async def test_no_retries_means_no_sidestep(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, max_retries=0)
+    server.script(A, Fail(502, metadata={"provider_name": "Together"}))
+    with pytest.raises(fastrouter.ProviderError):
+        await caller.create(client, model=A)
+    assert len(server.chat_requests(A)) == 1
+
+
+def test_cooldown_validates_its_settings() -> None:
+    with pytest.raises(ValueError):
+        fastrouter.Cooldown(failures=0)
+    with pytest.raises(ValueError):
+        fastrouter.Cooldown(seconds=-1)
+    with pytest.raises(TypeError):
+        fastrouter.Client(api_key="k", cooldown=3)  # type: ignore[arg-type]

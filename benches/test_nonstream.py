@@ -99,8 +99,11 @@ def _measure(benchmark: Any, record_result: Callable[..., None], client: str, ru
 # ---------------------------------------------------------------------- fastrouter
 
 
-@pytest.fixture
-def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
+# A failover chain whose first model answers: it must cost no more than a plain request.
+CHAIN = [MODEL, "anthropic/claude-3.5-haiku", "google/gemini-2.0-flash-001"]
+
+
+def _fastrouter_async_round(mock_base_url: str, model: Any) -> Iterator[RoundFn]:
     loop = _new_loop()
 
     async def make() -> fastrouter.AsyncClient:
@@ -110,7 +113,7 @@ def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
     create = client.chat.completions.create
 
     async def call() -> Answer:
-        resp = await create(model=MODEL, messages=MESSAGES)
+        resp = await create(model=model, messages=MESSAGES)
         usage = resp.usage
         return resp.choices[0].message.content or "", usage.total_tokens if usage else 0
 
@@ -119,8 +122,24 @@ def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
     _close_loop(loop)
 
 
+@pytest.fixture
+def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, MODEL)
+
+
+@pytest.fixture
+def fastrouter_async_chain(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, CHAIN)
+
+
 def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], fastrouter_async: RoundFn) -> None:
     _measure(benchmark, record_result, "fastrouter AsyncClient", fastrouter_async)
+
+
+def test_fastrouter_async_chain(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_chain: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, 3-model chain", fastrouter_async_chain)
 
 
 @pytest.fixture

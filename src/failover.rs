@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 
 use crate::error::{Action, Error, ErrorKind};
+use crate::events::{ChainEvent, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
 use crate::transport::{Timeouts, Transport};
@@ -97,6 +98,17 @@ pub struct ChatRequest {
     pub timeouts: Timeouts,
     /// The client's circuit breakers.
     pub health: Arc<HealthBook>,
+    /// Where to report attempts, retries, failovers and cooldowns as they happen.
+    pub events: Option<EventSink>,
+}
+
+impl ChatRequest {
+    /// Report an event if anyone listens (the event is only built then).
+    fn emit(&self, event: impl FnOnce() -> ChainEvent) {
+        if let Some(sink) = &self.events {
+            sink.emit(event());
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -196,6 +208,11 @@ where
     'models: for model in &request.models {
         if honour_breakers && health.admit(model, Instant::now()) == Admission::Skip {
             let error = cooling_error(model, health.cooled_until(model));
+            request.emit(|| ChainEvent {
+                error_kind: Some(error.kind()),
+                message: Some(error.message().to_owned()),
+                ..ChainEvent::new("skip", model, 0)
+            });
             attempts.push(Attempt::skipped(model, &error));
             last_error = Some(error);
             continue 'models;
@@ -227,12 +244,31 @@ where
             let mut error = match outcome.result {
                 Ok(value) => {
                     health.record_success(model);
+                    request.emit(|| ChainEvent {
+                        status: record.status,
+                        latency: Some(latency),
+                        ..ChainEvent::new("attempt", model, retry)
+                    });
                     attempts.push(record);
                     return Ok((value, attempts));
                 }
                 Err(error) => error,
             };
-            health.record_failure(model, &error, Instant::now());
+            let opened = health.record_failure(model, &error, Instant::now());
+            request.emit(|| ChainEvent {
+                status: error.status(),
+                error_kind: Some(error.kind()),
+                message: Some(error.message().to_owned()),
+                latency: Some(latency),
+                ..ChainEvent::new("attempt", model, retry)
+            });
+            if opened {
+                request.emit(|| ChainEvent {
+                    error_kind: Some(error.kind()),
+                    message: Some(format!("cooling down after: {}", error.message())),
+                    ..ChainEvent::new("cooldown", model, retry)
+                });
+            }
             error.details_mut().model = Some(model.clone());
             record.status = error.status();
             record.error_kind = Some(error.kind());
@@ -242,37 +278,56 @@ where
             }
             attempts.push(record);
             let action = error.kind().action();
+            let action_kind = error.kind();
             let retry_after = error.retry_after();
             let blamed = error.details().provider.clone();
             last_error = Some(error);
             if action == Action::Stop {
                 break 'models;
             }
+            let failed_retry = retry;
+            let failover = |request: &ChatRequest| {
+                request.emit(|| ChainEvent {
+                    error_kind: Some(action_kind),
+                    ..ChainEvent::new("failover", model, failed_retry)
+                })
+            };
             retry += 1;
             if retry > request.max_retries {
+                failover(request);
                 continue 'models;
             }
             // A transient failure OpenRouter blames on one provider: the first retry
             // sidesteps that provider (once per model) and needs no backoff. Model-level
             // verdicts (moderation, context length, not found) move on instead.
             if !ignored_provider && action == Action::RetrySameModel {
-                if let Some(without) =
-                    blamed.and_then(|p| body_ignoring_provider(&request.body, &p))
+                if let Some((provider, without)) = blamed
+                    .and_then(|p| body_ignoring_provider(&request.body, &p).map(|body| (p, body)))
                 {
                     body = body_with_model(&without, model);
                     ignored_provider = true;
+                    request.emit(|| ChainEvent {
+                        message: Some(format!("retrying without provider {provider}")),
+                        ..ChainEvent::new("sidestep", model, retry)
+                    });
                     continue;
                 }
             }
             if action != Action::RetrySameModel {
+                failover(request);
                 continue 'models;
             }
             let Some(wait) = backoff.delay(retry - 1, retry_after) else {
+                failover(request);
                 continue 'models;
             };
             if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
                 break 'models;
             }
+            request.emit(|| ChainEvent {
+                wait: Some(wait),
+                ..ChainEvent::new("retry", model, retry)
+            });
             tokio::time::sleep(wait).await;
         }
     }

@@ -151,13 +151,13 @@ impl HealthBook {
     }
 
     /// Count a failed attempt; open the breaker after too many, or at once for a spent
-    /// quota (until its reset).
-    pub fn record_failure(&self, model: &str, error: &Error, now: Instant) {
+    /// quota (until its reset). True when this failure opened the breaker.
+    pub fn record_failure(&self, model: &str, error: &Error, now: Instant) -> bool {
         let Some(config) = self.config else {
-            return;
+            return false;
         };
         if !counts_against_model(error.kind()) {
-            return;
+            return false;
         }
         let mut models = self.models();
         let health = models.entry(model.to_owned()).or_default();
@@ -176,7 +176,9 @@ impl HealthBook {
             health.state = BreakerState::Open;
             health.cooled_until = Some(now + cooldown);
             health.reason = Some(format!("{}: {}", error.kind().as_str(), error.message()));
+            return true;
         }
+        false
     }
 
     pub fn report(&self) -> Vec<HealthReport> {

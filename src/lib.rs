@@ -7,6 +7,7 @@
 
 pub mod accumulate;
 pub mod error;
+pub mod events;
 pub mod failover;
 pub mod health;
 pub mod mock;

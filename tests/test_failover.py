@@ -170,3 +170,68 @@ def test_cooldown_validates_its_settings() -> None:
         fastrouter.Cooldown(seconds=-1)
     with pytest.raises(TypeError):
         fastrouter.Client(api_key="k", cooldown=3)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ events
+
+
+async def test_events_report_attempts_retries_and_failovers(server: MockServer, caller: Any) -> None:
+    events: list[fastrouter.ChainEvent] = []
+    client = caller.client(server, max_retries=1, on_event=events.append)
+    server.script(A, Fail(503, retry_after=0.05), Fail(404))
+    resp = await caller.create(client, model=CHAIN)
+    assert resp.model == B
+    assert [(e.type, e.model, e.status, e.error_kind) for e in events] == [
+        ("attempt", A, 503, "service_unavailable"),
+        ("retry", A, None, None),
+        ("attempt", A, 404, "not_found"),
+        ("failover", A, None, "not_found"),
+        ("attempt", B, 200, None),
+    ]
+    assert events[1].wait_s == pytest.approx(0.05)
+    assert all(e.latency_s is not None and e.latency_s >= 0 for e in events if e.type == "attempt")
+
+
+async def test_events_report_sidesteps_cooldowns_and_skips(server: MockServer, caller: Any) -> None:
+    events: list[fastrouter.ChainEvent] = []
+    client = caller.client(
+        server, max_retries=1, cooldown=fastrouter.Cooldown(failures=2, seconds=60), on_event=events.append
+    )
+    server.script(A, Fail(502, metadata={"provider_name": "Together"}), Fail(502))
+    await caller.create(client, model=CHAIN)
+    await caller.create(client, model=CHAIN)
+    kinds = [(e.type, e.model) for e in events]
+    assert ("sidestep", A) in kinds
+    assert "Together" in next(e.message or "" for e in events if e.type == "sidestep")
+    assert ("cooldown", A) in kinds
+    assert kinds[-2:] == [("skip", A), ("attempt", B)]
+
+
+async def test_a_failing_hook_never_breaks_the_request(
+    server: MockServer, caller: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reported: list[BaseException] = []
+    monkeypatch.setattr("sys.unraisablehook", lambda info: reported.append(info.exc_value))
+
+    def explode(event: fastrouter.ChainEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    client = caller.client(server, on_event=explode)
+    resp = await caller.create(client, model=A)
+    assert resp.model == A
+    assert any(isinstance(e, RuntimeError) and "hook bug" in str(e) for e in reported)
+
+
+async def test_events_are_logged_at_debug(server: MockServer, caller: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="fastrouter")
+    client = caller.client(server, max_retries=1)
+    server.script(A, Fail(429, retry_after=0.01))
+    await caller.create(client, model=A)
+    messages = [r.getMessage() for r in caplog.records if r.name == "fastrouter"]
+    assert any(m.startswith(f"attempt {A}") and "status 429" in m for m in messages)
+    assert any(m.startswith(f"retry {A}") for m in messages)
+
+
+def test_on_event_must_be_callable() -> None:
+    with pytest.raises(TypeError):
+        fastrouter.Client(api_key="k", on_event="print")  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ from .errors import (
     StreamError,
     UnprocessableEntityError,
 )
+from .events import ChainEvent
 from .health import Cooldown, ModelHealth
 from .streaming import AsyncStream, Stream
 from .types import (
@@ -63,6 +64,7 @@ __all__ = [
     "Client",
     "Timeout",
     "Cooldown",
+    "ChainEvent",
     "ModelHealth",
     "AsyncStream",
     "Stream",

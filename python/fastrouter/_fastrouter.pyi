@@ -4,7 +4,7 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, final
 
 from typing_extensions import TypeAlias
 
@@ -45,6 +45,7 @@ class NativeClient:
         total_timeout: Optional[float] = None,
         cooldown_failures: Optional[int] = ...,
         cooldown_seconds: float = 30.0,
+        on_event: Optional[Callable[[Tuple[Any, ...]], object]] = None,
     ) -> NativeClient: ...
     def chat(
         self,

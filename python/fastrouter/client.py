@@ -15,6 +15,7 @@ from urllib.parse import quote
 from . import _fastrouter
 from ._bridge import run
 from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
+from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
 from .streaming import AsyncStream, Stream
@@ -106,6 +107,7 @@ class _ClientBase:
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
+        on_event: Optional[EventHook] = None,
     ) -> None:
         if cooldown is not None and not isinstance(cooldown, Cooldown):
             raise TypeError(f"cooldown must be a fastrouter.Cooldown or None, got {cooldown!r}")
@@ -128,6 +130,7 @@ class _ClientBase:
             total_timeout=self.timeout.total,
             cooldown_failures=cooldown.failures if cooldown is not None else None,
             cooldown_seconds=cooldown.seconds if cooldown is not None else 30.0,
+            on_event=native_hook(on_event),
         )
 
     @property
@@ -318,6 +321,7 @@ class AsyncClient(_ClientBase):
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
+        on_event: Optional[EventHook] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -329,6 +333,7 @@ class AsyncClient(_ClientBase):
             app_categories=app_categories,
             default_headers=default_headers,
             cooldown=cooldown,
+            on_event=on_event,
         )
         self.chat = AsyncChat(self)
         self.generations = AsyncGenerations(self)
@@ -492,6 +497,7 @@ class Client(_ClientBase):
         app_categories: Union[str, Sequence[str], None] = None,
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
+        on_event: Optional[EventHook] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -503,6 +509,7 @@ class Client(_ClientBase):
             app_categories=app_categories,
             default_headers=default_headers,
             cooldown=cooldown,
+            on_event=on_event,
         )
         self.chat = Chat(self)
         self.generations = Generations(self)

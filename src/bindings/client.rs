@@ -14,6 +14,7 @@ use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
 use super::runtime::{block_on, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::error::{Error, ErrorKind};
+use crate::events::{ChainEvent, EventSink};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::response::error_from_response;
@@ -41,6 +42,28 @@ impl<'py> IntoPyObject<'py> for ChatOutput {
             [PyBytes::new(py, &body).into_any(), attempts.into_any()],
         )
     }
+}
+
+/// Calls `hook((kind, model, retry, status, error_kind, message, wait_s, latency_s))` on
+/// the I/O thread; a failing hook is reported as unraisable, never breaks the request.
+fn python_sink(hook: Py<PyAny>) -> EventSink {
+    EventSink::new(move |event: ChainEvent| {
+        Python::attach(|py| {
+            let args = (
+                event.kind,
+                event.model,
+                event.retry,
+                event.status,
+                event.error_kind.map(|k| k.as_str()),
+                event.message,
+                event.wait.map(|d| d.as_secs_f64()),
+                event.latency.map(|d| d.as_secs_f64()),
+            );
+            if let Err(err) = hook.call1(py, (args,)) {
+                err.write_unraisable(py, None);
+            }
+        })
+    })
 }
 
 /// A raw body on its way to Python as `bytes`.
@@ -72,6 +95,7 @@ pub struct NativeClient {
     transport: RwLock<Option<Transport>>,
     backoff: Backoff,
     health: Arc<HealthBook>,
+    events: Option<EventSink>,
 }
 
 impl NativeClient {
@@ -108,6 +132,7 @@ impl NativeClient {
             max_retries,
             timeouts: merged,
             health: self.health.clone(),
+            events: self.events.clone(),
         })
     }
 }
@@ -136,7 +161,7 @@ async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -150,6 +175,7 @@ impl NativeClient {
         total_timeout: Option<f64>,
         cooldown_failures: Option<u32>,
         cooldown_seconds: f64,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let breaker = match cooldown_failures {
             None | Some(0) => None,
@@ -180,6 +206,7 @@ impl NativeClient {
             transport: RwLock::new(Some(transport)),
             backoff: Backoff::default(),
             health: Arc::new(HealthBook::new(breaker)),
+            events: on_event.map(python_sink),
         })
     }
 

@@ -41,6 +41,8 @@ pub enum ErrorKind {
     QuotaExhausted,
     /// The model was skipped: its circuit breaker is open (recorded, never sent).
     CoolingDown,
+    /// A hedged try that lost the race and was cancelled (recorded only).
+    Cancelled,
     /// 502: the upstream provider failed.
     Provider,
     /// 503: no provider available right now.
@@ -102,6 +104,7 @@ impl ErrorKind {
             Self::RateLimited => "rate_limited",
             Self::QuotaExhausted => "quota_exhausted",
             Self::CoolingDown => "cooling_down",
+            Self::Cancelled => "cancelled",
             Self::Provider => "provider",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Server => "server",
@@ -128,7 +131,8 @@ impl ErrorKind {
             | Self::PermissionDenied
             | Self::NotFound
             | Self::QuotaExhausted
-            | Self::CoolingDown => Action::NextModel,
+            | Self::CoolingDown
+            | Self::Cancelled => Action::NextModel,
             Self::InvalidRequest
             | Self::BadRequest
             | Self::Authentication

@@ -13,6 +13,7 @@ use reqwest::Method;
 use crate::error::{Action, Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
 use crate::health::{Admission, HealthBook};
+use crate::hedge::HedgeConfig;
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
 use crate::transport::{Timeouts, Transport};
 
@@ -100,11 +101,13 @@ pub struct ChatRequest {
     pub health: Arc<HealthBook>,
     /// Where to report attempts, retries, failovers and cooldowns as they happen.
     pub events: Option<EventSink>,
+    /// Race the chain's first model against the next one when it is slow (opt-in).
+    pub hedge: Option<HedgeConfig>,
 }
 
 impl ChatRequest {
     /// Report an event if anyone listens (the event is only built then).
-    fn emit(&self, event: impl FnOnce() -> ChainEvent) {
+    pub(crate) fn emit(&self, event: impl FnOnce() -> ChainEvent) {
         if let Some(sink) = &self.events {
             sink.emit(event());
         }
@@ -184,16 +187,81 @@ pub struct AttemptOutcome<T> {
     pub first_token: Option<Duration>,
 }
 
+/// A try that finished, with what the chain needs to record it.
+pub struct Finished<T> {
+    pub outcome: AttemptOutcome<T>,
+    pub latency: Duration,
+    /// Index in the chain of the model that served it (a hedge may serve the next one).
+    pub model_index: usize,
+    pub hedged: bool,
+}
+
+impl ChatRequest {
+    /// Record a successful try: breaker closed, TTFT sample kept, event emitted.
+    fn succeeded(&self, model: &str, retry: u32, latency: Duration, first_token: Option<Duration>) {
+        self.health
+            .record_success(model, first_token.unwrap_or(latency));
+        self.emit(|| ChainEvent {
+            status: Some(200),
+            latency: Some(latency),
+            ..ChainEvent::new("attempt", model, retry)
+        });
+    }
+
+    /// Record a failed try: breaker counted, events emitted; returns its attempt record.
+    pub(crate) fn failed<T>(
+        &self,
+        model: &str,
+        retry: u32,
+        error: &mut Error,
+        finished: &Finished<T>,
+    ) -> Attempt {
+        let opened = self.health.record_failure(model, error, Instant::now());
+        self.emit(|| ChainEvent {
+            status: error.status(),
+            error_kind: Some(error.kind()),
+            message: Some(error.message().to_owned()),
+            latency: Some(finished.latency),
+            ..ChainEvent::new("attempt", model, retry)
+        });
+        if opened {
+            self.emit(|| ChainEvent {
+                error_kind: Some(error.kind()),
+                message: Some(format!("cooling down after: {}", error.message())),
+                ..ChainEvent::new("cooldown", model, retry)
+            });
+        }
+        error.details_mut().model = Some(model.to_owned());
+        Attempt {
+            model: model.to_owned(),
+            provider: finished
+                .outcome
+                .provider
+                .clone()
+                .or_else(|| error.details().provider.clone()),
+            status: error.status(),
+            error_kind: Some(error.kind()),
+            error: Some(error.message().to_owned()),
+            latency: finished.latency,
+            first_token: finished.outcome.first_token,
+            cost: finished.outcome.cost.clone(),
+            retry,
+            hedged: finished.hedged,
+        }
+    }
+}
+
 /// Walk the chain: call `attempt(model, body, limit)` per try, retrying the same model
 /// with backoff or moving on as [`ErrorKind::action`] says, within the total deadline.
+/// With hedging, the chain's first try races the next model (see [`crate::hedge`]).
 /// On success returns the attempt's value and every attempt made (the last one is it).
 pub async fn walk_chain<T, F, Fut>(
     request: &ChatRequest,
     backoff: &Backoff,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<(T, Vec<Attempt>), ChainError>
 where
-    F: FnMut(String, Bytes, Option<Duration>) -> Fut,
+    F: Fn(String, Bytes, Option<Duration>) -> Fut,
     Fut: std::future::Future<Output = AttemptOutcome<T>>,
 {
     let timeouts = request.timeouts;
@@ -205,7 +273,7 @@ where
     let now = Instant::now();
     let honour_breakers = request.models.iter().any(|m| !health.is_cooling(m, now));
 
-    'models: for model in &request.models {
+    'models: for (index, model) in request.models.iter().enumerate() {
         if honour_breakers && health.admit(model, Instant::now()) == Admission::Skip {
             let error = cooling_error(model, health.cooled_until(model));
             request.emit(|| ChainEvent {
@@ -226,57 +294,62 @@ where
                 last_error = Some(deadline_error(timeouts.total));
                 break 'models;
             }
-            let started = Instant::now();
-            let outcome = attempt(model.clone(), body.clone(), remaining).await;
-            let latency = started.elapsed();
-            let mut record = Attempt {
-                model: model.clone(),
-                provider: outcome.provider,
-                status: Some(200),
-                error_kind: None,
-                error: None,
-                latency,
-                first_token: outcome.first_token,
-                cost: outcome.cost,
-                retry,
-                hedged: false,
+            let hedge = (index == 0 && retry == 0)
+                .then(|| crate::hedge::plan(request, honour_breakers))
+                .flatten();
+            let (finished, extra) = match hedge {
+                Some(plan) => crate::hedge::race(request, &attempt, &body, remaining, plan).await,
+                None => {
+                    let started = Instant::now();
+                    let outcome = attempt(model.clone(), body.clone(), remaining).await;
+                    let latency = started.elapsed();
+                    let finished = Finished {
+                        outcome,
+                        latency,
+                        model_index: index,
+                        hedged: false,
+                    };
+                    (finished, Vec::new())
+                }
             };
-            let mut error = match outcome.result {
+            attempts.extend(extra);
+            let served = &request.models[finished.model_index];
+            let mut error = match finished.outcome.result {
                 Ok(value) => {
-                    health.record_success(model);
-                    request.emit(|| ChainEvent {
-                        status: record.status,
-                        latency: Some(latency),
-                        ..ChainEvent::new("attempt", model, retry)
+                    request.succeeded(
+                        served,
+                        retry,
+                        finished.latency,
+                        finished.outcome.first_token,
+                    );
+                    attempts.push(Attempt {
+                        model: served.clone(),
+                        provider: finished.outcome.provider,
+                        status: Some(200),
+                        error_kind: None,
+                        error: None,
+                        latency: finished.latency,
+                        first_token: finished.outcome.first_token,
+                        cost: finished.outcome.cost,
+                        retry,
+                        hedged: finished.hedged,
                     });
-                    attempts.push(record);
                     return Ok((value, attempts));
                 }
                 Err(error) => error,
             };
-            let opened = health.record_failure(model, &error, Instant::now());
-            request.emit(|| ChainEvent {
-                status: error.status(),
-                error_kind: Some(error.kind()),
-                message: Some(error.message().to_owned()),
-                latency: Some(latency),
-                ..ChainEvent::new("attempt", model, retry)
-            });
-            if opened {
-                request.emit(|| ChainEvent {
-                    error_kind: Some(error.kind()),
-                    message: Some(format!("cooling down after: {}", error.message())),
-                    ..ChainEvent::new("cooldown", model, retry)
-                });
-            }
-            error.details_mut().model = Some(model.clone());
-            record.status = error.status();
-            record.error_kind = Some(error.kind());
-            record.error = Some(error.message().to_owned());
-            if record.provider.is_none() {
-                record.provider = error.details().provider.clone();
-            }
-            attempts.push(record);
+            let failed = Finished {
+                outcome: AttemptOutcome {
+                    result: Ok(()),
+                    provider: finished.outcome.provider,
+                    cost: finished.outcome.cost,
+                    first_token: finished.outcome.first_token,
+                },
+                latency: finished.latency,
+                model_index: finished.model_index,
+                hedged: finished.hedged,
+            };
+            attempts.push(request.failed(model, retry, &mut error, &failed));
             let action = error.kind().action();
             let action_kind = error.kind();
             let retry_after = error.retry_after();
@@ -340,6 +413,7 @@ where
     });
     let models_tried = {
         let mut names: Vec<&str> = attempts.iter().map(|a| a.model.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         names.len()
     };

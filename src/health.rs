@@ -2,7 +2,7 @@
 //! chains until its cooldown ends; then one half-open probe decides whether it is back.
 //! A spent quota (OpenRouter's free-model daily cap) cools the model until the reset.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -87,7 +87,13 @@ pub struct HealthReport {
 pub struct HealthBook {
     config: Option<BreakerConfig>,
     models: Mutex<HashMap<String, ModelHealth>>,
+    /// Recent times to first token per model, for adaptive hedging.
+    first_tokens: Mutex<HashMap<String, VecDeque<Duration>>>,
 }
+
+/// First-token samples kept per model, and needed before a p95 is trusted.
+const TTFT_WINDOW: usize = 64;
+const TTFT_MIN_SAMPLES: usize = 8;
 
 /// Whether a failure says something about the model (not about the request or account).
 fn counts_against_model(kind: ErrorKind) -> bool {
@@ -100,6 +106,7 @@ impl HealthBook {
         Self {
             config,
             models: Mutex::default(),
+            first_tokens: Mutex::default(),
         }
     }
 
@@ -140,14 +147,33 @@ impl HealthBook {
         self.models().get(model).and_then(|h| h.cooled_until)
     }
 
-    pub fn record_success(&self, model: &str) {
+    /// A successful try: closes the breaker and keeps the time to first token.
+    pub fn record_success(&self, model: &str, first_token: Duration) {
+        {
+            let mut samples = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
+            let window = samples.entry(model.to_owned()).or_default();
+            if window.len() == TTFT_WINDOW {
+                window.pop_front();
+            }
+            window.push_back(first_token);
+        }
         if self.config.is_none() {
             return;
         }
-        let mut models = self.models();
-        if let Some(health) = models.get_mut(model) {
+        if let Some(health) = self.models().get_mut(model) {
             *health = ModelHealth::default();
         }
+    }
+
+    /// The 95th percentile of the model's recent times to first token, once there are
+    /// enough samples.
+    pub fn ttft_p95(&self, model: &str) -> Option<Duration> {
+        let samples = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let window = samples.get(model).filter(|w| w.len() >= TTFT_MIN_SAMPLES)?;
+        let mut sorted: Vec<Duration> = window.iter().copied().collect();
+        sorted.sort_unstable();
+        let rank = (sorted.len() * 95).div_ceil(100).saturating_sub(1);
+        sorted.get(rank).copied()
     }
 
     /// Count a failed attempt; open the breaker after too many, or at once for a spent
@@ -238,7 +264,7 @@ mod tests {
             Admission::Skip,
             "one probe at a time"
         );
-        book.record_success("m");
+        book.record_success("m", Duration::from_millis(5));
         assert_eq!(book.admit("m", later), Admission::Allowed);
         assert_eq!(book.report()[0].state, BreakerState::Closed);
     }
@@ -290,6 +316,19 @@ mod tests {
             book.admit("m:free", t0 + Duration::from_secs(3601)),
             Admission::Probe
         );
+    }
+
+    #[test]
+    fn ttft_p95_needs_enough_samples() {
+        let book = HealthBook::new(None);
+        for ms in 1..=7 {
+            book.record_success("m", Duration::from_millis(ms * 10));
+        }
+        assert_eq!(book.ttft_p95("m"), None);
+        for ms in 8..=20 {
+            book.record_success("m", Duration::from_millis(ms * 10));
+        }
+        assert_eq!(book.ttft_p95("m"), Some(Duration::from_millis(190)));
     }
 
     #[test]

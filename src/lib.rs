@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod failover;
 pub mod health;
+pub mod hedge;
 pub mod mock;
 pub mod response;
 pub mod sse;

@@ -7,7 +7,7 @@ from typing import Any
 
 import fastrouter
 import pytest
-from fastrouter.testing import Fail, MockServer, Reply
+from fastrouter.testing import Fail, MockServer, Reply, StreamScript
 
 A = "acme/model-a"
 B = "acme/model-b"
@@ -235,3 +235,84 @@ async def test_events_are_logged_at_debug(server: MockServer, caller: Any, caplo
 def test_on_event_must_be_callable() -> None:
     with pytest.raises(TypeError):
         fastrouter.Client(api_key="k", on_event="print")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- hedging
+
+
+async def _chunks(stream: Any) -> list[Any]:
+    if isinstance(stream, fastrouter.AsyncStream):
+        return [chunk async for chunk in stream]
+    return list(stream)
+
+
+def _wait_for_closed(server: MockServer, at_least: int) -> None:
+    deadline = time.monotonic() + 2
+    while server.connections[1] < at_least and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.connections[1] >= at_least, server.connections
+
+
+async def test_hedge_starts_the_next_model_and_cancels_the_loser(server: MockServer, caller: Any) -> None:
+    events: list[fastrouter.ChainEvent] = []
+    client = caller.client(server, hedge=fastrouter.Hedge(after=0.15), on_event=events.append)
+    server.script(A, Reply("slow", delay=1.5))
+    server.script(B, Reply("fast"))
+    started = time.monotonic()
+    resp = await caller.create(client, model=CHAIN)
+    assert time.monotonic() - started < 1.0
+    assert resp.choices[0].message.content == "fast"
+    assert [(a.model, a.status, a.error_kind, a.hedged) for a in resp.attempts] == [
+        (A, None, "cancelled", True),
+        (B, 200, None, True),
+    ]
+    assert [r.model for r in server.chat_requests()] == [A, B]
+    _wait_for_closed(server, 1)  # the loser's connection was closed, not left to finish
+    assert ("hedge", A) in [(e.type, e.model) for e in events]
+
+
+async def test_no_hedge_when_the_first_model_is_fast(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, hedge=fastrouter.Hedge(after=0.5))
+    resp = await caller.create(client, model=CHAIN)
+    assert resp.model == A
+    assert [(a.model, a.hedged) for a in resp.attempts] == [(A, False)]
+    assert server.chat_requests(B) == []
+
+
+async def test_hedge_survives_the_first_model_failing(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, hedge=fastrouter.Hedge(after=0.1))
+    server.script(A, Fail(503, delay=0.3))
+    server.script(B, Reply("from b", delay=0.5))
+    resp = await caller.create(client, model=CHAIN)
+    assert resp.choices[0].message.content == "from b"
+    assert [(a.model, a.status, a.hedged) for a in resp.attempts] == [(A, 503, True), (B, 200, True)]
+
+
+async def test_hedged_stream_keeps_the_first_to_deliver(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, hedge=fastrouter.Hedge(after=0.15))
+    server.script(A, Reply("slow stream", stream=StreamScript(first_chunk_delay=1.5)))
+    server.script(B, Reply("fast stream"))
+    stream = await caller.create(client, model=CHAIN, stream=True)
+    text = "".join([c.choices[0].delta.content or "" for c in await _chunks(stream) if c.choices])
+    assert text == "fast stream"
+    assert [(a.model, a.error_kind, a.hedged) for a in stream.attempts] == [(A, "cancelled", True), (B, None, True)]
+    _wait_for_closed(server, 1)
+
+
+async def test_adaptive_hedge_uses_the_measured_p95(server: MockServer, caller: Any) -> None:
+    client = caller.client(server, hedge=fastrouter.Hedge(after=5.0, adaptive=True))
+    for _ in range(10):  # fast answers teach the client A's usual time to first token
+        await caller.create(client, model=CHAIN)
+    server.script(A, Reply("slow", delay=1.5))
+    server.script(B, Reply("fast"))
+    started = time.monotonic()
+    resp = await caller.create(client, model=CHAIN)
+    assert time.monotonic() - started < 1.0, "a fixed 5 s delay would still be waiting"
+    assert resp.choices[0].message.content == "fast"
+
+
+def test_hedge_validates_its_delay() -> None:
+    with pytest.raises(ValueError):
+        fastrouter.Hedge(after=0)
+    with pytest.raises(TypeError):
+        fastrouter.Client(api_key="k", hedge=1.0)  # type: ignore[arg-type]

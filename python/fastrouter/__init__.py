@@ -19,7 +19,7 @@ server bundled in the wheel.
 from ._fastrouter import __version__
 from .attempts import Attempt
 from .client import AsyncClient, Client
-from .config import Timeout
+from .config import Hedge, Timeout
 from .errors import (
     AllModelsFailedError,
     APIConnectionError,
@@ -64,6 +64,7 @@ __all__ = [
     "Client",
     "Timeout",
     "Cooldown",
+    "Hedge",
     "ChainEvent",
     "ModelHealth",
     "AsyncStream",

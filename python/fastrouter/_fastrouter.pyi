@@ -46,6 +46,8 @@ class NativeClient:
         cooldown_failures: Optional[int] = ...,
         cooldown_seconds: float = 30.0,
         on_event: Optional[Callable[[Tuple[Any, ...]], object]] = None,
+        hedge_after: Optional[float] = None,
+        hedge_adaptive: bool = False,
     ) -> NativeClient: ...
     def chat(
         self,

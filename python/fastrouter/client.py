@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
-from .config import DEFAULT_TIMEOUT, Timeout, attribution_headers, resolve_api_key, resolve_base_url
+from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
@@ -108,7 +108,10 @@ class _ClientBase:
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
+        hedge: Optional[Hedge] = None,
     ) -> None:
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise TypeError(f"hedge must be a fastrouter.Hedge or None, got {hedge!r}")
         if cooldown is not None and not isinstance(cooldown, Cooldown):
             raise TypeError(f"cooldown must be a fastrouter.Cooldown or None, got {cooldown!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -131,6 +134,8 @@ class _ClientBase:
             cooldown_failures=cooldown.failures if cooldown is not None else None,
             cooldown_seconds=cooldown.seconds if cooldown is not None else 30.0,
             on_event=native_hook(on_event),
+            hedge_after=hedge.after if hedge is not None else None,
+            hedge_adaptive=hedge.adaptive if hedge is not None else False,
         )
 
     @property
@@ -322,6 +327,7 @@ class AsyncClient(_ClientBase):
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
+        hedge: Optional[Hedge] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -334,6 +340,7 @@ class AsyncClient(_ClientBase):
             default_headers=default_headers,
             cooldown=cooldown,
             on_event=on_event,
+            hedge=hedge,
         )
         self.chat = AsyncChat(self)
         self.generations = AsyncGenerations(self)
@@ -498,6 +505,7 @@ class Client(_ClientBase):
         default_headers: Optional[Mapping[str, str]] = None,
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
+        hedge: Optional[Hedge] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -510,6 +518,7 @@ class Client(_ClientBase):
             default_headers=default_headers,
             cooldown=cooldown,
             on_event=on_event,
+            hedge=hedge,
         )
         self.chat = Chat(self)
         self.generations = Generations(self)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Dict, Optional, Union
 
-__all__ = ["Timeout", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT"]
+__all__ = ["Timeout", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 
@@ -57,6 +57,23 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT = Timeout()
+
+
+@dataclass(frozen=True)
+class Hedge:
+    """Opt-in hedging for chains: if the first model has produced no first token after
+    ``after`` seconds, the next model is started in parallel; the first to deliver wins and
+    the other is cancelled (its connection closed; it appears in ``attempts`` with
+    ``hedged=True`` and ``error_kind="cancelled"``). With ``adaptive=True`` the delay is the
+    p95 time-to-first-token this client measured for that model (``after`` until enough
+    requests were seen)."""
+
+    after: float = 1.0
+    adaptive: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.after, bool) or not isinstance(self.after, (int, float)) or not self.after > 0:
+            raise ValueError(f"Hedge.after must be a positive number of seconds, got {self.after!r}")
 
 
 def _env(*names: str) -> Optional[str]:

@@ -24,8 +24,9 @@ class ChainEvent:
     ``type`` is ``"attempt"`` (a try finished: ``status``, ``error_kind``, ``latency_s``),
     ``"retry"`` (the same model is retried after ``wait_s``), ``"sidestep"`` (retrying
     without the provider OpenRouter blamed), ``"failover"`` (leaving ``model`` after
-    ``error_kind``), ``"cooldown"`` (``model``'s circuit breaker opened) or ``"skip"`` (a
-    cooling model was passed over).
+    ``error_kind``), ``"cooldown"`` (``model``'s circuit breaker opened), ``"skip"`` (a
+    cooling model was passed over) or ``"hedge"`` (``model`` was slow: the next model was
+    started in parallel).
     """
 
     type: str

@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
+use crate::hedge::HedgeConfig;
 use crate::response::error_from_response;
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
@@ -96,6 +97,7 @@ pub struct NativeClient {
     backoff: Backoff,
     health: Arc<HealthBook>,
     events: Option<EventSink>,
+    hedge: Option<HedgeConfig>,
 }
 
 impl NativeClient {
@@ -133,6 +135,7 @@ impl NativeClient {
             timeouts: merged,
             health: self.health.clone(),
             events: self.events.clone(),
+            hedge: self.hedge,
         })
     }
 }
@@ -161,7 +164,7 @@ async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -176,7 +179,13 @@ impl NativeClient {
         cooldown_failures: Option<u32>,
         cooldown_seconds: f64,
         on_event: Option<Py<PyAny>>,
+        hedge_after: Option<f64>,
+        hedge_adaptive: bool,
     ) -> PyResult<Self> {
+        let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
+            after,
+            adaptive: hedge_adaptive,
+        });
         let breaker = match cooldown_failures {
             None | Some(0) => None,
             Some(failures) => Some(BreakerConfig {
@@ -207,6 +216,7 @@ impl NativeClient {
             backoff: Backoff::default(),
             health: Arc::new(HealthBook::new(breaker)),
             events: on_event.map(python_sink),
+            hedge,
         })
     }
 

@@ -151,11 +151,18 @@ impl HealthBook {
     pub fn record_success(&self, model: &str, first_token: Duration) {
         {
             let mut samples = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
-            let window = samples.entry(model.to_owned()).or_default();
-            if window.len() == TTFT_WINDOW {
-                window.pop_front();
+            // get_mut first: no key allocation on the hot path once the model is known.
+            match samples.get_mut(model) {
+                Some(window) => {
+                    if window.len() == TTFT_WINDOW {
+                        window.pop_front();
+                    }
+                    window.push_back(first_token);
+                }
+                None => {
+                    samples.insert(model.to_owned(), VecDeque::from([first_token]));
+                }
             }
-            window.push_back(first_token);
         }
         if self.config.is_none() {
             return;

@@ -20,8 +20,8 @@ from typing import Any
 import fastrouter
 import pytest
 from fastrouter import ChatCompletionChunk
-from fastrouter.streaming import AsyncStream, Stream
 from fastrouter.testing import MockServer, Raw, Reply, StreamScript, ToolCall
+from stream_helpers import content_chunks, drain, joined, open_stream
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openrouter-traffic"
 MODEL = "a/x"
@@ -29,38 +29,6 @@ SSE = {"content-type": "text/event-stream"}
 
 # Multi-byte UTF-8 of every width: 2 (é, á), 3 (—, CJK), 4 (emoji) bytes, plus a ZWJ sequence.
 UNICODE = "Olá café é — 日本語のテキスト 🎉🚀 fin 👩‍👩‍👧 ok"
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-async def drain(stream: Any, into: list[ChatCompletionChunk] | None = None) -> list[ChatCompletionChunk]:
-    """Every chunk of a sync or async stream. ``into`` keeps what arrived when iteration
-    raises."""
-    chunks: list[ChatCompletionChunk] = [] if into is None else into
-    if isinstance(stream, Stream):
-        for chunk in stream:
-            chunks.append(chunk)
-    else:
-        assert isinstance(stream, AsyncStream)
-        async for chunk in stream:
-            chunks.append(chunk)
-    return chunks
-
-
-async def open_stream(caller: Any, client: Any, **kwargs: Any) -> Any:
-    kwargs.setdefault("model", MODEL)
-    stream = await caller.create(client, stream=True, **kwargs)
-    assert isinstance(stream, Stream if caller.mode == "sync" else AsyncStream)
-    return stream
-
-
-def joined(chunks: list[ChatCompletionChunk]) -> str:
-    return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
-
-
-def content_chunks(chunks: list[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
-    return [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
 
 
 def finish_indices(chunks: list[ChatCompletionChunk]) -> list[int]:

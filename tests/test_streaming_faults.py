@@ -17,45 +17,14 @@ from typing import Any
 import fastrouter
 import pytest
 from fastrouter import ChatCompletionChunk
-from fastrouter.streaming import AsyncStream, Stream
+from fastrouter.streaming import Stream
 from fastrouter.testing import Drop, Fail, MockServer, Outcome, Raw, Reply, StreamScript
+from stream_helpers import content_chunks, drain, joined, open_stream
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openrouter-traffic"
 MODEL = "a/x"
 FALLBACK = "b/y"
 WORDS = "one two three four five six seven eight"
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-async def drain(stream: Any, into: list[ChatCompletionChunk] | None = None) -> list[ChatCompletionChunk]:
-    """Every chunk of a sync or async stream. ``into`` keeps what arrived when iteration
-    raises."""
-    chunks: list[ChatCompletionChunk] = [] if into is None else into
-    if isinstance(stream, Stream):
-        for chunk in stream:
-            chunks.append(chunk)
-    else:
-        assert isinstance(stream, AsyncStream)
-        async for chunk in stream:
-            chunks.append(chunk)
-    return chunks
-
-
-async def open_stream(caller: Any, client: Any, **kwargs: Any) -> Any:
-    kwargs.setdefault("model", MODEL)
-    stream = await caller.create(client, stream=True, **kwargs)
-    assert isinstance(stream, Stream if caller.mode == "sync" else AsyncStream)
-    return stream
-
-
-def joined(chunks: list[ChatCompletionChunk]) -> str:
-    return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
-
-
-def content_chunks(chunks: list[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
-    return [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
 
 
 def requested_models(server: MockServer) -> list[str | None]:

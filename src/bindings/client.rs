@@ -383,10 +383,3 @@ impl NativeClient {
         }
     }
 }
-
-// The pool is shared by clones of the transport; an Arc keeps the type Send + Sync.
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Arc<NativeClient>>();
-}

@@ -45,6 +45,7 @@ from .errors import (
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
+from .ledger import UsageEntry, UsageLedger, UsageTotals
 from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
@@ -64,6 +65,9 @@ __all__ = [
     "Client",
     "Timeout",
     "Cooldown",
+    "UsageLedger",
+    "UsageEntry",
+    "UsageTotals",
     "Hedge",
     "ChainEvent",
     "ModelHealth",

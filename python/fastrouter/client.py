@@ -8,15 +8,20 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
+from os import PathLike
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
+from .accounting import entry_for_completion, entry_for_failure, requested_name
 from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
+from .errors import FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
+from .ledger import UsageLedger
 from .params import build_body
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
@@ -88,6 +93,42 @@ def _data(body: bytes) -> Dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+class _Books:
+    """Records one request in the ledger, whichever way it ends."""
+
+    __slots__ = ("ledger", "requested", "tags", "started")
+
+    def __init__(self, ledger: UsageLedger, requested: str, tags: Tuple[str, ...]) -> None:
+        self.ledger = ledger
+        self.requested = requested
+        self.tags = tags
+        self.started = time.time()
+
+    def answered(self, completion: ChatCompletion) -> ChatCompletion:
+        self.ledger.record(
+            entry_for_completion(completion, requested=self.requested, tags=self.tags, started=self.started)
+        )
+        return completion
+
+    def failed(self, error: FastrouterError, *, streamed: bool) -> None:
+        attempts = getattr(error, "attempts", None) or []
+        entry = entry_for_failure(
+            attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=streamed
+        )
+        self.ledger.record(entry)
+
+    def stream_finished(self, stream: Any, status: str) -> None:
+        entry = entry_for_completion(
+            stream.completion,
+            requested=self.requested,
+            tags=self.tags,
+            started=self.started,
+            status=status,
+            streamed=True,
+        )
+        self.ledger.record(entry)
+
+
 class _ClientBase:
     """Configuration shared by both clients."""
 
@@ -109,6 +150,7 @@ class _ClientBase:
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
+        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
     ) -> None:
         if hedge is not None and not isinstance(hedge, Hedge):
             raise TypeError(f"hedge must be a fastrouter.Hedge or None, got {hedge!r}")
@@ -119,6 +161,7 @@ class _ClientBase:
         self.base_url = resolve_base_url(base_url)
         self.timeout = Timeout.coerce(timeout)
         self.max_retries = max_retries
+        self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self._api_key = resolve_api_key(api_key)
         self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
         self._inner = _fastrouter.NativeClient(
@@ -147,6 +190,11 @@ class _ClientBase:
     def default_headers(self) -> Dict[str, str]:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
+
+    def _books(self, model: ModelArg, tags: Optional[Sequence[str]]) -> _Books:
+        if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+            raise TypeError(f"tags must be a list of str, got {tags!r}")
+        return _Books(self.usage, requested_name(model), tuple(tags or ()))
 
     def health(self) -> Dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
@@ -206,6 +254,7 @@ class AsyncCompletions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -220,6 +269,7 @@ class AsyncCompletions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> AsyncStream: ...
 
@@ -234,6 +284,7 @@ class AsyncCompletions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]: ...
 
@@ -247,6 +298,7 @@ class AsyncCompletions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
@@ -254,16 +306,23 @@ class AsyncCompletions:
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
-        ``max_retries`` override the client's for this call. Errors before a stream's
-        first content are raised here (after failover), like non-streaming ones.
+        ``max_retries`` override the client's for this call; ``tags`` label the request in
+        ``client.usage`` (never sent). Errors before a stream's first content are raised
+        here (after failover), like non-streaming ones.
         """
         client = self._client
         body, models, headers, retries, timeouts = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
         )
-        if stream:
-            return AsyncStream(await run(client._inner.chat_stream, body, models, headers, retries, timeouts))
-        return _completion(await run(client._inner.chat, body, models, headers, retries, timeouts))
+        books = client._books(model, tags)
+        try:
+            if stream:
+                native = await run(client._inner.chat_stream, body, models, headers, retries, timeouts)
+                return AsyncStream(native, books.stream_finished)
+            return books.answered(_completion(await run(client._inner.chat, body, models, headers, retries, timeouts)))
+        except FastrouterError as exc:
+            books.failed(exc, streamed=stream)
+            raise
 
 
 class AsyncChat:
@@ -328,6 +387,7 @@ class AsyncClient(_ClientBase):
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
+        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -341,6 +401,7 @@ class AsyncClient(_ClientBase):
             cooldown=cooldown,
             on_event=on_event,
             hedge=hedge,
+            ledger=ledger,
         )
         self.chat = AsyncChat(self)
         self.generations = AsyncGenerations(self)
@@ -383,6 +444,7 @@ class Completions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -397,6 +459,7 @@ class Completions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Stream: ...
 
@@ -411,6 +474,7 @@ class Completions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]: ...
 
@@ -424,6 +488,7 @@ class Completions:
         extra_headers: Optional[Mapping[str, str]] = None,
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
+        tags: Optional[Sequence[str]] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
@@ -432,16 +497,23 @@ class Completions:
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
-        ``max_retries`` override the client's for this call. Errors before a stream's
-        first content are raised here (after failover), like non-streaming ones.
+        ``max_retries`` override the client's for this call; ``tags`` label the request in
+        ``client.usage`` (never sent). Errors before a stream's first content are raised
+        here (after failover), like non-streaming ones.
         """
         client = self._client
         body, models, headers, retries, timeouts = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
         )
-        if stream:
-            return Stream(client._inner.chat_stream_blocking(body, models, headers, retries, timeouts))
-        return _completion(client._inner.chat_blocking(body, models, headers, retries, timeouts))
+        books = client._books(model, tags)
+        try:
+            if stream:
+                native = client._inner.chat_stream_blocking(body, models, headers, retries, timeouts)
+                return Stream(native, books.stream_finished)
+            return books.answered(_completion(client._inner.chat_blocking(body, models, headers, retries, timeouts)))
+        except FastrouterError as exc:
+            books.failed(exc, streamed=stream)
+            raise
 
 
 class Chat:
@@ -506,6 +578,7 @@ class Client(_ClientBase):
         cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
+        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -519,6 +592,7 @@ class Client(_ClientBase):
             cooldown=cooldown,
             on_event=on_event,
             hedge=hedge,
+            ledger=ledger,
         )
         self.chat = Chat(self)
         self.generations = Generations(self)

@@ -9,10 +9,11 @@ iteration here only decodes and wraps them. So the Python cost per chunk is one
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, AsyncIterator, Iterator, List, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, List, Optional
 
 from ._bridge import run
 from .attempts import Attempt
+from .errors import FastrouterError
 from .types import ChatCompletion, ChatCompletionChunk
 
 if TYPE_CHECKING:
@@ -30,10 +31,17 @@ _loads = json.loads
 class _StreamBase:
     """What both stream kinds share: the finished completion, attempts, closing."""
 
-    def __init__(self, native: NativeStream) -> None:
+    def __init__(self, native: NativeStream, on_finish: Optional[Callable[[_StreamBase, str], None]] = None) -> None:
         self._native = native
         self._completion: Optional[ChatCompletion] = None
         self._ended = False
+        self._on_finish = on_finish
+
+    def _finish(self, status: str) -> None:
+        """Report the stream's end once: ``ok``, ``stream_error`` or ``cancelled``."""
+        on_finish, self._on_finish = self._on_finish, None
+        if on_finish is not None:
+            on_finish(self, status)
 
     @property
     def completion(self) -> ChatCompletion:
@@ -59,6 +67,8 @@ class _StreamBase:
 
     def _closed(self) -> None:
         self._native.close()
+        if not self._ended:
+            self._finish("cancelled")
 
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
@@ -79,13 +89,19 @@ class AsyncStream(_StreamBase):
         native = self._native
         chunk = ChatCompletionChunk
         loads = _loads
-        while True:
-            batch = await run(native.next_batch)
-            if batch is None:
-                self._ended = True
-                return
-            for data in batch:
-                yield chunk(loads(data))
+        try:
+            while True:
+                batch = await run(native.next_batch)
+                if batch is None:
+                    self._ended = True
+                    self._finish("ok")
+                    return
+                for data in batch:
+                    yield chunk(loads(data))
+        except FastrouterError:
+            self._ended = True
+            self._finish("stream_error")
+            raise
 
     async def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""
@@ -111,13 +127,19 @@ class Stream(_StreamBase):
         native = self._native
         chunk = ChatCompletionChunk
         loads = _loads
-        while True:
-            batch = native.next_batch_blocking()
-            if batch is None:
-                self._ended = True
-                return
-            for data in batch:
-                yield chunk(loads(data))
+        try:
+            while True:
+                batch = native.next_batch_blocking()
+                if batch is None:
+                    self._ended = True
+                    self._finish("ok")
+                    return
+                for data in batch:
+                    yield chunk(loads(data))
+        except FastrouterError:
+            self._ended = True
+            self._finish("stream_error")
+            raise
 
     def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""

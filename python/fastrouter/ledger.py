@@ -1,0 +1,261 @@
+"""The usage ledger: every request's tokens and exact cost, with totals.
+
+``client.usage`` is a :class:`UsageLedger`. By default it lives in memory; with
+``ledger="usage.db"`` it is also written to SQLite (WAL), and an entry is committed
+*before* the response is handed back, so a crash loses nothing that was returned. Costs are
+``decimal.Decimal`` end to end (stored as text), so totals are exact to the last digit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from decimal import Decimal
+from os import PathLike
+from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+__all__ = ["UsageEntry", "UsageTotals", "UsageLedger"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class UsageEntry:
+    """One request as the ledger saw it.
+
+    ``cost`` is what the answer cost (``None`` when unknown); ``cost_source`` says where it
+    came from: ``"usage"`` (OpenRouter's ``usage.cost``), ``"catalog"`` (priced from catalog
+    prices) or ``"generation"`` (reconciled from ``/generation``). ``reliability_cost`` is
+    what failed attempts, retries and hedges cost on top. ``status`` is ``"ok"``,
+    ``"error"`` (nothing answered), ``"stream_error"`` (a stream failed after it began) or
+    ``"cancelled"`` (a stream closed early).
+    """
+
+    time: float
+    generation_id: Optional[str]
+    requested: str
+    model: Optional[str]
+    provider: Optional[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: Optional[Decimal] = None
+    cost_source: Optional[str] = None
+    reliability_cost: Decimal = _ZERO
+    byok: bool = False
+    latency_s: Optional[float] = None
+    attempts: int = 1
+    tags: Tuple[str, ...] = ()
+    status: str = "ok"
+    streamed: bool = False
+    reconciled: bool = False
+
+    @property
+    def total_cost(self) -> Decimal:
+        """``cost`` (0 when unknown) plus ``reliability_cost``."""
+        return (self.cost or _ZERO) + self.reliability_cost
+
+    @property
+    def day(self) -> str:
+        """The UTC date of the request, ``YYYY-MM-DD``."""
+        return datetime.fromtimestamp(self.time, tz=timezone.utc).strftime("%Y-%m-%d")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-able dict (Decimals as strings, tags as a list)."""
+        out = asdict(self)
+        out["cost"] = None if self.cost is None else str(self.cost)
+        out["reliability_cost"] = str(self.reliability_cost)
+        out["tags"] = list(self.tags)
+        return out
+
+
+@dataclass
+class UsageTotals:
+    """Sums over a group of entries."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = _ZERO
+    reliability_cost: Decimal = _ZERO
+    unknown_cost: int = field(default=0)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """``cost`` plus ``reliability_cost``."""
+        return self.cost + self.reliability_cost
+
+    def add(self, entry: UsageEntry) -> None:
+        self.requests += 1
+        self.prompt_tokens += entry.prompt_tokens
+        self.completion_tokens += entry.completion_tokens
+        if entry.cost is None:
+            self.unknown_cost += 1
+        else:
+            self.cost += entry.cost
+        self.reliability_cost += entry.reliability_cost
+
+
+_COLUMNS = [f.name for f in fields(UsageEntry)]
+_SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
+
+
+def _row(entry: UsageEntry) -> Tuple[Any, ...]:
+    values = entry.to_dict()
+    values["tags"] = json.dumps(values["tags"])
+    return tuple(values[name] for name in _COLUMNS)
+
+
+def _entry(row: Tuple[Any, ...]) -> UsageEntry:
+    values = dict(zip(_COLUMNS, row))
+    values["cost"] = None if values["cost"] is None else Decimal(values["cost"])
+    values["reliability_cost"] = Decimal(values["reliability_cost"] or "0")
+    values["tags"] = tuple(json.loads(values["tags"] or "[]"))
+    values["byok"] = bool(values["byok"])
+    values["streamed"] = bool(values["streamed"])
+    values["reconciled"] = bool(values["reconciled"])
+    return UsageEntry(**values)
+
+
+class UsageLedger:
+    """Every request's usage and cost, with exact totals.
+
+    ``path`` adds durable SQLite storage (created if missing; earlier entries are loaded).
+    In memory the ledger keeps the last ``max_entries`` entries for :attr:`entries`, while
+    totals always cover everything recorded. Thread-safe.
+    """
+
+    def __init__(self, path: Union[str, PathLike[str], None] = None, *, max_entries: int = 100_000) -> None:
+        self._lock = threading.Lock()
+        self._entries: Deque[UsageEntry] = deque(maxlen=max_entries)
+        self._total = UsageTotals()
+        self._db: Optional[sqlite3.Connection] = None
+        self.path = None if path is None else str(path)
+        if self.path is not None:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed entry survives a crash of this process.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid"):
+                self._add(_entry(row))
+
+    def _add(self, entry: UsageEntry) -> None:
+        self._entries.append(entry)
+        self._total.add(entry)
+
+    def record(self, entry: UsageEntry) -> None:
+        """Add an entry (committed to SQLite, when configured, before this returns)."""
+        with self._lock:
+            if self._db is not None:
+                placeholders = ", ".join("?" * len(_COLUMNS))
+                self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
+            self._add(entry)
+
+    @property
+    def entries(self) -> List[UsageEntry]:
+        """The most recent entries (up to ``max_entries``), oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
+        return self._total.total_cost
+
+    @property
+    def reliability_cost(self) -> Decimal:
+        """What failed attempts, retries and hedges cost on top of the answers."""
+        return self._total.reliability_cost
+
+    @property
+    def totals(self) -> UsageTotals:
+        """Sums over every recorded request."""
+        with self._lock:
+            return UsageTotals(**asdict(self._total))
+
+    def _group(self, key: str) -> Dict[str, UsageTotals]:
+        groups: Dict[str, UsageTotals] = {}
+        for entry in self._all():
+            names: Iterable[str]
+            if key == "tag":
+                names = entry.tags or ("",)
+            elif key == "day":
+                names = (entry.day,)
+            else:
+                names = (getattr(entry, key) or "",)
+            for name in names:
+                groups.setdefault(name, UsageTotals()).add(entry)
+        return groups
+
+    def _all(self) -> Iterator[UsageEntry]:
+        if self._db is None:
+            yield from self.entries
+            return
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid").fetchall()
+        for row in rows:
+            yield _entry(row)
+
+    def by_model(self) -> Dict[str, UsageTotals]:
+        """Totals per answering model."""
+        return self._group("model")
+
+    def by_provider(self) -> Dict[str, UsageTotals]:
+        """Totals per provider."""
+        return self._group("provider")
+
+    def by_tag(self) -> Dict[str, UsageTotals]:
+        """Totals per tag (an entry with several tags counts under each; untagged under "")."""
+        return self._group("tag")
+
+    def by_day(self) -> Dict[str, UsageTotals]:
+        """Totals per UTC day."""
+        return self._group("day")
+
+    def spent_since(self, since: float, tags: Iterable[str] = ()) -> Decimal:
+        """Total cost of entries at or after ``since`` (epoch seconds), optionally only
+        those carrying one of ``tags``."""
+        wanted = set(tags)
+        total = _ZERO
+        for entry in self._all():
+            if entry.time >= since and (not wanted or wanted.intersection(entry.tags)):
+                total += entry.total_cost
+        return total
+
+    def to_json(self) -> str:
+        """Every entry as a JSON list."""
+        return json.dumps([e.to_dict() for e in self._all()])
+
+    def to_csv(self, out: IO[str]) -> None:
+        """Every entry as CSV (a header row, then one row per entry)."""
+        writer = csv.writer(out)
+        writer.writerow(_COLUMNS)
+        for entry in self._all():
+            writer.writerow(_row(entry))
+
+    def close(self) -> None:
+        """Close the SQLite connection (entries are already committed)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __len__(self) -> int:
+        return self._total.requests
+
+    def __repr__(self) -> str:
+        where = self.path or "memory"
+        return f"UsageLedger({where}, requests={len(self)}, total_cost={self.total_cost})"
+
+
+def now() -> float:
+    """The ledger's clock (epoch seconds)."""
+    return time.time()

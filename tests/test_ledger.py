@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -172,3 +173,58 @@ def test_spent_since_filters_by_time_and_tag() -> None:
 def test_tags_must_be_strings(client: fastrouter.Client) -> None:
     with pytest.raises(TypeError):
         client.chat.completions.create(model=A, messages=[{"role": "user", "content": "x"}], tags="solo")  # type: ignore[arg-type]
+
+
+async def _until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert predicate()
+
+
+async def test_a_cancelled_stream_is_reconciled_from_generation(server: MockServer, caller: Any) -> None:
+    client = caller.client(server)
+    server.script(A, Reply("y" * 400, cost=0.0042, stream=StreamScript(chunks=200, chunk_delay=0.01)))
+    stream = await caller.create(client, model=A, stream=True)
+    if isinstance(stream, fastrouter.AsyncStream):
+        await stream.close()
+    else:
+        stream.close()
+    await _until(lambda: client.usage.entries[0].reconciled)
+    (entry,) = client.usage.entries
+    assert (entry.status, entry.cost, entry.cost_source) == ("cancelled", Decimal("0.0042"), "generation")
+    assert client.usage.total_cost == Decimal("0.0042")
+    assert any(r.path.startswith("/generation?id=gen-") for r in server.requests)
+
+
+async def test_a_reply_without_cost_is_reconciled_durably(server: MockServer, tmp_path: Path) -> None:
+    db = tmp_path / "usage.db"
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", ledger=str(db)) as client:
+        server.script(A, Reply("no cost field", cost=0.0077, omit_cost=True))
+        resp = await client.chat.completions.create(model=A, messages=[{"role": "user", "content": "hi"}])
+        assert resp.cost is None
+        await _until(lambda: client.usage.entries[0].reconciled)
+        client.usage.close()
+    reopened = UsageLedger(db)
+    assert [(e.cost, e.cost_source, e.reconciled) for e in reopened.entries] == [
+        (Decimal("0.0077"), "generation", True)
+    ]
+    reopened.close()
+
+
+def test_reconciliation_retries_the_eventual_consistency_404() -> None:
+    from fastrouter.reconcile import reconcile_in_thread
+
+    ledger = UsageLedger()
+    ledger.record(UsageEntry(time=time.time(), generation_id="gen-1", requested=A, model=A, provider=None))
+    calls: list[str] = []
+
+    def fetch(gid: str) -> Any:
+        calls.append(gid)
+        if len(calls) < 3:
+            raise fastrouter.NotFoundError("Generation not found", status_code=404)
+        return {"data": {"id": gid, "total_cost": 0.00125}}
+
+    reconcile_in_thread(ledger, "gen-1", fetch).join(timeout=5)
+    assert len(calls) == 3
+    assert ledger.entries[0].cost == Decimal("0.00125")

@@ -7,11 +7,12 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Set, Tuple, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
@@ -21,8 +22,9 @@ from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolv
 from .errors import FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
-from .ledger import UsageLedger
+from .ledger import UsageEntry, UsageLedger
 from .params import build_body
+from .reconcile import reconcile_async, reconcile_in_thread
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 
@@ -96,18 +98,24 @@ def _data(body: bytes) -> Dict[str, Any]:
 class _Books:
     """Records one request in the ledger, whichever way it ends."""
 
-    __slots__ = ("ledger", "requested", "tags", "started")
+    __slots__ = ("ledger", "requested", "tags", "started", "reconcile")
 
-    def __init__(self, ledger: UsageLedger, requested: str, tags: Tuple[str, ...]) -> None:
+    def __init__(
+        self, ledger: UsageLedger, requested: str, tags: Tuple[str, ...], reconcile: Callable[[str], None]
+    ) -> None:
         self.ledger = ledger
         self.requested = requested
         self.tags = tags
         self.started = time.time()
+        self.reconcile = reconcile
+
+    def _record(self, entry: UsageEntry) -> None:
+        self.ledger.record(entry)
+        if entry.cost is None and entry.generation_id:
+            self.reconcile(entry.generation_id)  # fills the cost in from /generation
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
-        self.ledger.record(
-            entry_for_completion(completion, requested=self.requested, tags=self.tags, started=self.started)
-        )
+        self._record(entry_for_completion(completion, requested=self.requested, tags=self.tags, started=self.started))
         return completion
 
     def failed(self, error: FastrouterError, *, streamed: bool) -> None:
@@ -126,7 +134,7 @@ class _Books:
             status=status,
             streamed=True,
         )
-        self.ledger.record(entry)
+        self._record(entry)
 
 
 class _ClientBase:
@@ -194,7 +202,11 @@ class _ClientBase:
     def _books(self, model: ModelArg, tags: Optional[Sequence[str]]) -> _Books:
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
             raise TypeError(f"tags must be a list of str, got {tags!r}")
-        return _Books(self.usage, requested_name(model), tuple(tags or ()))
+        return _Books(self.usage, requested_name(model), tuple(tags or ()), self._reconcile)
+
+    def _reconcile(self, generation_id: str) -> None:
+        """Start filling a missing cost in from ``/generation`` (in the background)."""
+        raise NotImplementedError
 
     def health(self) -> Dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
@@ -404,9 +416,18 @@ class AsyncClient(_ClientBase):
             ledger=ledger,
         )
         self.chat = AsyncChat(self)
+        self._reconciling: Set[asyncio.Task[bool]] = set()
         self.generations = AsyncGenerations(self)
         self.credits = AsyncCredits(self)
         self.key = AsyncKey(self)
+
+    def _reconcile(self, generation_id: str) -> None:
+        async def fetch(gid: str) -> Any:
+            return json.loads(await run(self._inner.get, f"generation?id={quote(gid, safe='')}"))
+
+        task = asyncio.get_running_loop().create_task(reconcile_async(self.usage, generation_id, fetch))
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
 
     async def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
@@ -598,6 +619,12 @@ class Client(_ClientBase):
         self.generations = Generations(self)
         self.credits = CreditsResource(self)
         self.key = KeyResource(self)
+
+    def _reconcile(self, generation_id: str) -> None:
+        def fetch(gid: str) -> Any:
+            return json.loads(self._inner.get_blocking(f"generation?id={quote(gid, safe='')}"))
+
+        reconcile_in_thread(self.usage, generation_id, fetch)
 
     def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""

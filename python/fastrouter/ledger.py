@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from os import PathLike
@@ -158,6 +158,25 @@ class UsageLedger:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
             self._add(entry)
+
+    def reconcile(self, generation_id: str, cost: Decimal) -> bool:
+        """Fill in the real cost of an entry that had none (from ``/generation``), marking
+        it reconciled. False if no such entry without a cost is known."""
+        with self._lock:
+            for index, entry in enumerate(self._entries):
+                if entry.generation_id == generation_id and entry.cost is None:
+                    fixed = replace(entry, cost=cost, cost_source="generation", reconciled=True)
+                    self._entries[index] = fixed
+                    self._total.cost += cost
+                    self._total.unknown_cost -= 1
+                    if self._db is not None:
+                        self._db.execute(
+                            "UPDATE usage SET cost = ?, cost_source = 'generation', reconciled = 1"
+                            " WHERE generation_id = ? AND cost IS NULL",
+                            (str(cost), generation_id),
+                        )
+                    return True
+        return False
 
     @property
     def entries(self) -> List[UsageEntry]:

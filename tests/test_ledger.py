@@ -228,3 +228,29 @@ def test_reconciliation_retries_the_eventual_consistency_404() -> None:
     reconcile_in_thread(ledger, "gen-1", fetch).join(timeout=5)
     assert len(calls) == 3
     assert ledger.entries[0].cost == Decimal("0.00125")
+
+
+def test_usage_cli_prints_totals(server: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fastrouter.cli import main
+
+    db = tmp_path / "usage.db"
+    with fastrouter.Client(base_url=server.base_url, api_key="k", ledger=str(db)) as client:
+        server.script(A, Reply("a", cost=0.5), Reply("a", cost=0.25))
+        server.script(B, Reply("b", cost=0.125, provider="Groq"))
+        for model, tags in [(A, ["x"]), (A, ["y"]), (B, ["x"])]:
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], tags=tags)
+        client.usage.close()
+
+    assert main(["usage", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["model", "requests"]
+    assert lines[2].split()[:2] == [A, "2"] and lines[2].split()[-1] == "0.75"
+    assert lines[3].split()[0] == B
+    assert "3 requests, $0.875 in all" in out
+    assert main(["usage", "--db", str(db), "--by", "tag"]) == 0
+    by_tag = capsys.readouterr().out
+    assert by_tag.splitlines()[2].split()[0] == "x" and by_tag.splitlines()[2].split()[-1] == "0.625"
+    assert main(["usage", "--db", str(db), "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert main(["usage", "--db", str(tmp_path / "missing.db")]) == 1

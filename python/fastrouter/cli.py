@@ -11,6 +11,7 @@ from . import __version__
 from .client import Client
 from .errors import FastrouterError
 from .testing import MockServer
+from .usage_cli import add_usage_command
 
 DEMO_MODEL = "openai/gpt-4o-mini"
 DEMO_PROMPT = "In one sentence: why do people route LLM calls through OpenRouter?"
@@ -83,6 +84,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     mock.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     mock.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
     mock.set_defaults(run=_mock)
+
+    add_usage_command(commands)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import aiohttp
@@ -23,6 +24,7 @@ import fastrouter
 import httpx
 import openai
 import pytest
+from fastrouter.ledger import UsageLedger
 
 CONCURRENCY = 64
 PER_WORKER = int(os.environ.get("BENCH_PER_WORKER", "10"))
@@ -103,11 +105,18 @@ def _measure(benchmark: Any, record_result: Callable[..., None], client: str, ru
 CHAIN = [MODEL, "anthropic/claude-3.5-haiku", "google/gemini-2.0-flash-001"]
 
 
-def _fastrouter_async_round(mock_base_url: str, model: Any) -> Iterator[RoundFn]:
+class _NoLedger(UsageLedger):
+    """Records nothing: the baseline for the ledger's own cost."""
+
+    def record(self, entry: Any) -> None:
+        pass
+
+
+def _fastrouter_async_round(mock_base_url: str, model: Any, **options: Any) -> Iterator[RoundFn]:
     loop = _new_loop()
 
     async def make() -> fastrouter.AsyncClient:
-        return fastrouter.AsyncClient(base_url=mock_base_url, api_key=API_KEY)
+        return fastrouter.AsyncClient(base_url=mock_base_url, api_key=API_KEY, **options)
 
     client = loop.run_until_complete(make())
     create = client.chat.completions.create
@@ -130,6 +139,30 @@ def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
 @pytest.fixture
 def fastrouter_async_chain(mock_base_url: str) -> Iterator[RoundFn]:
     yield from _fastrouter_async_round(mock_base_url, CHAIN)
+
+
+@pytest.fixture
+def fastrouter_async_no_ledger(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, MODEL, ledger=_NoLedger())
+
+
+@pytest.fixture
+def fastrouter_async_sqlite(mock_base_url: str, tmp_path: Path) -> Iterator[RoundFn]:
+    ledger = UsageLedger(tmp_path / "usage.db")
+    yield from _fastrouter_async_round(mock_base_url, MODEL, ledger=ledger)
+    ledger.close()
+
+
+def test_fastrouter_async_no_ledger(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_no_ledger: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, ledger off", fastrouter_async_no_ledger)
+
+
+def test_fastrouter_async_sqlite(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_sqlite: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, SQLite ledger", fastrouter_async_sqlite)
 
 
 def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], fastrouter_async: RoundFn) -> None:

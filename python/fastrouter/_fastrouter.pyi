@@ -91,9 +91,12 @@ class NativeClient:
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
-    def get(self, queue: CompletionQueue, id: int, path: str) -> TaskHandle:
-        """Start ``GET {base_url}/{path}``; reports the body of a 2xx response."""
-    def get_blocking(self, path: str) -> bytes:
+    def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
+        """Start ``GET {base_url}/{path}``; reports ``(body, validator)``: the body of a 2xx
+        response (``None`` for 304 Not Modified) and its ETag (or ``last-modified:<date>``)."""
+    def get_blocking(
+        self, path: str, headers: Sequence[Tuple[str, str]] = ...
+    ) -> Tuple[Optional[bytes], Optional[str]]:
         """Like :meth:`get`, blocking with the GIL released."""
     def health(self) -> List[Tuple[str, str, int, Optional[float], Optional[str]]]:
         """Breaker state per failed model: ``(model, state, failures, cooled_until, reason)``."""

@@ -89,8 +89,9 @@ def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
     return ChatCompletion._from_native(json.loads(body), attempts)
 
 
-def _data(body: bytes) -> Dict[str, Any]:
-    payload = json.loads(body)
+def _data(fetched: Tuple[Optional[bytes], Optional[str]]) -> Dict[str, Any]:
+    """The ``data`` object of a fetched ``{"data": {...}}`` body."""
+    payload = json.loads(fetched[0] or b"{}")
     data = payload.get("data") if isinstance(payload, dict) else None
     return data if isinstance(data, dict) else {}
 
@@ -423,7 +424,8 @@ class AsyncClient(_ClientBase):
 
     def _reconcile(self, generation_id: str) -> None:
         async def fetch(gid: str) -> Any:
-            return json.loads(await run(self._inner.get, f"generation?id={quote(gid, safe='')}"))
+            body, _ = await run(self._inner.get, f"generation?id={quote(gid, safe='')}")
+            return json.loads(body or b"{}")
 
         task = asyncio.get_running_loop().create_task(reconcile_async(self.usage, generation_id, fetch))
         self._reconciling.add(task)
@@ -622,7 +624,8 @@ class Client(_ClientBase):
 
     def _reconcile(self, generation_id: str) -> None:
         def fetch(gid: str) -> Any:
-            return json.loads(self._inner.get_blocking(f"generation?id={quote(gid, safe='')}"))
+            body, _ = self._inner.get_blocking(f"generation?id={quote(gid, safe='')}")
+            return json.loads(body or b"{}")
 
         reconcile_in_thread(self.usage, generation_id, fetch)
 

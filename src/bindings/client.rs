@@ -7,6 +7,7 @@ use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
+use reqwest::header::HeaderMap;
 use reqwest::Method;
 
 use super::completions::{CompletionQueue, TaskHandle};
@@ -140,18 +141,40 @@ impl NativeClient {
     }
 }
 
-async fn get_body(transport: Transport, path: String) -> Result<Bytes, Error> {
+/// A GET's body (`None` for 304 Not Modified) and the validator for the next
+/// conditional GET (`ETag`, else `last-modified:<date>`).
+type Fetched = (Option<Bytes>, Option<String>);
+
+async fn get_body(
+    transport: Transport,
+    path: String,
+    headers: HeaderMap,
+) -> Result<Fetched, Error> {
     let response = transport
         .send(
             Method::GET,
             &path,
             None,
-            &Default::default(),
+            &headers,
             transport.timeouts().attempt,
         )
         .await?;
-    if response.status.is_success() {
-        Ok(response.body)
+    let validator = response
+        .headers
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            response
+                .headers
+                .get(reqwest::header::LAST_MODIFIED)
+                .and_then(|v| v.to_str().ok())
+                .map(|date| format!("last-modified:{date}"))
+        });
+    if response.status == reqwest::StatusCode::NOT_MODIFIED {
+        Ok((None, validator))
+    } else if response.status.is_success() {
+        Ok((Some(response.body), validator))
     } else {
         Err(error_from_response(
             response.status.as_u16(),
@@ -322,27 +345,47 @@ impl NativeClient {
         block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }
 
-    /// Start `GET {base_url}/{path}`; reports the body bytes (or the exception) to
-    /// `queue` under `id`.
-    fn get(&self, queue: &CompletionQueue, id: u64, path: String) -> PyResult<TaskHandle> {
+    /// Start `GET {base_url}/{path}` (with optional conditional headers); reports
+    /// `(body or None if not modified, validator)` (or the exception) to `queue` under `id`.
+    #[pyo3(signature = (queue, id, path, headers=Vec::new()))]
+    fn get(
+        &self,
+        queue: &CompletionQueue,
+        id: u64,
+        path: String,
+        headers: Vec<(String, String)>,
+    ) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
-        let future = get_body(transport, path);
+        let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
+        let future = get_body(transport, path, headers);
         Ok(spawn_reporting(
             queue,
             id,
             future,
             |py, result| match result {
-                Ok(body) => Ok(BodyOutput(body).into_pyobject(py)?.into_any().unbind()),
+                Ok((body, validator)) => Ok((body.map(BodyOutput), validator)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind()),
                 Err(error) => Err(error_to_py(&error)),
             },
         ))
     }
 
-    /// Blocking `GET {base_url}/{path}` -> body bytes.
-    fn get_blocking(&self, py: Python<'_>, path: String) -> PyResult<BodyOutput> {
+    /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator)`.
+    #[pyo3(signature = (path, headers=Vec::new()))]
+    fn get_blocking(
+        &self,
+        py: Python<'_>,
+        path: String,
+        headers: Vec<(String, String)>,
+    ) -> PyResult<(Option<BodyOutput>, Option<String>)> {
         let transport = self.transport()?;
-        let result = block_on(py, get_body(transport, path))?;
-        result.map(BodyOutput).map_err(|e| error_to_py(&e))
+        let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
+        let result = block_on(py, get_body(transport, path, headers))?;
+        result
+            .map(|(body, validator)| (body.map(BodyOutput), validator))
+            .map_err(|e| error_to_py(&e))
     }
 
     /// Circuit-breaker state per model that has failed:

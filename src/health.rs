@@ -172,6 +172,20 @@ impl HealthBook {
         }
     }
 
+    /// The median recent time to first token of every model measured so far.
+    pub fn ttft_medians(&self) -> Vec<(String, Duration)> {
+        let samples = self.first_tokens.lock().unwrap_or_else(|p| p.into_inner());
+        samples
+            .iter()
+            .filter(|(_, window)| !window.is_empty())
+            .map(|(model, window)| {
+                let mut sorted: Vec<Duration> = window.iter().copied().collect();
+                sorted.sort_unstable();
+                (model.clone(), sorted[sorted.len() / 2])
+            })
+            .collect()
+    }
+
     /// The 95th percentile of the model's recent times to first token, once there are
     /// enough samples.
     pub fn ttft_p95(&self, model: &str) -> Option<Duration> {

@@ -18,6 +18,18 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
+from .budget import Budget
+from .catalog import (
+    Architecture,
+    Catalog,
+    CatalogCache,
+    CatalogUnavailableError,
+    Endpoint,
+    Model,
+    ModelEndpoints,
+    Pricing,
+    TopProvider,
+)
 from .client import AsyncClient, Client
 from .config import Hedge, Timeout
 from .errors import (
@@ -46,6 +58,7 @@ from .errors import (
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
 from .ledger import UsageEntry, UsageLedger, UsageTotals
+from .routing import ResolvedRoute, Route, Routing, RoutingError
 from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
@@ -65,6 +78,20 @@ __all__ = [
     "Client",
     "Timeout",
     "Cooldown",
+    "Budget",
+    "Catalog",
+    "CatalogCache",
+    "CatalogUnavailableError",
+    "Model",
+    "Pricing",
+    "Architecture",
+    "TopProvider",
+    "Endpoint",
+    "ModelEndpoints",
+    "Routing",
+    "Route",
+    "ResolvedRoute",
+    "RoutingError",
     "UsageLedger",
     "UsageEntry",
     "UsageTotals",

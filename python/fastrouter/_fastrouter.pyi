@@ -58,6 +58,7 @@ class NativeClient:
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        hedge_after: Optional[float] = None,
     ) -> TaskHandle:
         """Start a chat completion over the chain; reports ``(body, attempts)`` (or the
         exception) to ``queue`` under ``id``."""
@@ -68,6 +69,7 @@ class NativeClient:
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        hedge_after: Optional[float] = None,
     ) -> Tuple[bytes, List[_AttemptTuple]]:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
@@ -79,6 +81,7 @@ class NativeClient:
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        hedge_after: Optional[float] = None,
     ) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
         committed (first content or a clean end), or the chain's exception."""
@@ -89,6 +92,7 @@ class NativeClient:
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        hedge_after: Optional[float] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
@@ -98,6 +102,8 @@ class NativeClient:
         self, path: str, headers: Sequence[Tuple[str, str]] = ...
     ) -> Tuple[Optional[bytes], Optional[str]]:
         """Like :meth:`get`, blocking with the GIL released."""
+    def latencies(self) -> Dict[str, float]:
+        """Median time to first token measured per model, in seconds."""
     def health(self) -> List[Tuple[str, str, int, Optional[float], Optional[str]]]:
         """Breaker state per failed model: ``(model, state, failures, cooled_until, reason)``."""
     def close(self) -> None:

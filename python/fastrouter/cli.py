@@ -8,8 +8,10 @@ import sys
 from typing import List, Optional
 
 from . import __version__
+from .catalog_cli import add_models_commands
 from .client import Client
 from .errors import FastrouterError
+from .routing_cli import add_route_commands
 from .testing import MockServer
 from .usage_cli import add_usage_command
 
@@ -86,6 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     mock.set_defaults(run=_mock)
 
     add_usage_command(commands)
+    add_models_commands(commands)
+    add_route_commands(commands)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -11,20 +11,25 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Set, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Set, Tuple, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
 from .accounting import entry_for_completion, entry_for_failure, requested_name
+from .budget import Budget, BudgetBook, Reservation
+from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
-from .errors import FastrouterError
+from .cost import price_usage, worst_case_cost
+from .errors import BudgetExceededError, FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .ledger import UsageEntry, UsageLedger
 from .params import build_body
 from .reconcile import reconcile_async, reconcile_in_thread
+from .routing import ResolvedRoute, Routing
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 
@@ -39,7 +44,8 @@ __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
 _TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
-_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides]
+_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], "_Books"]
+_MODELS_PATH = "models?output_modalities=all"
 
 
 class _NotGiven:
@@ -99,24 +105,41 @@ def _data(fetched: Tuple[Optional[bytes], Optional[str]]) -> Dict[str, Any]:
 class _Books:
     """Records one request in the ledger, whichever way it ends."""
 
-    __slots__ = ("ledger", "requested", "tags", "started", "reconcile")
+    __slots__ = ("client", "requested", "tags", "started", "reservation")
 
-    def __init__(
-        self, ledger: UsageLedger, requested: str, tags: Tuple[str, ...], reconcile: Callable[[str], None]
-    ) -> None:
-        self.ledger = ledger
+    def __init__(self, client: _ClientBase, requested: str, tags: Tuple[str, ...]) -> None:
+        self.client = client
         self.requested = requested
         self.tags = tags
         self.started = time.time()
-        self.reconcile = reconcile
+        self.reservation: Optional[Reservation] = None
 
-    def _record(self, entry: UsageEntry) -> None:
-        self.ledger.record(entry)
+    def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
+        """The ledger entry, priced from the catalog when OpenRouter sent no cost."""
+        cost, source = completion.cost, "usage"
+        if cost is None:
+            cost, source = self.client._price(completion), "catalog"
+            completion._priced_cost = cost
+        return entry_for_completion(
+            completion,
+            requested=self.requested,
+            tags=self.tags,
+            started=self.started,
+            status=status,
+            streamed=streamed,
+            cost=cost,
+            cost_source=source if cost is not None else None,
+        )
+
+    def _record(self, entry: UsageEntry, actual: Optional[Decimal]) -> None:
+        self.client.usage.record(entry)
+        self.client._budgets.settle(self.reservation, actual)
         if entry.cost is None and entry.generation_id:
-            self.reconcile(entry.generation_id)  # fills the cost in from /generation
+            self.client._reconcile(entry.generation_id)  # fills the cost in from /generation
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
-        self._record(entry_for_completion(completion, requested=self.requested, tags=self.tags, started=self.started))
+        entry = self._entry(completion, "ok", streamed=False)
+        self._record(entry, entry.total_cost if entry.cost is not None else None)
         return completion
 
     def failed(self, error: FastrouterError, *, streamed: bool) -> None:
@@ -124,18 +147,11 @@ class _Books:
         entry = entry_for_failure(
             attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=streamed
         )
-        self.ledger.record(entry)
+        self._record(entry, entry.reliability_cost)
 
     def stream_finished(self, stream: Any, status: str) -> None:
-        entry = entry_for_completion(
-            stream.completion,
-            requested=self.requested,
-            tags=self.tags,
-            started=self.started,
-            status=status,
-            streamed=True,
-        )
-        self._record(entry)
+        entry = self._entry(stream.completion, status, streamed=True)
+        self._record(entry, entry.total_cost if entry.cost is not None else None)
 
 
 class _ClientBase:
@@ -160,7 +176,12 @@ class _ClientBase:
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
         ledger: Union[str, PathLike[str], UsageLedger, None] = None,
+        routing: Optional[Routing] = None,
+        budgets: Sequence[Budget] = (),
+        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
     ) -> None:
+        if routing is not None and not isinstance(routing, Routing):
+            raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
         if hedge is not None and not isinstance(hedge, Hedge):
             raise TypeError(f"hedge must be a fastrouter.Hedge or None, got {hedge!r}")
         if cooldown is not None and not isinstance(cooldown, Cooldown):
@@ -171,6 +192,10 @@ class _ClientBase:
         self.timeout = Timeout.coerce(timeout)
         self.max_retries = max_retries
         self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
+        self.routing = routing
+        self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
+        cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
+        self._catalog = CatalogLoader(cache, self.base_url)
         self._api_key = resolve_api_key(api_key)
         self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
         self._inner = _fastrouter.NativeClient(
@@ -200,14 +225,108 @@ class _ClientBase:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
 
-    def _books(self, model: ModelArg, tags: Optional[Sequence[str]]) -> _Books:
-        if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
-            raise TypeError(f"tags must be a list of str, got {tags!r}")
-        return _Books(self.usage, requested_name(model), tuple(tags or ()), self._reconcile)
-
     def _reconcile(self, generation_id: str) -> None:
         """Start filling a missing cost in from ``/generation`` (in the background)."""
         raise NotImplementedError
+
+    def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+        return self._inner.get_blocking(_MODELS_PATH, list(conditional_headers(validator).items()))
+
+    def _catalog_if_loaded(self) -> Optional[Catalog]:
+        """The catalog in memory or on disk, however old, without a network request."""
+        try:
+            return self._catalog.load_sync(self._fetch_models_sync, offline=True)
+        except FastrouterError:
+            return None
+
+    def _price(self, completion: ChatCompletion) -> Optional[Decimal]:
+        """Price a completion's usage from the catalog (when one is at hand)."""
+        usage = completion._data.get("usage")
+        model_id = completion._data.get("model")
+        catalog = self._catalog_if_loaded() if isinstance(usage, dict) and isinstance(model_id, str) else None
+        model = catalog.get(model_id) if catalog is not None and isinstance(model_id, str) else None
+        return price_usage(model.pricing, usage) if model is not None and isinstance(usage, dict) else None
+
+    def _needs_catalog(self, model: ModelArg) -> bool:
+        """Routes resolve and budgets estimate against the catalog."""
+        is_route = isinstance(model, str) and self.routing is not None and self.routing.is_route(model)
+        return is_route or bool(self._budgets)
+
+    def _prepare_chat(
+        self,
+        model: ModelArg,
+        messages: Any,
+        stream: bool,
+        extra_body: Optional[Mapping[str, Any]],
+        extra_headers: Optional[Mapping[str, str]],
+        max_retries: Optional[int],
+        timeout: Union[float, Timeout, None, _NotGiven],
+        tags: Optional[Sequence[str]],
+        params: Mapping[str, Any],
+        catalog: Optional[Catalog],
+    ) -> _Prepared:
+        if not isinstance(stream, bool):
+            raise TypeError(f"stream must be a bool, got {stream!r}")
+        if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+            raise TypeError(f"tags must be a list of str, got {tags!r}")
+        overrides = _timeout_overrides(timeout)
+        route = self._resolve_route(model, catalog)
+        hedge_after: Optional[float] = None
+        if route is not None:
+            chain = list(route.chain)
+            if route.providers:
+                params = {**params, "provider": {**route.providers, **(params.get("provider") or {})}}
+            if max_retries is None:
+                max_retries = route.max_retries
+            if route.deadline_s is not None:
+                attempt, first_token, idle, _ = overrides or (
+                    self.timeout.attempt,
+                    self.timeout.first_token,
+                    self.timeout.idle,
+                    None,
+                )
+                overrides = (attempt, first_token, idle, route.deadline_s)
+            hedge_after = route.hedge_after
+        else:
+            chain = _model_chain(model)
+        retries = self.max_retries if max_retries is None else max_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
+        body = build_body(messages, params, extra_body, stream=stream)
+        books = _Books(self, requested_name(model), tuple(tags or ()))
+        limit = route.max_cost_per_request if route is not None else None
+        if self._budgets or limit is not None:
+            estimate = self._estimate(chain, body, params, catalog)
+            what = f"a request to {requested_name(model)}"
+            if limit is not None and (estimate is None or estimate > limit):
+                shown = "an unknown amount" if estimate is None else f"up to ${estimate:f}"
+                raise BudgetExceededError(f"{what} could cost {shown}, over the route's limit of ${limit:f}")
+            books.reservation = self._budgets.reserve(estimate, books.tags, what)
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, books)
+
+    def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
+        if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
+            return None
+        if catalog is None:
+            raise FastrouterError(f"the route {model!r} needs the model catalog, which could not be loaded")
+        return self.routing.resolve(model, catalog, latencies=self._inner.latencies())
+
+    @staticmethod
+    def _estimate(
+        chain: Sequence[str], body: bytes, params: Mapping[str, Any], catalog: Optional[Catalog]
+    ) -> Optional[Decimal]:
+        """The worst case over the chain (any of its models may answer)."""
+        if catalog is None:
+            return None
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+        worst: Optional[Decimal] = None
+        for model_id in chain:
+            model = catalog.get(model_id)
+            estimate = worst_case_cost(model, len(body), max_tokens) if model is not None else None
+            if estimate is None:
+                return None
+            worst = estimate if worst is None else max(worst, estimate)
+        return worst
 
     def health(self) -> Dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
@@ -221,30 +340,6 @@ class _ClientBase:
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>, max_retries={self.max_retries})"
-
-    def _prepare_chat(
-        self,
-        model: ModelArg,
-        messages: Any,
-        stream: bool,
-        extra_body: Optional[Mapping[str, Any]],
-        extra_headers: Optional[Mapping[str, str]],
-        max_retries: Optional[int],
-        timeout: Union[float, Timeout, None, _NotGiven],
-        params: Mapping[str, Any],
-    ) -> _Prepared:
-        if not isinstance(stream, bool):
-            raise TypeError(f"stream must be a bool, got {stream!r}")
-        retries = self.max_retries if max_retries is None else max_retries
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
-        return (
-            build_body(messages, params, extra_body, stream=stream),
-            _model_chain(model),
-            _header_pairs(extra_headers),
-            retries,
-            _timeout_overrides(timeout),
-        )
 
 
 # ---------------------------------------------------------------------------- async
@@ -324,15 +419,15 @@ class AsyncCompletions:
         here (after failover), like non-streaming ones.
         """
         client = self._client
-        body, models, headers, retries, timeouts = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
+        catalog = await client.models.list() if client._needs_catalog(model) else None
+        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        books = client._books(model, tags)
+        args = (body, models, headers, retries, timeouts, hedge)
         try:
             if stream:
-                native = await run(client._inner.chat_stream, body, models, headers, retries, timeouts)
-                return AsyncStream(native, books.stream_finished)
-            return books.answered(_completion(await run(client._inner.chat, body, models, headers, retries, timeouts)))
+                return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
+            return books.answered(_completion(await run(client._inner.chat, *args)))
         except FastrouterError as exc:
             books.failed(exc, streamed=stream)
             raise
@@ -343,6 +438,33 @@ class AsyncChat:
 
     def __init__(self, client: AsyncClient) -> None:
         self.completions = AsyncCompletions(client)
+
+
+class AsyncModels:
+    """``client.models``: the catalog and per-provider endpoints."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(self, *, refresh: bool = False, offline: bool = False) -> Catalog:
+        """The model catalog (``GET /models?output_modalities=all``), cached in memory and
+        on disk with a TTL, refreshed conditionally, and served from the last good copy
+        (``catalog.stale``) when OpenRouter cannot be reached."""
+        inner = self._client._inner
+
+        async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+            result: Tuple[Optional[bytes], Optional[str]] = await run(
+                inner.get, _MODELS_PATH, list(conditional_headers(validator).items())
+            )
+            return result
+
+        return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
+
+    async def endpoints(self, id: str) -> ModelEndpoints:
+        """Every provider endpoint serving model ``id`` (price, context, quantization,
+        uptime, status)."""
+        body, _ = await run(self._client._inner.get, f"models/{quote(id, safe='/:')}/endpoints")
+        return ModelEndpoints.from_json(body or b"{}")
 
 
 class AsyncGenerations:
@@ -401,6 +523,9 @@ class AsyncClient(_ClientBase):
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
         ledger: Union[str, PathLike[str], UsageLedger, None] = None,
+        routing: Optional[Routing] = None,
+        budgets: Sequence[Budget] = (),
+        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -415,8 +540,12 @@ class AsyncClient(_ClientBase):
             on_event=on_event,
             hedge=hedge,
             ledger=ledger,
+            routing=routing,
+            budgets=budgets,
+            catalog_cache=catalog_cache,
         )
         self.chat = AsyncChat(self)
+        self.models = AsyncModels(self)
         self._reconciling: Set[asyncio.Task[bool]] = set()
         self.generations = AsyncGenerations(self)
         self.credits = AsyncCredits(self)
@@ -525,15 +654,15 @@ class Completions:
         here (after failover), like non-streaming ones.
         """
         client = self._client
-        body, models, headers, retries, timeouts = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, params
+        catalog = client.models.list() if client._needs_catalog(model) else None
+        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        books = client._books(model, tags)
+        args = (body, models, headers, retries, timeouts, hedge)
         try:
             if stream:
-                native = client._inner.chat_stream_blocking(body, models, headers, retries, timeouts)
-                return Stream(native, books.stream_finished)
-            return books.answered(_completion(client._inner.chat_blocking(body, models, headers, retries, timeouts)))
+                return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
+            return books.answered(_completion(client._inner.chat_blocking(*args)))
         except FastrouterError as exc:
             books.failed(exc, streamed=stream)
             raise
@@ -544,6 +673,26 @@ class Chat:
 
     def __init__(self, client: Client) -> None:
         self.completions = Completions(client)
+
+
+class Models:
+    """``client.models``: the catalog and per-provider endpoints."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, *, refresh: bool = False, offline: bool = False) -> Catalog:
+        """The model catalog (``GET /models?output_modalities=all``), cached in memory and
+        on disk with a TTL, refreshed conditionally, and served from the last good copy
+        (``catalog.stale``) when OpenRouter cannot be reached."""
+        client = self._client
+        return client._catalog.load_sync(client._fetch_models_sync, refresh=refresh, offline=offline)
+
+    def endpoints(self, id: str) -> ModelEndpoints:
+        """Every provider endpoint serving model ``id`` (price, context, quantization,
+        uptime, status)."""
+        body, _ = self._client._inner.get_blocking(f"models/{quote(id, safe='/:')}/endpoints")
+        return ModelEndpoints.from_json(body or b"{}")
 
 
 class Generations:
@@ -602,6 +751,9 @@ class Client(_ClientBase):
         on_event: Optional[EventHook] = None,
         hedge: Optional[Hedge] = None,
         ledger: Union[str, PathLike[str], UsageLedger, None] = None,
+        routing: Optional[Routing] = None,
+        budgets: Sequence[Budget] = (),
+        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -616,8 +768,12 @@ class Client(_ClientBase):
             on_event=on_event,
             hedge=hedge,
             ledger=ledger,
+            routing=routing,
+            budgets=budgets,
+            catalog_cache=catalog_cache,
         )
         self.chat = Chat(self)
+        self.models = Models(self)
         self.generations = Generations(self)
         self.credits = CreditsResource(self)
         self.key = KeyResource(self)

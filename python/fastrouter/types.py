@@ -68,7 +68,7 @@ __all__ = [
     "URLCitation",
 ]
 
-_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts"))
+_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost"))
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -471,7 +471,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts",)
+    __slots__ = ("_attempts", "_priced_cost")
 
     id: str
     object: str
@@ -486,6 +486,8 @@ class ChatCompletion(_Model):
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(data)
         self._attempts: Any = ()
+        # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
+        self._priced_cost: Optional[Decimal] = None
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any) -> ChatCompletion:
@@ -504,8 +506,9 @@ class ChatCompletion(_Model):
 
     @property
     def cost(self) -> Optional[Decimal]:
-        """What this request cost in USD, exactly as OpenRouter reported it
-        (``usage.cost``); ``None`` when the server did not report a cost."""
+        """What this request cost in USD: exactly as OpenRouter reported it
+        (``usage.cost``), else priced exactly from the catalog's prices (when the client
+        had the catalog at hand); ``None`` when neither is known."""
         for attempt in reversed(self.attempts):
             if attempt.cost is not None:
                 return attempt.cost
@@ -513,7 +516,7 @@ class ChatCompletion(_Model):
         cost = usage.get("cost") if isinstance(usage, dict) else None
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             return Decimal(repr(cost))
-        return None
+        return self._priced_cost
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ChatCompletion._from_native, (self._data, self.attempts))

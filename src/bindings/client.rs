@@ -28,6 +28,23 @@ type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
 type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
 
+trait WithHedge: Sized {
+    fn with_hedge(self, hedge_after: Option<f64>) -> PyResult<Self>;
+}
+
+impl WithHedge for ChatRequest {
+    /// A per-request hedge delay (a route's `hedge_after`) replaces the client's.
+    fn with_hedge(mut self, hedge_after: Option<f64>) -> PyResult<Self> {
+        if let Some(after) = seconds(hedge_after, "hedge delay")? {
+            self.hedge = Some(HedgeConfig {
+                after,
+                adaptive: self.hedge.is_some_and(|h| h.adaptive),
+            });
+        }
+        Ok(self)
+    }
+}
+
 /// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
 pub struct ChatOutput(ChatSuccess);
 
@@ -245,7 +262,7 @@ impl NativeClient {
 
     /// Start a chat completion over the model chain; reports `(body, attempts)` (or
     /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat(
         &self,
@@ -256,10 +273,12 @@ impl NativeClient {
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
+        hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
-        let request =
-            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
+        let request = self
+            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
+            .with_hedge(hedge_after)?;
         let backoff = self.backoff;
         let future = async move { complete(&transport, &request, &backoff).await };
         Ok(spawn_reporting(
@@ -274,7 +293,8 @@ impl NativeClient {
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
         &self,
         py: Python<'_>,
@@ -283,10 +303,12 @@ impl NativeClient {
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
+        hedge_after: Option<f64>,
     ) -> PyResult<ChatOutput> {
         let transport = self.transport()?;
-        let request =
-            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
+        let request = self
+            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
+            .with_hedge(hedge_after)?;
         let backoff = self.backoff;
         let result = block_on(
             py,
@@ -299,7 +321,7 @@ impl NativeClient {
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
     /// once committed (first content or a clean end), or the chain's exception.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_stream(
         &self,
@@ -310,10 +332,12 @@ impl NativeClient {
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
+        hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let transport = self.transport()?;
-        let request =
-            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
+        let request = self
+            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
+            .with_hedge(hedge_after)?;
         let backoff = self.backoff;
         let future = open_stream(transport, request, backoff);
         Ok(spawn_reporting(
@@ -328,7 +352,8 @@ impl NativeClient {
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[allow(clippy::too_many_arguments)]
     fn chat_stream_blocking(
         &self,
         py: Python<'_>,
@@ -337,10 +362,12 @@ impl NativeClient {
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
+        hedge_after: Option<f64>,
     ) -> PyResult<NativeStream> {
         let transport = self.transport()?;
-        let request =
-            self.chat_request(body, models, headers, max_retries, timeouts, &transport)?;
+        let request = self
+            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
+            .with_hedge(hedge_after)?;
         let backoff = self.backoff;
         block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }
@@ -386,6 +413,15 @@ impl NativeClient {
         result
             .map(|(body, validator)| (body.map(BodyOutput), validator))
             .map_err(|e| error_to_py(&e))
+    }
+
+    /// The median time to first token this client measured, per model (seconds).
+    fn latencies(&self) -> std::collections::HashMap<String, f64> {
+        self.health
+            .ttft_medians()
+            .into_iter()
+            .map(|(model, d)| (model, d.as_secs_f64()))
+            .collect()
     }
 
     /// Circuit-breaker state per model that has failed:

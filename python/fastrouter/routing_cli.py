@@ -1,0 +1,133 @@
+"""``fastrouter route ...`` commands: ``route explain NAME --config fastrouter.toml``.
+
+:func:`add_route_commands` registers them on the ``fastrouter`` parser's subcommands; each
+sets ``run`` (``args.run(args)`` returns the exit code): 0 on success, 1 when the model
+catalog cannot be had, 2 when the configuration is invalid or the route cannot be
+resolved (the :class:`~fastrouter.routing.RoutingError` goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+from .catalog import Catalog, CatalogCache, CatalogLoader, conditional_headers, validator_from_headers
+from .config import resolve_api_key, resolve_base_url
+from .errors import FastrouterError
+from .routing import Routing, RoutingError
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+__all__ = ["add_route_commands", "load_catalog", "main"]
+
+DEFAULT_CONFIG = "fastrouter.toml"
+
+
+def load_catalog(
+    base_url: Optional[str] = None, *, offline: bool = False, refresh: bool = False, timeout: float = 30.0
+) -> Catalog:
+    """The model catalog of ``base_url`` (default ``OPENROUTER_BASE_URL``, else OpenRouter's
+    API), every output modality, through the disk cache that ``fastrouter models`` shares
+    (:class:`~fastrouter.catalog.CatalogLoader`): a fresh cached copy is used as is;
+    ``refresh`` refetches; ``offline`` never fetches. The request carries
+    ``OPENROUTER_API_KEY`` when set (the endpoint is public). Raises ``OSError`` (network,
+    HTTP status), ``ValueError`` (not a ``/models`` payload) or
+    :class:`~fastrouter.catalog.CatalogUnavailableError` (offline with nothing cached).
+    """
+    base = resolve_base_url(base_url)
+    url = f"{base}/models?output_modalities=all"
+    headers = {"Accept": "application/json", "User-Agent": "fastrouter-cli"}
+    api_key = resolve_api_key(None)
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+
+    def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+        request = urllib.request.Request(url, headers={**headers, **conditional_headers(validator)})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body: bytes = response.read()
+                return body, validator_from_headers(dict(response.headers.items()))
+        except urllib.error.HTTPError as error:
+            if error.code == 304:
+                return None, validator
+            raise
+
+    return CatalogLoader(CatalogCache(), base).load_sync(fetch, refresh=refresh, offline=offline)
+
+
+def _load_catalog(args: argparse.Namespace) -> Catalog:
+    if args.catalog:
+        with open(args.catalog, "rb") as file:
+            return Catalog.from_json(file.read())
+    return load_catalog(args.base_url, offline=args.offline, refresh=args.refresh)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        routing = Routing.from_toml(args.config)
+        if not routing.is_route(args.name):
+            raise routing._unknown_name(args.name)
+    except RoutingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        catalog = _load_catalog(args)
+    except (OSError, ValueError, FastrouterError) as error:
+        where = args.catalog or resolve_base_url(args.base_url)
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        print(f"error: could not load the model catalog from {where}: {reason}", file=sys.stderr)
+        return 1
+    try:
+        text = routing.explain(args.name, catalog)
+    except RoutingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+def add_route_commands(subparsers: _SubParsers) -> None:
+    """Register ``route explain NAME [--config PATH] [--base-url URL]
+    [--offline | --refresh | --catalog FILE]`` on the ``fastrouter`` parser's subcommands
+    (``parser.add_subparsers(...)``)."""
+    route = subparsers.add_parser("route", help="inspect the routes of a routing configuration")
+    commands = route.add_subparsers(dest="route_command", required=True)
+    explain = commands.add_parser(
+        "explain",
+        help="show the chain a route or alias resolves to, and why each model is in it",
+        description="Resolve NAME from the routing configuration against the model catalog "
+        "and explain the resulting chain.",
+    )
+    explain.add_argument("name", metavar="NAME", help="a route or alias name from the configuration")
+    explain.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"routing configuration (TOML; default {DEFAULT_CONFIG})"
+    )
+    explain.add_argument(
+        "--base-url",
+        default=None,
+        help="API base URL for the model catalog (default: $OPENROUTER_BASE_URL, else OpenRouter)",
+    )
+    freshness = explain.add_mutually_exclusive_group()
+    freshness.add_argument("--offline", action="store_true", help="use the cached catalog only, however old")
+    freshness.add_argument("--refresh", action="store_true", help="fetch the catalog even if the cached copy is fresh")
+    freshness.add_argument(
+        "--catalog", default=None, metavar="FILE", help="read the catalog from a saved /models JSON body instead"
+    )
+    explain.set_defaults(run=_explain)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the ``route`` commands on their own (``python -m fastrouter.routing_cli``)."""
+    parser = argparse.ArgumentParser(prog="fastrouter", description="fastrouter routing commands")
+    add_route_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import fastrouter
 import pytest
@@ -281,3 +282,26 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["explode"])
     assert info.value.code == 2
     capsys.readouterr()
+
+
+def test_models_and_route_commands_are_wired(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from fastrouter.cli import main
+    from fastrouter.testing import MockServer
+
+    config = tmp_path / "fastrouter.toml"
+    config.write_text('[aliases]\nfast = ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]\n')
+    with MockServer() as server:
+        os.environ["FASTROUTER_CACHE_DIR"] = str(tmp_path / "cache")
+        try:
+            assert main(["models", "show", "openai/gpt-4o-mini", "--base-url", server.base_url]) == 0
+            shown = capsys.readouterr().out
+            assert "openai/gpt-4o-mini" in shown and "128" in shown
+            search = ["models", "search", "claude", "--provider", "anthropic", "--limit", "3"]
+            assert main([*search, "--base-url", server.base_url]) == 0
+            rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("anthropic/")]
+            assert len(rows) == 3
+            assert main(["route", "explain", "fast", "--config", str(config), "--base-url", server.base_url]) == 0
+            explained = capsys.readouterr().out
+            assert "openai/gpt-4o-mini" in explained and "anthropic/claude-3.5-haiku" in explained
+        finally:
+            del os.environ["FASTROUTER_CACHE_DIR"]

@@ -20,10 +20,33 @@ def requested_name(model: Union[str, Sequence[str]]) -> str:
     return model if isinstance(model, str) else ",".join(model)
 
 
-def _reliability_cost(attempts: Sequence[Attempt], answered: bool) -> Decimal:
+def _attempt_cost(attempt: Any) -> Optional[Decimal]:
+    """An attempt's cost, from an :class:`Attempt` or the core's raw tuple (the ledger
+    reads raw tuples so recording never materialises ``resp.attempts``)."""
+    if isinstance(attempt, Attempt):
+        return attempt.cost
+    text = attempt[7]
+    return None if text is None else Decimal(text)
+
+
+def _reliability_cost(attempts: Sequence[Any], answered: bool) -> Decimal:
     """Costs of the attempts that did not produce the answer (all of them on failure)."""
-    extra = attempts[:-1] if answered else attempts
-    return sum((a.cost for a in extra if a.cost is not None), _ZERO)
+    total = _ZERO
+    for attempt in attempts[:-1] if answered else attempts:
+        cost = _attempt_cost(attempt)
+        if cost is not None:
+            total += cost
+    return total
+
+
+def answer_cost(completion: ChatCompletion) -> Optional[Decimal]:
+    """``completion.cost`` without materialising its attempts."""
+    attempts = completion._attempts
+    if attempts:
+        cost = _attempt_cost(attempts[-1])
+        if cost is not None:
+            return cost
+    return completion.cost
 
 
 def entry_for_completion(
@@ -42,30 +65,31 @@ def entry_for_completion(
     usage: Dict[str, Any] = data.get("usage") or {}
     prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
     completion_details: Dict[str, Any] = usage.get("completion_tokens_details") or {}
-    attempts = completion.attempts
+    attempts = completion._attempts or ()
     if cost is None:
-        cost = completion.cost
+        cost = answer_cost(completion)
         cost_source = "usage" if cost is not None else None
-    return UsageEntry(
-        time=started,
-        generation_id=data.get("id"),
-        requested=requested,
-        model=data.get("model"),
-        provider=data.get("provider"),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
-        cost=cost,
-        cost_source=cost_source,
+    return UsageEntry._fast(
+        started,
+        data.get("id"),
+        requested,
+        data.get("model"),
+        data.get("provider"),
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        int(prompt_details.get("cached_tokens") or 0),
+        int(completion_details.get("reasoning_tokens") or 0),
+        cost,
+        cost_source,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
-        reliability_cost=_reliability_cost(attempts, answered=True),
-        byok=bool(usage.get("is_byok")),
-        latency_s=time.time() - started,
-        attempts=max(len(attempts), 1),
-        tags=tags,
-        status=status,
-        streamed=streamed,
+        _reliability_cost(attempts, answered=True),
+        bool(usage.get("is_byok")),
+        time.time() - started,
+        max(len(attempts), 1),
+        tags,
+        status,
+        streamed,
+        False,
     )
 
 

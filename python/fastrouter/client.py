@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
-from .accounting import entry_for_completion, entry_for_failure, requested_name
+from .accounting import answer_cost, entry_for_completion, entry_for_failure, requested_name
 from .budget import Budget, BudgetBook, Reservation
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
@@ -116,7 +116,7 @@ class _Books:
 
     def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
         """The ledger entry, priced from the catalog when OpenRouter sent no cost."""
-        cost, source = completion.cost, "usage"
+        cost, source = answer_cost(completion), "usage"
         if cost is None:
             cost, source = self.client._price(completion), "catalog"
             completion._priced_cost = cost

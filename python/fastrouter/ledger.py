@@ -57,6 +57,14 @@ class UsageEntry:
     streamed: bool = False
     reconciled: bool = False
 
+    @classmethod
+    def _fast(cls, *values: Any) -> UsageEntry:
+        """Build from every field's value in declaration order, skipping the frozen
+        dataclass's per-field ``__setattr__`` (the ledger records one per request)."""
+        entry = object.__new__(cls)
+        entry.__dict__.update(zip(_FIELD_NAMES, values))
+        return entry
+
     @property
     def total_cost(self) -> Decimal:
         """``cost`` (0 when unknown) plus ``reliability_cost``."""
@@ -104,6 +112,7 @@ class UsageTotals:
 
 
 _COLUMNS = [f.name for f in fields(UsageEntry)]
+_FIELD_NAMES = tuple(_COLUMNS)
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
 

@@ -28,23 +28,6 @@ type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
 type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
 
-trait WithHedge: Sized {
-    fn with_hedge(self, hedge_after: Option<f64>) -> PyResult<Self>;
-}
-
-impl WithHedge for ChatRequest {
-    /// A per-request hedge delay (a route's `hedge_after`) replaces the client's.
-    fn with_hedge(mut self, hedge_after: Option<f64>) -> PyResult<Self> {
-        if let Some(after) = seconds(hedge_after, "hedge delay")? {
-            self.hedge = Some(HedgeConfig {
-                after,
-                adaptive: self.hedge.is_some_and(|h| h.adaptive),
-            });
-        }
-        Ok(self)
-    }
-}
-
 /// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
 pub struct ChatOutput(ChatSuccess);
 
@@ -126,18 +109,22 @@ impl NativeClient {
             .ok_or_else(|| error_to_py(&Error::new(ErrorKind::Connection, "the client is closed")))
     }
 
-    fn chat_request(
+    /// The pool and the request for one chat call: per-request timeouts and a route's
+    /// hedge delay (`hedge_after`) replace the client's.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
         &self,
         body: &[u8],
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
-        transport: &Transport,
-    ) -> PyResult<ChatRequest> {
+        hedge_after: Option<f64>,
+    ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
         }
+        let transport = self.transport()?;
         let mut merged = transport.timeouts();
         if let Some((attempt, first_token, idle, total)) = timeouts {
             merged.attempt = seconds(attempt, "timeout")?;
@@ -145,7 +132,14 @@ impl NativeClient {
             merged.idle = seconds(idle, "idle timeout")?;
             merged.total = seconds(total, "total timeout")?;
         }
-        Ok(ChatRequest {
+        let hedge = match seconds(hedge_after, "hedge delay")? {
+            Some(after) => Some(HedgeConfig {
+                after,
+                adaptive: self.hedge.is_some_and(|h| h.adaptive),
+            }),
+            None => self.hedge,
+        };
+        let request = ChatRequest {
             models,
             body: Bytes::copy_from_slice(body),
             headers: header_map(&headers).map_err(|e| error_to_py(&e))?,
@@ -153,8 +147,9 @@ impl NativeClient {
             timeouts: merged,
             health: self.health.clone(),
             events: self.events.clone(),
-            hedge: self.hedge,
-        })
+            hedge,
+        };
+        Ok((transport, request))
     }
 }
 
@@ -275,10 +270,8 @@ impl NativeClient {
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
-        let transport = self.transport()?;
-        let request = self
-            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
-            .with_hedge(hedge_after)?;
+        let (transport, request) =
+            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
         let future = async move { complete(&transport, &request, &backoff).await };
         Ok(spawn_reporting(
@@ -305,10 +298,8 @@ impl NativeClient {
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
     ) -> PyResult<ChatOutput> {
-        let transport = self.transport()?;
-        let request = self
-            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
-            .with_hedge(hedge_after)?;
+        let (transport, request) =
+            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
         let result = block_on(
             py,
@@ -334,10 +325,8 @@ impl NativeClient {
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
-        let transport = self.transport()?;
-        let request = self
-            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
-            .with_hedge(hedge_after)?;
+        let (transport, request) =
+            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
         let future = open_stream(transport, request, backoff);
         Ok(spawn_reporting(
@@ -364,10 +353,8 @@ impl NativeClient {
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
     ) -> PyResult<NativeStream> {
-        let transport = self.transport()?;
-        let request = self
-            .chat_request(body, models, headers, max_retries, timeouts, &transport)?
-            .with_hedge(hedge_after)?;
+        let (transport, request) =
+            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
         block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }

@@ -107,6 +107,12 @@ pub fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap> {
     Ok(map)
 }
 
+/// Paths OpenRouter serves without an API key (the catalog and its endpoints).
+fn is_public(path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    path == "models" || path.starts_with("models?") || path.starts_with("models/")
+}
+
 impl Transport {
     pub fn new(config: TransportConfig) -> Result<Self> {
         install_crypto_provider();
@@ -183,7 +189,9 @@ impl Transport {
         body: Option<Bytes>,
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::RequestBuilder> {
-        self.require_key()?;
+        if !(method == Method::GET && is_public(path)) {
+            self.require_key()?;
+        }
         let url = format!("{}/{}", self.base_url, path.trim_start_matches('/'));
         let mut request = self.http.request(method, url);
         if !extra_headers.is_empty() {

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-from fastrouter import catalog_cli
 from fastrouter.catalog import CacheEntry, Catalog, CatalogCache
-from fastrouter.catalog_cli import add_models_commands
+from fastrouter.cli import models as catalog_cli
+from fastrouter.cli.models import add_models_commands
 from fastrouter.testing import MockServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openrouter-traffic"

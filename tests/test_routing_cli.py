@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from fastrouter import routing_cli
+from fastrouter.cli import route as routing_cli
 from fastrouter.testing import MockServer
 from routing_helpers import REAL_CATALOG, SMALL
 
@@ -188,7 +188,7 @@ def test_add_route_commands_plugs_into_another_parser(config: Path, capsys: pyte
 def test_the_module_runs_as_a_command(small_server: MockServer, config: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENROUTER_")}
     done = subprocess.run(
-        [sys.executable, "-m", "fastrouter.routing_cli", "route", "explain", "smart", "--config", str(config)],
+        [sys.executable, "-m", "fastrouter.cli.route", "route", "explain", "smart", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -96,11 +96,12 @@ class NativeClient:
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
-        """Start ``GET {base_url}/{path}``; reports ``(body, validator)``: the body of a 2xx
-        response (``None`` for 304 Not Modified) and its ETag (or ``last-modified:<date>``)."""
+        """Start ``GET {base_url}/{path}``; reports ``(body, validator_headers)``: the body of
+        a 2xx response (``None`` for 304 Not Modified) and its ``etag`` / ``last-modified``
+        headers as ``(name, value)`` pairs."""
     def get_blocking(
         self, path: str, headers: Sequence[Tuple[str, str]] = ...
-    ) -> Tuple[Optional[bytes], Optional[str]]:
+    ) -> Tuple[Optional[bytes], List[Tuple[str, str]]]:
         """Like :meth:`get`, blocking with the GIL released."""
     def latencies(self) -> Dict[str, float]:
         """Median time to first token measured per model, in seconds."""

@@ -21,6 +21,7 @@ from ._bridge import run
 from .accounting import answer_cost, entry_for_completion, entry_for_failure, requested_name
 from .budget import Budget, BudgetBook, Reservation
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
+from .catalog.cache import fetched
 from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
 from .cost import price_usage, worst_case_cost
 from .errors import BudgetExceededError, FastrouterError
@@ -230,7 +231,7 @@ class _ClientBase:
         raise NotImplementedError
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-        return self._inner.get_blocking(_MODELS_PATH, list(conditional_headers(validator).items()))
+        return fetched(self._inner.get_blocking(_MODELS_PATH, list(conditional_headers(validator).items())))
 
     def _catalog_if_loaded(self) -> Optional[Catalog]:
         """The catalog in memory or on disk, however old, without a network request."""
@@ -453,10 +454,7 @@ class AsyncModels:
         inner = self._client._inner
 
         async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-            result: Tuple[Optional[bytes], Optional[str]] = await run(
-                inner.get, _MODELS_PATH, list(conditional_headers(validator).items())
-            )
-            return result
+            return fetched(await run(inner.get, _MODELS_PATH, list(conditional_headers(validator).items())))
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
 

@@ -40,6 +40,8 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    "CatalogUnavailableError",
+    "RoutingError",
 ]
 
 
@@ -247,6 +249,52 @@ class AllModelsFailedError(FastrouterError):
 
 class BudgetExceededError(FastrouterError):
     """A request would break a configured budget; raised before anything is sent."""
+
+
+class CatalogUnavailableError(FastrouterError, LookupError):
+    """No catalog could be had: offline (``offline=True``) with nothing cached."""
+
+
+class RoutingError(FastrouterError, ValueError):
+    """A routing configuration is invalid, or a route cannot be resolved.
+
+    ``source`` is the file (or ``"<dict>"``, ``"<string>"``; ``None`` for objects built
+    in code), ``key`` the dotted key (``"routes.smart.min_context"``, ``"aliases.fast[1]"``),
+    ``suggestion`` how to fix it; ``message`` the problem alone. ``str()`` joins them::
+
+        fastrouter.toml: routes.smart.mode: unknown mode 'fastst' (did you mean 'fastest'?)
+    """
+
+    message: str
+    source: Optional[str]
+    key: Optional[str]
+    suggestion: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: Optional[str] = None,
+        key: Optional[str] = None,
+        suggestion: Optional[str] = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.key = key
+        self.suggestion = suggestion
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = ": ".join([p for p in (self.source, self.key) if p] + [self.message])
+        return f"{text} ({self.suggestion})" if self.suggestion else text
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def _with_source(self, source: Optional[str]) -> RoutingError:
+        if self.source is not None or source is None:
+            return self
+        return RoutingError(self.message, source=source, key=self.key, suggestion=self.suggestion)
 
 
 _BY_STATUS: Dict[int, Type[APIStatusError]] = {

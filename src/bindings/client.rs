@@ -153,9 +153,9 @@ impl NativeClient {
     }
 }
 
-/// A GET's body (`None` for 304 Not Modified) and the validator for the next
-/// conditional GET (`ETag`, else `last-modified:<date>`).
-type Fetched = (Option<Bytes>, Option<String>);
+/// A GET's body (`None` for 304 Not Modified) and the response's `ETag` / `Last-Modified`
+/// headers; the validator is made from them in one place, Python's `validator_from_headers`.
+type Fetched = (Option<Bytes>, Vec<(String, String)>);
 
 async fn get_body(
     transport: Transport,
@@ -171,18 +171,13 @@ async fn get_body(
             transport.timeouts().attempt,
         )
         .await?;
-    let validator = response
-        .headers
-        .get(reqwest::header::ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            response
-                .headers
-                .get(reqwest::header::LAST_MODIFIED)
-                .and_then(|v| v.to_str().ok())
-                .map(|date| format!("last-modified:{date}"))
-        });
+    let validator = [reqwest::header::ETAG, reqwest::header::LAST_MODIFIED]
+        .into_iter()
+        .filter_map(|name| {
+            let value = response.headers.get(&name)?.to_str().ok()?;
+            Some((name.as_str().to_owned(), value.to_owned()))
+        })
+        .collect();
     if response.status == reqwest::StatusCode::NOT_MODIFIED {
         Ok((None, validator))
     } else if response.status.is_success() {
@@ -360,7 +355,7 @@ impl NativeClient {
     }
 
     /// Start `GET {base_url}/{path}` (with optional conditional headers); reports
-    /// `(body or None if not modified, validator)` (or the exception) to `queue` under `id`.
+    /// `(body or None if not modified, validator headers)` (or the exception) to `queue` under `id`.
     #[pyo3(signature = (queue, id, path, headers=Vec::new()))]
     fn get(
         &self,
@@ -386,14 +381,14 @@ impl NativeClient {
         ))
     }
 
-    /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator)`.
+    /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator headers)`.
     #[pyo3(signature = (path, headers=Vec::new()))]
     fn get_blocking(
         &self,
         py: Python<'_>,
         path: String,
         headers: Vec<(String, String)>,
-    ) -> PyResult<(Option<BodyOutput>, Option<String>)> {
+    ) -> PyResult<(Option<BodyOutput>, Vec<(String, String)>)> {
         let transport = self.transport()?;
         let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
         let result = block_on(py, get_body(transport, path, headers))?;

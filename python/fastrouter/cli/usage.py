@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from .ledger import UsageLedger, UsageTotals
+from .._format import table
+from ..ledger import UsageLedger, UsageTotals
 
 __all__ = ["add_usage_command"]
 
@@ -26,13 +27,7 @@ def _table(groups: Dict[str, UsageTotals], label: str) -> str:
         for name, t in sorted(groups.items(), key=lambda item: (-item[1].total_cost, item[0]))
     ]
     header = (label, "requests", "prompt tok", "completion tok", "cost $", "reliability $", "total $")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Any) -> str:
-        first, *rest = cells
-        return "  ".join([first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:]))])
-
-    return "\n".join([line(header), line("-" * w for w in widths), *(line(row) for row in rows)])
+    return table(rows, header, right=range(1, len(header)))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
-import urllib.request
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional
 
-from .catalog import Catalog, CatalogCache, CatalogLoader, conditional_headers, validator_from_headers
-from .config import resolve_api_key, resolve_base_url
-from .errors import FastrouterError
-from .routing import Routing, RoutingError
+from ..catalog import Catalog
+from ..client import Client
+from ..config import resolve_base_url
+from ..errors import FastrouterError
+from ..routing import Routing, RoutingError
 
 if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+from ._common import run_alone
 
 __all__ = ["add_route_commands", "load_catalog", "main"]
 
@@ -34,29 +35,12 @@ def load_catalog(
     API), every output modality, through the disk cache that ``fastrouter models`` shares
     (:class:`~fastrouter.catalog.CatalogLoader`): a fresh cached copy is used as is;
     ``refresh`` refetches; ``offline`` never fetches. The request carries
-    ``OPENROUTER_API_KEY`` when set (the endpoint is public). Raises ``OSError`` (network,
-    HTTP status), ``ValueError`` (not a ``/models`` payload) or
+    ``OPENROUTER_API_KEY`` when set (the endpoint is public). Raises :class:`~fastrouter.FastrouterError`
+    (network, HTTP status), ``ValueError`` (not a ``/models`` payload) or
     :class:`~fastrouter.catalog.CatalogUnavailableError` (offline with nothing cached).
     """
-    base = resolve_base_url(base_url)
-    url = f"{base}/models?output_modalities=all"
-    headers = {"Accept": "application/json", "User-Agent": "fastrouter-cli"}
-    api_key = resolve_api_key(None)
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-
-    def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-        request = urllib.request.Request(url, headers={**headers, **conditional_headers(validator)})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body: bytes = response.read()
-                return body, validator_from_headers(dict(response.headers.items()))
-        except urllib.error.HTTPError as error:
-            if error.code == 304:
-                return None, validator
-            raise
-
-    return CatalogLoader(CatalogCache(), base).load_sync(fetch, refresh=refresh, offline=offline)
+    with Client(base_url=base_url, timeout=timeout) as client:
+        return client.models.list(refresh=refresh, offline=offline)
 
 
 def _load_catalog(args: argparse.Namespace) -> Catalog:
@@ -78,8 +62,7 @@ def _explain(args: argparse.Namespace) -> int:
         catalog = _load_catalog(args)
     except (OSError, ValueError, FastrouterError) as error:
         where = args.catalog or resolve_base_url(args.base_url)
-        reason = error.reason if isinstance(error, urllib.error.URLError) else error
-        print(f"error: could not load the model catalog from {where}: {reason}", file=sys.stderr)
+        print(f"error: could not load the model catalog from {where}: {error}", file=sys.stderr)
         return 1
     try:
         text = routing.explain(args.name, catalog)
@@ -121,12 +104,8 @@ def add_route_commands(subparsers: _SubParsers) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the ``route`` commands on their own (``python -m fastrouter.routing_cli``)."""
-    parser = argparse.ArgumentParser(prog="fastrouter", description="fastrouter routing commands")
-    add_route_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
-    return code
+    """Run the ``route`` commands on their own (``python -m fastrouter.cli.route``)."""
+    return run_alone(add_route_commands, argv, "fastrouter routing commands")
 
 
 if __name__ == "__main__":

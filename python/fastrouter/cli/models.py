@@ -12,36 +12,28 @@ commands do not refetch it and ``--offline`` works from the cached copy.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
-from .catalog import (
+from ..catalog import (
     PER_TOKEN_PRICES,
     PRICE_FIELDS,
     SORT_KEYS,
     Catalog,
-    CatalogCache,
-    CatalogLoader,
-    Fetch,
     Model,
     ModelEndpoints,
-    Pricing,
     _format_age,
-    conditional_headers,
-    validator_from_headers,
 )
-from .config import resolve_api_key, resolve_base_url
-from .errors import FastrouterError
+from ..errors import FastrouterError
 
 if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+from .._format import table
+from ._common import client_for, fmt_price, fmt_tokens, run_alone
 
 __all__ = ["add_models_commands", "CatalogSource", "EndpointsSource"]
 
@@ -52,8 +44,6 @@ CatalogSource = Callable[[argparse.Namespace], Catalog]
 EndpointsSource = Callable[[argparse.Namespace, str], ModelEndpoints]
 """How ``models endpoints`` gets one model's endpoints from its parsed arguments and id."""
 
-FETCH_TIMEOUT = 30.0
-"""Seconds the commands wait for the catalog or endpoints."""
 _PRICE_UNITS: Mapping[str, str] = {"request": "request", "image": "image", "web_search": "search"}
 _CAPABILITIES: Tuple[Tuple[str, str], ...] = (
     ("tools", "tools"),
@@ -69,87 +59,20 @@ _FAILURES = (OSError, FastrouterError, ValueError)
 # ------------------------------------------------------------------------------ fetching
 
 
-def _headers() -> Dict[str, str]:
-    from . import __version__
-
-    headers = {"Accept": "application/json", "User-Agent": f"fastrouter/{__version__}"}
-    api_key = resolve_api_key(None)
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
-
-
-def _urllib_fetch(url: str, headers: Mapping[str, str], timeout: float = FETCH_TIMEOUT) -> Fetch:
-    """A :data:`~fastrouter.catalog.Fetch` doing a (conditional) GET with urllib."""
-
-    def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-        request = urllib.request.Request(url, headers={**headers, **conditional_headers(validator)})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body: bytes = response.read()
-                return body, validator_from_headers(dict(response.headers.items()))
-        except urllib.error.HTTPError as exc:
-            with exc:  # release the connection
-                if exc.code == 304:
-                    return None, validator_from_headers(dict(exc.headers.items())) or validator
-                detail = _error_message(exc.read(64 * 1024)) or str(exc.reason)
-            raise OSError(f"HTTP {exc.code} from {url}: {detail}") from exc
-
-    return fetch
-
-
-def _error_message(body: bytes) -> Optional[str]:
-    """``error.message`` of an OpenRouter error body, if it is one."""
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
-        return None
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else None
-
-
 def _fetch_catalog(args: argparse.Namespace) -> Catalog:
     """The catalog of ``--base-url`` (else ``OPENROUTER_BASE_URL``, else OpenRouter), all
     output modalities, through the disk cache."""
-    base_url = resolve_base_url(args.base_url)
-    loader = CatalogLoader(CatalogCache(), base_url)
-    fetch = _urllib_fetch(f"{base_url}/models?output_modalities=all", _headers())
-    return loader.load_sync(fetch, refresh=args.refresh, offline=args.offline)
+    with client_for(args.base_url) as client:
+        return client.models.list(refresh=args.refresh, offline=args.offline)
 
 
 def _fetch_endpoints(args: argparse.Namespace, model_id: str) -> ModelEndpoints:
     """``GET {base_url}/models/{id}/endpoints`` (not cached)."""
-    base_url = resolve_base_url(args.base_url)
-    body, _ = _urllib_fetch(f"{base_url}/models/{quote(model_id, safe='/:')}/endpoints", _headers())(None)
-    return ModelEndpoints.from_json(body or b"")
+    with client_for(args.base_url) as client:
+        return client.models.endpoints(model_id)
 
 
 # ---------------------------------------------------------------------------- formatting
-
-
-def _fmt_price(pricing: Pricing, name: str) -> str:
-    """USD per million tokens for per-token prices, per unit for the others; ``varies``
-    for the router sentinel, ``-`` when absent."""
-    if name in pricing.unknown_keys:
-        return "varies"
-    value = pricing.per_million(name) if name in PER_TOKEN_PRICES else pricing.get(name)
-    if value is None:
-        return "-"
-    rounded = value.quantize(Decimal("0.0001"))  # 4 decimals: 0.0833, not 0.08333333333333334
-    if rounded == 0 and value != 0:
-        rounded = value  # a tiny price keeps its digits rather than reading as free
-    return format(rounded.normalize(), "f")
-
-
-def _fmt_tokens(count: Optional[int]) -> str:
-    """``1.05M``, ``200K``, ``32.8K``, ``4096``; ``-`` when unknown."""
-    if count is None:
-        return "-"
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.3g}M"
-    if count >= 10_000:
-        return f"{count / 1000:.3g}K"
-    return str(count)
 
 
 def _modalities(model: Model) -> str:
@@ -166,29 +89,6 @@ def _capabilities(model: Model) -> List[str]:
     if "structured" in found and "json" in found:
         found.remove("json")  # structured outputs imply JSON mode
     return found
-
-
-def _table(
-    rows: Iterable[Sequence[str]],
-    headers: Optional[Sequence[str]] = None,
-    right: Iterable[int] = (),
-    indent: str = "",
-) -> str:
-    """Columns padded to their widest cell (``right``: right-aligned column numbers), under
-    ``headers`` and a rule when given."""
-    body = [list(row) for row in rows]
-    if headers is not None:
-        body[:0] = [list(headers), ["-" * len(h) for h in headers]]
-    widths = [max(len(row[i]) for row in body) for i in range(len(body[0]))] if body else []
-    if headers is not None:
-        body[1] = ["-" * w for w in widths]
-    right_set = set(right)
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [c.rjust(w) if i in right_set else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return (indent + "  ".join(padded)).rstrip()
-
-    return "\n".join(line(row) for row in body)
 
 
 def _note_staleness(args: argparse.Namespace, catalog: Catalog) -> None:
@@ -234,15 +134,15 @@ def _search(args: argparse.Namespace) -> int:
     rows = [
         [
             m.id,
-            _fmt_tokens(m.context_length),
-            _fmt_price(m.pricing, "prompt"),
-            _fmt_price(m.pricing, "completion"),
+            fmt_tokens(m.context_length),
+            fmt_price(m.pricing, "prompt"),
+            fmt_price(m.pricing, "completion"),
             _modalities(m),
             ", ".join(_capabilities(m)),
         ]
         for m in models
     ]
-    print(_table(rows, ["MODEL", "CONTEXT", "$/M IN", "$/M OUT", "MODALITIES", "CAPABILITIES"], right=(1, 2, 3)))
+    print(table(rows, ["MODEL", "CONTEXT", "$/M IN", "$/M OUT", "MODALITIES", "CAPABILITIES"], right=(1, 2, 3)))
     print()
     print(
         f"{len(models)} model{'s' if len(models) != 1 else ''} (of {len(catalog)}; sorted by {args.sort}; "
@@ -286,18 +186,18 @@ def _show(args: argparse.Namespace) -> int:
     if model.hugging_face_id:
         facts.append(("hugging face", model.hugging_face_id))
     print(model.id)
-    print(_table([[k, v] for k, v in facts], indent="  "))
+    print(table([[k, v] for k, v in facts], indent="  "))
 
     prices: List[List[str]] = []
     for name in (*PRICE_FIELDS, *model.pricing.extra):
-        text = _fmt_price(model.pricing, name)
+        text = fmt_price(model.pricing, name)
         if text == "-":
             continue
         unit = "per million tokens" if name in PER_TOKEN_PRICES else f"per {_PRICE_UNITS.get(name, 'unit')}"
         prices.append([name, text, "" if text == "varies" else unit])
     print()
     print("pricing (USD)")
-    print(_table(prices, right=(1,), indent="  ") if prices else "  not listed")
+    print(table(prices, right=(1,), indent="  ") if prices else "  not listed")
     if model.description:
         print()
         print("description")
@@ -324,17 +224,17 @@ def _endpoints(args: argparse.Namespace) -> int:
             [
                 e.provider_name or "-",
                 e.tag or "-",
-                _fmt_tokens(e.context_length),
-                _fmt_tokens(e.max_completion_tokens),
-                _fmt_price(e.pricing, "prompt"),
-                _fmt_price(e.pricing, "completion"),
+                fmt_tokens(e.context_length),
+                fmt_tokens(e.max_completion_tokens),
+                fmt_price(e.pricing, "prompt"),
+                fmt_price(e.pricing, "completion"),
                 e.quantization or "-",
                 uptime,
                 status,
             ]
         )
     headers = ["PROVIDER", "TAG", "CONTEXT", "MAX OUT", "$/M IN", "$/M OUT", "QUANT", "UPTIME 30M", "STATUS"]
-    print(_table(rows, headers, right=(2, 3, 4, 5, 7)))
+    print(table(rows, headers, right=(2, 3, 4, 5, 7)))
     return 0
 
 
@@ -410,7 +310,7 @@ def add_models_commands(
     """Register ``models search``, ``models show`` and ``models endpoints`` on the
     ``fastrouter`` command's subparsers (each sets ``run``, called as ``args.run(args)``
     and returning the exit code). ``catalog_source`` / ``endpoints_source`` replace how the
-    catalog and endpoints are fetched (default: a urllib GET through the disk cache).
+    catalog and endpoints are fetched (default: the client's catalog, through the disk cache).
     Returns the ``models`` parser."""
     common = _source_options()
     models = subparsers.add_parser("models", help="search and inspect the model catalog")
@@ -472,11 +372,7 @@ def add_models_commands(
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``fastrouter models ...`` on its own: ``main(["models", "search", "claude"])``."""
-    parser = argparse.ArgumentParser(prog="fastrouter")
-    add_models_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
-    return code
+    return run_alone(add_models_commands, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,36 @@
+"""The ``fastrouter`` command line: one entry point, :func:`main`, over one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .. import __version__
+from .demo import DEMO_MODEL, DEMO_PROMPT, add_demo_command
+from .mock import add_mock_command
+from .models import add_models_commands
+from .route import add_route_commands
+from .usage import add_usage_command
+
+__all__ = ["DEMO_MODEL", "DEMO_PROMPT", "main"]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``fastrouter`` console script."""
+    parser = argparse.ArgumentParser(prog="fastrouter", description="Fast, dependable OpenRouter client.")
+    parser.add_argument("--version", action="version", version=f"fastrouter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_demo_command(commands)
+    add_mock_command(commands)
+    add_usage_command(commands)
+    add_models_commands(commands)
+    add_route_commands(commands)
+
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

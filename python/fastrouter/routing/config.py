@@ -1,0 +1,531 @@
+"""The routing configuration itself: :class:`Route`, :class:`Routing` (aliases, routes, budgets, default route)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+
+from .._format import did_you_mean, usd
+from ..budget import Budget
+from ..catalog import FEATURE_ALIASES, Catalog
+from ..errors import RoutingError
+from .explain import explain_route
+from .resolution import ResolvedRoute, _resolve_alias, _resolve_route
+from .toml_io import _toml_key, _toml_money, _toml_value, _tomllib
+from .validation import (
+    _BUDGET_KEYS,
+    _KNOWN_FEATURES,
+    _KNOWN_INPUT_MODALITIES,
+    _KNOWN_OUTPUT_MODALITIES,
+    _MONEY_KEYS,
+    _ROUTE_KEYS,
+    _TOP_KEYS,
+    BUDGET_PERIODS,
+    MODES,
+    _check_bool,
+    _check_choice,
+    _check_int,
+    _check_keys,
+    _check_known,
+    _check_name,
+    _check_providers,
+    _check_seconds,
+    _check_str,
+    _check_str_list,
+    _check_table,
+    _check_usd,
+    _type_error,
+)
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+
+# ---------------------------------------------------------------------------- classes
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class Route:
+    """A named route: requirements and/or a pool of models, a mode, failover settings.
+
+    ``Route("smart", supports=["tools"], min_context=100_000, mode="quality")``. Lists
+    accept any sequence (a single string counts as one item) and are stored as tuples;
+    prices accept numbers, decimal strings or :class:`~decimal.Decimal` and are stored as
+    ``Decimal``. See the module documentation for how a route resolves.
+
+    - ``models``: the pool to pick from (default: the catalog).
+    - ``supports``: OpenRouter ``supported_parameters`` every model needs (``"tools"``,
+      ``"response_format"``, ``"reasoning"``, ...).
+    - ``input_modalities`` / ``output_modalities``: what every model must accept / produce
+      (``"image"``, ``"file"``, ``"audio"``, ...); outputs default to text.
+    - ``min_context``: the least context length, in tokens.
+    - ``max_prompt_price`` / ``max_completion_price``: ceilings in **USD per million
+      tokens**.
+    - ``authors``: only models by these authors (the id's prefix, e.g. ``"anthropic"``).
+    - ``exclude``: model ids never to use.
+    - ``prefer_free``: admit free models and put them first.
+    - ``providers``: OpenRouter ``provider`` preferences sent with the route's requests.
+    - ``mode``: ``cheapest``, ``balanced``, ``quality``, ``fastest`` or ``ordered``
+      (default: ``ordered`` with ``models``, else ``balanced``); see :attr:`effective_mode`.
+    - ``max_models``: chain length (default: every listed model with ``models``, else 3).
+    - ``max_retries``, ``hedge_after`` (seconds), ``deadline_s`` (seconds, the whole call):
+      failover settings for the route's requests (``None``: the client's).
+    - ``max_cost_per_request``: USD ceiling for one request.
+    """
+
+    name: str
+    models: Tuple[str, ...]
+    supports: Tuple[str, ...]
+    input_modalities: Tuple[str, ...]
+    output_modalities: Tuple[str, ...]
+    min_context: Optional[int]
+    max_prompt_price: Optional[Decimal]
+    max_completion_price: Optional[Decimal]
+    authors: Tuple[str, ...]
+    exclude: Tuple[str, ...]
+    prefer_free: bool
+    providers: Optional[Mapping[str, Any]] = field(hash=False)
+    mode: Optional[str]
+    max_models: Optional[int]
+    max_retries: Optional[int]
+    hedge_after: Optional[float]
+    deadline_s: Optional[float]
+    max_cost_per_request: Optional[Decimal]
+
+    def __init__(
+        self,
+        name: str,
+        models: Sequence[str] = (),
+        *,
+        supports: Sequence[str] = (),
+        input_modalities: Sequence[str] = (),
+        output_modalities: Sequence[str] = (),
+        min_context: Optional[int] = None,
+        max_prompt_price: Union[Decimal, float, str, None] = None,
+        max_completion_price: Union[Decimal, float, str, None] = None,
+        authors: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        prefer_free: bool = False,
+        providers: Optional[Mapping[str, Any]] = None,
+        mode: Optional[str] = None,
+        max_models: Optional[int] = None,
+        max_retries: Optional[int] = None,
+        hedge_after: Optional[float] = None,
+        deadline_s: Optional[float] = None,
+        max_cost_per_request: Union[Decimal, float, str, None] = None,
+    ) -> None:
+        k = f"routes.{name}" if isinstance(name, str) else "routes"
+        put = object.__setattr__
+        put(self, "name", _check_name(name, k, "route"))
+        put(self, "models", _check_str_list(models, f"{k}.models", '["openai/gpt-4o-mini"]'))
+        put(self, "supports", _check_str_list(supports, f"{k}.supports", '["tools"]'))
+        _check_known(self.supports, f"{k}.supports", (*_KNOWN_FEATURES, *FEATURE_ALIASES), "feature")
+        put(self, "input_modalities", _check_str_list(input_modalities, f"{k}.input_modalities", '["image"]'))
+        _check_known(self.input_modalities, f"{k}.input_modalities", _KNOWN_INPUT_MODALITIES, "input modality")
+        put(self, "output_modalities", _check_str_list(output_modalities, f"{k}.output_modalities", '["text"]'))
+        _check_known(self.output_modalities, f"{k}.output_modalities", _KNOWN_OUTPUT_MODALITIES, "output modality")
+        put(
+            self,
+            "min_context",
+            None if min_context is None else _check_int(min_context, f"{k}.min_context", 1, "100000"),
+        )
+        put(
+            self,
+            "max_prompt_price",
+            None if max_prompt_price is None else _check_usd(max_prompt_price, f"{k}.max_prompt_price", "5.0"),
+        )
+        put(
+            self,
+            "max_completion_price",
+            None
+            if max_completion_price is None
+            else _check_usd(max_completion_price, f"{k}.max_completion_price", "15.0"),
+        )
+        put(self, "authors", _check_str_list(authors, f"{k}.authors", '["anthropic", "openai"]'))
+        put(self, "exclude", _check_str_list(exclude, f"{k}.exclude", '["openai/gpt-4o"]'))
+        put(self, "prefer_free", _check_bool(prefer_free, f"{k}.prefer_free"))
+        put(self, "providers", _check_providers(providers, f"{k}.providers"))
+        put(self, "mode", None if mode is None else _check_choice(mode, f"{k}.mode", MODES, "mode"))
+        put(self, "max_models", None if max_models is None else _check_int(max_models, f"{k}.max_models", 1, "3"))
+        put(self, "max_retries", None if max_retries is None else _check_int(max_retries, f"{k}.max_retries", 0, "1"))
+        put(
+            self, "hedge_after", None if hedge_after is None else _check_seconds(hedge_after, f"{k}.hedge_after", "2.0")
+        )
+        put(self, "deadline_s", None if deadline_s is None else _check_seconds(deadline_s, f"{k}.deadline_s", "30"))
+        put(
+            self,
+            "max_cost_per_request",
+            None
+            if max_cost_per_request is None
+            else _check_usd(max_cost_per_request, f"{k}.max_cost_per_request", "0.50"),
+        )
+        if self.mode == "ordered" and not self.models:
+            raise RoutingError(
+                "mode 'ordered' keeps the order of `models`, but the route lists none",
+                key=f"{k}.mode",
+                suggestion="list the models, or use 'cheapest', 'balanced', 'quality' or 'fastest'",
+            )
+        for i, model_id in enumerate(self.exclude):
+            if model_id in self.models:
+                raise RoutingError(
+                    f"{model_id!r} is both listed in models and excluded",
+                    key=f"{k}.exclude[{i}]",
+                    suggestion="remove it from one of them",
+                )
+
+    @property
+    def effective_mode(self) -> str:
+        """``mode``, else ``"ordered"`` when the route lists ``models``, else ``"balanced"``."""
+        if self.mode is not None:
+            return self.mode
+        return "ordered" if self.models else "balanced"
+
+    @property
+    def effective_max_models(self) -> int:
+        """``max_models``, else every listed model when ``models`` is given, else 3."""
+        if self.max_models is not None:
+            return self.max_models
+        return len(self.models) if self.models else 3
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> Route:
+        """A route from its table (``[routes.NAME]``); unknown keys are errors."""
+        key = f"routes.{name}"
+        table = _check_table(data, key, '{ supports = ["tools"] }')
+        _check_keys(table, key, _ROUTE_KEYS)
+        return cls(name, **table)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The route's table without its name: only the keys that differ from the defaults;
+        money as decimal strings. ``Route.from_dict(r.name, r.to_dict()) == r``."""
+        out: Dict[str, Any] = {}
+        for key in _ROUTE_KEYS:
+            value = getattr(self, key)
+            if value is None or value == () or value is False:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif key == "providers":
+                value = json.loads(json.dumps(value))
+            out[key] = value
+        return out
+
+    def describe_requirements(self) -> str:
+        """The requirements in words (``"supports tools, context >= 100,000"``); ``""`` if none."""
+        parts: List[str] = []
+        if self.supports:
+            parts.append("supports " + ", ".join(self.supports))
+        if self.input_modalities:
+            parts.append("accepts " + ", ".join(self.input_modalities))
+        if self.output_modalities:
+            parts.append("outputs " + ", ".join(self.output_modalities))
+        if self.min_context is not None:
+            parts.append(f"context >= {self.min_context:,}")
+        if self.max_prompt_price is not None:
+            parts.append(f"prompt <= {usd(self.max_prompt_price)}/M")
+        if self.max_completion_price is not None:
+            parts.append(f"completion <= {usd(self.max_completion_price)}/M")
+        if self.authors:
+            parts.append("by " + ", ".join(self.authors))
+        if self.exclude:
+            parts.append("excluding " + ", ".join(self.exclude))
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        args = [repr(self.name)]
+        for key in _ROUTE_KEYS:
+            value = getattr(self, key)
+            if value is None or value == () or value is False:
+                continue
+            args.append(f"{key}={value!r}")
+        return f"Route({', '.join(args)})"
+
+
+def _budget_from_dict(data: Any, key: str) -> Budget:
+    """A :class:`~fastrouter.budget.Budget` from its table (``[[budgets]]``), validated
+    with :class:`RoutingError` messages; unknown keys are errors."""
+    table = _check_table(data, key, '{ usd = 10, per = "day" }')
+    _check_keys(table, key, _BUDGET_KEYS)
+    if "usd" not in table:
+        raise RoutingError("missing 'usd'", key=key, suggestion="for example usd = 10")
+    return Budget(
+        _check_usd(table["usd"], f"{key}.usd", "10"),
+        per=_check_choice(table.get("per", "total"), f"{key}.per", BUDGET_PERIODS, "budget period"),
+        tags=_check_str_list(table.get("tags", ()), f"{key}.tags", '["batch"]'),
+    )
+
+
+def _budget_to_dict(budget: Budget) -> Dict[str, Any]:
+    """``{"usd": "10", "per": "day"}`` (+ ``tags`` when set)."""
+    out: Dict[str, Any] = {"usd": str(budget.usd), "per": budget.per}
+    if budget.tags:
+        out["tags"] = list(budget.tags)
+    return out
+
+
+@dataclass(frozen=True, init=False)
+class Routing:
+    """Aliases, routes and budgets; hand it to a client as ``routing=``.
+
+    ``Routing(aliases={"fast": ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]},
+    routes={"smart": Route("smart", supports=["tools"], mode="quality")})``. ``routes``
+    maps names to :class:`Route` objects or to route tables (dicts), or is a list of
+    routes; ``budgets`` holds :class:`~fastrouter.budget.Budget` objects or tables (the
+    client enforces them); ``default_route`` names
+    an alias or route for requests that give no model. Names are unique across aliases
+    and routes and never contain ``/``, so they cannot shadow model ids.
+
+    ``source`` (the file it came from) only labels errors; it is not compared.
+    """
+
+    aliases: Mapping[str, Tuple[str, ...]] = field(hash=False)
+    routes: Mapping[str, Route] = field(hash=False)
+    budgets: Tuple[Budget, ...]
+    default_route: Optional[str]
+    source: Optional[str] = field(compare=False, repr=False)
+    _cache: Dict[str, Tuple[Catalog, Tuple[Tuple[str, float], ...], ResolvedRoute]] = field(
+        init=False, compare=False, repr=False, hash=False
+    )
+
+    def __init__(
+        self,
+        aliases: Optional[Mapping[str, Union[str, Sequence[str]]]] = None,
+        routes: Union[Mapping[str, Union[Route, Mapping[str, Any]]], Sequence[Route], None] = None,
+        budgets: Sequence[Union[Budget, Mapping[str, Any]]] = (),
+        default_route: Optional[str] = None,
+        *,
+        source: Optional[str] = None,
+    ) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "_cache", {})
+        try:
+            self._init(aliases, routes, budgets, default_route)
+        except RoutingError as error:
+            raise error._with_source(source) from None
+
+    def _init(self, aliases: Any, routes: Any, budgets: Any, default_route: Any) -> None:
+        alias_map: Dict[str, Tuple[str, ...]] = {}
+        if aliases is not None:
+            for name, ids in _check_table(aliases, "aliases", '{ fast = ["openai/gpt-4o-mini"] }').items():
+                key = f"aliases.{name}"
+                _check_name(name, key, "alias")
+                chain = _check_str_list(ids, key, '["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]')
+                if not chain:
+                    raise RoutingError(
+                        "an alias needs at least one model id", key=key, suggestion='for example ["openai/gpt-4o-mini"]'
+                    )
+                alias_map[name] = chain
+        route_map: Dict[str, Route] = {}
+        if routes is not None:
+            if isinstance(routes, Mapping):
+                for name, spec in routes.items():
+                    if isinstance(spec, Route):
+                        if spec.name != name:
+                            raise RoutingError(
+                                f"the route stored under {name!r} is named {spec.name!r}",
+                                key=f"routes.{name}",
+                                suggestion="use the route's name as its key",
+                            )
+                        route_map[name] = spec
+                    else:
+                        route_map[name] = Route.from_dict(_check_name(name, f"routes.{name}", "route"), spec)
+            elif isinstance(routes, (list, tuple)):
+                for i, spec in enumerate(routes):
+                    if not isinstance(spec, Route):
+                        raise _type_error(f"routes[{i}]", "a fastrouter.Route", spec, 'Route("smart", ...)')
+                    if spec.name in route_map:
+                        raise RoutingError(f"two routes are named {spec.name!r}", key=f"routes[{i}]")
+                    route_map[spec.name] = spec
+            else:
+                raise _type_error("routes", "a table of routes", routes, '{ smart = { supports = ["tools"] } }')
+        for name in route_map:
+            if name in alias_map:
+                raise RoutingError(
+                    f"{name!r} is both an alias and a route",
+                    key=f"routes.{name}",
+                    suggestion=f"rename one of them, e.g. '{name}-route'",
+                )
+        if isinstance(budgets, Mapping) or not isinstance(budgets, (list, tuple)):
+            raise _type_error(
+                "budgets", "a list of budget tables ([[budgets]])", budgets, '[{ usd = 10, per = "day" }]'
+            )
+        budget_list: List[Budget] = []
+        for i, spec in enumerate(budgets):
+            budget_list.append(spec if isinstance(spec, Budget) else _budget_from_dict(spec, f"budgets[{i}]"))
+        if default_route is not None:
+            _check_str(default_route, "default_route", '"smart"')
+            if default_route not in alias_map and default_route not in route_map:
+                names = [*alias_map, *route_map]
+                raise RoutingError(
+                    f"{default_route!r} is neither an alias nor a route",
+                    key="default_route",
+                    suggestion=did_you_mean(default_route, names)
+                    or (f"defined names: {', '.join(names)}" if names else "define it under [aliases] or [routes]"),
+                )
+        object.__setattr__(self, "aliases", alias_map)
+        object.__setattr__(self, "routes", route_map)
+        object.__setattr__(self, "budgets", tuple(budget_list))
+        object.__setattr__(self, "default_route", default_route)
+
+    # ------------------------------------------------------------------- loading
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: Optional[str] = "<dict>") -> Routing:
+        """A routing from a dict shaped like the TOML file (see the module docs).
+        ``Routing.from_dict(r.to_dict()) == r``."""
+        try:
+            table = _check_table(data, "", '{ "aliases": {...}, "routes": {...} }')
+            _check_keys(table, "", _TOP_KEYS)
+        except RoutingError as error:
+            raise error._with_source(source) from None
+        return cls(
+            aliases=table.get("aliases"),
+            routes=table.get("routes"),
+            budgets=table.get("budgets", ()),
+            default_route=table.get("default_route"),
+            source=source,
+        )
+
+    @classmethod
+    def from_toml_str(cls, text: str, *, source: Optional[str] = "<string>") -> Routing:
+        """A routing from TOML text (``tomllib`` on Python 3.11+, else ``tomli``)."""
+        toml = _tomllib()
+        try:
+            data = toml.loads(text)
+        except toml.TOMLDecodeError as error:
+            raise RoutingError(f"invalid TOML: {error}", source=source) from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def from_toml(cls, path: Union[str, PathLike[str]]) -> Routing:
+        """A routing from a TOML file; errors name the file."""
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise RoutingError(f"cannot read the file: {error.strerror or error}", source=str(file)) from None
+        return cls.from_toml_str(text, source=str(file))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A plain, JSON-able dict in the TOML file's shape (empty sections left out;
+        money as decimal strings)."""
+        out: Dict[str, Any] = {}
+        if self.default_route is not None:
+            out["default_route"] = self.default_route
+        if self.aliases:
+            out["aliases"] = {name: list(ids) for name, ids in self.aliases.items()}
+        if self.routes:
+            out["routes"] = {name: route.to_dict() for name, route in self.routes.items()}
+        if self.budgets:
+            out["budgets"] = [_budget_to_dict(b) for b in self.budgets]
+        return out
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text; ``Routing.from_toml_str(r.to_toml()) == r``.
+        Money is written as a number when a float holds it exactly, else as a string."""
+        lines: List[str] = []
+        if self.default_route is not None:
+            lines.append(f"default_route = {_toml_value(self.default_route)}")
+        if self.aliases:
+            lines += ["", "[aliases]"]
+            lines += [f"{_toml_key(n)} = {_toml_value(list(ids))}" for n, ids in self.aliases.items()]
+        for name, route in self.routes.items():
+            lines += ["", f"[routes.{_toml_key(name)}]"]
+            for key, value in route.to_dict().items():
+                text = _toml_money(Decimal(value)) if key in _MONEY_KEYS else _toml_value(value)
+                lines.append(f"{key} = {text}")
+        for budget in self.budgets:
+            lines += ["", "[[budgets]]"]
+            for key, value in _budget_to_dict(budget).items():
+                lines.append(f"{key} = {_toml_money(budget.usd) if key == 'usd' else _toml_value(value)}")
+        return "\n".join(lines).lstrip("\n") + "\n"
+
+    # ------------------------------------------------------------------- queries
+
+    def names(self) -> Tuple[str, ...]:
+        """Every alias and route name: aliases first, in definition order."""
+        return (*self.aliases, *self.routes)
+
+    def is_route(self, name: str) -> bool:
+        """True when ``name`` is an alias or a route of this routing (model ids never are)."""
+        return name in self.aliases or name in self.routes
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.is_route(name)
+
+    # ---------------------------------------------------------------- resolution
+
+    def resolve(
+        self,
+        name: str,
+        catalog: Catalog,
+        *,
+        latencies: Optional[Mapping[str, float]] = None,
+    ) -> ResolvedRoute:
+        """Resolve an alias or route against ``catalog`` into a :class:`ResolvedRoute`.
+
+        ``latencies`` maps model ids to the p50 time to first token (seconds) the client
+        measured; ``fastest`` and ``balanced`` use it. Raises :class:`RoutingError` for an
+        unknown name, an unknown model id (with a did-you-mean), or requirements nothing
+        in the catalog meets (naming the requirement that emptied the set).
+
+        The result depends only on the arguments, so call it per request: the last result
+        per name is kept and reused while the same catalog object (and, for ``fastest``
+        and ``balanced``, the same latencies to the millisecond) comes in; a refreshed
+        catalog resolves anew. Treat the result as read-only.
+        """
+        route = self.routes.get(name)
+        if route is None and name not in self.aliases:
+            raise self._unknown_name(name)
+        measured: Tuple[Tuple[str, float], ...] = ()
+        if route is not None and latencies and route.effective_mode in ("fastest", "balanced"):
+            measured = tuple(
+                sorted(
+                    (model_id, round(float(seconds), 3))
+                    for model_id, seconds in latencies.items()
+                    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+                )
+            )
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] is catalog and cached[1] == measured:
+            return cached[2]
+        try:
+            if route is None:
+                resolved = _resolve_alias(name, self.aliases[name], catalog)
+            else:
+                resolved = _resolve_route(route, catalog, latencies or {})
+        except RoutingError as error:
+            raise error._with_source(self.source) from None
+        self._cache[name] = (catalog, measured, resolved)
+        return resolved
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state, _cache={})
+
+    def _unknown_name(self, name: str) -> RoutingError:
+        names = self.names()
+        return RoutingError(
+            f"unknown route or alias {name!r}",
+            source=self.source,
+            suggestion=did_you_mean(name, names) or (f"defined: {', '.join(names)}" if names else "none is defined"),
+        )
+
+    def explain(
+        self,
+        name: str,
+        catalog: Catalog,
+        latencies: Optional[Mapping[str, float]] = None,
+    ) -> str:
+        """A readable, multi-line account of what ``name`` resolves to: the requirements,
+        the mode, each model of the chain with its price per million tokens, context and
+        why it is there, and the route's provider preferences and failover settings."""
+        return explain_route(self, name, catalog, latencies)

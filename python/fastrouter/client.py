@@ -96,7 +96,7 @@ def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
     return ChatCompletion._from_native(json.loads(body), attempts)
 
 
-def _data(fetched: Tuple[Optional[bytes], Optional[str]]) -> Dict[str, Any]:
+def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
     """The ``data`` object of a fetched ``{"data": {...}}`` body."""
     payload = json.loads(fetched[0] or b"{}")
     data = payload.get("data") if isinstance(payload, dict) else None

@@ -25,14 +25,13 @@ from ..catalog import (
     Catalog,
     Model,
     ModelEndpoints,
-    _format_age,
 )
 from ..errors import FastrouterError
 
 if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-from .._format import table
+from .._format import format_age, table
 from ._common import client_for, fmt_price, fmt_tokens, run_alone
 
 __all__ = ["add_models_commands", "CatalogSource", "EndpointsSource"]
@@ -95,7 +94,7 @@ def _note_staleness(args: argparse.Namespace, catalog: Catalog) -> None:
     # A failed refresh is reported by the loader (a warning on the "fastrouter" logger,
     # printed to stderr when logging is not configured); --offline is silent, so say it here.
     if catalog.stale and args.offline:
-        print(f"note: offline; the cached catalog is {_format_age(catalog.age_s)} old", file=sys.stderr)
+        print(f"note: offline; the cached catalog is {format_age(catalog.age_s)} old", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -146,7 +145,7 @@ def _search(args: argparse.Namespace) -> int:
     print()
     print(
         f"{len(models)} model{'s' if len(models) != 1 else ''} (of {len(catalog)}; sorted by {args.sort}; "
-        f"prices in USD per million tokens; catalog fetched {_format_age(catalog.age_s)} ago)"
+        f"prices in USD per million tokens; catalog fetched {format_age(catalog.age_s)} ago)"
     )
     return 0
 

@@ -45,10 +45,10 @@ def bundled() -> Catalog:
 
 
 def run(argv: List[str], **sources: Any) -> int:
-    """``fastrouter <argv>`` with the models commands registered the way cli.py does."""
+    """``fastrouter <argv>`` with the models commands registered the way fastrouter.cli does."""
     parser = argparse.ArgumentParser(prog="fastrouter")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo").set_defaults(run=lambda args: 0)  # another command, as in cli.py
+    commands.add_parser("demo").set_defaults(run=lambda args: 0)  # another command, as in fastrouter.cli
     add_models_commands(commands, **sources)
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -4,12 +4,14 @@ and token formatting, and running a command group on its own."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, List, Optional
 
 from ..catalog import PER_TOKEN_PRICES, Pricing
 from ..client import Client
+from ..errors import APIStatusError
 
 FETCH_TIMEOUT = 30.0
 """Seconds the commands wait for the catalog or endpoints."""
@@ -19,6 +21,15 @@ def client_for(base_url: Optional[str]) -> Client:
     """A client for ``base_url`` (else ``OPENROUTER_BASE_URL``, else OpenRouter): the one
     HTTP path, with ``OPENROUTER_API_KEY`` when set (the catalog itself is public)."""
     return Client(base_url=base_url, timeout=FETCH_TIMEOUT)
+
+
+@contextlib.contextmanager
+def http_errors(url: str) -> Iterator[None]:
+    """Say an error status the way the commands always have: ``HTTP 404 from URL: message``."""
+    try:
+        yield
+    except APIStatusError as exc:
+        raise OSError(f"HTTP {exc.status_code} from {url}: {exc.message}") from exc
 
 
 def fmt_price(pricing: Pricing, name: str) -> str:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from urllib.parse import quote
 
 from ..catalog import (
     PER_TOKEN_PRICES,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 from .._format import format_age, table
-from ._common import client_for, fmt_price, fmt_tokens, run_alone
+from ._common import client_for, fmt_price, fmt_tokens, http_errors, run_alone
 
 __all__ = ["add_models_commands", "CatalogSource", "EndpointsSource"]
 
@@ -61,13 +62,16 @@ _FAILURES = (OSError, FastrouterError, ValueError)
 def _fetch_catalog(args: argparse.Namespace) -> Catalog:
     """The catalog of ``--base-url`` (else ``OPENROUTER_BASE_URL``, else OpenRouter), all
     output modalities, through the disk cache."""
-    with client_for(args.base_url) as client:
+    with client_for(args.base_url) as client, http_errors(f"{client.base_url}/models?output_modalities=all"):
         return client.models.list(refresh=args.refresh, offline=args.offline)
 
 
 def _fetch_endpoints(args: argparse.Namespace, model_id: str) -> ModelEndpoints:
     """``GET {base_url}/models/{id}/endpoints`` (not cached)."""
-    with client_for(args.base_url) as client:
+    with (
+        client_for(args.base_url) as client,
+        http_errors(f"{client.base_url}/models/{quote(model_id, safe='/:')}/endpoints"),
+    ):
         return client.models.endpoints(model_id)
 
 

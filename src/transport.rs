@@ -305,6 +305,16 @@ mod tests {
     }
 
     #[test]
+    fn only_the_catalog_is_public() {
+        for path in ["models", "/models?output_modalities=all", "models/a/b/endpoints"] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in ["credits", "key", "generation?id=1", "chat/completions", "modelsx"] {
+            assert!(!is_public(path), "{path}");
+        }
+    }
+
+    #[test]
     fn key_never_prints() {
         let cfg = config("https://openrouter.ai/api/v1");
         assert!(!format!("{cfg:?}").contains("secret"));

@@ -306,10 +306,20 @@ mod tests {
 
     #[test]
     fn only_the_catalog_is_public() {
-        for path in ["models", "/models?output_modalities=all", "models/a/b/endpoints"] {
+        for path in [
+            "models",
+            "/models?output_modalities=all",
+            "models/a/b/endpoints",
+        ] {
             assert!(is_public(path), "{path}");
         }
-        for path in ["credits", "key", "generation?id=1", "chat/completions", "modelsx"] {
+        for path in [
+            "credits",
+            "key",
+            "generation?id=1",
+            "chat/completions",
+            "modelsx",
+        ] {
             assert!(!is_public(path), "{path}");
         }
     }

@@ -155,7 +155,10 @@ impl NativeClient {
 
 /// A GET's body (`None` for 304 Not Modified) and the response's `ETag` / `Last-Modified`
 /// headers; the validator is made from them in one place, Python's `validator_from_headers`.
-type Fetched = (Option<Bytes>, Vec<(String, String)>);
+type Fetched = (Option<Bytes>, ValidatorHeaders);
+
+/// `(name, value)` pairs of a response's `ETag` / `Last-Modified` headers.
+type ValidatorHeaders = Vec<(String, String)>;
 
 async fn get_body(
     transport: Transport,
@@ -388,7 +391,7 @@ impl NativeClient {
         py: Python<'_>,
         path: String,
         headers: Vec<(String, String)>,
-    ) -> PyResult<(Option<BodyOutput>, Vec<(String, String)>)> {
+    ) -> PyResult<(Option<BodyOutput>, ValidatorHeaders)> {
         let transport = self.transport()?;
         let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
         let result = block_on(py, get_body(transport, path, headers))?;

@@ -7,17 +7,20 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from .demo import DEMO_MODEL, DEMO_PROMPT, add_demo_command
-from .mock import add_mock_command
-from .models import add_models_commands
-from .route import add_route_commands
-from .usage import add_usage_command
 
-__all__ = ["DEMO_MODEL", "DEMO_PROMPT", "main"]
+__all__ = ["main"]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``fastrouter`` console script."""
+    # The command modules are imported here, not at the top, so that
+    # ``python -m fastrouter.cli.route`` runs its module once, as __main__.
+    from .demo import add_demo_command
+    from .mock import add_mock_command
+    from .models import add_models_commands
+    from .route import add_route_commands
+    from .usage import add_usage_command
+
     parser = argparse.ArgumentParser(prog="fastrouter", description="Fast, dependable OpenRouter client.")
     parser.add_argument("--version", action="version", version=f"fastrouter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -89,9 +89,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .budget import Budget
 from .catalog import DYNAMIC_VARIANTS, FEATURE_ALIASES, Catalog, Model
 from .errors import FastrouterError
+from .usage.budget import Budget
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -109,7 +109,7 @@ MODES: Tuple[str, ...] = ("cheapest", "balanced", "quality", "fastest", "ordered
 """Route modes; see the module documentation."""
 
 BUDGET_PERIODS: Tuple[str, ...] = ("request", "day", "total")
-"""What a :class:`~fastrouter.budget.Budget` amount is per (``day``: the UTC day)."""
+"""What a :class:`~fastrouter.usage.budget.Budget` amount is per (``day``: the UTC day)."""
 
 _MILLION = Decimal(1_000_000)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -659,7 +659,7 @@ class Route:
 
 
 def _budget_from_dict(data: Any, key: str) -> Budget:
-    """A :class:`~fastrouter.budget.Budget` from its table (``[[budgets]]``), validated
+    """A :class:`~fastrouter.usage.budget.Budget` from its table (``[[budgets]]``), validated
     with :class:`RoutingError` messages; unknown keys are errors."""
     table = _check_table(data, key, '{ usd = 10, per = "day" }')
     _check_keys(table, key, _BUDGET_KEYS)
@@ -716,7 +716,7 @@ class Routing:
     ``Routing(aliases={"fast": ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]},
     routes={"smart": Route("smart", supports=["tools"], mode="quality")})``. ``routes``
     maps names to :class:`Route` objects or to route tables (dicts), or is a list of
-    routes; ``budgets`` holds :class:`~fastrouter.budget.Budget` objects or tables (the
+    routes; ``budgets`` holds :class:`~fastrouter.usage.budget.Budget` objects or tables (the
     client enforces them); ``default_route`` names
     an alias or route for requests that give no model. Names are unique across aliases
     and routes and never contain ``/``, so they cannot shadow model ids.

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from .ledger import UsageLedger, UsageTotals
+from .usage.ledger import UsageLedger, UsageTotals
 
 __all__ = ["add_usage_command"]
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["requested_name", "entry_for_completion", "entry_for_failure"]
 
+_ZERO = Decimal(0)
+
 
 def requested_name(model: Union[str, Sequence[str]]) -> str:
     """What the caller asked for: a model id, or a chain as ``a,b,c``."""
@@ -38,7 +40,9 @@ def entry_for_completion(
     usage: Dict[str, Any] = data.get("usage") or {}
     prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
     completion_details: Dict[str, Any] = usage.get("completion_tokens_details") or {}
-    attempts = completion.attempts
+    # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
+    tries = len(completion._attempts or ())
+    extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
     return UsageEntry._fast(
         started,
         data.get("id"),
@@ -52,10 +56,10 @@ def entry_for_completion(
         cost,
         cost_source if cost is not None else None,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
-        reliability_cost(attempts, answered=True),
+        extra,
         bool(usage.get("is_byok")),
         time.time() - started,
-        max(len(attempts), 1),
+        max(tries, 1),
         tags,
         status,
         streamed,

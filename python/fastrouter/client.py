@@ -267,6 +267,7 @@ class _ClientBase:
             self._reconcile,
             requested_name(model),
             tuple(tags or ()),
+            stream,
         )
         limit = route.max_cost_per_request if route is not None else None
         if self._budgets or limit is not None:
@@ -384,13 +385,10 @@ class AsyncCompletions(_Resource["AsyncClient"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
         args = (body, models, headers, retries, timeouts, hedge)
-        try:
+        with books:
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
-        except FastrouterError as exc:
-            books.failed(exc, streamed=stream)
-            raise
 
 
 class AsyncChat:
@@ -574,13 +572,10 @@ class Completions(_Resource["Client"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
         args = (body, models, headers, retries, timeouts, hedge)
-        try:
+        with books:
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))
-        except FastrouterError as exc:
-            books.failed(exc, streamed=stream)
-            raise
 
 
 class Chat:

@@ -7,13 +7,14 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
-from ..errors import BudgetExceededError
+from ..errors import BudgetExceededError, FastrouterError
 from .cost import answer_cost, catalog_cost
 from .entries import entry_for_completion, entry_for_failure
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from ..catalog import Catalog
-    from ..errors import FastrouterError
     from ..types import ChatCompletion
     from .budget import BudgetBook, Reservation
     from .ledger import UsageEntry, UsageLedger
@@ -24,12 +25,24 @@ __all__ = ["RequestBooks"]
 class RequestBooks:
     """Records one request in the ledger and settles its reservation.
 
-    ``load_catalog`` gives the catalog at hand (or ``None``) to price an answer OpenRouter
+    Used as ``with books: ...`` around sending the request, so a failure is recorded (and
+    its reservation settled) on its way out; ``answered`` and ``stream_finished`` record
+    the other endings. ``load_catalog`` gives the catalog at hand (or ``None``) to price an answer OpenRouter
     sent no cost for; ``reconcile`` starts filling a still-missing cost in from
     ``/generation`` in the background.
     """
 
-    __slots__ = ("ledger", "budgets", "load_catalog", "reconcile", "requested", "tags", "started", "reservation")
+    __slots__ = (
+        "ledger",
+        "budgets",
+        "load_catalog",
+        "reconcile",
+        "requested",
+        "tags",
+        "streamed",
+        "started",
+        "reservation",
+    )
 
     def __init__(
         self,
@@ -39,6 +52,7 @@ class RequestBooks:
         reconcile: Callable[[str], None],
         requested: str,
         tags: Tuple[str, ...],
+        streamed: bool,
     ) -> None:
         self.ledger = ledger
         self.budgets = budgets
@@ -46,6 +60,7 @@ class RequestBooks:
         self.reconcile = reconcile
         self.requested = requested
         self.tags = tags
+        self.streamed = streamed
         self.started = time.time()
         self.reservation: Optional[Reservation] = None
 
@@ -88,13 +103,22 @@ class RequestBooks:
         self._record(entry, entry.total_cost if entry.cost is not None else None)
         return completion
 
-    def failed(self, error: FastrouterError, *, streamed: bool) -> None:
+    def failed(self, error: FastrouterError) -> None:
         """Nothing answered: record what the attempts cost."""
         attempts = getattr(error, "attempts", None) or []
         entry = entry_for_failure(
-            attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=streamed
+            attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=self.streamed
         )
         self._record(entry, entry.reliability_cost)
+
+    def __enter__(self) -> RequestBooks:
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        if isinstance(exc, FastrouterError):
+            self.failed(exc)
 
     def stream_finished(self, stream: Any, status: str) -> None:
         """A stream ended (``status``: ok, stream_error, cancelled): record what it received."""

@@ -23,17 +23,23 @@ __all__ = ["RETRY_DELAYS", "reconcile_async", "reconcile_in_thread"]
 RETRY_DELAYS: Tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
+def _fill(ledger: UsageLedger, generation_id: str, payload: Any) -> bool:
+    """Put the generation record's cost (when it has one) into the ledger entry."""
+    cost = generation_cost(payload)
+    return cost is not None and ledger.reconcile(generation_id, cost)
+
+
 async def reconcile_async(ledger: UsageLedger, generation_id: str, fetch: Callable[[str], Awaitable[Any]]) -> bool:
     """Look the generation up (retrying 404s) and fill the ledger entry's cost."""
     for delay in (0.0, *RETRY_DELAYS):
         await asyncio.sleep(delay)
         try:
-            cost = generation_cost(await fetch(generation_id))
+            payload = await fetch(generation_id)
         except NotFoundError:
             continue
         except FastrouterError:
             return False
-        return cost is not None and ledger.reconcile(generation_id, cost)
+        return _fill(ledger, generation_id, payload)
     return False
 
 
@@ -44,13 +50,12 @@ def reconcile_in_thread(ledger: UsageLedger, generation_id: str, fetch: Callable
         for delay in (0.0, *RETRY_DELAYS):
             time.sleep(delay)
             try:
-                cost = generation_cost(fetch(generation_id))
+                payload = fetch(generation_id)
             except NotFoundError:
                 continue
             except FastrouterError:
                 return
-            if cost is not None:
-                ledger.reconcile(generation_id, cost)
+            _fill(ledger, generation_id, payload)
             return
 
     thread = threading.Thread(target=work, name="fastrouter-reconcile", daemon=True)

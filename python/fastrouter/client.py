@@ -55,6 +55,11 @@ _Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverride
 _MODELS_PATH = "models?output_modalities=all"
 
 
+def _models_request(validator: Optional[str]) -> Tuple[str, List[Tuple[str, str]]]:
+    """Path and headers of a (conditional) catalog fetch."""
+    return _MODELS_PATH, list(conditional_headers(validator).items())
+
+
 def _endpoints_path(model_id: str) -> str:
     return f"models/{quote(model_id, safe='/:')}/endpoints"
 
@@ -205,7 +210,7 @@ class _ClientBase:
         raise NotImplementedError
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-        return self._inner.get_blocking(_MODELS_PATH, list(conditional_headers(validator).items()))
+        return self._inner.get_blocking(*_models_request(validator))
 
     def _catalog_if_loaded(self) -> Optional[Catalog]:
         """The catalog in memory or on disk, however old, without a network request."""
@@ -408,9 +413,7 @@ class AsyncModels(_Resource["AsyncClient"]):
         inner = self._client._inner
 
         async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-            result: Tuple[Optional[bytes], Optional[str]] = await run(
-                inner.get, _MODELS_PATH, list(conditional_headers(validator).items())
-            )
+            result: Tuple[Optional[bytes], Optional[str]] = await run(inner.get, *_models_request(validator))
             return result
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)

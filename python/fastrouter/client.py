@@ -51,7 +51,8 @@ __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
 _TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
-_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], RequestBooks]
+# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
+_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
 _MODELS_PATH = "models?output_modalities=all"
 
 
@@ -236,7 +237,7 @@ class _ClientBase:
         tags: Optional[Sequence[str]],
         params: Mapping[str, Any],
         catalog: Optional[Catalog],
-    ) -> _Prepared:
+    ) -> Tuple[_NativeArgs, RequestBooks]:
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -278,7 +279,7 @@ class _ClientBase:
         if self._budgets or limit is not None:
             max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
             books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, books)
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
 
     def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
@@ -386,10 +387,9 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         """
         client = self._client
         catalog = await client.models.list() if client._needs_catalog(model) else None
-        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+        args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        args = (body, models, headers, retries, timeouts, hedge)
         with books:
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
@@ -571,10 +571,9 @@ class Completions(_Resource["Client"]):
         """
         client = self._client
         catalog = client.models.list() if client._needs_catalog(model) else None
-        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+        args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        args = (body, models, headers, retries, timeouts, hedge)
         with books:
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)

@@ -24,7 +24,7 @@ import fastrouter
 import httpx
 import openai
 import pytest
-from fastrouter.ledger import UsageLedger
+from fastrouter.usage.ledger import UsageLedger
 
 CONCURRENCY = 64
 PER_WORKER = int(os.environ.get("BENCH_PER_WORKER", "10"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastrouter.catalog import Model, Pricing
-from fastrouter.cost import price_usage, worst_case_cost
+from fastrouter.usage.cost import price_usage, worst_case_cost
 
 
 def _pricing(**prices: str) -> Pricing:

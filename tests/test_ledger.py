@@ -17,8 +17,8 @@ from typing import Any
 
 import fastrouter
 import pytest
-from fastrouter.ledger import UsageEntry, UsageLedger
 from fastrouter.testing import Fail, MockServer, Reply, StreamScript
+from fastrouter.usage.ledger import UsageEntry, UsageLedger
 
 A = "acme/model-a"
 B = "acme/model-b"
@@ -213,7 +213,7 @@ async def test_a_reply_without_cost_is_reconciled_durably(server: MockServer, tm
 
 
 def test_reconciliation_retries_the_eventual_consistency_404() -> None:
-    from fastrouter.reconcile import reconcile_in_thread
+    from fastrouter.usage.reconcile import reconcile_in_thread
 
     ledger = UsageLedger()
     ledger.record(UsageEntry(time=time.time(), generation_id="gen-1", requested=A, model=A, provider=None))

@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Optional
 import fastrouter
 import pytest
 from fastrouter import routing as routing_module
-from fastrouter.budget import Budget
 from fastrouter.routing import BUDGET_PERIODS, MODES, ResolvedRoute, Route, Routing, RoutingError
+from fastrouter.usage.budget import Budget
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from routing_helpers import SMALL, entry, real_catalog, small_catalog

@@ -18,7 +18,6 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
-from .budget import Budget
 from .catalog import (
     Architecture,
     Catalog,
@@ -57,7 +56,6 @@ from .errors import (
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
-from .ledger import UsageEntry, UsageLedger, UsageTotals
 from .routing import ResolvedRoute, Route, Routing, RoutingError
 from .streaming import AsyncStream, Stream
 from .types import (
@@ -71,6 +69,7 @@ from .types import (
     Generation,
     KeyInfo,
 )
+from .usage import Budget, UsageEntry, UsageLedger, UsageTotals
 
 __all__ = [
     "__version__",

@@ -9,30 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Set, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
-from .accounting import answer_cost, entry_for_completion, entry_for_failure, requested_name
-from .budget import Budget, BudgetBook, Reservation
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
-from .config import DEFAULT_TIMEOUT, Hedge, Timeout, attribution_headers, resolve_api_key, resolve_base_url
-from .cost import price_usage, worst_case_cost
-from .errors import BudgetExceededError, FastrouterError
+from .config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    Hedge,
+    Timeout,
+    attribution_headers,
+    resolve_api_key,
+    resolve_base_url,
+)
+from .errors import FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
-from .ledger import UsageEntry, UsageLedger
 from .params import build_body
-from .reconcile import reconcile_async, reconcile_in_thread
 from .routing import ResolvedRoute, Routing
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
+from .usage.books import RequestBooks
+from .usage.budget import Budget, BudgetBook
+from .usage.cost import chain_worst_case
+from .usage.entries import requested_name
+from .usage.ledger import UsageLedger
+from .usage.reconcile import reconcile_async, reconcile_in_thread
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -45,8 +52,27 @@ __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
 _TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
-_Prepared = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], "_Books"]
+# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
+_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
 _MODELS_PATH = "models?output_modalities=all"
+
+
+def _models_request(validator: Optional[str]) -> Tuple[str, List[Tuple[str, str]]]:
+    """Path and headers of a (conditional) catalog fetch."""
+    return _MODELS_PATH, list(conditional_headers(validator).items())
+
+
+def _endpoints_path(model_id: str) -> str:
+    return f"models/{quote(model_id, safe='/:')}/endpoints"
+
+
+def _generation_path(generation_id: str) -> str:
+    return f"generation?id={quote(generation_id, safe='')}"
+
+
+def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
+    """A fetched body, parsed (``{}`` when empty)."""
+    return json.loads(fetched[0] or b"{}")
 
 
 class _NotGiven:
@@ -98,65 +124,15 @@ def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
     """The ``data`` object of a fetched ``{"data": {...}}`` body."""
-    payload = json.loads(fetched[0] or b"{}")
+    payload = _json(fetched)
     data = payload.get("data") if isinstance(payload, dict) else None
     return data if isinstance(data, dict) else {}
 
 
-class _Books:
-    """Records one request in the ledger, whichever way it ends."""
-
-    __slots__ = ("client", "requested", "tags", "started", "reservation")
-
-    def __init__(self, client: _ClientBase, requested: str, tags: Tuple[str, ...]) -> None:
-        self.client = client
-        self.requested = requested
-        self.tags = tags
-        self.started = time.time()
-        self.reservation: Optional[Reservation] = None
-
-    def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
-        """The ledger entry, priced from the catalog when OpenRouter sent no cost."""
-        cost, source = answer_cost(completion), "usage"
-        if cost is None:
-            cost, source = self.client._price(completion), "catalog"
-            completion._priced_cost = cost
-        return entry_for_completion(
-            completion,
-            requested=self.requested,
-            tags=self.tags,
-            started=self.started,
-            status=status,
-            streamed=streamed,
-            cost=cost,
-            cost_source=source if cost is not None else None,
-        )
-
-    def _record(self, entry: UsageEntry, actual: Optional[Decimal]) -> None:
-        self.client.usage.record(entry)
-        self.client._budgets.settle(self.reservation, actual)
-        if entry.cost is None and entry.generation_id:
-            self.client._reconcile(entry.generation_id)  # fills the cost in from /generation
-
-    def answered(self, completion: ChatCompletion) -> ChatCompletion:
-        entry = self._entry(completion, "ok", streamed=False)
-        self._record(entry, entry.total_cost if entry.cost is not None else None)
-        return completion
-
-    def failed(self, error: FastrouterError, *, streamed: bool) -> None:
-        attempts = getattr(error, "attempts", None) or []
-        entry = entry_for_failure(
-            attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=streamed
-        )
-        self._record(entry, entry.reliability_cost)
-
-    def stream_finished(self, stream: Any, status: str) -> None:
-        entry = self._entry(stream.completion, status, streamed=True)
-        self._record(entry, entry.total_cost if entry.cost is not None else None)
-
-
 class _ClientBase:
-    """Configuration shared by both clients."""
+    """Configuration and construction shared by both clients: the one constructor, whose
+    signature both inherit; each subclass adds its resources (``chat``, ``models``, ...)
+    in :meth:`_add_resources`."""
 
     base_url: str
     timeout: Timeout
@@ -168,7 +144,7 @@ class _ClientBase:
         api_key: Optional[str] = None,
         base_url: Optional[str] = None,
         timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         app_url: Optional[str] = None,
         app_title: Optional[str] = None,
         app_categories: Union[str, Sequence[str], None] = None,
@@ -210,11 +186,16 @@ class _ClientBase:
             attempt_timeout=self.timeout.attempt,
             total_timeout=self.timeout.total,
             cooldown_failures=cooldown.failures if cooldown is not None else None,
-            cooldown_seconds=cooldown.seconds if cooldown is not None else 30.0,
+            cooldown_seconds=(cooldown or DEFAULT_COOLDOWN).seconds,
             on_event=native_hook(on_event),
             hedge_after=hedge.after if hedge is not None else None,
             hedge_adaptive=hedge.adaptive if hedge is not None else False,
         )
+        self._add_resources()
+
+    def _add_resources(self) -> None:
+        """Create the client's resources (``chat``, ``models``, ...)."""
+        raise NotImplementedError
 
     @property
     def api_key(self) -> Optional[str]:
@@ -231,7 +212,7 @@ class _ClientBase:
         raise NotImplementedError
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-        return fetched(self._inner.get_blocking(_MODELS_PATH, list(conditional_headers(validator).items())))
+        return fetched(self._inner.get_blocking(*_models_request(validator)))
 
     def _catalog_if_loaded(self) -> Optional[Catalog]:
         """The catalog in memory or on disk, however old, without a network request."""
@@ -239,14 +220,6 @@ class _ClientBase:
             return self._catalog.load_sync(self._fetch_models_sync, offline=True)
         except FastrouterError:
             return None
-
-    def _price(self, completion: ChatCompletion) -> Optional[Decimal]:
-        """Price a completion's usage from the catalog (when one is at hand)."""
-        usage = completion._data.get("usage")
-        model_id = completion._data.get("model")
-        catalog = self._catalog_if_loaded() if isinstance(usage, dict) and isinstance(model_id, str) else None
-        model = catalog.get(model_id) if catalog is not None and isinstance(model_id, str) else None
-        return price_usage(model.pricing, usage) if model is not None and isinstance(usage, dict) else None
 
     def _needs_catalog(self, model: ModelArg) -> bool:
         """Routes resolve and budgets estimate against the catalog."""
@@ -265,7 +238,7 @@ class _ClientBase:
         tags: Optional[Sequence[str]],
         params: Mapping[str, Any],
         catalog: Optional[Catalog],
-    ) -> _Prepared:
+    ) -> Tuple[_NativeArgs, RequestBooks]:
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -294,16 +267,20 @@ class _ClientBase:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
         body = build_body(messages, params, extra_body, stream=stream)
-        books = _Books(self, requested_name(model), tuple(tags or ()))
+        books = RequestBooks(
+            self.usage,
+            self._budgets,
+            self._catalog_if_loaded,
+            self._reconcile,
+            requested_name(model),
+            tuple(tags or ()),
+            stream,
+        )
         limit = route.max_cost_per_request if route is not None else None
         if self._budgets or limit is not None:
-            estimate = self._estimate(chain, body, params, catalog)
-            what = f"a request to {requested_name(model)}"
-            if limit is not None and (estimate is None or estimate > limit):
-                shown = "an unknown amount" if estimate is None else f"up to ${estimate:f}"
-                raise BudgetExceededError(f"{what} could cost {shown}, over the route's limit of ${limit:f}")
-            books.reservation = self._budgets.reserve(estimate, books.tags, what)
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, books)
+            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
 
     def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
@@ -311,23 +288,6 @@ class _ClientBase:
         if catalog is None:
             raise FastrouterError(f"the route {model!r} needs the model catalog, which could not be loaded")
         return self.routing.resolve(model, catalog, latencies=self._inner.latencies())
-
-    @staticmethod
-    def _estimate(
-        chain: Sequence[str], body: bytes, params: Mapping[str, Any], catalog: Optional[Catalog]
-    ) -> Optional[Decimal]:
-        """The worst case over the chain (any of its models may answer)."""
-        if catalog is None:
-            return None
-        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-        worst: Optional[Decimal] = None
-        for model_id in chain:
-            model = catalog.get(model_id)
-            estimate = worst_case_cost(model, len(body), max_tokens) if model is not None else None
-            if estimate is None:
-                return None
-            worst = estimate if worst is None else max(worst, estimate)
-        return worst
 
     def health(self) -> Dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
@@ -346,11 +306,18 @@ class _ClientBase:
 # ---------------------------------------------------------------------------- async
 
 
-class AsyncCompletions:
-    """``client.chat.completions``."""
+_ClientT = TypeVar("_ClientT", bound=_ClientBase)
 
-    def __init__(self, client: AsyncClient) -> None:
+
+class _Resource(Generic[_ClientT]):
+    """A part of a client's API (``client.models``, ...), holding the client it calls."""
+
+    def __init__(self, client: _ClientT) -> None:
         self._client = client
+
+
+class AsyncCompletions(_Resource["AsyncClient"]):
+    """``client.chat.completions``."""
 
     @overload
     async def create(
@@ -421,17 +388,13 @@ class AsyncCompletions:
         """
         client = self._client
         catalog = await client.models.list() if client._needs_catalog(model) else None
-        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+        args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        args = (body, models, headers, retries, timeouts, hedge)
-        try:
+        with books:
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
-        except FastrouterError as exc:
-            books.failed(exc, streamed=stream)
-            raise
 
 
 class AsyncChat:
@@ -441,11 +404,8 @@ class AsyncChat:
         self.completions = AsyncCompletions(client)
 
 
-class AsyncModels:
+class AsyncModels(_Resource["AsyncClient"]):
     """``client.models``: the catalog and per-provider endpoints."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
 
     async def list(self, *, refresh: bool = False, offline: bool = False) -> Catalog:
         """The model catalog (``GET /models?output_modalities=all``), cached in memory and
@@ -454,44 +414,35 @@ class AsyncModels:
         inner = self._client._inner
 
         async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
-            return fetched(await run(inner.get, _MODELS_PATH, list(conditional_headers(validator).items())))
+            return fetched(await run(inner.get, *_models_request(validator)))
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
 
     async def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
-        body, _ = await run(self._client._inner.get, f"models/{quote(id, safe='/:')}/endpoints")
+        body, _ = await run(self._client._inner.get, _endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 
 
-class AsyncGenerations:
+class AsyncGenerations(_Resource["AsyncClient"]):
     """``client.generations``: per-request accounting (``GET /generation``)."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
 
     async def get(self, id: str) -> Generation:
         """Stats of one generation by its id (``resp.id``)."""
-        return Generation(_data(await run(self._client._inner.get, f"generation?id={quote(id, safe='')}")))
+        return Generation(_data(await run(self._client._inner.get, _generation_path(id))))
 
 
-class AsyncCredits:
+class AsyncCredits(_Resource["AsyncClient"]):
     """``client.credits``."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
 
     async def get(self) -> Credits:
         """Total credits bought and used (``GET /credits``)."""
         return Credits(_data(await run(self._client._inner.get, "credits")))
 
 
-class AsyncKey:
+class AsyncKey(_Resource["AsyncClient"]):
     """``client.key``."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
 
     async def get(self) -> KeyInfo:
         """Usage and limits of the API key in use (``GET /key``)."""
@@ -506,42 +457,13 @@ class AsyncClient(_ClientBase):
     ...                                             messages=[{"role": "user", "content": "hi"}])
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        app_url: Optional[str] = None,
-        app_title: Optional[str] = None,
-        app_categories: Union[str, Sequence[str], None] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
-        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
-        on_event: Optional[EventHook] = None,
-        hedge: Optional[Hedge] = None,
-        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
-        routing: Optional[Routing] = None,
-        budgets: Sequence[Budget] = (),
-        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            app_url=app_url,
-            app_title=app_title,
-            app_categories=app_categories,
-            default_headers=default_headers,
-            cooldown=cooldown,
-            on_event=on_event,
-            hedge=hedge,
-            ledger=ledger,
-            routing=routing,
-            budgets=budgets,
-            catalog_cache=catalog_cache,
-        )
+    chat: AsyncChat
+    models: AsyncModels
+    generations: AsyncGenerations
+    credits: AsyncCredits
+    key: AsyncKey
+
+    def _add_resources(self) -> None:
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
         self._reconciling: Set[asyncio.Task[bool]] = set()
@@ -551,8 +473,7 @@ class AsyncClient(_ClientBase):
 
     def _reconcile(self, generation_id: str) -> None:
         async def fetch(gid: str) -> Any:
-            body, _ = await run(self._inner.get, f"generation?id={quote(gid, safe='')}")
-            return json.loads(body or b"{}")
+            return _json(await run(self._inner.get, _generation_path(gid)))
 
         task = asyncio.get_running_loop().create_task(reconcile_async(self.usage, generation_id, fetch))
         self._reconciling.add(task)
@@ -577,11 +498,8 @@ class AsyncClient(_ClientBase):
 # ----------------------------------------------------------------------------- sync
 
 
-class Completions:
+class Completions(_Resource["Client"]):
     """``client.chat.completions``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     @overload
     def create(
@@ -653,17 +571,13 @@ class Completions:
         """
         client = self._client
         catalog = client.models.list() if client._needs_catalog(model) else None
-        body, models, headers, retries, timeouts, hedge, books = client._prepare_chat(
+        args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
-        args = (body, models, headers, retries, timeouts, hedge)
-        try:
+        with books:
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))
-        except FastrouterError as exc:
-            books.failed(exc, streamed=stream)
-            raise
 
 
 class Chat:
@@ -673,11 +587,8 @@ class Chat:
         self.completions = Completions(client)
 
 
-class Models:
+class Models(_Resource["Client"]):
     """``client.models``: the catalog and per-provider endpoints."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def list(self, *, refresh: bool = False, offline: bool = False) -> Catalog:
         """The model catalog (``GET /models?output_modalities=all``), cached in memory and
@@ -689,37 +600,28 @@ class Models:
     def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
-        body, _ = self._client._inner.get_blocking(f"models/{quote(id, safe='/:')}/endpoints")
+        body, _ = self._client._inner.get_blocking(_endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 
 
-class Generations:
+class Generations(_Resource["Client"]):
     """``client.generations``: per-request accounting (``GET /generation``)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def get(self, id: str) -> Generation:
         """Stats of one generation by its id (``resp.id``)."""
-        return Generation(_data(self._client._inner.get_blocking(f"generation?id={quote(id, safe='')}")))
+        return Generation(_data(self._client._inner.get_blocking(_generation_path(id))))
 
 
-class CreditsResource:
+class CreditsResource(_Resource["Client"]):
     """``client.credits``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def get(self) -> Credits:
         """Total credits bought and used (``GET /credits``)."""
         return Credits(_data(self._client._inner.get_blocking("credits")))
 
 
-class KeyResource:
+class KeyResource(_Resource["Client"]):
     """``client.key``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
 
     def get(self) -> KeyInfo:
         """Usage and limits of the API key in use (``GET /key``)."""
@@ -734,42 +636,13 @@ class Client(_ClientBase):
     ...                                       messages=[{"role": "user", "content": "hi"}])
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        app_url: Optional[str] = None,
-        app_title: Optional[str] = None,
-        app_categories: Union[str, Sequence[str], None] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
-        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
-        on_event: Optional[EventHook] = None,
-        hedge: Optional[Hedge] = None,
-        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
-        routing: Optional[Routing] = None,
-        budgets: Sequence[Budget] = (),
-        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
-    ) -> None:
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            app_url=app_url,
-            app_title=app_title,
-            app_categories=app_categories,
-            default_headers=default_headers,
-            cooldown=cooldown,
-            on_event=on_event,
-            hedge=hedge,
-            ledger=ledger,
-            routing=routing,
-            budgets=budgets,
-            catalog_cache=catalog_cache,
-        )
+    chat: Chat
+    models: Models
+    generations: Generations
+    credits: CreditsResource
+    key: KeyResource
+
+    def _add_resources(self) -> None:
         self.chat = Chat(self)
         self.models = Models(self)
         self.generations = Generations(self)
@@ -778,8 +651,7 @@ class Client(_ClientBase):
 
     def _reconcile(self, generation_id: str) -> None:
         def fetch(gid: str) -> Any:
-            body, _ = self._inner.get_blocking(f"generation?id={quote(gid, safe='')}")
-            return json.loads(body or b"{}")
+            return _json(self._inner.get_blocking(_generation_path(gid)))
 
         reconcile_in_thread(self.usage, generation_id, fetch)
 

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Dict, Optional, Union
 
-__all__ = ["Timeout", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT"]
+__all__ = ["Timeout", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+# Retries of a failed attempt per model of a chain (a call may override it).
+DEFAULT_MAX_RETRIES = 2
 
 
 @dataclass(frozen=True)

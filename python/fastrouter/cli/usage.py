@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from .._format import table
-from ..ledger import UsageLedger, UsageTotals
+from ..usage.ledger import UsageLedger, UsageTotals
 
 __all__ = ["add_usage_command"]
 

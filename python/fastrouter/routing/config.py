@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .._format import did_you_mean, usd
-from ..budget import Budget
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
+from ..usage.budget import Budget
 from .explain import explain_route
 from .resolution import ResolvedRoute, _resolve_alias, _resolve_route
 from .toml_io import _toml_key, _toml_money, _toml_value, _tomllib

@@ -1,5 +1,6 @@
-"""Reconciling costs from ``GET /generation``: a stream that was cancelled or ended without
-usage still cost something, and OpenRouter's generation record says what.
+"""Reconciliation: filling a ledger entry's missing cost in from ``GET /generation`` (a
+stream that was cancelled or ended without usage still cost something, and OpenRouter's
+generation record says what).
 
 The record is eventually consistent (a 404 for a few hundred ms to seconds right after the
 request), so lookups retry 404s with backoff before giving up.
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from decimal import Decimal
-from typing import Any, Awaitable, Callable, Optional, Tuple
+from typing import Any, Awaitable, Callable, Tuple
 
-from .errors import FastrouterError, NotFoundError
+from ..errors import FastrouterError, NotFoundError
+from .cost import generation_cost
 from .ledger import UsageLedger
 
 __all__ = ["RETRY_DELAYS", "reconcile_async", "reconcile_in_thread"]
@@ -22,12 +23,10 @@ __all__ = ["RETRY_DELAYS", "reconcile_async", "reconcile_in_thread"]
 RETRY_DELAYS: Tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def _cost(data: Any) -> Optional[Decimal]:
-    record = data.get("data") if isinstance(data, dict) else None
-    value = record.get("total_cost") if isinstance(record, dict) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Decimal(repr(value))
-    return None
+def _fill(ledger: UsageLedger, generation_id: str, payload: Any) -> bool:
+    """Put the generation record's cost (when it has one) into the ledger entry."""
+    cost = generation_cost(payload)
+    return cost is not None and ledger.reconcile(generation_id, cost)
 
 
 async def reconcile_async(ledger: UsageLedger, generation_id: str, fetch: Callable[[str], Awaitable[Any]]) -> bool:
@@ -35,12 +34,12 @@ async def reconcile_async(ledger: UsageLedger, generation_id: str, fetch: Callab
     for delay in (0.0, *RETRY_DELAYS):
         await asyncio.sleep(delay)
         try:
-            cost = _cost(await fetch(generation_id))
+            payload = await fetch(generation_id)
         except NotFoundError:
             continue
         except FastrouterError:
             return False
-        return cost is not None and ledger.reconcile(generation_id, cost)
+        return _fill(ledger, generation_id, payload)
     return False
 
 
@@ -51,13 +50,12 @@ def reconcile_in_thread(ledger: UsageLedger, generation_id: str, fetch: Callable
         for delay in (0.0, *RETRY_DELAYS):
             time.sleep(delay)
             try:
-                cost = _cost(fetch(generation_id))
+                payload = fetch(generation_id)
             except NotFoundError:
                 continue
             except FastrouterError:
                 return
-            if cost is not None:
-                ledger.reconcile(generation_id, cost)
+            _fill(ledger, generation_id, payload)
             return
 
     thread = threading.Thread(target=work, name="fastrouter-reconcile", daemon=True)

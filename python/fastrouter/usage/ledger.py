@@ -1,4 +1,5 @@
-"""The usage ledger: every request's tokens and exact cost, with totals.
+"""The usage ledger: every request's tokens and exact cost, with totals, in memory and
+optionally in SQLite.
 
 ``client.usage`` is a :class:`UsageLedger`. By default it lives in memory; with
 ``ledger="usage.db"`` it is also written to SQLite (WAL), and an entry is committed
@@ -10,17 +11,21 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import threading
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from os import PathLike
-from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-__all__ = ["UsageEntry", "UsageTotals", "UsageLedger"]
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "DEFAULT_MAX_ENTRIES"]
+
+# How many recent entries a ledger keeps in memory for ``entries`` (totals cover all).
+DEFAULT_MAX_ENTRIES = 100_000
 
 _ZERO = Decimal(0)
 
@@ -141,13 +146,15 @@ class UsageLedger:
     totals always cover everything recorded. Thread-safe.
     """
 
-    def __init__(self, path: Union[str, PathLike[str], None] = None, *, max_entries: int = 100_000) -> None:
+    def __init__(self, path: Union[str, PathLike[str], None] = None, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self._lock = threading.Lock()
         self._entries: Deque[UsageEntry] = deque(maxlen=max_entries)
         self._total = UsageTotals()
         self._db: Optional[sqlite3.Connection] = None
         self.path = None if path is None else str(path)
         if self.path is not None:
+            import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
+
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed entry survives a crash of this process.
@@ -282,8 +289,3 @@ class UsageLedger:
     def __repr__(self) -> str:
         where = self.path or "memory"
         return f"UsageLedger({where}, requests={len(self)}, total_cost={self.total_cost})"
-
-
-def now() -> float:
-    """The ledger's clock (epoch seconds)."""
-    return time.time()

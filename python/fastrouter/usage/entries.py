@@ -1,14 +1,17 @@
-"""Turning responses, streams and failures into ledger entries."""
+"""Ledger entries: turning an answer, a stream or a failure into one :class:`UsageEntry`."""
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
-from .attempts import Attempt
+from .cost import reliability_cost
 from .ledger import UsageEntry
-from .types import ChatCompletion
+
+if TYPE_CHECKING:
+    from ..attempts import Attempt
+    from ..types import ChatCompletion
 
 __all__ = ["requested_name", "entry_for_completion", "entry_for_failure"]
 
@@ -20,55 +23,26 @@ def requested_name(model: Union[str, Sequence[str]]) -> str:
     return model if isinstance(model, str) else ",".join(model)
 
 
-def _attempt_cost(attempt: Any) -> Optional[Decimal]:
-    """An attempt's cost, from an :class:`Attempt` or the core's raw tuple (the ledger
-    reads raw tuples so recording never materialises ``resp.attempts``)."""
-    if isinstance(attempt, Attempt):
-        return attempt.cost
-    text = attempt[7]
-    return None if text is None else Decimal(text)
-
-
-def _reliability_cost(attempts: Sequence[Any], answered: bool) -> Decimal:
-    """Costs of the attempts that did not produce the answer (all of them on failure)."""
-    total = _ZERO
-    for attempt in attempts[:-1] if answered else attempts:
-        cost = _attempt_cost(attempt)
-        if cost is not None:
-            total += cost
-    return total
-
-
-def answer_cost(completion: ChatCompletion) -> Optional[Decimal]:
-    """``completion.cost`` without materialising its attempts."""
-    attempts = completion._attempts
-    if attempts:
-        cost = _attempt_cost(attempts[-1])
-        if cost is not None:
-            return cost
-    return completion.cost
-
-
 def entry_for_completion(
     completion: ChatCompletion,
     *,
     requested: str,
     tags: Tuple[str, ...],
     started: float,
-    status: str = "ok",
-    streamed: bool = False,
-    cost: Optional[Decimal] = None,
-    cost_source: Optional[str] = None,
+    status: str,
+    streamed: bool,
+    cost: Optional[Decimal],
+    cost_source: Optional[str],
 ) -> UsageEntry:
-    """The entry for an answer (a whole completion, or what a stream received)."""
+    """The entry for an answer (a whole completion, or what a stream received) that cost
+    ``cost`` (found at ``cost_source``)."""
     data = completion._data
     usage: Dict[str, Any] = data.get("usage") or {}
     prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
     completion_details: Dict[str, Any] = usage.get("completion_tokens_details") or {}
-    attempts = completion._attempts or ()
-    if cost is None:
-        cost = answer_cost(completion)
-        cost_source = "usage" if cost is not None else None
+    # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
+    tries = len(completion._attempts or ())
+    extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
     return UsageEntry._fast(
         started,
         data.get("id"),
@@ -80,12 +54,12 @@ def entry_for_completion(
         int(prompt_details.get("cached_tokens") or 0),
         int(completion_details.get("reasoning_tokens") or 0),
         cost,
-        cost_source,
+        cost_source if cost is not None else None,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
-        _reliability_cost(attempts, answered=True),
+        extra,
         bool(usage.get("is_byok")),
         time.time() - started,
-        max(len(attempts), 1),
+        max(tries, 1),
         tags,
         status,
         streamed,
@@ -104,7 +78,7 @@ def entry_for_failure(
         requested=requested,
         model=last.model if last else None,
         provider=last.provider if last else None,
-        reliability_cost=_reliability_cost(attempts, answered=False),
+        reliability_cost=reliability_cost(attempts, answered=False),
         latency_s=time.time() - started,
         attempts=len(attempts),
         tags=tags,

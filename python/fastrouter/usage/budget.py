@@ -1,7 +1,8 @@
-"""Budgets enforced before a request is sent.
+"""Budgets: spending limits, enforced by reserving a request's worst case before it is sent
+and settling the reservation when it ends.
 
 Before sending, the client estimates the request's worst-case cost (see
-:func:`fastrouter.cost.worst_case_cost`) and *reserves* it against every budget that applies,
+:func:`fastrouter.usage.cost.worst_case_cost`) and *reserves* it against every budget that applies,
 atomically (one lock for all budgets). A request that would break one raises
 :class:`~fastrouter.BudgetExceededError` and nothing is sent. When the request ends, the
 reservation is replaced by the real cost (or released when nothing was spent). So however
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .errors import BudgetExceededError
+from ..errors import BudgetExceededError
 from .ledger import UsageLedger
 
 __all__ = ["Budget", "BudgetBook", "Reservation"]

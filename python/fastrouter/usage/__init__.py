@@ -1,0 +1,8 @@
+"""Usage: what requests cost (:mod:`.cost`), the ledger that records them (:mod:`.ledger`),
+budgets that cap them (:mod:`.budget`), per-request bookkeeping (:mod:`.books`) and
+reconciliation from ``/generation`` (:mod:`.reconcile`)."""
+
+from .budget import Budget
+from .ledger import UsageEntry, UsageLedger, UsageTotals
+
+__all__ = ["Budget", "UsageEntry", "UsageLedger", "UsageTotals"]

@@ -1,4 +1,4 @@
-"""Errors against the real embedded mock server: every status in API.md mapped to its
+"""Errors against the real embedded mock server: every documented status mapped to its
 exception class with all its details, typed OpenRouter errors, missing and rejected keys,
 connection failures and timeouts, retries and model chains. Every test runs with the sync
 and the async client (the ``caller`` fixture in conftest.py)."""

@@ -2,8 +2,8 @@
 synthetic shapes the recordings do not cover (errors inside 200 bodies, proxy HTML pages,
 empty and non-JSON bodies, brotli, unknown fields, tool calls, reasoning).
 
-The recordings live in ``tests/fixtures/openrouter-traffic/`` (copied verbatim from
-``/work/shared/fixtures/openrouter-traffic/``, each with its ``.source.txt`` sidecar).
+The recordings live in ``tests/fixtures/openrouter-traffic/``, copied verbatim, each with a
+``.source.txt`` sidecar naming where it was recorded.
 The pydantic-ai VCR cassettes store the response as parsed YAML (``parsed_body``), not as
 a string, so their bodies were extracted once into ``*.interactionN.body.json`` (compact
 ``json.dumps`` of ``parsed_body``); ``test_extracted_bodies_match_the_cassettes`` checks

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Response;
@@ -23,8 +23,8 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
     };
     let outcome = next_outcome(state, &model);
     let delay = outcome.delay();
-    if delay > 0.0 && delay.is_finite() {
-        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    if let Some(delay) = crate::duration::from_secs_clamped(delay) {
+        tokio::time::sleep(delay).await;
     }
     match outcome {
         Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),

@@ -264,10 +264,11 @@ async fn wait(
     crlf: bool,
     sender: &mpsc::Sender<Result<Bytes, io::Error>>,
 ) -> bool {
-    if delay <= 0.0 || !delay.is_finite() {
+    let delay = delay.min(crate::duration::MAX_SECONDS);
+    if delay.is_nan() || delay <= 0.0 {
         return true;
     }
-    if interval <= 0.0 {
+    if interval.is_nan() || interval <= 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         return !sender.is_closed();
     }

@@ -308,6 +308,7 @@ async def test_key_rejected_by_the_server(caller: Any) -> None:
         assert len(server.chat_requests()) == 1  # a 401 is never retried
 
         right = caller.client(server, api_key="right")
+        server.add_models(MODEL)
         resp = await caller.create(right, model=MODEL)
         assert resp.choices[0].message.content
 

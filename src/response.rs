@@ -290,10 +290,10 @@ pub fn retry_after(headers: &HeaderMap, metadata: Option<&Value>) -> Option<Dura
             return duration_from_secs(secs);
         }
         if let Ok(when) = httpdate::parse_http_date(value) {
-            return Some(
-                when.duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO),
-            );
+            let wait = when
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            return Some(wait.min(Duration::from_secs(86_400)));
         }
     }
     let metadata = metadata?;
@@ -506,6 +506,12 @@ mod tests {
         let h = headers(&[("retry-after", &httpdate::fmt_http_date(future))]);
         let wait = retry_after(&h, None).unwrap();
         assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        let h = headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]);
+        assert_eq!(retry_after(&h, None), Some(Duration::from_secs(86_400)));
+        for absurd in ["1e300", "inf", "NaN", "-5"] {
+            let h = headers(&[("retry-after", absurd), ("retry-after-ms", absurd)]);
+            assert!(retry_after(&h, None).is_none_or(|d| d <= Duration::from_secs(86_400)));
+        }
         let metadata: Value =
             serde_json::from_str(r#"{"availability":{"retry_after":12}}"#).unwrap();
         assert_eq!(

@@ -601,7 +601,13 @@ def test_error_classes_follow_the_documented_hierarchy() -> None:
         assert issubclass(cls, fastrouter.APIStatusError)
     for cls in (ProviderError, ServiceUnavailableError):
         assert issubclass(cls, InternalServerError)
-    for cls in (APIStatusError, APIConnectionError, APIResponseValidationError, fastrouter.StreamError, AllModelsFailedError):
+    for cls in (
+        APIStatusError,
+        APIConnectionError,
+        APIResponseValidationError,
+        fastrouter.StreamError,
+        AllModelsFailedError,
+    ):
         assert issubclass(cls, APIError)
     assert issubclass(fastrouter.StreamTimeoutError, fastrouter.StreamError)
     assert issubclass(fastrouter.StreamTimeoutError, fastrouter.APITimeoutError)

@@ -103,9 +103,13 @@ _POOL_CLIENT: Optional[fastrouter.Client] = None
 
 def _pool_task(index: int) -> Optional[str]:
     assert _POOL_CLIENT is not None
-    return _POOL_CLIENT.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"task {index}"}], max_retries=0
-    ).choices[0].message.content
+    return (
+        _POOL_CLIENT.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": f"task {index}"}], max_retries=0
+        )
+        .choices[0]
+        .message.content
+    )
 
 
 def test_multiprocessing_fork_pool_uses_the_parents_client(server: MockServer) -> None:

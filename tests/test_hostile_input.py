@@ -35,7 +35,9 @@ USER = [{"role": "user", "content": "hi"}]
     ],
     ids=["timeout", "timeout-inf", "Timeout", "Hedge", "Cooldown", "Cooldown-inf"],
 )
-async def test_huge_durations_mean_no_practical_limit(server: MockServer, caller: Any, settings: dict[str, Any]) -> None:
+async def test_huge_durations_mean_no_practical_limit(
+    server: MockServer, caller: Any, settings: dict[str, Any]
+) -> None:
     client = caller.client(server, **settings)
     resp = await caller.create(client, model=[MODEL, "anthropic/claude-3.5-haiku"])
     assert resp.choices[0].message.content
@@ -80,8 +82,14 @@ def test_nan_per_request_timeout_is_a_value_error(client: fastrouter.Client) -> 
         ({"temperature": math.nan}, "temperature"),
         ({"top_p": math.inf}, "top_p"),
         ({"extra_body": {"x_weight": -math.inf}}, "extra_body['x_weight']"),
-        ({"extra_body": {"provider": {"max_price": {"prompt": math.nan}}}}, "extra_body['provider']['max_price']['prompt']"),
-        ({"tools": [{"type": "function", "function": {"name": "f", "x": [1.0, math.nan]}}]}, "tools[0]['function']['x'][1]"),
+        (
+            {"extra_body": {"provider": {"max_price": {"prompt": math.nan}}}},
+            "extra_body['provider']['max_price']['prompt']",
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "x": [1.0, math.nan]}}]},
+            "tools[0]['function']['x'][1]",
+        ),
     ],
 )
 def test_non_finite_numbers_are_refused_before_sending(
@@ -177,7 +185,14 @@ class _Recorder(BaseHTTPRequestHandler):
             self.end_headers()
             return
         payload = json.dumps(
-            {"id": "x", "object": "chat.completion", "model": MODEL, "choices": [{"index": 0, "message": {"role": "assistant", "content": "moved"}, "finish_reason": "stop"}]}
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "model": MODEL,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "moved"}, "finish_reason": "stop"}
+                ],
+            }
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -824,7 +824,9 @@ def test_logprobs_are_returned_when_requested(client: fastrouter.Client, server:
     # Deterministic: the same tokens get the same numbers, streamed or not.
     with client.chat.completions.create(**ask, stream=True) as stream:
         chunks = list(stream)
-    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in _logprob_entries(c.choices[0].logprobs)]
+    streamed = [
+        e for c in chunks if c.choices and c.choices[0].logprobs for e in _logprob_entries(c.choices[0].logprobs)
+    ]
     assert streamed == entries
     assert _logprob_entries(stream.completion.choices[0].logprobs) == entries
     # Not asked: none.

@@ -103,7 +103,9 @@ def resolve_base_url(base_url: Optional[str]) -> str:
         if not isinstance(base_url, str):
             raise TypeError(f"base_url must be a str or None, got {type(base_url).__name__}")
         if not base_url.strip():
-            raise ValueError("base_url must not be empty; omit it (or pass None) to use OPENROUTER_BASE_URL or OpenRouter's API")
+            raise ValueError(
+                "base_url must not be empty; omit it (or pass None) to use OPENROUTER_BASE_URL or OpenRouter's API"
+            )
         return base_url.rstrip("/")
     return (_env("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 

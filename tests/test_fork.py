@@ -22,7 +22,12 @@ KEY = "test"
 USER = [{"role": "user", "content": "hi"}]
 CHILD_LIMIT = 20.0
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
+    # Python 3.12+ warns on fork() with threads running (the runtime's): that is the
+    # situation under test.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
 
 
 def ask(client: fastrouter.Client) -> Optional[str]:

@@ -21,11 +21,11 @@ def requested_name(model: Union[str, Sequence[str]]) -> str:
 
 
 def _attempt_cost(attempt: Any) -> Optional[Decimal]:
-    """An attempt's cost, from an :class:`Attempt` or the core's raw tuple (the ledger
-    reads raw tuples so recording never materialises ``resp.attempts``)."""
+    """An attempt's cost, from an :class:`Attempt` or the core's native record (the ledger
+    reads native records so recording never materialises ``resp.attempts``)."""
     if isinstance(attempt, Attempt):
         return attempt.cost
-    text = attempt[7]
+    text = attempt.cost
     return None if text is None else Decimal(text)
 
 
@@ -40,12 +40,7 @@ def _reliability_cost(attempts: Sequence[Any], answered: bool) -> Decimal:
 
 
 def answer_cost(completion: ChatCompletion) -> Optional[Decimal]:
-    """``completion.cost`` without materialising its attempts."""
-    attempts = completion._attempts
-    if attempts:
-        cost = _attempt_cost(attempts[-1])
-        if cost is not None:
-            return cost
+    """What the answer cost: the core's decision, read by ``completion.cost``."""
     return completion.cost
 
 

@@ -6,79 +6,35 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use super::completions::{CompletionQueue, TaskHandle};
-use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
+use super::bridge::{CompletionQueue, TaskHandle};
+use super::errors::{chain_error_to_py, error_to_py};
+use super::records::{BodyOutput, NativeChainEvent, NativeChat, NativeHealth, TimeoutOverrides};
 use super::runtime::{block_on, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
+use crate::chat::complete;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::failover::{Backoff, ChatRequest};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::error_from_response;
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
-/// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
-type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-
-/// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
-
-/// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
-pub struct ChatOutput(ChatSuccess);
-
-impl<'py> IntoPyObject<'py> for ChatOutput {
-    type Target = PyTuple;
-    type Output = Bound<'py, PyTuple>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let ChatSuccess { body, attempts, .. } = self.0;
-        let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
-        PyTuple::new(
-            py,
-            [PyBytes::new(py, &body).into_any(), attempts.into_any()],
-        )
-    }
-}
-
-/// Calls `hook((kind, model, retry, status, error_kind, message, wait_s, latency_s))` on
-/// the I/O thread; a failing hook is reported as unraisable, never breaks the request.
+/// Calls `hook(NativeChainEvent)` on the I/O thread; a failing hook is reported as
+/// unraisable, never breaks the request.
 fn python_sink(hook: Py<PyAny>) -> EventSink {
     EventSink::new(move |event: ChainEvent| {
         Python::attach(|py| {
-            let args = (
-                event.kind,
-                event.model,
-                event.retry,
-                event.status,
-                event.error_kind.map(|k| k.as_str()),
-                event.message,
-                event.wait.map(|d| d.as_secs_f64()),
-                event.latency.map(|d| d.as_secs_f64()),
-            );
-            if let Err(err) = hook.call1(py, (args,)) {
+            let delivered = Py::new(py, NativeChainEvent::from(event))
+                .and_then(|event| hook.call1(py, (event,)));
+            if let Err(err) = delivered {
                 err.write_unraisable(py, None);
             }
         })
     })
-}
-
-/// A raw body on its way to Python as `bytes`.
-pub struct BodyOutput(Bytes);
-
-impl<'py> IntoPyObject<'py> for BodyOutput {
-    type Target = PyBytes;
-    type Output = Bound<'py, PyBytes>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        Ok(PyBytes::new(py, &self.0))
-    }
 }
 
 fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
@@ -126,11 +82,11 @@ impl NativeClient {
         }
         let transport = self.transport()?;
         let mut merged = transport.timeouts();
-        if let Some((attempt, first_token, idle, total)) = timeouts {
-            merged.attempt = seconds(attempt, "timeout")?;
-            merged.first_token = seconds(first_token, "first_token timeout")?;
-            merged.idle = seconds(idle, "idle timeout")?;
-            merged.total = seconds(total, "total timeout")?;
+        if let Some(overrides) = timeouts {
+            merged.attempt = seconds(overrides.attempt, "timeout")?;
+            merged.first_token = seconds(overrides.first_token, "first_token timeout")?;
+            merged.idle = seconds(overrides.idle, "idle timeout")?;
+            merged.total = seconds(overrides.total, "total timeout")?;
         }
         let hedge = match seconds(hedge_after, "hedge delay")? {
             Some(after) => Some(HedgeConfig {
@@ -255,7 +211,7 @@ impl NativeClient {
         })
     }
 
-    /// Start a chat completion over the model chain; reports `(body, attempts)` (or
+    /// Start a chat completion over the model chain; reports a `NativeChat` (or
     /// the exception) to `queue` under `id`.
     #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
@@ -279,13 +235,13 @@ impl NativeClient {
             id,
             future,
             |py, result| match result {
-                Ok(success) => Ok(ChatOutput(success).into_pyobject(py)?.into_any().unbind()),
+                Ok(success) => Ok(Py::new(py, NativeChat::new(py, success)?)?.into_any()),
                 Err(error) => Err(chain_error_to_py(error, None)),
             },
         ))
     }
 
-    /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
+    /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
     #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
@@ -297,7 +253,7 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
-    ) -> PyResult<ChatOutput> {
+    ) -> PyResult<NativeChat> {
         let (transport, request) =
             self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
@@ -305,9 +261,10 @@ impl NativeClient {
             py,
             async move { complete(&transport, &request, &backoff).await },
         )?;
-        result
-            .map(ChatOutput)
-            .map_err(|e| chain_error_to_py(e, None))
+        match result {
+            Ok(success) => NativeChat::new(py, success),
+            Err(error) => Err(chain_error_to_py(error, None)),
+        }
     }
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
@@ -411,20 +368,12 @@ impl NativeClient {
             .collect()
     }
 
-    /// Circuit-breaker state per model that has failed:
-    /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-    fn health(&self) -> Vec<HealthTuple> {
+    /// Circuit-breaker state per model that has failed.
+    fn health(&self) -> Vec<NativeHealth> {
         self.health
             .report()
             .into_iter()
-            .map(|r| {
-                let until = r.cooled_until.and_then(|t| {
-                    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
-                        .ok()
-                        .map(|d| d.as_secs_f64())
-                });
-                (r.model, r.state.as_str(), r.failures, until, r.reason)
-            })
+            .map(NativeHealth::from)
             .collect()
     }
 

@@ -24,8 +24,12 @@ __version__: str
 USER_AGENT: str
 
 class _Timeouts(Protocol):
-    """Per-request timeouts (seconds), read by attribute name (``fastrouter.Timeout``)."""
+    """Timeouts (seconds), read by attribute name (``fastrouter.Timeout``)."""
 
+    @property
+    def connect(self) -> Optional[float]: ...
+    @property
+    def read(self) -> Optional[float]: ...
     @property
     def attempt(self) -> Optional[float]: ...
     @property
@@ -34,6 +38,22 @@ class _Timeouts(Protocol):
     def idle(self) -> Optional[float]: ...
     @property
     def total(self) -> Optional[float]: ...
+
+class _Cooldown(Protocol):
+    """Breaker settings, read by attribute name (``fastrouter.Cooldown``)."""
+
+    @property
+    def failures(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+
+class _Hedge(Protocol):
+    """Hedging settings, read by attribute name (``fastrouter.Hedge``)."""
+
+    @property
+    def after(self) -> float: ...
+    @property
+    def adaptive(self) -> bool: ...
 
 @final
 class NativeAttempt:
@@ -121,17 +141,10 @@ class NativeClient:
         base_url: str,
         api_key: Optional[str] = None,
         headers: Sequence[Tuple[str, str]] = ...,
-        connect_timeout: Optional[float] = None,
-        read_timeout: Optional[float] = None,
-        first_token_timeout: Optional[float] = None,
-        idle_timeout: Optional[float] = None,
-        attempt_timeout: Optional[float] = None,
-        total_timeout: Optional[float] = None,
-        cooldown_failures: Optional[int] = ...,
-        cooldown_seconds: float = 30.0,
+        timeout: Optional[_Timeouts] = None,
+        cooldown: Optional[_Cooldown] = None,
         on_event: Optional[Callable[[NativeChainEvent], object]] = None,
-        hedge_after: Optional[float] = None,
-        hedge_adaptive: bool = False,
+        hedge: Optional[_Hedge] = None,
     ) -> NativeClient: ...
     def chat(
         self,

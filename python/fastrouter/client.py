@@ -202,17 +202,10 @@ class _ClientBase:
             base_url=self.base_url,
             api_key=self._api_key,
             headers=list(self._headers.items()),
-            connect_timeout=self.timeout.connect,
-            read_timeout=self.timeout.read,
-            first_token_timeout=self.timeout.first_token,
-            idle_timeout=self.timeout.idle,
-            attempt_timeout=self.timeout.attempt,
-            total_timeout=self.timeout.total,
-            cooldown_failures=cooldown.failures if cooldown is not None else None,
-            cooldown_seconds=cooldown.seconds if cooldown is not None else 30.0,
+            timeout=self.timeout,
+            cooldown=cooldown,
             on_event=native_hook(on_event),
-            hedge_after=hedge.after if hedge is not None else None,
-            hedge_adaptive=hedge.adaptive if hedge is not None else False,
+            hedge=hedge,
         )
 
     @property

@@ -11,7 +11,10 @@ use reqwest::Method;
 
 use super::bridge::{CompletionQueue, TaskHandle};
 use super::errors::{chain_error_to_py, error_to_py};
-use super::records::{BodyOutput, NativeChainEvent, NativeChat, NativeHealth, TimeoutOverrides};
+use super::records::{
+    BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
+    TimeoutSettings,
+};
 use super::runtime::{block_on, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::chat::complete;
@@ -74,7 +77,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
@@ -155,42 +158,42 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None))]
     fn new(
         base_url: String,
         api_key: Option<String>,
         headers: Vec<(String, String)>,
-        connect_timeout: Option<f64>,
-        read_timeout: Option<f64>,
-        first_token_timeout: Option<f64>,
-        idle_timeout: Option<f64>,
-        attempt_timeout: Option<f64>,
-        total_timeout: Option<f64>,
-        cooldown_failures: Option<u32>,
-        cooldown_seconds: f64,
+        timeout: Option<TimeoutSettings>,
+        cooldown: Option<CooldownSettings>,
         on_event: Option<Py<PyAny>>,
-        hedge_after: Option<f64>,
-        hedge_adaptive: bool,
+        hedge: Option<HedgeSettings>,
     ) -> PyResult<Self> {
-        let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
-            after,
-            adaptive: hedge_adaptive,
-        });
-        let breaker = match cooldown_failures {
-            None | Some(0) => None,
-            Some(failures) => Some(BreakerConfig {
-                failures,
-                cooldown: seconds(Some(cooldown_seconds), "cooldown")?.unwrap_or_default(),
+        let hedge = match hedge {
+            Some(settings) => {
+                seconds(Some(settings.after), "hedge delay")?.map(|after| HedgeConfig {
+                    after,
+                    adaptive: settings.adaptive,
+                })
+            }
+            None => None,
+        };
+        let breaker = match cooldown {
+            None | Some(CooldownSettings { failures: 0, .. }) => None,
+            Some(settings) => Some(BreakerConfig {
+                failures: settings.failures,
+                cooldown: seconds(Some(settings.seconds), "cooldown")?.unwrap_or_default(),
             }),
         };
-        let timeouts = Timeouts {
-            connect: seconds(connect_timeout, "connect timeout")?,
-            read: seconds(read_timeout, "read timeout")?,
-            first_token: seconds(first_token_timeout, "first_token timeout")?,
-            idle: seconds(idle_timeout, "idle timeout")?,
-            attempt: seconds(attempt_timeout, "timeout")?,
-            total: seconds(total_timeout, "total timeout")?,
+        let timeouts = match timeout {
+            None => Timeouts::default(),
+            Some(t) => Timeouts {
+                connect: seconds(t.connect, "connect timeout")?,
+                read: seconds(t.read, "read timeout")?,
+                first_token: seconds(t.first_token, "first_token timeout")?,
+                idle: seconds(t.idle, "idle timeout")?,
+                attempt: seconds(t.attempt, "timeout")?,
+                total: seconds(t.total, "total timeout")?,
+            },
         };
         let transport = Transport::new(TransportConfig {
             base_url,
@@ -223,7 +226,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -251,7 +254,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<NativeChat> {
         let (transport, request) =
@@ -279,7 +282,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -307,7 +310,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<NativeStream> {
         let (transport, request) =

@@ -1,6 +1,6 @@
 //! The records that cross into Python as named, typed objects (never positional tuples):
 //! attempts, chain events, breaker health, a finished chat completion, and the
-//! per-request timeouts that cross the other way.
+//! settings that cross the other way (timeouts, cooldown, hedging).
 
 use std::time::{Duration, SystemTime};
 
@@ -155,18 +155,42 @@ impl From<HealthReport> for NativeHealth {
     }
 }
 
-/// Per-request timeouts (seconds) replacing the client's, read by attribute name from
-/// any object that has them (the facade passes its `fastrouter.Timeout`).
+/// Timeouts in seconds (`None` disables one), read by attribute name from
+/// `fastrouter.Timeout`: the client's, or a request's overrides (then only `attempt`,
+/// `first_token`, `idle` and `total` apply).
 #[derive(FromPyObject)]
-pub struct TimeoutOverrides {
+pub struct TimeoutSettings {
     #[pyo3(attribute)]
-    pub attempt: Option<f64>,
+    pub connect: Option<f64>,
+    #[pyo3(attribute)]
+    pub read: Option<f64>,
     #[pyo3(attribute)]
     pub first_token: Option<f64>,
     #[pyo3(attribute)]
     pub idle: Option<f64>,
     #[pyo3(attribute)]
+    pub attempt: Option<f64>,
+    #[pyo3(attribute)]
     pub total: Option<f64>,
+}
+
+/// Circuit-breaker settings, read by attribute name from `fastrouter.Cooldown` (the one
+/// place their defaults live).
+#[derive(FromPyObject)]
+pub struct CooldownSettings {
+    #[pyo3(attribute)]
+    pub failures: u32,
+    #[pyo3(attribute)]
+    pub seconds: f64,
+}
+
+/// Hedging settings, read by attribute name from `fastrouter.Hedge`.
+#[derive(FromPyObject)]
+pub struct HedgeSettings {
+    #[pyo3(attribute)]
+    pub after: f64,
+    #[pyo3(attribute)]
+    pub adaptive: bool,
 }
 
 /// A raw body on its way to Python as `bytes`.

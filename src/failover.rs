@@ -461,6 +461,32 @@ fn deadline_error(total: Option<Duration>) -> Error {
 mod tests {
     use super::*;
 
+    fn attempt(model: &str, cost: Option<&str>, error_kind: Option<ErrorKind>) -> Attempt {
+        Attempt {
+            model: model.to_owned(),
+            provider: None,
+            status: None,
+            error_kind,
+            error: None,
+            latency: Duration::ZERO,
+            first_token: None,
+            cost: cost.map(str::to_owned),
+            retry: 0,
+            hedged: false,
+        }
+    }
+
+    #[test]
+    fn the_answer_cost_is_the_answering_attempts_only() {
+        let billed_failure = attempt("a", Some("0.5"), Some(ErrorKind::Stream));
+        let answer = attempt("b", Some("0.25"), None);
+        assert_eq!(answer_cost(&[billed_failure.clone(), answer]), Some("0.25"));
+        // An answer without a reported cost never borrows a failed try's.
+        let unpriced = attempt("b", None, None);
+        assert_eq!(answer_cost(&[billed_failure, unpriced]), None);
+        assert_eq!(answer_cost(&[]), None);
+    }
+
     #[test]
     fn model_is_spliced_in_front() {
         let body = body_with_model(br#"{"messages":[]}"#, "openai/gpt-4o");

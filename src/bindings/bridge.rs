@@ -1,21 +1,12 @@
 //! The asyncio bridge: results of Rust tasks reach the event loop in batches.
 //!
 //! A finished task pushes a conversion closure onto the queue and, if the queue was idle,
-//! wakes the event loop once; the loop thread then drains *every* finished result in one
-//! wake-up and converts them with the GIL it already holds. Two ways to wake:
-//!
-//! - a socket (Unix, the default): one byte written to a socket pair the loop watches
-//!   with `loop.add_reader`. Tokio threads never touch the GIL.
-//! - a callback (`CompletionQueue(wake=...)`): for loops without `add_reader` (Windows'
-//!   proactor loop), the tokio thread calls `wake()` (the facade passes
-//!   `loop.call_soon_threadsafe(drain)`) with the GIL, once per idle-to-busy transition.
-//!
-//! There is no extra thread hop per request (which a generic `future_into_py` pays).
+//! wakes the event loop once (see [`Wake`]: a byte on a socket the loop watches with
+//! `loop.add_reader`, or `loop.call_soon_threadsafe` where there is no `add_reader`).
+//! The loop thread then drains *every* finished result in one wake-up and converts them
+//! with the GIL it already holds. There is no extra thread hop per request (which a
+//! generic `future_into_py` pays).
 
-#[cfg(unix)]
-use std::io::{Read, Write};
-#[cfg(unix)]
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,18 +14,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
 
+use super::wake::Wake;
+
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
-
-/// How a queue tells its event loop that results are waiting.
-enum Wake {
-    #[cfg(unix)]
-    Socket {
-        writer: UnixStream,
-        reader: UnixStream,
-    },
-    Callback(Py<PyAny>),
-}
 
 struct Inner {
     finished: Mutex<Vec<(u64, Convert)>>,
@@ -64,20 +47,8 @@ impl Completer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((self.id, convert));
-        if inner.notified.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        match &inner.wake {
-            // A full socket buffer already means a pending wake-up: ignore WouldBlock.
-            #[cfg(unix)]
-            Wake::Socket { writer, .. } => {
-                let _ = (&*writer).write(&[1]);
-            }
-            Wake::Callback(wake) => Python::attach(|py| {
-                if let Err(err) = wake.call0(py) {
-                    err.write_unraisable(py, None);
-                }
-            }),
+        if !inner.notified.swap(true, Ordering::AcqRel) {
+            inner.wake.notify();
         }
     }
 }
@@ -111,29 +82,15 @@ impl TaskHandle {
     }
 }
 
-#[cfg(unix)]
-fn socket_wake() -> PyResult<Wake> {
-    let (reader, writer) = UnixStream::pair()?;
-    reader.set_nonblocking(true)?;
-    writer.set_nonblocking(true)?;
-    Ok(Wake::Socket { writer, reader })
-}
-
-#[cfg(not(unix))]
-fn socket_wake() -> PyResult<Wake> {
-    Err(pyo3::exceptions::PyNotImplementedError::new_err(
-        "CompletionQueue needs wake= on this platform",
-    ))
-}
-
 #[pymethods]
 impl CompletionQueue {
+    /// A queue woken through a socket, or by calling `wake()` when given.
     #[new]
     #[pyo3(signature = (wake=None))]
     fn new(wake: Option<Py<PyAny>>) -> PyResult<Self> {
         let wake = match wake {
             Some(callback) => Wake::Callback(callback),
-            None => socket_wake()?,
+            None => Wake::socket()?,
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -146,24 +103,13 @@ impl CompletionQueue {
 
     /// The file descriptor to watch with `loop.add_reader` (`None` with `wake=`).
     fn fileno(&self) -> Option<i64> {
-        match &self.inner.wake {
-            #[cfg(unix)]
-            Wake::Socket { reader, .. } => {
-                use std::os::fd::AsRawFd;
-                Some(i64::from(reader.as_raw_fd()))
-            }
-            Wake::Callback(_) => None,
-        }
+        self.inner.wake.fileno()
     }
 
     /// Every finished result as `(id, ok, value)`; `value` is the exception when not ok.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let inner = &self.inner;
-        #[cfg(unix)]
-        if let Wake::Socket { reader, .. } = &inner.wake {
-            let mut sink = [0u8; 256];
-            while matches!((&*reader).read(&mut sink), Ok(n) if n > 0) {}
-        }
+        inner.wake.clear();
         inner.notified.store(false, Ordering::Release);
         let finished =
             std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));

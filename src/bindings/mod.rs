@@ -8,6 +8,7 @@ mod mock;
 mod records;
 mod runtime;
 mod stream;
+mod wake;
 
 use pyo3::prelude::*;
 

@@ -2,8 +2,10 @@
 //!
 //! Plain Rust, testable with `cargo test` and no interpreter: the pooled transport
 //! ([`transport`]), response and error interpretation ([`response`], [`error`]), model
-//! chains with retries ([`failover`]), streamed completions ([`stream`]) and the embedded mock server ([`mock`]). The Python
-//! extension lives in `bindings`, compiled only with the `python` feature.
+//! chains with retries ([`failover`], [`hedge`], [`health`]), the non-streaming driver
+//! ([`chat`]), streamed completions ([`stream`]) and the embedded mock server
+//! ([`mock`]). The Python extension lives in `bindings`, compiled only with the
+//! `python` feature.
 
 pub mod chat;
 pub mod error;

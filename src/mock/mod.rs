@@ -154,6 +154,8 @@ impl MockServer {
             let _guard = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
+        // The mock server is a test fixture on the runtime it was handed, not a request.
+        #[allow(clippy::disallowed_methods)]
         runtime.spawn(serve(listener, state.clone(), shutdown_rx, stopped_tx));
         Ok(Self {
             addr,

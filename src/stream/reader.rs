@@ -15,13 +15,13 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::accumulate::Accumulator;
 use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
 use crate::response::{check_chat_body, error_from_response};
-use crate::stream::StreamDecoder;
+use crate::stream::accumulate::Accumulator;
+use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the

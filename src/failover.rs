@@ -15,7 +15,7 @@ use crate::events::{ChainEvent, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
-use crate::transport::{Timeouts, Transport};
+use crate::transport::{version_name, Timeouts, Transport};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,8 @@ pub struct Attempt {
     /// 0 for the first try of this model, 1 for its first retry, ...
     pub retry: u32,
     pub hedged: bool,
+    /// `HTTP/2` or `HTTP/1.1` when a response came (see `transport::version_name`).
+    pub http_version: Option<&'static str>,
 }
 
 impl Attempt {
@@ -49,6 +51,7 @@ impl Attempt {
             cost: None,
             retry: 0,
             hedged: false,
+            http_version: None,
         }
     }
 }
@@ -185,6 +188,7 @@ pub struct AttemptOutcome<T> {
     pub provider: Option<String>,
     pub cost: Option<String>,
     pub first_token: Option<Duration>,
+    pub http_version: Option<&'static str>,
 }
 
 /// A try that finished, with what the chain needs to record it.
@@ -247,6 +251,7 @@ impl ChatRequest {
             cost: finished.outcome.cost.clone(),
             retry,
             hedged: finished.hedged,
+            http_version: finished.outcome.http_version,
         }
     }
 }
@@ -333,6 +338,7 @@ where
                         cost: finished.outcome.cost,
                         retry,
                         hedged: finished.hedged,
+                        http_version: finished.outcome.http_version,
                     });
                     return Ok((value, attempts));
                 }
@@ -344,6 +350,7 @@ where
                     provider: finished.outcome.provider,
                     cost: finished.outcome.cost,
                     first_token: finished.outcome.first_token,
+                    http_version: finished.outcome.http_version,
                 },
                 latency: finished.latency,
                 model_index: finished.model_index,
@@ -435,6 +442,7 @@ pub async fn complete(
     let headers = &request.headers;
     let ((body, summary), attempts) =
         walk_chain(request, backoff, |_model, body, remaining| async move {
+            let mut http_version = None;
             let result = transport
                 .send(
                     Method::POST,
@@ -445,6 +453,7 @@ pub async fn complete(
                 )
                 .await
                 .and_then(|response| {
+                    http_version = Some(version_name(response.version));
                     if response.status.is_success() {
                         check_chat_body(&response.headers, &response.body)
                             .map(|summary| (response.body, summary))
@@ -465,6 +474,7 @@ pub async fn complete(
                 provider,
                 cost,
                 first_token: None,
+                http_version,
             }
         })
         .await?;

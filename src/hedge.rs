@@ -58,6 +58,7 @@ fn cancelled(model: &str, winner: &str, latency: Duration) -> Attempt {
         cost: None,
         retry: 0,
         hedged: true,
+        http_version: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn failure<T>(
             provider: outcome.provider,
             cost: outcome.cost,
             first_token: outcome.first_token,
+            http_version: outcome.http_version,
         },
         latency,
         model_index: 0,

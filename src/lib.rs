@@ -6,12 +6,14 @@
 //! extension lives in `bindings`, compiled only with the `python` feature.
 
 pub mod accumulate;
+pub mod diagnose;
 pub mod error;
 pub mod events;
 pub mod failover;
 pub mod health;
 pub mod hedge;
 pub mod mock;
+pub mod network;
 pub mod response;
 pub mod sse;
 pub mod stream;

@@ -48,6 +48,9 @@ class NativeClient:
         on_event: Optional[Callable[[Tuple[Any, ...]], object]] = None,
         hedge_after: Optional[float] = None,
         hedge_adaptive: bool = False,
+        ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> NativeClient: ...
     def chat(
         self,
@@ -159,9 +162,13 @@ class NativeMockServer:
         api_key: Optional[str] = None,
         catalog_json: Optional[str] = None,
         total_credits: float = 100.0,
+        tls: Optional[str] = None,
     ) -> NativeMockServer: ...
     @property
     def host(self) -> str: ...
+    @property
+    def ca_pem(self) -> Optional[str]:
+        """The CA certificate (PEM) to trust, or ``None`` when serving plain HTTP."""
     @property
     def port(self) -> int: ...
     def push(self, model: str, outcomes_json: str) -> None:

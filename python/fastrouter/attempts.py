@@ -16,7 +16,9 @@ class Attempt:
 
     ``status`` is the HTTP status (200 for the successful try, ``None`` when no response
     came); ``error_kind`` is the core's classification of a failure (``"rate_limited"``,
-    ``"timeout"``, ...); ``cost`` is exact (``Decimal``) when the server reported it.
+    ``"timeout"``, ...); ``cost`` is exact (``Decimal``) when the server reported it;
+    ``http_version`` is the protocol the exchange used (``"HTTP/2"``, ``"HTTP/1.1"``), or
+    ``None`` when no response came.
     """
 
     model: str
@@ -29,6 +31,7 @@ class Attempt:
     cost: Optional[Decimal]
     retry: int
     hedged: bool
+    http_version: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -37,7 +40,7 @@ class Attempt:
 
     @classmethod
     def _from_native(cls, raw: Sequence[Any]) -> Attempt:
-        (model, provider, status, error_kind, error, latency, first_token, cost, retry, hedged) = raw
+        (model, provider, status, error_kind, error, latency, first_token, cost, retry, hedged, http_version) = raw
         return cls(
             model=model,
             provider=provider,
@@ -49,4 +52,5 @@ class Attempt:
             cost=Decimal(cost) if cost is not None else None,
             retry=retry,
             hedged=hedged,
+            http_version=http_version,
         )

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from os import PathLike
+from os import PathLike, fspath
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Set, Tuple, Union, overload
 from urllib.parse import quote
 
@@ -179,6 +179,9 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        ca_bundle: Union[str, PathLike[str], None] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -213,6 +216,10 @@ class _ClientBase:
             on_event=native_hook(on_event),
             hedge_after=hedge.after if hedge is not None else None,
             hedge_adaptive=hedge.adaptive if hedge is not None else False,
+            # Network: see README "Proxies, CA bundles and HTTP/2" (decided in src/network.rs).
+            ca_bundle=fspath(ca_bundle) if ca_bundle is not None else None,
+            proxy=proxy,
+            http2=http2,
         )
 
     @property
@@ -526,6 +533,9 @@ class AsyncClient(_ClientBase):
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        ca_bundle: Union[str, PathLike[str], None] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -543,6 +553,9 @@ class AsyncClient(_ClientBase):
             routing=routing,
             budgets=budgets,
             catalog_cache=catalog_cache,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            http2=http2,
         )
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
@@ -754,6 +767,9 @@ class Client(_ClientBase):
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        ca_bundle: Union[str, PathLike[str], None] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -771,6 +787,9 @@ class Client(_ClientBase):
             routing=routing,
             budgets=budgets,
             catalog_cache=catalog_cache,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            http2=http2,
         )
         self.chat = Chat(self)
         self.models = Models(self)

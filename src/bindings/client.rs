@@ -19,6 +19,7 @@ use crate::events::{ChainEvent, EventSink};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
+use crate::network::NetworkOptions;
 use crate::response::error_from_response;
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
@@ -199,7 +200,7 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false, ca_bundle=None, proxy=None, http2=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -216,6 +217,9 @@ impl NativeClient {
         on_event: Option<Py<PyAny>>,
         hedge_after: Option<f64>,
         hedge_adaptive: bool,
+        ca_bundle: Option<String>,
+        proxy: Option<String>,
+        http2: Option<bool>,
     ) -> PyResult<Self> {
         let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
             after,
@@ -241,6 +245,11 @@ impl NativeClient {
             api_key: api_key.map(ApiKey::new),
             headers,
             timeouts,
+            network: NetworkOptions {
+                ca_bundle,
+                proxy,
+                http2,
+            },
         })
         .map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),

@@ -51,6 +51,7 @@ pub type AttemptTuple = (
     Option<String>,
     u32,
     bool,
+    Option<&'static str>,
 );
 
 pub fn attempt_tuple(attempt: &Attempt) -> AttemptTuple {
@@ -65,6 +66,7 @@ pub fn attempt_tuple(attempt: &Attempt) -> AttemptTuple {
         attempt.cost.clone(),
         attempt.retry,
         attempt.hedged,
+        attempt.http_version,
     )
 }
 

@@ -145,3 +145,58 @@ fn tls_message(err: &rustls::Error, route: &Route) -> Option<String> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::ProxyRoute;
+
+    fn route(https: bool, proxy: bool) -> Route {
+        Route {
+            https,
+            host: "api.test".into(),
+            proxy: proxy.then(|| ProxyRoute {
+                uri: "http://proxy.test:3128".into(),
+                source: "proxy=",
+                has_credentials: false,
+            }),
+        }
+    }
+
+    fn explained(err: io::Error, route: &Route) -> Option<String> {
+        explain(&err, route)
+    }
+
+    #[test]
+    fn tls_errors_wrapped_in_io_errors_are_found() {
+        let unknown = io::Error::other(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        let message = explained(unknown, &route(true, false)).unwrap_or_default();
+        assert!(message.starts_with("certificate not trusted"), "{message}");
+        assert!(message.contains("ca_bundle=") && message.contains("SSL_CERT_FILE"));
+        let expired =
+            io::Error::other(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        let message = explained(expired, &route(true, false)).unwrap_or_default();
+        assert!(message.starts_with("certificate expired"), "{message}");
+    }
+
+    #[test]
+    fn refused_connections_blame_the_proxy_only_when_there_is_one() {
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let message = explained(refused(), &route(true, true)).unwrap_or_default();
+        assert!(
+            message.contains("http://proxy.test:3128 (from proxy=)"),
+            "{message}"
+        );
+        assert_eq!(explained(refused(), &route(true, false)), None);
+    }
+
+    #[test]
+    fn a_407_without_tunnel_is_a_connection_error() {
+        let err = proxy_status_error(407, &route(false, true));
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Connection));
+        assert!(proxy_status_error(407, &route(false, false)).is_none());
+        assert!(proxy_status_error(200, &route(false, true)).is_none());
+    }
+}

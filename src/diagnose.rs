@@ -13,18 +13,41 @@ use crate::network::Route;
 /// A reqwest failure as a core error, explained when the cause is recognised.
 pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
     match explain(&err, route) {
-        Some(message) if !err.is_timeout() => Error::new(ErrorKind::Connection, message),
+        Some(explained) if !err.is_timeout() => Error::new(explained.kind, explained.message),
         _ => Error::from_transport(err),
     }
+}
+
+/// A recognised failure: [`ErrorKind::ConnectionSetup`] when only a configuration change
+/// can fix it, [`ErrorKind::Connection`] when it may pass (a proxy restarting).
+#[derive(Debug, PartialEq)]
+struct Explained {
+    kind: ErrorKind,
+    message: String,
+}
+
+fn setup(message: String) -> Option<Explained> {
+    Some(Explained {
+        kind: ErrorKind::ConnectionSetup,
+        message,
+    })
+}
+
+fn transient(message: String) -> Option<Explained> {
+    Some(Explained {
+        kind: ErrorKind::Connection,
+        message,
+    })
 }
 
 /// A proxy answering a plain-HTTP request itself with 407 (no tunnel involved).
 pub fn proxy_status_error(status: u16, route: &Route) -> Option<Error> {
     let proxy = route.proxy.as_ref()?;
-    (status == 407).then(|| Error::new(ErrorKind::Connection, proxy_auth_message(proxy, route)))
+    (status == 407)
+        .then(|| Error::new(ErrorKind::ConnectionSetup, proxy_auth_message(proxy, route)))
 }
 
-fn explain(err: &(dyn StdError + 'static), route: &Route) -> Option<String> {
+fn explain(err: &(dyn StdError + 'static), route: &Route) -> Option<Explained> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(current) = cause {
         if let Some(message) = explain_one(current, route) {
@@ -44,13 +67,13 @@ fn explain(err: &(dyn StdError + 'static), route: &Route) -> Option<String> {
     None
 }
 
-fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<String> {
+fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<Explained> {
     if let Some(tls) = err.downcast_ref::<rustls::Error>() {
         return tls_message(tls, route);
     }
     if let Some(hyper) = err.downcast_ref::<hyper::Error>() {
         if hyper.is_parse() && !route.https && route.proxy.is_none() {
-            return Some(
+            return setup(
                 "the server did not answer in HTTP: it probably expects TLS; \
                  use https:// in base_url"
                     .to_owned(),
@@ -63,7 +86,7 @@ fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<String> 
                 io.kind(),
                 io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
             ) {
-                return Some(format!(
+                return transient(format!(
                     "could not connect to the proxy {} (from {}): connection refused; \
                      check the proxy address, or bypass it with NO_PROXY",
                     proxy.uri, proxy.source
@@ -73,10 +96,10 @@ fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<String> 
         // hyper-util's tunnel error type is private: its text is all there is to read.
         let text = err.to_string();
         if text.starts_with("tunnel error: proxy authorization required") {
-            return Some(proxy_auth_message(proxy, route));
+            return setup(proxy_auth_message(proxy, route));
         }
         if text.starts_with("tunnel error: unsuccessful") {
-            return Some(format!(
+            return transient(format!(
                 "the proxy {} (from {}) refused to open a tunnel (CONNECT) to {}; \
                  check that it allows this host and port, or bypass it with NO_PROXY",
                 proxy.uri, proxy.source, route.host
@@ -98,9 +121,9 @@ fn proxy_auth_message(proxy: &crate::network::ProxyRoute, route: &Route) -> Stri
     )
 }
 
-fn tls_message(err: &rustls::Error, route: &Route) -> Option<String> {
+fn tls_message(err: &rustls::Error, route: &Route) -> Option<Explained> {
     let host = &route.host;
-    Some(match err {
+    setup(match err {
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
                 "certificate not trusted: the certificate of {host} is not signed by a known \
@@ -164,7 +187,7 @@ mod tests {
     }
 
     fn explained(err: io::Error, route: &Route) -> Option<String> {
-        explain(&err, route)
+        explain(&err, route).map(|e| e.message)
     }
 
     #[test]
@@ -172,7 +195,12 @@ mod tests {
         let unknown = io::Error::other(rustls::Error::InvalidCertificate(
             CertificateError::UnknownIssuer,
         ));
-        let message = explained(unknown, &route(true, false)).unwrap_or_default();
+        let found = explain(&unknown, &route(true, false));
+        assert_eq!(
+            found.as_ref().map(|e| e.kind),
+            Some(ErrorKind::ConnectionSetup)
+        );
+        let message = found.map(|e| e.message).unwrap_or_default();
         assert!(message.starts_with("certificate not trusted"), "{message}");
         assert!(message.contains("ca_bundle=") && message.contains("SSL_CERT_FILE"));
         let expired =
@@ -195,7 +223,7 @@ mod tests {
     #[test]
     fn a_407_without_tunnel_is_a_connection_error() {
         let err = proxy_status_error(407, &route(false, true));
-        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::Connection));
+        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::ConnectionSetup));
         assert!(proxy_status_error(407, &route(false, false)).is_none());
         assert!(proxy_status_error(200, &route(false, true)).is_none());
     }

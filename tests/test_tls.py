@@ -4,6 +4,11 @@ reuse, trusting a CA (``ca_bundle=``, ``SSL_CERT_FILE``) and the certificate err
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
 from typing import Iterator
 
 import fastrouter
@@ -196,3 +201,38 @@ def test_bad_ca_bundle_is_a_value_error() -> None:
 def test_mock_cert_needs_tls() -> None:
     with pytest.raises(ValueError, match="cert= needs tls=True"):
         MockServer(cert="expired")
+
+
+def test_certificate_errors_are_not_retried_nor_failed_over(tls_server: MockServer) -> None:
+    # Another try, or another model on the same host, would meet the same certificate.
+    sync = fastrouter.Client(base_url=tls_server.base_url, api_key="test")
+    with pytest.raises(APIConnectionError) as info:
+        sync.chat.completions.create(model=[MODEL, "anthropic/claude-3.5-haiku"], messages=MESSAGES)
+    assert info.value.kind == "connection_setup"
+    assert [a.error_kind for a in info.value.attempts] == ["connection_setup"]
+    assert sync.health() == {}  # the model is not blamed: the setup is
+
+
+def test_mock_command_with_tls() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastrouter.cli", "mock", "--port", "0", "--tls"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        url = re.search(r"(https://127\.0\.0\.1:\d+/api/v1)", first)
+        ca = re.search(r"CA certificate: (\S+\.pem)", second)
+        assert url and ca, (first, second)
+        with fastrouter.Client(base_url=url.group(1), api_key="k", ca_bundle=ca.group(1)) as sync:
+            resp = sync.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert resp.attempts[-1].http_version == "HTTP/2"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: stops and removes the CA file
+        proc.communicate(timeout=10)
+        assert not os.path.exists(ca.group(1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)

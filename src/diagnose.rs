@@ -79,6 +79,13 @@ fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<Explaine
                     .to_owned(),
             );
         }
+        if route.http2_only && !route.https && !hyper.is_timeout() {
+            return setup(format!(
+                "{} refused HTTP/2 without TLS (http2=True over http:// needs a server \
+                 that speaks h2c); use http2=None, or an https:// base_url",
+                route.host
+            ));
+        }
     }
     if let Some(proxy) = &route.proxy {
         if let Some(io) = err.downcast_ref::<io::Error>() {
@@ -177,6 +184,7 @@ mod tests {
     fn route(https: bool, proxy: bool) -> Route {
         Route {
             https,
+            http2_only: false,
             host: "api.test".into(),
             proxy: proxy.then(|| ProxyRoute {
                 uri: "http://proxy.test:3128".into(),

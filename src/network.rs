@@ -43,6 +43,8 @@ pub struct ProxyRoute {
 #[derive(Debug, Clone, Default)]
 pub struct Route {
     pub https: bool,
+    /// `http2=True`: HTTP/2 only (prior knowledge over plain http://).
+    pub http2_only: bool,
     pub host: String,
     pub proxy: Option<ProxyRoute>,
 }
@@ -73,6 +75,7 @@ pub fn configure(
     builder = builder.no_proxy();
     let route = Route {
         https: target.scheme() == "https",
+        http2_only: options.http2 == Some(true),
         host: target.host_str().unwrap_or_default().to_owned(),
         proxy: match proxy {
             Some((proxy, route)) => {

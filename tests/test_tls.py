@@ -81,6 +81,12 @@ def test_http2_true_forces_h2(tls_server: MockServer) -> None:
     assert resp.attempts[-1].http_version == "HTTP/2"
 
 
+def test_http2_only_against_a_plain_http11_server() -> None:
+    with MockServer() as server:
+        message = connection_error(server, http2=True)
+    assert "refused HTTP/2 without TLS" in message and "http2=None" in message
+
+
 def test_plain_http_reports_http11() -> None:
     with MockServer() as server:
         resp = client(server).chat.completions.create(model=MODEL, messages=MESSAGES)

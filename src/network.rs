@@ -59,8 +59,8 @@ pub fn configure(
     options: &NetworkOptions,
     target: &reqwest::Url,
 ) -> Result<(reqwest::ClientBuilder, Route)> {
-    if let Some(bundle) = &options.ca_bundle {
-        builder = builder.tls_certs_merge(ca_certificates(bundle)?);
+    if let Some(bundle) = options.ca_bundle.clone().or_else(ssl_cert_file) {
+        builder = builder.tls_certs_merge(ca_certificates(&bundle)?);
     }
     builder = builder
         .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
@@ -86,6 +86,20 @@ pub fn configure(
         },
     };
     Ok((builder, route))
+}
+
+/// `SSL_CERT_FILE` where the OS verifier ignores it (macOS, Windows), so that it means
+/// the same everywhere; elsewhere the platform verifier reads it itself.
+#[cfg(any(target_vendor = "apple", windows))]
+fn ssl_cert_file() -> Option<String> {
+    std::env::var("SSL_CERT_FILE")
+        .ok()
+        .filter(|path| !path.is_empty())
+}
+
+#[cfg(not(any(target_vendor = "apple", windows)))]
+fn ssl_cert_file() -> Option<String> {
+    None
 }
 
 /// The certificates of a PEM bundle given as text or as a file path.

@@ -225,7 +225,8 @@ Outcome = Union[Reply, Fail, Raw, Drop]
 class RecordedRequest:
     """A request the mock received. ``headers`` has lower-case names and the
     ``authorization`` value replaced by ``Bearer <redacted>``; ``body`` is the decoded
-    JSON (or the raw text when it was not JSON, or ``None`` when empty)."""
+    JSON (or the raw text when it was not JSON, or ``None`` when empty); ``http_version``
+    is how it arrived (``"HTTP/1.1"``, or ``"HTTP/2"`` over TLS when ALPN chose h2)."""
 
     method: str
     path: str
@@ -364,7 +365,8 @@ class MockServer:
     @property
     def ca_path(self) -> Optional[str]:
         """With ``tls=True``: a file holding :attr:`ca_pem` (removed by :meth:`stop`)."""
-        self._server  # noqa: B018 - raises when not running
+        if self._native is None:
+            _ = self._server  # raises the "not running" error
         return self._ca_path
 
     # scripting -----------------------------------------------------------------

@@ -90,3 +90,52 @@ impl MockTls {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::mock::{MockConfig, MockServer};
+
+    fn get_models(kind: CertKind, http1_only: bool) -> (reqwest::Result<reqwest::Version>, String) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = MockConfig {
+            tls: Some(kind),
+            ..MockConfig::default()
+        };
+        let server = MockServer::start(runtime.handle(), config).unwrap();
+        let ca = reqwest::Certificate::from_pem(server.ca_pem().unwrap().as_bytes()).unwrap();
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .tls_certs_only([ca]);
+        if http1_only {
+            builder = builder.http1_only();
+        }
+        let client = builder.build().unwrap();
+        let url = format!("{}/models", server.base_url());
+        let version =
+            runtime.block_on(async { client.get(&url).send().await.map(|r| r.version()) });
+        (version, url)
+    }
+
+    #[test]
+    fn serves_h2_and_http11_by_alpn_with_its_own_ca() {
+        let (version, url) = get_models(CertKind::Valid, false);
+        assert!(url.starts_with("https://127.0.0.1:"));
+        assert_eq!(version.unwrap(), reqwest::Version::HTTP_2);
+        let (version, _) = get_models(CertKind::Valid, true);
+        assert_eq!(version.unwrap(), reqwest::Version::HTTP_11);
+    }
+
+    #[test]
+    fn faulty_certificates_are_refused_by_a_verifying_client() {
+        for kind in [CertKind::Expired, CertKind::WrongHost] {
+            let (version, _) = get_models(kind, false);
+            assert!(version.is_err(), "{kind:?} must not verify");
+        }
+    }
+}

@@ -142,6 +142,7 @@ async fn walk(
                 provider: None,
                 cost: None,
                 first_token: None,
+                http_version: None,
             }
         }
     })

@@ -7,7 +7,7 @@ use crate::failover::{
     min_opt, walk_chain, AttemptOutcome, Backoff, ChainError, ChatRequest, ChatSuccess,
 };
 use crate::response::{check_chat_body, error_from_response, lossy_utf8};
-use crate::transport::Transport;
+use crate::transport::{version_name, Transport};
 
 /// Run a non-streaming chat completion over the chain.
 pub async fn complete(
@@ -19,6 +19,7 @@ pub async fn complete(
     let headers = &request.headers;
     let ((body, summary), attempts) =
         walk_chain(request, backoff, |_model, body, remaining| async move {
+            let mut http_version = None;
             let result = transport
                 .send(
                     Method::POST,
@@ -29,6 +30,7 @@ pub async fn complete(
                 )
                 .await
                 .and_then(|response| {
+                    http_version = Some(version_name(response.version));
                     if response.status.is_success() {
                         let body = lossy_utf8(response.body);
                         check_chat_body(&response.headers, &body).map(|summary| (body, summary))
@@ -49,6 +51,7 @@ pub async fn complete(
                 provider,
                 cost,
                 first_token: None,
+                http_version,
             }
         })
         .await?;

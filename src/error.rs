@@ -16,6 +16,10 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Could not connect, or the connection broke before a full response.
     Connection,
+    /// The connection cannot succeed as configured (an untrusted, expired or wrong-host
+    /// certificate, a proxy wanting credentials, http:// vs https:// mismatch): the same
+    /// host would fail again, so neither a retry nor the next model can help.
+    ConnectionSetup,
     /// A connect, read, first-token or attempt timeout expired.
     Timeout,
     /// 400 and other request errors no model can fix (413, ...).
@@ -103,6 +107,7 @@ impl ErrorKind {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::Connection => "connection",
+            Self::ConnectionSetup => "connection_setup",
             Self::Timeout => "timeout",
             Self::BadRequest => "bad_request",
             Self::ContextLengthExceeded => "context_length_exceeded",
@@ -150,6 +155,7 @@ impl ErrorKind {
             | Self::CoolingDown
             | Self::Cancelled => Action::NextModel,
             Self::InvalidRequest
+            | Self::ConnectionSetup
             | Self::BadRequest
             | Self::Authentication
             | Self::InsufficientCredits

@@ -35,6 +35,8 @@ pub struct Attempt {
     /// 0 for the first try of this model, 1 for its first retry, ...
     pub retry: u32,
     pub hedged: bool,
+    /// The HTTP version the response came over (`"HTTP/2"`, `"HTTP/1.1"`), when one came.
+    pub http_version: Option<&'static str>,
 }
 
 impl Attempt {
@@ -51,6 +53,7 @@ impl Attempt {
             cost: None,
             retry: 0,
             hedged: false,
+            http_version: None,
         }
     }
 }
@@ -194,6 +197,7 @@ pub struct AttemptOutcome<T> {
     pub provider: Option<String>,
     pub cost: Option<String>,
     pub first_token: Option<Duration>,
+    pub http_version: Option<&'static str>,
 }
 
 /// What the chain records about a finished try besides its result.
@@ -206,6 +210,7 @@ pub struct TryMeta {
     /// Index in the chain of the model that served it (a hedge may serve the next one).
     pub model_index: usize,
     pub hedged: bool,
+    pub http_version: Option<&'static str>,
 }
 
 /// A try that finished: its result and its metadata.
@@ -230,6 +235,7 @@ impl<T> Finished<T> {
                 latency,
                 model_index,
                 hedged,
+                http_version: outcome.http_version,
             },
         }
     }
@@ -284,6 +290,7 @@ impl ChatRequest {
             cost: meta.cost,
             retry,
             hedged: meta.hedged,
+            http_version: meta.http_version,
         }
     }
 }
@@ -360,6 +367,7 @@ where
                         cost: meta.cost,
                         retry,
                         hedged: meta.hedged,
+                        http_version: meta.http_version,
                     });
                     return Ok((value, attempts));
                 }
@@ -473,6 +481,7 @@ mod tests {
             cost: cost.map(str::to_owned),
             retry: 0,
             hedged: false,
+            http_version: None,
         }
     }
 

@@ -61,6 +61,7 @@ fn cancelled(model: &str, winner: &str, latency: Duration) -> Attempt {
         cost: None,
         retry: 0,
         hedged: true,
+        http_version: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! `python` feature.
 
 pub mod chat;
+pub mod diagnose;
 pub mod duration;
 pub mod error;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod failover;
 pub mod health;
 pub mod hedge;
 pub mod mock;
+pub mod network;
 pub mod response;
 pub mod stream;
 pub mod transport;

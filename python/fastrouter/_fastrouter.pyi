@@ -79,6 +79,8 @@ class NativeAttempt:
     def retry(self) -> int: ...
     @property
     def hedged(self) -> bool: ...
+    @property
+    def http_version(self) -> Optional[str]: ...
 
 @final
 class NativeChat:
@@ -145,6 +147,9 @@ class NativeClient:
         cooldown: Optional[_Cooldown] = None,
         on_event: Optional[Callable[[NativeChainEvent], object]] = None,
         hedge: Optional[_Hedge] = None,
+        ca_bundle: Optional[str] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> NativeClient: ...
     def chat(
         self,
@@ -265,9 +270,13 @@ class NativeMockServer:
         api_key: Optional[str] = None,
         catalog_json: Optional[str] = None,
         total_credits: float = 100.0,
+        tls: Optional[str] = None,
     ) -> NativeMockServer: ...
     @property
     def host(self) -> str: ...
+    @property
+    def ca_pem(self) -> Optional[str]:
+        """The CA certificate (PEM) to trust, or ``None`` when serving plain HTTP."""
     @property
     def port(self) -> int: ...
     def push(self, model: str, outcomes_json: str) -> None:

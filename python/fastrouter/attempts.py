@@ -18,7 +18,9 @@ class Attempt:
 
     ``status`` is the HTTP status (200 for the successful try, ``None`` when no response
     came); ``error_kind`` is the core's classification of a failure (``"rate_limited"``,
-    ``"timeout"``, ...); ``cost`` is exact (``Decimal``) when the server reported it.
+    ``"timeout"``, ...); ``cost`` is exact (``Decimal``) when the server reported it;
+    ``http_version`` is the protocol the exchange used (``"HTTP/2"``, ``"HTTP/1.1"``), or
+    ``None`` when no response came.
     """
 
     model: str
@@ -31,6 +33,7 @@ class Attempt:
     cost: Optional[Decimal]
     retry: int
     hedged: bool
+    http_version: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -51,4 +54,5 @@ class Attempt:
             cost=Decimal(cost) if cost is not None else None,
             retry=raw.retry,
             hedged=raw.hedged,
+            http_version=raw.http_version,
         )

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from os import PathLike
+from os import PathLike, fspath
 from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
 from urllib.parse import quote
 
@@ -156,6 +156,9 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        ca_bundle: Union[str, PathLike[str], None] = None,
+        proxy: Optional[str] = None,
+        http2: Optional[bool] = None,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -183,6 +186,10 @@ class _ClientBase:
             cooldown=cooldown,
             on_event=native_hook(on_event),
             hedge=hedge,
+            # Network: see README "Proxies, CA bundles and HTTP/2" (decided in src/network.rs).
+            ca_bundle=fspath(ca_bundle) if ca_bundle is not None else None,
+            proxy=proxy,
+            http2=http2,
         )
         self._add_resources()
 

@@ -363,7 +363,7 @@ def _from_native(
     error: APIError
     if kind == "timeout":
         error = APITimeoutError(message, **common)
-    elif kind == "connection":
+    elif kind in ("connection", "connection_setup"):
         error = APIConnectionError(message, **common)
     elif kind == "invalid_response":
         error = APIResponseValidationError(message, body=body, **common)

@@ -24,6 +24,7 @@ use crate::events::{ChainEvent, EventSink};
 use crate::failover::{Backoff, ChatRequest};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
+use crate::network::NetworkOptions;
 use crate::response::{error_from_response, lossy_utf8};
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
@@ -186,7 +187,8 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None, ca_bundle=None, proxy=None, http2=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
         api_key: Option<String>,
@@ -195,6 +197,9 @@ impl NativeClient {
         cooldown: Option<CooldownSettings>,
         on_event: Option<Py<PyAny>>,
         hedge: Option<HedgeSettings>,
+        ca_bundle: Option<String>,
+        proxy: Option<String>,
+        http2: Option<bool>,
     ) -> PyResult<Self> {
         let hedge = match hedge {
             Some(settings) => {
@@ -228,6 +233,11 @@ impl NativeClient {
             api_key: api_key.map(ApiKey::new),
             headers,
             timeouts,
+            network: NetworkOptions {
+                ca_bundle,
+                proxy,
+                http2,
+            },
         };
         let transport = Transport::new(config.clone()).map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),

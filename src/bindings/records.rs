@@ -30,6 +30,8 @@ pub struct NativeAttempt {
     cost: Option<String>,
     retry: u32,
     hedged: bool,
+    /// `"HTTP/2"` or `"HTTP/1.1"`: the version the response came over, when one came.
+    http_version: Option<&'static str>,
 }
 
 impl From<&Attempt> for NativeAttempt {
@@ -45,6 +47,7 @@ impl From<&Attempt> for NativeAttempt {
             cost: attempt.cost.clone(),
             retry: attempt.retry,
             hedged: attempt.hedged,
+            http_version: attempt.http_version,
         }
     }
 }

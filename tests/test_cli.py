@@ -71,9 +71,15 @@ def test_demo_uses_the_mock_without_a_key(capsys: pytest.CaptureFixture[str]) ->
     assert re.search(r"^\s+1\s+openai/gpt-4o-mini\s+503\s+service_unavailable", out, re.M), out
     assert re.search(r"^\s+3\s+anthropic/claude-3.5-haiku\s+200\s+answered", out, re.M), out
     assert "from:     anthropic/claude-3.5-haiku after 3 attempts" in out
+    # the cascade step runs once fastrouter.Cascade is in the build (a parallel branch)
+    if hasattr(fastrouter, "Cascade"):
+        assert "kept:     tier 0 (meta-llama/llama-3.1-8b-instruct)" in out
+        assert re.search(r"saved:\s+\$0\.\d+ \(\d+%\)", out), out
+    else:
+        assert "skipped: this build has no fastrouter.Cascade" in out
     # the ledger: one line per answering model, and the total
     assert re.search(r"^\s+openai/gpt-4o-mini\s+1\s+\d+\s+\$0\.\d+$", out, re.M), out
-    assert re.search(r"^\s+2 requests, \$0\.\d+ in all", out, re.M), out
+    assert re.search(r"^\s+\d+ requests, \$0\.\d+ in all", out, re.M), out
 
 
 def test_demo_model_and_prompt_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -144,3 +144,13 @@ def test_usage_json_and_csv_honour_by(server: MockServer, tmp_path: Path, capsys
     assert rows[0].startswith("tag,requests") and sorted(r.split(",")[0] for r in rows[1:]) == ["x", "y"]
     assert main(["usage", "--db", str(db), "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2  # no --by: every entry
+
+
+def test_usd_keeps_the_digits_of_sub_micro_amounts() -> None:
+    from decimal import Decimal
+
+    from fastrouter._format import usd
+
+    assert usd(Decimal("0.00000042")) == "$0.00000042"
+    assert usd(Decimal("0.000045")) == "$0.000045"
+    assert usd(Decimal("0.5")) == "$0.50"

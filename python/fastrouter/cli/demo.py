@@ -100,7 +100,7 @@ def _failover_step(out: _Out, client: Client, chain: List[str], what_fails: str)
     out.line(f"from:     {resp.model} after {len(resp.attempts)} attempts, cost {usd(resp.cost or _ZERO)}")
 
 
-def _cascade_step(out: _Out, client: Client) -> None:
+def _cascade_step(out: _Out, client: Client, server: Optional[MockServer]) -> None:
     out.heading(3, "Cascade: cheap model first, escalate only when the answer is not good enough")
     # INTEGRATION POINT (issue 15.5): fastrouter.Cascade lands in a parallel branch. Until it
     # is in this build the step says so; once it is, it runs as written against API.md.
@@ -110,6 +110,11 @@ def _cascade_step(out: _Out, client: Client) -> None:
     if cascade_type is None:
         out.line("skipped: this build has no fastrouter.Cascade")
         return
+    if server is not None:
+        # The mock echoes prompts: script a confident right answer from the cheap tier (the
+        # Reply(confidence=) field lands with Cascade, hence the untyped call).
+        confident_reply: Any = Reply
+        server.script(CASCADE_TIERS[0], confident_reply("4", confidence=0.97))
     cascade = cascade_type(CASCADE_TIERS, threshold=0.7)
     resp: Any = client.chat.completions.create(
         model=cascade, messages=[{"role": "user", "content": "What is 2 + 2? Answer with the number."}], max_tokens=20
@@ -156,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         with client:
             _stream_step(out, client, args.model, args.prompt)
             _failover_step(out, client, chain, what_fails)
-            _cascade_step(out, client)
+            _cascade_step(out, client, server)
             _ledger_step(out, 4, client)
     finally:
         if server is not None:

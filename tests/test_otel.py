@@ -207,3 +207,14 @@ print(any(m.startswith("opentelemetry") for m in sys.modules), "fastrouter.otel"
 def test_a_wrong_telemetry_value_is_refused() -> None:
     with pytest.raises(TypeError, match="telemetry must be"):
         fastrouter.Client(api_key="t", telemetry="yes")  # type: ignore[arg-type]
+
+
+def test_a_request_refused_by_a_budget_is_an_error_span_with_no_attempts(server: MockServer, otel: Otel) -> None:
+    budget = fastrouter.Budget(usd="0.0000001", per="request")
+    with fastrouter.Client(base_url=server.base_url, api_key="t", budgets=[budget], telemetry=otel.telemetry) as client:
+        with pytest.raises(fastrouter.BudgetExceededError):
+            client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    span = otel.request_span()
+    assert dict(span.attributes or {})["error.type"] == "BudgetExceededError"
+    assert dict(span.attributes or {})["fastrouter.attempts"] == 0 and otel.attempt_spans() == []
+    assert server.chat_requests() == []

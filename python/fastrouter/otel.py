@@ -17,7 +17,8 @@ and ``gen_ai.client.operation.duration``.
 The request span runs from ``create()`` to the answer (or the end of the stream). Attempts
 are tried inside the Rust core, so their spans are written when the request ends, from the
 latencies the core measured, laid end to end from the request's start (retry back-off shows
-as the gap to the request's end).
+as the gap to the request's end; hedged attempts, which really overlap, are laid end to end
+too and carry ``fastrouter.hedged``).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import __version__
-from .errors import FastrouterError
+from .errors import BudgetExceededError, FastrouterError
 from .usage.books import RequestBooks
 
 if TYPE_CHECKING:
+    from decimal import Decimal
     from types import TracebackType
 
     from opentelemetry.metrics import MeterProvider
@@ -155,6 +157,13 @@ class TracedBooks(RequestBooks):
         }
         self._parent = otel_context.get_current()  # the caller's span, current at create()
         self._reported = False
+
+    def reserve(self, estimate: Optional[Decimal], limit: Optional[Decimal]) -> None:
+        try:
+            super().reserve(estimate, limit)
+        except BudgetExceededError as error:  # refused before sending: still one request span
+            self._report(None, [], type(error).__name__, str(error))
+            raise
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
         result = super().answered(completion)

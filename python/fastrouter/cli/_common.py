@@ -102,7 +102,7 @@ def network_client(args: argparse.Namespace, **kwargs: Any) -> Client:
 def _hint(exc: BaseException) -> Optional[str]:
     """What to try next, for the errors a command line user can act on."""
     if isinstance(exc, AuthenticationError):
-        return "set OPENROUTER_API_KEY or pass --api-key (keys: https://openrouter.ai/settings/keys)"
+        return "set OPENROUTER_API_KEY or pass --api-key; keys are at https://openrouter.ai/settings/keys"
     if isinstance(exc, InsufficientCreditsError):
         return "add credits at https://openrouter.ai/settings/credits, or pick a ':free' model"
     if isinstance(exc, RateLimitError):

@@ -157,3 +157,15 @@ def test_import_fastrouter_does_not_import_langchain() -> None:
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+@pytest.mark.skipif(not hasattr(fastrouter, "Cascade"), reason="fastrouter.Cascade lands in a parallel branch")
+def test_a_cascade_works_as_model_and_reports_its_result(server: MockServer) -> None:
+    cascade_type = getattr(fastrouter, "Cascade")  # noqa: B009 (absent before the cascade branch merges)
+    confident_reply: object = Reply
+    server.script("meta-llama/llama-3.1-8b-instruct", confident_reply("4", confidence=0.97))  # type: ignore[operator]
+    llm = _llm(server, model=cascade_type(["meta-llama/llama-3.1-8b-instruct", "anthropic/claude-3.5-sonnet"]))
+    msg = llm.invoke("What is 2 + 2?")
+    assert msg.content == "4"
+    assert msg.response_metadata["cascade"]["model_used"] == "meta-llama/llama-3.1-8b-instruct"
+    assert llm._get_ls_params()["ls_model_name"].startswith("cascade:")

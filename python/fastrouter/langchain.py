@@ -59,10 +59,8 @@ def _model_name(model: Any) -> str:
         return model
     if isinstance(model, (list, tuple)):
         return ",".join(str(m) for m in model)
-    tiers = getattr(model, "tiers", None)
-    if isinstance(tiers, (list, tuple)):
-        return "cascade:" + ",".join(str(getattr(t, "model", t)) for t in tiers)
-    return str(model)
+    name = getattr(model, "name", None)  # a cascade names itself: cascade:a>b>c
+    return name if isinstance(name, str) else str(model)
 
 
 def _usage_metadata(completion: ChatCompletion) -> Optional[UsageMetadata]:
@@ -84,9 +82,10 @@ def _usage_metadata(completion: ChatCompletion) -> Optional[UsageMetadata]:
 
 
 def _response_metadata(completion: ChatCompletion) -> Dict[str, Any]:
-    """Model, provider, cost (a ``Decimal`` in USD), finish reason, id and the attempts."""
+    """Model, provider, cost (a ``Decimal`` in USD), finish reason, id, the attempts, and a
+    cascade's result (kept tier, scores, savings) when ``model`` was a cascade."""
     choice = completion.choices[0] if completion.choices else None
-    return {
+    metadata = {
         "model_name": completion.model,
         "model_provider": "openrouter",
         "provider": completion.provider,
@@ -96,6 +95,10 @@ def _response_metadata(completion: ChatCompletion) -> Dict[str, Any]:
         "native_finish_reason": choice.native_finish_reason if choice is not None else None,
         "attempts": [a.model for a in completion.attempts],
     }
+    cascade = getattr(completion, "cascade", None)  # set when model= was a cascade
+    if cascade is not None and hasattr(cascade, "to_dict"):
+        metadata["cascade"] = cascade.to_dict()
+    return metadata
 
 
 def _ai_message(completion: ChatCompletion) -> AIMessage:

@@ -58,23 +58,37 @@ def test_demo_uses_the_mock_without_a_key(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "OPENROUTER_API_KEY is not set" in out
     assert "mock server at http://127.0.0.1:" in out
-    assert re.search(r"^answer:\s+.*You said: In one sentence", out, re.M), out
-    assert re.search(r"^model:\s+openai/gpt-4o-mini$", out, re.M), out
-    assert re.search(r"^provider:\s+OpenAI$", out, re.M), out
-    match = re.search(r"^tokens:\s+(\d+) prompt \+ (\d+) completion = (\d+)$", out, re.M)
+    assert re.search(r"^\s+answer:\s+.*You said: In one sentence", out, re.M), out
+    assert re.search(r"^\s+model:\s+openai/gpt-4o-mini$", out, re.M), out
+    assert re.search(r"^\s+provider:\s+OpenAI$", out, re.M), out
+    match = re.search(r"^\s+tokens:\s+(\d+) prompt \+ (\d+) completion = (\d+)$", out, re.M)
     assert match, out
     prompt, completion, total = map(int, match.groups())
     assert prompt > 0 and completion > 0 and prompt + completion == total
-    assert re.search(r"^cost:\s+\$0\.\d+", out, re.M), out
-    assert re.search(r"^latency:\s+[\d.]+ ms$", out, re.M), out
+    assert re.search(r"^\s+cost:\s+\$0\.\d+", out, re.M), out
+    assert re.search(r"^\s+latency:\s+[\d.]+ ms, first token after [\d.]+ ms$", out, re.M), out
+    # the failover step: two scripted 503s on the first model, then the backup answers
+    assert re.search(r"^\s+1\s+openai/gpt-4o-mini\s+503\s+service_unavailable", out, re.M), out
+    assert re.search(r"^\s+3\s+anthropic/claude-3.5-haiku\s+200\s+answered", out, re.M), out
+    assert "from:     anthropic/claude-3.5-haiku after 3 attempts" in out
+    # the cascade step runs once fastrouter.Cascade is in the build (a parallel branch)
+    if hasattr(fastrouter, "Cascade"):
+        assert "kept:     tier 0 (meta-llama/llama-3.1-8b-instruct)" in out
+        assert re.search(r"saved:\s+\$0\.\d+ \(\d+%\)", out), out
+    else:
+        assert "skipped: this build has no fastrouter.Cascade" in out
+    # the ledger: one line per answering model, and the total
+    assert re.search(r"^\s+openai/gpt-4o-mini\s+1\s+\d+\s+\$0\.\d+$", out, re.M), out
+    assert re.search(r"^\s+\d+ requests, \$0\.\d+ in all", out, re.M), out
 
 
 def test_demo_model_and_prompt_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--model", "anthropic/claude-3.5-haiku", "--prompt", "Say hi to the tests"]) == 0
     out = capsys.readouterr().out
     assert "You said: Say hi to the tests" in out
-    assert re.search(r"^model:\s+anthropic/claude-3.5-haiku$", out, re.M), out
-    assert re.search(r"^provider:\s+Anthropic$", out, re.M), out
+    assert re.search(r"^\s+model:\s+anthropic/claude-3.5-haiku$", out, re.M), out
+    assert re.search(r"^\s+provider:\s+Anthropic$", out, re.M), out
+    assert "anthropic/claude-3.5-haiku -> openai/gpt-4o-mini" in out  # the backup is another model
 
 
 def test_demo_subprocess_with_a_clean_environment() -> None:
@@ -96,14 +110,16 @@ def test_demo_with_a_key_calls_the_configured_server(
         monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-demo")
         monkeypatch.setenv("OPENROUTER_BASE_URL", server.base_url)
         assert cli.main(["demo"]) == 0
-        (request,) = server.chat_requests()
+        request, failing, answering = server.chat_requests()
     out = capsys.readouterr().out
     assert "OPENROUTER_API_KEY is set: calling OpenRouter." in out
     assert "answer:   real answer" in out
     assert "provider: Azure" in out
     assert "cost:     $0.000123" in out
     assert request.headers["x-title"] == "fastrouter demo"
-    assert request.body["max_tokens"] == 200
+    assert request.body["max_tokens"] == 200 and request.body["stream"] is True
+    # with a key the failover step's failure is real: a model id OpenRouter does not serve
+    assert failing.body["model"] == "fastrouter-demo/no-such-model" and answering.body["model"] == "openai/gpt-4o-mini"
     assert "sk-or-v1-demo" not in out
 
 
@@ -114,8 +130,10 @@ def test_demo_failure_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
         monkeypatch.setenv("OPENROUTER_BASE_URL", server.base_url)
         assert cli.main(["demo"]) == 1
     captured = capsys.readouterr()
-    assert "request failed: AuthenticationError" in captured.err
-    assert "User not found." in captured.err
+    (line,) = captured.err.splitlines()
+    assert line.startswith("fastrouter: AuthenticationError:") and "User not found." in line
+    assert "hint: set OPENROUTER_API_KEY or pass --api-key" in line
+    assert "Traceback" not in captured.err
     assert "sk-or-v1-bad" not in captured.err + captured.out
 
 

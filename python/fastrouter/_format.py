@@ -21,7 +21,10 @@ def usd(amount: Decimal) -> str:
         return "$0"
     if amount == amount.quantize(Decimal("0.01")) or amount >= 100:
         return f"${amount:,.2f}"
-    return "$" + f"{amount:.6f}".rstrip("0")
+    text = f"{amount:.6f}".rstrip("0")
+    if text.endswith("."):  # below a millionth of a dollar: keep its significant digits
+        text = format(amount.normalize(), "f")
+    return "$" + text
 
 
 def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> Optional[str]:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
     from ._fastrouter import NativeChat
+    from .otel import ClientTelemetry, Telemetry
     from .params import ChatCompletionParams
 
 __all__ = ["AsyncClient", "Client"]
@@ -159,6 +160,7 @@ class _ClientBase:
         ca_bundle: Union[str, PathLike[str], None] = None,
         proxy: Optional[str] = None,
         http2: Optional[bool] = None,
+        telemetry: Union[bool, Telemetry] = False,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -178,6 +180,11 @@ class _ClientBase:
         self._catalog = CatalogLoader(cache, self.base_url)
         self._api_key = resolve_api_key(api_key)
         self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
+        self._telemetry: Optional[ClientTelemetry] = None
+        if telemetry is not False:  # OpenTelemetry (extra "otel"): imported only when turned on
+            from .otel import client_telemetry
+
+            self._telemetry = client_telemetry(telemetry, self.base_url)
         self._inner = _fastrouter.NativeClient(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -261,7 +268,7 @@ class _ClientBase:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
         body = build_body(messages, params, extra_body, stream=stream)
-        books = RequestBooks(
+        books_args = (
             self.usage,
             self._budgets,
             self._catalog_if_loaded,
@@ -270,6 +277,8 @@ class _ClientBase:
             tuple(tags or ()),
             stream,
         )
+        # telemetry=: the same books, also reporting spans and metrics when the request ends
+        books = RequestBooks(*books_args) if self._telemetry is None else self._telemetry.books(params, *books_args)
         limit = route.max_cost_per_request if route is not None else None
         if self._budgets or limit is not None:
             max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")

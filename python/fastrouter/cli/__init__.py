@@ -15,7 +15,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``fastrouter`` console script."""
     # The command modules are imported here, not at the top, so that
     # ``python -m fastrouter.cli.route`` runs its module once, as __main__.
+    from ._common import run_command
+    from .chat import add_chat_command
+    from .credits import add_credits_command
     from .demo import add_demo_command
+    from .key import add_key_command
     from .mock import add_mock_command
     from .models import add_models_commands
     from .route import add_route_commands
@@ -25,14 +29,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--version", action="version", version=f"fastrouter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_demo_command(commands)
+    add_chat_command(commands)
+    add_credits_command(commands)
+    add_key_command(commands)
     add_mock_command(commands)
     add_usage_command(commands)
     add_models_commands(commands)
     add_route_commands(commands)
 
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
-    return code
+    return run_command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 from .._format import format_age, table
-from ._common import client_for, fmt_price, fmt_tokens, http_errors, run_alone
+from ._common import add_network_options, client_for, fmt_price, fmt_tokens, http_errors, run_alone
 
 __all__ = ["add_models_commands", "CatalogSource", "EndpointsSource"]
 
@@ -62,14 +62,17 @@ _FAILURES = (OSError, FastrouterError, ValueError)
 def _fetch_catalog(args: argparse.Namespace) -> Catalog:
     """The catalog of ``--base-url`` (else ``OPENROUTER_BASE_URL``, else OpenRouter), all
     output modalities, through the disk cache."""
-    with client_for(args.base_url) as client, http_errors(f"{client.base_url}/models?output_modalities=all"):
+    with (
+        client_for(args.base_url, args.api_key) as client,
+        http_errors(f"{client.base_url}/models?output_modalities=all"),
+    ):
         return client.models.list(refresh=args.refresh, offline=args.offline)
 
 
 def _fetch_endpoints(args: argparse.Namespace, model_id: str) -> ModelEndpoints:
     """``GET {base_url}/models/{id}/endpoints`` (not cached)."""
     with (
-        client_for(args.base_url) as client,
+        client_for(args.base_url, args.api_key) as client,
         http_errors(f"{client.base_url}/models/{quote(model_id, safe='/:')}/endpoints"),
     ):
         return client.models.endpoints(model_id)
@@ -295,9 +298,7 @@ def _positive_int(text: str) -> int:
 
 def _source_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--base-url", default=None, help="API base URL (default: $OPENROUTER_BASE_URL, else OpenRouter's)"
-    )
+    add_network_options(common)
     freshness = common.add_mutually_exclusive_group()
     freshness.add_argument("--offline", action="store_true", help="use the cached catalog only, however old")
     freshness.add_argument("--refresh", action="store_true", help="fetch the catalog even if the cached copy is fresh")

@@ -21,7 +21,7 @@ from ..routing import Routing, RoutingError
 if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-from ._common import run_alone
+from ._common import add_network_options, run_alone
 
 __all__ = ["add_route_commands", "load_catalog", "main"]
 
@@ -29,7 +29,12 @@ DEFAULT_CONFIG = "fastrouter.toml"
 
 
 def load_catalog(
-    base_url: Optional[str] = None, *, offline: bool = False, refresh: bool = False, timeout: float = 30.0
+    base_url: Optional[str] = None,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    timeout: float = 30.0,
+    api_key: Optional[str] = None,
 ) -> Catalog:
     """The model catalog of ``base_url`` (default ``OPENROUTER_BASE_URL``, else OpenRouter's
     API), every output modality, through the disk cache that ``fastrouter models`` shares
@@ -39,7 +44,7 @@ def load_catalog(
     (network, HTTP status), ``ValueError`` (not a ``/models`` payload) or
     :class:`~fastrouter.catalog.CatalogUnavailableError` (offline with nothing cached).
     """
-    with Client(base_url=base_url, timeout=timeout) as client:
+    with Client(base_url=base_url, api_key=api_key, timeout=timeout) as client:
         return client.models.list(refresh=refresh, offline=offline)
 
 
@@ -47,7 +52,7 @@ def _load_catalog(args: argparse.Namespace) -> Catalog:
     if args.catalog:
         with open(args.catalog, "rb") as file:
             return Catalog.from_json(file.read())
-    return load_catalog(args.base_url, offline=args.offline, refresh=args.refresh)
+    return load_catalog(args.base_url, offline=args.offline, refresh=args.refresh, api_key=args.api_key)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -89,11 +94,7 @@ def add_route_commands(subparsers: _SubParsers) -> None:
     explain.add_argument(
         "--config", default=DEFAULT_CONFIG, help=f"routing configuration (TOML; default {DEFAULT_CONFIG})"
     )
-    explain.add_argument(
-        "--base-url",
-        default=None,
-        help="API base URL for the model catalog (default: $OPENROUTER_BASE_URL, else OpenRouter)",
-    )
+    add_network_options(explain)
     freshness = explain.add_mutually_exclusive_group()
     freshness.add_argument("--offline", action="store_true", help="use the cached catalog only, however old")
     freshness.add_argument("--refresh", action="store_true", help="fetch the catalog even if the cached copy is fresh")

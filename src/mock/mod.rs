@@ -5,6 +5,7 @@
 pub mod catalog;
 mod reply;
 pub mod script;
+mod scripted_logprobs;
 mod stream;
 
 use std::collections::{HashMap, VecDeque};

@@ -112,6 +112,8 @@ pub(super) struct ReplyPlan {
     pub finish_reason: String,
     pub native_finish_reason: String,
     pub usage: Value,
+    /// Scripted per-token log probabilities, when the request asked for them.
+    pub scripted_logprobs: Option<Vec<f64>>,
 }
 
 fn plan(
@@ -233,6 +235,10 @@ fn plan(
         finish_reason,
         native_finish_reason,
         usage,
+        scripted_logprobs: spec
+            .logprobs
+            .clone()
+            .filter(|_| super::scripted_logprobs::requested(request)),
     }
 }
 
@@ -286,6 +292,11 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         }],
         "usage": plan.usage,
     });
+    if let Some(logprobs) = &plan.scripted_logprobs {
+        let tokens = super::stream::split_content(&plan.content, None);
+        body["choices"][0]["logprobs"] =
+            super::scripted_logprobs::for_tokens(tokens.iter().map(String::as_str), 0, logprobs);
+    }
     if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
         for (key, value) in extra {
             target.insert(key.clone(), value.clone());

@@ -95,7 +95,7 @@ fn chunk(plan: &ReplyPlan, delta: Value, finish: Option<&str>) -> Value {
 }
 
 /// Content split into `count` pieces of near-equal length (by characters), or per word.
-fn split_content(content: &str, count: Option<usize>) -> Vec<String> {
+pub(super) fn split_content(content: &str, count: Option<usize>) -> Vec<String> {
     let chars: Vec<char> = content.chars().collect();
     match count {
         Some(0) => Vec::new(),
@@ -150,7 +150,12 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
         }
         let delay = next_delay(&mut first_delay);
         let delta = json!({"role": "assistant", "content": piece});
-        script.event(delay, &chunk(plan, delta, None).to_string());
+        let mut content_chunk = chunk(plan, delta, None);
+        if let Some(logprobs) = &plan.scripted_logprobs {
+            content_chunk["choices"][0]["logprobs"] =
+                super::scripted_logprobs::for_tokens([piece.as_str()], sent, logprobs);
+        }
+        script.event(delay, &content_chunk.to_string());
         sent += 1;
     }
     if ending.is_none() {

@@ -15,6 +15,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``fastrouter`` console script."""
     # The command modules are imported here, not at the top, so that
     # ``python -m fastrouter.cli.route`` runs its module once, as __main__.
+    from .cascade import add_cascade_commands
     from .demo import add_demo_command
     from .mock import add_mock_command
     from .models import add_models_commands
@@ -29,6 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_usage_command(commands)
     add_models_commands(commands)
     add_route_commands(commands)
+    add_cascade_commands(commands)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any, Optional
@@ -50,6 +51,47 @@ def _run(args: argparse.Namespace) -> int:
     print(f"cost:     ${resp.cost}" if resp.cost is not None else "cost:     not reported")
     attempt = resp.attempts[-1]
     print(f"latency:  {attempt.latency_s * 1000:.1f} ms")
+    return _cascade_demo(args.prompt, mock=server is not None)
+
+
+# --- cascade demo (issue 13): one cascade on the mock, with what it saved -----------------
+
+DEMO_TIERS = ("meta-llama/llama-3.1-8b-instruct", "openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet")
+
+
+def _cascade_demo(prompt: str, mock: bool) -> int:
+    """One cascade over three tiers, cheapest first: which tier was kept and what it saved
+    against the last tier alone (on the mock, the tiers' answers are scripted)."""
+    from ..cascade import Cascade
+    from ..testing import Reply
+
+    with contextlib.ExitStack() as stack:
+        if mock:
+            server = stack.enter_context(MockServer())
+            server.script(DEMO_TIERS[0], Reply("I'm not sure, maybe cost?", confidence=0.35))
+            server.script(DEMO_TIERS[1], Reply("One API over many models, with failover.", confidence=0.93))
+            client = stack.enter_context(Client(base_url=server.base_url, api_key="mock-key"))
+        else:
+            client = stack.enter_context(Client(app_title="fastrouter demo"))
+        try:
+            resp = client.chat.completions.create(
+                model=Cascade(DEMO_TIERS, threshold=0.7),
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=200,
+            )
+        except FastrouterError as exc:
+            print(f"cascade failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+    result = resp.cascade
+    assert result is not None
+    print()
+    scripted = ", scripted mock answers" if mock else ""
+    print("cascade:  " + " > ".join(DEMO_TIERS) + f" (threshold 0.7{scripted})")
+    for score in result.scores:
+        print(f"  {score}".replace("\n", "\n  "))
+    print(f"kept:     tier {result.accepted_tier}, {result.model_used}: {resp.choices[0].message.content}")
+    pct = f" ({result.savings_pct:.1f}%)" if result.savings_pct is not None else ""
+    print(f"cost:     ${result.cost} for all tiers; the last tier alone: ${result.baseline_cost}; saved ${result.savings}{pct}")
     return 0
 
 

@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
-from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .cascade.runner import cascade_of, create_async, create_sync
 from .cascade.tiers import Cascade
+from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
 from .config import (
     DEFAULT_MAX_RETRIES,

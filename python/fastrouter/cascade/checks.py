@@ -110,7 +110,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
         content = message.get("content")
         try:
             value = json.loads(content) if isinstance(content, str) else None
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             reasons.append(f"the content is not JSON ({error.msg} at {error.pos})")
         else:
             if kind == "json_object" and not isinstance(value, dict):
@@ -138,7 +138,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
             raw = function.get("arguments") if isinstance(function, dict) else None
             try:
                 args = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-            except ValueError as error:
+            except json.JSONDecodeError as error:
                 reasons.append(f"{name} arguments are not JSON ({error.msg} at {error.pos})")
                 continue
             if not isinstance(args, dict):

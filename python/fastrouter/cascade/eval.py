@@ -186,6 +186,7 @@ async def run_eval(
                     scores=[round(s.score, 4) for s in result.scores],
                     cascade_cost=str(result.cost),
                 )
+                agrees: Optional[bool]
                 if result.accepted_tier == len(cascade.tiers) - 1:
                     # The cascade's own last-tier call is the last tier alone.
                     alone_cost, agrees, how = result.scores[-1].cost, True, "same"
@@ -309,4 +310,3 @@ def summary_table(summary: EvalSummary, cascade: Cascade) -> str:
     lines.append("")
     lines.append(f"{summary.prompts} prompts, {summary.failed} failed; agreement: {agreeing}")
     return "\n".join(lines)
-

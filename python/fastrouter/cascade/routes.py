@@ -19,7 +19,12 @@ __all__ = ["resolve_cascade_route", "explain_cascade_route"]
 
 
 def _tier_chain(
-    routing: Routing, route_name: str, index: int, tier: Tuple[str, ...], catalog: Catalog, latencies: Mapping[str, float]
+    routing: Routing,
+    route_name: str,
+    index: int,
+    tier: Tuple[str, ...],
+    catalog: Catalog,
+    latencies: Mapping[str, float],
 ) -> Tuple[Tuple[str, ...], str]:
     """A tier's model ids and how they were found."""
     key = f"routes.{route_name}.cascade.tiers[{index}]"
@@ -27,7 +32,9 @@ def _tier_chain(
         name = tier[0]
         if name == route_name or getattr(routing.routes.get(name), "cascade", None) is not None:
             raise RoutingError(
-                f"tier {name!r} is itself a cascade", key=key, suggestion="tiers are model ids, chains, aliases or routes"
+                f"tier {name!r} is itself a cascade",
+                key=key,
+                suggestion="tiers are model ids, chains, aliases or routes",
             )
         resolved = routing.resolve(name, catalog, latencies=latencies)
         return resolved.chain, f"{resolved.kind} {name!r}"
@@ -80,7 +87,8 @@ def explain_cascade_route(
 ) -> str:
     """The readable account of a cascade route: its tiers (with prices), how answers are
     scored, and its settings."""
-    cascade: Cascade = resolved.cascade
+    cascade = resolved.cascade
+    assert isinstance(cascade, Cascade)
     lines = [f"cascade route {name!r}{where}: cheapest tier first, escalating when an answer scores too low"]
     lines.append(f"  threshold:    {cascade.threshold:g} (the last tier's answer is always kept)")
     checks: Dict[str, str] = {

@@ -180,7 +180,8 @@ class _Walk:
         if len(tier) == 1 and routing is not None and routing.is_route(tier[0]):
             if getattr(routing.routes.get(tier[0]), "cascade", None) is not None:
                 raise RoutingError(f"cascade tier {tier[0]!r} is itself a cascade; tiers are models, chains or aliases")
-            return list(self.client._resolve_route(tier[0], self.catalog).chain)
+            resolved = self.client._resolve_route(tier[0], self.catalog)
+            return list(resolved.chain) if resolved is not None else list(tier)
         return list(tier)
 
     def wants_logprobs(self, chain: List[str]) -> bool:
@@ -195,9 +196,7 @@ class _Walk:
     def check_limits(self, chain: List[str], params: Mapping[str, Any], what: str) -> None:
         """Refuse a tier whose worst case would break the cascade's per-request limit or
         a per-request budget, counting what the earlier tiers spent."""
-        per_request = [
-            b for b in self.client._budgets.budgets if b.per == "request" and b.applies_to(self.tags)
-        ]
+        per_request = [b for b in self.client._budgets.budgets if b.per == "request" and b.applies_to(self.tags)]
         if self.limit is None and not per_request:
             return
         size = len(json.dumps(self.request, default=str))
@@ -285,7 +284,12 @@ class _Walk:
         params = {"max_tokens": 8, "temperature": 0}
         self.check_limits(self.chain(judge), params, f"the judge {label}")
         args, books = self.prepare(
-            model, judge_messages(self.messages, answer), params, False, f"the judge {label}", CascadeMark("judge", tier)
+            model,
+            judge_messages(self.messages, answer),
+            params,
+            False,
+            f"the judge {label}",
+            CascadeMark("judge", tier),
         )
         try:
             sent = yield _Send(args, books, stream=False)
@@ -366,7 +370,9 @@ class _Walk:
                     baseline = cost
                 result = self.result(index, answered_by, baseline)
                 completion._cascade = result
-                logger.debug("cascade %s kept tier %d in %.1f us", self.name, index, (time.perf_counter() - started) * 1e6)
+                logger.debug(
+                    "cascade %s kept tier %d in %.1f us", self.name, index, (time.perf_counter() - started) * 1e6
+                )
                 return _Outcome(completion, result, sent, None)
             reasons = "; ".join(str(r) for r in results if r.score is not None and r.score < 1.0)
             self.escalate(index, answered_by, f"score {score:.2f} < {threshold:g}: {reasons or 'no signal'}")
@@ -499,11 +505,21 @@ async def _catalog_async(client: AsyncClient) -> Optional[Catalog]:
 
 
 def create_sync(
-    client: Client, found: Tuple[Cascade, str, Optional[Decimal]], messages: Any, stream: bool, *rest: Any
+    client: Client,
+    found: Tuple[Cascade, str, Optional[Decimal]],
+    messages: Any,
+    stream: bool,
+    extra_body: Optional[Mapping[str, Any]],
+    extra_headers: Optional[Mapping[str, str]],
+    max_retries: Optional[int],
+    timeout: Any,
+    tags: Optional[Sequence[str]],
+    params: Mapping[str, Any],
 ) -> Any:
     """``Client.chat.completions.create`` for a cascade: the kept answer (with
     ``.cascade``), or a :class:`CascadeStream` of it."""
     cascade, name, limit = found
+    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
     walk = _Walk(client, cascade, name, limit, messages, stream, *rest, _catalog_sync(client))
     outcome = _drive_sync(client, walk.walk())
     if outcome.live is not None:
@@ -514,11 +530,21 @@ def create_sync(
 
 
 async def create_async(
-    client: AsyncClient, found: Tuple[Cascade, str, Optional[Decimal]], messages: Any, stream: bool, *rest: Any
+    client: AsyncClient,
+    found: Tuple[Cascade, str, Optional[Decimal]],
+    messages: Any,
+    stream: bool,
+    extra_body: Optional[Mapping[str, Any]],
+    extra_headers: Optional[Mapping[str, str]],
+    max_retries: Optional[int],
+    timeout: Any,
+    tags: Optional[Sequence[str]],
+    params: Mapping[str, Any],
 ) -> Any:
     """``AsyncClient.chat.completions.create`` for a cascade: the kept answer (with
     ``.cascade``), or a :class:`CascadeAsyncStream` of it."""
     cascade, name, limit = found
+    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
     walk = _Walk(client, cascade, name, limit, messages, stream, *rest, await _catalog_async(client))
     outcome = await _drive_async(client, walk.walk())
     if outcome.live is not None:

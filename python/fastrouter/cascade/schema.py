@@ -25,6 +25,12 @@ _TYPES = {
     "null": lambda v: v is None,
 }
 _MAX_ERRORS = 5
+_BOUNDS = (
+    ("minimum", "at least"),
+    ("maximum", "at most"),
+    ("exclusiveMinimum", "more than"),
+    ("exclusiveMaximum", "less than"),
+)
 
 
 def _resolve(ref: str, root: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
@@ -95,14 +101,17 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: 
             except re.error:
                 pass  # a pattern Python cannot compile is not the answer's fault
     elif _TYPES["number"](value):
-        for key, fails, words in (
-            ("minimum", lambda v, b: v < b, "at least"),
-            ("maximum", lambda v, b: v > b, "at most"),
-            ("exclusiveMinimum", lambda v, b: v <= b, "more than"),
-            ("exclusiveMaximum", lambda v, b: v >= b, "less than"),
-        ):
+        for key, words in _BOUNDS:
             bound = schema.get(key)
-            if _TYPES["number"](bound) and fails(value, bound):
+            if not _TYPES["number"](bound):
+                continue
+            low = key in ("minimum", "exclusiveMinimum")
+            inclusive = not key.startswith("exclusive")
+            if low:
+                fails = value < bound if inclusive else value <= bound
+            else:
+                fails = value > bound if inclusive else value >= bound
+            if fails:
                 errors.append(f"{where} should be {words} {bound}, got {value}")
     for sub in schema.get("allOf") or ():
         _check(value, sub, root, path, errors, depth + 1)

@@ -47,7 +47,7 @@ class CascadeAsyncStream(AsyncStream):
     @property
     def completion(self) -> ChatCompletion:
         replay = self._replay
-        return replay.completion if replay is not None else AsyncStream.completion.fget(self)  # type: ignore[attr-defined, no-any-return]
+        return replay.completion if replay is not None else AsyncStream.completion.fget(self)  # type: ignore[attr-defined]
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         replay = self._replay
@@ -83,7 +83,7 @@ class CascadeStream(Stream):
     @property
     def completion(self) -> ChatCompletion:
         replay = self._replay
-        return replay.completion if replay is not None else Stream.completion.fget(self)  # type: ignore[attr-defined, no-any-return]
+        return replay.completion if replay is not None else Stream.completion.fget(self)  # type: ignore[attr-defined]
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         replay = self._replay

@@ -89,7 +89,9 @@ class Cascade:
             raise TypeError(f"Cascade logprobs must be a bool, got {logprobs!r}")
         for check in checks or ():
             if not callable(check):
-                raise TypeError(f"Cascade checks must be callables (request, completion) -> float | bool, got {check!r}")
+                raise TypeError(
+                    f"Cascade checks must be callables (request, completion) -> float | bool, got {check!r}"
+                )
         put = object.__setattr__
         put(self, "tiers", tuple(_tier(t, i) for i, t in enumerate(tiers)))
         put(self, "threshold", float(threshold))
@@ -104,7 +106,9 @@ class Cascade:
             except InvalidOperation:
                 limit = None
             if limit is None or not limit.is_finite() or limit < 0 or isinstance(max_cost_per_request, bool):
-                raise ValueError(f"Cascade max_cost_per_request must be a non-negative USD amount, got {max_cost_per_request!r}")
+                raise ValueError(
+                    f"Cascade max_cost_per_request must be a non-negative USD amount, got {max_cost_per_request!r}"
+                )
         put(self, "max_cost_per_request", limit)
 
     def __setattr__(self, name: str, value: Any) -> None:

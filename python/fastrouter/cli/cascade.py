@@ -20,7 +20,7 @@ __all__ = ["add_cascade_commands"]
 DEFAULT_CONFIG = "fastrouter.toml"
 
 
-def _cascade(args: argparse.Namespace) -> "tuple[Union[Cascade, str], Cascade, Optional[Routing]]":
+def _cascade(args: argparse.Namespace) -> tuple[Union[Cascade, str], Cascade, Optional[Routing]]:
     if args.tiers:
         tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
         routing = Routing.from_toml(args.config) if Path(args.config).exists() else None
@@ -83,7 +83,7 @@ def add_cascade_commands(commands: Any) -> None:
     run = sub.add_parser(
         "eval",
         help="run prompts through a cascade and through its last tier alone; report savings and agreement",
-        description="Each prompt (a JSONL line: {\"id\", \"messages\"} or {\"prompt\"}) goes through the cascade"
+        description='Each prompt (a JSONL line: {"id", "messages"} or {"prompt"}) goes through the cascade'
         " and, when a draft is kept, through the last tier alone. Results are appended to a JSONL file as they"
         " finish, so an interrupted run resumes.",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from typing import Any, Optional
@@ -51,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"cost:     ${resp.cost}" if resp.cost is not None else "cost:     not reported")
     attempt = resp.attempts[-1]
     print(f"latency:  {attempt.latency_s * 1000:.1f} ms")
-    return _cascade_demo(args.prompt, mock=server is not None)
+    return _cascade_demo(args.prompt)
 
 
 # --- cascade demo (issue 13): one cascade on the mock, with what it saved -----------------
@@ -59,20 +58,16 @@ def _run(args: argparse.Namespace) -> int:
 DEMO_TIERS = ("meta-llama/llama-3.1-8b-instruct", "openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet")
 
 
-def _cascade_demo(prompt: str, mock: bool) -> int:
-    """One cascade over three tiers, cheapest first: which tier was kept and what it saved
-    against the last tier alone (on the mock, the tiers' answers are scripted)."""
+def _cascade_demo(prompt: str) -> int:
+    """One cascade over three tiers, cheapest first, on a fresh embedded mock with scripted
+    answers (so it costs nothing even with a key): which tier was kept, and what that saved
+    against the last tier alone."""
     from ..cascade import Cascade
     from ..testing import Reply
 
-    with contextlib.ExitStack() as stack:
-        if mock:
-            server = stack.enter_context(MockServer())
-            server.script(DEMO_TIERS[0], Reply("I'm not sure, maybe cost?", confidence=0.35))
-            server.script(DEMO_TIERS[1], Reply("One API over many models, with failover.", confidence=0.93))
-            client = stack.enter_context(Client(base_url=server.base_url, api_key="mock-key"))
-        else:
-            client = stack.enter_context(Client(app_title="fastrouter demo"))
+    with MockServer() as server, Client(base_url=server.base_url, api_key="mock-key") as client:
+        server.script(DEMO_TIERS[0], Reply("I'm not sure, maybe cost?", confidence=0.35))
+        server.script(DEMO_TIERS[1], Reply("One API over many models, with failover.", confidence=0.93))
         try:
             resp = client.chat.completions.create(
                 model=Cascade(DEMO_TIERS, threshold=0.7),
@@ -85,13 +80,13 @@ def _cascade_demo(prompt: str, mock: bool) -> int:
     result = resp.cascade
     assert result is not None
     print()
-    scripted = ", scripted mock answers" if mock else ""
-    print("cascade:  " + " > ".join(DEMO_TIERS) + f" (threshold 0.7{scripted})")
+    print("cascade:  " + " > ".join(DEMO_TIERS) + " (threshold 0.7; scripted answers on the embedded mock)")
     for score in result.scores:
         print(f"  {score}".replace("\n", "\n  "))
     print(f"kept:     tier {result.accepted_tier}, {result.model_used}: {resp.choices[0].message.content}")
     pct = f" ({result.savings_pct:.1f}%)" if result.savings_pct is not None else ""
-    print(f"cost:     ${result.cost} for all tiers; the last tier alone: ${result.baseline_cost}; saved ${result.savings}{pct}")
+    print(f"cost:     ${result.cost} for all tiers tried")
+    print(f"baseline: ${result.baseline_cost} for the last tier alone; saved ${result.savings}{pct}")
     return 0
 
 

@@ -35,11 +35,13 @@ def cascade_summary(totals: CascadeTotals) -> str:
     """The cascades' totals: acceptance per tier, then spend against the last tier alone."""
     answered = sum(totals.accepted.values())
     rows = [
-        (str(tier), str(count), f"{100 * count / answered:.1f}%")
-        for tier, count in sorted(totals.accepted.items())
+        (str(tier), str(count), f"{100 * count / answered:.1f}%") for tier, count in sorted(totals.accepted.items())
     ]
     failed = f", {totals.failed} failed" if totals.failed else ""
-    lines = [f"cascades: {totals.requests} requests{failed}", table(rows, ("kept at tier", "requests", "share"), right=(0, 1, 2))]
+    lines = [
+        f"cascades: {totals.requests} requests{failed}",
+        table(rows, ("kept at tier", "requests", "share"), right=(0, 1, 2)),
+    ]
     pct = totals.savings_pct
     saved = f"${totals.savings:f}" + (f" ({pct:.1f}%)" if pct is not None else "")
     lines.append(

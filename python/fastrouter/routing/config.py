@@ -278,13 +278,15 @@ def _check_cascade(value: Any, key: str, route: Route) -> Optional[Cascade]:
     cost keys (the chain keys would be ignored, so they are errors)."""
     if value is None:
         return None
-    if not isinstance(value, Cascade):
-        if not isinstance(value, Mapping):
-            raise _type_error(f"{key}.cascade", "a cascade table", value, '{ tiers = ["a/cheap", "b/dear"] }')
+    if isinstance(value, Cascade):
+        cascade = value
+    elif isinstance(value, Mapping):
         try:
-            value = Cascade.from_dict(value)
+            cascade = Cascade.from_dict(value)
         except (TypeError, ValueError) as error:
             raise RoutingError(str(error), key=f"{key}.cascade") from None
+    else:
+        raise _type_error(f"{key}.cascade", "a cascade table", value, '{ tiers = ["a/cheap", "b/dear"] }')
     for name in _CHAIN_KEYS:
         if getattr(route, name) not in (None, (), False):
             raise RoutingError(
@@ -292,7 +294,7 @@ def _check_cascade(value: Any, key: str, route: Route) -> Optional[Cascade]:
                 key=f"{key}.{name}",
                 suggestion="remove it, or make a separate route and use its name as a tier",
             )
-    return value
+    return cascade
 
 
 def _budget_from_dict(data: Any, key: str) -> Budget:

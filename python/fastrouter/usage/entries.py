@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
+from ..cascade.tiers import Cascade
 from .cost import reliability_cost
 from .ledger import UsageEntry
 
@@ -40,9 +41,11 @@ class CascadeMark:
         return (self.role, self.tier, total if self.own_baseline else self.baseline)
 
 
-def requested_name(model: Union[str, Sequence[str]]) -> str:
-    """What the caller asked for: a model id, or a chain as ``a,b,c``."""
-    return model if isinstance(model, str) else ",".join(model)
+def requested_name(model: Union[str, Sequence[str], Cascade]) -> str:
+    """What the caller asked for: a model id, a chain as ``a,b,c``, a cascade's name."""
+    if isinstance(model, str):
+        return model
+    return model.name if isinstance(model, Cascade) else ",".join(model)
 
 
 def entry_for_completion(

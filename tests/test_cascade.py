@@ -518,3 +518,56 @@ def test_the_demo_shows_a_cascade_and_its_savings(
     assert "kept:     tier 1, openai/gpt-4o-mini" in out
     assert "tier 0 meta-llama/llama-3.1-8b-instruct: 0.30" in out and "hedges" in out
     assert "saved $" in out and "%)" in out
+
+
+def test_cascade_eval_reports_and_resumes(
+    server: MockServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastrouter.cli import main
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-eval")
+    prompts = tmp_path / "prompts.jsonl"
+    lines = [
+        {"id": "a", "prompt": "capital of France?"},
+        {"id": "b", "messages": [{"role": "user", "content": "capital of Italy?"}]},
+        {"id": "c", "prompt": "prove it", "params": {"max_tokens": 50}},
+    ]
+    prompts.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "results.jsonl"
+    # A run cut short before: "a" is done already, so only b and c run now.
+    out.write_text(
+        json.dumps(
+            {
+                "id": "a",
+                "accepted_tier": 0,
+                "model_used": CHEAP,
+                "scores": [0.95],
+                "cascade_cost": "0.0000001",
+                "last_tier_cost": "0.0001",
+                "agrees": None,
+                "agreement": "same",
+            }
+        )
+        + "\n"
+        + '{"id": "b", "accepted_t'  # a line cut by a crash
+        + "\n"
+    )
+    server.script(CHEAP, Reply("Rome?", confidence=0.2), Reply("Hmm", confidence=0.1))
+    server.script(MID, Reply("Rome.", confidence=0.95), Reply("Hmm", confidence=0.1))
+    server.script(DEAR, Reply("rome"), Reply("Because."))
+    argv = ["cascade", "eval", str(prompts), "--tiers", ",".join(TIERS), "--base-url", server.base_url]
+    argv += ["--out", str(out), "--concurrency", "1"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in out.read_text().splitlines()[2:]]
+    assert [(r["id"], r["accepted_tier"], r["agreement"]) for r in rows] == [("b", 1, "exact"), ("c", 2, "same")]
+    assert rows[0]["agrees"] is True and Decimal(rows[0]["last_tier_cost"]) > Decimal(rows[0]["cascade_cost"])
+    assert [r.model for r in server.chat_requests()] == [CHEAP, MID, DEAR, CHEAP, MID, DEAR]
+    table = captured.out
+    assert "tier  model" in table and "last tier alone" in table and "savings" in table
+    assert "1/1 kept drafts agree with the last tier (100.0%)" in table
+    assert "3/3" in captured.err and "resumed: 1 prompts" in captured.err
+    # Everything is done: a rerun sends nothing and prints the same summary.
+    assert main(argv) == 0
+    assert len(server.chat_requests()) == 6
+    assert capsys.readouterr().out == table

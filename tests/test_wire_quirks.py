@@ -503,6 +503,7 @@ async def test_brotli_compressed_body(server: MockServer, caller: Any) -> None:
 # gzip cannot be produced through the mock: Raw bodies are str sent as UTF-8, and the gzip
 # magic bytes (1f 8b) are not valid UTF-8. Only the advertisement is checked here.
 async def test_gzip_is_advertised(server: MockServer, caller: Any) -> None:
+    server.add_models(MODEL)
     await caller.create(caller.client(server), model=MODEL)
     assert "gzip" in server.requests[0].headers["accept-encoding"]
 

@@ -53,6 +53,7 @@ from .errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
     StreamError,
+    StreamTimeoutError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
@@ -132,6 +133,7 @@ __all__ = [
     "ProviderError",
     "ServiceUnavailableError",
     "StreamError",
+    "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
 ]

@@ -149,11 +149,14 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
             break;
         }
         let delay = next_delay(&mut first_delay);
-        let delta = json!({"role": "assistant", "content": piece});
-        let mut content_chunk = chunk(plan, delta, None);
+        let mut content_chunk = chunk(plan, json!({"role": "assistant", "content": piece}), None);
         if let Some(logprobs) = &plan.scripted_logprobs {
+            let top = plan.logprobs.unwrap_or(0);
             content_chunk["choices"][0]["logprobs"] =
-                super::scripted_logprobs::for_tokens([piece.as_str()], sent, logprobs);
+                super::scripted_logprobs::for_tokens([piece.as_str()], sent, logprobs, top);
+        } else if let Some(top) = plan.logprobs {
+            content_chunk["choices"][0]["logprobs"] =
+                super::logprobs::for_tokens([piece.as_str()], top);
         }
         script.event(delay, &content_chunk.to_string());
         sent += 1;
@@ -269,10 +272,11 @@ async fn wait(
     crlf: bool,
     sender: &mpsc::Sender<Result<Bytes, io::Error>>,
 ) -> bool {
-    if delay <= 0.0 || !delay.is_finite() {
+    let delay = delay.min(crate::duration::MAX_SECONDS);
+    if delay.is_nan() || delay <= 0.0 {
         return true;
     }
-    if interval <= 0.0 {
+    if interval.is_nan() || interval <= 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         return !sender.is_closed();
     }

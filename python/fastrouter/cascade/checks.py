@@ -11,19 +11,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .schema import schema_errors
 
 __all__ = ["CheckResult", "confidence", "failures", "format_check", "hedging", "HEDGES"]
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """One check's verdict on one answer: ``score`` in 0..1 (``None``: skipped),
     ``reasons`` in words, ``gate`` (a failed gate sends the score to 0), ``weight`` (its
-    share in the average of signals)."""
+    share in the average of signals). A named tuple: cheap to make, once per check."""
 
     name: str
     score: Optional[float]
@@ -60,7 +58,7 @@ HEDGES: Tuple[str, ...] = (
 )
 """Phrases that hedge an answer: a weak signal (see :mod:`fastrouter.cascade.scoring`)."""
 
-_HEDGE_RE = re.compile("|".join(re.escape(h) for h in HEDGES).replace("'", "['\u2019]"))
+_HEDGE_RE = re.compile("|".join(re.escape(h) for h in HEDGES))
 
 
 def _choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -99,7 +97,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
     validates against the schema); tool calls' arguments parse and match their tool's
     parameter schema. ``None`` when the request asks for neither."""
     response_format = request.get("response_format")
-    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
     message = _message(data)
     calls = message.get("tool_calls")
     tools = request.get("tools")
@@ -116,15 +114,15 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
             if kind == "json_object" and not isinstance(value, dict):
                 reasons.append("the content is not a JSON object")
             elif kind == "json_schema":
-                spec = response_format.get("json_schema") if isinstance(response_format, Mapping) else None
-                schema = spec.get("schema") if isinstance(spec, Mapping) else None
-                if isinstance(schema, Mapping):
+                spec = response_format.get("json_schema") if isinstance(response_format, dict) else None
+                schema = spec.get("schema") if isinstance(spec, dict) else None
+                if isinstance(schema, dict):
                     reasons += [f"schema: {e}" for e in schema_errors(value, schema)]
     if isinstance(calls, list) and calls:
         schemas: Dict[str, Any] = {}
         for tool in tools if isinstance(tools, list) else ():
-            function = tool.get("function") if isinstance(tool, Mapping) else None
-            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("name"), str):
                 schemas[function["name"]] = function.get("parameters")
         for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
@@ -145,7 +143,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
                 reasons.append(f"{name} arguments are not a JSON object")
                 continue
             schema = schemas.get(name)
-            if isinstance(schema, Mapping):
+            if isinstance(schema, dict):
                 reasons += [f"{name} arguments: {e}" for e in schema_errors(args, schema)]
     return CheckResult("format", 0.0 if reasons else 1.0, tuple(reasons), gate=True)
 
@@ -157,24 +155,32 @@ def confidence(data: Mapping[str, Any]) -> CheckResult:
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
     if not isinstance(tokens, list) or not tokens:
         return CheckResult("confidence", None, ("no token logprobs returned",))
-    total = 0.0
-    lowest = 0.0
-    lowest_token = ""
-    count = 0
-    for token in tokens:
-        value = token.get("logprob") if isinstance(token, dict) else None
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            continue
-        total += value
-        count += 1
-        if value < lowest or count == 1:
-            lowest, lowest_token = value, str(token.get("token", ""))
-    if not count:
+    try:
+        values = [token["logprob"] for token in tokens]
+        total = sum(values)  # raises TypeError unless every value is a number
+        whole = True
+    except (KeyError, TypeError):
+        values = [
+            float(t["logprob"])
+            for t in tokens
+            if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float)) and not isinstance(t["logprob"], bool)
+        ]
+        total = sum(values)
+        whole = False
+    if not values:
         return CheckResult("confidence", None, ("no usable token logprobs",))
-    mean_p = math.exp(total / count)
-    min_p = math.exp(lowest)
+    lowest = min(values)
+    mean = total / len(values)
+    if mean != mean:  # NaN in the data
+        return CheckResult("confidence", None, ("no usable token logprobs",))
+    mean_p = math.exp(min(mean, 0.0))  # -inf (a zero probability) gives 0
+    min_p = math.exp(min(lowest, 0.0))
+    lowest_token = tokens[values.index(lowest)].get("token", "") if whole else ""
     score = 0.75 * mean_p + 0.25 * min_p
-    reason = f"mean token probability {mean_p:.2f}, lowest {min_p:.2f} ({lowest_token.strip()[:20]!r}) over {count}"
+    reason = (
+        f"mean token probability {mean_p:.2f}, lowest {min_p:.2f} ({str(lowest_token).strip()[:20]!r})"
+        f" over {len(values)}"
+    )
     return CheckResult("confidence", score, (reason,))
 
 
@@ -184,7 +190,12 @@ def hedging(data: Mapping[str, Any]) -> Optional[CheckResult]:
     content = _message(data).get("content")
     if not isinstance(content, str) or not content:
         return None
-    found = sorted({m.group(0).lower().replace("\u2019", "'") for m in _HEDGE_RE.finditer(content.lower())})
+    text = content.lower()
+    if "\u2019" in text:
+        text = text.replace("\u2019", "'")
+    if not any(hedge in text for hedge in HEDGES):
+        return None
+    found = sorted({m.group(0) for m in _HEDGE_RE.finditer(text)})
     if not found:
         return None
     factor = HEDGE_PENALTY ** min(len(found), 2)

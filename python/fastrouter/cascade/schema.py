@@ -39,24 +39,23 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     node: Any = root
     for part in ref[2:].split("/"):
         part = part.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, Mapping) or part not in node:
+        if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]
-    return node if isinstance(node, Mapping) else None
+    return node if isinstance(node, dict) else None
 
 
 def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: List[str], depth: int) -> None:
-    if len(errors) >= _MAX_ERRORS or not isinstance(schema, Mapping) or depth > 64:
+    if len(errors) >= _MAX_ERRORS or type(schema) is not dict or depth > 64:
         return
     where = path or "the value"
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target = _resolve(ref, root)
+    if "$ref" in schema and isinstance(schema["$ref"], str):
+        target = _resolve(schema["$ref"], root)
         if target is not None:
             _check(value, target, root, path, errors, depth + 1)
     kind = schema.get("type")
     if kind is not None:
-        kinds = kind if isinstance(kind, list) else [kind]
+        kinds = kind if isinstance(kind, list) else (kind,)
         known = [k for k in kinds if k in _TYPES]
         if known and not any(_TYPES[k](value) for k in known):
             errors.append(f"{where} should be {' or '.join(known)}, got {type(value).__name__}")
@@ -65,33 +64,36 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: 
         errors.append(f"{where} should be one of {schema['enum']!r}, got {value!r}")
     if "const" in schema and value != schema["const"]:
         errors.append(f"{where} should be {schema['const']!r}, got {value!r}")
-    if isinstance(value, dict):
+    if type(value) is dict:
         properties = schema.get("properties")
-        properties = properties if isinstance(properties, Mapping) else {}
+        if type(properties) is not dict:
+            properties = {}
         for name in schema.get("required") or ():
             if name not in value:
                 errors.append(f"{where} is missing the required property {name!r}")
         extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            if name in properties:
-                _check(item, properties[name], root, f"{path}.{name}" if path else name, errors, depth + 1)
-            elif extra is False:
-                errors.append(f"{where} has the unexpected property {name!r}")
-            elif isinstance(extra, Mapping):
-                _check(item, extra, root, f"{path}.{name}" if path else name, errors, depth + 1)
-    elif isinstance(value, list):
+        if properties or extra is not True:
+            for name, item in value.items():
+                sub = properties.get(name)
+                if sub is not None:
+                    _check(item, sub, root, f"{path}.{name}" if path else name, errors, depth + 1)
+                elif extra is False:
+                    errors.append(f"{where} has the unexpected property {name!r}")
+                elif type(extra) is dict:
+                    _check(item, extra, root, f"{path}.{name}" if path else name, errors, depth + 1)
+    elif type(value) is list:
         items = schema.get("items")
-        if isinstance(items, Mapping):
+        if type(items) is dict:
             for index, item in enumerate(value):
                 _check(item, items, root, f"{path}[{index}]", errors, depth + 1)
         if isinstance(schema.get("minItems"), int) and len(value) < schema["minItems"]:
             errors.append(f"{where} should have at least {schema['minItems']} items, has {len(value)}")
         if isinstance(schema.get("maxItems"), int) and len(value) > schema["maxItems"]:
             errors.append(f"{where} should have at most {schema['maxItems']} items, has {len(value)}")
-    elif isinstance(value, str):
-        if isinstance(schema.get("minLength"), int) and len(value) < schema["minLength"]:
+    elif type(value) is str:
+        if "minLength" in schema and isinstance(schema["minLength"], int) and len(value) < schema["minLength"]:
             errors.append(f"{where} should be at least {schema['minLength']} characters long")
-        if isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
+        if "maxLength" in schema and isinstance(schema["maxLength"], int) and len(value) > schema["maxLength"]:
             errors.append(f"{where} should be at most {schema['maxLength']} characters long")
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
@@ -103,7 +105,7 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: 
     elif _TYPES["number"](value):
         for key, words in _BOUNDS:
             bound = schema.get(key)
-            if not _TYPES["number"](bound):
+            if bound is None or not _TYPES["number"](bound):
                 continue
             low = key in ("minimum", "exclusiveMinimum")
             inclusive = not key.startswith("exclusive")
@@ -113,8 +115,9 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: 
                 fails = value > bound if inclusive else value >= bound
             if fails:
                 errors.append(f"{where} should be {words} {bound}, got {value}")
-    for sub in schema.get("allOf") or ():
-        _check(value, sub, root, path, errors, depth + 1)
+    if "allOf" in schema:
+        for sub in schema["allOf"] or ():
+            _check(value, sub, root, path, errors, depth + 1)
     for key in ("anyOf", "oneOf"):
         options = schema.get(key)
         if isinstance(options, list) and options:
@@ -127,5 +130,5 @@ def schema_errors(value: Any, schema: Any, root: Optional[Mapping[str, Any]] = N
     """Why ``value`` does not validate against ``schema`` (empty: it does); at most five
     reasons, each naming the path (``items[2].name``)."""
     errors: List[str] = []
-    _check(value, schema, root if root is not None else (schema if isinstance(schema, Mapping) else {}), "", errors, 0)
+    _check(value, schema, root if root is not None else (schema if isinstance(schema, dict) else {}), "", errors, 0)
     return errors

@@ -19,9 +19,8 @@ answer is always kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, NamedTuple, Optional, Tuple
 
 from .checks import CheckResult
 
@@ -49,8 +48,7 @@ def combine(results: Iterable[CheckResult]) -> float:
     return max(0.0, min(1.0, soft * factor))
 
 
-@dataclass(frozen=True)
-class TierScore:
+class TierScore(NamedTuple):
     """One tier of a cascade as it went: the ``model`` that answered, its ``score``
     (0..1), whether it was ``kept``, the ``checks`` behind the score, what the tier
     ``cost`` (exact), and the ``error`` when the tier failed outright."""

@@ -571,3 +571,13 @@ def test_cascade_eval_reports_and_resumes(
     assert main(argv) == 0
     assert len(server.chat_requests()) == 6
     assert capsys.readouterr().out == table
+
+
+async def test_tags_label_every_tier_and_are_checked(server: MockServer, caller: Any) -> None:
+    server.script(CHEAP, Reply("Lyon?", confidence=0.1))
+    client = caller.client(server)
+    resp = await caller.create(client, model=fastrouter.Cascade([CHEAP, MID]), messages=ASK, tags=["batch"])
+    assert [e.tags for e in client.usage.entries] == [("batch",), ("batch",)]
+    assert resp.cascade.accepted_tier == 1
+    with pytest.raises(TypeError, match="tags"):
+        await caller.create(client, model=fastrouter.Cascade([CHEAP, MID]), messages=ASK, tags="batch")

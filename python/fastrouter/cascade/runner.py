@@ -165,7 +165,8 @@ class _Walk:
         self.extra_headers = extra_headers
         self.max_retries = max_retries
         self.timeout = timeout
-        self.tags = tuple(tags or ())
+        self.raw_tags = tags  # as given: _prepare_chat checks them
+        self.tags = tuple(tags) if tags is not None and not isinstance(tags, str) else ()
         self.params = params
         self.catalog = catalog
         self.request: Dict[str, Any] = {**(extra_body or {}), **params, "messages": messages}
@@ -227,7 +228,7 @@ class _Walk:
                 self.extra_headers,
                 self.max_retries,
                 self.timeout,
-                self.tags,
+                self.raw_tags,
                 params,
                 self.catalog,
             )

@@ -581,3 +581,48 @@ async def test_tags_label_every_tier_and_are_checked(server: MockServer, caller:
     assert resp.cascade.accepted_tier == 1
     with pytest.raises(TypeError, match="tags"):
         await caller.create(client, model=fastrouter.Cascade([CHEAP, MID]), messages=ASK, tags="batch")
+
+
+async def test_a_streamed_cascade_with_a_judge_and_an_async_check(server: MockServer, aclient: Any) -> None:
+    async def fine(request: Any, completion: Any) -> bool:
+        return True
+
+    judge = "openai/gpt-4o"
+    server.script(CHEAP, Reply("Paris it is", confidence=0.9))
+    server.script(judge, Reply("8/10"))
+    cascade = fastrouter.Cascade(TIERS, checks=[fine], judge=judge)
+    stream = await aclient.chat.completions.create(model=cascade, messages=ASK, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "Paris it is" and stream.cascade.accepted_tier == 0
+    assert [e.role for e in aclient.usage.entries] == ["judge", "kept"]
+    assert stream.completion.cost == sum((e.total_cost for e in aclient.usage.entries), Decimal(0))
+
+
+async def test_a_failing_user_check_still_books_the_tier(server: MockServer, caller: Any) -> None:
+    def broken(request: Any, completion: Any) -> float:
+        raise RuntimeError("bug in the check")
+
+    server.script(CHEAP, Reply("Paris.", confidence=0.9))
+    client = caller.client(server)
+    with pytest.raises(RuntimeError, match="bug in the check"):
+        await caller.create(client, model=fastrouter.Cascade(TIERS, checks=[broken]), messages=ASK)
+    assert _roles(client) == [("draft", 0, CHEAP)]
+
+
+def test_cascade_eval_over_a_route(
+    server: MockServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastrouter.cli import main
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-eval")
+    config = tmp_path / "fastrouter.toml"
+    config.write_text(f'[routes.support]\ncascade = {{ tiers = ["{CHEAP}", "{MID}"] }}\n')
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "capital of France?"}\n{"prompt": "capital of Spain?"}\n')
+    server.script(CHEAP, Reply("Paris", confidence=0.9), Reply("Madrid", confidence=0.9))
+    server.script(MID, Reply("paris!"), Reply("Barcelona"))
+    argv = ["cascade", "eval", str(prompts), "--route", "support", "--config", str(config)]
+    assert main([*argv, "--base-url", server.base_url, "--concurrency", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1/2 kept drafts agree with the last tier (50.0%)" in out
+    assert main([*argv[:-2], "--config", str(tmp_path / "missing.toml")]) == 2

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Tuple
 from .._format import usd
 from ..errors import RoutingError
 from ..routing.resolution import ResolvedRoute, _check_id
-from .scoring import __doc__ as _SCORING_RULES
+from .scoring import RULES
 from .tiers import Cascade
 
 if TYPE_CHECKING:
@@ -99,8 +99,7 @@ def explain_cascade_route(
         checks["judge"] = f"{Cascade.tier_label(cascade.judge)} (weight {cascade.judge_weight:g}), on drafts only"
     for label, text in checks.items():
         lines.append(f"  {label + ':':<13} {text}")
-    rules = (_SCORING_RULES or "").split("\n\n")[0].strip().replace("\n", " ")
-    lines.append(f"  scoring:      {rules}")
+    lines.append(f"  scoring:      {RULES}")
     lines.append(f"tiers ({len(cascade.tiers)}):")
     width = max((len(m) for m in resolved.chain), default=0)
     for model_id, why in resolved.reasons:

@@ -24,7 +24,13 @@ from typing import Any, Dict, Iterable, NamedTuple, Optional, Tuple
 
 from .checks import CheckResult
 
-__all__ = ["TierScore", "combine"]
+__all__ = ["RULES", "TierScore", "combine"]
+
+RULES = (
+    "a failed gate scores 0; else the weighted mean of the signals (confidence 1, user checks 1,"
+    " judge 2; 1.0 with none), x0.85 per hedging phrase (at most twice)"
+)
+"""The rules above in one line (``Routing.explain`` shows it)."""
 
 
 def combine(results: Iterable[CheckResult]) -> float:

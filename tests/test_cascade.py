@@ -626,3 +626,16 @@ def test_cascade_eval_over_a_route(
     out = capsys.readouterr().out
     assert "1/2 kept drafts agree with the last tier (50.0%)" in out
     assert main([*argv[:-2], "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+async def test_a_per_request_budget_covers_all_tiers_together(server: MockServer, caller: Any) -> None:
+    server.script(CHEAP, Reply("Lyon?", confidence=0.1))
+    server.script(MID, Reply("Paris.", confidence=0.9))
+    # Each tier alone fits under $0.0003 (gpt-4o-mini, 100 tokens: ~$0.00007); claude's
+    # worst case (~$0.0016) does not, whatever was spent before.
+    client = caller.client(server, budgets=[fastrouter.Budget("0.0003", per="request")])
+    resp = await caller.create(client, model=fastrouter.Cascade([CHEAP, MID]), messages=ASK, max_tokens=100)
+    assert resp.cascade.accepted_tier == 1
+    server.script(CHEAP, Reply("Lyon?", confidence=0.1))
+    with pytest.raises(fastrouter.BudgetExceededError, match="request budget of \\$0.0003"):
+        await caller.create(client, model=fastrouter.Cascade([CHEAP, DEAR]), messages=ASK, max_tokens=100)

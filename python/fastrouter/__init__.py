@@ -18,6 +18,7 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
+from .cascade import Cascade, CascadeResult
 from .catalog import (
     Architecture,
     Catalog,
@@ -70,7 +71,7 @@ from .types import (
     Generation,
     KeyInfo,
 )
-from .usage import Budget, UsageEntry, UsageLedger, UsageTotals
+from .usage import Budget, CascadeTotals, UsageEntry, UsageLedger, UsageTotals
 
 __all__ = [
     "__version__",
@@ -95,7 +96,10 @@ __all__ = [
     "UsageLedger",
     "UsageEntry",
     "UsageTotals",
+    "CascadeTotals",
     "Hedge",
+    "Cascade",
+    "CascadeResult",
     "ChainEvent",
     "ModelHealth",
     "AsyncStream",

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
+from .cascade.runner import cascade_of, create_async, create_sync
+from .cascade.tiers import Cascade
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
 from .config import (
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClient", "Client"]
 
-ModelArg = Union[str, Sequence[str]]
+ModelArg = Union[str, Sequence[str], Cascade]
 _TimeoutOverrides = Optional[Timeout]
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
 _NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
@@ -185,6 +187,7 @@ class _ClientBase:
             from .otel import client_telemetry
 
             self._telemetry = client_telemetry(telemetry, self.base_url)
+        self._on_cascade_event = on_event  # cascades report escalations to the same hook
         self._inner = _fastrouter.NativeClient(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -390,6 +393,10 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
+        cascade = cascade_of(client, model)
+        if cascade is not None:
+            rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
+            return await create_async(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
         catalog = await client.models.list() if client._needs_catalog(model) else None
         args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
@@ -573,6 +580,10 @@ class Completions(_Resource["Client"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
+        cascade = cascade_of(client, model)
+        if cascade is not None:
+            rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
+            return create_sync(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
         catalog = client.models.list() if client._needs_catalog(model) else None
         args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog

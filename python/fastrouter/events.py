@@ -29,7 +29,9 @@ class ChainEvent:
     without the provider OpenRouter blamed), ``"failover"`` (leaving ``model`` after
     ``error_kind``), ``"cooldown"`` (``model``'s circuit breaker opened), ``"skip"`` (a
     cooling model was passed over) or ``"hedge"`` (``model`` was slow: the next model was
-    started in parallel).
+    started in parallel). A :class:`~fastrouter.Cascade` adds ``"escalate"``: tier ``retry``
+    answered by ``model`` was not kept (``message`` says why); it is reported on the
+    calling thread.
     """
 
     type: str

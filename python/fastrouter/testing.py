@@ -20,6 +20,7 @@ Without a script the server answers every chat request with a short echo of the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -108,6 +109,9 @@ class Reply:
     (``omit_cost=True`` leaves ``usage.cost`` out, as older OpenRouter paths did).
     ``leading_whitespace`` sends OpenRouter's keep-alive padding before the JSON;
     ``stream`` says how the reply is streamed to a ``stream: true`` request.
+    ``logprobs`` (per-token log probabilities, the last repeating) or ``confidence``
+    (every token at that probability) script what a request with ``logprobs: true``
+    gets back, for confidence checks such as a :class:`~fastrouter.Cascade`'s.
     """
 
     content: Optional[str] = None
@@ -127,10 +131,27 @@ class Reply:
     delay: float = 0.0
     extra: Optional[Mapping[str, Any]] = None
     stream: StreamScript = field(default_factory=StreamScript)
+    logprobs: Optional[Sequence[float]] = None
+    confidence: Optional[float] = None
+
+    def _scripted_logprobs(self) -> Optional[List[float]]:
+        if self.confidence is not None:
+            if self.logprobs is not None:
+                raise ValueError("Reply takes logprobs or confidence, not both")
+            if not 0.0 < self.confidence <= 1.0:
+                raise ValueError(f"Reply.confidence must be a probability in (0, 1], got {self.confidence!r}")
+            return [math.log(self.confidence)]
+        if self.logprobs is None:
+            return None
+        values = [float(v) for v in self.logprobs]
+        if not values or any(v > 0 or not math.isfinite(v) for v in values):
+            raise ValueError(f"Reply.logprobs must be non-empty log probabilities (<= 0), got {self.logprobs!r}")
+        return values
 
     def _wire(self) -> Dict[str, Any]:
         return {
             "kind": "reply",
+            "logprobs": self._scripted_logprobs(),
             "stream": self.stream._wire(),
             "content": self.content,
             "reasoning": self.reasoning,

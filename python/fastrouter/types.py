@@ -41,6 +41,9 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 from .attempts import Attempt
 
+if TYPE_CHECKING:
+    from .cascade.result import CascadeResult
+
 __all__ = [
     "Annotation",
     "ChatCompletion",
@@ -68,7 +71,7 @@ __all__ = [
     "URLCitation",
 ]
 
-_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost"))
+_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost", "_cascade"))
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -471,7 +474,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts", "_answer_cost", "_priced_cost")
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade")
 
     id: str
     object: str
@@ -490,6 +493,7 @@ class ChatCompletion(_Model):
         self._answer_cost: Optional[str] = None
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
+        self._cascade: Optional[CascadeResult] = None  # set by a cascade that keeps this answer
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any, answer_cost: Optional[str] = None) -> ChatCompletion:
@@ -512,7 +516,10 @@ class ChatCompletion(_Model):
     def cost(self) -> Optional[Decimal]:
         """What this request cost in USD: exactly as OpenRouter reported it
         (``usage.cost``), else priced exactly from the catalog's prices (when the client
-        had the catalog at hand); ``None`` when neither is known."""
+        had the catalog at hand); ``None`` when neither is known. A cascade's answer
+        costs what every tier it tried cost (``cascade.cost``)."""
+        if self._cascade is not None:
+            return self._cascade.cost
         if self._answer_cost is not None:
             return Decimal(self._answer_cost)
         usage = self._data.get("usage")
@@ -520,6 +527,12 @@ class ChatCompletion(_Model):
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             return Decimal(repr(cost))
         return self._priced_cost
+
+    @property
+    def cascade(self) -> Optional[CascadeResult]:
+        """How a :class:`~fastrouter.Cascade` reached this answer (a
+        :class:`~fastrouter.cascade.CascadeResult`); ``None`` for other requests."""
+        return self._cascade
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ChatCompletion._from_native, (self._data, self.attempts, self._answer_cost))

@@ -6,6 +6,7 @@ pub mod catalog;
 mod logprobs;
 mod reply;
 pub mod script;
+mod scripted_logprobs;
 mod stream;
 pub mod tls;
 

@@ -132,6 +132,8 @@ pub(super) struct ReplyPlan {
     pub usage: Value,
     /// `top_logprobs` when the request asked for `logprobs`.
     pub logprobs: Option<usize>,
+    /// Scripted per-token log probabilities, when the request asked for logprobs.
+    pub scripted_logprobs: Option<Vec<f64>>,
 }
 
 fn plan(
@@ -253,6 +255,10 @@ fn plan(
         native_finish_reason,
         usage,
         logprobs: super::logprobs::requested(request),
+        scripted_logprobs: spec
+            .logprobs
+            .clone()
+            .filter(|_| super::logprobs::requested(request).is_some()),
     }
 }
 
@@ -309,6 +315,16 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         }],
         "usage": plan.usage,
     });
+    if let Some(logprobs) = &plan.scripted_logprobs {
+        let tokens = super::stream::split_content(&plan.content, None);
+        let top = plan.logprobs.unwrap_or(0);
+        body["choices"][0]["logprobs"] = super::scripted_logprobs::for_tokens(
+            tokens.iter().map(String::as_str),
+            0,
+            logprobs,
+            top,
+        );
+    }
     if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
         for (key, value) in extra {
             target.insert(key.clone(), value.clone());

@@ -88,6 +88,10 @@ pub struct ReplySpec {
     /// How to stream this reply when the request asks for `stream: true`.
     #[serde(default)]
     pub stream: StreamSpec,
+    /// Per-token log probabilities returned when the request asks for `logprobs`
+    /// (the last value repeats for further tokens).
+    #[serde(default)]
+    pub logprobs: Option<Vec<f64>>,
 }
 
 /// Where the usage lands at the end of a stream: the three shapes seen in real traffic.

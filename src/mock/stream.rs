@@ -150,7 +150,11 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
         }
         let delay = next_delay(&mut first_delay);
         let mut content_chunk = chunk(plan, json!({"role": "assistant", "content": piece}), None);
-        if let Some(top) = plan.logprobs {
+        if let Some(logprobs) = &plan.scripted_logprobs {
+            let top = plan.logprobs.unwrap_or(0);
+            content_chunk["choices"][0]["logprobs"] =
+                super::scripted_logprobs::for_tokens([piece.as_str()], sent, logprobs, top);
+        } else if let Some(top) = plan.logprobs {
             content_chunk["choices"][0]["logprobs"] =
                 super::logprobs::for_tokens([piece.as_str()], top);
         }

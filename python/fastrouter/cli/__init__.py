@@ -16,6 +16,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # The command modules are imported here, not at the top, so that
     # ``python -m fastrouter.cli.route`` runs its module once, as __main__.
     from ._common import run_command
+    from .cascade import add_cascade_commands
     from .chat import add_chat_command
     from .credits import add_credits_command
     from .demo import add_demo_command
@@ -36,6 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     add_usage_command(commands)
     add_models_commands(commands)
     add_route_commands(commands)
+    add_cascade_commands(commands)
 
     return run_command(parser.parse_args(argv))
 

@@ -102,28 +102,27 @@ def _failover_step(out: _Out, client: Client, chain: List[str], what_fails: str)
 
 def _cascade_step(out: _Out, client: Client, server: Optional[MockServer]) -> None:
     out.heading(3, "Cascade: cheap model first, escalate only when the answer is not good enough")
-    # INTEGRATION POINT (issue 15.5): fastrouter.Cascade lands in a parallel branch. Until it
-    # is in this build the step says so; once it is, it runs as written against API.md.
-    import fastrouter
+    from ..cascade import Cascade
 
-    cascade_type: Any = getattr(fastrouter, "Cascade", None)
-    if cascade_type is None:
-        out.line("skipped: this build has no fastrouter.Cascade")
-        return
     if server is not None:
-        # The mock echoes prompts: script a confident right answer from the cheap tier (the
-        # Reply(confidence=) field lands with Cascade, hence the untyped call).
-        confident_reply: Any = Reply
-        server.script(CASCADE_TIERS[0], confident_reply("4", confidence=0.97))
-    cascade = cascade_type(CASCADE_TIERS, threshold=0.7)
-    resp: Any = client.chat.completions.create(
-        model=cascade, messages=[{"role": "user", "content": "What is 2 + 2? Answer with the number."}], max_tokens=20
+        # The mock echoes prompts: script a doubtful draft from the cheap tier and a confident
+        # answer from the middle one, so the cascade escalates once and keeps tier 1.
+        server.script(CASCADE_TIERS[0], Reply("I'm not sure, maybe 5?", confidence=0.35))
+        server.script(CASCADE_TIERS[1], Reply("4", confidence=0.97))
+    resp = client.chat.completions.create(
+        model=Cascade(CASCADE_TIERS, threshold=0.7),
+        messages=[{"role": "user", "content": "What is 2 + 2? Answer with the number."}],
+        max_tokens=20,
     )
     info = resp.cascade
-    out.line(f"tiers:    {' -> '.join(CASCADE_TIERS)}")
-    out.line(f"kept:     tier {info.accepted_tier} ({info.model_used})")
-    out.line(f"cost:     {usd(resp.cost or _ZERO)} vs {usd(info.baseline_cost or _ZERO)} for the last tier alone")
-    out.line(f"saved:    {usd(info.savings or _ZERO)} ({info.savings_pct or 0:.0f}%)")
+    assert info is not None  # a cascade's answer always carries how it was reached
+    out.line(f"tiers:    {' -> '.join(CASCADE_TIERS)}   (threshold 0.7)")
+    for score in info.scores:
+        out.line(f"  {score}".replace("\n", "\n     "))
+    out.line(f"kept:     tier {info.accepted_tier}, {info.model_used}: {resp.choices[0].message.content}")
+    pct = f" ({info.savings_pct:.1f}%)" if info.savings_pct is not None else ""
+    out.line(f"cost:     {usd(resp.cost or _ZERO)} for every tier tried")
+    out.line(f"baseline: {usd(info.baseline_cost or _ZERO)} for the last tier alone; saved ${info.savings}{pct}")
 
 
 def _ledger_step(out: _Out, number: int, client: Client) -> None:

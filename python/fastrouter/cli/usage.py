@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from .._format import table
+from ..usage.cascade_totals import CascadeTotals
 from ..usage.ledger import UsageLedger, UsageTotals
 from ._common import print_json
 
@@ -47,6 +48,28 @@ def _table(groups: Dict[str, UsageTotals], label: str) -> str:
     return table(rows, header, right=range(1, len(header)))
 
 
+def cascade_summary(totals: CascadeTotals) -> str:
+    """The cascades' totals: acceptance per tier, then spend against the last tier alone."""
+    answered = sum(totals.accepted.values())
+    rows = [
+        (str(tier), str(count), f"{100 * count / answered:.1f}%") for tier, count in sorted(totals.accepted.items())
+    ]
+    failed = f", {totals.failed} failed" if totals.failed else ""
+    lines = [
+        f"cascades: {totals.requests} requests{failed}",
+        table(rows, ("kept at tier", "requests", "share"), right=(0, 1, 2)),
+    ]
+    pct = totals.savings_pct
+    saved = f"${totals.savings:f}" + (f" ({pct:.1f}%)" if pct is not None else "")
+    lines.append(
+        f"cost ${totals.cost:f} (drafts ${totals.draft_cost:f}, judges ${totals.judge_cost:f});"
+        f" last tier alone ${totals.baseline:f}; saved {saved}"
+    )
+    if totals.unknown_baseline:
+        lines.append(f"{totals.unknown_baseline} answers without a known baseline (last tier's price unknown)")
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
     path = Path(args.db)
     if not path.exists():
@@ -79,6 +102,9 @@ def _run(args: argparse.Namespace) -> int:
         totals = ledger.totals
         unknown = f", {totals.unknown_cost} without a known cost" if totals.unknown_cost else ""
         print(f"\n{totals.requests} requests, ${totals.total_cost:f} in all{unknown}")
+        cascades = ledger.cascade()
+        if cascades.requests:
+            print("\n" + cascade_summary(cascades))
         return 0
     finally:
         ledger.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .._format import did_you_mean, usd
+from ..cascade.tiers import Cascade
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
 from ..usage.budget import Budget
@@ -75,6 +76,9 @@ class Route:
     - ``max_retries``, ``hedge_after`` (seconds), ``deadline_s`` (seconds, the whole call):
       failover settings for the route's requests (``None``: the client's).
     - ``max_cost_per_request``: USD ceiling for one request.
+    - ``cascade``: a :class:`~fastrouter.Cascade` (or its table, ``{ tiers = [...],
+      threshold = 0.7 }``): the route is a cascade over those tiers instead of a chain
+      (pool, requirement and mode keys do not apply to it).
     """
 
     name: str
@@ -95,6 +99,7 @@ class Route:
     hedge_after: Optional[float]
     deadline_s: Optional[float]
     max_cost_per_request: Optional[Decimal]
+    cascade: Optional[Cascade]
 
     def __init__(
         self,
@@ -117,6 +122,7 @@ class Route:
         hedge_after: Optional[float] = None,
         deadline_s: Optional[float] = None,
         max_cost_per_request: Union[Decimal, float, str, None] = None,
+        cascade: Union[Cascade, Mapping[str, Any], None] = None,
     ) -> None:
         k = f"routes.{name}" if isinstance(name, str) else "routes"
         put = object.__setattr__
@@ -163,6 +169,7 @@ class Route:
             if max_cost_per_request is None
             else _check_usd(max_cost_per_request, f"{k}.max_cost_per_request", "0.50"),
         )
+        put(self, "cascade", _check_cascade(cascade, k, self))
         if self.mode == "ordered" and not self.models:
             raise RoutingError(
                 "mode 'ordered' keeps the order of `models`, but the route lists none",
@@ -213,6 +220,8 @@ class Route:
                 value = str(value)
             elif key == "providers":
                 value = json.loads(json.dumps(value))
+            elif key == "cascade":
+                value = value.to_dict()
             out[key] = value
         return out
 
@@ -245,6 +254,47 @@ class Route:
                 continue
             args.append(f"{key}={value!r}")
         return f"Route({', '.join(args)})"
+
+
+# Keys that pick or order a chain's models: a cascade route takes its models from its tiers.
+_CHAIN_KEYS = (
+    "models",
+    "supports",
+    "input_modalities",
+    "output_modalities",
+    "min_context",
+    "max_prompt_price",
+    "max_completion_price",
+    "authors",
+    "exclude",
+    "prefer_free",
+    "mode",
+    "max_models",
+)
+
+
+def _check_cascade(value: Any, key: str, route: Route) -> Optional[Cascade]:
+    """A route's ``cascade``: a :class:`Cascade` or its table, alone with the failover and
+    cost keys (the chain keys would be ignored, so they are errors)."""
+    if value is None:
+        return None
+    if isinstance(value, Cascade):
+        cascade = value
+    elif isinstance(value, Mapping):
+        try:
+            cascade = Cascade.from_dict(value)
+        except (TypeError, ValueError) as error:
+            raise RoutingError(str(error), key=f"{key}.cascade") from None
+    else:
+        raise _type_error(f"{key}.cascade", "a cascade table", value, '{ tiers = ["a/cheap", "b/dear"] }')
+    for name in _CHAIN_KEYS:
+        if getattr(route, name) not in (None, (), False):
+            raise RoutingError(
+                f"a cascade route takes its models from cascade.tiers, so {name!r} does not apply",
+                key=f"{key}.{name}",
+                suggestion="remove it, or make a separate route and use its name as a tier",
+            )
+    return cascade
 
 
 def _budget_from_dict(data: Any, key: str) -> Budget:
@@ -498,6 +548,10 @@ class Routing:
         try:
             if route is None:
                 resolved = _resolve_alias(name, self.aliases[name], catalog)
+            elif route.cascade is not None:
+                from ..cascade.routes import resolve_cascade_route
+
+                resolved = resolve_cascade_route(self, route, catalog, latencies or {})
             else:
                 resolved = _resolve_route(route, catalog, latencies or {})
         except RoutingError as error:

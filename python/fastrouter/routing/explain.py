@@ -42,6 +42,10 @@ def explain_route(
     """What ``name`` resolves to, as :meth:`Routing.explain` returns it."""
     resolved = routing.resolve(name, catalog, latencies=latencies)
     where = f" ({routing.source})" if routing.source and not routing.source.startswith("<") else ""
+    if resolved.kind == "cascade":
+        from ..cascade.routes import explain_cascade_route
+
+        return explain_cascade_route(routing, name, resolved, catalog, where, _model_facts)
     lines: List[str] = []
     if resolved.kind == "alias":
         lines.append(f"alias {name!r}{where}: a fixed chain, tried in order")

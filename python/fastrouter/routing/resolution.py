@@ -31,8 +31,9 @@ class ResolvedRoute:
     """What a name resolves to against a catalog: the ``chain`` of model ids to try in
     order, with the route's settings for the request.
 
-    - ``kind``: ``"alias"`` or ``"route"``; ``mode``: the effective mode (``None`` for
-      aliases).
+    - ``kind``: ``"alias"``, ``"route"`` or ``"cascade"``; ``mode``: the effective mode
+      (``None`` for aliases and cascades). A cascade's ``chain`` is every model its tiers
+      may call, cheapest tier first; ``cascade`` is the :class:`~fastrouter.Cascade`.
     - ``reasons``: ``(model_id, why)`` for each model of the chain, in chain order.
     - ``dropped``: ``(model_id, why)`` for listed models a requirement ruled out.
     - ``candidates``: how many models met the requirements (before ``max_models``).
@@ -53,6 +54,7 @@ class ResolvedRoute:
     hedge_after: Optional[float] = None
     deadline_s: Optional[float] = None
     max_cost_per_request: Optional[Decimal] = None
+    cascade: Optional[Any] = field(default=None, hash=False)
 
 
 # ----------------------------------------------------------------------- catalog view

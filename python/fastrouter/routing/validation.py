@@ -38,6 +38,7 @@ _ROUTE_KEYS = (
     "hedge_after",
     "deadline_s",
     "max_cost_per_request",
+    "cascade",
 )
 _BUDGET_KEYS = ("usd", "per", "tags")
 _MONEY_KEYS = ("max_prompt_price", "max_completion_price", "max_cost_per_request")

@@ -3,6 +3,7 @@ budgets that cap them (:mod:`.budget`), per-request bookkeeping (:mod:`.books`) 
 reconciliation from ``/generation`` (:mod:`.reconcile`)."""
 
 from .budget import Budget
+from .cascade_totals import CascadeTotals
 from .ledger import UsageEntry, UsageLedger, UsageTotals
 
-__all__ = ["Budget", "UsageEntry", "UsageLedger", "UsageTotals"]
+__all__ = ["Budget", "CascadeTotals", "UsageEntry", "UsageLedger", "UsageTotals"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 from ..errors import BudgetExceededError, FastrouterError
 from .cost import answer_cost, catalog_cost
-from .entries import entry_for_completion, entry_for_failure
+from .entries import CascadeMark, entry_for_completion, entry_for_failure
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -42,6 +42,8 @@ class RequestBooks:
         "streamed",
         "started",
         "reservation",
+        "cascade",
+        "entry",
     )
 
     def __init__(
@@ -63,6 +65,9 @@ class RequestBooks:
         self.streamed = streamed
         self.started = time.time()
         self.reservation: Optional[Reservation] = None
+        # A cascade's label for this tier's entry, and the entry once recorded.
+        self.cascade: Optional[CascadeMark] = None
+        self.entry: Optional[UsageEntry] = None
 
     def reserve(self, estimate: Optional[Decimal], limit: Optional[Decimal]) -> None:
         """Hold ``estimate`` (the request's worst case) against the budgets, or raise
@@ -89,9 +94,11 @@ class RequestBooks:
             streamed=streamed,
             cost=cost,
             cost_source=source,
+            cascade=self.cascade,
         )
 
     def _record(self, entry: UsageEntry, actual: Optional[Decimal]) -> None:
+        self.entry = entry
         self.ledger.record(entry)
         self.budgets.settle(self.reservation, actual)
         if entry.cost is None and entry.generation_id:
@@ -107,7 +114,12 @@ class RequestBooks:
         """Nothing answered: record what the attempts cost."""
         attempts = getattr(error, "attempts", None) or []
         entry = entry_for_failure(
-            attempts, requested=self.requested, tags=self.tags, started=self.started, streamed=self.streamed
+            attempts,
+            requested=self.requested,
+            tags=self.tags,
+            started=self.started,
+            streamed=self.streamed,
+            cascade=self.cascade,
         )
         self._record(entry, entry.reliability_cost)
 

@@ -6,6 +6,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
+from ..cascade.tiers import Cascade
 from .cost import reliability_cost
 from .ledger import UsageEntry
 
@@ -13,14 +14,38 @@ if TYPE_CHECKING:
     from ..attempts import Attempt
     from ..types import ChatCompletion
 
-__all__ = ["requested_name", "entry_for_completion", "entry_for_failure"]
+__all__ = ["CascadeMark", "requested_name", "entry_for_completion", "entry_for_failure"]
 
 _ZERO = Decimal(0)
 
 
-def requested_name(model: Union[str, Sequence[str]]) -> str:
-    """What the caller asked for: a model id, or a chain as ``a,b,c``."""
-    return model if isinstance(model, str) else ",".join(model)
+class CascadeMark:
+    """How a cascade labels one tier's entry: ``role`` (draft, kept, judge), the 0-based
+    ``tier``, and the ``baseline`` (what the last tier alone would cost; with
+    ``own_baseline`` the entry's own total is the baseline: the last tier answered)."""
+
+    __slots__ = ("role", "tier", "baseline", "own_baseline")
+
+    def __init__(
+        self, role: str, tier: Optional[int], baseline: Optional[Decimal] = None, own_baseline: bool = False
+    ) -> None:
+        self.role = role
+        self.tier = tier
+        self.baseline = baseline
+        self.own_baseline = own_baseline
+
+    def fields(self, total: Optional[Decimal]) -> Tuple[str, Optional[int], Optional[Decimal]]:
+        """``(role, cascade_tier, baseline_cost)`` for an entry that cost ``total``."""
+        if self.role != "kept":
+            return (self.role, self.tier, None)
+        return (self.role, self.tier, total if self.own_baseline else self.baseline)
+
+
+def requested_name(model: Union[str, Sequence[str], Cascade]) -> str:
+    """What the caller asked for: a model id, a chain as ``a,b,c``, a cascade's name."""
+    if isinstance(model, str):
+        return model
+    return model.name if isinstance(model, Cascade) else ",".join(model)
 
 
 def entry_for_completion(
@@ -33,9 +58,10 @@ def entry_for_completion(
     streamed: bool,
     cost: Optional[Decimal],
     cost_source: Optional[str],
+    cascade: Optional[CascadeMark] = None,
 ) -> UsageEntry:
     """The entry for an answer (a whole completion, or what a stream received) that cost
-    ``cost`` (found at ``cost_source``)."""
+    ``cost`` (found at ``cost_source``); ``cascade`` labels a cascade's tier."""
     data = completion._data
     usage: Dict[str, Any] = data.get("usage") or {}
     prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
@@ -43,6 +69,7 @@ def entry_for_completion(
     # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
     tries = len(completion._attempts or ())
     extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
+    marks = cascade.fields(None if cost is None else cost + extra) if cascade is not None else (None, None, None)
     return UsageEntry._fast(
         started,
         data.get("id"),
@@ -64,14 +91,22 @@ def entry_for_completion(
         status,
         streamed,
         False,
+        *marks,
     )
 
 
 def entry_for_failure(
-    attempts: Sequence[Attempt], *, requested: str, tags: Tuple[str, ...], started: float, streamed: bool = False
+    attempts: Sequence[Attempt],
+    *,
+    requested: str,
+    tags: Tuple[str, ...],
+    started: float,
+    streamed: bool = False,
+    cascade: Optional[CascadeMark] = None,
 ) -> UsageEntry:
     """The entry for a request that got no answer (what its attempts cost still counts)."""
     last = attempts[-1] if attempts else None
+    role, tier, _ = cascade.fields(None) if cascade is not None else (None, None, None)
     return UsageEntry(
         time=started,
         generation_id=None,
@@ -84,4 +119,6 @@ def entry_for_failure(
         tags=tags,
         status="error",
         streamed=streamed,
+        role=role,
+        cascade_tier=tier,
     )

@@ -19,6 +19,8 @@ from decimal import Decimal
 from os import PathLike
 from typing import IO, TYPE_CHECKING, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
+from .cascade_totals import CascadeTotals, cascade_totals
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -40,6 +42,13 @@ class UsageEntry:
     what failed attempts, retries and hedges cost on top. ``status`` is ``"ok"``,
     ``"error"`` (nothing answered), ``"stream_error"`` (a stream failed after it began) or
     ``"cancelled"`` (a stream closed early).
+
+    A cascade (:class:`fastrouter.Cascade`) records one entry per tier it called, with
+    ``role``: ``"draft"`` (an answer judged and dropped, or a tier that failed before the
+    last), ``"kept"`` (the tier that ended the cascade: its answer was returned, or its
+    failure raised) or ``"judge"`` (a judge model's verdict); ``cascade_tier`` is the
+    0-based tier; a kept entry's ``baseline_cost`` is what the last tier alone would have
+    cost. Plain requests leave the three at ``None``.
     """
 
     time: float
@@ -61,6 +70,9 @@ class UsageEntry:
     status: str = "ok"
     streamed: bool = False
     reconciled: bool = False
+    role: Optional[str] = None
+    cascade_tier: Optional[int] = None
+    baseline_cost: Optional[Decimal] = None
 
     @classmethod
     def _fast(cls, *values: Any) -> UsageEntry:
@@ -85,6 +97,7 @@ class UsageEntry:
         out = asdict(self)
         out["cost"] = None if self.cost is None else str(self.cost)
         out["reliability_cost"] = str(self.reliability_cost)
+        out["baseline_cost"] = None if self.baseline_cost is None else str(self.baseline_cost)
         out["tags"] = list(self.tags)
         return out
 
@@ -127,10 +140,19 @@ def _row(entry: UsageEntry) -> Tuple[Any, ...]:
     return tuple(values[name] for name in _COLUMNS)
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added since a ledger file was created (the cascade's), so older files load."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(usage)")}
+    for name in _COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE usage ADD COLUMN {name}")
+
+
 def _entry(row: Tuple[Any, ...]) -> UsageEntry:
     values = dict(zip(_COLUMNS, row))
     values["cost"] = None if values["cost"] is None else Decimal(values["cost"])
     values["reliability_cost"] = Decimal(values["reliability_cost"] or "0")
+    values["baseline_cost"] = None if values.get("baseline_cost") is None else Decimal(values["baseline_cost"])
     values["tags"] = tuple(json.loads(values["tags"] or "[]"))
     values["byok"] = bool(values["byok"])
     values["streamed"] = bool(values["streamed"])
@@ -160,6 +182,7 @@ class UsageLedger:
             # NORMAL in WAL mode: a committed entry survives a crash of this process.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            _add_missing_columns(self._db)
             for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid"):
                 self._add(_entry(row))
 
@@ -264,6 +287,12 @@ class UsageLedger:
             if entry.time >= since and (not wanted or wanted.intersection(entry.tags)):
                 total += entry.total_cost
         return total
+
+    def cascade(self) -> CascadeTotals:
+        """Totals over the cascades recorded (:class:`fastrouter.Cascade`): requests,
+        acceptance per tier, what they cost (every tier and judge), what the last tier
+        alone would have cost, and the savings."""
+        return cascade_totals(self._all())
 
     def to_json(self) -> str:
         """Every entry as a JSON list."""

@@ -1,0 +1,555 @@
+"""Walking a cascade: each tier reserved, sent, scored, recorded; the first good answer kept.
+
+The walk is written once, as a generator that *yields* what it needs done (send a tier,
+run a user check) and receives the outcome; :func:`create_sync` and
+:func:`create_async` perform those steps with the blocking or the asyncio client. So the
+sync, async and streaming paths share every rule: reservation before each tier, one
+ledger entry per call with its role, escalation events, the accounting.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .._bridge import run
+from ..errors import BudgetExceededError, FastrouterError, RoutingError
+from ..events import ChainEvent
+from ..usage.cost import chain_worst_case, price_usage
+from ..usage.entries import CascadeMark
+from .checks import CheckResult, confidence, failures, format_check, hedging
+from .judge import judge_messages, judge_verdict
+from .result import CascadeResult
+from .scoring import TierScore, combine
+from .streams import CascadeAsyncStream, CascadeStream
+from .tiers import Cascade
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..client import AsyncClient, Client, _ClientBase
+    from ..types import ChatCompletion
+    from ..usage.books import RequestBooks
+
+__all__ = ["cascade_of", "create_async", "create_sync"]
+
+logger = logging.getLogger("fastrouter")
+_ZERO = Decimal(0)
+
+
+def cascade_of(client: _ClientBase, model: Any) -> Optional[Tuple[Cascade, str, Optional[Decimal]]]:
+    """The cascade ``model`` names (a :class:`Cascade`, or a cascade route), with the name
+    the ledger shows and the route's ``max_cost_per_request``; ``None`` otherwise."""
+    if isinstance(model, Cascade):
+        return model, model.name, model.max_cost_per_request
+    routing = client.routing
+    if isinstance(model, str) and routing is not None:
+        route = routing.routes.get(model)
+        cascade = getattr(route, "cascade", None)
+        if route is not None and cascade is not None:
+            limit = cascade.max_cost_per_request
+            return cascade, model, limit if limit is not None else route.max_cost_per_request
+    return None
+
+
+# ------------------------------------------------------------------------- effects
+
+
+class _Send:
+    """Send one tier (or judge) request; ``live``: hand back the open stream unread."""
+
+    __slots__ = ("args", "books", "stream", "live", "on_finish")
+
+    def __init__(self, args: Any, books: RequestBooks, stream: bool, live: bool = False, on_finish: Any = None):
+        self.args = args
+        self.books = books
+        self.stream = stream
+        self.live = live
+        self.on_finish = on_finish
+
+
+class _Sent:
+    """A tier's answer: the completion, and for a buffered stream the stream and chunks."""
+
+    __slots__ = ("completion", "stream", "chunks")
+
+    def __init__(self, completion: ChatCompletion, stream: Any = None, chunks: Optional[List[Any]] = None) -> None:
+        self.completion = completion
+        self.stream = stream
+        self.chunks = chunks
+
+
+class _Check:
+    """Run one user check."""
+
+    __slots__ = ("fn", "request", "completion")
+
+    def __init__(self, fn: Any, request: Dict[str, Any], completion: ChatCompletion) -> None:
+        self.fn = fn
+        self.request = request
+        self.completion = completion
+
+
+_Effect = Union[_Send, _Check]
+
+
+class _Outcome:
+    """What the walk ends with: the kept answer (or a live stream) and its result."""
+
+    __slots__ = ("completion", "result", "sent", "live")
+
+    def __init__(
+        self, completion: Optional[ChatCompletion], result: Optional[CascadeResult], sent: Optional[_Sent], live: Any
+    ) -> None:
+        self.completion = completion
+        self.result = result
+        self.sent = sent
+        self.live = live
+
+
+# ------------------------------------------------------------------------ the walk
+
+
+def _user_score(check: Any, value: Any) -> CheckResult:
+    name = getattr(check, "__name__", type(check).__name__)
+    if isinstance(value, bool):
+        return CheckResult(name, 1.0 if value else 0.0, () if value else ("returned False",), gate=True)
+    if isinstance(value, (int, float)):
+        score = max(0.0, min(1.0, float(value)))
+        return CheckResult(name, score, (f"returned {value:g}",))
+    raise TypeError(f"cascade check {name} must return a float or a bool, got {value!r}")
+
+
+def builtin_checks(request: Mapping[str, Any], data: Mapping[str, Any]) -> List[CheckResult]:
+    """The built-in checks of one answer (the raw completion dict)."""
+    results = [failures(data)]
+    shaped = format_check(request, data)
+    if shaped is not None:
+        results.append(shaped)
+    results.append(confidence(data))
+    hedged = hedging(data)
+    if hedged is not None:
+        results.append(hedged)
+    return results
+
+
+class _Walk:
+    """One cascade request: its settings and its running account."""
+
+    def __init__(
+        self,
+        client: _ClientBase,
+        cascade: Cascade,
+        name: str,
+        limit: Optional[Decimal],
+        messages: Any,
+        stream: bool,
+        extra_body: Optional[Mapping[str, Any]],
+        extra_headers: Optional[Mapping[str, str]],
+        max_retries: Optional[int],
+        timeout: Any,
+        tags: Optional[Sequence[str]],
+        params: Mapping[str, Any],
+        catalog: Optional[Catalog],
+    ) -> None:
+        self.client = client
+        self.cascade = cascade
+        self.name = name
+        self.limit = limit
+        self.messages = messages
+        self.stream = stream
+        self.extra_body = extra_body
+        self.extra_headers = extra_headers
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.raw_tags = tags  # as given: _prepare_chat checks them
+        self.tags = tuple(tags) if tags is not None and not isinstance(tags, str) else ()
+        self.params = params
+        self.catalog = catalog
+        self.request: Dict[str, Any] = {**(extra_body or {}), **params, "messages": messages}
+        self.spent = _ZERO
+        self.scores: List[TierScore] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def chain(self, tier: Tuple[str, ...]) -> List[str]:
+        """The model ids a tier may call (an alias or route resolved)."""
+        routing = self.client.routing
+        if len(tier) == 1 and routing is not None and routing.is_route(tier[0]):
+            if getattr(routing.routes.get(tier[0]), "cascade", None) is not None:
+                raise RoutingError(f"cascade tier {tier[0]!r} is itself a cascade; tiers are models, chains or aliases")
+            resolved = self.client._resolve_route(tier[0], self.catalog)
+            return list(resolved.chain) if resolved is not None else list(tier)
+        return list(tier)
+
+    def wants_logprobs(self, chain: List[str]) -> bool:
+        if not self.cascade.logprobs or self.catalog is None or "logprobs" in self.request:
+            return False
+        for model_id in chain:
+            model = self.catalog.get(model_id)
+            if model is None or not model.supports("logprobs"):
+                return False
+        return True
+
+    def check_limits(self, chain: List[str], params: Mapping[str, Any], what: str) -> None:
+        """Refuse a tier whose worst case would break the cascade's per-request limit or
+        a per-request budget, counting what the earlier tiers spent."""
+        per_request = [b for b in self.client._budgets.budgets if b.per == "request" and b.applies_to(self.tags)]
+        if self.limit is None and not per_request:
+            return
+        size = len(json.dumps(self.request, default=str))
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+        estimate = chain_worst_case(chain, size, max_tokens, self.catalog)
+        if estimate is None:
+            raise BudgetExceededError(f"cascade {self.name}: cannot check the limit for {what}: its price is unknown")
+        total = self.spent + estimate
+        caps = ([("max_cost_per_request", self.limit)] if self.limit is not None else []) + [
+            (f"{b.per} budget", b.usd) for b in per_request
+        ]
+        for label, cap in caps:
+            if total > cap:
+                raise BudgetExceededError(
+                    f"cascade {self.name}: stopped before {what}: ${self.spent:f} spent so far plus up to"
+                    f" ${estimate:f} for it would break the {label} of ${cap:f}"
+                )
+
+    def prepare(
+        self, model: Any, messages: Any, params: Mapping[str, Any], stream: bool, what: str, mark: CascadeMark
+    ) -> Tuple[Any, RequestBooks]:
+        try:
+            args, books = self.client._prepare_chat(
+                model,
+                messages,
+                stream,
+                self.extra_body,
+                self.extra_headers,
+                self.max_retries,
+                self.timeout,
+                self.raw_tags,
+                params,
+                self.catalog,
+            )
+        except BudgetExceededError as error:
+            raise BudgetExceededError(f"cascade {self.name}: stopped before {what}: {error}") from None
+        books.requested = self.name
+        books.cascade = mark
+        return args, books
+
+    def escalate(self, tier: int, model: Optional[str], why: str) -> None:
+        hook = self.client._on_cascade_event
+        if hook is None and not logger.isEnabledFor(logging.DEBUG):
+            return
+        event = ChainEvent("escalate", model or "?", tier, None, None, why, None, None)
+        logger.debug("%s", event)
+        if hook is not None:
+            try:
+                hook(event)
+            except Exception:  # a hook never breaks a request
+                logger.exception("on_event hook failed")
+
+    def baseline(self, completion: ChatCompletion) -> Optional[Decimal]:
+        """What the last tier's first model would have charged for this answer's usage."""
+        usage = completion._data.get("usage")
+        if self.catalog is None or not isinstance(usage, dict):
+            return None
+        try:
+            chain = self.chain(self.cascade.tiers[-1])
+        except FastrouterError:
+            return None
+        model = self.catalog.get(chain[0]) if chain else None
+        return price_usage(model.pricing, usage) if model is not None else None
+
+    def result(self, tier: int, model: str, baseline: Optional[Decimal]) -> CascadeResult:
+        return CascadeResult(
+            model_used=model,
+            accepted_tier=tier,
+            scores=tuple(self.scores),
+            cost=self.spent,
+            baseline_cost=baseline,
+            threshold=self.cascade.threshold,
+        )
+
+    # ------------------------------------------------------------------ the walk
+
+    def judge(self, tier: int, completion: ChatCompletion) -> Generator[_Effect, Any, Optional[CheckResult]]:
+        judge = self.cascade.judge
+        if judge is None:
+            return None
+        label = Cascade.tier_label(judge)
+        model: Any = judge[0] if len(judge) == 1 else list(judge)
+        message = completion._data.get("choices", [{}])[0].get("message") or {}
+        answer = message.get("content") or json.dumps(message.get("tool_calls") or "")
+        params = {"max_tokens": 8, "temperature": 0}
+        self.check_limits(self.chain(judge), params, f"the judge {label}")
+        args, books = self.prepare(
+            model,
+            judge_messages(self.messages, answer),
+            params,
+            False,
+            f"the judge {label}",
+            CascadeMark("judge", tier),
+        )
+        try:
+            sent = yield _Send(args, books, stream=False)
+        except FastrouterError as error:
+            self.spent += books.entry.total_cost if books.entry is not None else _ZERO
+            return CheckResult("judge", None, (f"{label} failed: {error}",), weight=self.cascade.judge_weight)
+        verdict: ChatCompletion = sent.completion
+        books.answered(verdict)
+        self.spent += books.entry.total_cost if books.entry is not None else _ZERO
+        reply = (verdict._data.get("choices") or [{}])[0].get("message", {}).get("content")
+        return judge_verdict(reply, verdict._data.get("model") or label, self.cascade.judge_weight)
+
+    def score(
+        self, tier: int, completion: ChatCompletion, last: bool
+    ) -> Generator[_Effect, Any, Tuple[float, Tuple[CheckResult, ...]]]:
+        results = builtin_checks(self.request, completion._data)
+        if not last:
+            for check in self.cascade.checks:
+                value = yield _Check(check, self.request, completion)
+                results.append(_user_score(check, value))
+            # The judge costs money: ask it only when the answer can still pass.
+            if self.cascade.judge is not None and combine(results) >= self.cascade.threshold:
+                verdict = yield from self.judge(tier, completion)
+                if verdict is not None:
+                    results.append(verdict)
+        return combine(results), tuple(results)
+
+    def walk(self) -> Generator[_Effect, Any, _Outcome]:
+        tiers = self.cascade.tiers
+        threshold = self.cascade.threshold
+        for index, tier in enumerate(tiers):
+            last = index == len(tiers) - 1
+            what = f"tier {index} ({Cascade.tier_label(tier)})"
+            chain = self.chain(tier)
+            params = self.params
+            if self.wants_logprobs(chain):
+                params = {**params, "logprobs": True}
+            self.check_limits(chain, params, what)
+            model: Any = tier[0] if len(tier) == 1 else list(tier)
+            mark = CascadeMark("kept" if last else "draft", index)
+            args, books = self.prepare(model, self.messages, params, self.stream, what, mark)
+            if last and self.stream:
+                mark.own_baseline = True
+                finish = self._live_finish(index, books)
+                live = yield _Send(args, books, stream=True, live=True, on_finish=finish)
+                return _Outcome(None, None, None, live)
+            started = time.perf_counter()
+            try:
+                sent: _Sent = yield _Send(args, books, stream=self.stream)
+            except FastrouterError as error:
+                cost = books.entry.total_cost if books.entry is not None else _ZERO
+                self.spent += cost
+                if last:
+                    raise
+                self.scores.append(TierScore(index, None, 0.0, False, (), cost, error=str(error)))
+                self.escalate(index, chain[0] if chain else None, f"{what} failed: {error}")
+                continue
+            completion = sent.completion
+            try:
+                score, results = yield from self.score(index, completion, last)
+            except BaseException:
+                self._record(books, sent)  # the tier was paid for: it is in the ledger whatever happens
+                raise
+            keep = last or score >= threshold
+            baseline: Optional[Decimal] = None
+            if keep:
+                mark.role = "kept"
+                mark.own_baseline = last
+                baseline = None if last else self.baseline(completion)
+                mark.baseline = baseline
+            self._record(books, sent)
+            cost = books.entry.total_cost if books.entry is not None else _ZERO
+            self.spent += cost
+            answered_by = completion._data.get("model") or chain[0]
+            self.scores.append(TierScore(index, answered_by, score, keep, results, cost))
+            if keep:
+                if last:
+                    baseline = cost
+                result = self.result(index, answered_by, baseline)
+                completion._cascade = result
+                logger.debug(
+                    "cascade %s kept tier %d in %.1f us", self.name, index, (time.perf_counter() - started) * 1e6
+                )
+                return _Outcome(completion, result, sent, None)
+            reasons = "; ".join(str(r) for r in results if r.score is not None and r.score < 1.0)
+            self.escalate(index, answered_by, f"score {score:.2f} < {threshold:g}: {reasons or 'no signal'}")
+        raise AssertionError("unreachable: the last tier is always kept")  # pragma: no cover
+
+    def _record(self, books: RequestBooks, sent: _Sent) -> None:
+        if books.entry is not None:
+            return
+        if sent.stream is not None:
+            books.stream_finished(sent.stream, "ok")
+        else:
+            books.answered(sent.completion)
+
+    def _live_finish(self, index: int, books: RequestBooks) -> Any:
+        """The last tier's stream end: record it as kept and attach the cascade's result."""
+
+        def finished(stream: Any, status: str) -> None:
+            books.stream_finished(stream, status)
+            cost = books.entry.total_cost if books.entry is not None else _ZERO
+            self.spent += cost
+            completion = stream.completion
+            results = tuple(builtin_checks(self.request, completion._data))
+            model = completion._data.get("model") or Cascade.tier_label(self.cascade.tiers[index])
+            self.scores.append(TierScore(index, model, combine(results), True, results, cost))
+            result = self.result(index, model, cost)
+            stream._cascade = result
+            completion._cascade = result
+
+        return finished
+
+
+# ------------------------------------------------------------------------- drivers
+
+
+def _drive_sync(client: Client, walk: Generator[_Effect, Any, _Outcome]) -> _Outcome:
+    from ..client import _completion  # the client's one way of reading a native answer
+
+    value: Any = None
+    error: Optional[BaseException] = None
+    try:
+        while True:
+            try:
+                effect = walk.throw(error) if error is not None else walk.send(value)
+            except StopIteration as stop:
+                outcome: _Outcome = stop.value
+                return outcome
+            value, error = None, None
+            try:
+                if isinstance(effect, _Check):
+                    value = effect.fn(effect.request, effect.completion)
+                    if inspect.isawaitable(value):
+                        value = _await_blocking(value)
+                    continue
+                with effect.books:
+                    if not effect.stream:
+                        value = _Sent(_completion(client._inner.chat_blocking(*effect.args)))
+                        continue
+                    stream = CascadeStream(client._inner.chat_stream_blocking(*effect.args), effect.on_finish)
+                    if effect.live:
+                        value = stream
+                        continue
+                    chunks = list(stream)
+                    value = _Sent(stream.completion, stream, chunks)
+            except Exception as exc:
+                error = exc
+    finally:
+        walk.close()
+
+
+def _await_blocking(awaitable: Any) -> Any:
+    import asyncio
+
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    raise RuntimeError("an async cascade check needs the AsyncClient (the sync Client is running inside an event loop)")
+
+
+async def _drive_async(client: AsyncClient, walk: Generator[_Effect, Any, _Outcome]) -> _Outcome:
+    from ..client import _completion
+
+    value: Any = None
+    error: Optional[BaseException] = None
+    try:
+        while True:
+            try:
+                effect = walk.throw(error) if error is not None else walk.send(value)
+            except StopIteration as stop:
+                outcome: _Outcome = stop.value
+                return outcome
+            value, error = None, None
+            try:
+                if isinstance(effect, _Check):
+                    value = effect.fn(effect.request, effect.completion)
+                    if inspect.isawaitable(value):
+                        value = await value
+                    continue
+                with effect.books:
+                    if not effect.stream:
+                        value = _Sent(_completion(await run(client._inner.chat, *effect.args)))
+                        continue
+                    stream = CascadeAsyncStream(await run(client._inner.chat_stream, *effect.args), effect.on_finish)
+                    if effect.live:
+                        value = stream
+                        continue
+                    chunks = [chunk async for chunk in stream]
+                    value = _Sent(stream.completion, stream, chunks)
+            except Exception as exc:
+                error = exc
+    finally:
+        walk.close()
+
+
+def _catalog_sync(client: Client) -> Optional[Catalog]:
+    try:
+        return client.models.list()
+    except FastrouterError:
+        return None  # no logprobs request, no baseline; limits and routes then refuse clearly
+
+
+async def _catalog_async(client: AsyncClient) -> Optional[Catalog]:
+    try:
+        return await client.models.list()
+    except FastrouterError:
+        return None
+
+
+def create_sync(
+    client: Client,
+    found: Tuple[Cascade, str, Optional[Decimal]],
+    messages: Any,
+    stream: bool,
+    extra_body: Optional[Mapping[str, Any]],
+    extra_headers: Optional[Mapping[str, str]],
+    max_retries: Optional[int],
+    timeout: Any,
+    tags: Optional[Sequence[str]],
+    params: Mapping[str, Any],
+) -> Any:
+    """``Client.chat.completions.create`` for a cascade: the kept answer (with
+    ``.cascade``), or a :class:`CascadeStream` of it."""
+    cascade, name, limit = found
+    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
+    walk = _Walk(client, cascade, name, limit, messages, stream, *rest, _catalog_sync(client))
+    outcome = _drive_sync(client, walk.walk())
+    if outcome.live is not None:
+        return outcome.live
+    if stream and outcome.sent is not None:
+        return CascadeStream.replay(outcome.sent.stream, outcome.sent.chunks or [], outcome.result)
+    return outcome.completion
+
+
+async def create_async(
+    client: AsyncClient,
+    found: Tuple[Cascade, str, Optional[Decimal]],
+    messages: Any,
+    stream: bool,
+    extra_body: Optional[Mapping[str, Any]],
+    extra_headers: Optional[Mapping[str, str]],
+    max_retries: Optional[int],
+    timeout: Any,
+    tags: Optional[Sequence[str]],
+    params: Mapping[str, Any],
+) -> Any:
+    """``AsyncClient.chat.completions.create`` for a cascade: the kept answer (with
+    ``.cascade``), or a :class:`CascadeAsyncStream` of it."""
+    cascade, name, limit = found
+    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
+    walk = _Walk(client, cascade, name, limit, messages, stream, *rest, await _catalog_async(client))
+    outcome = await _drive_async(client, walk.walk())
+    if outcome.live is not None:
+        return outcome.live
+    if stream and outcome.sent is not None:
+        return CascadeAsyncStream.replay(outcome.sent.stream, outcome.sent.chunks or [], outcome.result)
+    return outcome.completion

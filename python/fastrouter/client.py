@@ -7,11 +7,10 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Tuple, TypeVar, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
@@ -39,7 +38,7 @@ from .usage.budget import Budget, BudgetBook
 from .usage.cost import chain_worst_case
 from .usage.entries import requested_name
 from .usage.ledger import UsageLedger
-from .usage.reconcile import reconcile_async, reconcile_in_thread
+from .usage.reconcile import Reconciler, reconciles_by_default
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -156,6 +155,7 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        reconcile: Optional[bool] = None,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -191,6 +191,10 @@ class _ClientBase:
             hedge_after=hedge.after if hedge is not None else None,
             hedge_adaptive=hedge.adaptive if hedge is not None else False,
         )
+        # faults-py (issue 10.11): one bounded reconciliation worker, OpenRouter only by default.
+        if reconcile is None:
+            reconcile = reconciles_by_default(self.base_url)
+        self._reconciler = Reconciler(self.usage, self._fetch_generation) if reconcile else None
         self._add_resources()
 
     def _add_resources(self) -> None:
@@ -207,9 +211,13 @@ class _ClientBase:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
 
+    def _fetch_generation(self, generation_id: str) -> Any:
+        return _json(self._inner.get_blocking(_generation_path(generation_id)))
+
     def _reconcile(self, generation_id: str) -> None:
-        """Start filling a missing cost in from ``/generation`` (in the background)."""
-        raise NotImplementedError
+        """Queue filling a missing cost in from ``/generation`` (the client's one worker)."""
+        if self._reconciler is not None:
+            self._reconciler.submit(generation_id)
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
         return fetched(self._inner.get_blocking(*_models_request(validator)))
@@ -466,22 +474,15 @@ class AsyncClient(_ClientBase):
     def _add_resources(self) -> None:
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
-        self._reconciling: Set[asyncio.Task[bool]] = set()
         self.generations = AsyncGenerations(self)
         self.credits = AsyncCredits(self)
         self.key = AsyncKey(self)
 
-    def _reconcile(self, generation_id: str) -> None:
-        async def fetch(gid: str) -> Any:
-            return _json(await run(self._inner.get, _generation_path(gid)))
-
-        task = asyncio.get_running_loop().create_task(reconcile_async(self.usage, generation_id, fetch))
-        self._reconciling.add(task)
-        task.add_done_callback(self._reconciling.discard)
-
     async def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        if self._reconciler is not None:
+            self._reconciler.close(timeout=0)
 
     async def __aenter__(self) -> Self:
         return self
@@ -649,15 +650,11 @@ class Client(_ClientBase):
         self.credits = CreditsResource(self)
         self.key = KeyResource(self)
 
-    def _reconcile(self, generation_id: str) -> None:
-        def fetch(gid: str) -> Any:
-            return _json(self._inner.get_blocking(_generation_path(gid)))
-
-        reconcile_in_thread(self.usage, generation_id, fetch)
-
     def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        if self._reconciler is not None:
+            self._reconciler.close()
 
     def __enter__(self) -> Self:
         return self

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from .._format import table
-from ..usage.ledger import UsageLedger, UsageTotals
+from ..usage.ledger import LedgerFileError, UsageLedger, UsageTotals
 
 __all__ = ["add_usage_command"]
 
@@ -35,7 +35,11 @@ def _run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no ledger at {path}: create one with fastrouter.Client(ledger={str(path)!r})", file=sys.stderr)
         return 1
-    ledger = UsageLedger(path)
+    try:  # read-only: a foreign SQLite file gets no table and keeps its journal mode
+        ledger = UsageLedger(path, read_only=True)
+    except LedgerFileError as error:
+        print(f"fastrouter usage: {error}", file=sys.stderr)
+        return 1
     try:
         if args.format == "json":
             print(ledger.to_json())

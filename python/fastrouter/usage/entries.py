@@ -68,9 +68,16 @@ def entry_for_completion(
 
 
 def entry_for_failure(
-    attempts: Sequence[Attempt], *, requested: str, tags: Tuple[str, ...], started: float, streamed: bool = False
+    attempts: Sequence[Attempt],
+    *,
+    requested: str,
+    tags: Tuple[str, ...],
+    started: float,
+    streamed: bool = False,
+    status: str = "error",
 ) -> UsageEntry:
-    """The entry for a request that got no answer (what its attempts cost still counts)."""
+    """The entry for a request that got no answer (``status`` error or cancelled; what its
+    attempts cost still counts)."""
     last = attempts[-1] if attempts else None
     return UsageEntry(
         time=started,
@@ -82,6 +89,6 @@ def entry_for_failure(
         latency_s=time.time() - started,
         attempts=len(attempts),
         tags=tags,
-        status="error",
+        status=status,
         streamed=streamed,
     )

@@ -56,6 +56,9 @@ pub enum ErrorKind {
     /// A stream was cut or failed in-band. Before its first content this is retried like
     /// any transient failure; after it, the stream raises instead of switching models.
     Stream,
+    /// A stream stopped after it began because a timeout expired (the idle timeout or the
+    /// total deadline): both a stream failure (with its partial) and a timeout.
+    StreamTimeout,
 }
 
 /// What a model chain should do after an attempt failed with this kind.
@@ -111,6 +114,7 @@ impl ErrorKind {
             Self::Status => "status",
             Self::InvalidResponse => "invalid_response",
             Self::Stream => "stream",
+            Self::StreamTimeout => "stream_timeout",
         }
     }
 
@@ -125,7 +129,8 @@ impl ErrorKind {
             | Self::ServiceUnavailable
             | Self::Server
             | Self::InvalidResponse
-            | Self::Stream => Action::RetrySameModel,
+            | Self::Stream
+            | Self::StreamTimeout => Action::RetrySameModel,
             Self::ContextLengthExceeded
             | Self::ModelNotFound
             | Self::PermissionDenied
@@ -221,7 +226,7 @@ impl Error {
     }
 
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::Timeout
+        matches!(self.kind, ErrorKind::Timeout | ErrorKind::StreamTimeout)
     }
 
     /// Build from a reqwest failure; the URL is stripped (it could carry a query secret).

@@ -14,7 +14,7 @@ use crate::error::{Action, Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
-use crate::response::{check_chat_body, error_from_response, ChatSummary};
+use crate::response::{check_chat_body, error_from_response, lossy_utf8, ChatSummary};
 use crate::transport::{Timeouts, Transport};
 
 /// One try of one model.
@@ -446,8 +446,8 @@ pub async fn complete(
                 .await
                 .and_then(|response| {
                     if response.status.is_success() {
-                        check_chat_body(&response.headers, &response.body)
-                            .map(|summary| (response.body, summary))
+                        let body = lossy_utf8(response.body);
+                        check_chat_body(&response.headers, &body).map(|summary| (body, summary))
                     } else {
                         Err(error_from_response(
                             response.status.as_u16(),

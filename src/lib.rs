@@ -6,6 +6,7 @@
 //! extension lives in `bindings`, compiled only with the `python` feature.
 
 pub mod accumulate;
+pub mod duration;
 pub mod error;
 pub mod events;
 pub mod failover;

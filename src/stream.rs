@@ -55,6 +55,10 @@ impl StreamDecoder {
                         continue;
                     }
                     let data = event.data;
+                    // `data:` then a blank line carries nothing: skip it, don't fail on it.
+                    if data.trim().is_empty() {
+                        continue;
+                    }
                     if data.trim() == "[DONE]" {
                         self.done = true;
                         continue;
@@ -231,6 +235,20 @@ mod tests {
         assert_eq!(run.decoder.keepalives, 2);
         assert!(!run.decoder.progressed);
         assert!(run.chunks.is_empty());
+    }
+
+    #[test]
+    fn events_with_empty_data_are_skipped() {
+        let text = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata:\n\ndata: \r\n\r\n\
+                    data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\n\
+                    data:\n\ndata: [DONE]\n\n";
+        for piece in [1, 3, 1000] {
+            let run = run(text, piece);
+            assert!(run.error.is_none(), "{:?}", run.error);
+            assert_eq!(run.chunks.len(), 2);
+            assert_eq!(run.acc.to_value()["choices"][0]["message"]["content"], "ab");
+            assert!(run.decoder.done);
+        }
     }
 
     #[test]

@@ -52,6 +52,7 @@ from .errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
     StreamError,
+    StreamTimeoutError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
@@ -128,6 +129,7 @@ __all__ = [
     "ProviderError",
     "ServiceUnavailableError",
     "StreamError",
+    "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
 ]

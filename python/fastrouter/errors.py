@@ -38,6 +38,7 @@ __all__ = [
     "ProviderError",
     "ServiceUnavailableError",
     "StreamError",
+    "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
     "CatalogUnavailableError",
@@ -227,12 +228,20 @@ class StreamError(APIError):
         self.metadata = dict(metadata or {})
 
 
-class AllModelsFailedError(FastrouterError):
-    """Every model of a chain failed. ``attempts`` lists each try; ``last_error`` is the
-    error of the final attempt."""
+class StreamTimeoutError(StreamError, APITimeoutError):
+    """A stream that had begun was stopped by a timeout (the total deadline, or no progress
+    within the idle timeout): caught by ``except APITimeoutError`` and ``except StreamError``
+    alike, with ``partial`` holding what was received."""
 
-    attempts: List[Attempt]
+
+class AllModelsFailedError(APIError):
+    """Every model of a chain failed. ``attempts`` lists each try; ``last_error`` is the
+    error of the final attempt, whose ``kind``, ``model``, ``request_id`` and
+    ``status_code`` (``None`` when it had no HTTP status) this error repeats, so
+    ``except APIError`` handles a chain like a single model."""
+
     last_error: Optional[APIError]
+    status_code: Optional[int]
 
     def __init__(
         self,
@@ -241,10 +250,15 @@ class AllModelsFailedError(FastrouterError):
         attempts: Sequence[Attempt] = (),
         last_error: Optional[APIError] = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.attempts = list(attempts)
+        super().__init__(
+            message,
+            kind=last_error.kind if last_error is not None else "error",
+            model=last_error.model if last_error is not None else None,
+            request_id=last_error.request_id if last_error is not None else None,
+            attempts=attempts,
+        )
         self.last_error = last_error
+        self.status_code = getattr(last_error, "status_code", None)
 
 
 class BudgetExceededError(FastrouterError):
@@ -371,11 +385,12 @@ def _from_native(
         error = APIConnectionError(message, **common)
     elif kind == "invalid_response":
         error = APIResponseValidationError(message, body=body, **common)
-    elif kind == "stream":
+    elif kind in ("stream", "stream_timeout"):
         from .types import ChatCompletion
 
         received = ChatCompletion._from_native(json.loads(partial), attempts) if partial is not None else None
-        error = StreamError(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
+        stream_class = StreamTimeoutError if kind == "stream_timeout" else StreamError
+        error = stream_class(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
     elif kind == "invalid_request":
         error = APIError(message, **common)
     else:

@@ -12,14 +12,15 @@ use reqwest::Method;
 
 use super::completions::{CompletionQueue, TaskHandle};
 use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
-use super::runtime::{block_on, spawn_reporting};
+use super::runtime::{block_on, fork_generation, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
+use crate::duration::from_secs_clamped;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
 use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
-use crate::response::error_from_response;
+use crate::response::{error_from_response, lossy_utf8};
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
 /// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
@@ -81,20 +82,29 @@ impl<'py> IntoPyObject<'py> for BodyOutput {
     }
 }
 
+/// Seconds from Python: NaN, zero and negatives are a `ValueError` naming the argument;
+/// values too large for a timer (up to infinity) are clamped to about 31 years.
 fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
     match value {
         None => Ok(None),
-        Some(secs) if secs.is_finite() && secs > 0.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        Some(secs) if secs > 0.0 => Ok(from_secs_clamped(secs)),
         Some(secs) => Err(PyValueError::new_err(format!(
             "{name} must be a positive number of seconds, got {secs}"
         ))),
     }
 }
 
+fn closed() -> PyErr {
+    error_to_py(&Error::new(ErrorKind::Connection, "the client is closed"))
+}
+
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeClient {
-    /// `None` once closed; requests in flight keep their own clone of the pool.
-    transport: RwLock<Option<Transport>>,
+    /// `None` once closed; requests in flight keep their own clone of the pool. The
+    /// pool is tagged with the fork generation it was built in (see `transport()`).
+    transport: RwLock<Option<(u64, Transport)>>,
+    /// What the pool is built from, to rebuild it in a forked child.
+    config: TransportConfig,
     backoff: Backoff,
     health: Arc<HealthBook>,
     events: Option<EventSink>,
@@ -102,11 +112,31 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
+    /// The pool, rebuilt first if this process was forked since it was built: its
+    /// connections are driven by tasks of the parent's runtime, which the child lacks.
     fn transport(&self) -> PyResult<Transport> {
-        let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
-        guard
-            .clone()
-            .ok_or_else(|| error_to_py(&Error::new(ErrorKind::Connection, "the client is closed")))
+        let generation = fork_generation();
+        {
+            let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
+            match &*guard {
+                None => return Err(closed()),
+                Some((built_in, transport)) if *built_in == generation => {
+                    return Ok(transport.clone())
+                }
+                Some(_) => {}
+            }
+        }
+        let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            None => Err(closed()),
+            Some((built_in, transport)) if *built_in == generation => Ok(transport.clone()),
+            Some(_) => {
+                let fresh = Transport::new(self.config.clone()).map_err(|e| error_to_py(&e))?;
+                // Leak the parent's pool: dropping it could touch its dead runtime.
+                std::mem::forget(guard.replace((generation, fresh.clone())));
+                Ok(fresh)
+            }
+        }
     }
 
     /// The pool and the request for one chat call: per-request timeouts and a route's
@@ -184,7 +214,7 @@ async fn get_body(
     if response.status == reqwest::StatusCode::NOT_MODIFIED {
         Ok((None, validator))
     } else if response.status.is_success() {
-        Ok((Some(response.body), validator))
+        Ok((Some(lossy_utf8(response.body)), validator))
     } else {
         Err(error_from_response(
             response.status.as_u16(),
@@ -234,18 +264,19 @@ impl NativeClient {
             attempt: seconds(attempt_timeout, "timeout")?,
             total: seconds(total_timeout, "total timeout")?,
         };
-        let transport = Transport::new(TransportConfig {
+        let config = TransportConfig {
             base_url,
             api_key: api_key.map(ApiKey::new),
             headers,
             timeouts,
-        })
-        .map_err(|e| match e.kind() {
+        };
+        let transport = Transport::new(config.clone()).map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),
             _ => error_to_py(&e),
         })?;
         Ok(Self {
-            transport: RwLock::new(Some(transport)),
+            transport: RwLock::new(Some((fork_generation(), transport))),
+            config,
             backoff: Backoff::default(),
             health: Arc::new(HealthBook::new(breaker)),
             events: on_event.map(python_sink),
@@ -429,7 +460,11 @@ impl NativeClient {
     /// Drop the connection pool; later requests fail with `APIConnectionError`.
     fn close(&self) {
         let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
-        guard.take();
+        if let Some((built_in, transport)) = guard.take() {
+            if built_in != fork_generation() {
+                std::mem::forget(transport); // the parent's pool, in a forked child
+            }
+        }
     }
 
     #[getter]
@@ -442,7 +477,7 @@ impl NativeClient {
 
     fn __repr__(&self) -> String {
         match &*self.transport.read().unwrap_or_else(|p| p.into_inner()) {
-            Some(t) => format!("NativeClient(base_url={:?})", t.base_url()),
+            Some((_, t)) => format!("NativeClient(base_url={:?})", t.base_url()),
             None => "NativeClient(closed)".to_owned(),
         }
     }

@@ -19,6 +19,16 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::NativeStream>()?;
     m.add_class::<completions::CompletionQueue>()?;
     m.add_class::<completions::TaskHandle>()?;
+    // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
+    // not wait on the parent's runtime threads: rebuild lazily instead.
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item(
+        "after_in_child",
+        wrap_pyfunction!(runtime::after_fork_in_child, m)?,
+    )?;
+    m.py()
+        .import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
     m.add(
         "__all__",
         [

@@ -2,8 +2,7 @@
 //! OpenRouter's exact wire shapes.
 
 use std::io;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Response;
@@ -21,10 +20,13 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
     else {
         return Ok(super::error_response(400, "No model specified"));
     };
+    if !state.knows_model(&model) {
+        return Ok(model_not_found(&model));
+    }
     let outcome = next_outcome(state, &model);
     let delay = outcome.delay();
-    if delay > 0.0 && delay.is_finite() {
-        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    if let Some(delay) = crate::duration::from_secs_clamped(delay) {
+        tokio::time::sleep(delay).await;
     }
     match outcome {
         Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),
@@ -41,6 +43,22 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
             "scripted connection drop",
         )),
     }
+}
+
+/// OpenRouter's answer to an unknown model id.
+fn model_not_found(model: &str) -> Response<Body> {
+    let body = json!({"error": {
+        "message": format!("{model} is not a valid model ID"),
+        "code": 400,
+        "error_type": "invalid_request",
+        "http_status": 400,
+        "availability": {
+            "code": "model_not_found",
+            "retryable": false,
+            "requested_models": [model],
+        },
+    }});
+    json_response(400, body.to_string())
 }
 
 fn next_outcome(state: &State, model: &str) -> Outcome {
@@ -112,6 +130,8 @@ pub(super) struct ReplyPlan {
     pub finish_reason: String,
     pub native_finish_reason: String,
     pub usage: Value,
+    /// `top_logprobs` when the request asked for `logprobs`.
+    pub logprobs: Option<usize>,
 }
 
 fn plan(
@@ -132,9 +152,8 @@ fn plan(
             last_user_text(request)
         )
     });
-    let counter = state.counters.next_id.fetch_add(1, Ordering::SeqCst);
     let created = unix_now();
-    let id = format!("gen-{created}-mock{counter:016}");
+    let (counter, id) = state.next_generation(created);
 
     let prompt_tokens = spec
         .prompt_tokens
@@ -233,6 +252,7 @@ fn plan(
         finish_reason,
         native_finish_reason,
         usage,
+        logprobs: super::logprobs::requested(request),
     }
 }
 
@@ -278,7 +298,10 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         "created": plan.created,
         "system_fingerprint": null,
         "choices": [{
-            "logprobs": null,
+            "logprobs": plan.logprobs.map(|top| {
+                let tokens = super::stream::split_content(&plan.content, None);
+                super::logprobs::for_tokens(tokens.iter().map(String::as_str), top)
+            }),
             "finish_reason": plan.finish_reason,
             "native_finish_reason": plan.native_finish_reason,
             "index": 0,

@@ -55,6 +55,7 @@ class Case:
     action: str = "finish"
     at: float = 0.2
     target: str = "mock"  # mock | silent (accepts, never answers) | full (connect never completes)
+    slow_catalog: bool = False  # the catalog (which budgets need) takes a second to load
     raises: Optional[type] = None
     status: str = "ok"
     cost: Optional[Decimal] = None
@@ -144,6 +145,9 @@ CASES = [
         status="error",
     ),
     # -- cancellation (async) / Ctrl-C (sync) at each stage
+    Case(
+        "cancel_loading_catalog", (Reply("never sent"),), slow_catalog=True, action="cancel_after", status="cancelled"
+    ),
     Case("cancel_before_send", target="silent", action="cancel_after", status="cancelled"),
     Case("cancel_waiting_for_headers", (Reply("late", delay=SLOW),), action="cancel_after", status="cancelled"),
     Case(
@@ -288,6 +292,22 @@ def _client(cls: type, case: Case, target: Any, server: MockServer) -> Any:
         client._catalog_if_loaded = lambda: catalog
         client.models.list = _returning(catalog, asynchronous=cls is fastrouter.AsyncClient)
         catalog_source.close()
+    if case.slow_catalog:
+        load = client.models.list
+        if cls is fastrouter.AsyncClient:
+
+            async def slow_async(**kwargs: Any) -> Any:
+                await asyncio.sleep(1.0)
+                return await load(**kwargs)
+
+            client.models.list = slow_async
+        else:
+
+            def slow_sync(**kwargs: Any) -> Any:
+                time.sleep(1.0)
+                return load(**kwargs)
+
+            client.models.list = slow_sync
     return client
 
 
@@ -487,7 +507,9 @@ def _in_child(work: Callable[[], int], limit: float = 20.0) -> int:
 def test_fork_a_stream_open_across_fork_is_recorded_once_by_the_parent(server: MockServer, tmp_path: Any) -> None:
     server.script(A, Reply(WORDS, cost=0.002, stream=StreamScript(chunk_delay=0.1)))
     db = tmp_path / "usage.db"
-    client = fastrouter.Client(base_url=server.base_url, api_key="k", ledger=str(db), budgets=[fastrouter.Budget(usd="1")])
+    client = fastrouter.Client(
+        base_url=server.base_url, api_key="k", ledger=str(db), budgets=[fastrouter.Budget(usd="1")]
+    )
     stream = client.chat.completions.create(model=A, messages=HI, stream=True)
     chunks = iter(stream)
     next(chunks)

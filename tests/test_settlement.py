@@ -261,9 +261,7 @@ def _usage_cli(args: list[str]) -> int:
     return main(["usage", *args])
 
 
-def test_usage_cli_on_a_foreign_sqlite_file_changes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_usage_cli_on_a_foreign_sqlite_file_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "app.db"
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE users (name TEXT)")
@@ -289,10 +287,14 @@ def test_usage_cli_on_a_file_that_is_not_a_database(tmp_path: Path, capsys: pyte
     assert len(err.strip().splitlines()) == 1 and str(path) in err and "Traceback" not in err
 
 
-def test_usage_cli_still_reads_a_real_ledger_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_cli_still_reads_a_real_ledger_without_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "usage.db"
     ledger = UsageLedger(db)
-    ledger.record(UsageEntry(time=time.time(), generation_id=None, requested=A, model=A, provider=None, cost=Decimal(1)))
+    ledger.record(
+        UsageEntry(time=time.time(), generation_id=None, requested=A, model=A, provider=None, cost=Decimal(1))
+    )
     ledger.close()
     assert _usage_cli(["--db", str(db), "--format", "json"]) == 0
     assert '"cost": "1"' in capsys.readouterr().out

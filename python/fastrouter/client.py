@@ -246,6 +246,7 @@ class _ClientBase:
         tags: Optional[Sequence[str]],
         params: Mapping[str, Any],
         catalog: Optional[Catalog],
+        books: Optional[RequestBooks] = None,
     ) -> Tuple[_NativeArgs, RequestBooks]:
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
@@ -275,7 +276,17 @@ class _ClientBase:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
         body = build_body(messages, params, extra_body, stream=stream)
-        books = RequestBooks(
+        if books is None:
+            books = self._new_books(model, tags, stream)
+        limit = route.max_cost_per_request if route is not None else None
+        if self._budgets or limit is not None:
+            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+
+    def _new_books(self, model: ModelArg, tags: Optional[Sequence[str]], stream: bool) -> RequestBooks:
+        """The books of one request (its reservation and its one ledger entry)."""
+        return RequestBooks(
             self.usage,
             self._budgets,
             self._catalog_if_loaded,
@@ -284,11 +295,6 @@ class _ClientBase:
             tuple(tags or ()),
             stream,
         )
-        limit = route.max_cost_per_request if route is not None else None
-        if self._budgets or limit is not None:
-            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
 
     def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
@@ -395,9 +401,13 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
-        catalog = await client.models.list() if client._needs_catalog(model) else None
+        catalog, books = None, None
+        if client._needs_catalog(model):
+            books = client._new_books(model, tags, stream)
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = await client.models.list()
         args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
             if stream:
@@ -571,9 +581,13 @@ class Completions(_Resource["Client"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
-        catalog = client.models.list() if client._needs_catalog(model) else None
+        catalog, books = None, None
+        if client._needs_catalog(model):
+            books = client._new_books(model, tags, stream)
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = client.models.list()
         args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
             if stream:

@@ -19,8 +19,11 @@ _ZERO = Decimal(0)
 
 
 def requested_name(model: Union[str, Sequence[str]]) -> str:
-    """What the caller asked for: a model id, or a chain as ``a,b,c``."""
-    return model if isinstance(model, str) else ",".join(model)
+    """What the caller asked for: a model id, or a chain as ``a,b,c`` (named before the
+    argument is validated, so anything else is shown as it is)."""
+    if isinstance(model, str):
+        return model
+    return ",".join(map(str, model)) if isinstance(model, (list, tuple)) else repr(model)
 
 
 def entry_for_completion(

@@ -7,6 +7,10 @@ the queue of model ``bench/stream`` topped up with replies streamed as ``--chunk
 4 characters each (``"000 001 002 ..."``), so every stream request gets the same long
 stream however many rounds run. Other models keep the mock's default echo reply. It prints
 its base URL on the first line of stdout and serves until terminated (SIGTERM / Ctrl-C).
+
+``--tls`` serves HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and prints the CA file's path on the
+second line; model ``bench/hold`` then also streams slowly (one chunk every
+``HOLD_INTERVAL`` seconds), so the TLS benchmark can hold hundreds of streams open.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import List, Optional
 from fastrouter.testing import MockServer, Reply, StreamScript
 
 MODEL = "bench/stream"
+HOLD_MODEL = "bench/hold"
+HOLD_INTERVAL = 2.0
 # Top the queue up to HIGH outcomes whenever fewer than LOW are left (checked every POLL s):
 # far more than can be used between two checks (at most one round of concurrent streams
 # starts per check, and a round takes well over POLL seconds).
@@ -43,6 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--chunks", type=int, default=1000, help="content chunks per stream")
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to that core")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS; print the CA file on line 2")
     args = parser.parse_args(argv)
 
     if args.cpu is not None:
@@ -50,6 +57,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.sched_setaffinity(0, {args.cpu})
 
     reply = Reply(content=stream_content(args.chunks), stream=StreamScript(chunks=args.chunks))
+    hold = Reply(content=stream_content(8), stream=StreamScript(chunks=8, chunk_delay=HOLD_INTERVAL))
+    queues = {MODEL: reply, HOLD_MODEL: hold} if args.tls else {MODEL: reply}
 
     stopping = False
 
@@ -60,14 +69,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    server = MockServer(host=args.host, port=args.port).start()
+    server = MockServer(host=args.host, port=args.port, tls=args.tls).start()
     try:
-        server.script(MODEL, *([reply] * HIGH))
+        for model, outcome in queues.items():
+            server.script(model, *([outcome] * HIGH))
         print(server.base_url, flush=True)
+        if args.tls:
+            print(server.ca_path, flush=True)
         while not stopping:
-            left = server.pending().get(MODEL, 0)
-            if left < LOW:
-                server.script(MODEL, *([reply] * (HIGH - left)))
+            pending = server.pending()
+            for model, outcome in queues.items():
+                left = pending.get(model, 0)
+                if left < LOW:
+                    server.script(model, *([outcome] * (HIGH - left)))
             time.sleep(POLL)
     finally:
         server.stop()

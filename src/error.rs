@@ -16,9 +16,13 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Could not connect, or the connection broke before a full response.
     Connection,
+    /// The connection cannot succeed as configured (an untrusted, expired or wrong-host
+    /// certificate, a proxy wanting credentials, http:// vs https:// mismatch): the same
+    /// host would fail again, so neither a retry nor the next model can help.
+    ConnectionSetup,
     /// A connect, read, first-token or attempt timeout expired.
     Timeout,
-    /// 400 and other request errors no model can fix (413, 422, ...).
+    /// 400 and other request errors no model can fix (413, ...).
     BadRequest,
     /// The prompt does not fit the model's context window (a 400 with a typed error).
     ContextLengthExceeded,
@@ -34,6 +38,10 @@ pub enum ErrorKind {
     NotFound,
     /// 408 from the server.
     RequestTimeout,
+    /// 409: the request conflicts with the current state of a resource.
+    Conflict,
+    /// 422: well-formed but semantically invalid.
+    UnprocessableEntity,
     /// 429: rate limited (platform or upstream provider).
     RateLimited,
     /// 429 for a spent quota (OpenRouter's free-model daily cap): not worth retrying
@@ -53,6 +61,8 @@ pub enum ErrorKind {
     Status,
     /// A success status whose body is not the expected JSON.
     InvalidResponse,
+    /// A bug in fastrouter (a task panicked): reported, never a hang or a crash.
+    Internal,
     /// A stream was cut or failed in-band. Before its first content this is retried like
     /// any transient failure; after it, the stream raises instead of switching models.
     Stream,
@@ -76,12 +86,14 @@ impl ErrorKind {
     /// The kind for an HTTP error status (before looking at typed error bodies).
     pub fn from_status(status: u16) -> Self {
         match status {
-            400 | 413 | 422 => Self::BadRequest,
+            400 | 413 => Self::BadRequest,
             401 => Self::Authentication,
             402 => Self::InsufficientCredits,
             403 => Self::PermissionDenied,
             404 => Self::NotFound,
             408 => Self::RequestTimeout,
+            409 => Self::Conflict,
+            422 => Self::UnprocessableEntity,
             429 => Self::RateLimited,
             502 => Self::Provider,
             503 => Self::ServiceUnavailable,
@@ -95,6 +107,7 @@ impl ErrorKind {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::Connection => "connection",
+            Self::ConnectionSetup => "connection_setup",
             Self::Timeout => "timeout",
             Self::BadRequest => "bad_request",
             Self::ContextLengthExceeded => "context_length_exceeded",
@@ -104,6 +117,8 @@ impl ErrorKind {
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
             Self::RequestTimeout => "request_timeout",
+            Self::Conflict => "conflict",
+            Self::UnprocessableEntity => "unprocessable_entity",
             Self::RateLimited => "rate_limited",
             Self::QuotaExhausted => "quota_exhausted",
             Self::CoolingDown => "cooling_down",
@@ -113,6 +128,7 @@ impl ErrorKind {
             Self::Server => "server",
             Self::Status => "status",
             Self::InvalidResponse => "invalid_response",
+            Self::Internal => "internal",
             Self::Stream => "stream",
             Self::StreamTimeout => "stream_timeout",
         }
@@ -139,9 +155,13 @@ impl ErrorKind {
             | Self::CoolingDown
             | Self::Cancelled => Action::NextModel,
             Self::InvalidRequest
+            | Self::ConnectionSetup
             | Self::BadRequest
             | Self::Authentication
             | Self::InsufficientCredits
+            | Self::Conflict
+            | Self::UnprocessableEntity
+            | Self::Internal
             | Self::Status => Action::Stop,
         }
     }
@@ -286,7 +306,10 @@ mod tests {
         assert_eq!(ErrorKind::from_status(403), ErrorKind::PermissionDenied);
         assert_eq!(ErrorKind::from_status(404), ErrorKind::NotFound);
         assert_eq!(ErrorKind::from_status(408), ErrorKind::RequestTimeout);
-        assert_eq!(ErrorKind::from_status(409), ErrorKind::Status);
+        assert_eq!(ErrorKind::from_status(409), ErrorKind::Conflict);
+        assert_eq!(ErrorKind::from_status(413), ErrorKind::BadRequest);
+        assert_eq!(ErrorKind::from_status(418), ErrorKind::Status);
+        assert_eq!(ErrorKind::from_status(422), ErrorKind::UnprocessableEntity);
         assert_eq!(ErrorKind::from_status(429), ErrorKind::RateLimited);
         assert_eq!(ErrorKind::from_status(500), ErrorKind::Server);
         assert_eq!(ErrorKind::from_status(502), ErrorKind::Provider);
@@ -322,6 +345,8 @@ mod tests {
             ErrorKind::Authentication,
             ErrorKind::InsufficientCredits,
             ErrorKind::InvalidRequest,
+            ErrorKind::Conflict,
+            ErrorKind::UnprocessableEntity,
         ] {
             assert_eq!(kind.action(), Action::Stop, "{kind:?}");
         }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 
+use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
+use crate::network::{NetworkOptions, Route};
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -54,6 +56,8 @@ pub struct TransportConfig {
     /// Sent on every request (attribution headers, user defaults).
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
+    /// CA bundle, proxy and HTTP version policy (see [`crate::network`]).
+    pub network: NetworkOptions,
 }
 
 /// A response read in full.
@@ -62,6 +66,8 @@ pub struct FullResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The HTTP version the exchange used (`HTTP/2` when ALPN chose h2).
+    pub version: reqwest::Version,
 }
 
 /// The pooled client. Cheap to clone (reqwest's client is an `Arc`).
@@ -71,6 +77,7 @@ pub struct Transport {
     base_url: String,
     has_key: bool,
     timeouts: Timeouts,
+    route: std::sync::Arc<Route>,
 }
 
 impl fmt::Debug for Transport {
@@ -88,6 +95,18 @@ pub(crate) fn install_crypto_provider() {
         // Another library may have installed one first; either is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// `HTTP/1.1`, `HTTP/2`, ...: how attempts and the mock name a protocol version.
+pub fn version_name(version: reqwest::Version) -> &'static str {
+    match version {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_11 => "HTTP/1.1",
+        reqwest::Version::HTTP_2 => "HTTP/2",
+        reqwest::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -170,7 +189,6 @@ impl Transport {
             .tls_backend_rustls()
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
-            .http2_adaptive_window(true)
             .redirect(same_origin_redirects());
         if let Some(connect) = timeouts.connect {
             builder = builder.connect_timeout(connect);
@@ -178,12 +196,14 @@ impl Transport {
         if let Some(read) = timeouts.read {
             builder = builder.read_timeout(read);
         }
+        let (builder, route) = crate::network::configure(builder, &config.network, &parsed)?;
         let http = builder.build().map_err(Error::from_transport)?;
         Ok(Self {
             http,
             base_url,
             has_key,
             timeouts,
+            route: std::sync::Arc::new(route),
         })
     }
 
@@ -236,11 +256,15 @@ impl Transport {
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
         let request = self.request(Method::POST, path, Some(body), extra_headers)?;
-        request
+        let response = request
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
             .await
-            .map_err(Error::from_transport)
+            .map_err(|err| diagnose::transport_error(err, &self.route))?;
+        match diagnose::proxy_status_error(response.status().as_u16(), &self.route) {
+            Some(err) => Err(err),
+            None => Ok(response),
+        }
     }
 
     /// Send one request and read the whole body (bounded), within `timeout`.
@@ -254,14 +278,22 @@ impl Transport {
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
         let exchange = async {
-            let mut response = request.send().await.map_err(Error::from_transport)?;
+            let mut response = request
+                .send()
+                .await
+                .map_err(|err| diagnose::transport_error(err, &self.route))?;
             let status = response.status();
+            if let Some(err) = diagnose::proxy_status_error(status.as_u16(), &self.route) {
+                return Err(err);
+            }
+            let version = response.version();
             let headers = std::mem::take(response.headers_mut());
             let body = read_bounded(response).await?;
             Ok(FullResponse {
                 status,
                 headers,
                 body,
+                version,
             })
         };
         match timeout {
@@ -326,6 +358,7 @@ mod tests {
             api_key: Some(ApiKey::new("sk-or-v1-secret")),
             headers: vec![],
             timeouts: Timeouts::default(),
+            network: NetworkOptions::default(),
         }
     }
 

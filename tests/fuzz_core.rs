@@ -7,10 +7,10 @@
 //! Short by default (CI); `FASTROUTER_FUZZ_CASES=200000 cargo test --release --test
 //! fuzz_core` runs long.
 
-use fastrouter::accumulate::Accumulator;
 use fastrouter::response::{check_chat_body, error_from_response, lossy_utf8};
-use fastrouter::sse::{SseItem, SseParser};
-use fastrouter::stream::StreamDecoder;
+use fastrouter::stream::accumulate::Accumulator;
+use fastrouter::stream::decoder::StreamDecoder;
+use fastrouter::stream::sse::{SseItem, SseParser};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use reqwest::header::{HeaderMap, HeaderValue};

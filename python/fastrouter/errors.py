@@ -3,7 +3,7 @@
 Names follow the ``openai`` package so ``except openai.RateLimitError`` becomes
 ``except fastrouter.RateLimitError``. The Rust core raises these through one function,
 :func:`_from_native`, which picks the class from the error *kind* the core classified
-(never from message text) and the HTTP status.
+alone (never from message text, never re-deriving it from the HTTP status).
 
 Nothing here ever holds request headers, so the API key cannot appear in an error.
 """
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
 
 if TYPE_CHECKING:
+    from ._fastrouter import NativeAttempt
     from .attempts import Attempt
     from .types import ChatCompletion
 
@@ -311,21 +312,8 @@ class RoutingError(FastrouterError, ValueError):
         return RoutingError(self.message, source=source, key=self.key, suggestion=self.suggestion)
 
 
-_BY_STATUS: Dict[int, Type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    402: InsufficientCreditsError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    413: BadRequestError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-    502: ProviderError,
-    503: ServiceUnavailableError,
-}
-
+# The core's error kind (``ErrorKind::as_str`` in src/error.rs) -> the class raised for
+# an error status. The core classified the status already; this only names the class.
 _BY_KIND: Dict[str, Type[APIStatusError]] = {
     "bad_request": BadRequestError,
     "context_length_exceeded": BadRequestError,
@@ -335,21 +323,14 @@ _BY_KIND: Dict[str, Type[APIStatusError]] = {
     "permission_denied": PermissionDeniedError,
     "not_found": NotFoundError,
     "request_timeout": RequestTimeoutError,
+    "conflict": ConflictError,
+    "unprocessable_entity": UnprocessableEntityError,
     "rate_limited": RateLimitError,
     "quota_exhausted": RateLimitError,
     "provider": ProviderError,
     "service_unavailable": ServiceUnavailableError,
     "server": InternalServerError,
 }
-
-
-def _status_class(status: Optional[int], kind: str) -> Type[APIStatusError]:
-    if status is not None:
-        if status in _BY_STATUS:
-            return _BY_STATUS[status]
-        if status >= 500:
-            return InternalServerError
-    return _BY_KIND.get(kind, APIStatusError)
 
 
 def _from_native(
@@ -364,9 +345,10 @@ def _from_native(
     provider: Optional[str],
     model: Optional[str],
     body: Optional[str],
-    attempts: Sequence[Any],
+    attempts: Sequence[NativeAttempt],
     exhausted_chain: bool,
     partial: Optional[str] = None,
+    answer_cost: Optional[str] = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
@@ -381,20 +363,22 @@ def _from_native(
     error: APIError
     if kind == "timeout":
         error = APITimeoutError(message, **common)
-    elif kind == "connection":
+    elif kind in ("connection", "connection_setup"):
         error = APIConnectionError(message, **common)
     elif kind == "invalid_response":
         error = APIResponseValidationError(message, body=body, **common)
     elif kind in ("stream", "stream_timeout"):
         from .types import ChatCompletion
 
-        received = ChatCompletion._from_native(json.loads(partial), attempts) if partial is not None else None
+        received = (
+            ChatCompletion._from_native(json.loads(partial), attempts, answer_cost) if partial is not None else None
+        )
         stream_class = StreamTimeoutError if kind == "stream_timeout" else StreamError
         error = stream_class(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
-    elif kind == "invalid_request":
+    elif kind in ("invalid_request", "internal"):
         error = APIError(message, **common)
     else:
-        cls = _status_class(status, kind)
+        cls = _BY_KIND.get(kind, APIStatusError)
         error = cls(
             message,
             status_code=status,

@@ -20,6 +20,8 @@ Without a script the server answers every chat request with a short echo of the 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -223,12 +225,14 @@ Outcome = Union[Reply, Fail, Raw, Drop]
 class RecordedRequest:
     """A request the mock received. ``headers`` has lower-case names and the
     ``authorization`` value replaced by ``Bearer <redacted>``; ``body`` is the decoded
-    JSON (or the raw text when it was not JSON, or ``None`` when empty)."""
+    JSON (or the raw text when it was not JSON, or ``None`` when empty); ``http_version``
+    is how it arrived (``"HTTP/1.1"``, or ``"HTTP/2"`` over TLS when ALPN chose h2)."""
 
     method: str
     path: str
     headers: Dict[str, str]
     body: Any
+    http_version: str = "HTTP/1.1"
 
     @property
     def model(self) -> Optional[str]:
@@ -242,6 +246,11 @@ class MockServer:
     Use it as a context manager (sync or async) or call :meth:`start` / :meth:`stop`.
     ``api_key`` makes the server accept only that key; ``catalog`` replaces the bundled
     321-model catalog (a list of model dicts or a ``{"data": [...]}`` payload).
+
+    ``tls=True`` serves HTTPS, offering HTTP/2 and HTTP/1.1 by ALPN, with a certificate
+    signed by a CA generated at start: trust it with ``ca_bundle=server.ca_path`` (or
+    ``server.ca_pem``). ``cert="expired"`` or ``cert="wrong-host"`` presents a faulty
+    certificate instead, to test how clients fail.
     """
 
     def __init__(
@@ -252,21 +261,32 @@ class MockServer:
         api_key: Optional[str] = None,
         catalog: Union[Sequence[Mapping[str, Any]], Mapping[str, Any], None] = None,
         total_credits: float = 100.0,
+        tls: bool = False,
+        cert: str = "valid",
     ) -> None:
+        if cert != "valid" and not tls:
+            raise ValueError("cert= needs tls=True")
         self._config: Dict[str, Any] = {
             "host": host,
             "port": port,
             "api_key": api_key,
             "catalog_json": json.dumps(catalog) if catalog is not None else None,
             "total_credits": float(total_credits),
+            "tls": cert if tls else None,
         }
         self._native: Optional[_fastrouter.NativeMockServer] = None
+        self._ca_path: Optional[str] = None
 
     # lifecycle -----------------------------------------------------------------
     def start(self) -> MockServer:
         """Bind and start serving (idempotent); returns ``self``."""
         if self._native is None:
             self._native = _fastrouter.NativeMockServer(**self._config)
+            ca_pem = self._native.ca_pem
+            if ca_pem is not None:
+                fd, self._ca_path = tempfile.mkstemp(prefix="fastrouter-mock-ca-", suffix=".pem")
+                with os.fdopen(fd, "w") as file:
+                    file.write(ca_pem)
         return self
 
     def stop(self) -> None:
@@ -274,6 +294,9 @@ class MockServer:
         if self._native is not None:
             self._native.stop()
             self._native = None
+        if self._ca_path is not None:
+            os.unlink(self._ca_path)
+            self._ca_path = None
 
     def serve_forever(self) -> None:
         """Serve until interrupted (Ctrl-C); used by ``fastrouter mock``."""
@@ -324,14 +347,27 @@ class MockServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` (no API prefix)."""
+        """``http://host:port`` or ``https://host:port`` (no API prefix)."""
         host = self.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self._config["tls"] is not None else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """What clients use as ``base_url``: the URL plus OpenRouter's ``/api/v1``."""
         return f"{self.url}/api/v1"
+
+    @property
+    def ca_pem(self) -> Optional[str]:
+        """With ``tls=True``: the CA certificate (PEM text) that signed the server's one."""
+        return self._server.ca_pem
+
+    @property
+    def ca_path(self) -> Optional[str]:
+        """With ``tls=True``: a file holding :attr:`ca_pem` (removed by :meth:`stop`)."""
+        if self._native is None:
+            _ = self._server  # raises the "not running" error
+        return self._ca_path
 
     # scripting -----------------------------------------------------------------
     def script(self, model: str, *outcomes: Outcome) -> None:
@@ -368,7 +404,14 @@ class MockServer:
         """Every request received so far, oldest first."""
         raw = json.loads(self._server.requests_json())
         return [
-            RecordedRequest(method=r["method"], path=r["path"], headers=dict(r["headers"]), body=r["body"]) for r in raw
+            RecordedRequest(
+                method=r["method"],
+                path=r["path"],
+                headers=dict(r["headers"]),
+                body=r["body"],
+                http_version=r["http_version"],
+            )
+            for r in raw
         ]
 
     def chat_requests(self, model: Optional[str] = None) -> List[RecordedRequest]:
@@ -379,7 +422,8 @@ class MockServer:
 
     @property
     def connections(self) -> Tuple[int, int]:
-        """``(opened, closed)`` TCP connections so far (keep-alive shows as reuse)."""
+        """``(opened, closed)`` TCP connections so far (keep-alive shows as reuse, HTTP/2
+        multiplexing as many requests over one)."""
         return self._server.connections()
 
     def __repr__(self) -> str:

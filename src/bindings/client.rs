@@ -6,80 +6,40 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use super::completions::{CompletionQueue, TaskHandle};
-use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
+use super::bridge::{CompletionQueue, TaskHandle};
+use super::errors::{chain_error_to_py, error_to_py};
+use super::records::{
+    BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
+    TimeoutSettings,
+};
 use super::runtime::{block_on, fork_generation, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
+use crate::chat::complete;
 use crate::duration::from_secs_clamped;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::failover::{Backoff, ChatRequest};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
+use crate::network::NetworkOptions;
 use crate::response::{error_from_response, lossy_utf8};
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
-/// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
-type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-
-/// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
-
-/// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
-pub struct ChatOutput(ChatSuccess);
-
-impl<'py> IntoPyObject<'py> for ChatOutput {
-    type Target = PyTuple;
-    type Output = Bound<'py, PyTuple>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let ChatSuccess { body, attempts, .. } = self.0;
-        let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
-        PyTuple::new(
-            py,
-            [PyBytes::new(py, &body).into_any(), attempts.into_any()],
-        )
-    }
-}
-
-/// Calls `hook((kind, model, retry, status, error_kind, message, wait_s, latency_s))` on
-/// the I/O thread; a failing hook is reported as unraisable, never breaks the request.
+/// Calls `hook(NativeChainEvent)` on the I/O thread; a failing hook is reported as
+/// unraisable, never breaks the request.
 fn python_sink(hook: Py<PyAny>) -> EventSink {
     EventSink::new(move |event: ChainEvent| {
         Python::attach(|py| {
-            let args = (
-                event.kind,
-                event.model,
-                event.retry,
-                event.status,
-                event.error_kind.map(|k| k.as_str()),
-                event.message,
-                event.wait.map(|d| d.as_secs_f64()),
-                event.latency.map(|d| d.as_secs_f64()),
-            );
-            if let Err(err) = hook.call1(py, (args,)) {
+            let delivered = Py::new(py, NativeChainEvent::from(event))
+                .and_then(|event| hook.call1(py, (event,)));
+            if let Err(err) = delivered {
                 err.write_unraisable(py, None);
             }
         })
     })
-}
-
-/// A raw body on its way to Python as `bytes`.
-pub struct BodyOutput(Bytes);
-
-impl<'py> IntoPyObject<'py> for BodyOutput {
-    type Target = PyBytes;
-    type Output = Bound<'py, PyBytes>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        Ok(PyBytes::new(py, &self.0))
-    }
 }
 
 /// Seconds from Python: NaN, zero and negatives are a `ValueError` naming the argument;
@@ -148,7 +108,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
@@ -156,11 +116,11 @@ impl NativeClient {
         }
         let transport = self.transport()?;
         let mut merged = transport.timeouts();
-        if let Some((attempt, first_token, idle, total)) = timeouts {
-            merged.attempt = seconds(attempt, "timeout")?;
-            merged.first_token = seconds(first_token, "first_token timeout")?;
-            merged.idle = seconds(idle, "idle timeout")?;
-            merged.total = seconds(total, "total timeout")?;
+        if let Some(overrides) = timeouts {
+            merged.attempt = seconds(overrides.attempt, "timeout")?;
+            merged.first_token = seconds(overrides.first_token, "first_token timeout")?;
+            merged.idle = seconds(overrides.idle, "idle timeout")?;
+            merged.total = seconds(overrides.total, "total timeout")?;
         }
         let hedge = match seconds(hedge_after, "hedge delay")? {
             Some(after) => Some(HedgeConfig {
@@ -227,48 +187,57 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None, ca_bundle=None, proxy=None, http2=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
         api_key: Option<String>,
         headers: Vec<(String, String)>,
-        connect_timeout: Option<f64>,
-        read_timeout: Option<f64>,
-        first_token_timeout: Option<f64>,
-        idle_timeout: Option<f64>,
-        attempt_timeout: Option<f64>,
-        total_timeout: Option<f64>,
-        cooldown_failures: Option<u32>,
-        cooldown_seconds: f64,
+        timeout: Option<TimeoutSettings>,
+        cooldown: Option<CooldownSettings>,
         on_event: Option<Py<PyAny>>,
-        hedge_after: Option<f64>,
-        hedge_adaptive: bool,
+        hedge: Option<HedgeSettings>,
+        ca_bundle: Option<String>,
+        proxy: Option<String>,
+        http2: Option<bool>,
     ) -> PyResult<Self> {
-        let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
-            after,
-            adaptive: hedge_adaptive,
-        });
-        let breaker = match cooldown_failures {
-            None | Some(0) => None,
-            Some(failures) => Some(BreakerConfig {
-                failures,
-                cooldown: seconds(Some(cooldown_seconds), "cooldown")?.unwrap_or_default(),
+        let hedge = match hedge {
+            Some(settings) => {
+                seconds(Some(settings.after), "hedge delay")?.map(|after| HedgeConfig {
+                    after,
+                    adaptive: settings.adaptive,
+                })
+            }
+            None => None,
+        };
+        let breaker = match cooldown {
+            None | Some(CooldownSettings { failures: 0, .. }) => None,
+            Some(settings) => Some(BreakerConfig {
+                failures: settings.failures,
+                cooldown: seconds(Some(settings.seconds), "cooldown")?.unwrap_or_default(),
             }),
         };
-        let timeouts = Timeouts {
-            connect: seconds(connect_timeout, "connect timeout")?,
-            read: seconds(read_timeout, "read timeout")?,
-            first_token: seconds(first_token_timeout, "first_token timeout")?,
-            idle: seconds(idle_timeout, "idle timeout")?,
-            attempt: seconds(attempt_timeout, "timeout")?,
-            total: seconds(total_timeout, "total timeout")?,
+        let timeouts = match timeout {
+            None => Timeouts::default(),
+            Some(t) => Timeouts {
+                connect: seconds(t.connect, "connect timeout")?,
+                read: seconds(t.read, "read timeout")?,
+                first_token: seconds(t.first_token, "first_token timeout")?,
+                idle: seconds(t.idle, "idle timeout")?,
+                attempt: seconds(t.attempt, "timeout")?,
+                total: seconds(t.total, "total timeout")?,
+            },
         };
         let config = TransportConfig {
             base_url,
             api_key: api_key.map(ApiKey::new),
             headers,
             timeouts,
+            network: NetworkOptions {
+                ca_bundle,
+                proxy,
+                http2,
+            },
         };
         let transport = Transport::new(config.clone()).map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),
@@ -284,7 +253,7 @@ impl NativeClient {
         })
     }
 
-    /// Start a chat completion over the model chain; reports `(body, attempts)` (or
+    /// Start a chat completion over the model chain; reports a `NativeChat` (or
     /// the exception) to `queue` under `id`.
     #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
@@ -296,7 +265,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -308,13 +277,13 @@ impl NativeClient {
             id,
             future,
             |py, result| match result {
-                Ok(success) => Ok(ChatOutput(success).into_pyobject(py)?.into_any().unbind()),
+                Ok(success) => Ok(Py::new(py, NativeChat::new(py, success)?)?.into_any()),
                 Err(error) => Err(chain_error_to_py(error, None)),
             },
         ))
     }
 
-    /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
+    /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
     #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
@@ -324,9 +293,9 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
-    ) -> PyResult<ChatOutput> {
+    ) -> PyResult<NativeChat> {
         let (transport, request) =
             self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
@@ -334,9 +303,10 @@ impl NativeClient {
             py,
             async move { complete(&transport, &request, &backoff).await },
         )?;
-        result
-            .map(ChatOutput)
-            .map_err(|e| chain_error_to_py(e, None))
+        match result {
+            Ok(success) => NativeChat::new(py, success),
+            Err(error) => Err(chain_error_to_py(error, None)),
+        }
     }
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
@@ -351,7 +321,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -379,7 +349,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<NativeStream> {
         let (transport, request) =
@@ -440,20 +410,12 @@ impl NativeClient {
             .collect()
     }
 
-    /// Circuit-breaker state per model that has failed:
-    /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-    fn health(&self) -> Vec<HealthTuple> {
+    /// Circuit-breaker state per model that has failed.
+    fn health(&self) -> Vec<NativeHealth> {
         self.health
             .report()
             .into_iter()
-            .map(|r| {
-                let until = r.cooled_until.and_then(|t| {
-                    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
-                        .ok()
-                        .map(|d| d.as_secs_f64())
-                });
-                (r.model, r.state.as_str(), r.failures, until, r.reason)
-            })
+            .map(NativeHealth::from)
             .collect()
     }
 

@@ -8,12 +8,13 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use super::runtime::runtime;
-use crate::mock::{parse_outcomes, Catalog, MockConfig, MockServer};
+use crate::mock::{parse_outcomes, Catalog, CertKind, MockConfig, MockServer};
 
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeMockServer {
     server: Mutex<MockServer>,
     addr: SocketAddr,
+    ca_pem: Option<String>,
 }
 
 impl NativeMockServer {
@@ -26,7 +27,7 @@ impl NativeMockServer {
 #[pymethods]
 impl NativeMockServer {
     #[new]
-    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0))]
+    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0, tls=None))]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -34,7 +35,17 @@ impl NativeMockServer {
         api_key: Option<String>,
         catalog_json: Option<String>,
         total_credits: f64,
+        tls: Option<&str>,
     ) -> PyResult<Self> {
+        let tls = tls
+            .map(|name| {
+                CertKind::parse(name).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "tls must be \"valid\", \"expired\" or \"wrong-host\", got {name:?}"
+                    ))
+                })
+            })
+            .transpose()?;
         let addr = (host, port)
             .to_socket_addrs()
             .ok()
@@ -49,6 +60,7 @@ impl NativeMockServer {
             api_key,
             catalog,
             total_credits,
+            tls,
         };
         let server = py
             .detach(|| MockServer::start(runtime().handle(), config))
@@ -58,9 +70,11 @@ impl NativeMockServer {
                 ))
             })?;
         let addr = server.addr();
+        let ca_pem = server.ca_pem().map(str::to_owned);
         Ok(Self {
             server: Mutex::new(server),
             addr,
+            ca_pem,
         })
     }
 
@@ -72,6 +86,12 @@ impl NativeMockServer {
     #[getter]
     fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The CA certificate (PEM) to trust, or `None` when serving plain HTTP.
+    #[getter]
+    fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// Queue outcomes (a JSON list or object) for `model` (`"*"`: any model).

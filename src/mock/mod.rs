@@ -7,6 +7,7 @@ mod logprobs;
 mod reply;
 pub mod script;
 mod stream;
+pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -21,17 +22,19 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 pub use catalog::Catalog;
 pub use script::{parse_outcomes, Outcome};
+pub use tls::CertKind;
 
 /// Requests bigger than this are refused (the mock must not be a memory sink).
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
@@ -50,6 +53,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body, or the raw text when it is not JSON, or null when empty.
     pub body: Value,
+    /// `HTTP/1.1` or `HTTP/2`, as the request arrived.
+    pub http_version: String,
 }
 
 /// Settings for [`MockServer::start`].
@@ -59,6 +64,8 @@ pub struct MockConfig {
     pub api_key: Option<String>,
     pub catalog: Catalog,
     pub total_credits: f64,
+    /// Serve HTTPS (h2 and http/1.1 by ALPN) with a generated certificate of this kind.
+    pub tls: Option<CertKind>,
 }
 
 impl Default for MockConfig {
@@ -68,6 +75,7 @@ impl Default for MockConfig {
             api_key: None,
             catalog: Catalog::bundled(),
             total_credits: 100.0,
+            tls: None,
         }
     }
 }
@@ -126,6 +134,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running mock server; stops when dropped.
 pub struct MockServer {
     addr: SocketAddr,
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    ca_pem: Option<String>,
     state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
     stopped: Option<std::sync::mpsc::Receiver<()>>,
@@ -137,6 +147,11 @@ impl MockServer {
         let listener = std::net::TcpListener::bind(config.addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let tls = config.tls.map(tls::MockTls::generate).transpose()?;
+        let (ca_pem, acceptor) = match tls {
+            Some(tls) => (Some(tls.ca_pem), Some(tls.acceptor)),
+            None => (None, None),
+        };
         let state = Arc::new(State {
             api_key: config.api_key,
             catalog: config.catalog,
@@ -154,9 +169,18 @@ impl MockServer {
             let _guard = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        runtime.spawn(serve(listener, state.clone(), shutdown_rx, stopped_tx));
+        // The mock server is a test fixture on the runtime it was handed, not a request.
+        #[allow(clippy::disallowed_methods)]
+        runtime.spawn(serve(
+            listener,
+            acceptor,
+            state.clone(),
+            shutdown_rx,
+            stopped_tx,
+        ));
         Ok(Self {
             addr,
+            ca_pem,
             state,
             shutdown: Some(shutdown_tx),
             stopped: Some(stopped_rx),
@@ -169,7 +193,17 @@ impl MockServer {
 
     /// The base URL clients use, with OpenRouter's `/api/v1` prefix.
     pub fn base_url(&self) -> String {
-        format!("http://{}/api/v1", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/api/v1", self.addr)
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Queue outcomes for `model` (or [`ANY_MODEL`]); each chat request pops one.
@@ -237,6 +271,7 @@ impl Drop for MockServer {
 
 async fn serve(
     listener: tokio::net::TcpListener,
+    acceptor: Option<TlsAcceptor>,
     state: Arc<State>,
     mut shutdown: oneshot::Receiver<()>,
     stopped: std::sync::mpsc::Sender<()>,
@@ -248,18 +283,8 @@ async fn serve(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let state = state.clone();
                 state.counters.connections_opened.fetch_add(1, Ordering::SeqCst);
-                connections.spawn(async move {
-                    let service = service_fn({
-                        let state = state.clone();
-                        move |request| handle(state.clone(), request)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                    state.counters.connections_closed.fetch_add(1, Ordering::SeqCst);
-                });
+                connections.spawn(serve_connection(stream, acceptor.clone(), state.clone()));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -267,6 +292,44 @@ async fn serve(
     drop(listener);
     connections.shutdown().await;
     let _ = stopped.send(());
+}
+
+/// One accepted connection: plaintext HTTP/1.1, or TLS then HTTP/2 or HTTP/1.1 as ALPN chose.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<State>,
+) {
+    let service = service_fn({
+        let state = state.clone();
+        move |request| handle(state.clone(), request)
+    });
+    match acceptor {
+        None => {
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+        // A failed handshake (untrusted certificate, plaintext client) just closes.
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                let _ = http2::Builder::new(TokioExecutor::new())
+                    .max_concurrent_streams(tls::MAX_CONCURRENT_STREAMS)
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            }
+            Ok(tls) => {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            }
+            Err(_) => {}
+        },
+    }
+    state
+        .counters
+        .connections_closed
+        .fetch_add(1, Ordering::SeqCst);
 }
 
 fn full(body: impl Into<Bytes>) -> Body {
@@ -323,6 +386,7 @@ async fn handle(
             (None, true) => Value::Null,
             (None, false) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
         },
+        http_version: crate::transport::version_name(parts.version).to_owned(),
     });
 
     let public = parts.method == Method::GET && path.starts_with("/models");

@@ -251,6 +251,8 @@ fn fault_at(spec: &StreamSpec, sent: usize) -> Option<FaultAt> {
 
 fn build(script: Script, ending: Ending) -> Response<Body> {
     let (sender, receiver) = mpsc::channel(64);
+    // The mock's scripted body writer lives on the mock server's runtime.
+    #[allow(clippy::disallowed_methods)]
     tokio::spawn(write(script, ending, sender));
     let body: Body = http_body_util::BodyExt::boxed(ChannelBody { receiver });
     let mut response = Response::new(body);

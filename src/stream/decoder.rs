@@ -8,10 +8,10 @@
 
 use reqwest::header::HeaderMap;
 
-use crate::accumulate::{Accumulator, ChunkIn};
 use crate::error::{Error, ErrorKind};
 use crate::response::error_from_in_band;
-use crate::sse::{SseItem, SseParser};
+use crate::stream::accumulate::{Accumulator, ChunkIn};
+use crate::stream::sse::{SseItem, SseParser};
 
 /// Decodes one stream attempt.
 #[derive(Debug, Default)]
@@ -116,22 +116,22 @@ mod tests {
     use super::*;
 
     const MIDSTREAM_ERROR: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
     );
     const TOOL_CALL: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
+        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
     );
     const ANSWER: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
+        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
     );
     const VERTEX: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
     );
     const WEB_SEARCH: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
     );
     const LONG: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
     );
 
     struct Run {

@@ -15,14 +15,14 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::accumulate::Accumulator;
 use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
 use crate::response::{check_chat_body, error_from_response};
-use crate::stream::StreamDecoder;
-use crate::transport::{read_bounded, Transport};
+use crate::stream::accumulate::Accumulator;
+use crate::stream::decoder::StreamDecoder;
+use crate::transport::{read_bounded, version_name, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the
 /// reader busy, small enough that a slow consumer pushes back on the socket.
@@ -82,6 +82,7 @@ async fn open(
     headers: &HeaderMap,
     shared: &StreamShared,
     first_token_limit: Option<Duration>,
+    http_version: &mut Option<&'static str>,
 ) -> Result<Committed, Error> {
     let started = Instant::now();
     *shared.accumulator() = Accumulator::new();
@@ -95,6 +96,7 @@ async fn open(
     )
     .await
     .map_err(|_| timeout_error("no response", first_token_limit, 0))??;
+    *http_version = Some(version_name(response.version()));
     let status = response.status();
     let is_json = response
         .headers()
@@ -214,12 +216,14 @@ pub async fn run_stream(
         let transport = &transport;
         let shared = &shared;
         async move {
+            let mut http_version = None;
             let result = open(
                 transport,
                 body,
                 headers,
                 shared,
                 min_opt(first_token_limit, remaining),
+                &mut http_version,
             )
             .await;
             let acc = shared.accumulator();
@@ -232,6 +236,7 @@ pub async fn run_stream(
                     .filter(|c| c.decoder.progressed)
                     .map(|c| c.started.elapsed()),
                 result,
+                http_version,
             }
         }
     })

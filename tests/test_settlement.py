@@ -187,7 +187,7 @@ def test_answers_without_cost_against_another_server_send_no_generation_lookups(
         for _ in range(50):
             client.chat.completions.create(model=A, messages=HI)
         time.sleep(0.3)
-        assert threading.active_count() == threads_before
+        assert threading.active_count() <= threads_before  # no worker started (others may end)
     assert not [r for r in server.requests if r.path.startswith("/generation")]
 
 

@@ -183,7 +183,7 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
 
 
 async def test_a_cancelled_stream_is_reconciled_from_generation(server: MockServer, caller: Any) -> None:
-    client = caller.client(server)
+    client = caller.client(server, reconcile=True)  # the mock is not an OpenRouter URL: opt in
     server.script(A, Reply("y" * 400, cost=0.0042, stream=StreamScript(chunks=200, chunk_delay=0.01)))
     stream = await caller.create(client, model=A, stream=True)
     if isinstance(stream, fastrouter.AsyncStream):
@@ -199,7 +199,7 @@ async def test_a_cancelled_stream_is_reconciled_from_generation(server: MockServ
 
 async def test_a_reply_without_cost_is_reconciled_durably(server: MockServer, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
-    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", ledger=str(db)) as client:
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", ledger=str(db), reconcile=True) as client:
         server.script(A, Reply("no cost field", cost=0.0077, omit_cost=True))
         resp = await client.chat.completions.create(model=A, messages=[{"role": "user", "content": "hi"}])
         assert resp.cost is None
@@ -213,7 +213,7 @@ async def test_a_reply_without_cost_is_reconciled_durably(server: MockServer, tm
 
 
 def test_reconciliation_retries_the_eventual_consistency_404() -> None:
-    from fastrouter.usage.reconcile import reconcile_in_thread
+    from fastrouter.usage.reconcile import Reconciler
 
     ledger = UsageLedger()
     ledger.record(UsageEntry(time=time.time(), generation_id="gen-1", requested=A, model=A, provider=None))
@@ -225,7 +225,12 @@ def test_reconciliation_retries_the_eventual_consistency_404() -> None:
             raise fastrouter.NotFoundError("Generation not found", status_code=404)
         return {"data": {"id": gid, "total_cost": 0.00125}}
 
-    reconcile_in_thread(ledger, "gen-1", fetch).join(timeout=5)
+    reconciler = Reconciler(ledger, fetch, delays=(0.01, 0.02, 0.04))
+    reconciler.submit("gen-1")
+    deadline = time.monotonic() + 5
+    while reconciler.filled == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reconciler.close()
     assert len(calls) == 3
     assert ledger.entries[0].cost == Decimal("0.00125")
 

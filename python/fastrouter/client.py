@@ -7,12 +7,11 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from os import PathLike, fspath
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Tuple, TypeVar, Union, overload
 from urllib.parse import quote
 
 from . import _fastrouter
@@ -42,7 +41,7 @@ from .usage.budget import Budget, BudgetBook
 from .usage.cost import chain_worst_case
 from .usage.entries import requested_name
 from .usage.ledger import UsageLedger
-from .usage.reconcile import reconcile_async, reconcile_in_thread
+from .usage.reconcile import Reconciler, reconciles_by_default
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -159,6 +158,7 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        reconcile: Optional[bool] = None,
         ca_bundle: Union[str, PathLike[str], None] = None,
         proxy: Optional[str] = None,
         http2: Optional[bool] = None,
@@ -201,6 +201,10 @@ class _ClientBase:
             proxy=proxy,
             http2=http2,
         )
+        # faults-py (issue 10.11): one bounded reconciliation worker, OpenRouter only by default.
+        if reconcile is None:
+            reconcile = reconciles_by_default(self.base_url)
+        self._reconciler = Reconciler(self.usage, self._fetch_generation) if reconcile else None
         self._add_resources()
 
     def _add_resources(self) -> None:
@@ -217,9 +221,13 @@ class _ClientBase:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
 
+    def _fetch_generation(self, generation_id: str) -> Any:
+        return _json(self._inner.get_blocking(_generation_path(generation_id)))
+
     def _reconcile(self, generation_id: str) -> None:
-        """Start filling a missing cost in from ``/generation`` (in the background)."""
-        raise NotImplementedError
+        """Queue filling a missing cost in from ``/generation`` (the client's one worker)."""
+        if self._reconciler is not None:
+            self._reconciler.submit(generation_id)
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
         return fetched(self._inner.get_blocking(*_models_request(validator)))
@@ -248,6 +256,7 @@ class _ClientBase:
         tags: Optional[Sequence[str]],
         params: Mapping[str, Any],
         catalog: Optional[Catalog],
+        books: Optional[RequestBooks] = None,
     ) -> Tuple[_NativeArgs, RequestBooks]:
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
@@ -271,6 +280,19 @@ class _ClientBase:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
         body = build_body(messages, params, extra_body, stream=stream)
+        if books is None:
+            books = self._new_books(model, tags, stream, params)
+        limit = route.max_cost_per_request if route is not None else None
+        if self._budgets or limit is not None:
+            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+
+    def _new_books(
+        self, model: ModelArg, tags: Optional[Sequence[str]], stream: bool, params: Mapping[str, Any]
+    ) -> RequestBooks:
+        """The books of one request (its reservation and its one ledger entry); with
+        ``telemetry=`` the same books also report spans and metrics when the request ends."""
         books_args = (
             self.usage,
             self._budgets,
@@ -280,13 +302,9 @@ class _ClientBase:
             tuple(tags or ()),
             stream,
         )
-        # telemetry=: the same books, also reporting spans and metrics when the request ends
-        books = RequestBooks(*books_args) if self._telemetry is None else self._telemetry.books(params, *books_args)
-        limit = route.max_cost_per_request if route is not None else None
-        if self._budgets or limit is not None:
-            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+        if self._telemetry is None:
+            return RequestBooks(*books_args)
+        return self._telemetry.books(params, *books_args)
 
     def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
@@ -397,9 +415,13 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         if cascade is not None:
             rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
             return await create_async(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
-        catalog = await client.models.list() if client._needs_catalog(model) else None
+        catalog, books = None, None
+        if client._needs_catalog(model):
+            books = client._new_books(model, tags, stream, params)
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = await client.models.list()
         args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
             if stream:
@@ -476,22 +498,15 @@ class AsyncClient(_ClientBase):
     def _add_resources(self) -> None:
         self.chat = AsyncChat(self)
         self.models = AsyncModels(self)
-        self._reconciling: Set[asyncio.Task[bool]] = set()
         self.generations = AsyncGenerations(self)
         self.credits = AsyncCredits(self)
         self.key = AsyncKey(self)
 
-    def _reconcile(self, generation_id: str) -> None:
-        async def fetch(gid: str) -> Any:
-            return _json(await run(self._inner.get, _generation_path(gid)))
-
-        task = asyncio.get_running_loop().create_task(reconcile_async(self.usage, generation_id, fetch))
-        self._reconciling.add(task)
-        task.add_done_callback(self._reconciling.discard)
-
     async def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        if self._reconciler is not None:
+            self._reconciler.close(timeout=0)
 
     async def __aenter__(self) -> Self:
         return self
@@ -584,9 +599,13 @@ class Completions(_Resource["Client"]):
         if cascade is not None:
             rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
             return create_sync(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
-        catalog = client.models.list() if client._needs_catalog(model) else None
+        catalog, books = None, None
+        if client._needs_catalog(model):
+            books = client._new_books(model, tags, stream, params)
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = client.models.list()
         args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
+            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
             if stream:
@@ -663,15 +682,11 @@ class Client(_ClientBase):
         self.credits = CreditsResource(self)
         self.key = KeyResource(self)
 
-    def _reconcile(self, generation_id: str) -> None:
-        def fetch(gid: str) -> Any:
-            return _json(self._inner.get_blocking(_generation_path(gid)))
-
-        reconcile_in_thread(self.usage, generation_id, fetch)
-
     def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        if self._reconciler is not None:
+            self._reconciler.close()
 
     def __enter__(self) -> Self:
         return self

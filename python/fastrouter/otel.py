@@ -33,12 +33,11 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import __version__
-from .errors import BudgetExceededError, FastrouterError
+from .errors import BudgetExceededError
 from .usage.books import RequestBooks
 
 if TYPE_CHECKING:
     from decimal import Decimal
-    from types import TracebackType
 
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
@@ -170,21 +169,16 @@ class TracedBooks(RequestBooks):
         self._report(completion, completion.attempts, None)
         return result
 
-    def failed(self, error: FastrouterError) -> None:
+    def failed(self, error: BaseException) -> None:
+        """Failed, cancelled or interrupted (the base class sees every way a request ends)."""
         super().failed(error)
-        self._report(None, list(getattr(error, "attempts", None) or ()), type(error).__name__, str(error))
+        attempts = list(getattr(error, "attempts", None) or ())
+        self._report(None, attempts, type(error).__name__, str(error) or type(error).__name__)
 
     def stream_finished(self, stream: Any, status: str) -> None:
         super().stream_finished(stream, status)
         completion = stream.completion
         self._report(completion, completion.attempts, None if status == "ok" else status, status)
-
-    def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if exc is not None and not isinstance(exc, FastrouterError):  # cancelled, interrupted
-            self._report(None, [], type(exc).__name__, str(exc) or type(exc).__name__)
 
     def _report(
         self,

@@ -15,6 +15,7 @@ from ._bridge import run
 from .attempts import Attempt
 from .errors import FastrouterError
 from .types import ChatCompletion, ChatCompletionChunk
+from .usage.books import exit_status
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -73,6 +74,22 @@ class _StreamBase:
         if not self._ended:
             self._finish("cancelled")
 
+    # -- faults-py (issue 10.2/10.4): every way out of a stream settles and records once.
+    def _interrupted(self, error: BaseException) -> None:
+        """Iteration stopped by an exception that is not the stream's own (cancellation,
+        Ctrl-C, a bad chunk): close the stream and record it as such."""
+        self._native.close()
+        if not self._ended:
+            self._ended = True
+            self._finish(exit_status(error, streaming=True))
+
+    def __del__(self) -> None:
+        # Dropped without close() or reaching its end: cancel the request, record it.
+        if getattr(self, "_on_finish", None) is not None:
+            self._closed()
+
+    # -- end faults-py
+
     def __repr__(self) -> str:
         state = "ended" if self._ended else "open"
         return f"{type(self).__name__}({state})"
@@ -104,6 +121,11 @@ class AsyncStream(_StreamBase):
         except FastrouterError:
             self._ended = True
             self._finish("stream_error")
+            raise
+        except GeneratorExit:
+            raise  # the loop was left early: the stream stays open until close() or drop
+        except BaseException as error:
+            self._interrupted(error)
             raise
 
     async def close(self) -> None:
@@ -142,6 +164,11 @@ class Stream(_StreamBase):
         except FastrouterError:
             self._ended = True
             self._finish("stream_error")
+            raise
+        except GeneratorExit:
+            raise  # the loop was left early: the stream stays open until close() or drop
+        except BaseException as error:
+            self._interrupted(error)
             raise
 
     def close(self) -> None:

@@ -126,6 +126,30 @@ impl Drop for NativeStream {
     }
 }
 
+/// Aborts the reader task when dropped, unless disarmed: cancelling (or Ctrl-C'ing) a
+/// stream that is still opening drops the `open_stream` future, and with it the request;
+/// no retry or failover carries on in the background.
+struct AbortOnDrop {
+    task: AbortHandle,
+    armed: bool,
+}
+
+impl AbortOnDrop {
+    /// The stream is open: its `NativeStream` owns the task from now on.
+    fn disarm(mut self) -> AbortHandle {
+        self.armed = false;
+        self.task.clone()
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.task.abort();
+        }
+    }
+}
+
 /// Start the reader task and wait until the stream is committed (first content, a clean
 /// end, or a failure of the whole chain, raised here like a non-streaming error).
 pub async fn open_stream(
@@ -135,13 +159,16 @@ pub async fn open_stream(
 ) -> Result<NativeStream, StreamFailure> {
     let shared = Arc::new(StreamShared::default());
     let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
-    let task = spawn_detached(run_stream(
-        transport,
-        request,
-        backoff,
-        shared.clone(),
-        sender,
-    ));
+    let task = AbortOnDrop {
+        task: spawn_detached(run_stream(
+            transport,
+            request,
+            backoff,
+            shared.clone(),
+            sender,
+        )),
+        armed: true,
+    };
     let mut consumer = Consumer {
         receiver,
         ending: Ending::Running,
@@ -160,7 +187,7 @@ pub async fn open_stream(
     Ok(NativeStream {
         consumer: Arc::new(tokio::sync::Mutex::new(consumer)),
         shared,
-        task,
+        task: task.disarm(),
         attempts: Arc::new(Mutex::new(attempts)),
     })
 }

@@ -22,6 +22,13 @@ logger = logging.getLogger("fastrouter")
 # --------------------------------------------------------------------------------- cache
 
 
+def fresh(fetched_at: float, now: float, ttl_s: float) -> bool:
+    """Whether a copy fetched at ``fetched_at`` is still fresh at ``now``: younger than
+    ``ttl_s`` and not from the future (a clock set back, a copied file), which would
+    otherwise stay fresh for ever."""
+    return 0 <= now - fetched_at < ttl_s
+
+
 def default_cache_dir() -> Path:
     """Where the catalog is cached: ``$FASTROUTER_CACHE_DIR`` if set, else the user's cache
     directory: ``~/Library/Caches/fastrouter`` on macOS, ``%LOCALAPPDATA%\\fastrouter\\Cache``
@@ -78,8 +85,9 @@ class CatalogCache:
         return self.path / f"models-{digest}.cache"
 
     def is_fresh(self, entry: CacheEntry, now: Optional[float] = None) -> bool:
-        """Whether ``entry`` is younger than ``ttl_s``."""
-        return (time.time() if now is None else now) - entry.fetched_at < self.ttl_s
+        """Whether ``entry`` is younger than ``ttl_s``. A timestamp in the future (a clock
+        set back, a copied file) is not fresh: it would otherwise stay fresh for ever."""
+        return fresh(entry.fetched_at, time.time() if now is None else now, self.ttl_s)
 
     def read(self, base_url: str) -> Optional[CacheEntry]:
         """The cached entry of ``base_url``, or None (missing, unreadable or corrupt files

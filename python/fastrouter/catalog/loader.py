@@ -10,7 +10,7 @@ from typing import Callable, Optional, Tuple, Type
 
 from .._format import format_age
 from ..errors import CatalogUnavailableError, FastrouterError
-from .cache import CacheEntry, CatalogCache
+from .cache import CacheEntry, CatalogCache, fresh
 from .records import DEFAULT_CATALOG_TTL
 from .search import Catalog
 
@@ -96,7 +96,7 @@ class CatalogLoader:
         self._memory = None
 
     def _fresh(self, entry: CacheEntry, now: float) -> bool:
-        return now - entry.fetched_at < self.ttl_s
+        return fresh(entry.fetched_at, now, self.ttl_s)
 
     def _newest(self) -> Optional[_Copy]:
         """The newest copy, memory or disk (``None`` when there is neither)."""

@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 from .._format import table
 from ..usage.cascade_totals import CascadeTotals
-from ..usage.ledger import UsageLedger, UsageTotals
+from ..usage.ledger import LedgerFileError, UsageLedger, UsageTotals
 from ._common import print_json
 
 __all__ = ["add_usage_command"]
@@ -75,7 +75,11 @@ def _run(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"no ledger at {path}: create one with fastrouter.Client(ledger={str(path)!r})", file=sys.stderr)
         return 1
-    ledger = UsageLedger(path)
+    try:  # read-only: a foreign SQLite file gets no table and keeps its journal mode
+        ledger = UsageLedger(path, read_only=True)
+    except LedgerFileError as error:
+        print(f"fastrouter usage: {error}", file=sys.stderr)
+        return 1
     try:
         if args.by is None and args.format == "json":
             print(ledger.to_json())  # no grouping asked for: every entry

@@ -1,13 +1,16 @@
 """Per-request bookkeeping: one request's budget reservation and its single ledger entry,
-settled whichever way the request ends (an answer, a failure, a finished or broken stream)."""
+settled whichever way the request ends (an answer, a failure, a finished or broken stream,
+cancellation, Ctrl-C, an unexpected exception, a stream dropped without ``close()``)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
-from ..errors import BudgetExceededError, FastrouterError
+from ..errors import BudgetExceededError
 from .cost import answer_cost, catalog_cost
 from .entries import CascadeMark, entry_for_completion, entry_for_failure
 
@@ -19,17 +22,29 @@ if TYPE_CHECKING:
     from .budget import BudgetBook, Reservation
     from .ledger import UsageEntry, UsageLedger
 
-__all__ = ["RequestBooks"]
+__all__ = ["RequestBooks", "exit_status"]
+
+
+def exit_status(error: BaseException, streaming: bool = False) -> str:
+    """The ledger status of a request (or an open stream) that ended by raising ``error``:
+    ``cancelled`` for asyncio cancellation, Ctrl-C and interpreter exit, else ``error``
+    (``stream_error`` once a stream had begun)."""
+    if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+        return "cancelled"
+    return "stream_error" if streaming else "error"
 
 
 class RequestBooks:
     """Records one request in the ledger and settles its reservation.
 
-    Used as ``with books: ...`` around sending the request, so a failure is recorded (and
-    its reservation settled) on its way out; ``answered`` and ``stream_finished`` record
-    the other endings. ``load_catalog`` gives the catalog at hand (or ``None``) to price an answer OpenRouter
-    sent no cost for; ``reconcile`` starts filling a still-missing cost in from
-    ``/generation`` in the background.
+    Used as ``with books: ...`` around sending the request, so whatever leaves the block
+    by raising (a typed error, asyncio cancellation, Ctrl-C, an unexpected exception) is
+    recorded and its reservation settled on its way out; ``answered`` and
+    ``stream_finished`` record the other endings. Only the first ending counts (exactly
+    one entry per request), and only in the process that made the request (a forked child
+    dropping its parent's stream records nothing). ``load_catalog`` gives the catalog at
+    hand (or ``None``) to price an answer OpenRouter sent no cost for; ``reconcile``
+    starts filling a still-missing cost in from ``/generation`` in the background.
     """
 
     __slots__ = (
@@ -44,6 +59,8 @@ class RequestBooks:
         "reservation",
         "cascade",
         "entry",
+        "done",
+        "pid",
     )
 
     def __init__(
@@ -68,6 +85,8 @@ class RequestBooks:
         # A cascade's label for this tier's entry, and the entry once recorded.
         self.cascade: Optional[CascadeMark] = None
         self.entry: Optional[UsageEntry] = None
+        self.done = False
+        self.pid = os.getpid()
 
     def reserve(self, estimate: Optional[Decimal], limit: Optional[Decimal]) -> None:
         """Hold ``estimate`` (the request's worst case) against the budgets, or raise
@@ -97,21 +116,36 @@ class RequestBooks:
             cascade=self.cascade,
         )
 
+    def _claim(self) -> bool:
+        """True for the request's first ending in its own process (it records and settles)."""
+        if self.done or self.pid != os.getpid():
+            return False
+        self.done = True
+        return True
+
     def _record(self, entry: UsageEntry, actual: Optional[Decimal]) -> None:
         self.entry = entry
-        self.ledger.record(entry)
-        self.budgets.settle(self.reservation, actual)
+        try:
+            self.ledger.record(entry)
+        finally:  # a ledger that cannot write (disk full) still releases the budget
+            self.budgets.settle(self.reservation, actual)
         if entry.cost is None and entry.generation_id:
             self.reconcile(entry.generation_id)  # fills the cost in from /generation
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
         """A whole answer arrived: record it and hand it back."""
+        if not self._claim():
+            return completion
         entry = self._entry(completion, "ok", streamed=False)
         self._record(entry, entry.total_cost if entry.cost is not None else None)
         return completion
 
-    def failed(self, error: FastrouterError) -> None:
-        """Nothing answered: record what the attempts cost."""
+    def failed(self, error: BaseException) -> None:
+        """Nothing answered (an error, or cancelled before an answer): record what the
+        attempts known to have been made cost. A cancelled request settles at that cost
+        (usually 0): the core dropped it, so nothing more is known to have been spent."""
+        if not self._claim():
+            return
         attempts = getattr(error, "attempts", None) or []
         entry = entry_for_failure(
             attempts,
@@ -120,6 +154,7 @@ class RequestBooks:
             started=self.started,
             streamed=self.streamed,
             cascade=self.cascade,
+            status=exit_status(error),
         )
         self._record(entry, entry.reliability_cost)
 
@@ -129,10 +164,14 @@ class RequestBooks:
     def __exit__(
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
-        if isinstance(exc, FastrouterError):
+        if exc is not None:
             self.failed(exc)
 
     def stream_finished(self, stream: Any, status: str) -> None:
-        """A stream ended (``status``: ok, stream_error, cancelled): record what it received."""
+        """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
+        without ``close()``): record what it received. An unknown cost keeps the
+        reservation as spent (the safe side) until reconciliation, if any, finds it."""
+        if not self._claim():
+            return
         entry = self._entry(stream.completion, status, streamed=True)
         self._record(entry, entry.total_cost if entry.cost is not None else None)

@@ -76,7 +76,9 @@ class BudgetBook:
             if not isinstance(budget, Budget):
                 raise TypeError(f"budgets must be fastrouter.Budget objects, got {budget!r}")
         self.budgets = tuple(budgets)
-        self._lock = threading.Lock()
+        # Re-entrant: a stream dropped without close() settles from its finalizer, which
+        # the garbage collector may run on a thread already inside reserve() or settle().
+        self._lock = threading.RLock()
         self._day = _today()
         day_start = datetime.now(tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         # Spending already in the ledger (a durable one remembers earlier runs).

@@ -42,10 +42,13 @@ class CascadeMark:
 
 
 def requested_name(model: Union[str, Sequence[str], Cascade]) -> str:
-    """What the caller asked for: a model id, a chain as ``a,b,c``, a cascade's name."""
+    """What the caller asked for: a model id, a chain as ``a,b,c``, a cascade's name (named
+    before the argument is validated, so anything else is shown as it is)."""
     if isinstance(model, str):
         return model
-    return model.name if isinstance(model, Cascade) else ",".join(model)
+    if isinstance(model, Cascade):
+        return model.name
+    return ",".join(map(str, model)) if isinstance(model, (list, tuple)) else repr(model)
 
 
 def entry_for_completion(
@@ -103,8 +106,10 @@ def entry_for_failure(
     started: float,
     streamed: bool = False,
     cascade: Optional[CascadeMark] = None,
+    status: str = "error",
 ) -> UsageEntry:
-    """The entry for a request that got no answer (what its attempts cost still counts)."""
+    """The entry for a request that got no answer (``status`` error or cancelled; what its
+    attempts cost still counts)."""
     last = attempts[-1] if attempts else None
     role, tier, _ = cascade.fields(None) if cascade is not None else (None, None, None)
     return UsageEntry(
@@ -117,7 +122,7 @@ def entry_for_failure(
         latency_s=time.time() - started,
         attempts=len(attempts),
         tags=tags,
-        status="error",
+        status=status,
         streamed=streamed,
         role=role,
         cascade_tier=tier,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from os import PathLike
@@ -24,7 +25,7 @@ from .cascade_totals import CascadeTotals, cascade_totals
 if TYPE_CHECKING:
     import sqlite3
 
-__all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "DEFAULT_MAX_ENTRIES"]
+__all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
 # How many recent entries a ledger keeps in memory for ``entries`` (totals cover all).
 DEFAULT_MAX_ENTRIES = 100_000
@@ -41,7 +42,8 @@ class UsageEntry:
     prices) or ``"generation"`` (reconciled from ``/generation``). ``reliability_cost`` is
     what failed attempts, retries and hedges cost on top. ``status`` is ``"ok"``,
     ``"error"`` (nothing answered), ``"stream_error"`` (a stream failed after it began) or
-    ``"cancelled"`` (a stream closed early).
+    ``"cancelled"`` (asyncio cancellation, Ctrl-C, or a stream closed early or dropped
+    without ``close()``; the cost is whatever was known by then).
 
     A cascade (:class:`fastrouter.Cascade`) records one entry per tier it called, with
     ``role``: ``"draft"`` (an answer judged and dropped, or a tier that failed before the
@@ -140,12 +142,39 @@ def _row(entry: UsageEntry) -> Tuple[Any, ...]:
     return tuple(values[name] for name in _COLUMNS)
 
 
+# Columns added since the first ledger files were written (the cascade's): older files
+# gain them when opened for writing, and read as NULL when opened read-only.
+_ADDED_COLUMNS = frozenset(("role", "cascade_tier", "baseline_cost"))
+
+
 def _add_missing_columns(db: sqlite3.Connection) -> None:
     """Columns added since a ledger file was created (the cascade's), so older files load."""
     have = {row[1] for row in db.execute("PRAGMA table_info(usage)")}
     for name in _COLUMNS:
         if name not in have:
             db.execute(f"ALTER TABLE usage ADD COLUMN {name}")
+
+
+def _select_all(db: sqlite3.Connection) -> str:
+    """The query reading every entry; a column an older file lacks reads as NULL."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(usage)")}
+    columns = ", ".join(name if name in have else f"NULL AS {name}" for name in _COLUMNS)
+    return f"SELECT {columns} FROM usage ORDER BY rowid"
+
+
+class LedgerFileError(ValueError):
+    """A ledger file that cannot be read as one: not SQLite, or SQLite without a
+    fastrouter ``usage`` table. The message is one line naming the file."""
+
+
+def _create_private(path: str) -> None:
+    """Create the ledger file readable by its owner only (0600; SQLite gives its WAL and
+    shared-memory files the same mode). An existing file keeps its mode."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _entry(row: Tuple[Any, ...]) -> UsageEntry:
@@ -160,39 +189,85 @@ def _entry(row: Tuple[Any, ...]) -> UsageEntry:
     return UsageEntry(**values)
 
 
+def _open_read_only(path: str) -> sqlite3.Connection:
+    """``path`` opened read-only, after checking that it is a fastrouter ledger."""
+    import sqlite3
+    from pathlib import Path
+
+    db = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(usage)")}
+    except sqlite3.DatabaseError as error:
+        db.close()
+        raise LedgerFileError(f"{path} is not a usage ledger: {error}") from None
+    if not set(_COLUMNS) - _ADDED_COLUMNS <= columns:
+        db.close()
+        what = "has a usage table of another shape" if columns else "has no usage table"
+        raise LedgerFileError(f"{path} is not a fastrouter usage ledger (it {what})")
+    return db
+
+
 class UsageLedger:
     """Every request's usage and cost, with exact totals.
 
-    ``path`` adds durable SQLite storage (created if missing; earlier entries are loaded).
-    In memory the ledger keeps the last ``max_entries`` entries for :attr:`entries`, while
-    totals always cover everything recorded. Thread-safe.
+    ``path`` adds durable SQLite storage (created if missing, readable by its owner only;
+    earlier entries are loaded). ``read_only=True`` opens an existing ledger file without
+    changing it (no table created, journal mode left alone) and raises
+    :class:`LedgerFileError` when it is not one. In memory the ledger keeps the last
+    ``max_entries`` entries for :attr:`entries`, while totals always cover everything
+    recorded. Thread-safe; the lock is re-entrant because a stream dropped without
+    ``close()`` is recorded by its finalizer, which the garbage collector may run on a
+    thread that is already recording.
     """
 
-    def __init__(self, path: Union[str, PathLike[str], None] = None, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        path: Union[str, PathLike[str], None] = None,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        read_only: bool = False,
+    ) -> None:
+        self._lock = threading.RLock()
         self._entries: Deque[UsageEntry] = deque(maxlen=max_entries)
+        self._max_entries = max_entries
+        # Entries still without a cost, by generation id: reconciliation finds them in O(1).
+        self._awaiting_cost: Dict[str, UsageEntry] = {}
         self._total = UsageTotals()
         self._db: Optional[sqlite3.Connection] = None
+        self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
+        self.read_only = read_only
         if self.path is not None:
             import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
 
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed entry survives a crash of this process.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            _add_missing_columns(self._db)
-            for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid"):
+            if read_only:
+                self._db = _open_read_only(self.path)
+            else:
+                _create_private(self.path)
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: a committed entry survives a crash of this process.
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(_SCHEMA)
+                _add_missing_columns(self._db)
+            self._select = _select_all(self._db)
+            for row in self._db.execute(self._select):
                 self._add(_entry(row))
 
     def _add(self, entry: UsageEntry) -> None:
         self._entries.append(entry)
         self._total.add(entry)
+        if entry.cost is None and entry.generation_id:
+            awaiting = self._awaiting_cost
+            awaiting[entry.generation_id] = entry
+            if len(awaiting) > self._max_entries:  # bounded like the entries it points into
+                del awaiting[next(iter(awaiting))]
 
     def record(self, entry: UsageEntry) -> None:
         """Add an entry (committed to SQLite, when configured, before this returns)."""
         with self._lock:
+            if self.read_only:
+                raise LedgerFileError(f"the ledger {self.path} was opened read-only")
             if self._db is not None:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
@@ -200,22 +275,23 @@ class UsageLedger:
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
-        it reconciled. False if no such entry without a cost is known."""
+        it reconciled (the entry is updated in place). False if no such entry without a
+        cost is known. O(1): entries awaiting a cost are indexed by generation id."""
         with self._lock:
-            for index, entry in enumerate(self._entries):
-                if entry.generation_id == generation_id and entry.cost is None:
-                    fixed = replace(entry, cost=cost, cost_source="generation", reconciled=True)
-                    self._entries[index] = fixed
-                    self._total.cost += cost
-                    self._total.unknown_cost -= 1
-                    if self._db is not None:
-                        self._db.execute(
-                            "UPDATE usage SET cost = ?, cost_source = 'generation', reconciled = 1"
-                            " WHERE generation_id = ? AND cost IS NULL",
-                            (str(cost), generation_id),
-                        )
-                    return True
-        return False
+            entry = self._awaiting_cost.pop(generation_id, None)
+            if entry is None or entry.cost is not None:
+                return False
+            # The ledger owns its entries; a frozen dataclass is updated through its dict.
+            entry.__dict__.update(cost=cost, cost_source="generation", reconciled=True)
+            self._total.cost += cost
+            self._total.unknown_cost -= 1
+            if self._db is not None and not self.read_only:
+                self._db.execute(
+                    "UPDATE usage SET cost = ?, cost_source = 'generation', reconciled = 1"
+                    " WHERE generation_id = ? AND cost IS NULL",
+                    (str(cost), generation_id),
+                )
+            return True
 
     @property
     def entries(self) -> List[UsageEntry]:
@@ -258,7 +334,7 @@ class UsageLedger:
             yield from self.entries
             return
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid").fetchall()
+            rows = self._db.execute(self._select).fetchall()
         for row in rows:
             yield _entry(row)
 

@@ -1,0 +1,316 @@
+"""Issue 10, points 2, 3, 4, 11 and 12 (Python parts), one test or more each: budgets
+settle and the ledger records exactly once however a request ends; cancelling a stream
+while it opens aborts the request in the core; reconciliation is bounded and opt-in away
+from OpenRouter; the ledger file is private; ``fastrouter usage`` leaves foreign files
+alone; a catalog cache from the future is not fresh.
+
+The full matrix of exit paths is in ``test_faults.py``; these are the regressions as the
+issue described them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sqlite3
+import stat
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.testing import Fail, MockServer, Reply, StreamScript
+from fastrouter.usage.ledger import LedgerFileError, UsageEntry, UsageLedger
+from fastrouter.usage.reconcile import Reconciler, reconciles_by_default
+
+A = "openai/gpt-4o-mini"
+B = "anthropic/claude-3.5-sonnet"
+HI = [{"role": "user", "content": "hi"}]
+
+
+def reserved(client: fastrouter.Client | fastrouter.AsyncClient) -> Decimal:
+    return sum(client._budgets._reserved, Decimal(0))
+
+
+# ------------------------------------------------------------------ 10.2 budgets settle
+
+
+async def test_sixteen_wait_for_cancellations_do_not_use_up_the_budget(server: MockServer) -> None:
+    """The issue's numbers: Budget(usd="0.01") and 16 calls cancelled by wait_for."""
+    server.script(A, *[Reply("slow", delay=2.0)] * 16)
+    async with fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="0.01")]
+    ) as client:
+        for _ in range(16):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.chat.completions.create(model=A, messages=HI), 0.05)
+        assert reserved(client) == 0
+        assert client._budgets.remaining()[0] == Decimal("0.01")
+        assert [e.status for e in client.usage.entries] == ["cancelled"] * 16
+        # The budget still admits a real request.
+        server.script(A, Reply("ok", cost=0.0001))
+        resp = await client.chat.completions.create(model=A, messages=HI)
+        assert resp.cost == Decimal("0.0001")
+
+
+def test_an_unexpected_exception_settles_the_reservation(server: MockServer, monkeypatch: Any) -> None:
+    client = fastrouter.Client(base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="1")])
+    with client:
+
+        def broken(*args: Any) -> Any:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr("fastrouter.client._completion", broken)
+        with pytest.raises(RuntimeError):
+            client.chat.completions.create(model=A, messages=HI)
+        assert reserved(client) == 0
+        assert [e.status for e in client.usage.entries] == ["error"]
+
+
+# ------------------------------------------------- 10.3 cancelling a stream while it opens
+
+
+async def test_cancelling_a_stream_while_it_opens_stops_retries_and_failover(server: MockServer) -> None:
+    server.script(A, *[Fail(503, delay=0.3)] * 4)
+    server.script(B, Reply("should never be asked", stream=StreamScript(first_chunk_delay=0.2)))
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=3) as client:
+        create = client.chat.completions.create(model=[A, B], messages=HI, stream=True)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(create, 0.1)
+        await asyncio.sleep(1.5)  # long enough for every retry and the failover
+        assert [r.model for r in server.chat_requests()] == [A]
+        assert [e.status for e in client.usage.entries] == ["cancelled"]
+
+
+def test_ctrl_c_while_a_sync_stream_opens_stops_the_request(server: MockServer) -> None:
+    server.script(A, *[Fail(503, delay=0.3)] * 4)
+    server.script(B, Reply("should never be asked"))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=3) as client:
+        timer = threading.Timer(0.1, _interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.chat.completions.create(model=[A, B], messages=HI, stream=True)
+        timer.join()
+        time.sleep(1.5)
+        assert [r.model for r in server.chat_requests()] == [A]
+        assert [e.status for e in client.usage.entries] == ["cancelled"]
+
+
+def _interrupt_main() -> None:
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+# ------------------------------------------------------------- 10.4 the ledger loses none
+
+
+def test_streams_dropped_without_close_are_each_recorded(server: MockServer) -> None:
+    server.script(A, *[Reply("one two three four", cost=0.001, stream=StreamScript(chunk_delay=0.05))] * 30)
+    with fastrouter.Client(base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="1")]) as client:
+        for _ in range(30):
+            stream = client.chat.completions.create(model=A, messages=HI, stream=True)
+            next(iter(stream))
+            del stream  # no close(), no end
+        gc.collect()
+        entries = client.usage.entries
+        assert [e.status for e in entries] == ["cancelled"] * 30
+        assert all(e.streamed and e.generation_id for e in entries)
+        assert reserved(client) == 0
+
+
+async def test_a_plain_call_cancelled_after_the_server_got_it_is_recorded(server: MockServer) -> None:
+    server.script(A, Reply("slow", delay=1.0))
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k") as client:
+        task = asyncio.ensure_future(client.chat.completions.create(model=A, messages=HI, tags=["t"]))
+        while not server.chat_requests():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (entry,) = client.usage.entries
+        assert (entry.status, entry.requested, entry.tags, entry.cost) == ("cancelled", A, ("t",), None)
+
+
+def test_a_ctrl_c_d_sync_call_is_recorded_once(server: MockServer) -> None:
+    server.script(A, Reply("slow", delay=1.0))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="1")]) as client:
+        timer = threading.Timer(0.2, _interrupt_main)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.chat.completions.create(model=A, messages=HI)
+        timer.join()
+        assert [e.status for e in client.usage.entries] == ["cancelled"]
+        assert reserved(client) == 0
+
+
+def test_ctrl_c_while_iterating_a_sync_stream_records_it_cancelled(server: MockServer) -> None:
+    server.script(A, Reply("a b c d e f g h", cost=0.002, stream=StreamScript(chunk_delay=0.3)))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="1")]) as client:
+        stream = client.chat.completions.create(model=A, messages=HI, stream=True)
+        timer = threading.Timer(0.45, _interrupt_main)
+        timer.start()
+        received = 0
+        with pytest.raises(KeyboardInterrupt):
+            for _ in stream:
+                received += 1
+        timer.join()
+        assert received >= 1
+        (entry,) = client.usage.entries
+        assert (entry.status, entry.streamed) == ("cancelled", True)
+        assert reserved(client) == 0
+        stream.close()  # closing afterwards records nothing more
+        assert len(client.usage.entries) == 1
+
+
+# -------------------------------------------------------- 10.11 bounded reconciliation
+
+
+def test_reconciliation_is_on_only_for_openrouter_urls() -> None:
+    assert reconciles_by_default("https://openrouter.ai/api/v1")
+    assert reconciles_by_default("https://eu.openrouter.ai/api/v1")
+    assert not reconciles_by_default("http://127.0.0.1:8000/api/v1")
+    assert not reconciles_by_default("https://openrouter.ai.evil.example/api/v1")
+    assert fastrouter.Client(api_key="k")._reconciler is not None
+    assert fastrouter.Client(api_key="k", reconcile=False)._reconciler is None
+    assert fastrouter.Client(base_url="http://127.0.0.1:9/api/v1", api_key="k")._reconciler is None
+
+
+def test_answers_without_cost_against_another_server_send_no_generation_lookups(server: MockServer) -> None:
+    server.script(A, *[Reply("no cost", omit_cost=True)] * 50)
+    threads_before = threading.active_count()
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        for _ in range(50):
+            client.chat.completions.create(model=A, messages=HI)
+        time.sleep(0.3)
+        assert threading.active_count() <= threads_before  # no worker started (others may end)
+    assert not [r for r in server.requests if r.path.startswith("/generation")]
+
+
+def test_one_worker_thread_reconciles_a_thousand_answers(server: MockServer) -> None:
+    server.script(A, *[Reply("no cost", cost=0.0001, omit_cost=True)] * 1000)
+    threads_before = threading.active_count()
+    with fastrouter.Client(base_url=server.base_url, api_key="k", reconcile=True) as client:
+        peak = 0
+        for _ in range(1000):
+            client.chat.completions.create(model=A, messages=HI)
+            peak = max(peak, threading.active_count())
+        assert peak <= threads_before + 1  # the one worker
+        deadline = time.monotonic() + 20
+        while client.usage.totals.unknown_cost and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.usage.totals.unknown_cost == 0
+        assert client.usage.total_cost == Decimal("0.1000")
+        lookups = [r for r in server.requests if r.path.startswith("/generation")]
+        assert len(lookups) == 1000  # one each: found at once, no retries
+
+
+def test_the_reconciliation_queue_is_bounded() -> None:
+    ledger = UsageLedger()
+    release = threading.Event()
+
+    def fetch(gid: str) -> Any:
+        release.wait(5)
+        return {"data": {"total_cost": 0.001}}
+
+    reconciler = Reconciler(ledger, fetch, max_pending=10)
+    for n in range(50):
+        reconciler.submit(f"gen-{n}")
+    assert reconciler.pending <= 10
+    assert reconciler.dropped >= 39
+    release.set()
+    reconciler.close()
+
+
+def test_reconciling_finds_the_entry_without_scanning_the_ledger() -> None:
+    ledger = UsageLedger()
+    for n in range(50_000):
+        ledger.record(UsageEntry(time=0.0, generation_id=f"gen-{n}", requested=A, model=A, provider=None))
+    started = time.perf_counter()
+    for n in range(0, 50_000, 50):
+        assert ledger.reconcile(f"gen-{n}", Decimal("0.001"))
+    per_lookup = (time.perf_counter() - started) / 1000
+    assert per_lookup < 50e-6  # a scan of 50,000 entries takes milliseconds
+    assert ledger.totals.unknown_cost == 49_000
+    assert ledger.entries[0].cost == Decimal("0.001") and ledger.entries[0].reconciled
+    assert not ledger.reconcile("gen-0", Decimal("1"))  # once only
+
+
+# ------------------------------------------------------------- 10.12 smaller points
+
+
+def test_the_ledger_file_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        ledger = UsageLedger(tmp_path / "usage.db")
+        ledger.record(UsageEntry(time=0.0, generation_id=None, requested=A, model=A, provider=None))
+        ledger.close()
+    finally:
+        os.umask(old)
+    for path in tmp_path.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def _usage_cli(args: list[str]) -> int:
+    from fastrouter.cli import main
+
+    return main(["usage", *args])
+
+
+def test_usage_cli_on_a_foreign_sqlite_file_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    assert _usage_cli(["--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert "not a fastrouter usage ledger" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert db.read_bytes() == before  # no table added, still in rollback-journal mode
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["users"]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+
+
+def test_usage_cli_on_a_file_that_is_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, this is not SQLite\n" * 100)
+    assert _usage_cli(["--db", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_usage_cli_still_reads_a_real_ledger_without_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "usage.db"
+    ledger = UsageLedger(db)
+    ledger.record(
+        UsageEntry(time=time.time(), generation_id=None, requested=A, model=A, provider=None, cost=Decimal(1))
+    )
+    ledger.close()
+    assert _usage_cli(["--db", str(db), "--format", "json"]) == 0
+    assert '"cost": "1"' in capsys.readouterr().out
+    with pytest.raises(LedgerFileError):
+        UsageLedger(db, read_only=True).record(
+            UsageEntry(time=0.0, generation_id=None, requested=A, model=A, provider=None)
+        )
+
+
+def test_a_catalog_cache_from_the_future_is_not_fresh(tmp_path: Path) -> None:
+    from fastrouter.catalog.cache import CacheEntry, CatalogCache
+    from fastrouter.catalog.loader import CatalogLoader
+
+    cache = CatalogCache(tmp_path, ttl_s=3600)
+    now = time.time()
+    future = CacheEntry(body=b'{"data": []}', fetched_at=now + 10 * 365 * 86400)
+    assert not cache.is_fresh(future, now)
+    assert cache.is_fresh(CacheEntry(body=b"{}", fetched_at=now - 10), now)
+    assert not CatalogLoader(cache, "http://x")._fresh(future, now)

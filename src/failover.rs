@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use reqwest::header::HeaderMap;
-use reqwest::Method;
 
 use crate::error::{Action, Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::{check_chat_body, error_from_response, ChatSummary};
-use crate::transport::{Timeouts, Transport};
+use crate::transport::{wire_model, Timeouts, Transport};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,9 +163,10 @@ fn cooling_error(model: &str, until: Option<Instant>) -> Error {
     )
 }
 
-/// `{"model":"<model>", ...body}` without re-parsing the body.
+/// `{"model":"<model>", ...body}` without re-parsing the body; a `backend::model` chain
+/// entry sends its `model` part.
 pub fn body_with_model(body: &[u8], model: &str) -> Bytes {
-    let model_json = serde_json::Value::String(model.to_owned()).to_string();
+    let model_json = serde_json::Value::String(wire_model(model).to_owned()).to_string();
     let rest = body.trim_ascii_start();
     let rest = rest.strip_prefix(b"{").unwrap_or(rest).trim_ascii_start();
     let mut out = BytesMut::with_capacity(body.len() + model_json.len() + 12);
@@ -434,15 +434,9 @@ pub async fn complete(
     let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
     let ((body, summary), attempts) =
-        walk_chain(request, backoff, |_model, body, remaining| async move {
+        walk_chain(request, backoff, |model, body, remaining| async move {
             let result = transport
-                .send(
-                    Method::POST,
-                    "chat/completions",
-                    Some(body),
-                    headers,
-                    min_opt(attempt_limit, remaining),
-                )
+                .send_chat(&model, body, headers, min_opt(attempt_limit, remaining))
                 .await
                 .and_then(|response| {
                     if response.status.is_success() {
@@ -501,6 +495,13 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["model"], "openai/gpt-4o");
         assert_eq!(value["messages"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_backend_entry_sends_its_model_part() {
+        let body = body_with_model(br#"{"messages":[]}"#, "groq::llama-3.1-8b");
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["model"], "llama-3.1-8b");
     }
 
     #[test]

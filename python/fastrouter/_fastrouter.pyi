@@ -48,6 +48,7 @@ class NativeClient:
         on_event: Optional[Callable[[Tuple[Any, ...]], object]] = None,
         hedge_after: Optional[float] = None,
         hedge_adaptive: bool = False,
+        backends: Sequence[Tuple[str, str, Optional[str], Sequence[Tuple[str, str]], Optional[str]]] = ...,
     ) -> NativeClient: ...
     def chat(
         self,
@@ -160,6 +161,7 @@ class NativeMockServer:
         api_key: Optional[str] = None,
         catalog_json: Optional[str] = None,
         total_credits: float = 100.0,
+        flavor: str = "openrouter",
     ) -> NativeMockServer: ...
     @property
     def host(self) -> str: ...

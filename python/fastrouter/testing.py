@@ -242,6 +242,9 @@ class MockServer:
     Use it as a context manager (sync or async) or call :meth:`start` / :meth:`stop`.
     ``api_key`` makes the server accept only that key; ``catalog`` replaces the bundled
     321-model catalog (a list of model dicts or a ``{"data": [...]}`` payload).
+    ``flavor="openai"`` makes it a plain OpenAI-compatible server instead (a second
+    backend in tests): errors as ``{"error": {"message", "type", "param", "code"}}`` with
+    ``Fail(code="model_not_found")`` as a string code, and usage without ``cost``.
     """
 
     def __init__(
@@ -252,8 +255,10 @@ class MockServer:
         api_key: Optional[str] = None,
         catalog: Union[Sequence[Mapping[str, Any]], Mapping[str, Any], None] = None,
         total_credits: float = 100.0,
+        flavor: str = "openrouter",
     ) -> None:
         self._config: Dict[str, Any] = {
+            "flavor": flavor,
             "host": host,
             "port": port,
             "api_key": api_key,

@@ -20,10 +20,19 @@ use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::error_from_response;
-use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
+use crate::transport::{header_map, ApiKey, BackendConfig, Timeouts, Transport, TransportConfig};
 
 /// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
 type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+/// `(name, base_url, api key, headers, api_key_env)` of another backend.
+type BackendTuple = (
+    String,
+    String,
+    Option<String>,
+    Vec<(String, String)>,
+    Option<String>,
+);
 
 /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
 type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
@@ -197,7 +206,7 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false, backends=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -214,6 +223,7 @@ impl NativeClient {
         on_event: Option<Py<PyAny>>,
         hedge_after: Option<f64>,
         hedge_adaptive: bool,
+        backends: Vec<BackendTuple>,
     ) -> PyResult<Self> {
         let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
             after,
@@ -239,6 +249,18 @@ impl NativeClient {
             api_key: api_key.map(ApiKey::new),
             headers,
             timeouts,
+            backends: backends
+                .into_iter()
+                .map(
+                    |(name, base_url, api_key, headers, api_key_env)| BackendConfig {
+                        name,
+                        base_url,
+                        api_key: api_key.map(ApiKey::new),
+                        headers,
+                        api_key_env,
+                    },
+                )
+                .collect(),
         })
         .map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use super::runtime::runtime;
-use crate::mock::{parse_outcomes, Catalog, MockConfig, MockServer};
+use crate::mock::{parse_outcomes, Catalog, Flavor, MockConfig, MockServer};
 
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeMockServer {
@@ -26,7 +26,7 @@ impl NativeMockServer {
 #[pymethods]
 impl NativeMockServer {
     #[new]
-    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0))]
+    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0, flavor="openrouter"))]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -34,7 +34,17 @@ impl NativeMockServer {
         api_key: Option<String>,
         catalog_json: Option<String>,
         total_credits: f64,
+        flavor: &str,
     ) -> PyResult<Self> {
+        let flavor = match flavor {
+            "openrouter" => Flavor::OpenRouter,
+            "openai" => Flavor::OpenAi,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "flavor must be 'openrouter' or 'openai', got {other:?}"
+                )))
+            }
+        };
         let addr = (host, port)
             .to_socket_addrs()
             .ok()
@@ -49,6 +59,7 @@ impl NativeMockServer {
             api_key,
             catalog,
             total_credits,
+            flavor,
         };
         let server = py
             .detach(|| MockServer::start(runtime().handle(), config))

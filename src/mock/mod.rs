@@ -51,6 +51,17 @@ pub struct RecordedRequest {
     pub body: Value,
 }
 
+/// Which API's conventions the mock follows for errors and usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// OpenRouter: `{"error": {"code": <status>, "message", "metadata"}}`, `usage.cost`.
+    #[default]
+    OpenRouter,
+    /// A plain OpenAI-compatible server (vLLM, Groq, OpenAI): `{"error": {"message",
+    /// "type", "param", "code": "model_not_found"}}`, usage without `cost`.
+    OpenAi,
+}
+
 /// Settings for [`MockServer::start`].
 pub struct MockConfig {
     pub addr: SocketAddr,
@@ -58,6 +69,7 @@ pub struct MockConfig {
     pub api_key: Option<String>,
     pub catalog: Catalog,
     pub total_credits: f64,
+    pub flavor: Flavor,
 }
 
 impl Default for MockConfig {
@@ -67,6 +79,7 @@ impl Default for MockConfig {
             api_key: None,
             catalog: Catalog::bundled(),
             total_credits: 100.0,
+            flavor: Flavor::OpenRouter,
         }
     }
 }
@@ -79,6 +92,7 @@ struct Counters {
 }
 
 struct State {
+    flavor: Flavor,
     api_key: Option<String>,
     catalog: Catalog,
     total_credits: f64,
@@ -111,6 +125,7 @@ impl MockServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
+            flavor: config.flavor,
             api_key: config.api_key,
             catalog: config.catalog,
             total_credits: config.total_credits,
@@ -341,6 +356,10 @@ async fn handle(
 }
 
 fn check_auth(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Body>> {
+    // A plain OpenAI-compatible server without a key (vLLM, Ollama) asks for none.
+    if state.flavor == Flavor::OpenAi && state.api_key.is_none() {
+        return None;
+    }
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Some(error_response(401, "No auth credentials found"));
     };

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::catalog::provider_for;
 use super::script::{ErrorSpec, Outcome, ReplySpec};
+use super::Flavor;
 use super::{json_response, lock, Body, State, ANY_MODEL};
 
 pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>, io::Error> {
@@ -27,8 +28,12 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
     }
     match outcome {
-        Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),
-        Outcome::Error(spec) => Ok(error(&spec)),
+        Outcome::Reply(mut spec) => {
+            // OpenAI-compatible servers report tokens, not money.
+            spec.omit_cost |= state.flavor == Flavor::OpenAi;
+            Ok(reply(state, &model, &request, &spec))
+        }
+        Outcome::Error(spec) => Ok(error(&spec, state.flavor)),
         Outcome::Raw(spec) => {
             let body = spec.body_bytes.unwrap_or_else(|| spec.body.into_bytes());
             let mut response = json_response(spec.status, body);
@@ -296,7 +301,10 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
     text
 }
 
-fn error(spec: &ErrorSpec) -> Response<Body> {
+fn error(spec: &ErrorSpec, flavor: Flavor) -> Response<Body> {
+    if flavor == Flavor::OpenAi {
+        return openai_error(spec);
+    }
     let mut error = json!({
         "message": spec.message.clone().unwrap_or_else(|| default_message(spec.status).into()),
         "code": spec.code.clone().unwrap_or_else(|| json!(spec.status)),
@@ -305,6 +313,35 @@ fn error(spec: &ErrorSpec) -> Response<Body> {
         error["metadata"] = metadata.clone();
     }
     let body = json!({"error": error, "user_id": "user_mock"});
+    let status = if spec.in_body { 200 } else { spec.status };
+    let mut response = json_response(status, body.to_string());
+    add_headers(&mut response, &spec.headers);
+    response
+}
+
+/// The standard OpenAI-compatible error body: `{"error": {"message", "type", "param",
+/// "code"}}` with a string `code` (`model_not_found`, `context_length_exceeded`, ...) and
+/// no OpenRouter metadata.
+fn openai_error(spec: &ErrorSpec) -> Response<Body> {
+    let code = spec.code.clone().unwrap_or(Value::Null);
+    let kind = match (spec.status, code.as_str()) {
+        (429, Some("insufficient_quota")) => "insufficient_quota",
+        (429, _) => "rate_limit_error",
+        (401, _) => "authentication_error",
+        (403, _) => "permission_error",
+        (400..=499, _) => "invalid_request_error",
+        _ => "server_error",
+    };
+    let message = spec.message.clone().unwrap_or_else(|| match code.as_str() {
+        Some("model_not_found") => {
+            "The model does not exist or you do not have access to it.".into()
+        }
+        Some("context_length_exceeded") => {
+            "This model's maximum context length is 8192 tokens.".into()
+        }
+        _ => default_message(spec.status).into(),
+    });
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
     let status = if spec.in_body { 200 } else { spec.status };
     let mut response = json_response(status, body.to_string());
     add_headers(&mut response, &spec.headers);

@@ -18,6 +18,7 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
+from .bound import AsyncBoundModel, BoundModel
 from .catalog import (
     Architecture,
     Catalog,
@@ -47,16 +48,18 @@ from .errors import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PriceUnknownError,
     ProviderError,
     RateLimitError,
     RequestTimeoutError,
+    RoutingWarning,
     ServiceUnavailableError,
     StreamError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
-from .routing import ResolvedRoute, Route, Routing, RoutingError
+from .routing import Backend, ResolvedRoute, Route, Routing, RoutingError  # routing (issue 12): + Backend
 from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
@@ -130,4 +133,10 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    # routing (issue 12)
+    "PriceUnknownError",
+    "RoutingWarning",
+    "Backend",
+    "AsyncBoundModel",
+    "BoundModel",
 ]

@@ -40,6 +40,8 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    "PriceUnknownError",
+    "RoutingWarning",
     "CatalogUnavailableError",
     "RoutingError",
 ]
@@ -249,6 +251,17 @@ class AllModelsFailedError(FastrouterError):
 
 class BudgetExceededError(FastrouterError):
     """A request would break a configured budget; raised before anything is sent."""
+
+
+class PriceUnknownError(BudgetExceededError):
+    """A budget applies but the request's worst case cannot be priced (a model missing
+    from the catalog, a router, a backend without prices); nothing was sent. See
+    ``Budget(unknown_price=...)``."""
+
+
+class RoutingWarning(UserWarning):
+    """A routing entry was used as is though it could not be checked (an id the catalog
+    does not list, even after refreshing it)."""
 
 
 class CatalogUnavailableError(FastrouterError, LookupError):

@@ -64,12 +64,12 @@ def _explain(args: argparse.Namespace) -> int:
         where = args.catalog or resolve_base_url(args.base_url)
         print(f"error: could not load the model catalog from {where}: {error}", file=sys.stderr)
         return 1
+    print(routing.explain(args.name, catalog))  # an empty route is explained, not raised
     try:
-        text = routing.explain(args.name, catalog)
+        routing.resolve(args.name, catalog)
     except RoutingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(text)
     return 0
 
 

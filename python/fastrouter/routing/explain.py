@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .._format import usd
 from ..catalog import Catalog
+from ..errors import RoutingError
+from .plan import merge_params
 from .resolution import _count, _per_million
 
 if TYPE_CHECKING:
     from .config import Routing
 
 
-def _model_facts(catalog: Catalog, model_id: str) -> str:
+def _model_facts(catalog: Catalog, model_id: str, routing: Optional[Routing] = None) -> str:
+    if "::" in model_id:
+        backend, _, bare = model_id.partition("::")
+        config = routing.backends.get(backend) if routing is not None else None
+        priced = config.prices.get(bare) if config is not None else None
+        if priced is not None:
+            return f"backend {backend}: {_per_million(priced.prompt)}/M in, {_per_million(priced.completion)}/M out"
+        listed = catalog.get(bare)
+        facts = f"priced as {bare}" if listed is not None else "no price configured"
+        return f"backend {backend}: {facts}"
     model = catalog.get(model_id)
     if model is None:
         return "(not in the catalog)"
@@ -30,7 +41,40 @@ _MODE_HELP: Dict[str, str] = {
     "fastest": "lowest measured p50 time to first token first; unmeasured models after, cheapest first",
     "balanced": "priced near the candidates' median first (tiers of 2x), fastest measured first inside a tier",
     "ordered": "the listed order",
+    "spread": "each request starts at a healthy member drawn by weight and measured speed; the rest fail over",
 }
+
+
+def _request_lines(defaults: Optional[Mapping[str, Any]], params: Optional[Mapping[str, Any]]) -> List[str]:
+    """The request defaults, and the request they merge into when ``params`` (the call's
+    values) are given, each value marked with where it came from."""
+    if not defaults and params is None:
+        return []
+    lines = []
+    if defaults:
+        lines.append("request defaults: " + json.dumps(dict(defaults), sort_keys=True) + " (values given per call win)")
+    if params is not None:
+        merged = merge_params(defaults, params)
+        parts = []
+        for key in sorted(merged):
+            origin = "call" if key in params else "default"
+            parts.append(f"{key}={json.dumps(merged[key], sort_keys=True)} ({origin})")
+        lines.append("request: " + (", ".join(parts) or "no parameters"))
+    return lines
+
+
+def _empty(routing: Routing, name: str, error: RoutingError, where: str) -> str:
+    """Why ``name`` resolves to no chain, instead of raising."""
+    route = routing.routes.get(name)
+    lines = [f"route {name!r}{where}" if route is not None else f"alias {name!r}{where}"]
+    if route is not None:
+        lines.append(f"  requirements: {route.describe_requirements() or 'none'}")
+        lines.append(f"  mode:         {route.mode or route.effective_mode}")
+    lines.append("chain: empty - no model can serve it")
+    lines.append(f"  why: {error.message}" + (f" ({error.key})" if error.key else ""))
+    if error.suggestion:
+        lines.append(f"  fix: {error.suggestion}")
+    return "\n".join(lines)
 
 
 def explain_route(
@@ -38,13 +82,21 @@ def explain_route(
     name: str,
     catalog: Catalog,
     latencies: Optional[Mapping[str, float]] = None,
+    params: Optional[Mapping[str, Any]] = None,
 ) -> str:
-    """What ``name`` resolves to, as :meth:`Routing.explain` returns it."""
-    resolved = routing.resolve(name, catalog, latencies=latencies)
+    """What ``name`` resolves to, as :meth:`Routing.explain` returns it (an empty route is
+    explained, not raised; an unknown name still raises)."""
     where = f" ({routing.source})" if routing.source and not routing.source.startswith("<") else ""
+    if not routing.is_route(name):
+        raise routing._unknown_name(name)
+    try:
+        resolved = routing.resolve(name, catalog, latencies=latencies)
+    except RoutingError as error:
+        return _empty(routing, name, error, where)
     lines: List[str] = []
     if resolved.kind == "alias":
-        lines.append(f"alias {name!r}{where}: a fixed chain, tried in order")
+        how = "traffic spread across the members by weight and speed" if resolved.spread else "tried in order"
+        lines.append(f"alias {name!r}{where}: a fixed chain, {how}")
     else:
         route = routing.routes[name]
         lines.append(f"route {name!r}{where}")
@@ -58,13 +110,15 @@ def explain_route(
         lines.append(f"  pool:         {pool}")
         lines.append(f"  requirements: {route.describe_requirements() or 'none'}")
         lines.append(f"  mode:         {resolved.mode} - {_MODE_HELP[resolved.mode or 'ordered']}")
+        if resolved.spread:
+            lines[-1] += f" (chain chosen {route.effective_mode})"
         if route.prefer_free:
             lines.append("  prefer_free:  free models first")
         lines.append(f"  candidates:   {resolved.candidates}")
     lines.append(f"chain ({len(resolved.chain)} models):")
     width = max((len(m) for m in resolved.chain), default=0)
     for i, (model_id, why) in enumerate(resolved.reasons, 1):
-        lines.append(f"  {i}. {model_id:<{width}}  {_model_facts(catalog, model_id)}")
+        lines.append(f"  {i}. {model_id:<{width}}  {_model_facts(catalog, model_id, routing)}")
         lines.append(f"     {' ' * len(str(i))}{why}")
     for model_id, why in resolved.dropped:
         lines.append(f"  dropped {model_id}: {why}")
@@ -81,4 +135,7 @@ def explain_route(
         lines.append("settings: " + ", ".join(settings))
     if resolved.providers:
         lines.append("provider preferences: " + json.dumps(dict(resolved.providers), sort_keys=True))
+    if resolved.weights:
+        lines.append("weights: " + ", ".join(f"{m}={w:g}" for m, w in resolved.weights.items()))
+    lines += _request_lines(resolved.params, params)
     return "\n".join(lines)

@@ -67,7 +67,7 @@ async def test_a_chain_mixes_backends_and_fails_over_on_openai_style_errors(
     assert resp.cost == Decimal("0.002")
     entry = client.usage.entries[-1]
     assert (entry.model, entry.cost, entry.cost_source) == ("local::llama-local", Decimal("0.002"), "backend")
-    assert entry.attempts == 2
+    assert entry.attempts == 2 and entry.backend == "local"
     assert client.usage.by_model()["local::llama-local"].requests == 1
 
 
@@ -75,6 +75,7 @@ async def test_openrouter_key_never_reaches_a_keyless_backend(
     server: MockServer, other: MockServer, caller: Any, tmp_path: Path
 ) -> None:
     client = _client(caller, server, tmp_path, routing=_routing(other), api_key="sk-or-secret")
+    other.script("anything", Reply(content="served"))
     resp = await caller.create(client, model="open::anything")
     assert resp.attempts[-1].model == "open::anything"
     headers = other.chat_requests()[-1].headers
@@ -112,14 +113,17 @@ async def test_a_backend_fails_over_to_openrouter_with_retries_and_cooldown(
     assert len(other.chat_requests()) == 2
     # the answer came from OpenRouter, which reports its cost
     assert client.usage.entries[-1].model == MINI and client.usage.entries[-1].cost_source == "usage"
+    assert client.usage.entries[-1].backend == "openrouter"
 
 
 async def test_bad_model_fails_over_on_a_plain_openai_compatible_server(other: MockServer, caller: Any) -> None:
     client = caller.client(other)
     other.script("bad-model", Fail(400, message="Invalid model name passed in model=bad-model", code="400"))
+    other.script("good-model", Reply(content="good"))
     resp = await caller.create(client, model=["bad-model", "good-model"])
     assert [(a.model, a.status) for a in resp.attempts] == [("bad-model", 400), ("good-model", 200)]
     other.script("long", Fail(400, code="context_length_exceeded"))
+    other.script("longer", Reply(content="fits"))
     resp = await caller.create(client, model=["long", "longer"])
     assert [a.model for a in resp.attempts] == ["long", "longer"]
     other.script("plain", Fail(400, message="temperature must be <= 2"))

@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 
 import fastrouter
 import pytest
-from fastrouter.testing import MockServer
+from fastrouter.testing import MockServer, Reply
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -43,6 +43,11 @@ def test_a_readme_toml_example_loads_and_runs(
         if "api_key_env" in backend:
             monkeypatch.setenv(backend["api_key_env"], f"test-key-{name}")
     routing = fastrouter.Routing.from_dict(data)
+    # the local server serves whatever model a backend entry names (as vLLM serves its own)
+    for entries in [*routing.aliases.values(), *(r.models for r in routing.routes.values())]:
+        for entry in entries:
+            if "::" in entry:
+                other.script(entry.split("::", 1)[1], *[Reply(content="local answer")] * 3)
     with fastrouter.Client(
         base_url=server.base_url, api_key="k", routing=routing, catalog_cache=fastrouter.CatalogCache(tmp_path)
     ) as client:

@@ -12,7 +12,7 @@ Defaults sit between the route's ``params`` and the call: a value given per call
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Union, overload
 
 if TYPE_CHECKING:
     from .client import AsyncClient, Client
@@ -24,7 +24,7 @@ __all__ = ["AsyncBoundModel", "BoundModel"]
 ModelName = Union[str, Sequence[str]]
 
 
-def _messages(prompt: str, system: Optional[str]) -> list[Dict[str, str]]:
+def _messages(prompt: str, system: Optional[str]) -> List[Dict[str, str]]:
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     messages = [{"role": "system", "content": system}] if system is not None else []
@@ -61,10 +61,18 @@ class AsyncBoundModel(_Bound):
         super().__init__(model, defaults)
         self._client = client
 
-    async def create(self, **kwargs: Any) -> Union[ChatCompletion, AsyncStream]:
+    @overload
+    async def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+
+    @overload
+    async def create(self, *, stream: Literal[True], **kwargs: Any) -> AsyncStream: ...
+
+    async def create(self, *, stream: bool = False, **kwargs: Any) -> Union[ChatCompletion, AsyncStream]:
         """``client.chat.completions.create`` with this model and its defaults (per-call
         keywords win)."""
-        result: Union[ChatCompletion, AsyncStream] = await self._client.chat.completions.create(**self._kwargs(kwargs))
+        result: Union[ChatCompletion, AsyncStream] = await self._client.chat.completions.create(
+            **self._kwargs({**kwargs, "stream": stream})
+        )
         return result
 
     async def complete(self, prompt: str, *, system: Optional[str] = None, **kwargs: Any) -> str:
@@ -82,10 +90,18 @@ class BoundModel(_Bound):
         super().__init__(model, defaults)
         self._client = client
 
-    def create(self, **kwargs: Any) -> Union[ChatCompletion, Stream]:
+    @overload
+    def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> ChatCompletion: ...
+
+    @overload
+    def create(self, *, stream: Literal[True], **kwargs: Any) -> Stream: ...
+
+    def create(self, *, stream: bool = False, **kwargs: Any) -> Union[ChatCompletion, Stream]:
         """``client.chat.completions.create`` with this model and its defaults (per-call
         keywords win)."""
-        result: Union[ChatCompletion, Stream] = self._client.chat.completions.create(**self._kwargs(kwargs))
+        result: Union[ChatCompletion, Stream] = self._client.chat.completions.create(
+            **self._kwargs({**kwargs, "stream": stream})
+        )
         return result
 
     def complete(self, prompt: str, *, system: Optional[str] = None, **kwargs: Any) -> str:

@@ -378,3 +378,13 @@ def test_a_custom_catalog_source(capsys: pytest.CaptureFixture[str]) -> None:
 def test_standalone_main(server: MockServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert catalog_cli.main(["models", "show", "openai/gpt-4o-mini", "--base-url", server.base_url]) == 0
     assert capsys.readouterr().out.startswith("openai/gpt-4o-mini\n")
+
+
+def test_search_suggests_a_near_miss_and_ranks_names_first(
+    server: MockServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["models", "search", "--supports", "tolls", "--base-url", server.base_url]) == 2
+    assert "did you mean 'tools'?" in capsys.readouterr().err
+    assert run(["models", "search", "claude", "--base-url", server.base_url]) == 0
+    ids = listed_ids(capsys.readouterr().out)
+    assert "claude" in ids[0]  # name matches first, description-only matches after

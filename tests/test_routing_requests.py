@@ -143,6 +143,11 @@ async def test_a_capped_quality_route_chooses_the_best_models_that_fit(
     fitting = [m for m in routing.resolve("q", catalog).ranked if _worst(catalog[m]) <= Decimal("0.001")]
     assert tried == fitting[0]
     assert routing.resolve("q", catalog).chain[0] != tried  # the uncapped favourite did not fit
+    text = routing.explain("q", catalog, params={"max_tokens": 20})
+    assert "cost cap: $0.001 per request; for a short prompt with max_tokens=20: the chain is" in text
+    assert "(skipped: " in text
+    tiny = Routing(routes={"q": Route("q", models=[OPUS], max_cost_per_request="0.000001")})
+    assert "nothing fits, so such a request is refused" in tiny.explain("q", catalog)
 
 
 def _worst(model: fastrouter.Model) -> Decimal:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._format import usd
-from ..catalog import Catalog
-from ..errors import RoutingError
-from .plan import merge_params
-from .resolution import _count, _per_million
+from ..catalog import Catalog, Model
+from ..errors import BudgetExceededError, RoutingError
+from .backends import model_for
+from .plan import DEFAULT_OUTPUT_ALLOWANCE, fit_cost_cap, merge_params
+from .resolution import ResolvedRoute, _count, _per_million
 
 if TYPE_CHECKING:
     from .config import Routing
@@ -138,4 +140,37 @@ def explain_route(
     if resolved.weights:
         lines.append("weights: " + ", ".join(f"{m}={w:g}" for m, w in resolved.weights.items()))
     lines += _request_lines(resolved.params, params)
+    if resolved.max_cost_per_request is not None:
+        lines.append(_cap_line(routing, resolved, catalog, merge_params(resolved.params, params)))
     return "\n".join(lines)
+
+
+_SHORT_PROMPT_BYTES = 200  # what a short request body weighs, for the cap's preview
+
+
+def _cap_line(routing: Routing, resolved: ResolvedRoute, catalog: Catalog, request: Mapping[str, Any]) -> str:
+    """How the per-request cap plays out for a short prompt with the merged request's
+    ``max_tokens`` (else the default allowance)."""
+    max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
+    tokens = f"max_tokens={max_tokens}" if max_tokens else f"the default {DEFAULT_OUTPUT_ALLOWANCE} output tokens"
+    cap = resolved.max_cost_per_request
+    assert cap is not None
+    pool = resolved.ranked or resolved.chain
+    kept, skipped = fit_cost_cap_preview(pool, cap, max_tokens, lambda e: model_for(e, catalog, routing.backends))
+    head = f"cost cap: {usd(cap)} per request; for a short prompt with {tokens}:"
+    if not kept:
+        return f"{head} nothing fits, so such a request is refused"
+    chosen = kept[: len(resolved.chain)]
+    skipped_chain = [m for m, _ in skipped if m in resolved.chain]
+    note = f" (skipped: {', '.join(skipped_chain)})" if skipped_chain else ""
+    return f"{head} the chain is {', '.join(chosen)}{note}"
+
+
+def fit_cost_cap_preview(
+    pool: Sequence[str], cap: Decimal, max_tokens: Optional[int], lookup: Callable[[str], Optional[Model]]
+) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """:func:`fit_cost_cap` without raising (``([], reasons)`` when nothing fits)."""
+    try:
+        return fit_cost_cap(pool, cap, _SHORT_PROMPT_BYTES, max_tokens, lookup, "the preview")
+    except BudgetExceededError:
+        return [], []

@@ -202,3 +202,15 @@ def test_the_module_runs_as_a_command(small_server: MockServer, config: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "1. epsilon/top" in done.stdout
+
+
+def test_explain_shows_the_merged_request_of_a_call(
+    small_server: MockServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text('[routes.r]\nmodels = ["acme/cheap"]\nparams = { temperature = 0.3, max_tokens = 800 }\n')
+    args = ["--config", str(config), "--base-url", small_server.base_url]
+    code, out, _ = explain(capsys, "r", *args, "--param", "temperature=1", "--param", "user=alice")
+    assert code == 0
+    assert 'request: max_tokens=800 (default), temperature=1 (call), user="alice" (call)' in out
+    with pytest.raises(SystemExit):
+        explain(capsys, "r", *args, "--param", "oops")

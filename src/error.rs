@@ -18,7 +18,7 @@ pub enum ErrorKind {
     Connection,
     /// A connect, read, first-token or attempt timeout expired.
     Timeout,
-    /// 400 and other request errors no model can fix (413, 422, ...).
+    /// 400 and other request errors no model can fix (413, ...).
     BadRequest,
     /// The prompt does not fit the model's context window (a 400 with a typed error).
     ContextLengthExceeded,
@@ -34,6 +34,10 @@ pub enum ErrorKind {
     NotFound,
     /// 408 from the server.
     RequestTimeout,
+    /// 409: the request conflicts with the current state of a resource.
+    Conflict,
+    /// 422: well-formed but semantically invalid.
+    UnprocessableEntity,
     /// 429: rate limited (platform or upstream provider).
     RateLimited,
     /// 429 for a spent quota (OpenRouter's free-model daily cap): not worth retrying
@@ -53,9 +57,14 @@ pub enum ErrorKind {
     Status,
     /// A success status whose body is not the expected JSON.
     InvalidResponse,
+    /// A bug in fastrouter (a task panicked): reported, never a hang or a crash.
+    Internal,
     /// A stream was cut or failed in-band. Before its first content this is retried like
     /// any transient failure; after it, the stream raises instead of switching models.
     Stream,
+    /// A stream stopped after it began because a timeout expired (the idle timeout or the
+    /// total deadline): both a stream failure (with its partial) and a timeout.
+    StreamTimeout,
 }
 
 /// What a model chain should do after an attempt failed with this kind.
@@ -73,12 +82,14 @@ impl ErrorKind {
     /// The kind for an HTTP error status (before looking at typed error bodies).
     pub fn from_status(status: u16) -> Self {
         match status {
-            400 | 413 | 422 => Self::BadRequest,
+            400 | 413 => Self::BadRequest,
             401 => Self::Authentication,
             402 => Self::InsufficientCredits,
             403 => Self::PermissionDenied,
             404 => Self::NotFound,
             408 => Self::RequestTimeout,
+            409 => Self::Conflict,
+            422 => Self::UnprocessableEntity,
             429 => Self::RateLimited,
             502 => Self::Provider,
             503 => Self::ServiceUnavailable,
@@ -101,6 +112,8 @@ impl ErrorKind {
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
             Self::RequestTimeout => "request_timeout",
+            Self::Conflict => "conflict",
+            Self::UnprocessableEntity => "unprocessable_entity",
             Self::RateLimited => "rate_limited",
             Self::QuotaExhausted => "quota_exhausted",
             Self::CoolingDown => "cooling_down",
@@ -110,7 +123,9 @@ impl ErrorKind {
             Self::Server => "server",
             Self::Status => "status",
             Self::InvalidResponse => "invalid_response",
+            Self::Internal => "internal",
             Self::Stream => "stream",
+            Self::StreamTimeout => "stream_timeout",
         }
     }
 
@@ -125,7 +140,8 @@ impl ErrorKind {
             | Self::ServiceUnavailable
             | Self::Server
             | Self::InvalidResponse
-            | Self::Stream => Action::RetrySameModel,
+            | Self::Stream
+            | Self::StreamTimeout => Action::RetrySameModel,
             Self::ContextLengthExceeded
             | Self::ModelNotFound
             | Self::PermissionDenied
@@ -137,6 +153,9 @@ impl ErrorKind {
             | Self::BadRequest
             | Self::Authentication
             | Self::InsufficientCredits
+            | Self::Conflict
+            | Self::UnprocessableEntity
+            | Self::Internal
             | Self::Status => Action::Stop,
         }
     }
@@ -221,7 +240,7 @@ impl Error {
     }
 
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::Timeout
+        matches!(self.kind, ErrorKind::Timeout | ErrorKind::StreamTimeout)
     }
 
     /// Build from a reqwest failure; the URL is stripped (it could carry a query secret).
@@ -281,7 +300,10 @@ mod tests {
         assert_eq!(ErrorKind::from_status(403), ErrorKind::PermissionDenied);
         assert_eq!(ErrorKind::from_status(404), ErrorKind::NotFound);
         assert_eq!(ErrorKind::from_status(408), ErrorKind::RequestTimeout);
-        assert_eq!(ErrorKind::from_status(409), ErrorKind::Status);
+        assert_eq!(ErrorKind::from_status(409), ErrorKind::Conflict);
+        assert_eq!(ErrorKind::from_status(413), ErrorKind::BadRequest);
+        assert_eq!(ErrorKind::from_status(418), ErrorKind::Status);
+        assert_eq!(ErrorKind::from_status(422), ErrorKind::UnprocessableEntity);
         assert_eq!(ErrorKind::from_status(429), ErrorKind::RateLimited);
         assert_eq!(ErrorKind::from_status(500), ErrorKind::Server);
         assert_eq!(ErrorKind::from_status(502), ErrorKind::Provider);
@@ -317,6 +339,8 @@ mod tests {
             ErrorKind::Authentication,
             ErrorKind::InsufficientCredits,
             ErrorKind::InvalidRequest,
+            ErrorKind::Conflict,
+            ErrorKind::UnprocessableEntity,
         ] {
             assert_eq!(kind.action(), Action::Stop, "{kind:?}");
         }

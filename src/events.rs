@@ -7,12 +7,44 @@ use std::time::Duration;
 
 use crate::error::ErrorKind;
 
+/// What kind of step a [`ChainEvent`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A try finished (successfully or not).
+    Attempt,
+    /// The same model is retried after a backoff.
+    Retry,
+    /// Retrying without the provider OpenRouter blamed.
+    Sidestep,
+    /// Leaving a model for the next one.
+    Failover,
+    /// A model's circuit breaker opened.
+    Cooldown,
+    /// A cooling model was passed over.
+    Skip,
+    /// The first model was slow: the next one was started in parallel.
+    Hedge,
+}
+
+impl EventKind {
+    /// Stable snake_case name, shared with Python (`ChainEvent.type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Attempt => "attempt",
+            Self::Retry => "retry",
+            Self::Sidestep => "sidestep",
+            Self::Failover => "failover",
+            Self::Cooldown => "cooldown",
+            Self::Skip => "skip",
+            Self::Hedge => "hedge",
+        }
+    }
+}
+
 /// One thing that happened while walking a chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainEvent {
-    /// `attempt`, `retry`, `sidestep`, `failover`, `cooldown` (a breaker opened) or `skip`
-    /// (a cooling model was passed over).
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub model: String,
     pub retry: u32,
     pub status: Option<u16>,
@@ -25,7 +57,7 @@ pub struct ChainEvent {
 }
 
 impl ChainEvent {
-    pub fn new(kind: &'static str, model: &str, retry: u32) -> Self {
+    pub fn new(kind: EventKind, model: &str, retry: u32) -> Self {
         Self {
             kind,
             model: model.to_owned(),

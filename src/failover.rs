@@ -4,17 +4,20 @@
 //! rules live in one table. Every attempt is recorded for `resp.attempts`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock (the std clock outside tests) so paused-time tests can drive the chain.
+use tokio::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use reqwest::header::HeaderMap;
 
 use crate::error::{Action, Error, ErrorKind};
-use crate::events::{ChainEvent, EventSink};
+use crate::events::{ChainEvent, EventKind, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
-use crate::response::{check_chat_body, error_from_response, ChatSummary};
-use crate::transport::{wire_model, Timeouts, Transport};
+use crate::response::ChatSummary;
+use crate::transport::{wire_model, Timeouts};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +123,12 @@ pub struct ChatSuccess {
     pub attempts: Vec<Attempt>,
 }
 
+/// What an answer cost: the reported cost of the attempt that produced it, which the
+/// chain records last. The one place that decides it; the facade reads it.
+pub fn answer_cost(attempts: &[Attempt]) -> Option<&str> {
+    attempts.last().and_then(|attempt| attempt.cost.as_deref())
+}
+
 /// The chain failed: the last error, every attempt, and whether more than one model was
 /// tried to the end (users get `AllModelsFailedError` then).
 #[derive(Debug)]
@@ -149,9 +158,10 @@ pub fn body_ignoring_provider(body: &[u8], provider: &str) -> Option<Bytes> {
     serde_json::to_vec(&object).ok().map(Bytes::from)
 }
 
-fn cooling_error(model: &str, until: Option<Instant>) -> Error {
+fn cooling_error(model: &str, until: Option<std::time::Instant>) -> Error {
     let left = until.map_or(0.0, |u| {
-        u.saturating_duration_since(Instant::now()).as_secs_f64()
+        u.saturating_duration_since(Instant::now().into_std())
+            .as_secs_f64()
     });
     Error::with_details(
         ErrorKind::CoolingDown,
@@ -187,13 +197,43 @@ pub struct AttemptOutcome<T> {
     pub first_token: Option<Duration>,
 }
 
-/// A try that finished, with what the chain needs to record it.
-pub struct Finished<T> {
-    pub outcome: AttemptOutcome<T>,
+/// What the chain records about a finished try besides its result.
+#[derive(Debug, Clone, Default)]
+pub struct TryMeta {
+    pub provider: Option<String>,
+    pub cost: Option<String>,
+    pub first_token: Option<Duration>,
     pub latency: Duration,
     /// Index in the chain of the model that served it (a hedge may serve the next one).
     pub model_index: usize,
     pub hedged: bool,
+}
+
+/// A try that finished: its result and its metadata.
+pub struct Finished<T> {
+    pub result: Result<T, Error>,
+    pub meta: TryMeta,
+}
+
+impl<T> Finished<T> {
+    pub fn new(
+        outcome: AttemptOutcome<T>,
+        latency: Duration,
+        model_index: usize,
+        hedged: bool,
+    ) -> Self {
+        Self {
+            result: outcome.result,
+            meta: TryMeta {
+                provider: outcome.provider,
+                cost: outcome.cost,
+                first_token: outcome.first_token,
+                latency,
+                model_index,
+                hedged,
+            },
+        }
+    }
 }
 
 impl ChatRequest {
@@ -204,49 +244,47 @@ impl ChatRequest {
         self.emit(|| ChainEvent {
             status: Some(200),
             latency: Some(latency),
-            ..ChainEvent::new("attempt", model, retry)
+            ..ChainEvent::new(EventKind::Attempt, model, retry)
         });
     }
 
     /// Record a failed try: breaker counted, events emitted; returns its attempt record.
-    pub(crate) fn failed<T>(
+    pub(crate) fn failed(
         &self,
         model: &str,
         retry: u32,
         error: &mut Error,
-        finished: &Finished<T>,
+        meta: TryMeta,
     ) -> Attempt {
-        let opened = self.health.record_failure(model, error, Instant::now());
+        let opened = self
+            .health
+            .record_failure(model, error, Instant::now().into_std());
         self.emit(|| ChainEvent {
             status: error.status(),
             error_kind: Some(error.kind()),
             message: Some(error.message().to_owned()),
-            latency: Some(finished.latency),
-            ..ChainEvent::new("attempt", model, retry)
+            latency: Some(meta.latency),
+            ..ChainEvent::new(EventKind::Attempt, model, retry)
         });
         if opened {
             self.emit(|| ChainEvent {
                 error_kind: Some(error.kind()),
                 message: Some(format!("cooling down after: {}", error.message())),
-                ..ChainEvent::new("cooldown", model, retry)
+                ..ChainEvent::new(EventKind::Cooldown, model, retry)
             });
         }
         error.details_mut().model = Some(model.to_owned());
         Attempt {
             model: model.to_owned(),
-            provider: finished
-                .outcome
-                .provider
-                .clone()
-                .or_else(|| error.details().provider.clone()),
+            provider: meta.provider.or_else(|| error.details().provider.clone()),
             status: error.status(),
             error_kind: Some(error.kind()),
             error: Some(error.message().to_owned()),
-            latency: finished.latency,
-            first_token: finished.outcome.first_token,
-            cost: finished.outcome.cost.clone(),
+            latency: meta.latency,
+            first_token: meta.first_token,
+            cost: meta.cost,
             retry,
-            hedged: finished.hedged,
+            hedged: meta.hedged,
         }
     }
 }
@@ -270,16 +308,16 @@ where
     let mut attempts = Vec::new();
     let mut last_error = None;
     // When every model is cooling down, skipping them all helps nobody: try them anyway.
-    let now = Instant::now();
+    let now = Instant::now().into_std();
     let honour_breakers = request.models.iter().any(|m| !health.is_cooling(m, now));
 
     'models: for (index, model) in request.models.iter().enumerate() {
-        if honour_breakers && health.admit(model, Instant::now()) == Admission::Skip {
+        if honour_breakers && health.admit(model, Instant::now().into_std()) == Admission::Skip {
             let error = cooling_error(model, health.cooled_until(model));
             request.emit(|| ChainEvent {
                 error_kind: Some(error.kind()),
                 message: Some(error.message().to_owned()),
-                ..ChainEvent::new("skip", model, 0)
+                ..ChainEvent::new(EventKind::Skip, model, 0)
             });
             attempts.push(Attempt::skipped(model, &error));
             last_error = Some(error);
@@ -303,53 +341,32 @@ where
                     let started = Instant::now();
                     let outcome = attempt(model.clone(), body.clone(), remaining).await;
                     let latency = started.elapsed();
-                    let finished = Finished {
-                        outcome,
-                        latency,
-                        model_index: index,
-                        hedged: false,
-                    };
-                    (finished, Vec::new())
+                    (Finished::new(outcome, latency, index, false), Vec::new())
                 }
             };
             attempts.extend(extra);
-            let served = &request.models[finished.model_index];
-            let mut error = match finished.outcome.result {
+            let Finished { result, meta } = finished;
+            let served = &request.models[meta.model_index];
+            let mut error = match result {
                 Ok(value) => {
-                    request.succeeded(
-                        served,
-                        retry,
-                        finished.latency,
-                        finished.outcome.first_token,
-                    );
+                    request.succeeded(served, retry, meta.latency, meta.first_token);
                     attempts.push(Attempt {
                         model: served.clone(),
-                        provider: finished.outcome.provider,
+                        provider: meta.provider,
                         status: Some(200),
                         error_kind: None,
                         error: None,
-                        latency: finished.latency,
-                        first_token: finished.outcome.first_token,
-                        cost: finished.outcome.cost,
+                        latency: meta.latency,
+                        first_token: meta.first_token,
+                        cost: meta.cost,
                         retry,
-                        hedged: finished.hedged,
+                        hedged: meta.hedged,
                     });
                     return Ok((value, attempts));
                 }
                 Err(error) => error,
             };
-            let failed = Finished {
-                outcome: AttemptOutcome {
-                    result: Ok(()),
-                    provider: finished.outcome.provider,
-                    cost: finished.outcome.cost,
-                    first_token: finished.outcome.first_token,
-                },
-                latency: finished.latency,
-                model_index: finished.model_index,
-                hedged: finished.hedged,
-            };
-            attempts.push(request.failed(model, retry, &mut error, &failed));
+            attempts.push(request.failed(model, retry, &mut error, meta));
             let action = error.kind().action();
             let action_kind = error.kind();
             let retry_after = error.retry_after();
@@ -362,7 +379,7 @@ where
             let failover = |request: &ChatRequest| {
                 request.emit(|| ChainEvent {
                     error_kind: Some(action_kind),
-                    ..ChainEvent::new("failover", model, failed_retry)
+                    ..ChainEvent::new(EventKind::Failover, model, failed_retry)
                 })
             };
             retry += 1;
@@ -381,7 +398,7 @@ where
                     ignored_provider = true;
                     request.emit(|| ChainEvent {
                         message: Some(format!("retrying without provider {provider}")),
-                        ..ChainEvent::new("sidestep", model, retry)
+                        ..ChainEvent::new(EventKind::Sidestep, model, retry)
                     });
                     continue;
                 }
@@ -399,7 +416,7 @@ where
             }
             request.emit(|| ChainEvent {
                 wait: Some(wait),
-                ..ChainEvent::new("retry", model, retry)
+                ..ChainEvent::new(EventKind::Retry, model, retry)
             });
             tokio::time::sleep(wait).await;
         }
@@ -425,50 +442,6 @@ where
     })
 }
 
-/// Run a non-streaming chat completion over the chain.
-pub async fn complete(
-    transport: &Transport,
-    request: &ChatRequest,
-    backoff: &Backoff,
-) -> Result<ChatSuccess, ChainError> {
-    let attempt_limit = request.timeouts.attempt;
-    let headers = &request.headers;
-    let ((body, summary), attempts) =
-        walk_chain(request, backoff, |model, body, remaining| async move {
-            let result = transport
-                .send_chat(&model, body, headers, min_opt(attempt_limit, remaining))
-                .await
-                .and_then(|response| {
-                    if response.status.is_success() {
-                        check_chat_body(&response.headers, &response.body)
-                            .map(|summary| (response.body, summary))
-                    } else {
-                        Err(error_from_response(
-                            response.status.as_u16(),
-                            &response.headers,
-                            &response.body,
-                        ))
-                    }
-                });
-            let (provider, cost) = match &result {
-                Ok((_, summary)) => (summary.provider.clone(), summary.cost.clone()),
-                Err(_) => (None, None),
-            };
-            AttemptOutcome {
-                result,
-                provider,
-                cost,
-                first_token: None,
-            }
-        })
-        .await?;
-    Ok(ChatSuccess {
-        body,
-        summary,
-        attempts,
-    })
-}
-
 pub fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -488,6 +461,32 @@ fn deadline_error(total: Option<Duration>) -> Error {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn attempt(model: &str, cost: Option<&str>, error_kind: Option<ErrorKind>) -> Attempt {
+        Attempt {
+            model: model.to_owned(),
+            provider: None,
+            status: None,
+            error_kind,
+            error: None,
+            latency: Duration::ZERO,
+            first_token: None,
+            cost: cost.map(str::to_owned),
+            retry: 0,
+            hedged: false,
+        }
+    }
+
+    #[test]
+    fn the_answer_cost_is_the_answering_attempts_only() {
+        let billed_failure = attempt("a", Some("0.5"), Some(ErrorKind::Stream));
+        let answer = attempt("b", Some("0.25"), None);
+        assert_eq!(answer_cost(&[billed_failure.clone(), answer]), Some("0.25"));
+        // An answer without a reported cost never borrows a failed try's.
+        let unpriced = attempt("b", None, None);
+        assert_eq!(answer_cost(&[billed_failure, unpriced]), None);
+        assert_eq!(answer_cost(&[]), None);
+    }
 
     #[test]
     fn model_is_spliced_in_front() {

@@ -4,12 +4,15 @@
 //! connection closed) and recorded as a hedged attempt.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock (the std clock outside tests) so paused-time tests can drive the chain.
+use tokio::time::Instant;
 
 use bytes::Bytes;
 
 use crate::error::{Error, ErrorKind};
-use crate::events::ChainEvent;
+use crate::events::{ChainEvent, EventKind};
 use crate::failover::{body_with_model, Attempt, AttemptOutcome, ChatRequest, Finished};
 
 /// When to hedge.
@@ -33,7 +36,7 @@ pub fn plan(request: &ChatRequest, honour_breakers: bool) -> Option<HedgePlan> {
     let [first, second, ..] = request.models.as_slice() else {
         return None;
     };
-    if honour_breakers && request.health.is_cooling(second, Instant::now()) {
+    if honour_breakers && request.health.is_cooling(second, Instant::now().into_std()) {
         return None;
     }
     let delay = if config.adaptive {
@@ -68,25 +71,15 @@ fn failure<T>(
     outcome: AttemptOutcome<T>,
     latency: Duration,
 ) -> Attempt {
-    let mut error = match outcome.result {
+    let Finished { result, meta } = Finished::new(outcome, latency, 0, true);
+    let mut error = match result {
         Err(error) => error,
         Ok(_) => Error::new(
             ErrorKind::Server,
             "unreachable: recorded a success as a failure",
         ),
     };
-    let finished = Finished {
-        outcome: AttemptOutcome {
-            result: Ok(()),
-            provider: outcome.provider,
-            cost: outcome.cost,
-            first_token: outcome.first_token,
-        },
-        latency,
-        model_index: 0,
-        hedged: true,
-    };
-    request.failed(model, 0, &mut error, &finished)
+    request.failed(model, 0, &mut error, meta)
 }
 
 enum First<T> {
@@ -115,8 +108,7 @@ where
     tokio::select! {
         biased;
         outcome = &mut primary => {
-            let finished = Finished { outcome, latency: started.elapsed(), model_index: 0, hedged: false };
-            return (finished, Vec::new());
+            return (Finished::new(outcome, started.elapsed(), 0, false), Vec::new());
         }
         _ = tokio::time::sleep(plan.delay) => {}
     }
@@ -125,7 +117,7 @@ where
             "no first token after {:.3}s: also trying {m1}",
             plan.delay.as_secs_f64()
         )),
-        ..ChainEvent::new("hedge", m0, 0)
+        ..ChainEvent::new(EventKind::Hedge, m0, 0)
     });
     let hedge_started = Instant::now();
     let left = remaining.map(|r| r.saturating_sub(plan.delay));
@@ -135,12 +127,7 @@ where
         outcome = &mut primary => First::Primary(outcome),
         outcome = &mut secondary => First::Secondary(outcome),
     };
-    let won = |outcome, latency, model_index| Finished {
-        outcome,
-        latency,
-        model_index,
-        hedged: true,
-    };
+    let won = |outcome, latency, model_index| Finished::new(outcome, latency, model_index, true);
     // Returning drops the other future: its request is cancelled and its connection closed.
     match first {
         First::Primary(outcome) if outcome.result.is_ok() => {

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -85,6 +86,16 @@ pub struct ChatSummary {
     pub completion_tokens: Option<u64>,
 }
 
+/// The body with invalid UTF-8 sequences replaced by U+FFFD (the one policy for every
+/// body and stream, as in the SSE decoder): a stray byte costs a character, never the
+/// answer and its cost. Valid bodies (the common case) are returned as is, uncopied.
+pub fn lossy_utf8(body: Bytes) -> Bytes {
+    match String::from_utf8_lossy(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(fixed) => Bytes::from(fixed),
+    }
+}
+
 /// Check a 2xx chat completion body: an error object inside it (top level or in a
 /// choice) becomes an [`Error`]; a body that is not a JSON object is `InvalidResponse`.
 pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, Error> {
@@ -154,7 +165,12 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Err
                 ..ErrorDetails::default()
             };
             let shown = details.body_snippet.as_deref().unwrap_or_default();
-            let message = if shown.is_empty() {
+            let message = if let Some(target) = redirect_target(status, headers) {
+                format!(
+                    "HTTP {status} redirect to {target} not followed: only redirects within \
+                     the base_url's origin are followed (the prompt and headers stay there)"
+                )
+            } else if shown.is_empty() {
                 format!("HTTP {status} with an empty body")
             } else {
                 format!("HTTP {status} with a non-JSON body: {shown}")
@@ -162,6 +178,18 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Err
             Error::with_details(ErrorKind::from_status(status), message, details)
         }
     }
+}
+
+/// The origin (never the path or query, which may carry secrets) a 3xx points to.
+fn redirect_target(status: u16, headers: &HeaderMap) -> Option<String> {
+    if !(300..400).contains(&status) {
+        return None;
+    }
+    let location = header_str(headers, "location")?;
+    let origin = reqwest::Url::parse(&location)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|_| "another location".to_owned());
+    Some(origin)
 }
 
 /// An OpenRouter error object (`{"code", "message", "metadata", ...}`) as an [`Error`].
@@ -319,10 +347,10 @@ pub fn retry_after(headers: &HeaderMap, metadata: Option<&Value>) -> Option<Dura
             return duration_from_secs(secs);
         }
         if let Ok(when) = httpdate::parse_http_date(value) {
-            return Some(
-                when.duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO),
-            );
+            let wait = when
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            return Some(wait.min(Duration::from_secs(86_400)));
         }
     }
     let metadata = metadata?;
@@ -576,6 +604,12 @@ mod tests {
         let h = headers(&[("retry-after", &httpdate::fmt_http_date(future))]);
         let wait = retry_after(&h, None).unwrap();
         assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        let h = headers(&[("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")]);
+        assert_eq!(retry_after(&h, None), Some(Duration::from_secs(86_400)));
+        for absurd in ["1e300", "inf", "NaN", "-5"] {
+            let h = headers(&[("retry-after", absurd), ("retry-after-ms", absurd)]);
+            assert!(retry_after(&h, None).is_none_or(|d| d <= Duration::from_secs(86_400)));
+        }
         let metadata: Value =
             serde_json::from_str(r#"{"availability":{"retry_after":12}}"#).unwrap();
         assert_eq!(
@@ -606,5 +640,17 @@ mod tests {
     fn request_id_prefers_generation_id() {
         let h = headers(&[("x-generation-id", "gen-9"), ("cf-ray", "abc")]);
         assert_eq!(request_id(&h).as_deref(), Some("gen-9"));
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_body_is_replaced_not_fatal() {
+        let valid = Bytes::from_static(br#"{"a":"\u00e9 ok"}"#);
+        assert_eq!(lossy_utf8(valid.clone()).as_ptr(), valid.as_ptr());
+        let broken =
+            Bytes::from_static(b"{\"choices\":[{\"message\":{\"content\":\"a\xff\xfeb\"}}]}");
+        let fixed = lossy_utf8(broken);
+        let text = std::str::from_utf8(&fixed).unwrap();
+        assert!(text.contains("a\u{fffd}\u{fffd}b"));
+        assert!(check_chat_body(&HeaderMap::new(), &fixed).is_ok());
     }
 }

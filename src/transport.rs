@@ -110,9 +110,16 @@ impl Target {
         let mut headers = header_map(pairs)?;
         let has_key = match api_key {
             Some(ApiKey(key)) if !key.is_empty() => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                    invalid("the API key contains characters not allowed in a header")
-                })?;
+                // HeaderValue takes bytes >= 0x80 as opaque: a non-ASCII key would be sent
+                // as raw bytes, so refuse it here, never echoing it.
+                let bad = || {
+                    invalid("api_key must be printable ASCII (OpenRouter keys look like sk-or-v1-...); it contains other characters")
+                };
+                if !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                    return Err(bad());
+                }
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| bad())?;
                 value.set_sensitive(true);
                 headers.insert(AUTHORIZATION, value);
                 true
@@ -188,6 +195,23 @@ fn is_public(path: &str) -> bool {
     path == "models" || path.starts_with("models?") || path.starts_with("models/")
 }
 
+/// Follow redirects only within the origin of the request (at most 5): a redirect to
+/// another host would carry the prompt (307/308 resend the body) and custom auth headers
+/// there. The 3xx response is then returned as is and becomes an error.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 impl Transport {
     pub fn new(config: TransportConfig) -> Result<Self> {
         install_crypto_provider();
@@ -222,7 +246,8 @@ impl Transport {
             .tls_backend_rustls()
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
-            .http2_adaptive_window(true);
+            .http2_adaptive_window(true)
+            .redirect(same_origin_redirects());
         if let Some(connect) = timeouts.connect {
             builder = builder.connect_timeout(connect);
         }
@@ -519,6 +544,16 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
         let err = Transport::new(config("not a url")).unwrap_err();
         assert!(err.message().contains("invalid base_url"));
+    }
+
+    #[test]
+    fn non_ascii_api_key_is_refused_without_echoing_it() {
+        let mut cfg = config("https://openrouter.ai/api/v1");
+        cfg.api_key = Some(ApiKey::new("sk-or-v1-sécret"));
+        let err = Transport::new(cfg).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert!(err.message().contains("api_key"));
+        assert!(!err.message().contains("cret"));
     }
 
     #[test]

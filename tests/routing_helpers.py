@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Sequence
 
 from fastrouter.catalog import Catalog
 
-REAL_CATALOG = Path(__file__).parent / "fixtures" / "openrouter-traffic" / "roo-code__models_list_321_models.body.json"
+# The one bundled copy of the genuine 321-model catalog (the mock serves it; provenance in its .source.txt).
+REAL_CATALOG = Path(__file__).parent.parent / "src" / "mock" / "models.json"
 
 
 def entry(

@@ -17,10 +17,14 @@ from fastrouter.testing import Fail, MockServer, Reply
 MINI = "openai/gpt-4o-mini"
 
 
+SERVED = ("llama-local", "anything", "flaky", "slowpoke", "good-model", "longer", "plain")
+
+
 @pytest.fixture
 def other() -> Iterator[MockServer]:
-    """A second local server: OpenAI-style error bodies, usage without cost."""
-    with MockServer(flavor="openai") as mock:
+    """A second local server: OpenAI-style error bodies, usage without cost, serving
+    the models of :data:`SERVED` (others get OpenAI's 404 ``model_not_found``)."""
+    with MockServer(flavor="openai", catalog=[{"id": model} for model in SERVED]) as mock:
         yield mock
 
 

@@ -1,4 +1,4 @@
-"""Errors against the real embedded mock server: every status in API.md mapped to its
+"""Errors against the real embedded mock server: every documented status mapped to its
 exception class with all its details, typed OpenRouter errors, missing and rejected keys,
 connection failures and timeouts, retries and model chains. Every test runs with the sync
 and the async client (the ``caller`` fixture in conftest.py)."""
@@ -48,9 +48,9 @@ STATUSES = [
     (403, PermissionDeniedError, "permission_denied"),
     (404, NotFoundError, "not_found"),
     (408, RequestTimeoutError, "request_timeout"),
-    (409, ConflictError, "status"),
+    (409, ConflictError, "conflict"),
     (413, BadRequestError, "bad_request"),
-    (422, UnprocessableEntityError, "bad_request"),
+    (422, UnprocessableEntityError, "unprocessable_entity"),
     (429, RateLimitError, "rate_limited"),
     (500, InternalServerError, "server"),
     (502, ProviderError, "provider"),
@@ -308,6 +308,7 @@ async def test_key_rejected_by_the_server(caller: Any) -> None:
         assert len(server.chat_requests()) == 1  # a 401 is never retried
 
         right = caller.client(server, api_key="right")
+        server.add_models(MODEL)
         resp = await caller.create(right, model=MODEL)
         assert resp.choices[0].message.content
 
@@ -547,6 +548,22 @@ async def test_exhausted_chain_raises_all_models_failed(server: MockServer, call
     assert server.pending() == {}
 
 
+async def test_exhausted_chain_is_caught_as_an_api_error(server: MockServer, caller: Any) -> None:
+    server.script(MODEL, Fail(503, retry_after=0.01))
+    server.script(OTHER, Fail(429, message="b is busy", retry_after=0.01))
+
+    with pytest.raises(APIError) as info:
+        await caller.create(caller.client(server, max_retries=0), model=CHAIN)
+
+    exc = info.value
+    assert isinstance(exc, AllModelsFailedError)
+    assert exc.status_code == 429
+    assert exc.kind == "rate_limited"
+    assert exc.model == OTHER
+    assert exc.message == str(exc) and "b is busy" in exc.message
+    assert [(a.model, a.status) for a in exc.attempts] == [(MODEL, 503), (OTHER, 429)]
+
+
 async def test_single_model_list_raises_its_own_error(server: MockServer, caller: Any) -> None:
     server.script(MODEL, Fail(503))
     with pytest.raises(ServiceUnavailableError):
@@ -584,7 +601,15 @@ def test_error_classes_follow_the_documented_hierarchy() -> None:
         assert issubclass(cls, fastrouter.APIStatusError)
     for cls in (ProviderError, ServiceUnavailableError):
         assert issubclass(cls, InternalServerError)
-    for cls in (APIStatusError, APIConnectionError, APIResponseValidationError, fastrouter.StreamError):
+    for cls in (
+        APIStatusError,
+        APIConnectionError,
+        APIResponseValidationError,
+        fastrouter.StreamError,
+        AllModelsFailedError,
+    ):
         assert issubclass(cls, APIError)
+    assert issubclass(fastrouter.StreamTimeoutError, fastrouter.StreamError)
+    assert issubclass(fastrouter.StreamTimeoutError, fastrouter.APITimeoutError)
     for cls in (APIError, AllModelsFailedError, fastrouter.BudgetExceededError):
         assert issubclass(cls, FastrouterError)

@@ -15,6 +15,12 @@ CHAIN = [A, B]
 FAST_COOLDOWN = fastrouter.Cooldown(failures=2, seconds=0.3)
 
 
+@pytest.fixture(autouse=True)
+def _serve_the_chain_models(server: MockServer) -> None:
+    """The acme models are not in the mock's catalog: declare them."""
+    server.add_models(A, B)
+
+
 def _quota_fail(reset_in: float) -> Fail:
     reset_ms = int((time.time() + reset_in) * 1000)
     return Fail(

@@ -620,6 +620,7 @@ def test_unauthenticated_requests_are_recorded(server: MockServer) -> None:
 
 
 def test_chat_requests_filter(client: fastrouter.Client, server: MockServer) -> None:
+    server.add_models("a/x", "b/y")
     _ask(client, "a/x")
     client.key.get()
     _ask(client, "b/y")
@@ -755,3 +756,80 @@ def test_openai_sdk_lists_models() -> None:
             ids = [m.id for m in sdk.models.list()]
     assert len(ids) == 321
     assert MODEL in ids
+
+
+# --------------------------------------------------------------------------- issue 10.13
+
+
+def _generation(server: MockServer, generation_id: str) -> httpx.Response:
+    return httpx.get(f"{server.base_url}/generation", params={"id": generation_id}, headers=AUTH)
+
+
+def test_reset_frees_stored_generations(client: fastrouter.Client, server: MockServer) -> None:
+    ids = [_ask(client).id for _ in range(3)]
+    assert all(_generation(server, gid).status_code == 200 for gid in ids)
+    assert client.credits.get().total_usage > 0
+    server.reset()
+    assert [_generation(server, gid).status_code for gid in ids] == [404, 404, 404]
+    assert client.credits.get().total_usage == 0
+
+
+def test_generation_ids_are_unique_across_instances() -> None:
+    seen: set[str] = set()
+    for _ in range(3):
+        with MockServer() as mock, fastrouter.Client(base_url=mock.base_url, api_key="k") as one:
+            for _ in range(3):
+                seen.add(_ask(one).id)
+    assert len(seen) == 9
+
+
+def test_unknown_model_gets_openrouters_400(client: fastrouter.Client, server: MockServer) -> None:
+    response = _chat(server, {"model": "acme/nope-1", "messages": USER})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "acme/nope-1 is not a valid model ID"
+    with pytest.raises(fastrouter.BadRequestError) as info:
+        _ask(client, "acme/nope-1")
+    assert info.value.kind == "model_not_found"
+    # Catalog ids (with a variant suffix too), scripted and added models are served.
+    assert _ask(client, "openai/gpt-4o-mini:nitro").choices[0].message.content
+    server.script("acme/scripted", Reply("scripted"))
+    assert _ask(client, "acme/scripted").choices[0].message.content == "scripted"
+    assert _ask(client, "acme/scripted").choices[0].message.content  # known until reset
+    server.add_models("acme/added")
+    assert _ask(client, "acme/added").choices[0].message.content
+    server.add_models(ANY_MODEL)
+    assert _ask(client, "whatever/else").choices[0].message.content
+    server.reset()
+    with pytest.raises(fastrouter.BadRequestError):
+        _ask(client, "acme/scripted")
+
+
+def _logprob_entries(logprobs: Any) -> list[dict[str, Any]]:
+    assert logprobs is not None
+    return [entry.to_dict() if hasattr(entry, "to_dict") else entry for entry in logprobs.content]
+
+
+def test_logprobs_are_returned_when_requested(client: fastrouter.Client, server: MockServer) -> None:
+    server.script(MODEL, Reply("Hello brave world"), Reply("Hello brave world"))
+    ask = {"model": MODEL, "messages": USER, "logprobs": True, "top_logprobs": 2}
+    resp = client.chat.completions.create(**ask)
+    entries = _logprob_entries(resp.choices[0].logprobs)
+    assert [e["token"] for e in entries] == ["Hello ", "brave ", "world"]
+    for entry in entries:
+        assert entry["bytes"] == list(entry["token"].encode())
+        assert entry["logprob"] <= 0
+        assert len(entry["top_logprobs"]) == 2
+        assert entry["top_logprobs"][0]["token"] == entry["token"]
+        assert entry["top_logprobs"][1]["logprob"] < entry["logprob"]
+    # Deterministic: the same tokens get the same numbers, streamed or not.
+    with client.chat.completions.create(**ask, stream=True) as stream:
+        chunks = list(stream)
+    streamed = [
+        e for c in chunks if c.choices and c.choices[0].logprobs for e in _logprob_entries(c.choices[0].logprobs)
+    ]
+    assert streamed == entries
+    assert _logprob_entries(stream.completion.choices[0].logprobs) == entries
+    # Not asked: none.
+    assert _ask(client).choices[0].logprobs is None
+    raw = _chat(server, {"model": MODEL, "messages": USER, "logprobs": True}).json()
+    assert all(e["top_logprobs"] == [] for e in raw["choices"][0]["logprobs"]["content"])

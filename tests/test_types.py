@@ -1,7 +1,7 @@
 """Unit tests for ``fastrouter.types`` (lazy typed response wrappers).
 
-Response bodies below are real recorded OpenRouter traffic copied from
-``/work/shared/fixtures/openrouter-traffic/`` (very long strings shortened);
+Response bodies below are real recorded OpenRouter traffic from
+``tests/fixtures/openrouter-traffic/`` (very long strings shortened);
 the ones marked *synthetic* follow the documented OpenRouter wire format for
 shapes the recordings do not cover (non-streamed tool calls, logprobs, account
 endpoints).

@@ -2,8 +2,8 @@
 synthetic shapes the recordings do not cover (errors inside 200 bodies, proxy HTML pages,
 empty and non-JSON bodies, brotli, unknown fields, tool calls, reasoning).
 
-The recordings live in ``tests/fixtures/openrouter-traffic/`` (copied verbatim from
-``/work/shared/fixtures/openrouter-traffic/``, each with its ``.source.txt`` sidecar).
+The recordings live in ``tests/fixtures/openrouter-traffic/``, copied verbatim, each with a
+``.source.txt`` sidecar naming where it was recorded.
 The pydantic-ai VCR cassettes store the response as parsed YAML (``parsed_body``), not as
 a string, so their bodies were extracted once into ``*.interactionN.body.json`` (compact
 ``json.dumps`` of ``parsed_body``); ``test_extracted_bodies_match_the_cassettes`` checks
@@ -503,6 +503,7 @@ async def test_brotli_compressed_body(server: MockServer, caller: Any) -> None:
 # gzip cannot be produced through the mock: Raw bodies are str sent as UTF-8, and the gzip
 # magic bytes (1f 8b) are not valid UTF-8. Only the advertisement is checked here.
 async def test_gzip_is_advertised(server: MockServer, caller: Any) -> None:
+    server.add_models(MODEL)
     await caller.create(caller.client(server), model=MODEL)
     assert "gzip" in server.requests[0].headers["accept-encoding"]
 

@@ -55,6 +55,7 @@ from .errors import (
     RoutingWarning,
     ServiceUnavailableError,
     StreamError,
+    StreamTimeoutError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
@@ -131,6 +132,7 @@ __all__ = [
     "ProviderError",
     "ServiceUnavailableError",
     "StreamError",
+    "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
     # routing (issue 12)

@@ -1,14 +1,24 @@
 """Awaiting Rust tasks from asyncio without a thread hop per result.
 
 Each event loop gets one native :class:`CompletionQueue`. Rust tasks push their results to
-it and, when it was idle, write one byte to a socket the loop watches; the loop then drains
-every finished result in one callback, converting them on its own thread. So a burst of
-64 finished requests costs one wake-up, and tokio threads never wait for the GIL.
+it and, when it was idle, wake the loop once; the loop then drains every finished result
+in one callback, converting them on its own thread. So a burst of 64 finished requests
+costs one wake-up.
+
+How the loop is woken depends on the loop:
+
+- ``loop.add_reader`` (selector loops on Unix, uvloop): the queue writes one byte to a
+  socket the loop watches. Tokio threads never wait for the GIL. The default.
+- no ``add_reader`` (it raises ``NotImplementedError``, e.g. Windows' proactor loop): the
+  queue calls ``loop.call_soon_threadsafe(drain)`` from the tokio thread that finished
+  first, taking the GIL once per idle-to-busy transition. Chosen automatically; batching
+  is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import weakref
 from typing import Any, Callable, Dict
@@ -24,10 +34,18 @@ class _LoopQueue:
     __slots__ = ("native", "futures", "next_id", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.native = CompletionQueue()
         self.futures: Dict[int, asyncio.Future[Any]] = {}
         self.next_id = itertools.count(1).__next__
-        loop.add_reader(self.native.fileno(), self._drain)
+        try:
+            self.native = CompletionQueue()
+            fileno = self.native.fileno()
+            if fileno is None:
+                raise NotImplementedError("no socket to watch")
+            loop.add_reader(fileno, self._drain)
+        except NotImplementedError:
+            # No add_reader on this loop (or no socket pair on this platform): wake it
+            # with call_soon_threadsafe from the completing side instead.
+            self.native = CompletionQueue(wake=functools.partial(loop.call_soon_threadsafe, self._drain))
 
     def _drain(self) -> None:
         futures = self.futures

@@ -4,13 +4,15 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, final
-
-from typing_extensions import TypeAlias
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, final
 
 __all__ = [
     "CompletionQueue",
+    "NativeAttempt",
+    "NativeChainEvent",
+    "NativeChat",
     "NativeClient",
+    "NativeHealth",
     "NativeMockServer",
     "NativeStream",
     "TaskHandle",
@@ -21,10 +23,112 @@ __all__ = [
 __version__: str
 USER_AGENT: str
 
-# (model, provider, status, error_kind, error, latency_s, first_token_s, cost, retry, hedged)
-_AttemptTuple: TypeAlias = Tuple[
-    str, Optional[str], Optional[int], Optional[str], Optional[str], float, Optional[float], Optional[str], int, bool
-]
+class _Timeouts(Protocol):
+    """Timeouts (seconds), read by attribute name (``fastrouter.Timeout``)."""
+
+    @property
+    def connect(self) -> Optional[float]: ...
+    @property
+    def read(self) -> Optional[float]: ...
+    @property
+    def attempt(self) -> Optional[float]: ...
+    @property
+    def first_token(self) -> Optional[float]: ...
+    @property
+    def idle(self) -> Optional[float]: ...
+    @property
+    def total(self) -> Optional[float]: ...
+
+class _Cooldown(Protocol):
+    """Breaker settings, read by attribute name (``fastrouter.Cooldown``)."""
+
+    @property
+    def failures(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+
+class _Hedge(Protocol):
+    """Hedging settings, read by attribute name (``fastrouter.Hedge``)."""
+
+    @property
+    def after(self) -> float: ...
+    @property
+    def adaptive(self) -> bool: ...
+
+@final
+class NativeAttempt:
+    """One try of one model, as the core recorded it."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def provider(self) -> Optional[str]: ...
+    @property
+    def status(self) -> Optional[int]: ...
+    @property
+    def error_kind(self) -> Optional[str]: ...
+    @property
+    def error(self) -> Optional[str]: ...
+    @property
+    def latency_s(self) -> float: ...
+    @property
+    def first_token_s(self) -> Optional[float]: ...
+    @property
+    def cost(self) -> Optional[str]: ...
+    @property
+    def retry(self) -> int: ...
+    @property
+    def hedged(self) -> bool: ...
+
+@final
+class NativeChat:
+    """A finished chat completion: body, attempts and what the answer cost."""
+
+    @property
+    def body(self) -> bytes:
+        """The response body (JSON)."""
+    @property
+    def attempts(self) -> List[NativeAttempt]:
+        """Every attempt of the chain, in order; the last one produced the answer."""
+    @property
+    def answer_cost(self) -> Optional[str]:
+        """The answering attempt's cost as decimal text, when the server reported it."""
+
+@final
+class NativeChainEvent:
+    """One step of a chain, for the ``on_event`` hook."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def retry(self) -> int: ...
+    @property
+    def status(self) -> Optional[int]: ...
+    @property
+    def error_kind(self) -> Optional[str]: ...
+    @property
+    def message(self) -> Optional[str]: ...
+    @property
+    def wait_s(self) -> Optional[float]: ...
+    @property
+    def latency_s(self) -> Optional[float]: ...
+
+@final
+class NativeHealth:
+    """A model's circuit breaker."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def cooled_until(self) -> Optional[float]: ...
+    @property
+    def reason(self) -> Optional[str]: ...
 
 @final
 class NativeClient:
@@ -37,17 +141,10 @@ class NativeClient:
         base_url: str,
         api_key: Optional[str] = None,
         headers: Sequence[Tuple[str, str]] = ...,
-        connect_timeout: Optional[float] = None,
-        read_timeout: Optional[float] = None,
-        first_token_timeout: Optional[float] = None,
-        idle_timeout: Optional[float] = None,
-        attempt_timeout: Optional[float] = None,
-        total_timeout: Optional[float] = None,
-        cooldown_failures: Optional[int] = ...,
-        cooldown_seconds: float = 30.0,
-        on_event: Optional[Callable[[Tuple[Any, ...]], object]] = None,
-        hedge_after: Optional[float] = None,
-        hedge_adaptive: bool = False,
+        timeout: Optional[_Timeouts] = None,
+        cooldown: Optional[_Cooldown] = None,
+        on_event: Optional[Callable[[NativeChainEvent], object]] = None,
+        hedge: Optional[_Hedge] = None,
         backends: Sequence[Tuple[str, str, Optional[str], Sequence[Tuple[str, str]], Optional[str]]] = ...,
     ) -> NativeClient: ...
     def chat(
@@ -58,10 +155,10 @@ class NativeClient:
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
     ) -> TaskHandle:
-        """Start a chat completion over the chain; reports ``(body, attempts)`` (or the
+        """Start a chat completion over the chain; reports a :class:`NativeChat` (or the
         exception) to ``queue`` under ``id``."""
     def chat_blocking(
         self,
@@ -69,9 +166,9 @@ class NativeClient:
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
-    ) -> Tuple[bytes, List[_AttemptTuple]]:
+    ) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
         self,
@@ -81,7 +178,7 @@ class NativeClient:
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
     ) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
@@ -92,7 +189,7 @@ class NativeClient:
         models: Sequence[str],
         headers: Sequence[Tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
+        timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
@@ -106,8 +203,8 @@ class NativeClient:
         """Like :meth:`get`, blocking with the GIL released."""
     def latencies(self) -> Dict[str, float]:
         """Median time to first token measured per model, in seconds."""
-    def health(self) -> List[Tuple[str, str, int, Optional[float], Optional[str]]]:
-        """Breaker state per failed model: ``(model, state, failures, cooled_until, reason)``."""
+    def health(self) -> List[NativeHealth]:
+        """Breaker state per model that has failed."""
     def close(self) -> None:
         """Drop the connection pool; later requests raise ``APIConnectionError``."""
     @property
@@ -124,8 +221,10 @@ class NativeStream:
         """Like :meth:`next_batch`, blocking with the GIL released."""
     def completion_json(self) -> str:
         """The completion received so far (the whole one after the end), as JSON."""
-    def attempts(self) -> Optional[List[_AttemptTuple]]:
+    def attempts(self) -> Optional[List[NativeAttempt]]:
         """Every attempt of the chain, once the stream ended."""
+    def answer_cost(self) -> Optional[str]:
+        """What the answer cost (decimal text), once the stream ended and the server said."""
     @property
     def keepalives(self) -> int: ...
     def close(self) -> None:
@@ -135,9 +234,9 @@ class NativeStream:
 class CompletionQueue:
     """Finished Rust tasks waiting for the event loop (see ``fastrouter._bridge``)."""
 
-    def __new__(cls) -> CompletionQueue: ...
-    def fileno(self) -> int:
-        """The socket to watch with ``loop.add_reader``."""
+    def __new__(cls, wake: Optional[Callable[[], object]] = None) -> CompletionQueue: ...
+    def fileno(self) -> Optional[int]:
+        """The socket to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
     def drain(self) -> List[Tuple[int, bool, Any]]:
         """Every finished result as ``(id, ok, value)``; ``value`` is the exception when
         not ``ok``."""
@@ -148,6 +247,12 @@ class TaskHandle:
 
     def cancel(self) -> None:
         """Cancel the task and its request (idempotent)."""
+
+def _debug_spawn_panic(queue: CompletionQueue, id: int) -> TaskHandle:
+    """Debug hook for tests: a task that panics (its awaitable raises ``APIError``)."""
+
+def _debug_block_on_panic() -> None:
+    """Debug hook for tests: a blocking call whose task panics."""
 
 @final
 class NativeMockServer:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from ._fastrouter import NativeAttempt
 
 __all__ = ["Attempt"]
 
@@ -36,17 +38,17 @@ class Attempt:
         return self.error_kind is None
 
     @classmethod
-    def _from_native(cls, raw: Sequence[Any]) -> Attempt:
-        (model, provider, status, error_kind, error, latency, first_token, cost, retry, hedged) = raw
+    def _from_native(cls, raw: NativeAttempt) -> Attempt:
+        cost = raw.cost
         return cls(
-            model=model,
-            provider=provider,
-            status=status,
-            error_kind=error_kind,
-            error=error,
-            latency_s=latency,
-            first_token_s=first_token,
+            model=raw.model,
+            provider=raw.provider,
+            status=raw.status,
+            error_kind=raw.error_kind,
+            error=raw.error,
+            latency_s=raw.latency_s,
+            first_token_s=raw.first_token_s,
             cost=Decimal(cost) if cost is not None else None,
-            retry=retry,
-            hedged=hedged,
+            retry=raw.retry,
+            hedged=raw.hedged,
         )

@@ -8,6 +8,7 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import warnings
 from collections.abc import Mapping, Sequence
@@ -52,12 +53,13 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self, Unpack
 
+    from ._fastrouter import NativeChat
     from .params import ChatCompletionParams
 
 __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
-_TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
+_TimeoutOverrides = Optional[Timeout]
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
 _NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
 _MODELS_PATH = "models?output_modalities=all"
@@ -124,13 +126,11 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
     first-token, idle and total timeouts for this call (connect/read stay per client)."""
     if isinstance(timeout, _NotGiven):
         return None
-    t = Timeout.coerce(timeout)
-    return (t.attempt, t.first_token, t.idle, t.total)
+    return Timeout.coerce(timeout)
 
 
-def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
-    body, attempts = raw
-    return ChatCompletion._from_native(json.loads(body), attempts)
+def _completion(native: NativeChat) -> ChatCompletion:
+    return ChatCompletion._from_native(json.loads(native.body), native.attempts, native.answer_cost)
 
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
@@ -196,17 +196,10 @@ class _ClientBase:
             base_url=self.base_url,
             api_key=self._api_key,
             headers=list(self._headers.items()),
-            connect_timeout=self.timeout.connect,
-            read_timeout=self.timeout.read,
-            first_token_timeout=self.timeout.first_token,
-            idle_timeout=self.timeout.idle,
-            attempt_timeout=self.timeout.attempt,
-            total_timeout=self.timeout.total,
-            cooldown_failures=cooldown.failures if cooldown is not None else None,
-            cooldown_seconds=(cooldown or DEFAULT_COOLDOWN).seconds,
+            timeout=self.timeout,
+            cooldown=cooldown,
             on_event=native_hook(on_event),
-            hedge_after=hedge.after if hedge is not None else None,
-            hedge_adaptive=hedge.adaptive if hedge is not None else False,
+            hedge=hedge,
             backends=[b.native() for b in self._backends.values()],
         )
         self._add_resources()
@@ -295,13 +288,7 @@ class _ClientBase:
             if max_retries is None:
                 max_retries = route.max_retries
             if route.deadline_s is not None:
-                attempt, first_token, idle, _ = overrides or (
-                    self.timeout.attempt,
-                    self.timeout.first_token,
-                    self.timeout.idle,
-                    None,
-                )
-                overrides = (attempt, first_token, idle, route.deadline_s)
+                overrides = dataclasses.replace(overrides or self.timeout, total=route.deadline_s)
             hedge_after = route.hedge_after
         else:
             chain = _model_chain(model)

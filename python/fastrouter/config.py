@@ -16,7 +16,9 @@ DEFAULT_MAX_RETRIES = 2
 
 @dataclass(frozen=True)
 class Timeout:
-    """Timeouts in seconds; ``None`` disables one.
+    """Timeouts in seconds; ``None`` disables one. NaN, zero and negatives are a
+    ``ValueError``; values past 10⁹ s (about 31 years, infinity included) are clamped to
+    it, i.e. no practical limit.
 
     - ``attempt``: one HTTP exchange (what a plain ``timeout=60.0`` sets).
     - ``connect``: establishing a connection.
@@ -55,6 +57,8 @@ class Timeout:
             return cls(attempt=None)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"timeout must be a number of seconds, a fastrouter.Timeout or None, got {value!r}")
+        if not value > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
         return cls(attempt=float(value))
 
 
@@ -87,13 +91,25 @@ def _env(*names: str) -> Optional[str]:
 
 
 def resolve_api_key(api_key: Optional[str]) -> Optional[str]:
-    """The argument, else ``OPENROUTER_API_KEY``."""
+    """The argument, else ``OPENROUTER_API_KEY``. (The core rejects a key that cannot be
+    a header value, e.g. non-ASCII, with a ``ValueError`` naming ``api_key``.)"""
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
     return api_key if api_key is not None else _env("OPENROUTER_API_KEY")
 
 
 def resolve_base_url(base_url: Optional[str]) -> str:
-    """The argument, else ``OPENROUTER_BASE_URL``, else OpenRouter's API."""
-    return (base_url or _env("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    """The argument, else ``OPENROUTER_BASE_URL``, else OpenRouter's API. An empty
+    ``base_url`` is an error, never a silent switch to production OpenRouter."""
+    if base_url is not None:
+        if not isinstance(base_url, str):
+            raise TypeError(f"base_url must be a str or None, got {type(base_url).__name__}")
+        if not base_url.strip():
+            raise ValueError(
+                "base_url must not be empty; omit it (or pass None) to use OPENROUTER_BASE_URL or OpenRouter's API"
+            )
+        return base_url.rstrip("/")
+    return (_env("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 def attribution_headers(

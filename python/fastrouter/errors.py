@@ -3,7 +3,7 @@
 Names follow the ``openai`` package so ``except openai.RateLimitError`` becomes
 ``except fastrouter.RateLimitError``. The Rust core raises these through one function,
 :func:`_from_native`, which picks the class from the error *kind* the core classified
-(never from message text) and the HTTP status.
+alone (never from message text, never re-deriving it from the HTTP status).
 
 Nothing here ever holds request headers, so the API key cannot appear in an error.
 """
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
 
 if TYPE_CHECKING:
+    from ._fastrouter import NativeAttempt
     from .attempts import Attempt
     from .types import ChatCompletion
 
@@ -38,6 +39,7 @@ __all__ = [
     "ProviderError",
     "ServiceUnavailableError",
     "StreamError",
+    "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
     "PriceUnknownError",
@@ -229,12 +231,20 @@ class StreamError(APIError):
         self.metadata = dict(metadata or {})
 
 
-class AllModelsFailedError(FastrouterError):
-    """Every model of a chain failed. ``attempts`` lists each try; ``last_error`` is the
-    error of the final attempt."""
+class StreamTimeoutError(StreamError, APITimeoutError):
+    """A stream that had begun was stopped by a timeout (the total deadline, or no progress
+    within the idle timeout): caught by ``except APITimeoutError`` and ``except StreamError``
+    alike, with ``partial`` holding what was received."""
 
-    attempts: List[Attempt]
+
+class AllModelsFailedError(APIError):
+    """Every model of a chain failed. ``attempts`` lists each try; ``last_error`` is the
+    error of the final attempt, whose ``kind``, ``model``, ``request_id`` and
+    ``status_code`` (``None`` when it had no HTTP status) this error repeats, so
+    ``except APIError`` handles a chain like a single model."""
+
     last_error: Optional[APIError]
+    status_code: Optional[int]
 
     def __init__(
         self,
@@ -243,10 +253,15 @@ class AllModelsFailedError(FastrouterError):
         attempts: Sequence[Attempt] = (),
         last_error: Optional[APIError] = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.attempts = list(attempts)
+        super().__init__(
+            message,
+            kind=last_error.kind if last_error is not None else "error",
+            model=last_error.model if last_error is not None else None,
+            request_id=last_error.request_id if last_error is not None else None,
+            attempts=attempts,
+        )
         self.last_error = last_error
+        self.status_code = getattr(last_error, "status_code", None)
 
 
 class BudgetExceededError(FastrouterError):
@@ -310,21 +325,8 @@ class RoutingError(FastrouterError, ValueError):
         return RoutingError(self.message, source=source, key=self.key, suggestion=self.suggestion)
 
 
-_BY_STATUS: Dict[int, Type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    402: InsufficientCreditsError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    413: BadRequestError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-    502: ProviderError,
-    503: ServiceUnavailableError,
-}
-
+# The core's error kind (``ErrorKind::as_str`` in src/error.rs) -> the class raised for
+# an error status. The core classified the status already; this only names the class.
 _BY_KIND: Dict[str, Type[APIStatusError]] = {
     "bad_request": BadRequestError,
     "context_length_exceeded": BadRequestError,
@@ -334,21 +336,14 @@ _BY_KIND: Dict[str, Type[APIStatusError]] = {
     "permission_denied": PermissionDeniedError,
     "not_found": NotFoundError,
     "request_timeout": RequestTimeoutError,
+    "conflict": ConflictError,
+    "unprocessable_entity": UnprocessableEntityError,
     "rate_limited": RateLimitError,
     "quota_exhausted": RateLimitError,
     "provider": ProviderError,
     "service_unavailable": ServiceUnavailableError,
     "server": InternalServerError,
 }
-
-
-def _status_class(status: Optional[int], kind: str) -> Type[APIStatusError]:
-    if status is not None:
-        if status in _BY_STATUS:
-            return _BY_STATUS[status]
-        if status >= 500:
-            return InternalServerError
-    return _BY_KIND.get(kind, APIStatusError)
 
 
 def _from_native(
@@ -363,9 +358,10 @@ def _from_native(
     provider: Optional[str],
     model: Optional[str],
     body: Optional[str],
-    attempts: Sequence[Any],
+    attempts: Sequence[NativeAttempt],
     exhausted_chain: bool,
     partial: Optional[str] = None,
+    answer_cost: Optional[str] = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
@@ -384,15 +380,18 @@ def _from_native(
         error = APIConnectionError(message, **common)
     elif kind == "invalid_response":
         error = APIResponseValidationError(message, body=body, **common)
-    elif kind == "stream":
+    elif kind in ("stream", "stream_timeout"):
         from .types import ChatCompletion
 
-        received = ChatCompletion._from_native(json.loads(partial), attempts) if partial is not None else None
-        error = StreamError(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
-    elif kind == "invalid_request":
+        received = (
+            ChatCompletion._from_native(json.loads(partial), attempts, answer_cost) if partial is not None else None
+        )
+        stream_class = StreamTimeoutError if kind == "stream_timeout" else StreamError
+        error = stream_class(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
+    elif kind in ("invalid_request", "internal"):
         error = APIError(message, **common)
     else:
-        cls = _status_class(status, kind)
+        cls = _BY_KIND.get(kind, APIStatusError)
         error = cls(
             message,
             status_code=status,

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from ._fastrouter import NativeChainEvent
 
 __all__ = ["ChainEvent", "EventHook"]
 
@@ -39,9 +42,17 @@ class ChainEvent:
     latency_s: Optional[float]
 
     @classmethod
-    def _from_native(cls, raw: Sequence[Any]) -> ChainEvent:
-        kind, model, retry, status, error_kind, message, wait_s, latency_s = raw
-        return cls(kind, model, retry, status, error_kind, message, wait_s, latency_s)
+    def _from_native(cls, raw: NativeChainEvent) -> ChainEvent:
+        return cls(
+            type=raw.kind,
+            model=raw.model,
+            retry=raw.retry,
+            status=raw.status,
+            error_kind=raw.error_kind,
+            message=raw.message,
+            wait_s=raw.wait_s,
+            latency_s=raw.latency_s,
+        )
 
     def __str__(self) -> str:
         parts = [f"{self.type} {self.model} (retry {self.retry})"]
@@ -61,16 +72,16 @@ class ChainEvent:
 EventHook = Callable[[ChainEvent], object]
 
 
-def native_hook(on_event: Optional[EventHook]) -> Optional[Callable[[Sequence[Any]], None]]:
-    """The callable the core calls with raw event tuples, or ``None`` when nobody listens
-    (then events cost nothing)."""
+def native_hook(on_event: Optional[EventHook]) -> Optional[Callable[[NativeChainEvent], None]]:
+    """The callable the core calls with each native event record, or ``None`` when nobody
+    listens (then events cost nothing)."""
     log = logger.isEnabledFor(logging.DEBUG)
     if on_event is None and not log:
         return None
     if on_event is not None and not callable(on_event):
         raise TypeError(f"on_event must be callable, got {on_event!r}")
 
-    def dispatch(raw: Sequence[Any]) -> None:
+    def dispatch(raw: NativeChainEvent) -> None:
         event = ChainEvent._from_native(raw)
         if log:
             logger.debug("%s", event)

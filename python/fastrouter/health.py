@@ -4,7 +4,10 @@ reports them as :class:`ModelHealth`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from ._fastrouter import NativeHealth
 
 __all__ = ["Cooldown", "ModelHealth", "DEFAULT_COOLDOWN"]
 
@@ -44,6 +47,7 @@ class ModelHealth:
     reason: Optional[str]
 
     @classmethod
-    def _from_native(cls, raw: Sequence[Any]) -> ModelHealth:
-        model, state, failures, cooled_until, reason = raw
-        return cls(model=model, state=state, failures=failures, cooled_until=cooled_until, reason=reason)
+    def _from_native(cls, raw: NativeHealth) -> ModelHealth:
+        return cls(
+            model=raw.model, state=raw.state, failures=raw.failures, cooled_until=raw.cooled_until, reason=raw.reason
+        )

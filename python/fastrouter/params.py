@@ -98,6 +98,8 @@ def build_body(
         )
     if not isinstance(messages, (list, tuple)) or not messages:
         raise TypeError("messages must be a non-empty list of message dicts")
+    if extra_body is not None and not isinstance(extra_body, Mapping):
+        raise TypeError(f"extra_body must be a dict of extra JSON fields, got {type(extra_body).__name__}")
     body: Dict[str, Any] = {"messages": messages}
     body.update(params)
     if stream:
@@ -105,4 +107,39 @@ def build_body(
     if extra_body:
         body.update(extra_body)
     body.pop("model", None)
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode()
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_jsonable, allow_nan=False)
+    except ValueError:
+        # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
+        raise ValueError(_non_finite_message(body, extra_body or {})) from None
+    return text.encode()
+
+
+def _non_finite_message(body: Mapping[str, Any], extra_body: Mapping[str, Any]) -> str:
+    """Where the first NaN or infinity in ``body`` is, spelled as the caller passed it."""
+    for key, value in body.items():
+        where = _non_finite_path(value, "")
+        if where is not None:
+            root = f"extra_body[{key!r}]" if key in extra_body else key
+            path, bad = where
+            return f"{root}{path} must be a finite number, got {bad!r} (JSON has no NaN or infinity)"
+    return "the request contains a value JSON cannot represent"
+
+
+def _non_finite_path(value: Any, path: str) -> Optional[tuple[str, float]]:
+    if isinstance(value, float):
+        return None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        try:
+            return _non_finite_path(_jsonable(value), path)
+        except TypeError:
+            return None
+    for key, item in items:
+        found = _non_finite_path(item, f"{path}[{key!r}]")
+        if found is not None:
+            return found
+    return None

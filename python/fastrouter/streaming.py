@@ -50,7 +50,10 @@ class _StreamBase:
         failure or ``close()``) it holds what was received so far."""
         if self._completion is not None:
             return self._completion
-        completion = ChatCompletion._from_native(_loads(self._native.completion_json()), self._native.attempts() or ())
+        native = self._native
+        completion = ChatCompletion._from_native(
+            _loads(native.completion_json()), native.attempts() or (), native.answer_cost()
+        )
         if self._ended:
             self._completion = completion
         return completion

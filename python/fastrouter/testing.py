@@ -341,7 +341,9 @@ class MockServer:
     # scripting -----------------------------------------------------------------
     def script(self, model: str, *outcomes: Outcome) -> None:
         """Queue outcomes for ``model`` (``ANY_MODEL`` for any); each chat request for
-        that model takes the next one. Unscripted requests get an echo reply."""
+        that model takes the next one. Requests for a catalog model or a model scripted
+        since the last ``reset()`` with nothing left to play get an echo reply; any other
+        model id gets OpenRouter's 400 "not a valid model ID" (see :meth:`add_models`)."""
         if not outcomes:
             raise ValueError("script() needs at least one outcome")
         for outcome in outcomes:
@@ -349,12 +351,20 @@ class MockServer:
                 raise TypeError(f"not an outcome: {outcome!r} (use Reply, Fail, Raw or Drop)")
         self._server.push(model, json.dumps([outcome._wire() for outcome in outcomes]))
 
+    def add_models(self, *models: str) -> None:
+        """Serve these model ids (echo replies) besides the catalog's, until ``reset()``.
+        ``add_models(ANY_MODEL)`` accepts every model id, as the mock did before it
+        answered unknown ids with 400."""
+        for model in models:
+            self._server.push(model, "[]")
+
     def pending(self) -> Dict[str, int]:
         """Scripted outcomes not yet used, per model."""
         return self._server.pending()
 
     def reset(self) -> None:
-        """Forget recorded requests and scripted outcomes."""
+        """Forget recorded requests, scripted outcomes, added models and the stored
+        generations (their memory is freed)."""
         self._server.reset()
 
     # observation ---------------------------------------------------------------

@@ -471,7 +471,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts", "_priced_cost")
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost")
 
     id: str
     object: str
@@ -486,14 +486,18 @@ class ChatCompletion(_Model):
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__(data)
         self._attempts: Any = ()
+        # The core's answer: what the answering attempt cost (decimal text), if reported.
+        self._answer_cost: Optional[str] = None
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
 
     @classmethod
-    def _from_native(cls, data: dict[str, Any], attempts: Any) -> ChatCompletion:
-        """Built by the client from the body and the core's raw attempt tuples."""
+    def _from_native(cls, data: dict[str, Any], attempts: Any, answer_cost: Optional[str] = None) -> ChatCompletion:
+        """Built by the client from the body, the core's attempt records and the core's
+        answer cost (the answering attempt's reported cost, as decimal text)."""
         completion = cls(data)
         completion._attempts = attempts
+        completion._answer_cost = answer_cost
         return completion
 
     @property
@@ -509,9 +513,8 @@ class ChatCompletion(_Model):
         """What this request cost in USD: exactly as OpenRouter reported it
         (``usage.cost``), else priced exactly from the catalog's prices (when the client
         had the catalog at hand); ``None`` when neither is known."""
-        for attempt in reversed(self.attempts):
-            if attempt.cost is not None:
-                return attempt.cost
+        if self._answer_cost is not None:
+            return Decimal(self._answer_cost)
         usage = self._data.get("usage")
         cost = usage.get("cost") if isinstance(usage, dict) else None
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
@@ -519,7 +522,7 @@ class ChatCompletion(_Model):
         return self._priced_cost
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ChatCompletion._from_native, (self._data, self.attempts))
+        return (ChatCompletion._from_native, (self._data, self.attempts, self._answer_cost))
 
 
 # ---------------------------------------------------------------------------

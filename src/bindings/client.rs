@@ -6,24 +6,26 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use super::completions::{CompletionQueue, TaskHandle};
-use super::errors::{attempt_tuple, chain_error_to_py, error_to_py};
-use super::runtime::{block_on, spawn_reporting};
+use super::bridge::{CompletionQueue, TaskHandle};
+use super::errors::{chain_error_to_py, error_to_py};
+use super::records::{
+    BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
+    TimeoutSettings,
+};
+use super::runtime::{block_on, fork_generation, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
+use crate::chat::complete;
+use crate::duration::from_secs_clamped;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::failover::{Backoff, ChatRequest};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
-use crate::response::error_from_response;
+use crate::response::{error_from_response, lossy_utf8};
 use crate::transport::{header_map, ApiKey, BackendConfig, Timeouts, Transport, TransportConfig};
-
-/// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
-type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 
 /// `(name, base_url, api key, headers, api_key_env)` of another backend.
 type BackendTuple = (
@@ -34,76 +36,43 @@ type BackendTuple = (
     Option<String>,
 );
 
-/// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
-
-/// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
-pub struct ChatOutput(ChatSuccess);
-
-impl<'py> IntoPyObject<'py> for ChatOutput {
-    type Target = PyTuple;
-    type Output = Bound<'py, PyTuple>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let ChatSuccess { body, attempts, .. } = self.0;
-        let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
-        PyTuple::new(
-            py,
-            [PyBytes::new(py, &body).into_any(), attempts.into_any()],
-        )
-    }
-}
-
-/// Calls `hook((kind, model, retry, status, error_kind, message, wait_s, latency_s))` on
-/// the I/O thread; a failing hook is reported as unraisable, never breaks the request.
+/// Calls `hook(NativeChainEvent)` on the I/O thread; a failing hook is reported as
+/// unraisable, never breaks the request.
 fn python_sink(hook: Py<PyAny>) -> EventSink {
     EventSink::new(move |event: ChainEvent| {
         Python::attach(|py| {
-            let args = (
-                event.kind,
-                event.model,
-                event.retry,
-                event.status,
-                event.error_kind.map(|k| k.as_str()),
-                event.message,
-                event.wait.map(|d| d.as_secs_f64()),
-                event.latency.map(|d| d.as_secs_f64()),
-            );
-            if let Err(err) = hook.call1(py, (args,)) {
+            let delivered = Py::new(py, NativeChainEvent::from(event))
+                .and_then(|event| hook.call1(py, (event,)));
+            if let Err(err) = delivered {
                 err.write_unraisable(py, None);
             }
         })
     })
 }
 
-/// A raw body on its way to Python as `bytes`.
-pub struct BodyOutput(Bytes);
-
-impl<'py> IntoPyObject<'py> for BodyOutput {
-    type Target = PyBytes;
-    type Output = Bound<'py, PyBytes>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        Ok(PyBytes::new(py, &self.0))
-    }
-}
-
+/// Seconds from Python: NaN, zero and negatives are a `ValueError` naming the argument;
+/// values too large for a timer (up to infinity) are clamped to about 31 years.
 fn seconds(value: Option<f64>, name: &str) -> PyResult<Option<Duration>> {
     match value {
         None => Ok(None),
-        Some(secs) if secs.is_finite() && secs > 0.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        Some(secs) if secs > 0.0 => Ok(from_secs_clamped(secs)),
         Some(secs) => Err(PyValueError::new_err(format!(
             "{name} must be a positive number of seconds, got {secs}"
         ))),
     }
 }
 
+fn closed() -> PyErr {
+    error_to_py(&Error::new(ErrorKind::Connection, "the client is closed"))
+}
+
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeClient {
-    /// `None` once closed; requests in flight keep their own clone of the pool.
-    transport: RwLock<Option<Transport>>,
+    /// `None` once closed; requests in flight keep their own clone of the pool. The
+    /// pool is tagged with the fork generation it was built in (see `transport()`).
+    transport: RwLock<Option<(u64, Transport)>>,
+    /// What the pool is built from, to rebuild it in a forked child.
+    config: TransportConfig,
     backoff: Backoff,
     health: Arc<HealthBook>,
     events: Option<EventSink>,
@@ -111,11 +80,31 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
+    /// The pool, rebuilt first if this process was forked since it was built: its
+    /// connections are driven by tasks of the parent's runtime, which the child lacks.
     fn transport(&self) -> PyResult<Transport> {
-        let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
-        guard
-            .clone()
-            .ok_or_else(|| error_to_py(&Error::new(ErrorKind::Connection, "the client is closed")))
+        let generation = fork_generation();
+        {
+            let guard = self.transport.read().unwrap_or_else(|p| p.into_inner());
+            match &*guard {
+                None => return Err(closed()),
+                Some((built_in, transport)) if *built_in == generation => {
+                    return Ok(transport.clone())
+                }
+                Some(_) => {}
+            }
+        }
+        let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            None => Err(closed()),
+            Some((built_in, transport)) if *built_in == generation => Ok(transport.clone()),
+            Some(_) => {
+                let fresh = Transport::new(self.config.clone()).map_err(|e| error_to_py(&e))?;
+                // Leak the parent's pool: dropping it could touch its dead runtime.
+                std::mem::forget(guard.replace((generation, fresh.clone())));
+                Ok(fresh)
+            }
+        }
     }
 
     /// The pool and the request for one chat call: per-request timeouts and a route's
@@ -127,7 +116,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
@@ -135,11 +124,11 @@ impl NativeClient {
         }
         let transport = self.transport()?;
         let mut merged = transport.timeouts();
-        if let Some((attempt, first_token, idle, total)) = timeouts {
-            merged.attempt = seconds(attempt, "timeout")?;
-            merged.first_token = seconds(first_token, "first_token timeout")?;
-            merged.idle = seconds(idle, "idle timeout")?;
-            merged.total = seconds(total, "total timeout")?;
+        if let Some(overrides) = timeouts {
+            merged.attempt = seconds(overrides.attempt, "timeout")?;
+            merged.first_token = seconds(overrides.first_token, "first_token timeout")?;
+            merged.idle = seconds(overrides.idle, "idle timeout")?;
+            merged.total = seconds(overrides.total, "total timeout")?;
         }
         let hedge = match seconds(hedge_after, "hedge delay")? {
             Some(after) => Some(HedgeConfig {
@@ -193,7 +182,7 @@ async fn get_body(
     if response.status == reqwest::StatusCode::NOT_MODIFIED {
         Ok((None, validator))
     } else if response.status.is_success() {
-        Ok((Some(response.body), validator))
+        Ok((Some(lossy_utf8(response.body)), validator))
     } else {
         Err(error_from_response(
             response.status.as_u16(),
@@ -206,45 +195,46 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), connect_timeout=None, read_timeout=None, first_token_timeout=None, idle_timeout=None, attempt_timeout=None, total_timeout=None, cooldown_failures=Some(3), cooldown_seconds=30.0, on_event=None, hedge_after=None, hedge_adaptive=false, backends=Vec::new()))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None, backends=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
         api_key: Option<String>,
         headers: Vec<(String, String)>,
-        connect_timeout: Option<f64>,
-        read_timeout: Option<f64>,
-        first_token_timeout: Option<f64>,
-        idle_timeout: Option<f64>,
-        attempt_timeout: Option<f64>,
-        total_timeout: Option<f64>,
-        cooldown_failures: Option<u32>,
-        cooldown_seconds: f64,
+        timeout: Option<TimeoutSettings>,
+        cooldown: Option<CooldownSettings>,
         on_event: Option<Py<PyAny>>,
-        hedge_after: Option<f64>,
-        hedge_adaptive: bool,
+        hedge: Option<HedgeSettings>,
         backends: Vec<BackendTuple>,
     ) -> PyResult<Self> {
-        let hedge = seconds(hedge_after, "hedge delay")?.map(|after| HedgeConfig {
-            after,
-            adaptive: hedge_adaptive,
-        });
-        let breaker = match cooldown_failures {
-            None | Some(0) => None,
-            Some(failures) => Some(BreakerConfig {
-                failures,
-                cooldown: seconds(Some(cooldown_seconds), "cooldown")?.unwrap_or_default(),
+        let hedge = match hedge {
+            Some(settings) => {
+                seconds(Some(settings.after), "hedge delay")?.map(|after| HedgeConfig {
+                    after,
+                    adaptive: settings.adaptive,
+                })
+            }
+            None => None,
+        };
+        let breaker = match cooldown {
+            None | Some(CooldownSettings { failures: 0, .. }) => None,
+            Some(settings) => Some(BreakerConfig {
+                failures: settings.failures,
+                cooldown: seconds(Some(settings.seconds), "cooldown")?.unwrap_or_default(),
             }),
         };
-        let timeouts = Timeouts {
-            connect: seconds(connect_timeout, "connect timeout")?,
-            read: seconds(read_timeout, "read timeout")?,
-            first_token: seconds(first_token_timeout, "first_token timeout")?,
-            idle: seconds(idle_timeout, "idle timeout")?,
-            attempt: seconds(attempt_timeout, "timeout")?,
-            total: seconds(total_timeout, "total timeout")?,
+        let timeouts = match timeout {
+            None => Timeouts::default(),
+            Some(t) => Timeouts {
+                connect: seconds(t.connect, "connect timeout")?,
+                read: seconds(t.read, "read timeout")?,
+                first_token: seconds(t.first_token, "first_token timeout")?,
+                idle: seconds(t.idle, "idle timeout")?,
+                attempt: seconds(t.attempt, "timeout")?,
+                total: seconds(t.total, "total timeout")?,
+            },
         };
-        let transport = Transport::new(TransportConfig {
+        let config = TransportConfig {
             base_url,
             api_key: api_key.map(ApiKey::new),
             headers,
@@ -261,13 +251,14 @@ impl NativeClient {
                     },
                 )
                 .collect(),
-        })
-        .map_err(|e| match e.kind() {
+        };
+        let transport = Transport::new(config.clone()).map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),
             _ => error_to_py(&e),
         })?;
         Ok(Self {
-            transport: RwLock::new(Some(transport)),
+            transport: RwLock::new(Some((fork_generation(), transport))),
+            config,
             backoff: Backoff::default(),
             health: Arc::new(HealthBook::new(breaker)),
             events: on_event.map(python_sink),
@@ -275,7 +266,7 @@ impl NativeClient {
         })
     }
 
-    /// Start a chat completion over the model chain; reports `(body, attempts)` (or
+    /// Start a chat completion over the model chain; reports a `NativeChat` (or
     /// the exception) to `queue` under `id`.
     #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
@@ -287,7 +278,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -299,13 +290,13 @@ impl NativeClient {
             id,
             future,
             |py, result| match result {
-                Ok(success) => Ok(ChatOutput(success).into_pyobject(py)?.into_any().unbind()),
+                Ok(success) => Ok(Py::new(py, NativeChat::new(py, success)?)?.into_any()),
                 Err(error) => Err(chain_error_to_py(error, None)),
             },
         ))
     }
 
-    /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
+    /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
     #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
@@ -315,9 +306,9 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
-    ) -> PyResult<ChatOutput> {
+    ) -> PyResult<NativeChat> {
         let (transport, request) =
             self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
         let backoff = self.backoff;
@@ -325,9 +316,10 @@ impl NativeClient {
             py,
             async move { complete(&transport, &request, &backoff).await },
         )?;
-        result
-            .map(ChatOutput)
-            .map_err(|e| chain_error_to_py(e, None))
+        match result {
+            Ok(success) => NativeChat::new(py, success),
+            Err(error) => Err(chain_error_to_py(error, None)),
+        }
     }
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
@@ -342,7 +334,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<TaskHandle> {
         let (transport, request) =
@@ -370,7 +362,7 @@ impl NativeClient {
         models: Vec<String>,
         headers: Vec<(String, String)>,
         max_retries: u32,
-        timeouts: Option<TimeoutOverrides>,
+        timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
     ) -> PyResult<NativeStream> {
         let (transport, request) =
@@ -431,27 +423,23 @@ impl NativeClient {
             .collect()
     }
 
-    /// Circuit-breaker state per model that has failed:
-    /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
-    fn health(&self) -> Vec<HealthTuple> {
+    /// Circuit-breaker state per model that has failed.
+    fn health(&self) -> Vec<NativeHealth> {
         self.health
             .report()
             .into_iter()
-            .map(|r| {
-                let until = r.cooled_until.and_then(|t| {
-                    t.duration_since(std::time::SystemTime::UNIX_EPOCH)
-                        .ok()
-                        .map(|d| d.as_secs_f64())
-                });
-                (r.model, r.state.as_str(), r.failures, until, r.reason)
-            })
+            .map(NativeHealth::from)
             .collect()
     }
 
     /// Drop the connection pool; later requests fail with `APIConnectionError`.
     fn close(&self) {
         let mut guard = self.transport.write().unwrap_or_else(|p| p.into_inner());
-        guard.take();
+        if let Some((built_in, transport)) = guard.take() {
+            if built_in != fork_generation() {
+                std::mem::forget(transport); // the parent's pool, in a forked child
+            }
+        }
     }
 
     #[getter]
@@ -464,7 +452,7 @@ impl NativeClient {
 
     fn __repr__(&self) -> String {
         match &*self.transport.read().unwrap_or_else(|p| p.into_inner()) {
-            Some(t) => format!("NativeClient(base_url={:?})", t.base_url()),
+            Some((_, t)) => format!("NativeClient(base_url={:?})", t.base_url()),
             None => "NativeClient(closed)".to_owned(),
         }
     }

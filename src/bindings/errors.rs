@@ -1,13 +1,14 @@
 //! The one place core errors become Python exceptions. The classes live in
-//! `fastrouter/errors.py`; `errors._from_native` picks the class from the kind and status.
+//! `fastrouter/errors.py`; `errors._from_native` picks the class from the core's kind alone.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 
+use super::records::attempt_list;
 use crate::error::Error;
-use crate::failover::{Attempt, ChainError};
+use crate::failover::{answer_cost, Attempt, ChainError};
 
 static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -39,50 +40,25 @@ pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
     })
 }
 
-/// An attempt as the tuple `fastrouter.Attempt._from_native` reads.
-pub type AttemptTuple = (
-    String,
-    Option<String>,
-    Option<u16>,
-    Option<&'static str>,
-    Option<String>,
-    f64,
-    Option<f64>,
-    Option<String>,
-    u32,
-    bool,
-);
-
-pub fn attempt_tuple(attempt: &Attempt) -> AttemptTuple {
-    (
-        attempt.model.clone(),
-        attempt.provider.clone(),
-        attempt.status,
-        attempt.error_kind.map(|kind| kind.as_str()),
-        attempt.error.clone(),
-        attempt.latency.as_secs_f64(),
-        attempt.first_token.map(|d| d.as_secs_f64()),
-        attempt.cost.clone(),
-        attempt.retry,
-        attempt.hedged,
-    )
-}
-
 /// Convert a chain failure into the matching `fastrouter` exception.
 /// `partial` is the completion received before a stream failed (JSON text).
 pub fn chain_error_to_py(error: ChainError, partial: Option<String>) -> PyErr {
-    let attempts: Vec<AttemptTuple> = error.attempts.iter().map(attempt_tuple).collect();
-    build(&error.error, attempts, error.exhausted_chain, partial)
+    build(
+        &error.error,
+        &error.attempts,
+        error.exhausted_chain,
+        partial,
+    )
 }
 
 /// Convert a single core error into the matching `fastrouter` exception.
 pub fn error_to_py(error: &Error) -> PyErr {
-    build(error, Vec::new(), false, None)
+    build(error, &[], false, None)
 }
 
 fn build(
     error: &Error,
-    attempts: Vec<AttemptTuple>,
+    attempts: &[Attempt],
     exhausted_chain: bool,
     partial: Option<String>,
 ) -> PyErr {
@@ -111,7 +87,8 @@ fn build(
             kwargs.set_item("provider", details.provider.as_deref())?;
             kwargs.set_item("model", details.model.as_deref())?;
             kwargs.set_item("body", details.body_snippet.as_deref())?;
-            kwargs.set_item("attempts", attempts)?;
+            kwargs.set_item("attempts", attempt_list(py, attempts)?)?;
+            kwargs.set_item("answer_cost", answer_cost(attempts))?;
             kwargs.set_item("exhausted_chain", exhausted_chain)?;
             kwargs.set_item("partial", partial)?;
             let exception = factory.bind(py).call((), Some(&kwargs))?;

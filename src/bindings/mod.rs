@@ -1,12 +1,14 @@
 //! The Python extension module `fastrouter._fastrouter`. Thin: convert arguments,
 //! release the GIL, call the core, convert back. Users import `fastrouter`, never this.
 
+mod bridge;
 mod client;
-mod completions;
 mod errors;
 mod mock;
+mod records;
 mod runtime;
 mod stream;
+mod wake;
 
 use pyo3::prelude::*;
 
@@ -14,15 +16,35 @@ use pyo3::prelude::*;
 fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
+    m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<mock::NativeMockServer>()?;
     m.add_class::<stream::NativeStream>()?;
-    m.add_class::<completions::CompletionQueue>()?;
-    m.add_class::<completions::TaskHandle>()?;
+    m.add_class::<bridge::CompletionQueue>()?;
+    m.add_class::<bridge::TaskHandle>()?;
+    m.add_class::<records::NativeAttempt>()?;
+    m.add_class::<records::NativeChat>()?;
+    m.add_class::<records::NativeChainEvent>()?;
+    m.add_class::<records::NativeHealth>()?;
+    // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
+    // not wait on the parent's runtime threads: rebuild lazily instead.
+    let kwargs = pyo3::types::PyDict::new(m.py());
+    kwargs.set_item(
+        "after_in_child",
+        wrap_pyfunction!(runtime::after_fork_in_child, m)?,
+    )?;
+    m.py()
+        .import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
     m.add(
         "__all__",
         [
+            "NativeAttempt",
+            "NativeChainEvent",
+            "NativeChat",
             "NativeClient",
+            "NativeHealth",
             "NativeMockServer",
             "NativeStream",
             "CompletionQueue",

@@ -1,33 +1,108 @@
-//! The one tokio runtime the extension owns, and the bridge from blocking Python calls.
+//! The one tokio runtime the extension owns, the only place that spawns on it, and the
+//! bridge from blocking Python calls. A panicking task becomes a typed error (kind
+//! `internal`) for whoever waits on it, never a hang.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use tokio::task::AbortHandle;
 
-use super::completions::{CompletionQueue, TaskHandle};
+use super::bridge::{Completer, CompletionQueue, TaskHandle};
+use super::errors::error_to_py;
+use crate::error::{Error, ErrorKind};
 
 /// How often a blocking call wakes to let Python handle Ctrl-C.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// The runtime of this process and the fork generation it was built in.
+static RUNTIME: Mutex<Option<(u64, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
 
-/// The extension's one multi-threaded runtime, created on first use.
+/// Bumped in a forked child: the runtime's threads and the pools' connection tasks did
+/// not survive the fork, so everything built before must be rebuilt, never waited on.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The current fork generation (see [`after_fork_in_child`]).
+pub fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)`: the next use builds a new
+/// runtime, and each client a new pool. The parent's runtime and pools are leaked in the
+/// child, not dropped: dropping them would wait for threads that no longer exist.
+#[pyfunction]
+pub fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The extension's one multi-threaded runtime, created on first use (and again on first
+/// use in a forked child).
 pub fn runtime() -> &'static tokio::runtime::Runtime {
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("fastrouter-io")
-            .build()
-            .unwrap_or_else(|err| panic!("fastrouter: cannot start the tokio runtime: {err}"))
-    })
+    let generation = fork_generation();
+    let mut current = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    match *current {
+        Some((built_in, runtime)) if built_in == generation => runtime,
+        _ => {
+            let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .thread_name("fastrouter-io")
+                    .build()
+                    .unwrap_or_else(|err| {
+                        panic!("fastrouter: cannot start the tokio runtime: {err}")
+                    }),
+            ));
+            *current = Some((generation, runtime));
+            runtime
+        }
+    }
+}
+
+/// The exception a panicked task resolves its waiter with.
+pub fn panic_error() -> PyErr {
+    error_to_py(&Error::new(
+        ErrorKind::Internal,
+        "fastrouter internal error: a request task panicked",
+    ))
+}
+
+/// Reports a panic of the task it lives in to the awaiting Python future. Tokio drops a
+/// task's future while unwinding from a panic, so `Drop` sees `thread::panicking()`; a
+/// cancelled task (aborted, not panicking) reports nothing.
+struct PanicReport(Option<Completer>);
+
+impl Drop for PanicReport {
+    fn drop(&mut self) {
+        if let Some(completer) = self.0.take() {
+            if std::thread::panicking() {
+                completer.complete(Box::new(|_py| Err(panic_error())));
+            }
+        }
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the one place the extension spawns
+fn spawn<F>(future: F) -> AbortHandle
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime().spawn(future).abort_handle()
+}
+
+/// Spawn a task nobody awaits from Python (a stream's reader); abort it with the handle.
+pub fn spawn_detached<F>(future: F) -> AbortHandle
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    spawn(future)
 }
 
 /// Spawn `future` for an awaitable: when it finishes, `convert` turns its output into a
-/// Python value on the event loop's thread (see [`CompletionQueue`]).
+/// Python value on the event loop's thread (see [`CompletionQueue`]). If it panics, the
+/// awaitable raises `APIError` (kind `internal`).
 pub fn spawn_reporting<T, F, C>(
     queue: &CompletionQueue,
     id: u64,
@@ -39,12 +114,13 @@ where
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let completer = queue.completer(id);
-    let task = runtime().spawn(async move {
+    let mut report = PanicReport(Some(queue.completer(id)));
+    TaskHandle::new(spawn(async move {
         let output = future.await;
-        completer.complete(Box::new(move |py| convert(py, output)));
-    });
-    TaskHandle::new(task.abort_handle())
+        if let Some(completer) = report.0.take() {
+            completer.complete(Box::new(move |py| convert(py, output)));
+        }
+    }))
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any
@@ -55,7 +131,7 @@ where
     F: Future<Output = T> + Send + 'static,
 {
     let (sender, receiver) = sync_channel(1);
-    let task = runtime().spawn(async move {
+    let task = spawn(async move {
         let _ = sender.send(future.await);
     });
     let mut receiver = receiver;
@@ -74,11 +150,33 @@ where
                     return Err(interrupt);
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err(
-                    "fastrouter internal error: the request task panicked",
-                ))
-            }
+            // The sender was dropped without sending: the task panicked.
+            Err(RecvTimeoutError::Disconnected) => return Err(panic_error()),
         }
+    }
+}
+
+/// Debug hooks for the test suite: a task that panics, awaited and blocking, to prove
+/// a panic resolves its waiter with a typed error. Never called by the facade.
+pub mod debug {
+    use super::*;
+
+    /// `await`-able (through `fastrouter._bridge.run`) task that panics.
+    #[pyfunction]
+    pub fn _debug_spawn_panic(queue: &CompletionQueue, id: u64) -> TaskHandle {
+        spawn_reporting(
+            queue,
+            id,
+            async { panic!("deliberate panic from fastrouter's debug hook") },
+            |py, ()| Ok(py.None()),
+        )
+    }
+
+    /// Blocking call whose task panics.
+    #[pyfunction]
+    pub fn _debug_block_on_panic(py: Python<'_>) -> PyResult<()> {
+        block_on(py, async {
+            panic!("deliberate panic from fastrouter's debug hook")
+        })
     }
 }

@@ -4,16 +4,18 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{self, Receiver};
 use tokio::task::AbortHandle;
 
-use super::completions::{CompletionQueue, TaskHandle};
-use super::errors::{attempt_tuple, chain_error_to_py, error_to_py, AttemptTuple};
-use super::runtime::{block_on, runtime, spawn_reporting};
+use super::bridge::{CompletionQueue, TaskHandle};
+use super::errors::{chain_error_to_py, error_to_py};
+use super::records::attempt_list;
+use super::runtime::{block_on, spawn_detached, spawn_reporting};
 use crate::error::{Error, ErrorKind};
-use crate::failover::{Backoff, ChainError, ChatRequest};
-use crate::streaming::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
+use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
+use crate::stream::reader::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
 use crate::transport::Transport;
 
 /// How a stream ended, once it did.
@@ -21,7 +23,7 @@ use crate::transport::Transport;
 enum Ending {
     #[default]
     Running,
-    Ended(Vec<AttemptTuple>),
+    Ended(Vec<Attempt>),
     Failed(ChainError),
     Closed,
 }
@@ -60,7 +62,7 @@ impl Consumer {
                 Ok(Some(batch))
             }
             Some(StreamMsg::End(attempts)) => {
-                self.ending = Ending::Ended(attempts.iter().map(attempt_tuple).collect());
+                self.ending = Ending::Ended(attempts);
                 Ok(None)
             }
             Some(StreamMsg::Failed(error)) => {
@@ -76,7 +78,7 @@ impl Consumer {
             match self.receiver.try_recv() {
                 Ok(StreamMsg::Batch(more)) => batch.extend(more),
                 Ok(StreamMsg::End(attempts)) => {
-                    self.ending = Ending::Ended(attempts.iter().map(attempt_tuple).collect());
+                    self.ending = Ending::Ended(attempts);
                     return;
                 }
                 Ok(StreamMsg::Failed(error)) => {
@@ -115,7 +117,7 @@ pub struct NativeStream {
     consumer: Arc<tokio::sync::Mutex<Consumer>>,
     shared: Arc<StreamShared>,
     task: AbortHandle,
-    attempts: Arc<Mutex<Option<Vec<AttemptTuple>>>>,
+    attempts: Arc<Mutex<Option<Vec<Attempt>>>>,
 }
 
 impl Drop for NativeStream {
@@ -133,15 +135,13 @@ pub async fn open_stream(
 ) -> Result<NativeStream, StreamFailure> {
     let shared = Arc::new(StreamShared::default());
     let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
-    let task = runtime()
-        .spawn(run_stream(
-            transport,
-            request,
-            backoff,
-            shared.clone(),
-            sender,
-        ))
-        .abort_handle();
+    let task = spawn_detached(run_stream(
+        transport,
+        request,
+        backoff,
+        shared.clone(),
+        sender,
+    ));
     let mut consumer = Consumer {
         receiver,
         ending: Ending::Running,
@@ -151,7 +151,6 @@ pub async fn open_stream(
     match consumer.receiver.recv().await {
         Some(StreamMsg::Batch(batch)) => consumer.first = Some(batch),
         Some(StreamMsg::End(done)) => {
-            let done: Vec<AttemptTuple> = done.iter().map(attempt_tuple).collect();
             attempts = Some(done.clone());
             consumer.ending = Ending::Ended(done);
         }
@@ -189,9 +188,8 @@ impl NativeStream {
                 Err(ChainErrorOrClosed::Closed) => Err(StreamFailure::Closed),
                 Err(ChainErrorOrClosed::Chain(error)) => {
                     let partial = shared.accumulator().to_json();
-                    let tuples: Vec<AttemptTuple> =
-                        error.attempts.iter().map(attempt_tuple).collect();
-                    *attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(tuples);
+                    *attempts.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(error.attempts.clone());
                     Err(StreamFailure::Chain(error, Some(partial)))
                 }
             }
@@ -222,11 +220,18 @@ impl NativeStream {
     }
 
     /// Every attempt of the chain, once the stream ended (normally or not).
-    fn attempts(&self) -> Option<Vec<AttemptTuple>> {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn attempts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        attempts
+            .as_deref()
+            .map(|attempts| attempt_list(py, attempts))
+            .transpose()
+    }
+
+    /// What the answer cost (decimal text), once the stream ended and the server said.
+    fn answer_cost(&self) -> Option<String> {
+        let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        attempts.as_deref().and_then(answer_cost).map(str::to_owned)
     }
 
     /// Keep-alive comments received so far.

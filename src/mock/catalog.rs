@@ -63,6 +63,10 @@ impl Catalog {
         self.models.is_empty()
     }
 
+    pub fn contains(&self, id: &str) -> bool {
+        self.models.contains_key(id)
+    }
+
     /// USD for this many tokens at the model's catalog prices (`None` if unknown).
     pub fn price(&self, model: &str, prompt_tokens: u64, completion_tokens: u64) -> Option<f64> {
         let pricing = self.models.get(model)?.get("pricing")?;

@@ -3,6 +3,7 @@
 //! `openai` SDK in the Python tests), can be scripted per model, and records requests.
 
 pub mod catalog;
+mod logprobs;
 mod reply;
 pub mod script;
 mod stream;
@@ -88,8 +89,11 @@ impl Default for MockConfig {
 struct Counters {
     connections_opened: AtomicU64,
     connections_closed: AtomicU64,
-    next_id: AtomicU64,
 }
+
+/// Generation ids count up across every mock in the process; each server adds a random
+/// prefix, so ids never repeat across instances or processes.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 struct State {
     flavor: Flavor,
@@ -101,6 +105,29 @@ struct State {
     generations: Mutex<HashMap<String, Value>>,
     usage: Mutex<f64>,
     counters: Counters,
+    /// Random per server: the middle of its generation ids.
+    id_prefix: u32,
+}
+
+impl State {
+    /// The next generation id, unique across servers and processes.
+    fn next_generation(&self, created: u64) -> (u64, String) {
+        let counter = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+        let id = format!("gen-{created}-mock{:08x}{counter:08}", self.id_prefix);
+        (counter, id)
+    }
+
+    /// A model this mock serves: in the catalog (with or without a `:variant` suffix),
+    /// or scripted (under its name or [`ANY_MODEL`]) since the last reset. Others get
+    /// OpenRouter's 400 "not a valid model ID".
+    fn knows_model(&self, model: &str) -> bool {
+        let base = model.split_once(':').map_or(model, |(base, _)| base);
+        if self.catalog.contains(model) || self.catalog.contains(base) {
+            return true;
+        }
+        let queues = lock(&self.queues);
+        queues.contains_key(model) || queues.contains_key(ANY_MODEL)
+    }
 }
 
 /// Poisoning only follows a panic elsewhere; the data is still consistent for a mock.
@@ -134,6 +161,7 @@ impl MockServer {
             generations: Mutex::default(),
             usage: Mutex::default(),
             counters: Counters::default(),
+            id_prefix: fastrand::u32(..),
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
@@ -141,6 +169,8 @@ impl MockServer {
             let _guard = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
+        // The mock server is a test fixture on the runtime it was handed, not a request.
+        #[allow(clippy::disallowed_methods)]
         runtime.spawn(serve(listener, state.clone(), shutdown_rx, stopped_tx));
         Ok(Self {
             addr,
@@ -180,10 +210,18 @@ impl MockServer {
         lock(&self.state.requests).clone()
     }
 
-    /// Forget recorded requests and queued outcomes.
+    /// Forget recorded requests, queued outcomes (and so the models known only by being
+    /// scripted), stored generations and the usage total.
     pub fn reset(&self) {
-        lock(&self.state.requests).clear();
-        lock(&self.state.queues).clear();
+        *lock(&self.state.requests) = Vec::new();
+        *lock(&self.state.queues) = HashMap::new();
+        *lock(&self.state.generations) = HashMap::new();
+        *lock(&self.state.usage) = 0.0;
+    }
+
+    /// Generations stored for `GET /generation` (memory held by the mock).
+    pub fn generations(&self) -> usize {
+        lock(&self.state.generations).len()
     }
 
     /// (opened, closed) TCP connections so far.

@@ -2,8 +2,7 @@
 //! OpenRouter's exact wire shapes.
 
 use std::io;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Response;
@@ -22,10 +21,13 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
     else {
         return Ok(super::error_response(400, "No model specified"));
     };
+    if !state.knows_model(&model) {
+        return Ok(model_not_found(&model, state.flavor));
+    }
     let outcome = next_outcome(state, &model);
     let delay = outcome.delay();
-    if delay > 0.0 && delay.is_finite() {
-        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    if let Some(delay) = crate::duration::from_secs_clamped(delay) {
+        tokio::time::sleep(delay).await;
     }
     match outcome {
         Outcome::Reply(mut spec) => {
@@ -46,6 +48,32 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
             "scripted connection drop",
         )),
     }
+}
+
+/// The answer to an unknown model id (OpenRouter's, or a plain OpenAI-compatible server's).
+fn model_not_found(model: &str, flavor: Flavor) -> Response<Body> {
+    if flavor == Flavor::OpenAi {
+        // OpenAI's own answer, as vLLM and most compatible servers give it.
+        let body = json!({"error": {
+            "message": format!("The model `{model}` does not exist or you do not have access to it."),
+            "type": "invalid_request_error",
+            "param": null,
+            "code": "model_not_found",
+        }});
+        return json_response(404, body.to_string());
+    }
+    let body = json!({"error": {
+        "message": format!("{model} is not a valid model ID"),
+        "code": 400,
+        "error_type": "invalid_request",
+        "http_status": 400,
+        "availability": {
+            "code": "model_not_found",
+            "retryable": false,
+            "requested_models": [model],
+        },
+    }});
+    json_response(400, body.to_string())
 }
 
 fn next_outcome(state: &State, model: &str) -> Outcome {
@@ -117,6 +145,8 @@ pub(super) struct ReplyPlan {
     pub finish_reason: String,
     pub native_finish_reason: String,
     pub usage: Value,
+    /// `top_logprobs` when the request asked for `logprobs`.
+    pub logprobs: Option<usize>,
 }
 
 fn plan(
@@ -137,9 +167,8 @@ fn plan(
             last_user_text(request)
         )
     });
-    let counter = state.counters.next_id.fetch_add(1, Ordering::SeqCst);
     let created = unix_now();
-    let id = format!("gen-{created}-mock{counter:016}");
+    let (counter, id) = state.next_generation(created);
 
     let prompt_tokens = spec
         .prompt_tokens
@@ -238,6 +267,7 @@ fn plan(
         finish_reason,
         native_finish_reason,
         usage,
+        logprobs: super::logprobs::requested(request),
     }
 }
 
@@ -283,7 +313,10 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         "created": plan.created,
         "system_fingerprint": null,
         "choices": [{
-            "logprobs": null,
+            "logprobs": plan.logprobs.map(|top| {
+                let tokens = super::stream::split_content(&plan.content, None);
+                super::logprobs::for_tokens(tokens.iter().map(String::as_str), top)
+            }),
             "finish_reason": plan.finish_reason,
             "native_finish_reason": plan.native_finish_reason,
             "index": 0,

@@ -95,7 +95,7 @@ fn chunk(plan: &ReplyPlan, delta: Value, finish: Option<&str>) -> Value {
 }
 
 /// Content split into `count` pieces of near-equal length (by characters), or per word.
-fn split_content(content: &str, count: Option<usize>) -> Vec<String> {
+pub(super) fn split_content(content: &str, count: Option<usize>) -> Vec<String> {
     let chars: Vec<char> = content.chars().collect();
     match count {
         Some(0) => Vec::new(),
@@ -149,8 +149,12 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
             break;
         }
         let delay = next_delay(&mut first_delay);
-        let delta = json!({"role": "assistant", "content": piece});
-        script.event(delay, &chunk(plan, delta, None).to_string());
+        let mut content_chunk = chunk(plan, json!({"role": "assistant", "content": piece}), None);
+        if let Some(top) = plan.logprobs {
+            content_chunk["choices"][0]["logprobs"] =
+                super::logprobs::for_tokens([piece.as_str()], top);
+        }
+        script.event(delay, &content_chunk.to_string());
         sent += 1;
     }
     if ending.is_none() {
@@ -247,6 +251,8 @@ fn fault_at(spec: &StreamSpec, sent: usize) -> Option<FaultAt> {
 
 fn build(script: Script, ending: Ending) -> Response<Body> {
     let (sender, receiver) = mpsc::channel(64);
+    // The mock's scripted body writer lives on the mock server's runtime.
+    #[allow(clippy::disallowed_methods)]
     tokio::spawn(write(script, ending, sender));
     let body: Body = http_body_util::BodyExt::boxed(ChannelBody { receiver });
     let mut response = Response::new(body);
@@ -264,10 +270,11 @@ async fn wait(
     crlf: bool,
     sender: &mpsc::Sender<Result<Bytes, io::Error>>,
 ) -> bool {
-    if delay <= 0.0 || !delay.is_finite() {
+    let delay = delay.min(crate::duration::MAX_SECONDS);
+    if delay.is_nan() || delay <= 0.0 {
         return true;
     }
-    if interval <= 0.0 {
+    if interval.is_nan() || interval <= 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         return !sender.is_closed();
     }

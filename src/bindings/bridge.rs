@@ -1,14 +1,12 @@
 //! The asyncio bridge: results of Rust tasks reach the event loop in batches.
 //!
 //! A finished task pushes a conversion closure onto the queue and, if the queue was idle,
-//! writes one byte to a socket pair the event loop watches (`loop.add_reader`). The loop
-//! thread then drains *every* finished result in one wake-up and converts them with the
-//! GIL it already holds. Tokio threads never wait for the GIL, and there is no extra
-//! thread hop per request (which a generic `future_into_py` pays).
+//! wakes the event loop once (see [`Wake`]: a byte on a socket the loop watches with
+//! `loop.add_reader`, or `loop.call_soon_threadsafe` where there is no `add_reader`).
+//! The loop thread then drains *every* finished result in one wake-up and converts them
+//! with the GIL it already holds. There is no extra thread hop per request (which a
+//! generic `future_into_py` pays).
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,15 +14,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
 
+use super::wake::Wake;
+
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 struct Inner {
     finished: Mutex<Vec<(u64, Convert)>>,
-    /// A wake-up byte is in flight; cleared by `drain` before it takes the results.
+    /// A wake-up is in flight; cleared by `drain` before it takes the results.
     notified: AtomicBool,
-    writer: UnixStream,
-    reader: UnixStream,
+    wake: Wake,
 }
 
 /// One queue per event loop (the Python side keeps one per loop).
@@ -49,8 +48,7 @@ impl Completer {
             .unwrap_or_else(|p| p.into_inner())
             .push((self.id, convert));
         if !inner.notified.swap(true, Ordering::AcqRel) {
-            // A full socket buffer already means a pending wake-up: ignore WouldBlock.
-            let _ = (&inner.writer).write(&[1]);
+            inner.wake.notify();
         }
     }
 }
@@ -86,37 +84,41 @@ impl TaskHandle {
 
 #[pymethods]
 impl CompletionQueue {
+    /// A queue woken through a socket, or by calling `wake()` when given.
     #[new]
-    fn new() -> PyResult<Self> {
-        let (reader, writer) = UnixStream::pair()?;
-        reader.set_nonblocking(true)?;
-        writer.set_nonblocking(true)?;
+    #[pyo3(signature = (wake=None))]
+    fn new(wake: Option<Py<PyAny>>) -> PyResult<Self> {
+        let wake = match wake {
+            Some(callback) => Wake::Callback(callback),
+            None => Wake::socket()?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 finished: Mutex::new(Vec::new()),
                 notified: AtomicBool::new(false),
-                writer,
-                reader,
+                wake,
             }),
         })
     }
 
-    /// The file descriptor to watch with `loop.add_reader`.
-    fn fileno(&self) -> i32 {
-        self.inner.reader.as_raw_fd()
+    /// The file descriptor to watch with `loop.add_reader` (`None` with `wake=`).
+    fn fileno(&self) -> Option<i64> {
+        self.inner.wake.fileno()
     }
 
     /// Every finished result as `(id, ok, value)`; `value` is the exception when not ok.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let inner = &self.inner;
-        let mut sink = [0u8; 256];
-        while matches!((&inner.reader).read(&mut sink), Ok(n) if n > 0) {}
+        inner.wake.clear();
         inner.notified.store(false, Ordering::Release);
         let finished =
             std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));
         let mut out = Vec::with_capacity(finished.len());
         for (id, convert) in finished {
-            let entry = match convert(py) {
+            // A panic while converting fails this one result, not the whole batch.
+            let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
+                .unwrap_or_else(|_| Err(super::runtime::panic_error()));
+            let entry = match converted {
                 Ok(value) => (id, true, value),
                 Err(err) => (id, false, err.into_value(py).into_any()),
             };

@@ -15,13 +15,13 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::accumulate::Accumulator;
 use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
 use crate::response::{check_chat_body, error_from_response};
-use crate::stream::StreamDecoder;
+use crate::stream::accumulate::Accumulator;
+use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the
@@ -178,14 +178,20 @@ fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Resul
     result
 }
 
-/// A failure after content was handed over: a `Stream` error keeping the cause's details.
+/// A failure after content was handed over: a `Stream` error keeping the cause's details
+/// (`StreamTimeout` when a timeout stopped it, so it is caught as a timeout too).
 fn after_content(cause: Error) -> Error {
     let details = ErrorDetails {
         model: cause.details().model.clone(),
         ..cause.details().clone()
     };
+    let kind = if cause.kind() == ErrorKind::Timeout {
+        ErrorKind::StreamTimeout
+    } else {
+        ErrorKind::Stream
+    };
     Error::with_details(
-        ErrorKind::Stream,
+        kind,
         format!("the stream failed after it began: {}", cause.message()),
         details,
     )
@@ -242,9 +248,11 @@ pub async fn run_stream(
 
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
+    let mut delivered: usize = 0;
     while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
             last_progress = Instant::now();
+            delivered += stream.pending.len();
             let batch = std::mem::take(&mut stream.pending);
             if sink.send(StreamMsg::Batch(batch)).await.is_err() {
                 return; // the consumer closed the stream: dropping the response cancels it
@@ -266,8 +274,21 @@ pub async fn run_stream(
         };
         match read {
             Err(_) => {
-                let keepalives = shared.keepalives.load(Ordering::Relaxed);
-                failure = Some(timeout_error("no stream progress", idle_limit, keepalives));
+                let chunks = delivered + stream.pending.len();
+                let deadline_passed = deadline.is_some_and(|at| Instant::now() >= at);
+                failure = Some(if deadline_passed {
+                    let secs = timeouts.total.map_or(0.0, |t| t.as_secs_f64());
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "the total deadline of {secs:.3}s was reached after {chunks} chunks"
+                        ),
+                    )
+                } else {
+                    let keepalives = shared.keepalives.load(Ordering::Relaxed);
+                    let what = format!("no stream progress after {chunks} chunks");
+                    timeout_error(&what, idle_limit, keepalives)
+                });
                 break;
             }
             Ok(Err(err)) => {
@@ -312,7 +333,7 @@ pub async fn run_stream(
                 error.details_mut().model = attempts.last().map(|a| a.model.clone());
             }
             if let Some(last) = attempts.last_mut() {
-                last.error_kind = Some(ErrorKind::Stream);
+                last.error_kind = Some(error.kind());
                 last.error = Some(error.message().to_owned());
             }
             StreamMsg::Failed(ChainError {

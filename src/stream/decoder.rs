@@ -8,10 +8,10 @@
 
 use reqwest::header::HeaderMap;
 
-use crate::accumulate::{Accumulator, ChunkIn};
 use crate::error::{Error, ErrorKind};
 use crate::response::error_from_in_band;
-use crate::sse::{SseItem, SseParser};
+use crate::stream::accumulate::{Accumulator, ChunkIn};
+use crate::stream::sse::{SseItem, SseParser};
 
 /// Decodes one stream attempt.
 #[derive(Debug, Default)]
@@ -55,6 +55,10 @@ impl StreamDecoder {
                         continue;
                     }
                     let data = event.data;
+                    // `data:` then a blank line carries nothing: skip it, don't fail on it.
+                    if data.trim().is_empty() {
+                        continue;
+                    }
                     if data.trim() == "[DONE]" {
                         self.done = true;
                         continue;
@@ -112,22 +116,22 @@ mod tests {
     use super::*;
 
     const MIDSTREAM_ERROR: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
     );
     const TOOL_CALL: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
+        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
     );
     const ANSWER: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
+        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
     );
     const VERTEX: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
     );
     const WEB_SEARCH: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
     );
     const LONG: &str = include_str!(
-        "../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
+        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
     );
 
     struct Run {
@@ -231,6 +235,20 @@ mod tests {
         assert_eq!(run.decoder.keepalives, 2);
         assert!(!run.decoder.progressed);
         assert!(run.chunks.is_empty());
+    }
+
+    #[test]
+    fn events_with_empty_data_are_skipped() {
+        let text = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata:\n\ndata: \r\n\r\n\
+                    data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\n\
+                    data:\n\ndata: [DONE]\n\n";
+        for piece in [1, 3, 1000] {
+            let run = run(text, piece);
+            assert!(run.error.is_none(), "{:?}", run.error);
+            assert_eq!(run.chunks.len(), 2);
+            assert_eq!(run.acc.to_value()["choices"][0]["message"]["content"], "ab");
+            assert!(run.decoder.done);
+        }
     }
 
     #[test]

@@ -1,0 +1,207 @@
+//! The records that cross into Python as named, typed objects (never positional tuples):
+//! attempts, chain events, breaker health, a finished chat completion, and the
+//! settings that cross the other way (timeouts, cooldown, hedging).
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::events::ChainEvent;
+use crate::failover::{answer_cost, Attempt, ChatSuccess};
+use crate::health::HealthReport;
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// One try of one model, as `fastrouter.Attempt` reads it.
+#[pyclass(frozen, get_all, module = "fastrouter._fastrouter")]
+pub struct NativeAttempt {
+    model: String,
+    provider: Option<String>,
+    status: Option<u16>,
+    error_kind: Option<&'static str>,
+    error: Option<String>,
+    latency_s: f64,
+    first_token_s: Option<f64>,
+    /// `usage.cost` exactly as the server wrote it (decimal text).
+    cost: Option<String>,
+    retry: u32,
+    hedged: bool,
+}
+
+impl From<&Attempt> for NativeAttempt {
+    fn from(attempt: &Attempt) -> Self {
+        Self {
+            model: attempt.model.clone(),
+            provider: attempt.provider.clone(),
+            status: attempt.status,
+            error_kind: attempt.error_kind.map(|kind| kind.as_str()),
+            error: attempt.error.clone(),
+            latency_s: secs(attempt.latency),
+            first_token_s: attempt.first_token.map(secs),
+            cost: attempt.cost.clone(),
+            retry: attempt.retry,
+            hedged: attempt.hedged,
+        }
+    }
+}
+
+/// The attempts of a chain as a Python list of [`NativeAttempt`].
+pub fn attempt_list<'py>(py: Python<'py>, attempts: &[Attempt]) -> PyResult<Bound<'py, PyList>> {
+    let items = attempts
+        .iter()
+        .map(|attempt| Bound::new(py, NativeAttempt::from(attempt)))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// A finished chat completion: the body, every attempt, and what the answer cost
+/// (the core's decision: the answering attempt's reported cost).
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct NativeChat {
+    body: Py<PyBytes>,
+    attempts: Py<PyList>,
+    answer_cost: Option<String>,
+}
+
+impl NativeChat {
+    pub fn new(py: Python<'_>, success: ChatSuccess) -> PyResult<Self> {
+        let ChatSuccess { body, attempts, .. } = success;
+        Ok(Self {
+            body: PyBytes::new(py, &body).unbind(),
+            attempts: attempt_list(py, &attempts)?.unbind(),
+            answer_cost: answer_cost(&attempts).map(str::to_owned),
+        })
+    }
+}
+
+#[pymethods]
+impl NativeChat {
+    /// The response body (JSON).
+    #[getter]
+    fn body(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.body.clone_ref(py)
+    }
+
+    /// Every attempt of the chain, in order; the last one produced the answer.
+    #[getter]
+    fn attempts(&self, py: Python<'_>) -> Py<PyList> {
+        self.attempts.clone_ref(py)
+    }
+
+    /// The answering attempt's cost as decimal text, when the server reported it.
+    #[getter]
+    fn answer_cost(&self) -> Option<String> {
+        self.answer_cost.clone()
+    }
+}
+
+/// One step of a chain, for the `on_event` hook.
+#[pyclass(frozen, get_all, module = "fastrouter._fastrouter")]
+pub struct NativeChainEvent {
+    kind: &'static str,
+    model: String,
+    retry: u32,
+    status: Option<u16>,
+    error_kind: Option<&'static str>,
+    message: Option<String>,
+    wait_s: Option<f64>,
+    latency_s: Option<f64>,
+}
+
+impl From<ChainEvent> for NativeChainEvent {
+    fn from(event: ChainEvent) -> Self {
+        Self {
+            kind: event.kind.as_str(),
+            model: event.model,
+            retry: event.retry,
+            status: event.status,
+            error_kind: event.error_kind.map(|kind| kind.as_str()),
+            message: event.message,
+            wait_s: event.wait.map(secs),
+            latency_s: event.latency.map(secs),
+        }
+    }
+}
+
+/// A model's circuit breaker, for `client.health()`.
+#[pyclass(frozen, get_all, module = "fastrouter._fastrouter")]
+pub struct NativeHealth {
+    model: String,
+    state: &'static str,
+    failures: u32,
+    /// Unix seconds.
+    cooled_until: Option<f64>,
+    reason: Option<String>,
+}
+
+impl From<HealthReport> for NativeHealth {
+    fn from(report: HealthReport) -> Self {
+        let cooled_until = report.cooled_until.and_then(|t| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs_f64())
+        });
+        Self {
+            model: report.model,
+            state: report.state.as_str(),
+            failures: report.failures,
+            cooled_until,
+            reason: report.reason,
+        }
+    }
+}
+
+/// Timeouts in seconds (`None` disables one), read by attribute name from
+/// `fastrouter.Timeout`: the client's, or a request's overrides (then only `attempt`,
+/// `first_token`, `idle` and `total` apply).
+#[derive(FromPyObject)]
+pub struct TimeoutSettings {
+    #[pyo3(attribute)]
+    pub connect: Option<f64>,
+    #[pyo3(attribute)]
+    pub read: Option<f64>,
+    #[pyo3(attribute)]
+    pub first_token: Option<f64>,
+    #[pyo3(attribute)]
+    pub idle: Option<f64>,
+    #[pyo3(attribute)]
+    pub attempt: Option<f64>,
+    #[pyo3(attribute)]
+    pub total: Option<f64>,
+}
+
+/// Circuit-breaker settings, read by attribute name from `fastrouter.Cooldown` (the one
+/// place their defaults live).
+#[derive(FromPyObject)]
+pub struct CooldownSettings {
+    #[pyo3(attribute)]
+    pub failures: u32,
+    #[pyo3(attribute)]
+    pub seconds: f64,
+}
+
+/// Hedging settings, read by attribute name from `fastrouter.Hedge`.
+#[derive(FromPyObject)]
+pub struct HedgeSettings {
+    #[pyo3(attribute)]
+    pub after: f64,
+    #[pyo3(attribute)]
+    pub adaptive: bool,
+}
+
+/// A raw body on its way to Python as `bytes`.
+pub struct BodyOutput(pub Bytes);
+
+impl<'py> IntoPyObject<'py> for BodyOutput {
+    type Target = PyBytes;
+    type Output = Bound<'py, PyBytes>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Ok(PyBytes::new(py, &self.0))
+    }
+}

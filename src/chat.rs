@@ -1,0 +1,53 @@
+//! The non-streaming driver: one chat completion over a model chain, each try a single
+//! POST whose whole body is checked before the chain accepts it.
+
+use crate::failover::{
+    min_opt, walk_chain, AttemptOutcome, Backoff, ChainError, ChatRequest, ChatSuccess,
+};
+use crate::response::{check_chat_body, error_from_response, lossy_utf8};
+use crate::transport::Transport;
+
+/// Run a non-streaming chat completion over the chain.
+pub async fn complete(
+    transport: &Transport,
+    request: &ChatRequest,
+    backoff: &Backoff,
+) -> Result<ChatSuccess, ChainError> {
+    let attempt_limit = request.timeouts.attempt;
+    let headers = &request.headers;
+    let ((body, summary), attempts) =
+        walk_chain(request, backoff, |model, body, remaining| async move {
+            // `model` is the chain entry: a `backend::model` goes to that backend.
+            let result = transport
+                .send_chat(&model, body, headers, min_opt(attempt_limit, remaining))
+                .await
+                .and_then(|response| {
+                    if response.status.is_success() {
+                        let body = lossy_utf8(response.body);
+                        check_chat_body(&response.headers, &body).map(|summary| (body, summary))
+                    } else {
+                        Err(error_from_response(
+                            response.status.as_u16(),
+                            &response.headers,
+                            &response.body,
+                        ))
+                    }
+                });
+            let (provider, cost) = match &result {
+                Ok((_, summary)) => (summary.provider.clone(), summary.cost.clone()),
+                Err(_) => (None, None),
+            };
+            AttemptOutcome {
+                result,
+                provider,
+                cost,
+                first_token: None,
+            }
+        })
+        .await?;
+    Ok(ChatSuccess {
+        body,
+        summary,
+        attempts,
+    })
+}

@@ -1,0 +1,102 @@
+"""The asyncio bridge (``fastrouter._bridge``) and the runtime behind it: the fallback for
+event loops without ``add_reader`` (forced here on Linux), and a panicking Rust task
+resolving its awaitable (or blocking call) with a typed error instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter import _bridge, _fastrouter
+from fastrouter.testing import Fail, MockServer, Reply
+
+MODEL = "openai/gpt-4o-mini"
+USER = [{"role": "user", "content": "hi"}]
+
+
+class NoReaderLoop(asyncio.SelectorEventLoop):
+    """A loop without ``add_reader``, like Windows' proactor loop."""
+
+    def add_reader(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("no add_reader on this loop")
+
+
+def run_without_add_reader(main: Any) -> Any:
+    loop = NoReaderLoop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_loops_without_add_reader_fall_back_to_call_soon_threadsafe(server: MockServer) -> None:
+    server.script(MODEL, Fail(503), *[Reply(f"answer {i}") for i in range(40)])
+
+    async def main() -> tuple[list[str], list[str], Any]:
+        async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=1) as client:
+            replies = await asyncio.gather(
+                *(client.chat.completions.create(model=MODEL, messages=USER) for _ in range(40))
+            )
+            stream = await client.chat.completions.create(model=MODEL, messages=USER, stream=True)
+            pieces = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+            queue = _bridge._queues[asyncio.get_running_loop()]
+            return [r.choices[0].message.content or "" for r in replies], pieces, queue.native.fileno()
+
+    contents, pieces, fileno = run_without_add_reader(main)
+
+    assert fileno is None  # the queue wakes the loop by callback, not by socket
+    assert sorted(contents) == sorted(f"answer {i}" for i in range(40))
+    assert "".join(pieces)
+
+
+def test_cancellation_works_on_the_fallback_loop(server: MockServer) -> None:
+    server.script(MODEL, Reply("slow", delay=5.0))
+
+    async def main() -> None:
+        async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
+            task = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=USER))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            server.script(MODEL, Reply("next"))
+            reply = await client.chat.completions.create(model=MODEL, messages=USER)
+            assert reply.choices[0].message.content == "next"
+
+    run_without_add_reader(main)
+
+
+async def test_a_panicking_task_raises_a_typed_error_in_its_awaiter() -> None:
+    with pytest.raises(fastrouter.APIError) as info:
+        await _bridge.run(_fastrouter._debug_spawn_panic)
+    assert info.value.kind == "internal"
+    assert "panicked" in info.value.message
+    # The bridge still works afterwards.
+    with pytest.raises(fastrouter.APIError):
+        await _bridge.run(_fastrouter._debug_spawn_panic)
+
+
+def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
+    async def main() -> str:
+        with pytest.raises(fastrouter.APIError) as info:
+            await _bridge.run(_fastrouter._debug_spawn_panic)
+        return info.value.kind
+
+    assert run_without_add_reader(main) == "internal"
+
+
+def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call() -> None:
+    with pytest.raises(fastrouter.APIError) as info:
+        _fastrouter._debug_block_on_panic()
+    assert info.value.kind == "internal"
+
+
+def test_the_answer_cost_is_the_cores(server: MockServer, client: fastrouter.Client) -> None:
+    server.script(MODEL, Fail(503), Reply("ok", cost=0.0012345))
+    reply = client.chat.completions.create(model=MODEL, messages=USER, max_retries=1)
+    assert reply.cost == Decimal("0.0012345")
+    assert [a.status for a in reply.attempts] == [503, 200]
+    assert reply.attempts[-1].cost == reply.cost

@@ -1,0 +1,131 @@
+"""Forking after a request (gunicorn --preload, Celery prefork, multiprocessing "fork"):
+the child rebuilds the runtime and the pools instead of waiting forever on threads that
+did not survive the fork. Every child runs under a timeout guard, so a hang fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import time
+from typing import Any, Callable, Optional
+
+import fastrouter
+import pytest
+from fastrouter.testing import MockServer, Reply
+
+MODEL = "openai/gpt-4o-mini"
+KEY = "test"
+USER = [{"role": "user", "content": "hi"}]
+CHILD_LIMIT = 20.0
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
+    # Python 3.12+ warns on fork() with threads running (the runtime's): that is the
+    # situation under test.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
+
+
+def ask(client: fastrouter.Client) -> Optional[str]:
+    return client.chat.completions.create(model=MODEL, messages=USER, max_retries=0).choices[0].message.content
+
+
+def in_forked_child(work: Callable[[], Any]) -> Any:
+    """Run ``work`` in a forked child and return its JSON result; kill it and fail if it
+    has not finished within ``CHILD_LIMIT`` seconds."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        try:
+            payload = {"ok": work()}
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            payload = {"error": f"{type(exc).__name__}: {exc}"}
+        os.write(write_end, json.dumps(payload).encode())
+        os._exit(0)
+    os.close(write_end)
+    started = time.monotonic()
+    while True:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - started > CHILD_LIMIT:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_end)
+            pytest.fail(f"the forked child hung for {CHILD_LIMIT}s")
+        time.sleep(0.02)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = json.loads(pipe.read() or b"{}")
+    assert "error" not in payload, payload.get("error")
+    return payload["ok"]
+
+
+def test_existing_and_new_clients_work_in_a_forked_child(server: MockServer) -> None:
+    server.script(MODEL, Reply("parent"), Reply("child existing"), Reply("child new"), Reply("child async"))
+    client = fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3)
+    assert ask(client) == "parent"  # the runtime and the pool now exist in the parent
+
+    def work() -> list[Optional[str]]:
+        answers = [ask(client)]
+        with fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3) as fresh:
+            answers.append(ask(fresh))
+
+        async def run_async() -> Optional[str]:
+            async with fastrouter.AsyncClient(base_url=server.base_url, api_key=KEY, timeout=3) as aclient:
+                resp = await aclient.chat.completions.create(model=MODEL, messages=USER, max_retries=0)
+                return resp.choices[0].message.content
+
+        answers.append(asyncio.run(run_async()))
+        client.close()  # closing the parent's pool in the child must not hang either
+        return answers
+
+    assert in_forked_child(work) == ["child existing", "child new", "child async"]
+    # The parent's client still works after the fork.
+    server.script(MODEL, Reply("parent again"))
+    assert ask(client) == "parent again"
+    client.close()
+
+
+def test_streams_work_in_a_forked_child(server: MockServer) -> None:
+    client = fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3)
+    assert ask(client)
+
+    def work() -> str:
+        with client.chat.completions.create(model=MODEL, messages=USER, stream=True) as stream:
+            return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+    assert in_forked_child(work)
+    client.close()
+
+
+_POOL_CLIENT: Optional[fastrouter.Client] = None
+
+
+def _pool_task(index: int) -> Optional[str]:
+    assert _POOL_CLIENT is not None
+    return (
+        _POOL_CLIENT.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": f"task {index}"}], max_retries=0
+        )
+        .choices[0]
+        .message.content
+    )
+
+
+def test_multiprocessing_fork_pool_uses_the_parents_client(server: MockServer) -> None:
+    global _POOL_CLIENT
+    _POOL_CLIENT = fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3)
+    try:
+        assert _pool_task(0)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            answers = pool.map_async(_pool_task, range(1, 5)).get(timeout=CHILD_LIMIT)
+        assert len(answers) == 4 and all(answers)
+        assert len(server.chat_requests()) == 5
+    finally:
+        _POOL_CLIENT.close()
+        _POOL_CLIENT = None

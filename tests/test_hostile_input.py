@@ -1,0 +1,255 @@
+"""Hostile or careless input never panics, never sends invalid JSON and never leaks the
+prompt: huge and NaN durations, NaN/infinity in parameters, invalid UTF-8 in answers,
+wrong argument types, an empty ``base_url``, non-ASCII keys, cross-host redirects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter import Cooldown, Hedge, Timeout
+from fastrouter.testing import MockServer, Raw
+
+MODEL = "openai/gpt-4o-mini"
+USER = [{"role": "user", "content": "hi"}]
+
+# ------------------------------------------------------------------ 10.6 durations
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"timeout": 1e300},
+        {"timeout": math.inf},
+        {"timeout": Timeout(total=1e300, attempt=1e300, connect=1e300, read=1e300, first_token=1e300, idle=1e300)},
+        {"hedge": Hedge(after=1e300)},
+        {"cooldown": Cooldown(seconds=1e300)},
+        {"cooldown": Cooldown(seconds=math.inf)},
+    ],
+    ids=["timeout", "timeout-inf", "Timeout", "Hedge", "Cooldown", "Cooldown-inf"],
+)
+async def test_huge_durations_mean_no_practical_limit(
+    server: MockServer, caller: Any, settings: dict[str, Any]
+) -> None:
+    client = caller.client(server, **settings)
+    resp = await caller.create(client, model=[MODEL, "anthropic/claude-3.5-haiku"])
+    assert resp.choices[0].message.content
+    resp = await caller.create(client, model=MODEL, timeout=1e300)
+    assert resp.choices[0].message.content
+    stream = await caller.create(client, model=MODEL, stream=True, timeout=Timeout(total=1e300, idle=1e300))
+    if caller.mode == "async":
+        assert [c async for c in stream]
+    else:
+        assert list(stream)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: Timeout(total=math.nan), "Timeout.total"),
+        (lambda: Timeout(attempt=-1.0), "Timeout.attempt"),
+        (lambda: Hedge(after=math.nan), "Hedge.after"),
+        (lambda: Hedge(after=-2.0), "Hedge.after"),
+        (lambda: Cooldown(seconds=math.nan), "Cooldown.seconds"),
+        (lambda: Cooldown(seconds=-1.0), "Cooldown.seconds"),
+    ],
+)
+def test_nan_and_negative_durations_are_a_value_error_naming_the_argument(make: Any, name: str) -> None:
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        make()
+
+
+def test_nan_per_request_timeout_is_a_value_error(client: fastrouter.Client) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        client.chat.completions.create(model=MODEL, messages=USER, timeout=math.nan)
+    with pytest.raises(ValueError, match="timeout"):
+        client.chat.completions.create(model=MODEL, messages=USER, timeout=-5.0)
+
+
+# ------------------------------------------------------------------ 10.7 NaN / infinity in the body
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"temperature": math.nan}, "temperature"),
+        ({"top_p": math.inf}, "top_p"),
+        ({"extra_body": {"x_weight": -math.inf}}, "extra_body['x_weight']"),
+        (
+            {"extra_body": {"provider": {"max_price": {"prompt": math.nan}}}},
+            "extra_body['provider']['max_price']['prompt']",
+        ),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "x": [1.0, math.nan]}}]},
+            "tools[0]['function']['x'][1]",
+        ),
+    ],
+)
+def test_non_finite_numbers_are_refused_before_sending(
+    server: MockServer, client: fastrouter.Client, kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        client.chat.completions.create(model=MODEL, messages=USER, **kwargs)
+    assert named in str(info.value)
+    assert "finite" in str(info.value)
+    assert server.chat_requests() == []
+
+
+def test_nan_in_messages_is_named(server: MockServer, client: fastrouter.Client) -> None:
+    with pytest.raises(ValueError, match=r"messages\[0\]\['weight'\]"):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x", "weight": math.nan}])
+    assert server.chat_requests() == []
+
+
+# ------------------------------------------------------------------ 10.5 invalid UTF-8
+
+
+def _completion_bytes(content: bytes) -> bytes:
+    head = b'{"id":"gen-1","object":"chat.completion","model":"openai/gpt-4o-mini","choices":[{"index":0,'
+    message = b'"message":{"role":"assistant","content":"' + content + b'"},"finish_reason":"stop"}],'
+    usage = b'"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"cost":0.0012}}'
+    return head + message + usage
+
+
+async def test_invalid_utf8_in_a_json_answer_is_replaced_and_the_answer_kept(server: MockServer, caller: Any) -> None:
+    server.script(MODEL, Raw(_completion_bytes(b"caf\xe9 ok \xff")))
+    resp = await caller.create(caller.client(server), model=MODEL)
+    assert resp.choices[0].message.content == "caf\ufffd ok \ufffd"
+    assert resp.usage is not None and resp.usage.total_tokens == 5
+    assert str(resp.usage.cost) == "0.0012"
+
+
+async def test_invalid_utf8_in_a_stream_is_replaced_the_same_way(server: MockServer, caller: Any) -> None:
+    chunk = b'data: {"choices":[{"index":0,"delta":{"content":"caf\xe9 ok \xff"},"finish_reason":"stop"}]}\n\n'
+    server.script(MODEL, Raw(chunk + b"data: [DONE]\n\n", headers={"content-type": "text/event-stream"}))
+    stream = await caller.create(caller.client(server), model=MODEL, stream=True)
+    chunks = [c async for c in stream] if caller.mode == "async" else list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "caf\ufffd ok \ufffd"
+
+
+# ------------------------------------------------------------------ 10.12 arguments
+
+
+def test_empty_base_url_is_an_error_not_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENROUTER_BASE_URL", raising=False)
+    for cls in (fastrouter.Client, fastrouter.AsyncClient):
+        with pytest.raises(ValueError, match="base_url"):
+            cls(api_key="k", base_url="")
+        with pytest.raises(ValueError, match="base_url"):
+            cls(api_key="k", base_url="  ")
+
+
+def test_non_ascii_api_key_is_refused_at_construction_without_echoing_it(server: MockServer) -> None:
+    with pytest.raises(ValueError, match="api_key") as info:
+        fastrouter.Client(base_url=server.base_url, api_key="sk-or-v1-clé-secrète")
+    assert "secr" not in str(info.value)
+    with pytest.raises(ValueError, match="api_key"):
+        fastrouter.Client(base_url=server.base_url, api_key="sk-or-v1-abc\ndef")
+
+
+def test_wrong_argument_types_name_the_argument(server: MockServer, client: fastrouter.Client) -> None:
+    with pytest.raises(TypeError, match="api_key"):
+        fastrouter.Client(base_url=server.base_url, api_key=123)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="base_url"):
+        fastrouter.Client(base_url=8080, api_key="k")  # type: ignore[arg-type]
+    for bad in ("str", ["a", "b"], 3):
+        with pytest.raises(TypeError, match="extra_body"):
+            client.chat.completions.create(model=MODEL, messages=USER, extra_body=bad)  # type: ignore[arg-type]
+    assert server.chat_requests() == []
+
+
+# ------------------------------------------------------------------ 10.12 redirects
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A tiny server that records what reaches it, or redirects elsewhere."""
+
+    seen: list[dict[str, Any]] = []
+    redirect_to: str = ""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length)
+        type(self).seen.append({"path": self.path, "headers": dict(self.headers), "body": body.decode()})
+        if self.redirect_to and not self.path.startswith("/moved"):
+            self.send_response(307)
+            self.send_header("Location", self.redirect_to + "/moved" + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        payload = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "model": MODEL,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "moved"}, "finish_reason": "stop"}
+                ],
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(handler: type[_Recorder], host: str) -> tuple[ThreadingHTTPServer, str]:
+    httpd = ThreadingHTTPServer((host, 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://{host}:{httpd.server_address[1]}"
+
+
+@pytest.fixture
+def redirect_pair() -> Iterator[tuple[str, type[_Recorder], type[_Recorder]]]:
+    """A redirector on 127.0.0.1 pointing at a recorder on another origin."""
+    target = type("Target", (_Recorder,), {"seen": [], "redirect_to": ""})
+    source = type("Source", (_Recorder,), {"seen": [], "redirect_to": ""})
+    target_server, target_url = _serve(target, "127.0.0.1")
+    source.redirect_to = target_url
+    source_server, source_url = _serve(source, "127.0.0.1")
+    yield source_url, source, target
+    for httpd in (source_server, target_server):
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_redirect_to_another_origin_is_not_followed(
+    redirect_pair: tuple[str, type[_Recorder], type[_Recorder]], stream: bool
+) -> None:
+    source_url, source, target = redirect_pair
+    secret_prompt = [{"role": "user", "content": "the secret plan"}]
+    with fastrouter.Client(
+        base_url=source_url, api_key="sk-or-v1-key", default_headers={"X-Api-Key": "custom-secret"}, max_retries=0
+    ) as client:
+        with pytest.raises(fastrouter.APIStatusError) as info:
+            client.chat.completions.create(model=MODEL, messages=secret_prompt, stream=stream)
+    assert info.value.status_code == 307
+    assert "not followed" in str(info.value)
+    assert len(source.seen) == 1 and "secret plan" in source.seen[0]["body"]
+    assert target.seen == []  # neither the prompt nor the custom header went to the other host
+
+
+def test_same_origin_redirect_is_followed() -> None:
+    handler = type("SameOrigin", (_Recorder,), {"seen": [], "redirect_to": ""})
+    httpd, url = _serve(handler, "127.0.0.1")
+    handler.redirect_to = url
+    try:
+        with fastrouter.Client(base_url=url, api_key="k", max_retries=0) as client:
+            resp = client.chat.completions.create(model=MODEL, messages=USER)
+        assert resp.choices[0].message.content == "moved"
+        assert [seen["path"] for seen in handler.seen] == ["/chat/completions", "/moved/chat/completions"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

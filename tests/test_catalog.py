@@ -439,6 +439,9 @@ def test_search_supports(catalog: Catalog) -> None:
         m.id for m in catalog if m.pricing.input_cache_read is not None
     }
     assert catalog.search(supports="no_such_parameter") == []
+    with pytest.raises(ValueError, match="unknown provider 'antrhopic': did you mean 'anthropic'"):
+        catalog.search(provider="antrhopic")
+    assert catalog.search(provider="no-such-lab") == []
     assert catalog.search(supports=["seed", "logprobs"]) == [
         m for m in catalog.search() if m.supports("seed") and m.supports("logprobs")
     ]
@@ -538,6 +541,9 @@ def test_search_suggests_a_near_miss_filter_value(catalog: Catalog) -> None:
     with pytest.raises(ValueError, match="unknown input modality 'imag'.*'image'"):
         catalog.search(modality="imag")
     assert catalog.search(supports="no_such_parameter") == []
+    with pytest.raises(ValueError, match="unknown provider 'antrhopic': did you mean 'anthropic'"):
+        catalog.search(provider="antrhopic")
+    assert catalog.search(provider="no-such-lab") == []
 
 
 def test_search_free(catalog: Catalog) -> None:

@@ -419,8 +419,8 @@ class Catalog:
           group in ``sort`` order;
         - ``limit``: at most this many results.
 
-        A ``supports`` / modality value no model has but close to one some model has
-        (``"tolls"``) raises ``ValueError`` with a did-you-mean.
+        A ``supports`` / modality / ``provider`` value no model has but close to one some
+        model has (``"tolls"``, ``"antrhopic"``) raises ``ValueError`` with a did-you-mean.
         """
         if sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {', '.join(map(repr, SORT_KEYS))}, got {sort!r}")
@@ -433,6 +433,12 @@ class Catalog:
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text must be a str, got {text!r}")
         authors = frozenset(a.lower() for a in _names(provider, "provider"))
+        if authors:
+            known_authors = {row.author for row in self._rows}
+            for author in sorted(authors - known_authors):
+                close = difflib.get_close_matches(author, sorted(known_authors), n=1, cutoff=0.75)
+                if close:
+                    raise ValueError(f"unknown provider {author!r}: did you mean {close[0]!r}?")
         # every requirement is a set of traits of which the model needs at least one
         required: List[Tuple[str, FrozenSet[str]]] = [_resolve_feature(f) for f in _names(supports, "supports")]
         required += [(_IN, frozenset((m.lower(),))) for m in _names(input_modalities, "input_modalities")]

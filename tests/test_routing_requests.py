@@ -342,3 +342,20 @@ def test_old_price_keys_still_read_with_a_deprecation_warning() -> None:
         routing = Routing.from_toml_str("[routes.r]\nmax_prompt_price = 5\n")
     assert routing.routes["r"].max_prompt_price_per_m == Decimal(5)
     assert "max_prompt_price_per_m = 5" in routing.to_toml()
+
+
+def test_the_cap_is_exact_at_its_boundary() -> None:
+    from fastrouter.routing.plan import PriceTable, fit_cost_cap
+    from fastrouter.usage.cost import worst_case_cost
+
+    catalog = _bundled()
+    model = catalog[OPUS]
+    worst = worst_case_cost(model, 100, 50)
+    assert worst is not None
+    table = PriceTable([OPUS, MINI], catalog.get)
+    kept, skipped = fit_cost_cap([OPUS, MINI], worst, 100, 50, catalog.get, "r", table=table)
+    assert kept == [OPUS, MINI] and skipped == []
+    kept, skipped = fit_cost_cap([OPUS, MINI], worst - Decimal("1e-12"), 100, 50, catalog.get, "r", table=table)
+    assert kept == [MINI] and skipped == [(OPUS, "could cost more than the cap")]
+    with pytest.raises(fastrouter.BudgetExceededError, match=f"{OPUS} could cost up to \\$"):
+        fit_cost_cap([OPUS], Decimal("1e-9"), 100, 50, catalog.get, "r")

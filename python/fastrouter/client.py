@@ -14,7 +14,21 @@ import warnings
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    List,
+    Literal,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 from urllib.parse import quote
 
 from . import _fastrouter
@@ -37,7 +51,7 @@ from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
 from .routing import ResolvedRoute, Routing
 from .routing.backends import model_for
-from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE, fit_cost_cap, merge_params, spread_order
+from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE, PriceTable, fit_cost_cap, merge_params, spread_order
 from .routing.validation import _check_usd
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
@@ -187,6 +201,7 @@ class _ClientBase:
         self._backends = routing.backends if routing is not None else {}
         self._refreshed_for: Set[str] = set()
         self._warned_unknown: Set[Tuple[str, str]] = set()
+        self._price_tables: Dict[int, Tuple[ResolvedRoute, PriceTable]] = {}
         self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
         cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
         self._catalog = CatalogLoader(cache, self.base_url)
@@ -312,7 +327,8 @@ class _ClientBase:
         if cap is not None:
             # a selection constraint: the route's best candidates that fit, not its first few
             pool = list(route.ranked) if route is not None and route.ranked else chain
-            chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested_name(model), len(chain))
+            table = self._price_table(route, pool, lookup) if route is not None else None
+            chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested_name(model), len(chain), table)
         if route is not None and route.spread:
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         books = RequestBooks(
@@ -328,6 +344,19 @@ class _ClientBase:
         if self._budgets:
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+
+    def _price_table(
+        self, route: ResolvedRoute, pool: List[str], lookup: Callable[[str], Optional[Model]]
+    ) -> PriceTable:
+        """The route's candidates priced once per resolution (a new catalog resolves anew)."""
+        cached = self._price_tables.get(id(route))
+        if cached is not None and cached[0] is route:
+            return cached[1]
+        if len(self._price_tables) > 64:
+            self._price_tables.clear()
+        table = PriceTable(pool, lookup)
+        self._price_tables[id(route)] = (route, table)
+        return table
 
     def _cooling(self) -> Set[str]:
         """Models whose circuit breaker is open now."""

@@ -20,9 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from .._format import usd
 from ..catalog import Model
 from ..errors import BudgetExceededError
-from ..usage.cost import worst_case_cost
+from ..usage.cost import estimate_prompt_tokens, worst_case_cost
 
-__all__ = ["DEFAULT_OUTPUT_ALLOWANCE", "merge_params", "spread_order", "fit_cost_cap"]
+__all__ = ["DEFAULT_OUTPUT_ALLOWANCE", "PriceTable", "merge_params", "spread_order", "fit_cost_cap"]
 
 _MIN_SPEED, _MAX_SPEED = 0.25, 4.0
 
@@ -85,6 +85,25 @@ def spread_order(
     return order + [m for m in chain if m in cooling]
 
 
+class PriceTable:
+    """A pool's prices as floats, computed once per resolved chain: screening hundreds of
+    candidates against a cap is then plain float arithmetic, and only the candidates near
+    the cap or kept are priced exactly (``Decimal``, :func:`worst_case_cost`)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, pool: Sequence[str], lookup: Callable[[str], Optional[Model]]) -> None:
+        self.entries: List[Tuple[str, Optional[Model], Optional[Tuple[float, float, float]]]] = []
+        for entry in pool:
+            model = lookup(entry)
+            pricing = model.pricing if model is not None else None
+            floats = None
+            if pricing is not None and pricing.prompt is not None and pricing.completion is not None:
+                per_output = max(pricing.completion, pricing.internal_reasoning or Decimal(0))
+                floats = (float(pricing.prompt), float(per_output), float(pricing.request or 0))
+            self.entries.append((entry, model, floats))
+
+
 def fit_cost_cap(
     chain: Sequence[str],
     cap: Decimal,
@@ -93,31 +112,46 @@ def fit_cost_cap(
     lookup: Callable[[str], Optional[Model]],
     requested: str,
     want: Optional[int] = None,
+    table: Optional[PriceTable] = None,
 ) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """The members of ``chain`` (in order) whose worst case fits ``cap``, at most ``want``
-    of them, and ``(member, why)`` for those skipped; raises :class:`BudgetExceededError`
-    naming the reasons when none fits."""
+    """The members of ``chain`` (in order; ``table``: the same pool, priced beforehand)
+    whose worst case fits ``cap``, at most ``want`` of them, and ``(member, why)`` for
+    those skipped; raises :class:`BudgetExceededError` naming the reasons when none fits."""
     kept: List[str] = []
     skipped: List[Tuple[str, str]] = []
     allowance = max_tokens if max_tokens is not None else DEFAULT_OUTPUT_ALLOWANCE
-    for entry in chain:
+    prompt_tokens = estimate_prompt_tokens(body_bytes)
+    ceiling = float(cap) * (1 + 1e-9)  # above it (floats agree to ~1e-15): surely over
+    for entry, model, floats in (table or PriceTable(chain, lookup)).entries:
         if want is not None and len(kept) >= want:
             break
-        model = lookup(entry)
-        worst = worst_case_cost(model, body_bytes, allowance) if model is not None else None
-        if worst is None:
+        if floats is None or model is None:
             skipped.append((entry, "its price is unknown"))
-        elif worst > cap:
-            skipped.append((entry, f"could cost up to {usd(worst)}"))
+            continue
+        prompt, output, fee = floats
+        if prompt_tokens * prompt + allowance * output + fee > ceiling:
+            skipped.append((entry, ""))  # the exact amount is worked out only for a refusal
+            continue
+        worst = worst_case_cost(model, body_bytes, allowance)
+        if worst is None or worst > cap:
+            skipped.append((entry, ""))
         else:
             kept.append(entry)
     if not kept:
         tokens = f"max_tokens={max_tokens}" if max_tokens is not None else f"{DEFAULT_OUTPUT_ALLOWANCE} output tokens"
-        reasons = "; ".join(f"{entry} {why}" for entry, why in skipped[:5])
+        reasons = "; ".join(
+            f"{entry} {why or _over(entry, lookup, body_bytes, allowance)}" for entry, why in skipped[:5]
+        )
         if len(skipped) > 5:
             reasons += f"; and {len(skipped) - 5} more"
         raise BudgetExceededError(
             f"no model for {requested} fits max_cost_per_request={usd(cap)} with {tokens}: {reasons}."
             " Lower max_tokens, raise the cap, or add cheaper models"
         )
-    return kept, skipped
+    return kept, [(entry, why or "could cost more than the cap") for entry, why in skipped]
+
+
+def _over(entry: str, lookup: Callable[[str], Optional[Model]], body_bytes: int, allowance: int) -> str:
+    model = lookup(entry)
+    worst = worst_case_cost(model, body_bytes, allowance) if model is not None else None
+    return "its price is unknown" if worst is None else f"could cost up to {usd(worst)}"

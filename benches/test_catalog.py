@@ -47,7 +47,7 @@ CASES: Dict[str, Dict[str, Any]] = {
     "filters, no text": {
         "supports": ["tools", "reasoning"],
         "min_context": 100_000,
-        "max_prompt_price": "0.00001",
+        "max_prompt_price_per_m": "10",
         "free": False,
     },
     "text + every filter + limit": {
@@ -56,8 +56,8 @@ CASES: Dict[str, Dict[str, Any]] = {
         "supports": ["tools"],
         "modality": "image",
         "min_context": 100_000,
-        "max_prompt_price": "0.000004",
-        "max_completion_price": "0.00002",
+        "max_prompt_price_per_m": "4",
+        "max_completion_price_per_m": "20",
         "sort": "newest",
         "limit": 10,
     },

@@ -1,8 +1,6 @@
 //! The non-streaming driver: one chat completion over a model chain, each try a single
 //! POST whose whole body is checked before the chain accepts it.
 
-use reqwest::Method;
-
 use crate::failover::{
     min_opt, walk_chain, AttemptOutcome, Backoff, ChainError, ChatRequest, ChatSuccess,
 };
@@ -18,16 +16,11 @@ pub async fn complete(
     let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
     let ((body, summary), attempts) =
-        walk_chain(request, backoff, |_model, body, remaining| async move {
+        walk_chain(request, backoff, |model, body, remaining| async move {
+            // `model` is the chain entry: a `backend::model` goes to that backend.
             let mut http_version = None;
             let result = transport
-                .send(
-                    Method::POST,
-                    "chat/completions",
-                    Some(body),
-                    headers,
-                    min_opt(attempt_limit, remaining),
-                )
+                .send_chat(&model, body, headers, min_opt(attempt_limit, remaining))
                 .await
                 .and_then(|response| {
                     http_version = Some(version_name(response.version));

@@ -17,7 +17,7 @@ use crate::events::{ChainEvent, EventKind, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::ChatSummary;
-use crate::transport::Timeouts;
+use crate::transport::{wire_model, Timeouts};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,9 +176,10 @@ fn cooling_error(model: &str, until: Option<std::time::Instant>) -> Error {
     )
 }
 
-/// `{"model":"<model>", ...body}` without re-parsing the body.
+/// `{"model":"<model>", ...body}` without re-parsing the body; a `backend::model` chain
+/// entry sends its `model` part.
 pub fn body_with_model(body: &[u8], model: &str) -> Bytes {
-    let model_json = serde_json::Value::String(model.to_owned()).to_string();
+    let model_json = serde_json::Value::String(wire_model(model).to_owned()).to_string();
     let rest = body.trim_ascii_start();
     let rest = rest.strip_prefix(b"{").unwrap_or(rest).trim_ascii_start();
     let mut out = BytesMut::with_capacity(body.len() + model_json.len() + 12);
@@ -502,6 +503,13 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["model"], "openai/gpt-4o");
         assert_eq!(value["messages"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_backend_entry_sends_its_model_part() {
+        let body = body_with_model(br#"{"messages":[]}"#, "groq::llama-3.1-8b");
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["model"], "llama-3.1-8b");
     }
 
     #[test]

@@ -70,6 +70,9 @@ struct ErrorObject<'a> {
     http_status: Option<u16>,
     #[serde(default)]
     availability: Option<Value>,
+    /// OpenAI-compatible servers' error class (`invalid_request_error`, `rate_limit_error`).
+    #[serde(default, rename = "type")]
+    class: Option<Value>,
 }
 
 /// What the core learned from a successful chat completion body.
@@ -237,6 +240,12 @@ fn error_from_object(http_status: Option<u16>, headers: &HeaderMap, object: Erro
         .map(|m| m.into_owned())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| format!("HTTP {status}"));
+    let kind = refine_openai_kind(
+        kind,
+        object.code.as_ref().and_then(Value::as_str),
+        object.class.as_ref().and_then(Value::as_str),
+        &message,
+    );
     let details = ErrorDetails {
         status: Some(status),
         code: object.code,
@@ -273,6 +282,54 @@ fn refine_kind(kind: ErrorKind, metadata: Option<&Value>) -> ErrorKind {
         _ if kind == ErrorKind::RateLimited && quota_spent => ErrorKind::QuotaExhausted,
         _ => kind,
     }
+}
+
+/// Standard OpenAI-compatible error bodies (OpenAI, Groq, vLLM, Ollama, LiteLLM, ...)
+/// carry the verdict in a string `error.code` / `error.type`, or only in the message:
+/// read them like OpenRouter's typed errors, so a chain fails over past a model the
+/// backend does not have or whose context is too small.
+fn refine_openai_kind(
+    kind: ErrorKind,
+    code: Option<&str>,
+    class: Option<&str>,
+    message: &str,
+) -> ErrorKind {
+    let code = code.unwrap_or_default();
+    let class = class.unwrap_or_default();
+    let said = |words: &[&str]| {
+        let lower = message.to_ascii_lowercase();
+        words.iter().any(|w| lower.contains(w))
+    };
+    if matches!(code, "model_not_found" | "model_not_available")
+        || class == "model_not_found"
+        || (matches!(kind, ErrorKind::BadRequest | ErrorKind::NotFound)
+            && said(&[
+                "invalid model",
+                "model not found",
+                "unknown model",
+                "does not exist",
+                "no such model",
+            ])
+            && said(&["model"]))
+    {
+        return ErrorKind::ModelNotFound;
+    }
+    if matches!(
+        code,
+        "context_length_exceeded" | "string_above_max_length" | "max_tokens_exceeded"
+    ) || class == "context_length_exceeded"
+        || (kind == ErrorKind::BadRequest
+            && said(&["maximum context length", "context length", "context window"]))
+    {
+        return ErrorKind::ContextLengthExceeded;
+    }
+    if code == "insufficient_quota" || class == "insufficient_quota" {
+        return ErrorKind::QuotaExhausted;
+    }
+    if matches!(code, "rate_limit_exceeded" | "rate_limit") || class == "rate_limit_error" {
+        return ErrorKind::RateLimited;
+    }
+    kind
 }
 
 /// The wait the server asked for: `retry-after-ms`, `Retry-After` (seconds or an HTTP
@@ -468,6 +525,47 @@ mod tests {
             .as_str()
             .unwrap();
         assert_eq!(raw, "{\"type\":\"error\"}");
+    }
+
+    #[test]
+    fn openai_compatible_error_bodies_are_classified() {
+        let cases = [
+            (
+                404,
+                r#"{"error":{"message":"The model `bad` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
+                ErrorKind::ModelNotFound,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Invalid model name passed in model=bad-model","type":"invalid_request_error","code":"400"}}"#,
+                ErrorKind::ModelNotFound,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+                ErrorKind::ContextLengthExceeded,
+            ),
+            (
+                429,
+                r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
+                ErrorKind::QuotaExhausted,
+            ),
+            (
+                429,
+                r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#,
+                ErrorKind::RateLimited,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"temperature must be <= 2","type":"invalid_request_error","param":"temperature","code":null}}"#,
+                ErrorKind::BadRequest,
+            ),
+        ];
+        for (status, body, kind) in cases {
+            let err = error_from_response(status, &HeaderMap::new(), body.as_bytes());
+            assert_eq!(err.kind(), kind, "{body}");
+            assert_eq!(err.status(), Some(status));
+        }
     }
 
     #[test]

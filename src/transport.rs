@@ -1,8 +1,9 @@
 //! The pooled HTTP transport: one reqwest client per fastrouter client (keep-alive,
 //! HTTP/2 by ALPN over TLS, rustls with the ring provider), timeouts, bounded bodies.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,11 +54,90 @@ pub struct TransportConfig {
     /// e.g. `https://openrouter.ai/api/v1` (no trailing slash needed).
     pub base_url: String,
     pub api_key: Option<ApiKey>,
-    /// Sent on every request (attribution headers, user defaults).
+    /// Sent on every request to OpenRouter (attribution headers, user defaults).
     pub headers: Vec<(String, String)>,
     pub timeouts: Timeouts,
     /// CA bundle, proxy and HTTP version policy (see [`crate::network`]).
     pub network: NetworkOptions,
+    /// Other OpenAI-compatible endpoints, reached by chain entries `NAME::model`.
+    pub backends: Vec<BackendConfig>,
+}
+
+/// Another OpenAI-compatible endpoint: its own URL, key and headers (OpenRouter's key
+/// and headers are never sent to it).
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub name: String,
+    pub base_url: String,
+    pub api_key: Option<ApiKey>,
+    pub headers: Vec<(String, String)>,
+    /// The environment variable the key should have come from, for the error when absent.
+    pub api_key_env: Option<String>,
+}
+
+/// Separates a backend's name from the model in a chain entry (`groq::llama-3.1-8b`).
+pub const BACKEND_SEPARATOR: &str = "::";
+
+/// The model id to send for a chain entry: `llama` for `groq::llama`, else the entry.
+pub fn wire_model(entry: &str) -> &str {
+    entry
+        .split_once(BACKEND_SEPARATOR)
+        .map_or(entry, |(_, model)| model)
+}
+
+/// Where one request goes: a base URL and the headers (key included) that go with it.
+#[derive(Debug)]
+struct Target {
+    name: String,
+    base_url: String,
+    headers: HeaderMap,
+    has_key: bool,
+    api_key_env: Option<String>,
+}
+
+impl Target {
+    fn new(
+        name: &str,
+        base_url: &str,
+        api_key: Option<&ApiKey>,
+        pairs: &[(String, String)],
+        api_key_env: Option<String>,
+    ) -> Result<Self> {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "base_url must be http or https, got {base_url:?}"
+            )));
+        }
+        let mut headers = header_map(pairs)?;
+        let has_key = match api_key {
+            Some(ApiKey(key)) if !key.is_empty() => {
+                // HeaderValue takes bytes >= 0x80 as opaque: a non-ASCII key would be sent
+                // as raw bytes, so refuse it here, never echoing it.
+                let bad = || {
+                    invalid("api_key must be printable ASCII (OpenRouter keys look like sk-or-v1-...); it contains other characters")
+                };
+                if !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                    return Err(bad());
+                }
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| bad())?;
+                value.set_sensitive(true);
+                headers.insert(AUTHORIZATION, value);
+                true
+            }
+            _ => false,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            base_url,
+            headers,
+            has_key,
+            api_key_env,
+        })
+    }
 }
 
 /// A response read in full.
@@ -74,8 +154,9 @@ pub struct FullResponse {
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
-    base_url: String,
-    has_key: bool,
+    openrouter: Arc<Target>,
+    /// Other backends by name; one pool serves every host.
+    backends: Arc<HashMap<String, Target>>,
     timeouts: Timeouts,
     route: std::sync::Arc<Route>,
 }
@@ -83,8 +164,9 @@ pub struct Transport {
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
-            .field("base_url", &self.base_url)
-            .field("has_key", &self.has_key)
+            .field("base_url", &self.openrouter.base_url)
+            .field("has_key", &self.openrouter.has_key)
+            .field("backends", &self.backends.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -152,35 +234,29 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 impl Transport {
     pub fn new(config: TransportConfig) -> Result<Self> {
         install_crypto_provider();
-        let base_url = config.base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "base_url must be http or https, got {base_url:?}"
-            )));
+        // The key and the client's headers belong to OpenRouter only: they are attached
+        // per request by target, never as pool-wide defaults other backends would get.
+        let openrouter = Target::new(
+            "openrouter",
+            &config.base_url,
+            config.api_key.as_ref(),
+            &config.headers,
+            None,
+        )?;
+        let mut backends = HashMap::with_capacity(config.backends.len());
+        for backend in &config.backends {
+            let target = Target::new(
+                &backend.name,
+                &backend.base_url,
+                backend.api_key.as_ref(),
+                &backend.headers,
+                backend.api_key_env.clone(),
+            )
+            .map_err(|e| invalid(format!("backend {:?}: {}", backend.name, e.message())))?;
+            backends.insert(backend.name.clone(), target);
         }
-
-        let mut headers = header_map(&config.headers)?;
+        let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let has_key = match &config.api_key {
-            Some(ApiKey(key)) if !key.is_empty() => {
-                // HeaderValue takes bytes >= 0x80 as opaque: a non-ASCII key would be sent
-                // as raw bytes, so refuse it here, never echoing it.
-                let bad = || {
-                    invalid("api_key must be printable ASCII (OpenRouter keys look like sk-or-v1-...); it contains other characters")
-                };
-                if !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-                    return Err(bad());
-                }
-                let mut value =
-                    HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| bad())?;
-                value.set_sensitive(true);
-                headers.insert(AUTHORIZATION, value);
-                true
-            }
-            _ => false,
-        };
 
         let timeouts = config.timeouts;
         let mut builder = reqwest::Client::builder()
@@ -196,12 +272,14 @@ impl Transport {
         if let Some(read) = timeouts.read {
             builder = builder.read_timeout(read);
         }
+        let parsed = reqwest::Url::parse(&openrouter.base_url)
+            .map_err(|err| invalid(format!("invalid base_url {:?}: {err}", openrouter.base_url)))?;
         let (builder, route) = crate::network::configure(builder, &config.network, &parsed)?;
         let http = builder.build().map_err(Error::from_transport)?;
         Ok(Self {
             http,
-            base_url,
-            has_key,
+            openrouter: Arc::new(openrouter),
+            backends: Arc::new(backends),
             timeouts,
             route: std::sync::Arc::new(route),
         })
@@ -212,17 +290,37 @@ impl Transport {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.openrouter.base_url
     }
 
-    fn require_key(&self) -> Result<()> {
-        if self.has_key {
+    /// The target of a chain entry: its backend for `NAME::model`, else OpenRouter.
+    fn target_for(&self, entry: &str) -> Result<&Target> {
+        match entry.split_once(BACKEND_SEPARATOR) {
+            None => Ok(&self.openrouter),
+            Some((name, _)) => self.backends.get(name).ok_or_else(|| {
+                invalid(format!(
+                    "unknown backend {name:?} in {entry:?}: define it under [backends.{name}]"
+                ))
+            }),
+        }
+    }
+
+    fn require_key(target: &Target) -> Result<()> {
+        if target.has_key {
             return Ok(());
         }
-        let mut err = Error::new(
-            ErrorKind::Authentication,
-            "no API key: pass api_key=... or set the OPENROUTER_API_KEY environment variable",
-        );
+        let message = match (&target.api_key_env, target.name.as_str()) {
+            (_, "openrouter") => {
+                "no API key: pass api_key=... or set the OPENROUTER_API_KEY environment variable"
+                    .to_owned()
+            }
+            // A backend without api_key_env needs no key (a local server).
+            (None, _) => return Ok(()),
+            (Some(env), name) => {
+                format!("no API key for backend {name:?}: set the {env} environment variable")
+            }
+        };
+        let mut err = Error::new(ErrorKind::Authentication, message);
         err.details_mut().status = None;
         Err(err)
     }
@@ -234,11 +332,25 @@ impl Transport {
         body: Option<Bytes>,
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::RequestBuilder> {
+        self.request_to(&self.openrouter, method, path, body, extra_headers)
+    }
+
+    fn request_to(
+        &self,
+        target: &Target,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        extra_headers: &HeaderMap,
+    ) -> Result<reqwest::RequestBuilder> {
         if !(method == Method::GET && is_public(path)) {
-            self.require_key()?;
+            Self::require_key(target)?;
         }
-        let url = format!("{}/{}", self.base_url, path.trim_start_matches('/'));
-        let mut request = self.http.request(method, url);
+        let url = format!("{}/{}", target.base_url, path.trim_start_matches('/'));
+        let mut request = self
+            .http
+            .request(method, url)
+            .headers(target.headers.clone());
         if !extra_headers.is_empty() {
             request = request.headers(extra_headers.clone());
         }
@@ -248,14 +360,22 @@ impl Transport {
         Ok(request)
     }
 
-    /// Send one request and return once the response headers arrived (for streams).
-    pub async fn send_streaming(
+    /// POST a chat completion for chain entry `entry` to its target (OpenRouter, or the
+    /// backend `NAME` of `NAME::model`) and return once the response headers arrived.
+    pub async fn send_chat_streaming(
         &self,
-        path: &str,
+        entry: &str,
         body: Bytes,
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
-        let request = self.request(Method::POST, path, Some(body), extra_headers)?;
+        let target = self.target_for(entry)?;
+        let request = self.request_to(
+            target,
+            Method::POST,
+            "chat/completions",
+            Some(body),
+            extra_headers,
+        )?;
         let response = request
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
@@ -267,7 +387,27 @@ impl Transport {
         }
     }
 
-    /// Send one request and read the whole body (bounded), within `timeout`.
+    /// POST a chat completion for chain entry `entry` to its target and read the whole
+    /// body (bounded), within `timeout`.
+    pub async fn send_chat(
+        &self,
+        entry: &str,
+        body: Bytes,
+        extra_headers: &HeaderMap,
+        timeout: Option<Duration>,
+    ) -> Result<FullResponse> {
+        let target = self.target_for(entry)?;
+        let request = self.request_to(
+            target,
+            Method::POST,
+            "chat/completions",
+            Some(body),
+            extra_headers,
+        )?;
+        self.exchange(request, timeout).await
+    }
+
+    /// Send one request to OpenRouter and read the whole body (bounded), within `timeout`.
     pub async fn send(
         &self,
         method: Method,
@@ -277,6 +417,14 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
+        self.exchange(request, timeout).await
+    }
+
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Option<Duration>,
+    ) -> Result<FullResponse> {
         let exchange = async {
             let mut response = request
                 .send()
@@ -359,7 +507,43 @@ mod tests {
             headers: vec![],
             timeouts: Timeouts::default(),
             network: NetworkOptions::default(),
+            backends: vec![],
         }
+    }
+
+    #[test]
+    fn backend_entries_pick_their_target() {
+        let mut cfg = config("https://openrouter.ai/api/v1");
+        cfg.backends.push(BackendConfig {
+            name: "local".into(),
+            base_url: "http://127.0.0.1:9/v1/".into(),
+            api_key: None,
+            headers: vec![("X-Team".into(), "a".into())],
+            api_key_env: None,
+        });
+        cfg.backends.push(BackendConfig {
+            name: "groq".into(),
+            base_url: "https://api.groq.com/openai/v1".into(),
+            api_key: None,
+            headers: vec![],
+            api_key_env: Some("GROQ_API_KEY".into()),
+        });
+        let transport = Transport::new(cfg).unwrap();
+        let local = transport.target_for("local::llama").unwrap();
+        assert_eq!(local.base_url, "http://127.0.0.1:9/v1");
+        assert!(
+            local.headers.get(AUTHORIZATION).is_none(),
+            "OpenRouter's key stays home"
+        );
+        assert!(Transport::require_key(local).is_ok());
+        let groq = transport.target_for("groq::llama").unwrap();
+        let err = Transport::require_key(groq).unwrap_err();
+        assert!(err.message().contains("GROQ_API_KEY"));
+        assert!(transport.target_for("openai/gpt-4o").unwrap().has_key);
+        let err = transport.target_for("nope::x").unwrap_err();
+        assert!(err.message().contains("[backends.nope]"));
+        assert_eq!(wire_model("groq::llama-3.1-8b"), "llama-3.1-8b");
+        assert_eq!(wire_model("openai/gpt-4o"), "openai/gpt-4o");
     }
 
     #[test]

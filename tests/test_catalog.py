@@ -170,7 +170,7 @@ def test_routers_have_unknown_prices_never_negative(catalog: Catalog) -> None:
     assert not auto.is_free and not auto.pricing.is_free
     assert auto.pricing.per_million("prompt") is None
     assert sum(m.is_router for m in catalog) == 1
-    assert auto not in catalog.search(max_prompt_price=1)
+    assert auto not in catalog.search(max_prompt_price_per_m=1_000_000)
     assert catalog.search(sort="price")[-1] is auto  # unknown prices sort last
 
 
@@ -439,6 +439,9 @@ def test_search_supports(catalog: Catalog) -> None:
         m.id for m in catalog if m.pricing.input_cache_read is not None
     }
     assert catalog.search(supports="no_such_parameter") == []
+    with pytest.raises(ValueError, match="unknown provider 'antrhopic': did you mean 'anthropic'"):
+        catalog.search(provider="antrhopic")
+    assert catalog.search(provider="no-such-lab") == []
     assert catalog.search(supports=["seed", "logprobs"]) == [
         m for m in catalog.search() if m.supports("seed") and m.supports("logprobs")
     ]
@@ -498,24 +501,49 @@ def test_search_min_context(catalog: Catalog) -> None:
 
 def test_search_price_limits(catalog: Catalog) -> None:
     limit = Decimal("0.000003")  # $3 per million
-    cheap = catalog.search(max_prompt_price=limit)
+    cheap = catalog.search(max_prompt_price_per_m=3)
     assert cheap and all(m.pricing.prompt is not None and m.pricing.prompt <= limit for m in cheap)
     assert {m.id for m in cheap} == {
         m.id for m in catalog if m.pricing.prompt is not None and m.pricing.prompt <= limit
     }
-    assert catalog.search(max_prompt_price="0.000003") == cheap
-    assert catalog.search(max_prompt_price=0.000003) == cheap
-    assert catalog.search(max_prompt_price=3e-6) == cheap
+    assert catalog.search(max_prompt_price_per_m="3") == cheap
+    assert catalog.search(max_prompt_price_per_m=3.0) == cheap
+    assert catalog.search(max_prompt_price_per_m=Decimal(3)) == cheap
     # inclusive at the exact price
-    assert "anthropic/claude-opus-4" in [m.id for m in catalog.search(max_prompt_price="0.000015")]
-    assert "anthropic/claude-opus-4" not in [m.id for m in catalog.search(max_prompt_price="0.0000149")]
-    out = catalog.search(max_completion_price="0.00001")
+    assert "anthropic/claude-opus-4" in [m.id for m in catalog.search(max_prompt_price_per_m="15")]
+    assert "anthropic/claude-opus-4" not in [m.id for m in catalog.search(max_prompt_price_per_m="14.9")]
+    out = catalog.search(max_completion_price_per_m="10")
     assert out and all(m.pricing.completion is not None and m.pricing.completion <= Decimal("0.00001") for m in out)
-    assert "openrouter/auto" not in [m.id for m in catalog.search(max_completion_price=100)]
-    zero = catalog.search(max_prompt_price=0, max_completion_price=0)
+    assert "openrouter/auto" not in [m.id for m in catalog.search(max_completion_price_per_m=100)]
+    zero = catalog.search(max_prompt_price_per_m=0, max_completion_price_per_m=0)
     assert zero and all(m.pricing.is_free for m in zero)
-    with pytest.raises(ValueError, match="max_prompt_price"):
-        catalog.search(max_prompt_price="cheap")
+    with pytest.raises(ValueError, match="max_prompt_price_per_m must be a number of USD per million tokens"):
+        catalog.search(max_prompt_price_per_m="cheap")
+    # the old per-token keywords still work, with a DeprecationWarning naming the new ones
+    with pytest.warns(DeprecationWarning, match="max_prompt_price_per_m"):
+        assert catalog.search(max_prompt_price="0.000003") == cheap
+    # issue 12: $1 per million is not "everything but one model"
+    assert len(catalog.search(max_prompt_price_per_m=1)) < len(catalog.search(max_prompt_price_per_m=1000)) - 50
+
+
+def test_search_ranks_id_and_name_matches_above_description_matches(catalog: Catalog) -> None:
+    found = catalog.search("claude")
+    by_name = [m for m in found if "claude" in m.id.lower() or "claude" in m.name.lower()]
+    assert by_name and found[: len(by_name)] == by_name
+    assert len(found) > len(by_name), "some models mention claude only in their description"
+    prices = [(m.pricing.prompt or 0) for m in found[: len(by_name)] if m.pricing.prompt is not None]
+    assert prices == sorted(prices)  # each group keeps the sort order
+
+
+def test_search_suggests_a_near_miss_filter_value(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="unknown feature 'tolls': did you mean 'tools'"):
+        catalog.search(supports="tolls")
+    with pytest.raises(ValueError, match="unknown input modality 'imag'.*'image'"):
+        catalog.search(modality="imag")
+    assert catalog.search(supports="no_such_parameter") == []
+    with pytest.raises(ValueError, match="unknown provider 'antrhopic': did you mean 'anthropic'"):
+        catalog.search(provider="antrhopic")
+    assert catalog.search(provider="no-such-lab") == []
 
 
 def test_search_free(catalog: Catalog) -> None:
@@ -566,7 +594,7 @@ def test_search_limit(catalog: Catalog) -> None:
 def test_search_filters_are_anded(catalog: Catalog) -> None:
     found = catalog.search(
         "claude", provider="anthropic", supports=["tools"], modality="image",
-        min_context=100_000, max_prompt_price="0.000004", max_completion_price="0.00002", free=False,
+        min_context=100_000, max_prompt_price_per_m="4", max_completion_price_per_m="20", free=False,
     )  # fmt: skip
     expected = [
         m

@@ -122,8 +122,8 @@ def test_search_row_format(server: MockServer, capsys: pytest.CaptureFixture[str
         (["--output-modality", "text"], {"output_modalities": ["text"]}),
         (["--min-context", "1m"], {"min_context": 1_000_000}),
         (["--min-context", "131_072"], {"min_context": 131072}),
-        (["--max-prompt-price", "0.5"], {"max_prompt_price": Decimal("0.0000005")}),
-        (["--max-completion-price", "$1"], {"max_completion_price": Decimal("0.000001")}),
+        (["--max-prompt-price", "0.5"], {"max_prompt_price_per_m": Decimal("0.5")}),
+        (["--max-completion-price", "$1"], {"max_completion_price_per_m": Decimal("1")}),
         (["--free"], {"free": True}),
         (["--paid"], {"free": False}),
         (["--sort", "context"], {"sort": "context"}),
@@ -378,3 +378,13 @@ def test_a_custom_catalog_source(capsys: pytest.CaptureFixture[str]) -> None:
 def test_standalone_main(server: MockServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert catalog_cli.main(["models", "show", "openai/gpt-4o-mini", "--base-url", server.base_url]) == 0
     assert capsys.readouterr().out.startswith("openai/gpt-4o-mini\n")
+
+
+def test_search_suggests_a_near_miss_and_ranks_names_first(
+    server: MockServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["models", "search", "--supports", "tolls", "--base-url", server.base_url]) == 2
+    assert "did you mean 'tools'?" in capsys.readouterr().err
+    assert run(["models", "search", "claude", "--base-url", server.base_url]) == 0
+    ids = listed_ids(capsys.readouterr().out)
+    assert "claude" in ids[0]  # name matches first, description-only matches after

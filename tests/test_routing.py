@@ -32,7 +32,7 @@ fast = ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]
 [routes.smart]
 supports = ["tools"]
 min_context = 100000
-max_prompt_price = 5.0          # USD per million prompt tokens
+max_prompt_price_per_m = 5.0          # USD per million prompt tokens
 mode = "quality"
 max_models = 3
 max_retries = 1
@@ -68,7 +68,7 @@ def test_the_documented_toml_loads_with_typed_values(tmp_path: Path) -> None:
         "smart",
         supports=["tools"],
         min_context=100_000,
-        max_prompt_price=Decimal("5.0"),
+        max_prompt_price_per_m=Decimal("5.0"),
         mode="quality",
         max_models=3,
         max_retries=1,
@@ -77,7 +77,7 @@ def test_the_documented_toml_loads_with_typed_values(tmp_path: Path) -> None:
         max_cost_per_request=Decimal("0.5"),
         providers={"sort": "throughput"},
     )
-    assert isinstance(smart.max_prompt_price, Decimal) and isinstance(smart.deadline_s, float)
+    assert isinstance(smart.max_prompt_price_per_m, Decimal) and isinstance(smart.deadline_s, float)
     assert routing.budgets == (Budget(Decimal(10), per="day"),)
     assert routing.names() == ("fast", "smart")
     assert routing.is_route("smart") and routing.is_route("fast") and "fast" in routing
@@ -87,13 +87,13 @@ def test_the_documented_toml_loads_with_typed_values(tmp_path: Path) -> None:
 def test_routing_in_code_and_from_dict_agree() -> None:
     in_code = Routing(
         aliases={"fast": ["openai/gpt-4o-mini"]},
-        routes=[Route("smart", supports="tools", max_prompt_price=5, mode="cheapest")],
+        routes=[Route("smart", supports="tools", max_prompt_price_per_m=5, mode="cheapest")],
         budgets=[Budget("1.50", per="request", tags=["batch"])],
     )
     from_dict = Routing.from_dict(
         {
             "aliases": {"fast": "openai/gpt-4o-mini"},
-            "routes": {"smart": {"supports": ["tools"], "max_prompt_price": "5", "mode": "cheapest"}},
+            "routes": {"smart": {"supports": ["tools"], "max_prompt_price_per_m": "5", "mode": "cheapest"}},
             "budgets": [{"usd": 1.5, "per": "request", "tags": ["batch"]}],
         }
     )
@@ -135,7 +135,12 @@ VALIDATION_CASES = [
     ("[routes.smart]\nmin_context = -5", "routes.smart.min_context", "must be at least 1", "for example 100000"),
     ("[routes.smart]\nmax_models = 0", "routes.smart.max_models", "must be at least 1", "for example 3"),
     ("[routes.smart]\nmax_retries = 1.5", "routes.smart.max_retries", "expected an integer", "for example 1"),
-    ("[routes.smart]\nmax_prompt_price = -1", "routes.smart.max_prompt_price", "non-negative", "for example 5.0"),
+    (
+        "[routes.smart]\nmax_prompt_price_per_m = -1",
+        "routes.smart.max_prompt_price_per_m",
+        "non-negative",
+        "for example 5.0",
+    ),
     ('[routes.smart]\nmax_cost_per_request = "lots"', "routes.smart.max_cost_per_request", "amount in USD", "0.50"),
     ("[routes.smart]\nhedge_after = 0", "routes.smart.hedge_after", "positive number of seconds", "2.0"),
     ('[routes.smart]\ndeadline_s = "30s"', "routes.smart.deadline_s", "number of seconds", "for example 30"),
@@ -297,8 +302,8 @@ def test_requirements_filter_the_catalog() -> None:
     assert chain({"input_modalities": ["image"], "mode": "cheapest"}) == ["beta/mid", "epsilon/top"]
     assert chain({"supports": ["vision"], "mode": "cheapest"}) == ["beta/mid", "epsilon/top"]  # catalog aliases
     assert chain({"min_context": 150_000, "mode": "cheapest"}) == ["gamma/mid2", "delta/dear", "epsilon/top"]
-    assert chain({"max_prompt_price": 1, "mode": "quality"}) == ["beta/mid", "acme/cheap"]
-    assert chain({"max_completion_price": "3", "mode": "quality"}) == ["gamma/mid2", "beta/mid", "acme/cheap"]
+    assert chain({"max_prompt_price_per_m": 1, "mode": "quality"}) == ["beta/mid", "acme/cheap"]
+    assert chain({"max_completion_price_per_m": "3", "mode": "quality"}) == ["gamma/mid2", "beta/mid", "acme/cheap"]
     assert chain({"authors": ["ACME", "beta"], "mode": "cheapest"}) == ["acme/cheap", "beta/mid"]
     assert chain({"exclude": ["acme/cheap"], "mode": "cheapest"}) == ["beta/mid", "gamma/mid2", "delta/dear"]
     assert chain({"output_modalities": ["embeddings"]}) == ["zeta/embed"]
@@ -424,13 +429,18 @@ def resolve_error(routing: Routing, name: str, catalog: Any = CATALOG) -> Routin
 
 
 def test_an_unknown_model_id_suggests_close_ids() -> None:
-    routing = Routing.from_toml_str('[aliases]\nfast = ["acme/cheap", "beta/mdi"]', source="fastrouter.toml")
+    routing = Routing.from_toml_str(
+        'strict = true\n[aliases]\nfast = ["acme/cheap", "beta/mdi"]', source="fastrouter.toml"
+    )
     error = resolve_error(routing, "fast")
     assert error.key == "aliases.fast[1]"
     assert str(error).startswith("fastrouter.toml: aliases.fast[1]: unknown model id 'beta/mdi'")
     assert error.suggestion is not None and "'beta/mid'" in error.suggestion
-    error = resolve_error(Routing.from_toml_str('[routes.r]\nmodels = ["zzz/qqq"]'), "r")
+    error = resolve_error(Routing.from_toml_str('strict = true\n[routes.r]\nmodels = ["zzz/qqq"]'), "r")
     assert error.key == "routes.r.models[0]" and "openrouter.ai/models" in (error.suggestion or "")
+    # not strict (the default): unknown ids pass through, listed in `unknown`
+    lenient = Routing.from_toml_str('[aliases]\nfast = ["acme/cheap", "beta/mdi"]').resolve("fast", CATALOG)
+    assert lenient.chain == ("acme/cheap", "beta/mdi") and lenient.unknown == ("beta/mdi",)
 
 
 @pytest.mark.parametrize(
@@ -442,17 +452,21 @@ def test_an_unknown_model_id_suggests_close_ids() -> None:
             "largest context among the 5 remaining models is 1,000,000",
         ),
         (
-            {"supports": ["tools"], "max_prompt_price": 0.05},
-            "routes.r.max_prompt_price",
-            "raise max_prompt_price to at least 0.1",
+            {"supports": ["tools"], "max_prompt_price_per_m": 0.05},
+            "routes.r.max_prompt_price_per_m",
+            "raise max_prompt_price_per_m to at least 0.1",
         ),
-        ({"max_completion_price": 0.1}, "routes.r.max_completion_price", "at least 0.2"),
+        ({"max_completion_price_per_m": 0.1}, "routes.r.max_completion_price_per_m", "at least 0.2"),
         ({"input_modalities": ["video"]}, "routes.r.input_modalities", "they accept: file, image, text"),
         ({"output_modalities": ["audio"]}, "routes.r.output_modalities", "they output: embeddings, text"),
         ({"supports": ["tools", "web_search_options"]}, "routes.r.supports", "'web_search_options'"),
         ({"authors": ["acmee"]}, "routes.r.authors", "did you mean 'acme'?"),
         ({"exclude": PAID}, "routes.r.exclude", "remove some ids from exclude"),
-        ({"max_prompt_price": 0}, "routes.r.max_prompt_price", "or set prefer_free = true: 1 free model would qualify"),
+        (
+            {"max_prompt_price_per_m": 0},
+            "routes.r.max_prompt_price_per_m",
+            "or set prefer_free = true: 1 free model would qualify",
+        ),
         (
             {"models": ["gamma/mid2"], "supports": ["tools"]},
             "routes.r.supports",
@@ -546,7 +560,7 @@ def test_to_dict_is_plain_json_and_round_trips() -> None:
     routing = Routing.from_toml_str(DOC_TOML)
     data = routing.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert data["routes"]["smart"]["max_prompt_price"] == "5.0"
+    assert data["routes"]["smart"]["max_prompt_price_per_m"] == "5.0"
     assert Routing.from_dict(data) == routing
     assert Routing.from_toml_str(routing.to_toml()) == routing
 
@@ -591,8 +605,8 @@ def routes(draw: st.DrawFn, name: str) -> Route:
         input_modalities=draw(st.lists(st.sampled_from(["text", "image", "file", "audio"]), max_size=2, unique=True)),
         output_modalities=draw(st.lists(st.sampled_from(["text", "image"]), max_size=2, unique=True)),
         min_context=draw(st.none() | st.integers(1, 2_000_000)),
-        max_prompt_price=draw(st.none() | _money),
-        max_completion_price=draw(st.none() | _money),
+        max_prompt_price_per_m=draw(st.none() | _money),
+        max_completion_price_per_m=draw(st.none() | _money),
         authors=draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True), max_size=2, unique=True)),
         exclude=draw(st.lists(_ids.filter(lambda i: i not in models), max_size=2, unique=True)),
         prefer_free=draw(st.booleans()),

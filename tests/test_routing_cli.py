@@ -158,10 +158,16 @@ def test_an_impossible_requirement_exits_2(
 def test_an_unknown_model_in_an_alias_exits_2(
     small_server: MockServer, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config.write_text('[aliases]\nfast = ["acme/chaep"]\n')
-    code, _, err = explain(capsys, "fast", "--config", str(config), "--base-url", small_server.base_url)
+    config.write_text('strict = true\n[aliases]\nfast = ["acme/chaep"]\n')
+    code, out, err = explain(capsys, "fast", "--config", str(config), "--base-url", small_server.base_url)
     assert code == 2
     assert "aliases.fast[0]: unknown model id 'acme/chaep'" in err and "'acme/cheap'" in err
+    assert "chain: empty" in out
+    # without strict, the id passes through (the catalog may be older than the model)
+    config.write_text('[aliases]\nfast = ["acme/chaep"]\n')
+    code, out, _ = explain(capsys, "fast", "--config", str(config), "--base-url", small_server.base_url)
+    assert code == 0
+    assert "not in the catalog: passed through as is" in out
 
 
 def test_an_unreachable_catalog_exits_1(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,3 +202,15 @@ def test_the_module_runs_as_a_command(small_server: MockServer, config: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "1. epsilon/top" in done.stdout
+
+
+def test_explain_shows_the_merged_request_of_a_call(
+    small_server: MockServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text('[routes.r]\nmodels = ["acme/cheap"]\nparams = { temperature = 0.3, max_tokens = 800 }\n')
+    args = ["--config", str(config), "--base-url", small_server.base_url]
+    code, out, _ = explain(capsys, "r", *args, "--param", "temperature=1", "--param", "user=alice")
+    assert code == 0
+    assert 'request: max_tokens=800 (default), temperature=1 (call), user="alice" (call)' in out
+    with pytest.raises(SystemExit):
+        explain(capsys, "r", *args, "--param", "oops")

@@ -18,6 +18,7 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
+from .bound import AsyncBoundModel, BoundModel
 from .cascade import Cascade, CascadeResult
 from .catalog import (
     Architecture,
@@ -48,9 +49,11 @@ from .errors import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    PriceUnknownError,
     ProviderError,
     RateLimitError,
     RequestTimeoutError,
+    RoutingWarning,
     ServiceUnavailableError,
     StreamError,
     StreamTimeoutError,
@@ -58,7 +61,7 @@ from .errors import (
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
-from .routing import ResolvedRoute, Route, Routing, RoutingError
+from .routing import Backend, ResolvedRoute, Route, Routing, RoutingError  # routing (issue 12): + Backend
 from .streaming import AsyncStream, Stream
 from .types import (
     ChatCompletion,
@@ -136,4 +139,10 @@ __all__ = [
     "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    # routing (issue 12)
+    "PriceUnknownError",
+    "RoutingWarning",
+    "Backend",
+    "AsyncBoundModel",
+    "BoundModel",
 ]

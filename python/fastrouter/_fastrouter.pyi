@@ -147,6 +147,7 @@ class NativeClient:
         cooldown: Optional[_Cooldown] = None,
         on_event: Optional[Callable[[NativeChainEvent], object]] = None,
         hedge: Optional[_Hedge] = None,
+        backends: Sequence[Tuple[str, str, Optional[str], Sequence[Tuple[str, str]], Optional[str]]] = ...,
         ca_bundle: Optional[str] = None,
         proxy: Optional[str] = None,
         http2: Optional[bool] = None,
@@ -271,6 +272,7 @@ class NativeMockServer:
         catalog_json: Optional[str] = None,
         total_credits: float = 100.0,
         tls: Optional[str] = None,
+        flavor: str = "openrouter",
     ) -> NativeMockServer: ...
     @property
     def host(self) -> str: ...

@@ -9,16 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from os import PathLike, fspath
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Tuple, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    List,
+    Literal,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
+from .bound import AsyncBoundModel, BoundModel
 from .cascade.runner import cascade_of, create_async, create_sync
 from .cascade.tiers import Cascade
-from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
+from .catalog import Catalog, CatalogCache, CatalogLoader, Model, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
 from .config import (
     DEFAULT_MAX_RETRIES,
@@ -29,11 +46,14 @@ from .config import (
     resolve_api_key,
     resolve_base_url,
 )
-from .errors import FastrouterError
+from .errors import FastrouterError, RoutingWarning
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
 from .routing import ResolvedRoute, Routing
+from .routing.backends import model_for
+from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE, PriceTable, fit_cost_cap, merge_params, spread_order
+from .routing.validation import _check_usd
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 from .usage.books import RequestBooks
@@ -101,6 +121,11 @@ def _model_chain(model: ModelArg) -> List[str]:
     return chain
 
 
+def _usd(value: Union[Decimal, float, str]) -> Decimal:
+    """A per-request cost cap in USD (client or call)."""
+    return _check_usd(value, "max_cost_per_request", "0.01")
+
+
 def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
     if not headers:
         return []
@@ -158,6 +183,7 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        max_cost_per_request: Union[Decimal, float, str, None] = None,
         reconcile: Optional[bool] = None,
         ca_bundle: Union[str, PathLike[str], None] = None,
         proxy: Optional[str] = None,
@@ -177,6 +203,12 @@ class _ClientBase:
         self.max_retries = max_retries
         self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self.routing = routing
+        # routing (issue 12): the client-wide per-request cap; routes, aliases and calls override it.
+        self.max_cost_per_request = None if max_cost_per_request is None else _usd(max_cost_per_request)
+        self._backends = routing.backends if routing is not None else {}
+        self._refreshed_for: Set[str] = set()
+        self._warned_unknown: Set[Tuple[str, str]] = set()
+        self._price_tables: Dict[int, Tuple[ResolvedRoute, PriceTable]] = {}
         self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
         cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
         self._catalog = CatalogLoader(cache, self.base_url)
@@ -196,6 +228,7 @@ class _ClientBase:
             cooldown=cooldown,
             on_event=native_hook(on_event),
             hedge=hedge,
+            backends=[b.native() for b in self._backends.values()],
             # Network: see README "Proxies, CA bundles and HTTP/2" (decided in src/network.rs).
             ca_bundle=fspath(ca_bundle) if ca_bundle is not None else None,
             proxy=proxy,
@@ -239,10 +272,33 @@ class _ClientBase:
         except FastrouterError:
             return None
 
-    def _needs_catalog(self, model: ModelArg) -> bool:
-        """Routes resolve and budgets estimate against the catalog."""
+    def _needs_catalog(self, model: ModelArg, params: Mapping[str, Any]) -> bool:
+        """Routes resolve, and budgets and cost caps estimate, against the catalog."""
         is_route = isinstance(model, str) and self.routing is not None and self.routing.is_route(model)
-        return is_route or bool(self._budgets)
+        capped = self.max_cost_per_request is not None or params.get("max_cost_per_request") is not None
+        return is_route or capped or bool(self._budgets)
+
+    def _requested(self, model: Optional[ModelArg]) -> ModelArg:
+        """``model``, else the routing's ``default_route``."""
+        if model is not None:
+            return model
+        if self.routing is not None and self.routing.default_route is not None:
+            return self.routing.default_route
+        raise TypeError(
+            "create() needs model=: a model id, a list of ids, or an alias or route name"
+            " (or set default_route in the client's routing)"
+        )
+
+    def _should_refresh(self, model: ModelArg, catalog: Optional[Catalog]) -> bool:
+        """True once per alias or route naming ids the catalog does not list: the catalog
+        may be older than the model, so it is fetched again before they pass through."""
+        if catalog is None or not isinstance(model, str) or model in self._refreshed_for:
+            return False
+        route = self._resolve_route(model, catalog, warn=False)
+        if route is None or not route.unknown:
+            return False
+        self._refreshed_for.add(model)
+        return True
 
     def _prepare_chat(
         self,
@@ -264,11 +320,12 @@ class _ClientBase:
             raise TypeError(f"tags must be a list of str, got {tags!r}")
         overrides = _timeout_overrides(timeout)
         route = self._resolve_route(model, catalog)
+        params = dict(params)
+        cap_arg = params.pop("max_cost_per_request", None)
         hedge_after: Optional[float] = None
         if route is not None:
             chain = list(route.chain)
-            if route.providers:
-                params = {**params, "provider": {**route.providers, **(params.get("provider") or {})}}
+            params = merge_params(route.params, {"provider": route.providers} if route.providers else None, params)
             if max_retries is None:
                 max_retries = route.max_retries
             if route.deadline_s is not None:
@@ -279,13 +336,31 @@ class _ClientBase:
         retries = self.max_retries if max_retries is None else max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
+        cap = _usd(cap_arg) if cap_arg is not None else None
+        if cap is None and route is not None:
+            cap = route.max_cost_per_request
+        if cap is None:
+            cap = self.max_cost_per_request
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+        if cap is not None and max_tokens is None:
+            params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
+        backends = self._backends
+
+        def lookup(entry: str) -> Optional[Model]:
+            return model_for(entry, catalog, backends)
+
+        if cap is not None:
+            # a selection constraint: the route's best candidates that fit, not its first few
+            pool = list(route.ranked) if route is not None and route.ranked else chain
+            table = self._price_table(route, pool, lookup) if route is not None else None
+            chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested_name(model), len(chain), table)
+        if route is not None and route.spread:
+            chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
             books = self._new_books(model, tags, stream, params)
-        limit = route.max_cost_per_request if route is not None else None
-        if self._budgets or limit is not None:
-            max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-            books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
+        if self._budgets:
+            books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
 
     def _new_books(
@@ -301,17 +376,47 @@ class _ClientBase:
             requested_name(model),
             tuple(tags or ()),
             stream,
+            self._backends,
         )
         if self._telemetry is None:
             return RequestBooks(*books_args)
         return self._telemetry.books(params, *books_args)
 
-    def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
+    def _price_table(
+        self, route: ResolvedRoute, pool: List[str], lookup: Callable[[str], Optional[Model]]
+    ) -> PriceTable:
+        """The route's candidates priced once per resolution (a new catalog resolves anew)."""
+        cached = self._price_tables.get(id(route))
+        if cached is not None and cached[0] is route:
+            return cached[1]
+        if len(self._price_tables) > 64:
+            self._price_tables.clear()
+        table = PriceTable(pool, lookup)
+        self._price_tables[id(route)] = (route, table)
+        return table
+
+    def _cooling(self) -> Set[str]:
+        """Models whose circuit breaker is open now."""
+        return {h.model for h in self.health().values() if h.state == "open"}
+
+    def _resolve_route(
+        self, model: ModelArg, catalog: Optional[Catalog], *, warn: bool = True
+    ) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
             return None
         if catalog is None:
             raise FastrouterError(f"the route {model!r} needs the model catalog, which could not be loaded")
-        return self.routing.resolve(model, catalog, latencies=self._inner.latencies())
+        route = self.routing.resolve(model, catalog, latencies=self._inner.latencies())
+        for model_id in route.unknown if warn else ():
+            if (model, model_id) not in self._warned_unknown:
+                self._warned_unknown.add((model, model_id))
+                warnings.warn(
+                    f"{model}: {model_id!r} is not in the model catalog (even after refreshing it); sending it as is."
+                    " Use Routing(strict=True) to make this an error",
+                    RoutingWarning,
+                    stacklevel=4,
+                )
+        return route
 
     def health(self) -> Dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
@@ -347,7 +452,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: Literal[False] = False,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -362,7 +467,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: Literal[True],
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -377,7 +482,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: bool,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -391,7 +496,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: bool = False,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -411,15 +516,18 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
+        model = client._requested(model)
         cascade = cascade_of(client, model)
         if cascade is not None:
             rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
             return await create_async(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
         catalog, books = None, None
-        if client._needs_catalog(model):
+        if client._needs_catalog(model, params):
             books = client._new_books(model, tags, stream, params)
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
                 catalog = await client.models.list()
+                if client._should_refresh(model, catalog):
+                    catalog = await client.models.list(refresh=True)
         args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
@@ -502,6 +610,12 @@ class AsyncClient(_ClientBase):
         self.credits = AsyncCredits(self)
         self.key = AsyncKey(self)
 
+    def model(self, model: ModelArg, **defaults: Any) -> AsyncBoundModel:
+        """A model (id, chain, alias or route) bound to request defaults:
+        ``await client.model("smart", temperature=0.2).complete("Say hi")``; values given
+        per call win over these, which win over the route's ``params``."""
+        return AsyncBoundModel(self, model, defaults)
+
     async def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
@@ -530,7 +644,7 @@ class Completions(_Resource["Client"]):
     def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: Literal[False] = False,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -545,7 +659,7 @@ class Completions(_Resource["Client"]):
     def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: Literal[True],
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -560,7 +674,7 @@ class Completions(_Resource["Client"]):
     def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: bool,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -574,7 +688,7 @@ class Completions(_Resource["Client"]):
     def create(
         self,
         *,
-        model: ModelArg,
+        model: Optional[ModelArg] = None,
         messages: Sequence[Any],
         stream: bool = False,
         extra_body: Optional[Mapping[str, Any]] = None,
@@ -595,15 +709,18 @@ class Completions(_Resource["Client"]):
         here (after failover), like non-streaming ones.
         """
         client = self._client
+        model = client._requested(model)
         cascade = cascade_of(client, model)
         if cascade is not None:
             rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
             return create_sync(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
         catalog, books = None, None
-        if client._needs_catalog(model):
+        if client._needs_catalog(model, params):
             books = client._new_books(model, tags, stream, params)
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
                 catalog = client.models.list()
+                if client._should_refresh(model, catalog):
+                    catalog = client.models.list(refresh=True)
         args, books = client._prepare_chat(
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
@@ -681,6 +798,12 @@ class Client(_ClientBase):
         self.generations = Generations(self)
         self.credits = CreditsResource(self)
         self.key = KeyResource(self)
+
+    def model(self, model: ModelArg, **defaults: Any) -> BoundModel:
+        """A model (id, chain, alias or route) bound to request defaults:
+        ``client.model("smart", temperature=0.2).complete("Say hi")``; values given per
+        call win over these, which win over the route's ``params``."""
+        return BoundModel(self, model, defaults)
 
     def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""

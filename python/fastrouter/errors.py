@@ -42,6 +42,8 @@ __all__ = [
     "StreamTimeoutError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    "PriceUnknownError",
+    "RoutingWarning",
     "CatalogUnavailableError",
     "RoutingError",
 ]
@@ -264,6 +266,17 @@ class AllModelsFailedError(APIError):
 
 class BudgetExceededError(FastrouterError):
     """A request would break a configured budget; raised before anything is sent."""
+
+
+class PriceUnknownError(BudgetExceededError):
+    """A budget applies but the request's worst case cannot be priced (a model missing
+    from the catalog, a router, a backend without prices); nothing was sent. See
+    ``Budget(unknown_price=...)``."""
+
+
+class RoutingWarning(UserWarning):
+    """A routing entry was used as is though it could not be checked (an id the catalog
+    does not list, even after refreshing it)."""
 
 
 class CatalogUnavailableError(FastrouterError, LookupError):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
@@ -157,9 +157,9 @@ class TracedBooks(RequestBooks):
         self._parent = otel_context.get_current()  # the caller's span, current at create()
         self._reported = False
 
-    def reserve(self, estimate: Optional[Decimal], limit: Optional[Decimal]) -> None:
+    def reserve(self, estimate: Optional[Decimal], unpriced: Tuple[str, ...] = ()) -> None:
         try:
-            super().reserve(estimate, limit)
+            super().reserve(estimate, unpriced)
         except BudgetExceededError as error:  # refused before sending: still one request span
             self._report(None, [], type(error).__name__, str(error))
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Dict, FrozenSet, List, Optional, TypedDict, Union
 
 __all__ = ["ChatCompletionParams", "PARAM_NAMES", "build_body"]
@@ -56,6 +57,8 @@ class ChatCompletionParams(TypedDict, total=False):
     debug: Optional[Dict[str, Any]]
     image_config: Optional[Dict[str, Any]]
     include_reasoning: Optional[bool]
+    # fastrouter's own, never sent: USD ceiling for this request's worst case (routing/plan.py)
+    max_cost_per_request: Union[float, str, Decimal, None]
 
 
 PARAM_NAMES: FrozenSet[str] = frozenset(ChatCompletionParams.__annotations__)

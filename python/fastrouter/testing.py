@@ -272,6 +272,10 @@ class MockServer:
     signed by a CA generated at start: trust it with ``ca_bundle=server.ca_path`` (or
     ``server.ca_pem``). ``cert="expired"`` or ``cert="wrong-host"`` presents a faulty
     certificate instead, to test how clients fail.
+
+    ``flavor="openai"`` makes it a plain OpenAI-compatible server instead (a second
+    backend in tests): errors as ``{"error": {"message", "type", "param", "code"}}`` with
+    ``Fail(code="model_not_found")`` as a string code, and usage without ``cost``.
     """
 
     def __init__(
@@ -284,10 +288,12 @@ class MockServer:
         total_credits: float = 100.0,
         tls: bool = False,
         cert: str = "valid",
+        flavor: str = "openrouter",
     ) -> None:
         if cert != "valid" and not tls:
             raise ValueError("cert= needs tls=True")
         self._config: Dict[str, Any] = {
+            "flavor": flavor,
             "host": host,
             "port": port,
             "api_key": api_key,

@@ -26,7 +26,16 @@ use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::network::NetworkOptions;
 use crate::response::{error_from_response, lossy_utf8};
-use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
+use crate::transport::{header_map, ApiKey, BackendConfig, Timeouts, Transport, TransportConfig};
+
+/// `(name, base_url, api key, headers, api_key_env)` of another backend.
+type BackendTuple = (
+    String,
+    String,
+    Option<String>,
+    Vec<(String, String)>,
+    Option<String>,
+);
 
 /// Calls `hook(NativeChainEvent)` on the I/O thread; a failing hook is reported as
 /// unraisable, never breaks the request.
@@ -187,7 +196,7 @@ async fn get_body(
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None, ca_bundle=None, proxy=None, http2=None))]
+    #[pyo3(signature = (*, base_url, api_key=None, headers=Vec::new(), timeout=None, cooldown=None, on_event=None, hedge=None, backends=Vec::new(), ca_bundle=None, proxy=None, http2=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
@@ -197,6 +206,7 @@ impl NativeClient {
         cooldown: Option<CooldownSettings>,
         on_event: Option<Py<PyAny>>,
         hedge: Option<HedgeSettings>,
+        backends: Vec<BackendTuple>,
         ca_bundle: Option<String>,
         proxy: Option<String>,
         http2: Option<bool>,
@@ -238,6 +248,18 @@ impl NativeClient {
                 proxy,
                 http2,
             },
+            backends: backends
+                .into_iter()
+                .map(
+                    |(name, base_url, api_key, headers, api_key_env)| BackendConfig {
+                        name,
+                        base_url,
+                        api_key: api_key.map(ApiKey::new),
+                        headers,
+                        api_key_env,
+                    },
+                )
+                .collect(),
         };
         let transport = Transport::new(config.clone()).map_err(|e| match e.kind() {
             ErrorKind::InvalidRequest => PyValueError::new_err(e.message().to_owned()),

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 use super::runtime::runtime;
-use crate::mock::{parse_outcomes, Catalog, CertKind, MockConfig, MockServer};
+use crate::mock::{parse_outcomes, Catalog, CertKind, Flavor, MockConfig, MockServer};
 
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeMockServer {
@@ -27,7 +27,7 @@ impl NativeMockServer {
 #[pymethods]
 impl NativeMockServer {
     #[new]
-    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0, tls=None))]
+    #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0, tls=None, flavor="openrouter"))]
     fn new(
         py: Python<'_>,
         host: &str,
@@ -36,6 +36,7 @@ impl NativeMockServer {
         catalog_json: Option<String>,
         total_credits: f64,
         tls: Option<&str>,
+        flavor: &str,
     ) -> PyResult<Self> {
         let tls = tls
             .map(|name| {
@@ -46,6 +47,15 @@ impl NativeMockServer {
                 })
             })
             .transpose()?;
+        let flavor = match flavor {
+            "openrouter" => Flavor::OpenRouter,
+            "openai" => Flavor::OpenAi,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "flavor must be 'openrouter' or 'openai', got {other:?}"
+                )))
+            }
+        };
         let addr = (host, port)
             .to_socket_addrs()
             .ok()
@@ -61,6 +71,7 @@ impl NativeMockServer {
             catalog,
             total_credits,
             tls,
+            flavor,
         };
         let server = py
             .detach(|| MockServer::start(runtime().handle(), config))

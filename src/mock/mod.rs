@@ -58,6 +58,17 @@ pub struct RecordedRequest {
     pub http_version: String,
 }
 
+/// Which API's conventions the mock follows for errors and usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// OpenRouter: `{"error": {"code": <status>, "message", "metadata"}}`, `usage.cost`.
+    #[default]
+    OpenRouter,
+    /// A plain OpenAI-compatible server (vLLM, Groq, OpenAI): `{"error": {"message",
+    /// "type", "param", "code": "model_not_found"}}`, usage without `cost`.
+    OpenAi,
+}
+
 /// Settings for [`MockServer::start`].
 pub struct MockConfig {
     pub addr: SocketAddr,
@@ -67,6 +78,7 @@ pub struct MockConfig {
     pub total_credits: f64,
     /// Serve HTTPS (h2 and http/1.1 by ALPN) with a generated certificate of this kind.
     pub tls: Option<CertKind>,
+    pub flavor: Flavor,
 }
 
 impl Default for MockConfig {
@@ -77,6 +89,7 @@ impl Default for MockConfig {
             catalog: Catalog::bundled(),
             total_credits: 100.0,
             tls: None,
+            flavor: Flavor::OpenRouter,
         }
     }
 }
@@ -92,6 +105,7 @@ struct Counters {
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 struct State {
+    flavor: Flavor,
     api_key: Option<String>,
     catalog: Catalog,
     total_credits: f64,
@@ -154,6 +168,7 @@ impl MockServer {
             None => (None, None),
         };
         let state = Arc::new(State {
+            flavor: config.flavor,
             api_key: config.api_key,
             catalog: config.catalog,
             total_credits: config.total_credits,
@@ -442,6 +457,10 @@ async fn handle(
 }
 
 fn check_auth(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Body>> {
+    // A plain OpenAI-compatible server without a key (vLLM, Ollama) asks for none.
+    if state.flavor == Flavor::OpenAi && state.api_key.is_none() {
+        return None;
+    }
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Some(error_response(401, "No auth credentials found"));
     };

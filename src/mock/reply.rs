@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::catalog::provider_for;
 use super::script::{ErrorSpec, Outcome, ReplySpec};
+use super::Flavor;
 use super::{json_response, lock, Body, State, ANY_MODEL};
 
 pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>, io::Error> {
@@ -21,7 +22,7 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
         return Ok(super::error_response(400, "No model specified"));
     };
     if !state.knows_model(&model) {
-        return Ok(model_not_found(&model));
+        return Ok(model_not_found(&model, state.flavor));
     }
     let outcome = next_outcome(state, &model);
     let delay = outcome.delay();
@@ -29,8 +30,12 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
         tokio::time::sleep(delay).await;
     }
     match outcome {
-        Outcome::Reply(spec) => Ok(reply(state, &model, &request, &spec)),
-        Outcome::Error(spec) => Ok(error(&spec)),
+        Outcome::Reply(mut spec) => {
+            // OpenAI-compatible servers report tokens, not money.
+            spec.omit_cost |= state.flavor == Flavor::OpenAi;
+            Ok(reply(state, &model, &request, &spec))
+        }
+        Outcome::Error(spec) => Ok(error(&spec, state.flavor)),
         Outcome::Raw(spec) => {
             let body = spec.body_bytes.unwrap_or_else(|| spec.body.into_bytes());
             let mut response = json_response(spec.status, body);
@@ -45,8 +50,18 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
     }
 }
 
-/// OpenRouter's answer to an unknown model id.
-fn model_not_found(model: &str) -> Response<Body> {
+/// The answer to an unknown model id (OpenRouter's, or a plain OpenAI-compatible server's).
+fn model_not_found(model: &str, flavor: Flavor) -> Response<Body> {
+    if flavor == Flavor::OpenAi {
+        // OpenAI's own answer, as vLLM and most compatible servers give it.
+        let body = json!({"error": {
+            "message": format!("The model `{model}` does not exist or you do not have access to it."),
+            "type": "invalid_request_error",
+            "param": null,
+            "code": "model_not_found",
+        }});
+        return json_response(404, body.to_string());
+    }
     let body = json!({"error": {
         "message": format!("{model} is not a valid model ID"),
         "code": 400,
@@ -335,7 +350,10 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
     text
 }
 
-fn error(spec: &ErrorSpec) -> Response<Body> {
+fn error(spec: &ErrorSpec, flavor: Flavor) -> Response<Body> {
+    if flavor == Flavor::OpenAi {
+        return openai_error(spec);
+    }
     let mut error = json!({
         "message": spec.message.clone().unwrap_or_else(|| default_message(spec.status).into()),
         "code": spec.code.clone().unwrap_or_else(|| json!(spec.status)),
@@ -344,6 +362,35 @@ fn error(spec: &ErrorSpec) -> Response<Body> {
         error["metadata"] = metadata.clone();
     }
     let body = json!({"error": error, "user_id": "user_mock"});
+    let status = if spec.in_body { 200 } else { spec.status };
+    let mut response = json_response(status, body.to_string());
+    add_headers(&mut response, &spec.headers);
+    response
+}
+
+/// The standard OpenAI-compatible error body: `{"error": {"message", "type", "param",
+/// "code"}}` with a string `code` (`model_not_found`, `context_length_exceeded`, ...) and
+/// no OpenRouter metadata.
+fn openai_error(spec: &ErrorSpec) -> Response<Body> {
+    let code = spec.code.clone().unwrap_or(Value::Null);
+    let kind = match (spec.status, code.as_str()) {
+        (429, Some("insufficient_quota")) => "insufficient_quota",
+        (429, _) => "rate_limit_error",
+        (401, _) => "authentication_error",
+        (403, _) => "permission_error",
+        (400..=499, _) => "invalid_request_error",
+        _ => "server_error",
+    };
+    let message = spec.message.clone().unwrap_or_else(|| match code.as_str() {
+        Some("model_not_found") => {
+            "The model does not exist or you do not have access to it.".into()
+        }
+        Some("context_length_exceeded") => {
+            "This model's maximum context length is 8192 tokens.".into()
+        }
+        _ => default_message(spec.status).into(),
+    });
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
     let status = if spec.in_body { 200 } else { spec.status };
     let mut response = json_response(status, body.to_string());
     add_headers(&mut response, &spec.headers);

@@ -78,6 +78,7 @@ fn timeout_error(what: &str, limit: Option<Duration>, keepalives: u64) -> Error 
 /// Open one attempt and read until its first content.
 async fn open(
     transport: &Transport,
+    entry: &str,
     body: Bytes,
     headers: &HeaderMap,
     shared: &StreamShared,
@@ -92,7 +93,7 @@ async fn open(
 
     let response = timeout_at(
         first_deadline.into(),
-        transport.send_streaming("chat/completions", body, headers),
+        transport.send_chat_streaming(entry, body, headers),
     )
     .await
     .map_err(|_| timeout_error("no response", first_token_limit, 0))??;
@@ -212,13 +213,14 @@ pub async fn run_stream(
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let headers = &request.headers;
 
-    let opened = walk_chain(&request, &backoff, |_model, body, remaining| {
+    let opened = walk_chain(&request, &backoff, |model, body, remaining| {
         let transport = &transport;
         let shared = &shared;
         async move {
             let mut http_version = None;
             let result = open(
                 transport,
+                &model,
                 body,
                 headers,
                 shared,

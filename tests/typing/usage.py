@@ -23,3 +23,19 @@ async def async_usage(client: fastrouter.AsyncClient) -> None:
         async for chunk in stream:
             assert_type(chunk, fastrouter.ChatCompletionChunk)
     assert_type(stream.completion, fastrouter.ChatCompletion)
+
+
+def routing_usage(client: fastrouter.Client, aclient: fastrouter.AsyncClient) -> None:
+    resp = client.chat.completions.create(messages=[], max_cost_per_request=0.01)  # default_route
+    assert_type(resp, fastrouter.ChatCompletion)
+    smart = client.model("smart", temperature=0.2)
+    assert_type(smart, fastrouter.BoundModel)
+    assert_type(smart.create(messages=[]), fastrouter.ChatCompletion)
+    assert_type(smart.create(messages=[], stream=True), fastrouter.Stream)
+    assert_type(smart.complete("hi"), str)
+    assert_type(aclient.model("smart"), fastrouter.AsyncBoundModel)
+
+
+async def async_routing_usage(client: fastrouter.AsyncClient) -> None:
+    assert_type(await client.model("smart").complete("hi"), str)
+    assert_type(await client.model("smart").create(messages=[], stream=True), fastrouter.AsyncStream)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, Generator, List, Mapping, Optional,
 from .._bridge import run
 from ..errors import BudgetExceededError, FastrouterError, RoutingError
 from ..events import ChainEvent
+from ..routing.backends import model_for
 from ..usage.cost import chain_worst_case, price_usage
 from ..usage.entries import CascadeMark
 from .checks import CheckResult, confidence, failures, format_check, hedging
@@ -202,7 +203,8 @@ class _Walk:
             return
         size = len(json.dumps(self.request, default=str))
         max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-        estimate = chain_worst_case(chain, size, max_tokens, self.catalog)
+        catalog, backends = self.catalog, self.client._backends
+        estimate, _ = chain_worst_case(chain, size, max_tokens, lambda entry: model_for(entry, catalog, backends))
         if estimate is None:
             raise BudgetExceededError(f"cascade {self.name}: cannot check the limit for {what}: its price is unknown")
         total = self.spent + estimate

@@ -161,11 +161,11 @@ def _decimal(value: Any) -> Optional[Decimal]:
     return number if number.is_finite() else None
 
 
-def _to_price(value: PriceLike, name: str) -> Decimal:
-    """A user-given price limit (per token) -> Decimal; ValueError for nonsense."""
+def _to_price(value: PriceLike, name: str, unit: str = "token") -> Decimal:
+    """A user-given price limit -> Decimal; ValueError for nonsense."""
     number = _decimal(value)
     if number is None:
-        raise ValueError(f"{name} must be a number of USD per token, got {value!r}")
+        raise ValueError(f"{name} must be a number of USD per {unit}, got {value!r}")
     return number
 
 

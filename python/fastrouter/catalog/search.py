@@ -8,11 +8,13 @@ import difflib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple, Union
 
 from .._format import format_age
-from .features import _ANY, _ANY_OF_FEATURES, _CACHE, _IN, _OUT, _P, _resolve_feature
+from .features import _ANY, _ANY_OF_FEATURES, _CACHE, _IN, _OUT, _P, FEATURE_ALIASES, _resolve_feature
 from .records import DYNAMIC_VARIANTS, SORT_KEYS, Model, PriceLike, _to_price
 
 logger = logging.getLogger("fastrouter")
@@ -109,6 +111,25 @@ def _sort_key(sort: str) -> Callable[[_Row], Tuple[Any, ...]]:
     if sort == "newest":
         return lambda r: (r.model.created is None, -(r.model.created or 0), r.model.id)
     return lambda r: (r.model.name.lower(), r.model.id)
+
+
+_MILLION = 1_000_000
+
+
+def _price_limit(per_million: Optional[PriceLike], per_token: Optional[PriceLike], name: str) -> Optional[Decimal]:
+    """A price ceiling per token from ``<name>_per_m`` (USD per million), or from the
+    deprecated per-token ``<name>``."""
+    if per_token is not None:
+        warnings.warn(
+            f"search({name}=...) is per token and deprecated: use {name}_per_m=... (USD per million tokens)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if per_million is None:
+            return _to_price(per_token, name)
+    if per_million is None:
+        return None
+    return _to_price(per_million, f"{name}_per_m", "million tokens") / _MILLION
 
 
 def _names(value: Union[str, Iterable[str], None], what: str) -> Tuple[str, ...]:
@@ -339,6 +360,18 @@ class Catalog:
         return f"unknown model {model_id!r} (no similar id; try catalog.search({model_id!r}))"
 
     # search ---------------------------------------------------------------------------
+    def _raise_near_miss(self, kind: str, names: FrozenSet[str]) -> None:
+        """``ValueError`` with a did-you-mean when a filter value no model has is close to
+        one some model has (a typo); a value resembling nothing known just matches nothing."""
+        if len(names) != 1:
+            return
+        (name,) = names
+        known = sorted({n for k, n in self._bits if k == kind and n} | (set(FEATURE_ALIASES) if kind == _P else set()))
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if close:
+            what = {_IN: "input modality", _OUT: "output modality"}.get(kind, "feature")
+            raise ValueError(f"unknown {what} {name!r}: did you mean {close[0]!r}?")
+
     def _ordered(self, sort: str) -> Tuple[_Row, ...]:
         rows = self._orders.get(sort)
         if rows is None:
@@ -355,11 +388,13 @@ class Catalog:
         output_modalities: Union[str, Iterable[str]] = (),
         modality: Optional[str] = None,
         min_context: Optional[int] = None,
-        max_prompt_price: Optional[PriceLike] = None,
-        max_completion_price: Optional[PriceLike] = None,
+        max_prompt_price_per_m: Optional[PriceLike] = None,
+        max_completion_price_per_m: Optional[PriceLike] = None,
         free: Optional[bool] = None,
         sort: str = "price",
         limit: Optional[int] = None,
+        max_prompt_price: Optional[PriceLike] = None,
+        max_completion_price: Optional[PriceLike] = None,
     ) -> List[Model]:
         """The models matching every given filter, in ``sort`` order.
 
@@ -371,14 +406,21 @@ class Catalog:
           accepted / produced; ``modality`` is one more input modality (as in
           ``modality="image"``);
         - ``min_context``: at least this many tokens of context;
-        - ``max_prompt_price`` / ``max_completion_price``: USD **per token** (Decimal,
-          number or string; ``Decimal("3e-6")`` is $3 per million); models whose price is
-          unknown (routers) or missing never match a price limit;
+        - ``max_prompt_price_per_m`` / ``max_completion_price_per_m``: USD **per million
+          tokens** (Decimal, number or string), the unit of openrouter.ai, routes and the
+          CLI; models whose price is unknown (routers) or missing never match a price
+          limit. (``max_prompt_price`` / ``max_completion_price``, per token, still work
+          with a DeprecationWarning.)
         - ``free``: True for free models only, False for paid ones only;
         - ``sort``: ``"price"`` (prompt, then completion price, ascending; unknown last),
           ``"context"`` (largest first), ``"newest"`` (latest ``created`` first) or
-          ``"name"``; ties are broken by id;
+          ``"name"``; ties are broken by id. With ``text``, models whose id or name has
+          every word come first, then those matched through their description, each
+          group in ``sort`` order;
         - ``limit``: at most this many results.
+
+        A ``supports`` / modality / ``provider`` value no model has but close to one some
+        model has (``"tolls"``, ``"antrhopic"``) raises ``ValueError`` with a did-you-mean.
         """
         if sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {', '.join(map(repr, SORT_KEYS))}, got {sort!r}")
@@ -391,6 +433,12 @@ class Catalog:
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text must be a str, got {text!r}")
         authors = frozenset(a.lower() for a in _names(provider, "provider"))
+        if authors:
+            known_authors = {row.author for row in self._rows}
+            for author in sorted(authors - known_authors):
+                close = difflib.get_close_matches(author, sorted(known_authors), n=1, cutoff=0.75)
+                if close:
+                    raise ValueError(f"unknown provider {author!r}: did you mean {close[0]!r}?")
         # every requirement is a set of traits of which the model needs at least one
         required: List[Tuple[str, FrozenSet[str]]] = [_resolve_feature(f) for f in _names(supports, "supports")]
         required += [(_IN, frozenset((m.lower(),))) for m in _names(input_modalities, "input_modalities")]
@@ -407,26 +455,38 @@ class Catalog:
                 trait = (kind, next(iter(names)))
             bit = self._bits.get(trait)
             if bit is None:
+                self._raise_near_miss(kind, names)
                 return []  # no model has it
             all_mask |= bit
-        max_prompt = None if max_prompt_price is None else _to_price(max_prompt_price, "max_prompt_price")
-        max_completion = (
-            None if max_completion_price is None else _to_price(max_completion_price, "max_completion_price")
-        )
+        max_prompt = _price_limit(max_prompt_price_per_m, max_prompt_price, "max_prompt_price")
+        max_completion = _price_limit(max_completion_price_per_m, max_completion_price, "max_completion_price")
         matched: Optional[Set[int]] = None
+        strong: Optional[Set[int]] = None  # matched in the id or name, not only the description
         if text:
             if self._text is None:
                 self._text = _TextIndex(self._models)
-            for word in text.lower().split():
+            words = text.lower().split()
+            for word in words:
                 hits = self._text.matching(word)
                 matched = hits if matched is None else matched & hits
                 if not matched:
                     return []
+            if matched is not None:
+                strong = {
+                    i
+                    for i in matched
+                    if all(w in self._models[i].id.lower() or w in self._models[i].name.lower() for w in words)
+                }
 
         found: List[Model] = []
         if limit == 0:
             return found
-        for row in self._ordered(sort):
+        rows: Iterable[_Row] = self._ordered(sort)
+        if strong is not None and matched is not None and len(strong) < len(matched):
+            weak = matched - strong
+            ordered = self._ordered(sort)
+            rows = [r for r in ordered if r.index in strong] + [r for r in ordered if r.index in weak]
+        for row in rows:
             if matched is not None and row.index not in matched:
                 continue
             if authors and row.author not in authors:

@@ -120,23 +120,35 @@ def _search(args: argparse.Namespace) -> int:
     catalog = _get_catalog(args)
     if catalog is None:
         return 1
-    models = catalog.search(
+    try:
+        models = _run_search(catalog, args)
+    except ValueError as exc:  # a near-miss filter value: "did you mean ...?"
+        print(f"fastrouter: {exc}", file=sys.stderr)
+        return 2
+    _note_staleness(args, catalog)
+    if not models:
+        print(f"no models match (catalog: {len(catalog)} models)")
+        return 0
+    return _print_models(catalog, models, args)
+
+
+def _run_search(catalog: Catalog, args: argparse.Namespace) -> List[Model]:
+    return catalog.search(
         " ".join(args.text) or None,
         provider=_split(args.provider),
         supports=_split(args.supports),
         input_modalities=_split(args.input_modality),
         output_modalities=_split(args.output_modality),
         min_context=args.min_context,
-        max_prompt_price=args.max_prompt_price,
-        max_completion_price=args.max_completion_price,
+        max_prompt_price_per_m=args.max_prompt_price,
+        max_completion_price_per_m=args.max_completion_price,
         free=args.free,
         sort=args.sort,
         limit=args.limit,
     )
-    _note_staleness(args, catalog)
-    if not models:
-        print(f"no models match (catalog: {len(catalog)} models)")
-        return 0
+
+
+def _print_models(catalog: Catalog, models: List[Model], args: argparse.Namespace) -> int:
     rows = [
         [
             m.id,
@@ -276,14 +288,14 @@ def _tokens_arg(text: str) -> int:
 
 
 def _per_million_arg(text: str) -> Decimal:
-    """USD per million tokens on the command line -> USD per token for ``search``."""
+    """USD per million tokens on the command line (as ``search(..._per_m=)`` takes it)."""
     try:
         value = Decimal(text.strip().lstrip("$"))
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"not a price in USD per million tokens: {text!r}") from None
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"not a price in USD per million tokens: {text!r}")
-    return value / 1_000_000
+    return value
 
 
 def _positive_int(text: str) -> int:

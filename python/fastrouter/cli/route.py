@@ -9,8 +9,9 @@ resolved (the :class:`~fastrouter.routing.RoutingError` goes to stderr).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from ..catalog import Catalog
 from ..client import Client
@@ -69,13 +70,25 @@ def _explain(args: argparse.Namespace) -> int:
         where = args.catalog or resolve_base_url(args.base_url)
         print(f"error: could not load the model catalog from {where}: {error}", file=sys.stderr)
         return 1
+    params = dict(args.param) if args.param else None
+    print(routing.explain(args.name, catalog, params=params))  # an empty route is explained, not raised
     try:
-        text = routing.explain(args.name, catalog)
+        routing.resolve(args.name, catalog)
     except RoutingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(text)
     return 0
+
+
+def _param(text: str) -> Tuple[str, Any]:
+    """``temperature=0.2`` -> ``("temperature", 0.2)``; a value that is not JSON is text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
 
 
 def add_route_commands(subparsers: _SubParsers) -> None:
@@ -95,6 +108,13 @@ def add_route_commands(subparsers: _SubParsers) -> None:
         "--config", default=DEFAULT_CONFIG, help=f"routing configuration (TOML; default {DEFAULT_CONFIG})"
     )
     add_network_options(explain)
+    explain.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="KEY=VALUE",
+        help="a request parameter of the call (JSON value, else text), to show the merged request; repeatable",
+    )
     freshness = explain.add_mutually_exclusive_group()
     freshness.add_argument("--offline", action="store_true", help="use the cached catalog only, however old")
     freshness.add_argument("--refresh", action="store_true", help="fetch the catalog even if the cached copy is fresh")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,18 +14,22 @@ from .._format import did_you_mean, usd
 from ..cascade.tiers import Cascade
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
-from ..usage.budget import Budget
+from ..usage.budget import UNKNOWN_PRICE_POLICIES, Budget
+from .backends import Backend
 from .explain import explain_route
 from .resolution import ResolvedRoute, _resolve_alias, _resolve_route
 from .toml_io import _toml_key, _toml_money, _toml_value, _tomllib
 from .validation import (
+    _ALIAS_KEYS,
     _BUDGET_KEYS,
+    _DEPRECATED_ROUTE_KEYS,
     _KNOWN_FEATURES,
     _KNOWN_INPUT_MODALITIES,
     _KNOWN_OUTPUT_MODALITIES,
     _MONEY_KEYS,
     _ROUTE_KEYS,
     _TOP_KEYS,
+    ALIAS_MODES,
     BUDGET_PERIODS,
     MODES,
     _check_bool,
@@ -33,12 +38,14 @@ from .validation import (
     _check_keys,
     _check_known,
     _check_name,
+    _check_params,
     _check_providers,
     _check_seconds,
     _check_str,
     _check_str_list,
     _check_table,
     _check_usd,
+    _check_weights,
     _type_error,
 )
 
@@ -64,7 +71,7 @@ class Route:
     - ``input_modalities`` / ``output_modalities``: what every model must accept / produce
       (``"image"``, ``"file"``, ``"audio"``, ...); outputs default to text.
     - ``min_context``: the least context length, in tokens.
-    - ``max_prompt_price`` / ``max_completion_price``: ceilings in **USD per million
+    - ``max_prompt_price_per_m`` / ``max_completion_price_per_m``: ceilings in **USD per million
       tokens**.
     - ``authors``: only models by these authors (the id's prefix, e.g. ``"anthropic"``).
     - ``exclude``: model ids never to use.
@@ -75,7 +82,13 @@ class Route:
     - ``max_models``: chain length (default: every listed model with ``models``, else 3).
     - ``max_retries``, ``hedge_after`` (seconds), ``deadline_s`` (seconds, the whole call):
       failover settings for the route's requests (``None``: the client's).
-    - ``max_cost_per_request``: USD ceiling for one request.
+    - ``max_cost_per_request``: USD ceiling for one request: candidates whose worst case
+      exceeds it are skipped for that request (see :mod:`fastrouter.routing.plan`).
+    - ``params``: request defaults (``{"temperature": 0.3}``); values given per call win.
+    - ``weights``: with ``mode="spread"``, each member's share of traffic (default 1).
+    - ``mode="spread"``: the chain is chosen as with ``ordered`` (``models`` given) or
+      ``balanced``, then each request starts at a member drawn by weight and measured
+      speed among the healthy ones; the rest follow as its failover order.
     - ``cascade``: a :class:`~fastrouter.Cascade` (or its table, ``{ tiers = [...],
       threshold = 0.7 }``): the route is a cascade over those tiers instead of a chain
       (pool, requirement and mode keys do not apply to it).
@@ -87,8 +100,8 @@ class Route:
     input_modalities: Tuple[str, ...]
     output_modalities: Tuple[str, ...]
     min_context: Optional[int]
-    max_prompt_price: Optional[Decimal]
-    max_completion_price: Optional[Decimal]
+    max_prompt_price_per_m: Optional[Decimal]
+    max_completion_price_per_m: Optional[Decimal]
     authors: Tuple[str, ...]
     exclude: Tuple[str, ...]
     prefer_free: bool
@@ -99,7 +112,9 @@ class Route:
     hedge_after: Optional[float]
     deadline_s: Optional[float]
     max_cost_per_request: Optional[Decimal]
-    cascade: Optional[Cascade]
+    params: Optional[Mapping[str, Any]] = field(hash=False)
+    weights: Optional[Mapping[str, float]] = field(hash=False)
+    cascade: Optional[Cascade] = field(hash=False)
 
     def __init__(
         self,
@@ -110,8 +125,8 @@ class Route:
         input_modalities: Sequence[str] = (),
         output_modalities: Sequence[str] = (),
         min_context: Optional[int] = None,
-        max_prompt_price: Union[Decimal, float, str, None] = None,
-        max_completion_price: Union[Decimal, float, str, None] = None,
+        max_prompt_price_per_m: Union[Decimal, float, str, None] = None,
+        max_completion_price_per_m: Union[Decimal, float, str, None] = None,
         authors: Sequence[str] = (),
         exclude: Sequence[str] = (),
         prefer_free: bool = False,
@@ -123,9 +138,20 @@ class Route:
         deadline_s: Optional[float] = None,
         max_cost_per_request: Union[Decimal, float, str, None] = None,
         cascade: Union[Cascade, Mapping[str, Any], None] = None,
+        params: Optional[Mapping[str, Any]] = None,
+        weights: Optional[Mapping[str, float]] = None,
+        max_prompt_price: Union[Decimal, float, str, None] = None,
+        max_completion_price: Union[Decimal, float, str, None] = None,
     ) -> None:
         k = f"routes.{name}" if isinstance(name, str) else "routes"
         put = object.__setattr__
+        if max_prompt_price is not None:
+            _deprecated_key(f"{k}.max_prompt_price")
+            max_prompt_price_per_m = max_prompt_price if max_prompt_price_per_m is None else max_prompt_price_per_m
+        if max_completion_price is not None:
+            _deprecated_key(f"{k}.max_completion_price")
+            if max_completion_price_per_m is None:
+                max_completion_price_per_m = max_completion_price
         put(self, "name", _check_name(name, k, "route"))
         put(self, "models", _check_str_list(models, f"{k}.models", '["openai/gpt-4o-mini"]'))
         put(self, "supports", _check_str_list(supports, f"{k}.supports", '["tools"]'))
@@ -141,15 +167,17 @@ class Route:
         )
         put(
             self,
-            "max_prompt_price",
-            None if max_prompt_price is None else _check_usd(max_prompt_price, f"{k}.max_prompt_price", "5.0"),
+            "max_prompt_price_per_m",
+            None
+            if max_prompt_price_per_m is None
+            else _check_usd(max_prompt_price_per_m, f"{k}.max_prompt_price_per_m", "5.0"),
         )
         put(
             self,
-            "max_completion_price",
+            "max_completion_price_per_m",
             None
-            if max_completion_price is None
-            else _check_usd(max_completion_price, f"{k}.max_completion_price", "15.0"),
+            if max_completion_price_per_m is None
+            else _check_usd(max_completion_price_per_m, f"{k}.max_completion_price_per_m", "15.0"),
         )
         put(self, "authors", _check_str_list(authors, f"{k}.authors", '["anthropic", "openai"]'))
         put(self, "exclude", _check_str_list(exclude, f"{k}.exclude", '["openai/gpt-4o"]'))
@@ -170,6 +198,8 @@ class Route:
             else _check_usd(max_cost_per_request, f"{k}.max_cost_per_request", "0.50"),
         )
         put(self, "cascade", _check_cascade(cascade, k, self))
+        put(self, "params", _frozen(_check_params(params, f"{k}.params")))
+        put(self, "weights", _frozen(_check_weights(weights, f"{k}.weights", self.models)))
         if self.mode == "ordered" and not self.models:
             raise RoutingError(
                 "mode 'ordered' keeps the order of `models`, but the route lists none",
@@ -187,7 +217,7 @@ class Route:
     @property
     def effective_mode(self) -> str:
         """``mode``, else ``"ordered"`` when the route lists ``models``, else ``"balanced"``."""
-        if self.mode is not None:
+        if self.mode is not None and self.mode != "spread":
             return self.mode
         return "ordered" if self.models else "balanced"
 
@@ -203,7 +233,7 @@ class Route:
         """A route from its table (``[routes.NAME]``); unknown keys are errors."""
         key = f"routes.{name}"
         table = _check_table(data, key, '{ supports = ["tools"] }')
-        _check_keys(table, key, _ROUTE_KEYS)
+        _check_keys(table, key, (*_ROUTE_KEYS, *_DEPRECATED_ROUTE_KEYS))
         return cls(name, **table)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -218,8 +248,8 @@ class Route:
                 value = list(value)
             elif isinstance(value, Decimal):
                 value = str(value)
-            elif key == "providers":
-                value = json.loads(json.dumps(value))
+            elif key in ("providers", "params", "weights"):
+                value = json.loads(json.dumps(dict(value)))
             elif key == "cascade":
                 value = value.to_dict()
             out[key] = value
@@ -236,10 +266,10 @@ class Route:
             parts.append("outputs " + ", ".join(self.output_modalities))
         if self.min_context is not None:
             parts.append(f"context >= {self.min_context:,}")
-        if self.max_prompt_price is not None:
-            parts.append(f"prompt <= {usd(self.max_prompt_price)}/M")
-        if self.max_completion_price is not None:
-            parts.append(f"completion <= {usd(self.max_completion_price)}/M")
+        if self.max_prompt_price_per_m is not None:
+            parts.append(f"prompt <= {usd(self.max_prompt_price_per_m)}/M")
+        if self.max_completion_price_per_m is not None:
+            parts.append(f"completion <= {usd(self.max_completion_price_per_m)}/M")
         if self.authors:
             parts.append("by " + ", ".join(self.authors))
         if self.exclude:
@@ -252,8 +282,22 @@ class Route:
             value = getattr(self, key)
             if value is None or value == () or value is False:
                 continue
-            args.append(f"{key}={value!r}")
+            args.append(f"{key}={dict(value) if isinstance(value, Mapping) else value!r}")
         return f"Route({', '.join(args)})"
+
+
+def _deprecated_key(key: str) -> None:
+    old = key.rsplit(".", 1)[-1]
+    warnings.warn(
+        f"{key}: {old!r} is now {_DEPRECATED_ROUTE_KEYS[old]!r} (same unit: USD per million tokens)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+
+
+def _frozen(value: Optional[Dict[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """A checked table, kept as a plain dict (read-only by convention, so it pickles)."""
+    return value
 
 
 # Keys that pick or order a chain's models: a cascade route takes its models from its tiers.
@@ -263,8 +307,8 @@ _CHAIN_KEYS = (
     "input_modalities",
     "output_modalities",
     "min_context",
-    "max_prompt_price",
-    "max_completion_price",
+    "max_prompt_price_per_m",
+    "max_completion_price_per_m",
     "authors",
     "exclude",
     "prefer_free",
@@ -308,6 +352,9 @@ def _budget_from_dict(data: Any, key: str) -> Budget:
         _check_usd(table["usd"], f"{key}.usd", "10"),
         per=_check_choice(table.get("per", "total"), f"{key}.per", BUDGET_PERIODS, "budget period"),
         tags=_check_str_list(table.get("tags", ()), f"{key}.tags", '["batch"]'),
+        unknown_price=_check_choice(
+            table.get("unknown_price", "refuse"), f"{key}.unknown_price", UNKNOWN_PRICE_POLICIES, "policy"
+        ),
     )
 
 
@@ -316,7 +363,69 @@ def _budget_to_dict(budget: Budget) -> Dict[str, Any]:
     out: Dict[str, Any] = {"usd": str(budget.usd), "per": budget.per}
     if budget.tags:
         out["tags"] = list(budget.tags)
+    if budget.unknown_price != "refuse":
+        out["unknown_price"] = budget.unknown_price
     return out
+
+
+@dataclass(frozen=True)
+class AliasOptions:
+    """What an alias written as a table adds to its list of ids: ``params`` (request
+    defaults), ``mode`` (``"ordered"`` or ``"spread"``), ``weights`` (spread shares) and
+    ``max_cost_per_request`` (USD)."""
+
+    params: Optional[Mapping[str, Any]] = field(default=None, hash=False)
+    mode: str = "ordered"
+    weights: Optional[Mapping[str, float]] = field(default=None, hash=False)
+    max_cost_per_request: Optional[Decimal] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The options as written in the alias's table (defaults left out)."""
+        out: Dict[str, Any] = {}
+        if self.params:
+            out["params"] = json.loads(json.dumps(dict(self.params)))
+        if self.mode != "ordered":
+            out["mode"] = self.mode
+        if self.weights:
+            out["weights"] = dict(self.weights)
+        if self.max_cost_per_request is not None:
+            out["max_cost_per_request"] = str(self.max_cost_per_request)
+        return out
+
+
+def _alias_from_value(name: str, value: Any) -> Tuple[Tuple[str, ...], Optional[AliasOptions]]:
+    """An alias's ids and options from a list (``fast = ["a", "b"]``) or a table
+    (``[aliases.fast] models = [...], mode = "spread", params = {...}``)."""
+    key = f"aliases.{name}"
+    example = '["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]'
+    options: Optional[AliasOptions] = None
+    if isinstance(value, Mapping):
+        _check_keys(value, key, _ALIAS_KEYS)
+        if "models" not in value:
+            raise RoutingError("missing 'models'", key=key, suggestion=f"for example models = {example}")
+        chain = _check_str_list(value["models"], f"{key}.models", example)
+        cap = value.get("max_cost_per_request")
+        options = AliasOptions(
+            params=_frozen(_check_params(value.get("params"), f"{key}.params")),
+            mode=_check_choice(value.get("mode", "ordered"), f"{key}.mode", ALIAS_MODES, "alias mode"),
+            weights=_frozen(_check_weights(value.get("weights"), f"{key}.weights", chain)),
+            max_cost_per_request=None if cap is None else _check_usd(cap, f"{key}.max_cost_per_request", "0.01"),
+        )
+    else:
+        chain = _check_str_list(value, key, example)
+    if not chain:
+        raise RoutingError(
+            "an alias needs at least one model id", key=key, suggestion='for example ["openai/gpt-4o-mini"]'
+        )
+    for i, entry in enumerate(chain):
+        backend, sep, model = entry.partition("::")
+        if sep and (not backend or not model):
+            raise RoutingError(
+                f"{entry!r}: a backend entry is NAME::model",
+                key=f"{key}[{i}]",
+                suggestion='for example "groq::llama-3.1-8b-instant"',
+            )
+    return chain, options
 
 
 @dataclass(frozen=True, init=False)
@@ -331,6 +440,12 @@ class Routing:
     an alias or route for requests that give no model. Names are unique across aliases
     and routes and never contain ``/``, so they cannot shadow model ids.
 
+    ``backends`` maps names to :class:`~fastrouter.routing.Backend` objects or tables
+    (chains reach them as ``NAME::model``); ``strict=True`` makes ids the catalog does not
+    list errors instead of pass-throughs; ``alias_options`` holds what aliases written as
+    tables add (``params``, ``mode``, ``weights``, ``max_cost_per_request``; the TOML form
+    is ``[aliases.NAME]``).
+
     ``source`` (the file it came from) only labels errors; it is not compared.
     """
 
@@ -339,6 +454,9 @@ class Routing:
     budgets: Tuple[Budget, ...]
     default_route: Optional[str]
     source: Optional[str] = field(compare=False, repr=False)
+    alias_options: Mapping[str, AliasOptions] = field(hash=False, repr=False)
+    backends: Mapping[str, Backend] = field(hash=False)
+    strict: bool = False
     _cache: Dict[str, Tuple[Catalog, Tuple[Tuple[str, float], ...], ResolvedRoute]] = field(
         init=False, compare=False, repr=False, hash=False
     )
@@ -350,27 +468,63 @@ class Routing:
         budgets: Sequence[Union[Budget, Mapping[str, Any]]] = (),
         default_route: Optional[str] = None,
         *,
+        backends: Union[Mapping[str, Union[Backend, Mapping[str, Any]]], None] = None,
+        strict: bool = False,
+        alias_options: Optional[Mapping[str, AliasOptions]] = None,
         source: Optional[str] = None,
     ) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "_cache", {})
         try:
+            object.__setattr__(self, "strict", _check_bool(strict, "strict"))
+            self._init_backends(backends)
             self._init(aliases, routes, budgets, default_route)
+            for name, options in (alias_options or {}).items():
+                if name not in self.aliases or not isinstance(options, AliasOptions):
+                    raise RoutingError(
+                        f"alias_options[{name!r}] must be an AliasOptions of a defined alias", key=f"aliases.{name}"
+                    )
+                self.alias_options[name] = options  # type: ignore[index]  # our own dict, while building
         except RoutingError as error:
             raise error._with_source(source) from None
 
+    def _init_backends(self, backends: Any) -> None:
+        backend_map: Dict[str, Backend] = {}
+        for name, spec in _check_table(backends or {}, "backends", '{ groq = { base_url = "..." } }').items():
+            if isinstance(spec, Backend):
+                if spec.name != name:
+                    raise RoutingError(
+                        f"the backend stored under {name!r} is named {spec.name!r}", key=f"backends.{name}"
+                    )
+                backend_map[name] = spec
+            else:
+                backend_map[name] = Backend.from_dict(_check_name(name, f"backends.{name}", "backend"), spec)
+        object.__setattr__(self, "backends", backend_map)
+
+    def _check_backend_entries(self, ids: Sequence[str], key: str) -> None:
+        for i, entry in enumerate(ids):
+            backend, sep, _ = entry.partition("::")
+            if sep and backend not in self.backends:
+                names = list(self.backends)
+                raise RoutingError(
+                    f"unknown backend {backend!r} in {entry!r}",
+                    key=f"{key}[{i}]",
+                    suggestion=did_you_mean(backend, names)
+                    or (f"defined backends: {', '.join(names)}" if names else f"define it under [backends.{backend}]"),
+                )
+
     def _init(self, aliases: Any, routes: Any, budgets: Any, default_route: Any) -> None:
         alias_map: Dict[str, Tuple[str, ...]] = {}
+        option_map: Dict[str, AliasOptions] = {}
         if aliases is not None:
             for name, ids in _check_table(aliases, "aliases", '{ fast = ["openai/gpt-4o-mini"] }').items():
                 key = f"aliases.{name}"
                 _check_name(name, key, "alias")
-                chain = _check_str_list(ids, key, '["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]')
-                if not chain:
-                    raise RoutingError(
-                        "an alias needs at least one model id", key=key, suggestion='for example ["openai/gpt-4o-mini"]'
-                    )
+                chain, options = _alias_from_value(name, ids)
+                self._check_backend_entries(chain, f"{key}.models" if options is not None else key)
                 alias_map[name] = chain
+                if options is not None:
+                    option_map[name] = options
         route_map: Dict[str, Route] = {}
         if routes is not None:
             if isinstance(routes, Mapping):
@@ -394,7 +548,8 @@ class Routing:
                     route_map[spec.name] = spec
             else:
                 raise _type_error("routes", "a table of routes", routes, '{ smart = { supports = ["tools"] } }')
-        for name in route_map:
+        for name, route in route_map.items():
+            self._check_backend_entries(route.models, f"routes.{name}.models")
             if name in alias_map:
                 raise RoutingError(
                     f"{name!r} is both an alias and a route",
@@ -419,6 +574,7 @@ class Routing:
                     or (f"defined names: {', '.join(names)}" if names else "define it under [aliases] or [routes]"),
                 )
         object.__setattr__(self, "aliases", alias_map)
+        object.__setattr__(self, "alias_options", option_map)
         object.__setattr__(self, "routes", route_map)
         object.__setattr__(self, "budgets", tuple(budget_list))
         object.__setattr__(self, "default_route", default_route)
@@ -439,6 +595,8 @@ class Routing:
             routes=table.get("routes"),
             budgets=table.get("budgets", ()),
             default_route=table.get("default_route"),
+            backends=table.get("backends"),
+            strict=table.get("strict", False),
             source=source,
         )
 
@@ -468,8 +626,12 @@ class Routing:
         out: Dict[str, Any] = {}
         if self.default_route is not None:
             out["default_route"] = self.default_route
+        if self.strict:
+            out["strict"] = True
+        if self.backends:
+            out["backends"] = {name: backend.to_dict() for name, backend in self.backends.items()}
         if self.aliases:
-            out["aliases"] = {name: list(ids) for name, ids in self.aliases.items()}
+            out["aliases"] = {name: self._alias_value(name) for name in self.aliases}
         if self.routes:
             out["routes"] = {name: route.to_dict() for name, route in self.routes.items()}
         if self.budgets:
@@ -482,9 +644,14 @@ class Routing:
         lines: List[str] = []
         if self.default_route is not None:
             lines.append(f"default_route = {_toml_value(self.default_route)}")
+        if self.strict:
+            lines.append("strict = true")
+        for name, backend in self.backends.items():
+            lines += ["", f"[backends.{_toml_key(name)}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in backend.to_dict().items()]
         if self.aliases:
             lines += ["", "[aliases]"]
-            lines += [f"{_toml_key(n)} = {_toml_value(list(ids))}" for n, ids in self.aliases.items()]
+            lines += [f"{_toml_key(n)} = {_toml_value(self._alias_value(n))}" for n in self.aliases]
         for name, route in self.routes.items():
             lines += ["", f"[routes.{_toml_key(name)}]"]
             for key, value in route.to_dict().items():
@@ -495,6 +662,12 @@ class Routing:
             for key, value in _budget_to_dict(budget).items():
                 lines.append(f"{key} = {_toml_money(budget.usd) if key == 'usd' else _toml_value(value)}")
         return "\n".join(lines).lstrip("\n") + "\n"
+
+    def _alias_value(self, name: str) -> Any:
+        """An alias as written: its list of ids, or a table when it has options."""
+        options = self.alias_options.get(name)
+        ids = list(self.aliases[name])
+        return ids if options is None else {"models": ids, **options.to_dict()}
 
     # ------------------------------------------------------------------- queries
 
@@ -547,13 +720,13 @@ class Routing:
             return cached[2]
         try:
             if route is None:
-                resolved = _resolve_alias(name, self.aliases[name], catalog)
+                resolved = _resolve_alias(name, self.aliases[name], catalog, self.alias_options.get(name), self.strict)
             elif route.cascade is not None:
                 from ..cascade.routes import resolve_cascade_route
 
                 resolved = resolve_cascade_route(self, route, catalog, latencies or {})
             else:
-                resolved = _resolve_route(route, catalog, latencies or {})
+                resolved = _resolve_route(route, catalog, latencies or {}, self.strict)
         except RoutingError as error:
             raise error._with_source(self.source) from None
         self._cache[name] = (catalog, measured, resolved)
@@ -578,8 +751,12 @@ class Routing:
         name: str,
         catalog: Catalog,
         latencies: Optional[Mapping[str, float]] = None,
+        params: Optional[Mapping[str, Any]] = None,
     ) -> str:
         """A readable, multi-line account of what ``name`` resolves to: the requirements,
         the mode, each model of the chain with its price per million tokens, context and
-        why it is there, and the route's provider preferences and failover settings."""
-        return explain_route(self, name, catalog, latencies)
+        why it is there, the route's provider preferences, failover settings and request
+        defaults; with ``params`` (a call's values) the merged request, each value marked
+        ``(call)`` or ``(default)``. A route nothing can serve is explained (why, and how to
+        relax it) rather than raised."""
+        return explain_route(self, name, catalog, latencies, params)

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Dict, List, Optional
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._format import usd
-from ..catalog import Catalog
-from .resolution import _count, _per_million
+from ..catalog import Catalog, Model
+from ..errors import BudgetExceededError, RoutingError
+from .backends import model_for
+from .plan import DEFAULT_OUTPUT_ALLOWANCE, fit_cost_cap, merge_params
+from .resolution import ResolvedRoute, _count, _per_million
 
 if TYPE_CHECKING:
     from .config import Routing
 
 
-def _model_facts(catalog: Catalog, model_id: str) -> str:
+def _model_facts(catalog: Catalog, model_id: str, routing: Optional[Routing] = None) -> str:
+    if "::" in model_id:
+        backend, _, bare = model_id.partition("::")
+        config = routing.backends.get(backend) if routing is not None else None
+        priced = config.prices.get(bare) if config is not None else None
+        if priced is not None:
+            return f"backend {backend}: {_per_million(priced.prompt)}/M in, {_per_million(priced.completion)}/M out"
+        listed = catalog.get(bare)
+        facts = f"priced as {bare}" if listed is not None else "no price configured"
+        return f"backend {backend}: {facts}"
     model = catalog.get(model_id)
     if model is None:
         return "(not in the catalog)"
@@ -30,7 +43,40 @@ _MODE_HELP: Dict[str, str] = {
     "fastest": "lowest measured p50 time to first token first; unmeasured models after, cheapest first",
     "balanced": "priced near the candidates' median first (tiers of 2x), fastest measured first inside a tier",
     "ordered": "the listed order",
+    "spread": "each request starts at a healthy member drawn by weight and measured speed; the rest fail over",
 }
+
+
+def _request_lines(defaults: Optional[Mapping[str, Any]], params: Optional[Mapping[str, Any]]) -> List[str]:
+    """The request defaults, and the request they merge into when ``params`` (the call's
+    values) are given, each value marked with where it came from."""
+    if not defaults and params is None:
+        return []
+    lines = []
+    if defaults:
+        lines.append("request defaults: " + json.dumps(dict(defaults), sort_keys=True) + " (values given per call win)")
+    if params is not None:
+        merged = merge_params(defaults, params)
+        parts = []
+        for key in sorted(merged):
+            origin = "call" if key in params else "default"
+            parts.append(f"{key}={json.dumps(merged[key], sort_keys=True)} ({origin})")
+        lines.append("request: " + (", ".join(parts) or "no parameters"))
+    return lines
+
+
+def _empty(routing: Routing, name: str, error: RoutingError, where: str) -> str:
+    """Why ``name`` resolves to no chain, instead of raising."""
+    route = routing.routes.get(name)
+    lines = [f"route {name!r}{where}" if route is not None else f"alias {name!r}{where}"]
+    if route is not None:
+        lines.append(f"  requirements: {route.describe_requirements() or 'none'}")
+        lines.append(f"  mode:         {route.mode or route.effective_mode}")
+    lines.append("chain: empty - no model can serve it")
+    lines.append(f"  why: {error.message}" + (f" ({error.key})" if error.key else ""))
+    if error.suggestion:
+        lines.append(f"  fix: {error.suggestion}")
+    return "\n".join(lines)
 
 
 def explain_route(
@@ -38,17 +84,25 @@ def explain_route(
     name: str,
     catalog: Catalog,
     latencies: Optional[Mapping[str, float]] = None,
+    params: Optional[Mapping[str, Any]] = None,
 ) -> str:
-    """What ``name`` resolves to, as :meth:`Routing.explain` returns it."""
-    resolved = routing.resolve(name, catalog, latencies=latencies)
+    """What ``name`` resolves to, as :meth:`Routing.explain` returns it (an empty route is
+    explained, not raised; an unknown name still raises)."""
     where = f" ({routing.source})" if routing.source and not routing.source.startswith("<") else ""
+    if not routing.is_route(name):
+        raise routing._unknown_name(name)
+    try:
+        resolved = routing.resolve(name, catalog, latencies=latencies)
+    except RoutingError as error:
+        return _empty(routing, name, error, where)
     if resolved.kind == "cascade":
         from ..cascade.routes import explain_cascade_route
 
         return explain_cascade_route(routing, name, resolved, catalog, where, _model_facts)
     lines: List[str] = []
     if resolved.kind == "alias":
-        lines.append(f"alias {name!r}{where}: a fixed chain, tried in order")
+        how = "traffic spread across the members by weight and speed" if resolved.spread else "tried in order"
+        lines.append(f"alias {name!r}{where}: a fixed chain, {how}")
     else:
         route = routing.routes[name]
         lines.append(f"route {name!r}{where}")
@@ -62,13 +116,15 @@ def explain_route(
         lines.append(f"  pool:         {pool}")
         lines.append(f"  requirements: {route.describe_requirements() or 'none'}")
         lines.append(f"  mode:         {resolved.mode} - {_MODE_HELP[resolved.mode or 'ordered']}")
+        if resolved.spread:
+            lines[-1] += f" (chain chosen {route.effective_mode})"
         if route.prefer_free:
             lines.append("  prefer_free:  free models first")
         lines.append(f"  candidates:   {resolved.candidates}")
     lines.append(f"chain ({len(resolved.chain)} models):")
     width = max((len(m) for m in resolved.chain), default=0)
     for i, (model_id, why) in enumerate(resolved.reasons, 1):
-        lines.append(f"  {i}. {model_id:<{width}}  {_model_facts(catalog, model_id)}")
+        lines.append(f"  {i}. {model_id:<{width}}  {_model_facts(catalog, model_id, routing)}")
         lines.append(f"     {' ' * len(str(i))}{why}")
     for model_id, why in resolved.dropped:
         lines.append(f"  dropped {model_id}: {why}")
@@ -85,4 +141,40 @@ def explain_route(
         lines.append("settings: " + ", ".join(settings))
     if resolved.providers:
         lines.append("provider preferences: " + json.dumps(dict(resolved.providers), sort_keys=True))
+    if resolved.weights:
+        lines.append("weights: " + ", ".join(f"{m}={w:g}" for m, w in resolved.weights.items()))
+    lines += _request_lines(resolved.params, params)
+    if resolved.max_cost_per_request is not None:
+        lines.append(_cap_line(routing, resolved, catalog, merge_params(resolved.params, params)))
     return "\n".join(lines)
+
+
+_SHORT_PROMPT_BYTES = 200  # what a short request body weighs, for the cap's preview
+
+
+def _cap_line(routing: Routing, resolved: ResolvedRoute, catalog: Catalog, request: Mapping[str, Any]) -> str:
+    """How the per-request cap plays out for a short prompt with the merged request's
+    ``max_tokens`` (else the default allowance)."""
+    max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
+    tokens = f"max_tokens={max_tokens}" if max_tokens else f"the default {DEFAULT_OUTPUT_ALLOWANCE} output tokens"
+    cap = resolved.max_cost_per_request
+    assert cap is not None
+    pool = resolved.ranked or resolved.chain
+    kept, skipped = fit_cost_cap_preview(pool, cap, max_tokens, lambda e: model_for(e, catalog, routing.backends))
+    head = f"cost cap: {usd(cap)} per request; for a short prompt with {tokens}:"
+    if not kept:
+        return f"{head} nothing fits, so such a request is refused"
+    chosen = kept[: len(resolved.chain)]
+    skipped_chain = [m for m, _ in skipped if m in resolved.chain]
+    note = f" (skipped: {', '.join(skipped_chain)})" if skipped_chain else ""
+    return f"{head} the chain is {', '.join(chosen)}{note}"
+
+
+def fit_cost_cap_preview(
+    pool: Sequence[str], cap: Decimal, max_tokens: Optional[int], lookup: Callable[[str], Optional[Model]]
+) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """:func:`fit_cost_cap` without raising (``([], reasons)`` when nothing fits)."""
+    try:
+        return fit_cost_cap(pool, cap, _SHORT_PROMPT_BYTES, max_tokens, lookup, "the preview")
+    except BudgetExceededError:
+        return [], []

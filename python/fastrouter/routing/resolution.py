@@ -16,7 +16,7 @@ from ..catalog import DYNAMIC_VARIANTS, Catalog, Model
 from ..errors import RoutingError
 
 if TYPE_CHECKING:
-    from .config import Route
+    from .config import AliasOptions, Route
 
 
 _MILLION = Decimal(1_000_000)
@@ -40,6 +40,12 @@ class ResolvedRoute:
     - ``providers``: OpenRouter ``provider`` preferences to send (``None``: none).
     - ``max_retries``, ``hedge_after``, ``deadline_s``, ``max_cost_per_request``: the
       route's failover and cost settings (``None``: the client's).
+    - ``params``: request defaults, merged under the call's values; ``spread``: share
+      traffic across the chain (``weights``: shares by member) instead of its order.
+    - ``unknown``: ids the catalog does not list, passed through as they are (a
+      ``strict`` routing raises instead).
+    - ``ranked``: every candidate in mode order (``chain`` is its first ``max_models``),
+      so a per-request cost cap can choose among all of them.
     """
 
     name: str
@@ -54,6 +60,11 @@ class ResolvedRoute:
     hedge_after: Optional[float] = None
     deadline_s: Optional[float] = None
     max_cost_per_request: Optional[Decimal] = None
+    params: Optional[Mapping[str, Any]] = field(default=None, hash=False)
+    spread: bool = False
+    weights: Optional[Mapping[str, float]] = field(default=None, hash=False)
+    unknown: Tuple[str, ...] = ()
+    ranked: Tuple[str, ...] = field(default=(), compare=False, repr=False)
     cascade: Optional[Any] = field(default=None, hash=False)
 
 
@@ -95,10 +106,10 @@ def _having(route: Route) -> str:
     parts += [f"{m} output" for m in route.output_modalities]
     if route.min_context is not None:
         parts.append(f">={_short_context(route.min_context)} context")
-    if route.max_prompt_price is not None:
-        parts.append(f"prompt <={usd(route.max_prompt_price)}/M")
-    if route.max_completion_price is not None:
-        parts.append(f"completion <={usd(route.max_completion_price)}/M")
+    if route.max_prompt_price_per_m is not None:
+        parts.append(f"prompt <={usd(route.max_prompt_price_per_m)}/M")
+    if route.max_completion_price_per_m is not None:
+        parts.append(f"completion <={usd(route.max_completion_price_per_m)}/M")
     if route.authors:
         parts.append("by " + "/".join(route.authors))
     listed = " listed" if route.models else ""
@@ -121,13 +132,22 @@ def _unknown_id_error(model_id: str, key: str, catalog: Catalog) -> RoutingError
     )
 
 
-def _check_id(model_id: str, key: str, catalog: Catalog) -> Tuple[Optional[Model], str]:
+UNKNOWN_NOTE = "not in the catalog: passed through as is"
+
+
+def _check_id(model_id: str, key: str, catalog: Catalog, strict: bool = True) -> Tuple[Optional[Model], str]:
     """The catalog model for ``model_id`` (with ``model_id`` as its id) and a note, or
-    ``None`` when OpenRouter resolves the id (``~`` aliases, presets); unknown ids raise."""
+    ``None`` when OpenRouter resolves the id (``~`` aliases, presets), when another backend
+    serves it (``NAME::model``) or, unless ``strict`` (then it raises), when the catalog
+    does not list it (note: :data:`UNKNOWN_NOTE`)."""
+    if "::" in model_id:
+        return None, f"served by the {model_id.partition('::')[0]!r} backend"
     model = catalog.get(model_id)
     if model is None:
         if model_id.startswith(("~", "@")) or "@preset/" in model_id:
             return None, "not in the catalog: OpenRouter resolves it"
+        if not strict:
+            return None, UNKNOWN_NOTE
         raise _unknown_id_error(model_id, key, catalog)
     note = ""
     base, _, variant = model_id.rpartition(":")
@@ -139,12 +159,31 @@ def _check_id(model_id: str, key: str, catalog: Catalog) -> Tuple[Optional[Model
     return model, note
 
 
-def _resolve_alias(name: str, ids: Tuple[str, ...], catalog: Catalog) -> ResolvedRoute:
+def _resolve_alias(
+    name: str, ids: Tuple[str, ...], catalog: Catalog, options: Optional[AliasOptions] = None, strict: bool = True
+) -> ResolvedRoute:
     reasons = []
+    unknown = []
     for i, model_id in enumerate(ids):
-        _, note = _check_id(model_id, f"aliases.{name}[{i}]", catalog)
+        _, note = _check_id(model_id, f"aliases.{name}[{i}]", catalog, strict)
+        if note == UNKNOWN_NOTE:
+            unknown.append(model_id)
         reasons.append((model_id, f"listed #{i + 1} in the alias" + (f" ({note})" if note else "")))
-    return ResolvedRoute(name=name, kind="alias", chain=ids, reasons=tuple(reasons), candidates=len(ids))
+    spread = options is not None and options.mode == "spread"
+    return ResolvedRoute(
+        name=name,
+        kind="alias",
+        chain=ids,
+        reasons=tuple(reasons),
+        mode="spread" if spread else None,
+        candidates=len(ids),
+        max_cost_per_request=options.max_cost_per_request if options is not None else None,
+        params=options.params if options is not None else None,
+        spread=spread,
+        weights=options.weights if options is not None else None,
+        unknown=tuple(unknown),
+        ranked=tuple(ids),
+    )
 
 
 # A filter step: config key, predicate, why a model fails it, suggestion when it empties the set.
@@ -207,8 +246,8 @@ def _steps(route: Route) -> List[_Step]:
 
         steps.append(("min_context", long_enough, too_short, context_hint))
     for key, ceiling, part in (
-        ("max_prompt_price", route.max_prompt_price, "prompt"),
-        ("max_completion_price", route.max_completion_price, "completion"),
+        ("max_prompt_price_per_m", route.max_prompt_price_per_m, "prompt"),
+        ("max_completion_price_per_m", route.max_completion_price_per_m, "completion"),
     ):
         if ceiling is None:
             continue
@@ -353,15 +392,20 @@ def _order(
     return ordered, why
 
 
-def _resolve_route(route: Route, catalog: Catalog, latencies: Mapping[str, float]) -> ResolvedRoute:
+def _resolve_route(
+    route: Route, catalog: Catalog, latencies: Mapping[str, float], strict: bool = True
+) -> ResolvedRoute:
     key = f"routes.{route.name}"
     notes: Dict[str, str] = {}
     pool: List[Model] = []
     passthrough: List[str] = []
     free_aside: List[Model] = []
+    unknown: List[str] = []
     if route.models:
         for i, model_id in enumerate(route.models):
-            model, note = _check_id(model_id, f"{key}.models[{i}]", catalog)
+            model, note = _check_id(model_id, f"{key}.models[{i}]", catalog, strict)
+            if note == UNKNOWN_NOTE:
+                unknown.append(model_id)
             if model is None:
                 passthrough.append(model_id)
             else:
@@ -411,7 +455,7 @@ def _resolve_route(route: Route, catalog: Catalog, latencies: Mapping[str, float
         why.update({m: f"listed #{route.models.index(m) + 1} in models" for m in ids})
     else:
         ids += passthrough
-        why.update({m: "not in the catalog (OpenRouter resolves it): last" for m in passthrough})
+        why.update({m: "after the ranked models" for m in passthrough})
     if route.prefer_free:
         free_ids = {m.id for m in ordered if m.is_free}
         ids = [m for m in ids if m in free_ids] + [m for m in ids if m not in free_ids]
@@ -429,7 +473,7 @@ def _resolve_route(route: Route, catalog: Catalog, latencies: Mapping[str, float
         kind="route",
         chain=chain,
         reasons=tuple(reasons),
-        mode=mode,
+        mode="spread" if route.mode == "spread" else mode,
         candidates=len(ids),
         dropped=tuple(dropped),
         providers=None if route.providers is None else MappingProxyType(copy.deepcopy(dict(route.providers))),
@@ -437,4 +481,9 @@ def _resolve_route(route: Route, catalog: Catalog, latencies: Mapping[str, float
         hedge_after=route.hedge_after,
         deadline_s=route.deadline_s,
         max_cost_per_request=route.max_cost_per_request,
+        params=route.params,
+        spread=route.mode == "spread",
+        weights=route.weights,
+        unknown=tuple(unknown),
+        ranked=tuple(ids),
     )

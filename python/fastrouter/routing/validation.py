@@ -11,23 +11,26 @@ from typing import Any, Dict, List, Optional, Tuple
 from .._format import did_you_mean
 from ..errors import RoutingError
 
-MODES: Tuple[str, ...] = ("cheapest", "balanced", "quality", "fastest", "ordered")
+MODES: Tuple[str, ...] = ("cheapest", "balanced", "quality", "fastest", "ordered", "spread")
 """Route modes; see the module documentation."""
+
+ALIAS_MODES: Tuple[str, ...] = ("ordered", "spread")
+"""Alias modes: the listed order, or traffic shared across the members."""
 
 BUDGET_PERIODS: Tuple[str, ...] = ("request", "day", "total")
 """What a :class:`~fastrouter.budget.Budget` amount is per (``day``: the UTC day)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-_TOP_KEYS = ("aliases", "routes", "budgets", "default_route")
+_TOP_KEYS = ("aliases", "routes", "budgets", "default_route", "backends", "strict")
 _ROUTE_KEYS = (
     "models",
     "supports",
     "input_modalities",
     "output_modalities",
     "min_context",
-    "max_prompt_price",
-    "max_completion_price",
+    "max_prompt_price_per_m",
+    "max_completion_price_per_m",
     "authors",
     "exclude",
     "prefer_free",
@@ -39,9 +42,19 @@ _ROUTE_KEYS = (
     "deadline_s",
     "max_cost_per_request",
     "cascade",
+    "params",
+    "weights",
 )
-_BUDGET_KEYS = ("usd", "per", "tags")
-_MONEY_KEYS = ("max_prompt_price", "max_completion_price", "max_cost_per_request")
+# Old spellings still read (with a DeprecationWarning): the unit was already per million.
+_DEPRECATED_ROUTE_KEYS = {
+    "max_prompt_price": "max_prompt_price_per_m",
+    "max_completion_price": "max_completion_price_per_m",
+}
+_ALIAS_KEYS = ("models", "params", "mode", "weights", "max_cost_per_request")
+_BUDGET_KEYS = ("usd", "per", "tags", "unknown_price")
+_MONEY_KEYS = ("max_prompt_price_per_m", "max_completion_price_per_m", "max_cost_per_request")
+# Request keys a route cannot set: they are the request itself, or fastrouter's own.
+_NOT_PARAMS = ("model", "messages", "stream", "max_cost_per_request")
 
 # Known names, for "did you mean" on near misses (docs section 6.1 and 2.6).
 _KNOWN_FEATURES = (
@@ -309,3 +322,42 @@ def _check_providers(value: Any, key: str) -> Optional[Dict[str, Any]]:
             for price_key, price in prices.items():
                 _check_usd(price, f"{sub}.{price_key}", "1.0")
     return prefs or None
+
+
+def _check_params(value: Any, key: str) -> Optional[Dict[str, Any]]:
+    """Request defaults (``params = { temperature = 0.3 }``): keys are
+    ``chat.completions.create`` parameters (near misses get a did-you-mean), values JSON."""
+    from ..params import PARAM_NAMES
+
+    if value is None:
+        return None
+    table = _check_table(value, key, "{ temperature = 0.3, max_tokens = 800 }")
+    for name in table:
+        if name in _NOT_PARAMS or name not in PARAM_NAMES:
+            why = "is set per call" if name in _NOT_PARAMS else "is not a request parameter"
+            known = sorted(n for n in PARAM_NAMES if n not in _NOT_PARAMS)
+            raise RoutingError(
+                f"{name!r} {why}",
+                key=f"{key}.{name}",
+                suggestion=did_you_mean(str(name), known) or "newer fields go in extra_body={...} per call",
+            )
+    params: Dict[str, Any] = _json_like(table, key)
+    return params or None
+
+
+def _check_weights(value: Any, key: str, members: Sequence[str]) -> Optional[Dict[str, float]]:
+    """``weights = { "a/x" = 3 }``: positive numbers for members (others weigh 1)."""
+    if value is None:
+        return None
+    table = _check_table(value, key, '{ "openai/gpt-4o-mini" = 3 }')
+    weights: Dict[str, float] = {}
+    for name, weight in table.items():
+        sub = f"{key}.{name}"
+        if members and name not in members:
+            raise RoutingError(
+                f"{name!r} is not a member", key=sub, suggestion=did_you_mean(name, members) or "weigh listed models"
+            )
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise _type_error(sub, "a positive number", weight, "3")
+        weights[name] = float(weight)
+    return weights or None

@@ -8,16 +8,16 @@ import asyncio
 import os
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
 
-from ..errors import BudgetExceededError
-from .cost import answer_cost, catalog_cost
+from .cost import answer_cost, backend_cost, catalog_cost
 from .entries import CascadeMark, entry_for_completion, entry_for_failure
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from ..catalog import Catalog
+    from ..routing.backends import Backend
     from ..types import ChatCompletion
     from .budget import BudgetBook, Reservation
     from .ledger import UsageEntry, UsageLedger
@@ -61,6 +61,7 @@ class RequestBooks:
         "entry",
         "done",
         "pid",
+        "backends",
     )
 
     def __init__(
@@ -72,6 +73,7 @@ class RequestBooks:
         requested: str,
         tags: Tuple[str, ...],
         streamed: bool,
+        backends: Optional[Mapping[str, Backend]] = None,
     ) -> None:
         self.ledger = ledger
         self.budgets = budgets
@@ -87,21 +89,24 @@ class RequestBooks:
         self.entry: Optional[UsageEntry] = None
         self.done = False
         self.pid = os.getpid()
+        self.backends = backends
 
-    def reserve(self, estimate: Optional[Decimal], limit: Optional[Decimal]) -> None:
-        """Hold ``estimate`` (the request's worst case) against the budgets, or raise
-        :class:`BudgetExceededError` when it breaks one or the route's per-request
-        ``limit`` (nothing is held then)."""
-        what = f"a request to {self.requested}"
-        if limit is not None and (estimate is None or estimate > limit):
-            shown = "an unknown amount" if estimate is None else f"up to ${estimate:f}"
-            raise BudgetExceededError(f"{what} could cost {shown}, over the route's limit of ${limit:f}")
-        self.reservation = self.budgets.reserve(estimate, self.tags, what)
+    def reserve(self, estimate: Optional[Decimal], unpriced: Tuple[str, ...] = ()) -> None:
+        """Hold ``estimate`` (the request's worst case; ``None`` when ``unpriced`` members
+        have no price) against the budgets, or raise :class:`BudgetExceededError` when it
+        breaks one (nothing is held then). The per-request cap is applied before, when
+        the chain is chosen (:func:`fastrouter.routing.plan.fit_cost_cap`)."""
+        self.reservation = self.budgets.reserve(estimate, self.tags, f"a request to {self.requested}", unpriced)
 
     def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
         """The ledger entry, priced from the catalog when OpenRouter sent no cost."""
         cost, source = answer_cost(completion), "usage"
-        if cost is None:
+        served = self._backend_entry(completion)
+        if served is not None:
+            if cost is None:
+                cost, source = backend_cost(completion, served, self.load_catalog, self.backends or {})
+                completion._priced_cost = cost
+        elif cost is None:
             cost, source = catalog_cost(completion, self.load_catalog), "catalog"
             completion._priced_cost = cost
         return entry_for_completion(
@@ -114,7 +119,17 @@ class RequestBooks:
             cost=cost,
             cost_source=source,
             cascade=self.cascade,
+            model=served,
         )
+
+    def _backend_entry(self, completion: ChatCompletion) -> Optional[str]:
+        """The ``backend::model`` entry that answered, ``None`` for OpenRouter answers."""
+        if not self.backends or not completion._attempts:
+            return None
+        from ..routing.backends import BACKEND_SEPARATOR
+
+        served = completion.attempts[-1].model
+        return served if BACKEND_SEPARATOR in served else None
 
     def _claim(self) -> bool:
         """True for the request's first ending in its own process (it records and settles)."""
@@ -129,7 +144,8 @@ class RequestBooks:
             self.ledger.record(entry)
         finally:  # a ledger that cannot write (disk full) still releases the budget
             self.budgets.settle(self.reservation, actual)
-        if entry.cost is None and entry.generation_id:
+        # Only OpenRouter's generations can be looked up; other backends' cost stays unknown.
+        if entry.cost is None and entry.generation_id and entry.cost_source != "unknown":
             self.reconcile(entry.generation_id)  # fills the cost in from /generation
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:

@@ -18,13 +18,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from ..errors import BudgetExceededError
+from ..errors import BudgetExceededError, PriceUnknownError
 from .ledger import UsageLedger
 
 __all__ = ["Budget", "BudgetBook", "Reservation"]
 
 _ZERO = Decimal(0)
 _PERIODS = ("request", "day", "total")
+UNKNOWN_PRICE_POLICIES = ("refuse", "allow")
 
 
 def _today() -> str:
@@ -35,13 +36,25 @@ def _today() -> str:
 class Budget:
     """A spending limit in USD: ``per="request"`` (each request's worst case), ``"day"``
     (UTC day) or ``"total"`` (the client's whole ledger, durable ones included). With
-    ``tags`` it covers only requests carrying one of them."""
+    ``tags`` it covers only requests carrying one of them.
+
+    ``unknown_price`` says what happens to a request whose worst case cannot be priced (a
+    model missing from the catalog, a router, a backend without prices): ``"refuse"``
+    (default) raises :class:`~fastrouter.PriceUnknownError` naming the model;
+    ``"allow"`` sends it without a reservation and counts its cost once known."""
 
     usd: Decimal
     per: str = "total"
     tags: Tuple[str, ...] = ()
+    unknown_price: str = "refuse"
 
-    def __init__(self, usd: Union[Decimal, float, int, str], per: str = "total", tags: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        usd: Union[Decimal, float, int, str],
+        per: str = "total",
+        tags: Iterable[str] = (),
+        unknown_price: str = "refuse",
+    ) -> None:
         if isinstance(usd, bool):
             raise TypeError("Budget.usd must be a number of USD")
         amount = usd if isinstance(usd, Decimal) else Decimal(str(usd))
@@ -53,6 +66,9 @@ class Budget:
         object.__setattr__(self, "usd", amount)
         object.__setattr__(self, "per", per)
         object.__setattr__(self, "tags", names)
+        if unknown_price not in UNKNOWN_PRICE_POLICIES:
+            raise ValueError(f"Budget.unknown_price must be 'refuse' or 'allow', got {unknown_price!r}")
+        object.__setattr__(self, "unknown_price", unknown_price)
 
     def applies_to(self, tags: Sequence[str]) -> bool:
         """Whether a request with these tags counts against this budget."""
@@ -66,6 +82,7 @@ class Reservation:
     amount: Decimal
     budgets: List[int] = field(default_factory=list)
     day: str = ""
+    unpriced: bool = False  # nothing held: the worst case could not be priced
 
 
 class BudgetBook:
@@ -99,19 +116,29 @@ class BudgetBook:
                 if budget.per == "day":
                     self._spent[index] = _ZERO
 
-    def reserve(self, estimate: Optional[Decimal], tags: Sequence[str], what: str) -> Optional[Reservation]:
+    def reserve(
+        self, estimate: Optional[Decimal], tags: Sequence[str], what: str, unpriced: Sequence[str] = ()
+    ) -> Optional[Reservation]:
         """Reserve ``estimate`` against every applicable budget, or raise
         :class:`BudgetExceededError` (nothing reserved). ``None`` when no budget applies.
-        An unknown estimate (no catalog price) is refused when any budget applies."""
+        An unknown estimate (``unpriced``: the models without a price) is refused with
+        :class:`PriceUnknownError` unless every applicable budget has
+        ``unknown_price="allow"`` (then nothing is reserved; the real cost settles)."""
         with self._lock:
             self._roll_day()
             applicable = [i for i, b in enumerate(self.budgets) if b.applies_to(tags)]
             if not applicable:
                 return None
             if estimate is None:
-                raise BudgetExceededError(
-                    f"cannot check the budget for {what}: its price is unknown (not in the catalog, or a router)"
-                )
+                refusing = [self.budgets[i] for i in applicable if self.budgets[i].unknown_price == "refuse"]
+                if refusing:
+                    models = ", ".join(unpriced) or "its model"
+                    raise PriceUnknownError(
+                        f"cannot check the {refusing[0].per} budget of ${refusing[0].usd:f} for {what}: the price is"
+                        f" unknown for {models} (not in the catalog, a router, or a backend without prices);"
+                        " configure prices for it, or use Budget(..., unknown_price='allow')"
+                    )
+                return Reservation(amount=_ZERO, budgets=applicable, day=self._day, unpriced=True)
             for index in applicable:
                 budget = self.budgets[index]
                 committed = _ZERO if budget.per == "request" else self._spent[index] + self._reserved[index]
@@ -131,6 +158,8 @@ class BudgetBook:
         if reservation is None:
             return
         spent = reservation.amount if actual is None else actual
+        if reservation.unpriced and actual is None:
+            return
         with self._lock:
             for index in reservation.budgets:
                 self._reserved[index] -= reservation.amount

@@ -9,11 +9,12 @@ budgets reserve before a request is sent.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from ..attempts import Attempt
     from ..catalog import Catalog, Model, Pricing
+    from ..routing.backends import Backend
     from ..types import ChatCompletion
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "reliability_cost",
     "generation_cost",
     "catalog_cost",
+    "backend_cost",
     "price_usage",
     "estimate_prompt_tokens",
     "worst_case_cost",
@@ -72,6 +74,31 @@ def catalog_cost(completion: ChatCompletion, load_catalog: Callable[[], Optional
     catalog = load_catalog()
     model = catalog.get(model_id) if catalog is not None else None
     return price_usage(model.pricing, usage) if model is not None else None
+
+
+def backend_cost(
+    completion: ChatCompletion,
+    served: str,
+    load_catalog: Callable[[], Optional[Catalog]],
+    backends: Mapping[str, Backend],
+) -> Tuple[Optional[Decimal], str]:
+    """What an answer from another backend (``served``: its ``backend::model`` entry) cost
+    when the backend sent no ``usage.cost``: its usage at the backend's configured prices
+    (source ``"backend"``), else at the catalog's for the same id (``"catalog"``), else
+    ``(None, "unknown")``."""
+    from ..routing.backends import model_for
+
+    usage = completion._data.get("usage")
+    if not isinstance(usage, dict):
+        return None, "unknown"
+    backend_name, model_id = served.split("::", 1)
+    backend = backends.get(backend_name)
+    configured = backend is not None and model_id in backend.prices
+    model = model_for(served, None if configured else load_catalog(), backends)
+    cost = price_usage(model.pricing, usage) if model is not None else None
+    if cost is None:
+        return None, "unknown"
+    return cost, "backend" if configured else "catalog"
 
 
 def price_usage(pricing: Pricing, usage: Mapping[str, Any]) -> Optional[Decimal]:
@@ -130,17 +157,18 @@ def worst_case_cost(model: Model, body_bytes: int, max_tokens: Optional[int]) ->
 
 
 def chain_worst_case(
-    chain: Iterable[str], body_bytes: int, max_tokens: Optional[int], catalog: Optional[Catalog]
-) -> Optional[Decimal]:
-    """The worst case over a chain (any of its models may answer); ``None`` when any
-    model's price is unknown or there is no catalog."""
-    if catalog is None:
-        return None
+    chain: Iterable[str], body_bytes: int, max_tokens: Optional[int], lookup: Callable[[str], Optional[Model]]
+) -> Tuple[Optional[Decimal], Tuple[str, ...]]:
+    """The worst case over a chain (any of its members may answer), each member priced by
+    ``lookup`` (the catalog, or a backend's prices), and the members without a price; the
+    worst case is ``None`` when there are any."""
     worst: Optional[Decimal] = None
-    for model_id in chain:
-        model = catalog.get(model_id)
+    unpriced = []
+    for entry in chain:
+        model = lookup(entry)
         estimate = worst_case_cost(model, body_bytes, max_tokens) if model is not None else None
         if estimate is None:
-            return None
-        worst = estimate if worst is None else max(worst, estimate)
-    return worst
+            unpriced.append(entry)
+        elif worst is None or estimate > worst:
+            worst = estimate
+    return (None if unpriced else worst), tuple(unpriced)

@@ -62,9 +62,12 @@ def entry_for_completion(
     cost: Optional[Decimal],
     cost_source: Optional[str],
     cascade: Optional[CascadeMark] = None,
+    model: Optional[str] = None,
 ) -> UsageEntry:
     """The entry for an answer (a whole completion, or what a stream received) that cost
-    ``cost`` (found at ``cost_source``); ``cascade`` labels a cascade's tier."""
+    ``cost`` (found at ``cost_source``; ``"unknown"`` is kept to mark an unpriced answer
+    of another backend). ``cascade`` labels a cascade's tier; ``model`` replaces the
+    response's model (a ``backend::model`` entry, so the ledger records the backend)."""
     data = completion._data
     usage: Dict[str, Any] = data.get("usage") or {}
     prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
@@ -77,14 +80,14 @@ def entry_for_completion(
         started,
         data.get("id"),
         requested,
-        data.get("model"),
+        model or data.get("model"),
         data.get("provider"),
         int(usage.get("prompt_tokens") or 0),
         int(usage.get("completion_tokens") or 0),
         int(prompt_details.get("cached_tokens") or 0),
         int(completion_details.get("reasoning_tokens") or 0),
         cost,
-        cost_source if cost is not None else None,
+        cost_source if cost is not None or cost_source == "unknown" else None,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
         extra,
         bool(usage.get("is_byok")),

@@ -90,6 +90,12 @@ class UsageEntry:
         return (self.cost or _ZERO) + self.reliability_cost
 
     @property
+    def backend(self) -> str:
+        """Who answered: the backend of a ``NAME::model`` entry, else ``"openrouter"``."""
+        name, sep, _ = (self.model or "").partition("::")
+        return name if sep else "openrouter"
+
+    @property
     def day(self) -> str:
         """The UTC date of the request, ``YYYY-MM-DD``."""
         return datetime.fromtimestamp(self.time, tz=timezone.utc).strftime("%Y-%m-%d")

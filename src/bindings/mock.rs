@@ -28,6 +28,7 @@ impl NativeMockServer {
 impl NativeMockServer {
     #[new]
     #[pyo3(signature = (*, host="127.0.0.1", port=0, api_key=None, catalog_json=None, total_credits=100.0, tls=None, flavor="openrouter"))]
+    #[allow(clippy::too_many_arguments)] // keyword-only arguments mirroring MockServer(...)
     fn new(
         py: Python<'_>,
         host: &str,

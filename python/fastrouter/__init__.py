@@ -54,6 +54,15 @@ from .errors import (
     StreamError,
     UnprocessableEntityError,
 )
+from .dropin.response import Headers, LegacyAPIResponse, Response
+from .dropin.sentinels import NOT_GIVEN, NotGiven
+from .dropin.structured import (
+    ContentFilterFinishReasonError,
+    LengthFinishReasonError,
+    ParsedChatCompletion,
+    ParsedChatCompletionMessage,
+    ParsedChoice,
+)
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
 from .routing import ResolvedRoute, Route, Routing, RoutingError
@@ -130,4 +139,18 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    # openai drop-in (fastrouter.dropin)
+    "NOT_GIVEN",
+    "NotGiven",
+    "omit",
+    "Headers",
+    "Response",
+    "LegacyAPIResponse",
+    "ParsedChatCompletion",
+    "ParsedChatCompletionMessage",
+    "ParsedChoice",
+    "LengthFinishReasonError",
+    "ContentFilterFinishReasonError",
 ]
+
+omit = NOT_GIVEN  # openai's `omit`: leave a parameter out (any "not given" sentinel works)

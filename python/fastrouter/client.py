@@ -8,6 +8,7 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -18,6 +19,9 @@ from . import _fastrouter
 from ._bridge import run
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
+from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
+from .dropin.options import client_options, copy_options
+from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -75,14 +79,8 @@ def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
     return json.loads(fetched[0] or b"{}")
 
 
-class _NotGiven:
-    """Marks an argument that was not passed (``None`` is a meaningful timeout)."""
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Any = _NotGiven()
+# "Not passed" (``None`` is a meaningful timeout); openai's sentinels are recognised too.
+_NotGiven = NotGiven
 
 
 def _model_chain(model: ModelArg) -> List[str]:
@@ -156,6 +154,14 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        # openai's constructor arguments (fastrouter.dropin.options): honoured, or refused clearly
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        default_query: Optional[Mapping[str, object]] = None,
+        http_client: object = None,
+        websocket_base_url: object = None,
+        webhook_secret: Optional[str] = None,
+        _strict_response_validation: bool = False,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -174,7 +180,16 @@ class _ClientBase:
         cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
         self._catalog = CatalogLoader(cache, self.base_url)
         self._api_key = resolve_api_key(api_key)
-        self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
+        openai_headers, self._call_defaults = client_options(
+            organization=organization,
+            project=project,
+            default_query=default_query,
+            http_client=http_client,
+            websocket_base_url=websocket_base_url,
+            webhook_secret=webhook_secret,
+            _strict_response_validation=_strict_response_validation,
+        )
+        self._headers = attribution_headers(app_url, app_title, app_categories, {**openai_headers, **(default_headers or {})})
         self._inner = _fastrouter.NativeClient(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -196,6 +211,20 @@ class _ClientBase:
     def _add_resources(self) -> None:
         """Create the client's resources (``chat``, ``models``, ...)."""
         raise NotImplementedError
+
+    def with_options(self, **options: Any) -> Self:
+        """A copy of this client with other per-call defaults, sharing its connection pool,
+        ledger, budgets and catalog (as ``openai``'s ``with_options`` / ``copy``):
+        ``timeout``, ``max_retries``, ``default_headers`` / ``set_default_headers``,
+        ``default_query`` / ``set_default_query``."""
+        clone = copy.copy(self)
+        clone._call_defaults, clone.max_retries = copy_options(self._call_defaults, self.max_retries, options)
+        if "timeout" in options and not is_omitted(options["timeout"]):
+            clone.timeout = Timeout.coerce(options["timeout"])
+        clone._add_resources()
+        return clone
+
+    copy = with_options
 
     @property
     def api_key(self) -> Optional[str]:
@@ -239,6 +268,13 @@ class _ClientBase:
         params: Mapping[str, Any],
         catalog: Optional[Catalog],
     ) -> Tuple[_NativeArgs, RequestBooks]:
+        # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
+        params = without_omitted(params)
+        extra_headers, timeout, query = self._call_defaults.apply(extra_headers, timeout, params.pop("extra_query", None))
+        stream = False if is_omitted(stream) else stream
+        max_retries = None if is_omitted(max_retries) else max_retries
+        if query:
+            raise FastrouterError("extra_query / default_query are not supported yet")
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -316,7 +352,7 @@ class _Resource(Generic[_ClientT]):
         self._client = client
 
 
-class AsyncCompletions(_Resource["AsyncClient"]):
+class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     """``client.chat.completions``."""
 
     @overload
@@ -498,7 +534,7 @@ class AsyncClient(_ClientBase):
 # ----------------------------------------------------------------------------- sync
 
 
-class Completions(_Resource["Client"]):
+class Completions(CompletionsDropIn, _Resource["Client"]):
     """``client.chat.completions``."""
 
     @overload

@@ -31,6 +31,15 @@ from .catalog import (
 )
 from .client import AsyncClient, Client
 from .config import Hedge, Timeout
+from .dropin.response import Headers, LegacyAPIResponse, Response
+from .dropin.sentinels import NOT_GIVEN, NotGiven
+from .dropin.structured import (
+    ContentFilterFinishReasonError,
+    LengthFinishReasonError,
+    ParsedChatCompletion,
+    ParsedChatCompletionMessage,
+    ParsedChoice,
+)
 from .errors import (
     AllModelsFailedError,
     APIConnectionError,
@@ -53,15 +62,6 @@ from .errors import (
     ServiceUnavailableError,
     StreamError,
     UnprocessableEntityError,
-)
-from .dropin.response import Headers, LegacyAPIResponse, Response
-from .dropin.sentinels import NOT_GIVEN, NotGiven
-from .dropin.structured import (
-    ContentFilterFinishReasonError,
-    LengthFinishReasonError,
-    ParsedChatCompletion,
-    ParsedChatCompletionMessage,
-    ParsedChoice,
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth

@@ -19,9 +19,6 @@ from . import _fastrouter
 from ._bridge import run
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
-from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
-from .dropin.options import client_options, copy_options
-from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -31,6 +28,9 @@ from .config import (
     resolve_api_key,
     resolve_base_url,
 )
+from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
+from .dropin.options import client_options, copy_options
+from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .errors import FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
@@ -189,7 +189,9 @@ class _ClientBase:
             webhook_secret=webhook_secret,
             _strict_response_validation=_strict_response_validation,
         )
-        self._headers = attribution_headers(app_url, app_title, app_categories, {**openai_headers, **(default_headers or {})})
+        self._headers = attribution_headers(
+            app_url, app_title, app_categories, {**openai_headers, **(default_headers or {})}
+        )
         self._inner = _fastrouter.NativeClient(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -270,7 +272,9 @@ class _ClientBase:
     ) -> Tuple[_NativeArgs, RequestBooks]:
         # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
         params = without_omitted(params)
-        extra_headers, timeout, query = self._call_defaults.apply(extra_headers, timeout, params.pop("extra_query", None))
+        extra_headers, timeout, query = self._call_defaults.apply(
+            extra_headers, timeout, params.pop("extra_query", None)
+        )
         stream = False if is_omitted(stream) else stream
         max_retries = None if is_omitted(max_retries) else max_retries
         if query:

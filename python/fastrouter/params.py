@@ -11,7 +11,7 @@ from typing import Any, Dict, FrozenSet, Optional, TypedDict, Union
 
 from .dropin.sentinels import OrOmitted, without_omitted
 
-__all__ = ["ChatCompletionParams", "OpenAIParams", "OpenRouterParams", "PARAM_NAMES", "RequestOptions", "build_body"]
+__all__ = ["ChatCompletionParams", "OpenAIParams", "OpenRouterParams", "PARAM_NAMES", "RequestOptions", "StructuredParams", "build_body"]
 
 
 class OpenAIParams(TypedDict, total=False):
@@ -38,7 +38,6 @@ class OpenAIParams(TypedDict, total=False):
     prompt_cache_options: OrOmitted[Mapping[str, Any]]
     prompt_cache_retention: OrOmitted[str]
     reasoning_effort: OrOmitted[str]
-    response_format: OrOmitted[Mapping[str, Any]]
     safety_identifier: OrOmitted[str]
     seed: OrOmitted[int]
     service_tier: OrOmitted[str]
@@ -53,6 +52,12 @@ class OpenAIParams(TypedDict, total=False):
     user: OrOmitted[str]
     verbosity: OrOmitted[str]
     web_search_options: OrOmitted[Mapping[str, Any]]
+
+
+class ResponseFormatParams(TypedDict, total=False):
+    """``response_format`` (apart, since ``parse()`` and ``stream()`` type it their way)."""
+
+    response_format: OrOmitted[Mapping[str, Any]]
 
 
 class OpenRouterParams(TypedDict, total=False):
@@ -81,11 +86,18 @@ class RequestOptions(TypedDict, total=False):
     extra_query: OrOmitted[Mapping[str, object]]
 
 
-class ChatCompletionParams(OpenAIParams, OpenRouterParams, RequestOptions, total=False):
+class ChatCompletionParams(OpenAIParams, ResponseFormatParams, OpenRouterParams, RequestOptions, total=False):
     """Optional keyword arguments of ``chat.completions.create``."""
 
 
-PARAM_NAMES: FrozenSet[str] = frozenset(OpenAIParams.__annotations__) | frozenset(OpenRouterParams.__annotations__)
+class StructuredParams(OpenAIParams, OpenRouterParams, RequestOptions, total=False):
+    """Optional keyword arguments of ``parse()`` and ``stream()`` (which take their own
+    ``response_format``)."""
+
+
+PARAM_NAMES: FrozenSet[str] = frozenset(
+    [*OpenAIParams.__annotations__, *ResponseFormatParams.__annotations__, *OpenRouterParams.__annotations__]
+)
 REQUEST_OPTIONS: FrozenSet[str] = frozenset(RequestOptions.__annotations__)
 
 

@@ -273,11 +273,6 @@ class Catalog:
         """Every model, in payload order: ``client.models.list().data`` as in openai's page."""
         return list(self._models)
 
-    @property
-    def object(self) -> str:
-        """``"list"``, as openai's page of models says."""
-        return "list"
-
     # collection -----------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._models)

@@ -1,9 +1,9 @@
-"""The parts of ``client.chat.completions`` that openai code uses beyond ``create()``: ``with_raw_response``, ``parse()`` and ``stream()`` (mixed into both clients' completions)."""
+"""``chat.completions`` beyond ``create()`` as openai code uses it: ``with_raw_response``, ``parse()``, ``stream()``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Optional, Type, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Type, TypeVar, Union, cast, overload
 
 from ..types import ChatCompletion
 from .response import LegacyAPIResponse, completion_response
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ..client import ModelArg
-    from ..params import ChatCompletionParams
+    from ..params import StructuredParams
     from ..streaming import AsyncStream, Stream
     from .sentinels import Omitted
 
@@ -88,7 +88,7 @@ class AsyncCompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: Type[_T],
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[_T]: ...
 
     @overload
@@ -98,7 +98,7 @@ class AsyncCompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: _SchemaFormat = None,
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[Any]: ...
 
     async def parse(
@@ -123,7 +123,7 @@ class AsyncCompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: Type[_T],
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> AsyncChatCompletionStreamManager[_T]: ...
 
     @overload
@@ -133,7 +133,7 @@ class AsyncCompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: _SchemaFormat = None,
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> AsyncChatCompletionStreamManager[Any]: ...
 
     def stream(
@@ -170,7 +170,7 @@ class CompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: Type[_T],
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[_T]: ...
 
     @overload
@@ -180,7 +180,7 @@ class CompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: _SchemaFormat = None,
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[Any]: ...
 
     def parse(
@@ -205,7 +205,7 @@ class CompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: Type[_T],
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ChatCompletionStreamManager[_T]: ...
 
     @overload
@@ -215,7 +215,7 @@ class CompletionsDropIn:
         model: ModelArg,
         messages: Iterable[Any],
         response_format: _SchemaFormat = None,
-        **params: Unpack[ChatCompletionParams],
+        **params: Unpack[StructuredParams],
     ) -> ChatCompletionStreamManager[Any]: ...
 
     def stream(
@@ -236,4 +236,3 @@ class CompletionsDropIn:
             return stream
 
         return ChatCompletionStreamManager(start, response_format)
-

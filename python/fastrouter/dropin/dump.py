@@ -1,4 +1,4 @@
-"""pydantic-style dumps of the response objects, with openai's options: ``include`` / ``exclude`` (sets or nested dicts), ``exclude_unset``, ``exclude_none``, ``exclude_defaults``."""
+"""pydantic-style dumps of response objects with openai's options (``include``/``exclude``, ``exclude_unset``...)."""
 
 from __future__ import annotations
 

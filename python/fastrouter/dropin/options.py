@@ -1,4 +1,4 @@
-"""openai's client options: constructor arguments fastrouter takes or refuses, and the per-call defaults ``with_options()`` sets."""
+"""openai's client options: constructor arguments taken or refused, and ``with_options()``'s per-call defaults."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ _UNSUPPORTED = {
     "webhook_secret": "OpenRouter sends no webhooks",
     "admin_api_key": "OpenRouter has no admin API keys; pass the key as api_key=",
     "workload_identity": "OpenRouter authenticates with an API key only (api_key=)",
-    "provider": "this is openai's cloud provider option; OpenRouter's provider routing goes in "
-    "create(provider={...})",
+    "provider": "this is openai's cloud provider option; OpenRouter's provider routing goes in create(provider={...})",
     "data_residency": "OpenRouter has no data-residency endpoints; use base_url=",
 }
 

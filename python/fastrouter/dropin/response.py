@@ -1,4 +1,4 @@
-"""The HTTP response as openai code reads it: ``Headers``, ``Response`` (errors' ``e.response``, ``stream.response``) and ``with_raw_response``'s ``LegacyAPIResponse``."""
+"""The HTTP response as openai code reads it: ``e.response``, ``stream.response``, ``with_raw_response``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The "argument not given" sentinels: ``openai.NOT_GIVEN`` / ``openai.omit`` and ours, recognised without importing openai."""
+"""The "not given" sentinels (``openai.NOT_GIVEN``, ``openai.omit``, ours), known without importing openai."""
 
 from __future__ import annotations
 

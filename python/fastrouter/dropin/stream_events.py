@@ -1,4 +1,8 @@
-"""openai's ``.stream()`` helper: the typed events (``chunk``, ``content.delta``, ``content.done``, ``refusal.*``, ``tool_calls.function.arguments.*``) and the streams that emit them with ``get_final_completion()``."""
+"""openai's ``.stream()`` helper: typed events and the streams that emit them, with ``get_final_completion()``.
+
+Events: ``chunk``, ``content.delta`` / ``content.done``, ``refusal.delta`` / ``refusal.done``,
+``tool_calls.function.arguments.delta`` / ``.done``, in openai's order.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Structured outputs as openai's ``chat.completions.parse()`` does them: a pydantic model or JSON schema in, ``message.parsed`` out (pydantic is only touched when the caller passes a model)."""
+"""Structured outputs as openai's ``parse()`` does them: a pydantic model or JSON schema in, ``message.parsed`` out.
+
+pydantic is never imported here: a model class is recognised by its methods.
+"""
 
 from __future__ import annotations
 
@@ -71,14 +74,14 @@ class ParsedChatCompletion(ChatCompletion, Generic[ResponseFormatT]):
 
     __slots__ = ()
 
-    choices: List[ParsedChoice[ResponseFormatT]]
+    choices: List[ParsedChoice[ResponseFormatT]]  # type: ignore[assignment]
 
 
 def _install_fields() -> None:
     # `_finalize_models` resolves annotations by name; the generic subscripts are for type
     # checkers only, so the runtime classes are resolved through plain names.
     ParsedChoice.__annotations__ = {"message": ParsedChatCompletionMessage}
-    ParsedChatCompletion.__annotations__ = {"choices": List[ParsedChoice]}
+    ParsedChatCompletion.__annotations__ = {"choices": List[ParsedChoice]}  # type: ignore[type-arg]
     for cls in (ParsedChoice, ParsedChatCompletion):
         for name in cls.__annotations__:
             if name in cls.__dict__:
@@ -139,7 +142,9 @@ def parse_completion(completion: ChatCompletion, response_format: Any) -> Parsed
     """``completion`` as a :class:`ParsedChatCompletion` whose messages' ``parsed`` holds the
     content validated by the pydantic model (or decoded JSON for a schema or
     ``json_object``); raises as openai does when the answer was cut or filtered."""
-    parsed = ParsedChatCompletion._from_native(completion._data, completion._attempts)
+    parsed: ParsedChatCompletion[Any] = ParsedChatCompletion(completion._data)
+    parsed._attempts = completion._attempts
+    parsed._http = completion._http
     parsed._priced_cost = completion._priced_cost
     wants_json = response_format is not None and not (
         isinstance(response_format, Mapping) and response_format.get("type") == "text"

@@ -482,8 +482,9 @@ def test_p35_to_json_and_to_dict(client: fastrouter.Client, server: MockServer) 
     assert text.startswith('{\n  "')  # indented by 2 like openai's
     assert json.loads(text) == completion.to_dict()
     assert "\n" not in completion.to_json(indent=None)
-    assert "system_fingerprint" not in completion.to_dict()  # exclude_unset=True by default
-    assert completion.to_dict(exclude_unset=False)["system_fingerprint"] is None
+    sent_fields = set(completion.to_dict())  # exclude_unset=True by default: what was sent
+    declared = set(completion.model_dump())
+    assert sent_fields < declared == set(completion.to_dict(exclude_unset=False))
 
 
 # ------------------------------------------------------------------- async
@@ -528,3 +529,37 @@ async def test_p38_async_with_options_models_and_errors(aclient: fastrouter.Asyn
     with pytest.raises(fastrouter.NotFoundError) as info:  # openai.NotFoundError
         await aclient.chat.completions.create(model=MODEL, messages=USER)
     assert info.value.response.status_code == 404 and isinstance(info.value.body, dict)
+
+
+# ------------------------------------------------- beyond the patterns: mechanics
+
+
+def test_a_parameter_newer_than_fastrouter_passes_when_openai_knows_it(
+    client: fastrouter.Client, server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # openai is imported (above); a later openai release adds `future_knob` to create().
+    real_create = openai.resources.chat.Completions.create
+
+    def create(self: Any, *, future_knob: int = 0, **kwargs: Any) -> Any:
+        return real_create(self, **kwargs)
+
+    monkeypatch.setattr(openai.resources.chat.Completions, "create", create)
+    client.chat.completions.create(model=MODEL, messages=USER, future_knob=3)  # type: ignore[call-overload]
+    assert sent(server)["future_knob"] == 3
+    with pytest.raises(TypeError, match="future_knb.*Pass newer"):
+        client.chat.completions.create(model=MODEL, messages=USER, future_knb=3)  # type: ignore[call-overload]
+
+
+def test_sentinels_are_known_by_their_type_not_imported() -> None:
+    from fastrouter.dropin.sentinels import is_omitted
+
+    assert is_omitted(openai.NOT_GIVEN) and is_omitted(openai.omit) and is_omitted(fastrouter.NOT_GIVEN)
+    assert not is_omitted(None) and not is_omitted(0) and not is_omitted("")
+
+
+def test_with_options_refuses_what_needs_another_pool(client: fastrouter.Client) -> None:
+    with pytest.raises(TypeError, match="another connection pool"):
+        client.with_options(base_url="http://elsewhere")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_retrie'"):
+        client.with_options(max_retrie=3)
+    assert client.with_options(timeout=None).timeout.attempt is None

@@ -45,10 +45,12 @@ class CallDefaults:
         """One call's headers, timeout and query: the call's own win over these defaults;
         a "not given" sentinel counts as absent (openai's ``omit`` in ``extra_headers``
         drops a header these defaults would add)."""
-        headers = {**self.headers, **(extra_headers or {})}
-        headers = {k: v for k, v in headers.items() if not is_omitted(v)}
         if isinstance(timeout, NotGiven) or is_omitted(timeout):
             timeout = self.timeout
+        if not (self.headers or self.query or extra_headers or extra_query):
+            return {}, timeout, {}  # type: ignore[return-value]  # the common case: nothing to merge
+        headers = {**self.headers, **(extra_headers or {})}
+        headers = {k: v for k, v in headers.items() if not is_omitted(v)}
         query = {**self.query, **without_omitted(extra_query)}
         return headers, timeout, query  # type: ignore[return-value]
 

@@ -103,6 +103,16 @@ pub struct ChatRequest {
     pub events: Option<EventSink>,
     /// Race the chain's first model against the next one when it is slow (opt-in).
     pub hedge: Option<HedgeConfig>,
+    /// `chat/completions`, with the caller's query string (openai's `extra_query`) if any.
+    pub path: String,
+}
+
+/// The chat endpoint's path with an already encoded query string, if any.
+pub fn chat_path(query: Option<&str>) -> String {
+    match query {
+        Some(query) if !query.is_empty() => format!("chat/completions?{query}"),
+        _ => "chat/completions".to_owned(),
+    }
 }
 
 impl ChatRequest {
@@ -119,6 +129,8 @@ pub struct ChatSuccess {
     pub body: Bytes,
     pub summary: ChatSummary,
     pub attempts: Vec<Attempt>,
+    /// The answering response's headers.
+    pub headers: HeaderMap,
 }
 
 /// The chain failed: the last error, every attempt, and whether more than one model was
@@ -433,12 +445,13 @@ pub async fn complete(
 ) -> Result<ChatSuccess, ChainError> {
     let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
-    let ((body, summary), attempts) =
+    let path = request.path.as_str();
+    let ((body, summary, response_headers), attempts) =
         walk_chain(request, backoff, |_model, body, remaining| async move {
             let result = transport
                 .send(
                     Method::POST,
-                    "chat/completions",
+                    path,
                     Some(body),
                     headers,
                     min_opt(attempt_limit, remaining),
@@ -447,7 +460,7 @@ pub async fn complete(
                 .and_then(|response| {
                     if response.status.is_success() {
                         check_chat_body(&response.headers, &response.body)
-                            .map(|summary| (response.body, summary))
+                            .map(|summary| (response.body, summary, response.headers))
                     } else {
                         Err(error_from_response(
                             response.status.as_u16(),
@@ -457,7 +470,7 @@ pub async fn complete(
                     }
                 });
             let (provider, cost) = match &result {
-                Ok((_, summary)) => (summary.provider.clone(), summary.cost.clone()),
+                Ok((_, summary, _)) => (summary.provider.clone(), summary.cost.clone()),
                 Err(_) => (None, None),
             };
             AttemptOutcome {
@@ -472,6 +485,7 @@ pub async fn complete(
         body,
         summary,
         attempts,
+        headers: response_headers,
     })
 }
 

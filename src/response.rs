@@ -137,8 +137,27 @@ pub fn error_from_in_band(headers: &HeaderMap, object: &Value) -> Error {
     }
 }
 
+/// A response's headers as `name: value` lines, for the facade (openai's `.headers`);
+/// values that are not text are shown lossily.
+pub fn header_block(headers: &HeaderMap) -> String {
+    let mut block = String::new();
+    for (name, value) in headers {
+        block.push_str(name.as_str());
+        block.push_str(": ");
+        block.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        block.push('\n');
+    }
+    block
+}
+
 /// Build the error for a non-2xx response from its status, headers and body.
 pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let mut error = error_from_body(status, headers, body);
+    error.details_mut().headers = Some(header_block(headers));
+    error
+}
+
+fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorEnvelope>(body) {
         Ok(envelope) => error_from_object(Some(status), headers, envelope.error),
         Err(_) => {

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
-use crate::response::{check_chat_body, error_from_response};
+use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::StreamDecoder;
 use crate::transport::{read_bounded, Transport};
 
@@ -45,6 +45,8 @@ pub struct StreamShared {
     accumulator: Mutex<Accumulator>,
     /// OpenRouter keep-alive comments received (liveness, not progress).
     pub keepalives: AtomicU64,
+    /// The committed response's headers as `name: value` lines (`stream.response.headers`).
+    pub response_headers: Mutex<Option<String>>,
 }
 
 impl StreamShared {
@@ -78,6 +80,7 @@ fn timeout_error(what: &str, limit: Option<Duration>, keepalives: u64) -> Error 
 /// Open one attempt and read until its first content.
 async fn open(
     transport: &Transport,
+    path: &str,
     body: Bytes,
     headers: &HeaderMap,
     shared: &StreamShared,
@@ -91,7 +94,7 @@ async fn open(
 
     let response = timeout_at(
         first_deadline.into(),
-        transport.send_streaming("chat/completions", body, headers),
+        transport.send_streaming(path, body, headers),
     )
     .await
     .map_err(|_| timeout_error("no response", first_token_limit, 0))??;
@@ -203,6 +206,7 @@ pub async fn run_stream(
     let idle_limit = timeouts.idle.or(timeouts.attempt);
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let headers = &request.headers;
+    let path = request.path.as_str();
 
     let opened = walk_chain(&request, &backoff, |_model, body, remaining| {
         let transport = &transport;
@@ -210,6 +214,7 @@ pub async fn run_stream(
         async move {
             let result = open(
                 transport,
+                path,
                 body,
                 headers,
                 shared,
@@ -238,6 +243,10 @@ pub async fn run_stream(
         }
     };
 
+    *shared
+        .response_headers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(header_block(&stream.headers));
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
     while !stream.ended && failure.is_none() {

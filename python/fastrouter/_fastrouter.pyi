@@ -59,9 +59,11 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> TaskHandle:
-        """Start a chat completion over the chain; reports ``(body, attempts)`` (or the
-        exception) to ``queue`` under ``id``."""
+        """Start a chat completion over the chain (``query``: an encoded query string for
+        the chat URL); reports ``(body, attempts, headers)`` (headers as ``name: value``
+        lines) or the exception to ``queue`` under ``id``."""
     def chat_blocking(
         self,
         body: bytes,
@@ -70,7 +72,8 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
         hedge_after: Optional[float] = None,
-    ) -> Tuple[bytes, List[_AttemptTuple]]:
+        query: Optional[str] = None,
+    ) -> Tuple[bytes, List[_AttemptTuple], str]:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
         self,
@@ -82,6 +85,7 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
         committed (first content or a clean end), or the chain's exception."""
@@ -93,6 +97,7 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
@@ -125,6 +130,8 @@ class NativeStream:
         """The completion received so far (the whole one after the end), as JSON."""
     def attempts(self) -> Optional[List[_AttemptTuple]]:
         """Every attempt of the chain, once the stream ended."""
+    def response_headers(self) -> Optional[str]:
+        """The answering response's headers as ``name: value`` lines."""
     @property
     def keepalives(self) -> int: ...
     def close(self) -> None:

@@ -29,7 +29,7 @@ from .config import (
     resolve_base_url,
 )
 from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
-from .dropin.options import client_options, copy_options
+from .dropin.options import client_options, copy_options, encode_query
 from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .errors import FastrouterError
 from .events import EventHook, native_hook
@@ -56,8 +56,10 @@ __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str]]
 _TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
-# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
-_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
+# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
+_NativeArgs = Tuple[
+    bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], Optional[str]
+]
 _MODELS_PATH = "models?output_modalities=all"
 
 
@@ -115,9 +117,11 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
     return (t.attempt, t.first_token, t.idle, t.total)
 
 
-def _completion(raw: Tuple[bytes, List[Any]]) -> ChatCompletion:
-    body, attempts = raw
-    return ChatCompletion._from_native(json.loads(body), attempts)
+def _completion(raw: Tuple[bytes, List[Any], str]) -> ChatCompletion:
+    body, attempts, headers = raw
+    completion = ChatCompletion._from_native(json.loads(body), attempts)
+    completion._http = headers  # read only by openai's with_raw_response
+    return completion
 
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
@@ -277,8 +281,6 @@ class _ClientBase:
         )
         stream = False if is_omitted(stream) else stream
         max_retries = None if is_omitted(max_retries) else max_retries
-        if query:
-            raise FastrouterError("extra_query / default_query are not supported yet")
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -320,7 +322,8 @@ class _ClientBase:
         if self._budgets or limit is not None:
             max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
             books.reserve(chain_worst_case(chain, len(body), max_tokens, catalog), limit)
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+        encoded = encode_query(query) if query else None
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
     def _resolve_route(self, model: ModelArg, catalog: Optional[Catalog]) -> Optional[ResolvedRoute]:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):

@@ -171,6 +171,13 @@ def _str_or_none(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
+def _header_pairs(block: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+    """The core's ``name: value`` header lines as pairs."""
+    if not block:
+        return ()
+    return tuple((name, value) for name, _, value in (line.partition(": ") for line in block.splitlines()))
+
+
 def _error_object(code: Any, message: str, metadata: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """The JSON error object (``{"code", "message", "metadata"}``) as the core read it."""
     error: Dict[str, Any] = {"code": code, "message": message}
@@ -386,6 +393,7 @@ def _from_native(
     attempts: Sequence[Any],
     exhausted_chain: bool,
     partial: Optional[str] = None,
+    headers: Optional[str] = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
@@ -421,6 +429,7 @@ def _from_native(
             provider=provider,
             retry_after=retry_after,
             body=body if body is not None else _error_object(code, message, metadata),
+            headers=_header_pairs(headers),
             **common,
         )
     if not exhausted_chain:

@@ -551,8 +551,8 @@ class ChatCompletion(_Model):
         self._attempts: Any = ()
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
-        # The HTTP status and headers it came with, when the core reported them.
-        self._http: Optional[tuple[int, list[tuple[str, str]]]] = None
+        # The response headers it came with (``name: value`` lines), as the core reported them.
+        self._http: Optional[str] = None
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any) -> ChatCompletion:

@@ -16,10 +16,10 @@ use super::runtime::{block_on, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{complete, Backoff, ChatRequest, ChatSuccess};
+use crate::failover::{chat_path, complete, Backoff, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
-use crate::response::error_from_response;
+use crate::response::{error_from_response, header_block};
 use crate::transport::{header_map, ApiKey, Timeouts, Transport, TransportConfig};
 
 /// Per-request `(attempt, first_token, idle, total)` seconds replacing the client's.
@@ -28,7 +28,8 @@ type TimeoutOverrides = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 /// `(model, state, consecutive failures, cooled until (unix seconds), reason)`.
 type HealthTuple = (String, &'static str, u32, Option<f64>, Option<String>);
 
-/// A finished chat completion on its way to Python: `(body: bytes, attempts: list[tuple])`.
+/// A finished chat completion on its way to Python:
+/// `(body: bytes, attempts: list[tuple], headers: str)` (headers as `name: value` lines).
 pub struct ChatOutput(ChatSuccess);
 
 impl<'py> IntoPyObject<'py> for ChatOutput {
@@ -37,11 +38,20 @@ impl<'py> IntoPyObject<'py> for ChatOutput {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
-        let ChatSuccess { body, attempts, .. } = self.0;
+        let ChatSuccess {
+            body,
+            attempts,
+            headers,
+            ..
+        } = self.0;
         let attempts = PyList::new(py, attempts.iter().map(attempt_tuple))?;
         PyTuple::new(
             py,
-            [PyBytes::new(py, &body).into_any(), attempts.into_any()],
+            [
+                PyBytes::new(py, &body).into_any(),
+                attempts.into_any(),
+                header_block(&headers).into_pyobject(py)?.into_any(),
+            ],
         )
     }
 }
@@ -120,6 +130,7 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
@@ -148,6 +159,7 @@ impl NativeClient {
             health: self.health.clone(),
             events: self.events.clone(),
             hedge,
+            path: chat_path(query.as_deref()),
         };
         Ok((transport, request))
     }
@@ -255,7 +267,7 @@ impl NativeClient {
 
     /// Start a chat completion over the model chain; reports `(body, attempts)` (or
     /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat(
         &self,
@@ -267,9 +279,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<TaskHandle> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let future = async move { complete(&transport, &request, &backoff).await };
         Ok(spawn_reporting(
@@ -284,7 +304,7 @@ impl NativeClient {
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `(body, attempts)`.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
         &self,
@@ -295,9 +315,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<ChatOutput> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let result = block_on(
             py,
@@ -310,7 +338,7 @@ impl NativeClient {
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
     /// once committed (first content or a clean end), or the chain's exception.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_stream(
         &self,
@@ -322,9 +350,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<TaskHandle> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let future = open_stream(transport, request, backoff);
         Ok(spawn_reporting(
@@ -339,7 +375,7 @@ impl NativeClient {
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_stream_blocking(
         &self,
@@ -350,9 +386,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutOverrides>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<NativeStream> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }

@@ -229,6 +229,15 @@ impl NativeStream {
             .clone()
     }
 
+    /// The answering response's headers as `name: value` lines.
+    fn response_headers(&self) -> Option<String> {
+        self.shared
+            .response_headers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// Keep-alive comments received so far.
     #[getter]
     fn keepalives(&self) -> u64 {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 from ..config import Timeout
@@ -12,7 +13,7 @@ from .sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 if TYPE_CHECKING:
     from .sentinels import Omitted
 
-__all__ = ["CallDefaults", "client_options", "copy_options"]
+__all__ = ["CallDefaults", "client_options", "copy_options", "encode_query"]
 
 # What each refused openai option is for here, and what to use instead.
 _UNSUPPORTED = {
@@ -85,6 +86,22 @@ def client_options(
     if default_query is not None and not isinstance(default_query, Mapping):
         raise TypeError(f"default_query must be a mapping, got {type(default_query).__name__}")
     return headers, CallDefaults(query=dict(default_query or {}))
+
+
+def _query_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as openai's query strings spell them
+    return str(value)
+
+
+def encode_query(query: Mapping[str, object]) -> str:
+    """``extra_query`` / ``default_query`` as a URL query string (``None`` left out, a list
+    repeats its key)."""
+    pairs = []
+    for key, value in query.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        pairs += [(key, _query_text(v)) for v in values if v is not None]
+    return urlencode(pairs)
 
 
 _NEEDS_NEW_POOL = ("api_key", "base_url")

@@ -17,6 +17,13 @@ class Headers(Mapping[str, str]):
 
     __slots__ = ("_items",)
 
+    @classmethod
+    def from_block(cls, block: Optional[str]) -> Headers:
+        """From the core's ``name: value`` lines."""
+        if not block:
+            return cls()
+        return cls((name, value) for name, _, value in (line.partition(": ") for line in block.splitlines()))
+
     def __init__(self, pairs: Iterable[Tuple[str, str]] = ()) -> None:
         items: dict[str, Tuple[str, str]] = {}
         for name, value in pairs:
@@ -127,19 +134,15 @@ class LegacyAPIResponse(Generic[_T]):
 
 
 def completion_response(completion: Any) -> Response:
-    """The HTTP response a ``ChatCompletion`` came in: status and headers as the core
-    reported them (else the answering attempt's status), the body as JSON."""
-    http = getattr(completion, "_http", None)
-    if http is not None:
-        status, headers = http
-    else:
-        attempts = completion.attempts
-        status = attempts[-1].status if attempts and attempts[-1].status is not None else 200
-        headers = ()
-    return Response(status, headers, json.dumps(completion._data, ensure_ascii=False).encode())
+    """The HTTP response a ``ChatCompletion`` came in: the answering attempt's status, the
+    headers the core reported, the body as JSON."""
+    attempts = completion.attempts
+    status = attempts[-1].status if attempts and attempts[-1].status is not None else 200
+    content = json.dumps(completion._data, ensure_ascii=False).encode()
+    return Response(status, Headers.from_block(completion._http), content)
 
 
 def stream_response(native: Any) -> Response:
-    """The response a stream reads. The core hands a stream over only once an attempt
-    answered 2xx and committed, so its status is 200."""
-    return Response(200)
+    """The response a stream reads: the core hands a stream over only once an attempt
+    answered 2xx and committed (so 200), with that response's headers."""
+    return Response(200, Headers.from_block(native.response_headers()))

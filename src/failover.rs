@@ -510,6 +510,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chat_path_carries_the_query_when_given() {
+        assert_eq!(chat_path(None), "chat/completions");
+        assert_eq!(chat_path(Some("")), "chat/completions");
+        assert_eq!(chat_path(Some("a=1&b=x")), "chat/completions?a=1&b=x");
+    }
+
+    #[test]
     fn model_is_spliced_in_front() {
         let body = body_with_model(br#"{"messages":[]}"#, "openai/gpt-4o");
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -524,6 +524,17 @@ mod tests {
     }
 
     #[test]
+    fn error_responses_keep_their_headers_as_lines() {
+        let h = headers(&[("retry-after", "7"), ("x-generation-id", "gen-9")]);
+        let block = header_block(&h);
+        assert!(block.contains("retry-after: 7\n") && block.contains("x-generation-id: gen-9\n"));
+        let error = error_from_response(429, &h, br#"{"error":{"code":429,"message":"slow"}}"#);
+        assert_eq!(error.details().headers.as_deref(), Some(block.as_str()));
+        let html = error_from_response(502, &h, b"<html>bad gateway</html>");
+        assert_eq!(html.details().headers.as_deref(), Some(block.as_str()));
+    }
+
+    #[test]
     fn request_id_prefers_generation_id() {
         let h = headers(&[("x-generation-id", "gen-9"), ("cf-ray", "abc")]);
         assert_eq!(request_id(&h).as_deref(), Some("gen-9"));

@@ -57,9 +57,7 @@ __all__ = ["AsyncClient", "Client"]
 ModelArg = Union[str, Sequence[str]]
 _TimeoutOverrides = Optional[Tuple[Optional[float], Optional[float], Optional[float], Optional[float]]]
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
-_NativeArgs = Tuple[
-    bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], Optional[str]
-]
+_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], Optional[str]]
 _MODELS_PATH = "models?output_modalities=all"
 
 

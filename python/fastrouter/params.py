@@ -11,7 +11,16 @@ from typing import Any, Dict, FrozenSet, Optional, TypedDict, Union
 
 from .dropin.sentinels import OrOmitted, without_omitted
 
-__all__ = ["ChatCompletionParams", "OpenAIParams", "OpenRouterParams", "PARAM_NAMES", "RequestOptions", "StructuredParams", "build_body"]
+__all__ = [
+    "ChatCompletionParams",
+    "OpenAIParams",
+    "OpenRouterParams",
+    "PARAM_NAMES",
+    "RequestOptions",
+    "ResponseFormatParams",
+    "StructuredParams",
+    "build_body",
+]
 
 
 class OpenAIParams(TypedDict, total=False):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlencode
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
+from urllib.parse import urlencode
 
 from ..config import Timeout
 from .sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted

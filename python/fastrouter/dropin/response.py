@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Callable, Generic, Optional, Tuple, TypeVar
+from typing import Any, Callable, Generic, Optional, Tuple, TypeVar, Union
 
 __all__ = ["Headers", "LegacyAPIResponse", "Response"]
 
@@ -60,7 +60,9 @@ class Response:
     headers: Headers
     content: bytes
 
-    def __init__(self, status_code: int, headers: Iterable[Tuple[str, str]] = (), content: bytes = b"") -> None:
+    def __init__(
+        self, status_code: int, headers: Union[Headers, Iterable[Tuple[str, str]]] = (), content: bytes = b""
+    ) -> None:
         self.status_code = status_code
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.content = content

@@ -274,11 +274,15 @@ class _ClientBase:
     ) -> Tuple[_NativeArgs, RequestBooks]:
         # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
         params = without_omitted(params)
-        extra_headers, timeout, query = self._call_defaults.apply(
-            extra_headers, timeout, params.pop("extra_query", None)
-        )
-        stream = False if is_omitted(stream) else stream
-        max_retries = None if is_omitted(max_retries) else max_retries
+        extra_query = None
+        if "extra_query" in params:
+            params = dict(params)
+            extra_query = params.pop("extra_query")
+        extra_headers, timeout, query = self._call_defaults.apply(extra_headers, timeout, extra_query)
+        if stream is not False and is_omitted(stream):
+            stream = False
+        if max_retries is not None and is_omitted(max_retries):
+            max_retries = None
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 from urllib.parse import urlencode
 
 from ..config import Timeout
+from .sentinels import _SENTINEL_TYPES as _SENTINELS
 from .sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class CallDefaults:
         """One call's headers, timeout and query: the call's own win over these defaults;
         a "not given" sentinel counts as absent (openai's ``omit`` in ``extra_headers``
         drops a header these defaults would add)."""
-        if isinstance(timeout, NotGiven) or is_omitted(timeout):
+        if type(timeout).__name__ in _SENTINELS:
             timeout = self.timeout
         if not (self.headers or self.query or extra_headers or extra_query):
             return {}, timeout, {}  # type: ignore[return-value]  # the common case: nothing to merge

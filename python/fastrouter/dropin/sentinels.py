@@ -44,11 +44,16 @@ NOT_GIVEN: Any = NotGiven()
 
 def is_omitted(value: object) -> bool:
     """True for ``openai.NOT_GIVEN``, ``openai.omit``, ``fastrouter.NOT_GIVEN``."""
-    return type(value).__name__ in _SENTINEL_TYPES and not value
+    return type(value).__name__ in _SENTINEL_TYPES
 
 
 def without_omitted(values: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """``values`` without the entries whose value is a sentinel (a new dict)."""
+    """``values`` without the entries whose value is a sentinel: ``values`` itself when it
+    has none (the common case, no copy), else a new dict."""
     if not values:
         return {}
-    return {k: v for k, v in values.items() if type(v).__name__ not in _SENTINEL_TYPES or v}
+    names = _SENTINEL_TYPES
+    for value in values.values():
+        if type(value).__name__ in names:
+            return {k: v for k, v in values.items() if type(v).__name__ not in names}
+    return values if isinstance(values, dict) else dict(values)

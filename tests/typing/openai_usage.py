@@ -55,7 +55,10 @@ def raw_parse_stream(client: fastrouter.Client) -> None:
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
     raw = client.chat.completions.with_raw_response.create(model="a/b", messages=messages)
     assert_type(raw.status_code, int)
-    print(raw.headers.get("x-request-id"), raw.parse())
+    assert_type(raw.parse(), fastrouter.ChatCompletion)
+    print(raw.headers.get("x-request-id"), raw.parse().choices[0].message.content)
+    raw_stream = client.chat.completions.with_raw_response.create(model="a/b", messages=messages, stream=True)
+    assert_type(raw_stream.parse(), fastrouter.Stream)
     parsed = client.chat.completions.parse(model="a/b", messages=messages, response_format=City)
     assert_type(parsed.choices[0].message.parsed, City | None)
     with client.chat.completions.stream(model="a/b", messages=messages, response_format=City) as stream:

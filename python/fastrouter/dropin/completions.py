@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Type, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, Type, TypeVar, Union, cast, overload
 
 from ..types import ChatCompletion
 from .response import LegacyAPIResponse, completion_response
@@ -56,10 +56,16 @@ class _AsyncRawCompletions:
     def __init__(self, completions: Any) -> None:
         self._completions = completions
 
-    async def create(self, **kwargs: Any) -> LegacyAPIResponse[Any]:
+    @overload
+    async def create(self, *, stream: Literal[True], **kwargs: Any) -> LegacyAPIResponse[AsyncStream]: ...
+
+    @overload
+    async def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> LegacyAPIResponse[ChatCompletion]: ...
+
+    async def create(self, *, stream: bool = False, **kwargs: Any) -> LegacyAPIResponse[Any]:
         """``create()``, returning the raw response: ``status_code``, ``headers`` and
         ``parse()`` for the completion (or the stream)."""
-        return raw_response(await self._completions.create(**kwargs))
+        return raw_response(await self._completions.create(stream=stream, **kwargs))
 
 
 class _RawCompletions:
@@ -68,10 +74,16 @@ class _RawCompletions:
     def __init__(self, completions: Any) -> None:
         self._completions = completions
 
-    def create(self, **kwargs: Any) -> LegacyAPIResponse[Any]:
+    @overload
+    def create(self, *, stream: Literal[True], **kwargs: Any) -> LegacyAPIResponse[Stream]: ...
+
+    @overload
+    def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> LegacyAPIResponse[ChatCompletion]: ...
+
+    def create(self, *, stream: bool = False, **kwargs: Any) -> LegacyAPIResponse[Any]:
         """``create()``, returning the raw response: ``status_code``, ``headers`` and
         ``parse()`` for the completion (or the stream)."""
-        return raw_response(self._completions.create(**kwargs))
+        return raw_response(self._completions.create(stream=stream, **kwargs))
 
 
 class AsyncCompletionsDropIn:

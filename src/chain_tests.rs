@@ -101,6 +101,7 @@ fn chain(models: &[&str], max_retries: u32) -> Chain {
         health: Arc::new(HealthBook::new(None)),
         events: Some(sink),
         hedge: None,
+        path: crate::failover::chat_path(None),
     };
     Chain { request, events }
 }

@@ -15,18 +15,26 @@ pub async fn complete(
 ) -> Result<ChatSuccess, ChainError> {
     let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
-    let ((body, summary), attempts) =
+    let path = request.path.as_str();
+    let ((body, summary, response_headers), attempts) =
         walk_chain(request, backoff, |model, body, remaining| async move {
             // `model` is the chain entry: a `backend::model` goes to that backend.
             let mut http_version = None;
             let result = transport
-                .send_chat(&model, body, headers, min_opt(attempt_limit, remaining))
+                .send_chat(
+                    &model,
+                    path,
+                    body,
+                    headers,
+                    min_opt(attempt_limit, remaining),
+                )
                 .await
                 .and_then(|response| {
                     http_version = Some(version_name(response.version));
                     if response.status.is_success() {
                         let body = lossy_utf8(response.body);
-                        check_chat_body(&response.headers, &body).map(|summary| (body, summary))
+                        check_chat_body(&response.headers, &body)
+                            .map(|summary| (body, summary, response.headers))
                     } else {
                         Err(error_from_response(
                             response.status.as_u16(),
@@ -36,7 +44,7 @@ pub async fn complete(
                     }
                 });
             let (provider, cost) = match &result {
-                Ok((_, summary)) => (summary.provider.clone(), summary.cost.clone()),
+                Ok((_, summary, _)) => (summary.provider.clone(), summary.cost.clone()),
                 Err(_) => (None, None),
             };
             AttemptOutcome {
@@ -52,5 +60,6 @@ pub async fn complete(
         body,
         summary,
         attempts,
+        headers: response_headers,
     })
 }

@@ -190,6 +190,8 @@ pub struct ErrorDetails {
     pub model: Option<String>,
     /// A short, printable prefix of a body that was not JSON (e.g. a proxy's HTML page).
     pub body_snippet: Option<String>,
+    /// The response's headers as `name: value` lines (the facade's `e.response.headers`).
+    pub headers: Option<String>,
 }
 
 /// A core error: a kind, a human message and the details OpenRouter gave.

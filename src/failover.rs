@@ -108,6 +108,16 @@ pub struct ChatRequest {
     pub events: Option<EventSink>,
     /// Race the chain's first model against the next one when it is slow (opt-in).
     pub hedge: Option<HedgeConfig>,
+    /// `chat/completions`, with the caller's query string (openai's `extra_query`) if any.
+    pub path: String,
+}
+
+/// The chat endpoint's path with an already encoded query string, if any.
+pub fn chat_path(query: Option<&str>) -> String {
+    match query {
+        Some(query) if !query.is_empty() => format!("chat/completions?{query}"),
+        _ => "chat/completions".to_owned(),
+    }
 }
 
 impl ChatRequest {
@@ -124,6 +134,8 @@ pub struct ChatSuccess {
     pub body: Bytes,
     pub summary: ChatSummary,
     pub attempts: Vec<Attempt>,
+    /// The answering response's headers.
+    pub headers: HeaderMap,
 }
 
 /// What an answer cost: the reported cost of the attempt that produced it, which the
@@ -495,6 +507,13 @@ mod tests {
         let unpriced = attempt("b", None, None);
         assert_eq!(answer_cost(&[billed_failure, unpriced]), None);
         assert_eq!(answer_cost(&[]), None);
+    }
+
+    #[test]
+    fn chat_path_carries_the_query_when_given() {
+        assert_eq!(chat_path(None), "chat/completions");
+        assert_eq!(chat_path(Some("")), "chat/completions");
+        assert_eq!(chat_path(Some("a=1&b=x")), "chat/completions?a=1&b=x");
     }
 
     #[test]

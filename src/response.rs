@@ -151,8 +151,27 @@ pub fn error_from_in_band(headers: &HeaderMap, object: &Value) -> Error {
     }
 }
 
+/// A response's headers as `name: value` lines, for the facade (openai's `.headers`);
+/// values that are not text are shown lossily.
+pub fn header_block(headers: &HeaderMap) -> String {
+    let mut block = String::new();
+    for (name, value) in headers {
+        block.push_str(name.as_str());
+        block.push_str(": ");
+        block.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        block.push('\n');
+    }
+    block
+}
+
 /// Build the error for a non-2xx response from its status, headers and body.
 pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let mut error = error_from_body(status, headers, body);
+    error.details_mut().headers = Some(header_block(headers));
+    error
+}
+
+fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorEnvelope>(body) {
         Ok(envelope) => error_from_object(Some(status), headers, envelope.error),
         Err(_) => {
@@ -634,6 +653,17 @@ mod tests {
             Some(Duration::from_secs(400))
         );
         assert_eq!(reset_epoch_to_wait(1.0, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn error_responses_keep_their_headers_as_lines() {
+        let h = headers(&[("retry-after", "7"), ("x-generation-id", "gen-9")]);
+        let block = header_block(&h);
+        assert!(block.contains("retry-after: 7\n") && block.contains("x-generation-id: gen-9\n"));
+        let error = error_from_response(429, &h, br#"{"error":{"code":429,"message":"slow"}}"#);
+        assert_eq!(error.details().headers.as_deref(), Some(block.as_str()));
+        let html = error_from_response(502, &h, b"<html>bad gateway</html>");
+        assert_eq!(html.details().headers.as_deref(), Some(block.as_str()));
     }
 
     #[test]

@@ -360,22 +360,18 @@ impl Transport {
         Ok(request)
     }
 
-    /// POST a chat completion for chain entry `entry` to its target (OpenRouter, or the
-    /// backend `NAME` of `NAME::model`) and return once the response headers arrived.
+    /// POST a chat completion for chain entry `entry` to `path` (`chat/completions`, with
+    /// the caller's query string if any) at its target (OpenRouter, or the backend `NAME`
+    /// of `NAME::model`) and return once the response headers arrived.
     pub async fn send_chat_streaming(
         &self,
         entry: &str,
+        path: &str,
         body: Bytes,
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
         let target = self.target_for(entry)?;
-        let request = self.request_to(
-            target,
-            Method::POST,
-            "chat/completions",
-            Some(body),
-            extra_headers,
-        )?;
+        let request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
         let response = request
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
@@ -387,23 +383,18 @@ impl Transport {
         }
     }
 
-    /// POST a chat completion for chain entry `entry` to its target and read the whole
-    /// body (bounded), within `timeout`.
+    /// POST a chat completion for chain entry `entry` to `path` at its target and read
+    /// the whole body (bounded), within `timeout`.
     pub async fn send_chat(
         &self,
         entry: &str,
+        path: &str,
         body: Bytes,
         extra_headers: &HeaderMap,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let target = self.target_for(entry)?;
-        let request = self.request_to(
-            target,
-            Method::POST,
-            "chat/completions",
-            Some(body),
-            extra_headers,
-        )?;
+        let request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
         self.exchange(request, timeout).await
     }
 

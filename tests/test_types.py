@@ -691,7 +691,7 @@ def test_to_dict_is_a_deep_copy() -> None:
     dumped["usage"]["server_tool_use_details"]["web_search_requests"] = 99
     assert resp.choices[0].message.content == "https://github.com/pydantic/pydantic-ai"
     assert data["usage"]["server_tool_use_details"]["web_search_requests"] == 1
-    assert resp.model_dump() == json.loads(WEB_SEARCH)
+    assert resp.model_dump(exclude_unset=True) == json.loads(WEB_SEARCH)
     assert resp.choices[0].to_dict() == json.loads(WEB_SEARCH)["choices"][0]
 
 
@@ -701,8 +701,8 @@ def test_exclude_none() -> None:
     assert "service_tier" not in dumped
     assert "refusal" not in dumped["choices"][0]["message"]
     assert "upstream_inference_cost" in dumped["usage"]["cost_details"]
-    assert resp.model_dump(exclude_none=True) == dumped
-    assert json.loads(resp.model_dump_json(exclude_none=True)) == dumped
+    assert resp.model_dump(exclude_none=True, exclude_unset=True) == dumped
+    assert json.loads(resp.model_dump_json(exclude_none=True, exclude_unset=True)) == dumped
 
 
 def test_to_json_round_trip() -> None:
@@ -710,13 +710,13 @@ def test_to_json_round_trip() -> None:
         resp = ChatCompletion(load(text))
         assert json.loads(resp.to_json()) == json.loads(text)
         assert ChatCompletion(json.loads(resp.to_json())) == resp
-        assert json.loads(resp.model_dump_json()) == json.loads(text)
+        assert json.loads(resp.model_dump_json(exclude_unset=True)) == json.loads(text)
     resp = ChatCompletion(load(MARS_USAGE_INCLUDE))
-    assert "\n" not in resp.to_json()
-    pretty = resp.to_json(indent=2)
+    assert "\n" not in resp.to_json(indent=None)
+    pretty = resp.to_json()  # indented by 2 like openai's
     assert pretty.startswith('{\n  "choices"')
     assert json.loads(pretty) == json.loads(MARS_USAGE_INCLUDE)
-    assert resp.model_dump_json(indent=2) == pretty
+    assert resp.model_dump_json(indent=2, exclude_unset=True) == pretty
     assert "Here’s" in resp.to_json()  # non-ASCII kept as-is
 
 

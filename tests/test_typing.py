@@ -9,10 +9,29 @@ import pytest
 mypy_api = pytest.importorskip("mypy.api")
 
 USAGE = Path(__file__).parent / "typing" / "usage.py"
+OPENAI_USAGE = Path(__file__).parent / "typing" / "openai_usage.py"
+README = Path(__file__).parent.parent / "README.md"
 
 
 def test_usage_type_checks_strictly() -> None:
     stdout, stderr, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(USAGE)])
+    assert status == 0, stdout + stderr
+
+
+def test_openai_typed_code_type_checks_strictly() -> None:
+    """openai's own TypedDicts (tools, response formats, messages), tuples for ``stop``,
+    Mappings, ``openai.NOT_GIVEN`` / ``omit`` and the helpers' generics pass."""
+    stdout, stderr, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(OPENAI_USAGE)])
+    assert status == 0, stdout + stderr
+
+
+def test_readme_quick_start_type_checks(tmp_path: Path) -> None:
+    text = README.read_text()
+    start = text.index("## Quick start")
+    block = text[text.index("```python\n", start) + len("```python\n") :]
+    quick_start = tmp_path / "quick_start.py"
+    quick_start.write_text(block[: block.index("```")])
+    stdout, stderr, status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir=/dev/null", str(quick_start)])
     assert status == 0, stdout + stderr
 
 

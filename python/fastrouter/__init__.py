@@ -33,6 +33,15 @@ from .catalog import (
 )
 from .client import AsyncClient, Client
 from .config import Hedge, Timeout
+from .dropin.response import Headers, LegacyAPIResponse, Response
+from .dropin.sentinels import NOT_GIVEN, NotGiven
+from .dropin.structured import (
+    ContentFilterFinishReasonError,
+    LengthFinishReasonError,
+    ParsedChatCompletion,
+    ParsedChatCompletionMessage,
+    ParsedChoice,
+)
 from .errors import (
     AllModelsFailedError,
     APIConnectionError,
@@ -145,4 +154,18 @@ __all__ = [
     "Backend",
     "AsyncBoundModel",
     "BoundModel",
+    # openai drop-in (fastrouter.dropin)
+    "NOT_GIVEN",
+    "NotGiven",
+    "omit",
+    "Headers",
+    "Response",
+    "LegacyAPIResponse",
+    "ParsedChatCompletion",
+    "ParsedChatCompletionMessage",
+    "ParsedChoice",
+    "LengthFinishReasonError",
+    "ContentFilterFinishReasonError",
 ]
+
+omit = NOT_GIVEN  # openai's `omit`: leave a parameter out (any "not given" sentinel works)

@@ -95,6 +95,9 @@ class NativeChat:
     @property
     def answer_cost(self) -> Optional[str]:
         """The answering attempt's cost as decimal text, when the server reported it."""
+    @property
+    def headers(self) -> str:
+        """The answering response's headers as ``name: value`` lines."""
 
 @final
 class NativeChainEvent:
@@ -162,9 +165,11 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> TaskHandle:
-        """Start a chat completion over the chain; reports a :class:`NativeChat` (or the
-        exception) to ``queue`` under ``id``."""
+        """Start a chat completion over the chain (``query``: an encoded query string for
+        the chat URL); reports a :class:`NativeChat` (or the exception) to ``queue`` under
+        ``id``."""
     def chat_blocking(
         self,
         body: bytes,
@@ -173,6 +178,7 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
@@ -185,6 +191,7 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
         committed (first content or a clean end), or the chain's exception."""
@@ -196,6 +203,7 @@ class NativeClient:
         max_retries: int,
         timeouts: Optional[_Timeouts] = None,
         hedge_after: Optional[float] = None,
+        query: Optional[str] = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
@@ -230,6 +238,8 @@ class NativeStream:
         """Every attempt of the chain, once the stream ended."""
     def answer_cost(self) -> Optional[str]:
         """What the answer cost (decimal text), once the stream ended and the server said."""
+    def response_headers(self) -> Optional[str]:
+        """The answering response's headers as ``name: value`` lines."""
     @property
     def keepalives(self) -> int: ...
     def close(self) -> None:

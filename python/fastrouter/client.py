@@ -7,6 +7,7 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import warnings
@@ -46,6 +47,9 @@ from .config import (
     resolve_api_key,
     resolve_base_url,
 )
+from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
+from .dropin.options import client_options, copy_options, encode_query
+from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .errors import FastrouterError, RoutingWarning
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
@@ -76,8 +80,8 @@ __all__ = ["AsyncClient", "Client"]
 
 ModelArg = Union[str, Sequence[str], Cascade]
 _TimeoutOverrides = Optional[Timeout]
-# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay.
-_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float]]
+# What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
+_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], Optional[str]]
 _MODELS_PATH = "models?output_modalities=all"
 
 
@@ -99,14 +103,8 @@ def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
     return json.loads(fetched[0] or b"{}")
 
 
-class _NotGiven:
-    """Marks an argument that was not passed (``None`` is a meaningful timeout)."""
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Any = _NotGiven()
+# "Not passed" (``None`` is a meaningful timeout); openai's sentinels are recognised too.
+_NotGiven = NotGiven
 
 
 def _model_chain(model: ModelArg) -> List[str]:
@@ -146,7 +144,9 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
 
 
 def _completion(native: NativeChat) -> ChatCompletion:
-    return ChatCompletion._from_native(json.loads(native.body), native.attempts, native.answer_cost)
+    completion = ChatCompletion._from_native(json.loads(native.body), native.attempts, native.answer_cost)
+    completion._http = native.headers  # read only by openai's with_raw_response
+    return completion
 
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
@@ -189,6 +189,14 @@ class _ClientBase:
         proxy: Optional[str] = None,
         http2: Optional[bool] = None,
         telemetry: Union[bool, Telemetry] = False,
+        # openai's constructor arguments (fastrouter.dropin.options): honoured, or refused clearly
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        default_query: Optional[Mapping[str, object]] = None,
+        http_client: object = None,
+        websocket_base_url: object = None,
+        webhook_secret: Optional[str] = None,
+        _strict_response_validation: bool = False,
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -213,7 +221,18 @@ class _ClientBase:
         cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
         self._catalog = CatalogLoader(cache, self.base_url)
         self._api_key = resolve_api_key(api_key)
-        self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
+        openai_headers, self._call_defaults = client_options(
+            organization=organization,
+            project=project,
+            default_query=default_query,
+            http_client=http_client,
+            websocket_base_url=websocket_base_url,
+            webhook_secret=webhook_secret,
+            _strict_response_validation=_strict_response_validation,
+        )
+        self._headers = attribution_headers(
+            app_url, app_title, app_categories, {**openai_headers, **(default_headers or {})}
+        )
         self._telemetry: Optional[ClientTelemetry] = None
         if telemetry is not False:  # OpenTelemetry (extra "otel"): imported only when turned on
             from .otel import client_telemetry
@@ -243,6 +262,20 @@ class _ClientBase:
     def _add_resources(self) -> None:
         """Create the client's resources (``chat``, ``models``, ...)."""
         raise NotImplementedError
+
+    def with_options(self, **options: Any) -> Self:
+        """A copy of this client with other per-call defaults, sharing its connection pool,
+        ledger, budgets and catalog (as ``openai``'s ``with_options`` / ``copy``):
+        ``timeout``, ``max_retries``, ``default_headers`` / ``set_default_headers``,
+        ``default_query`` / ``set_default_query``."""
+        clone = copy.copy(self)
+        clone._call_defaults, clone.max_retries = copy_options(self._call_defaults, self.max_retries, options)
+        if "timeout" in options and not is_omitted(options["timeout"]):
+            clone.timeout = Timeout.coerce(options["timeout"])
+        clone._add_resources()
+        return clone
+
+    copy = with_options
 
     @property
     def api_key(self) -> Optional[str]:
@@ -314,6 +347,17 @@ class _ClientBase:
         catalog: Optional[Catalog],
         books: Optional[RequestBooks] = None,
     ) -> Tuple[_NativeArgs, RequestBooks]:
+        # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
+        params = without_omitted(params)
+        extra_query = None
+        if "extra_query" in params:
+            params = dict(params)
+            extra_query = params.pop("extra_query")
+        extra_headers, timeout, query = self._call_defaults.apply(extra_headers, timeout, extra_query)
+        if stream is not False and is_omitted(stream):
+            stream = False
+        if max_retries is not None and is_omitted(max_retries):
+            max_retries = None
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -361,7 +405,8 @@ class _ClientBase:
             books = self._new_books(model, tags, stream, params)
         if self._budgets:
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after), books
+        encoded = encode_query(query) if query else None
+        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
     def _new_books(
         self, model: ModelArg, tags: Optional[Sequence[str]], stream: bool, params: Mapping[str, Any]
@@ -445,7 +490,7 @@ class _Resource(Generic[_ClientT]):
         self._client = client
 
 
-class AsyncCompletions(_Resource["AsyncClient"]):
+class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     """``client.chat.completions``."""
 
     @overload
@@ -637,7 +682,7 @@ class AsyncClient(_ClientBase):
 # ----------------------------------------------------------------------------- sync
 
 
-class Completions(_Resource["Client"]):
+class Completions(CompletionsDropIn, _Resource["Client"]):
     """``client.chat.completions``."""
 
     @overload

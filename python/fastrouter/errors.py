@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 
 if TYPE_CHECKING:
     from ._fastrouter import NativeAttempt
     from .attempts import Attempt
+    from .dropin.response import Response
     from .types import ChatCompletion
 
 __all__ = [
@@ -66,6 +67,11 @@ class APIError(FastrouterError):
     model: Optional[str]
     request_id: Optional[str]
     attempts: List[Attempt]
+    # As in openai: the error body (the decoded JSON error object, or the text of a non-JSON
+    # body; None without a response) and the error object's ``type`` and ``param``.
+    body: object = None
+    type: Optional[str] = None
+    param: Optional[str] = None
 
     def __init__(
         self,
@@ -95,8 +101,6 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 class APIResponseValidationError(APIError):
     """The server answered with a success status but a body that is not what the API sends."""
 
-    body: Optional[str]
-
     def __init__(self, message: str, *, body: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.body = body
@@ -108,8 +112,11 @@ class APIStatusError(APIError):
     ``status_code`` is the HTTP status the error stands for; ``code`` is OpenRouter's
     ``error.code`` as sent (usually the status, sometimes a string); ``metadata`` is
     ``error.metadata`` (``provider_name``, ``raw``, moderation ``reasons`` and
-    ``flagged_input``, ...); ``provider`` the upstream provider named; ``body`` the start
-    of a non-JSON error body (e.g. a proxy's HTML page); ``retry_after`` in seconds.
+    ``flagged_input``, ...); ``provider`` the upstream provider named; ``body`` the error
+    object (``{"code", "message", "metadata"}``) of a JSON error, or the start of a
+    non-JSON body (e.g. a proxy's HTML page); ``retry_after`` in seconds. As in openai:
+    ``type`` and ``param`` of the error object, ``response`` (``status_code``,
+    ``headers``, ``json()``).
     """
 
     status_code: Optional[int]
@@ -117,7 +124,6 @@ class APIStatusError(APIError):
     metadata: Dict[str, Any]
     provider: Optional[str]
     retry_after: Optional[float]
-    body: Optional[str]
 
     def __init__(
         self,
@@ -128,7 +134,8 @@ class APIStatusError(APIError):
         metadata: Optional[Mapping[str, Any]] = None,
         provider: Optional[str] = None,
         retry_after: Optional[float] = None,
-        body: Optional[str] = None,
+        body: object = None,
+        headers: Sequence[Tuple[str, str]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
@@ -138,6 +145,20 @@ class APIStatusError(APIError):
         self.provider = provider
         self.retry_after = retry_after
         self.body = body
+        self._headers = headers
+        if isinstance(body, dict):
+            self.type = _str_or_none(body.get("type") or self.metadata.get("error_type"))
+            self.param = _str_or_none(body.get("param"))
+
+    @property
+    def response(self) -> Response:
+        """The error response as openai's ``e.response``: ``status_code``, ``headers``
+        (those the core reported) and the body (``json()`` / ``text``)."""
+        from .dropin.response import Response
+
+        body = self.body
+        content = json.dumps({"error": body}).encode() if isinstance(body, dict) else str(body or "").encode()
+        return Response(self.status_code or 0, self._headers, content)
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -148,6 +169,25 @@ class APIStatusError(APIError):
         if self.model:
             parts.append(f"model {self.model}")
         return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+def _str_or_none(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _header_pairs(block: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+    """The core's ``name: value`` header lines as pairs."""
+    if not block:
+        return ()
+    return tuple((name, value) for name, _, value in (line.partition(": ") for line in block.splitlines()))
+
+
+def _error_object(code: Any, message: str, metadata: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The JSON error object (``{"code", "message", "metadata"}``) as the core read it."""
+    error: Dict[str, Any] = {"code": code, "message": message}
+    if metadata is not None:
+        error["metadata"] = dict(metadata)
+    return error
 
 
 class BadRequestError(APIStatusError):
@@ -362,6 +402,7 @@ def _from_native(
     exhausted_chain: bool,
     partial: Optional[str] = None,
     answer_cost: Optional[str] = None,
+    headers: Optional[str] = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
@@ -392,6 +433,8 @@ def _from_native(
         error = APIError(message, **common)
     else:
         cls = _BY_KIND.get(kind, APIStatusError)
+        if kind == "model_not_found" and status == 404:
+            cls = NotFoundError  # OpenAI-style servers say "no such model" with a 404, as openai raises it
         error = cls(
             message,
             status_code=status,
@@ -399,7 +442,8 @@ def _from_native(
             metadata=metadata,
             provider=provider,
             retry_after=retry_after,
-            body=body,
+            body=body if body is not None else _error_object(code, message, metadata),
+            headers=_header_pairs(headers),
             **common,
         )
     if not exhausted_chain:

@@ -3,65 +3,133 @@ OpenRouter one, typed. Anything newer goes through ``extra_body``."""
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Dict, FrozenSet, List, Optional, TypedDict, Union
+from typing import Any, Dict, FrozenSet, Optional, TypedDict, Union
 
-__all__ = ["ChatCompletionParams", "PARAM_NAMES", "build_body"]
+from .dropin.sentinels import OrOmitted, without_omitted
+
+__all__ = [
+    "ChatCompletionParams",
+    "OpenAIParams",
+    "OpenRouterParams",
+    "PARAM_NAMES",
+    "RequestOptions",
+    "ResponseFormatParams",
+    "StructuredParams",
+    "build_body",
+]
 
 
-class ChatCompletionParams(TypedDict, total=False):
+class OpenAIParams(TypedDict, total=False):
+    """Every parameter of ``openai``'s ``chat.completions.create`` (besides model, messages
+    and stream), typed loosely enough (Mapping, Sequence, Iterable; ``openai.NOT_GIVEN`` /
+    ``openai.omit`` allowed) that openai's own TypedDicts and tuples type-check."""
+
+    audio: OrOmitted[Mapping[str, Any]]
+    frequency_penalty: OrOmitted[float]
+    function_call: OrOmitted[Union[str, Mapping[str, Any]]]
+    functions: OrOmitted[Iterable[Mapping[str, Any]]]
+    logit_bias: OrOmitted[Mapping[str, int]]
+    logprobs: OrOmitted[bool]
+    max_completion_tokens: OrOmitted[int]
+    max_tokens: OrOmitted[int]
+    metadata: OrOmitted[Mapping[str, str]]
+    modalities: OrOmitted[Sequence[str]]
+    moderation: OrOmitted[Mapping[str, Any]]
+    n: OrOmitted[int]
+    parallel_tool_calls: OrOmitted[bool]
+    prediction: OrOmitted[Mapping[str, Any]]
+    presence_penalty: OrOmitted[float]
+    prompt_cache_key: OrOmitted[str]
+    prompt_cache_options: OrOmitted[Mapping[str, Any]]
+    prompt_cache_retention: OrOmitted[str]
+    reasoning_effort: OrOmitted[str]
+    safety_identifier: OrOmitted[str]
+    seed: OrOmitted[int]
+    service_tier: OrOmitted[str]
+    stop: OrOmitted[Union[str, Sequence[str]]]
+    store: OrOmitted[bool]
+    stream_options: OrOmitted[Mapping[str, Any]]
+    temperature: OrOmitted[float]
+    tool_choice: OrOmitted[Union[str, Mapping[str, Any]]]
+    tools: OrOmitted[Iterable[Mapping[str, Any]]]
+    top_logprobs: OrOmitted[int]
+    top_p: OrOmitted[float]
+    user: OrOmitted[str]
+    verbosity: OrOmitted[str]
+    web_search_options: OrOmitted[Mapping[str, Any]]
+
+
+class ResponseFormatParams(TypedDict, total=False):
+    """``response_format`` (apart, since ``parse()`` and ``stream()`` type it their way)."""
+
+    response_format: OrOmitted[Mapping[str, Any]]
+
+
+class OpenRouterParams(TypedDict, total=False):
+    """OpenRouter's own request parameters."""
+
+    models: OrOmitted[Sequence[str]]
+    provider: OrOmitted[Mapping[str, Any]]
+    reasoning: OrOmitted[Mapping[str, Any]]
+    transforms: OrOmitted[Sequence[str]]
+    plugins: OrOmitted[Iterable[Mapping[str, Any]]]
+    usage: OrOmitted[Mapping[str, Any]]
+    top_k: OrOmitted[int]
+    top_a: OrOmitted[float]
+    min_p: OrOmitted[float]
+    repetition_penalty: OrOmitted[float]
+    session_id: OrOmitted[str]
+    trace: OrOmitted[Mapping[str, Any]]
+    debug: OrOmitted[Mapping[str, Any]]
+    image_config: OrOmitted[Mapping[str, Any]]
+    include_reasoning: OrOmitted[bool]
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-request options that are not part of the JSON body."""
+
+    extra_query: OrOmitted[Mapping[str, object]]
+
+
+class ChatCompletionParams(OpenAIParams, ResponseFormatParams, OpenRouterParams, RequestOptions, total=False):
     """Optional keyword arguments of ``chat.completions.create``."""
 
-    # OpenAI-compatible
-    frequency_penalty: Optional[float]
-    logit_bias: Optional[Dict[str, int]]
-    logprobs: Optional[bool]
-    max_completion_tokens: Optional[int]
-    max_tokens: Optional[int]
-    metadata: Optional[Dict[str, str]]
-    modalities: Optional[List[str]]
-    n: Optional[int]
-    parallel_tool_calls: Optional[bool]
-    prediction: Optional[Dict[str, Any]]
-    presence_penalty: Optional[float]
-    prompt_cache_key: Optional[str]
-    reasoning_effort: Optional[str]
-    response_format: Optional[Dict[str, Any]]
-    seed: Optional[int]
-    service_tier: Optional[str]
-    stop: Union[str, List[str], None]
-    stream_options: Optional[Dict[str, Any]]
-    temperature: Optional[float]
-    tool_choice: Union[str, Dict[str, Any], None]
-    tools: Optional[List[Dict[str, Any]]]
-    top_logprobs: Optional[int]
-    top_p: Optional[float]
-    user: Optional[str]
-    verbosity: Optional[str]
-    web_search_options: Optional[Dict[str, Any]]
-    # OpenRouter
-    models: Optional[List[str]]
-    provider: Optional[Dict[str, Any]]
-    reasoning: Optional[Dict[str, Any]]
-    transforms: Optional[List[str]]
-    plugins: Optional[List[Dict[str, Any]]]
-    usage: Optional[Dict[str, Any]]
-    top_k: Optional[int]
-    top_a: Optional[float]
-    min_p: Optional[float]
-    repetition_penalty: Optional[float]
-    session_id: Optional[str]
-    trace: Optional[Dict[str, Any]]
-    debug: Optional[Dict[str, Any]]
-    image_config: Optional[Dict[str, Any]]
-    include_reasoning: Optional[bool]
     # fastrouter's own, never sent: USD ceiling for this request's worst case (routing/plan.py)
     max_cost_per_request: Union[float, str, Decimal, None]
 
 
-PARAM_NAMES: FrozenSet[str] = frozenset(ChatCompletionParams.__annotations__)
+class StructuredParams(OpenAIParams, OpenRouterParams, RequestOptions, total=False):
+    """Optional keyword arguments of ``parse()`` and ``stream()`` (which take their own
+    ``response_format``)."""
+
+
+PARAM_NAMES: FrozenSet[str] = frozenset(
+    [*OpenAIParams.__annotations__, *ResponseFormatParams.__annotations__, *OpenRouterParams.__annotations__]
+)
+REQUEST_OPTIONS: FrozenSet[str] = frozenset(RequestOptions.__annotations__)
+
+
+# Parameters openai types as Iterable (a generator is fine there); JSON needs a list.
+_ITERABLE_PARAMS = ("tools", "functions", "plugins")
+
+
+def _openai_param_names() -> FrozenSet[str]:
+    """The parameters of the ``openai`` package's ``create()``, when the program has
+    imported openai (never imported here): a parameter newer than this list passes through."""
+    openai = sys.modules.get("openai")
+    completions = getattr(getattr(openai, "resources", None), "chat", None)
+    create = getattr(getattr(completions, "Completions", None), "create", None)
+    if create is None:
+        return frozenset()
+    try:
+        return frozenset(inspect.signature(create).parameters)
+    except (TypeError, ValueError):
+        return frozenset()
 
 
 def _close_match(name: str, names: Iterable[str]) -> str:
@@ -88,18 +156,34 @@ def build_body(
     *,
     stream: bool = False,
 ) -> bytes:
-    """The JSON request object without ``model`` (the core adds it per attempt)."""
+    """The JSON request object without ``model`` (the core adds it per attempt).
+
+    ``params`` holds no "not given" sentinels (the client drops them first); one in
+    ``extra_body`` is dropped here. A name that is a parameter of neither OpenRouter nor
+    ``openai`` (when the user's program has imported it) is a ``TypeError`` with a hint.
+    """
     unknown = [name for name in params if name not in PARAM_NAMES]
     if unknown:
-        name = unknown[0]
-        raise TypeError(
-            f"create() got an unexpected keyword argument {name!r}.{_close_match(name, PARAM_NAMES)}"
-            " Pass newer or provider-specific fields in extra_body={...}."
-        )
-    if not isinstance(messages, (list, tuple)) or not messages:
+        newer = _openai_param_names()
+        for name in unknown:
+            if name not in newer:
+                raise TypeError(
+                    f"create() got an unexpected keyword argument {name!r}.{_close_match(name, PARAM_NAMES)}"
+                    " Pass newer or provider-specific fields in extra_body={...}."
+                )
+    if not isinstance(messages, (list, tuple)):
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise TypeError("messages must be a non-empty list of message dicts")
+        messages = list(messages)
+    if not messages:
         raise TypeError("messages must be a non-empty list of message dicts")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise TypeError(f"extra_body must be a dict of extra JSON fields, got {type(extra_body).__name__}")
+    for name in _ITERABLE_PARAMS:
+        value = params.get(name)
+        if value is not None and not isinstance(value, (list, tuple)):
+            params = {**params, name: list(value)}
+    extra_body = without_omitted(extra_body)
     body: Dict[str, Any] = {"messages": messages}
     body.update(params)
     if stream:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, List, Optio
 
 from ._bridge import run
 from .attempts import Attempt
+from .dropin.response import Response, stream_response
 from .errors import FastrouterError
 from .types import ChatCompletion, ChatCompletionChunk
 from .usage.books import exit_status
@@ -63,6 +64,11 @@ class _StreamBase:
     def attempts(self) -> List[Attempt]:
         """Every try of the model chain, once the stream has ended."""
         return [Attempt._from_native(a) for a in self._native.attempts() or ()]
+
+    @property
+    def response(self) -> Response:
+        """The HTTP response being read, as openai's ``stream.response``: status and headers."""
+        return stream_response(self._native)
 
     @property
     def keepalives(self) -> int:

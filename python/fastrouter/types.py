@@ -37,9 +37,11 @@ import json
 import sys
 import typing
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 
 from .attempts import Attempt
+from .dropin.dump import IncEx
+from .dropin.dump import dump as _dump
 
 if TYPE_CHECKING:
     from .cascade.result import CascadeResult
@@ -71,7 +73,7 @@ __all__ = [
     "URLCitation",
 ]
 
-_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost", "_cascade"))
+_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http"))
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -119,39 +121,100 @@ class _Model:
             except KeyError:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
 
-    def to_dict(self, *, exclude_none: bool = False) -> dict[str, Any]:
-        """Return a deep copy of the underlying JSON object (unknown fields kept)."""
-        result: dict[str, Any] = _copy_json(self._data, exclude_none)
-        return result
+    # -- dumps, with openai's names and defaults (see fastrouter.dropin.dump) --------------
 
-    def to_json(self, indent: Optional[int] = None, *, exclude_none: bool = False) -> str:
-        """Serialize the underlying JSON object to a JSON string."""
-        data = _copy_json(self._data, True) if exclude_none else self._data
+    def to_dict(
+        self,
+        *,
+        mode: str = "python",
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> dict[str, Any]:
+        """A deep copy of the JSON object: by default exactly what the server sent (unknown
+        fields kept), as openai's ``to_dict``; ``exclude_unset=False`` adds every declared
+        field it did not send as ``None``. The data is plain JSON already, so ``mode`` and
+        ``use_api_names`` change nothing."""
+        if exclude_unset:
+            result: dict[str, Any] = _copy_json(self._data, exclude_none or exclude_defaults)
+            return result
+        return _dump(self, exclude_unset=False, exclude_none=exclude_none or exclude_defaults)
+
+    def to_json(
+        self,
+        indent: Optional[int] = 2,
+        *,
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> str:
+        """:meth:`to_dict` as JSON text, indented by 2 like openai's (``indent=None``: one line)."""
+        data = self.to_dict(exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none)
         return json.dumps(data, indent=indent, ensure_ascii=False)
 
     def model_dump(
         self,
         *,
         mode: str = "python",
-        exclude_none: bool = False,
+        include: Optional[IncEx] = None,
+        exclude: Optional[IncEx] = None,
+        context: Optional[Any] = None,
+        by_alias: Optional[bool] = None,
         exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        exclude_computed_fields: bool = False,
+        round_trip: bool = False,
+        warnings: Union[bool, str] = True,
+        fallback: Optional[Callable[[Any], Any]] = None,
+        serialize_as_any: bool = False,
     ) -> dict[str, Any]:
-        """Alias of :meth:`to_dict` for ``openai``/pydantic compatibility.
-
-        ``mode`` and ``exclude_unset`` are accepted for compatibility; the data is
-        already plain JSON and only contains fields the server actually sent.
-        """
-        return self.to_dict(exclude_none=exclude_none)
+        """pydantic's ``model_dump`` as openai's models have it: every declared field
+        (``None`` when not sent) plus the unknown ones the server sent; ``include`` /
+        ``exclude`` take field-name sets or nested dicts (``{"choices": {0: {"message"}}}``,
+        ``"__all__"`` for every list item). Field names are the API's, so ``by_alias`` and
+        ``mode`` change nothing; defaults are all ``None``, so ``exclude_defaults`` drops
+        ``None`` values like ``exclude_none``."""
+        return _dump(
+            self,
+            include=include,
+            exclude=exclude,
+            exclude_unset=exclude_unset,
+            exclude_none=exclude_none or exclude_defaults,
+        )
 
     def model_dump_json(
         self,
         *,
         indent: Optional[int] = None,
-        exclude_none: bool = False,
+        ensure_ascii: bool = False,
+        include: Optional[IncEx] = None,
+        exclude: Optional[IncEx] = None,
+        context: Optional[Any] = None,
+        by_alias: Optional[bool] = None,
         exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        exclude_computed_fields: bool = False,
+        round_trip: bool = False,
+        warnings: Union[bool, str] = True,
+        fallback: Optional[Callable[[Any], Any]] = None,
+        serialize_as_any: bool = False,
     ) -> str:
-        """Alias of :meth:`to_json` for ``openai``/pydantic compatibility."""
-        return self.to_json(indent, exclude_none=exclude_none)
+        """:meth:`model_dump` as JSON text, compact like pydantic's unless ``indent``."""
+        data = self.model_dump(
+            include=include,
+            exclude=exclude,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+        )
+        separators = (",", ":") if indent is None else None
+        return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii, separators=separators)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _Model):
@@ -474,7 +537,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade")
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http")
 
     id: str
     object: str
@@ -494,6 +557,8 @@ class ChatCompletion(_Model):
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
         self._cascade: Optional[CascadeResult] = None  # set by a cascade that keeps this answer
+        # The response headers it came with (``name: value`` lines), as the core reported them.
+        self._http: Optional[str] = None
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any, answer_cost: Optional[str] = None) -> ChatCompletion:

@@ -21,7 +21,7 @@ use crate::chat::complete;
 use crate::duration::from_secs_clamped;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{Backoff, ChatRequest};
+use crate::failover::{chat_path, Backoff, ChatRequest};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::network::NetworkOptions;
@@ -119,6 +119,7 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<(Transport, ChatRequest)> {
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
@@ -147,6 +148,7 @@ impl NativeClient {
             health: self.health.clone(),
             events: self.events.clone(),
             hedge,
+            path: chat_path(query.as_deref()),
         };
         Ok((transport, request))
     }
@@ -277,7 +279,7 @@ impl NativeClient {
 
     /// Start a chat completion over the model chain; reports a `NativeChat` (or
     /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat(
         &self,
@@ -289,9 +291,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<TaskHandle> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let future = async move { complete(&transport, &request, &backoff).await };
         Ok(spawn_reporting(
@@ -306,7 +316,7 @@ impl NativeClient {
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_blocking(
         &self,
@@ -317,9 +327,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<NativeChat> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let result = block_on(
             py,
@@ -333,7 +351,7 @@ impl NativeClient {
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
     /// once committed (first content or a clean end), or the chain's exception.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_stream(
         &self,
@@ -345,9 +363,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<TaskHandle> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         let future = open_stream(transport, request, backoff);
         Ok(spawn_reporting(
@@ -362,7 +388,7 @@ impl NativeClient {
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None))]
+    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
     #[allow(clippy::too_many_arguments)]
     fn chat_stream_blocking(
         &self,
@@ -373,9 +399,17 @@ impl NativeClient {
         max_retries: u32,
         timeouts: Option<TimeoutSettings>,
         hedge_after: Option<f64>,
+        query: Option<String>,
     ) -> PyResult<NativeStream> {
-        let (transport, request) =
-            self.prepare(body, models, headers, max_retries, timeouts, hedge_after)?;
+        let (transport, request) = self.prepare(
+            body,
+            models,
+            headers,
+            max_retries,
+            timeouts,
+            hedge_after,
+            query,
+        )?;
         let backoff = self.backoff;
         block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
     }

@@ -87,6 +87,7 @@ fn build(
             kwargs.set_item("provider", details.provider.as_deref())?;
             kwargs.set_item("model", details.model.as_deref())?;
             kwargs.set_item("body", details.body_snippet.as_deref())?;
+            kwargs.set_item("headers", details.headers.as_deref())?;
             kwargs.set_item("attempts", attempt_list(py, attempts)?)?;
             kwargs.set_item("answer_cost", answer_cost(attempts))?;
             kwargs.set_item("exhausted_chain", exhausted_chain)?;

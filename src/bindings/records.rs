@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
+use reqwest::header::HeaderMap;
 
 use crate::events::ChainEvent;
 use crate::failover::{answer_cost, Attempt, ChatSuccess};
@@ -68,15 +69,23 @@ pub struct NativeChat {
     body: Py<PyBytes>,
     attempts: Py<PyList>,
     answer_cost: Option<String>,
+    /// The answering response's headers, kept as received and rendered only when read.
+    headers: HeaderMap,
 }
 
 impl NativeChat {
     pub fn new(py: Python<'_>, success: ChatSuccess) -> PyResult<Self> {
-        let ChatSuccess { body, attempts, .. } = success;
+        let ChatSuccess {
+            body,
+            attempts,
+            headers,
+            ..
+        } = success;
         Ok(Self {
             body: PyBytes::new(py, &body).unbind(),
             attempts: attempt_list(py, &attempts)?.unbind(),
             answer_cost: answer_cost(&attempts).map(str::to_owned),
+            headers,
         })
     }
 }
@@ -99,6 +108,12 @@ impl NativeChat {
     #[getter]
     fn answer_cost(&self) -> Option<String> {
         self.answer_cost.clone()
+    }
+
+    /// The answering response's headers as `name: value` lines (openai's `.headers`).
+    #[getter]
+    fn headers(&self) -> String {
+        crate::response::header_block(&self.headers)
     }
 }
 

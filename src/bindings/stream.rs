@@ -261,6 +261,15 @@ impl NativeStream {
         attempts.as_deref().and_then(answer_cost).map(str::to_owned)
     }
 
+    /// The answering response's headers as `name: value` lines.
+    fn response_headers(&self) -> Option<String> {
+        self.shared
+            .response_headers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// Keep-alive comments received so far.
     #[getter]
     fn keepalives(&self) -> u64 {

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
-use crate::response::{check_chat_body, error_from_response};
+use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
 use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, version_name, Transport};
@@ -45,6 +45,8 @@ pub struct StreamShared {
     accumulator: Mutex<Accumulator>,
     /// OpenRouter keep-alive comments received (liveness, not progress).
     pub keepalives: AtomicU64,
+    /// The committed response's headers as `name: value` lines (`stream.response.headers`).
+    pub response_headers: Mutex<Option<String>>,
 }
 
 impl StreamShared {
@@ -75,10 +77,13 @@ fn timeout_error(what: &str, limit: Option<Duration>, keepalives: u64) -> Error 
     )
 }
 
-/// Open one attempt and read until its first content.
+/// Open one attempt (chain entry `entry`, POSTed to `path` at its target) and read until
+/// its first content.
+#[allow(clippy::too_many_arguments)] // one attempt's inputs, each used once
 async fn open(
     transport: &Transport,
     entry: &str,
+    path: &str,
     body: Bytes,
     headers: &HeaderMap,
     shared: &StreamShared,
@@ -93,7 +98,7 @@ async fn open(
 
     let response = timeout_at(
         first_deadline.into(),
-        transport.send_chat_streaming(entry, body, headers),
+        transport.send_chat_streaming(entry, path, body, headers),
     )
     .await
     .map_err(|_| timeout_error("no response", first_token_limit, 0))??;
@@ -212,6 +217,7 @@ pub async fn run_stream(
     let idle_limit = timeouts.idle.or(timeouts.attempt);
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let headers = &request.headers;
+    let path = request.path.as_str();
 
     let opened = walk_chain(&request, &backoff, |model, body, remaining| {
         let transport = &transport;
@@ -221,6 +227,7 @@ pub async fn run_stream(
             let result = open(
                 transport,
                 &model,
+                path,
                 body,
                 headers,
                 shared,
@@ -251,6 +258,10 @@ pub async fn run_stream(
         }
     };
 
+    *shared
+        .response_headers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(header_block(&stream.headers));
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
     let mut delivered: usize = 0;

@@ -328,6 +328,16 @@ class Model:
     per_request_limits: Optional[Mapping[str, Any]] = field(default=None, hash=False, repr=False)
     raw: Mapping[str, Any] = field(default_factory=_empty_map, compare=False, hash=False, repr=False)
 
+    @property
+    def owned_by(self) -> str:
+        """The author part of the id (``"anthropic"``), as openai's ``Model.owned_by``."""
+        return self.id.split("/", 1)[0]
+
+    @property
+    def object(self) -> str:
+        """``"model"``, as openai's ``Model.object``."""
+        return "model"
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Model:
         """Build from one ``/models`` entry; ``ValueError`` when it has no string ``id``.

@@ -289,6 +289,11 @@ class Catalog:
         """Every model id, in payload order."""
         return tuple(self._by_id)
 
+    @property
+    def data(self) -> List[Model]:
+        """Every model, in payload order: ``client.models.list().data`` as in openai's page."""
+        return list(self._models)
+
     # collection -----------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._models)

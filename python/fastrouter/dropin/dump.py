@@ -1,0 +1,139 @@
+"""pydantic-style dumps of response objects with openai's options (``include``/``exclude``, ``exclude_unset``...)."""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type, Union
+
+if TYPE_CHECKING:
+    from ..types import _Model
+
+__all__ = ["IncEx", "dump"]
+
+# pydantic's include/exclude spelling: a set of field names, or a dict from a field name (a
+# list index, or "__all__" for every item) to True or a nested spec.
+IncEx = Union[typing.AbstractSet[Union[int, str]], Mapping[Union[int, str], Any]]
+
+# Per class: declared field -> (nested model class or None, is a list of it).
+_SHAPES: Dict[type, Dict[str, Tuple[Optional[type], bool]]] = {}
+
+
+def _shape(cls: Type[_Model]) -> Dict[str, Tuple[Optional[type], bool]]:
+    shape = _SHAPES.get(cls)
+    if shape is not None:
+        return shape
+    from ..types import _Model
+
+    module = sys.modules[cls.__module__]
+    ns = {**vars(sys.modules[_Model.__module__]), **vars(module)}
+    shape = {}
+    for name, hint in typing.get_type_hints(cls, globalns=ns, localns=ns).items():
+        if name.startswith("_") or name not in cls._fields:
+            continue
+        args = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) is Union else [hint]
+        target = args[0] if len(args) == 1 else None
+        is_list = typing.get_origin(target) is list
+        if is_list:
+            inner = typing.get_args(target)
+            target = inner[0] if inner else None
+        origin = typing.get_origin(target)
+        target = origin if isinstance(origin, type) else target
+        model = target if isinstance(target, type) and issubclass(target, _Model) else None
+        shape[name] = (model, is_list)
+    _SHAPES[cls] = shape
+    return shape
+
+
+def _sub(spec: Optional[IncEx], key: Union[int, str]) -> Tuple[bool, Optional[IncEx]]:
+    """Whether ``key`` is named by ``spec``, and the nested spec below it (None: all)."""
+    if spec is None:
+        return True, None
+    if isinstance(spec, Mapping):
+        value = spec.get(key, spec.get("__all__"))
+        if value is None or value is False:
+            return False, None
+        return True, (None if value is True or value is ... else value)
+    return key in spec, None
+
+
+def _list(
+    items: list[Any], model: Optional[type], include: Optional[IncEx], exclude: Optional[IncEx], opts: Tuple[bool, bool]
+) -> list[Any]:
+    out = []
+    for index, item in enumerate(items):
+        keep, inc = _sub(include, index) if include is not None else (True, None)
+        if not keep:
+            continue
+        exc: Optional[IncEx] = None
+        if exclude is not None:
+            named, exc = _sub(exclude, index)
+            if named and exc is None:
+                continue
+        if model is not None and isinstance(item, dict):
+            out.append(_dict(item, model, inc, exc, opts))
+        else:
+            out.append(_plain(item, opts[1]))
+    return out
+
+
+def _plain(value: Any, exclude_none: bool) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v, exclude_none) for k, v in value.items() if not (exclude_none and v is None)}
+    if isinstance(value, list):
+        return [_plain(v, exclude_none) for v in value]
+    return value
+
+
+def _dict(
+    data: Dict[str, Any],
+    cls: Optional[type],
+    include: Optional[IncEx],
+    exclude: Optional[IncEx],
+    opts: Tuple[bool, bool],
+) -> Dict[str, Any]:
+    exclude_unset, exclude_none = opts
+    shape = _shape(cls) if cls is not None else {}
+    keys = list(data)
+    if not exclude_unset:
+        keys += [name for name in shape if name not in data]
+    out: Dict[str, Any] = {}
+    for key in keys:
+        keep, inc = _sub(include, key) if include is not None else (True, None)
+        if not keep:
+            continue
+        exc: Optional[IncEx] = None
+        if exclude is not None:
+            named, exc = _sub(exclude, key)
+            if named and exc is None:
+                continue
+        value = data.get(key)
+        if value is None:
+            if not exclude_none:
+                out[key] = None
+            continue
+        model, is_list = shape.get(key, (None, False))
+        if is_list and isinstance(value, list):
+            out[key] = _list(value, model, inc, exc, opts)
+        elif model is not None and isinstance(value, dict):
+            out[key] = _dict(value, model, inc, exc, opts)
+        elif isinstance(value, dict) and (inc is not None or exc is not None):
+            out[key] = _dict(value, None, inc, exc, opts)
+        else:
+            out[key] = _plain(value, exclude_none)
+    return out
+
+
+def dump(
+    model: _Model,
+    *,
+    include: Optional[IncEx] = None,
+    exclude: Optional[IncEx] = None,
+    exclude_unset: bool = False,
+    exclude_none: bool = False,
+) -> Dict[str, Any]:
+    """A deep copy of ``model``'s JSON as plain dicts and lists: every declared field
+    (``None`` when the server did not send it, unless ``exclude_unset``) plus every field it
+    sent, filtered by ``include`` / ``exclude`` and ``exclude_none``."""
+    return _dict(model._data, type(model), include, exclude, (exclude_unset, exclude_none))

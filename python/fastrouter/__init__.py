@@ -18,6 +18,7 @@ server bundled in the wheel.
 
 from ._fastrouter import __version__
 from .attempts import Attempt
+from .cache import Cache
 from .catalog import (
     Architecture,
     Catalog,
@@ -51,11 +52,13 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     ServiceUnavailableError,
+    StoreUnavailableError,
     StreamError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
+from .limits import Limit
 from .routing import ResolvedRoute, Route, Routing, RoutingError
 from .streaming import AsyncStream, Stream
 from .types import (
@@ -78,6 +81,8 @@ __all__ = [
     "Timeout",
     "Cooldown",
     "Budget",
+    "Limit",
+    "Cache",
     "Catalog",
     "CatalogCache",
     "CatalogUnavailableError",
@@ -130,4 +135,5 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    "StoreUnavailableError",
 ]

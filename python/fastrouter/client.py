@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
+from .cache import Cache
 from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
 from .catalog.cache import fetched
 from .config import (
@@ -29,9 +31,12 @@ from .config import (
 )
 from .errors import FastrouterError
 from .events import EventHook, native_hook
+from .gate import Gate
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
+from .limits import Limit, Limiter
 from .params import build_body
 from .routing import ResolvedRoute, Routing
+from .store import Store, open_store
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 from .usage.books import RequestBooks
@@ -156,6 +161,10 @@ class _ClientBase:
         routing: Optional[Routing] = None,
         budgets: Sequence[Budget] = (),
         catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
+        limits: Optional[Mapping[str, Limit]] = None,
+        cache: Union[Cache, str, PathLike[str], bool, None] = None,
+        store: Union[str, PathLike[str], Store, None] = None,
+        on_store_error: str = "raise",
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -170,9 +179,13 @@ class _ClientBase:
         self.max_retries = max_retries
         self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self.routing = routing
-        self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
-        cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
-        self._catalog = CatalogLoader(cache, self.base_url)
+        self._store = open_store(store)
+        response_cache = Cache.coerce(cache)
+        self._budgets = BudgetBook(
+            [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store
+        )
+        catalog_store = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
+        self._catalog = CatalogLoader(catalog_store, self.base_url)
         self._api_key = resolve_api_key(api_key)
         self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
         self._inner = _fastrouter.NativeClient(
@@ -191,7 +204,16 @@ class _ClientBase:
             hedge_after=hedge.after if hedge is not None else None,
             hedge_adaptive=hedge.adaptive if hedge is not None else False,
         )
+        # Rate limits, the response cache and shared state (None when none is configured).
+        all_limits = {**(routing.all_limits() if routing is not None else {}), **(limits or {})}
+        limiter = Limiter(all_limits, self._store) if all_limits else None
+        self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
         self._add_resources()
+
+    def _deadline(self, args: _NativeArgs) -> Optional[float]:
+        """When a request's whole call must end (``monotonic()`` time), if it has a deadline."""
+        total = args[4][3] if args[4] is not None else self.timeout.total
+        return None if total is None else time.monotonic() + total
 
     def _add_resources(self) -> None:
         """Create the client's resources (``chat``, ``models``, ...)."""
@@ -331,6 +353,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -346,6 +369,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> AsyncStream: ...
 
@@ -361,6 +385,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]: ...
 
@@ -375,6 +400,7 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
@@ -383,8 +409,9 @@ class AsyncCompletions(_Resource["AsyncClient"]):
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
         ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent). Errors before a stream's first content are raised
-        here (after failover), like non-streaming ones.
+        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
+        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
+        stream's first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         catalog = await client.models.list() if client._needs_catalog(model) else None
@@ -392,6 +419,10 @@ class AsyncCompletions(_Resource["AsyncClient"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
         with books:
+            if client._gate is not None:  # limits, response cache, shared state
+                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+                deadline = client._deadline(args)
+                return await client._gate.chat_async(client, model, args, books, stream, cache, max_tokens, deadline)
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
@@ -513,6 +544,7 @@ class Completions(_Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -528,6 +560,7 @@ class Completions(_Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Stream: ...
 
@@ -543,6 +576,7 @@ class Completions(_Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]: ...
 
@@ -557,6 +591,7 @@ class Completions(_Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
@@ -566,8 +601,9 @@ class Completions(_Resource["Client"]):
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
         ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent). Errors before a stream's first content are raised
-        here (after failover), like non-streaming ones.
+        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
+        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
+        stream's first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         catalog = client.models.list() if client._needs_catalog(model) else None
@@ -575,6 +611,10 @@ class Completions(_Resource["Client"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog
         )
         with books:
+            if client._gate is not None:  # limits, response cache, shared state
+                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+                deadline = client._deadline(args)
+                return client._gate.chat_sync(client, model, args, books, stream, cache, max_tokens, deadline)
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))

@@ -40,6 +40,7 @@ __all__ = [
     "StreamError",
     "AllModelsFailedError",
     "BudgetExceededError",
+    "StoreUnavailableError",
     "CatalogUnavailableError",
     "RoutingError",
 ]
@@ -182,7 +183,12 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: rate limited by OpenRouter or the upstream provider; see ``retry_after``."""
+    """429: rate limited by OpenRouter or the upstream provider; see ``retry_after``.
+
+    ``client_side`` is True when fastrouter's own :class:`~fastrouter.Limit` refused the
+    request before sending anything (``kind`` ``"client_rate_limited"``, no status)."""
+
+    client_side: bool = False
 
 
 class InternalServerError(APIStatusError):
@@ -249,6 +255,11 @@ class AllModelsFailedError(FastrouterError):
 
 class BudgetExceededError(FastrouterError):
     """A request would break a configured budget; raised before anything is sent."""
+
+
+class StoreUnavailableError(FastrouterError, ConnectionError):
+    """The shared store (``store="redis://..."``) could not be reached; raised before the
+    request is sent, unless the client was made with ``on_store_error="open"``."""
 
 
 class CatalogUnavailableError(FastrouterError, LookupError):

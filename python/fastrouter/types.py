@@ -68,7 +68,7 @@ __all__ = [
     "URLCitation",
 ]
 
-_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost"))
+_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_priced_cost", "_cached"))
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -471,7 +471,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts", "_priced_cost")
+    __slots__ = ("_attempts", "_priced_cost", "_cached")
 
     id: str
     object: str
@@ -488,6 +488,7 @@ class ChatCompletion(_Model):
         self._attempts: Any = ()
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
+        self._cached = False
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any) -> ChatCompletion:
@@ -508,7 +509,10 @@ class ChatCompletion(_Model):
     def cost(self) -> Optional[Decimal]:
         """What this request cost in USD: exactly as OpenRouter reported it
         (``usage.cost``), else priced exactly from the catalog's prices (when the client
-        had the catalog at hand); ``None`` when neither is known."""
+        had the catalog at hand); ``None`` when neither is known. 0 when served from the
+        response cache."""
+        if self._cached:
+            return Decimal(0)
         for attempt in reversed(self.attempts):
             if attempt.cost is not None:
                 return attempt.cost
@@ -517,6 +521,11 @@ class ChatCompletion(_Model):
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             return Decimal(repr(cost))
         return self._priced_cost
+
+    @property
+    def cached(self) -> bool:
+        """True when this answer came from the response cache (nothing was sent)."""
+        return self._cached
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ChatCompletion._from_native, (self._data, self.attempts))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 from .._format import did_you_mean, usd
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
+from ..limits.limit import Limit
 from ..usage.budget import Budget
 from .explain import explain_route
 from .resolution import ResolvedRoute, _resolve_alias, _resolve_route
@@ -95,6 +96,7 @@ class Route:
     hedge_after: Optional[float]
     deadline_s: Optional[float]
     max_cost_per_request: Optional[Decimal]
+    limit: Optional[Limit]
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class Route:
         hedge_after: Optional[float] = None,
         deadline_s: Optional[float] = None,
         max_cost_per_request: Union[Decimal, float, str, None] = None,
+        limit: Union[Limit, Mapping[str, Any], None] = None,
     ) -> None:
         k = f"routes.{name}" if isinstance(name, str) else "routes"
         put = object.__setattr__
@@ -163,6 +166,7 @@ class Route:
             if max_cost_per_request is None
             else _check_usd(max_cost_per_request, f"{k}.max_cost_per_request", "0.50"),
         )
+        put(self, "limit", None if limit is None else _check_limit(limit, f"{k}.limit"))
         if self.mode == "ordered" and not self.models:
             raise RoutingError(
                 "mode 'ordered' keeps the order of `models`, but the route lists none",
@@ -213,6 +217,8 @@ class Route:
                 value = str(value)
             elif key == "providers":
                 value = json.loads(json.dumps(value))
+            elif isinstance(value, Limit):
+                value = value.to_dict()
             out[key] = value
         return out
 
@@ -245,6 +251,19 @@ class Route:
                 continue
             args.append(f"{key}={value!r}")
         return f"Route({', '.join(args)})"
+
+
+def _check_limit(value: Any, key: str) -> Limit:
+    """A :class:`~fastrouter.Limit` from a Limit or its table (``{ rpm = 60 }``)."""
+    if isinstance(value, Limit):
+        return value
+    table = _check_table(value, key, "{ rpm = 60, concurrency = 4 }")
+    try:
+        return Limit.from_dict(table)
+    except (TypeError, ValueError) as error:
+        raise RoutingError(
+            str(error), key=key, suggestion="for example { rpm = 60, tpm = 200000, concurrency = 4 }"
+        ) from None
 
 
 def _budget_from_dict(data: Any, key: str) -> Budget:
@@ -288,6 +307,7 @@ class Routing:
     routes: Mapping[str, Route] = field(hash=False)
     budgets: Tuple[Budget, ...]
     default_route: Optional[str]
+    limits: Mapping[str, Limit] = field(hash=False)
     source: Optional[str] = field(compare=False, repr=False)
     _cache: Dict[str, Tuple[Catalog, Tuple[Tuple[str, float], ...], ResolvedRoute]] = field(
         init=False, compare=False, repr=False, hash=False
@@ -300,14 +320,27 @@ class Routing:
         budgets: Sequence[Union[Budget, Mapping[str, Any]]] = (),
         default_route: Optional[str] = None,
         *,
+        limits: Optional[Mapping[str, Union[Limit, Mapping[str, Any]]]] = None,
         source: Optional[str] = None,
     ) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "_cache", {})
         try:
             self._init(aliases, routes, budgets, default_route)
+            table = {} if limits is None else _check_table(limits, "limits", '{ "openai/*" = { rpm = 60 } }')
+            checked = {str(name): _check_limit(spec, f"limits.{name}") for name, spec in table.items()}
+            object.__setattr__(self, "limits", checked)
         except RoutingError as error:
             raise error._with_source(source) from None
+
+    def all_limits(self) -> Dict[str, Limit]:
+        """Every rate limit: the ``[limits]`` table (by model id, glob or ``"*"``) and each
+        route's ``limit`` (under the route's name)."""
+        out = dict(self.limits)
+        for name, route in self.routes.items():
+            if route.limit is not None:
+                out[name] = route.limit
+        return out
 
     def _init(self, aliases: Any, routes: Any, budgets: Any, default_route: Any) -> None:
         alias_map: Dict[str, Tuple[str, ...]] = {}
@@ -389,6 +422,7 @@ class Routing:
             routes=table.get("routes"),
             budgets=table.get("budgets", ()),
             default_route=table.get("default_route"),
+            limits=table.get("limits"),
             source=source,
         )
 
@@ -424,6 +458,8 @@ class Routing:
             out["routes"] = {name: route.to_dict() for name, route in self.routes.items()}
         if self.budgets:
             out["budgets"] = [_budget_to_dict(b) for b in self.budgets]
+        if self.limits:
+            out["limits"] = {name: limit.to_dict() for name, limit in self.limits.items()}
         return out
 
     def to_toml(self) -> str:
@@ -444,6 +480,9 @@ class Routing:
             lines += ["", "[[budgets]]"]
             for key, value in _budget_to_dict(budget).items():
                 lines.append(f"{key} = {_toml_money(budget.usd) if key == 'usd' else _toml_value(value)}")
+        if self.limits:
+            lines += ["", "[limits]"]
+            lines += [f"{_toml_key(n)} = {_toml_value(limit.to_dict())}" for n, limit in self.limits.items()]
         return "\n".join(lines).lstrip("\n") + "\n"
 
     # ------------------------------------------------------------------- queries

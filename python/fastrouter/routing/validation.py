@@ -19,7 +19,7 @@ BUDGET_PERIODS: Tuple[str, ...] = ("request", "day", "total")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-_TOP_KEYS = ("aliases", "routes", "budgets", "default_route")
+_TOP_KEYS = ("aliases", "routes", "budgets", "default_route", "limits")
 _ROUTE_KEYS = (
     "models",
     "supports",
@@ -38,6 +38,7 @@ _ROUTE_KEYS = (
     "hedge_after",
     "deadline_s",
     "max_cost_per_request",
+    "limit",
 )
 _BUDGET_KEYS = ("usd", "per", "tags")
 _MONEY_KEYS = ("max_prompt_price", "max_completion_price", "max_cost_per_request")

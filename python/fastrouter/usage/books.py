@@ -4,6 +4,7 @@ settled whichever way the request ends (an answer, a failure, a finished or brok
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
@@ -73,6 +74,21 @@ class RequestBooks:
             shown = "an unknown amount" if estimate is None else f"up to ${estimate:f}"
             raise BudgetExceededError(f"{what} could cost {shown}, over the route's limit of ${limit:f}")
         self.reservation = self.budgets.reserve(estimate, self.tags, what)
+
+    def confirm(self) -> None:
+        """Take the reservation's shared part on the store (a shared store's budgets)."""
+        self.budgets.confirm(self.reservation, f"a request to {self.requested}")
+
+    async def confirm_async(self) -> None:
+        """:meth:`confirm`, awaiting the store."""
+        await self.budgets.confirm_async(self.reservation, f"a request to {self.requested}")
+
+    def served_from_cache(self, completion: ChatCompletion, saved: Optional[Decimal]) -> ChatCompletion:
+        """The response cache answered: record a hit at cost 0 with what it ``saved``."""
+        entry = self._entry(completion, "ok", streamed=self.streamed)
+        entry = replace(entry, cost_source="cache", saved_cost=saved or Decimal(0))
+        self._record(entry, Decimal(0))
+        return completion
 
     def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
         """The ledger entry, priced from the catalog when OpenRouter sent no cost."""

@@ -39,7 +39,8 @@ class UsageEntry:
     prices) or ``"generation"`` (reconciled from ``/generation``). ``reliability_cost`` is
     what failed attempts, retries and hedges cost on top. ``status`` is ``"ok"``,
     ``"error"`` (nothing answered), ``"stream_error"`` (a stream failed after it began) or
-    ``"cancelled"`` (a stream closed early).
+    ``"cancelled"`` (a stream closed early). A response-cache hit costs 0
+    (``cost_source`` ``"cache"``) and ``saved_cost`` is what the stored answer cost.
     """
 
     time: float
@@ -61,6 +62,7 @@ class UsageEntry:
     status: str = "ok"
     streamed: bool = False
     reconciled: bool = False
+    saved_cost: Optional[Decimal] = None
 
     @classmethod
     def _fast(cls, *values: Any) -> UsageEntry:
@@ -85,6 +87,7 @@ class UsageEntry:
         out = asdict(self)
         out["cost"] = None if self.cost is None else str(self.cost)
         out["reliability_cost"] = str(self.reliability_cost)
+        out["saved_cost"] = None if self.saved_cost is None else str(self.saved_cost)
         out["tags"] = list(self.tags)
         return out
 
@@ -99,6 +102,8 @@ class UsageTotals:
     cost: Decimal = _ZERO
     reliability_cost: Decimal = _ZERO
     unknown_cost: int = field(default=0)
+    cache_hits: int = 0
+    saved_cost: Decimal = _ZERO
 
     @property
     def total_cost(self) -> Decimal:
@@ -114,6 +119,9 @@ class UsageTotals:
         else:
             self.cost += entry.cost
         self.reliability_cost += entry.reliability_cost
+        if entry.saved_cost is not None:
+            self.cache_hits += 1
+            self.saved_cost += entry.saved_cost
 
 
 _COLUMNS = [f.name for f in fields(UsageEntry)]
@@ -131,6 +139,7 @@ def _entry(row: Tuple[Any, ...]) -> UsageEntry:
     values = dict(zip(_COLUMNS, row))
     values["cost"] = None if values["cost"] is None else Decimal(values["cost"])
     values["reliability_cost"] = Decimal(values["reliability_cost"] or "0")
+    values["saved_cost"] = None if values.get("saved_cost") is None else Decimal(values["saved_cost"])
     values["tags"] = tuple(json.loads(values["tags"] or "[]"))
     values["byok"] = bool(values["byok"])
     values["streamed"] = bool(values["streamed"])
@@ -160,6 +169,10 @@ class UsageLedger:
             # NORMAL in WAL mode: a committed entry survives a crash of this process.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(usage)")}
+            for column in _COLUMNS:
+                if column not in present:  # a ledger written by an older version
+                    self._db.execute(f"ALTER TABLE usage ADD COLUMN {column}")
             for row in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM usage ORDER BY rowid"):
                 self._add(_entry(row))
 
@@ -204,6 +217,11 @@ class UsageLedger:
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
         return self._total.total_cost
+
+    @property
+    def saved_cost(self) -> Decimal:
+        """What the response cache saved: the stored cost of every answer it served."""
+        return self._total.saved_cost
 
     @property
     def reliability_cost(self) -> Decimal:

@@ -142,6 +142,7 @@ class _ClientBase:
     base_url: str
     timeout: Timeout
     max_retries: int
+    _on_loop = False  # True for the asyncio client
 
     def __init__(
         self,
@@ -180,9 +181,10 @@ class _ClientBase:
         self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self.routing = routing
         self._store = open_store(store)
+        self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
         response_cache = Cache.coerce(cache)
         self._budgets = BudgetBook(
-            [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store
+            [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store, self._on_loop
         )
         catalog_store = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
         self._catalog = CatalogLoader(catalog_store, self.base_url)
@@ -209,6 +211,12 @@ class _ClientBase:
         limiter = Limiter(all_limits, self._store) if all_limits else None
         self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
         self._add_resources()
+
+    async def _close_stores(self) -> None:
+        if self._owns_store:
+            await self._store.aclose()
+        if self._gate is not None and self._gate.cache_store is not self._store:
+            await self._gate.cache_store.aclose()
 
     def _deadline(self, args: _NativeArgs) -> Optional[float]:
         """When a request's whole call must end (``monotonic()`` time), if it has a deadline."""
@@ -488,6 +496,7 @@ class AsyncClient(_ClientBase):
     ...                                             messages=[{"role": "user", "content": "hi"}])
     """
 
+    _on_loop = True
     chat: AsyncChat
     models: AsyncModels
     generations: AsyncGenerations
@@ -513,6 +522,7 @@ class AsyncClient(_ClientBase):
     async def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        await self._close_stores()
 
     async def __aenter__(self) -> Self:
         return self
@@ -698,6 +708,10 @@ class Client(_ClientBase):
     def close(self) -> None:
         """Close the connection pool. Requests already running finish first."""
         self._inner.close()
+        if self._owns_store:
+            self._store.close()
+        if self._gate is not None and self._gate.cache_store is not self._store:
+            self._gate.cache_store.close()
 
     def __enter__(self) -> Self:
         return self

@@ -82,15 +82,17 @@ def _follow_until(deadline: Optional[float]) -> float:
 class _Pass:
     """One request going through the gate."""
 
-    __slots__ = ("key", "leading", "hold", "ttl", "books", "stream")
+    __slots__ = ("key", "leading", "hold", "ttl", "books", "stream", "answer")
 
     def __init__(self, books: RequestBooks, stream: bool) -> None:
-        self.key: Optional[str] = None
+        self.key: Optional[bytes] = None
         self.leading = False
         self.hold: Optional[Hold] = None
         self.ttl: Optional[float] = None
         self.books = books
         self.stream = stream
+        # The answer's JSON as the core returned it (what the cache stores).
+        self.answer: Union[bytes, str, None] = None
 
 
 class Gate:
@@ -238,20 +240,20 @@ class Gate:
             except BaseException:
                 # Cancelled while the request ran: it may have been sent; keep its estimate.
                 if state.hold is not None:
-                    self.store.background("release", state.hold.lane.specs, state.hold.rid, 0, False)
+                    self.store.background(True, "release", state.hold.lane.specs, state.hold.rid, 0, False)
                 raise
             if stream:
                 handed_over = True
                 return self._open_stream(AsyncStream(native), state, asynchronous=True)
-            body_json, attempts = raw
-            completion = books.answered(ChatCompletion._from_native(json.loads(body_json), attempts))
+            state.answer, attempts = raw
+            completion = books.answered(ChatCompletion._from_native(json.loads(state.answer), attempts))
             await self._finish_async(state, completion.attempts, completion, None)
             return completion
         finally:
             if state.leading and not handed_over:
-                self.flights.land(state.key or "")
+                self.flights.land(state.key or b"")
 
-    async def _lookup_async(self, key: str) -> Optional[bytes]:
+    async def _lookup_async(self, key: bytes) -> Optional[bytes]:
         try:
             return await self.cache_store.cache_get_async(key)
         except StoreUnavailableError as error:
@@ -298,11 +300,13 @@ class Gate:
         finally:
             if state.leading:
                 state.leading = False
-                self.flights.land(state.key or "")
+                self.flights.land(state.key or b"")
 
     async def _put_async(self, state: _Pass, completion: ChatCompletion, chunks: Optional[List[str]]) -> None:
         assert self.cache is not None and state.key is not None
-        await self.cache_store.cache_put_async(state.key, encode(completion, chunks), state.ttl, self.cache.max_bytes)
+        await self.cache_store.cache_put_async(
+            state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
+        )
 
     # -- streams (both kinds)
     def _open_stream(self, stream: _S, state: _Pass, asynchronous: bool) -> _S:
@@ -383,20 +387,20 @@ class Gate:
                 raise
             except BaseException:
                 if state.hold is not None:
-                    self.store.background("release", state.hold.lane.specs, state.hold.rid, 0, False)
+                    self.store.background(False, "release", state.hold.lane.specs, state.hold.rid, 0, False)
                 raise
             if stream:
                 handed_over = True
                 return self._open_stream(Stream(native), state, asynchronous=False)
-            body_json, attempts = raw
-            completion = books.answered(ChatCompletion._from_native(json.loads(body_json), attempts))
+            state.answer, attempts = raw
+            completion = books.answered(ChatCompletion._from_native(json.loads(state.answer), attempts))
             self._finish_sync(state, completion.attempts, completion, None)
             return completion
         finally:
             if state.leading and not handed_over:
-                self.flights.land(state.key or "")
+                self.flights.land(state.key or b"")
 
-    def _lookup(self, key: str) -> Optional[bytes]:
+    def _lookup(self, key: bytes) -> Optional[bytes]:
         try:
             return self.cache_store.cache_get(key)
         except StoreUnavailableError as error:
@@ -436,14 +440,14 @@ class Gate:
             if state.key is not None and completion is not None and cacheable(completion):
                 if not state.stream or chunks:
                     assert self.cache is not None
-                    payload = encode(completion, chunks)
+                    payload = encode(completion, state.answer, chunks)
                     self.cache_store.cache_put(state.key, payload, state.ttl, self.cache.max_bytes)
         except StoreUnavailableError as error:
             logger.warning("fastrouter: could not update the shared store after a request: %s", error)
         finally:
             if state.leading:
                 state.leading = False
-                self.flights.land(state.key or "")
+                self.flights.land(state.key or b"")
 
 
 # Stream endings being written to the store (a task must be referenced until it ends).

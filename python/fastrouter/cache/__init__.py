@@ -4,6 +4,6 @@ requests in flight shared by identical callers."""
 from .config import Cache
 from .entry import CachedAnswer, cacheable, decode, encode
 from .flights import Flights
-from .key import request_key
+from .key import digest, request_key
 
-__all__ = ["Cache", "CachedAnswer", "Flights", "cacheable", "decode", "encode", "request_key"]
+__all__ = ["Cache", "CachedAnswer", "Flights", "cacheable", "decode", "digest", "encode", "request_key"]

@@ -18,9 +18,9 @@ class Flights:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: Dict[str, List[Waiter]] = {}
+        self._open: Dict[bytes, List[Waiter]] = {}
 
-    def lead(self, key: str) -> bool:
+    def lead(self, key: bytes) -> bool:
         """True when no identical request is in flight: the caller leads (and must
         :meth:`land`)."""
         with self._lock:
@@ -29,7 +29,7 @@ class Flights:
             self._open[key] = []
             return True
 
-    def _join(self, key: str, waiter: Waiter) -> bool:
+    def _join(self, key: bytes, waiter: Waiter) -> bool:
         with self._lock:
             waiters = self._open.get(key)
             if waiters is None:
@@ -37,19 +37,19 @@ class Flights:
             waiters.append(waiter)
             return True
 
-    def follow(self, key: str, deadline: Optional[float]) -> None:
+    def follow(self, key: bytes, deadline: Optional[float]) -> None:
         """Block until the leader of ``key`` lands (or the deadline)."""
         waiter = Waiter(None)
         if self._join(key, waiter):
             waiter.wait(None if deadline is None else max(deadline - monotonic(), 0.0))
 
-    async def follow_async(self, key: str, deadline: Optional[float]) -> None:
+    async def follow_async(self, key: bytes, deadline: Optional[float]) -> None:
         """Await the leader of ``key`` landing (or the deadline)."""
         waiter = Waiter(asyncio.get_running_loop())
         if self._join(key, waiter):
             await waiter.wait_async(None if deadline is None else max(deadline - monotonic(), 0.0))
 
-    def land(self, key: str) -> None:
+    def land(self, key: bytes) -> None:
         """The leader is done (its answer stored, or not): wake its followers."""
         with self._lock:
             waiters = self._open.pop(key, [])

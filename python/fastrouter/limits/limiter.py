@@ -85,6 +85,7 @@ class Limiter:
         self.store = store
         self._lanes: Dict[Tuple[str, ...], Optional[Lane]] = {}
         self._lock = threading.Lock()
+        self._waiting = 0  # waiters in every line
         prefix = f"{os.getpid():x}.{os.urandom(3).hex()}."
         self._ids = map(f"{prefix}{{}}".format, itertools.count(1))
 
@@ -122,6 +123,7 @@ class Limiter:
     def _enqueue(self, lane: Lane, waiter: Waiter) -> None:
         with self._lock:
             lane.queue.append(waiter)
+            self._waiting += 1
 
     def _leave(self, lane: Lane, waiter: Waiter) -> None:
         with self._lock:
@@ -130,6 +132,7 @@ class Limiter:
                 lane.queue.remove(waiter)
             except ValueError:
                 return
+            self._waiting -= 1
             if was_head and lane.queue:
                 lane.queue[0].wake()
 
@@ -206,6 +209,8 @@ class Limiter:
 
     # -- after the request
     def _wake_lines(self, hold: Hold) -> None:
+        if not self._waiting:
+            return  # nobody in line (the usual case): nothing to wake
         keys = set(hold.lane.key)
         with self._lock:
             heads = [

@@ -113,26 +113,27 @@ class Store:
         return self.cooling(models)
 
     # -- the response cache: bytes by key, with a TTL, bounded by size (LRU)
-    def cache_get(self, key: str) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> Optional[bytes]:
         """The live value at ``key`` (marking it recently used), or ``None``."""
         raise NotImplementedError
 
-    def cache_put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
         """Store ``value`` for ``ttl_s`` seconds (``None``: no expiry), evicting the least
         recently used entries while the cache holds more than ``max_bytes``."""
         raise NotImplementedError
 
-    async def cache_get_async(self, key: str) -> Optional[bytes]:
+    async def cache_get_async(self, key: bytes) -> Optional[bytes]:
         return self.cache_get(key)
 
-    async def cache_put_async(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
         self.cache_put(key, value, ttl_s, max_bytes)
 
-    def background(self, operation: str, *args: Any) -> None:
+    def background(self, on_loop: bool, operation: str, *args: Any) -> None:
         """Run ``operation`` (a method name) without making the caller wait on the network:
-        as a task on the running event loop (its ``_async`` form) on a shared store, else at
-        once. A failure is logged: what it would have updated stays on the safe side."""
-        if self.shared:
+        for an async caller (``on_loop``) on a shared store, as a task on the running event
+        loop (its ``_async`` form); else at once. A failure is logged: what it would have
+        updated stays on the safe side."""
+        if on_loop and self.shared:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
@@ -146,6 +147,10 @@ class Store:
             getattr(self, operation)(*args)
         except Exception as error:  # the request already ended; never fail it now
             logger.warning("fastrouter: a store update failed: %s", error)
+
+    async def aclose(self) -> None:
+        """Release connections, the asyncio ones included (idempotent)."""
+        self.close()
 
     def close(self) -> None:
         """Release connections (idempotent)."""

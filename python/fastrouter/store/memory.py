@@ -66,7 +66,7 @@ class MemoryStore(Store):
         self._windows: Dict[str, _Window] = {}
         self._budgets: Dict[str, List[int]] = {}
         self._cooling: Dict[str, float] = {}
-        self._cache: OrderedDict[str, Tuple[bytes, float]] = OrderedDict()
+        self._cache: OrderedDict[bytes, Tuple[bytes, float]] = OrderedDict()
         self._cache_bytes = 0
 
     def _window(self, key: str) -> _Window:
@@ -77,15 +77,24 @@ class MemoryStore(Store):
 
     def admit(self, specs: Sequence[LimitSpec], rid: str, tokens: int, lease_s: float) -> float:
         now = monotonic()
+        windows = self._windows
         with self._lock:
-            windows = [self._window(spec.key) for spec in specs]
             wait = 0.0
-            for spec, window in zip(specs, windows):
-                window.expire(now)
-                wait = max(wait, window.wait(spec, tokens, now))
+            for spec in specs:
+                window = windows.get(spec.key) or self._window(spec.key)
+                if window.entries and window.entries[0][0] <= now - WINDOW_S:
+                    window.expire(now)
+                if (
+                    window.blocked_until > now
+                    or (spec.rpm is not None and window.requests >= spec.rpm)
+                    or (spec.tpm is not None and window.tokens + tokens > spec.tpm)
+                    or (spec.concurrency is not None and window.inflight >= spec.concurrency)
+                ):
+                    wait = max(wait, window.wait(spec, tokens, now))
             if wait:
                 return wait
-            for spec, window in zip(specs, windows):
+            for spec in specs:
+                window = windows[spec.key]
                 entry = [now, 1, tokens]
                 window.entries.append(entry)
                 window.by_id[rid] = entry
@@ -155,7 +164,7 @@ class MemoryStore(Store):
         with self._lock:
             return {m for m in models if self._cooling.get(m, 0.0) > now}
 
-    def cache_get(self, key: str) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> Optional[bytes]:
         with self._lock:
             found = self._cache.get(key)
             if found is None:
@@ -163,21 +172,22 @@ class MemoryStore(Store):
             value, expires = found
             if expires and expires <= monotonic():
                 del self._cache[key]
-                self._cache_bytes -= len(value)
+                self._cache_bytes -= len(key) + len(value)
                 return None
             self._cache.move_to_end(key)
             return value
 
-    def cache_put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
-        if len(value) > max_bytes:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+        size = len(key) + len(value)  # the key is the request itself: it counts too
+        if size > max_bytes:
             return  # would evict everything and still not fit
         expires = monotonic() + ttl_s if ttl_s else 0.0
+        cache = self._cache
         with self._lock:
-            old = self._cache.pop(key, None)
-            if old is not None:
-                self._cache_bytes -= len(old[0])
-            self._cache[key] = (value, expires)
-            self._cache_bytes += len(value)
+            if key in cache:
+                self._cache_bytes -= len(key) + len(cache.pop(key)[0])
+            cache[key] = (value, expires)
+            self._cache_bytes += size
             while self._cache_bytes > max_bytes:
-                _, (evicted, _) = self._cache.popitem(last=False)
-                self._cache_bytes -= len(evicted)
+                evicted_key, (evicted, _) = self._cache.popitem(last=False)
+                self._cache_bytes -= len(evicted_key) + len(evicted)

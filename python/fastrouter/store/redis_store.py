@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 import redis
 import redis.asyncio
 
+from ..cache.key import digest
 from ..errors import StoreUnavailableError
 from . import scripts
 from .base import WAIT_FOR_RELEASE, WINDOW_S, BudgetSlot, LimitSpec, Store
@@ -184,7 +185,8 @@ class RedisStore(Store):
         return {m for m, hit in zip(models, found) if hit is not None}
 
     # -- cache
-    def _cache_keys(self, key: str) -> List[str]:
+    def _cache_keys(self, request: bytes) -> List[str]:
+        key = digest(request)
         return [
             self._key("cache", key),
             self._key("cache", "_lru"),
@@ -192,21 +194,27 @@ class RedisStore(Store):
             self._key("cache", "_bytes"),
         ]
 
-    def cache_get(self, key: str) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> Optional[bytes]:
         value = self._run("CACHE_GET", self._cache_keys(key)[:2], [])
         return None if value is None else bytes(value)
 
-    async def cache_get_async(self, key: str) -> Optional[bytes]:
+    async def cache_get_async(self, key: bytes) -> Optional[bytes]:
         value = await self._acall("CACHE_GET", self._cache_keys(key)[:2], [])
         return None if value is None else bytes(value)
 
-    def cache_put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
         if len(value) <= max_bytes:
             self._run("CACHE_PUT", self._cache_keys(key), [value, int((ttl_s or 0) * 1000), max_bytes])
 
-    async def cache_put_async(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
         if len(value) <= max_bytes:
             await self._acall("CACHE_PUT", self._cache_keys(key), [value, int((ttl_s or 0) * 1000), max_bytes])
 
     def close(self) -> None:
-        self._call(self._sync.close)
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        self._sync.close()
+        bound = self._async.pop(asyncio.get_running_loop(), None)
+        if bound is not None:
+            await bound[0].aclose()

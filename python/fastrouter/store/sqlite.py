@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Optional
 
+from ..cache.key import digest
 from .memory import MemoryStore
 
 __all__ = ["SqliteStore"]
@@ -31,7 +32,10 @@ class SqliteStore(MemoryStore):
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
-    def cache_get(self, key: str) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> Optional[bytes]:
+        return self._get(digest(key))
+
+    def _get(self, key: str) -> Optional[bytes]:
         now = time.time()
         with self._db_lock:
             row = self._db.execute("SELECT value, expires FROM cache WHERE key = ?", (key,)).fetchone()
@@ -43,7 +47,10 @@ class SqliteStore(MemoryStore):
             self._db.execute("UPDATE cache SET used = ? WHERE key = ?", (now, key))
             return bytes(row[0])
 
-    def cache_put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+        self._put(digest(key), value, ttl_s, max_bytes)
+
+    def _put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
         if len(value) > max_bytes:
             return
         now = time.time()
@@ -69,4 +76,4 @@ class SqliteStore(MemoryStore):
 
     def close(self) -> None:
         with self._db_lock:
-            self._db.close()
+            self._db.close()  # idempotent

@@ -90,7 +90,9 @@ class Reservation:
 class BudgetBook:
     """The budgets of one client: committed spending plus in-flight reservations."""
 
-    def __init__(self, budgets: Sequence[Budget], ledger: UsageLedger, store: Optional[Store] = None) -> None:
+    def __init__(
+        self, budgets: Sequence[Budget], ledger: UsageLedger, store: Optional[Store] = None, on_loop: bool = False
+    ) -> None:
         for budget in budgets:
             if not isinstance(budget, Budget):
                 raise TypeError(f"budgets must be fastrouter.Budget objects, got {budget!r}")
@@ -105,6 +107,7 @@ class BudgetBook:
         ]
         self._reserved: List[Decimal] = [_ZERO] * len(self.budgets)
         self.store = store if store is not None and store.shared else None
+        self.on_loop = on_loop  # an async client's: settle on the store without blocking its loop
 
     def _slot(self, budget: Budget, day: str) -> BudgetSlot:
         from ..store import BudgetSlot
@@ -195,7 +198,7 @@ class BudgetBook:
         if reservation.confirmed and self.store is not None:
             reservation.confirmed = False
             keys = [slot.key for slot in reservation.slots]
-            self.store.background("budget_settle", keys, _nanos(reservation.amount), _nanos(spent))
+            self.store.background(self.on_loop, "budget_settle", keys, _nanos(reservation.amount), _nanos(spent))
         with self._lock:
             for index in reservation.budgets:
                 self._reserved[index] -= reservation.amount

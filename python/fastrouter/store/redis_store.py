@@ -22,7 +22,11 @@ _T = TypeVar("_T")
 _PREFIX = "fastrouter:"
 _SCRIPTS = ("ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "CACHE_GET", "CACHE_PUT")
 # Connecting or answering slower than this counts as unreachable (loopback or LAN).
-_SOCKET_TIMEOUT_S = 2.0
+_SOCKET_TIMEOUT_S = 5.0
+# Connections per process (and per event loop): requests beyond wait for one to be free
+# (at most _SOCKET_TIMEOUT_S) instead of opening more; each operation holds one for a
+# single round trip.
+_MAX_CONNECTIONS = 8
 
 
 def _limit_args(specs: Sequence[LimitSpec]) -> List[int]:
@@ -48,9 +52,15 @@ class RedisStore(Store):
     def __init__(self, url: str, *, prefix: str = _PREFIX) -> None:
         self.url = url
         self.prefix = prefix
-        options: dict[str, Any] = {"socket_connect_timeout": _SOCKET_TIMEOUT_S, "socket_timeout": _SOCKET_TIMEOUT_S}
+        options: dict[str, Any] = {
+            "socket_connect_timeout": _SOCKET_TIMEOUT_S,
+            "socket_timeout": _SOCKET_TIMEOUT_S,
+            "max_connections": _MAX_CONNECTIONS,
+            "timeout": _SOCKET_TIMEOUT_S,
+        }
         self._options = options
-        self._sync = redis.Redis.from_url(url, **options)
+        pool = redis.BlockingConnectionPool.from_url(url, **options)
+        self._sync = redis.Redis(connection_pool=pool)
         # asyncio clients are bound to the loop they were made on: one per loop.
         self._async: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, Tuple[redis.asyncio.Redis, Dict[str, Any]]
@@ -68,7 +78,8 @@ class RedisStore(Store):
         loop = asyncio.get_running_loop()
         bound = self._async.get(loop)
         if bound is None:
-            client = redis.asyncio.Redis.from_url(self.url, **self._options)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
+            client = redis.asyncio.Redis(connection_pool=pool)
             bound = self._async[loop] = (
                 client,
                 {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS},
@@ -212,9 +223,11 @@ class RedisStore(Store):
 
     def close(self) -> None:
         self._sync.close()
+        self._sync.connection_pool.disconnect()
 
     async def aclose(self) -> None:
         self._sync.close()
         bound = self._async.pop(asyncio.get_running_loop(), None)
         if bound is not None:
             await bound[0].aclose()
+            await bound[0].connection_pool.disconnect()

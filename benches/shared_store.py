@@ -68,6 +68,7 @@ def _budget_worker(
         client = fastrouter.AsyncClient(
             base_url=base_url, api_key="k", store=store, budgets=[fastrouter.Budget(usd=BUDGET)], max_retries=0
         )
+        await client.models.list()  # load the catalog once, before 64 requests want it at once
         refused = 0
 
         async def one() -> None:

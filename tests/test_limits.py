@@ -243,3 +243,18 @@ def test_limit_validation() -> None:
         fastrouter.Client(api_key="k", limits={"*": {"rpm": 1}})  # type: ignore[dict-item]
     with pytest.raises(fastrouter.RoutingError):
         fastrouter.Routing.from_dict({"limits": {"*": {"rpx": 1}}})
+
+
+def test_a_dropped_stream_frees_its_slot(server: MockServer) -> None:
+    import gc
+
+    with fastrouter.Client(
+        base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=1)}
+    ) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        assert _window(client, "*").inflight == 1
+        del stream  # never read, never closed
+        gc.collect()
+        assert _window(client, "*").inflight == 0
+        resp = client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=fastrouter.Timeout(total=2))
+        assert resp.choices[0].message.content

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
@@ -333,7 +334,21 @@ class Gate:
             self._finish_sync(state, attempts, completion, None, chunks, True)
 
         stream._on_finish = finished
+        weakref.finalize(stream, self._abandoned, state)
         return stream
+
+    def _abandoned(self, state: _Pass) -> None:
+        """A stream was dropped without ending or closing: free its limit slots (its
+        estimate stays counted) and let identical requests go."""
+        if state.hold is not None and self.limiter is not None:
+            hold, state.hold = state.hold, None
+            try:
+                self.limiter.release(hold, None, sent=True)
+            except StoreUnavailableError as error:
+                logger.warning("fastrouter: could not free a dropped stream's limit: %s", error)
+        if state.leading:
+            state.leading = False
+            self.flights.land(state.key or b"")
 
     # -- sync
     def chat_sync(

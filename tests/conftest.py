@@ -75,3 +75,19 @@ async def caller(request: pytest.FixtureRequest) -> AsyncIterator[ClientCaller]:
     driver = ClientCaller(request.param)
     yield driver
     await driver.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real redis-server on a free loopback port for the whole session (see
+    ``tests/redis_helpers.py``)."""
+    from redis_helpers import redis_server_fixture
+
+    yield from redis_server_fixture()
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    """The URL of an emptied Redis database."""
+    redis_server.flush()
+    return str(redis_server.url)

@@ -19,6 +19,7 @@ server bundled in the wheel.
 from ._fastrouter import __version__
 from .attempts import Attempt
 from .bound import AsyncBoundModel, BoundModel
+from .cache import Cache
 from .cascade import Cascade, CascadeResult
 from .catalog import (
     Architecture,
@@ -64,12 +65,14 @@ from .errors import (
     RequestTimeoutError,
     RoutingWarning,
     ServiceUnavailableError,
+    StoreUnavailableError,
     StreamError,
     StreamTimeoutError,
     UnprocessableEntityError,
 )
 from .events import ChainEvent
 from .health import Cooldown, ModelHealth
+from .limits import Limit
 from .routing import Backend, ResolvedRoute, Route, Routing, RoutingError  # routing (issue 12): + Backend
 from .streaming import AsyncStream, Stream
 from .types import (
@@ -92,6 +95,8 @@ __all__ = [
     "Timeout",
     "Cooldown",
     "Budget",
+    "Limit",
+    "Cache",
     "Catalog",
     "CatalogCache",
     "CatalogUnavailableError",
@@ -166,6 +171,7 @@ __all__ = [
     "ParsedChoice",
     "LengthFinishReasonError",
     "ContentFilterFinishReasonError",
+    "StoreUnavailableError",
 ]
 
 omit = NOT_GIVEN  # openai's `omit`: leave a parameter out (any "not given" sentinel works)

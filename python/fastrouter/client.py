@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -34,6 +35,7 @@ from urllib.parse import quote
 from . import _fastrouter
 from ._bridge import run
 from .bound import AsyncBoundModel, BoundModel
+from .cache import Cache
 from .cascade.runner import cascade_of, create_async, create_sync
 from .cascade.tiers import Cascade
 from .catalog import Catalog, CatalogCache, CatalogLoader, Model, ModelEndpoints, conditional_headers
@@ -52,12 +54,15 @@ from .dropin.options import client_options, copy_options, encode_query
 from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 from .errors import FastrouterError, RoutingWarning
 from .events import EventHook, native_hook
+from .gate import Gate
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
+from .limits import Limit, Limiter
 from .params import build_body
 from .routing import ResolvedRoute, Routing
 from .routing.backends import model_for
 from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE, PriceTable, fit_cost_cap, merge_params, spread_order
 from .routing.validation import _check_usd
+from .store import Store, open_store
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 from .usage.books import RequestBooks
@@ -144,9 +149,7 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
 
 
 def _completion(native: NativeChat) -> ChatCompletion:
-    completion = ChatCompletion._from_native(json.loads(native.body), native.attempts, native.answer_cost)
-    completion._http = native.headers  # read only by openai's with_raw_response
-    return completion
+    return ChatCompletion._from_chat(native)
 
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
@@ -164,6 +167,7 @@ class _ClientBase:
     base_url: str
     timeout: Timeout
     max_retries: int
+    _on_loop = False  # True for the asyncio client
 
     def __init__(
         self,
@@ -197,6 +201,10 @@ class _ClientBase:
         websocket_base_url: object = None,
         webhook_secret: Optional[str] = None,
         _strict_response_validation: bool = False,
+        limits: Optional[Mapping[str, Limit]] = None,
+        cache: Union[Cache, str, PathLike[str], bool, None] = None,
+        store: Union[str, PathLike[str], Store, None] = None,
+        on_store_error: str = "raise",
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
@@ -217,9 +225,14 @@ class _ClientBase:
         self._refreshed_for: Set[str] = set()
         self._warned_unknown: Set[Tuple[str, str]] = set()
         self._price_tables: Dict[int, Tuple[ResolvedRoute, PriceTable]] = {}
-        self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
-        cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
-        self._catalog = CatalogLoader(cache, self.base_url)
+        self._store = open_store(store)
+        self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
+        response_cache = Cache.coerce(cache)
+        self._budgets = BudgetBook(
+            [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store, self._on_loop
+        )
+        catalog_store = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
+        self._catalog = CatalogLoader(catalog_store, self.base_url)
         self._api_key = resolve_api_key(api_key)
         openai_headers, self._call_defaults = client_options(
             organization=organization,
@@ -257,7 +270,22 @@ class _ClientBase:
         if reconcile is None:
             reconcile = reconciles_by_default(self.base_url)
         self._reconciler = Reconciler(self.usage, self._fetch_generation) if reconcile else None
+        # Rate limits, the response cache and shared state (None when none is configured).
+        all_limits = {**(routing.all_limits() if routing is not None else {}), **(limits or {})}
+        limiter = Limiter(all_limits, self._store) if all_limits else None
+        self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
         self._add_resources()
+
+    async def _close_stores(self) -> None:
+        if self._owns_store:
+            await self._store.aclose()
+        if self._gate is not None and self._gate.cache_store is not self._store:
+            await self._gate.cache_store.aclose()
+
+    def _deadline(self, args: _NativeArgs) -> Optional[float]:
+        """When a request's whole call must end (``monotonic()`` time), if it has a deadline."""
+        total = args[4].total if args[4] is not None else self.timeout.total
+        return None if total is None else time.monotonic() + total
 
     def _add_resources(self) -> None:
         """Create the client's resources (``chat``, ``models``, ...)."""
@@ -505,6 +533,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -520,6 +549,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> AsyncStream: ...
 
@@ -535,6 +565,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]: ...
 
@@ -549,6 +580,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, AsyncStream]:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
@@ -557,8 +589,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
         ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent). Errors before a stream's first content are raised
-        here (after failover), like non-streaming ones.
+        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
+        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
+        stream's first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         model = client._requested(model)
@@ -577,6 +610,11 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
+            if client._gate is not None:  # limits, response cache, shared state
+                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+                max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
+                deadline = client._deadline(args)
+                return await client._gate.chat_async(client, model, args, books, stream, cache, max_tokens, deadline)
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
@@ -642,6 +680,7 @@ class AsyncClient(_ClientBase):
     ...                                             messages=[{"role": "user", "content": "hi"}])
     """
 
+    _on_loop = True
     chat: AsyncChat
     models: AsyncModels
     generations: AsyncGenerations
@@ -666,6 +705,7 @@ class AsyncClient(_ClientBase):
         self._inner.close()
         if self._reconciler is not None:
             self._reconciler.close(timeout=0)
+        await self._close_stores()
 
     async def __aenter__(self) -> Self:
         return self
@@ -697,6 +737,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -712,6 +753,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Stream: ...
 
@@ -727,6 +769,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = ...,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]: ...
 
@@ -741,6 +784,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         max_retries: Optional[int] = None,
         timeout: Union[float, Timeout, None] = NOT_GIVEN,
         tags: Optional[Sequence[str]] = None,
+        cache: Union[bool, float, None] = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Union[ChatCompletion, Stream]:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
@@ -750,8 +794,9 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
         ``extra_headers`` pass anything newer through untouched; ``timeout`` and
         ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent). Errors before a stream's first content are raised
-        here (after failover), like non-streaming ones.
+        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
+        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
+        stream's first content are raised here (after failover), like non-streaming ones.
         """
         client = self._client
         model = client._requested(model)
@@ -770,6 +815,11 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
             model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
         )
         with books:
+            if client._gate is not None:  # limits, response cache, shared state
+                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+                max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
+                deadline = client._deadline(args)
+                return client._gate.chat_sync(client, model, args, books, stream, cache, max_tokens, deadline)
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))
@@ -855,6 +905,10 @@ class Client(_ClientBase):
         self._inner.close()
         if self._reconciler is not None:
             self._reconciler.close()
+        if self._owns_store:
+            self._store.close()
+        if self._gate is not None and self._gate.cache_store is not self._store:
+            self._gate.cache_store.close()
 
     def __enter__(self) -> Self:
         return self

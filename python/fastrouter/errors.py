@@ -45,6 +45,7 @@ __all__ = [
     "BudgetExceededError",
     "PriceUnknownError",
     "RoutingWarning",
+    "StoreUnavailableError",
     "CatalogUnavailableError",
     "RoutingError",
 ]
@@ -226,7 +227,12 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: rate limited by OpenRouter or the upstream provider; see ``retry_after``."""
+    """429: rate limited by OpenRouter or the upstream provider; see ``retry_after``.
+
+    ``client_side`` is True when fastrouter's own :class:`~fastrouter.Limit` refused the
+    request before sending anything (``kind`` ``"client_rate_limited"``, no status)."""
+
+    client_side: bool = False
 
 
 class InternalServerError(APIStatusError):
@@ -317,6 +323,11 @@ class PriceUnknownError(BudgetExceededError):
 class RoutingWarning(UserWarning):
     """A routing entry was used as is though it could not be checked (an id the catalog
     does not list, even after refreshing it)."""
+
+
+class StoreUnavailableError(FastrouterError, ConnectionError):
+    """The shared store (``store="redis://..."``) could not be reached; raised before the
+    request is sent, unless the client was made with ``on_store_error="open"``."""
 
 
 class CatalogUnavailableError(FastrouterError, LookupError):

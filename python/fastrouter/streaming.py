@@ -38,6 +38,8 @@ class _StreamBase:
         self._completion: Optional[ChatCompletion] = None
         self._ended = False
         self._on_finish = on_finish
+        # The response cache sets a list here to keep every chunk's JSON as it arrives.
+        self._record: Optional[List[str]] = None
 
     def _finish(self, status: str) -> None:
         """Report the stream's end once: ``ok``, ``stream_error`` or ``cancelled``."""
@@ -115,6 +117,7 @@ class AsyncStream(_StreamBase):
         native = self._native
         chunk = ChatCompletionChunk
         loads = _loads
+        record = self._record
         try:
             while True:
                 batch = await run(native.next_batch)
@@ -122,6 +125,8 @@ class AsyncStream(_StreamBase):
                     self._ended = True
                     self._finish("ok")
                     return
+                if record is not None:
+                    record.extend(batch)
                 for data in batch:
                     yield chunk(loads(data))
         except FastrouterError:
@@ -158,6 +163,7 @@ class Stream(_StreamBase):
         native = self._native
         chunk = ChatCompletionChunk
         loads = _loads
+        record = self._record
         try:
             while True:
                 batch = native.next_batch_blocking()
@@ -165,6 +171,8 @@ class Stream(_StreamBase):
                     self._ended = True
                     self._finish("ok")
                     return
+                if record is not None:
+                    record.extend(batch)
                 for data in batch:
                     yield chunk(loads(data))
         except FastrouterError:

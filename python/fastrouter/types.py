@@ -44,6 +44,7 @@ from .dropin.dump import IncEx
 from .dropin.dump import dump as _dump
 
 if TYPE_CHECKING:
+    from ._fastrouter import NativeChat
     from .cascade.result import CascadeResult
 
 __all__ = [
@@ -73,7 +74,9 @@ __all__ = [
     "URLCitation",
 ]
 
-_SLOT_NAMES = frozenset(("_data", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http"))
+_SLOT_NAMES = frozenset(
+    ("_data", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+)
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -537,7 +540,7 @@ class ChatCompletion(_Model):
     of the model chain that produced it).
     """
 
-    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http")
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
 
     id: str
     object: str
@@ -559,6 +562,7 @@ class ChatCompletion(_Model):
         self._cascade: Optional[CascadeResult] = None  # set by a cascade that keeps this answer
         # The response headers it came with (``name: value`` lines), as the core reported them.
         self._http: Optional[str] = None
+        self._cached = False
 
     @classmethod
     def _from_native(cls, data: dict[str, Any], attempts: Any, answer_cost: Optional[str] = None) -> ChatCompletion:
@@ -567,6 +571,13 @@ class ChatCompletion(_Model):
         completion = cls(data)
         completion._attempts = attempts
         completion._answer_cost = answer_cost
+        return completion
+
+    @classmethod
+    def _from_chat(cls, native: NativeChat) -> ChatCompletion:
+        """Built from the core's finished chat: body, attempts, answer cost and headers."""
+        completion = cls._from_native(json.loads(native.body), native.attempts, native.answer_cost)
+        completion._http = native.headers  # read only by openai's with_raw_response
         return completion
 
     @property
@@ -582,7 +593,10 @@ class ChatCompletion(_Model):
         """What this request cost in USD: exactly as OpenRouter reported it
         (``usage.cost``), else priced exactly from the catalog's prices (when the client
         had the catalog at hand); ``None`` when neither is known. A cascade's answer
-        costs what every tier it tried cost (``cascade.cost``)."""
+        costs what every tier it tried cost (``cascade.cost``); 0 when served from the
+        response cache."""
+        if self._cached:
+            return Decimal(0)
         if self._cascade is not None:
             return self._cascade.cost
         if self._answer_cost is not None:
@@ -598,6 +612,11 @@ class ChatCompletion(_Model):
         """How a :class:`~fastrouter.Cascade` reached this answer (a
         :class:`~fastrouter.cascade.CascadeResult`); ``None`` for other requests."""
         return self._cascade
+
+    @property
+    def cached(self) -> bool:
+        """True when this answer came from the response cache (nothing was sent)."""
+        return self._cached
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ChatCompletion._from_native, (self._data, self.attempts, self._answer_cost))

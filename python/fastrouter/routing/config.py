@@ -14,6 +14,7 @@ from .._format import did_you_mean, usd
 from ..cascade.tiers import Cascade
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
+from ..limits.limit import Limit
 from ..usage.budget import UNKNOWN_PRICE_POLICIES, Budget
 from .backends import Backend
 from .explain import explain_route
@@ -115,6 +116,7 @@ class Route:
     params: Optional[Mapping[str, Any]] = field(hash=False)
     weights: Optional[Mapping[str, float]] = field(hash=False)
     cascade: Optional[Cascade] = field(hash=False)
+    limit: Optional[Limit]
 
     def __init__(
         self,
@@ -142,6 +144,7 @@ class Route:
         weights: Optional[Mapping[str, float]] = None,
         max_prompt_price: Union[Decimal, float, str, None] = None,
         max_completion_price: Union[Decimal, float, str, None] = None,
+        limit: Union[Limit, Mapping[str, Any], None] = None,
     ) -> None:
         k = f"routes.{name}" if isinstance(name, str) else "routes"
         put = object.__setattr__
@@ -200,6 +203,7 @@ class Route:
         put(self, "cascade", _check_cascade(cascade, k, self))
         put(self, "params", _frozen(_check_params(params, f"{k}.params")))
         put(self, "weights", _frozen(_check_weights(weights, f"{k}.weights", self.models)))
+        put(self, "limit", None if limit is None else _check_limit(limit, f"{k}.limit"))
         if self.mode == "ordered" and not self.models:
             raise RoutingError(
                 "mode 'ordered' keeps the order of `models`, but the route lists none",
@@ -250,7 +254,7 @@ class Route:
                 value = str(value)
             elif key in ("providers", "params", "weights"):
                 value = json.loads(json.dumps(dict(value)))
-            elif key == "cascade":
+            elif key == "cascade" or isinstance(value, Limit):
                 value = value.to_dict()
             out[key] = value
         return out
@@ -339,6 +343,19 @@ def _check_cascade(value: Any, key: str, route: Route) -> Optional[Cascade]:
                 suggestion="remove it, or make a separate route and use its name as a tier",
             )
     return cascade
+
+
+def _check_limit(value: Any, key: str) -> Limit:
+    """A :class:`~fastrouter.Limit` from a Limit or its table (``{ rpm = 60 }``)."""
+    if isinstance(value, Limit):
+        return value
+    table = _check_table(value, key, "{ rpm = 60, concurrency = 4 }")
+    try:
+        return Limit.from_dict(table)
+    except (TypeError, ValueError) as error:
+        raise RoutingError(
+            str(error), key=key, suggestion="for example { rpm = 60, tpm = 200000, concurrency = 4 }"
+        ) from None
 
 
 def _budget_from_dict(data: Any, key: str) -> Budget:
@@ -453,6 +470,7 @@ class Routing:
     routes: Mapping[str, Route] = field(hash=False)
     budgets: Tuple[Budget, ...]
     default_route: Optional[str]
+    limits: Mapping[str, Limit] = field(hash=False)
     source: Optional[str] = field(compare=False, repr=False)
     alias_options: Mapping[str, AliasOptions] = field(hash=False, repr=False)
     backends: Mapping[str, Backend] = field(hash=False)
@@ -471,6 +489,7 @@ class Routing:
         backends: Union[Mapping[str, Union[Backend, Mapping[str, Any]]], None] = None,
         strict: bool = False,
         alias_options: Optional[Mapping[str, AliasOptions]] = None,
+        limits: Optional[Mapping[str, Union[Limit, Mapping[str, Any]]]] = None,
         source: Optional[str] = None,
     ) -> None:
         object.__setattr__(self, "source", source)
@@ -485,8 +504,20 @@ class Routing:
                         f"alias_options[{name!r}] must be an AliasOptions of a defined alias", key=f"aliases.{name}"
                     )
                 self.alias_options[name] = options  # type: ignore[index]  # our own dict, while building
+            table = {} if limits is None else _check_table(limits, "limits", '{ "openai/*" = { rpm = 60 } }')
+            checked = {str(name): _check_limit(spec, f"limits.{name}") for name, spec in table.items()}
+            object.__setattr__(self, "limits", checked)
         except RoutingError as error:
             raise error._with_source(source) from None
+
+    def all_limits(self) -> Dict[str, Limit]:
+        """Every rate limit: the ``[limits]`` table (by model id, glob or ``"*"``) and each
+        route's ``limit`` (under the route's name)."""
+        out = dict(self.limits)
+        for name, route in self.routes.items():
+            if route.limit is not None:
+                out[name] = route.limit
+        return out
 
     def _init_backends(self, backends: Any) -> None:
         backend_map: Dict[str, Backend] = {}
@@ -597,6 +628,7 @@ class Routing:
             default_route=table.get("default_route"),
             backends=table.get("backends"),
             strict=table.get("strict", False),
+            limits=table.get("limits"),
             source=source,
         )
 
@@ -636,6 +668,8 @@ class Routing:
             out["routes"] = {name: route.to_dict() for name, route in self.routes.items()}
         if self.budgets:
             out["budgets"] = [_budget_to_dict(b) for b in self.budgets]
+        if self.limits:
+            out["limits"] = {name: limit.to_dict() for name, limit in self.limits.items()}
         return out
 
     def to_toml(self) -> str:
@@ -661,6 +695,9 @@ class Routing:
             lines += ["", "[[budgets]]"]
             for key, value in _budget_to_dict(budget).items():
                 lines.append(f"{key} = {_toml_money(budget.usd) if key == 'usd' else _toml_value(value)}")
+        if self.limits:
+            lines += ["", "[limits]"]
+            lines += [f"{_toml_key(n)} = {_toml_value(limit.to_dict())}" for n, limit in self.limits.items()]
         return "\n".join(lines).lstrip("\n") + "\n"
 
     def _alias_value(self, name: str) -> Any:

@@ -22,7 +22,7 @@ BUDGET_PERIODS: Tuple[str, ...] = ("request", "day", "total")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-_TOP_KEYS = ("aliases", "routes", "budgets", "default_route", "backends", "strict")
+_TOP_KEYS = ("aliases", "routes", "budgets", "default_route", "backends", "strict", "limits")
 _ROUTE_KEYS = (
     "models",
     "supports",
@@ -44,6 +44,7 @@ _ROUTE_KEYS = (
     "cascade",
     "params",
     "weights",
+    "limit",
 )
 # Old spellings still read (with a DeprecationWarning): the unit was already per million.
 _DEPRECATED_ROUTE_KEYS = {

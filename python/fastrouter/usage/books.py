@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
 
@@ -97,6 +98,21 @@ class RequestBooks:
         breaks one (nothing is held then). The per-request cap is applied before, when
         the chain is chosen (:func:`fastrouter.routing.plan.fit_cost_cap`)."""
         self.reservation = self.budgets.reserve(estimate, self.tags, f"a request to {self.requested}", unpriced)
+
+    def confirm(self) -> None:
+        """Take the reservation's shared part on the store (a shared store's budgets)."""
+        self.budgets.confirm(self.reservation, f"a request to {self.requested}")
+
+    async def confirm_async(self) -> None:
+        """:meth:`confirm`, awaiting the store."""
+        await self.budgets.confirm_async(self.reservation, f"a request to {self.requested}")
+
+    def served_from_cache(self, completion: ChatCompletion, saved: Optional[Decimal]) -> ChatCompletion:
+        """The response cache answered: record a hit at cost 0 with what it ``saved``."""
+        entry = self._entry(completion, "ok", streamed=self.streamed)
+        entry = replace(entry, cost_source="cache", saved_cost=saved or Decimal(0))
+        self._record(entry, Decimal(0))
+        return completion
 
     def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
         """The ledger entry, priced from the catalog when OpenRouter sent no cost."""

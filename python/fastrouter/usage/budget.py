@@ -8,24 +8,40 @@ atomically (one lock for all budgets). A request that would break one raises
 reservation is replaced by the real cost (or released when nothing was spent). So however
 many requests run at once, committed spending never passes a budget by more than the
 difference between a settled cost and its (larger) reservation.
+
+With a shared store (``store="redis://..."``) the day and total budgets live in the store:
+every process using it reserves and settles on the same counters, each step one atomic
+script; :meth:`BudgetBook.confirm` takes the reservation there before the request is sent.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import BudgetExceededError, PriceUnknownError
 from .ledger import UsageLedger
+
+if TYPE_CHECKING:
+    from ..store import BudgetSlot, Store
 
 __all__ = ["Budget", "BudgetBook", "Reservation"]
 
 _ZERO = Decimal(0)
 _PERIODS = ("request", "day", "total")
 UNKNOWN_PRICE_POLICIES = ("refuse", "allow")
+_NANOS = Decimal(1_000_000_000)
+# A day budget's shared counters outlive their day by this much (seconds).
+_DAY_TTL_S = 2 * 86_400
+
+
+def _nanos(usd: Decimal) -> int:
+    """USD in whole nano-dollars, rounded up (the safe side for a budget)."""
+    return math.ceil(usd * _NANOS)
 
 
 def _today() -> str:
@@ -83,12 +99,17 @@ class Reservation:
     budgets: List[int] = field(default_factory=list)
     day: str = ""
     unpriced: bool = False  # nothing held: the worst case could not be priced
+    # Shared budgets (a store's counters), taken by ``BudgetBook.confirm``.
+    slots: List[BudgetSlot] = field(default_factory=list)
+    confirmed: bool = False
 
 
 class BudgetBook:
     """The budgets of one client: committed spending plus in-flight reservations."""
 
-    def __init__(self, budgets: Sequence[Budget], ledger: UsageLedger) -> None:
+    def __init__(
+        self, budgets: Sequence[Budget], ledger: UsageLedger, store: Optional[Store] = None, on_loop: bool = False
+    ) -> None:
         for budget in budgets:
             if not isinstance(budget, Budget):
                 raise TypeError(f"budgets must be fastrouter.Budget objects, got {budget!r}")
@@ -104,6 +125,20 @@ class BudgetBook:
             for b in self.budgets
         ]
         self._reserved: List[Decimal] = [_ZERO] * len(self.budgets)
+        self.store = store if store is not None and store.shared else None
+        self.on_loop = on_loop  # an async client's: settle on the store without blocking its loop
+
+    def _slot(self, budget: Budget, day: str) -> BudgetSlot:
+        from ..store import BudgetSlot
+
+        scope = ",".join(sorted(budget.tags))
+        key = f"{budget.per}:{budget.usd}:{scope}" + (f":{day}" if budget.per == "day" else "")
+        return BudgetSlot(key, _nanos(budget.usd), _DAY_TTL_S if budget.per == "day" else 0)
+
+    @property
+    def pending(self) -> bool:
+        """True when reservations must still be confirmed on a shared store."""
+        return self.store is not None
 
     def __bool__(self) -> bool:
         return bool(self.budgets)
@@ -139,8 +174,11 @@ class BudgetBook:
                         " configure prices for it, or use Budget(..., unknown_price='allow')"
                     )
                 return Reservation(amount=_ZERO, budgets=applicable, day=self._day, unpriced=True)
+            shared = [i for i in applicable if self.budgets[i].per != "request"] if self.store is not None else []
             for index in applicable:
                 budget = self.budgets[index]
+                if index in shared:
+                    continue  # checked on the store by confirm()
                 committed = _ZERO if budget.per == "request" else self._spent[index] + self._reserved[index]
                 if committed + estimate > budget.usd:
                     scope = f" for tags {list(budget.tags)}" if budget.tags else ""
@@ -148,9 +186,37 @@ class BudgetBook:
                         f"{what} could cost up to ${estimate:f}, which would break the {budget.per} budget"
                         f" of ${budget.usd:f}{scope} (${committed:f} spent or reserved)"
                     )
-            for index in applicable:
+            local = [i for i in applicable if i not in shared]
+            for index in local:
                 self._reserved[index] += estimate
-            return Reservation(amount=estimate, budgets=applicable, day=self._day)
+            slots = [self._slot(self.budgets[i], self._day) for i in shared]
+            return Reservation(amount=estimate, budgets=local, day=self._day, slots=slots)
+
+    def _refused(self, reservation: Reservation, index: int, committed: int, what: str) -> BudgetExceededError:
+        slot = reservation.slots[index - 1]
+        return BudgetExceededError(
+            f"{what} could cost up to ${reservation.amount:f}, which would break the shared budget {slot.key}"
+            f" (${Decimal(committed) / _NANOS:f} spent or reserved by every process on the store)"
+        )
+
+    def confirm(self, reservation: Optional[Reservation], what: str) -> None:
+        """Take a reservation's shared part on the store, or raise
+        :class:`BudgetExceededError` (the request's books then release the local part)."""
+        if reservation is None or not reservation.slots or self.store is None:
+            return
+        index, committed = self.store.budget_reserve(reservation.slots, _nanos(reservation.amount))
+        if index:
+            raise self._refused(reservation, index, committed, what)
+        reservation.confirmed = True
+
+    async def confirm_async(self, reservation: Optional[Reservation], what: str) -> None:
+        """:meth:`confirm` on the store's asyncio API."""
+        if reservation is None or not reservation.slots or self.store is None:
+            return
+        index, committed = await self.store.budget_reserve_async(reservation.slots, _nanos(reservation.amount))
+        if index:
+            raise self._refused(reservation, index, committed, what)
+        reservation.confirmed = True
 
     def settle(self, reservation: Optional[Reservation], actual: Optional[Decimal]) -> None:
         """Replace a reservation by what the request really cost (``None``: unknown, the
@@ -160,6 +226,10 @@ class BudgetBook:
         spent = reservation.amount if actual is None else actual
         if reservation.unpriced and actual is None:
             return
+        if reservation.confirmed and self.store is not None:
+            reservation.confirmed = False
+            keys = [slot.key for slot in reservation.slots]
+            self.store.background(self.on_loop, "budget_settle", keys, _nanos(reservation.amount), _nanos(spent))
         with self._lock:
             for index in reservation.budgets:
                 self._reserved[index] -= reservation.amount
@@ -172,4 +242,9 @@ class BudgetBook:
         with self._lock:
             self._roll_day()
             periodic = [(i, b) for i, b in enumerate(self.budgets) if b.per != "request"]
+            day = self._day
+        if self.store is not None:
+            store = self.store
+            return {i: b.usd - Decimal(store.budget_committed(self._slot(b, day).key)) / _NANOS for i, b in periodic}
+        with self._lock:
             return {i: b.usd - (self._spent[i] + self._reserved[i]) for i, b in periodic}

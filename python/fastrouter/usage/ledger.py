@@ -43,7 +43,8 @@ class UsageEntry:
     what failed attempts, retries and hedges cost on top. ``status`` is ``"ok"``,
     ``"error"`` (nothing answered), ``"stream_error"`` (a stream failed after it began) or
     ``"cancelled"`` (asyncio cancellation, Ctrl-C, or a stream closed early or dropped
-    without ``close()``; the cost is whatever was known by then).
+    without ``close()``; the cost is whatever was known by then). A response-cache hit
+    costs 0 (``cost_source`` ``"cache"``) and ``saved_cost`` is what the stored answer cost.
 
     A cascade (:class:`fastrouter.Cascade`) records one entry per tier it called, with
     ``role``: ``"draft"`` (an answer judged and dropped, or a tier that failed before the
@@ -75,6 +76,7 @@ class UsageEntry:
     role: Optional[str] = None
     cascade_tier: Optional[int] = None
     baseline_cost: Optional[Decimal] = None
+    saved_cost: Optional[Decimal] = None
 
     @classmethod
     def _fast(cls, *values: Any) -> UsageEntry:
@@ -106,6 +108,7 @@ class UsageEntry:
         out["cost"] = None if self.cost is None else str(self.cost)
         out["reliability_cost"] = str(self.reliability_cost)
         out["baseline_cost"] = None if self.baseline_cost is None else str(self.baseline_cost)
+        out["saved_cost"] = None if self.saved_cost is None else str(self.saved_cost)
         out["tags"] = list(self.tags)
         return out
 
@@ -120,6 +123,8 @@ class UsageTotals:
     cost: Decimal = _ZERO
     reliability_cost: Decimal = _ZERO
     unknown_cost: int = field(default=0)
+    cache_hits: int = 0
+    saved_cost: Decimal = _ZERO
 
     @property
     def total_cost(self) -> Decimal:
@@ -135,6 +140,9 @@ class UsageTotals:
         else:
             self.cost += entry.cost
         self.reliability_cost += entry.reliability_cost
+        if entry.saved_cost is not None:
+            self.cache_hits += 1
+            self.saved_cost += entry.saved_cost
 
 
 _COLUMNS = [f.name for f in fields(UsageEntry)]
@@ -150,7 +158,7 @@ def _row(entry: UsageEntry) -> Tuple[Any, ...]:
 
 # Columns added since the first ledger files were written (the cascade's): older files
 # gain them when opened for writing, and read as NULL when opened read-only.
-_ADDED_COLUMNS = frozenset(("role", "cascade_tier", "baseline_cost"))
+_ADDED_COLUMNS = frozenset(("role", "cascade_tier", "baseline_cost", "saved_cost"))
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
@@ -188,6 +196,7 @@ def _entry(row: Tuple[Any, ...]) -> UsageEntry:
     values["cost"] = None if values["cost"] is None else Decimal(values["cost"])
     values["reliability_cost"] = Decimal(values["reliability_cost"] or "0")
     values["baseline_cost"] = None if values.get("baseline_cost") is None else Decimal(values["baseline_cost"])
+    values["saved_cost"] = None if values.get("saved_cost") is None else Decimal(values["saved_cost"])
     values["tags"] = tuple(json.loads(values["tags"] or "[]"))
     values["byok"] = bool(values["byok"])
     values["streamed"] = bool(values["streamed"])
@@ -309,6 +318,11 @@ class UsageLedger:
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
         return self._total.total_cost
+
+    @property
+    def saved_cost(self) -> Decimal:
+        """What the response cache saved: the stored cost of every answer it served."""
+        return self._total.saved_cost
 
     @property
     def reliability_cost(self) -> Decimal:

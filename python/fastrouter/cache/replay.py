@@ -1,0 +1,66 @@
+"""Streams served from the cache: the original chunks replayed, in order, through the same
+:class:`~fastrouter.AsyncStream` / :class:`~fastrouter.Stream` interface."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, AsyncIterator, List, Optional, cast
+
+from ..streaming import AsyncStream, Stream
+from ..types import ChatCompletion, ChatCompletionChunk
+
+if TYPE_CHECKING:
+    from .._fastrouter import NativeStream
+
+__all__ = ["ReplayAsyncStream", "ReplayStream"]
+
+
+class _Replay:
+    """Stands in for the native stream: every chunk in one batch, then the end."""
+
+    keepalives = 0
+
+    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
+        self.chunks: Optional[List[str]] = chunks
+        self.completion = completion
+
+    def next_batch_blocking(self) -> Optional[List[str]]:
+        chunks, self.chunks = self.chunks, None
+        return chunks or None
+
+    def completion_json(self) -> str:
+        return json.dumps(self.completion._data)
+
+    def attempts(self) -> List[Any]:
+        return []
+
+    def close(self) -> None:
+        self.chunks = None
+
+
+def _native(chunks: List[str], completion: ChatCompletion) -> NativeStream:
+    # Duck-typed: the stream classes only call the methods above.
+    return cast("NativeStream", _Replay(chunks, completion))
+
+
+class ReplayAsyncStream(AsyncStream):
+    """An :class:`AsyncStream` over cached chunks (``completion.cached`` is True)."""
+
+    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
+        super().__init__(_native(chunks, completion))
+        self._completion = completion
+
+    async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        batch = self._native.next_batch_blocking() or []
+        for data in batch:
+            yield ChatCompletionChunk(json.loads(data))
+        self._ended = True
+        self._finish("ok")
+
+
+class ReplayStream(Stream):
+    """A :class:`Stream` over cached chunks (``completion.cached`` is True)."""
+
+    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
+        super().__init__(_native(chunks, completion))
+        self._completion = completion

@@ -1,0 +1,468 @@
+"""The request gate: the response cache, rate limits and shared state (budgets and
+cooldowns on a store) around one chat call, for both clients.
+
+In order: a cache hit answers at once (no limit spent, nothing sent); an identical request
+already in flight is waited for; the budgets' shared reservation is taken; models other
+processes cooled down are skipped; the limits admit the request (or it waits, or is
+refused); then the core walks the chain. When it ends the limits are corrected from the
+answer's usage, upstream 429s shut their limits for the reset they name, open breakers are
+published to the store, and a clean answer is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+
+from ._bridge import run
+from .cache import Cache, Flights, cacheable, decode, encode, request_key
+from .cache.replay import ReplayAsyncStream, ReplayStream
+from .errors import AllModelsFailedError, APIStatusError, FastrouterError, StoreUnavailableError
+from .limits import Hold, Limiter
+from .limits.limiter import DEFAULT_TIGHTEN_S
+from .store import Store, open_store
+from .streaming import AsyncStream, Stream, _StreamBase
+from .types import ChatCompletion
+
+if TYPE_CHECKING:
+    from .attempts import Attempt
+    from .health import ModelHealth
+    from .usage.books import RequestBooks
+
+__all__ = ["Gate", "STORE_ERROR_POLICIES"]
+
+logger = logging.getLogger("fastrouter")
+_S = TypeVar("_S", bound=_StreamBase)
+STORE_ERROR_POLICIES = ("raise", "open")
+# Roughly how many bytes of request JSON make one token, to estimate a prompt.
+_BYTES_PER_TOKEN = 4
+# An identical request waits at most this long for the one in flight (an abandoned stream
+# never lands).
+_FOLLOW_CAP_S = 120.0
+
+
+def _usage_tokens(completion: Optional[ChatCompletion]) -> Optional[int]:
+    usage = completion._data.get("usage") if completion is not None else None
+    if not isinstance(usage, dict):
+        return None
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    return int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+
+
+def _reset_seconds(error: Optional[BaseException]) -> float:
+    """The reset an upstream 429 named: Retry-After, else OpenRouter's X-RateLimit-Reset."""
+    if isinstance(error, AllModelsFailedError):
+        error = error.last_error
+    if isinstance(error, APIStatusError):
+        if error.retry_after:
+            return float(error.retry_after)
+        headers = error.metadata.get("headers")
+        reset: Any = headers.get("X-RateLimit-Reset") if isinstance(headers, dict) else None
+        try:
+            seconds = float(reset) / 1000.0 - time.time()  # epoch milliseconds
+        except (TypeError, ValueError):
+            seconds = 0.0
+        if seconds > 0:
+            return min(seconds, 3600.0)
+    return DEFAULT_TIGHTEN_S
+
+
+def _follow_until(deadline: Optional[float]) -> float:
+    """How long an identical request waits for the one in flight (then sends its own)."""
+    cap = monotonic() + _FOLLOW_CAP_S
+    return cap if deadline is None else min(deadline, cap)
+
+
+class _Pass:
+    """One request going through the gate."""
+
+    __slots__ = ("key", "leading", "hold", "ttl", "books", "stream", "answer")
+
+    def __init__(self, books: RequestBooks, stream: bool) -> None:
+        self.key: Optional[bytes] = None
+        self.leading = False
+        self.hold: Optional[Hold] = None
+        self.ttl: Optional[float] = None
+        self.books = books
+        self.stream = stream
+        # The answer's JSON as the core returned it (what the cache stores).
+        self.answer: Union[bytes, str, None] = None
+
+
+class Gate:
+    """Cache, limits and shared state of one client (built only when one is configured)."""
+
+    def __init__(
+        self,
+        store: Store,
+        limiter: Optional[Limiter],
+        cache: Optional[Cache],
+        on_store_error: str,
+        health: Callable[[], Dict[str, ModelHealth]],
+    ) -> None:
+        self.store = store
+        self.limiter = limiter
+        self.cache = cache
+        self.cache_store = store if cache is None or cache.store is None else open_store(cache.store)
+        self.flights = Flights()
+        self.open_on_error = on_store_error == "open"
+        self._health = health
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        limiter: Optional[Limiter],
+        cache: Optional[Cache],
+        on_store_error: str,
+        health: Callable[[], Dict[str, ModelHealth]],
+    ) -> Optional[Gate]:
+        if on_store_error not in STORE_ERROR_POLICIES:
+            raise ValueError(f"on_store_error must be one of {', '.join(STORE_ERROR_POLICIES)}, got {on_store_error!r}")
+        if not limiter and cache is None and not store.shared:
+            return None
+        return cls(store, limiter, cache, on_store_error, health)
+
+    # -- helpers shared by both paths
+    def _tolerate(self, error: StoreUnavailableError, what: str) -> None:
+        """``on_store_error="open"``: go on without the store for this step."""
+        if not self.open_on_error:
+            raise error
+        logger.warning("fastrouter: %s skipped, the shared store is unreachable (%s)", what, error)
+
+    def _begin(
+        self, books: RequestBooks, stream: bool, cache: Union[bool, float, None], chain: List[str], body: bytes
+    ) -> _Pass:
+        state = _Pass(books, stream)
+        if self.cache is not None and cache is not False:
+            state.key = request_key(chain, body, stream)
+            if cache is None or cache is True:
+                state.ttl = self.cache.ttl
+            elif isinstance(cache, (int, float)) and cache > 0:
+                state.ttl = float(cache)
+            else:
+                raise ValueError(f"cache= per call must be False, True or a ttl in seconds, got {cache!r}")
+        return state
+
+    def _serve(self, raw: bytes, state: _Pass, asynchronous: bool) -> Union[ChatCompletion, AsyncStream, Stream]:
+        answer = decode(raw)
+        completion = state.books.served_from_cache(answer.to_completion(), answer.cost)
+        if not state.stream:
+            return completion
+        chunks = answer.chunks or []
+        return ReplayAsyncStream(chunks, completion) if asynchronous else ReplayStream(chunks, completion)
+
+    def _lane_tokens(self, body: bytes, max_tokens: Optional[int]) -> int:
+        return len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
+
+    def _names(self, model: Any, chain: Sequence[str]) -> Tuple[str, ...]:
+        head = [model] if isinstance(model, str) else []
+        return tuple(dict.fromkeys([*head, *chain]))
+
+    def _upkeep(
+        self, attempts: Sequence[Attempt], error: Optional[BaseException]
+    ) -> Tuple[List[str], float, List[Tuple[str, float]]]:
+        """After a request: the limit keys its 429s shut and for how long, and the breakers
+        to publish (only when something failed)."""
+        failed = [a for a in attempts if a.error_kind is not None]
+        if not failed and error is None:
+            return [], 0.0, []
+        keys: List[str] = []
+        if self.limiter:
+            limited = [a.model for a in failed if a.status == 429]
+            keys = self.limiter.tighten_keys(limited) if limited else []
+        cooled: List[Tuple[str, float]] = []
+        if self.store.shared:
+            now = time.time()
+            for health in self._health().values():
+                if health.state == "open" and health.cooled_until and health.cooled_until > now:
+                    cooled.append((health.model, health.cooled_until - now))
+        return keys, _reset_seconds(error) if keys else 0.0, cooled
+
+    # -- async
+    async def chat_async(
+        self,
+        client: Any,
+        model: Any,
+        args: Tuple[Any, ...],
+        books: RequestBooks,
+        stream: bool,
+        cache: Union[bool, float, None],
+        max_tokens: Optional[int],
+        deadline: Optional[float],
+    ) -> Union[ChatCompletion, AsyncStream]:
+        """Send one request through the gate on the running event loop."""
+        body, chain = args[0], list(args[1])
+        state = self._begin(books, stream, cache, chain, body)
+        handed_over = False
+        try:
+            if state.key is not None:
+                hit = await self._lookup_async(state.key)
+                if hit is None:
+                    state.leading = self.flights.lead(state.key)
+                    if not state.leading:
+                        await self.flights.follow_async(state.key, _follow_until(deadline))
+                        hit = await self._lookup_async(state.key)
+                if hit is not None:
+                    served = self._serve(hit, state, asynchronous=True)
+                    assert not isinstance(served, Stream)
+                    return served
+            if books.budgets.pending:
+                try:
+                    await books.confirm_async()
+                except StoreUnavailableError as error:
+                    self._tolerate(error, "the shared budget")
+            chain = await self._uncooled_async(chain)
+            if self.limiter:
+                lane = self.limiter.lane(self._names(model, chain))
+                if lane is not None:
+                    try:
+                        state.hold = await self.limiter.acquire_async(
+                            lane, self._lane_tokens(body, max_tokens), deadline
+                        )
+                    except StoreUnavailableError as error:
+                        self._tolerate(error, "the rate limit")
+            native_args = (body, chain, *args[2:])
+            try:
+                if stream:
+                    native = await run(client._inner.chat_stream, *native_args)
+                else:
+                    raw = await run(client._inner.chat, *native_args)
+            except FastrouterError as error:
+                await self._finish_async(state, getattr(error, "attempts", None) or [], None, error)
+                raise
+            except BaseException:
+                # Cancelled while the request ran: it may have been sent; keep its estimate.
+                if state.hold is not None:
+                    self.store.background(True, "release", state.hold.lane.specs, state.hold.rid, 0, False)
+                raise
+            if stream:
+                handed_over = True
+                return self._open_stream(AsyncStream(native), state, asynchronous=True)
+            state.answer = raw.body
+            completion = books.answered(ChatCompletion._from_chat(raw))
+            await self._finish_async(state, completion.attempts, completion, None)
+            return completion
+        finally:
+            if state.leading and not handed_over:
+                self.flights.land(state.key or b"")
+
+    async def _lookup_async(self, key: bytes) -> Optional[bytes]:
+        try:
+            return await self.cache_store.cache_get_async(key)
+        except StoreUnavailableError as error:
+            self._tolerate(error, "the response cache")
+            return None
+
+    async def _uncooled_async(self, chain: List[str]) -> List[str]:
+        if not self.store.shared or len(chain) < 2:
+            return chain
+        try:
+            cooling = await self.store.cooling_async(chain)
+        except StoreUnavailableError as error:
+            self._tolerate(error, "the shared cooldowns")
+            return chain
+        kept = [m for m in chain if m not in cooling]
+        return kept if kept else chain  # all cooling: try them anyway, like the core
+
+    async def _finish_async(
+        self,
+        state: _Pass,
+        attempts: Sequence[Attempt],
+        completion: Optional[ChatCompletion],
+        error: Optional[BaseException],
+        chunks: Optional[List[str]] = None,
+        sent: Optional[bool] = None,
+    ) -> None:
+        """Correct the limits, publish what failed, store a clean answer (async)."""
+        try:
+            if state.hold is not None and self.limiter is not None:
+                hold, state.hold = state.hold, None
+                await self.limiter.release_async(
+                    hold, _usage_tokens(completion), sent=bool(attempts) if sent is None else sent
+                )
+            keys, seconds, cooled = self._upkeep(attempts, error)
+            if keys:
+                await self.store.tighten_async(keys, seconds)
+            if cooled:
+                await self.store.cool_async(cooled)
+            if state.key is not None and completion is not None and cacheable(completion):
+                if not state.stream or chunks:
+                    await self._put_async(state, completion, chunks)
+        except StoreUnavailableError as error:
+            logger.warning("fastrouter: could not update the shared store after a request: %s", error)
+        finally:
+            if state.leading:
+                state.leading = False
+                self.flights.land(state.key or b"")
+
+    async def _put_async(self, state: _Pass, completion: ChatCompletion, chunks: Optional[List[str]]) -> None:
+        assert self.cache is not None and state.key is not None
+        await self.cache_store.cache_put_async(
+            state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
+        )
+
+    # -- streams (both kinds)
+    def _open_stream(self, stream: _S, state: _Pass, asynchronous: bool) -> _S:
+        """Wire a live stream's end to the books, the limits and the cache."""
+        if state.key is not None:
+            stream._record = []
+        books = state.books
+
+        def finished(done: _StreamBase, status: str) -> None:
+            books.stream_finished(done, status)
+            completion = done.completion if status == "ok" else None
+            attempts = done.attempts
+            chunks = done._record
+            if asynchronous and (self.store.shared or self.cache_store.shared):
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    task = loop.create_task(self._finish_async(state, attempts, completion, None, chunks, True))
+                    _tasks.add(task)
+                    task.add_done_callback(_tasks.discard)
+                    return
+            self._finish_sync(state, attempts, completion, None, chunks, True)
+
+        stream._on_finish = finished
+        weakref.finalize(stream, self._abandoned, state)
+        return stream
+
+    def _abandoned(self, state: _Pass) -> None:
+        """A stream was dropped without ending or closing: free its limit slots (its
+        estimate stays counted) and let identical requests go."""
+        if state.hold is not None and self.limiter is not None:
+            hold, state.hold = state.hold, None
+            try:
+                self.limiter.release(hold, None, sent=True)
+            except StoreUnavailableError as error:
+                logger.warning("fastrouter: could not free a dropped stream's limit: %s", error)
+        if state.leading:
+            state.leading = False
+            self.flights.land(state.key or b"")
+
+    # -- sync
+    def chat_sync(
+        self,
+        client: Any,
+        model: Any,
+        args: Tuple[Any, ...],
+        books: RequestBooks,
+        stream: bool,
+        cache: Union[bool, float, None],
+        max_tokens: Optional[int],
+        deadline: Optional[float],
+    ) -> Union[ChatCompletion, Stream]:
+        """Send one request through the gate, blocking (the GIL released while it waits)."""
+        body, chain = args[0], list(args[1])
+        state = self._begin(books, stream, cache, chain, body)
+        handed_over = False
+        try:
+            if state.key is not None:
+                hit = self._lookup(state.key)
+                if hit is None:
+                    state.leading = self.flights.lead(state.key)
+                    if not state.leading:
+                        self.flights.follow(state.key, _follow_until(deadline))
+                        hit = self._lookup(state.key)
+                if hit is not None:
+                    served = self._serve(hit, state, asynchronous=False)
+                    assert not isinstance(served, AsyncStream)
+                    return served
+            if books.budgets.pending:
+                try:
+                    books.confirm()
+                except StoreUnavailableError as error:
+                    self._tolerate(error, "the shared budget")
+            chain = self._uncooled(chain)
+            if self.limiter:
+                lane = self.limiter.lane(self._names(model, chain))
+                if lane is not None:
+                    try:
+                        state.hold = self.limiter.acquire(lane, self._lane_tokens(body, max_tokens), deadline)
+                    except StoreUnavailableError as error:
+                        self._tolerate(error, "the rate limit")
+            native_args = (body, chain, *args[2:])
+            try:
+                if stream:
+                    native = client._inner.chat_stream_blocking(*native_args)
+                else:
+                    raw = client._inner.chat_blocking(*native_args)
+            except FastrouterError as error:
+                self._finish_sync(state, getattr(error, "attempts", None) or [], None, error)
+                raise
+            except BaseException:
+                if state.hold is not None:
+                    self.store.background(False, "release", state.hold.lane.specs, state.hold.rid, 0, False)
+                raise
+            if stream:
+                handed_over = True
+                return self._open_stream(Stream(native), state, asynchronous=False)
+            state.answer = raw.body
+            completion = books.answered(ChatCompletion._from_chat(raw))
+            self._finish_sync(state, completion.attempts, completion, None)
+            return completion
+        finally:
+            if state.leading and not handed_over:
+                self.flights.land(state.key or b"")
+
+    def _lookup(self, key: bytes) -> Optional[bytes]:
+        try:
+            return self.cache_store.cache_get(key)
+        except StoreUnavailableError as error:
+            self._tolerate(error, "the response cache")
+            return None
+
+    def _uncooled(self, chain: List[str]) -> List[str]:
+        if not self.store.shared or len(chain) < 2:
+            return chain
+        try:
+            cooling = self.store.cooling(chain)
+        except StoreUnavailableError as error:
+            self._tolerate(error, "the shared cooldowns")
+            return chain
+        kept = [m for m in chain if m not in cooling]
+        return kept if kept else chain
+
+    def _finish_sync(
+        self,
+        state: _Pass,
+        attempts: Sequence[Attempt],
+        completion: Optional[ChatCompletion],
+        error: Optional[BaseException],
+        chunks: Optional[List[str]] = None,
+        sent: Optional[bool] = None,
+    ) -> None:
+        """Correct the limits, publish what failed, store a clean answer (blocking)."""
+        try:
+            if state.hold is not None and self.limiter is not None:
+                hold, state.hold = state.hold, None
+                self.limiter.release(hold, _usage_tokens(completion), sent=bool(attempts) if sent is None else sent)
+            keys, seconds, cooled = self._upkeep(attempts, error)
+            if keys:
+                self.store.tighten(keys, seconds)
+            if cooled:
+                self.store.cool(cooled)
+            if state.key is not None and completion is not None and cacheable(completion):
+                if not state.stream or chunks:
+                    assert self.cache is not None
+                    payload = encode(completion, state.answer, chunks)
+                    self.cache_store.cache_put(state.key, payload, state.ttl, self.cache.max_bytes)
+        except StoreUnavailableError as error:
+            logger.warning("fastrouter: could not update the shared store after a request: %s", error)
+        finally:
+            if state.leading:
+                state.leading = False
+                self.flights.land(state.key or b"")
+
+
+# Stream endings being written to the store (a task must be referenced until it ends).
+_tasks: Set[asyncio.Task[None]] = set()

@@ -1,0 +1,156 @@
+"""The store interface: the few atomic operations limits, budgets, cooldowns and the cache
+need, each with a blocking and an ``async`` form."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Iterable, NamedTuple, Optional, Sequence, Set, Tuple
+
+__all__ = ["LimitSpec", "BudgetSlot", "Store", "WINDOW_S", "WAIT_FOR_RELEASE"]
+
+# Limits count requests and tokens over a sliding window of this many seconds.
+WINDOW_S = 60.0
+# ``admit`` answers this when only a concurrency slot is missing: no time is known, a
+# waiter waits for a release (or, on a shared store, polls).
+WAIT_FOR_RELEASE = float("inf")
+
+logger = logging.getLogger("fastrouter")
+# Background store operations still running (a task must be referenced until it ends).
+_running: Set[asyncio.Task[Any]] = set()
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("fastrouter: a background store update failed: %s", task.exception())
+
+
+class LimitSpec(NamedTuple):
+    """One limit as a store sees it: its key and caps (``None``: uncapped)."""
+
+    key: str
+    rpm: Optional[int]
+    tpm: Optional[int]
+    concurrency: Optional[int]
+
+
+class BudgetSlot(NamedTuple):
+    """One budget as a store sees it: its key, its cap in nano-USD and how long its
+    counters live (seconds; 0 = forever)."""
+
+    key: str
+    cap_nanos: int
+    ttl_s: int
+
+
+class Store:
+    """Shared state behind one small interface. ``shared`` is False for the in-process
+    default (then budgets and cooldowns stay where they always were)."""
+
+    shared: bool = False
+
+    # -- limits: sliding windows of requests and tokens, plus concurrency slots
+    def admit(self, specs: Sequence[LimitSpec], rid: str, tokens: int, lease_s: float) -> float:
+        """Take one request of ``tokens`` on every limit at once, or nothing: 0.0 when
+        admitted, else the seconds until it could be (``WAIT_FOR_RELEASE`` when only a
+        concurrency slot is missing). ``lease_s`` bounds how long a slot is held should
+        this process die."""
+        raise NotImplementedError
+
+    def release(self, specs: Sequence[LimitSpec], rid: str, token_delta: int, refund: bool) -> None:
+        """Free the request's concurrency slots; correct its token count by
+        ``token_delta``, or with ``refund`` take the request out of the windows (it was
+        never sent)."""
+        raise NotImplementedError
+
+    def tighten(self, keys: Iterable[str], seconds: float) -> None:
+        """Admit nothing on ``keys`` for ``seconds`` (an upstream 429 named its reset)."""
+        raise NotImplementedError
+
+    async def admit_async(self, specs: Sequence[LimitSpec], rid: str, tokens: int, lease_s: float) -> float:
+        return self.admit(specs, rid, tokens, lease_s)
+
+    async def release_async(self, specs: Sequence[LimitSpec], rid: str, token_delta: int, refund: bool) -> None:
+        self.release(specs, rid, token_delta, refund)
+
+    async def tighten_async(self, keys: Iterable[str], seconds: float) -> None:
+        self.tighten(keys, seconds)
+
+    # -- budgets: reserve (all or nothing) and settle, in nano-USD
+    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+        """Reserve ``amount`` on every slot, or nothing: ``(0, 0)`` when reserved, else
+        ``(i, committed)``, the 1-based slot that would break and what it already holds."""
+        raise NotImplementedError
+
+    def budget_settle(self, keys: Sequence[str], reserved: int, actual: int) -> None:
+        """Replace a reservation of ``reserved`` by ``actual`` spent."""
+        raise NotImplementedError
+
+    def budget_committed(self, key: str) -> int:
+        """Spent plus reserved on one budget, in nano-USD."""
+        raise NotImplementedError
+
+    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+        return self.budget_reserve(slots, amount)
+
+    async def budget_settle_async(self, keys: Sequence[str], reserved: int, actual: int) -> None:
+        self.budget_settle(keys, reserved, actual)
+
+    # -- cooldowns: models skipped by chains until a time
+    def cool(self, models: Sequence[Tuple[str, float]]) -> None:
+        """Mark each ``(model, seconds)`` as cooling down for that long."""
+        raise NotImplementedError
+
+    def cooling(self, models: Sequence[str]) -> Set[str]:
+        """The ones of ``models`` cooling down now."""
+        raise NotImplementedError
+
+    async def cool_async(self, models: Sequence[Tuple[str, float]]) -> None:
+        self.cool(models)
+
+    async def cooling_async(self, models: Sequence[str]) -> Set[str]:
+        return self.cooling(models)
+
+    # -- the response cache: bytes by key, with a TTL, bounded by size (LRU)
+    def cache_get(self, key: bytes) -> Optional[bytes]:
+        """The live value at ``key`` (marking it recently used), or ``None``."""
+        raise NotImplementedError
+
+    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+        """Store ``value`` for ``ttl_s`` seconds (``None``: no expiry), evicting the least
+        recently used entries while the cache holds more than ``max_bytes``."""
+        raise NotImplementedError
+
+    async def cache_get_async(self, key: bytes) -> Optional[bytes]:
+        return self.cache_get(key)
+
+    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+        self.cache_put(key, value, ttl_s, max_bytes)
+
+    def background(self, on_loop: bool, operation: str, *args: Any) -> None:
+        """Run ``operation`` (a method name) without making the caller wait on the network:
+        for an async caller (``on_loop``) on a shared store, as a task on the running event
+        loop (its ``_async`` form); else at once. A failure is logged: what it would have
+        updated stays on the safe side."""
+        if on_loop and self.shared:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                task = loop.create_task(getattr(self, operation + "_async")(*args))
+                _running.add(task)
+                task.add_done_callback(_report)
+                return
+        try:
+            getattr(self, operation)(*args)
+        except Exception as error:  # the request already ended; never fail it now
+            logger.warning("fastrouter: a store update failed: %s", error)
+
+    async def aclose(self) -> None:
+        """Release connections, the asyncio ones included (idempotent)."""
+        self.close()
+
+    def close(self) -> None:
+        """Release connections (idempotent)."""

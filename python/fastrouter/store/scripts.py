@@ -1,0 +1,158 @@
+"""The Lua scripts that make each shared-store operation one atomic round trip on Redis.
+
+Times come from the server (``TIME``), so every process and host shares one clock.
+Keys of one limit: ``<base>:log`` (sorted set: request id by time), ``<base>:tok`` (hash:
+tokens by request id, plus the running ``_sum``), ``<base>:fl`` (sorted set: requests in
+flight by lease end), ``<base>:blk`` (set while an upstream 429 holds the limit shut).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "CACHE_GET", "CACHE_PUT"]
+
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+# KEYS: one base per limit. ARGV: rid, tokens, lease_ms, window_ms, then per limit
+# rpm, tpm, concurrency (-1: uncapped). Returns {wait_ms, waits_for_release}.
+ADMIT = (
+    _NOW
+    + """
+local rid, tokens, lease, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local wait, slot = 0, 0
+for i, base in ipairs(KEYS) do
+  local rpm, tpm, conc = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  local log, tok, fl = base .. ':log', base .. ':tok', base .. ':fl'
+  local old = redis.call('ZRANGEBYSCORE', log, '-inf', now - window)
+  for _, member in ipairs(old) do
+    local spent = redis.call('HGET', tok, member)
+    if spent then
+      redis.call('HINCRBY', tok, '_sum', -tonumber(spent))
+      redis.call('HDEL', tok, member)
+    end
+  end
+  if #old > 0 then redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window) end
+  redis.call('ZREMRANGEBYSCORE', fl, '-inf', now)
+  local blocked = redis.call('PTTL', base .. ':blk')
+  if blocked > 0 then wait = math.max(wait, blocked) end
+  if rpm >= 0 then
+    local count = redis.call('ZCARD', log)
+    if count + 1 > rpm then
+      local oldest = redis.call('ZRANGE', log, count - rpm, count - rpm, 'WITHSCORES')
+      wait = math.max(wait, tonumber(oldest[2]) + window - now, 1)
+    end
+  end
+  if tpm >= 0 then
+    local sum = tonumber(redis.call('HGET', tok, '_sum') or '0')
+    if sum + tokens > tpm then
+      local excess, freed, until_ms = sum + tokens - tpm, 0, window
+      local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+      for j = 1, #entries, 2 do
+        freed = freed + tonumber(redis.call('HGET', tok, entries[j]) or '0')
+        if freed >= excess then until_ms = tonumber(entries[j + 1]) + window - now break end
+      end
+      wait = math.max(wait, until_ms, 1)
+    end
+  end
+  if conc >= 0 and redis.call('ZCARD', fl) >= conc then slot = 1 end
+end
+if wait > 0 then return {wait, 0} end
+if slot == 1 then return {0, 1} end
+for i, base in ipairs(KEYS) do
+  local log, tok, fl = base .. ':log', base .. ':tok', base .. ':fl'
+  redis.call('ZADD', log, now, rid)
+  redis.call('HSET', tok, rid, tokens)
+  redis.call('HINCRBY', tok, '_sum', tokens)
+  redis.call('PEXPIRE', log, window + lease)
+  redis.call('PEXPIRE', tok, window + lease)
+  if tonumber(ARGV[4 + 3 * i]) >= 0 then
+    redis.call('ZADD', fl, now + lease, rid)
+    redis.call('PEXPIRE', fl, lease)
+  end
+end
+return {0, 0}
+"""
+)
+
+# KEYS: limit bases. ARGV: rid, token delta, refund (1/0).
+RELEASE = """
+local rid, delta, refund = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+for _, base in ipairs(KEYS) do
+  local log, tok = base .. ':log', base .. ':tok'
+  redis.call('ZREM', base .. ':fl', rid)
+  local spent = redis.call('HGET', tok, rid)
+  if spent then
+    if refund then
+      redis.call('ZREM', log, rid)
+      redis.call('HDEL', tok, rid)
+      redis.call('HINCRBY', tok, '_sum', -tonumber(spent))
+    elseif delta ~= 0 then
+      local fixed = math.max(delta, -tonumber(spent))
+      redis.call('HINCRBY', tok, rid, fixed)
+      redis.call('HINCRBY', tok, '_sum', fixed)
+    end
+  end
+end
+return 0
+"""
+
+# KEYS: budget hashes (fields s = spent, r = reserved, nano-USD). ARGV: amount, then per
+# budget cap and ttl seconds (0: none). Returns {0, 0} or {index that breaks, committed}.
+BUDGET_RESERVE = """
+local amount = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local committed = tonumber(redis.call('HGET', key, 's') or '0') + tonumber(redis.call('HGET', key, 'r') or '0')
+  if committed + amount > tonumber(ARGV[2 * i]) then return {i, committed} end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'r', amount)
+  local ttl = tonumber(ARGV[2 * i + 1])
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+return {0, 0}
+"""
+
+# KEYS: budget hashes. ARGV: reserved, actual.
+BUDGET_SETTLE = """
+for _, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'r', -tonumber(ARGV[1]))
+  redis.call('HINCRBY', key, 's', tonumber(ARGV[2]))
+end
+return 0
+"""
+
+# KEYS: entry, LRU index (sorted set by last use). Returns the value, touching its use.
+CACHE_GET = (
+    _NOW
+    + """
+local value = redis.call('GET', KEYS[1])
+if value then redis.call('ZADD', KEYS[2], now, KEYS[1]) end
+return value
+"""
+)
+
+# KEYS: entry, LRU index, sizes hash, total bytes. ARGV: value, ttl_ms (0: none), max_bytes.
+CACHE_PUT = (
+    _NOW
+    + """
+local value, ttl, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local old = redis.call('HGET', KEYS[3], KEYS[1])
+if old then redis.call('DECRBY', KEYS[4], tonumber(old)) end
+if ttl > 0 then redis.call('SET', KEYS[1], value, 'PX', ttl) else redis.call('SET', KEYS[1], value) end
+redis.call('ZADD', KEYS[2], now, KEYS[1])
+redis.call('HSET', KEYS[3], KEYS[1], #value)
+local total = redis.call('INCRBY', KEYS[4], #value)
+while total > limit do
+  local victim = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not victim then break end
+  local size = tonumber(redis.call('HGET', KEYS[3], victim) or '0')
+  redis.call('DEL', victim)
+  redis.call('ZREM', KEYS[2], victim)
+  redis.call('HDEL', KEYS[3], victim)
+  total = redis.call('DECRBY', KEYS[4], size)
+end
+return total
+"""
+)

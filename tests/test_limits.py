@@ -1,0 +1,260 @@
+"""Client-side rate limits: concurrency, sliding rpm/tpm windows, FIFO waiting within the
+deadline, refusal without sending (wait=False), cancellation, upstream 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.store import MemoryStore
+from fastrouter.testing import Fail, MockServer, Reply
+
+MODEL = "openai/gpt-4o-mini"
+OTHER = "anthropic/claude-3.5-haiku"
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _window(client: Any, key: str) -> Any:
+    store = client._store
+    assert isinstance(store, MemoryStore)
+    return store._windows[key]
+
+
+class _Peak:
+    """Samples a window's in-flight count from a thread (works for both clients)."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.client, self.key, self.peak = client, key, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            window = self.client._store._windows.get(self.key)
+            if window is not None:
+                self.peak = max(self.peak, window.inflight)
+            time.sleep(0.001)
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def test_concurrency_holds_under_asyncio(server: MockServer) -> None:
+    server.script(MODEL, *[Reply(content="ok", delay=0.05)] * 12)
+    async with fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", limits={"openai/*": fastrouter.Limit(concurrency=3)}
+    ) as client:
+        with _Peak(client, "openai/*") as peak:
+            results = await asyncio.gather(
+                *[client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(12)]
+            )
+        assert len(results) == 12
+        assert peak.peak == 3
+        assert _window(client, "openai/*").inflight == 0
+    assert len(server.chat_requests()) == 12
+
+
+def test_concurrency_holds_under_threads(server: MockServer) -> None:
+    server.script(MODEL, *[Reply(content="ok", delay=0.05)] * 12)
+    with fastrouter.Client(
+        base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=2)}
+    ) as client:
+        with _Peak(client, "*") as peak, ThreadPoolExecutor(8) as pool:
+            results = list(
+                pool.map(lambda _: client.chat.completions.create(model=MODEL, messages=MESSAGES), range(12))
+            )
+        assert len(results) == 12
+        assert peak.peak == 2
+        assert _window(client, "*").inflight == 0
+
+
+async def test_rpm_refuses_at_once_without_sending(caller: Any, server: MockServer) -> None:
+    client = caller.client(server, limits={MODEL: fastrouter.Limit(rpm=3, wait=False)})
+    for _ in range(3):
+        await caller.create(client, model=MODEL)
+    started = time.monotonic()
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(client, model=MODEL)
+    assert time.monotonic() - started < 0.5
+    error = caught.value
+    assert error.client_side is True
+    assert error.kind == "client_rate_limited"
+    assert error.status_code is None
+    assert error.retry_after is not None and 59 <= error.retry_after <= 60
+    assert len(server.chat_requests()) == 3
+    # The refused request is in the ledger as an error that cost nothing.
+    assert [e.status for e in client.usage.entries] == ["ok", "ok", "ok", "error"]
+
+
+async def test_other_models_are_not_limited(caller: Any, server: MockServer) -> None:
+    client = caller.client(server, limits={"openai/*": fastrouter.Limit(rpm=1, wait=False)})
+    await caller.create(client, model=MODEL)
+    await caller.create(client, model=OTHER)
+    with pytest.raises(fastrouter.RateLimitError):
+        await caller.create(client, model=MODEL)
+
+
+async def test_waits_within_the_deadline_then_refuses(caller: Any, server: MockServer) -> None:
+    client = caller.client(server, limits={"*": fastrouter.Limit(rpm=1)}, timeout=fastrouter.Timeout(total=0.3))
+    await caller.create(client, model=MODEL)
+    started = time.monotonic()
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(client, model=MODEL)
+    # The window frees in ~60 s, past the 0.3 s deadline: refused at once, nothing sent.
+    assert time.monotonic() - started < 0.3
+    assert caught.value.client_side
+    assert len(server.chat_requests()) == 1
+
+
+async def test_concurrency_wait_ends_at_the_deadline(server: MockServer) -> None:
+    server.script(MODEL, Reply(content="slow", delay=1.0))
+    async with fastrouter.AsyncClient(
+        base_url=server.base_url,
+        api_key="k",
+        limits={"*": fastrouter.Limit(concurrency=1)},
+        timeout=fastrouter.Timeout(total=2.0),
+    ) as client:
+        slow = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
+        await asyncio.sleep(0.1)
+        with pytest.raises(fastrouter.RateLimitError):
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=fastrouter.Timeout(total=0.2))
+        await slow
+    assert len(server.chat_requests()) == 1
+
+
+async def test_waiters_are_served_first_come_first_served(server: MockServer) -> None:
+    server.script(MODEL, *[Reply(content="ok", delay=0.03)] * 6)
+    async with fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=1)}
+    ) as client:
+        tasks = []
+        for i in range(6):
+            tasks.append(
+                asyncio.ensure_future(
+                    client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": f"n{i}"}])
+                )
+            )
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*tasks)
+    order = [r.body["messages"][0]["content"] for r in server.chat_requests()]
+    assert order == [f"n{i}" for i in range(6)]
+
+
+async def test_cancelled_waiter_and_cancelled_request_release(server: MockServer) -> None:
+    server.script(MODEL, Reply(content="slow", delay=5.0))
+    async with fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=1)}
+    ) as client:
+        running = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
+        await asyncio.sleep(0.1)
+        waiting = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not client._gate.limiter.lane((MODEL,)).queue  # the cancelled waiter left the line
+        running.cancel()  # the request in flight: its slot is freed too
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await asyncio.sleep(0.05)
+        assert _window(client, "*").inflight == 0
+        started = time.monotonic()
+        resp = await asyncio.wait_for(client.chat.completions.create(model=MODEL, messages=MESSAGES), 2.0)
+        assert time.monotonic() - started < 1.0
+        assert resp.choices[0].message.content
+
+
+def test_tokens_are_estimated_then_corrected_from_usage(server: MockServer) -> None:
+    server.script(MODEL, Reply(content="ok", prompt_tokens=7, completion_tokens=5))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(tpm=10_000)}) as client:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=500)
+        window = _window(client, "*")
+        assert window.tokens == 12  # 500+ estimated before sending, 12 used
+        assert window.requests == 1
+
+
+async def test_tpm_refuses_a_request_that_would_not_fit(caller: Any, server: MockServer) -> None:
+    server.script(MODEL, Reply(content="ok", prompt_tokens=900, completion_tokens=50))
+    client = caller.client(server, limits={MODEL: fastrouter.Limit(tpm=1000, wait=False)})
+    await caller.create(client, model=MODEL)
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(client, model=MODEL, max_tokens=100)
+    assert caught.value.retry_after is not None and caught.value.retry_after > 50
+    await caller.create(client, model=MODEL, max_tokens=20)  # 950 + ~20: still fits
+    assert len(server.chat_requests()) == 2
+
+
+async def test_an_upstream_429_shuts_the_limit_for_its_reset(caller: Any, server: MockServer) -> None:
+    server.script(MODEL, Fail(429, retry_after=2))
+    client = caller.client(server, limits={"openai/*": fastrouter.Limit(rpm=100, wait=False)})
+    with pytest.raises(fastrouter.RateLimitError) as upstream:
+        await caller.create(client, model=MODEL)
+    assert not upstream.value.client_side
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(client, model=MODEL)
+    assert caught.value.client_side
+    assert caught.value.retry_after is not None and 1.0 < caught.value.retry_after <= 2.0
+    await caller.create(client, model=OTHER)  # other limits stay open
+    assert len(server.chat_requests()) == 2
+
+
+async def test_route_limits_from_toml(caller: Any, server: MockServer) -> None:
+    routing = fastrouter.Routing.from_toml_str(
+        """
+[aliases]
+fast = ["openai/gpt-4o-mini"]
+
+[limits]
+"anthropic/*" = { rpm = 1, wait = false }
+
+[routes.smart]
+models = ["openai/gpt-4o-mini"]
+limit = { rpm = 2, wait = false }
+"""
+    )
+    assert routing.all_limits()["smart"] == fastrouter.Limit(rpm=2, wait=False)
+    assert fastrouter.Routing.from_toml_str(routing.to_toml()) == routing
+    client = caller.client(server, routing=routing)
+    await caller.create(client, model="smart")
+    await caller.create(client, model="smart")
+    with pytest.raises(fastrouter.RateLimitError):
+        await caller.create(client, model="smart")
+    await caller.create(client, model=OTHER)
+    with pytest.raises(fastrouter.RateLimitError):
+        await caller.create(client, model=OTHER)
+
+
+def test_limit_validation() -> None:
+    with pytest.raises(ValueError):
+        fastrouter.Limit()
+    with pytest.raises(ValueError):
+        fastrouter.Limit(rpm=0)
+    with pytest.raises(TypeError):
+        fastrouter.Client(api_key="k", limits={"*": {"rpm": 1}})  # type: ignore[dict-item]
+    with pytest.raises(fastrouter.RoutingError):
+        fastrouter.Routing.from_dict({"limits": {"*": {"rpx": 1}}})
+
+
+def test_a_dropped_stream_frees_its_slot(server: MockServer) -> None:
+    import gc
+
+    with fastrouter.Client(
+        base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=1)}
+    ) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        assert _window(client, "*").inflight == 1
+        del stream  # never read, never closed
+        gc.collect()
+        assert _window(client, "*").inflight == 0
+        resp = client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=fastrouter.Timeout(total=2))
+        assert resp.choices[0].message.content

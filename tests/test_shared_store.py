@@ -1,0 +1,166 @@
+"""State shared by clients on one real Redis server (started by the tests): budgets,
+limits, cooldowns and the cache; and what a Redis outage does."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.testing import Fail, MockServer, Reply
+
+MODEL = "openai/gpt-4o-mini"
+BACKUP = "anthropic/claude-3.5-haiku"
+
+
+async def test_two_clients_share_a_budget(caller: Any, server: MockServer, redis_url: str) -> None:
+    # Replies within max_tokens, so each costs less than the worst case reserved for it.
+    server.script("*", *[Reply(content="ok", prompt_tokens=5, completion_tokens=5)] * 400)
+    budget = fastrouter.Budget(usd="0.00005", per="total")  # about a dozen replies
+    clients = [caller.client(server, store=redis_url, budgets=[budget]) for _ in range(2)]
+    refused = sent = 0
+    while refused < 4 and sent < 400:
+        try:
+            await caller.create(clients[sent % 2], model=MODEL, max_tokens=10)
+        except fastrouter.BudgetExceededError as error:
+            refused += 1
+            assert "shared budget" in str(error)
+        sent += 1
+    spent = sum((c.usage.total_cost for c in clients), Decimal(0))
+    largest = max(e.total_cost for c in clients for e in c.usage.entries)
+    assert refused == 4 and sent < 400
+    worst_case = Decimal("0.00001")  # what each request reserves, about
+    assert budget.usd - worst_case - largest <= spent <= budget.usd  # together they used it, never more
+    assert all(e.status == "ok" for c in clients for e in c.usage.entries[: (sent - refused) // 2 - 1])
+    assert sum(len(c.usage) for c in clients) == sent  # every request in a local ledger
+    if caller.mode == "async":
+        await asyncio.sleep(0.05)  # settlements of an async client are written by tasks
+    # The store holds exactly what both spent.
+    committed = clients[0]._store.budget_committed(clients[0]._budgets._slot(budget, "").key)
+    assert Decimal(committed) / Decimal(10**9) == spent
+
+
+async def test_two_clients_share_a_limit(caller: Any, server: MockServer, redis_url: str) -> None:
+    limits = {"openai/*": fastrouter.Limit(rpm=3, wait=False)}
+    a = caller.client(server, store=redis_url, limits=limits)
+    b = caller.client(server, store=redis_url, limits=limits)
+    await caller.create(a, model=MODEL)
+    await caller.create(b, model=MODEL)
+    await caller.create(a, model=MODEL)
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(b, model=MODEL)
+    assert caught.value.client_side and caught.value.retry_after and caught.value.retry_after > 55
+    assert len(server.chat_requests()) == 3
+
+
+async def test_a_shared_concurrency_limit_waits_for_the_other_client(server: MockServer, redis_url: str) -> None:
+    server.script(MODEL, *[Reply(content="ok", delay=0.2)] * 4)
+    limits = {"*": fastrouter.Limit(concurrency=1)}
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", store=redis_url, limits=limits) as a:
+        async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", store=redis_url, limits=limits) as b:
+            started = asyncio.get_running_loop().time()
+            await asyncio.gather(
+                *[
+                    c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+                    for c in (a, b, a, b)
+                ]
+            )
+            assert asyncio.get_running_loop().time() - started >= 0.75  # one at a time
+
+
+async def test_two_clients_share_a_cooldown(caller: Any, server: MockServer, redis_url: str) -> None:
+    server.script(MODEL, Fail(503))
+    cooldown = fastrouter.Cooldown(failures=1, seconds=30)
+    a = caller.client(server, store=redis_url, cooldown=cooldown)
+    b = caller.client(server, store=redis_url, cooldown=cooldown)
+    with pytest.raises(fastrouter.ServiceUnavailableError):
+        await caller.create(a, model=MODEL)
+    assert a.health()[MODEL].state == "open"
+    resp = await caller.create(b, model=[MODEL, BACKUP])
+    assert resp.model == BACKUP
+    assert [r.model for r in server.chat_requests()] == [MODEL, BACKUP]  # b never tried MODEL
+    assert MODEL not in b.health()  # b learned it from the store, not by failing
+
+
+async def test_two_clients_share_the_cache(caller: Any, server: MockServer, redis_url: str) -> None:
+    server.script(MODEL, Reply(content="from a", cost=0.003))
+    a = caller.client(server, store=redis_url, cache=True)
+    b = caller.client(server, store=redis_url, cache=True)
+    await caller.create(a, model=MODEL)
+    hit = await caller.create(b, model=MODEL)
+    assert hit.cached and hit.choices[0].message.content == "from a"
+    assert b.usage.saved_cost == Decimal("0.003")
+    stream = await caller.create(a, model=MODEL, stream=True)
+    if caller.mode == "async":
+        first = [c.to_dict() async for c in stream]
+    else:
+        first = [c.to_dict() for c in stream]
+    if caller.mode == "async":
+        await asyncio.sleep(0.1)  # an async stream's end is written to Redis by a task
+    replay = await caller.create(b, model=MODEL, stream=True)
+    if caller.mode == "async":
+        second = [c.to_dict() async for c in replay]
+    else:
+        second = [c.to_dict() for c in replay]
+    assert second == first and replay.completion.cached
+    assert len(server.chat_requests()) == 2
+
+
+async def test_redis_cache_url(caller: Any, server: MockServer, redis_url: str) -> None:
+    a = caller.client(server, cache=redis_url)
+    b = caller.client(server, cache=redis_url)
+    await caller.create(a, model=MODEL)
+    assert (await caller.create(b, model=MODEL)).cached
+
+
+async def test_an_outage_raises_a_typed_error_and_is_still_recorded(caller: Any, server: MockServer) -> None:
+    from redis_helpers import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    client = caller.client(server, store=url, limits={"*": fastrouter.Limit(rpm=10)})
+    with pytest.raises(fastrouter.StoreUnavailableError) as caught:
+        await caller.create(client, model=MODEL)
+    assert "127.0.0.1" in str(caught.value)
+    assert server.chat_requests() == []
+    assert [e.status for e in client.usage.entries] == ["error"]
+
+
+async def test_an_outage_with_the_open_policy_sends_anyway(caller: Any, server: MockServer) -> None:
+    from redis_helpers import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    client = caller.client(
+        server,
+        store=url,
+        on_store_error="open",
+        cache=True,
+        limits={"*": fastrouter.Limit(rpm=10)},
+        budgets=[fastrouter.Budget(usd=1)],
+        cooldown=fastrouter.Cooldown(failures=1),
+    )
+    resp = await caller.create(client, model=[MODEL, BACKUP])
+    assert resp.choices[0].message.content and not resp.cached
+    assert len(server.chat_requests()) == 1
+    assert [e.status for e in client.usage.entries] == ["ok"]
+
+
+async def test_redis_going_away_mid_run(caller: Any, server: MockServer) -> None:
+    from redis_helpers import RedisServer
+
+    redis_server = RedisServer()
+    try:
+        client = caller.client(server, store=redis_server.url, limits={"*": fastrouter.Limit(rpm=100)})
+        await caller.create(client, model=MODEL)
+    finally:
+        redis_server.stop()
+    with pytest.raises(fastrouter.StoreUnavailableError):
+        await caller.create(client, model=MODEL)
+    assert len(server.chat_requests()) == 1
+    assert [e.status for e in client.usage.entries] == ["ok", "error"]
+
+
+def test_bad_policy_is_refused() -> None:
+    with pytest.raises(ValueError):
+        fastrouter.Client(api_key="k", store="redis://127.0.0.1:1/0", on_store_error="ignore")

@@ -22,12 +22,17 @@ from typing import List, Optional
 from fastrouter.testing import MockServer, Reply, StreamScript
 
 MODEL = "bench/stream"
+# Streams that stay open (a chunk every OPEN_DELAY s) for the memory benchmark.
+OPEN_MODEL = "bench/open"
+OPEN_CHUNKS = 100
+OPEN_DELAY = 0.2
 # Top the queue up to HIGH outcomes whenever fewer than LOW are left (checked every POLL s):
 # far more than can be used between two checks (at most one round of concurrent streams
 # starts per check, and a round takes well over POLL seconds).
 LOW = 256
 HIGH = 512
 POLL = 0.01
+OPEN_HIGH = 1200  # more than one memory run opens (500 streams + warm-up) between checks
 
 
 def stream_content(chunks: int) -> str:
@@ -50,6 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.sched_setaffinity(0, {args.cpu})
 
     reply = Reply(content=stream_content(args.chunks), stream=StreamScript(chunks=args.chunks))
+    slow = Reply(content=stream_content(OPEN_CHUNKS), stream=StreamScript(chunks=OPEN_CHUNKS, chunk_delay=OPEN_DELAY))
 
     stopping = False
 
@@ -63,11 +69,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     server = MockServer(host=args.host, port=args.port).start()
     try:
         server.script(MODEL, *([reply] * HIGH))
+        server.script(OPEN_MODEL, *([slow] * OPEN_HIGH))
         print(server.base_url, flush=True)
         while not stopping:
-            left = server.pending().get(MODEL, 0)
+            pending = server.pending()
+            left = pending.get(MODEL, 0)
             if left < LOW:
                 server.script(MODEL, *([reply] * (HIGH - left)))
+            left = pending.get(OPEN_MODEL, 0)
+            if left < OPEN_HIGH // 2:
+                server.script(OPEN_MODEL, *([slow] * (OPEN_HIGH - left)))
             time.sleep(POLL)
     finally:
         server.stop()

@@ -138,7 +138,8 @@ pub struct Accumulator {
     created: Option<i64>,
     system_fingerprint: Option<String>,
     service_tier: Option<String>,
-    choices: BTreeMap<u32, ChoiceAcc>,
+    /// Boxed: a map node has room for 11 entries, and nearly every stream has one choice.
+    choices: BTreeMap<u32, Box<ChoiceAcc>>,
     usage: Option<Box<RawValue>>,
     error: Option<Value>,
     chunks: usize,

@@ -234,7 +234,9 @@ pub async fn run_stream(
     let deadline = timeouts.total.map(|total| Instant::now() + total);
     let headers = &request.headers;
 
-    let opened = walk_chain(&request, &backoff, |_model, body, remaining| {
+    // Boxed: opening (reqwest's request future, retries, backoff) is the largest state
+    // of this task; inline it would stay allocated for the whole life of the stream.
+    let opened = Box::pin(walk_chain(&request, &backoff, |_model, body, remaining| {
         let transport = &transport;
         let shared = &shared;
         async move {
@@ -258,7 +260,7 @@ pub async fn run_stream(
                 result,
             }
         }
-    })
+    }))
     .await;
     let (mut stream, mut attempts) = match opened {
         Ok(opened) => opened,

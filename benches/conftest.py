@@ -191,8 +191,8 @@ GROUPS: Dict[str, Group] = {
     "nonstream-64": Group(unit="request", rate="req/s", target_share=5),
     "stream-16x1000": Group(unit="chunk", rate="chunks/s", target_share=10),
     # Peak RSS of a fresh process holding 500 open streams (test_memory.py); "rate" is
-    # streams opened per second, the target is absolute (<= 45 MB, below aiohttp).
-    "stream-memory-500": Group(unit="process", rate="streams opened/s", target_share=1, metric="peak RSS MB"),
+    # the memory per open stream, the target is absolute (<= 45 MB, below aiohttp).
+    "stream-memory-500": Group(unit="process", rate="KB per open stream", target_share=1, metric="peak RSS MB"),
 }
 
 

@@ -8,7 +8,9 @@
 //! (`to_dict`, `to_json`, `model_dump`, unknown fields, `repr`, `==`, pickling) is
 //! delegated to the equivalent Python model, built on demand.
 
-use pyo3::exceptions::{PyAttributeError, PyTypeError};
+use std::sync::OnceLock;
+
+use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -17,6 +19,22 @@ use serde_json::Value;
 use crate::stream::decoder::Chunk;
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// The value in `cell`, made by `make` on first use. Not `PyOnceLock`: its first use
+/// detaches from the interpreter (two GIL switches), too dear once per chunk. Two threads
+/// may both make a value; the first one stored wins, so every reader sees one object.
+fn cached<'a, 'py, T>(
+    py: Python<'py>,
+    cell: &'a OnceLock<Py<T>>,
+    make: impl FnOnce() -> PyResult<Py<T>>,
+) -> PyResult<&'a Bound<'py, T>> {
+    if cell.get().is_none() {
+        let _ = cell.set(make()?);
+    }
+    cell.get()
+        .map(|value| value.bind(py))
+        .ok_or_else(|| PyRuntimeError::new_err("fastrouter: a cached chunk field vanished"))
+}
 
 /// A class of `fastrouter.types`.
 fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -147,14 +165,14 @@ fn fallback<'py>(
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct StreamChunk {
     chunk: Chunk,
-    choices: PyOnceLock<Py<PyList>>,
+    choices: OnceLock<Py<PyList>>,
 }
 
 impl StreamChunk {
     pub fn new(chunk: Chunk) -> Self {
         Self {
             chunk,
-            choices: PyOnceLock::new(),
+            choices: OnceLock::new(),
         }
     }
 
@@ -199,7 +217,7 @@ impl StreamChunk {
     /// Every choice (an empty list when the chunk has none, e.g. the usage chunk).
     #[getter]
     fn choices<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = self.choices.get_or_try_init(py, || {
+        let list = cached(py, &self.choices, || {
             let count = match self.chunk.get("choices") {
                 None | Some(Value::Null) => 0,
                 Some(Value::Array(items)) => {
@@ -213,9 +231,9 @@ impl StreamChunk {
             let items = (0..count)
                 .map(|index| Py::new(py, StreamChoice::new(self.chunk.clone(), index)))
                 .collect::<PyResult<Vec<_>>>()?;
-            Ok::<_, PyErr>(PyList::new(py, items)?.unbind())
+            Ok(PyList::new(py, items)?.unbind())
         })?;
-        Ok(list.bind(py).clone())
+        Ok(list.clone())
     }
 
     #[getter]
@@ -251,7 +269,7 @@ impl StreamChunk {
 pub struct StreamChoice {
     chunk: Chunk,
     index: usize,
-    delta: PyOnceLock<Py<StreamDelta>>,
+    delta: OnceLock<Py<StreamDelta>>,
 }
 
 const CHOICE: &str = "ChunkChoice";
@@ -261,7 +279,7 @@ impl StreamChoice {
         Self {
             chunk,
             index,
-            delta: PyOnceLock::new(),
+            delta: OnceLock::new(),
         }
     }
 
@@ -280,7 +298,7 @@ impl StreamChoice {
     /// The delta (an empty one when the choice has none).
     #[getter]
     fn delta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, StreamDelta>> {
-        let delta = self.delta.get_or_try_init(py, || {
+        let delta = cached(py, &self.delta, || {
             match self.node().get("delta") {
                 None | Some(Value::Null | Value::Object(_)) => {}
                 Some(_) => return Err(wrong_type(CHOICE, "delta", "object")),
@@ -293,7 +311,7 @@ impl StreamChoice {
                 },
             )
         })?;
-        Ok(delta.bind(py).clone())
+        Ok(delta.clone())
     }
 
     #[getter]

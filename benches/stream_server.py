@@ -28,12 +28,17 @@ from fastrouter.testing import MockServer, Reply, StreamScript
 MODEL = "bench/stream"
 HOLD_MODEL = "bench/hold"
 HOLD_INTERVAL = 2.0
+# Streams that stay open (a chunk every OPEN_DELAY s) for the memory benchmark.
+OPEN_MODEL = "bench/open"
+OPEN_CHUNKS = 100
+OPEN_DELAY = 0.2
 # Top the queue up to HIGH outcomes whenever fewer than LOW are left (checked every POLL s):
 # far more than can be used between two checks (at most one round of concurrent streams
 # starts per check, and a round takes well over POLL seconds).
 LOW = 256
 HIGH = 512
 POLL = 0.01
+OPEN_HIGH = 1200  # more than one memory run opens (500 streams + warm-up) between checks
 
 
 def stream_content(chunks: int) -> str:
@@ -59,6 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     reply = Reply(content=stream_content(args.chunks), stream=StreamScript(chunks=args.chunks))
     hold = Reply(content=stream_content(8), stream=StreamScript(chunks=8, chunk_delay=HOLD_INTERVAL))
     queues = {MODEL: reply, HOLD_MODEL: hold} if args.tls else {MODEL: reply}
+    slow = Reply(content=stream_content(OPEN_CHUNKS), stream=StreamScript(chunks=OPEN_CHUNKS, chunk_delay=OPEN_DELAY))
 
     stopping = False
 
@@ -73,6 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         for model, outcome in queues.items():
             server.script(model, *([outcome] * HIGH))
+        server.script(OPEN_MODEL, *([slow] * OPEN_HIGH))
         print(server.base_url, flush=True)
         if args.tls:
             print(server.ca_path, flush=True)
@@ -82,6 +89,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 left = pending.get(model, 0)
                 if left < LOW:
                     server.script(model, *([outcome] * (HIGH - left)))
+            left = pending.get(OPEN_MODEL, 0)
+            if left < OPEN_HIGH // 2:
+                server.script(OPEN_MODEL, *([slow] * (OPEN_HIGH - left)))
             time.sleep(POLL)
     finally:
         server.stop()

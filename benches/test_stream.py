@@ -27,6 +27,7 @@ import aiohttp
 import fastrouter
 import httpx
 import openai
+import orjson
 import pytest
 from httpx_sse import aconnect_sse
 from stream_server import MODEL, stream_content
@@ -293,3 +294,49 @@ def aiohttp_async(stream_base_url: str) -> Iterator[RoundFn]:
 
 def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], aiohttp_async: RoundFn) -> None:
     _measure(benchmark, record_result, "aiohttp.ClientSession (hand-written)", aiohttp_async)
+
+
+@pytest.fixture
+def aiohttp_orjson_async(stream_base_url: str) -> Iterator[RoundFn]:
+    """The same aiohttp loop with ``orjson.loads``: the fastest hand-written client here."""
+    url = f"{stream_base_url}/chat/completions"
+    body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+    loads = orjson.loads
+
+    async def make() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY),
+            timeout=aiohttp.ClientTimeout(total=60.0),
+        )
+
+    def stream(session: aiohttp.ClientSession) -> Callable[[], Awaitable[Received]]:
+        async def one() -> Received:
+            parts: List[str] = []
+            async with session.post(url, json=body) as resp:
+                resp.raise_for_status()
+                async for line in resp.content:
+                    if not line.startswith(b"data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        break
+                    choices = loads(data)["choices"]
+                    if choices:
+                        content = choices[0]["delta"].get("content")
+                        if content:
+                            parts.append(content)
+            return "".join(parts), len(parts)
+
+        return one
+
+    async def close(session: aiohttp.ClientSession) -> None:
+        await session.close()
+
+    yield from _async_fixture(make, stream, close)
+
+
+def test_aiohttp_orjson_async(
+    benchmark: Any, record_result: Callable[..., None], aiohttp_orjson_async: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "aiohttp + orjson (hand-written)", aiohttp_orjson_async)

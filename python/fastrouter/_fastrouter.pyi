@@ -4,6 +4,7 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
+import builtins
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, final
 
 __all__ = [
@@ -228,9 +229,12 @@ class NativeStream:
     """The consumer side of a streamed completion; dropping it cancels the request."""
 
     def next_batch(self, queue: CompletionQueue, id: int) -> TaskHandle:
-        """Start waiting for every chunk (JSON text) ready now, at least one; reports the
-        list, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
-    def next_batch_blocking(self) -> Optional[List[str]]:
+        """Start waiting for every chunk ready now, at least one; reports the list of
+        :class:`StreamChunk`, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
+    def try_batch(self) -> Optional[List[StreamChunk]]:
+        """Every chunk ready now, without waiting; ``None`` when nothing is (then wait
+        with :meth:`next_batch`)."""
+    def next_batch_blocking(self) -> Optional[List[StreamChunk]]:
         """Like :meth:`next_batch`, blocking with the GIL released."""
     def completion_json(self) -> str:
         """The completion received so far (the whole one after the end), as JSON."""
@@ -244,6 +248,84 @@ class NativeStream:
     def keepalives(self) -> int: ...
     def close(self) -> None:
         """Cancel the request and release the connection (idempotent)."""
+
+# Streamed chunks built by the core, read lazily; they stand for (and count as instances
+# of) fastrouter.types.ChatCompletionChunk / ChunkChoice / ChoiceDelta, whose other
+# methods (to_dict, to_json, model_dump, unknown fields) they reach through __getattr__.
+@final
+class StreamChunk:
+    """One streamed chunk (``ChatCompletionChunk``), parsed once by the core."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def object(self) -> Any: ...
+    @property
+    def created(self) -> Any: ...
+    @property
+    def model(self) -> Any: ...
+    @property
+    def provider(self) -> Any: ...
+    @property
+    def system_fingerprint(self) -> Any: ...
+    @property
+    def service_tier(self) -> Any: ...
+    @property
+    def choices(self) -> List[StreamChoice]: ...
+    @property
+    def usage(self) -> Any: ...
+    @property
+    def error(self) -> Any: ...
+    def _model(self) -> Any:
+        """The equivalent ``fastrouter.types`` model (a plain, dict-backed one)."""
+    def __eq__(self, value: builtins.object, /) -> bool: ...
+    def __reduce__(self) -> Any: ...
+
+@final
+class StreamChoice:
+    """One choice of a streamed chunk (``ChunkChoice``)."""
+
+    @property
+    def index(self) -> Any: ...
+    @property
+    def delta(self) -> StreamDelta: ...
+    @property
+    def finish_reason(self) -> Any: ...
+    @property
+    def native_finish_reason(self) -> Any: ...
+    @property
+    def logprobs(self) -> Any: ...
+    @property
+    def error(self) -> Any: ...
+    def _model(self) -> Any:
+        """The equivalent ``fastrouter.types`` model (a plain, dict-backed one)."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __reduce__(self) -> Any: ...
+
+@final
+class StreamDelta:
+    """The delta of one streamed choice (``ChoiceDelta``)."""
+
+    @property
+    def role(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...
+    @property
+    def refusal(self) -> Any: ...
+    @property
+    def reasoning(self) -> Any: ...
+    @property
+    def reasoning_details(self) -> Any: ...
+    @property
+    def tool_calls(self) -> Any: ...
+    @property
+    def annotations(self) -> Any: ...
+    @property
+    def images(self) -> Any: ...
+    def _model(self) -> Any:
+        """The equivalent ``fastrouter.types`` model (a plain, dict-backed one)."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __reduce__(self) -> Any: ...
 
 @final
 class CompletionQueue:

@@ -1,15 +1,16 @@
 """Streamed chat completions: :class:`AsyncStream` and :class:`Stream`.
 
-The Rust core reads the socket, parses the event stream and merges the completion with the
-GIL released; each wake-up hands Python *every* chunk that is ready as one batch, and
-iteration here only decodes and wraps them. So the Python cost per chunk is one
-``json.loads`` and one O(1) wrapper.
+The Rust core reads the socket, parses each event once and merges the completion with the
+GIL released; each wake-up hands Python *every* chunk that is ready as one batch of chunk
+objects built by the core (``StreamChunk``: a ``ChatCompletionChunk`` whose fields are read
+lazily from the parsed tree). Iteration here only yields them: no JSON work per chunk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, List, Optional, cast
 
 from ._bridge import run
 from .attempts import Attempt
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
 __all__ = ["AsyncStream", "Stream"]
 
 _loads = json.loads
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _wire(chunk: ChatCompletionChunk) -> str:
+    """A chunk's JSON, for the response cache to replay (paid only while it records)."""
+    return _dumps(chunk.to_dict())
+
+
+# Batches taken without waiting before an async stream gives the event loop a turn.
+_READY_BATCHES_BEFORE_YIELD = 16
 
 
 class _StreamBase:
@@ -115,20 +126,32 @@ class AsyncStream(_StreamBase):
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         native = self._native
-        chunk = ChatCompletionChunk
-        loads = _loads
+        try_batch = native.try_batch
         record = self._record
+        ready_in_a_row = 0
         try:
             while True:
-                batch = await run(native.next_batch)
-                if batch is None:
-                    self._ended = True
-                    self._finish("ok")
-                    return
+                # Chunks already waiting are taken at once; only an empty stream waits
+                # (one task and one wake-up of the loop per wait, not per batch). A
+                # stream that is never empty still lets other tasks run now and then.
+                batch = try_batch()
+                if batch is not None:
+                    ready_in_a_row += 1
+                    if ready_in_a_row == _READY_BATCHES_BEFORE_YIELD:
+                        ready_in_a_row = 0
+                        await asyncio.sleep(0)
+                else:
+                    ready_in_a_row = 0
+                    batch = await run(native.next_batch)
+                    if batch is None:
+                        self._ended = True
+                        self._finish("ok")
+                        return
+                chunks = cast("List[ChatCompletionChunk]", batch)
                 if record is not None:
-                    record.extend(batch)
-                for data in batch:
-                    yield chunk(loads(data))
+                    record.extend(map(_wire, chunks))
+                for chunk in chunks:
+                    yield chunk
         except FastrouterError:
             self._ended = True
             self._finish("stream_error")
@@ -161,20 +184,21 @@ class Stream(_StreamBase):
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         native = self._native
-        chunk = ChatCompletionChunk
-        loads = _loads
+        try_batch = native.try_batch
         record = self._record
         try:
             while True:
-                batch = native.next_batch_blocking()
+                batch = try_batch()
                 if batch is None:
-                    self._ended = True
-                    self._finish("ok")
-                    return
+                    batch = native.next_batch_blocking()
+                    if batch is None:
+                        self._ended = True
+                        self._finish("ok")
+                        return
+                chunks = cast("List[ChatCompletionChunk]", batch)
                 if record is not None:
-                    record.extend(batch)
-                for data in batch:
-                    yield chunk(loads(data))
+                    record.extend(map(_wire, chunks))
+                yield from chunks
         except FastrouterError:
             self._ended = True
             self._finish("stream_error")

@@ -79,6 +79,8 @@ class StreamScript:
     usage), ``drop_after`` (the connection is cut), ``stall_after`` (only keep-alives
     from then on). ``usage_shape`` is ``"empty_choices"``, ``"empty_delta"``,
     ``"repeat_finish"`` or ``"none"``; ``done=False`` omits ``data: [DONE]``.
+    ``tail_comments`` keep-alive comments follow the last event and the body ends
+    ``tail_delay`` seconds later (bytes after ``[DONE]``, a late end of the body).
     """
 
     chunks: Optional[int] = None
@@ -95,6 +97,8 @@ class StreamScript:
     stall_after: Optional[int] = None
     usage_shape: str = "empty_choices"
     done: bool = True
+    tail_comments: int = 0
+    tail_delay: float = 0.0
 
     def _wire(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

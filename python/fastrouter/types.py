@@ -627,6 +627,20 @@ class ChatCompletion(_Model):
 # ---------------------------------------------------------------------------
 
 
+class _StreamedModel(type):
+    """Metaclass of the three chunk models: the core's streamed chunk objects
+    (``_fastrouter.StreamChunk`` / ``StreamChoice`` / ``StreamDelta``, which read their
+    fields lazily from the chunk parsed once in Rust) count as their instances."""
+
+    _native_name: str
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        if type.__instancecheck__(cls, instance):
+            return True
+        native = sys.modules.get("fastrouter._fastrouter")
+        return native is not None and type(instance) is getattr(native, cls._native_name, None)
+
+
 class ChoiceDeltaToolCallFunction(_Model):
     """A fragment of a streamed function call (name and/or argument text)."""
 
@@ -647,8 +661,10 @@ class ChoiceDeltaToolCall(_Model):
     function: Optional[ChoiceDeltaToolCallFunction]
 
 
-class ChoiceDelta(_Model):
+class ChoiceDelta(_Model, metaclass=_StreamedModel):
     """The incremental message content carried by one stream chunk choice."""
+
+    _native_name = "StreamDelta"
 
     __slots__ = ()
 
@@ -662,8 +678,10 @@ class ChoiceDelta(_Model):
     images: Optional[list[dict[str, Any]]]
 
 
-class ChunkChoice(_Model):
+class ChunkChoice(_Model, metaclass=_StreamedModel):
     """One choice of a streamed chat completion chunk."""
+
+    _native_name = "StreamChoice"
 
     __slots__ = ()
 
@@ -675,8 +693,10 @@ class ChunkChoice(_Model):
     error: Optional[ChoiceError]
 
 
-class ChatCompletionChunk(_Model):
+class ChatCompletionChunk(_Model, metaclass=_StreamedModel):
     """One server-sent event of a streaming chat completion."""
+
+    _native_name = "StreamChunk"
 
     __slots__ = ()
 

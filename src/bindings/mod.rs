@@ -2,6 +2,7 @@
 //! release the GIL, call the core, convert back. Users import `fastrouter`, never this.
 
 mod bridge;
+mod chunk;
 mod client;
 mod errors;
 mod mock;
@@ -21,6 +22,9 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<mock::NativeMockServer>()?;
     m.add_class::<stream::NativeStream>()?;
+    m.add_class::<chunk::StreamChunk>()?;
+    m.add_class::<chunk::StreamChoice>()?;
+    m.add_class::<chunk::StreamDelta>()?;
     m.add_class::<bridge::CompletionQueue>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add_class::<records::NativeAttempt>()?;

@@ -10,11 +10,13 @@ use tokio::sync::mpsc::{self, Receiver};
 use tokio::task::AbortHandle;
 
 use super::bridge::{CompletionQueue, TaskHandle};
+use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::records::attempt_list;
 use super::runtime::{block_on, spawn_detached, spawn_reporting};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
+use crate::stream::decoder::Chunk;
 use crate::stream::reader::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
 use crate::transport::Transport;
 
@@ -24,7 +26,7 @@ enum Ending {
     #[default]
     Running,
     Ended(Vec<Attempt>),
-    Failed(ChainError),
+    Failed(Box<ChainError>),
     Closed,
 }
 
@@ -32,13 +34,13 @@ struct Consumer {
     receiver: Receiver<StreamMsg>,
     ending: Ending,
     /// The first batch, read while opening the stream.
-    first: Option<Vec<String>>,
+    first: Option<Vec<Chunk>>,
 }
 
 impl Consumer {
     /// Wait for the next batch and append every batch already waiting behind it.
     /// `None` when the stream ended normally.
-    async fn next_batch(&mut self) -> Result<Option<Vec<String>>, ChainErrorOrClosed> {
+    async fn next_batch(&mut self) -> Result<Option<Vec<Chunk>>, ChainErrorOrClosed> {
         if let Some(first) = self.first.take() {
             let mut batch = first;
             self.drain_ready(&mut batch);
@@ -52,7 +54,7 @@ impl Consumer {
             }
             Ending::Failed(error) => {
                 self.ending = Ending::Closed;
-                return Err(ChainErrorOrClosed::Chain(error));
+                return Err(ChainErrorOrClosed::Chain(*error));
             }
             Ending::Closed => return Err(ChainErrorOrClosed::Closed),
         }
@@ -67,13 +69,23 @@ impl Consumer {
             }
             Some(StreamMsg::Failed(error)) => {
                 self.ending = Ending::Closed;
-                Err(ChainErrorOrClosed::Chain(error))
+                Err(ChainErrorOrClosed::Chain(*error))
             }
             None => Err(ChainErrorOrClosed::Closed),
         }
     }
 
-    fn drain_ready(&mut self, batch: &mut Vec<String>) {
+    /// Every chunk ready now, without waiting: `None` when nothing is ready or the
+    /// stream's ending is next (the waiting path reports it).
+    fn try_batch(&mut self) -> Option<Vec<Chunk>> {
+        let mut batch = self.first.take().unwrap_or_default();
+        if matches!(self.ending, Ending::Running) {
+            self.drain_ready(&mut batch);
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    fn drain_ready(&mut self, batch: &mut Vec<Chunk>) {
         loop {
             match self.receiver.try_recv() {
                 Ok(StreamMsg::Batch(more)) => batch.extend(more),
@@ -181,7 +193,7 @@ pub async fn open_stream(
             attempts = Some(done.clone());
             consumer.ending = Ending::Ended(done);
         }
-        Some(StreamMsg::Failed(error)) => return Err(StreamFailure::Chain(error, None)),
+        Some(StreamMsg::Failed(error)) => return Err(StreamFailure::Chain(*error, None)),
         None => return Err(StreamFailure::Closed),
     }
     Ok(NativeStream {
@@ -199,7 +211,7 @@ fn closed_error() -> PyErr {
 impl NativeStream {
     fn batch_future(
         &self,
-    ) -> impl std::future::Future<Output = Result<Option<Vec<String>>, StreamFailure>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<Option<Vec<Chunk>>, StreamFailure>> + Send + 'static
     {
         let consumer = self.consumer.clone();
         let attempts = self.attempts.clone();
@@ -226,19 +238,34 @@ impl NativeStream {
 
 #[pymethods]
 impl NativeStream {
-    /// Start waiting for every chunk (JSON text) ready now, at least one; reports to
-    /// `queue` under `id`: the list, `None` at the normal end, or `StreamError` (with the
-    /// partial completion) on failure.
+    /// Start waiting for every chunk ready now, at least one; reports to `queue` under
+    /// `id`: the list of `StreamChunk`, `None` at the normal end, or `StreamError` (with
+    /// the partial completion) on failure.
     fn next_batch(&self, queue: &CompletionQueue, id: u64) -> TaskHandle {
         spawn_reporting(queue, id, self.batch_future(), |py, result| match result {
-            Ok(batch) => Ok(batch.into_pyobject(py)?.unbind()),
+            Ok(Some(batch)) => Ok(chunk_list(py, batch)?.into_any().unbind()),
+            Ok(None) => Ok(py.None()),
             Err(failure) => Err(failure.into_py()),
         })
     }
 
+    /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;
+    /// `None` when nothing is ready (or only the end is): then wait with `next_batch`.
+    /// Most batches of a busy stream are taken this way, with no wake-up of the loop.
+    fn try_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Ok(mut consumer) = self.consumer.try_lock() else {
+            return Ok(None); // a waiting `next_batch` owns the stream
+        };
+        consumer
+            .try_batch()
+            .map(|batch| chunk_list(py, batch))
+            .transpose()
+    }
+
     /// Blocking `next_batch` (GIL released while waiting).
-    fn next_batch_blocking(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
-        block_on(py, self.batch_future())?.map_err(StreamFailure::into_py)
+    fn next_batch_blocking<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        let batch = block_on(py, self.batch_future())?.map_err(StreamFailure::into_py)?;
+        batch.map(|batch| chunk_list(py, batch)).transpose()
     }
 
     /// The completion received so far (the whole one after the end), as JSON text.

@@ -152,6 +152,12 @@ pub struct StreamSpec {
     /// Send `data: [DONE]` at the end (default true).
     #[serde(default = "yes")]
     pub done: bool,
+    /// After the last event, send this many keep-alive comments (bytes after `[DONE]`).
+    #[serde(default)]
+    pub tail_comments: usize,
+    /// Seconds to wait after the last event (and tail comments) before the body ends.
+    #[serde(default)]
+    pub tail_delay: f64,
 }
 
 fn yes() -> bool {
@@ -175,6 +181,8 @@ impl Default for StreamSpec {
             stall_after: None,
             usage_shape: UsageShape::default(),
             done: true,
+            tail_comments: 0,
+            tail_delay: 0.0,
         }
     }
 }

@@ -232,6 +232,9 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
     if spec.done {
         script.event(0.0, "[DONE]");
     }
+    for _ in 0..spec.tail_comments {
+        script.comment(0.0);
+    }
     build(script, Ending::Close)
 }
 
@@ -325,7 +328,11 @@ async fn write(script: Script, ending: Ending, sender: mpsc::Sender<Result<Bytes
         }
     }
     match ending {
-        Ending::Close => {}
+        Ending::Close => {
+            // The body's end (chunked terminator) comes late: a client that stops
+            // reading at [DONE] cannot return the connection to its pool.
+            wait(spec.tail_delay, 0.0, spec.crlf, &sender).await;
+        }
         Ending::Drop => {
             // Cut only after hyper took (and wrote) everything queued before the cut.
             let capacity = sender.max_capacity();

@@ -29,7 +29,8 @@ pub struct ChunkIn<'a> {
     pub service_tier: Option<Cow<'a, str>>,
     #[serde(default)]
     pub choices: Vec<ChoiceIn<'a>>,
-    #[serde(default, borrow)]
+    /// Set from the chunk's text by the decoder (a parsed tree would round `cost`).
+    #[serde(skip)]
     pub usage: Option<&'a RawValue>,
     #[serde(default)]
     pub error: Option<Value>,
@@ -137,7 +138,8 @@ pub struct Accumulator {
     created: Option<i64>,
     system_fingerprint: Option<String>,
     service_tier: Option<String>,
-    choices: BTreeMap<u32, ChoiceAcc>,
+    /// Boxed: a map node has room for 11 entries, and nearly every stream has one choice.
+    choices: BTreeMap<u32, Box<ChoiceAcc>>,
     usage: Option<Box<RawValue>>,
     error: Option<Value>,
     chunks: usize,
@@ -423,7 +425,14 @@ mod tests {
     use super::*;
 
     fn add(acc: &mut Accumulator, text: &str) -> ChunkEffect {
-        acc.add(serde_json::from_str(text).unwrap())
+        #[derive(Deserialize)]
+        struct UsageOnly<'a> {
+            #[serde(default, borrow)]
+            usage: Option<&'a RawValue>,
+        }
+        let mut chunk: ChunkIn = serde_json::from_str(text).unwrap();
+        chunk.usage = serde_json::from_str::<UsageOnly>(text).unwrap().usage;
+        acc.add(chunk)
     }
 
     #[test]

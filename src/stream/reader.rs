@@ -21,22 +21,31 @@ use crate::failover::{
 };
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
-use crate::stream::decoder::StreamDecoder;
+use crate::stream::decoder::{Chunk, StreamDecoder};
 use crate::transport::{read_bounded, version_name, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the
-/// reader busy, small enough that a slow consumer pushes back on the socket.
-pub const CHANNEL_BATCHES: usize = 32;
+/// reader busy (the consumer takes every ready batch at once), small enough that a slow
+/// consumer pushes back on the socket instead of holding parsed chunks (memory per open
+/// stream).
+pub const CHANNEL_BATCHES: usize = 8;
+
+/// Bounds on reading what follows `[DONE]` (see [`drain`]): the stream's end waits at
+/// most this long for the body to finish, so a slow or chatty server costs a connection,
+/// never the caller's time.
+const DRAIN_TIME: Duration = Duration::from_millis(500);
+const DRAIN_BYTES: usize = 64 * 1024;
 
 /// What the reader task sends.
 #[derive(Debug)]
 pub enum StreamMsg {
-    /// Chunk payloads (JSON text), in order.
-    Batch(Vec<String>),
+    /// Parsed chunks, in order.
+    Batch(Vec<Chunk>),
     /// The stream ended normally; every attempt of the chain.
     End(Vec<Attempt>),
     /// The stream failed (before content: the chain's error; after: kind `Stream`).
-    Failed(ChainError),
+    /// Boxed: every slot of the channel is as big as the largest message.
+    Failed(Box<ChainError>),
 }
 
 /// State shared between the reader task and the consumer.
@@ -62,7 +71,7 @@ struct Committed {
     response: reqwest::Response,
     headers: HeaderMap,
     decoder: StreamDecoder,
-    pending: Vec<String>,
+    pending: Vec<Chunk>,
     started: Instant,
     ended: bool,
     /// A failure in the same read that brought the first content: raised after it.
@@ -204,6 +213,21 @@ fn after_content(cause: Error) -> Error {
     )
 }
 
+/// After `[DONE]`, read the rest of the body (trailing comments, the chunked end) so the
+/// connection returns to the pool; past either bound it is closed instead. True when the
+/// body ended within the bounds.
+async fn drain(response: &mut reqwest::Response) -> bool {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut left = DRAIN_BYTES;
+    loop {
+        match timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(None)) => return true,
+            Ok(Ok(Some(bytes))) if bytes.len() < left => left -= bytes.len(),
+            _ => return false,
+        }
+    }
+}
+
 /// Run a streamed chat completion over the chain, sending batches to `sink`.
 pub async fn run_stream(
     transport: Transport,
@@ -219,7 +243,9 @@ pub async fn run_stream(
     let headers = &request.headers;
     let path = request.path.as_str();
 
-    let opened = walk_chain(&request, &backoff, |model, body, remaining| {
+    // Boxed: opening (reqwest's request future, retries, backoff) is the largest state
+    // of this task; inline it would stay allocated for the whole life of the stream.
+    let opened = Box::pin(walk_chain(&request, &backoff, |model, body, remaining| {
         let transport = &transport;
         let shared = &shared;
         async move {
@@ -248,12 +274,12 @@ pub async fn run_stream(
                 http_version,
             }
         }
-    })
+    }))
     .await;
     let (mut stream, mut attempts) = match opened {
         Ok(opened) => opened,
         Err(failure) => {
-            let _ = sink.send(StreamMsg::Failed(failure)).await;
+            let _ = sink.send(StreamMsg::Failed(Box::new(failure))).await;
             return;
         }
     };
@@ -275,8 +301,6 @@ pub async fn run_stream(
             }
         }
         if stream.decoder.done {
-            // Let the connection return to the pool if the body ends promptly.
-            let _ = tokio::time::timeout(Duration::from_millis(200), stream.response.chunk()).await;
             break;
         }
         let idle_deadline = idle_limit.map(|limit| last_progress + limit);
@@ -331,13 +355,25 @@ pub async fn run_stream(
             return;
         }
     }
+    let drained = if failure.is_none() && stream.decoder.done {
+        drain(&mut stream.response).await
+    } else {
+        failure.is_none()
+    };
+    let started = stream.started;
+    drop(stream);
+    if drained {
+        // The pool takes the connection back in a task woken by the body's end: let it
+        // run before the caller hears of the end (and sends its next request).
+        tokio::task::yield_now().await;
+    }
 
     let (cost, provider) = {
         let acc = shared.accumulator();
         (acc.cost_text(), acc.provider().map(str::to_owned))
     };
     if let Some(last) = attempts.last_mut() {
-        last.latency = stream.started.elapsed();
+        last.latency = started.elapsed();
         last.cost = cost.or(last.cost.take());
         last.provider = provider.or(last.provider.take());
     }
@@ -352,11 +388,11 @@ pub async fn run_stream(
                 last.error_kind = Some(error.kind());
                 last.error = Some(error.message().to_owned());
             }
-            StreamMsg::Failed(ChainError {
+            StreamMsg::Failed(Box::new(ChainError {
                 error,
                 attempts,
                 exhausted_chain: false,
-            })
+            }))
         }
     };
     let _ = sink.send(message).await;

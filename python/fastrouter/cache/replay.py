@@ -24,9 +24,13 @@ class _Replay:
         self.chunks: Optional[List[str]] = chunks
         self.completion = completion
 
-    def next_batch_blocking(self) -> Optional[List[str]]:
+    def try_batch(self) -> Optional[List[ChatCompletionChunk]]:
+        """Every cached chunk at once (as the core hands a ready batch), then nothing."""
         chunks, self.chunks = self.chunks, None
-        return chunks or None
+        return [ChatCompletionChunk(json.loads(data)) for data in chunks] if chunks else None
+
+    def next_batch_blocking(self) -> None:
+        return None  # everything was ready at once: the stream has ended
 
     def completion_json(self) -> str:
         return json.dumps(self.completion._data)
@@ -51,9 +55,8 @@ class ReplayAsyncStream(AsyncStream):
         self._completion = completion
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        batch = self._native.next_batch_blocking() or []
-        for data in batch:
-            yield ChatCompletionChunk(json.loads(data))
+        for chunk in cast("List[ChatCompletionChunk]", self._native.try_batch() or []):
+            yield chunk
         self._ended = True
         self._finish("ok")
 

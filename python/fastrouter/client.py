@@ -7,18 +7,14 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from os import PathLike, fspath
 from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, Set, Tuple, TypeVar, Union, overload
-from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
-from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints, conditional_headers
-from .catalog.cache import fetched
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -32,7 +28,6 @@ from .errors import FastrouterError
 from .events import EventHook, native_hook
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
 from .params import build_body
-from .routing import ResolvedRoute, Routing
 from .streaming import AsyncStream, Stream
 from .types import ChatCompletion, Credits, Generation, KeyInfo
 from .usage.books import RequestBooks
@@ -40,15 +35,17 @@ from .usage.budget import Budget, BudgetBook
 from .usage.cost import chain_worst_case
 from .usage.entries import requested_name
 from .usage.ledger import UsageLedger
-from .usage.reconcile import reconcile_async, reconcile_in_thread
 
 if TYPE_CHECKING:
+    import asyncio
     from types import TracebackType
 
     from typing_extensions import Self, Unpack
 
     from ._fastrouter import NativeChat
+    from .catalog import Catalog, CatalogCache, CatalogLoader, ModelEndpoints
     from .params import ChatCompletionParams
+    from .routing import ResolvedRoute, Routing
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -61,20 +58,32 @@ _MODELS_PATH = "models?output_modalities=all"
 
 def _models_request(validator: Optional[str]) -> Tuple[str, List[Tuple[str, str]]]:
     """Path and headers of a (conditional) catalog fetch."""
+    from .catalog import conditional_headers
+
     return _MODELS_PATH, list(conditional_headers(validator).items())
 
 
 def _endpoints_path(model_id: str) -> str:
+    from urllib.parse import quote
+
     return f"models/{quote(model_id, safe='/:')}/endpoints"
 
 
 def _generation_path(generation_id: str) -> str:
+    from urllib.parse import quote
+
     return f"generation?id={quote(generation_id, safe='')}"
 
 
 def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
     """A fetched body, parsed (``{}`` when empty)."""
     return json.loads(fetched[0] or b"{}")
+
+
+def _routing_class() -> type[Routing]:
+    from .routing import Routing  # imported when a client is given one, not before
+
+    return Routing
 
 
 class _NotGiven:
@@ -160,7 +169,7 @@ class _ClientBase:
         proxy: Optional[str] = None,
         http2: Optional[bool] = None,
     ) -> None:
-        if routing is not None and not isinstance(routing, Routing):
+        if routing is not None and not isinstance(routing, _routing_class()):
             raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
         if hedge is not None and not isinstance(hedge, Hedge):
             raise TypeError(f"hedge must be a fastrouter.Hedge or None, got {hedge!r}")
@@ -174,8 +183,8 @@ class _ClientBase:
         self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self.routing = routing
         self._budgets = BudgetBook([*budgets, *(routing.budgets if routing is not None else ())], self.usage)
-        cache = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
-        self._catalog = CatalogLoader(cache, self.base_url)
+        self._catalog_cache = catalog_cache
+        self._catalog_loader: Optional[CatalogLoader] = None
         self._api_key = resolve_api_key(api_key)
         self._headers = attribution_headers(app_url, app_title, app_categories, default_headers)
         self._inner = _fastrouter.NativeClient(
@@ -198,6 +207,18 @@ class _ClientBase:
         raise NotImplementedError
 
     @property
+    def _catalog(self) -> CatalogLoader:
+        """The catalog loader, built (and ``fastrouter.catalog`` imported) on first use."""
+        loader = self._catalog_loader
+        if loader is None:
+            from .catalog import CatalogCache, CatalogLoader
+
+            given = self._catalog_cache
+            cache = CatalogCache() if isinstance(given, _NotGiven) else given
+            loader = self._catalog_loader = CatalogLoader(cache, self.base_url)
+        return loader
+
+    @property
     def api_key(self) -> Optional[str]:
         """The API key in use (never shown by ``repr``)."""
         return self._api_key
@@ -212,6 +233,8 @@ class _ClientBase:
         raise NotImplementedError
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+        from .catalog.cache import fetched
+
         return fetched(self._inner.get_blocking(*_models_request(validator)))
 
     def _catalog_if_loaded(self) -> Optional[Catalog]:
@@ -405,6 +428,8 @@ class AsyncModels(_Resource["AsyncClient"]):
         """The model catalog (``GET /models?output_modalities=all``), cached in memory and
         on disk with a TTL, refreshed conditionally, and served from the last good copy
         (``catalog.stale``) when OpenRouter cannot be reached."""
+        from .catalog.cache import fetched
+
         inner = self._client._inner
 
         async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
@@ -415,6 +440,8 @@ class AsyncModels(_Resource["AsyncClient"]):
     async def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
+        from .catalog import ModelEndpoints
+
         body, _ = await run(self._client._inner.get, _endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 
@@ -466,6 +493,10 @@ class AsyncClient(_ClientBase):
         self.key = AsyncKey(self)
 
     def _reconcile(self, generation_id: str) -> None:
+        import asyncio
+
+        from .usage.reconcile import reconcile_async
+
         async def fetch(gid: str) -> Any:
             return _json(await run(self._inner.get, _generation_path(gid)))
 
@@ -594,6 +625,8 @@ class Models(_Resource["Client"]):
     def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
+        from .catalog import ModelEndpoints
+
         body, _ = self._client._inner.get_blocking(_endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 
@@ -644,6 +677,8 @@ class Client(_ClientBase):
         self.key = KeyResource(self)
 
     def _reconcile(self, generation_id: str) -> None:
+        from .usage.reconcile import reconcile_in_thread
+
         def fetch(gid: str) -> Any:
             return _json(self._inner.get_blocking(_generation_path(gid)))
 

@@ -12,9 +12,9 @@ difference between a settled cost and its (larger) reservation.
 
 from __future__ import annotations
 
-import threading
+import time
+from _thread import allocate_lock
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -28,7 +28,8 @@ _PERIODS = ("request", "day", "total")
 
 
 def _today() -> str:
-    return datetime.now(tz=timezone.utc).strftime("%Y-%m-%d")
+    """The UTC date, ``YYYY-MM-DD`` (``time``, not ``datetime``: one import less)."""
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ class BudgetBook:
             if not isinstance(budget, Budget):
                 raise TypeError(f"budgets must be fastrouter.Budget objects, got {budget!r}")
         self.budgets = tuple(budgets)
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._day = _today()
-        day_start = datetime.now(tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        now = time.time()
+        day_start = now - now % 86_400  # UTC midnight: POSIX days are 86,400 s
         # Spending already in the ledger (a durable one remembers earlier runs).
         self._spent: List[Decimal] = [
             ledger.spent_since(day_start if b.per == "day" else 0.0, b.tags) if b.per != "request" else _ZERO

@@ -9,22 +9,23 @@ optionally in SQLite.
 
 from __future__ import annotations
 
-import csv
 import json
-import threading
-from collections import deque
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import datetime, timezone
+import time
+from _thread import allocate_lock
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from os import PathLike
-from typing import IO, TYPE_CHECKING, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from .columns import EntryColumns
 
 if TYPE_CHECKING:
     import sqlite3
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "DEFAULT_MAX_ENTRIES"]
 
-# How many recent entries a ledger keeps in memory for ``entries`` (totals cover all).
+# How many recent entries a ledger keeps in memory for ``entries`` (totals cover all): the
+# bound on a long-running client's ledger memory, under 200 bytes an entry (~20 MB at most).
 DEFAULT_MAX_ENTRIES = 100_000
 
 _ZERO = Decimal(0)
@@ -78,7 +79,7 @@ class UsageEntry:
     @property
     def day(self) -> str:
         """The UTC date of the request, ``YYYY-MM-DD``."""
-        return datetime.fromtimestamp(self.time, tz=timezone.utc).strftime("%Y-%m-%d")
+        return time.strftime("%Y-%m-%d", time.gmtime(self.time))
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-able dict (Decimals as strings, tags as a list)."""
@@ -143,12 +144,14 @@ class UsageLedger:
 
     ``path`` adds durable SQLite storage (created if missing; earlier entries are loaded).
     In memory the ledger keeps the last ``max_entries`` entries for :attr:`entries`, while
-    totals always cover everything recorded. Thread-safe.
+    totals always cover everything recorded: that bounds its memory in a long-running
+    process (under 200 bytes an entry, stored column by column; ``max_entries=0`` keeps
+    only the totals). Recording is O(1). Thread-safe.
     """
 
     def __init__(self, path: Union[str, PathLike[str], None] = None, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        self._lock = threading.Lock()
-        self._entries: Deque[UsageEntry] = deque(maxlen=max_entries)
+        self._lock = allocate_lock()
+        self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
         self._db: Optional[sqlite3.Connection] = None
         self.path = None if path is None else str(path)
@@ -179,20 +182,19 @@ class UsageLedger:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
         it reconciled. False if no such entry without a cost is known."""
         with self._lock:
-            for index, entry in enumerate(self._entries):
-                if entry.generation_id == generation_id and entry.cost is None:
-                    fixed = replace(entry, cost=cost, cost_source="generation", reconciled=True)
-                    self._entries[index] = fixed
-                    self._total.cost += cost
-                    self._total.unknown_cost -= 1
-                    if self._db is not None:
-                        self._db.execute(
-                            "UPDATE usage SET cost = ?, cost_source = 'generation', reconciled = 1"
-                            " WHERE generation_id = ? AND cost IS NULL",
-                            (str(cost), generation_id),
-                        )
-                    return True
-        return False
+            seq = self._entries.unpriced(generation_id)
+            if seq is None:
+                return False
+            self._entries.update(seq, cost=cost, cost_source="generation", reconciled=True)
+            self._total.cost += cost
+            self._total.unknown_cost -= 1
+            if self._db is not None:
+                self._db.execute(
+                    "UPDATE usage SET cost = ?, cost_source = 'generation', reconciled = 1"
+                    " WHERE generation_id = ? AND cost IS NULL",
+                    (str(cost), generation_id),
+                )
+            return True
 
     @property
     def entries(self) -> List[UsageEntry]:
@@ -271,6 +273,8 @@ class UsageLedger:
 
     def to_csv(self, out: IO[str]) -> None:
         """Every entry as CSV (a header row, then one row per entry)."""
+        import csv
+
         writer = csv.writer(out)
         writer.writerow(_COLUMNS)
         for entry in self._all():

@@ -127,8 +127,15 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
     return Timeout.coerce(timeout)
 
 
+# ``json.loads(bytes)`` sniffs the encoding first; the core hands over UTF-8 (see its UTF-8
+# policy), so decode it as ``loads`` would and parse with the shared decoder.
+_decode_json = json.JSONDecoder().decode
+
+
 def _completion(native: NativeChat) -> ChatCompletion:
-    return ChatCompletion._from_native(json.loads(native.body), native.attempts, native.answer_cost)
+    text = native.body.decode("utf-8", "surrogatepass")
+    data = _decode_json(text[1:] if text.startswith("\ufeff") else text)  # a BOM, as loads() drops it
+    return ChatCompletion._from_native(data, native.attempts, native.answer_cost)
 
 
 def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:

@@ -89,7 +89,7 @@ def _ledger() -> UsageLedger:
     record = ledger.record
     for entry in entries(ENTRIES):
         record(entry)
-    assert len(ledger.entries) == ENTRIES
+    assert len(ledger) == ENTRIES
     return ledger
 
 

@@ -85,8 +85,8 @@ def test_the_ring_keeps_the_last_max_entries_and_totals_cover_all() -> None:
     assert len(ledger) == 10 and ledger.totals.requests == 10
     assert ledger.total_cost == sum((_entry(i).cost or Decimal(0) for i in range(10)), Decimal(0))
     # Distinct values that left the ring leave the store's tables too: memory stays bounded.
-    labels = ledger._entries._table.codes  # distinct (requested, model, ...) combinations held
-    assert sorted(key[1] for key in labels) == ["m/7", "m/8", "m/9"]
+    labels = ledger._entries._table.codes  # distinct (requested, model, ...) combinations packed
+    assert len(labels) <= 3 and not {f"m/{i}" for i in range(6)} & {key[1] for key in labels}
 
 
 def test_max_entries_zero_keeps_only_totals() -> None:
@@ -97,9 +97,10 @@ def test_max_entries_zero_keeps_only_totals() -> None:
         UsageLedger(max_entries=-1)
 
 
-def test_reconcile_finds_the_entry_by_generation_id() -> None:
-    ledger = UsageLedger(max_entries=100)
-    for i in range(50):
+@pytest.mark.parametrize("count", [50, 600])  # all waiting to be packed; most packed
+def test_reconcile_finds_the_entry_by_generation_id(count: int) -> None:
+    ledger = UsageLedger(max_entries=1000)
+    for i in range(count):
         ledger.record(_entry(i, cost=None, cost_source=None) if i in (10, 20) else _entry(i))
     assert ledger.totals.unknown_cost == 2
     assert ledger.reconcile(_entry(20).generation_id or "", Decimal("0.5"))
@@ -116,6 +117,7 @@ def test_an_evicted_entry_is_no_longer_reconciled() -> None:
     ledger.record(_entry(2))
     ledger.record(_entry(3))
     assert not ledger.reconcile(_entry(1).generation_id or "", Decimal("1"))
+    ledger.record(_entry(4))  # the next batch packed overwrites its slot, and forgets its id
     assert ledger._entries._unpriced == {}
 
 

@@ -179,12 +179,16 @@ def stream_base_url() -> Iterator[str]:
 @dataclass(frozen=True)
 class Group:
     """How one benchmark group's table reads: what one unit of work is, its rate's
-    label, and the target share of the openai SDK's CPU per unit."""
+    label, and the target share of the openai SDK's CPU per unit. Groups that measure
+    something other than CPU name it in ``metric`` (recorded in ``cpu_us``) and the row
+    ratios are taken against ``reference``."""
 
     unit: str  # "request", "chunk"
     rate: str  # "req/s", "chunks/s"
     target_share: int  # fastrouter must use at most 1/target_share of openai's CPU per unit
-    metric: str = "CPU µs/{unit}"  # the measured column's header (Result.cpu_us holds it)
+    metric: str = ""  # column title; default "CPU µs/<unit>"
+    reference: str = REFERENCE
+    title: str = ""  # what the table shows; default "client CPU per <unit>"
 
 
 GROUPS: Dict[str, Group] = {
@@ -193,6 +197,33 @@ GROUPS: Dict[str, Group] = {
     # Peak RSS of a fresh process holding 500 open streams (test_memory.py); "rate" is
     # the memory per open stream, the target is absolute (<= 45 MB, below aiohttp).
     "stream-memory-500": Group(unit="process", rate="KB per open stream", target_share=1, metric="peak RSS MB"),
+    # S3 (test_sequential.py): one request at a time, p50 latency; ratios against wrk.
+    "sequential": Group(
+        unit="request",
+        rate="req/s",
+        target_share=0,
+        metric="p50 latency µs",
+        reference="wrk (C, no parsing)",
+        title="sequential requests, p50 latency",
+    ),
+    # S5 (test_import.py): a fresh process importing a client library and building a client.
+    "import": Group(
+        unit="process",
+        rate="CPU ms",
+        target_share=0,
+        metric="wall ms",
+        reference="bare interpreter",
+        title="start, import and construct a client",
+    ),
+    # Ledger (test_ledger.py): in-memory bytes per entry and the cost of recording one.
+    "ledger": Group(
+        unit="entry",
+        rate="µs/record",
+        target_share=0,
+        metric="bytes/entry",
+        reference="UsageLedger (in memory)",
+        title="in-memory ledger size and recording cost",
+    ),
 }
 
 
@@ -239,14 +270,17 @@ def _number(value: float) -> str:
 
 
 def _table(group: Group, results: Dict[str, Result]) -> str:
-    reference = results.get(REFERENCE)
+    reference = results.get(group.reference)
+    metric = group.metric or f"CPU µs/{group.unit}"
+    against = "fastrouter" if group.reference == REFERENCE else group.reference
     rows = [
-        f"| client | {group.metric.format(unit=group.unit)} | {group.rate} | ratio vs fastrouter |",
+        f"| client | {metric} | {group.rate} | ratio vs {against} |",
         "| --- | ---: | ---: | ---: |",
     ]
     for result in sorted(results.values(), key=lambda r: r.cpu_us):
-        ratio = f"{result.cpu_us / reference.cpu_us:.2f}×" if reference else "n/a"
-        rows.append(f"| {result.client} | {_number(result.cpu_us)} | {result.rate:,.0f} | {ratio} |")
+        ratio = f"{result.cpu_us / reference.cpu_us:.2f}×" if reference and reference.cpu_us else "n/a"
+        rate = _number(result.rate) if result.rate < 100 else f"{result.rate:,.0f}"
+        rows.append(f"| {result.client} | {_number(result.cpu_us)} | {rate} | {ratio} |")
     return "\n".join(rows)
 
 
@@ -258,19 +292,18 @@ def _context(group: Group, results: Dict[str, Result]) -> str:
     )
     openai_result = results.get(OPENAI)
     reference = results.get(REFERENCE)
-    if openai_result and reference and group.metric.startswith("CPU"):
+    if openai_result and reference and reference.cpu_us:
         share = openai_result.cpu_us / reference.cpu_us
-        context += (
-            f" {REFERENCE} uses 1/{share:.1f} of the openai SDK's CPU per {group.unit}"
-            f" (target: at most 1/{group.target_share})."
-        )
+        metric = group.metric or "CPU"
+        context += f" {REFERENCE}: 1/{share:.1f} of the openai SDK's {metric} per {group.unit}"
+        context += f" (target: at most 1/{group.target_share})." if group.target_share else "."
     return context
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
     by_group = config.stash.get(_RESULTS, {})
-    if not by_group:
-        return
+    if not by_group or config.getoption("benchmark_disable", False):
+        return  # nothing measured (CI runs each benchmark once, untimed, to keep it working)
     sections = []
     for name, group in GROUPS.items():  # fixed order, whatever order the tests ran in
         results = by_group.get(name)
@@ -278,11 +311,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             continue
         table = _table(group, results)
         context = _context(group, results)
-        metric = group.metric.format(unit=group.unit)
-        terminalreporter.write_sep("=", f"{name}: {metric} (lower is better)")
+        title = group.title or f"client CPU per {group.unit}"
+        terminalreporter.write_sep("=", f"{name}: {title} (lower is better)")
         terminalreporter.write_line(table)
         terminalreporter.write_line(context)
-        sections.append(f"## {name}: {metric}\n\n{table}\n\n{context}\n")
+        sections.append(f"## {name}: {title}\n\n{table}\n\n{context}\n")
     RESULTS_FILE.write_text(
         "# Benchmark results\n\n"
         "Generated by `python -m pytest benches -p no:randomly --benchmark-only -q` "

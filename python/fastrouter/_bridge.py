@@ -17,13 +17,15 @@ How the loop is woken depends on the loop:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import itertools
 import weakref
-from typing import Any, Callable, Dict
+from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from ._fastrouter import CompletionQueue, TaskHandle
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["run"]
 
@@ -65,6 +67,10 @@ _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weak
 async def run(start: Callable[..., TaskHandle], *args: Any) -> Any:
     """``await`` the Rust task that ``start(queue, id, *args)`` spawns. Cancelling the
     awaiting task cancels the Rust task (and so its request)."""
+    # Imported here, not at the top: `import fastrouter` (and a sync client) stay free of
+    # asyncio's ~10 ms import; inside a running loop it is already loaded.
+    import asyncio
+
     loop = asyncio.get_running_loop()
     queue = _queues.get(loop)
     if queue is None:

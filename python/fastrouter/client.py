@@ -92,14 +92,17 @@ _MODELS_PATH = "models?output_modalities=all"
 
 def _models_request(validator: Optional[str]) -> Tuple[str, List[Tuple[str, str]]]:
     """Path and headers of a (conditional) catalog fetch."""
+
     return _MODELS_PATH, list(conditional_headers(validator).items())
 
 
 def _endpoints_path(model_id: str) -> str:
+
     return f"models/{quote(model_id, safe='/:')}/endpoints"
 
 
 def _generation_path(generation_id: str) -> str:
+
     return f"generation?id={quote(generation_id, safe='')}"
 
 
@@ -146,6 +149,11 @@ def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _Time
     if isinstance(timeout, _NotGiven):
         return None
     return Timeout.coerce(timeout)
+
+
+# ``json.loads(bytes)`` sniffs the encoding first; the core hands over UTF-8 (see its UTF-8
+# policy), so decode it as ``loads`` would and parse with the shared decoder.
+_decode_json = json.JSONDecoder().decode
 
 
 def _completion(native: NativeChat) -> ChatCompletion:
@@ -231,8 +239,8 @@ class _ClientBase:
         self._budgets = BudgetBook(
             [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store, self._on_loop
         )
-        catalog_store = CatalogCache() if isinstance(catalog_cache, _NotGiven) else catalog_cache
-        self._catalog = CatalogLoader(catalog_store, self.base_url)
+        self._catalog_cache = catalog_cache
+        self._catalog_loader: Optional[CatalogLoader] = None
         self._api_key = resolve_api_key(api_key)
         openai_headers, self._call_defaults = client_options(
             organization=organization,
@@ -306,6 +314,16 @@ class _ClientBase:
     copy = with_options
 
     @property
+    def _catalog(self) -> CatalogLoader:
+        """The catalog loader, built (and ``fastrouter.catalog`` imported) on first use."""
+        loader = self._catalog_loader
+        if loader is None:
+            given = self._catalog_cache
+            cache = CatalogCache() if isinstance(given, _NotGiven) else given
+            loader = self._catalog_loader = CatalogLoader(cache, self.base_url)
+        return loader
+
+    @property
     def api_key(self) -> Optional[str]:
         """The API key in use (never shown by ``repr``)."""
         return self._api_key
@@ -324,6 +342,7 @@ class _ClientBase:
             self._reconciler.submit(generation_id)
 
     def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+
         return fetched(self._inner.get_blocking(*_models_request(validator)))
 
     def _catalog_if_loaded(self) -> Optional[Catalog]:
@@ -634,6 +653,7 @@ class AsyncModels(_Resource["AsyncClient"]):
         """The model catalog (``GET /models?output_modalities=all``), cached in memory and
         on disk with a TTL, refreshed conditionally, and served from the last good copy
         (``catalog.stale``) when OpenRouter cannot be reached."""
+
         inner = self._client._inner
 
         async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
@@ -644,6 +664,8 @@ class AsyncModels(_Resource["AsyncClient"]):
     async def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
+        from .catalog import ModelEndpoints
+
         body, _ = await run(self._client._inner.get, _endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 
@@ -845,6 +867,8 @@ class Models(_Resource["Client"]):
     def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
+        from .catalog import ModelEndpoints
+
         body, _ = self._client._inner.get_blocking(_endpoints_path(id))
         return ModelEndpoints.from_json(body or b"{}")
 

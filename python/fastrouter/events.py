@@ -8,16 +8,16 @@ logged. The hook runs on one of fastrouter's I/O threads: keep it quick and thre
 
 from __future__ import annotations
 
-import logging
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
+    import logging
+
     from ._fastrouter import NativeChainEvent
 
 __all__ = ["ChainEvent", "EventHook"]
-
-logger = logging.getLogger("fastrouter")
 
 
 @dataclass(frozen=True)
@@ -74,18 +74,28 @@ class ChainEvent:
 EventHook = Callable[[ChainEvent], object]
 
 
+def _debug_logger() -> Optional[logging.Logger]:
+    """The ``fastrouter`` logger when it logs DEBUG. Without ``logging`` imported nobody can
+    have turned it on, so `import fastrouter` need not import it (it costs milliseconds)."""
+    logging_module = sys.modules.get("logging")
+    if logging_module is None:
+        return None
+    logger: logging.Logger = logging_module.getLogger("fastrouter")
+    return logger if logger.isEnabledFor(logging_module.DEBUG) else None
+
+
 def native_hook(on_event: Optional[EventHook]) -> Optional[Callable[[NativeChainEvent], None]]:
     """The callable the core calls with each native event record, or ``None`` when nobody
     listens (then events cost nothing)."""
-    log = logger.isEnabledFor(logging.DEBUG)
-    if on_event is None and not log:
+    logger = _debug_logger()
+    if on_event is None and logger is None:
         return None
     if on_event is not None and not callable(on_event):
         raise TypeError(f"on_event must be callable, got {on_event!r}")
 
     def dispatch(raw: NativeChainEvent) -> None:
         event = ChainEvent._from_native(raw)
-        if log:
+        if logger is not None:
             logger.debug("%s", event)
         if on_event is not None:
             on_event(event)

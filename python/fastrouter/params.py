@@ -149,6 +149,10 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every request (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable, allow_nan=False)
+
+
 def build_body(
     messages: Any,
     params: Mapping[str, Any],
@@ -192,7 +196,7 @@ def build_body(
         body.update(extra_body)
     body.pop("model", None)
     try:
-        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_jsonable, allow_nan=False)
+        text = _ENCODER.encode(body)
     except ValueError:
         # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
         raise ValueError(_non_finite_message(body, extra_body or {})) from None

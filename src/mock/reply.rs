@@ -26,7 +26,8 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
     }
     let outcome = next_outcome(state, &model);
     let delay = outcome.delay();
-    if let Some(delay) = crate::duration::from_secs_clamped(delay) {
+    // No timer for no delay: tokio rounds a zero sleep up to its 1 ms tick.
+    if let Some(delay) = crate::duration::from_secs_clamped(delay).filter(|d| !d.is_zero()) {
         tokio::time::sleep(delay).await;
     }
     match outcome {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Dict, Literal, Optional, Protocol, TypeVar, Union
 
-__all__ = ["NotGiven", "NOT_GIVEN", "Omitted", "OrOmitted", "is_omitted", "without_omitted"]
+__all__ = ["NotGiven", "NOT_GIVEN", "Omitted", "OrOmitted", "is_omitted", "omit", "without_omitted"]
 
 _T = TypeVar("_T")
 
@@ -40,6 +40,7 @@ class NotGiven:
 
 
 NOT_GIVEN: Any = NotGiven()
+omit: Any = NOT_GIVEN  # openai's `omit`: leave a parameter out (any "not given" sentinel works)
 
 
 def is_omitted(value: object) -> bool:

@@ -17,9 +17,9 @@ script; :meth:`BudgetBook.confirm` takes the reservation there before the reques
 from __future__ import annotations
 
 import math
-import threading
+import time
+from _thread import RLock
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -45,7 +45,8 @@ def _nanos(usd: Decimal) -> int:
 
 
 def _today() -> str:
-    return datetime.now(tz=timezone.utc).strftime("%Y-%m-%d")
+    """The UTC date, ``YYYY-MM-DD`` (``time``, not ``datetime``: one import less)."""
+    return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ class BudgetBook:
         self.budgets = tuple(budgets)
         # Re-entrant: a stream dropped without close() settles from its finalizer, which
         # the garbage collector may run on a thread already inside reserve() or settle().
-        self._lock = threading.RLock()
+        self._lock = RLock()
         self._day = _today()
-        day_start = datetime.now(tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        now = time.time()
+        day_start = now - now % 86_400  # UTC midnight: POSIX days are 86,400 s
         # Spending already in the ledger (a durable one remembers earlier runs).
         self._spent: List[Decimal] = [
             ledger.spent_since(day_start if b.per == "day" else 0.0, b.tags) if b.per != "request" else _ZERO

@@ -9,25 +9,25 @@ optionally in SQLite.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import threading
-from collections import deque
+import time
+from _thread import RLock
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from decimal import Decimal
 from os import PathLike
-from typing import IO, TYPE_CHECKING, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .cascade_totals import CascadeTotals, cascade_totals
+from .columns import EntryColumns
 
 if TYPE_CHECKING:
     import sqlite3
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
-# How many recent entries a ledger keeps in memory for ``entries`` (totals cover all).
+# How many recent entries a ledger keeps in memory for ``entries`` (totals cover all): the
+# bound on a long-running client's ledger memory, under 200 bytes an entry (~20 MB at most).
 DEFAULT_MAX_ENTRIES = 100_000
 
 _ZERO = Decimal(0)
@@ -100,7 +100,7 @@ class UsageEntry:
     @property
     def day(self) -> str:
         """The UTC date of the request, ``YYYY-MM-DD``."""
-        return datetime.fromtimestamp(self.time, tz=timezone.utc).strftime("%Y-%m-%d")
+        return time.strftime("%Y-%m-%d", time.gmtime(self.time))
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-able dict (Decimals as strings, tags as a list)."""
@@ -230,9 +230,11 @@ class UsageLedger:
     changing it (no table created, journal mode left alone) and raises
     :class:`LedgerFileError` when it is not one. In memory the ledger keeps the last
     ``max_entries`` entries for :attr:`entries`, while totals always cover everything
-    recorded. Thread-safe; the lock is re-entrant because a stream dropped without
-    ``close()`` is recorded by its finalizer, which the garbage collector may run on a
-    thread that is already recording.
+    recorded: that bounds its memory in a long-running process (under 200 bytes an entry,
+    stored column by column; ``max_entries=0`` keeps only the totals). Recording is O(1).
+    Thread-safe; the lock is re-entrant because a stream dropped without ``close()`` is
+    recorded by its finalizer, which the garbage collector may run on a thread that is
+    already recording.
     """
 
     def __init__(
@@ -242,11 +244,8 @@ class UsageLedger:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         read_only: bool = False,
     ) -> None:
-        self._lock = threading.RLock()
-        self._entries: Deque[UsageEntry] = deque(maxlen=max_entries)
-        self._max_entries = max_entries
-        # Entries still without a cost, by generation id: reconciliation finds them in O(1).
-        self._awaiting_cost: Dict[str, UsageEntry] = {}
+        self._lock = RLock()
+        self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
         self._db: Optional[sqlite3.Connection] = None
         self._select = ""  # the query reading every entry (durable ledgers)
@@ -272,11 +271,6 @@ class UsageLedger:
     def _add(self, entry: UsageEntry) -> None:
         self._entries.append(entry)
         self._total.add(entry)
-        if entry.cost is None and entry.generation_id:
-            awaiting = self._awaiting_cost
-            awaiting[entry.generation_id] = entry
-            if len(awaiting) > self._max_entries:  # bounded like the entries it points into
-                del awaiting[next(iter(awaiting))]
 
     def record(self, entry: UsageEntry) -> None:
         """Add an entry (committed to SQLite, when configured, before this returns)."""
@@ -290,14 +284,13 @@ class UsageLedger:
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
-        it reconciled (the entry is updated in place). False if no such entry without a
-        cost is known. O(1): entries awaiting a cost are indexed by generation id."""
+        it reconciled. False if no such entry without a cost is known. O(1): entries
+        awaiting a cost are indexed by generation id."""
         with self._lock:
-            entry = self._awaiting_cost.pop(generation_id, None)
-            if entry is None or entry.cost is not None:
+            seq = self._entries.unpriced(generation_id)
+            if seq is None:
                 return False
-            # The ledger owns its entries; a frozen dataclass is updated through its dict.
-            entry.__dict__.update(cost=cost, cost_source="generation", reconciled=True)
+            self._entries.update(seq, cost=cost, cost_source="generation", reconciled=True)
             self._total.cost += cost
             self._total.unknown_cost -= 1
             if self._db is not None and not self.read_only:
@@ -396,6 +389,8 @@ class UsageLedger:
 
     def to_csv(self, out: IO[str]) -> None:
         """Every entry as CSV (a header row, then one row per entry)."""
+        import csv
+
         writer = csv.writer(out)
         writer.writerow(_COLUMNS)
         for entry in self._all():

@@ -1,0 +1,305 @@
+"""The in-memory store behind :class:`~fastrouter.usage.ledger.UsageLedger`: the last
+``capacity`` ledger entries packed into one ``bytearray`` ring, at under 200 bytes an entry.
+
+A :class:`UsageEntry` as a frozen dataclass costs ~700 bytes (its ``__dict__``, a ``Decimal``
+per cost, a float per time). Here an entry is one fixed-size ``struct`` record: times and
+latencies 8-byte floats, token counts 4-byte ints, costs exact 64-bit fixed-point (18
+decimal places), flags one byte, and every repeated value (model, provider, requested name,
+status, tags, and fields added later such as ``role``) a 4-byte code into a table of distinct
+values, kept with reference counts so values that leave the ring leave the table too. Only
+the generation id stays a Python string per entry. Entries are rebuilt when read.
+
+Recording is O(1): the newest entries (up to 256) wait as objects and are packed together
+(one ``struct.pack`` each, ~2 µs in a warm loop); finding the entry still waiting for its
+cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value
+a record cannot hold (a negative or huge token count, a cost with more than 18 decimal
+places or over ~9.2 million, an unhashable tag) is kept as is in a small side table, so an
+entry reads back equal to what was recorded (costs compare equal; trailing zeros of a
+cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import fields
+from decimal import Context, Decimal
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .ledger import UsageEntry
+
+__all__ = ["EntryColumns"]
+
+_NAN = float("nan")
+_STAGE = 256  # newest entries kept as objects until packed together
+_SCALE = 18  # decimal places of the fixed-point costs
+_EXACT = Context(prec=60, Emax=10**6, Emin=-(10**6))  # whatever the caller's context says
+_COST_MAX = (1 << 63) - 3
+_NO_COST = -(1 << 63)  # None
+_ODD_COST = _NO_COST + 1  # in the side table
+_ODD_CODE = 0xFFFFFFFF  # int or interned value in the side table
+_INT_MAX = _ODD_CODE - 1
+
+# Field name -> how it is stored; any other field is interned (a code into distinct values).
+_FLOAT, _OPT_FLOAT, _INT, _COST, _BOOL, _ID, _INTERNED = range(7)
+_KINDS = {
+    "time": _FLOAT,
+    "latency_s": _OPT_FLOAT,
+    "prompt_tokens": _INT,
+    "completion_tokens": _INT,
+    "cached_tokens": _INT,
+    "reasoning_tokens": _INT,
+    "attempts": _INT,
+    "cost": _COST,
+    "reliability_cost": _COST,
+    "byok": _BOOL,
+    "streamed": _BOOL,
+    "reconciled": _BOOL,
+    "generation_id": _ID,
+    "baseline_cost": _COST,  # a cascade's kept entry (when the field exists)
+    "saved_cost": _COST,  # a response-cache hit
+}
+_FORMATS = {_FLOAT: "d", _OPT_FLOAT: "d", _INT: "I", _COST: "q", _BOOL: "?"}
+
+
+class _Interned:
+    """Distinct values and their 4-byte codes, with a count of the records using each."""
+
+    __slots__ = ("values", "codes", "refs", "free")
+
+    def __init__(self) -> None:
+        self.values: List[Any] = []
+        self.codes: Dict[Any, int] = {}
+        self.refs: List[int] = []
+        self.free: List[int] = []
+
+    def acquire(self, value: Any, seq: int, odd: Dict[int, Dict[int, Any]]) -> int:
+        """The code of ``value`` (counted once more); an unhashable one goes to ``odd``."""
+        try:
+            code = self.codes.get(value)
+        except TypeError:
+            odd.setdefault(seq, {})[-1] = value
+            return _ODD_CODE
+        if code is None:
+            if self.free:
+                code = self.free.pop()
+                self.values[code] = value
+                self.refs[code] = 0
+            else:
+                code = len(self.values)
+                self.values.append(value)
+                self.refs.append(0)
+            self.codes[value] = code
+        self.refs[code] += 1
+        return code
+
+    def release(self, code: int) -> None:
+        if code == _ODD_CODE:
+            return
+        self.refs[code] -= 1
+        if not self.refs[code]:
+            del self.codes[self.values[code]]
+            self.values[code] = None
+            self.free.append(code)
+
+
+def _fixed(value: Any) -> int:
+    """A cost as an int64 of 10**-18 units; ``_NO_COST`` for None, ``_ODD_COST`` when it
+    does not fit exactly."""
+    if value is None:
+        return _NO_COST
+    if type(value) is Decimal and value.is_finite():
+        scaled = value.scaleb(_SCALE, _EXACT)
+        units = int(scaled)
+        if units == scaled and -_COST_MAX <= units <= _COST_MAX:
+            return units
+    return _ODD_COST
+
+
+def _cost(units: int) -> Decimal:
+    value = Decimal(units).scaleb(-_SCALE, _EXACT).normalize(_EXACT)
+    exponent = value.as_tuple().exponent
+    return value.quantize(1, context=_EXACT) if isinstance(exponent, int) and exponent > 0 else value
+
+
+class EntryColumns:
+    """The last ``capacity`` entries, oldest first, addressed by sequence number (the n-th
+    entry ever added has number n; numbers below :attr:`first` have left the ring)."""
+
+    def __init__(self, capacity: int, entry_type: type[UsageEntry]) -> None:
+        if capacity < 0:
+            raise ValueError(f"max_entries must be >= 0, got {capacity}")
+        self.capacity = capacity
+        self.first = 0  # sequence number of the oldest entry held
+        self.next = 0  # sequence number the next entry gets
+        names = tuple(f.name for f in fields(entry_type))
+        kinds = {name: _KINDS.get(name, _INTERNED) for name in names}
+        numbers = [name for name in names if kinds[name] not in (_ID, _INTERNED)]
+        labels = [name for name in names if kinds[name] == _INTERNED]
+        self._names = names
+        self._build: Callable[..., UsageEntry] = entry_type._fast
+        # An entry is its numbers (one struct record, plus the code of its labels: every
+        # interned field together, one distinct combination per code) and its generation id.
+        self._numbers: Callable[[UsageEntry], Tuple[Any, ...]] = attrgetter(*numbers)
+        self._labels: Callable[[UsageEntry], Tuple[Any, ...]] = (
+            attrgetter(*labels) if len(labels) > 1 else (lambda entry: tuple(getattr(entry, n) for n in labels))
+        )
+        self._record = struct.Struct("<" + "".join(_FORMATS[kinds[name]] for name in numbers) + "I")
+        self._kinds = [kinds[name] for name in numbers]
+        self._opt_floats = [i for i, name in enumerate(numbers) if kinds[name] == _OPT_FLOAT]
+        self._costs = [i for i, name in enumerate(numbers) if kinds[name] == _COST]
+        self._cost_item = numbers.index("cost")
+        # Where each field of an entry comes from: (0, item) a number, (1, item) a label, (2, 0) the id.
+        self._layout = [
+            (2, 0)
+            if kinds[name] == _ID
+            else (1, labels.index(name))
+            if kinds[name] == _INTERNED
+            else (0, numbers.index(name))
+            for name in names
+        ]
+        self._table = _Interned()
+        # The newest entries wait as objects and are packed a batch at a time: packing in
+        # a warm loop costs a third of packing each as it comes (between two requests).
+        self._staged: List[UsageEntry] = []
+        self._stage_limit = min(_STAGE, capacity)
+        self._packed = 0  # sequence number of the first staged entry
+        self._buffer = bytearray()
+        self._ids: List[Optional[str]] = []
+        self._odd: Dict[int, Dict[int, Any]] = {}  # seq -> {number item (-1: the labels): value}
+        self._unpriced: Dict[str, int] = {}  # generation id -> seq, for entries without a cost
+
+    def __len__(self) -> int:
+        return self.next - self.first
+
+    # -------------------------------------------------------------------- writing
+
+    def _pack(self, seq: int, entry: UsageEntry) -> bytes:
+        """The record of ``entry`` (recording what it cannot hold in the side table)."""
+        values = list(self._numbers(entry))
+        for item in self._opt_floats:
+            if values[item] is None:
+                values[item] = _NAN
+        for item in self._costs:
+            value = values[item]
+            if type(value) is Decimal and not value:
+                values[item] = 0  # the usual reliability cost: nothing
+            else:
+                units = values[item] = _fixed(value)
+                if units == _ODD_COST:
+                    self._odd.setdefault(seq, {})[item] = value
+        labels = self._labels(entry)
+        table = self._table
+        try:
+            code = table.codes[labels]  # the usual case: a combination seen before
+        except (KeyError, TypeError):
+            code = table.acquire(labels, seq, self._odd)
+        else:
+            table.refs[code] += 1
+        values.append(code)
+        try:
+            return self._record.pack(*values)
+        except (struct.error, TypeError):
+            return self._record.pack(*self._odd_items(seq, values))
+
+    def _odd_items(self, seq: int, values: List[Any]) -> List[Any]:
+        """``values`` with each number the record cannot hold moved to the side table."""
+        for item, kind in enumerate(self._kinds):
+            value = values[item]
+            if kind == _INT and not (type(value) is int and 0 <= value <= _INT_MAX):
+                self._odd.setdefault(seq, {})[item] = value
+                values[item] = _ODD_CODE
+            elif kind in (_FLOAT, _OPT_FLOAT) and type(value) is not float:
+                self._odd.setdefault(seq, {})[item] = value
+                values[item] = _NAN
+        return values
+
+    def append(self, entry: UsageEntry) -> None:
+        """Add ``entry`` as the newest, dropping the oldest when the ring is full."""
+        seq = self.next
+        self.next = seq + 1
+        self.first = max(self.first, self.next - self.capacity)
+        if not self.capacity:
+            return
+        generation_id = entry.generation_id
+        if generation_id and entry.cost is None:
+            self._unpriced[generation_id] = seq
+        self._staged.append(entry)
+        if len(self._staged) >= self._stage_limit:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Pack the staged entries into the ring, oldest first."""
+        size = self._record.size
+        for seq, entry in enumerate(self._staged, self._packed):
+            if seq < self.capacity:
+                self._buffer += self._pack(seq, entry)
+                self._ids.append(entry.generation_id)
+            else:
+                pos = seq % self.capacity
+                self._forget(seq - self.capacity, pos)
+                self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, entry)
+                self._ids[pos] = entry.generation_id
+        self._packed += len(self._staged)
+        self._staged.clear()
+
+    def _forget(self, seq: int, pos: int) -> None:
+        """Release what entry ``seq`` (at ``pos``) holds before its slot is rewritten."""
+        self._odd.pop(seq, None)
+        size = self._record.size
+        self._table.release(int.from_bytes(self._buffer[(pos + 1) * size - 4 : (pos + 1) * size], "little"))
+        generation_id = self._ids[pos]
+        if generation_id is not None and self._unpriced.get(generation_id) == seq:
+            del self._unpriced[generation_id]
+
+    def unpriced(self, generation_id: str) -> Optional[int]:
+        """The sequence number of the held entry with this id still waiting for its cost."""
+        seq = self._unpriced.get(generation_id)
+        return seq if seq is not None and seq >= self.first else None
+
+    def update(self, seq: int, **changes: Any) -> None:
+        """Replace fields of held entry ``seq`` (as ``dataclasses.replace`` would)."""
+        pos = seq % self.capacity
+        values = [getattr(self.get(seq), name) for name in self._names]
+        for name, value in changes.items():
+            values[self._names.index(name)] = value
+        entry = self._build(*values)
+        if seq >= self._packed:
+            self._staged[seq - self._packed] = entry
+            if entry.generation_id and entry.cost is not None and self._unpriced.get(entry.generation_id) == seq:
+                del self._unpriced[entry.generation_id]
+            return
+        self._forget(seq, pos)
+        size = self._record.size
+        self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, entry)
+        self._ids[pos] = entry.generation_id
+        if entry.generation_id and entry.cost is None:
+            self._unpriced[entry.generation_id] = seq
+
+    # -------------------------------------------------------------------- reading
+
+    def get(self, seq: int) -> UsageEntry:
+        """The entry with sequence number ``seq`` (which must be held)."""
+        if seq >= self._packed:
+            return self._staged[seq - self._packed]
+        pos = seq % self.capacity
+        numbers = list(self._record.unpack_from(self._buffer, pos * self._record.size))
+        code = numbers.pop()
+        for item in self._opt_floats:
+            if numbers[item] != numbers[item]:
+                numbers[item] = None
+        for item in self._costs:
+            units = numbers[item]
+            numbers[item] = None if units == _NO_COST or units == _ODD_COST else _cost(units)
+        odd = self._odd.get(seq, {})
+        for item, value in odd.items():
+            if item >= 0:
+                numbers[item] = value
+        labels = odd[-1] if code == _ODD_CODE else self._table.values[code]
+        sources = (numbers, labels, (self._ids[pos],))
+        return self._build(*[sources[source][item] for source, item in self._layout])
+
+    def __iter__(self) -> Iterator[UsageEntry]:
+        for seq in range(self.first, self.next):
+            yield self.get(seq)

@@ -19,7 +19,8 @@ import json
 import math
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from collections.abc import Callable
+from typing import Any
 
 import fastrouter
 from fastrouter.cascade.runner import _Check, _Send, _Sent, _Walk
@@ -44,7 +45,7 @@ PARAMS = {
 MESSAGES = [{"role": "user", "content": "Which city is the capital of France, and why? Answer in JSON."}]
 
 
-def _answer(model: str, probability: float) -> Dict[str, Any]:
+def _answer(model: str, probability: float) -> dict[str, Any]:
     content = json.dumps({"city": "Paris", "reason": "It is the seat of the government. " * 3})
     words = content.split(" ")
     tokens = [{"token": w + " ", "logprob": math.log(probability), "bytes": [], "top_logprobs": []} for w in words]
@@ -67,7 +68,7 @@ def _answer(model: str, probability: float) -> Dict[str, Any]:
     }
 
 
-def _walk_once(client: fastrouter.Client, cascade: fastrouter.Cascade, catalog: Any, answers: List[Any]) -> int:
+def _walk_once(client: fastrouter.Client, cascade: fastrouter.Cascade, catalog: Any, answers: list[Any]) -> int:
     """One cascade request with instant answers; returns the tiers it walked."""
     walk = _Walk(
         client, cascade, cascade.name, None, MESSAGES, False, None, None, None, NOT_GIVEN, None, PARAMS, catalog
@@ -109,10 +110,10 @@ def _fastest(run: Callable[[], int], requests: int) -> float:
     return best
 
 
-def measure(requests: int = REQUESTS) -> Dict[str, float]:
+def measure(requests: int = REQUESTS) -> dict[str, float]:
     """CPU µs per tier for a cascade that keeps tier 0, and for one that escalates once;
     and per plain request on the same path."""
-    results: Dict[str, float] = {}
+    results: dict[str, float] = {}
     with MockServer() as server:
         client = fastrouter.Client(
             base_url=server.base_url, api_key="bench", budgets=[fastrouter.Budget(1_000_000, per="day")]

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,15 +35,15 @@ STREAM_SERVER = Path(__file__).with_name("stream_server.py")
 # ------------------------------------------------------------------------- CPU pinning
 
 
-def _allowed_cpus() -> List[int]:
+def _allowed_cpus() -> list[int]:
     if not hasattr(os, "sched_getaffinity"):
         return []
     return sorted(os.sched_getaffinity(0))
 
 
 _CPUS = _allowed_cpus()
-CLIENT_CPU: Optional[int] = _CPUS[0] if len(_CPUS) >= 2 else None
-SERVER_CPU: Optional[int] = _CPUS[1] if len(_CPUS) >= 2 else None
+CLIENT_CPU: int | None = _CPUS[0] if len(_CPUS) >= 2 else None
+SERVER_CPU: int | None = _CPUS[1] if len(_CPUS) >= 2 else None
 
 
 def _pin_this_process(cpu: int) -> None:
@@ -75,7 +75,7 @@ def pinning_note() -> str:
 # ------------------------------------------------------------------------- mock server
 
 
-def _mock_command() -> List[str]:
+def _mock_command() -> list[str]:
     """``[taskset -c SERVER_CPU] fastrouter mock --port 0``; without taskset, the same CLI
     run by a small Python stub that pins itself first (so it does not inherit our core)."""
     args = ["mock", "--port", "0"]
@@ -96,7 +96,7 @@ def _mock_command() -> List[str]:
     return command
 
 
-def _stream_server_command() -> List[str]:
+def _stream_server_command() -> list[str]:
     """``[taskset -c SERVER_CPU] python benches/stream_server.py --port 0`` (``--cpu`` instead
     of taskset when taskset is missing)."""
     command = [sys.executable, str(STREAM_SERVER), "--port", "0"]
@@ -142,7 +142,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-def _serve(command: List[str]) -> Iterator[str]:
+def _serve(command: list[str]) -> Iterator[str]:
     """Run ``command`` (a server that prints its base URL first), yield that URL once it
     accepts connections, stop the process afterwards."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
@@ -191,7 +191,7 @@ class Group:
     title: str = ""  # what the table shows; default "client CPU per <unit>"
 
 
-GROUPS: Dict[str, Group] = {
+GROUPS: dict[str, Group] = {
     "nonstream-64": Group(unit="request", rate="req/s", target_share=5),
     "stream-16x1000": Group(unit="chunk", rate="chunks/s", target_share=10),
     # Peak RSS of a fresh process holding 500 open streams (test_memory.py); "rate" is
@@ -237,7 +237,7 @@ class Result:
     rounds: int
 
 
-_RESULTS = pytest.StashKey[Dict[str, Dict[str, Result]]]()
+_RESULTS = pytest.StashKey[dict[str, dict[str, Result]]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -269,7 +269,7 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _table(group: Group, results: Dict[str, Result]) -> str:
+def _table(group: Group, results: dict[str, Result]) -> str:
     reference = results.get(group.reference)
     metric = group.metric or f"CPU µs/{group.unit}"
     against = "fastrouter" if group.reference == REFERENCE else group.reference
@@ -284,7 +284,7 @@ def _table(group: Group, results: Dict[str, Result]) -> str:
     return "\n".join(rows)
 
 
-def _context(group: Group, results: Dict[str, Result]) -> str:
+def _context(group: Group, results: dict[str, Result]) -> str:
     any_result = next(iter(results.values()))
     context = (
         f"{any_result.setup}, median of {any_result.rounds} rounds; {pinning_note()}; "

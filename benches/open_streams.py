@@ -17,7 +17,8 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any, Awaitable, Callable, Dict, List
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 OPEN_MODEL = "bench/open"
 MESSAGES = [{"role": "user", "content": "Count slowly."}]
@@ -126,19 +127,19 @@ async def _openai(base_url: str, holder: _Holder) -> Callable[[], Awaitable[None
     return one
 
 
-CLIENTS: Dict[str, Callable[[str, _Holder], Awaitable[Callable[[], Awaitable[None]]]]] = {
+CLIENTS: dict[str, Callable[[str, _Holder], Awaitable[Callable[[], Awaitable[None]]]]] = {
     "fastrouter": _fastrouter,
     "aiohttp": _aiohttp,
     "openai": _openai,
 }
 
 
-async def _run(client: str, base_url: str, count: int) -> Dict[str, float]:
+async def _run(client: str, base_url: str, count: int) -> dict[str, float]:
     holder = _Holder(count)
     one = await CLIENTS[client](base_url, holder)
     base_kb = _status_kb("VmRSS")
     started = time.perf_counter()
-    tasks: List[asyncio.Task[None]] = [asyncio.ensure_future(one()) for _ in range(count)]
+    tasks: list[asyncio.Task[None]] = [asyncio.ensure_future(one()) for _ in range(count)]
     waiter = asyncio.ensure_future(holder.all_open.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED, timeout=120)
     if waiter not in done:
@@ -156,7 +157,7 @@ async def _run(client: str, base_url: str, count: int) -> Dict[str, float]:
     }
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("client", choices=sorted(CLIENTS))
     parser.add_argument("base_url")

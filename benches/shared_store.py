@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
-from typing import List, Tuple
 
 import fastrouter
 from fastrouter.testing import MockServer, Reply
@@ -41,7 +40,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_redis() -> Tuple[subprocess.Popen[bytes], str, tempfile.TemporaryDirectory[str]]:
+def _start_redis() -> tuple[subprocess.Popen[bytes], str, tempfile.TemporaryDirectory[str]]:
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is not installed (apt-get install -y redis-server)")
@@ -62,9 +61,9 @@ def _start_redis() -> Tuple[subprocess.Popen[bytes], str, tempfile.TemporaryDire
 
 
 def _budget_worker(
-    base_url: str, store: str, concurrency: int, out: multiprocessing.Queue[Tuple[str, int, int]]
+    base_url: str, store: str, concurrency: int, out: multiprocessing.Queue[tuple[str, int, int]]
 ) -> None:
-    async def main() -> Tuple[str, int, int]:
+    async def main() -> tuple[str, int, int]:
         client = fastrouter.AsyncClient(
             base_url=base_url, api_key="k", store=store, budgets=[fastrouter.Budget(usd=BUDGET)], max_retries=0
         )
@@ -93,9 +92,9 @@ def _budget_worker(
 
 
 def _rpm_worker(
-    base_url: str, store: str, concurrency: int, seconds: float, out: multiprocessing.Queue[List[float]]
+    base_url: str, store: str, concurrency: int, seconds: float, out: multiprocessing.Queue[list[float]]
 ) -> None:
-    async def main() -> List[float]:
+    async def main() -> list[float]:
         client = fastrouter.AsyncClient(
             base_url=base_url,
             api_key="k",
@@ -103,7 +102,7 @@ def _rpm_worker(
             limits={"*": fastrouter.Limit(rpm=RPM)},
             max_retries=0,
         )
-        sent: List[float] = []
+        sent: list[float] = []
         end = time.time() + seconds
 
         async def one() -> None:
@@ -129,7 +128,7 @@ def bench_budget(processes: int = 8, concurrency: int = 64) -> None:
         with MockServer() as server:
             # Replies within max_tokens, so each costs less than the worst case reserved.
             server.script("*", *[Reply(content="ok", prompt_tokens=5, completion_tokens=5)] * 20_000)
-            out: multiprocessing.Queue[Tuple[str, int, int]] = _SPAWN.Queue()
+            out: multiprocessing.Queue[tuple[str, int, int]] = _SPAWN.Queue()
             started = time.perf_counter()
             workers = [
                 _SPAWN.Process(target=_budget_worker, args=(server.base_url, url, concurrency, out))
@@ -156,7 +155,7 @@ def bench_rpm(seconds: float, processes: int = 4, concurrency: int = 16) -> None
     redis_process, url, workdir = _start_redis()
     try:
         with MockServer() as server:
-            out: multiprocessing.Queue[List[float]] = _SPAWN.Queue()
+            out: multiprocessing.Queue[list[float]] = _SPAWN.Queue()
             workers = [
                 _SPAWN.Process(target=_rpm_worker, args=(server.base_url, url, concurrency, seconds, out))
                 for _ in range(processes)

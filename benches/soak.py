@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter
 from decimal import Decimal
-from typing import Any, List, Optional
+from typing import Any
 
 STREAM_MODEL = "openai/gpt-4o-mini"  # scripted: a stream of 20 chunks, a few ms apart
 SLOW_MODEL = "anthropic/claude-3.5-sonnet"  # scripted: a reply after 20 ms (cancellable)
@@ -104,7 +104,7 @@ async def one_stream(client: Any, n: int, cancel_every: int, abandon_every: int)
     return await _read_stream(client, abandon=bool(abandon_every) and n % abandon_every == 1)
 
 
-async def _read_stream(client: Any, abandon: bool, started: Optional[asyncio.Event] = None) -> str:
+async def _read_stream(client: Any, abandon: bool, started: asyncio.Event | None = None) -> str:
     if started is not None:
         started.set()
     stream = await client.chat.completions.create(model=STREAM_MODEL, messages=HI, stream=True)
@@ -146,13 +146,13 @@ async def run_round(client: Any, args: argparse.Namespace) -> Counter[str]:
             except Exception as error:  # typed errors count; anything else is a bug
                 outcomes[type(error).__name__] += 1
 
-    jobs: List[Any] = []
+    jobs: list[Any] = []
     for n in range(args.streams):
         jobs.append(lambda n=n: one_stream(client, n, args.cancel_every, args.abandon_every))
     for n in range(args.requests):
         jobs.append(lambda n=n: one_request(client, n, args.cancel_every))
     # Interleave streams and requests.
-    jobs = [job for pair in zip(jobs[: args.streams], jobs[args.streams :]) for job in pair] + jobs[
+    jobs = [job for pair in zip(jobs[: args.streams], jobs[args.streams :], strict=False) for job in pair] + jobs[
         2 * min(args.streams, args.requests) :
     ]
     await asyncio.gather(*(bounded(job) for job in jobs))
@@ -204,7 +204,7 @@ async def soak(args: argparse.Namespace, base_url: str) -> int:
     return 1 if failures else 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=8)

@@ -21,7 +21,6 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import List, Optional
 
 from fastrouter.testing import MockServer, Reply, StreamScript
 
@@ -48,7 +47,7 @@ def stream_content(chunks: int) -> str:
     return "".join(f"{i % 1000:03d} " for i in range(chunks))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -68,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     stopping = False
 
-    def stop(signum: int, frame: Optional[FrameType]) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 

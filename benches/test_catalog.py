@@ -13,7 +13,7 @@ pytest-benchmark output (no row in ``results.md``)::
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.benchmark(group="catalog-search")
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     with MockServer() as server:
-        models: List[Dict[str, Any]] = json.loads(httpx.get(f"{server.base_url}/models?output_modalities=all").content)[
+        models: list[dict[str, Any]] = json.loads(httpx.get(f"{server.base_url}/models?output_modalities=all").content)[
             "data"
         ]
     replicated = []
@@ -40,7 +40,7 @@ def catalog() -> Catalog:
     return built
 
 
-CASES: Dict[str, Dict[str, Any]] = {
+CASES: dict[str, dict[str, Any]] = {
     "everything, by price": {},
     "text 'claude'": {"text": "claude"},
     "two words, by name": {"text": "coding model", "sort": "name"},

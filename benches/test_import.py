@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, List, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ _PYCACHE = tempfile.mkdtemp(prefix="fastrouter-bench-pycache-")
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_once(code: str) -> Tuple[float, float]:
+def run_once(code: str) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh ``python -c code`` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -63,7 +64,7 @@ def run_once(code: str) -> Tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(code: str, runs: int) -> Tuple[float, float]:
+def measure(code: str, runs: int) -> tuple[float, float]:
     """Median wall and CPU milliseconds over ``runs`` processes (after one warm-up)."""
     run_once(code)  # page cache, .pyc files
     samples = [run_once(code) for _ in range(runs)]
@@ -74,7 +75,7 @@ def measure(code: str, runs: int) -> Tuple[float, float]:
 def test_import(benchmark: Any, record_result: Callable[..., None], client: str) -> None:
     if client.startswith("openai"):
         pytest.importorskip("openai")
-    results: List[Tuple[float, float]] = []
+    results: list[tuple[float, float]] = []
     benchmark.pedantic(lambda: results.append(measure(VARIANTS[client], RUNS)), rounds=1, iterations=1)
     wall_ms, cpu_ms = results[-1]
     benchmark.extra_info.update(client=client, wall_ms=round(wall_ms, 2), cpu_ms=round(cpu_ms, 2))

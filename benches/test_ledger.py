@@ -15,8 +15,9 @@ import string
 import time
 import tracemalloc
 from collections import deque
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, Callable, Deque, Iterator, List
+from typing import Any
 
 import pytest
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
@@ -93,14 +94,14 @@ def _ledger() -> UsageLedger:
     return ledger
 
 
-def _deque() -> Deque[UsageEntry]:
-    kept: Deque[UsageEntry] = deque(maxlen=ENTRIES)
+def _deque() -> deque[UsageEntry]:
+    kept: deque[UsageEntry] = deque(maxlen=ENTRIES)
     for entry in entries(ENTRIES):
         kept.append(entry)
     return kept
 
 
-def _generated() -> List[None]:
+def _generated() -> list[None]:
     for _ in entries(ENTRIES):
         pass
     return []
@@ -112,7 +113,7 @@ def _generated() -> List[None]:
 )
 def test_ledger_memory(benchmark: Any, record_result: Callable[..., None], client: str) -> None:
     build = _ledger if client.startswith("UsageLedger") else _deque
-    out: List[float] = []
+    out: list[float] = []
     benchmark.pedantic(lambda: out.append(held_bytes(build, ENTRIES)), rounds=1, iterations=1)
     per_entry = out[-1]
     # Recording alone: minus what making the entries costs.

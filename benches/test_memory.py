@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ CLIENTS = {
 pytestmark = [pytest.mark.benchmark(group="stream-memory-500"), pytest.mark.timeout(600)]
 
 
-def _hold_streams(client: str, base_url: str) -> Dict[str, float]:
+def _hold_streams(client: str, base_url: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, str(SCRIPT), client, base_url, "--streams", str(STREAMS)],
         capture_output=True,
@@ -40,7 +41,7 @@ def _hold_streams(client: str, base_url: str) -> Dict[str, float]:
     )
     if out.returncode != 0:
         raise AssertionError(f"{client}: exit {out.returncode}\n{out.stderr[-2000:]}")
-    result: Dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 

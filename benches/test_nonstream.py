@@ -14,10 +14,10 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, List, Tuple
+from typing import Any
 
 import aiohttp
 import fastrouter
@@ -36,7 +36,7 @@ API_KEY = "bench-key"
 
 pytestmark = [pytest.mark.benchmark(group="nonstream-64"), pytest.mark.timeout(600)]
 
-Answer = Tuple[str, int]  # (choices[0].message.content, usage.total_tokens)
+Answer = tuple[str, int]  # (choices[0].message.content, usage.total_tokens)
 RoundFn = Callable[[], int]  # runs one round, returns the number of verified answers
 
 
@@ -68,7 +68,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _measure(benchmark: Any, record_result: Callable[..., None], client: str, run_round: RoundFn) -> None:
-    samples: List[Tuple[float, float]] = []
+    samples: list[tuple[float, float]] = []
 
     def one_round() -> None:
         cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -18,9 +18,9 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, List
+from typing import Any
 
 import aiohttp
 import fastrouter
@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.benchmark(group="sequential"), pytest.mark.timeout(600
 Call = Callable[[], Awaitable[str]]
 
 
-def _record(benchmark: Any, record_result: Callable[..., None], client: str, latencies: List[float]) -> None:
+def _record(benchmark: Any, record_result: Callable[..., None], client: str, latencies: list[float]) -> None:
     p50 = statistics.median(latencies) * 1e6
     benchmark.extra_info.update(client=client, p50_us=round(p50, 1), requests=len(latencies))
     record_result(
@@ -52,10 +52,10 @@ def _record(benchmark: Any, record_result: Callable[..., None], client: str, lat
     )
 
 
-def _run_async(make: Callable[[], Awaitable[Any]], call_with: Callable[[Any], Call]) -> List[float]:
+def _run_async(make: Callable[[], Awaitable[Any]], call_with: Callable[[Any], Call]) -> list[float]:
     """Latency of each of ``REQUESTS`` awaited calls, one at a time, on one event loop."""
 
-    async def main() -> List[float]:
+    async def main() -> list[float]:
         client = await make()
         call = call_with(client)
         try:
@@ -75,8 +75,8 @@ def _run_async(make: Callable[[], Awaitable[Any]], call_with: Callable[[Any], Ca
     return asyncio.run(main())
 
 
-def _measure(benchmark: Any, run: Callable[[], List[float]]) -> List[float]:
-    out: List[List[float]] = []
+def _measure(benchmark: Any, run: Callable[[], list[float]]) -> list[float]:
+    out: list[list[float]] = []
     benchmark.pedantic(lambda: out.append(run()), rounds=1, iterations=1)
     return out[-1]
 
@@ -97,7 +97,7 @@ def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], mo
 
 
 def test_fastrouter_sync(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
-    def run() -> List[float]:
+    def run() -> list[float]:
         with fastrouter.Client(base_url=mock_base_url, api_key=API_KEY) as client:
             create = client.chat.completions.create
             for _ in range(WARMUP):
@@ -181,7 +181,7 @@ def test_wrk(benchmark: Any, record_result: Callable[..., None], mock_base_url: 
         pytest.skip("wrk is not installed (apt-get install wrk)")
     url = f"{mock_base_url}/chat/completions"
     command = [wrk, "-t1", "-c1", f"-d{WRK_SECONDS}s", "--latency", "-s", str(wrk_script), url]
-    outputs: List[str] = []
+    outputs: list[str] = []
     benchmark.pedantic(
         lambda: outputs.append(subprocess.run(command, check=True, capture_output=True, text=True).stdout),
         rounds=1,

@@ -19,9 +19,9 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, List, Tuple, cast
+from typing import Any, cast
 
 import aiohttp
 import fastrouter
@@ -42,7 +42,7 @@ API_KEY = "bench-key"
 
 pytestmark = [pytest.mark.benchmark(group="stream-16x1000"), pytest.mark.timeout(600)]
 
-Received = Tuple[str, int]  # (joined delta.content, number of chunks with non-empty content)
+Received = tuple[str, int]  # (joined delta.content, number of chunks with non-empty content)
 RoundFn = Callable[[], int]  # runs one round, returns the number of verified content chunks
 
 
@@ -69,7 +69,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _measure(benchmark: Any, record_result: Callable[..., None], client: str, run_round: RoundFn) -> None:
-    samples: List[Tuple[float, float]] = []
+    samples: list[tuple[float, float]] = []
 
     def one_round() -> None:
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -124,7 +124,7 @@ def fastrouter_async(stream_base_url: str) -> Iterator[RoundFn]:
         create = client.chat.completions.create
 
         async def one() -> Received:
-            parts: List[str] = []
+            parts: list[str] = []
             async with await create(model=MODEL, messages=MESSAGES, stream=True) as chunks:
                 async for chunk in chunks:
                     if chunk.choices:
@@ -152,7 +152,7 @@ def fastrouter_threads(stream_base_url: str) -> Iterator[RoundFn]:
     create = client.chat.completions.create
 
     def one() -> int:
-        parts: List[str] = []
+        parts: list[str] = []
         with create(model=MODEL, messages=MESSAGES, stream=True) as chunks:
             for chunk in chunks:
                 if chunk.choices:
@@ -188,7 +188,7 @@ def openai_async(stream_base_url: str) -> Iterator[RoundFn]:
         create = client.chat.completions.create
 
         async def one() -> Received:
-            parts: List[str] = []
+            parts: list[str] = []
             response = await create(model=MODEL, messages=MESSAGES, stream=True)  # type: ignore[arg-type]
             chunks = cast("openai.AsyncStream[Any]", response)
             async with chunks:
@@ -214,7 +214,7 @@ def test_openai_async(benchmark: Any, record_result: Callable[..., None], openai
 # ---------------------------------------------------------------------- hand-written httpx-sse / aiohttp
 
 
-def _content(data: Any, parts: List[str]) -> None:
+def _content(data: Any, parts: list[str]) -> None:
     """Append ``choices[0].delta.content`` of one decoded chunk, if any."""
     choices = json.loads(data)["choices"]
     if choices:
@@ -237,7 +237,7 @@ def httpx_sse_async(stream_base_url: str) -> Iterator[RoundFn]:
 
     def stream(client: httpx.AsyncClient) -> Callable[[], Awaitable[Received]]:
         async def one() -> Received:
-            parts: List[str] = []
+            parts: list[str] = []
             async with aconnect_sse(client, "POST", url, json=body) as source:
                 source.response.raise_for_status()
                 async for event in source.aiter_sse():
@@ -272,7 +272,7 @@ def aiohttp_async(stream_base_url: str) -> Iterator[RoundFn]:
 
     def stream(session: aiohttp.ClientSession) -> Callable[[], Awaitable[Received]]:
         async def one() -> Received:
-            parts: List[str] = []
+            parts: list[str] = []
             async with session.post(url, json=body) as resp:
                 resp.raise_for_status()
                 async for line in resp.content:  # one line per iteration
@@ -312,7 +312,7 @@ def aiohttp_orjson_async(stream_base_url: str) -> Iterator[RoundFn]:
 
     def stream(session: aiohttp.ClientSession) -> Callable[[], Awaitable[Received]]:
         async def one() -> Received:
-            parts: List[str] = []
+            parts: list[str] = []
             async with session.post(url, json=body) as resp:
                 resp.raise_for_status()
                 async for line in resp.content:

@@ -31,8 +31,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 HERE = Path(__file__).parent
 STREAM_MODEL = "bench/stream"
@@ -55,7 +56,7 @@ LABELS = {
 }
 
 
-def cpus() -> Tuple[Optional[int], Optional[int]]:
+def cpus() -> tuple[int | None, int | None]:
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     return (allowed[0], allowed[1]) if len(allowed) >= 2 else (None, None)
 
@@ -171,7 +172,7 @@ class Bench:
         return False
 
 
-async def s1(bench: Bench) -> Dict[str, float]:
+async def s1(bench: Bench) -> dict[str, float]:
     async def worker() -> int:
         for _ in range(S1_PER_WORKER):
             assert await bench.post()
@@ -188,13 +189,13 @@ async def s1(bench: Bench) -> Dict[str, float]:
     return {"cpu_us": cpu, "rate": rate}
 
 
-async def s2(bench: Bench) -> Dict[str, float]:
+async def s2(bench: Bench) -> dict[str, float]:
     from stream_server import stream_content
 
     expected = stream_content(S2_CHUNKS)
 
     async def one() -> int:
-        parts: List[str] = []
+        parts: list[str] = []
 
         async def keep(content: str) -> None:
             parts.append(content)
@@ -214,7 +215,7 @@ async def s2(bench: Bench) -> Dict[str, float]:
     return {"cpu_us": cpu, "rate": rate}
 
 
-async def s4(bench: Bench) -> Dict[str, float]:
+async def s4(bench: Bench) -> dict[str, float]:
     assert await bench.post()  # warm: one connection, ALPN known, runtime started
     base = rss_kib()
     opened = asyncio.Event()
@@ -248,7 +249,7 @@ async def s4(bench: Bench) -> Dict[str, float]:
     return {"kib_per_stream": (peak - base) / S4_STREAMS, "base_mib": base / 1024, "peak_mib": peak / 1024}
 
 
-async def cold(bench: Bench) -> Dict[str, float]:
+async def cold(bench: Bench) -> dict[str, float]:
     cold_ms, construct_ms, warm_ms = [], [], []
     for _ in range(COLD_SAMPLES):
         t0 = time.perf_counter()
@@ -269,14 +270,14 @@ async def cold(bench: Bench) -> Dict[str, float]:
     }
 
 
-SCENARIOS: Dict[str, Tuple[Callable[[Bench], Awaitable[Dict[str, float]]], int]] = {
+SCENARIOS: dict[str, tuple[Callable[[Bench], Awaitable[dict[str, float]]], int]] = {
     "S1": (s1, S1_CONCURRENCY),
     "S2": (s2, S2_CONCURRENCY),
     "S4": (s4, S4_STREAMS),
 }
 
 
-async def run_one(kind: str, scenario: str, base_url: str, ca_path: str) -> Dict[str, float]:
+async def run_one(kind: str, scenario: str, base_url: str, ca_path: str) -> dict[str, float]:
     if scenario == "cold":
         return await cold(Bench(kind, base_url, ca_path, pool=1))
     measure, pool = SCENARIOS[scenario]
@@ -291,7 +292,7 @@ async def run_one(kind: str, scenario: str, base_url: str, ca_path: str) -> Dict
 # ----------------------------------------------------------------------------- driver
 
 
-def start_server(server_cpu: Optional[int]) -> Tuple[subprocess.Popen[str], str, str]:
+def start_server(server_cpu: int | None) -> tuple[subprocess.Popen[str], str, str]:
     command = [sys.executable, str(HERE / "stream_server.py"), "--port", "0", "--tls"]
     if server_cpu is not None and shutil.which("taskset"):
         command = ["taskset", "-c", str(server_cpu), *command]
@@ -305,7 +306,7 @@ def start_server(server_cpu: Optional[int]) -> Tuple[subprocess.Popen[str], str,
     return proc, base_url, ca_path
 
 
-def measure_in_subprocess(kind: str, scenario: str, base_url: str, ca_path: str) -> Dict[str, float]:
+def measure_in_subprocess(kind: str, scenario: str, base_url: str, ca_path: str) -> dict[str, float]:
     """The scenario's numbers, or ``{}`` when the client failed it (its error is printed)."""
     command = [sys.executable, __file__, "--one", kind, scenario, base_url, ca_path]
     out = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -315,7 +316,7 @@ def measure_in_subprocess(kind: str, scenario: str, base_url: str, ca_path: str)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def table(results: Dict[str, Dict[str, Dict[str, float]]]) -> str:
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     ref = results["fastrouter-h2"]
     rows = [
         "| client | S1 CPU µs/request | S1 req/s | S2 CPU µs/chunk | S2 chunks/s "
@@ -356,7 +357,7 @@ def main() -> int:
         print(json.dumps(asyncio.run(run_one(kind, scenario, base_url, ca_path))))
         return 0
     proc, base_url, ca_path = start_server(server_cpu)
-    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    results: dict[str, dict[str, dict[str, float]]] = {}
     try:
         for kind in args.clients.split(","):
             for scenario in ("S1", "S2", "S4", "cold"):

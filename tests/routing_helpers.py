@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 from fastrouter.catalog import Catalog
 
@@ -22,9 +23,9 @@ def entry(
     params: Sequence[str] = ("tools", "temperature"),
     inputs: Sequence[str] = ("text",),
     outputs: Sequence[str] = ("text",),
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """A ``/models`` entry; prices in USD per MILLION tokens ("-1" = dynamic, "" = unpriced)."""
-    pricing: Dict[str, str] = {}
+    pricing: dict[str, str] = {}
     for key, value in (("prompt", prompt), ("completion", completion)):
         if value == "-1":
             pricing[key] = "-1"
@@ -41,7 +42,7 @@ def entry(
 
 
 # in+out per million: a 0.3, b 3, c 4.5, d 40, e 90 (median of the paid ones: c).
-SMALL: List[Dict[str, Any]] = [
+SMALL: list[dict[str, Any]] = [
     entry("acme/cheap", "0.1", "0.2", context=32_000),
     entry("beta/mid", "1", "2", context=128_000, inputs=("text", "image")),
     entry("gamma/mid2", "1.5", "3", context=200_000, params=("temperature",)),
@@ -54,7 +55,7 @@ SMALL: List[Dict[str, Any]] = [
 ]
 
 
-def small_catalog(entries: Sequence[Dict[str, Any]] = SMALL) -> Catalog:
+def small_catalog(entries: Sequence[dict[str, Any]] = SMALL) -> Catalog:
     """:data:`SMALL` (or ``entries``) as a Catalog."""
     return Catalog.from_payload({"data": list(entries)})
 

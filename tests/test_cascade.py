@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
-from typing import Any, List
+from typing import Any
 
 import fastrouter
 import pytest
@@ -20,7 +20,7 @@ TIERS = [CHEAP, MID, DEAR]
 ASK = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-def _roles(client: Any) -> List[Any]:
+def _roles(client: Any) -> list[Any]:
     return [(e.role, e.cascade_tier, e.model) for e in client.usage.entries]
 
 
@@ -64,7 +64,7 @@ async def test_a_confident_draft_is_kept(server: MockServer, caller: Any) -> Non
 
 
 async def test_a_low_confidence_draft_escalates(server: MockServer, caller: Any) -> None:
-    events: List[fastrouter.ChainEvent] = []
+    events: list[fastrouter.ChainEvent] = []
     server.script(CHEAP, Reply("Lyon?", confidence=0.3))
     server.script(MID, Reply("Paris.", logprobs=[-0.01, -0.02]))
     client = caller.client(server, on_event=events.append)
@@ -198,7 +198,7 @@ async def test_the_last_tiers_failure_raises_and_is_recorded(server: MockServer,
 
 
 async def test_user_checks_sync_and_async(server: MockServer, caller: Any) -> None:
-    seen: List[Any] = []
+    seen: list[Any] = []
 
     def mentions_paris(request: Any, completion: Any) -> bool:
         seen.append((request["messages"], completion.model))

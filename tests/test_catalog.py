@@ -17,10 +17,10 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import httpx
 import pytest
@@ -49,15 +49,15 @@ NEWER_SCHEMA = FIXTURES / "llm-openrouter__responses_api_stream_tool_call.intera
 ENDPOINTS_FIXTURE = FIXTURES / "roo-code__model_endpoints_gemini-2.5-pro-preview.body.json"
 MODELS_PATH = "/models?output_modalities=all"
 
-FetchResult = Tuple[Optional[bytes], Optional[str]]
+FetchResult = tuple[bytes | None, str | None]
 
 
-def fetch_from(server: MockServer) -> Callable[[Optional[str]], FetchResult]:
+def fetch_from(server: MockServer) -> Callable[[str | None], FetchResult]:
     """A loader fetch function: GET /models?output_modalities=all with httpx (conditional
     when given a validator); connection failures raise APIConnectionError, as the client's."""
     url = f"{server.base_url}/models?output_modalities=all"
 
-    def fetch(validator: Optional[str]) -> FetchResult:
+    def fetch(validator: str | None) -> FetchResult:
         try:
             response = httpx.get(url, headers=conditional_headers(validator), timeout=10)
         except httpx.HTTPError as exc:
@@ -86,9 +86,9 @@ def cache(tmp_path: Path) -> CatalogCache:
     return CatalogCache(tmp_path / "cache", ttl_s=3600)
 
 
-def entry(model_id: str, **fields: Any) -> Dict[str, Any]:
+def entry(model_id: str, **fields: Any) -> dict[str, Any]:
     """A small /models entry."""
-    base: Dict[str, Any] = {
+    base: dict[str, Any] = {
         "id": model_id,
         "name": fields.pop("name", model_id),
         "created": 1_700_000_000,
@@ -250,7 +250,7 @@ def test_newer_schema_served_by_the_mock_is_the_same() -> None:
 
 
 def test_tolerates_sparse_and_odd_entries() -> None:
-    odd: List[Dict[str, Any]] = [
+    odd: list[dict[str, Any]] = [
         {"id": "a/minimal"},
         {
             "id": "a/nulls",
@@ -474,7 +474,7 @@ def test_search_output_modalities_with_image_and_embedding_models() -> None:
         catalog = Catalog.from_json(fetch_from(server)(None)[0] or b"")
         assert server.requests[-1].path == MODELS_PATH
 
-    def ids(found: List[Model]) -> List[str]:
+    def ids(found: list[Model]) -> list[str]:
         return sorted(m.id for m in found)
 
     assert ids(catalog.search(output_modalities="image")) == ["a/both", "a/painter"]
@@ -816,13 +816,13 @@ def test_memory_only_loader(server: MockServer) -> None:
 class FakeServer:
     """A fetch function with ETag support, scripted per call."""
 
-    def __init__(self, body: bytes, etag: Optional[str] = '"v1"') -> None:
+    def __init__(self, body: bytes, etag: str | None = '"v1"') -> None:
         self.body = body
         self.etag = etag
-        self.seen: List[Optional[str]] = []
-        self.fail: Optional[BaseException] = None
+        self.seen: list[str | None] = []
+        self.fail: BaseException | None = None
 
-    def __call__(self, validator: Optional[str]) -> FetchResult:
+    def __call__(self, validator: str | None) -> FetchResult:
         self.seen.append(validator)
         if self.fail is not None:
             raise self.fail
@@ -989,7 +989,7 @@ def test_atomic_write_leaves_the_old_file_on_failure(cache: CatalogCache, monkey
 async def test_load_async(server: MockServer, cache: CatalogCache) -> None:
     url = f"{server.base_url}/models?output_modalities=all"
 
-    async def fetch(validator: Optional[str]) -> FetchResult:
+    async def fetch(validator: str | None) -> FetchResult:
         async with httpx.AsyncClient() as http:
             response = await http.get(url, headers=conditional_headers(validator))
         return response.content, validator_from_headers(response.headers)
@@ -1000,7 +1000,7 @@ async def test_load_async(server: MockServer, cache: CatalogCache) -> None:
     assert (await loader.load_async(fetch)).source == "memory"
     assert models_requests(server) == 1
 
-    async def offline(validator: Optional[str]) -> FetchResult:
+    async def offline(validator: str | None) -> FetchResult:
         await asyncio.sleep(0)
         raise APIConnectionError("offline")
 

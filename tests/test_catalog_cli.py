@@ -13,7 +13,7 @@ import re
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 from fastrouter.catalog import CacheEntry, Catalog, CatalogCache
@@ -44,7 +44,7 @@ def bundled() -> Catalog:
         return Catalog.from_json(httpx.get(f"{server.base_url}/models?output_modalities=all").content)
 
 
-def run(argv: List[str], **sources: Any) -> int:
+def run(argv: list[str], **sources: Any) -> int:
     """``fastrouter <argv>`` with the models commands registered the way fastrouter.cli does."""
     parser = argparse.ArgumentParser(prog="fastrouter")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +55,7 @@ def run(argv: List[str], **sources: Any) -> int:
     return code
 
 
-def listed_ids(out: str) -> List[str]:
+def listed_ids(out: str) -> list[str]:
     """The MODEL column of a search table."""
     lines = out.splitlines()
     assert lines[0].startswith("MODEL") and set(lines[1].replace(" ", "")) == {"-"}
@@ -138,7 +138,7 @@ def test_search_row_format(server: MockServer, capsys: pytest.CaptureFixture[str
     ],
 )
 def test_every_search_filter_matches_the_library(
-    server: MockServer, bundled: Catalog, capsys: pytest.CaptureFixture[str], argv: List[str], kwargs: Dict[str, Any]
+    server: MockServer, bundled: Catalog, capsys: pytest.CaptureFixture[str], argv: list[str], kwargs: dict[str, Any]
 ) -> None:
     assert run(["models", "search", *argv, "--base-url", server.base_url]) == 0
     expected = [m.id for m in bundled.search(**kwargs)]
@@ -188,7 +188,7 @@ def test_search_without_matches(server: MockServer, capsys: pytest.CaptureFixtur
         ["--offline", "--refresh"],
     ],
 )
-def test_bad_arguments_are_usage_errors(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         run(["models", "search", *argv])
     assert exc.value.code == 2
@@ -361,7 +361,7 @@ def test_environment(server: MockServer, monkeypatch: pytest.MonkeyPatch, capsys
 
 
 def test_a_custom_catalog_source(capsys: pytest.CaptureFixture[str]) -> None:
-    seen: List[Optional[str]] = []
+    seen: list[str | None] = []
 
     def source(args: argparse.Namespace) -> Catalog:
         seen.append(args.base_url)

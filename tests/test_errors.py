@@ -9,7 +9,8 @@ import email.utils
 import json
 import socket
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import fastrouter
 import pytest
@@ -231,7 +232,7 @@ def _reset_ms(seconds_from_now: float) -> str:
     return str(int((time.time() + seconds_from_now) * 1000))
 
 
-RETRY_AFTER_CASES: list[tuple[str, Callable[[], Fail], Optional[float], Optional[float]]] = [
+RETRY_AFTER_CASES: list[tuple[str, Callable[[], Fail], float | None, float | None]] = [
     ("seconds", lambda: Fail(429, headers={"Retry-After": "7"}), 7.0, 7.0),
     ("fractional-seconds", lambda: Fail(429, retry_after=0.5), 0.5, 0.5),
     ("retry-after-ms", lambda: Fail(429, headers={"retry-after-ms": "1500"}), 1.5, 1.5),
@@ -257,7 +258,7 @@ RETRY_AFTER_CASES: list[tuple[str, Callable[[], Fail], Optional[float], Optional
     ("fail", "low", "high"), [c[1:] for c in RETRY_AFTER_CASES], ids=[c[0] for c in RETRY_AFTER_CASES]
 )
 async def test_rate_limit_retry_after(
-    server: MockServer, caller: Any, fail: Callable[[], Fail], low: Optional[float], high: Optional[float]
+    server: MockServer, caller: Any, fail: Callable[[], Fail], low: float | None, high: float | None
 ) -> None:
     server.script(MODEL, fail())
 
@@ -278,7 +279,7 @@ async def test_rate_limit_retry_after(
 @pytest.mark.parametrize("key", [None, ""], ids=["none", "empty"])
 @pytest.mark.parametrize("model", [MODEL, CHAIN], ids=["model", "chain"])
 async def test_missing_api_key_fails_before_sending(
-    server: MockServer, caller: Any, monkeypatch: pytest.MonkeyPatch, key: Optional[str], model: Any
+    server: MockServer, caller: Any, monkeypatch: pytest.MonkeyPatch, key: str | None, model: Any
 ) -> None:
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     client = caller.client(server, api_key=key, max_retries=3)

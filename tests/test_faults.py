@@ -24,10 +24,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any
 
 import fastrouter
 import pytest
@@ -45,9 +45,9 @@ class Case:
     """One exit path: what the mock does, how the caller ends the call, what must follow."""
 
     name: str
-    outcomes: Tuple[Outcome, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
     stream: bool = False
-    timeout: Union[float, fastrouter.Timeout] = 10.0
+    timeout: float | fastrouter.Timeout = 10.0
     chain: bool = False  # model=[A, B], both scripted with ``outcomes``
     # finish: run to the end; cancel_after: cancel / Ctrl-C after ``at`` seconds;
     # cancel_streaming: after the first chunk; close_early: close() after the first chunk;
@@ -56,9 +56,9 @@ class Case:
     at: float = 0.2
     target: str = "mock"  # mock | silent (accepts, never answers) | full (connect never completes)
     slow_catalog: bool = False  # the catalog (which budgets need) takes a second to load
-    raises: Optional[type] = None
+    raises: type | None = None
     status: str = "ok"
-    cost: Optional[Decimal] = None
+    cost: Decimal | None = None
 
 
 def _status_case(status: int, error: type) -> Case:
@@ -200,7 +200,7 @@ class SilentServer:
         return f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/v1"
 
     @property
-    def connections(self) -> Tuple[int, int]:
+    def connections(self) -> tuple[int, int]:
         return self.opened, self.closed
 
     def _serve(self) -> None:
@@ -212,7 +212,7 @@ class SilentServer:
                 conn.setblocking(False)
                 open_conns.append(conn)
                 self.opened += 1
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 pass
             for conn in list(open_conns):
                 try:
@@ -252,7 +252,7 @@ class FullListener:
         return f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/v1"
 
     @property
-    def connections(self) -> Tuple[int, int]:
+    def connections(self) -> tuple[int, int]:
         return 0, 0  # nothing was ever accepted
 
     def stop(self) -> None:
@@ -411,7 +411,7 @@ def check_outcome(case: Case, mode: str, outcome: Any) -> None:
         assert isinstance(outcome, fastrouter.ChatCompletion), outcome
 
 
-def wait_released(target: Any, limit: float = 3.0) -> Tuple[int, int]:
+def wait_released(target: Any, limit: float = 3.0) -> tuple[int, int]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         opened, closed = target.connections

@@ -11,7 +11,8 @@ import multiprocessing
 import os
 import signal
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import fastrouter
 import pytest
@@ -30,7 +31,7 @@ pytestmark = [
 ]
 
 
-def ask(client: fastrouter.Client) -> Optional[str]:
+def ask(client: fastrouter.Client) -> str | None:
     return client.chat.completions.create(model=MODEL, messages=USER, max_retries=0).choices[0].message.content
 
 
@@ -70,12 +71,12 @@ def test_existing_and_new_clients_work_in_a_forked_child(server: MockServer) -> 
     client = fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3)
     assert ask(client) == "parent"  # the runtime and the pool now exist in the parent
 
-    def work() -> list[Optional[str]]:
+    def work() -> list[str | None]:
         answers = [ask(client)]
         with fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3) as fresh:
             answers.append(ask(fresh))
 
-        async def run_async() -> Optional[str]:
+        async def run_async() -> str | None:
             async with fastrouter.AsyncClient(base_url=server.base_url, api_key=KEY, timeout=3) as aclient:
                 resp = await aclient.chat.completions.create(model=MODEL, messages=USER, max_retries=0)
                 return resp.choices[0].message.content
@@ -103,10 +104,10 @@ def test_streams_work_in_a_forked_child(server: MockServer) -> None:
     client.close()
 
 
-_POOL_CLIENT: Optional[fastrouter.Client] = None
+_POOL_CLIENT: fastrouter.Client | None = None
 
 
-def _pool_task(index: int) -> Optional[str]:
+def _pool_task(index: int) -> str | None:
     assert _POOL_CLIENT is not None
     return (
         _POOL_CLIENT.chat.completions.create(

@@ -7,7 +7,7 @@ import gc
 import tracemalloc
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, localcontext
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from fastrouter.usage.columns import EntryColumns
@@ -62,7 +62,7 @@ def test_entries_read_back_exactly_as_recorded() -> None:
     for entry in odd:
         store.append(entry)
     back = list(store)
-    for recorded, read in zip(odd, back):
+    for recorded, read in zip(odd, back, strict=False):
         for f in fields(UsageEntry):
             want, got = getattr(recorded, f.name), getattr(read, f.name)
             assert type(got) is type(want), f.name
@@ -125,9 +125,9 @@ def test_an_evicted_entry_is_no_longer_reconciled() -> None:
 class _LaterEntry(UsageEntry):
     """An entry with fields added after the store was written (as the cascade added some)."""
 
-    note: Optional[str] = None
-    rank: Optional[int] = None
-    extra: Optional[Decimal] = None
+    note: str | None = None
+    rank: int | None = None
+    extra: Decimal | None = None
 
     @classmethod
     def _fast(cls, *values: Any) -> _LaterEntry:

@@ -7,7 +7,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import fastrouter
 import pytest
@@ -16,7 +16,7 @@ from fastrouter.testing import MockServer, Reply
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def _toml_blocks() -> List[str]:
+def _toml_blocks() -> list[str]:
     return re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
 
@@ -36,7 +36,7 @@ def test_a_readme_toml_example_loads_and_runs(
 ) -> None:
     text = _toml_blocks()[index]
     routing = fastrouter.Routing.from_toml_str(text, source=f"README.md example {index + 1}")
-    data: Dict[str, Any] = routing.to_dict()
+    data: dict[str, Any] = routing.to_dict()
     # the backends' real URLs become the local OpenAI-style server; their keys are set
     for name, backend in data.get("backends", {}).items():
         backend["base_url"] = other.base_url

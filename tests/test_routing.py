@@ -9,7 +9,7 @@ import pickle
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import fastrouter
 import pytest
@@ -47,7 +47,7 @@ per = "day"
 """
 
 
-def chain(spec: Dict[str, Any], latencies: Optional[Dict[str, float]] = None, catalog: Any = CATALOG) -> List[str]:
+def chain(spec: dict[str, Any], latencies: dict[str, float] | None = None, catalog: Any = CATALOG) -> list[str]:
     """The chain of a single route ``r`` built from ``spec``."""
     routing = Routing.from_dict({"routes": {"r": spec}})
     return list(routing.resolve("r", catalog, latencies=latencies).chain)
@@ -268,7 +268,7 @@ def test_the_catalog_pool_sets_routers_unpriced_free_and_non_text_models_aside()
         ("fastest", ["acme/cheap", "beta/mid", "gamma/mid2"]),  # nothing measured: by price
     ],
 )
-def test_each_mode_orders_the_catalog(mode: str, expected: List[str]) -> None:
+def test_each_mode_orders_the_catalog(mode: str, expected: list[str]) -> None:
     assert chain({"mode": mode}) == expected
 
 
@@ -474,7 +474,7 @@ def test_an_unknown_model_id_suggests_close_ids() -> None:
         ),
     ],
 )
-def test_an_impossible_requirement_is_named_with_a_way_out(spec: Dict[str, Any], key: str, suggestion: str) -> None:
+def test_an_impossible_requirement_is_named_with_a_way_out(spec: dict[str, Any], key: str, suggestion: str) -> None:
     error = resolve_error(Routing.from_dict({"routes": {"r": spec}}, source="fastrouter.toml"), "r")
     assert error.key == key
     assert "no model meets the requirements" in error.message

@@ -617,7 +617,7 @@ async def test_sixteen_concurrent_async_streams(server: MockServer) -> None:
         results = await asyncio.gather(*(one(model) for model in texts))
         elapsed = time.monotonic() - started
 
-    for (text, count, merged), expected in zip(results, texts.values()):
+    for (text, count, merged), expected in zip(results, texts.values(), strict=False):
         assert text == expected
         assert merged == expected
         assert count == 100

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import fastrouter
 import pytest

@@ -18,7 +18,7 @@ server bundled in the wheel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any
 
 from ._fastrouter import __version__
 
@@ -134,7 +134,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
 
 # Public name -> the module that defines it. `import fastrouter` loads none of them; the first
 # `fastrouter.X` (or `from fastrouter import X`) imports X's module and caches X here.
-_LAZY: Dict[str, str] = {
+_LAZY: dict[str, str] = {
     "Attempt": ".attempts",
     "AsyncBoundModel": ".bound",
     "BoundModel": ".bound",

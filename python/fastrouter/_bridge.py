@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ._fastrouter import CompletionQueue, TaskHandle
 
@@ -36,7 +37,7 @@ class _LoopQueue:
     __slots__ = ("native", "futures", "next_id", "__weakref__")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.futures: Dict[int, asyncio.Future[Any]] = {}
+        self.futures: dict[int, asyncio.Future[Any]] = {}
         self.next_id = itertools.count(1).__next__
         try:
             self.native = CompletionQueue()

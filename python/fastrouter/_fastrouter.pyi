@@ -5,7 +5,8 @@ wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
 import builtins
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, final
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, final
 
 __all__ = [
     "CompletionQueue",
@@ -28,17 +29,17 @@ class _Timeouts(Protocol):
     """Timeouts (seconds), read by attribute name (``fastrouter.Timeout``)."""
 
     @property
-    def connect(self) -> Optional[float]: ...
+    def connect(self) -> float | None: ...
     @property
-    def read(self) -> Optional[float]: ...
+    def read(self) -> float | None: ...
     @property
-    def attempt(self) -> Optional[float]: ...
+    def attempt(self) -> float | None: ...
     @property
-    def first_token(self) -> Optional[float]: ...
+    def first_token(self) -> float | None: ...
     @property
-    def idle(self) -> Optional[float]: ...
+    def idle(self) -> float | None: ...
     @property
-    def total(self) -> Optional[float]: ...
+    def total(self) -> float | None: ...
 
 class _Cooldown(Protocol):
     """Breaker settings, read by attribute name (``fastrouter.Cooldown``)."""
@@ -63,25 +64,25 @@ class NativeAttempt:
     @property
     def model(self) -> str: ...
     @property
-    def provider(self) -> Optional[str]: ...
+    def provider(self) -> str | None: ...
     @property
-    def status(self) -> Optional[int]: ...
+    def status(self) -> int | None: ...
     @property
-    def error_kind(self) -> Optional[str]: ...
+    def error_kind(self) -> str | None: ...
     @property
-    def error(self) -> Optional[str]: ...
+    def error(self) -> str | None: ...
     @property
     def latency_s(self) -> float: ...
     @property
-    def first_token_s(self) -> Optional[float]: ...
+    def first_token_s(self) -> float | None: ...
     @property
-    def cost(self) -> Optional[str]: ...
+    def cost(self) -> str | None: ...
     @property
     def retry(self) -> int: ...
     @property
     def hedged(self) -> bool: ...
     @property
-    def http_version(self) -> Optional[str]: ...
+    def http_version(self) -> str | None: ...
 
 @final
 class NativeChat:
@@ -91,10 +92,10 @@ class NativeChat:
     def body(self) -> bytes:
         """The response body (JSON)."""
     @property
-    def attempts(self) -> List[NativeAttempt]:
+    def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""
     @property
-    def answer_cost(self) -> Optional[str]:
+    def answer_cost(self) -> str | None:
         """The answering attempt's cost as decimal text, when the server reported it."""
     @property
     def headers(self) -> str:
@@ -111,15 +112,15 @@ class NativeChainEvent:
     @property
     def retry(self) -> int: ...
     @property
-    def status(self) -> Optional[int]: ...
+    def status(self) -> int | None: ...
     @property
-    def error_kind(self) -> Optional[str]: ...
+    def error_kind(self) -> str | None: ...
     @property
-    def message(self) -> Optional[str]: ...
+    def message(self) -> str | None: ...
     @property
-    def wait_s(self) -> Optional[float]: ...
+    def wait_s(self) -> float | None: ...
     @property
-    def latency_s(self) -> Optional[float]: ...
+    def latency_s(self) -> float | None: ...
 
 @final
 class NativeHealth:
@@ -132,9 +133,9 @@ class NativeHealth:
     @property
     def failures(self) -> int: ...
     @property
-    def cooled_until(self) -> Optional[float]: ...
+    def cooled_until(self) -> float | None: ...
     @property
-    def reason(self) -> Optional[str]: ...
+    def reason(self) -> str | None: ...
 
 @final
 class NativeClient:
@@ -145,16 +146,16 @@ class NativeClient:
         cls,
         *,
         base_url: str,
-        api_key: Optional[str] = None,
-        headers: Sequence[Tuple[str, str]] = ...,
-        timeout: Optional[_Timeouts] = None,
-        cooldown: Optional[_Cooldown] = None,
-        on_event: Optional[Callable[[NativeChainEvent], object]] = None,
-        hedge: Optional[_Hedge] = None,
-        backends: Sequence[Tuple[str, str, Optional[str], Sequence[Tuple[str, str]], Optional[str]]] = ...,
-        ca_bundle: Optional[str] = None,
-        proxy: Optional[str] = None,
-        http2: Optional[bool] = None,
+        api_key: str | None = None,
+        headers: Sequence[tuple[str, str]] = ...,
+        timeout: _Timeouts | None = None,
+        cooldown: _Cooldown | None = None,
+        on_event: Callable[[NativeChainEvent], object] | None = None,
+        hedge: _Hedge | None = None,
+        backends: Sequence[tuple[str, str, str | None, Sequence[tuple[str, str]], str | None]] = ...,
+        ca_bundle: str | None = None,
+        proxy: str | None = None,
+        http2: bool | None = None,
     ) -> NativeClient: ...
     def chat(
         self,
@@ -162,11 +163,11 @@ class NativeClient:
         id: int,
         body: bytes,
         models: Sequence[str],
-        headers: Sequence[Tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[_Timeouts] = None,
-        hedge_after: Optional[float] = None,
-        query: Optional[str] = None,
+        timeouts: _Timeouts | None = None,
+        hedge_after: float | None = None,
+        query: str | None = None,
     ) -> TaskHandle:
         """Start a chat completion over the chain (``query``: an encoded query string for
         the chat URL); reports a :class:`NativeChat` (or the exception) to ``queue`` under
@@ -175,11 +176,11 @@ class NativeClient:
         self,
         body: bytes,
         models: Sequence[str],
-        headers: Sequence[Tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[_Timeouts] = None,
-        hedge_after: Optional[float] = None,
-        query: Optional[str] = None,
+        timeouts: _Timeouts | None = None,
+        hedge_after: float | None = None,
+        query: str | None = None,
     ) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(
@@ -188,11 +189,11 @@ class NativeClient:
         id: int,
         body: bytes,
         models: Sequence[str],
-        headers: Sequence[Tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[_Timeouts] = None,
-        hedge_after: Optional[float] = None,
-        query: Optional[str] = None,
+        timeouts: _Timeouts | None = None,
+        hedge_after: float | None = None,
+        query: str | None = None,
     ) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
         committed (first content or a clean end), or the chain's exception."""
@@ -200,24 +201,24 @@ class NativeClient:
         self,
         body: bytes,
         models: Sequence[str],
-        headers: Sequence[Tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         max_retries: int,
-        timeouts: Optional[_Timeouts] = None,
-        hedge_after: Optional[float] = None,
-        query: Optional[str] = None,
+        timeouts: _Timeouts | None = None,
+        hedge_after: float | None = None,
+        query: str | None = None,
     ) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
-    def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[Tuple[str, str]] = ...) -> TaskHandle:
+    def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[tuple[str, str]] = ...) -> TaskHandle:
         """Start ``GET {base_url}/{path}``; reports ``(body, validator_headers)``: the body of
         a 2xx response (``None`` for 304 Not Modified) and its ``etag`` / ``last-modified``
         headers as ``(name, value)`` pairs."""
     def get_blocking(
-        self, path: str, headers: Sequence[Tuple[str, str]] = ...
-    ) -> Tuple[Optional[bytes], List[Tuple[str, str]]]:
+        self, path: str, headers: Sequence[tuple[str, str]] = ...
+    ) -> tuple[bytes | None, list[tuple[str, str]]]:
         """Like :meth:`get`, blocking with the GIL released."""
-    def latencies(self) -> Dict[str, float]:
+    def latencies(self) -> dict[str, float]:
         """Median time to first token measured per model, in seconds."""
-    def health(self) -> List[NativeHealth]:
+    def health(self) -> list[NativeHealth]:
         """Breaker state per model that has failed."""
     def close(self) -> None:
         """Drop the connection pool; later requests raise ``APIConnectionError``."""
@@ -231,18 +232,18 @@ class NativeStream:
     def next_batch(self, queue: CompletionQueue, id: int) -> TaskHandle:
         """Start waiting for every chunk ready now, at least one; reports the list of
         :class:`StreamChunk`, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
-    def try_batch(self) -> Optional[List[StreamChunk]]:
+    def try_batch(self) -> list[StreamChunk] | None:
         """Every chunk ready now, without waiting; ``None`` when nothing is (then wait
         with :meth:`next_batch`)."""
-    def next_batch_blocking(self) -> Optional[List[StreamChunk]]:
+    def next_batch_blocking(self) -> list[StreamChunk] | None:
         """Like :meth:`next_batch`, blocking with the GIL released."""
     def completion_json(self) -> str:
         """The completion received so far (the whole one after the end), as JSON."""
-    def attempts(self) -> Optional[List[NativeAttempt]]:
+    def attempts(self) -> list[NativeAttempt] | None:
         """Every attempt of the chain, once the stream ended."""
-    def answer_cost(self) -> Optional[str]:
+    def answer_cost(self) -> str | None:
         """What the answer cost (decimal text), once the stream ended and the server said."""
-    def response_headers(self) -> Optional[str]:
+    def response_headers(self) -> str | None:
         """The answering response's headers as ``name: value`` lines."""
     @property
     def keepalives(self) -> int: ...
@@ -271,7 +272,7 @@ class StreamChunk:
     @property
     def service_tier(self) -> Any: ...
     @property
-    def choices(self) -> List[StreamChoice]: ...
+    def choices(self) -> list[StreamChoice]: ...
     @property
     def usage(self) -> Any: ...
     @property
@@ -331,10 +332,10 @@ class StreamDelta:
 class CompletionQueue:
     """Finished Rust tasks waiting for the event loop (see ``fastrouter._bridge``)."""
 
-    def __new__(cls, wake: Optional[Callable[[], object]] = None) -> CompletionQueue: ...
-    def fileno(self) -> Optional[int]:
+    def __new__(cls, wake: Callable[[], object] | None = None) -> CompletionQueue: ...
+    def fileno(self) -> int | None:
         """The socket to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
-    def drain(self) -> List[Tuple[int, bool, Any]]:
+    def drain(self) -> list[tuple[int, bool, Any]]:
         """Every finished result as ``(id, ok, value)``; ``value`` is the exception when
         not ``ok``."""
 
@@ -360,26 +361,26 @@ class NativeMockServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        api_key: Optional[str] = None,
-        catalog_json: Optional[str] = None,
+        api_key: str | None = None,
+        catalog_json: str | None = None,
         total_credits: float = 100.0,
-        tls: Optional[str] = None,
+        tls: str | None = None,
         flavor: str = "openrouter",
     ) -> NativeMockServer: ...
     @property
     def host(self) -> str: ...
     @property
-    def ca_pem(self) -> Optional[str]:
+    def ca_pem(self) -> str | None:
         """The CA certificate (PEM) to trust, or ``None`` when serving plain HTTP."""
     @property
     def port(self) -> int: ...
     def push(self, model: str, outcomes_json: str) -> None:
         """Queue scripted outcomes (JSON) for ``model`` (``"*"``: any model)."""
-    def pending(self) -> Dict[str, int]:
+    def pending(self) -> dict[str, int]:
         """Outcomes still queued, per model."""
     def requests_json(self) -> str:
         """Every recorded request as a JSON list."""
-    def connections(self) -> Tuple[int, int]:
+    def connections(self) -> tuple[int, int]:
         """``(opened, closed)`` TCP connections so far."""
     def reset(self) -> None:
         """Forget recorded requests and queued outcomes."""

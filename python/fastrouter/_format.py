@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Optional
 
 __all__ = ["did_you_mean", "format_age", "table", "trim", "usd"]
 
@@ -27,7 +26,7 @@ def usd(amount: Decimal) -> str:
     return "$" + text
 
 
-def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> Optional[str]:
+def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> str | None:
     """``"did you mean 'x'?"`` for the closest of ``options`` to ``word``, or None."""
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
     return f"did you mean {match[0]!r}?" if match else None
@@ -35,7 +34,7 @@ def did_you_mean(word: str, options: Iterable[str], cutoff: float = 0.6) -> Opti
 
 def table(
     rows: Iterable[Sequence[str]],
-    headers: Optional[Sequence[str]] = None,
+    headers: Sequence[str] | None = None,
     right: Iterable[int] = (),
     indent: str = "",
 ) -> str:
@@ -50,7 +49,9 @@ def table(
     right_set = set(right)
 
     def line(cells: Sequence[str]) -> str:
-        padded = [c.rjust(w) if i in right_set else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        padded = [
+            c.rjust(w) if i in right_set else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ]
         return (indent + "  ".join(padded)).rstrip()
 
     return "\n".join(line(row) for row in body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Optional, Union
 
 __all__ = ["Waiter"]
 
@@ -16,9 +15,9 @@ class Waiter:
 
     __slots__ = ("event", "loop")
 
-    def __init__(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.loop = loop
-        self.event: Union[threading.Event, asyncio.Event] = asyncio.Event() if loop is not None else threading.Event()
+        self.event: threading.Event | asyncio.Event = asyncio.Event() if loop is not None else threading.Event()
 
     def wake(self) -> None:
         if self.loop is None:
@@ -26,14 +25,14 @@ class Waiter:
         elif not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.event.set)
 
-    def wait(self, timeout: Optional[float]) -> None:
+    def wait(self, timeout: float | None) -> None:
         """Block this thread until woken or ``timeout`` (then re-arm)."""
         event = self.event
         assert isinstance(event, threading.Event)
         event.wait(timeout)
         event.clear()
 
-    async def wait_async(self, timeout: Optional[float]) -> None:
+    async def wait_async(self, timeout: float | None) -> None:
         """Await until woken or ``timeout`` (then re-arm)."""
         event = self.event
         assert isinstance(event, asyncio.Event)

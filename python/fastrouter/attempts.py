@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._fastrouter import NativeAttempt
@@ -24,16 +24,16 @@ class Attempt:
     """
 
     model: str
-    provider: Optional[str]
-    status: Optional[int]
-    error_kind: Optional[str]
-    error: Optional[str]
+    provider: str | None
+    status: int | None
+    error_kind: str | None
+    error: str | None
     latency_s: float
-    first_token_s: Optional[float]
-    cost: Optional[Decimal]
+    first_token_s: float | None
+    cost: Decimal | None
     retry: int
     hedged: bool
-    http_version: Optional[str] = None
+    http_version: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ Defaults sit between the route's ``params`` and the call: a value given per call
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .cascade.tiers import Cascade
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncBoundModel", "BoundModel"]
 
-ModelName = Union[str, Sequence[str], Cascade]
+ModelName = str | Sequence[str] | Cascade
 
 
-def _messages(prompt: str, system: Optional[str]) -> List[Dict[str, str]]:
+def _messages(prompt: str, system: str | None) -> list[dict[str, str]]:
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     messages = [{"role": "system", "content": system}] if system is not None else []
@@ -44,9 +44,9 @@ class _Bound:
                 f"model must be a model id, a list of ids, an alias or route name, or a Cascade, got {model!r}"
             )
         self.model = model
-        self.defaults: Dict[str, Any] = dict(defaults)
+        self.defaults: dict[str, Any] = dict(defaults)
 
-    def _kwargs(self, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+    def _kwargs(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         if "model" in kwargs:
             raise TypeError(
                 "a bound model has its model already: call client.chat.completions.create to choose another"
@@ -71,15 +71,15 @@ class AsyncBoundModel(_Bound):
     @overload
     async def create(self, *, stream: Literal[True], **kwargs: Any) -> AsyncStream: ...
 
-    async def create(self, *, stream: bool = False, **kwargs: Any) -> Union[ChatCompletion, AsyncStream]:
+    async def create(self, *, stream: bool = False, **kwargs: Any) -> ChatCompletion | AsyncStream:
         """``client.chat.completions.create`` with this model and its defaults (per-call
         keywords win)."""
-        result: Union[ChatCompletion, AsyncStream] = await self._client.chat.completions.create(
+        result: ChatCompletion | AsyncStream = await self._client.chat.completions.create(
             **self._kwargs({**kwargs, "stream": stream})
         )
         return result
 
-    async def complete(self, prompt: str, *, system: Optional[str] = None, **kwargs: Any) -> str:
+    async def complete(self, prompt: str, *, system: str | None = None, **kwargs: Any) -> str:
         """The answer's text to one user ``prompt`` (after an optional ``system`` message)."""
         resp: ChatCompletion = await self._client.chat.completions.create(
             **self._kwargs({**kwargs, "messages": _messages(prompt, system), "stream": False})
@@ -100,15 +100,15 @@ class BoundModel(_Bound):
     @overload
     def create(self, *, stream: Literal[True], **kwargs: Any) -> Stream: ...
 
-    def create(self, *, stream: bool = False, **kwargs: Any) -> Union[ChatCompletion, Stream]:
+    def create(self, *, stream: bool = False, **kwargs: Any) -> ChatCompletion | Stream:
         """``client.chat.completions.create`` with this model and its defaults (per-call
         keywords win)."""
-        result: Union[ChatCompletion, Stream] = self._client.chat.completions.create(
+        result: ChatCompletion | Stream = self._client.chat.completions.create(
             **self._kwargs({**kwargs, "stream": stream})
         )
         return result
 
-    def complete(self, prompt: str, *, system: Optional[str] = None, **kwargs: Any) -> str:
+    def complete(self, prompt: str, *, system: str | None = None, **kwargs: Any) -> str:
         """The answer's text to one user ``prompt`` (after an optional ``system`` message)."""
         resp: ChatCompletion = self._client.chat.completions.create(
             **self._kwargs({**kwargs, "messages": _messages(prompt, system), "stream": False})

@@ -12,22 +12,15 @@ import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from os import PathLike, fspath
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
-    Dict,
     Generic,
-    List,
     Literal,
-    Optional,
-    Set,
-    Tuple,
     TypeVar,
-    Union,
     overload,
 )
 from urllib.parse import quote
@@ -83,14 +76,14 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClient", "Client"]
 
-ModelArg = Union[str, Sequence[str], Cascade]
-_TimeoutOverrides = Optional[Timeout]
+ModelArg = str | Sequence[str] | Cascade
+_TimeoutOverrides = Timeout | None
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
-_NativeArgs = Tuple[bytes, List[str], List[Tuple[str, str]], int, _TimeoutOverrides, Optional[float], Optional[str]]
+_NativeArgs = tuple[bytes, list[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
 _MODELS_PATH = "models?output_modalities=all"
 
 
-def _models_request(validator: Optional[str]) -> Tuple[str, List[Tuple[str, str]]]:
+def _models_request(validator: str | None) -> tuple[str, list[tuple[str, str]]]:
     """Path and headers of a (conditional) catalog fetch."""
 
     return _MODELS_PATH, list(conditional_headers(validator).items())
@@ -106,7 +99,7 @@ def _generation_path(generation_id: str) -> str:
     return f"generation?id={quote(generation_id, safe='')}"
 
 
-def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
+def _json(fetched: tuple[bytes | None, object]) -> Any:
     """A fetched body, parsed (``{}`` when empty)."""
     return json.loads(fetched[0] or b"{}")
 
@@ -115,7 +108,7 @@ def _json(fetched: Tuple[Optional[bytes], object]) -> Any:
 _NotGiven = NotGiven
 
 
-def _model_chain(model: ModelArg) -> List[str]:
+def _model_chain(model: ModelArg) -> list[str]:
     if isinstance(model, str):
         chain = [model]
     elif isinstance(model, (list, tuple)):
@@ -127,12 +120,12 @@ def _model_chain(model: ModelArg) -> List[str]:
     return chain
 
 
-def _usd(value: Union[Decimal, float, str]) -> Decimal:
+def _usd(value: Decimal | float | str) -> Decimal:
     """A per-request cost cap in USD (client or call)."""
     return _check_usd(value, "max_cost_per_request", "0.01")
 
 
-def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
+def _header_pairs(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
     if not headers:
         return []
     pairs = []
@@ -143,7 +136,7 @@ def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]
     return pairs
 
 
-def _timeout_overrides(timeout: Union[float, Timeout, None, _NotGiven]) -> _TimeoutOverrides:
+def _timeout_overrides(timeout: float | Timeout | None | _NotGiven) -> _TimeoutOverrides:
     """Per-request ``timeout=`` (as in ``openai``): replaces the client's attempt,
     first-token, idle and total timeouts for this call (connect/read stay per client)."""
     if isinstance(timeout, _NotGiven):
@@ -160,7 +153,7 @@ def _completion(native: NativeChat) -> ChatCompletion:
     return ChatCompletion._from_chat(native)
 
 
-def _data(fetched: Tuple[Optional[bytes], object]) -> Dict[str, Any]:
+def _data(fetched: tuple[bytes | None, object]) -> dict[str, Any]:
     """The ``data`` object of a fetched ``{"data": {...}}`` body."""
     payload = _json(fetched)
     data = payload.get("data") if isinstance(payload, dict) else None
@@ -180,38 +173,38 @@ class _ClientBase:
     def __init__(
         self,
         *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Union[float, Timeout, None] = DEFAULT_TIMEOUT,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        app_url: Optional[str] = None,
-        app_title: Optional[str] = None,
-        app_categories: Union[str, Sequence[str], None] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
-        cooldown: Optional[Cooldown] = DEFAULT_COOLDOWN,
-        on_event: Optional[EventHook] = None,
-        hedge: Optional[Hedge] = None,
-        ledger: Union[str, PathLike[str], UsageLedger, None] = None,
-        routing: Optional[Routing] = None,
+        app_url: str | None = None,
+        app_title: str | None = None,
+        app_categories: str | Sequence[str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        cooldown: Cooldown | None = DEFAULT_COOLDOWN,
+        on_event: EventHook | None = None,
+        hedge: Hedge | None = None,
+        ledger: str | PathLike[str] | UsageLedger | None = None,
+        routing: Routing | None = None,
         budgets: Sequence[Budget] = (),
-        catalog_cache: Union[CatalogCache, None, _NotGiven] = NOT_GIVEN,
-        max_cost_per_request: Union[Decimal, float, str, None] = None,
-        reconcile: Optional[bool] = None,
-        ca_bundle: Union[str, PathLike[str], None] = None,
-        proxy: Optional[str] = None,
-        http2: Optional[bool] = None,
-        telemetry: Union[bool, Telemetry] = False,
+        catalog_cache: CatalogCache | None | _NotGiven = NOT_GIVEN,
+        max_cost_per_request: Decimal | float | str | None = None,
+        reconcile: bool | None = None,
+        ca_bundle: str | PathLike[str] | None = None,
+        proxy: str | None = None,
+        http2: bool | None = None,
+        telemetry: bool | Telemetry = False,
         # openai's constructor arguments (fastrouter.dropin.options): honoured, or refused clearly
-        organization: Optional[str] = None,
-        project: Optional[str] = None,
-        default_query: Optional[Mapping[str, object]] = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_query: Mapping[str, object] | None = None,
         http_client: object = None,
         websocket_base_url: object = None,
-        webhook_secret: Optional[str] = None,
+        webhook_secret: str | None = None,
         _strict_response_validation: bool = False,
-        limits: Optional[Mapping[str, Limit]] = None,
-        cache: Union[Cache, str, PathLike[str], bool, None] = None,
-        store: Union[str, PathLike[str], Store, None] = None,
+        limits: Mapping[str, Limit] | None = None,
+        cache: Cache | str | PathLike[str] | bool | None = None,
+        store: str | PathLike[str] | Store | None = None,
         on_store_error: str = "raise",
     ) -> None:
         if routing is not None and not isinstance(routing, Routing):
@@ -230,9 +223,9 @@ class _ClientBase:
         # routing (issue 12): the client-wide per-request cap; routes, aliases and calls override it.
         self.max_cost_per_request = None if max_cost_per_request is None else _usd(max_cost_per_request)
         self._backends = routing.backends if routing is not None else {}
-        self._refreshed_for: Set[str] = set()
-        self._warned_unknown: Set[Tuple[str, str]] = set()
-        self._price_tables: Dict[int, Tuple[ResolvedRoute, PriceTable]] = {}
+        self._refreshed_for: set[str] = set()
+        self._warned_unknown: set[tuple[str, str]] = set()
+        self._price_tables: dict[int, tuple[ResolvedRoute, PriceTable]] = {}
         self._store = open_store(store)
         self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
         response_cache = Cache.coerce(cache)
@@ -240,7 +233,7 @@ class _ClientBase:
             [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store, self._on_loop
         )
         self._catalog_cache = catalog_cache
-        self._catalog_loader: Optional[CatalogLoader] = None
+        self._catalog_loader: CatalogLoader | None = None
         self._api_key = resolve_api_key(api_key)
         openai_headers, self._call_defaults = client_options(
             organization=organization,
@@ -254,7 +247,7 @@ class _ClientBase:
         self._headers = attribution_headers(
             app_url, app_title, app_categories, {**openai_headers, **(default_headers or {})}
         )
-        self._telemetry: Optional[ClientTelemetry] = None
+        self._telemetry: ClientTelemetry | None = None
         if telemetry is not False:  # OpenTelemetry (extra "otel"): imported only when turned on
             from .otel import client_telemetry
 
@@ -290,7 +283,7 @@ class _ClientBase:
         if self._gate is not None and self._gate.cache_store is not self._store:
             await self._gate.cache_store.aclose()
 
-    def _deadline(self, args: _NativeArgs) -> Optional[float]:
+    def _deadline(self, args: _NativeArgs) -> float | None:
         """When a request's whole call must end (``monotonic()`` time), if it has a deadline."""
         total = args[4].total if args[4] is not None else self.timeout.total
         return None if total is None else time.monotonic() + total
@@ -324,12 +317,12 @@ class _ClientBase:
         return loader
 
     @property
-    def api_key(self) -> Optional[str]:
+    def api_key(self) -> str | None:
         """The API key in use (never shown by ``repr``)."""
         return self._api_key
 
     @property
-    def default_headers(self) -> Dict[str, str]:
+    def default_headers(self) -> dict[str, str]:
         """Headers sent with every request (attribution and ``default_headers``)."""
         return dict(self._headers)
 
@@ -341,11 +334,11 @@ class _ClientBase:
         if self._reconciler is not None:
             self._reconciler.submit(generation_id)
 
-    def _fetch_models_sync(self, validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+    def _fetch_models_sync(self, validator: str | None) -> tuple[bytes | None, str | None]:
 
         return fetched(self._inner.get_blocking(*_models_request(validator)))
 
-    def _catalog_if_loaded(self) -> Optional[Catalog]:
+    def _catalog_if_loaded(self) -> Catalog | None:
         """The catalog in memory or on disk, however old, without a network request."""
         try:
             return self._catalog.load_sync(self._fetch_models_sync, offline=True)
@@ -358,7 +351,7 @@ class _ClientBase:
         capped = self.max_cost_per_request is not None or params.get("max_cost_per_request") is not None
         return is_route or capped or bool(self._budgets)
 
-    def _requested(self, model: Optional[ModelArg]) -> ModelArg:
+    def _requested(self, model: ModelArg | None) -> ModelArg:
         """``model``, else the routing's ``default_route``."""
         if model is not None:
             return model
@@ -369,7 +362,7 @@ class _ClientBase:
             " (or set default_route in the client's routing)"
         )
 
-    def _should_refresh(self, model: ModelArg, catalog: Optional[Catalog]) -> bool:
+    def _should_refresh(self, model: ModelArg, catalog: Catalog | None) -> bool:
         """True once per alias or route naming ids the catalog does not list: the catalog
         may be older than the model, so it is fetched again before they pass through."""
         if catalog is None or not isinstance(model, str) or model in self._refreshed_for:
@@ -385,15 +378,15 @@ class _ClientBase:
         model: ModelArg,
         messages: Any,
         stream: bool,
-        extra_body: Optional[Mapping[str, Any]],
-        extra_headers: Optional[Mapping[str, str]],
-        max_retries: Optional[int],
-        timeout: Union[float, Timeout, None, _NotGiven],
-        tags: Optional[Sequence[str]],
+        extra_body: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
+        timeout: float | Timeout | None | _NotGiven,
+        tags: Sequence[str] | None,
         params: Mapping[str, Any],
-        catalog: Optional[Catalog],
-        books: Optional[RequestBooks] = None,
-    ) -> Tuple[_NativeArgs, RequestBooks]:
+        catalog: Catalog | None,
+        books: RequestBooks | None = None,
+    ) -> tuple[_NativeArgs, RequestBooks]:
         # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
         params = without_omitted(params)
         extra_query = None
@@ -413,7 +406,7 @@ class _ClientBase:
         route = self._resolve_route(model, catalog)
         params = dict(params)
         cap_arg = params.pop("max_cost_per_request", None)
-        hedge_after: Optional[float] = None
+        hedge_after: float | None = None
         if route is not None:
             chain = list(route.chain)
             params = merge_params(route.params, {"provider": route.providers} if route.providers else None, params)
@@ -438,7 +431,7 @@ class _ClientBase:
         body = build_body(messages, params, extra_body, stream=stream)
         backends = self._backends
 
-        def lookup(entry: str) -> Optional[Model]:
+        def lookup(entry: str) -> Model | None:
             return model_for(entry, catalog, backends)
 
         if cap is not None:
@@ -456,7 +449,7 @@ class _ClientBase:
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
     def _new_books(
-        self, model: ModelArg, tags: Optional[Sequence[str]], stream: bool, params: Mapping[str, Any]
+        self, model: ModelArg, tags: Sequence[str] | None, stream: bool, params: Mapping[str, Any]
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
@@ -474,9 +467,7 @@ class _ClientBase:
             return RequestBooks(*books_args)
         return self._telemetry.books(params, *books_args)
 
-    def _price_table(
-        self, route: ResolvedRoute, pool: List[str], lookup: Callable[[str], Optional[Model]]
-    ) -> PriceTable:
+    def _price_table(self, route: ResolvedRoute, pool: list[str], lookup: Callable[[str], Model | None]) -> PriceTable:
         """The route's candidates priced once per resolution (a new catalog resolves anew)."""
         cached = self._price_tables.get(id(route))
         if cached is not None and cached[0] is route:
@@ -487,13 +478,11 @@ class _ClientBase:
         self._price_tables[id(route)] = (route, table)
         return table
 
-    def _cooling(self) -> Set[str]:
+    def _cooling(self) -> set[str]:
         """Models whose circuit breaker is open now."""
         return {h.model for h in self.health().values() if h.state == "open"}
 
-    def _resolve_route(
-        self, model: ModelArg, catalog: Optional[Catalog], *, warn: bool = True
-    ) -> Optional[ResolvedRoute]:
+    def _resolve_route(self, model: ModelArg, catalog: Catalog | None, *, warn: bool = True) -> ResolvedRoute | None:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
             return None
         if catalog is None:
@@ -510,7 +499,7 @@ class _ClientBase:
                 )
         return route
 
-    def health(self) -> Dict[str, ModelHealth]:
+    def health(self) -> dict[str, ModelHealth]:
         """Circuit-breaker state of every model that has failed, by model id."""
         return {h.model: h for h in map(ModelHealth._from_native, self._inner.health())}
 
@@ -544,15 +533,15 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: Literal[False] = False,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -560,15 +549,15 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: Literal[True],
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
     ) -> AsyncStream: ...
 
@@ -576,32 +565,32 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     async def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: bool,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> Union[ChatCompletion, AsyncStream]: ...
+    ) -> ChatCompletion | AsyncStream: ...
 
     async def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: bool = False,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = NOT_GIVEN,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = NOT_GIVEN,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> Union[ChatCompletion, AsyncStream]:
+    ) -> ChatCompletion | AsyncStream:
         """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
 
         ``model`` is a model id, or a list of ids tried in order (client-side failover).
@@ -656,7 +645,7 @@ class AsyncModels(_Resource["AsyncClient"]):
 
         inner = self._client._inner
 
-        async def fetch(validator: Optional[str]) -> Tuple[Optional[bytes], Optional[str]]:
+        async def fetch(validator: str | None) -> tuple[bytes | None, str | None]:
             return fetched(await run(inner.get, *_models_request(validator)))
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
@@ -734,9 +723,9 @@ class AsyncClient(_ClientBase):
 
     async def __aexit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.close()
 
@@ -751,15 +740,15 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
     def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: Literal[False] = False,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
     ) -> ChatCompletion: ...
 
@@ -767,15 +756,15 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
     def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: Literal[True],
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
     ) -> Stream: ...
 
@@ -783,32 +772,32 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
     def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: bool,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = ...,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = ...,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> Union[ChatCompletion, Stream]: ...
+    ) -> ChatCompletion | Stream: ...
 
     def create(
         self,
         *,
-        model: Optional[ModelArg] = None,
+        model: ModelArg | None = None,
         messages: Sequence[Any],
         stream: bool = False,
-        extra_body: Optional[Mapping[str, Any]] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        max_retries: Optional[int] = None,
-        timeout: Union[float, Timeout, None] = NOT_GIVEN,
-        tags: Optional[Sequence[str]] = None,
-        cache: Union[bool, float, None] = None,
+        extra_body: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | Timeout | None = NOT_GIVEN,
+        tags: Sequence[str] | None = None,
+        cache: bool | float | None = None,
         **params: Unpack[ChatCompletionParams],
-    ) -> Union[ChatCompletion, Stream]:
+    ) -> ChatCompletion | Stream:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
         :class:`Stream` of chunks.
 
@@ -939,8 +928,8 @@ class Client(_ClientBase):
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Optional, Union
 
 __all__ = ["Timeout", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
@@ -31,12 +30,12 @@ class Timeout:
       past it.
     """
 
-    attempt: Optional[float] = 60.0
-    connect: Optional[float] = 10.0
-    read: Optional[float] = None
-    first_token: Optional[float] = None
-    idle: Optional[float] = None
-    total: Optional[float] = None
+    attempt: float | None = 60.0
+    connect: float | None = 10.0
+    read: float | None = None
+    first_token: float | None = None
+    idle: float | None = None
+    total: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("attempt", "connect", "read", "first_token", "idle", "total"):
@@ -49,7 +48,7 @@ class Timeout:
                 raise ValueError(f"Timeout.{name} must be positive, got {value!r}")
 
     @classmethod
-    def coerce(cls, value: Union[float, Timeout, None]) -> Timeout:
+    def coerce(cls, value: float | Timeout | None) -> Timeout:
         """``Timeout`` as is; a number is the per-attempt timeout; ``None`` disables it."""
         if isinstance(value, Timeout):
             return value
@@ -82,7 +81,7 @@ class Hedge:
             raise ValueError(f"Hedge.after must be a positive number of seconds, got {self.after!r}")
 
 
-def _env(*names: str) -> Optional[str]:
+def _env(*names: str) -> str | None:
     for name in names:
         value = os.environ.get(name)
         if value:
@@ -90,7 +89,7 @@ def _env(*names: str) -> Optional[str]:
     return None
 
 
-def resolve_api_key(api_key: Optional[str]) -> Optional[str]:
+def resolve_api_key(api_key: str | None) -> str | None:
     """The argument, else ``OPENROUTER_API_KEY``. (The core rejects a key that cannot be
     a header value, e.g. non-ASCII, with a ``ValueError`` naming ``api_key``.)"""
     if api_key is not None and not isinstance(api_key, str):
@@ -98,7 +97,7 @@ def resolve_api_key(api_key: Optional[str]) -> Optional[str]:
     return api_key if api_key is not None else _env("OPENROUTER_API_KEY")
 
 
-def resolve_base_url(base_url: Optional[str]) -> str:
+def resolve_base_url(base_url: str | None) -> str:
     """The argument, else ``OPENROUTER_BASE_URL``, else OpenRouter's API. An empty
     ``base_url`` is an error, never a silent switch to production OpenRouter."""
     if base_url is not None:
@@ -113,14 +112,14 @@ def resolve_base_url(base_url: Optional[str]) -> str:
 
 
 def attribution_headers(
-    app_url: Optional[str],
-    app_title: Optional[str],
-    app_categories: Union[str, Sequence[str], None],
-    default_headers: Optional[Mapping[str, str]],
-) -> Dict[str, str]:
+    app_url: str | None,
+    app_title: str | None,
+    app_categories: str | Sequence[str] | None,
+    default_headers: Mapping[str, str] | None,
+) -> dict[str, str]:
     """Headers sent on every request: app attribution (arguments or env vars), then the
     user's ``default_headers`` (which win)."""
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     url = app_url or _env("OPENROUTER_HTTP_REFERER")
     if url:
         headers["HTTP-Referer"] = url

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._fastrouter import NativeAttempt
@@ -65,23 +65,23 @@ class APIError(FastrouterError):
 
     message: str
     kind: str
-    model: Optional[str]
-    request_id: Optional[str]
-    attempts: List[Attempt]
+    model: str | None
+    request_id: str | None
+    attempts: list[Attempt]
     # As in openai: the error body (the decoded JSON error object, or the text of a non-JSON
     # body; None without a response) and the error object's ``type`` and ``param``.
     body: object = None
-    type: Optional[str] = None
-    param: Optional[str] = None
+    type: str | None = None
+    param: str | None = None
 
     def __init__(
         self,
         message: str,
         *,
         kind: str = "error",
-        model: Optional[str] = None,
-        request_id: Optional[str] = None,
-        attempts: Optional[Sequence[Attempt]] = None,
+        model: str | None = None,
+        request_id: str | None = None,
+        attempts: Sequence[Attempt] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -102,7 +102,7 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 class APIResponseValidationError(APIError):
     """The server answered with a success status but a body that is not what the API sends."""
 
-    def __init__(self, message: str, *, body: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, body: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.body = body
 
@@ -120,23 +120,23 @@ class APIStatusError(APIError):
     ``headers``, ``json()``).
     """
 
-    status_code: Optional[int]
+    status_code: int | None
     code: Any
-    metadata: Dict[str, Any]
-    provider: Optional[str]
-    retry_after: Optional[float]
+    metadata: dict[str, Any]
+    provider: str | None
+    retry_after: float | None
 
     def __init__(
         self,
         message: str,
         *,
-        status_code: Optional[int] = None,
+        status_code: int | None = None,
         code: Any = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        provider: Optional[str] = None,
-        retry_after: Optional[float] = None,
+        metadata: Mapping[str, Any] | None = None,
+        provider: str | None = None,
+        retry_after: float | None = None,
         body: object = None,
-        headers: Sequence[Tuple[str, str]] = (),
+        headers: Sequence[tuple[str, str]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
@@ -172,20 +172,20 @@ class APIStatusError(APIError):
         return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
 
 
-def _str_or_none(value: Any) -> Optional[str]:
+def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _header_pairs(block: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+def _header_pairs(block: str | None) -> tuple[tuple[str, str], ...]:
     """The core's ``name: value`` header lines as pairs."""
     if not block:
         return ()
     return tuple((name, value) for name, _, value in (line.partition(": ") for line in block.splitlines()))
 
 
-def _error_object(code: Any, message: str, metadata: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+def _error_object(code: Any, message: str, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """The JSON error object (``{"code", "message", "metadata"}``) as the core read it."""
-    error: Dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": message}
     if metadata is not None:
         error["metadata"] = dict(metadata)
     return error
@@ -255,19 +255,19 @@ class StreamError(APIError):
     the in-band error when there was one.
     """
 
-    partial: Optional[ChatCompletion]
-    status_code: Optional[int]
+    partial: ChatCompletion | None
+    status_code: int | None
     code: Any
-    metadata: Dict[str, Any]
+    metadata: dict[str, Any]
 
     def __init__(
         self,
         message: str,
         *,
-        partial: Optional[ChatCompletion] = None,
-        status_code: Optional[int] = None,
+        partial: ChatCompletion | None = None,
+        status_code: int | None = None,
         code: Any = None,
-        metadata: Optional[Mapping[str, Any]] = None,
+        metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
@@ -289,15 +289,15 @@ class AllModelsFailedError(APIError):
     ``status_code`` (``None`` when it had no HTTP status) this error repeats, so
     ``except APIError`` handles a chain like a single model."""
 
-    last_error: Optional[APIError]
-    status_code: Optional[int]
+    last_error: APIError | None
+    status_code: int | None
 
     def __init__(
         self,
         message: str,
         *,
         attempts: Sequence[Attempt] = (),
-        last_error: Optional[APIError] = None,
+        last_error: APIError | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -345,17 +345,17 @@ class RoutingError(FastrouterError, ValueError):
     """
 
     message: str
-    source: Optional[str]
-    key: Optional[str]
-    suggestion: Optional[str]
+    source: str | None
+    key: str | None
+    suggestion: str | None
 
     def __init__(
         self,
         message: str,
         *,
-        source: Optional[str] = None,
-        key: Optional[str] = None,
-        suggestion: Optional[str] = None,
+        source: str | None = None,
+        key: str | None = None,
+        suggestion: str | None = None,
     ) -> None:
         self.message = message
         self.source = source
@@ -370,7 +370,7 @@ class RoutingError(FastrouterError, ValueError):
     def __str__(self) -> str:
         return self._render()
 
-    def _with_source(self, source: Optional[str]) -> RoutingError:
+    def _with_source(self, source: str | None) -> RoutingError:
         if self.source is not None or source is None:
             return self
         return RoutingError(self.message, source=source, key=self.key, suggestion=self.suggestion)
@@ -378,7 +378,7 @@ class RoutingError(FastrouterError, ValueError):
 
 # The core's error kind (``ErrorKind::as_str`` in src/error.rs) -> the class raised for
 # an error status. The core classified the status already; this only names the class.
-_BY_KIND: Dict[str, Type[APIStatusError]] = {
+_BY_KIND: dict[str, type[APIStatusError]] = {
     "bad_request": BadRequestError,
     "context_length_exceeded": BadRequestError,
     "model_not_found": BadRequestError,
@@ -401,25 +401,25 @@ def _from_native(
     *,
     kind: str,
     message: str,
-    status: Optional[int],
+    status: int | None,
     code: Any,
-    metadata: Optional[Dict[str, Any]],
-    retry_after: Optional[float],
-    request_id: Optional[str],
-    provider: Optional[str],
-    model: Optional[str],
-    body: Optional[str],
+    metadata: dict[str, Any] | None,
+    retry_after: float | None,
+    request_id: str | None,
+    provider: str | None,
+    model: str | None,
+    body: str | None,
     attempts: Sequence[NativeAttempt],
     exhausted_chain: bool,
-    partial: Optional[str] = None,
-    answer_cost: Optional[str] = None,
-    headers: Optional[str] = None,
+    partial: str | None = None,
+    answer_cost: str | None = None,
+    headers: str | None = None,
 ) -> FastrouterError:
     """Build the exception for an error the Rust core classified (called from Rust)."""
     from .attempts import Attempt
 
     tries = [Attempt._from_native(a) for a in attempts]
-    common: Dict[str, Any] = {
+    common: dict[str, Any] = {
         "kind": kind,
         "model": model,
         "request_id": request_id,

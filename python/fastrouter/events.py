@@ -9,8 +9,9 @@ logged. The hook runs on one of fastrouter's I/O threads: keep it quick and thre
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import logging
@@ -37,11 +38,11 @@ class ChainEvent:
     type: str
     model: str
     retry: int
-    status: Optional[int]
-    error_kind: Optional[str]
-    message: Optional[str]
-    wait_s: Optional[float]
-    latency_s: Optional[float]
+    status: int | None
+    error_kind: str | None
+    message: str | None
+    wait_s: float | None
+    latency_s: float | None
 
     @classmethod
     def _from_native(cls, raw: NativeChainEvent) -> ChainEvent:
@@ -74,7 +75,7 @@ class ChainEvent:
 EventHook = Callable[[ChainEvent], object]
 
 
-def _debug_logger() -> Optional[logging.Logger]:
+def _debug_logger() -> logging.Logger | None:
     """The ``fastrouter`` logger when it logs DEBUG. Without ``logging`` imported nobody can
     have turned it on, so `import fastrouter` need not import it (it costs milliseconds)."""
     logging_module = sys.modules.get("logging")
@@ -84,7 +85,7 @@ def _debug_logger() -> Optional[logging.Logger]:
     return logger if logger.isEnabledFor(logging_module.DEBUG) else None
 
 
-def native_hook(on_event: Optional[EventHook]) -> Optional[Callable[[NativeChainEvent], None]]:
+def native_hook(on_event: EventHook | None) -> Callable[[NativeChainEvent], None] | None:
     """The callable the core calls with each native event record, or ``None`` when nobody
     listens (then events cost nothing)."""
     logger = _debug_logger()

@@ -15,8 +15,9 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bridge import run
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
@@ -45,7 +46,7 @@ _BYTES_PER_TOKEN = 4
 _FOLLOW_CAP_S = 120.0
 
 
-def _usage_tokens(completion: Optional[ChatCompletion]) -> Optional[int]:
+def _usage_tokens(completion: ChatCompletion | None) -> int | None:
     usage = completion._data.get("usage") if completion is not None else None
     if not isinstance(usage, dict):
         return None
@@ -55,7 +56,7 @@ def _usage_tokens(completion: Optional[ChatCompletion]) -> Optional[int]:
     return int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
 
 
-def _reset_seconds(error: Optional[BaseException]) -> float:
+def _reset_seconds(error: BaseException | None) -> float:
     """The reset an upstream 429 named: Retry-After, else OpenRouter's X-RateLimit-Reset."""
     if isinstance(error, AllModelsFailedError):
         error = error.last_error
@@ -73,7 +74,7 @@ def _reset_seconds(error: Optional[BaseException]) -> float:
     return DEFAULT_TIGHTEN_S
 
 
-def _follow_until(deadline: Optional[float]) -> float:
+def _follow_until(deadline: float | None) -> float:
     """How long an identical request waits for the one in flight (then sends its own)."""
     cap = monotonic() + _FOLLOW_CAP_S
     return cap if deadline is None else min(deadline, cap)
@@ -85,14 +86,14 @@ class _Pass:
     __slots__ = ("key", "leading", "hold", "ttl", "books", "stream", "answer")
 
     def __init__(self, books: RequestBooks, stream: bool) -> None:
-        self.key: Optional[bytes] = None
+        self.key: bytes | None = None
         self.leading = False
-        self.hold: Optional[Hold] = None
-        self.ttl: Optional[float] = None
+        self.hold: Hold | None = None
+        self.ttl: float | None = None
         self.books = books
         self.stream = stream
         # The answer's JSON as the core returned it (what the cache stores).
-        self.answer: Union[bytes, str, None] = None
+        self.answer: bytes | str | None = None
 
 
 class Gate:
@@ -101,10 +102,10 @@ class Gate:
     def __init__(
         self,
         store: Store,
-        limiter: Optional[Limiter],
-        cache: Optional[Cache],
+        limiter: Limiter | None,
+        cache: Cache | None,
         on_store_error: str,
-        health: Callable[[], Dict[str, ModelHealth]],
+        health: Callable[[], dict[str, ModelHealth]],
     ) -> None:
         self.store = store
         self.limiter = limiter
@@ -118,11 +119,11 @@ class Gate:
     def build(
         cls,
         store: Store,
-        limiter: Optional[Limiter],
-        cache: Optional[Cache],
+        limiter: Limiter | None,
+        cache: Cache | None,
         on_store_error: str,
-        health: Callable[[], Dict[str, ModelHealth]],
-    ) -> Optional[Gate]:
+        health: Callable[[], dict[str, ModelHealth]],
+    ) -> Gate | None:
         if on_store_error not in STORE_ERROR_POLICIES:
             raise ValueError(f"on_store_error must be one of {', '.join(STORE_ERROR_POLICIES)}, got {on_store_error!r}")
         if not limiter and cache is None and not store.shared:
@@ -137,7 +138,7 @@ class Gate:
         logger.warning("fastrouter: %s skipped, the shared store is unreachable (%s)", what, error)
 
     def _begin(
-        self, books: RequestBooks, stream: bool, cache: Union[bool, float, None], chain: List[str], body: bytes
+        self, books: RequestBooks, stream: bool, cache: bool | float | None, chain: list[str], body: bytes
     ) -> _Pass:
         state = _Pass(books, stream)
         if self.cache is not None and cache is not False:
@@ -150,7 +151,7 @@ class Gate:
                 raise ValueError(f"cache= per call must be False, True or a ttl in seconds, got {cache!r}")
         return state
 
-    def _serve(self, raw: bytes, state: _Pass, asynchronous: bool) -> Union[ChatCompletion, AsyncStream, Stream]:
+    def _serve(self, raw: bytes, state: _Pass, asynchronous: bool) -> ChatCompletion | AsyncStream | Stream:
         answer = decode(raw)
         completion = state.books.served_from_cache(answer.to_completion(), answer.cost)
         if not state.stream:
@@ -158,26 +159,26 @@ class Gate:
         chunks = answer.chunks or []
         return ReplayAsyncStream(chunks, completion) if asynchronous else ReplayStream(chunks, completion)
 
-    def _lane_tokens(self, body: bytes, max_tokens: Optional[int]) -> int:
+    def _lane_tokens(self, body: bytes, max_tokens: int | None) -> int:
         return len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
 
-    def _names(self, model: Any, chain: Sequence[str]) -> Tuple[str, ...]:
+    def _names(self, model: Any, chain: Sequence[str]) -> tuple[str, ...]:
         head = [model] if isinstance(model, str) else []
         return tuple(dict.fromkeys([*head, *chain]))
 
     def _upkeep(
-        self, attempts: Sequence[Attempt], error: Optional[BaseException]
-    ) -> Tuple[List[str], float, List[Tuple[str, float]]]:
+        self, attempts: Sequence[Attempt], error: BaseException | None
+    ) -> tuple[list[str], float, list[tuple[str, float]]]:
         """After a request: the limit keys its 429s shut and for how long, and the breakers
         to publish (only when something failed)."""
         failed = [a for a in attempts if a.error_kind is not None]
         if not failed and error is None:
             return [], 0.0, []
-        keys: List[str] = []
+        keys: list[str] = []
         if self.limiter:
             limited = [a.model for a in failed if a.status == 429]
             keys = self.limiter.tighten_keys(limited) if limited else []
-        cooled: List[Tuple[str, float]] = []
+        cooled: list[tuple[str, float]] = []
         if self.store.shared:
             now = time.time()
             for health in self._health().values():
@@ -190,13 +191,13 @@ class Gate:
         self,
         client: Any,
         model: Any,
-        args: Tuple[Any, ...],
+        args: tuple[Any, ...],
         books: RequestBooks,
         stream: bool,
-        cache: Union[bool, float, None],
-        max_tokens: Optional[int],
-        deadline: Optional[float],
-    ) -> Union[ChatCompletion, AsyncStream]:
+        cache: bool | float | None,
+        max_tokens: int | None,
+        deadline: float | None,
+    ) -> ChatCompletion | AsyncStream:
         """Send one request through the gate on the running event loop."""
         body, chain = args[0], list(args[1])
         state = self._begin(books, stream, cache, chain, body)
@@ -253,14 +254,14 @@ class Gate:
             if state.leading and not handed_over:
                 self.flights.land(state.key or b"")
 
-    async def _lookup_async(self, key: bytes) -> Optional[bytes]:
+    async def _lookup_async(self, key: bytes) -> bytes | None:
         try:
             return await self.cache_store.cache_get_async(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
 
-    async def _uncooled_async(self, chain: List[str]) -> List[str]:
+    async def _uncooled_async(self, chain: list[str]) -> list[str]:
         if not self.store.shared or len(chain) < 2:
             return chain
         try:
@@ -275,10 +276,10 @@ class Gate:
         self,
         state: _Pass,
         attempts: Sequence[Attempt],
-        completion: Optional[ChatCompletion],
-        error: Optional[BaseException],
-        chunks: Optional[List[str]] = None,
-        sent: Optional[bool] = None,
+        completion: ChatCompletion | None,
+        error: BaseException | None,
+        chunks: list[str] | None = None,
+        sent: bool | None = None,
     ) -> None:
         """Correct the limits, publish what failed, store a clean answer (async)."""
         try:
@@ -302,7 +303,7 @@ class Gate:
                 state.leading = False
                 self.flights.land(state.key or b"")
 
-    async def _put_async(self, state: _Pass, completion: ChatCompletion, chunks: Optional[List[str]]) -> None:
+    async def _put_async(self, state: _Pass, completion: ChatCompletion, chunks: list[str] | None) -> None:
         assert self.cache is not None and state.key is not None
         await self.cache_store.cache_put_async(
             state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
@@ -354,13 +355,13 @@ class Gate:
         self,
         client: Any,
         model: Any,
-        args: Tuple[Any, ...],
+        args: tuple[Any, ...],
         books: RequestBooks,
         stream: bool,
-        cache: Union[bool, float, None],
-        max_tokens: Optional[int],
-        deadline: Optional[float],
-    ) -> Union[ChatCompletion, Stream]:
+        cache: bool | float | None,
+        max_tokens: int | None,
+        deadline: float | None,
+    ) -> ChatCompletion | Stream:
         """Send one request through the gate, blocking (the GIL released while it waits)."""
         body, chain = args[0], list(args[1])
         state = self._begin(books, stream, cache, chain, body)
@@ -414,14 +415,14 @@ class Gate:
             if state.leading and not handed_over:
                 self.flights.land(state.key or b"")
 
-    def _lookup(self, key: bytes) -> Optional[bytes]:
+    def _lookup(self, key: bytes) -> bytes | None:
         try:
             return self.cache_store.cache_get(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
 
-    def _uncooled(self, chain: List[str]) -> List[str]:
+    def _uncooled(self, chain: list[str]) -> list[str]:
         if not self.store.shared or len(chain) < 2:
             return chain
         try:
@@ -436,10 +437,10 @@ class Gate:
         self,
         state: _Pass,
         attempts: Sequence[Attempt],
-        completion: Optional[ChatCompletion],
-        error: Optional[BaseException],
-        chunks: Optional[List[str]] = None,
-        sent: Optional[bool] = None,
+        completion: ChatCompletion | None,
+        error: BaseException | None,
+        chunks: list[str] | None = None,
+        sent: bool | None = None,
     ) -> None:
         """Correct the limits, publish what failed, store a clean answer (blocking)."""
         try:
@@ -465,4 +466,4 @@ class Gate:
 
 
 # Stream endings being written to the store (a task must be referenced until it ends).
-_tasks: Set[asyncio.Task[None]] = set()
+_tasks: set[asyncio.Task[None]] = set()

@@ -4,7 +4,7 @@ reports them as :class:`ModelHealth`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._fastrouter import NativeHealth
@@ -43,8 +43,8 @@ class ModelHealth:
     model: str
     state: str
     failures: int
-    cooled_until: Optional[float]
-    reason: Optional[str]
+    cooled_until: float | None
+    reason: str | None
 
     @classmethod
     def _from_native(cls, raw: NativeHealth) -> ModelHealth:

@@ -13,9 +13,9 @@ failover chain (a list of ids), a route or alias name from ``routing``, or a cas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Callable, Dict, List, Literal, Optional, Type, Union, cast
+from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -63,11 +63,11 @@ def _model_name(model: Any) -> str:
     return name if isinstance(name, str) else str(model)
 
 
-def _usage_metadata(completion: ChatCompletion) -> Optional[UsageMetadata]:
+def _usage_metadata(completion: ChatCompletion) -> UsageMetadata | None:
     usage = completion.usage
     if usage is None:
         return None
-    meta: Dict[str, Any] = {
+    meta: dict[str, Any] = {
         "input_tokens": usage.prompt_tokens,
         "output_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
@@ -81,7 +81,7 @@ def _usage_metadata(completion: ChatCompletion) -> Optional[UsageMetadata]:
     return cast(UsageMetadata, meta)
 
 
-def _response_metadata(completion: ChatCompletion) -> Dict[str, Any]:
+def _response_metadata(completion: ChatCompletion) -> dict[str, Any]:
     """Model, provider, cost (a ``Decimal`` in USD), finish reason, id, the attempts, and a
     cascade's result (kept tier, scores, savings) when ``model`` was a cascade."""
     choice = completion.choices[0] if completion.choices else None
@@ -103,8 +103,8 @@ def _response_metadata(completion: ChatCompletion) -> Dict[str, Any]:
 
 def _ai_message(completion: ChatCompletion) -> AIMessage:
     message = completion.choices[0].message if completion.choices else None
-    tool_calls: List[ToolCall] = []
-    invalid: List[InvalidToolCall] = []
+    tool_calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
     for raw in message.to_dict().get("tool_calls") or [] if message is not None else []:
         try:
             parsed = parse_tool_call(raw, return_id=True)
@@ -112,7 +112,7 @@ def _ai_message(completion: ChatCompletion) -> AIMessage:
                 tool_calls.append(parsed)  # type: ignore[arg-type]
         except Exception as exc:  # a malformed call is reported, not raised (as langchain-openai does)
             invalid.append(make_invalid_tool_call(raw, str(exc)))
-    extra: Dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if message is not None and message.reasoning:
         extra["reasoning_content"] = message.reasoning
     return AIMessage(
@@ -126,7 +126,7 @@ def _ai_message(completion: ChatCompletion) -> AIMessage:
     )
 
 
-def _chunk_message(chunk: ChatCompletionChunk) -> Optional[AIMessageChunk]:
+def _chunk_message(chunk: ChatCompletionChunk) -> AIMessageChunk | None:
     """The content and tool-call deltas of one streamed chunk (``None`` when it has none)."""
     data = chunk.to_dict()
     choices = data.get("choices") or []
@@ -175,41 +175,41 @@ class ChatFastrouter(BaseChatModel):
 
     model_name: Any = Field(default=_DEFAULT_MODEL, alias="model")
     """A model id, a list of ids (failover chain), a route/alias name or a cascade."""
-    api_key: Optional[SecretStr] = Field(default_factory=secret_from_env("OPENROUTER_API_KEY", default=None))
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("OPENROUTER_API_KEY", default=None))
     """Defaults to ``OPENROUTER_API_KEY``."""
-    base_url: Optional[str] = Field(default_factory=from_env("OPENROUTER_BASE_URL", default=None))
+    base_url: str | None = Field(default_factory=from_env("OPENROUTER_BASE_URL", default=None))
     """Defaults to ``OPENROUTER_BASE_URL``, else OpenRouter."""
-    temperature: Optional[float] = None
-    max_tokens: Optional[int] = None
-    top_p: Optional[float] = None
-    stop: Optional[List[str]] = Field(default=None, alias="stop_sequences")
-    seed: Optional[int] = None
-    timeout: Optional[float] = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    timeout: float | None = None
     """Seconds per attempt (the client's default when ``None``)."""
-    max_retries: Optional[int] = None
+    max_retries: int | None = None
     """Retries per model in a chain (the client's default when ``None``)."""
     streaming: bool = False
     """Whether ``invoke`` streams under the hood (callbacks then see each token)."""
-    model_kwargs: Dict[str, Any] = Field(default_factory=dict)
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Any other ``create()`` parameter (``provider``, ``reasoning``, ``tags``, ...)."""
-    routing: Optional[Routing] = None
-    client: Optional[Client] = Field(default=None, exclude=True)
-    async_client: Optional[AsyncClient] = Field(default=None, exclude=True)
+    routing: Routing | None = None
+    client: Client | None = Field(default=None, exclude=True)
+    async_client: AsyncClient | None = Field(default=None, exclude=True)
 
-    _own_client: Optional[Client] = PrivateAttr(default=None)
-    _own_async_client: Optional[AsyncClient] = PrivateAttr(default=None)
+    _own_client: Client | None = PrivateAttr(default=None)
+    _own_async_client: AsyncClient | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
         return "fastrouter"
 
     @property
-    def _identifying_params(self) -> Dict[str, Any]:
+    def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": _model_name(self.model_name), **self._default_params}
 
     @property
-    def _default_params(self) -> Dict[str, Any]:
-        params: Dict[str, Any] = {
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
@@ -218,7 +218,7 @@ class ChatFastrouter(BaseChatModel):
         }
         return {k: v for k, v in params.items() if v is not None}
 
-    def _get_ls_params(self, stop: Optional[List[str]] = None, **kwargs: Any) -> LangSmithParams:
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
             ls_provider="openrouter",
             ls_model_name=_model_name(kwargs.get("model", self.model_name)),
@@ -234,8 +234,8 @@ class ChatFastrouter(BaseChatModel):
 
     # ------------------------------------------------------------------ clients
 
-    def _client_kwargs(self) -> Dict[str, Any]:
-        kwargs: Dict[str, Any] = {
+    def _client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
             "api_key": self.api_key.get_secret_value() if self.api_key is not None else None,
             "base_url": self.base_url,
             "routing": self.routing,
@@ -260,11 +260,9 @@ class ChatFastrouter(BaseChatModel):
             self._own_async_client = AsyncClient(**self._client_kwargs())
         return self._own_async_client
 
-    def _request(
-        self, messages: List[BaseMessage], stop: Optional[List[str]], kwargs: Dict[str, Any]
-    ) -> Dict[str, Any]:
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The ``create()`` keywords: defaults, then ``model_kwargs``, then per-call ones."""
-        request: Dict[str, Any] = {**self._default_params, **self.model_kwargs, **kwargs}
+        request: dict[str, Any] = {**self._default_params, **self.model_kwargs, **kwargs}
         request.setdefault("model", self.model_name)
         if stop:
             request["stop"] = stop
@@ -275,9 +273,9 @@ class ChatFastrouter(BaseChatModel):
 
     def _generate(
         self,
-        messages: List[BaseMessage],
-        stop: Optional[List[str]] = None,
-        run_manager: Optional[CallbackManagerForLLMRun] = None,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
         if self.streaming:
@@ -288,9 +286,9 @@ class ChatFastrouter(BaseChatModel):
 
     async def _agenerate(
         self,
-        messages: List[BaseMessage],
-        stop: Optional[List[str]] = None,
-        run_manager: Optional[AsyncCallbackManagerForLLMRun] = None,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
         if self.streaming:
@@ -301,9 +299,9 @@ class ChatFastrouter(BaseChatModel):
 
     def _stream(
         self,
-        messages: List[BaseMessage],
-        stop: Optional[List[str]] = None,
-        run_manager: Optional[CallbackManagerForLLMRun] = None,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
@@ -319,9 +317,9 @@ class ChatFastrouter(BaseChatModel):
 
     async def _astream(
         self,
-        messages: List[BaseMessage],
-        stop: Optional[List[str]] = None,
-        run_manager: Optional[AsyncCallbackManagerForLLMRun] = None,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
@@ -340,11 +338,11 @@ class ChatFastrouter(BaseChatModel):
 
     def bind_tools(
         self,
-        tools: Sequence[Union[Dict[str, Any], Type[Any], Callable[..., Any], BaseTool]],
+        tools: Sequence[dict[str, Any] | type[Any] | Callable[..., Any] | BaseTool],
         *,
-        tool_choice: Union[str, bool, Dict[str, Any], None] = None,
-        strict: Optional[bool] = None,
-        parallel_tool_calls: Optional[bool] = None,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools (functions, pydantic models, LangChain tools or OpenAI tool dicts).
@@ -360,13 +358,13 @@ class ChatFastrouter(BaseChatModel):
 
     def with_structured_output(
         self,
-        schema: Union[Dict[str, Any], Type[Any], None] = None,
+        schema: dict[str, Any] | type[Any] | None = None,
         *,
         method: Literal["json_schema", "function_calling", "json_mode"] = "json_schema",
         include_raw: bool = False,
-        strict: Optional[bool] = None,
+        strict: bool | None = None,
         **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, Union[Dict[str, Any], BaseModel]]:
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Answers parsed into ``schema`` (a pydantic class, JSON schema or tool dict):
         ``method="json_schema"`` (``response_format``), ``"function_calling"`` (a forced
         tool call) or ``"json_mode"`` (``{"type": "json_object"}``)."""
@@ -389,7 +387,7 @@ class ChatFastrouter(BaseChatModel):
             if schema is None:
                 raise ValueError("method='json_schema' needs a schema")
             function = convert_to_openai_tool(schema)["function"]
-            json_schema: Dict[str, Any] = {"name": function["name"], "schema": function.get("parameters", {})}
+            json_schema: dict[str, Any] = {"name": function["name"], "schema": function.get("parameters", {})}
             if function.get("description"):
                 json_schema["description"] = function["description"]
             if strict is not None:
@@ -409,7 +407,7 @@ class ChatFastrouter(BaseChatModel):
         return RunnableMap(raw=llm) | with_fallback
 
 
-def _tool_choice(choice: Union[str, bool, Dict[str, Any]], tools: List[Dict[str, Any]]) -> Union[str, Dict[str, Any]]:
+def _tool_choice(choice: str | bool | dict[str, Any], tools: list[dict[str, Any]]) -> str | dict[str, Any]:
     """LangChain's spellings of ``tool_choice`` in OpenAI's."""
     if isinstance(choice, Mapping):
         return dict(choice)
@@ -423,7 +421,7 @@ def _tool_choice(choice: Union[str, bool, Dict[str, Any]], tools: List[Dict[str,
     raise ValueError(f"tool_choice {choice!r} is neither auto/none/required/any nor a bound tool ({names})")
 
 
-def _result_from_chunks(chunks: List[ChatGenerationChunk]) -> ChatResult:
+def _result_from_chunks(chunks: list[ChatGenerationChunk]) -> ChatResult:
     """One answer from streamed chunks (``streaming=True`` under ``invoke``)."""
     if not chunks:
         raise ValueError("the stream produced no chunks")

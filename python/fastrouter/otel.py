@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
@@ -72,7 +72,7 @@ class Telemetry:
     """Where fastrouter sends its spans and metrics: the given providers, else the global ones."""
 
     def __init__(
-        self, *, tracer_provider: Optional[TracerProvider] = None, meter_provider: Optional[MeterProvider] = None
+        self, *, tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None
     ) -> None:
         self.tracer = trace.get_tracer("fastrouter", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("fastrouter", __version__, meter_provider=meter_provider)
@@ -96,7 +96,7 @@ class ClientTelemetry:
     def __init__(self, telemetry: Telemetry, base_url: str) -> None:
         self.telemetry = telemetry
         url = urlsplit(base_url)
-        self.server: Dict[str, AttributeValue] = {"server.address": url.hostname or ""}
+        self.server: dict[str, AttributeValue] = {"server.address": url.hostname or ""}
         port = url.port or (443 if url.scheme == "https" else 80)
         self.server["server.port"] = port
 
@@ -105,7 +105,7 @@ class ClientTelemetry:
         return TracedBooks(self, params, *args)
 
 
-def client_telemetry(setting: Union[bool, Telemetry], base_url: str) -> Optional[ClientTelemetry]:
+def client_telemetry(setting: bool | Telemetry, base_url: str) -> ClientTelemetry | None:
     """What a client's ``telemetry=`` argument turns on (``None`` when off)."""
     if setting is False:
         return None
@@ -116,8 +116,8 @@ def client_telemetry(setting: Union[bool, Telemetry], base_url: str) -> Optional
     raise TypeError(f"telemetry must be a bool or a fastrouter.otel.Telemetry, got {setting!r}")
 
 
-def _request_attributes(requested: str, params: Mapping[str, Any], streamed: bool) -> Dict[str, AttributeValue]:
-    attrs: Dict[str, AttributeValue] = {
+def _request_attributes(requested: str, params: Mapping[str, Any], streamed: bool) -> dict[str, AttributeValue]:
+    attrs: dict[str, AttributeValue] = {
         "gen_ai.operation.name": _OPERATION,
         "gen_ai.provider.name": SYSTEM,
         "gen_ai.system": SYSTEM,
@@ -138,7 +138,7 @@ def _request_attributes(requested: str, params: Mapping[str, Any], streamed: boo
 
 def _failovers(attempts: Sequence[Attempt]) -> int:
     """How many times the chain moved on to another model."""
-    return sum(1 for before, after in zip(attempts, attempts[1:]) if after.model != before.model)
+    return sum(1 for before, after in zip(attempts, attempts[1:], strict=False) if after.model != before.model)
 
 
 class TracedBooks(RequestBooks):
@@ -157,7 +157,7 @@ class TracedBooks(RequestBooks):
         self._parent = otel_context.get_current()  # the caller's span, current at create()
         self._reported = False
 
-    def reserve(self, estimate: Optional[Decimal], unpriced: Tuple[str, ...] = ()) -> None:
+    def reserve(self, estimate: Decimal | None, unpriced: tuple[str, ...] = ()) -> None:
         try:
             super().reserve(estimate, unpriced)
         except BudgetExceededError as error:  # refused before sending: still one request span
@@ -182,10 +182,10 @@ class TracedBooks(RequestBooks):
 
     def _report(
         self,
-        completion: Optional[ChatCompletion],
+        completion: ChatCompletion | None,
         attempts: Sequence[Attempt],
-        error_type: Optional[str],
-        message: Optional[str] = None,
+        error_type: str | None,
+        message: str | None = None,
     ) -> None:
         if self._reported:
             return
@@ -193,11 +193,11 @@ class TracedBooks(RequestBooks):
         ended_ns = time.time_ns()
         started_ns = int(self.started * 1e9)
         telemetry = self._client_telemetry.telemetry
-        attrs: Dict[str, AttributeValue] = dict(self._attributes)
+        attrs: dict[str, AttributeValue] = dict(self._attributes)
         attrs["fastrouter.attempts"] = len(attempts)
         attrs["fastrouter.retries"] = sum(1 for a in attempts if a.retry > 0)
         attrs["fastrouter.failovers"] = _failovers(attempts)
-        metric_attrs: Dict[str, AttributeValue] = {
+        metric_attrs: dict[str, AttributeValue] = {
             k: attrs[k]
             for k in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "server.address")
         }
@@ -231,13 +231,13 @@ class TracedBooks(RequestBooks):
             telemetry.token_usage.record(usage.completion_tokens, {**metric_attrs, "gen_ai.token.type": "output"})
 
 
-def _add_response(attrs: Dict[str, AttributeValue], completion: ChatCompletion) -> None:
+def _add_response(attrs: dict[str, AttributeValue], completion: ChatCompletion) -> None:
     """The answer's GenAI attributes, with fastrouter's provider and cost."""
     if completion.model:
         attrs["gen_ai.response.model"] = completion.model
     if completion.id:
         attrs["gen_ai.response.id"] = completion.id
-    reasons: List[str] = [c.finish_reason for c in completion.choices if c.finish_reason]
+    reasons: list[str] = [c.finish_reason for c in completion.choices if c.finish_reason]
     if reasons:
         attrs["gen_ai.response.finish_reasons"] = reasons
     usage = completion.usage
@@ -256,7 +256,7 @@ def _attempt_span(
 ) -> int:
     """Write one attempt's span from ``start_ns``; return where the next attempt starts."""
     end_ns = min(start_ns + int(attempt.latency_s * 1e9), limit_ns)
-    attrs: Dict[str, AttributeValue] = {
+    attrs: dict[str, AttributeValue] = {
         "gen_ai.operation.name": _OPERATION,
         "gen_ai.provider.name": SYSTEM,
         "gen_ai.request.model": attempt.model,

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Dict, FrozenSet, Optional, TypedDict, Union
+from typing import Any, TypedDict
 
 from .dropin.sentinels import OrOmitted, without_omitted
 
@@ -31,7 +31,7 @@ class OpenAIParams(TypedDict, total=False):
 
     audio: OrOmitted[Mapping[str, Any]]
     frequency_penalty: OrOmitted[float]
-    function_call: OrOmitted[Union[str, Mapping[str, Any]]]
+    function_call: OrOmitted[str | Mapping[str, Any]]
     functions: OrOmitted[Iterable[Mapping[str, Any]]]
     logit_bias: OrOmitted[Mapping[str, int]]
     logprobs: OrOmitted[bool]
@@ -51,11 +51,11 @@ class OpenAIParams(TypedDict, total=False):
     safety_identifier: OrOmitted[str]
     seed: OrOmitted[int]
     service_tier: OrOmitted[str]
-    stop: OrOmitted[Union[str, Sequence[str]]]
+    stop: OrOmitted[str | Sequence[str]]
     store: OrOmitted[bool]
     stream_options: OrOmitted[Mapping[str, Any]]
     temperature: OrOmitted[float]
-    tool_choice: OrOmitted[Union[str, Mapping[str, Any]]]
+    tool_choice: OrOmitted[str | Mapping[str, Any]]
     tools: OrOmitted[Iterable[Mapping[str, Any]]]
     top_logprobs: OrOmitted[int]
     top_p: OrOmitted[float]
@@ -100,7 +100,7 @@ class ChatCompletionParams(OpenAIParams, ResponseFormatParams, OpenRouterParams,
     """Optional keyword arguments of ``chat.completions.create``."""
 
     # fastrouter's own, never sent: USD ceiling for this request's worst case (routing/plan.py)
-    max_cost_per_request: Union[float, str, Decimal, None]
+    max_cost_per_request: float | str | Decimal | None
 
 
 class StructuredParams(OpenAIParams, OpenRouterParams, RequestOptions, total=False):
@@ -108,17 +108,17 @@ class StructuredParams(OpenAIParams, OpenRouterParams, RequestOptions, total=Fal
     ``response_format``)."""
 
 
-PARAM_NAMES: FrozenSet[str] = frozenset(
+PARAM_NAMES: frozenset[str] = frozenset(
     [*OpenAIParams.__annotations__, *ResponseFormatParams.__annotations__, *OpenRouterParams.__annotations__]
 )
-REQUEST_OPTIONS: FrozenSet[str] = frozenset(RequestOptions.__annotations__)
+REQUEST_OPTIONS: frozenset[str] = frozenset(RequestOptions.__annotations__)
 
 
 # Parameters openai types as Iterable (a generator is fine there); JSON needs a list.
 _ITERABLE_PARAMS = ("tools", "functions", "plugins")
 
 
-def _openai_param_names() -> FrozenSet[str]:
+def _openai_param_names() -> frozenset[str]:
     """The parameters of the ``openai`` package's ``create()``, when the program has
     imported openai (never imported here): a parameter newer than this list passes through."""
     openai = sys.modules.get("openai")
@@ -156,7 +156,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_
 def build_body(
     messages: Any,
     params: Mapping[str, Any],
-    extra_body: Optional[Mapping[str, Any]],
+    extra_body: Mapping[str, Any] | None,
     *,
     stream: bool = False,
 ) -> bytes:
@@ -188,7 +188,7 @@ def build_body(
         if value is not None and not isinstance(value, (list, tuple)):
             params = {**params, name: list(value)}
     extra_body = without_omitted(extra_body)
-    body: Dict[str, Any] = {"messages": messages}
+    body: dict[str, Any] = {"messages": messages}
     body.update(params)
     if stream:
         body["stream"] = True
@@ -214,7 +214,7 @@ def _non_finite_message(body: Mapping[str, Any], extra_body: Mapping[str, Any]) 
     return "the request contains a value JSON cannot represent"
 
 
-def _non_finite_path(value: Any, path: str) -> Optional[tuple[str, float]]:
+def _non_finite_path(value: Any, path: str) -> tuple[str, float] | None:
     if isinstance(value, float):
         return None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
     if isinstance(value, Mapping):

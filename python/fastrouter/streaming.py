@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, List, Optional, cast
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from ._bridge import run
 from .attempts import Attempt
@@ -44,13 +45,13 @@ _READY_BATCHES_BEFORE_YIELD = 16
 class _StreamBase:
     """What both stream kinds share: the finished completion, attempts, closing."""
 
-    def __init__(self, native: NativeStream, on_finish: Optional[Callable[[_StreamBase, str], None]] = None) -> None:
+    def __init__(self, native: NativeStream, on_finish: Callable[[_StreamBase, str], None] | None = None) -> None:
         self._native = native
-        self._completion: Optional[ChatCompletion] = None
+        self._completion: ChatCompletion | None = None
         self._ended = False
         self._on_finish = on_finish
         # The response cache sets a list here to keep every chunk's JSON as it arrives.
-        self._record: Optional[List[str]] = None
+        self._record: list[str] | None = None
 
     def _finish(self, status: str) -> None:
         """Report the stream's end once: ``ok``, ``stream_error`` or ``cancelled``."""
@@ -74,7 +75,7 @@ class _StreamBase:
         return completion
 
     @property
-    def attempts(self) -> List[Attempt]:
+    def attempts(self) -> list[Attempt]:
         """Every try of the model chain, once the stream has ended."""
         return [Attempt._from_native(a) for a in self._native.attempts() or ()]
 
@@ -147,7 +148,7 @@ class AsyncStream(_StreamBase):
                         self._ended = True
                         self._finish("ok")
                         return
-                chunks = cast("List[ChatCompletionChunk]", batch)
+                chunks = cast("list[ChatCompletionChunk]", batch)
                 if record is not None:
                     record.extend(map(_wire, chunks))
                 for chunk in chunks:
@@ -170,7 +171,7 @@ class AsyncStream(_StreamBase):
         return self
 
     async def __aexit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closed()
 
@@ -195,7 +196,7 @@ class Stream(_StreamBase):
                         self._ended = True
                         self._finish("ok")
                         return
-                chunks = cast("List[ChatCompletionChunk]", batch)
+                chunks = cast("list[ChatCompletionChunk]", batch)
                 if record is not None:
                     record.extend(map(_wire, chunks))
                 yield from chunks
@@ -217,6 +218,6 @@ class Stream(_StreamBase):
         return self
 
     def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closed()

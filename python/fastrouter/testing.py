@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _fastrouter
 
@@ -58,10 +58,10 @@ class ToolCall:
     """A tool call in a scripted reply; ``arguments`` may be a dict (sent as JSON text)."""
 
     name: str
-    arguments: Union[str, Mapping[str, Any]] = ""
-    id: Optional[str] = None
+    arguments: str | Mapping[str, Any] = ""
+    id: str | None = None
 
-    def _wire(self) -> Dict[str, Any]:
+    def _wire(self) -> dict[str, Any]:
         args = self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
         return {"name": self.name, "arguments": args, "id": self.id}
 
@@ -83,24 +83,24 @@ class StreamScript:
     ``tail_delay`` seconds later (bytes after ``[DONE]``, a late end of the body).
     """
 
-    chunks: Optional[int] = None
+    chunks: int | None = None
     chunk_delay: float = 0.0
     first_chunk_delay: float = 0.0
     keepalives: int = 0
     keepalive_interval: float = 0.0
-    split_every: Optional[int] = None
+    split_every: int | None = None
     crlf: bool = False
-    error_after: Optional[int] = None
-    error_status: Optional[int] = None
-    error_message: Optional[str] = None
-    drop_after: Optional[int] = None
-    stall_after: Optional[int] = None
+    error_after: int | None = None
+    error_status: int | None = None
+    error_message: str | None = None
+    drop_after: int | None = None
+    stall_after: int | None = None
     usage_shape: str = "empty_choices"
     done: bool = True
     tail_comments: int = 0
     tail_delay: float = 0.0
 
-    def _wire(self) -> Dict[str, Any]:
+    def _wire(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
@@ -118,27 +118,27 @@ class Reply:
     gets back, for confidence checks such as a :class:`~fastrouter.Cascade`'s.
     """
 
-    content: Optional[str] = None
-    reasoning: Optional[str] = None
+    content: str | None = None
+    reasoning: str | None = None
     tool_calls: Sequence[ToolCall] = ()
-    finish_reason: Optional[str] = None
-    native_finish_reason: Optional[str] = None
-    model: Optional[str] = None
-    provider: Optional[str] = None
-    prompt_tokens: Optional[int] = None
-    completion_tokens: Optional[int] = None
-    reasoning_tokens: Optional[int] = None
-    cost: Union[float, Decimal, None] = None
+    finish_reason: str | None = None
+    native_finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost: float | Decimal | None = None
     omit_cost: bool = False
     leading_whitespace: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
-    extra: Optional[Mapping[str, Any]] = None
+    extra: Mapping[str, Any] | None = None
     stream: StreamScript = field(default_factory=StreamScript)
-    logprobs: Optional[Sequence[float]] = None
-    confidence: Optional[float] = None
+    logprobs: Sequence[float] | None = None
+    confidence: float | None = None
 
-    def _scripted_logprobs(self) -> Optional[List[float]]:
+    def _scripted_logprobs(self) -> list[float] | None:
         if self.confidence is not None:
             if self.logprobs is not None:
                 raise ValueError("Reply takes logprobs or confidence, not both")
@@ -152,7 +152,7 @@ class Reply:
             raise ValueError(f"Reply.logprobs must be non-empty log probabilities (<= 0), got {self.logprobs!r}")
         return values
 
-    def _wire(self) -> Dict[str, Any]:
+    def _wire(self) -> dict[str, Any]:
         return {
             "kind": "reply",
             "logprobs": self._scripted_logprobs(),
@@ -185,15 +185,15 @@ class Fail:
     """
 
     status: int
-    message: Optional[str] = None
+    message: str | None = None
     code: Any = None
-    metadata: Optional[Mapping[str, Any]] = None
+    metadata: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    retry_after: Optional[float] = None
+    retry_after: float | None = None
     in_body: bool = False
     delay: float = 0.0
 
-    def _wire(self) -> Dict[str, Any]:
+    def _wire(self) -> dict[str, Any]:
         headers = dict(self.headers)
         if self.retry_after is not None:
             headers["Retry-After"] = f"{self.retry_after:g}"
@@ -214,13 +214,13 @@ class Raw:
     """Exactly this body (text, or bytes such as gzip or invalid UTF-8), status and
     headers: recorded fixtures, broken proxies."""
 
-    body: Union[str, bytes]
+    body: str | bytes
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
-    def _wire(self) -> Dict[str, Any]:
-        wire: Dict[str, Any] = {
+    def _wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
             "kind": "raw",
             "status": self.status,
             "headers": dict(self.headers),
@@ -239,11 +239,11 @@ class Drop:
 
     delay: float = 0.0
 
-    def _wire(self) -> Dict[str, Any]:
+    def _wire(self) -> dict[str, Any]:
         return {"kind": "drop", "delay": self.delay}
 
 
-Outcome = Union[Reply, Fail, Raw, Drop]
+Outcome = Reply | Fail | Raw | Drop
 
 
 @dataclass(frozen=True)
@@ -255,12 +255,12 @@ class RecordedRequest:
 
     method: str
     path: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: Any
     http_version: str = "HTTP/1.1"
 
     @property
-    def model(self) -> Optional[str]:
+    def model(self) -> str | None:
         """The ``model`` of a chat request body, if any."""
         return self.body.get("model") if isinstance(self.body, dict) else None
 
@@ -287,8 +287,8 @@ class MockServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        api_key: Optional[str] = None,
-        catalog: Union[Sequence[Mapping[str, Any]], Mapping[str, Any], None] = None,
+        api_key: str | None = None,
+        catalog: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         total_credits: float = 100.0,
         tls: bool = False,
         cert: str = "valid",
@@ -296,7 +296,7 @@ class MockServer:
     ) -> None:
         if cert != "valid" and not tls:
             raise ValueError("cert= needs tls=True")
-        self._config: Dict[str, Any] = {
+        self._config: dict[str, Any] = {
             "flavor": flavor,
             "host": host,
             "port": port,
@@ -305,8 +305,8 @@ class MockServer:
             "total_credits": float(total_credits),
             "tls": cert if tls else None,
         }
-        self._native: Optional[_fastrouter.NativeMockServer] = None
-        self._ca_path: Optional[str] = None
+        self._native: _fastrouter.NativeMockServer | None = None
+        self._ca_path: str | None = None
 
     # lifecycle -----------------------------------------------------------------
     def start(self) -> MockServer:
@@ -347,7 +347,7 @@ class MockServer:
         return self
 
     def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
 
@@ -355,7 +355,7 @@ class MockServer:
         return self.__enter__()
 
     async def __aexit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
 
@@ -389,12 +389,12 @@ class MockServer:
         return f"{self.url}/api/v1"
 
     @property
-    def ca_pem(self) -> Optional[str]:
+    def ca_pem(self) -> str | None:
         """With ``tls=True``: the CA certificate (PEM text) that signed the server's one."""
         return self._server.ca_pem
 
     @property
-    def ca_path(self) -> Optional[str]:
+    def ca_path(self) -> str | None:
         """With ``tls=True``: a file holding :attr:`ca_pem` (removed by :meth:`stop`)."""
         if self._native is None:
             _ = self._server  # raises the "not running" error
@@ -420,7 +420,7 @@ class MockServer:
         for model in models:
             self._server.push(model, "[]")
 
-    def pending(self) -> Dict[str, int]:
+    def pending(self) -> dict[str, int]:
         """Scripted outcomes not yet used, per model."""
         return self._server.pending()
 
@@ -431,7 +431,7 @@ class MockServer:
 
     # observation ---------------------------------------------------------------
     @property
-    def requests(self) -> List[RecordedRequest]:
+    def requests(self) -> list[RecordedRequest]:
         """Every request received so far, oldest first."""
         raw = json.loads(self._server.requests_json())
         return [
@@ -445,14 +445,14 @@ class MockServer:
             for r in raw
         ]
 
-    def chat_requests(self, model: Optional[str] = None) -> List[RecordedRequest]:
+    def chat_requests(self, model: str | None = None) -> list[RecordedRequest]:
         """The chat completion requests received, optionally only those for ``model``."""
         return [
             r for r in self.requests if r.path.startswith("/chat/completions") and (model is None or r.model == model)
         ]
 
     @property
-    def connections(self) -> Tuple[int, int]:
+    def connections(self) -> tuple[int, int]:
         """``(opened, closed)`` TCP connections so far (keep-alive shows as reuse, HTTP/2
         multiplexing as many requests over one)."""
         return self._server.connections()

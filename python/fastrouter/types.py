@@ -36,8 +36,9 @@ from __future__ import annotations
 import json
 import sys
 import typing
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from .attempts import Attempt
 from .dropin.dump import IncEx
@@ -172,7 +173,7 @@ class _Model:
         exclude_none: bool = False,
         exclude_computed_fields: bool = False,
         round_trip: bool = False,
-        warnings: Union[bool, str] = True,
+        warnings: bool | str = True,
         fallback: Optional[Callable[[Any], Any]] = None,
         serialize_as_any: bool = False,
     ) -> dict[str, Any]:
@@ -204,7 +205,7 @@ class _Model:
         exclude_none: bool = False,
         exclude_computed_fields: bool = False,
         round_trip: bool = False,
-        warnings: Union[bool, str] = True,
+        warnings: bool | str = True,
         fallback: Optional[Callable[[Any], Any]] = None,
         serialize_as_any: bool = False,
     ) -> str:

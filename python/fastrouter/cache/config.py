@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Optional, Union
+from typing import Any
 
 __all__ = ["Cache", "DEFAULT_TTL_S", "DEFAULT_MAX_BYTES"]
 
@@ -26,9 +26,9 @@ class Cache:
     ``cache=<seconds>`` sets the ttl of what this call stores.
     """
 
-    ttl: Optional[float] = DEFAULT_TTL_S
+    ttl: float | None = DEFAULT_TTL_S
     max_bytes: int = DEFAULT_MAX_BYTES
-    store: Union[str, PathLike[str], None] = None
+    store: str | PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if self.ttl is not None and (
@@ -39,7 +39,7 @@ class Cache:
             raise ValueError(f"Cache.max_bytes must be a positive int, got {self.max_bytes!r}")
 
     @classmethod
-    def coerce(cls, value: Any) -> Optional[Cache]:
+    def coerce(cls, value: Any) -> Cache | None:
         """``cache=`` as given to a client: a Cache, a location (path or URL), True or None."""
         if value is None or value is False:
             return None

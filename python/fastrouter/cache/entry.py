@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import List, NamedTuple, Optional, Union
+from typing import NamedTuple
 
 from ..types import ChatCompletion
 
@@ -23,8 +23,8 @@ class CachedAnswer(NamedTuple):
     its cost (``None`` when unknown)."""
 
     completion: bytes
-    chunks: Optional[List[str]]
-    cost: Optional[Decimal]
+    chunks: list[str] | None
+    cost: Decimal | None
 
     def to_completion(self) -> ChatCompletion:
         """A fresh completion marked as served from the cache."""
@@ -33,7 +33,7 @@ class CachedAnswer(NamedTuple):
         return completion
 
 
-def encode(completion: ChatCompletion, body: Union[bytes, str, None], chunks: Optional[List[str]]) -> bytes:
+def encode(completion: ChatCompletion, body: bytes | str | None, chunks: list[str] | None) -> bytes:
     """The stored form of ``completion`` (``body``: its JSON as the core returned it)."""
     usage = completion._data.get("usage")
     reported = usage.get("cost") if isinstance(usage, dict) else None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from time import monotonic
-from typing import Dict, List, Optional
 
 from .._waiting import Waiter
 
@@ -18,7 +17,7 @@ class Flights:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: Dict[bytes, List[Waiter]] = {}
+        self._open: dict[bytes, list[Waiter]] = {}
 
     def lead(self, key: bytes) -> bool:
         """True when no identical request is in flight: the caller leads (and must
@@ -37,13 +36,13 @@ class Flights:
             waiters.append(waiter)
             return True
 
-    def follow(self, key: bytes, deadline: Optional[float]) -> None:
+    def follow(self, key: bytes, deadline: float | None) -> None:
         """Block until the leader of ``key`` lands (or the deadline)."""
         waiter = Waiter(None)
         if self._join(key, waiter):
             waiter.wait(None if deadline is None else max(deadline - monotonic(), 0.0))
 
-    async def follow_async(self, key: bytes, deadline: Optional[float]) -> None:
+    async def follow_async(self, key: bytes, deadline: float | None) -> None:
         """Await the leader of ``key`` landing (or the deadline)."""
         waiter = Waiter(asyncio.get_running_loop())
         if self._join(key, waiter):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["request_key", "digest"]
 
@@ -25,7 +26,7 @@ def request_key(chain: Sequence[str], body: bytes, stream: bool) -> bytes:
     only when it names a field to ignore is it parsed, stripped and re-serialised with
     sorted keys."""
     if b'"user":' in body:  # a key (compact JSON); a value "user" (a role) is never followed by ':'
-        data: Dict[str, Any] = json.loads(body)
+        data: dict[str, Any] = json.loads(body)
         for name in _IGNORED:
             data.pop(name, None)
         body = _dumps(data).encode()

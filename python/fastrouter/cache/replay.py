@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator, List, Optional, cast
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
 
 from ..streaming import AsyncStream, Stream
 from ..types import ChatCompletion, ChatCompletionChunk
@@ -20,11 +21,11 @@ class _Replay:
 
     keepalives = 0
 
-    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
-        self.chunks: Optional[List[str]] = chunks
+    def __init__(self, chunks: list[str], completion: ChatCompletion) -> None:
+        self.chunks: list[str] | None = chunks
         self.completion = completion
 
-    def try_batch(self) -> Optional[List[ChatCompletionChunk]]:
+    def try_batch(self) -> list[ChatCompletionChunk] | None:
         """Every cached chunk at once (as the core hands a ready batch), then nothing."""
         chunks, self.chunks = self.chunks, None
         return [ChatCompletionChunk(json.loads(data)) for data in chunks] if chunks else None
@@ -35,14 +36,14 @@ class _Replay:
     def completion_json(self) -> str:
         return json.dumps(self.completion._data)
 
-    def attempts(self) -> List[Any]:
+    def attempts(self) -> list[Any]:
         return []
 
     def close(self) -> None:
         self.chunks = None
 
 
-def _native(chunks: List[str], completion: ChatCompletion) -> NativeStream:
+def _native(chunks: list[str], completion: ChatCompletion) -> NativeStream:
     # Duck-typed: the stream classes only call the methods above.
     return cast("NativeStream", _Replay(chunks, completion))
 
@@ -50,12 +51,12 @@ def _native(chunks: List[str], completion: ChatCompletion) -> NativeStream:
 class ReplayAsyncStream(AsyncStream):
     """An :class:`AsyncStream` over cached chunks (``completion.cached`` is True)."""
 
-    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
+    def __init__(self, chunks: list[str], completion: ChatCompletion) -> None:
         super().__init__(_native(chunks, completion))
         self._completion = completion
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        for chunk in cast("List[ChatCompletionChunk]", self._native.try_batch() or []):
+        for chunk in cast("list[ChatCompletionChunk]", self._native.try_batch() or []):
             yield chunk
         self._ended = True
         self._finish("ok")
@@ -64,6 +65,6 @@ class ReplayAsyncStream(AsyncStream):
 class ReplayStream(Stream):
     """A :class:`Stream` over cached chunks (``completion.cached`` is True)."""
 
-    def __init__(self, chunks: List[str], completion: ChatCompletion) -> None:
+    def __init__(self, chunks: list[str], completion: ChatCompletion) -> None:
         super().__init__(_native(chunks, completion))
         self._completion = completion

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from .schema import schema_errors
 
@@ -24,8 +25,8 @@ class CheckResult(NamedTuple):
     share in the average of signals). A named tuple: cheap to make, once per check."""
 
     name: str
-    score: Optional[float]
-    reasons: Tuple[str, ...] = ()
+    score: float | None
+    reasons: tuple[str, ...] = ()
     gate: bool = False
     weight: float = 1.0
 
@@ -40,7 +41,7 @@ _BAD_FINISH = {
     "error": "the provider failed mid-answer (finish_reason error)",
 }
 
-HEDGES: Tuple[str, ...] = (
+HEDGES: tuple[str, ...] = (
     "i'm not sure",
     "i am not sure",
     "i'm not certain",
@@ -77,7 +78,7 @@ def failures(data: Mapping[str, Any]) -> CheckResult:
     answer with neither content nor tool calls."""
     choice = _choice(data)
     message = _message(data)
-    reasons: List[str] = []
+    reasons: list[str] = []
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal.strip():
         reasons.append(f"refused: {refusal.strip()[:80]!r}")
@@ -92,7 +93,7 @@ def failures(data: Mapping[str, Any]) -> CheckResult:
     return CheckResult("failures", 0.0 if reasons else 1.0, tuple(reasons), gate=True)
 
 
-def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optional[CheckResult]:
+def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> CheckResult | None:
     """Gate: with ``response_format`` json_object / json_schema the content parses (and
     validates against the schema); tool calls' arguments parse and match their tool's
     parameter schema. ``None`` when the request asks for neither."""
@@ -103,7 +104,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
     tools = request.get("tools")
     if kind not in ("json_object", "json_schema") and not calls:
         return None
-    reasons: List[str] = []
+    reasons: list[str] = []
     if kind in ("json_object", "json_schema") and not calls:
         content = message.get("content")
         try:
@@ -119,7 +120,7 @@ def format_check(request: Mapping[str, Any], data: Mapping[str, Any]) -> Optiona
                 if isinstance(schema, dict):
                     reasons += [f"schema: {e}" for e in schema_errors(value, schema)]
     if isinstance(calls, list) and calls:
-        schemas: Dict[str, Any] = {}
+        schemas: dict[str, Any] = {}
         for tool in tools if isinstance(tools, list) else ():
             function = tool.get("function") if isinstance(tool, dict) else None
             if isinstance(function, dict) and isinstance(function.get("name"), str):
@@ -184,7 +185,7 @@ def confidence(data: Mapping[str, Any]) -> CheckResult:
     return CheckResult("confidence", score, (reason,))
 
 
-def hedging(data: Mapping[str, Any]) -> Optional[CheckResult]:
+def hedging(data: Mapping[str, Any]) -> CheckResult | None:
     """Weak signal: hedging phrases in the content ("I'm not sure", "I cannot", ...).
     ``None`` when there are none."""
     content = _message(data).get("content")

@@ -9,10 +9,11 @@ import asyncio
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any
 
 from .._format import table
 from ..errors import FastrouterError
@@ -32,15 +33,15 @@ class Prompt:
     ``{"prompt": "..."}``, optionally with ``"params"`` (``max_tokens``, ...)."""
 
     id: str
-    messages: List[Dict[str, Any]]
-    params: Dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def load_prompts(path: Union[str, Path]) -> List[Prompt]:
+def load_prompts(path: str | Path) -> list[Prompt]:
     """The prompts of a JSONL file (ids default to the line number); a bad line raises
     ``ValueError`` naming it."""
-    prompts: List[Prompt] = []
-    seen: Set[str] = set()
+    prompts: list[Prompt] = []
+    seen: set[str] = set()
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -70,7 +71,7 @@ _PUNCTUATION = re.compile(r"[^\w\s]")
 _SPACES = re.compile(r"\s+")
 
 
-def normalise(text: Optional[str]) -> str:
+def normalise(text: str | None) -> str:
     """An answer for exact-match comparison: Unicode NFKC, lower case, punctuation
     dropped, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text or "").lower()
@@ -87,8 +88,8 @@ def _content(resp: Any) -> str:
     return json.dumps([[c.function.name, c.function.arguments] for c in calls if c.function is not None])
 
 
-def _done_ids(out: Path) -> Set[str]:
-    done: Set[str] = set()
+def _done_ids(out: Path) -> set[str]:
+    done: set[str] = set()
     if out.exists():
         for line in out.read_text(encoding="utf-8").splitlines():
             try:
@@ -106,9 +107,7 @@ _AGREE_PROMPT = (
 )
 
 
-async def _agree(
-    client: AsyncClient, judge: Optional[str], kept: str, last: str
-) -> Tuple[Optional[bool], Decimal, str]:
+async def _agree(client: AsyncClient, judge: str | None, kept: str, last: str) -> tuple[bool | None, Decimal, str]:
     """Whether the kept draft agrees with the last tier's answer: normalised exact match,
     or the judge's yes/no when a judge is given; with the judge's cost."""
     if normalise(kept) == normalise(last):
@@ -150,15 +149,15 @@ class _Progress:
 
 async def run_eval(
     client: AsyncClient,
-    model: Union[Cascade, str],
+    model: Cascade | str,
     cascade: Cascade,
     prompts: Sequence[Prompt],
-    out: Union[str, Path],
+    out: str | Path,
     *,
     concurrency: int = 4,
-    judge: Optional[str] = None,
-    progress: Optional[IO[str]] = None,
-    on_row: Optional[Callable[[Dict[str, Any]], None]] = None,
+    judge: str | None = None,
+    progress: IO[str] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> int:
     """Run every prompt not already in ``out`` through ``model`` (the cascade, or its route
     name) and, when a draft was kept, through the last tier alone; append one JSON line
@@ -174,7 +173,7 @@ async def run_eval(
 
     async def one(prompt: Prompt) -> None:
         async with gate:
-            row: Dict[str, Any] = {"id": prompt.id}
+            row: dict[str, Any] = {"id": prompt.id}
             try:
                 resp = await client.chat.completions.create(model=model, messages=prompt.messages, **prompt.params)
                 result = resp.cascade
@@ -186,7 +185,7 @@ async def run_eval(
                     scores=[round(s.score, 4) for s in result.scores],
                     cascade_cost=str(result.cost),
                 )
-                agrees: Optional[bool]
+                agrees: bool | None
                 if result.accepted_tier == len(cascade.tiers) - 1:
                     # The cascade's own last-tier call is the last tier alone.
                     alone_cost, agrees, how = result.scores[-1].cost, True, "same"
@@ -225,7 +224,7 @@ class EvalSummary:
 
     prompts: int = 0
     failed: int = 0
-    accepted: Dict[int, int] = field(default_factory=dict)
+    accepted: dict[int, int] = field(default_factory=dict)
     cascade_cost: Decimal = _ZERO
     last_tier_cost: Decimal = _ZERO
     drafts_kept: int = 0
@@ -238,15 +237,15 @@ class EvalSummary:
         return self.last_tier_cost - self.cascade_cost
 
     @property
-    def savings_pct(self) -> Optional[float]:
+    def savings_pct(self) -> float | None:
         """``savings`` as a percentage of the last tier alone."""
         return float(self.savings * 100 / self.last_tier_cost) if self.last_tier_cost else None
 
 
-def summarise(out: Union[str, Path], ids: Optional[Set[str]] = None) -> EvalSummary:
+def summarise(out: str | Path, ids: set[str] | None = None) -> EvalSummary:
     """The :class:`EvalSummary` of a results file (only ``ids`` when given; the last line
     per id wins)."""
-    rows: Dict[str, Dict[str, Any]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     path = Path(out)
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .checks import CheckResult
 
@@ -26,7 +27,7 @@ def _text(content: Any) -> str:
     return ""
 
 
-def judge_messages(messages: Sequence[Any], answer: str) -> List[Dict[str, str]]:
+def judge_messages(messages: Sequence[Any], answer: str) -> list[dict[str, str]]:
     """The judge's prompt: the conversation so far and the draft answer to grade."""
     lines = []
     for message in messages:
@@ -39,7 +40,7 @@ def judge_messages(messages: Sequence[Any], answer: str) -> List[Dict[str, str]]
     ]
 
 
-def judge_verdict(reply: Optional[str], model: str, weight: float) -> CheckResult:
+def judge_verdict(reply: str | None, model: str, weight: float) -> CheckResult:
     """The judge's reply as a signal: the first number 0..10, divided by 10; skipped when
     the reply holds no grade."""
     match = _NUMBER.search(reply or "")

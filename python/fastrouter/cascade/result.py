@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from .scoring import TierScore
 
@@ -27,9 +27,9 @@ class CascadeResult:
 
     model_used: str
     accepted_tier: int
-    scores: Tuple[TierScore, ...]
+    scores: tuple[TierScore, ...]
     cost: Decimal
-    baseline_cost: Optional[Decimal]
+    baseline_cost: Decimal | None
     threshold: float
 
     @property
@@ -38,20 +38,20 @@ class CascadeResult:
         return len(self.scores) - 1
 
     @property
-    def savings(self) -> Optional[Decimal]:
+    def savings(self) -> Decimal | None:
         """``baseline_cost - cost`` (negative when escalating cost more than the last tier
         alone would have); ``None`` without a baseline."""
         return None if self.baseline_cost is None else self.baseline_cost - self.cost
 
     @property
-    def savings_pct(self) -> Optional[float]:
+    def savings_pct(self) -> float | None:
         """``savings`` as a percentage of ``baseline_cost``."""
         savings = self.savings
         if savings is None or not self.baseline_cost:
             return None
         return float(savings * _HUNDRED / self.baseline_cost)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (money as decimal strings)."""
         savings = self.savings
         return {

@@ -3,7 +3,8 @@ catalog (each tier checked) and explained (``Routing.explain``, ``fastrouter rou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Tuple
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from .._format import usd
 from ..errors import RoutingError
@@ -22,10 +23,10 @@ def _tier_chain(
     routing: Routing,
     route_name: str,
     index: int,
-    tier: Tuple[str, ...],
+    tier: tuple[str, ...],
     catalog: Catalog,
     latencies: Mapping[str, float],
-) -> Tuple[Tuple[str, ...], str]:
+) -> tuple[tuple[str, ...], str]:
     """A tier's model ids and how they were found."""
     key = f"routes.{route_name}.cascade.tiers[{index}]"
     if len(tier) == 1 and routing.is_route(tier[0]):
@@ -50,8 +51,8 @@ def resolve_cascade_route(
     tiers may call as the chain (cheapest tier first), the reasons naming each tier."""
     cascade = route.cascade
     assert cascade is not None
-    chain: List[str] = []
-    reasons: List[Tuple[str, str]] = []
+    chain: list[str] = []
+    reasons: list[tuple[str, str]] = []
     for index, tier in enumerate(cascade.tiers):
         ids, how = _tier_chain(routing, route.name, index, tier, catalog, latencies)
         role = "always kept" if index == len(cascade.tiers) - 1 else f"kept if its score reaches {cascade.threshold:g}"
@@ -91,7 +92,7 @@ def explain_cascade_route(
     assert isinstance(cascade, Cascade)
     lines = [f"cascade route {name!r}{where}: cheapest tier first, escalating when an answer scores too low"]
     lines.append(f"  threshold:    {cascade.threshold:g} (the last tier's answer is always kept)")
-    checks: Dict[str, str] = {
+    checks: dict[str, str] = {
         "built-in": "refusal / finish_reason / empty (gates), response_format and tool-call schemas (gate),"
         " token confidence from logprobs" + ("" if cascade.logprobs else " (not requested)") + ", hedging (weak)",
     }

@@ -13,8 +13,9 @@ import inspect
 import json
 import logging
 import time
+from collections.abc import Generator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, Generator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 from .._bridge import run
 from ..errors import BudgetExceededError, FastrouterError, RoutingError
@@ -41,7 +42,7 @@ logger = logging.getLogger("fastrouter")
 _ZERO = Decimal(0)
 
 
-def cascade_of(client: _ClientBase, model: Any) -> Optional[Tuple[Cascade, str, Optional[Decimal]]]:
+def cascade_of(client: _ClientBase, model: Any) -> tuple[Cascade, str, Decimal | None] | None:
     """The cascade ``model`` names (a :class:`Cascade`, or a cascade route), with the name
     the ledger shows and the route's ``max_cost_per_request``; ``None`` otherwise."""
     if isinstance(model, Cascade):
@@ -77,7 +78,7 @@ class _Sent:
 
     __slots__ = ("completion", "stream", "chunks")
 
-    def __init__(self, completion: ChatCompletion, stream: Any = None, chunks: Optional[List[Any]] = None) -> None:
+    def __init__(self, completion: ChatCompletion, stream: Any = None, chunks: list[Any] | None = None) -> None:
         self.completion = completion
         self.stream = stream
         self.chunks = chunks
@@ -88,13 +89,13 @@ class _Check:
 
     __slots__ = ("fn", "request", "completion")
 
-    def __init__(self, fn: Any, request: Dict[str, Any], completion: ChatCompletion) -> None:
+    def __init__(self, fn: Any, request: dict[str, Any], completion: ChatCompletion) -> None:
         self.fn = fn
         self.request = request
         self.completion = completion
 
 
-_Effect = Union[_Send, _Check]
+_Effect = _Send | _Check
 
 
 class _Outcome:
@@ -103,7 +104,7 @@ class _Outcome:
     __slots__ = ("completion", "result", "sent", "live")
 
     def __init__(
-        self, completion: Optional[ChatCompletion], result: Optional[CascadeResult], sent: Optional[_Sent], live: Any
+        self, completion: ChatCompletion | None, result: CascadeResult | None, sent: _Sent | None, live: Any
     ) -> None:
         self.completion = completion
         self.result = result
@@ -124,7 +125,7 @@ def _user_score(check: Any, value: Any) -> CheckResult:
     raise TypeError(f"cascade check {name} must return a float or a bool, got {value!r}")
 
 
-def builtin_checks(request: Mapping[str, Any], data: Mapping[str, Any]) -> List[CheckResult]:
+def builtin_checks(request: Mapping[str, Any], data: Mapping[str, Any]) -> list[CheckResult]:
     """The built-in checks of one answer (the raw completion dict)."""
     results = [failures(data)]
     shaped = format_check(request, data)
@@ -145,16 +146,16 @@ class _Walk:
         client: _ClientBase,
         cascade: Cascade,
         name: str,
-        limit: Optional[Decimal],
+        limit: Decimal | None,
         messages: Any,
         stream: bool,
-        extra_body: Optional[Mapping[str, Any]],
-        extra_headers: Optional[Mapping[str, str]],
-        max_retries: Optional[int],
+        extra_body: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
         timeout: Any,
-        tags: Optional[Sequence[str]],
+        tags: Sequence[str] | None,
         params: Mapping[str, Any],
-        catalog: Optional[Catalog],
+        catalog: Catalog | None,
     ) -> None:
         self.client = client
         self.cascade = cascade
@@ -170,13 +171,13 @@ class _Walk:
         self.tags = tuple(tags) if tags is not None and not isinstance(tags, str) else ()
         self.params = params
         self.catalog = catalog
-        self.request: Dict[str, Any] = {**(extra_body or {}), **params, "messages": messages}
+        self.request: dict[str, Any] = {**(extra_body or {}), **params, "messages": messages}
         self.spent = _ZERO
-        self.scores: List[TierScore] = []
+        self.scores: list[TierScore] = []
 
     # ------------------------------------------------------------------ helpers
 
-    def chain(self, tier: Tuple[str, ...]) -> List[str]:
+    def chain(self, tier: tuple[str, ...]) -> list[str]:
         """The model ids a tier may call (an alias or route resolved)."""
         routing = self.client.routing
         if len(tier) == 1 and routing is not None and routing.is_route(tier[0]):
@@ -186,7 +187,7 @@ class _Walk:
             return list(resolved.chain) if resolved is not None else list(tier)
         return list(tier)
 
-    def wants_logprobs(self, chain: List[str]) -> bool:
+    def wants_logprobs(self, chain: list[str]) -> bool:
         if not self.cascade.logprobs or self.catalog is None or "logprobs" in self.request:
             return False
         for model_id in chain:
@@ -195,7 +196,7 @@ class _Walk:
                 return False
         return True
 
-    def check_limits(self, chain: List[str], params: Mapping[str, Any], what: str) -> None:
+    def check_limits(self, chain: list[str], params: Mapping[str, Any], what: str) -> None:
         """Refuse a tier whose worst case would break the cascade's per-request limit or
         a per-request budget, counting what the earlier tiers spent."""
         per_request = [b for b in self.client._budgets.budgets if b.per == "request" and b.applies_to(self.tags)]
@@ -220,7 +221,7 @@ class _Walk:
 
     def prepare(
         self, model: Any, messages: Any, params: Mapping[str, Any], stream: bool, what: str, mark: CascadeMark
-    ) -> Tuple[Any, RequestBooks]:
+    ) -> tuple[Any, RequestBooks]:
         try:
             args, books = self.client._prepare_chat(
                 model,
@@ -240,7 +241,7 @@ class _Walk:
         books.cascade = mark
         return args, books
 
-    def escalate(self, tier: int, model: Optional[str], why: str) -> None:
+    def escalate(self, tier: int, model: str | None, why: str) -> None:
         hook = self.client._on_cascade_event
         if hook is None and not logger.isEnabledFor(logging.DEBUG):
             return
@@ -252,7 +253,7 @@ class _Walk:
             except Exception:  # a hook never breaks a request
                 logger.exception("on_event hook failed")
 
-    def baseline(self, completion: ChatCompletion) -> Optional[Decimal]:
+    def baseline(self, completion: ChatCompletion) -> Decimal | None:
         """What the last tier's first model would have charged for this answer's usage."""
         usage = completion._data.get("usage")
         if self.catalog is None or not isinstance(usage, dict):
@@ -264,7 +265,7 @@ class _Walk:
         model = self.catalog.get(chain[0]) if chain else None
         return price_usage(model.pricing, usage) if model is not None else None
 
-    def result(self, tier: int, model: str, baseline: Optional[Decimal]) -> CascadeResult:
+    def result(self, tier: int, model: str, baseline: Decimal | None) -> CascadeResult:
         return CascadeResult(
             model_used=model,
             accepted_tier=tier,
@@ -276,7 +277,7 @@ class _Walk:
 
     # ------------------------------------------------------------------ the walk
 
-    def judge(self, tier: int, completion: ChatCompletion) -> Generator[_Effect, Any, Optional[CheckResult]]:
+    def judge(self, tier: int, completion: ChatCompletion) -> Generator[_Effect, Any, CheckResult | None]:
         judge = self.cascade.judge
         if judge is None:
             return None
@@ -307,7 +308,7 @@ class _Walk:
 
     def score(
         self, tier: int, completion: ChatCompletion, last: bool
-    ) -> Generator[_Effect, Any, Tuple[float, Tuple[CheckResult, ...]]]:
+    ) -> Generator[_Effect, Any, tuple[float, tuple[CheckResult, ...]]]:
         results = builtin_checks(self.request, completion._data)
         if not last:
             for check in self.cascade.checks:
@@ -357,7 +358,7 @@ class _Walk:
                 self._record(books, sent)  # the tier was paid for: it is in the ledger whatever happens
                 raise
             keep = last or score >= threshold
-            baseline: Optional[Decimal] = None
+            baseline: Decimal | None = None
             if keep:
                 mark.role = "kept"
                 mark.own_baseline = last
@@ -414,7 +415,7 @@ def _drive_sync(client: Client, walk: Generator[_Effect, Any, _Outcome]) -> _Out
     from ..client import _completion  # the client's one way of reading a native answer
 
     value: Any = None
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     try:
         while True:
             try:
@@ -462,7 +463,7 @@ async def _drive_async(client: AsyncClient, walk: Generator[_Effect, Any, _Outco
     from ..client import _completion
 
     value: Any = None
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     try:
         while True:
             try:
@@ -493,14 +494,14 @@ async def _drive_async(client: AsyncClient, walk: Generator[_Effect, Any, _Outco
         walk.close()
 
 
-def _catalog_sync(client: Client) -> Optional[Catalog]:
+def _catalog_sync(client: Client) -> Catalog | None:
     try:
         return client.models.list()
     except FastrouterError:
         return None  # no logprobs request, no baseline; limits and routes then refuse clearly
 
 
-async def _catalog_async(client: AsyncClient) -> Optional[Catalog]:
+async def _catalog_async(client: AsyncClient) -> Catalog | None:
     try:
         return await client.models.list()
     except FastrouterError:
@@ -509,14 +510,14 @@ async def _catalog_async(client: AsyncClient) -> Optional[Catalog]:
 
 def create_sync(
     client: Client,
-    found: Tuple[Cascade, str, Optional[Decimal]],
+    found: tuple[Cascade, str, Decimal | None],
     messages: Any,
     stream: bool,
-    extra_body: Optional[Mapping[str, Any]],
-    extra_headers: Optional[Mapping[str, str]],
-    max_retries: Optional[int],
+    extra_body: Mapping[str, Any] | None,
+    extra_headers: Mapping[str, str] | None,
+    max_retries: int | None,
     timeout: Any,
-    tags: Optional[Sequence[str]],
+    tags: Sequence[str] | None,
     params: Mapping[str, Any],
 ) -> Any:
     """``Client.chat.completions.create`` for a cascade: the kept answer (with
@@ -534,14 +535,14 @@ def create_sync(
 
 async def create_async(
     client: AsyncClient,
-    found: Tuple[Cascade, str, Optional[Decimal]],
+    found: tuple[Cascade, str, Decimal | None],
     messages: Any,
     stream: bool,
-    extra_body: Optional[Mapping[str, Any]],
-    extra_headers: Optional[Mapping[str, str]],
-    max_retries: Optional[int],
+    extra_body: Mapping[str, Any] | None,
+    extra_headers: Mapping[str, str] | None,
+    max_retries: int | None,
     timeout: Any,
-    tags: Optional[Sequence[str]],
+    tags: Sequence[str] | None,
     params: Mapping[str, Any],
 ) -> Any:
     """``AsyncClient.chat.completions.create`` for a cascade: the kept answer (with

@@ -11,7 +11,8 @@ so a schema using more than this subset is checked less strictly, never wrongly 
 from __future__ import annotations
 
 import re
-from typing import Any, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["schema_errors"]
 
@@ -33,7 +34,7 @@ _BOUNDS = (
 )
 
 
-def _resolve(ref: str, root: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not ref.startswith("#/"):
         return None
     node: Any = root
@@ -45,7 +46,7 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     return node if isinstance(node, dict) else None
 
 
-def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: List[str], depth: int) -> None:
+def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: list[str], depth: int) -> None:
     if len(errors) >= _MAX_ERRORS or type(schema) is not dict or depth > 64:
         return
     where = path or "the value"
@@ -126,9 +127,9 @@ def _check(value: Any, schema: Any, root: Mapping[str, Any], path: str, errors: 
                 errors.append(f"{where} matches {matching} of the {len(options)} {key} alternatives")
 
 
-def schema_errors(value: Any, schema: Any, root: Optional[Mapping[str, Any]] = None) -> List[str]:
+def schema_errors(value: Any, schema: Any, root: Mapping[str, Any] | None = None) -> list[str]:
     """Why ``value`` does not validate against ``schema`` (empty: it does); at most five
     reasons, each naming the path (``items[2].name``)."""
-    errors: List[str] = []
+    errors: list[str] = []
     _check(value, schema, root if root is not None else (schema if isinstance(schema, dict) else {}), "", errors, 0)
     return errors

@@ -19,8 +19,9 @@ answer is always kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Dict, Iterable, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 from .checks import CheckResult
 
@@ -60,21 +61,21 @@ class TierScore(NamedTuple):
     ``cost`` (exact), and the ``error`` when the tier failed outright."""
 
     tier: int
-    model: Optional[str]
+    model: str | None
     score: float
     kept: bool
-    checks: Tuple[CheckResult, ...]
+    checks: tuple[CheckResult, ...]
     cost: Decimal
-    error: Optional[str] = None
+    error: str | None = None
 
     @property
-    def reasons(self) -> Tuple[str, ...]:
+    def reasons(self) -> tuple[str, ...]:
         """Each check's verdict in words: ``"confidence 0.93: mean token probability ..."``."""
         if self.error is not None:
             return (f"failed: {self.error}",)
         return tuple(str(result) for result in self.checks)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (cost as a decimal string)."""
         return {
             "tier": self.tier,

@@ -3,7 +3,8 @@ tier's stream passed through live; either way ``.cascade`` says how it was reach
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, List, Optional
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..streaming import AsyncStream, Stream
 
@@ -19,7 +20,7 @@ class _Replay:
 
     __slots__ = ("chunks", "completion")
 
-    def __init__(self, chunks: List[ChatCompletionChunk], completion: ChatCompletion) -> None:
+    def __init__(self, chunks: list[ChatCompletionChunk], completion: ChatCompletion) -> None:
         self.chunks = chunks
         self.completion = completion
 
@@ -28,11 +29,11 @@ class CascadeAsyncStream(AsyncStream):
     """An :class:`~fastrouter.AsyncStream` of a cascade's kept answer. ``cascade`` (and
     ``completion.cascade``) is the :class:`CascadeResult` once the stream has ended."""
 
-    _cascade: Optional[CascadeResult] = None
-    _replay: Optional[_Replay] = None
+    _cascade: CascadeResult | None = None
+    _replay: _Replay | None = None
 
     @classmethod
-    def replay(cls, drained: Any, chunks: List[ChatCompletionChunk], result: Optional[CascadeResult]) -> Any:
+    def replay(cls, drained: Any, chunks: list[ChatCompletionChunk], result: CascadeResult | None) -> Any:
         """The kept draft's buffered chunks, replayed from the stream that read them."""
         stream = cls(drained._native)
         stream._replay = _Replay(chunks, drained.completion)
@@ -40,7 +41,7 @@ class CascadeAsyncStream(AsyncStream):
         return stream
 
     @property
-    def cascade(self) -> Optional[CascadeResult]:
+    def cascade(self) -> CascadeResult | None:
         """How the cascade reached this answer (``None`` until the stream ends)."""
         return self._cascade
 
@@ -64,11 +65,11 @@ class CascadeStream(Stream):
     """A :class:`~fastrouter.Stream` of a cascade's kept answer. ``cascade`` (and
     ``completion.cascade``) is the :class:`CascadeResult` once the stream has ended."""
 
-    _cascade: Optional[CascadeResult] = None
-    _replay: Optional[_Replay] = None
+    _cascade: CascadeResult | None = None
+    _replay: _Replay | None = None
 
     @classmethod
-    def replay(cls, drained: Any, chunks: List[ChatCompletionChunk], result: Optional[CascadeResult]) -> Any:
+    def replay(cls, drained: Any, chunks: list[ChatCompletionChunk], result: CascadeResult | None) -> Any:
         """The kept draft's buffered chunks, replayed from the stream that read them."""
         stream = cls(drained._native)
         stream._replay = _Replay(chunks, drained.completion)
@@ -76,7 +77,7 @@ class CascadeStream(Stream):
         return stream
 
     @property
-    def cascade(self) -> Optional[CascadeResult]:
+    def cascade(self) -> CascadeResult | None:
         """How the cascade reached this answer (``None`` until the stream ends)."""
         return self._cascade
 

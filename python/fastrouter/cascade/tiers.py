@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 __all__ = ["Cascade", "Check", "Tier"]
 
-Tier = Union[str, Sequence[str]]
+Tier = str | Sequence[str]
 """A tier: a model id, an alias or route name, or a list of model ids (a failover chain)."""
 
-Check = Callable[[Dict[str, Any], Any], Union[float, bool, Awaitable[Union[float, bool]]]]
+Check = Callable[[dict[str, Any], Any], float | bool | Awaitable[float | bool]]
 """A user check: ``(request, completion) -> float | bool`` (or an awaitable of one)."""
 
 _KEYS = ("tiers", "threshold", "judge", "judge_weight", "logprobs", "max_cost_per_request")
 
 
-def _tier(value: Any, index: int) -> Tuple[str, ...]:
+def _tier(value: Any, index: int) -> tuple[str, ...]:
     if isinstance(value, str) and value:
         return (value,)
     if isinstance(value, (list, tuple)) and value and all(isinstance(m, str) and m for m in value):
@@ -55,24 +55,24 @@ class Cascade:
 
     __slots__ = ("tiers", "threshold", "checks", "judge", "judge_weight", "logprobs", "max_cost_per_request")
 
-    tiers: Tuple[Tuple[str, ...], ...]
+    tiers: tuple[tuple[str, ...], ...]
     threshold: float
-    checks: Tuple[Check, ...]
-    judge: Optional[Tuple[str, ...]]
+    checks: tuple[Check, ...]
+    judge: tuple[str, ...] | None
     judge_weight: float
     logprobs: bool
-    max_cost_per_request: Optional[Decimal]
+    max_cost_per_request: Decimal | None
 
     def __init__(
         self,
         tiers: Sequence[Tier],
         threshold: float = 0.7,
-        checks: Optional[Sequence[Check]] = None,
+        checks: Sequence[Check] | None = None,
         *,
-        judge: Optional[Tier] = None,
+        judge: Tier | None = None,
         judge_weight: float = 2.0,
         logprobs: bool = True,
-        max_cost_per_request: Union[Decimal, float, str, None] = None,
+        max_cost_per_request: Decimal | float | str | None = None,
     ) -> None:
         if isinstance(tiers, (str, bytes)) or not isinstance(tiers, Sequence) or not tiers:
             raise ValueError(f"a Cascade needs a non-empty list of tiers, cheapest first, got {tiers!r}")
@@ -99,7 +99,7 @@ class Cascade:
         put(self, "judge", None if judge is None else _tier(judge, -1))
         put(self, "judge_weight", float(judge_weight))
         put(self, "logprobs", logprobs)
-        limit: Optional[Decimal] = None
+        limit: Decimal | None = None
         if max_cost_per_request is not None:
             try:
                 limit = Decimal(str(max_cost_per_request))
@@ -115,7 +115,7 @@ class Cascade:
         raise AttributeError("a Cascade is immutable")
 
     @staticmethod
-    def tier_label(tier: Tuple[str, ...]) -> str:
+    def tier_label(tier: tuple[str, ...]) -> str:
         """A tier as text: ``a`` or ``a|b`` for a chain."""
         return "|".join(tier)
 
@@ -137,9 +137,9 @@ class Cascade:
             raise ValueError("a cascade table needs tiers = [...]")
         return cls(**dict(data))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The table form (``from_dict(c.to_dict())`` equals ``c`` without its checks)."""
-        out: Dict[str, Any] = {"tiers": [t[0] if len(t) == 1 else list(t) for t in self.tiers]}
+        out: dict[str, Any] = {"tiers": [t[0] if len(t) == 1 else list(t) for t in self.tiers]}
         if self.threshold != 0.7:
             out["threshold"] = self.threshold
         if self.judge is not None:
@@ -152,7 +152,7 @@ class Cascade:
             out["max_cost_per_request"] = str(self.max_cost_per_request)
         return out
 
-    def _key(self) -> Tuple[Any, ...]:
+    def _key(self) -> tuple[Any, ...]:
         return (
             self.tiers,
             self.threshold,
@@ -170,7 +170,7 @@ class Cascade:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        args: List[str] = [repr([t[0] if len(t) == 1 else list(t) for t in self.tiers]), f"threshold={self.threshold}"]
+        args: list[str] = [repr([t[0] if len(t) == 1 else list(t) for t in self.tiers]), f"threshold={self.threshold}"]
         if self.checks:
             args.append(f"checks=<{len(self.checks)}>")
         if self.judge is not None:

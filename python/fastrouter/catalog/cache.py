@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
 
 from .records import DEFAULT_CATALOG_TTL, _frozen_slots
 
@@ -54,7 +53,7 @@ class CacheEntry:
 
     body: bytes = field(repr=False)
     fetched_at: float
-    etag: Optional[str] = None
+    etag: str | None = None
     base_url: str = ""
 
 
@@ -70,7 +69,7 @@ class CatalogCache:
     then ``os.replace``), so readers never see half a file.
     """
 
-    def __init__(self, path: Union[str, os.PathLike[str], None] = None, ttl_s: float = DEFAULT_CATALOG_TTL) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, ttl_s: float = DEFAULT_CATALOG_TTL) -> None:
         if isinstance(ttl_s, bool) or not isinstance(ttl_s, (int, float)) or ttl_s < 0:
             raise ValueError(f"ttl_s must be a non-negative number of seconds, got {ttl_s!r}")
         self.path = Path(path).expanduser() if path is not None else default_cache_dir()
@@ -84,12 +83,12 @@ class CatalogCache:
         digest = hashlib.sha256(base_url.rstrip("/").encode("utf-8")).hexdigest()[:20]
         return self.path / f"models-{digest}.cache"
 
-    def is_fresh(self, entry: CacheEntry, now: Optional[float] = None) -> bool:
+    def is_fresh(self, entry: CacheEntry, now: float | None = None) -> bool:
         """Whether ``entry`` is younger than ``ttl_s``. A timestamp in the future (a clock
         set back, a copied file) is not fresh: it would otherwise stay fresh for ever."""
         return fresh(entry.fetched_at, time.time() if now is None else now, self.ttl_s)
 
-    def read(self, base_url: str) -> Optional[CacheEntry]:
+    def read(self, base_url: str) -> CacheEntry | None:
         """The cached entry of ``base_url``, or None (missing, unreadable or corrupt files
         read as absent)."""
         target = self.file_for(base_url)
@@ -142,7 +141,7 @@ class CatalogCache:
             raise
         return target
 
-    def clear(self, base_url: Optional[str] = None) -> None:
+    def clear(self, base_url: str | None = None) -> None:
         """Delete the cache file of ``base_url``, or every catalog cache file."""
         targets = [self.file_for(base_url)] if base_url is not None else list(self.path.glob("models-*.cache"))
         for target in targets:
@@ -152,7 +151,7 @@ class CatalogCache:
                 pass
 
 
-def validator_from_headers(headers: Mapping[str, str]) -> Optional[str]:
+def validator_from_headers(headers: Mapping[str, str]) -> str | None:
     """The validator to store from response headers (any case): the ``ETag``, else
     ``"last-modified:" + Last-Modified``, else None."""
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -163,7 +162,7 @@ def validator_from_headers(headers: Mapping[str, str]) -> Optional[str]:
     return f"last-modified:{modified}" if modified else None
 
 
-def conditional_headers(validator: Optional[str]) -> Dict[str, str]:
+def conditional_headers(validator: str | None) -> dict[str, str]:
     """The request headers that revalidate ``validator`` (``If-None-Match`` or
     ``If-Modified-Since``); empty when there is none."""
     if not validator:
@@ -173,7 +172,7 @@ def conditional_headers(validator: Optional[str]) -> Dict[str, str]:
     return {"If-None-Match": validator}
 
 
-def fetched(result: Tuple[Optional[bytes], Sequence[Tuple[str, str]]]) -> Tuple[Optional[bytes], Optional[str]]:
+def fetched(result: tuple[bytes | None, Sequence[tuple[str, str]]]) -> tuple[bytes | None, str | None]:
     """A native GET's ``(body, validator headers)`` -> ``(body, validator)``."""
     body, headers = result
     return body, validator_from_headers(dict(headers))

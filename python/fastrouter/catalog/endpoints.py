@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Optional, Tuple, Union
+from typing import Any
 
 from .records import Architecture, Pricing, _empty_map, _float, _frozen_map, _frozen_slots, _int, _mapping, _str, _strs
 
@@ -25,25 +25,25 @@ class Endpoint:
     """
 
     name: str
-    model_id: Optional[str] = None
-    provider_name: Optional[str] = None
-    tag: Optional[str] = None
-    context_length: Optional[int] = None
-    max_completion_tokens: Optional[int] = None
-    max_prompt_tokens: Optional[int] = None
+    model_id: str | None = None
+    provider_name: str | None = None
+    tag: str | None = None
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
+    max_prompt_tokens: int | None = None
     pricing: Pricing = field(default_factory=Pricing)
-    quantization: Optional[str] = None
-    supported_parameters: Tuple[str, ...] = field(default=(), repr=False)
-    status: Optional[int] = None
-    uptime_last_30m: Optional[float] = None
-    uptime_last_5m: Optional[float] = None
-    uptime_last_1d: Optional[float] = None
-    latency_last_30m: Optional[Mapping[str, Any]] = field(default=None, hash=False)
-    throughput_last_30m: Optional[Mapping[str, Any]] = field(default=None, hash=False)
+    quantization: str | None = None
+    supported_parameters: tuple[str, ...] = field(default=(), repr=False)
+    status: int | None = None
+    uptime_last_30m: float | None = None
+    uptime_last_5m: float | None = None
+    uptime_last_1d: float | None = None
+    latency_last_30m: Mapping[str, Any] | None = field(default=None, hash=False)
+    throughput_last_30m: Mapping[str, Any] | None = field(default=None, hash=False)
     raw: Mapping[str, Any] = field(default_factory=_empty_map, compare=False, hash=False, repr=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], model_id: Optional[str] = None) -> Endpoint:
+    def from_dict(cls, data: Mapping[str, Any], model_id: str | None = None) -> Endpoint:
         """Build from one entry of ``endpoints`` (``model_id`` fills in for older payloads
         that do not name the model)."""
         data = _mapping(data)
@@ -82,7 +82,7 @@ class ModelEndpoints:
     id: str
     name: str = ""
     architecture: Architecture = field(default_factory=Architecture)
-    endpoints: Tuple[Endpoint, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> ModelEndpoints:
@@ -106,7 +106,7 @@ class ModelEndpoints:
         )
 
     @classmethod
-    def from_json(cls, text: Union[str, bytes]) -> ModelEndpoints:
+    def from_json(cls, text: str | bytes) -> ModelEndpoints:
         """Build from the JSON text of an endpoints response."""
         return cls.from_payload(json.loads(text))
 

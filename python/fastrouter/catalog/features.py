@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import FrozenSet, Tuple
 
 # ------------------------------------------------------------------------------ features
 
 _P, _IN, _OUT, _CACHE = "param", "input", "output", "cache"
-_Feature = Tuple[str, FrozenSet[str]]
+_Feature = tuple[str, frozenset[str]]
 
 
 def _feature(kind: str, *values: str) -> _Feature:
@@ -71,7 +70,7 @@ FEATURE_ALIASES: Mapping[str, _Feature] = MappingProxyType(
 
 
 _ANY = "any"
-_ANY_OF_FEATURES: Tuple[_Feature, ...] = tuple(
+_ANY_OF_FEATURES: tuple[_Feature, ...] = tuple(
     sorted({f for f in FEATURE_ALIASES.values() if len(f[1]) > 1}, key=lambda f: (f[0], sorted(f[1])))
 )
 """Features met by any of several traits (``reasoning``: either parameter); each gets a

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
-from typing import Callable, Optional, Tuple, Type
+from collections.abc import Awaitable, Callable
 
 from .._format import format_age
 from ..errors import CatalogUnavailableError, FastrouterError
@@ -17,16 +16,16 @@ from .search import Catalog
 logger = logging.getLogger("fastrouter")
 
 
-FetchResult = Tuple[Optional[bytes], Optional[str]]
+FetchResult = tuple[bytes | None, str | None]
 """What a fetch function returns: ``(body, validator)``; ``body`` is None for "not modified"."""
 
-Fetch = Callable[[Optional[str]], FetchResult]
+Fetch = Callable[[str | None], FetchResult]
 """``fetch(validator) -> (body or None if not modified, new validator)``; raises when offline."""
 
-AsyncFetch = Callable[[Optional[str]], Awaitable[FetchResult]]
+AsyncFetch = Callable[[str | None], Awaitable[FetchResult]]
 """The async form of :data:`Fetch`."""
 
-FALLBACK_ERRORS: Tuple[Type[BaseException], ...] = (
+FALLBACK_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     FastrouterError,
     ValueError,
@@ -41,7 +40,7 @@ class _Copy:
 
     __slots__ = ("entry", "origin", "_catalog")
 
-    def __init__(self, entry: CacheEntry, origin: str, catalog: Optional[Catalog] = None) -> None:
+    def __init__(self, entry: CacheEntry, origin: str, catalog: Catalog | None = None) -> None:
         self.entry = entry
         self.origin = origin
         self._catalog = catalog
@@ -74,11 +73,11 @@ class CatalogLoader:
 
     def __init__(
         self,
-        cache: Optional[CatalogCache],
+        cache: CatalogCache | None,
         base_url: str,
         *,
-        ttl_s: Optional[float] = None,
-        fallback_on: Tuple[Type[BaseException], ...] = FALLBACK_ERRORS,
+        ttl_s: float | None = None,
+        fallback_on: tuple[type[BaseException], ...] = FALLBACK_ERRORS,
     ) -> None:
         if ttl_s is not None and (isinstance(ttl_s, bool) or not isinstance(ttl_s, (int, float)) or ttl_s < 0):
             raise ValueError(f"ttl_s must be a non-negative number of seconds, got {ttl_s!r}")
@@ -86,7 +85,7 @@ class CatalogLoader:
         self.base_url = base_url.rstrip("/")
         self.ttl_s = float(ttl_s) if ttl_s is not None else (cache.ttl_s if cache is not None else DEFAULT_CATALOG_TTL)
         self.fallback_on = fallback_on
-        self._memory: Optional[_Copy] = None
+        self._memory: _Copy | None = None
 
     def __repr__(self) -> str:
         return f"CatalogLoader(cache={self.cache!r}, base_url={self.base_url!r}, ttl_s={self.ttl_s:g})"
@@ -98,7 +97,7 @@ class CatalogLoader:
     def _fresh(self, entry: CacheEntry, now: float) -> bool:
         return fresh(entry.fetched_at, now, self.ttl_s)
 
-    def _newest(self) -> Optional[_Copy]:
+    def _newest(self) -> _Copy | None:
         """The newest copy, memory or disk (``None`` when there is neither)."""
         best = self._memory
         if self.cache is not None:
@@ -113,7 +112,7 @@ class CatalogLoader:
                     best = disk
         return best
 
-    def _lookup(self, refresh: bool, offline: bool) -> Tuple[Optional[Catalog], Optional[_Copy]]:
+    def _lookup(self, refresh: bool, offline: bool) -> tuple[Catalog | None, _Copy | None]:
         """``(catalog to return, None)`` or ``(None, newest copy to revalidate or fall back on)``."""
         now = time.time()
         memory = self._memory
@@ -133,7 +132,7 @@ class CatalogLoader:
             return newest.catalog()._evolve(source=newest.origin, stale=False), None
         return None, newest
 
-    def _store(self, result: FetchResult, last: Optional[_Copy]) -> Catalog:
+    def _store(self, result: FetchResult, last: _Copy | None) -> Catalog:
         body, validator = result
         now = time.time()
         if body is None:
@@ -154,7 +153,7 @@ class CatalogLoader:
                 logger.warning("fastrouter: could not write the model catalog cache: %s", exc)
         return catalog
 
-    def _fallback(self, exc: BaseException, last: Optional[_Copy]) -> Catalog:
+    def _fallback(self, exc: BaseException, last: _Copy | None) -> Catalog:
         if last is None:
             raise exc
         catalog = last.catalog()._evolve(source=last.origin, stale=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, TypeVar
 
 from .._format import trim
 from .features import _IN, _OUT, _P, _resolve_feature
@@ -15,10 +15,10 @@ from .features import _IN, _OUT, _P, _resolve_feature
 _T = TypeVar("_T")
 
 
-PriceLike = Union[Decimal, float, int, str]
+PriceLike = Decimal | float | int | str
 """A price argument: a ``Decimal``, a number or a decimal string (USD per token)."""
 
-PRICE_FIELDS: Tuple[str, ...] = (
+PRICE_FIELDS: tuple[str, ...] = (
     "prompt",
     "completion",
     "request",
@@ -30,15 +30,15 @@ PRICE_FIELDS: Tuple[str, ...] = (
 )
 """The price keys :class:`Pricing` has a typed field for; any other key lands in ``extra``."""
 
-PER_TOKEN_PRICES: FrozenSet[str] = frozenset(
+PER_TOKEN_PRICES: frozenset[str] = frozenset(
     ("prompt", "completion", "internal_reasoning", "input_cache_read", "input_cache_write", "input_cache_write_1h")
 )
 """Price keys that are per token (the others are per request, per image, per search...)."""
 
-DYNAMIC_VARIANTS: FrozenSet[str] = frozenset(("nitro", "floor", "online", "exacto"))
+DYNAMIC_VARIANTS: frozenset[str] = frozenset(("nitro", "floor", "online", "exacto"))
 """Variants OpenRouter accepts on any model id without listing them in ``/models``."""
 
-ROUTER_IDS: FrozenSet[str] = frozenset(
+ROUTER_IDS: frozenset[str] = frozenset(
     (
         "openrouter/auto",
         "openrouter/auto-beta",
@@ -50,7 +50,7 @@ ROUTER_IDS: FrozenSet[str] = frozenset(
 )
 """Pseudo-models that pick another model per request."""
 
-SORT_KEYS: Tuple[str, ...] = ("price", "context", "newest", "name")
+SORT_KEYS: tuple[str, ...] = ("price", "context", "newest", "name")
 """The orders :meth:`Catalog.search` knows."""
 
 DEFAULT_CATALOG_TTL = 3600.0
@@ -61,7 +61,7 @@ _EMPTY_STRINGS: Mapping[str, str] = MappingProxyType({})
 # ----------------------------------------------------------------------- frozen records
 
 
-def _frozen_slots(cls: Type[_T]) -> Type[_T]:
+def _frozen_slots(cls: type[_T]) -> type[_T]:
     """Give a frozen dataclass ``__slots__``: what ``dataclass(slots=True)`` does on 3.10+,
     done by hand so the package keeps Python 3.9. Also makes instances picklable (a frozen
     slotted object cannot be restored with ``setattr``)."""
@@ -73,13 +73,13 @@ def _frozen_slots(cls: Type[_T]) -> Type[_T]:
     namespace.pop("__weakref__", None)
     namespace["__slots__"] = names
 
-    def __getstate__(self: Any) -> Tuple[Any, ...]:
+    def __getstate__(self: Any) -> tuple[Any, ...]:
         # mappingproxy cannot be pickled: send a dict, wrap it again on the way back
         values = (getattr(self, name) for name in names)
         return tuple(dict(v) if isinstance(v, MappingProxyType) else v for v in values)
 
-    def __setstate__(self: Any, state: Tuple[Any, ...]) -> None:
-        for name, value in zip(names, state):
+    def __setstate__(self: Any, state: tuple[Any, ...]) -> None:
+        for name, value in zip(names, state, strict=False):
             object.__setattr__(self, name, MappingProxyType(value) if isinstance(value, dict) else value)
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
@@ -94,7 +94,7 @@ def _frozen_slots(cls: Type[_T]) -> Type[_T]:
     namespace["__setattr__"] = __setattr__
     namespace["__delattr__"] = __delattr__
     metaclass: Any = type(cls)
-    new_cls: Type[_T] = metaclass(cls.__name__, cls.__bases__, namespace)
+    new_cls: type[_T] = metaclass(cls.__name__, cls.__bases__, namespace)
     new_cls.__qualname__ = cls.__qualname__
     return new_cls
 
@@ -106,11 +106,11 @@ def _empty_map() -> Mapping[str, Any]:
 # ------------------------------------------------------------------------- tolerant reads
 
 
-def _str(value: Any) -> Optional[str]:
+def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int(value: Any) -> Optional[int]:
+def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -125,13 +125,13 @@ def _int(value: Any) -> Optional[int]:
     return None
 
 
-def _float(value: Any) -> Optional[float]:
+def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
 
-def _strs(value: Any) -> Tuple[str, ...]:
+def _strs(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         return ()
     return tuple(v for v in value if isinstance(v, str))
@@ -141,11 +141,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else _EMPTY_STRINGS
 
 
-def _frozen_map(value: Any) -> Optional[Mapping[str, Any]]:
+def _frozen_map(value: Any) -> Mapping[str, Any] | None:
     return MappingProxyType(dict(value)) if isinstance(value, Mapping) else None
 
 
-def _decimal(value: Any) -> Optional[Decimal]:
+def _decimal(value: Any) -> Decimal | None:
     """A price as sent (decimal string or number) -> Decimal; None when not a finite number."""
     if isinstance(value, str):
         try:
@@ -187,24 +187,24 @@ class Pricing:
     (``overrides``) stay in ``Model.raw["pricing"]``.
     """
 
-    prompt: Optional[Decimal] = None
-    completion: Optional[Decimal] = None
-    request: Optional[Decimal] = None
-    image: Optional[Decimal] = None
-    web_search: Optional[Decimal] = None
-    internal_reasoning: Optional[Decimal] = None
-    input_cache_read: Optional[Decimal] = None
-    input_cache_write: Optional[Decimal] = None
+    prompt: Decimal | None = None
+    completion: Decimal | None = None
+    request: Decimal | None = None
+    image: Decimal | None = None
+    web_search: Decimal | None = None
+    internal_reasoning: Decimal | None = None
+    input_cache_read: Decimal | None = None
+    input_cache_write: Decimal | None = None
     extra: Mapping[str, str] = field(default_factory=_empty_map, hash=False)
-    unknown_keys: Tuple[str, ...] = ()
+    unknown_keys: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: Optional[Mapping[str, Any]]) -> Pricing:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Pricing:
         """Build from a ``pricing`` object of a ``/models`` or endpoints payload (tolerant:
         unparseable values read as absent)."""
-        values: Dict[str, Optional[Decimal]] = {}
-        extra: Dict[str, str] = {}
-        unknown: List[str] = []
+        values: dict[str, Decimal | None] = {}
+        extra: dict[str, str] = {}
+        unknown: list[str] = []
         for key, raw in _mapping(data).items():
             if not isinstance(key, str):
                 continue
@@ -220,15 +220,15 @@ class Pricing:
                 extra[key] = str(raw)
         return cls(**values, extra=MappingProxyType(extra), unknown_keys=tuple(sorted(unknown)))
 
-    def get(self, name: str) -> Optional[Decimal]:
+    def get(self, name: str) -> Decimal | None:
         """The price ``name`` (a field or an ``extra`` key) as a Decimal, or None."""
         if name in PRICE_FIELDS:
-            value: Optional[Decimal] = getattr(self, name)
+            value: Decimal | None = getattr(self, name)
             return value
         number = _decimal(self.extra.get(name))
         return number if number is not None and number >= 0 else None
 
-    def per_million(self, name: str = "prompt") -> Optional[Decimal]:
+    def per_million(self, name: str = "prompt") -> Decimal | None:
         """The price ``name`` times one million (USD per million tokens for per-token
         prices), trimmed (``Decimal('15')``, ``Decimal('0.075')``); None when unknown."""
         value = self.get(name)
@@ -253,14 +253,14 @@ class Architecture:
     modalities (``text``, ``image``, ``file``, ``audio``, ``video``, ``embeddings``...),
     the ``tokenizer`` family and the ``instruct_type`` (``None`` for most chat models)."""
 
-    modality: Optional[str] = None
-    input_modalities: Tuple[str, ...] = ()
-    output_modalities: Tuple[str, ...] = ()
-    tokenizer: Optional[str] = None
-    instruct_type: Optional[str] = None
+    modality: str | None = None
+    input_modalities: tuple[str, ...] = ()
+    output_modalities: tuple[str, ...] = ()
+    tokenizer: str | None = None
+    instruct_type: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Optional[Mapping[str, Any]]) -> Architecture:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Architecture:
         """Build from an ``architecture`` object (missing parts read as empty). Payloads
         without the modality lists get them from ``modality`` (``"text+image->text"``)."""
         data = _mapping(data)
@@ -287,12 +287,12 @@ class TopProvider:
     ``max_completion_tokens`` (None when not limited or not reported) and whether its
     prompts are moderated (False when not reported)."""
 
-    context_length: Optional[int] = None
-    max_completion_tokens: Optional[int] = None
+    context_length: int | None = None
+    max_completion_tokens: int | None = None
     is_moderated: bool = False
 
     @classmethod
-    def from_dict(cls, data: Optional[Mapping[str, Any]]) -> TopProvider:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> TopProvider:
         """Build from a ``top_provider`` object."""
         data = _mapping(data)
         return cls(
@@ -316,16 +316,16 @@ class Model:
 
     id: str
     name: str = ""
-    created: Optional[int] = None
+    created: int | None = None
     description: str = field(default="", repr=False)
-    context_length: Optional[int] = None
+    context_length: int | None = None
     architecture: Architecture = field(default_factory=Architecture)
     pricing: Pricing = field(default_factory=Pricing)
     top_provider: TopProvider = field(default_factory=TopProvider)
-    supported_parameters: Tuple[str, ...] = field(default=(), repr=False)
-    canonical_slug: Optional[str] = None
-    hugging_face_id: Optional[str] = field(default=None, repr=False)
-    per_request_limits: Optional[Mapping[str, Any]] = field(default=None, hash=False, repr=False)
+    supported_parameters: tuple[str, ...] = field(default=(), repr=False)
+    canonical_slug: str | None = None
+    hugging_face_id: str | None = field(default=None, repr=False)
+    per_request_limits: Mapping[str, Any] | None = field(default=None, hash=False, repr=False)
     raw: Mapping[str, Any] = field(default_factory=_empty_map, compare=False, hash=False, repr=False)
 
     @property
@@ -383,7 +383,7 @@ class Model:
         return base.partition("/")[2] if "/" in base else base
 
     @property
-    def variant(self) -> Optional[str]:
+    def variant(self) -> str | None:
         """The text after ``:`` (``"free"``, ``"nitro"``, ``"thinking"``, ``"beta"``...), or None."""
         _, colon, variant = self.id.partition(":")
         return variant if colon else None
@@ -406,7 +406,7 @@ class Model:
         return self.id.startswith("~")
 
     @property
-    def max_completion_tokens(self) -> Optional[int]:
+    def max_completion_tokens(self) -> int | None:
         """The top provider's output limit (None when not limited or not reported)."""
         return self.top_provider.max_completion_tokens
 
@@ -417,7 +417,7 @@ class Model:
         kind, wanted = _resolve_feature(feature)
         return self.supports_any(kind, wanted)
 
-    def supports_any(self, kind: str, wanted: FrozenSet[str]) -> bool:
+    def supports_any(self, kind: str, wanted: frozenset[str]) -> bool:
         """Whether the model has any of ``wanted`` among its supported parameters
         (``kind="param"``), input modalities (``"input"``) or output modalities
         (``"output"``); ``kind="cache"`` asks for prompt caching."""

@@ -9,9 +9,9 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple, Union
+from typing import Any
 
 from .._format import format_age
 from .features import _ANY, _ANY_OF_FEATURES, _CACHE, _IN, _OUT, _P, FEATURE_ALIASES, _resolve_feature
@@ -41,7 +41,7 @@ class _Row:
         self.free = model.is_free
 
 
-def _traits(model: Model) -> Iterator[Tuple[str, str]]:
+def _traits(model: Model) -> Iterator[tuple[str, str]]:
     """The (kind, name) traits a feature requirement can ask for."""
     for name in model.supported_parameters:
         yield (_P, name)
@@ -56,7 +56,7 @@ def _traits(model: Model) -> Iterator[Tuple[str, str]]:
             yield (_ANY, _any_key(kind, names))
 
 
-def _any_key(kind: str, names: FrozenSet[str]) -> str:
+def _any_key(kind: str, names: frozenset[str]) -> str:
     return kind + ":" + ",".join(sorted(names))
 
 
@@ -72,25 +72,25 @@ class _TextIndex:
     __slots__ = ("joined", "starts", "postings", "size")
 
     def __init__(self, models: Sequence[Model]) -> None:
-        by_token: Dict[str, List[int]] = {}
+        by_token: dict[str, list[int]] = {}
         for index, model in enumerate(models):
             text = f"{model.id}\n{model.name}\n{model.description}".lower()
             for token in set(text.split()):
                 by_token.setdefault(token, []).append(index)
         tokens = list(by_token)
-        starts: List[int] = []
+        starts: list[int] = []
         offset = 0
         for token in tokens:
             starts.append(offset)
             offset += len(token) + 1
         self.joined = "\n".join(tokens)
         self.starts = starts
-        self.postings: List[List[int]] = [by_token[t] for t in tokens]
+        self.postings: list[list[int]] = [by_token[t] for t in tokens]
         self.size = len(models)
 
-    def matching(self, word: str) -> Set[int]:
+    def matching(self, word: str) -> set[int]:
         """Indexes of the models with ``word`` (lower-case, no whitespace) in their text."""
-        found: Set[int] = set()
+        found: set[int] = set()
         joined, starts, postings = self.joined, self.starts, self.postings
         last = len(starts) - 1
         pos = joined.find(word)
@@ -103,7 +103,7 @@ class _TextIndex:
         return found
 
 
-def _sort_key(sort: str) -> Callable[[_Row], Tuple[Any, ...]]:
+def _sort_key(sort: str) -> Callable[[_Row], tuple[Any, ...]]:
     if sort == "price":
         return lambda r: (r.prompt is None, r.prompt or 0, r.completion is None, r.completion or 0, r.model.id)
     if sort == "context":
@@ -116,7 +116,7 @@ def _sort_key(sort: str) -> Callable[[_Row], Tuple[Any, ...]]:
 _MILLION = 1_000_000
 
 
-def _price_limit(per_million: Optional[PriceLike], per_token: Optional[PriceLike], name: str) -> Optional[Decimal]:
+def _price_limit(per_million: PriceLike | None, per_token: PriceLike | None, name: str) -> Decimal | None:
     """A price ceiling per token from ``<name>_per_m`` (USD per million), or from the
     deprecated per-token ``<name>``."""
     if per_token is not None:
@@ -132,7 +132,7 @@ def _price_limit(per_million: Optional[PriceLike], per_token: Optional[PriceLike
     return _to_price(per_million, f"{name}_per_m", "million tokens") / _MILLION
 
 
-def _names(value: Union[str, Iterable[str], None], what: str) -> Tuple[str, ...]:
+def _names(value: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
     """A str or an iterable of str (a bare string is one name, not its characters)."""
     if value is None:
         return ()
@@ -177,22 +177,22 @@ class Catalog:
         self,
         models: Iterable[Model],
         *,
-        fetched_at: Optional[float] = None,
+        fetched_at: float | None = None,
         source: str = "payload",
         stale: bool = False,
     ) -> None:
-        by_id: Dict[str, Model] = {}
+        by_id: dict[str, Model] = {}
         for model in models:
             if not isinstance(model, Model):
                 raise TypeError(f"Catalog holds Model objects, got {type(model).__name__}")
             by_id.setdefault(model.id, model)  # the first entry of a duplicated id wins
-        self._models: Tuple[Model, ...] = tuple(by_id.values())
+        self._models: tuple[Model, ...] = tuple(by_id.values())
         self._by_id = by_id
-        self._by_slug: Dict[str, str] = {}
+        self._by_slug: dict[str, str] = {}
         for model in self._models:
             if model.canonical_slug and model.canonical_slug not in by_id:
                 self._by_slug.setdefault(model.canonical_slug, model.id)
-        bits: Dict[Tuple[str, str], int] = {}
+        bits: dict[tuple[str, str], int] = {}
         rows = []
         for index, model in enumerate(self._models):
             mask = 0
@@ -202,11 +202,11 @@ class Catalog:
                     bit = bits[trait] = 1 << len(bits)
                 mask |= bit
             rows.append(_Row(model, index, mask))
-        self._rows: Tuple[_Row, ...] = tuple(rows)
+        self._rows: tuple[_Row, ...] = tuple(rows)
         self._bits = bits
-        self._orders: Dict[str, Tuple[_Row, ...]] = {}
-        self._text: Optional[_TextIndex] = None
-        self._keys: Optional[Tuple[Tuple[str, str], ...]] = None
+        self._orders: dict[str, tuple[_Row, ...]] = {}
+        self._text: _TextIndex | None = None
+        self._keys: tuple[tuple[str, str], ...] | None = None
         self._fetched_at = time.time() if fetched_at is None else float(fetched_at)
         self._source = source
         self._stale = bool(stale)
@@ -215,9 +215,9 @@ class Catalog:
     @classmethod
     def from_payload(
         cls,
-        payload: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+        payload: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         *,
-        fetched_at: Optional[float] = None,
+        fetched_at: float | None = None,
         source: str = "payload",
         stale: bool = False,
     ) -> Catalog:
@@ -238,16 +238,16 @@ class Catalog:
     @classmethod
     def from_json(
         cls,
-        text: Union[str, bytes],
+        text: str | bytes,
         *,
-        fetched_at: Optional[float] = None,
+        fetched_at: float | None = None,
         source: str = "payload",
         stale: bool = False,
     ) -> Catalog:
         """Build from the JSON text of a ``/models`` response (``ValueError`` if invalid)."""
         return cls.from_payload(json.loads(text), fetched_at=fetched_at, source=source, stale=stale)
 
-    def _evolve(self, *, fetched_at: Optional[float] = None, source: Optional[str] = None, stale: bool) -> Catalog:
+    def _evolve(self, *, fetched_at: float | None = None, source: str | None = None, stale: bool) -> Catalog:
         """The same models with other metadata (shares every precomputed table)."""
         new = object.__new__(Catalog)
         for name in Catalog.__slots__:
@@ -280,17 +280,17 @@ class Catalog:
         return self._source
 
     @property
-    def models(self) -> Tuple[Model, ...]:
+    def models(self) -> tuple[Model, ...]:
         """Every model, in payload order."""
         return self._models
 
     @property
-    def ids(self) -> Tuple[str, ...]:
+    def ids(self) -> tuple[str, ...]:
         """Every model id, in payload order."""
         return tuple(self._by_id)
 
     @property
-    def data(self) -> List[Model]:
+    def data(self) -> list[Model]:
         """Every model, in payload order: ``client.models.list().data`` as in openai's page."""
         return list(self._models)
 
@@ -310,7 +310,7 @@ class Catalog:
             raise KeyError(self._missing_message(model_id))
         return model
 
-    def get(self, model_id: str, default: Optional[Model] = None) -> Optional[Model]:
+    def get(self, model_id: str, default: Model | None = None) -> Model | None:
         """``catalog[model_id]``, or ``default`` when there is no such model."""
         model = self._lookup(model_id) if isinstance(model_id, str) else None
         return default if model is None else model
@@ -319,7 +319,7 @@ class Catalog:
         stale = ", stale" if self._stale else ""
         return f"<Catalog {len(self)} models, source={self._source!r}, age {format_age(self.age_s)}{stale}>"
 
-    def _lookup(self, model_id: str) -> Optional[Model]:
+    def _lookup(self, model_id: str) -> Model | None:
         model = self._by_id.get(model_id)
         if model is not None:
             return model
@@ -333,11 +333,11 @@ class Catalog:
                 return dataclasses.replace(base_model, id=model_id)
         return None
 
-    def suggest(self, text: str, n: int = 3, cutoff: float = 0.6) -> List[str]:
+    def suggest(self, text: str, n: int = 3, cutoff: float = 0.6) -> list[str]:
         """Up to ``n`` model ids whose id, slug or name is close to ``text`` (difflib
         similarity at least ``cutoff``), best first."""
         if self._keys is None:
-            keys: List[Tuple[str, str]] = []
+            keys: list[tuple[str, str]] = []
             for model in self._models:
                 keys.append((model.id.lower(), model.id))
                 keys.append((model.slug.lower(), model.id))
@@ -345,7 +345,7 @@ class Catalog:
             self._keys = tuple(keys)
         matcher = difflib.SequenceMatcher()
         matcher.set_seq2(text.lower())
-        scores: Dict[str, float] = {}
+        scores: dict[str, float] = {}
         for key, model_id in self._keys:
             matcher.set_seq1(key)
             if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
@@ -365,7 +365,7 @@ class Catalog:
         return f"unknown model {model_id!r} (no similar id; try catalog.search({model_id!r}))"
 
     # search ---------------------------------------------------------------------------
-    def _raise_near_miss(self, kind: str, names: FrozenSet[str]) -> None:
+    def _raise_near_miss(self, kind: str, names: frozenset[str]) -> None:
         """``ValueError`` with a did-you-mean when a filter value no model has is close to
         one some model has (a typo); a value resembling nothing known just matches nothing."""
         if len(names) != 1:
@@ -377,7 +377,7 @@ class Catalog:
             what = {_IN: "input modality", _OUT: "output modality"}.get(kind, "feature")
             raise ValueError(f"unknown {what} {name!r}: did you mean {close[0]!r}?")
 
-    def _ordered(self, sort: str) -> Tuple[_Row, ...]:
+    def _ordered(self, sort: str) -> tuple[_Row, ...]:
         rows = self._orders.get(sort)
         if rows is None:
             rows = self._orders[sort] = tuple(sorted(self._rows, key=_sort_key(sort)))
@@ -385,22 +385,22 @@ class Catalog:
 
     def search(
         self,
-        text: Optional[str] = None,
+        text: str | None = None,
         *,
-        provider: Union[str, Iterable[str], None] = None,
-        supports: Union[str, Iterable[str]] = (),
-        input_modalities: Union[str, Iterable[str]] = (),
-        output_modalities: Union[str, Iterable[str]] = (),
-        modality: Optional[str] = None,
-        min_context: Optional[int] = None,
-        max_prompt_price_per_m: Optional[PriceLike] = None,
-        max_completion_price_per_m: Optional[PriceLike] = None,
-        free: Optional[bool] = None,
+        provider: str | Iterable[str] | None = None,
+        supports: str | Iterable[str] = (),
+        input_modalities: str | Iterable[str] = (),
+        output_modalities: str | Iterable[str] = (),
+        modality: str | None = None,
+        min_context: int | None = None,
+        max_prompt_price_per_m: PriceLike | None = None,
+        max_completion_price_per_m: PriceLike | None = None,
+        free: bool | None = None,
         sort: str = "price",
-        limit: Optional[int] = None,
-        max_prompt_price: Optional[PriceLike] = None,
-        max_completion_price: Optional[PriceLike] = None,
-    ) -> List[Model]:
+        limit: int | None = None,
+        max_prompt_price: PriceLike | None = None,
+        max_completion_price: PriceLike | None = None,
+    ) -> list[Model]:
         """The models matching every given filter, in ``sort`` order.
 
         - ``text``: each whitespace-separated word must occur (case-insensitively) in the
@@ -445,7 +445,7 @@ class Catalog:
                 if close:
                     raise ValueError(f"unknown provider {author!r}: did you mean {close[0]!r}?")
         # every requirement is a set of traits of which the model needs at least one
-        required: List[Tuple[str, FrozenSet[str]]] = [_resolve_feature(f) for f in _names(supports, "supports")]
+        required: list[tuple[str, frozenset[str]]] = [_resolve_feature(f) for f in _names(supports, "supports")]
         required += [(_IN, frozenset((m.lower(),))) for m in _names(input_modalities, "input_modalities")]
         required += [(_OUT, frozenset((m.lower(),))) for m in _names(output_modalities, "output_modalities")]
         if modality is not None:
@@ -465,8 +465,8 @@ class Catalog:
             all_mask |= bit
         max_prompt = _price_limit(max_prompt_price_per_m, max_prompt_price, "max_prompt_price")
         max_completion = _price_limit(max_completion_price_per_m, max_completion_price, "max_completion_price")
-        matched: Optional[Set[int]] = None
-        strong: Optional[Set[int]] = None  # matched in the id or name, not only the description
+        matched: set[int] | None = None
+        strong: set[int] | None = None  # matched in the id or name, not only the description
         if text:
             if self._text is None:
                 self._text = _TextIndex(self._models)
@@ -483,7 +483,7 @@ class Catalog:
                     if all(w in self._models[i].id.lower() or w in self._models[i].name.lower() for w in words)
                 }
 
-        found: List[Model] = []
+        found: list[Model] = []
         if limit == 0:
             return found
         rows: Iterable[_Row] = self._ordered(sort)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
 
 from .. import __version__
 
 __all__ = ["main"]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fastrouter`` console script."""
     # The command modules are imported here, not at the top, so that
     # ``python -m fastrouter.cli.route`` runs its module once, as __main__.

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, List, Optional
+from typing import Any
 
 from ..catalog import PER_TOKEN_PRICES, Pricing
 from ..client import Client
@@ -32,7 +32,7 @@ FETCH_TIMEOUT = 30.0
 """Seconds the commands wait for the catalog or endpoints."""
 
 
-def client_for(base_url: Optional[str], api_key: Optional[str] = None) -> Client:
+def client_for(base_url: str | None, api_key: str | None = None) -> Client:
     """A client for ``base_url`` (else ``OPENROUTER_BASE_URL``, else OpenRouter): the one
     HTTP path, with ``api_key`` or ``OPENROUTER_API_KEY`` when set (the catalog itself is public)."""
     return Client(base_url=base_url, api_key=api_key, timeout=FETCH_TIMEOUT)
@@ -61,7 +61,7 @@ def fmt_price(pricing: Pricing, name: str) -> str:
     return format(rounded.normalize(), "f")
 
 
-def fmt_tokens(count: Optional[int]) -> str:
+def fmt_tokens(count: int | None) -> str:
     """``1.05M``, ``200K``, ``32.8K``, ``4096``; ``-`` when unknown."""
     if count is None:
         return "-"
@@ -72,9 +72,7 @@ def fmt_tokens(count: Optional[int]) -> str:
     return str(count)
 
 
-def run_alone(
-    add_commands: Callable[[Any], object], argv: Optional[List[str]], description: Optional[str] = None
-) -> int:
+def run_alone(add_commands: Callable[[Any], object], argv: list[str] | None, description: str | None = None) -> int:
     """Parse ``argv`` with only the commands ``add_commands`` registers, and run the chosen one."""
     parser = argparse.ArgumentParser(prog="fastrouter", description=description)
     add_commands(parser.add_subparsers(dest="command", required=True))
@@ -99,7 +97,7 @@ def network_client(args: argparse.Namespace, **kwargs: Any) -> Client:
     return Client(api_key=args.api_key, base_url=args.base_url, app_title="fastrouter cli", **kwargs)
 
 
-def _hint(exc: BaseException) -> Optional[str]:
+def _hint(exc: BaseException) -> str | None:
     """What to try next, for the errors a command line user can act on."""
     if isinstance(exc, AuthenticationError):
         return "set OPENROUTER_API_KEY or pass --api-key; keys are at https://openrouter.ai/settings/keys"

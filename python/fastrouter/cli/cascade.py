@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any
 
 from ..cascade.eval import load_prompts, run_eval, summarise, summary_table
 from ..cascade.tiers import Cascade
@@ -20,7 +20,7 @@ __all__ = ["add_cascade_commands"]
 DEFAULT_CONFIG = "fastrouter.toml"
 
 
-def _cascade(args: argparse.Namespace) -> tuple[Union[Cascade, str], Cascade, Optional[Routing]]:
+def _cascade(args: argparse.Namespace) -> tuple[Cascade | str, Cascade, Routing | None]:
     if args.tiers:
         tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
         routing = Routing.from_toml(args.config) if Path(args.config).exists() else None
@@ -106,7 +106,7 @@ def add_cascade_commands(commands: Any) -> None:
     run.set_defaults(run=_run)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m fastrouter.cli.cascade``."""
     return run_alone(add_cascade_commands, argv)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Union
+from typing import Any
 
 from .._format import usd
 from ..types import ChatCompletion
@@ -15,7 +15,7 @@ __all__ = ["add_chat_command"]
 DEFAULT_MODEL = "openai/gpt-4o-mini"
 
 
-def _model(text: str) -> Union[str, List[str]]:
+def _model(text: str) -> str | list[str]:
     """``a/x`` or a failover chain ``a/x,b/y``."""
     chain = [m.strip() for m in text.split(",") if m.strip()]
     if not chain:
@@ -41,11 +41,11 @@ def _summary(completion: ChatCompletion) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    messages: List[Dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": args.prompt})
-    params: Dict[str, Any] = {}
+    params: dict[str, Any] = {}
     if args.max_tokens is not None:
         params["max_tokens"] = args.max_tokens
     if args.temperature is not None:

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from decimal import Decimal
-from typing import Any, List, Optional, TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from .._format import table, usd
@@ -77,7 +77,7 @@ def _stream_step(out: _Out, client: Client, model: str, prompt: str) -> None:
     _detail(out, completion)
 
 
-def _failover_step(out: _Out, client: Client, chain: List[str], what_fails: str) -> None:
+def _failover_step(out: _Out, client: Client, chain: list[str], what_fails: str) -> None:
     out.heading(2, "Failover: the first choice fails, the chain carries on")
     out.line(f"chain:    {' -> '.join(chain)}   ({what_fails})")
     resp = client.chat.completions.create(
@@ -100,7 +100,7 @@ def _failover_step(out: _Out, client: Client, chain: List[str], what_fails: str)
     out.line(f"from:     {resp.model} after {len(resp.attempts)} attempts, cost {usd(resp.cost or _ZERO)}")
 
 
-def _cascade_step(out: _Out, client: Client, server: Optional[MockServer]) -> None:
+def _cascade_step(out: _Out, client: Client, server: MockServer | None) -> None:
     out.heading(3, "Cascade: cheap model first, escalate only when the answer is not good enough")
     from ..cascade import Cascade
 
@@ -140,7 +140,7 @@ def _ledger_step(out: _Out, number: int, client: Client) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     out = _Out(sys.stdout)
-    server: Optional[MockServer] = None
+    server: MockServer | None = None
     api_key = args.api_key or os.environ.get("OPENROUTER_API_KEY")
     print(f"fastrouter {__version__} demo")
     if api_key:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional
+from typing import Any
 
 from ._common import add_network_options, network_client, print_json
 
 __all__ = ["add_key_command"]
 
 
-def _money(value: Optional[float]) -> str:
+def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.4f}"
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..catalog import (
@@ -45,7 +45,7 @@ EndpointsSource = Callable[[argparse.Namespace, str], ModelEndpoints]
 """How ``models endpoints`` gets one model's endpoints from its parsed arguments and id."""
 
 _PRICE_UNITS: Mapping[str, str] = {"request": "request", "image": "image", "web_search": "search"}
-_CAPABILITIES: Tuple[Tuple[str, str], ...] = (
+_CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("tools", "tools"),
     ("reasoning", "reasoning"),
     ("structured_outputs", "structured"),
@@ -90,7 +90,7 @@ def _modalities(model: Model) -> str:
     return "-"
 
 
-def _capabilities(model: Model) -> List[str]:
+def _capabilities(model: Model) -> list[str]:
     found = [label for feature, label in _CAPABILITIES if model.supports(feature)]
     if "structured" in found and "json" in found:
         found.remove("json")  # structured outputs imply JSON mode
@@ -107,7 +107,7 @@ def _note_staleness(args: argparse.Namespace, catalog: Catalog) -> None:
 # ------------------------------------------------------------------------------ commands
 
 
-def _get_catalog(args: argparse.Namespace) -> Optional[Catalog]:
+def _get_catalog(args: argparse.Namespace) -> Catalog | None:
     source: CatalogSource = args.catalog_source
     try:
         return source(args)
@@ -132,7 +132,7 @@ def _search(args: argparse.Namespace) -> int:
     return _print_models(catalog, models, args)
 
 
-def _run_search(catalog: Catalog, args: argparse.Namespace) -> List[Model]:
+def _run_search(catalog: Catalog, args: argparse.Namespace) -> list[Model]:
     return catalog.search(
         " ".join(args.text) or None,
         provider=_split(args.provider),
@@ -148,7 +148,7 @@ def _run_search(catalog: Catalog, args: argparse.Namespace) -> List[Model]:
     )
 
 
-def _print_models(catalog: Catalog, models: List[Model], args: argparse.Namespace) -> int:
+def _print_models(catalog: Catalog, models: list[Model], args: argparse.Namespace) -> int:
     rows = [
         [
             m.id,
@@ -181,7 +181,7 @@ def _show(args: argparse.Namespace) -> int:
     _note_staleness(args, catalog)
     arch, top = model.architecture, model.top_provider
     created = time.strftime("%Y-%m-%d", time.gmtime(model.created)) if model.created is not None else "-"
-    facts: List[Tuple[str, str]] = [
+    facts: list[tuple[str, str]] = [
         ("name", model.name),
         ("author", model.author or "-"),
         ("created", created),
@@ -206,7 +206,7 @@ def _show(args: argparse.Namespace) -> int:
     print(model.id)
     print(table([[k, v] for k, v in facts], indent="  "))
 
-    prices: List[List[str]] = []
+    prices: list[list[str]] = []
     for name in (*PRICE_FIELDS, *model.pricing.extra):
         text = fmt_price(model.pricing, name)
         if text == "-":
@@ -266,7 +266,7 @@ def _indent(text: str, width: int = 88) -> str:
 # ------------------------------------------------------------------------------- parsing
 
 
-def _split(values: Optional[List[str]]) -> Tuple[str, ...]:
+def _split(values: list[str] | None) -> tuple[str, ...]:
     """Repeated and comma-separated values: ``--supports tools,reasoning --supports seed``."""
     return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())
 
@@ -320,8 +320,8 @@ def _source_options() -> argparse.ArgumentParser:
 def add_models_commands(
     subparsers: _SubParsers,
     *,
-    catalog_source: Optional[CatalogSource] = None,
-    endpoints_source: Optional[EndpointsSource] = None,
+    catalog_source: CatalogSource | None = None,
+    endpoints_source: EndpointsSource | None = None,
 ) -> argparse.ArgumentParser:
     """Register ``models search``, ``models show`` and ``models endpoints`` on the
     ``fastrouter`` command's subparsers (each sets ``run``, called as ``args.run(args)``
@@ -386,7 +386,7 @@ def add_models_commands(
     return models
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run ``fastrouter models ...`` on its own: ``main(["models", "search", "claude"])``."""
     return run_alone(add_models_commands, argv)
 

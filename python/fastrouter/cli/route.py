@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
 from ..client import Client
@@ -30,12 +30,12 @@ DEFAULT_CONFIG = "fastrouter.toml"
 
 
 def load_catalog(
-    base_url: Optional[str] = None,
+    base_url: str | None = None,
     *,
     offline: bool = False,
     refresh: bool = False,
     timeout: float = 30.0,
-    api_key: Optional[str] = None,
+    api_key: str | None = None,
 ) -> Catalog:
     """The model catalog of ``base_url`` (default ``OPENROUTER_BASE_URL``, else OpenRouter's
     API), every output modality, through the disk cache that ``fastrouter models`` shares
@@ -80,7 +80,7 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _param(text: str) -> Tuple[str, Any]:
+def _param(text: str) -> tuple[str, Any]:
     """``temperature=0.2`` -> ``("temperature", 0.2)``; a value that is not JSON is text."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -124,7 +124,7 @@ def add_route_commands(subparsers: _SubParsers) -> None:
     explain.set_defaults(run=_explain)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the ``route`` commands on their own (``python -m fastrouter.cli.route``)."""
     return run_alone(add_route_commands, argv, "fastrouter routing commands")
 

@@ -6,7 +6,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from .._format import table
 from ..usage.cascade_totals import CascadeTotals
@@ -19,7 +19,7 @@ __all__ = ["add_usage_command"]
 _TOTALS_FIELDS = ("requests", "prompt_tokens", "completion_tokens", "cost", "reliability_cost", "total_cost")
 
 
-def _totals_dict(totals: UsageTotals) -> Dict[str, Any]:
+def _totals_dict(totals: UsageTotals) -> dict[str, Any]:
     """One group's totals, JSON-able (USD amounts as exact decimal strings)."""
     return {
         "requests": totals.requests,
@@ -31,7 +31,7 @@ def _totals_dict(totals: UsageTotals) -> Dict[str, Any]:
     }
 
 
-def _table(groups: Dict[str, UsageTotals], label: str) -> str:
+def _table(groups: dict[str, UsageTotals], label: str) -> str:
     rows = [
         (
             name or "(none)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Type, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast, overload
 
 from ..types import ChatCompletion
 from .response import LegacyAPIResponse, completion_response
@@ -25,7 +25,7 @@ _T = TypeVar("_T")
 _SchemaFormat = Union[Mapping[str, Any], None, "Omitted"]
 
 
-def raw_response(result: Union[ChatCompletion, AsyncStream, Stream]) -> LegacyAPIResponse[Any]:
+def raw_response(result: ChatCompletion | AsyncStream | Stream) -> LegacyAPIResponse[Any]:
     """``with_raw_response``'s view of what ``create()`` returned (a stream's attempts are
     only known at its end, so its ``retries_taken`` is 0)."""
     if isinstance(result, ChatCompletion):
@@ -99,7 +99,7 @@ class AsyncCompletionsDropIn:
         *,
         model: ModelArg,
         messages: Iterable[Any],
-        response_format: Type[_T],
+        response_format: type[_T],
         **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[_T]: ...
 
@@ -134,7 +134,7 @@ class AsyncCompletionsDropIn:
         *,
         model: ModelArg,
         messages: Iterable[Any],
-        response_format: Type[_T],
+        response_format: type[_T],
         **params: Unpack[StructuredParams],
     ) -> AsyncChatCompletionStreamManager[_T]: ...
 
@@ -181,7 +181,7 @@ class CompletionsDropIn:
         *,
         model: ModelArg,
         messages: Iterable[Any],
-        response_format: Type[_T],
+        response_format: type[_T],
         **params: Unpack[StructuredParams],
     ) -> ParsedChatCompletion[_T]: ...
 
@@ -216,7 +216,7 @@ class CompletionsDropIn:
         *,
         model: ModelArg,
         messages: Iterable[Any],
-        response_format: Type[_T],
+        response_format: type[_T],
         **params: Unpack[StructuredParams],
     ) -> ChatCompletionStreamManager[_T]: ...
 

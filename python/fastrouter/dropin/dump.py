@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     from ..types import _Model
@@ -14,13 +14,13 @@ __all__ = ["IncEx", "dump"]
 
 # pydantic's include/exclude spelling: a set of field names, or a dict from a field name (a
 # list index, or "__all__" for every item) to True or a nested spec.
-IncEx = Union[typing.AbstractSet[Union[int, str]], Mapping[Union[int, str], Any]]
+IncEx = typing.AbstractSet[int | str] | Mapping[int | str, Any]
 
 # Per class: declared field -> (nested model class or None, is a list of it).
-_SHAPES: Dict[type, Dict[str, Tuple[Optional[type], bool]]] = {}
+_SHAPES: dict[type, dict[str, tuple[type | None, bool]]] = {}
 
 
-def _shape(cls: Type[_Model]) -> Dict[str, Tuple[Optional[type], bool]]:
+def _shape(cls: type[_Model]) -> dict[str, tuple[type | None, bool]]:
     shape = _SHAPES.get(cls)
     if shape is not None:
         return shape
@@ -46,7 +46,7 @@ def _shape(cls: Type[_Model]) -> Dict[str, Tuple[Optional[type], bool]]:
     return shape
 
 
-def _sub(spec: Optional[IncEx], key: Union[int, str]) -> Tuple[bool, Optional[IncEx]]:
+def _sub(spec: IncEx | None, key: int | str) -> tuple[bool, IncEx | None]:
     """Whether ``key`` is named by ``spec``, and the nested spec below it (None: all)."""
     if spec is None:
         return True, None
@@ -59,14 +59,14 @@ def _sub(spec: Optional[IncEx], key: Union[int, str]) -> Tuple[bool, Optional[In
 
 
 def _list(
-    items: list[Any], model: Optional[type], include: Optional[IncEx], exclude: Optional[IncEx], opts: Tuple[bool, bool]
+    items: list[Any], model: type | None, include: IncEx | None, exclude: IncEx | None, opts: tuple[bool, bool]
 ) -> list[Any]:
     out = []
     for index, item in enumerate(items):
         keep, inc = _sub(include, index) if include is not None else (True, None)
         if not keep:
             continue
-        exc: Optional[IncEx] = None
+        exc: IncEx | None = None
         if exclude is not None:
             named, exc = _sub(exclude, index)
             if named and exc is None:
@@ -87,23 +87,23 @@ def _plain(value: Any, exclude_none: bool) -> Any:
 
 
 def _dict(
-    data: Dict[str, Any],
-    cls: Optional[type],
-    include: Optional[IncEx],
-    exclude: Optional[IncEx],
-    opts: Tuple[bool, bool],
-) -> Dict[str, Any]:
+    data: dict[str, Any],
+    cls: type | None,
+    include: IncEx | None,
+    exclude: IncEx | None,
+    opts: tuple[bool, bool],
+) -> dict[str, Any]:
     exclude_unset, exclude_none = opts
     shape = _shape(cls) if cls is not None else {}
     keys = list(data)
     if not exclude_unset:
         keys += [name for name in shape if name not in data]
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for key in keys:
         keep, inc = _sub(include, key) if include is not None else (True, None)
         if not keep:
             continue
-        exc: Optional[IncEx] = None
+        exc: IncEx | None = None
         if exclude is not None:
             named, exc = _sub(exclude, key)
             if named and exc is None:
@@ -128,11 +128,11 @@ def _dict(
 def dump(
     model: _Model,
     *,
-    include: Optional[IncEx] = None,
-    exclude: Optional[IncEx] = None,
+    include: IncEx | None = None,
+    exclude: IncEx | None = None,
     exclude_unset: bool = False,
     exclude_none: bool = False,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """A deep copy of ``model``'s JSON as plain dicts and lists: every declared field
     (``None`` when the server did not send it, unless ``exclude_unset``) plus every field it
     sent, filtered by ``include`` / ``exclude`` and ``exclude_none``."""

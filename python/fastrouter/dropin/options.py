@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..config import Timeout
@@ -34,16 +34,16 @@ class CallDefaults:
     """What every chat call of a client starts from: ``with_options()`` timeout, extra
     headers and query parameters (``default_query=``). A plain client has none."""
 
-    timeout: Union[float, Timeout, None, NotGiven] = NOT_GIVEN
-    headers: Dict[str, str] = field(default_factory=dict)
-    query: Dict[str, object] = field(default_factory=dict)
+    timeout: float | Timeout | None | NotGiven = NOT_GIVEN
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, object] = field(default_factory=dict)
 
     def apply(
         self,
-        extra_headers: Optional[Mapping[str, str]],
-        timeout: Union[float, Timeout, None, NotGiven, Omitted],
-        extra_query: Optional[Mapping[str, object]],
-    ) -> Tuple[Dict[str, str], Union[float, Timeout, None, NotGiven], Dict[str, object]]:
+        extra_headers: Mapping[str, str] | None,
+        timeout: float | Timeout | None | NotGiven | Omitted,
+        extra_query: Mapping[str, object] | None,
+    ) -> tuple[dict[str, str], float | Timeout | None | NotGiven, dict[str, object]]:
         """One call's headers, timeout and query: the call's own win over these defaults;
         a "not given" sentinel counts as absent (openai's ``omit`` in ``extra_headers``
         drops a header these defaults would add)."""
@@ -70,16 +70,16 @@ def _refuse(options: Mapping[str, Any]) -> None:
 
 def client_options(
     *,
-    organization: Optional[str],
-    project: Optional[str],
-    default_query: Optional[Mapping[str, object]],
+    organization: str | None,
+    project: str | None,
+    default_query: Mapping[str, object] | None,
     **refused: Any,
-) -> Tuple[Dict[str, str], CallDefaults]:
+) -> tuple[dict[str, str], CallDefaults]:
     """The headers (openai's ``OpenAI-Organization`` / ``OpenAI-Project``) and call defaults
     (``default_query``) that openai's constructor arguments stand for; a ``TypeError`` naming
     the alternative for the ones fastrouter cannot honour (``http_client=``, ...)."""
     _refuse(refused)
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     if organization:
         headers["OpenAI-Organization"] = organization
     if project:
@@ -112,7 +112,7 @@ def copy_options(
     defaults: CallDefaults,
     current_max_retries: int,
     options: Mapping[str, Any],
-) -> Tuple[CallDefaults, int]:
+) -> tuple[CallDefaults, int]:
     """The call defaults and ``max_retries`` of ``client.with_options(**options)``.
 
     Accepted as in openai: ``timeout``, ``max_retries``, ``default_headers`` (added),
@@ -139,7 +139,7 @@ def copy_options(
     _refuse({k: v for k, v in options.items() if k not in known})
     if "organization" in options or "project" in options:
         raise TypeError("with_options(organization=/project=) is not supported: pass default_headers= instead")
-    changes: Dict[str, Any] = {}
+    changes: dict[str, Any] = {}
     if "timeout" in options:
         changes["timeout"] = Timeout.coerce(options["timeout"])
     if "set_default_headers" in options:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Callable, Generic, Optional, Tuple, TypeVar, Union
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Headers", "LegacyAPIResponse", "Response"]
 
@@ -18,14 +18,14 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_items",)
 
     @classmethod
-    def from_block(cls, block: Optional[str]) -> Headers:
+    def from_block(cls, block: str | None) -> Headers:
         """From the core's ``name: value`` lines."""
         if not block:
             return cls()
         return cls((name, value) for name, _, value in (line.partition(": ") for line in block.splitlines()))
 
-    def __init__(self, pairs: Iterable[Tuple[str, str]] = ()) -> None:
-        items: dict[str, Tuple[str, str]] = {}
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        items: dict[str, tuple[str, str]] = {}
         for name, value in pairs:
             key = name.lower()
             if key in items:
@@ -61,7 +61,7 @@ class Response:
     content: bytes
 
     def __init__(
-        self, status_code: int, headers: Union[Headers, Iterable[Tuple[str, str]]] = (), content: bytes = b""
+        self, status_code: int, headers: Headers | Iterable[tuple[str, str]] = (), content: bytes = b""
     ) -> None:
         self.status_code = status_code
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
@@ -99,7 +99,7 @@ class LegacyAPIResponse(Generic[_T]):
         self.http_response = response
         self.retries_taken = retries_taken
         self._parse = parse
-        self._parsed: Optional[Tuple[_T]] = None
+        self._parsed: tuple[_T] | None = None
 
     @property
     def status_code(self) -> int:
@@ -110,7 +110,7 @@ class LegacyAPIResponse(Generic[_T]):
         return self.http_response.headers
 
     @property
-    def request_id(self) -> Optional[str]:
+    def request_id(self) -> str | None:
         """``x-request-id`` (OpenRouter's generation id is also in ``parse().id``)."""
         return self.headers.get("x-request-id")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Dict, Literal, Optional, Protocol, TypeVar, Union
+from typing import Any, Literal, Protocol, TypeVar, Union
 
 __all__ = ["NotGiven", "NOT_GIVEN", "Omitted", "OrOmitted", "is_omitted", "omit", "without_omitted"]
 
@@ -23,7 +23,7 @@ class Omitted(Protocol):
 
 
 # A parameter that may be a value, None, or a "not given" sentinel (as in openai's signatures).
-OrOmitted = Union[_T, None, Omitted]
+OrOmitted = Union[_T, None, Omitted]  # noqa: UP007  # a generic alias: mypy needs Union here
 
 
 class NotGiven:
@@ -48,7 +48,7 @@ def is_omitted(value: object) -> bool:
     return type(value).__name__ in _SENTINEL_TYPES
 
 
-def without_omitted(values: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+def without_omitted(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """``values`` without the entries whose value is a sentinel: ``values`` itself when it
     has none (the common case, no copy), else a new dict."""
     if not values:

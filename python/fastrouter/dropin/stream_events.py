@@ -7,19 +7,13 @@ Events: ``chunk``, ``content.delta`` / ``content.done``, ``refusal.delta`` / ``r
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Dict,
     Generic,
-    Iterator,
-    List,
     Literal,
-    Optional,
     Union,
 )
 
@@ -71,7 +65,7 @@ class ContentDeltaEvent:
 
     delta: str
     snapshot: str
-    parsed: Optional[object] = None
+    parsed: object | None = None
     type: Literal["content.delta"] = "content.delta"
 
 
@@ -80,7 +74,7 @@ class ContentDoneEvent(Generic[ResponseFormatT]):
     """The whole content of a choice, and ``parsed`` as the ``response_format`` type."""
 
     content: str
-    parsed: Optional[ResponseFormatT] = None
+    parsed: ResponseFormatT | None = None
     type: Literal["content.done"] = "content.done"
 
 
@@ -131,7 +125,7 @@ ChatCompletionStreamEvent = Union[
 ]
 
 
-def _loads_or_none(text: str) -> Optional[object]:
+def _loads_or_none(text: str) -> object | None:
     try:
         value: object = json.loads(text)
     except ValueError:
@@ -145,10 +139,10 @@ class _ChoiceState:
     __slots__ = ("content", "refusal", "tools", "current_tool", "content_done", "refusal_done", "tools_done")
 
     def __init__(self) -> None:
-        self.content: Optional[str] = None
-        self.refusal: Optional[str] = None
-        self.tools: Dict[int, List[str]] = {}  # index -> [name, arguments]
-        self.current_tool: Optional[int] = None
+        self.content: str | None = None
+        self.refusal: str | None = None
+        self.tools: dict[int, list[str]] = {}  # index -> [name, arguments]
+        self.current_tool: int | None = None
         self.content_done = False
         self.refusal_done = False
         self.tools_done: set[int] = set()
@@ -160,7 +154,7 @@ class _EventBuilder(Generic[ResponseFormatT]):
     def __init__(self, response_format: Any, snapshot: Callable[[], ChatCompletion]) -> None:
         self._format = response_format
         self._snapshot = snapshot
-        self._choices: Dict[int, _ChoiceState] = {}
+        self._choices: dict[int, _ChoiceState] = {}
 
     def _parsed(self, content: str) -> Any:
         if self._format is None:
@@ -169,7 +163,7 @@ class _EventBuilder(Generic[ResponseFormatT]):
             return self._format.model_validate_json(content)
         return _loads_or_none(content)
 
-    def _content_done(self, state: _ChoiceState, out: List[ChatCompletionStreamEvent[ResponseFormatT]]) -> None:
+    def _content_done(self, state: _ChoiceState, out: list[ChatCompletionStreamEvent[ResponseFormatT]]) -> None:
         if state.content and not state.content_done:
             state.content_done = True
             out.append(ContentDoneEvent(content=state.content, parsed=self._parsed(state.content)))
@@ -178,7 +172,7 @@ class _EventBuilder(Generic[ResponseFormatT]):
             out.append(RefusalDoneEvent(refusal=state.refusal))
 
     def _tool_done(
-        self, state: _ChoiceState, index: int, out: List[ChatCompletionStreamEvent[ResponseFormatT]]
+        self, state: _ChoiceState, index: int, out: list[ChatCompletionStreamEvent[ResponseFormatT]]
     ) -> None:
         if index in state.tools_done or index not in state.tools:
             return
@@ -190,8 +184,8 @@ class _EventBuilder(Generic[ResponseFormatT]):
             )
         )
 
-    def events(self, chunk: ChatCompletionChunk) -> List[ChatCompletionStreamEvent[ResponseFormatT]]:
-        out: List[ChatCompletionStreamEvent[ResponseFormatT]] = [ChunkEvent(chunk, self._snapshot)]
+    def events(self, chunk: ChatCompletionChunk) -> list[ChatCompletionStreamEvent[ResponseFormatT]]:
+        out: list[ChatCompletionStreamEvent[ResponseFormatT]] = [ChunkEvent(chunk, self._snapshot)]
         for choice in chunk.choices:
             state = self._choices.get(choice.index)
             if state is None:
@@ -281,7 +275,7 @@ class ChatCompletionStream(Generic[ResponseFormatT]):
         return self
 
     def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
 
@@ -293,14 +287,14 @@ class ChatCompletionStreamManager(Generic[ResponseFormatT]):
     def __init__(self, start: Callable[[], Stream], response_format: Any) -> None:
         self._start = start
         self._format = response_format
-        self._stream: Optional[ChatCompletionStream[ResponseFormatT]] = None
+        self._stream: ChatCompletionStream[ResponseFormatT] | None = None
 
     def __enter__(self) -> ChatCompletionStream[ResponseFormatT]:
         self._stream = ChatCompletionStream(self._start(), self._format)
         return self._stream
 
     def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._stream is not None:
             self._stream.close()
@@ -356,7 +350,7 @@ class AsyncChatCompletionStream(Generic[ResponseFormatT]):
         return self
 
     async def __aexit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
 
@@ -368,14 +362,14 @@ class AsyncChatCompletionStreamManager(Generic[ResponseFormatT]):
     def __init__(self, start: Callable[[], Awaitable[AsyncStream]], response_format: Any) -> None:
         self._start = start
         self._format = response_format
-        self._stream: Optional[AsyncChatCompletionStream[ResponseFormatT]] = None
+        self._stream: AsyncChatCompletionStream[ResponseFormatT] | None = None
 
     async def __aenter__(self) -> AsyncChatCompletionStream[ResponseFormatT]:
         self._stream = AsyncChatCompletionStream(await self._start(), self._format)
         return self._stream
 
     async def __aexit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._stream is not None:
             await self._stream.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from typing import Any, Dict, Generic, List, Optional, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..errors import FastrouterError
 from ..types import ChatCompletion, ChatCompletionMessage, Choice, _finalize_models
@@ -54,9 +54,9 @@ class ParsedChatCompletionMessage(ChatCompletionMessage, Generic[ResponseFormatT
     __slots__ = ()
 
     @property
-    def parsed(self) -> Optional[ResponseFormatT]:
+    def parsed(self) -> ResponseFormatT | None:
         cache = self._cache
-        value: Optional[ResponseFormatT] = cache.get("parsed") if cache is not None else None
+        value: ResponseFormatT | None = cache.get("parsed") if cache is not None else None
         return value
 
 
@@ -74,14 +74,14 @@ class ParsedChatCompletion(ChatCompletion, Generic[ResponseFormatT]):
 
     __slots__ = ()
 
-    choices: List[ParsedChoice[ResponseFormatT]]  # type: ignore[assignment]
+    choices: list[ParsedChoice[ResponseFormatT]]  # type: ignore[assignment]
 
 
 def _install_fields() -> None:
     # `_finalize_models` resolves annotations by name; the generic subscripts are for type
     # checkers only, so the runtime classes are resolved through plain names.
     ParsedChoice.__annotations__ = {"message": ParsedChatCompletionMessage}
-    ParsedChatCompletion.__annotations__ = {"choices": List[ParsedChoice]}  # type: ignore[type-arg]
+    ParsedChatCompletion.__annotations__ = {"choices": list[ParsedChoice]}  # type: ignore[type-arg]
     for cls in (ParsedChoice, ParsedChatCompletion):
         for name in cls.__annotations__:
             if name in cls.__dict__:
@@ -115,7 +115,7 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-def response_format_param(response_format: Any) -> Optional[Dict[str, Any]]:
+def response_format_param(response_format: Any) -> dict[str, Any] | None:
     """The wire ``response_format`` for a pydantic model, a bare JSON schema, or a
     ``response_format`` object (passed as is); ``None`` when not given."""
     if response_format is None:

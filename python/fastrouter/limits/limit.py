@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 __all__ = ["Limit"]
 
 _FIELDS = ("rpm", "tpm", "concurrency", "wait")
 
 
-def _cap(value: Any, name: str) -> Optional[int]:
+def _cap(value: Any, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -29,9 +30,9 @@ class Limit:
     :class:`~fastrouter.RateLimitError` (``client_side=True``) at once, sending nothing.
     """
 
-    rpm: Optional[int] = None
-    tpm: Optional[int] = None
-    concurrency: Optional[int] = None
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
     wait: bool = True
 
     def __post_init__(self) -> None:

@@ -15,9 +15,9 @@ import itertools
 import os
 import threading
 from collections import deque
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from time import monotonic
-from typing import Deque, Dict, List, Mapping, Optional, Tuple
 
 from .._waiting import Waiter
 from ..errors import RateLimitError
@@ -40,14 +40,14 @@ class Lane:
 
     __slots__ = ("key", "specs", "wait", "max_tokens", "queue")
 
-    def __init__(self, specs: Tuple[LimitSpec, ...], wait: bool) -> None:
+    def __init__(self, specs: tuple[LimitSpec, ...], wait: bool) -> None:
         self.key = tuple(spec.key for spec in specs)
         self.specs = specs
         self.wait = wait
         caps = [spec.tpm for spec in specs if spec.tpm is not None]
         # A request larger than a whole window's tokens is clamped so it can still pass alone.
         self.max_tokens = min(caps) if caps else None
-        self.queue: Deque[Waiter] = deque()
+        self.queue: deque[Waiter] = deque()
 
 
 class Hold:
@@ -83,7 +83,7 @@ class Limiter:
                 raise TypeError(f"limits[{key!r}] must be a fastrouter.Limit, got {limit!r}")
         self.limits = dict(limits)
         self.store = store
-        self._lanes: Dict[Tuple[str, ...], Optional[Lane]] = {}
+        self._lanes: dict[tuple[str, ...], Lane | None] = {}
         self._lock = threading.Lock()
         self._waiting = 0  # waiters in every line
         prefix = f"{os.getpid():x}.{os.urandom(3).hex()}."
@@ -92,7 +92,7 @@ class Limiter:
     def __bool__(self) -> bool:
         return bool(self.limits)
 
-    def lane(self, names: Tuple[str, ...]) -> Optional[Lane]:
+    def lane(self, names: tuple[str, ...]) -> Lane | None:
         """The lane of a request that may use ``names`` (its route and models); ``None``
         when no limit applies."""
         try:
@@ -136,7 +136,7 @@ class Limiter:
             if was_head and lane.queue:
                 lane.queue[0].wake()
 
-    def _timeout(self, lane: Lane, wait: float, deadline: Optional[float]) -> Optional[float]:
+    def _timeout(self, lane: Lane, wait: float, deadline: float | None) -> float | None:
         """How long the head of the line sleeps before asking again (``None``: until woken)."""
         if wait == WAIT_FOR_RELEASE:
             timeout = _SHARED_POLL_S if self.store.shared else None
@@ -149,7 +149,7 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
-    def acquire(self, lane: Lane, tokens: int, deadline: Optional[float]) -> Hold:
+    def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (blocking while it waits, the GIL released)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
@@ -166,7 +166,7 @@ class Limiter:
         self._enqueue(lane, waiter)
         try:
             while True:
-                timeout: Optional[float] = None
+                timeout: float | None = None
                 if lane.queue[0] is waiter:
                     wait = store.admit(lane.specs, rid, tokens, _LEASE_S)
                     if not wait:
@@ -178,7 +178,7 @@ class Limiter:
         finally:
             self._leave(lane, waiter)
 
-    async def acquire_async(self, lane: Lane, tokens: int, deadline: Optional[float]) -> Hold:
+    async def acquire_async(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (awaiting while it waits; cancelling leaves the line)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
@@ -195,7 +195,7 @@ class Limiter:
         self._enqueue(lane, waiter)
         try:
             while True:
-                timeout: Optional[float] = None
+                timeout: float | None = None
                 if lane.queue[0] is waiter:
                     wait = await store.admit_async(lane.specs, rid, tokens, _LEASE_S)
                     if not wait:
@@ -221,19 +221,19 @@ class Limiter:
         for head in heads:
             head.wake()
 
-    def release(self, hold: Hold, used_tokens: Optional[int], sent: bool) -> None:
+    def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
         """The request ended: free its slots, correct its tokens from the answer's usage
         (``None``: keep the estimate) or, when nothing was ``sent``, take it back."""
         delta = 0 if used_tokens is None else used_tokens - hold.tokens
         self.store.release(hold.lane.specs, hold.rid, delta, not sent)
         self._wake_lines(hold)
 
-    async def release_async(self, hold: Hold, used_tokens: Optional[int], sent: bool) -> None:
+    async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
         delta = 0 if used_tokens is None else used_tokens - hold.tokens
         await self.store.release_async(hold.lane.specs, hold.rid, delta, not sent)
         self._wake_lines(hold)
 
-    def tighten_keys(self, models: List[str]) -> List[str]:
+    def tighten_keys(self, models: list[str]) -> list[str]:
         """The limit keys an upstream 429 from ``models`` shuts."""
         return [
             key

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 from ..catalog import Catalog, Model, Pricing
 from ..errors import RoutingError
@@ -28,7 +28,7 @@ _PRICE_KEYS = ("prompt", "completion", "request")
 _MILLION = Decimal(1_000_000)
 
 
-def split_entry(entry: str) -> Tuple[Optional[str], str]:
+def split_entry(entry: str) -> tuple[str | None, str]:
     """``"groq::llama"`` -> ``("groq", "llama")``; ``"openai/gpt-4o"`` -> ``(None, "openai/gpt-4o")``."""
     backend, sep, model = entry.partition(BACKEND_SEPARATOR)
     return (backend, model) if sep else (None, entry)
@@ -51,7 +51,7 @@ class Backend:
 
     name: str
     base_url: str
-    api_key_env: Optional[str]
+    api_key_env: str | None
     headers: Mapping[str, str] = field(hash=False)
     prices: Mapping[str, Pricing] = field(hash=False)
 
@@ -60,9 +60,9 @@ class Backend:
         name: str,
         base_url: str,
         *,
-        api_key_env: Optional[str] = None,
-        headers: Optional[Mapping[str, str]] = None,
-        prices: Optional[Mapping[str, Mapping[str, Union[Decimal, float, str]]]] = None,
+        api_key_env: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        prices: Mapping[str, Mapping[str, Decimal | float | str]] | None = None,
     ) -> None:
         k = f"backends.{name}" if isinstance(name, str) else "backends"
         put = object.__setattr__
@@ -80,11 +80,11 @@ class Backend:
             "api_key_env",
             None if api_key_env is None else _check_str(api_key_env, f"{k}.api_key_env", '"GROQ_API_KEY"'),
         )
-        header_map: Dict[str, str] = {}
+        header_map: dict[str, str] = {}
         for name_, value in _check_table(headers or {}, f"{k}.headers", '{ "X-Team" = "search" }').items():
             header_map[name_] = _check_str(value, f"{k}.headers.{name_}", '"value"')
         put(self, "headers", header_map)
-        price_map: Dict[str, Pricing] = {}
+        price_map: dict[str, Pricing] = {}
         for model, table in _check_table(prices or {}, f"{k}.prices", "{ llama = { prompt = 0.05 } }").items():
             key = f"{k}.prices.{model}"
             _check_keys(_check_table(table, key, "{ prompt = 0.05, completion = 0.08 }"), key, _PRICE_KEYS)
@@ -110,15 +110,15 @@ class Backend:
             )
         return cls(name, **table)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The backend's table without its name (prices back in USD per million)."""
-        out: Dict[str, Any] = {"base_url": self.base_url}
+        out: dict[str, Any] = {"base_url": self.base_url}
         if self.api_key_env is not None:
             out["api_key_env"] = self.api_key_env
         if self.headers:
             out["headers"] = dict(self.headers)
         if self.prices:
-            prices: Dict[str, Dict[str, str]] = {}
+            prices: dict[str, dict[str, str]] = {}
             for model, pricing in self.prices.items():
                 entry = {"prompt": _per_million(pricing.prompt), "completion": _per_million(pricing.completion)}
                 if pricing.request is not None:
@@ -127,7 +127,7 @@ class Backend:
             out["prices"] = prices
         return out
 
-    def native(self) -> Tuple[str, str, Optional[str], List[Tuple[str, str]], Optional[str]]:
+    def native(self) -> tuple[str, str, str | None, list[tuple[str, str]], str | None]:
         """``(name, base_url, api key or None, headers, api_key_env)`` for the native client;
         the key is read from the environment now."""
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -137,12 +137,12 @@ class Backend:
         return f"Backend({self.name!r}, {self.base_url!r}, api_key_env={self.api_key_env!r})"
 
 
-def _per_million(value: Optional[Decimal]) -> str:
+def _per_million(value: Decimal | None) -> str:
     scaled = (value or Decimal(0)) * _MILLION
     return format(scaled.normalize(), "f") if scaled != scaled.to_integral_value() else str(int(scaled))
 
 
-def model_for(entry: str, catalog: Optional[Catalog], backends: Mapping[str, Backend]) -> Optional[Model]:
+def model_for(entry: str, catalog: Catalog | None, backends: Mapping[str, Backend]) -> Model | None:
     """The :class:`~fastrouter.catalog.Model` that prices a chain entry: the catalog's for
     OpenRouter ids; for ``backend::model`` the backend's configured prices (on the
     catalog's record of the same id when there is one), else the catalog's record of the

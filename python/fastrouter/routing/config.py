@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 from .._format import did_you_mean, usd
 from ..cascade.tiers import Cascade
@@ -96,27 +96,27 @@ class Route:
     """
 
     name: str
-    models: Tuple[str, ...]
-    supports: Tuple[str, ...]
-    input_modalities: Tuple[str, ...]
-    output_modalities: Tuple[str, ...]
-    min_context: Optional[int]
-    max_prompt_price_per_m: Optional[Decimal]
-    max_completion_price_per_m: Optional[Decimal]
-    authors: Tuple[str, ...]
-    exclude: Tuple[str, ...]
+    models: tuple[str, ...]
+    supports: tuple[str, ...]
+    input_modalities: tuple[str, ...]
+    output_modalities: tuple[str, ...]
+    min_context: int | None
+    max_prompt_price_per_m: Decimal | None
+    max_completion_price_per_m: Decimal | None
+    authors: tuple[str, ...]
+    exclude: tuple[str, ...]
     prefer_free: bool
-    providers: Optional[Mapping[str, Any]] = field(hash=False)
-    mode: Optional[str]
-    max_models: Optional[int]
-    max_retries: Optional[int]
-    hedge_after: Optional[float]
-    deadline_s: Optional[float]
-    max_cost_per_request: Optional[Decimal]
-    params: Optional[Mapping[str, Any]] = field(hash=False)
-    weights: Optional[Mapping[str, float]] = field(hash=False)
-    cascade: Optional[Cascade] = field(hash=False)
-    limit: Optional[Limit]
+    providers: Mapping[str, Any] | None = field(hash=False)
+    mode: str | None
+    max_models: int | None
+    max_retries: int | None
+    hedge_after: float | None
+    deadline_s: float | None
+    max_cost_per_request: Decimal | None
+    params: Mapping[str, Any] | None = field(hash=False)
+    weights: Mapping[str, float] | None = field(hash=False)
+    cascade: Cascade | None = field(hash=False)
+    limit: Limit | None
 
     def __init__(
         self,
@@ -126,25 +126,25 @@ class Route:
         supports: Sequence[str] = (),
         input_modalities: Sequence[str] = (),
         output_modalities: Sequence[str] = (),
-        min_context: Optional[int] = None,
-        max_prompt_price_per_m: Union[Decimal, float, str, None] = None,
-        max_completion_price_per_m: Union[Decimal, float, str, None] = None,
+        min_context: int | None = None,
+        max_prompt_price_per_m: Decimal | float | str | None = None,
+        max_completion_price_per_m: Decimal | float | str | None = None,
         authors: Sequence[str] = (),
         exclude: Sequence[str] = (),
         prefer_free: bool = False,
-        providers: Optional[Mapping[str, Any]] = None,
-        mode: Optional[str] = None,
-        max_models: Optional[int] = None,
-        max_retries: Optional[int] = None,
-        hedge_after: Optional[float] = None,
-        deadline_s: Optional[float] = None,
-        max_cost_per_request: Union[Decimal, float, str, None] = None,
-        cascade: Union[Cascade, Mapping[str, Any], None] = None,
-        params: Optional[Mapping[str, Any]] = None,
-        weights: Optional[Mapping[str, float]] = None,
-        max_prompt_price: Union[Decimal, float, str, None] = None,
-        max_completion_price: Union[Decimal, float, str, None] = None,
-        limit: Union[Limit, Mapping[str, Any], None] = None,
+        providers: Mapping[str, Any] | None = None,
+        mode: str | None = None,
+        max_models: int | None = None,
+        max_retries: int | None = None,
+        hedge_after: float | None = None,
+        deadline_s: float | None = None,
+        max_cost_per_request: Decimal | float | str | None = None,
+        cascade: Cascade | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        weights: Mapping[str, float] | None = None,
+        max_prompt_price: Decimal | float | str | None = None,
+        max_completion_price: Decimal | float | str | None = None,
+        limit: Limit | Mapping[str, Any] | None = None,
     ) -> None:
         k = f"routes.{name}" if isinstance(name, str) else "routes"
         put = object.__setattr__
@@ -240,10 +240,10 @@ class Route:
         _check_keys(table, key, (*_ROUTE_KEYS, *_DEPRECATED_ROUTE_KEYS))
         return cls(name, **table)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The route's table without its name: only the keys that differ from the defaults;
         money as decimal strings. ``Route.from_dict(r.name, r.to_dict()) == r``."""
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for key in _ROUTE_KEYS:
             value = getattr(self, key)
             if value is None or value == () or value is False:
@@ -261,7 +261,7 @@ class Route:
 
     def describe_requirements(self) -> str:
         """The requirements in words (``"supports tools, context >= 100,000"``); ``""`` if none."""
-        parts: List[str] = []
+        parts: list[str] = []
         if self.supports:
             parts.append("supports " + ", ".join(self.supports))
         if self.input_modalities:
@@ -299,7 +299,7 @@ def _deprecated_key(key: str) -> None:
     )
 
 
-def _frozen(value: Optional[Dict[str, Any]]) -> Optional[Mapping[str, Any]]:
+def _frozen(value: dict[str, Any] | None) -> Mapping[str, Any] | None:
     """A checked table, kept as a plain dict (read-only by convention, so it pickles)."""
     return value
 
@@ -321,7 +321,7 @@ _CHAIN_KEYS = (
 )
 
 
-def _check_cascade(value: Any, key: str, route: Route) -> Optional[Cascade]:
+def _check_cascade(value: Any, key: str, route: Route) -> Cascade | None:
     """A route's ``cascade``: a :class:`Cascade` or its table, alone with the failover and
     cost keys (the chain keys would be ignored, so they are errors)."""
     if value is None:
@@ -375,9 +375,9 @@ def _budget_from_dict(data: Any, key: str) -> Budget:
     )
 
 
-def _budget_to_dict(budget: Budget) -> Dict[str, Any]:
+def _budget_to_dict(budget: Budget) -> dict[str, Any]:
     """``{"usd": "10", "per": "day"}`` (+ ``tags`` when set)."""
-    out: Dict[str, Any] = {"usd": str(budget.usd), "per": budget.per}
+    out: dict[str, Any] = {"usd": str(budget.usd), "per": budget.per}
     if budget.tags:
         out["tags"] = list(budget.tags)
     if budget.unknown_price != "refuse":
@@ -391,14 +391,14 @@ class AliasOptions:
     defaults), ``mode`` (``"ordered"`` or ``"spread"``), ``weights`` (spread shares) and
     ``max_cost_per_request`` (USD)."""
 
-    params: Optional[Mapping[str, Any]] = field(default=None, hash=False)
+    params: Mapping[str, Any] | None = field(default=None, hash=False)
     mode: str = "ordered"
-    weights: Optional[Mapping[str, float]] = field(default=None, hash=False)
-    max_cost_per_request: Optional[Decimal] = None
+    weights: Mapping[str, float] | None = field(default=None, hash=False)
+    max_cost_per_request: Decimal | None = None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The options as written in the alias's table (defaults left out)."""
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         if self.params:
             out["params"] = json.loads(json.dumps(dict(self.params)))
         if self.mode != "ordered":
@@ -410,12 +410,12 @@ class AliasOptions:
         return out
 
 
-def _alias_from_value(name: str, value: Any) -> Tuple[Tuple[str, ...], Optional[AliasOptions]]:
+def _alias_from_value(name: str, value: Any) -> tuple[tuple[str, ...], AliasOptions | None]:
     """An alias's ids and options from a list (``fast = ["a", "b"]``) or a table
     (``[aliases.fast] models = [...], mode = "spread", params = {...}``)."""
     key = f"aliases.{name}"
     example = '["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"]'
-    options: Optional[AliasOptions] = None
+    options: AliasOptions | None = None
     if isinstance(value, Mapping):
         _check_keys(value, key, _ALIAS_KEYS)
         if "models" not in value:
@@ -466,31 +466,31 @@ class Routing:
     ``source`` (the file it came from) only labels errors; it is not compared.
     """
 
-    aliases: Mapping[str, Tuple[str, ...]] = field(hash=False)
+    aliases: Mapping[str, tuple[str, ...]] = field(hash=False)
     routes: Mapping[str, Route] = field(hash=False)
-    budgets: Tuple[Budget, ...]
-    default_route: Optional[str]
+    budgets: tuple[Budget, ...]
+    default_route: str | None
     limits: Mapping[str, Limit] = field(hash=False)
-    source: Optional[str] = field(compare=False, repr=False)
+    source: str | None = field(compare=False, repr=False)
     alias_options: Mapping[str, AliasOptions] = field(hash=False, repr=False)
     backends: Mapping[str, Backend] = field(hash=False)
     strict: bool = False
-    _cache: Dict[str, Tuple[Catalog, Tuple[Tuple[str, float], ...], ResolvedRoute]] = field(
+    _cache: dict[str, tuple[Catalog, tuple[tuple[str, float], ...], ResolvedRoute]] = field(
         init=False, compare=False, repr=False, hash=False
     )
 
     def __init__(
         self,
-        aliases: Optional[Mapping[str, Union[str, Sequence[str]]]] = None,
-        routes: Union[Mapping[str, Union[Route, Mapping[str, Any]]], Sequence[Route], None] = None,
-        budgets: Sequence[Union[Budget, Mapping[str, Any]]] = (),
-        default_route: Optional[str] = None,
+        aliases: Mapping[str, str | Sequence[str]] | None = None,
+        routes: Mapping[str, Route | Mapping[str, Any]] | Sequence[Route] | None = None,
+        budgets: Sequence[Budget | Mapping[str, Any]] = (),
+        default_route: str | None = None,
         *,
-        backends: Union[Mapping[str, Union[Backend, Mapping[str, Any]]], None] = None,
+        backends: Mapping[str, Backend | Mapping[str, Any]] | None = None,
         strict: bool = False,
-        alias_options: Optional[Mapping[str, AliasOptions]] = None,
-        limits: Optional[Mapping[str, Union[Limit, Mapping[str, Any]]]] = None,
-        source: Optional[str] = None,
+        alias_options: Mapping[str, AliasOptions] | None = None,
+        limits: Mapping[str, Limit | Mapping[str, Any]] | None = None,
+        source: str | None = None,
     ) -> None:
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "_cache", {})
@@ -510,7 +510,7 @@ class Routing:
         except RoutingError as error:
             raise error._with_source(source) from None
 
-    def all_limits(self) -> Dict[str, Limit]:
+    def all_limits(self) -> dict[str, Limit]:
         """Every rate limit: the ``[limits]`` table (by model id, glob or ``"*"``) and each
         route's ``limit`` (under the route's name)."""
         out = dict(self.limits)
@@ -520,7 +520,7 @@ class Routing:
         return out
 
     def _init_backends(self, backends: Any) -> None:
-        backend_map: Dict[str, Backend] = {}
+        backend_map: dict[str, Backend] = {}
         for name, spec in _check_table(backends or {}, "backends", '{ groq = { base_url = "..." } }').items():
             if isinstance(spec, Backend):
                 if spec.name != name:
@@ -545,8 +545,8 @@ class Routing:
                 )
 
     def _init(self, aliases: Any, routes: Any, budgets: Any, default_route: Any) -> None:
-        alias_map: Dict[str, Tuple[str, ...]] = {}
-        option_map: Dict[str, AliasOptions] = {}
+        alias_map: dict[str, tuple[str, ...]] = {}
+        option_map: dict[str, AliasOptions] = {}
         if aliases is not None:
             for name, ids in _check_table(aliases, "aliases", '{ fast = ["openai/gpt-4o-mini"] }').items():
                 key = f"aliases.{name}"
@@ -556,7 +556,7 @@ class Routing:
                 alias_map[name] = chain
                 if options is not None:
                     option_map[name] = options
-        route_map: Dict[str, Route] = {}
+        route_map: dict[str, Route] = {}
         if routes is not None:
             if isinstance(routes, Mapping):
                 for name, spec in routes.items():
@@ -591,7 +591,7 @@ class Routing:
             raise _type_error(
                 "budgets", "a list of budget tables ([[budgets]])", budgets, '[{ usd = 10, per = "day" }]'
             )
-        budget_list: List[Budget] = []
+        budget_list: list[Budget] = []
         for i, spec in enumerate(budgets):
             budget_list.append(spec if isinstance(spec, Budget) else _budget_from_dict(spec, f"budgets[{i}]"))
         if default_route is not None:
@@ -613,7 +613,7 @@ class Routing:
     # ------------------------------------------------------------------- loading
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: Optional[str] = "<dict>") -> Routing:
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = "<dict>") -> Routing:
         """A routing from a dict shaped like the TOML file (see the module docs).
         ``Routing.from_dict(r.to_dict()) == r``."""
         try:
@@ -633,7 +633,7 @@ class Routing:
         )
 
     @classmethod
-    def from_toml_str(cls, text: str, *, source: Optional[str] = "<string>") -> Routing:
+    def from_toml_str(cls, text: str, *, source: str | None = "<string>") -> Routing:
         """A routing from TOML text (``tomllib`` on Python 3.11+, else ``tomli``)."""
         toml = _tomllib()
         try:
@@ -643,7 +643,7 @@ class Routing:
         return cls.from_dict(data, source=source)
 
     @classmethod
-    def from_toml(cls, path: Union[str, PathLike[str]]) -> Routing:
+    def from_toml(cls, path: str | PathLike[str]) -> Routing:
         """A routing from a TOML file; errors name the file."""
         file = Path(path)
         try:
@@ -652,10 +652,10 @@ class Routing:
             raise RoutingError(f"cannot read the file: {error.strerror or error}", source=str(file)) from None
         return cls.from_toml_str(text, source=str(file))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-able dict in the TOML file's shape (empty sections left out;
         money as decimal strings)."""
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         if self.default_route is not None:
             out["default_route"] = self.default_route
         if self.strict:
@@ -675,7 +675,7 @@ class Routing:
     def to_toml(self) -> str:
         """The configuration as TOML text; ``Routing.from_toml_str(r.to_toml()) == r``.
         Money is written as a number when a float holds it exactly, else as a string."""
-        lines: List[str] = []
+        lines: list[str] = []
         if self.default_route is not None:
             lines.append(f"default_route = {_toml_value(self.default_route)}")
         if self.strict:
@@ -708,7 +708,7 @@ class Routing:
 
     # ------------------------------------------------------------------- queries
 
-    def names(self) -> Tuple[str, ...]:
+    def names(self) -> tuple[str, ...]:
         """Every alias and route name: aliases first, in definition order."""
         return (*self.aliases, *self.routes)
 
@@ -726,7 +726,7 @@ class Routing:
         name: str,
         catalog: Catalog,
         *,
-        latencies: Optional[Mapping[str, float]] = None,
+        latencies: Mapping[str, float] | None = None,
     ) -> ResolvedRoute:
         """Resolve an alias or route against ``catalog`` into a :class:`ResolvedRoute`.
 
@@ -743,7 +743,7 @@ class Routing:
         route = self.routes.get(name)
         if route is None and name not in self.aliases:
             raise self._unknown_name(name)
-        measured: Tuple[Tuple[str, float], ...] = ()
+        measured: tuple[tuple[str, float], ...] = ()
         if route is not None and latencies and route.effective_mode in ("fastest", "balanced"):
             measured = tuple(
                 sorted(
@@ -769,10 +769,10 @@ class Routing:
         self._cache[name] = (catalog, measured, resolved)
         return resolved
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_cache"}
 
-    def __setstate__(self, state: Dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _cache={})
 
     def _unknown_name(self, name: str) -> RoutingError:
@@ -787,8 +787,8 @@ class Routing:
         self,
         name: str,
         catalog: Catalog,
-        latencies: Optional[Mapping[str, float]] = None,
-        params: Optional[Mapping[str, Any]] = None,
+        latencies: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> str:
         """A readable, multi-line account of what ``name`` resolves to: the requirements,
         the mode, each model of the chain with its price per million tokens, context and

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
 
 from .._format import usd
 from ..catalog import Catalog, Model
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .config import Routing
 
 
-def _model_facts(catalog: Catalog, model_id: str, routing: Optional[Routing] = None) -> str:
+def _model_facts(catalog: Catalog, model_id: str, routing: Routing | None = None) -> str:
     if "::" in model_id:
         backend, _, bare = model_id.partition("::")
         config = routing.backends.get(backend) if routing is not None else None
@@ -36,7 +36,7 @@ def _model_facts(catalog: Catalog, model_id: str, routing: Optional[Routing] = N
     return f"{prompt}/M in, {completion}/M out, {context} context"
 
 
-_MODE_HELP: Dict[str, str] = {
+_MODE_HELP: dict[str, str] = {
     "cheapest": "cheapest first (prompt + completion price), then larger context",
     "quality": "most expensive first (price stands in for quality: OpenRouter has no quality score), "
     "then larger context",
@@ -47,7 +47,7 @@ _MODE_HELP: Dict[str, str] = {
 }
 
 
-def _request_lines(defaults: Optional[Mapping[str, Any]], params: Optional[Mapping[str, Any]]) -> List[str]:
+def _request_lines(defaults: Mapping[str, Any] | None, params: Mapping[str, Any] | None) -> list[str]:
     """The request defaults, and the request they merge into when ``params`` (the call's
     values) are given, each value marked with where it came from."""
     if not defaults and params is None:
@@ -83,8 +83,8 @@ def explain_route(
     routing: Routing,
     name: str,
     catalog: Catalog,
-    latencies: Optional[Mapping[str, float]] = None,
-    params: Optional[Mapping[str, Any]] = None,
+    latencies: Mapping[str, float] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> str:
     """What ``name`` resolves to, as :meth:`Routing.explain` returns it (an empty route is
     explained, not raised; an unknown name still raises)."""
@@ -99,7 +99,7 @@ def explain_route(
         from ..cascade.routes import explain_cascade_route
 
         return explain_cascade_route(routing, name, resolved, catalog, where, _model_facts)
-    lines: List[str] = []
+    lines: list[str] = []
     if resolved.kind == "alias":
         how = "traffic spread across the members by weight and speed" if resolved.spread else "tried in order"
         lines.append(f"alias {name!r}{where}: a fixed chain, {how}")
@@ -171,8 +171,8 @@ def _cap_line(routing: Routing, resolved: ResolvedRoute, catalog: Catalog, reque
 
 
 def fit_cost_cap_preview(
-    pool: Sequence[str], cap: Decimal, max_tokens: Optional[int], lookup: Callable[[str], Optional[Model]]
-) -> Tuple[List[str], List[Tuple[str, str]]]:
+    pool: Sequence[str], cap: Decimal, max_tokens: int | None, lookup: Callable[[str], Model | None]
+) -> tuple[list[str], list[tuple[str, str]]]:
     """:func:`fit_cost_cap` without raising (``([], reasons)`` when nothing fits)."""
     try:
         return fit_cost_cap(pool, cap, _SHORT_PROMPT_BYTES, max_tokens, lookup, "the preview")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any
 
 from .._format import usd
 from ..catalog import Model
@@ -30,10 +30,10 @@ DEFAULT_OUTPUT_ALLOWANCE = 4096
 """Completion tokens a capped request may use when it sets no ``max_tokens``."""
 
 
-def merge_params(*layers: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+def merge_params(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     """Request parameters from the lowest layer (route or alias defaults) to the highest
     (the call): a later layer's value wins; ``provider`` preferences merge key by key."""
-    merged: Dict[str, Any] = {}
+    merged: dict[str, Any] = {}
     for layer in layers:
         if not layer:
             continue
@@ -49,9 +49,9 @@ def spread_order(
     chain: Sequence[str],
     weights: Mapping[str, float],
     latencies: Mapping[str, float],
-    cooling: Set[str],
+    cooling: set[str],
     rng: Callable[[], float] = random.random,
-) -> List[str]:
+) -> list[str]:
     """``chain`` reordered to share traffic: healthy members drawn one after another with
     probability proportional to ``weight x (median latency / own latency)`` (weight 1 when
     unlisted; unmeasured members count as the median; the speed factor is kept within
@@ -62,13 +62,13 @@ def spread_order(
         s for s in (latencies.get(m) for m in healthy) if isinstance(s, (int, float)) and math.isfinite(s) and s > 0
     )
     median = measured[len(measured) // 2] if measured else 1.0
-    scores: Dict[str, float] = {}
+    scores: dict[str, float] = {}
     for model in healthy:
         seconds = latencies.get(model)
         measured_ok = isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0
         speed = min(max(median / float(seconds or 1.0), _MIN_SPEED), _MAX_SPEED) if measured_ok else 1.0
         scores[model] = max(float(weights.get(model, 1.0)), 0.0) * speed
-    order: List[str] = []
+    order: list[str] = []
     pool = list(healthy)
     while pool:
         total = sum(scores[m] for m in pool)
@@ -92,8 +92,8 @@ class PriceTable:
 
     __slots__ = ("entries",)
 
-    def __init__(self, pool: Sequence[str], lookup: Callable[[str], Optional[Model]]) -> None:
-        self.entries: List[Tuple[str, Optional[Model], Optional[Tuple[float, float, float]]]] = []
+    def __init__(self, pool: Sequence[str], lookup: Callable[[str], Model | None]) -> None:
+        self.entries: list[tuple[str, Model | None, tuple[float, float, float] | None]] = []
         for entry in pool:
             model = lookup(entry)
             pricing = model.pricing if model is not None else None
@@ -108,17 +108,17 @@ def fit_cost_cap(
     chain: Sequence[str],
     cap: Decimal,
     body_bytes: int,
-    max_tokens: Optional[int],
-    lookup: Callable[[str], Optional[Model]],
+    max_tokens: int | None,
+    lookup: Callable[[str], Model | None],
     requested: str,
-    want: Optional[int] = None,
-    table: Optional[PriceTable] = None,
-) -> Tuple[List[str], List[Tuple[str, str]]]:
+    want: int | None = None,
+    table: PriceTable | None = None,
+) -> tuple[list[str], list[tuple[str, str]]]:
     """The members of ``chain`` (in order; ``table``: the same pool, priced beforehand)
     whose worst case fits ``cap``, at most ``want`` of them, and ``(member, why)`` for
     those skipped; raises :class:`BudgetExceededError` naming the reasons when none fits."""
-    kept: List[str] = []
-    skipped: List[Tuple[str, str]] = []
+    kept: list[str] = []
+    skipped: list[tuple[str, str]] = []
     allowance = max_tokens if max_tokens is not None else DEFAULT_OUTPUT_ALLOWANCE
     prompt_tokens = estimate_prompt_tokens(body_bytes)
     ceiling = float(cap) * (1 + 1e-9)  # above it (floats agree to ~1e-15): surely over
@@ -151,7 +151,7 @@ def fit_cost_cap(
     return kept, [(entry, why or "could cost more than the cap") for entry, why in skipped]
 
 
-def _over(entry: str, lookup: Callable[[str], Optional[Model]], body_bytes: int, allowance: int) -> str:
+def _over(entry: str, lookup: Callable[[str], Model | None], body_bytes: int, allowance: int) -> str:
     model = lookup(entry)
     worst = worst_case_cost(model, body_bytes, allowance) if model is not None else None
     return "its price is unknown" if worst is None else f"could cost up to {usd(worst)}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from .._format import did_you_mean, trim, usd
 from ..catalog import DYNAMIC_VARIANTS, Catalog, Model
@@ -50,33 +50,33 @@ class ResolvedRoute:
 
     name: str
     kind: str
-    chain: Tuple[str, ...]
-    reasons: Tuple[Tuple[str, str], ...]
-    mode: Optional[str] = None
+    chain: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]
+    mode: str | None = None
     candidates: int = 0
-    dropped: Tuple[Tuple[str, str], ...] = ()
-    providers: Optional[Mapping[str, Any]] = field(default=None, hash=False)
-    max_retries: Optional[int] = None
-    hedge_after: Optional[float] = None
-    deadline_s: Optional[float] = None
-    max_cost_per_request: Optional[Decimal] = None
-    params: Optional[Mapping[str, Any]] = field(default=None, hash=False)
+    dropped: tuple[tuple[str, str], ...] = ()
+    providers: Mapping[str, Any] | None = field(default=None, hash=False)
+    max_retries: int | None = None
+    hedge_after: float | None = None
+    deadline_s: float | None = None
+    max_cost_per_request: Decimal | None = None
+    params: Mapping[str, Any] | None = field(default=None, hash=False)
     spread: bool = False
-    weights: Optional[Mapping[str, float]] = field(default=None, hash=False)
-    unknown: Tuple[str, ...] = ()
-    ranked: Tuple[str, ...] = field(default=(), compare=False, repr=False)
-    cascade: Optional[Any] = field(default=None, hash=False)
+    weights: Mapping[str, float] | None = field(default=None, hash=False)
+    unknown: tuple[str, ...] = ()
+    ranked: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    cascade: Any | None = field(default=None, hash=False)
 
 
 # ----------------------------------------------------------------------- catalog view
 
 
-def _per_token(value: Optional[Decimal]) -> Optional[Decimal]:
+def _per_token(value: Decimal | None) -> Decimal | None:
     """A catalog price, ``None`` when unknown or dynamic (negative, e.g. ``"-1"``)."""
     return value if value is not None and value >= 0 else None
 
 
-def _price(model: Model) -> Optional[Decimal]:
+def _price(model: Model) -> Decimal | None:
     """Prompt + completion USD per token; ``None`` when either is unknown."""
     prompt, completion = _per_token(model.pricing.prompt), _per_token(model.pricing.completion)
     if prompt is None or completion is None:
@@ -116,7 +116,7 @@ def _having(route: Route) -> str:
     return f"{listed} with {', '.join(parts)}" if parts else listed
 
 
-def _per_million(value: Optional[Decimal]) -> str:
+def _per_million(value: Decimal | None) -> str:
     value = _per_token(value)
     return "?" if value is None else usd(value * _MILLION)
 
@@ -135,7 +135,7 @@ def _unknown_id_error(model_id: str, key: str, catalog: Catalog) -> RoutingError
 UNKNOWN_NOTE = "not in the catalog: passed through as is"
 
 
-def _check_id(model_id: str, key: str, catalog: Catalog, strict: bool = True) -> Tuple[Optional[Model], str]:
+def _check_id(model_id: str, key: str, catalog: Catalog, strict: bool = True) -> tuple[Model | None, str]:
     """The catalog model for ``model_id`` (with ``model_id`` as its id) and a note, or
     ``None`` when OpenRouter resolves the id (``~`` aliases, presets), when another backend
     serves it (``NAME::model``) or, unless ``strict`` (then it raises), when the catalog
@@ -160,7 +160,7 @@ def _check_id(model_id: str, key: str, catalog: Catalog, strict: bool = True) ->
 
 
 def _resolve_alias(
-    name: str, ids: Tuple[str, ...], catalog: Catalog, options: Optional[AliasOptions] = None, strict: bool = True
+    name: str, ids: tuple[str, ...], catalog: Catalog, options: AliasOptions | None = None, strict: bool = True
 ) -> ResolvedRoute:
     reasons = []
     unknown = []
@@ -187,11 +187,11 @@ def _resolve_alias(
 
 
 # A filter step: config key, predicate, why a model fails it, suggestion when it empties the set.
-_Step = Tuple[str, Callable[[Model], bool], Callable[[Model], str], Callable[[List[Model]], str]]
+_Step = tuple[str, Callable[[Model], bool], Callable[[Model], str], Callable[[list[Model]], str]]
 
 
-def _steps(route: Route) -> List[_Step]:
-    steps: List[_Step] = []
+def _steps(route: Route) -> list[_Step]:
+    steps: list[_Step] = []
     outputs = route.output_modalities or ("text",)
     for modality in outputs:
 
@@ -201,7 +201,7 @@ def _steps(route: Route) -> List[_Step]:
         def no_output(_: Model, x: str = modality) -> str:
             return f"does not output {x}"
 
-        def output_hint(before: List[Model], x: str = modality) -> str:
+        def output_hint(before: list[Model], x: str = modality) -> str:
             have = sorted({o for m in before for o in m.architecture.output_modalities})
             return f"none of the {_remaining(before)} outputs {x!r}; they output: {', '.join(have)}"
 
@@ -214,7 +214,7 @@ def _steps(route: Route) -> List[_Step]:
         def no_input(_: Model, x: str = modality) -> str:
             return f"does not accept {x} input"
 
-        def input_hint(before: List[Model], x: str = modality) -> str:
+        def input_hint(before: list[Model], x: str = modality) -> str:
             have = sorted({i for m in before for i in m.architecture.input_modalities})
             return f"none of the {_remaining(before)} accepts {x!r}; they accept: {', '.join(have)}"
 
@@ -227,7 +227,7 @@ def _steps(route: Route) -> List[_Step]:
         def no_support(_: Model, x: str = feature) -> str:
             return f"does not support {x}"
 
-        def support_hint(before: List[Model], x: str = feature) -> str:
+        def support_hint(before: list[Model], x: str = feature) -> str:
             return f"none of the {_remaining(before)} supports {x!r}; drop it from supports or widen the pool"
 
         steps.append(("supports", supports, no_support, support_hint))
@@ -240,7 +240,7 @@ def _steps(route: Route) -> List[_Step]:
         def too_short(m: Model) -> str:
             return f"context {m.context_length or 0:,} < {least:,}"
 
-        def context_hint(before: List[Model]) -> str:
+        def context_hint(before: list[Model]) -> str:
             best = max((m.context_length or 0) for m in before)
             return f"the largest context among the {_remaining(before)} is {best:,}: lower min_context to {best}"
 
@@ -260,7 +260,7 @@ def _steps(route: Route) -> List[_Step]:
         def too_dear(m: Model, limit: Decimal = ceiling, p: str = part) -> str:
             return f"{p} {_per_million(getattr(m.pricing, p))}/M > {usd(limit)}/M"
 
-        def price_hint(before: List[Model], k: str = key, p: str = part) -> str:
+        def price_hint(before: list[Model], k: str = key, p: str = part) -> str:
             known = [v for v in (_per_token(getattr(m.pricing, p)) for m in before) if v is not None]
             if not known:
                 return f"no remaining model has a known {p} price"
@@ -278,7 +278,7 @@ def _steps(route: Route) -> List[_Step]:
         def other_author(m: Model) -> str:
             return f"by {m.author}, not {', '.join(authors)}"
 
-        def author_hint(before: List[Model]) -> str:
+        def author_hint(before: list[Model]) -> str:
             have = sorted({m.author for m in before})
             hint = next((h for h in (did_you_mean(a, have) for a in authors) if h), None)
             return hint or f"authors among the {_remaining(before)}: {', '.join(have[:20])}"
@@ -293,7 +293,7 @@ def _steps(route: Route) -> List[_Step]:
         def is_excluded(_: Model) -> str:
             return "excluded"
 
-        def exclude_hint(before: List[Model]) -> str:
+        def exclude_hint(before: list[Model]) -> str:
             return "every remaining model is excluded: remove some ids from exclude"
 
         steps.append(("exclude", not_excluded, is_excluded, exclude_hint))
@@ -301,31 +301,31 @@ def _steps(route: Route) -> List[_Step]:
 
 
 def _order(
-    models: List[Model], mode: str, latencies: Mapping[str, float], having: str
-) -> Tuple[List[Model], Dict[str, str]]:
+    models: list[Model], mode: str, latencies: Mapping[str, float], having: str
+) -> tuple[list[Model], dict[str, str]]:
     """The models in ``mode`` order, and why, per model id (``having``: the requirements
     as a phrase, ``" with tools"``)."""
     n = len(models)
     of_n = f"of {_count(n, 'model')}{having}"
 
-    def price_key(m: Model) -> Tuple[bool, Decimal]:
+    def price_key(m: Model) -> tuple[bool, Decimal]:
         price = _price(m)
         return (price is None, price if price is not None else Decimal(0))
 
-    def latency(m: Model) -> Optional[float]:
+    def latency(m: Model) -> float | None:
         value = latencies.get(m.id)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             return None
         return float(value)
 
-    why: Dict[str, str] = {}
+    why: dict[str, str] = {}
     if mode == "ordered":
         ordered = list(models)
         for i, m in enumerate(ordered, 1):
             why[m.id] = f"listed #{i} in models"
         return ordered, why
 
-    def cheapest_order(models: List[Model], why: Dict[str, str]) -> Tuple[List[Model], Dict[str, str]]:
+    def cheapest_order(models: list[Model], why: dict[str, str]) -> tuple[list[Model], dict[str, str]]:
         ordered = sorted(models, key=lambda m: (*price_key(m), -(m.context_length or 0), m.id))
         for i, m in enumerate(ordered, 1):
             known = _price(m) is not None
@@ -336,7 +336,7 @@ def _order(
         return cheapest_order(models, why)
     if mode == "quality":
 
-        def quality_key(m: Model) -> Tuple[bool, Decimal, int, str]:
+        def quality_key(m: Model) -> tuple[bool, Decimal, int, str]:
             unknown, price = price_key(m)
             return (unknown, -price, -(m.context_length or 0), m.id)
 
@@ -372,7 +372,7 @@ def _order(
             return math.inf
         return abs(math.log2(float(max(price, floor) / max(median, floor))))
 
-    def balanced_key(m: Model) -> Tuple[float, bool, float, float, str]:
+    def balanced_key(m: Model) -> tuple[float, bool, float, float, str]:
         d = distance(m)
         seconds = latency(m)
         return (math.floor(d) if math.isfinite(d) else math.inf, seconds is None, seconds or 0.0, d, m.id)
@@ -396,11 +396,11 @@ def _resolve_route(
     route: Route, catalog: Catalog, latencies: Mapping[str, float], strict: bool = True
 ) -> ResolvedRoute:
     key = f"routes.{route.name}"
-    notes: Dict[str, str] = {}
-    pool: List[Model] = []
-    passthrough: List[str] = []
-    free_aside: List[Model] = []
-    unknown: List[str] = []
+    notes: dict[str, str] = {}
+    pool: list[Model] = []
+    passthrough: list[str] = []
+    free_aside: list[Model] = []
+    unknown: list[str] = []
     if route.models:
         for i, model_id in enumerate(route.models):
             model, note = _check_id(model_id, f"{key}.models[{i}]", catalog, strict)
@@ -424,7 +424,7 @@ def _resolve_route(
                 key=f"{key}.prefer_free",
                 suggestion="set prefer_free = true to use them",
             )
-    dropped: List[Tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = []
     steps = _steps(route)
     for step_key, keep, why_not, hint in steps:
         kept = [m for m in pool if keep(m)]

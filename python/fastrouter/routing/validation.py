@@ -6,18 +6,18 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from .._format import did_you_mean
 from ..errors import RoutingError
 
-MODES: Tuple[str, ...] = ("cheapest", "balanced", "quality", "fastest", "ordered", "spread")
+MODES: tuple[str, ...] = ("cheapest", "balanced", "quality", "fastest", "ordered", "spread")
 """Route modes; see the module documentation."""
 
-ALIAS_MODES: Tuple[str, ...] = ("ordered", "spread")
+ALIAS_MODES: tuple[str, ...] = ("ordered", "spread")
 """Alias modes: the listed order, or traffic shared across the members."""
 
-BUDGET_PERIODS: Tuple[str, ...] = ("request", "day", "total")
+BUDGET_PERIODS: tuple[str, ...] = ("request", "day", "total")
 """What a :class:`~fastrouter.budget.Budget` amount is per (``day``: the UTC day)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -153,12 +153,12 @@ def _check_str(value: Any, key: str, example: str = '"text"') -> str:
     return value
 
 
-def _check_str_list(value: Any, key: str, example: str, *, unique: bool = True) -> Tuple[str, ...]:
+def _check_str_list(value: Any, key: str, example: str, *, unique: bool = True) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)):
         raise _type_error(key, "a list of strings", value, example)
-    items: List[str] = []
+    items: list[str] = []
     for i, item in enumerate(value):
         text = _check_str(item, f"{key}[{i}]", example.strip("[]").split(",")[0].strip() or '"text"')
         if unique and text in items:
@@ -167,7 +167,7 @@ def _check_str_list(value: Any, key: str, example: str, *, unique: bool = True) 
     return tuple(items)
 
 
-def _check_known(values: Tuple[str, ...], key: str, known: Sequence[str], what: str) -> None:
+def _check_known(values: tuple[str, ...], key: str, known: Sequence[str], what: str) -> None:
     """Reject near misses of known names; let unknown-but-different names through."""
     for i, value in enumerate(values):
         normal = value.strip().lower().replace("-", "_").replace(" ", "_")
@@ -272,7 +272,7 @@ def _json_like(value: Any, key: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_like(v, f"{key}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise RoutingError(f"keys must be strings, got {k!r}", key=key)
@@ -283,13 +283,13 @@ def _json_like(value: Any, key: str) -> Any:
     raise _type_error(key, "a string, number, boolean, list or table", value, '"price"')
 
 
-def _check_providers(value: Any, key: str) -> Optional[Dict[str, Any]]:
+def _check_providers(value: Any, key: str) -> dict[str, Any] | None:
     """OpenRouter ``provider`` preferences: light checks on the documented keys, near-miss
     keys rejected, anything else passed through as JSON."""
     if value is None:
         return None
     table = _check_table(value, key, '{ sort = "throughput" }')
-    prefs: Dict[str, Any] = _json_like(table, key)
+    prefs: dict[str, Any] = _json_like(table, key)
     for name, item in prefs.items():
         sub = f"{key}.{name}"
         if name not in _PROVIDER_KEYS:
@@ -325,7 +325,7 @@ def _check_providers(value: Any, key: str) -> Optional[Dict[str, Any]]:
     return prefs or None
 
 
-def _check_params(value: Any, key: str) -> Optional[Dict[str, Any]]:
+def _check_params(value: Any, key: str) -> dict[str, Any] | None:
     """Request defaults (``params = { temperature = 0.3 }``): keys are
     ``chat.completions.create`` parameters (near misses get a did-you-mean), values JSON."""
     from ..params import PARAM_NAMES
@@ -342,16 +342,16 @@ def _check_params(value: Any, key: str) -> Optional[Dict[str, Any]]:
                 key=f"{key}.{name}",
                 suggestion=did_you_mean(str(name), known) or "newer fields go in extra_body={...} per call",
             )
-    params: Dict[str, Any] = _json_like(table, key)
+    params: dict[str, Any] = _json_like(table, key)
     return params or None
 
 
-def _check_weights(value: Any, key: str, members: Sequence[str]) -> Optional[Dict[str, float]]:
+def _check_weights(value: Any, key: str, members: Sequence[str]) -> dict[str, float] | None:
     """``weights = { "a/x" = 3 }``: positive numbers for members (others weigh 1)."""
     if value is None:
         return None
     table = _check_table(value, key, '{ "openai/gpt-4o-mini" = 3 }')
-    weights: Dict[str, float] = {}
+    weights: dict[str, float] = {}
     for name, weight in table.items():
         sub = f"{key}.{name}"
         if members and name not in members:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable, NamedTuple, Optional, Sequence, Set, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 __all__ = ["LimitSpec", "BudgetSlot", "Store", "WINDOW_S", "WAIT_FOR_RELEASE"]
 
@@ -17,7 +18,7 @@ WAIT_FOR_RELEASE = float("inf")
 
 logger = logging.getLogger("fastrouter")
 # Background store operations still running (a task must be referenced until it ends).
-_running: Set[asyncio.Task[Any]] = set()
+_running: set[asyncio.Task[Any]] = set()
 
 
 def _report(task: asyncio.Task[Any]) -> None:
@@ -30,9 +31,9 @@ class LimitSpec(NamedTuple):
     """One limit as a store sees it: its key and caps (``None``: uncapped)."""
 
     key: str
-    rpm: Optional[int]
-    tpm: Optional[int]
-    concurrency: Optional[int]
+    rpm: int | None
+    tpm: int | None
+    concurrency: int | None
 
 
 class BudgetSlot(NamedTuple):
@@ -78,7 +79,7 @@ class Store:
         self.tighten(keys, seconds)
 
     # -- budgets: reserve (all or nothing) and settle, in nano-USD
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
         """Reserve ``amount`` on every slot, or nothing: ``(0, 0)`` when reserved, else
         ``(i, committed)``, the 1-based slot that would break and what it already holds."""
         raise NotImplementedError
@@ -91,41 +92,41 @@ class Store:
         """Spent plus reserved on one budget, in nano-USD."""
         raise NotImplementedError
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
         return self.budget_reserve(slots, amount)
 
     async def budget_settle_async(self, keys: Sequence[str], reserved: int, actual: int) -> None:
         self.budget_settle(keys, reserved, actual)
 
     # -- cooldowns: models skipped by chains until a time
-    def cool(self, models: Sequence[Tuple[str, float]]) -> None:
+    def cool(self, models: Sequence[tuple[str, float]]) -> None:
         """Mark each ``(model, seconds)`` as cooling down for that long."""
         raise NotImplementedError
 
-    def cooling(self, models: Sequence[str]) -> Set[str]:
+    def cooling(self, models: Sequence[str]) -> set[str]:
         """The ones of ``models`` cooling down now."""
         raise NotImplementedError
 
-    async def cool_async(self, models: Sequence[Tuple[str, float]]) -> None:
+    async def cool_async(self, models: Sequence[tuple[str, float]]) -> None:
         self.cool(models)
 
-    async def cooling_async(self, models: Sequence[str]) -> Set[str]:
+    async def cooling_async(self, models: Sequence[str]) -> set[str]:
         return self.cooling(models)
 
     # -- the response cache: bytes by key, with a TTL, bounded by size (LRU)
-    def cache_get(self, key: bytes) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> bytes | None:
         """The live value at ``key`` (marking it recently used), or ``None``."""
         raise NotImplementedError
 
-    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         """Store ``value`` for ``ttl_s`` seconds (``None``: no expiry), evicting the least
         recently used entries while the cache holds more than ``max_bytes``."""
         raise NotImplementedError
 
-    async def cache_get_async(self, key: bytes) -> Optional[bytes]:
+    async def cache_get_async(self, key: bytes) -> bytes | None:
         return self.cache_get(key)
 
-    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         self.cache_put(key, value, ttl_s, max_bytes)
 
     def background(self, on_loop: bool, operation: str, *args: Any) -> None:

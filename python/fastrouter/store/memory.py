@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
 from time import monotonic
-from typing import Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .base import WAIT_FOR_RELEASE, WINDOW_S, BudgetSlot, LimitSpec, Store
 
@@ -20,12 +20,12 @@ class _Window:
     __slots__ = ("entries", "requests", "tokens", "inflight", "blocked_until", "by_id")
 
     def __init__(self) -> None:
-        self.entries: Deque[List[float]] = deque()
+        self.entries: deque[list[float]] = deque()
         self.requests = 0
         self.tokens = 0
         self.inflight = 0
         self.blocked_until = 0.0
-        self.by_id: Dict[str, List[float]] = {}
+        self.by_id: dict[str, list[float]] = {}
 
     def expire(self, now: float) -> None:
         horizon = now - WINDOW_S
@@ -63,10 +63,10 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._windows: Dict[str, _Window] = {}
-        self._budgets: Dict[str, List[int]] = {}
-        self._cooling: Dict[str, float] = {}
-        self._cache: OrderedDict[bytes, Tuple[bytes, float]] = OrderedDict()
+        self._windows: dict[str, _Window] = {}
+        self._budgets: dict[str, list[int]] = {}
+        self._cooling: dict[str, float] = {}
+        self._cache: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
         self._cache_bytes = 0
 
     def _window(self, key: str) -> _Window:
@@ -131,7 +131,7 @@ class MemoryStore(Store):
                 window = self._window(key)
                 window.blocked_until = max(window.blocked_until, until)
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
         with self._lock:
             for index, slot in enumerate(slots, 1):
                 spent, reserved = self._budgets.get(slot.key, (0, 0))
@@ -153,18 +153,18 @@ class MemoryStore(Store):
             spent, reserved = self._budgets.get(key, (0, 0))
             return spent + reserved
 
-    def cool(self, models: Sequence[Tuple[str, float]]) -> None:
+    def cool(self, models: Sequence[tuple[str, float]]) -> None:
         now = monotonic()
         with self._lock:
             for model, seconds in models:
                 self._cooling[model] = max(self._cooling.get(model, 0.0), now + seconds)
 
-    def cooling(self, models: Sequence[str]) -> Set[str]:
+    def cooling(self, models: Sequence[str]) -> set[str]:
         now = monotonic()
         with self._lock:
             return {m for m in models if self._cooling.get(m, 0.0) > now}
 
-    def cache_get(self, key: bytes) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> bytes | None:
         with self._lock:
             found = self._cache.get(key)
             if found is None:
@@ -177,7 +177,7 @@ class MemoryStore(Store):
             self._cache.move_to_end(key)
             return value
 
-    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         size = len(key) + len(value)  # the key is the request itself: it counts too
         if size > max_bytes:
             return  # would evict everything and still not fit

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -29,8 +30,8 @@ _SOCKET_TIMEOUT_S = 5.0
 _MAX_CONNECTIONS = 8
 
 
-def _limit_args(specs: Sequence[LimitSpec]) -> List[int]:
-    out: List[int] = []
+def _limit_args(specs: Sequence[LimitSpec]) -> list[int]:
+    out: list[int] = []
     for spec in specs:
         for cap in (spec.rpm, spec.tpm, spec.concurrency):
             out.append(-1 if cap is None else cap)
@@ -63,7 +64,7 @@ class RedisStore(Store):
         self._sync = redis.Redis(connection_pool=pool)
         # asyncio clients are bound to the loop they were made on: one per loop.
         self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, Tuple[redis.asyncio.Redis, Dict[str, Any]]
+            asyncio.AbstractEventLoop, tuple[redis.asyncio.Redis, dict[str, Any]]
         ] = weakref.WeakKeyDictionary()
         self._scripts = {name: self._sync.register_script(getattr(scripts, name)) for name in _SCRIPTS}
 
@@ -74,7 +75,7 @@ class RedisStore(Store):
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
 
-    def _abound(self) -> Tuple[redis.asyncio.Redis, Dict[str, Any]]:
+    def _abound(self) -> tuple[redis.asyncio.Redis, dict[str, Any]]:
         loop = asyncio.get_running_loop()
         bound = self._async.get(loop)
         if bound is None:
@@ -107,7 +108,7 @@ class RedisStore(Store):
         return self._call(lambda: script(keys=list(keys), args=list(args)))
 
     # -- limits
-    def _admit_args(self, specs: Sequence[LimitSpec], rid: str, tokens: int, lease_s: float) -> Tuple[Any, ...]:
+    def _admit_args(self, specs: Sequence[LimitSpec], rid: str, tokens: int, lease_s: float) -> tuple[Any, ...]:
         keys = [self._key("limit", spec.key) for spec in specs]
         args = [rid, tokens, int(lease_s * 1000), int(WINDOW_S * 1000), *_limit_args(specs)]
         return keys, args
@@ -144,17 +145,17 @@ class RedisStore(Store):
             raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
 
     # -- budgets
-    def _reserve_args(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[Any, ...]:
-        args: List[int] = [amount]
+    def _reserve_args(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[Any, ...]:
+        args: list[int] = [amount]
         for slot in slots:
             args += [slot.cap_nanos, slot.ttl_s]
         return [self._key("budget", slot.key) for slot in slots], args
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
         index, committed = self._run("BUDGET_RESERVE", *self._reserve_args(slots, amount))
         return int(index), int(committed)
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> Tuple[int, int]:
+    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
         index, committed = await self._acall("BUDGET_RESERVE", *self._reserve_args(slots, amount))
         return int(index), int(committed)
 
@@ -169,13 +170,13 @@ class RedisStore(Store):
         return int(spent or 0) + int(reserved or 0)
 
     # -- cooldowns
-    def cool(self, models: Sequence[Tuple[str, float]]) -> None:
+    def cool(self, models: Sequence[tuple[str, float]]) -> None:
         pipe = self._sync.pipeline(transaction=False)
         for model, seconds in models:
             pipe.set(self._key("cool", model), 1, px=max(int(seconds * 1000), 1))
         self._call(pipe.execute)
 
-    async def cool_async(self, models: Sequence[Tuple[str, float]]) -> None:
+    async def cool_async(self, models: Sequence[tuple[str, float]]) -> None:
         try:
             async with self._aclient().pipeline(transaction=False) as pipe:
                 for model, seconds in models:
@@ -184,19 +185,19 @@ class RedisStore(Store):
         except redis.RedisError as error:
             raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
 
-    def cooling(self, models: Sequence[str]) -> Set[str]:
+    def cooling(self, models: Sequence[str]) -> set[str]:
         found = self._call(lambda: self._sync.mget([self._key("cool", m) for m in models]))
-        return {m for m, hit in zip(models, found) if hit is not None}
+        return {m for m, hit in zip(models, found, strict=False) if hit is not None}
 
-    async def cooling_async(self, models: Sequence[str]) -> Set[str]:
+    async def cooling_async(self, models: Sequence[str]) -> set[str]:
         try:
             found = await self._aclient().mget([self._key("cool", m) for m in models])
         except redis.RedisError as error:
             raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
-        return {m for m, hit in zip(models, found) if hit is not None}
+        return {m for m, hit in zip(models, found, strict=False) if hit is not None}
 
     # -- cache
-    def _cache_keys(self, request: bytes) -> List[str]:
+    def _cache_keys(self, request: bytes) -> list[str]:
         key = digest(request)
         return [
             self._key("cache", key),
@@ -205,19 +206,19 @@ class RedisStore(Store):
             self._key("cache", "_bytes"),
         ]
 
-    def cache_get(self, key: bytes) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> bytes | None:
         value = self._run("CACHE_GET", self._cache_keys(key)[:2], [])
         return None if value is None else bytes(value)
 
-    async def cache_get_async(self, key: bytes) -> Optional[bytes]:
+    async def cache_get_async(self, key: bytes) -> bytes | None:
         value = await self._acall("CACHE_GET", self._cache_keys(key)[:2], [])
         return None if value is None else bytes(value)
 
-    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         if len(value) <= max_bytes:
             self._run("CACHE_PUT", self._cache_keys(key), [value, int((ttl_s or 0) * 1000), max_bytes])
 
-    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    async def cache_put_async(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         if len(value) <= max_bytes:
             await self._acall("CACHE_PUT", self._cache_keys(key), [value, int((ttl_s or 0) * 1000), max_bytes])
 

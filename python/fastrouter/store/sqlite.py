@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from typing import Optional
 
 from ..cache.key import digest
 from .memory import MemoryStore
@@ -32,10 +31,10 @@ class SqliteStore(MemoryStore):
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
-    def cache_get(self, key: bytes) -> Optional[bytes]:
+    def cache_get(self, key: bytes) -> bytes | None:
         return self._get(digest(key))
 
-    def _get(self, key: str) -> Optional[bytes]:
+    def _get(self, key: str) -> bytes | None:
         now = time.time()
         with self._db_lock:
             row = self._db.execute("SELECT value, expires FROM cache WHERE key = ?", (key,)).fetchone()
@@ -47,10 +46,10 @@ class SqliteStore(MemoryStore):
             self._db.execute("UPDATE cache SET used = ? WHERE key = ?", (now, key))
             return bytes(row[0])
 
-    def cache_put(self, key: bytes, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def cache_put(self, key: bytes, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         self._put(digest(key), value, ttl_s, max_bytes)
 
-    def _put(self, key: str, value: bytes, ttl_s: Optional[float], max_bytes: int) -> None:
+    def _put(self, key: str, value: bytes, ttl_s: float | None, max_bytes: int) -> None:
         if len(value) > max_bytes:
             return
         now = time.time()

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from .cost import answer_cost, backend_cost, catalog_cost
 from .entries import CascadeMark, entry_for_completion, entry_for_failure
@@ -69,12 +70,12 @@ class RequestBooks:
         self,
         ledger: UsageLedger,
         budgets: BudgetBook,
-        load_catalog: Callable[[], Optional[Catalog]],
+        load_catalog: Callable[[], Catalog | None],
         reconcile: Callable[[str], None],
         requested: str,
-        tags: Tuple[str, ...],
+        tags: tuple[str, ...],
         streamed: bool,
-        backends: Optional[Mapping[str, Backend]] = None,
+        backends: Mapping[str, Backend] | None = None,
     ) -> None:
         self.ledger = ledger
         self.budgets = budgets
@@ -84,15 +85,15 @@ class RequestBooks:
         self.tags = tags
         self.streamed = streamed
         self.started = time.time()
-        self.reservation: Optional[Reservation] = None
+        self.reservation: Reservation | None = None
         # A cascade's label for this tier's entry, and the entry once recorded.
-        self.cascade: Optional[CascadeMark] = None
-        self.entry: Optional[UsageEntry] = None
+        self.cascade: CascadeMark | None = None
+        self.entry: UsageEntry | None = None
         self.done = False
         self.pid = os.getpid()
         self.backends = backends
 
-    def reserve(self, estimate: Optional[Decimal], unpriced: Tuple[str, ...] = ()) -> None:
+    def reserve(self, estimate: Decimal | None, unpriced: tuple[str, ...] = ()) -> None:
         """Hold ``estimate`` (the request's worst case; ``None`` when ``unpriced`` members
         have no price) against the budgets, or raise :class:`BudgetExceededError` when it
         breaks one (nothing is held then). The per-request cap is applied before, when
@@ -107,7 +108,7 @@ class RequestBooks:
         """:meth:`confirm`, awaiting the store."""
         await self.budgets.confirm_async(self.reservation, f"a request to {self.requested}")
 
-    def served_from_cache(self, completion: ChatCompletion, saved: Optional[Decimal]) -> ChatCompletion:
+    def served_from_cache(self, completion: ChatCompletion, saved: Decimal | None) -> ChatCompletion:
         """The response cache answered: record a hit at cost 0 with what it ``saved``."""
         entry = self._entry(completion, "ok", streamed=self.streamed)
         entry = replace(entry, cost_source="cache", saved_cost=saved or Decimal(0))
@@ -138,7 +139,7 @@ class RequestBooks:
             model=served,
         )
 
-    def _backend_entry(self, completion: ChatCompletion) -> Optional[str]:
+    def _backend_entry(self, completion: ChatCompletion) -> str | None:
         """The ``backend::model`` entry that answered, ``None`` for OpenRouter answers."""
         if not self.backends or not completion._attempts:
             return None
@@ -154,7 +155,7 @@ class RequestBooks:
         self.done = True
         return True
 
-    def _record(self, entry: UsageEntry, actual: Optional[Decimal]) -> None:
+    def _record(self, entry: UsageEntry, actual: Decimal | None) -> None:
         self.entry = entry
         try:
             self.ledger.record(entry)
@@ -194,7 +195,7 @@ class RequestBooks:
         return self
 
     def __exit__(
-        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc is not None:
             self.failed(exc)

@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 import time
 from _thread import RLock
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING
 
 from ..errors import BudgetExceededError, PriceUnknownError
 from .ledger import UsageLedger
@@ -62,12 +63,12 @@ class Budget:
 
     usd: Decimal
     per: str = "total"
-    tags: Tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     unknown_price: str = "refuse"
 
     def __init__(
         self,
-        usd: Union[Decimal, float, int, str],
+        usd: Decimal | float | int | str,
         per: str = "total",
         tags: Iterable[str] = (),
         unknown_price: str = "refuse",
@@ -97,11 +98,11 @@ class Reservation:
     """What one request holds against its budgets until it settles."""
 
     amount: Decimal
-    budgets: List[int] = field(default_factory=list)
+    budgets: list[int] = field(default_factory=list)
     day: str = ""
     unpriced: bool = False  # nothing held: the worst case could not be priced
     # Shared budgets (a store's counters), taken by ``BudgetBook.confirm``.
-    slots: List[BudgetSlot] = field(default_factory=list)
+    slots: list[BudgetSlot] = field(default_factory=list)
     confirmed: bool = False
 
 
@@ -109,7 +110,7 @@ class BudgetBook:
     """The budgets of one client: committed spending plus in-flight reservations."""
 
     def __init__(
-        self, budgets: Sequence[Budget], ledger: UsageLedger, store: Optional[Store] = None, on_loop: bool = False
+        self, budgets: Sequence[Budget], ledger: UsageLedger, store: Store | None = None, on_loop: bool = False
     ) -> None:
         for budget in budgets:
             if not isinstance(budget, Budget):
@@ -122,11 +123,11 @@ class BudgetBook:
         now = time.time()
         day_start = now - now % 86_400  # UTC midnight: POSIX days are 86,400 s
         # Spending already in the ledger (a durable one remembers earlier runs).
-        self._spent: List[Decimal] = [
+        self._spent: list[Decimal] = [
             ledger.spent_since(day_start if b.per == "day" else 0.0, b.tags) if b.per != "request" else _ZERO
             for b in self.budgets
         ]
-        self._reserved: List[Decimal] = [_ZERO] * len(self.budgets)
+        self._reserved: list[Decimal] = [_ZERO] * len(self.budgets)
         self.store = store if store is not None and store.shared else None
         self.on_loop = on_loop  # an async client's: settle on the store without blocking its loop
 
@@ -154,8 +155,8 @@ class BudgetBook:
                     self._spent[index] = _ZERO
 
     def reserve(
-        self, estimate: Optional[Decimal], tags: Sequence[str], what: str, unpriced: Sequence[str] = ()
-    ) -> Optional[Reservation]:
+        self, estimate: Decimal | None, tags: Sequence[str], what: str, unpriced: Sequence[str] = ()
+    ) -> Reservation | None:
         """Reserve ``estimate`` against every applicable budget, or raise
         :class:`BudgetExceededError` (nothing reserved). ``None`` when no budget applies.
         An unknown estimate (``unpriced``: the models without a price) is refused with
@@ -201,7 +202,7 @@ class BudgetBook:
             f" (${Decimal(committed) / _NANOS:f} spent or reserved by every process on the store)"
         )
 
-    def confirm(self, reservation: Optional[Reservation], what: str) -> None:
+    def confirm(self, reservation: Reservation | None, what: str) -> None:
         """Take a reservation's shared part on the store, or raise
         :class:`BudgetExceededError` (the request's books then release the local part)."""
         if reservation is None or not reservation.slots or self.store is None:
@@ -211,7 +212,7 @@ class BudgetBook:
             raise self._refused(reservation, index, committed, what)
         reservation.confirmed = True
 
-    async def confirm_async(self, reservation: Optional[Reservation], what: str) -> None:
+    async def confirm_async(self, reservation: Reservation | None, what: str) -> None:
         """:meth:`confirm` on the store's asyncio API."""
         if reservation is None or not reservation.slots or self.store is None:
             return
@@ -220,7 +221,7 @@ class BudgetBook:
             raise self._refused(reservation, index, committed, what)
         reservation.confirmed = True
 
-    def settle(self, reservation: Optional[Reservation], actual: Optional[Decimal]) -> None:
+    def settle(self, reservation: Reservation | None, actual: Decimal | None) -> None:
         """Replace a reservation by what the request really cost (``None``: unknown, the
         reservation is kept as spent, the safe side)."""
         if reservation is None:
@@ -239,7 +240,7 @@ class BudgetBook:
                 if self.budgets[index].per != "request" and same_day:
                     self._spent[index] += spent
 
-    def remaining(self) -> Dict[int, Decimal]:
+    def remaining(self) -> dict[int, Decimal]:
         """USD left per budget (by position), after spending and reservations."""
         with self._lock:
             self._roll_day()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Dict, Iterable, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .ledger import UsageEntry
@@ -28,7 +29,7 @@ class CascadeTotals:
 
     requests: int = 0
     failed: int = 0
-    accepted: Dict[int, int] = field(default_factory=dict)
+    accepted: dict[int, int] = field(default_factory=dict)
     cost: Decimal = _ZERO
     draft_cost: Decimal = _ZERO
     judge_cost: Decimal = _ZERO
@@ -36,7 +37,7 @@ class CascadeTotals:
     unknown_baseline: int = 0
 
     @property
-    def acceptance(self) -> Dict[int, float]:
+    def acceptance(self) -> dict[int, float]:
         """The share of answered cascades kept at each tier."""
         answered = sum(self.accepted.values())
         return {tier: count / answered for tier, count in sorted(self.accepted.items())} if answered else {}
@@ -47,7 +48,7 @@ class CascadeTotals:
         return self.baseline - self.cost
 
     @property
-    def savings_pct(self) -> Optional[float]:
+    def savings_pct(self) -> float | None:
         """``savings`` as a percentage of ``baseline`` (``None`` without a baseline)."""
         return float(self.savings * _HUNDRED / self.baseline) if self.baseline else None
 

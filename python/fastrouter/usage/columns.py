@@ -21,10 +21,11 @@ cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from decimal import Context, Decimal
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ledger import UsageEntry
@@ -69,12 +70,12 @@ class _Interned:
     __slots__ = ("values", "codes", "refs", "free")
 
     def __init__(self) -> None:
-        self.values: List[Any] = []
-        self.codes: Dict[Any, int] = {}
-        self.refs: List[int] = []
-        self.free: List[int] = []
+        self.values: list[Any] = []
+        self.codes: dict[Any, int] = {}
+        self.refs: list[int] = []
+        self.free: list[int] = []
 
-    def acquire(self, value: Any, seq: int, odd: Dict[int, Dict[int, Any]]) -> int:
+    def acquire(self, value: Any, seq: int, odd: dict[int, dict[int, Any]]) -> int:
         """The code of ``value`` (counted once more); an unhashable one goes to ``odd``."""
         try:
             code = self.codes.get(value)
@@ -141,8 +142,8 @@ class EntryColumns:
         self._build: Callable[..., UsageEntry] = entry_type._fast
         # An entry is its numbers (one struct record, plus the code of its labels: every
         # interned field together, one distinct combination per code) and its generation id.
-        self._numbers: Callable[[UsageEntry], Tuple[Any, ...]] = attrgetter(*numbers)
-        self._labels: Callable[[UsageEntry], Tuple[Any, ...]] = (
+        self._numbers: Callable[[UsageEntry], tuple[Any, ...]] = attrgetter(*numbers)
+        self._labels: Callable[[UsageEntry], tuple[Any, ...]] = (
             attrgetter(*labels) if len(labels) > 1 else (lambda entry: tuple(getattr(entry, n) for n in labels))
         )
         self._record = struct.Struct("<" + "".join(_FORMATS[kinds[name]] for name in numbers) + "I")
@@ -162,13 +163,13 @@ class EntryColumns:
         self._table = _Interned()
         # The newest entries wait as objects and are packed a batch at a time: packing in
         # a warm loop costs a third of packing each as it comes (between two requests).
-        self._staged: List[UsageEntry] = []
+        self._staged: list[UsageEntry] = []
         self._stage_limit = min(_STAGE, capacity)
         self._packed = 0  # sequence number of the first staged entry
         self._buffer = bytearray()
-        self._ids: List[Optional[str]] = []
-        self._odd: Dict[int, Dict[int, Any]] = {}  # seq -> {number item (-1: the labels): value}
-        self._unpriced: Dict[str, int] = {}  # generation id -> seq, for entries without a cost
+        self._ids: list[str | None] = []
+        self._odd: dict[int, dict[int, Any]] = {}  # seq -> {number item (-1: the labels): value}
+        self._unpriced: dict[str, int] = {}  # generation id -> seq, for entries without a cost
 
     def __len__(self) -> int:
         return self.next - self.first
@@ -203,7 +204,7 @@ class EntryColumns:
         except (struct.error, TypeError):
             return self._record.pack(*self._odd_items(seq, values))
 
-    def _odd_items(self, seq: int, values: List[Any]) -> List[Any]:
+    def _odd_items(self, seq: int, values: list[Any]) -> list[Any]:
         """``values`` with each number the record cannot hold moved to the side table."""
         for item, kind in enumerate(self._kinds):
             value = values[item]
@@ -253,7 +254,7 @@ class EntryColumns:
         if generation_id is not None and self._unpriced.get(generation_id) == seq:
             del self._unpriced[generation_id]
 
-    def unpriced(self, generation_id: str) -> Optional[int]:
+    def unpriced(self, generation_id: str) -> int | None:
         """The sequence number of the held entry with this id still waiting for its cost."""
         seq = self._unpriced.get(generation_id)
         return seq if seq is not None and seq >= self.first else None

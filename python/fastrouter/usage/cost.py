@@ -8,8 +8,9 @@ budgets reserve before a request is sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..attempts import Attempt
@@ -36,7 +37,7 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def answer_cost(completion: ChatCompletion) -> Optional[Decimal]:
+def answer_cost(completion: ChatCompletion) -> Decimal | None:
     """What the answer cost, as the completion reports it (``completion.cost``). Every
     read of an answer's cost in usage code goes through here, so pointing it at another
     source (the core's own fact) changes one line."""
@@ -54,7 +55,7 @@ def reliability_cost(attempts: Sequence[Attempt], answered: bool) -> Decimal:
     return total
 
 
-def generation_cost(payload: Any) -> Optional[Decimal]:
+def generation_cost(payload: Any) -> Decimal | None:
     """``total_cost`` of a ``GET /generation`` body (``{"data": {...}}``), exactly."""
     record = payload.get("data") if isinstance(payload, dict) else None
     value = record.get("total_cost") if isinstance(record, dict) else None
@@ -63,7 +64,7 @@ def generation_cost(payload: Any) -> Optional[Decimal]:
     return None
 
 
-def catalog_cost(completion: ChatCompletion, load_catalog: Callable[[], Optional[Catalog]]) -> Optional[Decimal]:
+def catalog_cost(completion: ChatCompletion, load_catalog: Callable[[], Catalog | None]) -> Decimal | None:
     """The completion's reported usage priced at the answering model's catalog prices
     (``None`` without usage, a catalog, or a known model; the catalog is loaded only when
     there is usage to price)."""
@@ -79,9 +80,9 @@ def catalog_cost(completion: ChatCompletion, load_catalog: Callable[[], Optional
 def backend_cost(
     completion: ChatCompletion,
     served: str,
-    load_catalog: Callable[[], Optional[Catalog]],
+    load_catalog: Callable[[], Catalog | None],
     backends: Mapping[str, Backend],
-) -> Tuple[Optional[Decimal], str]:
+) -> tuple[Decimal | None, str]:
     """What an answer from another backend (``served``: its ``backend::model`` entry) cost
     when the backend sent no ``usage.cost``: its usage at the backend's configured prices
     (source ``"backend"``), else at the catalog's for the same id (``"catalog"``), else
@@ -101,7 +102,7 @@ def backend_cost(
     return cost, "backend" if configured else "catalog"
 
 
-def price_usage(pricing: Pricing, usage: Mapping[str, Any]) -> Optional[Decimal]:
+def price_usage(pricing: Pricing, usage: Mapping[str, Any]) -> Decimal | None:
     """What ``usage`` costs at these prices: uncached prompt tokens at the prompt price,
     cache reads and writes at their own prices (the prompt price when the model has none),
     completion tokens at the completion price (reasoning tokens at ``internal_reasoning``
@@ -138,7 +139,7 @@ def estimate_prompt_tokens(body_bytes: int) -> int:
     return body_bytes // 3 + 1
 
 
-def worst_case_cost(model: Model, body_bytes: int, max_tokens: Optional[int]) -> Optional[Decimal]:
+def worst_case_cost(model: Model, body_bytes: int, max_tokens: int | None) -> Decimal | None:
     """The most this request can cost on ``model``: every prompt token uncached, and the
     completion as long as allowed (``max_tokens``, else the model's maximum, else whatever
     the context leaves). ``None`` when the model's prices are unknown."""
@@ -157,12 +158,12 @@ def worst_case_cost(model: Model, body_bytes: int, max_tokens: Optional[int]) ->
 
 
 def chain_worst_case(
-    chain: Iterable[str], body_bytes: int, max_tokens: Optional[int], lookup: Callable[[str], Optional[Model]]
-) -> Tuple[Optional[Decimal], Tuple[str, ...]]:
+    chain: Iterable[str], body_bytes: int, max_tokens: int | None, lookup: Callable[[str], Model | None]
+) -> tuple[Decimal | None, tuple[str, ...]]:
     """The worst case over a chain (any of its members may answer), each member priced by
     ``lookup`` (the catalog, or a backend's prices), and the members without a price; the
     worst case is ``None`` when there are any."""
-    worst: Optional[Decimal] = None
+    worst: Decimal | None = None
     unpriced = []
     for entry in chain:
         model = lookup(entry)

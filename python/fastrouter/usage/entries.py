@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 from ..cascade.tiers import Cascade
 from .cost import reliability_cost
@@ -27,21 +28,21 @@ class CascadeMark:
     __slots__ = ("role", "tier", "baseline", "own_baseline")
 
     def __init__(
-        self, role: str, tier: Optional[int], baseline: Optional[Decimal] = None, own_baseline: bool = False
+        self, role: str, tier: int | None, baseline: Decimal | None = None, own_baseline: bool = False
     ) -> None:
         self.role = role
         self.tier = tier
         self.baseline = baseline
         self.own_baseline = own_baseline
 
-    def fields(self, total: Optional[Decimal]) -> Tuple[str, Optional[int], Optional[Decimal]]:
+    def fields(self, total: Decimal | None) -> tuple[str, int | None, Decimal | None]:
         """``(role, cascade_tier, baseline_cost)`` for an entry that cost ``total``."""
         if self.role != "kept":
             return (self.role, self.tier, None)
         return (self.role, self.tier, total if self.own_baseline else self.baseline)
 
 
-def requested_name(model: Union[str, Sequence[str], Cascade]) -> str:
+def requested_name(model: str | Sequence[str] | Cascade) -> str:
     """What the caller asked for: a model id, a chain as ``a,b,c``, a cascade's name (named
     before the argument is validated, so anything else is shown as it is)."""
     if isinstance(model, str):
@@ -55,23 +56,23 @@ def entry_for_completion(
     completion: ChatCompletion,
     *,
     requested: str,
-    tags: Tuple[str, ...],
+    tags: tuple[str, ...],
     started: float,
     status: str,
     streamed: bool,
-    cost: Optional[Decimal],
-    cost_source: Optional[str],
-    cascade: Optional[CascadeMark] = None,
-    model: Optional[str] = None,
+    cost: Decimal | None,
+    cost_source: str | None,
+    cascade: CascadeMark | None = None,
+    model: str | None = None,
 ) -> UsageEntry:
     """The entry for an answer (a whole completion, or what a stream received) that cost
     ``cost`` (found at ``cost_source``; ``"unknown"`` is kept to mark an unpriced answer
     of another backend). ``cascade`` labels a cascade's tier; ``model`` replaces the
     response's model (a ``backend::model`` entry, so the ledger records the backend)."""
     data = completion._data
-    usage: Dict[str, Any] = data.get("usage") or {}
-    prompt_details: Dict[str, Any] = usage.get("prompt_tokens_details") or {}
-    completion_details: Dict[str, Any] = usage.get("completion_tokens_details") or {}
+    usage: dict[str, Any] = data.get("usage") or {}
+    prompt_details: dict[str, Any] = usage.get("prompt_tokens_details") or {}
+    completion_details: dict[str, Any] = usage.get("completion_tokens_details") or {}
     # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
     tries = len(completion._attempts or ())
     extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
@@ -105,10 +106,10 @@ def entry_for_failure(
     attempts: Sequence[Attempt],
     *,
     requested: str,
-    tags: Tuple[str, ...],
+    tags: tuple[str, ...],
     started: float,
     streamed: bool = False,
-    cascade: Optional[CascadeMark] = None,
+    cascade: CascadeMark | None = None,
     status: str = "error",
 ) -> UsageEntry:
     """The entry for a request that got no answer (``status`` error or cancelled; what its

@@ -13,10 +13,11 @@ import json
 import os
 import time
 from _thread import RLock
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from os import PathLike
-from typing import IO, TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any
 
 from .cascade_totals import CascadeTotals, cascade_totals
 from .columns import EntryColumns
@@ -55,35 +56,35 @@ class UsageEntry:
     """
 
     time: float
-    generation_id: Optional[str]
+    generation_id: str | None
     requested: str
-    model: Optional[str]
-    provider: Optional[str]
+    model: str | None
+    provider: str | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
-    cost: Optional[Decimal] = None
-    cost_source: Optional[str] = None
+    cost: Decimal | None = None
+    cost_source: str | None = None
     reliability_cost: Decimal = _ZERO
     byok: bool = False
-    latency_s: Optional[float] = None
+    latency_s: float | None = None
     attempts: int = 1
-    tags: Tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     status: str = "ok"
     streamed: bool = False
     reconciled: bool = False
-    role: Optional[str] = None
-    cascade_tier: Optional[int] = None
-    baseline_cost: Optional[Decimal] = None
-    saved_cost: Optional[Decimal] = None
+    role: str | None = None
+    cascade_tier: int | None = None
+    baseline_cost: Decimal | None = None
+    saved_cost: Decimal | None = None
 
     @classmethod
     def _fast(cls, *values: Any) -> UsageEntry:
         """Build from every field's value in declaration order, skipping the frozen
         dataclass's per-field ``__setattr__`` (the ledger records one per request)."""
         entry = object.__new__(cls)
-        entry.__dict__.update(zip(_FIELD_NAMES, values))
+        entry.__dict__.update(zip(_FIELD_NAMES, values, strict=False))
         return entry
 
     @property
@@ -102,7 +103,7 @@ class UsageEntry:
         """The UTC date of the request, ``YYYY-MM-DD``."""
         return time.strftime("%Y-%m-%d", time.gmtime(self.time))
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (Decimals as strings, tags as a list)."""
         out = asdict(self)
         out["cost"] = None if self.cost is None else str(self.cost)
@@ -150,7 +151,7 @@ _FIELD_NAMES = tuple(_COLUMNS)
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
 
-def _row(entry: UsageEntry) -> Tuple[Any, ...]:
+def _row(entry: UsageEntry) -> tuple[Any, ...]:
     values = entry.to_dict()
     values["tags"] = json.dumps(values["tags"])
     return tuple(values[name] for name in _COLUMNS)
@@ -191,8 +192,8 @@ def _create_private(path: str) -> None:
     os.close(fd)
 
 
-def _entry(row: Tuple[Any, ...]) -> UsageEntry:
-    values = dict(zip(_COLUMNS, row))
+def _entry(row: tuple[Any, ...]) -> UsageEntry:
+    values = dict(zip(_COLUMNS, row, strict=False))
     values["cost"] = None if values["cost"] is None else Decimal(values["cost"])
     values["reliability_cost"] = Decimal(values["reliability_cost"] or "0")
     values["baseline_cost"] = None if values.get("baseline_cost") is None else Decimal(values["baseline_cost"])
@@ -239,7 +240,7 @@ class UsageLedger:
 
     def __init__(
         self,
-        path: Union[str, PathLike[str], None] = None,
+        path: str | PathLike[str] | None = None,
         *,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         read_only: bool = False,
@@ -247,7 +248,7 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
-        self._db: Optional[sqlite3.Connection] = None
+        self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
         self.read_only = read_only
@@ -302,7 +303,7 @@ class UsageLedger:
             return True
 
     @property
-    def entries(self) -> List[UsageEntry]:
+    def entries(self) -> list[UsageEntry]:
         """The most recent entries (up to ``max_entries``), oldest first."""
         with self._lock:
             return list(self._entries)
@@ -328,8 +329,8 @@ class UsageLedger:
         with self._lock:
             return UsageTotals(**asdict(self._total))
 
-    def _group(self, key: str) -> Dict[str, UsageTotals]:
-        groups: Dict[str, UsageTotals] = {}
+    def _group(self, key: str) -> dict[str, UsageTotals]:
+        groups: dict[str, UsageTotals] = {}
         for entry in self._all():
             names: Iterable[str]
             if key == "tag":
@@ -351,19 +352,19 @@ class UsageLedger:
         for row in rows:
             yield _entry(row)
 
-    def by_model(self) -> Dict[str, UsageTotals]:
+    def by_model(self) -> dict[str, UsageTotals]:
         """Totals per answering model."""
         return self._group("model")
 
-    def by_provider(self) -> Dict[str, UsageTotals]:
+    def by_provider(self) -> dict[str, UsageTotals]:
         """Totals per provider."""
         return self._group("provider")
 
-    def by_tag(self) -> Dict[str, UsageTotals]:
+    def by_tag(self) -> dict[str, UsageTotals]:
         """Totals per tag (an entry with several tags counts under each; untagged under "")."""
         return self._group("tag")
 
-    def by_day(self) -> Dict[str, UsageTotals]:
+    def by_day(self) -> dict[str, UsageTotals]:
         """Totals per UTC day."""
         return self._group("day")
 

@@ -18,7 +18,8 @@ import itertools
 import os
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import FastrouterError, NotFoundError
@@ -28,7 +29,7 @@ from .ledger import UsageLedger
 __all__ = ["RETRY_DELAYS", "DEFAULT_MAX_PENDING", "Reconciler", "reconciles_by_default"]
 
 # Waits before each retry of a 404 (about 8 s in all).
-RETRY_DELAYS: Tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+RETRY_DELAYS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 # Lookups waiting at most (the oldest are dropped beyond it).
 DEFAULT_MAX_PENDING = 10_000
 # A worker with nothing to do for this long exits (the next lookup starts another).
@@ -62,7 +63,7 @@ class Reconciler:
         ledger: UsageLedger,
         fetch: Callable[[str], Any],
         *,
-        delays: Tuple[float, ...] = RETRY_DELAYS,
+        delays: tuple[float, ...] = RETRY_DELAYS,
         max_pending: int = DEFAULT_MAX_PENDING,
         idle_exit_s: float = IDLE_EXIT_S,
     ) -> None:
@@ -73,9 +74,9 @@ class Reconciler:
         self._idle_exit_s = idle_exit_s
         self._cond = threading.Condition()
         # (due time, order, generation id, retries so far): earliest due first.
-        self._queue: List[Tuple[float, int, str, int]] = []
+        self._queue: list[tuple[float, int, str, int]] = []
         self._order = itertools.count()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._closed = False
         self.filled = 0
@@ -125,7 +126,7 @@ class Reconciler:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def _next(self) -> Optional[Tuple[str, int]]:
+    def _next(self) -> tuple[str, int] | None:
         """Wait for the next due lookup; ``None`` when closed or idle for too long."""
         with self._cond:
             idle_since = time.monotonic()

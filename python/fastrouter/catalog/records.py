@@ -62,9 +62,9 @@ _EMPTY_STRINGS: Mapping[str, str] = MappingProxyType({})
 
 
 def _frozen_slots(cls: type[_T]) -> type[_T]:
-    """Give a frozen dataclass ``__slots__``: what ``dataclass(slots=True)`` does on 3.10+,
-    done by hand so the package keeps Python 3.9. Also makes instances picklable (a frozen
-    slotted object cannot be restored with ``setattr``)."""
+    """Give a frozen dataclass ``__slots__`` and make it picklable: ``dataclass(slots=True,
+    frozen=True)`` on Python 3.10 cannot restore a pickle (no ``__setstate__`` before 3.11;
+    a frozen slotted object cannot be restored with ``setattr``)."""
     names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     namespace = dict(cls.__dict__)
     for name in names:
@@ -83,7 +83,7 @@ def _frozen_slots(cls: type[_T]) -> type[_T]:
             object.__setattr__(self, name, MappingProxyType(value) if isinstance(value, dict) else value)
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        # dataclass's own check names the original class (super() fails on 3.9 for non-fields)
+        # dataclass's own check names the class it decorated, not this slotted copy
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self: Any, name: str) -> None:

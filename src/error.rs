@@ -322,35 +322,45 @@ mod tests {
 
     #[test]
     fn actions_follow_the_classification_table() {
-        for kind in [
-            ErrorKind::Connection,
-            ErrorKind::Timeout,
-            ErrorKind::RequestTimeout,
-            ErrorKind::RateLimited,
-            ErrorKind::Server,
-            ErrorKind::Provider,
-            ErrorKind::ServiceUnavailable,
-        ] {
-            assert_eq!(kind.action(), Action::RetrySameModel, "{kind:?}");
-        }
-        for kind in [
-            ErrorKind::NotFound,
-            ErrorKind::QuotaExhausted,
-            ErrorKind::ModelNotFound,
-            ErrorKind::ContextLengthExceeded,
-            ErrorKind::PermissionDenied,
-        ] {
-            assert_eq!(kind.action(), Action::NextModel, "{kind:?}");
-        }
-        for kind in [
-            ErrorKind::BadRequest,
-            ErrorKind::Authentication,
-            ErrorKind::InsufficientCredits,
-            ErrorKind::InvalidRequest,
-            ErrorKind::Conflict,
-            ErrorKind::UnprocessableEntity,
-        ] {
-            assert_eq!(kind.action(), Action::Stop, "{kind:?}");
+        let table = [
+            (
+                Action::RetrySameModel,
+                &[
+                    ErrorKind::Connection,
+                    ErrorKind::Timeout,
+                    ErrorKind::RequestTimeout,
+                    ErrorKind::RateLimited,
+                    ErrorKind::Server,
+                    ErrorKind::Provider,
+                    ErrorKind::ServiceUnavailable,
+                ][..],
+            ),
+            (
+                Action::NextModel,
+                &[
+                    ErrorKind::NotFound,
+                    ErrorKind::QuotaExhausted,
+                    ErrorKind::ModelNotFound,
+                    ErrorKind::ContextLengthExceeded,
+                    ErrorKind::PermissionDenied,
+                ],
+            ),
+            (
+                Action::Stop,
+                &[
+                    ErrorKind::BadRequest,
+                    ErrorKind::Authentication,
+                    ErrorKind::InsufficientCredits,
+                    ErrorKind::InvalidRequest,
+                    ErrorKind::Conflict,
+                    ErrorKind::UnprocessableEntity,
+                ],
+            ),
+        ];
+        for (action, kinds) in table {
+            for &kind in kinds {
+                assert_eq!(kind.action(), action, "{kind:?}");
+            }
         }
     }
 

@@ -56,6 +56,25 @@ impl Attempt {
             http_version: None,
         }
     }
+
+    /// A try that was sent: answered (`failure` is `None`, status 200) or failed.
+    fn tried(model: &str, retry: u32, meta: TryMeta, failure: Option<&Error>) -> Self {
+        Self {
+            model: model.to_owned(),
+            provider: meta
+                .provider
+                .or_else(|| failure.and_then(|error| error.details().provider.clone())),
+            status: failure.map_or(Some(200), Error::status),
+            error_kind: failure.map(Error::kind),
+            error: failure.map(|error| error.message().to_owned()),
+            latency: meta.latency,
+            first_token: meta.first_token,
+            cost: meta.cost,
+            retry,
+            hedged: meta.hedged,
+            http_version: meta.http_version,
+        }
+    }
 }
 
 /// How long to wait between retries of the same model.
@@ -292,19 +311,7 @@ impl ChatRequest {
             });
         }
         error.details_mut().model = Some(model.to_owned());
-        Attempt {
-            model: model.to_owned(),
-            provider: meta.provider.or_else(|| error.details().provider.clone()),
-            status: error.status(),
-            error_kind: Some(error.kind()),
-            error: Some(error.message().to_owned()),
-            latency: meta.latency,
-            first_token: meta.first_token,
-            cost: meta.cost,
-            retry,
-            hedged: meta.hedged,
-            http_version: meta.http_version,
-        }
+        Attempt::tried(model, retry, meta, Some(error))
     }
 }
 
@@ -369,19 +376,7 @@ where
             let mut error = match result {
                 Ok(value) => {
                     request.succeeded(served, retry, meta.latency, meta.first_token);
-                    attempts.push(Attempt {
-                        model: served.clone(),
-                        provider: meta.provider,
-                        status: Some(200),
-                        error_kind: None,
-                        error: None,
-                        latency: meta.latency,
-                        first_token: meta.first_token,
-                        cost: meta.cost,
-                        retry,
-                        hedged: meta.hedged,
-                        http_version: meta.http_version,
-                    });
+                    attempts.push(Attempt::tried(served, retry, meta, None));
                     return Ok((value, attempts));
                 }
                 Err(error) => error,

@@ -3,42 +3,14 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
-use serde_json::Value;
+use pyo3::types::PyDict;
 
+use super::chunk::to_py;
 use super::records::attempt_list;
 use crate::error::Error;
 use crate::failover::{answer_cost, Attempt, ChainError};
 
 static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// A JSON value as plain Python objects.
-pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into_pyobject(py)?.into_any(),
-            (_, Some(u)) => u.into_pyobject(py)?.into_any(),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
-        },
-        Value::String(s) => s.into_pyobject(py)?.into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, json_to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
-}
 
 /// Convert a chain failure into the matching `fastrouter` exception.
 /// `partial` is the completion received before a stream failed (JSON text).
@@ -74,14 +46,11 @@ fn build(
             kwargs.set_item("kind", error.kind().as_str())?;
             kwargs.set_item("message", error.message())?;
             kwargs.set_item("status", details.status)?;
-            match &details.code {
-                Some(code) => kwargs.set_item("code", json_to_py(py, code)?)?,
-                None => kwargs.set_item("code", py.None())?,
-            }
-            match &details.metadata {
-                Some(metadata) => kwargs.set_item("metadata", json_to_py(py, metadata)?)?,
-                None => kwargs.set_item("metadata", py.None())?,
-            }
+            let json = |value: &Option<serde_json::Value>| {
+                value.as_ref().map(|value| to_py(py, value)).transpose()
+            };
+            kwargs.set_item("code", json(&details.code)?)?;
+            kwargs.set_item("metadata", json(&details.metadata)?)?;
             kwargs.set_item("retry_after", details.retry_after.map(|d| d.as_secs_f64()))?;
             kwargs.set_item("request_id", details.request_id.as_deref())?;
             kwargs.set_item("provider", details.provider.as_deref())?;

@@ -13,24 +13,34 @@ mod wake;
 
 use pyo3::prelude::*;
 
+/// Register each listed `#[pyclass]` on the module.
+macro_rules! add_classes {
+    ($module:expr, $($class:ty),+ $(,)?) => {
+        $( $module.add_class::<$class>()?; )+
+    };
+}
+
 #[pymodule]
 fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
-    m.add_class::<client::NativeClient>()?;
-    m.add_class::<mock::NativeMockServer>()?;
-    m.add_class::<stream::NativeStream>()?;
-    m.add_class::<chunk::StreamChunk>()?;
-    m.add_class::<chunk::StreamChoice>()?;
-    m.add_class::<chunk::StreamDelta>()?;
-    m.add_class::<bridge::CompletionQueue>()?;
-    m.add_class::<bridge::TaskHandle>()?;
-    m.add_class::<records::NativeAttempt>()?;
-    m.add_class::<records::NativeChat>()?;
-    m.add_class::<records::NativeChainEvent>()?;
-    m.add_class::<records::NativeHealth>()?;
+    add_classes!(
+        m,
+        client::NativeClient,
+        mock::NativeMockServer,
+        stream::NativeStream,
+        chunk::StreamChunk,
+        chunk::StreamChoice,
+        chunk::StreamDelta,
+        bridge::CompletionQueue,
+        bridge::TaskHandle,
+        records::NativeAttempt,
+        records::NativeChat,
+        records::NativeChainEvent,
+        records::NativeHealth,
+    );
     // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
     // not wait on the parent's runtime threads: rebuild lazily instead.
     let kwargs = pyo3::types::PyDict::new(m.py());

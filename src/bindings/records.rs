@@ -178,17 +178,11 @@ impl From<HealthReport> for NativeHealth {
 /// `first_token`, `idle` and `total` apply).
 #[derive(FromPyObject)]
 pub struct TimeoutSettings {
-    #[pyo3(attribute)]
     pub connect: Option<f64>,
-    #[pyo3(attribute)]
     pub read: Option<f64>,
-    #[pyo3(attribute)]
     pub first_token: Option<f64>,
-    #[pyo3(attribute)]
     pub idle: Option<f64>,
-    #[pyo3(attribute)]
     pub attempt: Option<f64>,
-    #[pyo3(attribute)]
     pub total: Option<f64>,
 }
 
@@ -196,18 +190,14 @@ pub struct TimeoutSettings {
 /// place their defaults live).
 #[derive(FromPyObject)]
 pub struct CooldownSettings {
-    #[pyo3(attribute)]
     pub failures: u32,
-    #[pyo3(attribute)]
     pub seconds: f64,
 }
 
 /// Hedging settings, read by attribute name from `fastrouter.Hedge`.
 #[derive(FromPyObject)]
 pub struct HedgeSettings {
-    #[pyo3(attribute)]
     pub after: f64,
-    #[pyo3(attribute)]
     pub adaptive: bool,
 }
 

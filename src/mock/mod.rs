@@ -6,7 +6,6 @@ pub mod catalog;
 mod logprobs;
 mod reply;
 pub mod script;
-mod scripted_logprobs;
 mod stream;
 pub mod tls;
 

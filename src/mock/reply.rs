@@ -9,6 +9,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::catalog::provider_for;
+use super::logprobs::Logprobs;
 use super::script::{ErrorSpec, Outcome, ReplySpec};
 use super::Flavor;
 use super::{json_response, lock, Body, State, ANY_MODEL};
@@ -146,10 +147,8 @@ pub(super) struct ReplyPlan {
     pub finish_reason: String,
     pub native_finish_reason: String,
     pub usage: Value,
-    /// `top_logprobs` when the request asked for `logprobs`.
-    pub logprobs: Option<usize>,
-    /// Scripted per-token log probabilities, when the request asked for logprobs.
-    pub scripted_logprobs: Option<Vec<f64>>,
+    /// The log probabilities to attach, when the request asked for `logprobs`.
+    pub logprobs: Option<Logprobs>,
 }
 
 fn plan(
@@ -270,11 +269,7 @@ fn plan(
         finish_reason,
         native_finish_reason,
         usage,
-        logprobs: super::logprobs::requested(request),
-        scripted_logprobs: spec
-            .logprobs
-            .clone()
-            .filter(|_| super::logprobs::requested(request).is_some()),
+        logprobs: Logprobs::requested(request, spec.logprobs.as_deref()),
     }
 }
 
@@ -320,9 +315,9 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         "created": plan.created,
         "system_fingerprint": null,
         "choices": [{
-            "logprobs": plan.logprobs.map(|top| {
+            "logprobs": plan.logprobs.as_ref().map(|logprobs| {
                 let tokens = super::stream::split_content(&plan.content, None);
-                super::logprobs::for_tokens(tokens.iter().map(String::as_str), top)
+                logprobs.for_tokens(tokens.iter().map(String::as_str), 0)
             }),
             "finish_reason": plan.finish_reason,
             "native_finish_reason": plan.native_finish_reason,
@@ -331,16 +326,6 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
         }],
         "usage": plan.usage,
     });
-    if let Some(logprobs) = &plan.scripted_logprobs {
-        let tokens = super::stream::split_content(&plan.content, None);
-        let top = plan.logprobs.unwrap_or(0);
-        body["choices"][0]["logprobs"] = super::scripted_logprobs::for_tokens(
-            tokens.iter().map(String::as_str),
-            0,
-            logprobs,
-            top,
-        );
-    }
     if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
         for (key, value) in extra {
             target.insert(key.clone(), value.clone());

@@ -44,53 +44,36 @@ pub struct ToolCallSpec {
     pub arguments: String,
 }
 
+/// Every field is optional: a missing one takes its value from `ReplySpec::default()`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReplySpec {
     /// The answer; `None` answers with a short deterministic echo of the prompt.
-    #[serde(default)]
     pub content: Option<String>,
-    #[serde(default)]
     pub reasoning: Option<String>,
-    #[serde(default)]
     pub tool_calls: Vec<ToolCallSpec>,
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default)]
     pub native_finish_reason: Option<String>,
     /// Served model id (default: the requested one).
-    #[serde(default)]
     pub model: Option<String>,
     /// Provider display name (default: derived from the model's author).
-    #[serde(default)]
     pub provider: Option<String>,
-    #[serde(default)]
     pub prompt_tokens: Option<u64>,
-    #[serde(default)]
     pub completion_tokens: Option<u64>,
-    #[serde(default)]
     pub reasoning_tokens: Option<u64>,
     /// USD; default: priced from the catalog. `null` in `omit_cost` leaves it out.
-    #[serde(default)]
     pub cost: Option<f64>,
-    #[serde(default)]
     pub omit_cost: bool,
     /// Whitespace keep-alive padding sent before the JSON body (a real OpenRouter quirk).
-    #[serde(default)]
     pub leading_whitespace: usize,
-    #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
     pub delay: f64,
     /// Fields merged into the top level of the response (unknown-field tests).
-    #[serde(default)]
     pub extra: Option<Value>,
     /// How to stream this reply when the request asks for `stream: true`.
-    #[serde(default)]
     pub stream: StreamSpec,
     /// Per-token log probabilities returned when the request asks for `logprobs`
     /// (the last value repeats for further tokens).
-    #[serde(default)]
     pub logprobs: Option<Vec<f64>>,
 }
 
@@ -109,59 +92,40 @@ pub enum UsageShape {
     None,
 }
 
-/// Streaming behaviour of a scripted reply.
+/// Streaming behaviour of a scripted reply; a missing field takes its value from
+/// `StreamSpec::default()`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StreamSpec {
     /// Split the content into this many chunks (default: one per word).
-    #[serde(default)]
     pub chunks: Option<usize>,
     /// Seconds between chunks.
-    #[serde(default)]
     pub chunk_delay: f64,
     /// Seconds before the first content chunk (slow first token).
-    #[serde(default)]
     pub first_chunk_delay: f64,
     /// `: OPENROUTER PROCESSING` comments sent before the first chunk.
-    #[serde(default)]
     pub keepalives: usize,
     /// While waiting (first token, stall), send a keep-alive comment this often.
-    #[serde(default)]
     pub keepalive_interval: f64,
     /// Write the bytes in pieces of this size (awkward boundaries), 1 ms apart.
-    #[serde(default)]
     pub split_every: Option<usize>,
     /// CRLF line ends instead of LF.
-    #[serde(default)]
     pub crlf: bool,
     /// An in-band error chunk after this many content chunks.
-    #[serde(default)]
     pub error_after: Option<usize>,
-    #[serde(default)]
     pub error_status: Option<u16>,
-    #[serde(default)]
     pub error_message: Option<String>,
     /// Cut the connection after this many content chunks.
-    #[serde(default)]
     pub drop_after: Option<usize>,
     /// After this many content chunks, send only keep-alives until the client gives up.
-    #[serde(default)]
     pub stall_after: Option<usize>,
-    #[serde(default)]
     pub usage_shape: UsageShape,
     /// Send `data: [DONE]` at the end (default true).
-    #[serde(default = "yes")]
     pub done: bool,
     /// After the last event, send this many keep-alive comments (bytes after `[DONE]`).
-    #[serde(default)]
     pub tail_comments: usize,
     /// Seconds to wait after the last event (and tail comments) before the body ends.
-    #[serde(default)]
     pub tail_delay: f64,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for StreamSpec {
@@ -266,7 +230,23 @@ mod tests {
         .unwrap();
         assert_eq!(outcomes.len(), 4);
         match &outcomes[0] {
-            Outcome::Reply(spec) => assert_eq!(spec.content.as_deref(), Some("hi")),
+            Outcome::Reply(spec) => {
+                assert_eq!(spec.content.as_deref(), Some("hi"));
+                assert!(spec.stream.done, "a missing field takes the spec's default");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_outcomes(r#"{"kind":"reply","stream":{"chunks":2}}"#)
+            .unwrap()
+            .as_slice()
+        {
+            [Outcome::Reply(spec)] => assert_eq!(
+                spec.stream,
+                StreamSpec {
+                    chunks: Some(2),
+                    ..StreamSpec::default()
+                }
+            ),
             other => panic!("{other:?}"),
         }
         assert_eq!(

@@ -150,13 +150,8 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
         }
         let delay = next_delay(&mut first_delay);
         let mut content_chunk = chunk(plan, json!({"role": "assistant", "content": piece}), None);
-        if let Some(logprobs) = &plan.scripted_logprobs {
-            let top = plan.logprobs.unwrap_or(0);
-            content_chunk["choices"][0]["logprobs"] =
-                super::scripted_logprobs::for_tokens([piece.as_str()], sent, logprobs, top);
-        } else if let Some(top) = plan.logprobs {
-            content_chunk["choices"][0]["logprobs"] =
-                super::logprobs::for_tokens([piece.as_str()], top);
+        if let Some(logprobs) = &plan.logprobs {
+            content_chunk["choices"][0]["logprobs"] = logprobs.for_tokens([piece.as_str()], sent);
         }
         script.event(delay, &content_chunk.to_string());
         sent += 1;

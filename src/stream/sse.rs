@@ -480,6 +480,14 @@ mod tests {
         (out, fin, partial)
     }
 
+    /// A parser fed `stream` whole (not finished), and the items it dispatched.
+    fn fed(stream: &[u8]) -> (SseParser, Vec<SseItem>) {
+        let mut parser = SseParser::new();
+        let mut out = Vec::new();
+        parser.feed(stream, &mut out).unwrap();
+        (parser, out)
+    }
+
     fn parse(stream: &[u8]) -> Vec<SseItem> {
         let (items, result, _) = run_with(SseParser::new(), &[stream]);
         result.unwrap();
@@ -512,9 +520,7 @@ mod tests {
     #[test]
     fn spec_four_blocks_comment_and_ids() {
         let stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n";
-        let mut parser = SseParser::new();
-        let mut out = Vec::new();
-        parser.feed(stream, &mut out).unwrap();
+        let (parser, out) = fed(stream);
         assert_eq!(
             out,
             vec![
@@ -533,9 +539,7 @@ mod tests {
         // The first block fires "", the middle one "\n"; the last block is
         // discarded because no blank line follows it.
         let stream = b"data\n\ndata\ndata\n\ndata:";
-        let mut parser = SseParser::new();
-        let mut out = Vec::new();
-        parser.feed(stream, &mut out).unwrap();
+        let (mut parser, mut out) = fed(stream);
         assert_eq!(out, vec![msg(""), msg("\n")]);
         assert!(parser.has_partial_event());
         parser.finish(&mut out).unwrap();
@@ -687,9 +691,7 @@ mod tests {
     #[test]
     fn event_id_and_retry_fields() {
         let stream = b"retry: 3000\nevent: update\nid: 42\ndata: {\"a\":1}\n\ndata: again\n\nevent: x\nid:\ndata: y\n\n";
-        let mut parser = SseParser::new();
-        let mut out = Vec::new();
-        parser.feed(stream, &mut out).unwrap();
+        let (_, out) = fed(stream);
         assert_eq!(
             out,
             vec![

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 from .._format import format_age
 from ..errors import CatalogUnavailableError, FastrouterError
@@ -51,6 +54,23 @@ class _Copy:
         return self._catalog
 
 
+_AsyncFlight: TypeAlias = "asyncio.Future[Catalog | None]"
+"""One network load in progress in an event loop: its catalog, or None once the leading task
+gave up (the waiters look again)."""
+
+
+class _Flight:
+    """One network load in progress in a thread, shared by the callers that come meanwhile."""
+
+    __slots__ = ("done", "catalog", "error", "pid")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.catalog: Catalog | None = None  # None once done: the leader gave up, look again
+        self.error: Exception | None = None
+        self.pid = os.getpid()  # a flight inherited by a forked child has no leader there
+
+
 class CatalogLoader:
     """Decides where a catalog comes from: memory, disk, the network, or a stale copy.
 
@@ -69,6 +89,12 @@ class CatalogLoader:
     ``refresh=True`` skips steps 1-2; ``offline=True`` never fetches (the newest copy,
     ``stale`` when past its TTL; :class:`CatalogUnavailableError` when there is none).
     ``cache=None`` keeps copies in memory only. ``ttl_s`` defaults to the cache's.
+
+    Steps 3-4 are single-flight: callers that need the network while a load is in progress
+    (threads with ``load_sync``, tasks of the same event loop with ``load_async``) wait for
+    it and share its catalog or its error, so N concurrent first requests make one GET. A
+    failure is not remembered: the next caller after it fetches again. A leading caller
+    cancelled (or interrupted) before the load ends hands over: its waiters look again.
     """
 
     def __init__(
@@ -86,6 +112,9 @@ class CatalogLoader:
         self.ttl_s = float(ttl_s) if ttl_s is not None else (cache.ttl_s if cache is not None else DEFAULT_CATALOG_TTL)
         self.fallback_on = fallback_on
         self._memory: _Copy | None = None
+        self._flight_lock = threading.Lock()
+        self._flight: _Flight | None = None
+        self._async_flight: _AsyncFlight | None = None
 
     def __repr__(self) -> str:
         return f"CatalogLoader(cache={self.cache!r}, base_url={self.base_url!r}, ttl_s={self.ttl_s:g})"
@@ -169,21 +198,80 @@ class CatalogLoader:
 
     def load_sync(self, fetch: Fetch, *, refresh: bool = False, offline: bool = False) -> Catalog:
         """The catalog, calling ``fetch`` only when needed (see the class docs)."""
-        catalog, last = self._lookup(refresh, offline)
-        if catalog is not None:
-            return catalog
+        while True:
+            catalog, last = self._lookup(refresh, offline)
+            if catalog is not None:
+                return catalog
+            with self._flight_lock:
+                flight = self._flight
+                if flight is None or flight.pid != os.getpid():
+                    flight = self._flight = _Flight()
+                    leading = True
+                else:
+                    leading = False
+            if leading:
+                return self._lead_sync(fetch, refresh, offline, flight)
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            if flight.catalog is not None:
+                return flight.catalog
+
+    def _lead_sync(self, fetch: Fetch, refresh: bool, offline: bool, flight: _Flight) -> Catalog:
+        """Load for every caller waiting on ``flight``."""
         try:
-            return self._store(fetch(last.entry.etag if last is not None else None), last)
-        except self.fallback_on as exc:
-            return self._fallback(exc, last)
+            # Look again: a flight that landed between the caller's look and now serves it.
+            catalog, last = self._lookup(refresh, offline)
+            if catalog is None:
+                try:
+                    catalog = self._store(fetch(last.entry.etag if last is not None else None), last)
+                except self.fallback_on as exc:
+                    catalog = self._fallback(exc, last)
+            flight.catalog = catalog
+            return catalog
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._flight_lock:
+                if self._flight is flight:
+                    self._flight = None
+            flight.done.set()
 
     async def load_async(self, fetch: AsyncFetch, *, refresh: bool = False, offline: bool = False) -> Catalog:
         """Like :meth:`load_sync` with an async ``fetch`` (the disk is read and written
         inline: one small file, rarely)."""
-        catalog, last = self._lookup(refresh, offline)
-        if catalog is not None:
-            return catalog
+        while True:
+            catalog, last = self._lookup(refresh, offline)
+            if catalog is not None:
+                return catalog
+            loop = asyncio.get_running_loop()
+            flight = self._async_flight
+            if flight is None or flight.get_loop() is not loop:
+                return await self._lead_async(fetch, last, loop.create_future())
+            # shield: a waiter cancelled must not cancel the load the others wait for
+            shared = await asyncio.shield(flight)
+            if shared is not None:
+                return shared
+
+    async def _lead_async(self, fetch: AsyncFetch, last: _Copy | None, flight: _AsyncFlight) -> Catalog:
+        """Load for every task of this event loop waiting on ``flight``."""
+        self._async_flight = flight
         try:
-            return self._store(await fetch(last.entry.etag if last is not None else None), last)
-        except self.fallback_on as exc:
-            return self._fallback(exc, last)
+            try:
+                catalog = self._store(await fetch(last.entry.etag if last is not None else None), last)
+            except self.fallback_on as exc:
+                catalog = self._fallback(exc, last)
+        except Exception as exc:
+            flight.set_exception(exc)
+            flight.exception()  # marked retrieved: no "never retrieved" warning when nobody waits
+            raise
+        except BaseException:
+            flight.set_result(None)  # cancelled or interrupted: the waiters look again
+            raise
+        else:
+            flight.set_result(catalog)
+            return catalog
+        finally:
+            if self._async_flight is flight:
+                self._async_flight = None

@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import fastrouter
 from fastrouter.catalog import CatalogLoader, FetchResult
@@ -18,6 +19,19 @@ USER = [{"role": "user", "content": "hello"}]
 CONCURRENT = 50
 
 
+def _budgeted(cls: type[Any], server: MockServer, tmp_path: Path) -> Any:
+    """A client of ``cls`` whose requests need the catalog (a budget), with an empty cache;
+    the mock scripted to answer ``CONCURRENT`` of them."""
+    server.script(MINI, *[Reply("ok", cost=0.00001) for _ in range(CONCURRENT)])
+    return cls(
+        base_url=server.base_url,
+        api_key="k",
+        max_retries=0,
+        budgets=[fastrouter.Budget(usd=10, per="total")],
+        catalog_cache=fastrouter.CatalogCache(tmp_path),
+    )
+
+
 def _catalog_gets(server: MockServer) -> int:
     return len([r for r in server.requests if r.method == "GET" and r.path.startswith("/models?")])
 
@@ -25,14 +39,7 @@ def _catalog_gets(server: MockServer) -> int:
 async def test_concurrent_first_async_requests_under_a_budget_fetch_the_catalog_once(
     server: MockServer, tmp_path: Path
 ) -> None:
-    server.script(MINI, *[Reply("ok", cost=0.00001) for _ in range(CONCURRENT)])
-    async with fastrouter.AsyncClient(
-        base_url=server.base_url,
-        api_key="k",
-        max_retries=0,
-        budgets=[fastrouter.Budget(usd=10, per="total")],
-        catalog_cache=fastrouter.CatalogCache(tmp_path),
-    ) as client:
+    async with _budgeted(fastrouter.AsyncClient, server, tmp_path) as client:
         answers = await asyncio.gather(
             *[client.chat.completions.create(model=MINI, messages=USER, max_tokens=5) for _ in range(CONCURRENT)]
         )
@@ -44,15 +51,8 @@ async def test_concurrent_first_async_requests_under_a_budget_fetch_the_catalog_
 def test_concurrent_first_sync_requests_under_a_budget_fetch_the_catalog_once(
     server: MockServer, tmp_path: Path
 ) -> None:
-    server.script(MINI, *[Reply("ok", cost=0.00001) for _ in range(CONCURRENT)])
     start = threading.Barrier(CONCURRENT)
-    with fastrouter.Client(
-        base_url=server.base_url,
-        api_key="k",
-        max_retries=0,
-        budgets=[fastrouter.Budget(usd=10, per="total")],
-        catalog_cache=fastrouter.CatalogCache(tmp_path),
-    ) as client:
+    with _budgeted(fastrouter.Client, server, tmp_path) as client:
 
         def one(_: int) -> str | None:
             start.wait()  # all 50 threads ask at once

@@ -58,19 +58,27 @@ def _sub(spec: IncEx | None, key: int | str) -> tuple[bool, IncEx | None]:
     return key in spec, None
 
 
+def _picked(include: IncEx | None, exclude: IncEx | None, key: int | str) -> tuple[bool, IncEx | None, IncEx | None]:
+    """Whether ``include`` and ``exclude`` keep ``key``, and their specs for its value."""
+    keep, inc = _sub(include, key) if include is not None else (True, None)
+    if not keep:
+        return False, None, None
+    exc: IncEx | None = None
+    if exclude is not None:
+        named, exc = _sub(exclude, key)
+        if named and exc is None:
+            return False, None, None
+    return True, inc, exc
+
+
 def _list(
     items: list[Any], model: type | None, include: IncEx | None, exclude: IncEx | None, opts: tuple[bool, bool]
 ) -> list[Any]:
     out = []
     for index, item in enumerate(items):
-        keep, inc = _sub(include, index) if include is not None else (True, None)
+        keep, inc, exc = _picked(include, exclude, index)
         if not keep:
             continue
-        exc: IncEx | None = None
-        if exclude is not None:
-            named, exc = _sub(exclude, index)
-            if named and exc is None:
-                continue
         if model is not None and isinstance(item, dict):
             out.append(_dict(item, model, inc, exc, opts))
         else:
@@ -100,14 +108,9 @@ def _dict(
         keys += [name for name in shape if name not in data]
     out: dict[str, Any] = {}
     for key in keys:
-        keep, inc = _sub(include, key) if include is not None else (True, None)
+        keep, inc, exc = _picked(include, exclude, key)
         if not keep:
             continue
-        exc: IncEx | None = None
-        if exclude is not None:
-            named, exc = _sub(exclude, key)
-            if named and exc is None:
-                continue
         value = data.get(key)
         if value is None:
             if not exclude_none:

@@ -41,12 +41,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from .attempts import Attempt
-from .dropin.dump import IncEx
 from .dropin.dump import dump as _dump
+from .dropin.dump import model_dump as _model_dump
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._fastrouter import NativeChat
     from .cascade.result import CascadeResult
+    from .dropin.dump import DumpOptions
 
 __all__ = [
     "Annotation",
@@ -160,63 +163,18 @@ class _Model:
         data = self.to_dict(exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none)
         return json.dumps(data, indent=indent, ensure_ascii=False)
 
-    def model_dump(
-        self,
-        *,
-        mode: str = "python",
-        include: Optional[IncEx] = None,
-        exclude: Optional[IncEx] = None,
-        context: Optional[Any] = None,
-        by_alias: Optional[bool] = None,
-        exclude_unset: bool = False,
-        exclude_defaults: bool = False,
-        exclude_none: bool = False,
-        exclude_computed_fields: bool = False,
-        round_trip: bool = False,
-        warnings: bool | str = True,
-        fallback: Optional[Callable[[Any], Any]] = None,
-        serialize_as_any: bool = False,
-    ) -> dict[str, Any]:
+    def model_dump(self, **options: Unpack[DumpOptions]) -> dict[str, Any]:
         """pydantic's ``model_dump`` as openai's models have it: every declared field
         (``None`` when not sent) plus the unknown ones the server sent; ``include`` /
         ``exclude`` take field-name sets or nested dicts (``{"choices": {0: {"message"}}}``,
-        ``"__all__"`` for every list item). Field names are the API's, so ``by_alias`` and
-        ``mode`` change nothing; defaults are all ``None``, so ``exclude_defaults`` drops
-        ``None`` values like ``exclude_none``."""
-        return _dump(
-            self,
-            include=include,
-            exclude=exclude,
-            exclude_unset=exclude_unset,
-            exclude_none=exclude_none or exclude_defaults,
-        )
+        ``"__all__"`` for every list item); the other keywords: see ``DumpOptions``."""
+        return _model_dump(self, "model_dump", options)
 
     def model_dump_json(
-        self,
-        *,
-        indent: Optional[int] = None,
-        ensure_ascii: bool = False,
-        include: Optional[IncEx] = None,
-        exclude: Optional[IncEx] = None,
-        context: Optional[Any] = None,
-        by_alias: Optional[bool] = None,
-        exclude_unset: bool = False,
-        exclude_defaults: bool = False,
-        exclude_none: bool = False,
-        exclude_computed_fields: bool = False,
-        round_trip: bool = False,
-        warnings: bool | str = True,
-        fallback: Optional[Callable[[Any], Any]] = None,
-        serialize_as_any: bool = False,
+        self, *, indent: Optional[int] = None, ensure_ascii: bool = False, **options: Unpack[DumpOptions]
     ) -> str:
         """:meth:`model_dump` as JSON text, compact like pydantic's unless ``indent``."""
-        data = self.model_dump(
-            include=include,
-            exclude=exclude,
-            exclude_unset=exclude_unset,
-            exclude_defaults=exclude_defaults,
-            exclude_none=exclude_none,
-        )
+        data = _model_dump(self, "model_dump_json", options)
         separators = (",", ":") if indent is None else None
         return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii, separators=separators)
 
@@ -262,49 +220,46 @@ def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
     return TypeError(f"{owner}.{key}: expected a JSON {expected}, got {type(raw).__name__}")
 
 
-def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
+def _cached_getter(key: str, convert: Callable[[Any], Any]) -> Callable[[_Model], Any]:
+    """A field converted from its JSON on first read (``convert(raw)``), then kept."""
+
     def fget(self: _Model) -> Any:
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
         elif key in cache:
             return cache[key]
-        raw = self._data.get(key)
-        if raw is None:
-            value = None if optional else cls({})
-        elif isinstance(raw, dict):
-            value = cls(raw)
-        else:
-            raise _wrong_type(owner, key, "object", raw)
-        cache[key] = value
+        value = cache[key] = convert(self._data.get(key))
         return value
 
     return fget
+
+
+def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
+    def convert(raw: Any) -> Optional[_Model]:
+        if raw is None:
+            return None if optional else cls({})
+        if isinstance(raw, dict):
+            return cls(raw)
+        raise _wrong_type(owner, key, "object", raw)
+
+    return _cached_getter(key, convert)
 
 
 def _model_list_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
-    def fget(self: _Model) -> Any:
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        elif key in cache:
-            return cache[key]
-        raw = self._data.get(key)
-        value: Optional[list[_Model]]
+    def convert(raw: Any) -> Optional[list[_Model]]:
         if raw is None:
-            value = None if optional else []
-        elif isinstance(raw, list):
-            value = []
-            for item in raw:
-                if not isinstance(item, dict):
-                    raise _wrong_type(owner, f"{key}[]", "object", item)
-                value.append(cls(item))
-        else:
+            return None if optional else []
+        if not isinstance(raw, list):
             raise _wrong_type(owner, key, "array", raw)
-        cache[key] = value
+        value = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise _wrong_type(owner, f"{key}[]", "object", item)
+            value.append(cls(item))
         return value
 
-    return fget
+    return _cached_getter(key, convert)
 
 
 def _as_model(tp: Any) -> Optional[type[_Model]]:
@@ -492,19 +447,29 @@ class ChoiceError(_Model):
     metadata: Optional[dict[str, Any]]
 
 
-class ChatCompletionMessage(_Model):
+class _MessageFields(_Model):
+    """The fields of an assistant message, which a stream chunk's delta carries in pieces
+    (each types its own ``role`` and ``tool_calls``: a delta's calls are fragments)."""
+
+    __slots__ = ()
+
+    role: Optional[str]
+    content: Optional[str]
+    refusal: Optional[str]
+    reasoning: Optional[str]
+    reasoning_details: Optional[list[ReasoningDetail]]
+    tool_calls: Optional[list[Any]]
+    annotations: Optional[list[Annotation]]
+    images: Optional[list[dict[str, Any]]]
+
+
+class ChatCompletionMessage(_MessageFields):
     """The assistant message of a non-streaming chat completion choice."""
 
     __slots__ = ()
 
     role: str
-    content: Optional[str]
-    refusal: Optional[str]
-    reasoning: Optional[str]
-    reasoning_details: Optional[list[ReasoningDetail]]
     tool_calls: Optional[list[ChatCompletionMessageToolCall]]
-    annotations: Optional[list[Annotation]]
-    images: Optional[list[dict[str, Any]]]
     audio: Optional[dict[str, Any]]
 
 
@@ -570,14 +535,10 @@ class CompletionUsage(_Model):
     server_tool_use_details: Optional[dict[str, Any]]
 
 
-class ChatCompletion(_Model):
-    """A chat completion response (non-streaming, or a finished stream merged).
+class _CompletionFields(_Model):
+    """The fields a chat completion and each of its stream chunks both carry."""
 
-    Besides the wire fields: ``cost`` (exact ``Decimal`` USD) and ``attempts`` (every try
-    of the model chain that produced it).
-    """
-
-    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+    __slots__ = ()
 
     id: str
     object: str
@@ -586,6 +547,17 @@ class ChatCompletion(_Model):
     provider: Optional[str]
     system_fingerprint: Optional[str]
     service_tier: Optional[str]
+
+
+class ChatCompletion(_CompletionFields):
+    """A chat completion response (non-streaming, or a finished stream merged).
+
+    Besides the wire fields: ``cost`` (exact ``Decimal`` USD) and ``attempts`` (every try
+    of the model chain that produced it).
+    """
+
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+
     choices: list[Choice]
     usage: Optional[CompletionUsage]
 
@@ -698,21 +670,14 @@ class ChoiceDeltaToolCall(_Model):
     function: Optional[ChoiceDeltaToolCallFunction]
 
 
-class ChoiceDelta(_Model, metaclass=_StreamedModel):
+class ChoiceDelta(_MessageFields, metaclass=_StreamedModel):
     """The incremental message content carried by one stream chunk choice."""
 
     _native_name = "StreamDelta"
 
     __slots__ = ()
 
-    role: Optional[str]
-    content: Optional[str]
-    refusal: Optional[str]
-    reasoning: Optional[str]
-    reasoning_details: Optional[list[ReasoningDetail]]
     tool_calls: Optional[list[ChoiceDeltaToolCall]]
-    annotations: Optional[list[Annotation]]
-    images: Optional[list[dict[str, Any]]]
 
 
 class ChunkChoice(_Model, metaclass=_StreamedModel):
@@ -730,20 +695,13 @@ class ChunkChoice(_Model, metaclass=_StreamedModel):
     error: Optional[ChoiceError]
 
 
-class ChatCompletionChunk(_Model, metaclass=_StreamedModel):
+class ChatCompletionChunk(_CompletionFields, metaclass=_StreamedModel):
     """One server-sent event of a streaming chat completion."""
 
     _native_name = "StreamChunk"
 
     __slots__ = ()
 
-    id: str
-    object: str
-    created: int
-    model: str
-    provider: Optional[str]
-    system_fingerprint: Optional[str]
-    service_tier: Optional[str]
     choices: list[ChunkChoice]
     usage: Optional[CompletionUsage]
     error: Optional[ChoiceError]

@@ -166,58 +166,19 @@ def _data(fetched: tuple[bytes | None, object]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-class _Call:
-    """One ``create()`` call's keywords, taken apart once for both clients; ``params`` keeps
-    the request parameters. ``cascade`` is set when the model names one, ``books`` when
-    the catalog must load before the request is prepared (recorded from then on)."""
-
-    __slots__ = (
-        "model",
-        "messages",
-        "stream",
-        "extra_body",
-        "extra_headers",
-        "max_retries",
-        "timeout",
-        "tags",
-        "cache",
-        "params",
-        "cascade",
-        "catalog",
-        "books",
-    )
-
-    def __init__(self, model: ModelArg, stream: bool, params: dict[str, Any]) -> None:
-        pop = params.pop
-        if "messages" not in params:
-            raise TypeError("create() missing 1 required keyword-only argument: 'messages'")
-        self.messages = pop("messages")
-        self.model = model
-        self.stream = stream
-        self.extra_body: Mapping[str, Any] | None = pop("extra_body", None)
-        self.extra_headers: Mapping[str, str] | None = pop("extra_headers", None)
-        self.max_retries: int | None = pop("max_retries", None)
-        self.timeout: float | Timeout | None | _NotGiven = pop("timeout", NOT_GIVEN)
-        self.tags: Sequence[str] | None = pop("tags", None)
-        self.cache: bool | float | None = pop("cache", None)
-        self.params = params
-        self.cascade: tuple[Cascade, str, Decimal | None] | None = None
-        self.catalog: Catalog | None = None
-        self.books: RequestBooks | None = None
-
-    def cascade_args(self) -> tuple[Any, ...]:
-        """What ``cascade.runner.create_sync`` / ``create_async`` take after the client."""
-        return (
-            self.cascade,
-            self.messages,
-            self.stream,
-            self.extra_body,
-            self.extra_headers,
-            self.max_retries,
-            self.timeout,
-            self.tags,
-            self.params,
-        )
+# create()'s keywords besides the model and the request parameters, in the order
+# ``_prepare_chat`` and the cascade runner take them: messages, stream, extra_body,
+# extra_headers, max_retries, timeout, tags.
+_CallOptions = tuple[
+    Any,
+    bool,
+    Mapping[str, Any] | None,
+    Mapping[str, str] | None,
+    int | None,
+    float | Timeout | None,
+    Sequence[str] | None,
+]
+_Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
 
 
 class _ClientBase:
@@ -511,37 +472,49 @@ class _ClientBase:
         encoded = encode_query(query) if query else None
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
-    def _begin(self, stream: bool, params: dict[str, Any]) -> _Call:
-        """A ``create()`` call taken apart: its model (or the default route), the cascade
-        it names, and its books opened early when the catalog must load first."""
-        model = self._requested(params.pop("model", None))
-        call = _Call(model, stream, params)
-        call.cascade = cascade_of(self, model)
-        if call.cascade is None and self._needs_catalog(model, call.params):
-            call.books = self._new_books(model, call.tags, stream, call.params)
-        return call
-
-    def _prepare(self, call: _Call) -> tuple[_NativeArgs, RequestBooks]:
-        """The native request of a call (its catalog loaded if needed) and its books."""
-        return self._prepare_chat(
-            call.model,
-            call.messages,
-            call.stream,
-            call.extra_body,
-            call.extra_headers,
-            call.max_retries,
-            call.timeout,
-            call.tags,
-            call.params,
-            call.catalog,
-            call.books,
+    def _begin(
+        self, stream: bool, params: dict[str, Any]
+    ) -> tuple[ModelArg, _CallOptions, bool | float | None, _Found | None, RequestBooks | None]:
+        """A ``create()`` call taken apart, the same for both clients: its model (else the
+        default route), its options (popped from ``params``, which keeps the request
+        parameters), its ``cache=``, the cascade it names, and its books, opened early when
+        the catalog must load first."""
+        pop = params.pop
+        try:
+            messages = pop("messages")
+        except KeyError:
+            raise TypeError("create() missing 1 required keyword-only argument: 'messages'") from None
+        model = self._requested(pop("model", None))
+        tags = pop("tags", None)
+        options = (
+            messages,
+            stream,
+            pop("extra_body", None),
+            pop("extra_headers", None),
+            pop("max_retries", None),
+            pop("timeout", NOT_GIVEN),
+            tags,
         )
+        cache = pop("cache", None)
+        cascade = cascade_of(self, model)
+        books = None
+        if cascade is None and self._needs_catalog(model, params):
+            books = self._new_books(model, tags, stream, params)
+        return model, options, cache, cascade, books
 
-    def _gated(self, call: _Call, args: _NativeArgs, books: RequestBooks) -> tuple[Any, ...]:
+    def _gated(
+        self,
+        model: ModelArg,
+        args: _NativeArgs,
+        books: RequestBooks,
+        stream: bool,
+        cache: Any,
+        params: Mapping[str, Any],
+    ) -> tuple[Any, ...]:
         """What the gate's ``chat_sync`` / ``chat_async`` take after the client."""
-        max_tokens = call.params.get("max_completion_tokens") or call.params.get("max_tokens")
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
         max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
-        return call.model, args, books, call.stream, call.cache, max_tokens, self._deadline(args)
+        return model, args, books, stream, cache, max_tokens, self._deadline(args)
 
     def _new_books(
         self, model: ModelArg, tags: Sequence[str] | None, stream: bool, params: Mapping[str, Any]
@@ -649,16 +622,18 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         """:meth:`Completions.create`, awaited: a chat completion, or with ``stream=True`` an
         :class:`AsyncStream` of chunks (errors before its first content are raised here)."""
         client = self._client
-        call = client._begin(stream, params)
-        if call.cascade is not None:
-            return await create_async(client, *call.cascade_args())  # type: ignore[no-any-return]
-        if call.books is not None:
-            with call.books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
-                call.catalog = await client.models._for_request(call.model)
-        args, books = client._prepare(call)
+        model, options, cache, cascade, books = client._begin(stream, params)
+        if cascade is not None:
+            return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]
+        catalog = None
+        if books is not None:
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = await client.models._for_request(model)
+        args, books = client._prepare_chat(model, *options, params, catalog, books)
         with books:
             if client._gate is not None:  # limits, response cache, shared state
-                return await client._gate.chat_async(client, *client._gated(call, args, books))
+                gated = client._gated(model, args, books, stream, cache, params)
+                return await client._gate.chat_async(client, *gated)
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
@@ -772,16 +747,18 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         (all typed in :class:`~fastrouter.params.CreateParams`).
         """
         client = self._client
-        call = client._begin(stream, params)
-        if call.cascade is not None:
-            return create_sync(client, *call.cascade_args())  # type: ignore[no-any-return]
-        if call.books is not None:
-            with call.books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
-                call.catalog = client.models._for_request(call.model)
-        args, books = client._prepare(call)
+        model, options, cache, cascade, books = client._begin(stream, params)
+        if cascade is not None:
+            return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]
+        catalog = None
+        if books is not None:
+            with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
+                catalog = client.models._for_request(model)
+        args, books = client._prepare_chat(model, *options, params, catalog, books)
         with books:
             if client._gate is not None:  # limits, response cache, shared state
-                return client._gate.chat_sync(client, *client._gated(call, args, books))
+                gated = client._gated(model, args, books, stream, cache, params)
+                return client._gate.chat_sync(client, *gated)
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))

@@ -102,7 +102,16 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
-class _Model:
+class _ModelMeta(type):
+    """Every model is slotted: a class naming no ``__slots__`` gets none of its own (its
+    fields are properties over the JSON object, never instance attributes)."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> _ModelMeta:
+        namespace.setdefault("__slots__", ())
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+
+class _Model(metaclass=_ModelMeta):
     """Base class: a lazy, read-only typed view over a JSON object (dict)."""
 
     __slots__ = ("_cache", "_data")
@@ -354,16 +363,12 @@ def _finalize_models(*classes: type[_Model]) -> None:
 class Function(_Model):
     """The function a model called: name plus JSON-encoded arguments."""
 
-    __slots__ = ()
-
     name: str
     arguments: str
 
 
 class ChatCompletionMessageToolCall(_Model):
     """A tool call made by the assistant in a non-streaming response."""
-
-    __slots__ = ()
 
     id: str
     type: str
@@ -373,8 +378,6 @@ class ChatCompletionMessageToolCall(_Model):
 
 class ReasoningDetail(_Model):
     """A structured reasoning block (text, summary or encrypted data)."""
-
-    __slots__ = ()
 
     type: str
     text: Optional[str]
@@ -389,8 +392,6 @@ class ReasoningDetail(_Model):
 class URLCitation(_Model):
     """A web citation attached to a message (e.g. from web search)."""
 
-    __slots__ = ()
-
     url: str
     title: Optional[str]
     content: Optional[str]
@@ -401,16 +402,12 @@ class URLCitation(_Model):
 class Annotation(_Model):
     """A message annotation; currently only ``url_citation``."""
 
-    __slots__ = ()
-
     type: str
     url_citation: Optional[URLCitation]
 
 
 class TopLogprob(_Model):
     """One of the most likely alternative tokens at a position."""
-
-    __slots__ = ()
 
     token: str
     logprob: float
@@ -419,8 +416,6 @@ class TopLogprob(_Model):
 
 class TokenLogprob(_Model):
     """Log probability information for one output token."""
-
-    __slots__ = ()
 
     token: str
     logprob: float
@@ -431,16 +426,12 @@ class TokenLogprob(_Model):
 class ChoiceLogprobs(_Model):
     """Log probabilities for a choice's content and refusal tokens."""
 
-    __slots__ = ()
-
     content: Optional[list[TokenLogprob]]
     refusal: Optional[list[TokenLogprob]]
 
 
 class ChoiceError(_Model):
     """An error reported in-band by OpenRouter for a choice or a stream chunk."""
-
-    __slots__ = ()
 
     code: Any
     message: Optional[str]
@@ -450,8 +441,6 @@ class ChoiceError(_Model):
 class _MessageFields(_Model):
     """The fields of an assistant message, which a stream chunk's delta carries in pieces
     (each types its own ``role`` and ``tool_calls``: a delta's calls are fragments)."""
-
-    __slots__ = ()
 
     role: Optional[str]
     content: Optional[str]
@@ -466,8 +455,6 @@ class _MessageFields(_Model):
 class ChatCompletionMessage(_MessageFields):
     """The assistant message of a non-streaming chat completion choice."""
 
-    __slots__ = ()
-
     role: str
     tool_calls: Optional[list[ChatCompletionMessageToolCall]]
     audio: Optional[dict[str, Any]]
@@ -475,8 +462,6 @@ class ChatCompletionMessage(_MessageFields):
 
 class Choice(_Model):
     """One completion choice of a non-streaming chat completion."""
-
-    __slots__ = ()
 
     index: int
     finish_reason: Optional[str]
@@ -489,8 +474,6 @@ class Choice(_Model):
 class PromptTokensDetails(_Model):
     """Breakdown of prompt tokens (cache reads/writes, audio, video)."""
 
-    __slots__ = ()
-
     cached_tokens: Optional[int]
     cache_write_tokens: Optional[int]
     audio_tokens: Optional[int]
@@ -499,8 +482,6 @@ class PromptTokensDetails(_Model):
 
 class CompletionTokensDetails(_Model):
     """Breakdown of completion tokens (reasoning, image, audio, predictions)."""
-
-    __slots__ = ()
 
     reasoning_tokens: Optional[int]
     image_tokens: Optional[int]
@@ -512,8 +493,6 @@ class CompletionTokensDetails(_Model):
 class CostDetails(_Model):
     """Breakdown of the upstream inference cost in credits."""
 
-    __slots__ = ()
-
     upstream_inference_cost: Optional[float]
     upstream_inference_prompt_cost: Optional[float]
     upstream_inference_completions_cost: Optional[float]
@@ -521,8 +500,6 @@ class CostDetails(_Model):
 
 class CompletionUsage(_Model):
     """Token usage and cost accounting for a request."""
-
-    __slots__ = ()
 
     prompt_tokens: int
     completion_tokens: int
@@ -537,8 +514,6 @@ class CompletionUsage(_Model):
 
 class _CompletionFields(_Model):
     """The fields a chat completion and each of its stream chunks both carry."""
-
-    __slots__ = ()
 
     id: str
     object: str
@@ -636,7 +611,7 @@ class ChatCompletion(_CompletionFields):
 # ---------------------------------------------------------------------------
 
 
-class _StreamedModel(type):
+class _StreamedModel(_ModelMeta):
     """Metaclass of the three chunk models: the core's streamed chunk objects
     (``_fastrouter.StreamChunk`` / ``StreamChoice`` / ``StreamDelta``, which read their
     fields lazily from the chunk parsed once in Rust) count as their instances."""
@@ -653,16 +628,12 @@ class _StreamedModel(type):
 class ChoiceDeltaToolCallFunction(_Model):
     """A fragment of a streamed function call (name and/or argument text)."""
 
-    __slots__ = ()
-
     name: Optional[str]
     arguments: Optional[str]
 
 
 class ChoiceDeltaToolCall(_Model):
     """A fragment of a streamed tool call, keyed by ``index``."""
-
-    __slots__ = ()
 
     index: int
     id: Optional[str]
@@ -675,8 +646,6 @@ class ChoiceDelta(_MessageFields, metaclass=_StreamedModel):
 
     _native_name = "StreamDelta"
 
-    __slots__ = ()
-
     tool_calls: Optional[list[ChoiceDeltaToolCall]]
 
 
@@ -684,8 +653,6 @@ class ChunkChoice(_Model, metaclass=_StreamedModel):
     """One choice of a streamed chat completion chunk."""
 
     _native_name = "StreamChoice"
-
-    __slots__ = ()
 
     index: int
     delta: ChoiceDelta
@@ -700,8 +667,6 @@ class ChatCompletionChunk(_CompletionFields, metaclass=_StreamedModel):
 
     _native_name = "StreamChunk"
 
-    __slots__ = ()
-
     choices: list[ChunkChoice]
     usage: Optional[CompletionUsage]
     error: Optional[ChoiceError]
@@ -714,8 +679,6 @@ class ChatCompletionChunk(_CompletionFields, metaclass=_StreamedModel):
 
 class Generation(_Model):
     """Stats of a past generation (``GET /generation`` ``data`` object)."""
-
-    __slots__ = ()
 
     id: str
     upstream_id: Optional[str]
@@ -748,8 +711,6 @@ class Generation(_Model):
 class Credits(_Model):
     """Account credit balance (``GET /credits`` ``data`` object)."""
 
-    __slots__ = ()
-
     total_credits: float
     total_usage: float
 
@@ -761,8 +722,6 @@ class Credits(_Model):
 
 class KeyInfo(_Model):
     """Information about the current API key (``GET /key`` ``data`` object)."""
-
-    __slots__ = ()
 
     label: Optional[str]
     limit: Optional[float]

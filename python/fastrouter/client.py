@@ -74,6 +74,20 @@ if TYPE_CHECKING:
     from .otel import ClientTelemetry, Telemetry
     from .params import CreateParams
 
+    # create()'s keywords besides the model and the request parameters, in the order
+    # ``_prepare_chat`` and the cascade runner take them: messages, stream, extra_body,
+    # extra_headers, max_retries, timeout, tags.
+    _CallOptions = tuple[
+        Any,
+        bool,
+        Mapping[str, Any] | None,
+        Mapping[str, str] | None,
+        int | None,
+        float | Timeout | None,
+        Sequence[str] | None,
+    ]
+    _Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
+
 __all__ = ["AsyncClient", "Client"]
 
 ModelArg = str | Sequence[str] | Cascade
@@ -164,21 +178,6 @@ def _data(fetched: tuple[bytes | None, object]) -> dict[str, Any]:
     payload = _json(fetched)
     data = payload.get("data") if isinstance(payload, dict) else None
     return data if isinstance(data, dict) else {}
-
-
-# create()'s keywords besides the model and the request parameters, in the order
-# ``_prepare_chat`` and the cascade runner take them: messages, stream, extra_body,
-# extra_headers, max_retries, timeout, tags.
-_CallOptions = tuple[
-    Any,
-    bool,
-    Mapping[str, Any] | None,
-    Mapping[str, str] | None,
-    int | None,
-    float | Timeout | None,
-    Sequence[str] | None,
-]
-_Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
 
 
 class _ClientBase:

@@ -18,6 +18,7 @@ from os import PathLike, fspath
 from typing import (
     TYPE_CHECKING,
     Any,
+    ClassVar,
     Generic,
     Literal,
     TypeVar,
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
+from ._closing import AsyncClosing, Closing
 from .bound import AsyncBoundModel, BoundModel
 from .cache import Cache
 from .cascade.runner import cascade_of, create_async, create_sync
@@ -66,13 +68,25 @@ from .usage.ledger import UsageLedger
 from .usage.reconcile import Reconciler, reconciles_by_default
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from typing_extensions import Self, Unpack
 
     from ._fastrouter import NativeChat
     from .otel import ClientTelemetry, Telemetry
-    from .params import ChatCompletionParams
+    from .params import CreateParams
+
+    # create()'s keywords besides the model and the request parameters, in the order
+    # ``_prepare_chat`` and the cascade runner take them: messages, stream, extra_body,
+    # extra_headers, max_retries, timeout, tags.
+    _CallOptions = tuple[
+        Any,
+        bool,
+        Mapping[str, Any] | None,
+        Mapping[str, str] | None,
+        int | None,
+        float | Timeout | None,
+        Sequence[str] | None,
+    ]
+    _Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -153,6 +167,12 @@ def _completion(native: NativeChat) -> ChatCompletion:
     return ChatCompletion._from_chat(native)
 
 
+def _model_endpoints(fetched: tuple[bytes | None, object]) -> ModelEndpoints:
+    from .catalog import ModelEndpoints
+
+    return ModelEndpoints.from_json(fetched[0] or b"{}")
+
+
 def _data(fetched: tuple[bytes | None, object]) -> dict[str, Any]:
     """The ``data`` object of a fetched ``{"data": {...}}`` body."""
     payload = _json(fetched)
@@ -169,6 +189,7 @@ class _ClientBase:
     timeout: Timeout
     max_retries: int
     _on_loop = False  # True for the asyncio client
+    _kinds: ClassVar[tuple[Any, Any, Any, Any]]  # its resources' classes: chat, models, generations, records
 
     def __init__(
         self,
@@ -289,8 +310,10 @@ class _ClientBase:
         return None if total is None else time.monotonic() + total
 
     def _add_resources(self) -> None:
-        """Create the client's resources (``chat``, ``models``, ...)."""
-        raise NotImplementedError
+        """Create the client's resources (``chat``, ``models``, ...), of its kind (``_kinds``)."""
+        chat, models, generations, record = self._kinds
+        self.chat, self.models, self.generations = chat(self), models(self), generations(self)
+        self.credits, self.key = record(self, "credits", Credits), record(self, "key", KeyInfo)
 
     def with_options(self, **options: Any) -> Self:
         """A copy of this client with other per-call defaults, sharing its connection pool,
@@ -448,6 +471,50 @@ class _ClientBase:
         encoded = encode_query(query) if query else None
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
+    def _begin(
+        self, stream: bool, params: dict[str, Any]
+    ) -> tuple[ModelArg, _CallOptions, bool | float | None, _Found | None, RequestBooks | None]:
+        """A ``create()`` call taken apart, the same for both clients: its model (else the
+        default route), its options (popped from ``params``, which keeps the request
+        parameters), its ``cache=``, the cascade it names, and its books, opened early when
+        the catalog must load first."""
+        pop = params.pop
+        try:
+            messages = pop("messages")
+        except KeyError:
+            raise TypeError("create() missing 1 required keyword-only argument: 'messages'") from None
+        model = self._requested(pop("model", None))
+        tags = pop("tags", None)
+        options = (
+            messages,
+            stream,
+            pop("extra_body", None),
+            pop("extra_headers", None),
+            pop("max_retries", None),
+            pop("timeout", NOT_GIVEN),
+            tags,
+        )
+        cache = pop("cache", None)
+        cascade = cascade_of(self, model)
+        books = None
+        if cascade is None and self._needs_catalog(model, params):
+            books = self._new_books(model, tags, stream, params)
+        return model, options, cache, cascade, books
+
+    def _gated(
+        self,
+        model: ModelArg,
+        args: _NativeArgs,
+        books: RequestBooks,
+        stream: bool,
+        cache: Any,
+        params: Mapping[str, Any],
+    ) -> tuple[Any, ...]:
+        """What the gate's ``chat_sync`` / ``chat_async`` take after the client."""
+        max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+        max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
+        return model, args, books, stream, cache, max_tokens, self._deadline(args)
+
     def _new_books(
         self, model: ModelArg, tags: Sequence[str] | None, stream: bool, params: Mapping[str, Any]
     ) -> RequestBooks:
@@ -526,103 +593,46 @@ class _Resource(Generic[_ClientT]):
         self._client = client
 
 
+_R = TypeVar("_R")
+
+
+class _Record(_Resource[_ClientT], Generic[_ClientT, _R]):
+    """A record read with one GET of a fixed path, from its ``data`` object."""
+
+    def __init__(self, client: _ClientT, path: str, record: Callable[[dict[str, Any]], _R]) -> None:
+        super().__init__(client)
+        self._path = path
+        self._record = record
+
+
 class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
     """``client.chat.completions``."""
 
     @overload
-    async def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: Literal[False] = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion: ...
+    async def create(self, *, stream: Literal[False] = False, **params: Unpack[CreateParams]) -> ChatCompletion: ...
 
     @overload
-    async def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: Literal[True],
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> AsyncStream: ...
+    async def create(self, *, stream: Literal[True], **params: Unpack[CreateParams]) -> AsyncStream: ...
 
     @overload
-    async def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: bool,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion | AsyncStream: ...
+    async def create(self, *, stream: bool, **params: Unpack[CreateParams]) -> ChatCompletion | AsyncStream: ...
 
-    async def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: bool = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = NOT_GIVEN,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion | AsyncStream:
-        """Create a chat completion; with ``stream=True`` an :class:`AsyncStream` of chunks.
-
-        ``model`` is a model id, or a list of ids tried in order (client-side failover).
-        Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched; ``timeout`` and
-        ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
-        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
-        stream's first content are raised here (after failover), like non-streaming ones.
-        """
+    async def create(self, *, stream: bool = False, **params: Any) -> ChatCompletion | AsyncStream:
+        """:meth:`Completions.create`, awaited: a chat completion, or with ``stream=True`` an
+        :class:`AsyncStream` of chunks (errors before its first content are raised here)."""
         client = self._client
-        model = client._requested(model)
-        cascade = cascade_of(client, model)
+        model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
-            rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
-            return await create_async(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
-        catalog, books = None, None
-        if client._needs_catalog(model, params):
-            books = client._new_books(model, tags, stream, params)
+            return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]
+        catalog = None
+        if books is not None:
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
-                catalog = await client.models.list()
-                if client._should_refresh(model, catalog):
-                    catalog = await client.models.list(refresh=True)
-        args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
-        )
+                catalog = await client.models._for_request(model)
+        args, books = client._prepare_chat(model, *options, params, catalog, books)
         with books:
             if client._gate is not None:  # limits, response cache, shared state
-                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-                max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
-                deadline = client._deadline(args)
-                return await client._gate.chat_async(client, model, args, books, stream, cache, max_tokens, deadline)
+                gated = client._gated(model, args, books, stream, cache, params)
+                return await client._gate.chat_async(client, *gated)
             if stream:
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
@@ -650,13 +660,14 @@ class AsyncModels(_Resource["AsyncClient"]):
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
 
+    async def _for_request(self, model: ModelArg) -> Catalog:
+        catalog = await self.list()
+        return await self.list(refresh=True) if self._client._should_refresh(model, catalog) else catalog
+
     async def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
-        from .catalog import ModelEndpoints
-
-        body, _ = await run(self._client._inner.get, _endpoints_path(id))
-        return ModelEndpoints.from_json(body or b"{}")
+        return _model_endpoints(await run(self._client._inner.get, _endpoints_path(id)))
 
 
 class AsyncGenerations(_Resource["AsyncClient"]):
@@ -667,23 +678,15 @@ class AsyncGenerations(_Resource["AsyncClient"]):
         return Generation(_data(await run(self._client._inner.get, _generation_path(id))))
 
 
-class AsyncCredits(_Resource["AsyncClient"]):
-    """``client.credits``."""
+class AsyncRecord(_Record["AsyncClient", _R]):
+    """``client.credits`` and ``client.key`` on the async client."""
 
-    async def get(self) -> Credits:
-        """Total credits bought and used (``GET /credits``)."""
-        return Credits(_data(await run(self._client._inner.get, "credits")))
-
-
-class AsyncKey(_Resource["AsyncClient"]):
-    """``client.key``."""
-
-    async def get(self) -> KeyInfo:
-        """Usage and limits of the API key in use (``GET /key``)."""
-        return KeyInfo(_data(await run(self._client._inner.get, "key")))
+    async def get(self) -> _R:
+        """Read it (``await client.credits.get()``, ``await client.key.get()``)."""
+        return self._record(_data(await run(self._client._inner.get, self._path)))
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase, AsyncClosing):
     """Asynchronous OpenRouter client (asyncio).
 
     >>> client = fastrouter.AsyncClient()            # key from OPENROUTER_API_KEY
@@ -692,18 +695,12 @@ class AsyncClient(_ClientBase):
     """
 
     _on_loop = True
+    _kinds = (AsyncChat, AsyncModels, AsyncGenerations, AsyncRecord)
     chat: AsyncChat
     models: AsyncModels
     generations: AsyncGenerations
-    credits: AsyncCredits
-    key: AsyncKey
-
-    def _add_resources(self) -> None:
-        self.chat = AsyncChat(self)
-        self.models = AsyncModels(self)
-        self.generations = AsyncGenerations(self)
-        self.credits = AsyncCredits(self)
-        self.key = AsyncKey(self)
+    credits: AsyncRecord[Credits]
+    key: AsyncRecord[KeyInfo]
 
     def model(self, model: ModelArg, **defaults: Any) -> AsyncBoundModel:
         """A model (id, chain, alias or route) bound to request defaults:
@@ -718,17 +715,6 @@ class AsyncClient(_ClientBase):
             self._reconciler.close(timeout=0)
         await self._close_stores()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
 
 # ----------------------------------------------------------------------------- sync
 
@@ -737,100 +723,41 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
     """``client.chat.completions``."""
 
     @overload
-    def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: Literal[False] = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion: ...
+    def create(self, *, stream: Literal[False] = False, **params: Unpack[CreateParams]) -> ChatCompletion: ...
 
     @overload
-    def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: Literal[True],
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> Stream: ...
+    def create(self, *, stream: Literal[True], **params: Unpack[CreateParams]) -> Stream: ...
 
     @overload
-    def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: bool,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = ...,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion | Stream: ...
+    def create(self, *, stream: bool, **params: Unpack[CreateParams]) -> ChatCompletion | Stream: ...
 
-    def create(
-        self,
-        *,
-        model: ModelArg | None = None,
-        messages: Sequence[Any],
-        stream: bool = False,
-        extra_body: Mapping[str, Any] | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | Timeout | None = NOT_GIVEN,
-        tags: Sequence[str] | None = None,
-        cache: bool | float | None = None,
-        **params: Unpack[ChatCompletionParams],
-    ) -> ChatCompletion | Stream:
+    def create(self, *, stream: bool = False, **params: Any) -> ChatCompletion | Stream:
         """Create a chat completion (blocking without the GIL); with ``stream=True`` a
-        :class:`Stream` of chunks.
+        :class:`Stream` of chunks. Errors before a stream's first content are raised here
+        (after failover), like non-streaming ones.
 
-        ``model`` is a model id, or a list of ids tried in order (client-side failover).
-        Every OpenAI and OpenRouter parameter is accepted as a keyword; ``extra_body`` and
-        ``extra_headers`` pass anything newer through untouched; ``timeout`` and
-        ``max_retries`` override the client's for this call; ``tags`` label the request in
-        ``client.usage`` (never sent); ``cache=False`` skips the response cache for this call
-        and ``cache=<seconds>`` sets the ttl of the answer it stores. Errors before a
-        stream's first content are raised here (after failover), like non-streaming ones.
+        ``model`` is a model id, or a list of ids tried in order (client-side failover),
+        an alias or route name, or a :class:`~fastrouter.Cascade`; ``messages`` the
+        conversation. Every OpenAI and OpenRouter parameter is accepted as a keyword;
+        ``extra_body`` and ``extra_headers`` pass anything newer through untouched;
+        ``timeout`` and ``max_retries`` override the client's for this call; ``tags`` label
+        the request in ``client.usage`` (never sent); ``cache=False`` skips the response
+        cache for this call and ``cache=<seconds>`` sets the ttl of the answer it stores
+        (all typed in :class:`~fastrouter.params.CreateParams`).
         """
         client = self._client
-        model = client._requested(model)
-        cascade = cascade_of(client, model)
+        model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
-            rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
-            return create_sync(client, cascade, messages, stream, *rest)  # type: ignore[no-any-return]
-        catalog, books = None, None
-        if client._needs_catalog(model, params):
-            books = client._new_books(model, tags, stream, params)
+            return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]
+        catalog = None
+        if books is not None:
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
-                catalog = client.models.list()
-                if client._should_refresh(model, catalog):
-                    catalog = client.models.list(refresh=True)
-        args, books = client._prepare_chat(
-            model, messages, stream, extra_body, extra_headers, max_retries, timeout, tags, params, catalog, books
-        )
+                catalog = client.models._for_request(model)
+        args, books = client._prepare_chat(model, *options, params, catalog, books)
         with books:
             if client._gate is not None:  # limits, response cache, shared state
-                max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-                max_tokens = max_tokens if isinstance(max_tokens, int) else None  # an omit sentinel is absent
-                deadline = client._deadline(args)
-                return client._gate.chat_sync(client, model, args, books, stream, cache, max_tokens, deadline)
+                gated = client._gated(model, args, books, stream, cache, params)
+                return client._gate.chat_sync(client, *gated)
             if stream:
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))
@@ -853,13 +780,16 @@ class Models(_Resource["Client"]):
         client = self._client
         return client._catalog.load_sync(client._fetch_models_sync, refresh=refresh, offline=offline)
 
+    def _for_request(self, model: ModelArg) -> Catalog:
+        """The catalog a request resolves against: fetched again, once, for an alias or
+        route naming ids it does not list."""
+        catalog = self.list()
+        return self.list(refresh=True) if self._client._should_refresh(model, catalog) else catalog
+
     def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
-        from .catalog import ModelEndpoints
-
-        body, _ = self._client._inner.get_blocking(_endpoints_path(id))
-        return ModelEndpoints.from_json(body or b"{}")
+        return _model_endpoints(self._client._inner.get_blocking(_endpoints_path(id)))
 
 
 class Generations(_Resource["Client"]):
@@ -870,23 +800,16 @@ class Generations(_Resource["Client"]):
         return Generation(_data(self._client._inner.get_blocking(_generation_path(id))))
 
 
-class CreditsResource(_Resource["Client"]):
-    """``client.credits``."""
+class Record(_Record["Client", _R]):
+    """``client.credits`` (total credits bought and used, ``GET /credits``) and
+    ``client.key`` (usage and limits of the API key in use, ``GET /key``)."""
 
-    def get(self) -> Credits:
-        """Total credits bought and used (``GET /credits``)."""
-        return Credits(_data(self._client._inner.get_blocking("credits")))
-
-
-class KeyResource(_Resource["Client"]):
-    """``client.key``."""
-
-    def get(self) -> KeyInfo:
-        """Usage and limits of the API key in use (``GET /key``)."""
-        return KeyInfo(_data(self._client._inner.get_blocking("key")))
+    def get(self) -> _R:
+        """Read it (``client.credits.get()``, ``client.key.get()``)."""
+        return self._record(_data(self._client._inner.get_blocking(self._path)))
 
 
-class Client(_ClientBase):
+class Client(_ClientBase, Closing):
     """Synchronous OpenRouter client; calls block with the GIL released.
 
     >>> client = fastrouter.Client()                 # key from OPENROUTER_API_KEY
@@ -894,18 +817,12 @@ class Client(_ClientBase):
     ...                                       messages=[{"role": "user", "content": "hi"}])
     """
 
+    _kinds = (Chat, Models, Generations, Record)
     chat: Chat
     models: Models
     generations: Generations
-    credits: CreditsResource
-    key: KeyResource
-
-    def _add_resources(self) -> None:
-        self.chat = Chat(self)
-        self.models = Models(self)
-        self.generations = Generations(self)
-        self.credits = CreditsResource(self)
-        self.key = KeyResource(self)
+    credits: Record[Credits]
+    key: Record[KeyInfo]
 
     def model(self, model: ModelArg, **defaults: Any) -> BoundModel:
         """A model (id, chain, alias or route) bound to request defaults:
@@ -922,14 +839,3 @@ class Client(_ClientBase):
             self._store.close()
         if self._gate is not None and self._gate.cache_store is not self._store:
             self._gate.cache_store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -20,36 +20,6 @@ if TYPE_CHECKING:
     from .dropin.response import Response
     from .types import ChatCompletion
 
-__all__ = [
-    "FastrouterError",
-    "APIError",
-    "APIConnectionError",
-    "APITimeoutError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "BadRequestError",
-    "AuthenticationError",
-    "InsufficientCreditsError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "RequestTimeoutError",
-    "ConflictError",
-    "UnprocessableEntityError",
-    "RateLimitError",
-    "InternalServerError",
-    "ProviderError",
-    "ServiceUnavailableError",
-    "StreamError",
-    "StreamTimeoutError",
-    "AllModelsFailedError",
-    "BudgetExceededError",
-    "PriceUnknownError",
-    "RoutingWarning",
-    "StoreUnavailableError",
-    "CatalogUnavailableError",
-    "RoutingError",
-]
-
 
 class FastrouterError(Exception):
     """Base class of every error fastrouter raises."""
@@ -462,3 +432,7 @@ def _from_native(
     models = list(dict.fromkeys(a.model for a in tries))
     summary = f"all {len(models)} models failed ({', '.join(models)}); last error: {error}"
     return AllModelsFailedError(summary, attempts=tries, last_error=error)
+
+
+# Every exception class above (and the routing warning), as they are defined: no second list.
+__all__ = [name for name, value in list(globals().items()) if isinstance(value, type) and value.__module__ == __name__]

@@ -8,14 +8,23 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .dropin.sentinels import OrOmitted, without_omitted
 
+if TYPE_CHECKING:
+    from typing_extensions import Required
+
+    from .cascade.tiers import Cascade
+    from .config import Timeout
+
 __all__ = [
+    "CallOptions",
     "ChatCompletionParams",
+    "CreateParams",
     "OpenAIParams",
     "OpenRouterParams",
+    "ParseParams",
     "PARAM_NAMES",
     "RequestOptions",
     "ResponseFormatParams",
@@ -103,9 +112,40 @@ class ChatCompletionParams(OpenAIParams, ResponseFormatParams, OpenRouterParams,
     max_cost_per_request: float | str | Decimal | None
 
 
+class CallOptions(TypedDict, total=False):
+    """``create()``'s keywords on how the call is made (none is sent as it is): ``extra_body``
+    and ``extra_headers`` pass anything newer through untouched; ``timeout`` and
+    ``max_retries`` override the client's for this call; ``tags`` label the request in
+    ``client.usage``; ``cache=False`` skips the response cache for this call and
+    ``cache=<seconds>`` sets the ttl of the answer it stores."""
+
+    extra_body: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+    max_retries: int | None
+    timeout: float | Timeout | None
+    tags: Sequence[str] | None
+    cache: bool | float | None
+
+
+class CreateParams(ChatCompletionParams, CallOptions, total=False):
+    """Every keyword of ``chat.completions.create`` but ``stream``, declared once for both
+    clients: ``model`` (an id, a list of ids tried in order, an alias, a route or a
+    :class:`~fastrouter.Cascade`; else the routing's ``default_route``) and ``messages``."""
+
+    model: str | Sequence[str] | Cascade | None
+    messages: Required[Sequence[Any]]
+
+
 class StructuredParams(OpenAIParams, OpenRouterParams, RequestOptions, total=False):
     """Optional keyword arguments of ``parse()`` and ``stream()`` (which take their own
     ``response_format``)."""
+
+
+class ParseParams(StructuredParams, CallOptions, total=False):
+    """Every keyword of ``parse()`` and ``stream()`` but ``response_format``."""
+
+    model: Required[str | Sequence[str] | Cascade]
+    messages: Required[Iterable[Any]]
 
 
 PARAM_NAMES: frozenset[str] = frozenset(

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
 from ._bridge import run
+from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
 from .errors import FastrouterError
@@ -21,11 +22,7 @@ from .types import ChatCompletion, ChatCompletionChunk
 from .usage.books import exit_status
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
-    from typing_extensions import Self
-
-    from ._fastrouter import NativeStream
+    from ._fastrouter import NativeStream, StreamChunk
 
 __all__ = ["AsyncStream", "Stream"]
 
@@ -89,6 +86,25 @@ class _StreamBase:
         """OpenRouter keep-alive comments received (liveness, not progress)."""
         return self._native.keepalives
 
+    def _took(self, batch: list[StreamChunk]) -> list[ChatCompletionChunk]:
+        """A batch of chunks handed over by the core, each one's JSON kept while the
+        response cache records."""
+        chunks = cast("list[ChatCompletionChunk]", batch)
+        if self._record is not None:
+            self._record.extend(map(_wire, chunks))
+        return chunks
+
+    def _ended_with(self, status: str) -> None:
+        self._ended = True
+        self._finish(status)
+
+    def _stopped(self, error: BaseException) -> None:
+        """Iteration ended by an exception: the stream's own error, or an interruption."""
+        if isinstance(error, FastrouterError):
+            self._ended_with("stream_error")
+        else:
+            self._interrupted(error)
+
     def _closed(self) -> None:
         self._native.close()
         if not self._ended:
@@ -100,8 +116,7 @@ class _StreamBase:
         Ctrl-C, a bad chunk): close the stream and record it as such."""
         self._native.close()
         if not self._ended:
-            self._ended = True
-            self._finish(exit_status(error, streaming=True))
+            self._ended_with(exit_status(error, streaming=True))
 
     def __del__(self) -> None:
         # Dropped without close() or reaching its end: cancel the request, record it.
@@ -115,7 +130,7 @@ class _StreamBase:
         return f"{type(self).__name__}({state})"
 
 
-class AsyncStream(_StreamBase):
+class AsyncStream(_StreamBase, AsyncClosing):
     """An async iterator of :class:`ChatCompletionChunk`; also an async context manager.
 
     ``close()`` (or leaving ``async with``, or dropping the stream) cancels the request
@@ -128,7 +143,6 @@ class AsyncStream(_StreamBase):
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         native = self._native
         try_batch = native.try_batch
-        record = self._record
         ready_in_a_row = 0
         try:
             while True:
@@ -145,38 +159,23 @@ class AsyncStream(_StreamBase):
                     ready_in_a_row = 0
                     batch = await run(native.next_batch)
                     if batch is None:
-                        self._ended = True
-                        self._finish("ok")
+                        self._ended_with("ok")
                         return
-                chunks = cast("list[ChatCompletionChunk]", batch)
-                if record is not None:
-                    record.extend(map(_wire, chunks))
+                chunks = self._took(batch)
                 for chunk in chunks:
                     yield chunk
-        except FastrouterError:
-            self._ended = True
-            self._finish("stream_error")
-            raise
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
         except BaseException as error:
-            self._interrupted(error)
+            self._stopped(error)
             raise
 
     async def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""
         self._closed()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._closed()
-
-
-class Stream(_StreamBase):
+class Stream(_StreamBase, Closing):
     """An iterator of :class:`ChatCompletionChunk` (blocking without the GIL while it
     waits); also a context manager. ``close()`` cancels the request."""
 
@@ -186,38 +185,22 @@ class Stream(_StreamBase):
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         native = self._native
         try_batch = native.try_batch
-        record = self._record
         try:
             while True:
                 batch = try_batch()
                 if batch is None:
                     batch = native.next_batch_blocking()
                     if batch is None:
-                        self._ended = True
-                        self._finish("ok")
+                        self._ended_with("ok")
                         return
-                chunks = cast("list[ChatCompletionChunk]", batch)
-                if record is not None:
-                    record.extend(map(_wire, chunks))
+                chunks = self._took(batch)
                 yield from chunks
-        except FastrouterError:
-            self._ended = True
-            self._finish("stream_error")
-            raise
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
         except BaseException as error:
-            self._interrupted(error)
+            self._stopped(error)
             raise
 
     def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""
-        self._closed()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
         self._closed()

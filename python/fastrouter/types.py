@@ -41,12 +41,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from .attempts import Attempt
-from .dropin.dump import IncEx
 from .dropin.dump import dump as _dump
+from .dropin.dump import model_dump as _model_dump
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ._fastrouter import NativeChat
     from .cascade.result import CascadeResult
+    from .dropin.dump import DumpOptions
 
 __all__ = [
     "Annotation",
@@ -99,7 +102,16 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
-class _Model:
+class _ModelMeta(type):
+    """Every model is slotted: a class naming no ``__slots__`` gets none of its own (its
+    fields are properties over the JSON object, never instance attributes)."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> _ModelMeta:
+        namespace.setdefault("__slots__", ())
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+
+class _Model(metaclass=_ModelMeta):
     """Base class: a lazy, read-only typed view over a JSON object (dict)."""
 
     __slots__ = ("_cache", "_data")
@@ -160,63 +172,18 @@ class _Model:
         data = self.to_dict(exclude_unset=exclude_unset, exclude_defaults=exclude_defaults, exclude_none=exclude_none)
         return json.dumps(data, indent=indent, ensure_ascii=False)
 
-    def model_dump(
-        self,
-        *,
-        mode: str = "python",
-        include: Optional[IncEx] = None,
-        exclude: Optional[IncEx] = None,
-        context: Optional[Any] = None,
-        by_alias: Optional[bool] = None,
-        exclude_unset: bool = False,
-        exclude_defaults: bool = False,
-        exclude_none: bool = False,
-        exclude_computed_fields: bool = False,
-        round_trip: bool = False,
-        warnings: bool | str = True,
-        fallback: Optional[Callable[[Any], Any]] = None,
-        serialize_as_any: bool = False,
-    ) -> dict[str, Any]:
+    def model_dump(self, **options: Unpack[DumpOptions]) -> dict[str, Any]:
         """pydantic's ``model_dump`` as openai's models have it: every declared field
         (``None`` when not sent) plus the unknown ones the server sent; ``include`` /
         ``exclude`` take field-name sets or nested dicts (``{"choices": {0: {"message"}}}``,
-        ``"__all__"`` for every list item). Field names are the API's, so ``by_alias`` and
-        ``mode`` change nothing; defaults are all ``None``, so ``exclude_defaults`` drops
-        ``None`` values like ``exclude_none``."""
-        return _dump(
-            self,
-            include=include,
-            exclude=exclude,
-            exclude_unset=exclude_unset,
-            exclude_none=exclude_none or exclude_defaults,
-        )
+        ``"__all__"`` for every list item); the other keywords: see ``DumpOptions``."""
+        return _model_dump(self, "model_dump", options)
 
     def model_dump_json(
-        self,
-        *,
-        indent: Optional[int] = None,
-        ensure_ascii: bool = False,
-        include: Optional[IncEx] = None,
-        exclude: Optional[IncEx] = None,
-        context: Optional[Any] = None,
-        by_alias: Optional[bool] = None,
-        exclude_unset: bool = False,
-        exclude_defaults: bool = False,
-        exclude_none: bool = False,
-        exclude_computed_fields: bool = False,
-        round_trip: bool = False,
-        warnings: bool | str = True,
-        fallback: Optional[Callable[[Any], Any]] = None,
-        serialize_as_any: bool = False,
+        self, *, indent: Optional[int] = None, ensure_ascii: bool = False, **options: Unpack[DumpOptions]
     ) -> str:
         """:meth:`model_dump` as JSON text, compact like pydantic's unless ``indent``."""
-        data = self.model_dump(
-            include=include,
-            exclude=exclude,
-            exclude_unset=exclude_unset,
-            exclude_defaults=exclude_defaults,
-            exclude_none=exclude_none,
-        )
+        data = _model_dump(self, "model_dump_json", options)
         separators = (",", ":") if indent is None else None
         return json.dumps(data, indent=indent, ensure_ascii=ensure_ascii, separators=separators)
 
@@ -262,49 +229,46 @@ def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
     return TypeError(f"{owner}.{key}: expected a JSON {expected}, got {type(raw).__name__}")
 
 
-def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
+def _cached_getter(key: str, convert: Callable[[Any], Any]) -> Callable[[_Model], Any]:
+    """A field converted from its JSON on first read (``convert(raw)``), then kept."""
+
     def fget(self: _Model) -> Any:
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
         elif key in cache:
             return cache[key]
-        raw = self._data.get(key)
-        if raw is None:
-            value = None if optional else cls({})
-        elif isinstance(raw, dict):
-            value = cls(raw)
-        else:
-            raise _wrong_type(owner, key, "object", raw)
-        cache[key] = value
+        value = cache[key] = convert(self._data.get(key))
         return value
 
     return fget
+
+
+def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
+    def convert(raw: Any) -> Optional[_Model]:
+        if raw is None:
+            return None if optional else cls({})
+        if isinstance(raw, dict):
+            return cls(raw)
+        raise _wrong_type(owner, key, "object", raw)
+
+    return _cached_getter(key, convert)
 
 
 def _model_list_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:
-    def fget(self: _Model) -> Any:
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        elif key in cache:
-            return cache[key]
-        raw = self._data.get(key)
-        value: Optional[list[_Model]]
+    def convert(raw: Any) -> Optional[list[_Model]]:
         if raw is None:
-            value = None if optional else []
-        elif isinstance(raw, list):
-            value = []
-            for item in raw:
-                if not isinstance(item, dict):
-                    raise _wrong_type(owner, f"{key}[]", "object", item)
-                value.append(cls(item))
-        else:
+            return None if optional else []
+        if not isinstance(raw, list):
             raise _wrong_type(owner, key, "array", raw)
-        cache[key] = value
+        value = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise _wrong_type(owner, f"{key}[]", "object", item)
+            value.append(cls(item))
         return value
 
-    return fget
+    return _cached_getter(key, convert)
 
 
 def _as_model(tp: Any) -> Optional[type[_Model]]:
@@ -399,16 +363,12 @@ def _finalize_models(*classes: type[_Model]) -> None:
 class Function(_Model):
     """The function a model called: name plus JSON-encoded arguments."""
 
-    __slots__ = ()
-
     name: str
     arguments: str
 
 
 class ChatCompletionMessageToolCall(_Model):
     """A tool call made by the assistant in a non-streaming response."""
-
-    __slots__ = ()
 
     id: str
     type: str
@@ -418,8 +378,6 @@ class ChatCompletionMessageToolCall(_Model):
 
 class ReasoningDetail(_Model):
     """A structured reasoning block (text, summary or encrypted data)."""
-
-    __slots__ = ()
 
     type: str
     text: Optional[str]
@@ -434,8 +392,6 @@ class ReasoningDetail(_Model):
 class URLCitation(_Model):
     """A web citation attached to a message (e.g. from web search)."""
 
-    __slots__ = ()
-
     url: str
     title: Optional[str]
     content: Optional[str]
@@ -446,16 +402,12 @@ class URLCitation(_Model):
 class Annotation(_Model):
     """A message annotation; currently only ``url_citation``."""
 
-    __slots__ = ()
-
     type: str
     url_citation: Optional[URLCitation]
 
 
 class TopLogprob(_Model):
     """One of the most likely alternative tokens at a position."""
-
-    __slots__ = ()
 
     token: str
     logprob: float
@@ -464,8 +416,6 @@ class TopLogprob(_Model):
 
 class TokenLogprob(_Model):
     """Log probability information for one output token."""
-
-    __slots__ = ()
 
     token: str
     logprob: float
@@ -476,8 +426,6 @@ class TokenLogprob(_Model):
 class ChoiceLogprobs(_Model):
     """Log probabilities for a choice's content and refusal tokens."""
 
-    __slots__ = ()
-
     content: Optional[list[TokenLogprob]]
     refusal: Optional[list[TokenLogprob]]
 
@@ -485,33 +433,35 @@ class ChoiceLogprobs(_Model):
 class ChoiceError(_Model):
     """An error reported in-band by OpenRouter for a choice or a stream chunk."""
 
-    __slots__ = ()
-
     code: Any
     message: Optional[str]
     metadata: Optional[dict[str, Any]]
 
 
-class ChatCompletionMessage(_Model):
-    """The assistant message of a non-streaming chat completion choice."""
+class _MessageFields(_Model):
+    """The fields of an assistant message, which a stream chunk's delta carries in pieces
+    (each types its own ``role`` and ``tool_calls``: a delta's calls are fragments)."""
 
-    __slots__ = ()
-
-    role: str
+    role: Optional[str]
     content: Optional[str]
     refusal: Optional[str]
     reasoning: Optional[str]
     reasoning_details: Optional[list[ReasoningDetail]]
-    tool_calls: Optional[list[ChatCompletionMessageToolCall]]
+    tool_calls: Optional[list[Any]]
     annotations: Optional[list[Annotation]]
     images: Optional[list[dict[str, Any]]]
+
+
+class ChatCompletionMessage(_MessageFields):
+    """The assistant message of a non-streaming chat completion choice."""
+
+    role: str
+    tool_calls: Optional[list[ChatCompletionMessageToolCall]]
     audio: Optional[dict[str, Any]]
 
 
 class Choice(_Model):
     """One completion choice of a non-streaming chat completion."""
-
-    __slots__ = ()
 
     index: int
     finish_reason: Optional[str]
@@ -524,8 +474,6 @@ class Choice(_Model):
 class PromptTokensDetails(_Model):
     """Breakdown of prompt tokens (cache reads/writes, audio, video)."""
 
-    __slots__ = ()
-
     cached_tokens: Optional[int]
     cache_write_tokens: Optional[int]
     audio_tokens: Optional[int]
@@ -534,8 +482,6 @@ class PromptTokensDetails(_Model):
 
 class CompletionTokensDetails(_Model):
     """Breakdown of completion tokens (reasoning, image, audio, predictions)."""
-
-    __slots__ = ()
 
     reasoning_tokens: Optional[int]
     image_tokens: Optional[int]
@@ -547,8 +493,6 @@ class CompletionTokensDetails(_Model):
 class CostDetails(_Model):
     """Breakdown of the upstream inference cost in credits."""
 
-    __slots__ = ()
-
     upstream_inference_cost: Optional[float]
     upstream_inference_prompt_cost: Optional[float]
     upstream_inference_completions_cost: Optional[float]
@@ -556,8 +500,6 @@ class CostDetails(_Model):
 
 class CompletionUsage(_Model):
     """Token usage and cost accounting for a request."""
-
-    __slots__ = ()
 
     prompt_tokens: int
     completion_tokens: int
@@ -570,14 +512,8 @@ class CompletionUsage(_Model):
     server_tool_use_details: Optional[dict[str, Any]]
 
 
-class ChatCompletion(_Model):
-    """A chat completion response (non-streaming, or a finished stream merged).
-
-    Besides the wire fields: ``cost`` (exact ``Decimal`` USD) and ``attempts`` (every try
-    of the model chain that produced it).
-    """
-
-    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+class _CompletionFields(_Model):
+    """The fields a chat completion and each of its stream chunks both carry."""
 
     id: str
     object: str
@@ -586,6 +522,17 @@ class ChatCompletion(_Model):
     provider: Optional[str]
     system_fingerprint: Optional[str]
     service_tier: Optional[str]
+
+
+class ChatCompletion(_CompletionFields):
+    """A chat completion response (non-streaming, or a finished stream merged).
+
+    Besides the wire fields: ``cost`` (exact ``Decimal`` USD) and ``attempts`` (every try
+    of the model chain that produced it).
+    """
+
+    __slots__ = ("_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+
     choices: list[Choice]
     usage: Optional[CompletionUsage]
 
@@ -664,7 +611,7 @@ class ChatCompletion(_Model):
 # ---------------------------------------------------------------------------
 
 
-class _StreamedModel(type):
+class _StreamedModel(_ModelMeta):
     """Metaclass of the three chunk models: the core's streamed chunk objects
     (``_fastrouter.StreamChunk`` / ``StreamChoice`` / ``StreamDelta``, which read their
     fields lazily from the chunk parsed once in Rust) count as their instances."""
@@ -681,8 +628,6 @@ class _StreamedModel(type):
 class ChoiceDeltaToolCallFunction(_Model):
     """A fragment of a streamed function call (name and/or argument text)."""
 
-    __slots__ = ()
-
     name: Optional[str]
     arguments: Optional[str]
 
@@ -690,37 +635,24 @@ class ChoiceDeltaToolCallFunction(_Model):
 class ChoiceDeltaToolCall(_Model):
     """A fragment of a streamed tool call, keyed by ``index``."""
 
-    __slots__ = ()
-
     index: int
     id: Optional[str]
     type: Optional[str]
     function: Optional[ChoiceDeltaToolCallFunction]
 
 
-class ChoiceDelta(_Model, metaclass=_StreamedModel):
+class ChoiceDelta(_MessageFields, metaclass=_StreamedModel):
     """The incremental message content carried by one stream chunk choice."""
 
     _native_name = "StreamDelta"
 
-    __slots__ = ()
-
-    role: Optional[str]
-    content: Optional[str]
-    refusal: Optional[str]
-    reasoning: Optional[str]
-    reasoning_details: Optional[list[ReasoningDetail]]
     tool_calls: Optional[list[ChoiceDeltaToolCall]]
-    annotations: Optional[list[Annotation]]
-    images: Optional[list[dict[str, Any]]]
 
 
 class ChunkChoice(_Model, metaclass=_StreamedModel):
     """One choice of a streamed chat completion chunk."""
 
     _native_name = "StreamChoice"
-
-    __slots__ = ()
 
     index: int
     delta: ChoiceDelta
@@ -730,20 +662,11 @@ class ChunkChoice(_Model, metaclass=_StreamedModel):
     error: Optional[ChoiceError]
 
 
-class ChatCompletionChunk(_Model, metaclass=_StreamedModel):
+class ChatCompletionChunk(_CompletionFields, metaclass=_StreamedModel):
     """One server-sent event of a streaming chat completion."""
 
     _native_name = "StreamChunk"
 
-    __slots__ = ()
-
-    id: str
-    object: str
-    created: int
-    model: str
-    provider: Optional[str]
-    system_fingerprint: Optional[str]
-    service_tier: Optional[str]
     choices: list[ChunkChoice]
     usage: Optional[CompletionUsage]
     error: Optional[ChoiceError]
@@ -756,8 +679,6 @@ class ChatCompletionChunk(_Model, metaclass=_StreamedModel):
 
 class Generation(_Model):
     """Stats of a past generation (``GET /generation`` ``data`` object)."""
-
-    __slots__ = ()
 
     id: str
     upstream_id: Optional[str]
@@ -790,8 +711,6 @@ class Generation(_Model):
 class Credits(_Model):
     """Account credit balance (``GET /credits`` ``data`` object)."""
 
-    __slots__ = ()
-
     total_credits: float
     total_usage: float
 
@@ -803,8 +722,6 @@ class Credits(_Model):
 
 class KeyInfo(_Model):
     """Information about the current API key (``GET /key`` ``data`` object)."""
-
-    __slots__ = ()
 
     label: Optional[str]
     limit: Optional[float]

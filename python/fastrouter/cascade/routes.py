@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from .._format import usd
 from ..errors import RoutingError
+from ..routing.explain import settings_lines
 from ..routing.resolution import ResolvedRoute, _check_id
 from .scoring import RULES
 from .tiers import Cascade
@@ -106,13 +106,5 @@ def explain_cascade_route(
     for model_id, why in resolved.reasons:
         lines.append(f"  {model_id:<{width}}  {model_facts(catalog, model_id)}")
         lines.append(f"    {why}")
-    settings = []
-    if resolved.max_retries is not None:
-        settings.append(f"max_retries={resolved.max_retries}")
-    if resolved.deadline_s is not None:
-        settings.append(f"deadline={resolved.deadline_s:g}s per tier")
-    if resolved.max_cost_per_request is not None:
-        settings.append(f"max_cost_per_request={usd(resolved.max_cost_per_request)} for all tiers together")
-    if settings:
-        lines.append("settings: " + ", ".join(settings))
+    lines += settings_lines(resolved)
     return "\n".join(lines)

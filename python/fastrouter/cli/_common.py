@@ -84,6 +84,22 @@ def run_alone(add_commands: Callable[[Any], object], argv: list[str] | None, des
 # ------------------------------------------------------------------ network commands and errors
 
 
+def add_group(commands: Any, name: str, help: str, **options: Any) -> Any:
+    """Register ``fastrouter NAME SUBCOMMAND ...``; its subcommands are added to what this returns."""
+    return commands.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True, **options)
+
+
+DEFAULT_CONFIG = "fastrouter.toml"
+"""The routing configuration the commands read unless given ``--config``."""
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config PATH``: the routing configuration a command reads."""
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"routing configuration (TOML; default {DEFAULT_CONFIG})"
+    )
+
+
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     """``--api-key`` and ``--base-url``, which every command that calls the API takes."""
     parser.add_argument("--api-key", default=None, help="API key (default: $OPENROUTER_API_KEY)")
@@ -97,25 +113,23 @@ def network_client(args: argparse.Namespace, **kwargs: Any) -> Client:
     return Client(api_key=args.api_key, base_url=args.base_url, app_title="fastrouter cli", **kwargs)
 
 
+# What to try next, for the errors a command line user can act on (the first kind that matches).
+_HINTS: tuple[tuple[type[BaseException], str], ...] = (
+    (AuthenticationError, "set OPENROUTER_API_KEY or pass --api-key; keys are at https://openrouter.ai/settings/keys"),
+    (InsufficientCreditsError, "add credits at https://openrouter.ai/settings/credits, or pick a ':free' model"),
+    (RateLimitError, "wait a moment, or give a failover chain: --model a/x,b/y"),
+    (AllModelsFailedError, "every model in the chain failed; add another model or retry later"),
+    (APITimeoutError, "the server was too slow; try again or another model"),
+    (APIConnectionError, "check your network and --base-url"),
+    (BudgetExceededError, "raise the budget or lower max_tokens"),
+)
+
+
 def _hint(exc: BaseException) -> str | None:
     """What to try next, for the errors a command line user can act on."""
-    if isinstance(exc, AuthenticationError):
-        return "set OPENROUTER_API_KEY or pass --api-key; keys are at https://openrouter.ai/settings/keys"
-    if isinstance(exc, InsufficientCreditsError):
-        return "add credits at https://openrouter.ai/settings/credits, or pick a ':free' model"
-    if isinstance(exc, RateLimitError):
-        return "wait a moment, or give a failover chain: --model a/x,b/y"
-    if isinstance(exc, (NotFoundError, BadRequestError)) and "model" in str(exc).lower():
-        return "check the model id: fastrouter models search WORDS"
-    if isinstance(exc, AllModelsFailedError):
-        return "every model in the chain failed; add another model or retry later"
-    if isinstance(exc, APITimeoutError):
-        return "the server was too slow; try again or another model"
-    if isinstance(exc, APIConnectionError):
-        return "check your network and --base-url"
-    if isinstance(exc, BudgetExceededError):
-        return "raise the budget or lower max_tokens"
-    return None
+    if isinstance(exc, (NotFoundError, BadRequestError)):  # no other hint's kind is one of these
+        return "check the model id: fastrouter models search WORDS" if "model" in str(exc).lower() else None
+    return next((hint for kind, hint in _HINTS if isinstance(exc, kind)), None)
 
 
 def error_line(exc: BaseException) -> str:
@@ -142,3 +156,37 @@ def run_command(args: argparse.Namespace) -> int:
 def print_json(value: Any) -> None:
     """``value`` as indented JSON on stdout (Decimals as strings)."""
     print(json.dumps(value, indent=2, default=str))
+
+
+def fmt_usd(value: float | None) -> str:
+    """``$1,234.5678``; ``-`` when unknown."""
+    return "-" if value is None else f"${value:,.4f}"
+
+
+def add_account_command(
+    commands: Any,
+    name: str,
+    help: str,
+    read: Callable[[Client], Any],
+    rows: Callable[[Any], list[tuple[str, str]]],
+    as_json: Callable[[Any], Any] = lambda record: record.to_dict(),
+) -> None:
+    """Register ``fastrouter NAME [--format text|json]``: one record of the account, read
+    with ``read(client)``, printed as aligned ``name: value`` rows or as JSON."""
+
+    def run(args: argparse.Namespace) -> int:
+        with network_client(args) as client:
+            record = read(client)
+        if args.format == "json":
+            print_json(as_json(record))
+            return 0
+        lines = rows(record)
+        width = max(len(label) for label, _ in lines) + 1
+        for label, value in lines:
+            print(f"{label + ':':<{width}} {value}")
+        return 0
+
+    parser = commands.add_parser(name, help=help)
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_network_options(parser)
+    parser.set_defaults(run=run)

@@ -13,11 +13,9 @@ from ..cascade.tiers import Cascade
 from ..client import AsyncClient
 from ..errors import FastrouterError, RoutingError
 from ..routing import Routing
-from ._common import run_alone
+from ._common import add_config_option, add_group, run_alone
 
 __all__ = ["add_cascade_commands"]
-
-DEFAULT_CONFIG = "fastrouter.toml"
 
 
 def _cascade(args: argparse.Namespace) -> tuple[Cascade | str, Cascade, Routing | None]:
@@ -78,8 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_cascade_commands(commands: Any) -> None:
     """Register ``cascade eval PROMPTS.jsonl (--route NAME | --tiers a,b,c)``."""
-    cascade = commands.add_parser("cascade", help="evaluate a cascade (cheap models first) on your prompts")
-    sub = cascade.add_subparsers(dest="cascade_command", required=True)
+    sub = add_group(commands, "cascade", "evaluate a cascade (cheap models first) on your prompts")
     run = sub.add_parser(
         "eval",
         help="run prompts through a cascade and through its last tier alone; report savings and agreement",
@@ -91,7 +88,7 @@ def add_cascade_commands(commands: Any) -> None:
     which = run.add_mutually_exclusive_group(required=True)
     which.add_argument("--route", help="a cascade route of the routing configuration")
     which.add_argument("--tiers", help="comma-separated tiers, cheapest first (model ids or alias names)")
-    run.add_argument("--config", default=DEFAULT_CONFIG, help=f"routing configuration (default {DEFAULT_CONFIG})")
+    add_config_option(run)
     run.add_argument("--threshold", type=float, default=0.7, help="with --tiers: the score to keep a draft")
     run.add_argument("--judge", default=None, help="with --tiers: a judge model scoring drafts")
     run.add_argument(

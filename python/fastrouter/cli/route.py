@@ -22,11 +22,9 @@ from ..routing import Routing, RoutingError
 if TYPE_CHECKING:
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
-from ._common import add_network_options, run_alone
+from ._common import add_config_option, add_group, add_network_options, run_alone
 
 __all__ = ["add_route_commands", "load_catalog", "main"]
-
-DEFAULT_CONFIG = "fastrouter.toml"
 
 
 def load_catalog(
@@ -95,8 +93,7 @@ def add_route_commands(subparsers: _SubParsers) -> None:
     """Register ``route explain NAME [--config PATH] [--base-url URL]
     [--offline | --refresh | --catalog FILE]`` on the ``fastrouter`` parser's subcommands
     (``parser.add_subparsers(...)``)."""
-    route = subparsers.add_parser("route", help="inspect the routes of a routing configuration")
-    commands = route.add_subparsers(dest="route_command", required=True)
+    commands = add_group(subparsers, "route", "inspect the routes of a routing configuration")
     explain = commands.add_parser(
         "explain",
         help="show the chain a route or alias resolves to, and why each model is in it",
@@ -104,9 +101,7 @@ def add_route_commands(subparsers: _SubParsers) -> None:
         "and explain the resulting chain.",
     )
     explain.add_argument("name", metavar="NAME", help="a route or alias name from the configuration")
-    explain.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"routing configuration (TOML; default {DEFAULT_CONFIG})"
-    )
+    add_config_option(explain)
     add_network_options(explain)
     explain.add_argument(
         "--param",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast, overload
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, Union, cast, overload
 
 from ..types import ChatCompletion
 from .response import LegacyAPIResponse, completion_response
@@ -12,17 +13,18 @@ from .stream_events import AsyncChatCompletionStreamManager, ChatCompletionStrea
 from .structured import ParsedChatCompletion, parse_completion, response_format_param
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    from typing_extensions import TypeVar, Unpack
 
-    from ..client import ModelArg
-    from ..params import StructuredParams
+    from ..params import ParseParams
     from ..streaming import AsyncStream, Stream
     from .sentinels import Omitted
 
+    # The type ``response_format`` names; ``Any`` for a JSON schema (a mapping) or none.
+    _T = TypeVar("_T", default=Any)
+
 __all__ = ["AsyncCompletionsDropIn", "CompletionsDropIn", "raw_response"]
 
-_T = TypeVar("_T")
-_SchemaFormat = Union[Mapping[str, Any], None, "Omitted"]
+_Format = Union["type[_T]", Mapping[str, Any], None, "Omitted"]
 
 
 def raw_response(result: ChatCompletion | AsyncStream | Stream) -> LegacyAPIResponse[Any]:
@@ -34,28 +36,29 @@ def raw_response(result: ChatCompletion | AsyncStream | Stream) -> LegacyAPIResp
     return LegacyAPIResponse(result.response, lambda: result)
 
 
-def _stream_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    if kwargs.get("stream") not in (None, False) and not is_omitted(kwargs.get("stream")):
+def _structured(params: dict[str, Any], response_format: Any) -> tuple[dict[str, Any], Any]:
+    """``create()``'s keywords for ``parse()`` / ``stream()`` (``response_format`` as the
+    wire takes it), and the format the answer is parsed as."""
+    if params.get("stream") not in (None, False) and not is_omitted(params.get("stream")):
         raise TypeError("parse() does not stream; use .stream(...) for a streamed structured answer")
-    kwargs.pop("stream", None)
-    return kwargs
-
-
-def _with_format(kwargs: dict[str, Any], response_format: Any) -> tuple[dict[str, Any], Any]:
+    params.pop("stream", None)
     if is_omitted(response_format):
         response_format = None
     wire = response_format_param(response_format)
     if wire is not None:
-        kwargs["response_format"] = wire
-    return kwargs, response_format
+        params["response_format"] = wire
+    return params, response_format
 
 
-class _AsyncRawCompletions:
-    """``client.chat.completions.with_raw_response``."""
+class _Raw:
+    """``client.chat.completions.with_raw_response``: ``create()`` returning the raw
+    response (``status_code``, ``headers``, and ``parse()`` for the completion or stream)."""
 
     def __init__(self, completions: Any) -> None:
         self._completions = completions
 
+
+class _AsyncRawCompletions(_Raw):
     @overload
     async def create(self, *, stream: Literal[True], **kwargs: Any) -> LegacyAPIResponse[AsyncStream]: ...
 
@@ -63,17 +66,11 @@ class _AsyncRawCompletions:
     async def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> LegacyAPIResponse[ChatCompletion]: ...
 
     async def create(self, *, stream: bool = False, **kwargs: Any) -> LegacyAPIResponse[Any]:
-        """``create()``, returning the raw response: ``status_code``, ``headers`` and
-        ``parse()`` for the completion (or the stream)."""
+        """``await create()``'s result as a raw response."""
         return raw_response(await self._completions.create(stream=stream, **kwargs))
 
 
-class _RawCompletions:
-    """``client.chat.completions.with_raw_response``."""
-
-    def __init__(self, completions: Any) -> None:
-        self._completions = completions
-
+class _RawCompletions(_Raw):
     @overload
     def create(self, *, stream: Literal[True], **kwargs: Any) -> LegacyAPIResponse[Stream]: ...
 
@@ -81,8 +78,7 @@ class _RawCompletions:
     def create(self, *, stream: Literal[False] = False, **kwargs: Any) -> LegacyAPIResponse[ChatCompletion]: ...
 
     def create(self, *, stream: bool = False, **kwargs: Any) -> LegacyAPIResponse[Any]:
-        """``create()``, returning the raw response: ``status_code``, ``headers`` and
-        ``parse()`` for the completion (or the stream)."""
+        """``create()``'s result as a raw response."""
         return raw_response(self._completions.create(stream=stream, **kwargs))
 
 
@@ -93,79 +89,21 @@ class AsyncCompletionsDropIn:
     def with_raw_response(self) -> _AsyncRawCompletions:
         return _AsyncRawCompletions(self)
 
-    @overload
     async def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: type[_T],
-        **params: Unpack[StructuredParams],
-    ) -> ParsedChatCompletion[_T]: ...
-
-    @overload
-    async def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: _SchemaFormat = None,
-        **params: Unpack[StructuredParams],
-    ) -> ParsedChatCompletion[Any]: ...
-
-    async def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: Any = None,
-        **params: Any,
-    ) -> ParsedChatCompletion[Any]:
-        """``create()`` with structured output: ``response_format`` is a pydantic model
-        class or a JSON schema; ``choices[i].message.parsed`` is the answer as that model
-        (or a dict). Raises ``LengthFinishReasonError`` when the answer was cut."""
-        kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
-        completion = await cast(Any, self).create(model=model, messages=messages, **kwargs)
-        return parse_completion(completion, response_format)
-
-    @overload
-    def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: type[_T],
-        **params: Unpack[StructuredParams],
-    ) -> AsyncChatCompletionStreamManager[_T]: ...
-
-    @overload
-    def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: _SchemaFormat = None,
-        **params: Unpack[StructuredParams],
-    ) -> AsyncChatCompletionStreamManager[Any]: ...
+        self, *, response_format: _Format[_T] = None, **params: Unpack[ParseParams]
+    ) -> ParsedChatCompletion[_T]:
+        """:meth:`CompletionsDropIn.parse`, awaited."""
+        kwargs, response_format = _structured(dict(params), response_format)
+        return parse_completion(await cast(Any, self).create(**kwargs), response_format)
 
     def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: Any = None,
-        **params: Any,
-    ) -> AsyncChatCompletionStreamManager[Any]:
+        self, *, response_format: _Format[_T] = None, **params: Unpack[ParseParams]
+    ) -> AsyncChatCompletionStreamManager[_T]:
         """A streamed completion as openai's helper gives it: ``async with`` it to get a
         stream of events (``chunk``, ``content.delta``, ``content.done``, ...) and
         ``await stream.get_final_completion()``."""
-        kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
-
-        async def start() -> AsyncStream:
-            stream: AsyncStream = await cast(Any, self).create(model=model, messages=messages, stream=True, **kwargs)
-            return stream
-
-        return AsyncChatCompletionStreamManager(start, response_format)
+        kwargs, response_format = _structured(dict(params), response_format)
+        return AsyncChatCompletionStreamManager(partial(cast(Any, self).create, stream=True, **kwargs), response_format)
 
 
 class CompletionsDropIn:
@@ -175,76 +113,18 @@ class CompletionsDropIn:
     def with_raw_response(self) -> _RawCompletions:
         return _RawCompletions(self)
 
-    @overload
-    def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: type[_T],
-        **params: Unpack[StructuredParams],
-    ) -> ParsedChatCompletion[_T]: ...
-
-    @overload
-    def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: _SchemaFormat = None,
-        **params: Unpack[StructuredParams],
-    ) -> ParsedChatCompletion[Any]: ...
-
-    def parse(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: Any = None,
-        **params: Any,
-    ) -> ParsedChatCompletion[Any]:
+    def parse(self, *, response_format: _Format[_T] = None, **params: Unpack[ParseParams]) -> ParsedChatCompletion[_T]:
         """``create()`` with structured output: ``response_format`` is a pydantic model
         class or a JSON schema; ``choices[i].message.parsed`` is the answer as that model
         (or a dict). Raises ``LengthFinishReasonError`` when the answer was cut."""
-        kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
-        completion = cast(Any, self).create(model=model, messages=messages, **kwargs)
-        return parse_completion(completion, response_format)
-
-    @overload
-    def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: type[_T],
-        **params: Unpack[StructuredParams],
-    ) -> ChatCompletionStreamManager[_T]: ...
-
-    @overload
-    def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: _SchemaFormat = None,
-        **params: Unpack[StructuredParams],
-    ) -> ChatCompletionStreamManager[Any]: ...
+        kwargs, response_format = _structured(dict(params), response_format)
+        return parse_completion(cast(Any, self).create(**kwargs), response_format)
 
     def stream(
-        self,
-        *,
-        model: ModelArg,
-        messages: Iterable[Any],
-        response_format: Any = None,
-        **params: Any,
-    ) -> ChatCompletionStreamManager[Any]:
+        self, *, response_format: _Format[_T] = None, **params: Unpack[ParseParams]
+    ) -> ChatCompletionStreamManager[_T]:
         """A streamed completion as openai's helper gives it: ``with`` it to get a stream
         of events (``chunk``, ``content.delta``, ``content.done``, ...) and
         ``stream.get_final_completion()``."""
-        kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
-
-        def start() -> Stream:
-            stream: Stream = cast(Any, self).create(model=model, messages=messages, stream=True, **kwargs)
-            return stream
-
-        return ChatCompletionStreamManager(start, response_format)
+        kwargs, response_format = _structured(dict(params), response_format)
+        return ChatCompletionStreamManager(partial(cast(Any, self).create, stream=True, **kwargs), response_format)

@@ -4,17 +4,41 @@ from __future__ import annotations
 
 import sys
 import typing
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, Union
 
 if TYPE_CHECKING:
     from ..types import _Model
 
-__all__ = ["IncEx", "dump"]
+__all__ = ["DumpOptions", "IncEx", "dump", "model_dump"]
 
 # pydantic's include/exclude spelling: a set of field names, or a dict from a field name (a
 # list index, or "__all__" for every item) to True or a nested spec.
 IncEx = typing.AbstractSet[int | str] | Mapping[int | str, Any]
+
+
+class DumpOptions(TypedDict, total=False):
+    """The keywords of pydantic's ``model_dump`` as openai's models take them. Field names
+    are the API's and the data is plain JSON, so ``mode``, ``by_alias`` and the rest after
+    ``exclude_none`` change nothing; defaults are all ``None``, so ``exclude_defaults``
+    drops ``None`` values like ``exclude_none``."""
+
+    include: IncEx | None
+    exclude: IncEx | None
+    exclude_unset: bool
+    exclude_defaults: bool
+    exclude_none: bool
+    mode: str
+    context: Any | None
+    by_alias: bool | None
+    exclude_computed_fields: bool
+    round_trip: bool
+    warnings: bool | str
+    fallback: Callable[[Any], Any] | None
+    serialize_as_any: bool
+
+
+_DUMP_OPTIONS = frozenset(DumpOptions.__annotations__)
 
 # Per class: declared field -> (nested model class or None, is a list of it).
 _SHAPES: dict[type, dict[str, tuple[type | None, bool]]] = {}
@@ -58,19 +82,27 @@ def _sub(spec: IncEx | None, key: int | str) -> tuple[bool, IncEx | None]:
     return key in spec, None
 
 
+def _picked(include: IncEx | None, exclude: IncEx | None, key: int | str) -> tuple[bool, IncEx | None, IncEx | None]:
+    """Whether ``include`` and ``exclude`` keep ``key``, and their specs for its value."""
+    keep, inc = _sub(include, key) if include is not None else (True, None)
+    if not keep:
+        return False, None, None
+    exc: IncEx | None = None
+    if exclude is not None:
+        named, exc = _sub(exclude, key)
+        if named and exc is None:
+            return False, None, None
+    return True, inc, exc
+
+
 def _list(
     items: list[Any], model: type | None, include: IncEx | None, exclude: IncEx | None, opts: tuple[bool, bool]
 ) -> list[Any]:
     out = []
     for index, item in enumerate(items):
-        keep, inc = _sub(include, index) if include is not None else (True, None)
+        keep, inc, exc = _picked(include, exclude, index)
         if not keep:
             continue
-        exc: IncEx | None = None
-        if exclude is not None:
-            named, exc = _sub(exclude, index)
-            if named and exc is None:
-                continue
         if model is not None and isinstance(item, dict):
             out.append(_dict(item, model, inc, exc, opts))
         else:
@@ -100,14 +132,9 @@ def _dict(
         keys += [name for name in shape if name not in data]
     out: dict[str, Any] = {}
     for key in keys:
-        keep, inc = _sub(include, key) if include is not None else (True, None)
+        keep, inc, exc = _picked(include, exclude, key)
         if not keep:
             continue
-        exc: IncEx | None = None
-        if exclude is not None:
-            named, exc = _sub(exclude, key)
-            if named and exc is None:
-                continue
         value = data.get(key)
         if value is None:
             if not exclude_none:
@@ -137,3 +164,16 @@ def dump(
     (``None`` when the server did not send it, unless ``exclude_unset``) plus every field it
     sent, filtered by ``include`` / ``exclude`` and ``exclude_none``."""
     return _dict(model._data, type(model), include, exclude, (exclude_unset, exclude_none))
+
+
+def model_dump(model: _Model, what: str, options: DumpOptions) -> dict[str, Any]:
+    """:func:`dump` with pydantic's keywords (``what`` names the method in errors)."""
+    for name in options.keys() - _DUMP_OPTIONS:
+        raise TypeError(f"{what}() got an unexpected keyword argument {name!r}")
+    return dump(
+        model,
+        include=options.get("include"),
+        exclude=options.get("exclude"),
+        exclude_unset=options.get("exclude_unset", False),
+        exclude_none=options.get("exclude_none", False) or options.get("exclude_defaults", False),
+    )

@@ -88,42 +88,25 @@ class Response:
         return f"<Response [{self.status_code}]>"
 
 
-class LegacyAPIResponse(Generic[_T]):
-    """What ``chat.completions.with_raw_response.create()`` returns (as in openai):
-    ``status_code``, ``headers``, ``http_response``, ``retries_taken``, and ``parse()`` for
-    the usual return value (a ``ChatCompletion``, or the stream with ``stream=True``)."""
+class LegacyAPIResponse(Response, Generic[_T]):
+    """What ``chat.completions.with_raw_response.create()`` returns (as in openai): the
+    response's ``status_code``, ``headers``, ``content``, ``text``, ``json()``, and
+    ``http_response``, ``retries_taken``, and ``parse()`` for the usual return value (a
+    ``ChatCompletion``, or the stream with ``stream=True``)."""
 
     __slots__ = ("http_response", "retries_taken", "_parsed", "_parse")
 
     def __init__(self, response: Response, parse: Callable[[], _T], retries_taken: int = 0) -> None:
+        super().__init__(response.status_code, response.headers, response.content)
         self.http_response = response
         self.retries_taken = retries_taken
         self._parse = parse
         self._parsed: tuple[_T] | None = None
 
     @property
-    def status_code(self) -> int:
-        return self.http_response.status_code
-
-    @property
-    def headers(self) -> Headers:
-        return self.http_response.headers
-
-    @property
     def request_id(self) -> str | None:
         """``x-request-id`` (OpenRouter's generation id is also in ``parse().id``)."""
         return self.headers.get("x-request-id")
-
-    @property
-    def content(self) -> bytes:
-        return self.http_response.content
-
-    @property
-    def text(self) -> str:
-        return self.http_response.text
-
-    def json(self) -> Any:
-        return self.http_response.json()
 
     def parse(self) -> _T:
         """The value ``create()`` would have returned (built once)."""

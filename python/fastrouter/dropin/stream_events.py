@@ -14,9 +14,11 @@ from typing import (
     Any,
     Generic,
     Literal,
+    TypeVar,
     Union,
 )
 
+from .._closing import AsyncClosing, Closing
 from ..types import ChatCompletion, ChatCompletionChunk
 from .structured import ParsedChatCompletion, ResponseFormatT, is_model_type, parse_completion
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from ..streaming import AsyncStream, Stream
+    from ..streaming import AsyncStream, Stream, _StreamBase
     from .response import Response
 
 __all__ = [
@@ -43,6 +45,9 @@ __all__ = [
     "RefusalDoneEvent",
 ]
 
+# The chunk stream an event stream reads: a Stream, or an AsyncStream.
+_StreamT = TypeVar("_StreamT", bound="_StreamBase")
+
 
 @dataclass(frozen=True)
 class ChunkEvent:
@@ -59,12 +64,18 @@ class ChunkEvent:
 
 
 @dataclass(frozen=True)
-class ContentDeltaEvent:
-    """New content text: ``delta``, the content so far (``snapshot``) and, with a
-    ``response_format``, ``parsed``: the JSON so far once it parses (else ``None``)."""
+class _TextDelta:
+    """New text of a choice's content or refusal (``delta``) and all of it so far (``snapshot``)."""
 
     delta: str
     snapshot: str
+
+
+@dataclass(frozen=True)
+class ContentDeltaEvent(_TextDelta):
+    """New content text: ``delta``, the content so far (``snapshot``) and, with a
+    ``response_format``, ``parsed``: the JSON so far once it parses (else ``None``)."""
+
     parsed: object | None = None
     type: Literal["content.delta"] = "content.delta"
 
@@ -79,9 +90,7 @@ class ContentDoneEvent(Generic[ResponseFormatT]):
 
 
 @dataclass(frozen=True)
-class RefusalDeltaEvent:
-    delta: str
-    snapshot: str
+class RefusalDeltaEvent(_TextDelta):
     type: Literal["refusal.delta"] = "refusal.delta"
 
 
@@ -92,25 +101,27 @@ class RefusalDoneEvent:
 
 
 @dataclass(frozen=True)
-class FunctionToolCallArgumentsDeltaEvent:
-    """A piece of a tool call's arguments (``arguments_delta``) and all of them so far."""
+class _ToolCallArguments:
+    """A tool call's name, index and arguments so far (``parsed_arguments``: decoded JSON)."""
 
     name: str
     index: int
     arguments: str
     parsed_arguments: object
+
+
+@dataclass(frozen=True)
+class FunctionToolCallArgumentsDeltaEvent(_ToolCallArguments):
+    """A piece of a tool call's arguments (``arguments_delta``) and all of them so far."""
+
     arguments_delta: str
     type: Literal["tool_calls.function.arguments.delta"] = "tool_calls.function.arguments.delta"
 
 
 @dataclass(frozen=True)
-class FunctionToolCallArgumentsDoneEvent:
+class FunctionToolCallArgumentsDoneEvent(_ToolCallArguments):
     """A tool call's complete arguments, and ``parsed_arguments`` (decoded JSON)."""
 
-    name: str
-    index: int
-    arguments: str
-    parsed_arguments: object
     type: Literal["tool_calls.function.arguments.done"] = "tool_calls.function.arguments.done"
 
 
@@ -226,14 +237,35 @@ class _EventBuilder(Generic[ResponseFormatT]):
         return out
 
 
-class ChatCompletionStream(Generic[ResponseFormatT]):
+class _EventStream(Generic[_StreamT, ResponseFormatT]):
+    """What both event streams share: the chunk stream they read, its events' builder,
+    and the views of the completion."""
+
+    def __init__(self, stream: _StreamT, response_format: Any) -> None:
+        self._stream = stream
+        self._format = response_format
+        self._builder: _EventBuilder[ResponseFormatT] = _EventBuilder(response_format, lambda: stream.completion)
+
+    @property
+    def response(self) -> Response:
+        """The HTTP response the stream reads (status and headers)."""
+        return self._stream.response
+
+    @property
+    def current_completion_snapshot(self) -> ChatCompletion:
+        """The completion received so far."""
+        return self._stream.completion
+
+    def _final(self) -> ParsedChatCompletion[ResponseFormatT]:
+        return parse_completion(self._stream.completion, self._format)
+
+
+class ChatCompletionStream(_EventStream["Stream", ResponseFormatT], Closing):
     """The events of a streamed completion (``for event in stream``);
     ``get_final_completion()`` reads to the end and returns the parsed completion."""
 
     def __init__(self, stream: Stream, response_format: Any) -> None:
-        self._stream = stream
-        self._format = response_format
-        self._builder: _EventBuilder[ResponseFormatT] = _EventBuilder(response_format, lambda: stream.completion)
+        super().__init__(stream, response_format)
         self._iterator = self._events()
 
     def _events(self) -> Iterator[ChatCompletionStreamEvent[ResponseFormatT]]:
@@ -246,16 +278,6 @@ class ChatCompletionStream(Generic[ResponseFormatT]):
     def __next__(self) -> ChatCompletionStreamEvent[ResponseFormatT]:
         return next(self._iterator)
 
-    @property
-    def response(self) -> Response:
-        """The HTTP response the stream reads (status and headers)."""
-        return self._stream.response
-
-    @property
-    def current_completion_snapshot(self) -> ChatCompletion:
-        """The completion received so far."""
-        return self._stream.completion
-
     def until_done(self) -> Self:
         """Read the stream to its end."""
         for _ in self._iterator:
@@ -264,20 +286,11 @@ class ChatCompletionStream(Generic[ResponseFormatT]):
 
     def get_final_completion(self) -> ParsedChatCompletion[ResponseFormatT]:
         """The whole completion (reading to the end first), with ``message.parsed``."""
-        self.until_done()
-        return parse_completion(self._stream.completion, self._format)
+        return self.until_done()._final()
 
     def close(self) -> None:
         """Cancel the request and release the connection."""
         self._stream.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class ChatCompletionStreamManager(Generic[ResponseFormatT]):
@@ -300,14 +313,12 @@ class ChatCompletionStreamManager(Generic[ResponseFormatT]):
             self._stream.close()
 
 
-class AsyncChatCompletionStream(Generic[ResponseFormatT]):
+class AsyncChatCompletionStream(_EventStream["AsyncStream", ResponseFormatT], AsyncClosing):
     """The events of a streamed completion (``async for event in stream``);
     ``await get_final_completion()`` reads to the end and returns the parsed completion."""
 
     def __init__(self, stream: AsyncStream, response_format: Any) -> None:
-        self._stream = stream
-        self._format = response_format
-        self._builder: _EventBuilder[ResponseFormatT] = _EventBuilder(response_format, lambda: stream.completion)
+        super().__init__(stream, response_format)
         self._iterator = self._events()
 
     async def _events(self) -> AsyncIterator[ChatCompletionStreamEvent[ResponseFormatT]]:
@@ -321,16 +332,6 @@ class AsyncChatCompletionStream(Generic[ResponseFormatT]):
     async def __anext__(self) -> ChatCompletionStreamEvent[ResponseFormatT]:
         return await self._iterator.__anext__()
 
-    @property
-    def response(self) -> Response:
-        """The HTTP response the stream reads (status and headers)."""
-        return self._stream.response
-
-    @property
-    def current_completion_snapshot(self) -> ChatCompletion:
-        """The completion received so far."""
-        return self._stream.completion
-
     async def until_done(self) -> Self:
         """Read the stream to its end."""
         async for _ in self._iterator:
@@ -339,20 +340,11 @@ class AsyncChatCompletionStream(Generic[ResponseFormatT]):
 
     async def get_final_completion(self) -> ParsedChatCompletion[ResponseFormatT]:
         """The whole completion (reading to the end first), with ``message.parsed``."""
-        await self.until_done()
-        return parse_completion(self._stream.completion, self._format)
+        return (await self.until_done())._final()
 
     async def close(self) -> None:
         """Cancel the request and release the connection."""
         await self._stream.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
 
 class AsyncChatCompletionStreamManager(Generic[ResponseFormatT]):

@@ -51,8 +51,6 @@ class ParsedChatCompletionMessage(ChatCompletionMessage, Generic[ResponseFormatT
     """A message of ``parse()``: ``parsed`` is the content as the requested type (the
     pydantic model, or a dict for a JSON schema); ``None`` for a refusal or no content."""
 
-    __slots__ = ()
-
     @property
     def parsed(self) -> ResponseFormatT | None:
         cache = self._cache
@@ -63,16 +61,12 @@ class ParsedChatCompletionMessage(ChatCompletionMessage, Generic[ResponseFormatT
 class ParsedChoice(Choice, Generic[ResponseFormatT]):
     """A choice of ``parse()``."""
 
-    __slots__ = ()
-
     message: ParsedChatCompletionMessage[ResponseFormatT]
 
 
 class ParsedChatCompletion(ChatCompletion, Generic[ResponseFormatT]):
     """What ``parse()`` returns: a :class:`~fastrouter.ChatCompletion` whose messages
     carry ``parsed``."""
-
-    __slots__ = ()
 
     choices: list[ParsedChoice[ResponseFormatT]]  # type: ignore[assignment]
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._format import did_you_mean, usd
+from .._format import did_you_mean
 from ..cascade.tiers import Cascade
 from ..catalog import FEATURE_ALIASES, Catalog
 from ..errors import RoutingError
@@ -18,11 +18,12 @@ from ..limits.limit import Limit
 from ..usage.budget import UNKNOWN_PRICE_POLICIES, Budget
 from .backends import Backend
 from .explain import explain_route
-from .resolution import ResolvedRoute, _resolve_alias, _resolve_route
+from .resolution import ResolvedRoute, _resolve_alias, _resolve_route, requirement_phrases
 from .toml_io import _toml_key, _toml_money, _toml_value, _tomllib
 from .validation import (
     _ALIAS_KEYS,
     _BUDGET_KEYS,
+    _CHAIN_KEYS,
     _DEPRECATED_ROUTE_KEYS,
     _KNOWN_FEATURES,
     _KNOWN_INPUT_MODALITIES,
@@ -261,24 +262,7 @@ class Route:
 
     def describe_requirements(self) -> str:
         """The requirements in words (``"supports tools, context >= 100,000"``); ``""`` if none."""
-        parts: list[str] = []
-        if self.supports:
-            parts.append("supports " + ", ".join(self.supports))
-        if self.input_modalities:
-            parts.append("accepts " + ", ".join(self.input_modalities))
-        if self.output_modalities:
-            parts.append("outputs " + ", ".join(self.output_modalities))
-        if self.min_context is not None:
-            parts.append(f"context >= {self.min_context:,}")
-        if self.max_prompt_price_per_m is not None:
-            parts.append(f"prompt <= {usd(self.max_prompt_price_per_m)}/M")
-        if self.max_completion_price_per_m is not None:
-            parts.append(f"completion <= {usd(self.max_completion_price_per_m)}/M")
-        if self.authors:
-            parts.append("by " + ", ".join(self.authors))
-        if self.exclude:
-            parts.append("excluding " + ", ".join(self.exclude))
-        return ", ".join(parts)
+        return ", ".join(requirement_phrases(self))
 
     def __repr__(self) -> str:
         args = [repr(self.name)]
@@ -302,23 +286,6 @@ def _deprecated_key(key: str) -> None:
 def _frozen(value: dict[str, Any] | None) -> Mapping[str, Any] | None:
     """A checked table, kept as a plain dict (read-only by convention, so it pickles)."""
     return value
-
-
-# Keys that pick or order a chain's models: a cascade route takes its models from its tiers.
-_CHAIN_KEYS = (
-    "models",
-    "supports",
-    "input_modalities",
-    "output_modalities",
-    "min_context",
-    "max_prompt_price_per_m",
-    "max_completion_price_per_m",
-    "authors",
-    "exclude",
-    "prefer_free",
-    "mode",
-    "max_models",
-)
 
 
 def _check_cascade(value: Any, key: str, route: Route) -> Cascade | None:

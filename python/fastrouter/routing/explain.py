@@ -65,6 +65,24 @@ def _request_lines(defaults: Mapping[str, Any] | None, params: Mapping[str, Any]
     return lines
 
 
+def settings_lines(resolved: ResolvedRoute) -> list[str]:
+    """``settings: ...``: the retries, hedging, deadline and cost cap a route sets (no line
+    when it sets none). A cascade's deadline holds per tier and its cap for all its tiers
+    together; its tiers are not hedged."""
+    cascade = resolved.kind == "cascade"
+    settings = []
+    if resolved.max_retries is not None:
+        settings.append(f"max_retries={resolved.max_retries}")
+    if resolved.hedge_after is not None and not cascade:
+        settings.append(f"hedge_after={resolved.hedge_after:g}s")
+    if resolved.deadline_s is not None:
+        settings.append(f"deadline={resolved.deadline_s:g}s" + (" per tier" if cascade else ""))
+    if resolved.max_cost_per_request is not None:
+        cap = usd(resolved.max_cost_per_request)
+        settings.append(f"max_cost_per_request={cap}" + (" for all tiers together" if cascade else ""))
+    return ["settings: " + ", ".join(settings)] if settings else []
+
+
 def _empty(routing: Routing, name: str, error: RoutingError, where: str) -> str:
     """Why ``name`` resolves to no chain, instead of raising."""
     route = routing.routes.get(name)
@@ -128,17 +146,7 @@ def explain_route(
         lines.append(f"     {' ' * len(str(i))}{why}")
     for model_id, why in resolved.dropped:
         lines.append(f"  dropped {model_id}: {why}")
-    settings = []
-    if resolved.max_retries is not None:
-        settings.append(f"max_retries={resolved.max_retries}")
-    if resolved.hedge_after is not None:
-        settings.append(f"hedge_after={resolved.hedge_after:g}s")
-    if resolved.deadline_s is not None:
-        settings.append(f"deadline={resolved.deadline_s:g}s")
-    if resolved.max_cost_per_request is not None:
-        settings.append(f"max_cost_per_request={usd(resolved.max_cost_per_request)}")
-    if settings:
-        lines.append("settings: " + ", ".join(settings))
+    lines += settings_lines(resolved)
     if resolved.providers:
         lines.append("provider preferences: " + json.dumps(dict(resolved.providers), sort_keys=True))
     if resolved.weights:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -99,19 +100,34 @@ def _short_context(tokens: int) -> str:
     return f"{tokens // 1000}k" if tokens >= 1000 and tokens % 1000 == 0 else f"{tokens:,}"
 
 
+# Each requirement a route may set: its key, how ``Route.describe_requirements`` says it,
+# and how a chain's reasons say it (``None``: not said there).
+_REQUIREMENT_PHRASES: tuple[tuple[str, Callable[[Any], str], Callable[[Any], str] | None], ...] = (
+    ("supports", lambda v: "supports " + ", ".join(v), ", ".join),
+    ("input_modalities", lambda v: "accepts " + ", ".join(v), lambda v: ", ".join(f"{m} input" for m in v)),
+    ("output_modalities", lambda v: "outputs " + ", ".join(v), lambda v: ", ".join(f"{m} output" for m in v)),
+    ("min_context", lambda v: f"context >= {v:,}", lambda v: f">={_short_context(v)} context"),
+    ("max_prompt_price_per_m", lambda v: f"prompt <= {usd(v)}/M", lambda v: f"prompt <={usd(v)}/M"),
+    ("max_completion_price_per_m", lambda v: f"completion <= {usd(v)}/M", lambda v: f"completion <={usd(v)}/M"),
+    ("authors", lambda v: "by " + ", ".join(v), lambda v: "by " + "/".join(v)),
+    ("exclude", lambda v: "excluding " + ", ".join(v), None),
+)
+
+
+def requirement_phrases(route: Route, *, in_reasons: bool = False) -> list[str]:
+    """The requirements ``route`` sets, one phrase each (as its reasons say them, or in full)."""
+    phrases = []
+    for key, full, brief in _REQUIREMENT_PHRASES:
+        value = getattr(route, key)
+        say = brief if in_reasons else full
+        if value is not None and value != () and say is not None:
+            phrases.append(say(value))
+    return phrases
+
+
 def _having(route: Route) -> str:
     """The route's requirements as a phrase for reasons: ``" with tools, >=100k context"``."""
-    parts = list(route.supports)
-    parts += [f"{m} input" for m in route.input_modalities]
-    parts += [f"{m} output" for m in route.output_modalities]
-    if route.min_context is not None:
-        parts.append(f">={_short_context(route.min_context)} context")
-    if route.max_prompt_price_per_m is not None:
-        parts.append(f"prompt <={usd(route.max_prompt_price_per_m)}/M")
-    if route.max_completion_price_per_m is not None:
-        parts.append(f"completion <={usd(route.max_completion_price_per_m)}/M")
-    if route.authors:
-        parts.append("by " + "/".join(route.authors))
+    parts = requirement_phrases(route, in_reasons=True)
     listed = " listed" if route.models else ""
     return f"{listed} with {', '.join(parts)}" if parts else listed
 
@@ -190,35 +206,33 @@ def _resolve_alias(
 _Step = tuple[str, Callable[[Model], bool], Callable[[Model], str], Callable[[list[Model]], str]]
 
 
+def _modality_step(key: str, modality: str, fails: str, verb: str, verb_plural: str) -> _Step:
+    """The step keeping the models that output (or accept) ``modality``: ``key`` is
+    ``output_modalities`` or ``input_modalities``, the architecture list it reads."""
+    listed: Callable[[Model], Sequence[str]] = attrgetter(f"architecture.{key}")
+
+    def has(m: Model) -> bool:
+        return modality in listed(m)
+
+    def why(_: Model) -> str:
+        return fails
+
+    def hint(before: list[Model]) -> str:
+        have = sorted({x for m in before for x in listed(m)})
+        return f"none of the {_remaining(before)} {verb} {modality!r}; they {verb_plural}: {', '.join(have)}"
+
+    return (key, has, why, hint)
+
+
 def _steps(route: Route) -> list[_Step]:
     steps: list[_Step] = []
     outputs = route.output_modalities or ("text",)
     for modality in outputs:
-
-        def outputs_it(m: Model, x: str = modality) -> bool:
-            return x in m.architecture.output_modalities
-
-        def no_output(_: Model, x: str = modality) -> str:
-            return f"does not output {x}"
-
-        def output_hint(before: list[Model], x: str = modality) -> str:
-            have = sorted({o for m in before for o in m.architecture.output_modalities})
-            return f"none of the {_remaining(before)} outputs {x!r}; they output: {', '.join(have)}"
-
-        steps.append(("output_modalities", outputs_it, no_output, output_hint))
+        steps.append(_modality_step("output_modalities", modality, f"does not output {modality}", "outputs", "output"))
     for modality in route.input_modalities:
-
-        def accepts(m: Model, x: str = modality) -> bool:
-            return x in m.architecture.input_modalities
-
-        def no_input(_: Model, x: str = modality) -> str:
-            return f"does not accept {x} input"
-
-        def input_hint(before: list[Model], x: str = modality) -> str:
-            have = sorted({i for m in before for i in m.architecture.input_modalities})
-            return f"none of the {_remaining(before)} accepts {x!r}; they accept: {', '.join(have)}"
-
-        steps.append(("input_modalities", accepts, no_input, input_hint))
+        steps.append(
+            _modality_step("input_modalities", modality, f"does not accept {modality} input", "accepts", "accept")
+        )
     for feature in route.supports:
 
         def supports(m: Model, x: str = feature) -> bool:

@@ -23,29 +23,33 @@ BUDGET_PERIODS: tuple[str, ...] = ("request", "day", "total")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 _TOP_KEYS = ("aliases", "routes", "budgets", "default_route", "backends", "strict", "limits")
-_ROUTE_KEYS = (
-    "models",
-    "supports",
-    "input_modalities",
-    "output_modalities",
-    "min_context",
-    "max_prompt_price_per_m",
-    "max_completion_price_per_m",
-    "authors",
-    "exclude",
-    "prefer_free",
-    "providers",
-    "mode",
-    "max_models",
-    "max_retries",
-    "hedge_after",
-    "deadline_s",
-    "max_cost_per_request",
-    "cascade",
-    "params",
-    "weights",
-    "limit",
-)
+# Every key of a route table, in the order tables are written, and whether it picks or
+# orders the chain's models (a cascade route takes its models from its tiers: none of those).
+_ROUTE_KEY_PICKS_MODELS = {
+    "models": True,
+    "supports": True,
+    "input_modalities": True,
+    "output_modalities": True,
+    "min_context": True,
+    "max_prompt_price_per_m": True,
+    "max_completion_price_per_m": True,
+    "authors": True,
+    "exclude": True,
+    "prefer_free": True,
+    "providers": False,
+    "mode": True,
+    "max_models": True,
+    "max_retries": False,
+    "hedge_after": False,
+    "deadline_s": False,
+    "max_cost_per_request": False,
+    "cascade": False,
+    "params": False,
+    "weights": False,
+    "limit": False,
+}
+_ROUTE_KEYS = tuple(_ROUTE_KEY_PICKS_MODELS)
+_CHAIN_KEYS = tuple(key for key, picks in _ROUTE_KEY_PICKS_MODELS.items() if picks)
 # Old spellings still read (with a DeprecationWarning): the unit was already per million.
 _DEPRECATED_ROUTE_KEYS = {
     "max_prompt_price": "max_prompt_price_per_m",

@@ -10,7 +10,6 @@ wakes the next in line.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from time import monotonic
 
+from .._steps import Step, Steps, drive, drive_async
 from .._waiting import Waiter
 from ..errors import RateLimitError
 from ..store import WAIT_FOR_RELEASE, LimitSpec, Store
@@ -59,6 +59,20 @@ class Hold:
         self.lane = lane
         self.rid = rid
         self.tokens = tokens
+
+
+def _thread_waiter() -> Waiter:
+    return Waiter(None)
+
+
+async def _task_waiter() -> Waiter:
+    import asyncio  # only async waiters need it
+
+    return Waiter(asyncio.get_running_loop())
+
+
+# The step that makes a waiter for the caller: a thread's event, or one on its event loop.
+_NEW_WAITER: Step = (_thread_waiter, _task_waiter, ())
 
 
 def _refused(lane: Lane, wait: float, why: str) -> RateLimitError:
@@ -149,63 +163,44 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
-    def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
-        """Admit a request (blocking while it waits, the GIL released)."""
+    def admitting(self, lane: Lane, tokens: int, deadline: float | None) -> Steps[Hold]:
+        """The steps that admit a request: ask the store, else queue first come, first
+        served and sleep at the head of the line until it fits, the deadline passes or
+        the caller goes (leaving the line wakes the next)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
-        store = self.store
+        admit: Step = (self.store.admit, self.store.admit_async, (lane.specs, rid, tokens, _LEASE_S))
         if not lane.queue:
-            wait = store.admit(lane.specs, rid, tokens, _LEASE_S)
+            wait = yield admit
             if not wait:
                 return Hold(lane, rid, tokens)
             if not lane.wait:
                 raise _refused(lane, wait, "over the limit")
         elif not lane.wait:
             raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter = Waiter(None)
+        waiter: Waiter = yield _NEW_WAITER
         self._enqueue(lane, waiter)
         try:
             while True:
                 timeout: float | None = None
                 if lane.queue[0] is waiter:
-                    wait = store.admit(lane.specs, rid, tokens, _LEASE_S)
+                    wait = yield admit
                     if not wait:
                         return Hold(lane, rid, tokens)
                     timeout = self._timeout(lane, wait, deadline)
                 elif deadline is not None:
                     timeout = self._timeout(lane, 0.0, deadline)
-                waiter.wait(timeout)
+                yield waiter.wait, waiter.wait_async, (timeout,)
         finally:
             self._leave(lane, waiter)
 
+    def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
+        """Admit a request (blocking while it waits, the GIL released)."""
+        return drive(self.admitting(lane, tokens, deadline))
+
     async def acquire_async(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (awaiting while it waits; cancelling leaves the line)."""
-        rid = next(self._ids)
-        tokens = self._tokens(lane, tokens)
-        store = self.store
-        if not lane.queue:
-            wait = await store.admit_async(lane.specs, rid, tokens, _LEASE_S)
-            if not wait:
-                return Hold(lane, rid, tokens)
-            if not lane.wait:
-                raise _refused(lane, wait, "over the limit")
-        elif not lane.wait:
-            raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter = Waiter(asyncio.get_running_loop())
-        self._enqueue(lane, waiter)
-        try:
-            while True:
-                timeout: float | None = None
-                if lane.queue[0] is waiter:
-                    wait = await store.admit_async(lane.specs, rid, tokens, _LEASE_S)
-                    if not wait:
-                        return Hold(lane, rid, tokens)
-                    timeout = self._timeout(lane, wait, deadline)
-                elif deadline is not None:
-                    timeout = self._timeout(lane, 0.0, deadline)
-                await waiter.wait_async(timeout)
-        finally:
-            self._leave(lane, waiter)
+        return await drive_async(self.admitting(lane, tokens, deadline))
 
     # -- after the request
     def _wake_lines(self, hold: Hold) -> None:
@@ -221,17 +216,21 @@ class Limiter:
         for head in heads:
             head.wake()
 
-    def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        """The request ended: free its slots, correct its tokens from the answer's usage
-        (``None``: keep the estimate) or, when nothing was ``sent``, take it back."""
+    def releasing(self, hold: Hold, used_tokens: int | None, sent: bool) -> Steps[None]:
+        """The steps that end a request's hold: free its slots, correct its tokens from the
+        answer's usage (``None``: keep the estimate) or, when nothing was ``sent``, take
+        it back; then wake the lines it may have let through."""
         delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        self.store.release(hold.lane.specs, hold.rid, delta, not sent)
+        yield self.store.release, self.store.release_async, (hold.lane.specs, hold.rid, delta, not sent)
         self._wake_lines(hold)
 
+    def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
+        """:meth:`releasing`, blocking."""
+        drive(self.releasing(hold, used_tokens, sent))
+
     async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        await self.store.release_async(hold.lane.specs, hold.rid, delta, not sent)
-        self._wake_lines(hold)
+        """:meth:`releasing`, awaiting the store."""
+        await drive_async(self.releasing(hold, used_tokens, sent))
 
     def tighten_keys(self, models: list[str]) -> list[str]:
         """The limit keys an upstream 429 from ``models`` shuts."""

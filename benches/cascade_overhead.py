@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import fastrouter
-from fastrouter._steps import Steps, drive
+from fastrouter._dual import blocking
 from fastrouter.cascade.runner import _Sent, _Walk
 from fastrouter.client import NOT_GIVEN
 from fastrouter.testing import MockServer
@@ -75,10 +75,9 @@ class _InstantWalk(_Walk):
     answers: list[Any] = []
     sent = 0
 
-    def send(self, args: Any, books: Any, stream: bool, live: Any = None) -> Steps[Any]:
+    async def send(self, args: Any, books: Any, stream: bool, live: Any = None) -> Any:
         self.sent += 1
         return _Sent(ChatCompletion(copy.copy(self.answers[self.sent - 1])))
-        yield  # a generator of no steps
 
 
 def _walk_once(client: fastrouter.Client, cascade: fastrouter.Cascade, catalog: Any, answers: list[Any]) -> int:
@@ -86,7 +85,7 @@ def _walk_once(client: fastrouter.Client, cascade: fastrouter.Cascade, catalog: 
     options = (None, None, None, NOT_GIVEN, None)
     walk = _InstantWalk(client, (cascade, cascade.name, None), MESSAGES, False, options, PARAMS, catalog, False)
     walk.answers = answers
-    drive(walk.walk())
+    blocking(walk.walk())
     return walk.sent
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._steps import Steps, chat_step, drive, drive_async
+from ._dual import blocking, native_chat
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
 from .cache.replay import ReplayAsyncStream, ReplayStream
 from .errors import AllModelsFailedError, APIStatusError, FastrouterError, StoreUnavailableError
@@ -73,6 +73,15 @@ def _reset_seconds(error: BaseException | None) -> float:
         if seconds > 0:
             return min(seconds, 3600.0)
     return DEFAULT_TIGHTEN_S
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    import asyncio  # only async streams reach here
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _follow_until(deadline: float | None) -> float:
@@ -187,8 +196,8 @@ class Gate:
                     cooled.append((health.model, health.cooled_until - now))
         return keys, _reset_seconds(error) if keys else 0.0, cooled
 
-    # -- the request, as steps (driven blocking or awaited: see fastrouter._steps)
-    def chat(
+    # -- the request, written once for both clients (see fastrouter._dual)
+    async def chat(
         self,
         client: Any,
         model: Any,
@@ -200,42 +209,46 @@ class Gate:
         deadline: float | None,
         *,
         asynchronous: bool,
-    ) -> Steps[ChatCompletion | AsyncStream | Stream]:
-        """The steps of one request through the gate (``asynchronous``: for the asyncio
-        client, whose streams are :class:`AsyncStream`)."""
+    ) -> ChatCompletion | AsyncStream | Stream:
+        """One request through the gate (``asynchronous``: for the asyncio client, awaiting
+        each wait; its streams are :class:`AsyncStream`)."""
         body, chain = args[0], list(args[1])
         state = self._begin(books, stream, cache, chain, body)
         handed_over = False
         try:
             if state.key is not None:
-                hit = yield from self._lookup(state.key)
+                hit = await self._lookup(state.key, asynchronous)
                 if hit is None:
                     state.leading = self.flights.lead(state.key)
                     if not state.leading:
-                        yield self.flights.follow, self.flights.follow_async, (state.key, _follow_until(deadline))
-                        hit = yield from self._lookup(state.key)
+                        until = _follow_until(deadline)
+                        flights = self.flights
+                        if asynchronous:
+                            await flights.follow_async(state.key, until)
+                        else:
+                            flights.follow(state.key, until)
+                        hit = await self._lookup(state.key, asynchronous)
                 if hit is not None:
                     return self._serve(hit, state, asynchronous)
             if books.budgets.pending:
                 try:
-                    yield books.confirm, books.confirm_async, ()
+                    await books.confirm_async() if asynchronous else books.confirm()
                 except StoreUnavailableError as error:
                     self._tolerate(error, "the shared budget")
             if self.store.shared and len(chain) > 1:
-                chain = yield from self._uncooled(chain)
+                chain = await self._uncooled(chain, asynchronous)
             if self.limiter:
                 lane = self.limiter.lane(self._names(model, chain))
                 if lane is not None:
+                    tokens = self._lane_tokens(body, max_tokens)
                     try:
-                        state.hold = yield from self.limiter.admitting(
-                            lane, self._lane_tokens(body, max_tokens), deadline
-                        )
+                        state.hold = await self.limiter.admitting(lane, tokens, deadline, asynchronous)
                     except StoreUnavailableError as error:
                         self._tolerate(error, "the rate limit")
             try:
-                native = yield chat_step(client._inner, stream, (body, chain, *args[2:]))
+                native = await native_chat(client._inner, stream, (body, chain, *args[2:]), asynchronous)
             except FastrouterError as error:
-                yield from self._finish(state, getattr(error, "attempts", None) or [], None, error)
+                await self._finish(state, getattr(error, "attempts", None) or [], None, error, asynchronous)
                 raise
             except BaseException:
                 # Cancelled while the request ran: it may have been sent; keep its estimate.
@@ -248,7 +261,7 @@ class Gate:
                 return self._open_stream(live, state, asynchronous)
             state.answer = native.body
             completion = books.answered(ChatCompletion._from_chat(native))
-            yield from self._finish(state, completion.attempts, completion, None)
+            await self._finish(state, completion.attempts, completion, None, asynchronous)
             return completion
         finally:
             if state.leading and not handed_over:
@@ -256,57 +269,59 @@ class Gate:
 
     def chat_sync(self, *request: Any) -> ChatCompletion | Stream:
         """:meth:`chat` (without ``asynchronous``), blocking: the GIL released while it waits."""
-        return cast("ChatCompletion | Stream", drive(self.chat(*request, asynchronous=False)))
+        return cast("ChatCompletion | Stream", blocking(self.chat(*request, asynchronous=False)))
 
     async def chat_async(self, *request: Any) -> ChatCompletion | AsyncStream:
         """:meth:`chat` (without ``asynchronous``), awaited on the running event loop."""
-        return cast("ChatCompletion | AsyncStream", await drive_async(self.chat(*request, asynchronous=True)))
+        return cast("ChatCompletion | AsyncStream", await self.chat(*request, asynchronous=True))
 
-    def _lookup(self, key: bytes) -> Steps[bytes | None]:
+    async def _lookup(self, key: bytes, asynchronous: bool) -> bytes | None:
+        store = self.cache_store
         try:
-            hit: bytes | None = yield self.cache_store.cache_get, self.cache_store.cache_get_async, (key,)
+            return await store.cache_get_async(key) if asynchronous else store.cache_get(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
-        return hit
 
-    def _uncooled(self, chain: list[str]) -> Steps[list[str]]:
+    async def _uncooled(self, chain: list[str], asynchronous: bool) -> list[str]:
         """The chain without the models other processes cooled down (all cooling: all of
         them, like the core)."""
         try:
-            cooling = yield self.store.cooling, self.store.cooling_async, (chain,)
+            cooling = await self.store.cooling_async(chain) if asynchronous else self.store.cooling(chain)
         except StoreUnavailableError as error:
             self._tolerate(error, "the shared cooldowns")
             return chain
         kept = [m for m in chain if m not in cooling]
         return kept if kept else chain
 
-    def _finish(
+    async def _finish(
         self,
         state: _Pass,
         attempts: Sequence[Attempt],
         completion: ChatCompletion | None,
         error: BaseException | None,
+        asynchronous: bool,
         chunks: list[str] | None = None,
         sent: bool | None = None,
-    ) -> Steps[None]:
+    ) -> None:
         """Correct the limits, publish what failed, store a clean answer."""
         store = self.store
         try:
             if state.hold is not None and self.limiter is not None:
                 hold, state.hold = state.hold, None
                 sent = bool(attempts) if sent is None else sent
-                yield from self.limiter.releasing(hold, _usage_tokens(completion), sent)
+                await self.limiter.releasing(hold, _usage_tokens(completion), sent, asynchronous)
             keys, seconds, cooled = self._upkeep(attempts, error)
             if keys:
-                yield store.tighten, store.tighten_async, (keys, seconds)
+                await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)
             if cooled:
-                yield store.cool, store.cool_async, (cooled,)
+                await store.cool_async(cooled) if asynchronous else store.cool(cooled)
             if state.key is not None and completion is not None and cacheable(completion):
                 if not state.stream or chunks:
                     assert self.cache is not None
                     put = (state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes)
-                    yield self.cache_store.cache_put, self.cache_store.cache_put_async, put
+                    cache_store = self.cache_store
+                    await cache_store.cache_put_async(*put) if asynchronous else cache_store.cache_put(*put)
         except StoreUnavailableError as failure:
             logger.warning("fastrouter: could not update the shared store after a request: %s", failure)
         finally:
@@ -324,20 +339,15 @@ class Gate:
         def finished(done: _StreamBase, status: str) -> None:
             books.stream_finished(done, status)
             completion = done.completion if status == "ok" else None
-            steps = self._finish(state, done.attempts, completion, None, done._record, True)
-            if asynchronous and (self.store.shared or self.cache_store.shared):
-                import asyncio
-
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    loop = None
-                if loop is not None:
-                    task = loop.create_task(drive_async(steps))
-                    _tasks.add(task)
-                    task.add_done_callback(_tasks.discard)
-                    return
-            drive(steps)
+            # An async stream writing to a shared store does it in a task on its loop.
+            loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
+            ending = self._finish(state, done.attempts, completion, None, loop is not None, done._record, True)
+            if loop is None:
+                blocking(ending)
+                return
+            task = loop.create_task(ending)
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
 
         stream._on_finish = finished
         weakref.finalize(stream, self._abandoned, state)

@@ -1,10 +1,10 @@
 """Walking a cascade: each tier reserved, sent, scored, recorded; the first good answer kept.
 
-The walk is written once, as a generator of steps (send a tier, run a user check, read a
-draft's stream; see :mod:`fastrouter._steps`) that :func:`create_sync` drives blocking and
-:func:`create_async` awaits. So the sync, async and streaming paths share every rule:
-reservation before each tier, one ledger entry per call with its role, escalation events,
-the accounting.
+The walk is written once, for both clients: coroutines that take ``asynchronous`` and at
+each wait (send a tier, run a user check, read a draft's stream) await or block (see
+:mod:`fastrouter._dual`); :func:`create_sync` runs them blocking, :func:`create_async`
+awaits them. So the sync, async and streaming paths share every rule: reservation before
+each tier, one ledger entry per call with its role, escalation events, the accounting.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._steps import Steps, chat_step, drive, drive_async
+from .._dual import blocking, native_chat
 from ..errors import BudgetExceededError, FastrouterError, RoutingError
 from ..events import ChainEvent
 from ..routing.backends import model_for
@@ -232,23 +232,23 @@ class _Walk:
 
     # ------------------------------------------------------------------ the walk
 
-    def send(self, args: Any, books: RequestBooks, stream: bool, live: Any = None) -> Steps[Any]:
+    async def send(self, args: Any, books: RequestBooks, stream: bool, live: Any = None) -> Any:
         """Send one tier (or judge) request, recorded as failed if it fails: its
         :class:`_Sent` answer (a stream read to its end), or, given ``live`` (the last
         tier's stream end), the stream unread."""
         from ..client import _completion  # the client's one way of reading a native answer
 
         with books:
-            native = yield chat_step(self.client._inner, stream, args)
+            native = await native_chat(self.client._inner, stream, args, self.asynchronous)
             if not stream:
                 return _Sent(_completion(native))
-            opened = (CascadeAsyncStream if self.asynchronous else CascadeStream)(native, live)
+            opened: Any = (CascadeAsyncStream if self.asynchronous else CascadeStream)(native, live)
             if live is not None:
                 return opened
-            chunks = yield list, _read_async, (opened,)
+            chunks = [chunk async for chunk in opened] if self.asynchronous else list(opened)
             return _Sent(opened.completion, opened, chunks)
 
-    def judge(self, tier: int, completion: ChatCompletion) -> Steps[CheckResult | None]:
+    async def judge(self, tier: int, completion: ChatCompletion) -> CheckResult | None:
         judge = self.cascade.judge
         if judge is None:
             return None
@@ -267,7 +267,7 @@ class _Walk:
             CascadeMark("judge", tier),
         )
         try:
-            sent = yield from self.send(args, books, stream=False)
+            sent = await self.send(args, books, stream=False)
         except FastrouterError as error:
             self.spent += books.entry.total_cost if books.entry is not None else _ZERO
             return CheckResult("judge", None, (f"{label} failed: {error}",), weight=self.cascade.judge_weight)
@@ -277,20 +277,22 @@ class _Walk:
         reply = (verdict._data.get("choices") or [{}])[0].get("message", {}).get("content")
         return judge_verdict(reply, verdict._data.get("model") or label, self.cascade.judge_weight)
 
-    def score(self, tier: int, completion: ChatCompletion, last: bool) -> Steps[tuple[float, tuple[CheckResult, ...]]]:
+    async def score(self, tier: int, completion: ChatCompletion, last: bool) -> tuple[float, tuple[CheckResult, ...]]:
         results = builtin_checks(self.request, completion._data)
         if not last:
             for check in self.cascade.checks:
-                value = yield _checked, _checked_async, (check, self.request, completion)
+                value = check(self.request, completion)
+                if inspect.isawaitable(value):
+                    value = await value if self.asynchronous else _await_blocking(value)
                 results.append(_user_score(check, value))
             # The judge costs money: ask it only when the answer can still pass.
             if self.cascade.judge is not None and combine(results) >= self.cascade.threshold:
-                verdict = yield from self.judge(tier, completion)
+                verdict = await self.judge(tier, completion)
                 if verdict is not None:
                     results.append(verdict)
         return combine(results), tuple(results)
 
-    def walk(self) -> Steps[_Outcome]:
+    async def walk(self) -> _Outcome:
         tiers = self.cascade.tiers
         threshold = self.cascade.threshold
         for index, tier in enumerate(tiers):
@@ -307,11 +309,11 @@ class _Walk:
             if last and self.stream:
                 mark.own_baseline = True
                 finish = self._live_finish(index, books)
-                live = yield from self.send(args, books, stream=True, live=finish)
+                live = await self.send(args, books, stream=True, live=finish)
                 return _Outcome(None, None, None, live)
             started = time.perf_counter()
             try:
-                sent = yield from self.send(args, books, stream=self.stream)
+                sent = await self.send(args, books, stream=self.stream)
             except FastrouterError as error:
                 cost = books.entry.total_cost if books.entry is not None else _ZERO
                 self.spent += cost
@@ -322,7 +324,7 @@ class _Walk:
                 continue
             completion = sent.completion
             try:
-                score, results = yield from self.score(index, completion, last)
+                score, results = await self.score(index, completion, last)
             except BaseException:
                 self._record(books, sent)  # the tier was paid for: it is in the ledger whatever happens
                 raise
@@ -377,18 +379,7 @@ class _Walk:
         return finished
 
 
-# --------------------------------------------------------------------- the steps
-
-
-def _checked(check: Any, request: dict[str, Any], completion: ChatCompletion) -> Any:
-    """A user check's value (an async check run to its end on a loop of its own)."""
-    value = check(request, completion)
-    return _await_blocking(value) if inspect.isawaitable(value) else value
-
-
-async def _checked_async(check: Any, request: dict[str, Any], completion: ChatCompletion) -> Any:
-    value = check(request, completion)
-    return await value if inspect.isawaitable(value) else value
+# ----------------------------------------------------------------- both clients
 
 
 def _await_blocking(awaitable: Any) -> Any:
@@ -404,11 +395,7 @@ def _await_blocking(awaitable: Any) -> Any:
     raise RuntimeError("an async cascade check needs the AsyncClient (the sync Client is running inside an event loop)")
 
 
-async def _read_async(stream: Any) -> list[Any]:
-    return [chunk async for chunk in stream]
-
-
-def create(
+async def create(
     client: Client | AsyncClient,
     found: tuple[Cascade, str, Decimal | None],
     messages: Any,
@@ -421,17 +408,17 @@ def create(
     params: Mapping[str, Any],
     *,
     asynchronous: bool,
-) -> Steps[Any]:
-    """The steps of ``chat.completions.create`` for a cascade: the kept answer (with
+) -> Any:
+    """``chat.completions.create`` for a cascade: the kept answer (with
     ``.cascade``), or a stream of it (:class:`CascadeAsyncStream` when ``asynchronous``)."""
-    models_list: Any = client.models.list  # blocking for Client, a coroutine for AsyncClient
+    models: Any = client.models
     try:
-        catalog = yield models_list, models_list, ()
+        catalog = await models.list() if asynchronous else models.list()
     except FastrouterError:
         catalog = None  # no logprobs request, no baseline; limits and routes then refuse clearly
     options: _Options = (extra_body, extra_headers, max_retries, timeout, tags)
     walk = _Walk(client, found, messages, stream, options, params, catalog, asynchronous)
-    outcome = yield from walk.walk()
+    outcome = await walk.walk()
     if outcome.live is not None:
         return outcome.live
     if stream and outcome.sent is not None:
@@ -442,9 +429,9 @@ def create(
 
 def create_sync(client: Client, *request: Any) -> Any:
     """:func:`create` (without ``asynchronous``) for ``Client``, blocking."""
-    return drive(create(client, *request, asynchronous=False))
+    return blocking(create(client, *request, asynchronous=False))
 
 
 async def create_async(client: AsyncClient, *request: Any) -> Any:
     """:func:`create` (without ``asynchronous``) for ``AsyncClient``, awaited."""
-    return await drive_async(create(client, *request, asynchronous=True))
+    return await create(client, *request, asynchronous=True)

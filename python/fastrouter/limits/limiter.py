@@ -17,12 +17,16 @@ from collections import deque
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from time import monotonic
+from typing import TYPE_CHECKING
 
-from .._steps import Step, Steps, drive, drive_async
+from .._dual import blocking
 from .._waiting import Waiter
 from ..errors import RateLimitError
 from ..store import WAIT_FOR_RELEASE, LimitSpec, Store
 from .limit import Limit
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Lane", "Hold", "Limiter"]
 
@@ -61,18 +65,10 @@ class Hold:
         self.tokens = tokens
 
 
-def _thread_waiter() -> Waiter:
-    return Waiter(None)
-
-
-async def _task_waiter() -> Waiter:
+def _running_loop() -> asyncio.AbstractEventLoop:
     import asyncio  # only async waiters need it
 
-    return Waiter(asyncio.get_running_loop())
-
-
-# The step that makes a waiter for the caller: a thread's event, or one on its event loop.
-_NEW_WAITER: Step = (_thread_waiter, _task_waiter, ())
+    return asyncio.get_running_loop()
 
 
 def _refused(lane: Lane, wait: float, why: str) -> RateLimitError:
@@ -163,44 +159,44 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
-    def admitting(self, lane: Lane, tokens: int, deadline: float | None) -> Steps[Hold]:
-        """The steps that admit a request: ask the store, else queue first come, first
-        served and sleep at the head of the line until it fits, the deadline passes or
-        the caller goes (leaving the line wakes the next)."""
+    async def admitting(self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool) -> Hold:
+        """Admit a request: ask the store, else queue first come, first served and sleep at
+        the head of the line until it fits, the deadline passes or the caller goes
+        (leaving the line wakes the next). Written once for both clients (:mod:`.._dual`)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
-        admit: Step = (self.store.admit, self.store.admit_async, (lane.specs, rid, tokens, _LEASE_S))
+        store, ask = self.store, (lane.specs, rid, tokens, _LEASE_S)
         if not lane.queue:
-            wait = yield admit
+            wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
             if not wait:
                 return Hold(lane, rid, tokens)
             if not lane.wait:
                 raise _refused(lane, wait, "over the limit")
         elif not lane.wait:
             raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter: Waiter = yield _NEW_WAITER
+        waiter = Waiter(_running_loop() if asynchronous else None)
         self._enqueue(lane, waiter)
         try:
             while True:
                 timeout: float | None = None
                 if lane.queue[0] is waiter:
-                    wait = yield admit
+                    wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
                     if not wait:
                         return Hold(lane, rid, tokens)
                     timeout = self._timeout(lane, wait, deadline)
                 elif deadline is not None:
                     timeout = self._timeout(lane, 0.0, deadline)
-                yield waiter.wait, waiter.wait_async, (timeout,)
+                await waiter.wait_async(timeout) if asynchronous else waiter.wait(timeout)
         finally:
             self._leave(lane, waiter)
 
     def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (blocking while it waits, the GIL released)."""
-        return drive(self.admitting(lane, tokens, deadline))
+        return blocking(self.admitting(lane, tokens, deadline, False))
 
     async def acquire_async(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (awaiting while it waits; cancelling leaves the line)."""
-        return await drive_async(self.admitting(lane, tokens, deadline))
+        return await self.admitting(lane, tokens, deadline, True)
 
     # -- after the request
     def _wake_lines(self, hold: Hold) -> None:
@@ -216,21 +212,25 @@ class Limiter:
         for head in heads:
             head.wake()
 
-    def releasing(self, hold: Hold, used_tokens: int | None, sent: bool) -> Steps[None]:
-        """The steps that end a request's hold: free its slots, correct its tokens from the
-        answer's usage (``None``: keep the estimate) or, when nothing was ``sent``, take
-        it back; then wake the lines it may have let through."""
+    async def releasing(self, hold: Hold, used_tokens: int | None, sent: bool, asynchronous: bool) -> None:
+        """End a request's hold: free its slots, correct its tokens from the answer's usage
+        (``None``: keep the estimate) or, when nothing was ``sent``, take it back; then
+        wake the lines it may have let through."""
+        specs, rid, refund = hold.lane.specs, hold.rid, not sent
         delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        yield self.store.release, self.store.release_async, (hold.lane.specs, hold.rid, delta, not sent)
+        if asynchronous:
+            await self.store.release_async(specs, rid, delta, refund)
+        else:
+            self.store.release(specs, rid, delta, refund)
         self._wake_lines(hold)
 
     def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
         """:meth:`releasing`, blocking."""
-        drive(self.releasing(hold, used_tokens, sent))
+        blocking(self.releasing(hold, used_tokens, sent, False))
 
     async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
         """:meth:`releasing`, awaiting the store."""
-        await drive_async(self.releasing(hold, used_tokens, sent))
+        await self.releasing(hold, used_tokens, sent, True)
 
     def tighten_keys(self, models: list[str]) -> list[str]:
         """The limit keys an upstream 429 from ``models`` shuts."""

@@ -310,7 +310,11 @@ class Gate:
             if state.hold is not None and self.limiter is not None:
                 hold, state.hold = state.hold, None
                 sent = bool(attempts) if sent is None else sent
-                await self.limiter.releasing(hold, _usage_tokens(completion), sent, asynchronous)
+                used = _usage_tokens(completion)
+                if asynchronous:
+                    await self.limiter.release_async(hold, used, sent)
+                else:
+                    self.limiter.release(hold, used, sent)
             keys, seconds, cooled = self._upkeep(attempts, error)
             if keys:
                 await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)

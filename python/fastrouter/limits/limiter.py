@@ -162,7 +162,7 @@ class Limiter:
     async def admitting(self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool) -> Hold:
         """Admit a request: ask the store, else queue first come, first served and sleep at
         the head of the line until it fits, the deadline passes or the caller goes
-        (leaving the line wakes the next). Written once for both clients (:mod:`.._dual`)."""
+        (leaving the line wakes the next). Written once for both clients (see fastrouter._dual)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
         store, ask = self.store, (lane.specs, rid, tokens, _LEASE_S)
@@ -212,25 +212,24 @@ class Limiter:
         for head in heads:
             head.wake()
 
-    async def releasing(self, hold: Hold, used_tokens: int | None, sent: bool, asynchronous: bool) -> None:
-        """End a request's hold: free its slots, correct its tokens from the answer's usage
-        (``None``: keep the estimate) or, when nothing was ``sent``, take it back; then
-        wake the lines it may have let through."""
-        specs, rid, refund = hold.lane.specs, hold.rid, not sent
+    def _release_args(
+        self, hold: Hold, used_tokens: int | None, sent: bool
+    ) -> tuple[tuple[LimitSpec, ...], str, int, bool]:
+        """The store's release of ``hold``: its tokens corrected from the answer's usage
+        (``None``: the estimate kept), or refunded when nothing was ``sent``."""
         delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        if asynchronous:
-            await self.store.release_async(specs, rid, delta, refund)
-        else:
-            self.store.release(specs, rid, delta, refund)
-        self._wake_lines(hold)
+        return hold.lane.specs, hold.rid, delta, not sent
 
     def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        """:meth:`releasing`, blocking."""
-        blocking(self.releasing(hold, used_tokens, sent, False))
+        """The request ended: free its slots, correct its tokens from the answer's usage
+        (``None``: keep the estimate) or, when nothing was ``sent``, take it back."""
+        self.store.release(*self._release_args(hold, used_tokens, sent))
+        self._wake_lines(hold)
 
     async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        """:meth:`releasing`, awaiting the store."""
-        await self.releasing(hold, used_tokens, sent, True)
+        """:meth:`release`, awaiting the store."""
+        await self.store.release_async(*self._release_args(hold, used_tokens, sent))
+        self._wake_lines(hold)
 
     def tighten_keys(self, models: list[str]) -> list[str]:
         """The limit keys an upstream 429 from ``models`` shuts."""

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._dual import blocking, native_chat
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
@@ -269,11 +269,11 @@ class Gate:
 
     def chat_sync(self, *request: Any) -> ChatCompletion | Stream:
         """:meth:`chat` (without ``asynchronous``), blocking: the GIL released while it waits."""
-        return cast("ChatCompletion | Stream", blocking(self.chat(*request, asynchronous=False)))
+        return blocking(self.chat(*request, asynchronous=False))  # type: ignore[return-value]
 
-    async def chat_async(self, *request: Any) -> ChatCompletion | AsyncStream:
-        """:meth:`chat` (without ``asynchronous``), awaited on the running event loop."""
-        return cast("ChatCompletion | AsyncStream", await self.chat(*request, asynchronous=True))
+    def chat_async(self, *request: Any) -> Coroutine[Any, Any, ChatCompletion | AsyncStream]:
+        """:meth:`chat` (without ``asynchronous``), to await on the running event loop."""
+        return self.chat(*request, asynchronous=True)  # type: ignore[return-value]
 
     async def _lookup(self, key: bytes, asynchronous: bool) -> bytes | None:
         store = self.cache_store

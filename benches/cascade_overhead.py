@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import fastrouter
-from fastrouter.cascade.runner import _Check, _Send, _Sent, _Walk
+from fastrouter._dual import blocking
+from fastrouter.cascade.runner import _Sent, _Walk
 from fastrouter.client import NOT_GIVEN
 from fastrouter.testing import MockServer
 from fastrouter.types import ChatCompletion
@@ -68,25 +69,24 @@ def _answer(model: str, probability: float) -> dict[str, Any]:
     }
 
 
+class _InstantWalk(_Walk):
+    """The real walk, each send answered at once with the next prepared completion."""
+
+    answers: list[Any] = []
+    sent = 0
+
+    async def send(self, args: Any, books: Any, stream: bool, live: Any = None) -> Any:
+        self.sent += 1
+        return _Sent(ChatCompletion(copy.copy(self.answers[self.sent - 1])))
+
+
 def _walk_once(client: fastrouter.Client, cascade: fastrouter.Cascade, catalog: Any, answers: list[Any]) -> int:
     """One cascade request with instant answers; returns the tiers it walked."""
-    walk = _Walk(
-        client, cascade, cascade.name, None, MESSAGES, False, None, None, None, NOT_GIVEN, None, PARAMS, catalog
-    )
-    steps = walk.walk()
-    sent = 0
-    value: Any = None
-    while True:
-        try:
-            effect = steps.send(value)
-        except StopIteration:
-            return sent
-        if isinstance(effect, _Check):  # pragma: no cover - the benchmark has no user checks
-            value = effect.fn(effect.request, effect.completion)
-            continue
-        assert isinstance(effect, _Send)
-        value = _Sent(ChatCompletion(copy.copy(answers[sent])))
-        sent += 1
+    options = (None, None, None, NOT_GIVEN, None)
+    walk = _InstantWalk(client, (cascade, cascade.name, None), MESSAGES, False, options, PARAMS, catalog, False)
+    walk.answers = answers
+    blocking(walk.walk())
+    return walk.sent
 
 
 def _plain_once(client: fastrouter.Client, catalog: Any, answer: Any) -> int:

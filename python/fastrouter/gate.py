@@ -11,15 +11,14 @@ published to the store, and a clean answer is stored.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._bridge import run
+from ._dual import blocking, native_chat
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
 from .cache.replay import ReplayAsyncStream, ReplayStream
 from .errors import AllModelsFailedError, APIStatusError, FastrouterError, StoreUnavailableError
@@ -30,6 +29,8 @@ from .streaming import AsyncStream, Stream, _StreamBase
 from .types import ChatCompletion
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .attempts import Attempt
     from .health import ModelHealth
     from .usage.books import RequestBooks
@@ -72,6 +73,15 @@ def _reset_seconds(error: BaseException | None) -> float:
         if seconds > 0:
             return min(seconds, 3600.0)
     return DEFAULT_TIGHTEN_S
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    import asyncio  # only async streams reach here
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _follow_until(deadline: float | None) -> float:
@@ -130,7 +140,7 @@ class Gate:
             return None
         return cls(store, limiter, cache, on_store_error, health)
 
-    # -- helpers shared by both paths
+    # -- decisions
     def _tolerate(self, error: StoreUnavailableError, what: str) -> None:
         """``on_store_error="open"``: go on without the store for this step."""
         if not self.open_on_error:
@@ -186,8 +196,8 @@ class Gate:
                     cooled.append((health.model, health.cooled_until - now))
         return keys, _reset_seconds(error) if keys else 0.0, cooled
 
-    # -- async
-    async def chat_async(
+    # -- the request, written once for both clients (see fastrouter._dual)
+    async def chat(
         self,
         client: Any,
         model: Any,
@@ -197,117 +207,131 @@ class Gate:
         cache: bool | float | None,
         max_tokens: int | None,
         deadline: float | None,
-    ) -> ChatCompletion | AsyncStream:
-        """Send one request through the gate on the running event loop."""
+        *,
+        asynchronous: bool,
+    ) -> ChatCompletion | AsyncStream | Stream:
+        """One request through the gate (``asynchronous``: for the asyncio client, awaiting
+        each wait; its streams are :class:`AsyncStream`)."""
         body, chain = args[0], list(args[1])
         state = self._begin(books, stream, cache, chain, body)
         handed_over = False
         try:
             if state.key is not None:
-                hit = await self._lookup_async(state.key)
+                hit = await self._lookup(state.key, asynchronous)
                 if hit is None:
                     state.leading = self.flights.lead(state.key)
                     if not state.leading:
-                        await self.flights.follow_async(state.key, _follow_until(deadline))
-                        hit = await self._lookup_async(state.key)
+                        until = _follow_until(deadline)
+                        flights = self.flights
+                        if asynchronous:
+                            await flights.follow_async(state.key, until)
+                        else:
+                            flights.follow(state.key, until)
+                        hit = await self._lookup(state.key, asynchronous)
                 if hit is not None:
-                    served = self._serve(hit, state, asynchronous=True)
-                    assert not isinstance(served, Stream)
-                    return served
+                    return self._serve(hit, state, asynchronous)
             if books.budgets.pending:
                 try:
-                    await books.confirm_async()
+                    await books.confirm_async() if asynchronous else books.confirm()
                 except StoreUnavailableError as error:
                     self._tolerate(error, "the shared budget")
-            chain = await self._uncooled_async(chain)
+            if self.store.shared and len(chain) > 1:
+                chain = await self._uncooled(chain, asynchronous)
             if self.limiter:
                 lane = self.limiter.lane(self._names(model, chain))
                 if lane is not None:
+                    tokens = self._lane_tokens(body, max_tokens)
                     try:
-                        state.hold = await self.limiter.acquire_async(
-                            lane, self._lane_tokens(body, max_tokens), deadline
-                        )
+                        state.hold = await self.limiter.admitting(lane, tokens, deadline, asynchronous)
                     except StoreUnavailableError as error:
                         self._tolerate(error, "the rate limit")
-            native_args = (body, chain, *args[2:])
             try:
-                if stream:
-                    native = await run(client._inner.chat_stream, *native_args)
-                else:
-                    raw = await run(client._inner.chat, *native_args)
+                native = await native_chat(client._inner, stream, (body, chain, *args[2:]), asynchronous)
             except FastrouterError as error:
-                await self._finish_async(state, getattr(error, "attempts", None) or [], None, error)
+                await self._finish(state, getattr(error, "attempts", None) or [], None, error, asynchronous)
                 raise
             except BaseException:
                 # Cancelled while the request ran: it may have been sent; keep its estimate.
                 if state.hold is not None:
-                    self.store.background(True, "release", state.hold.lane.specs, state.hold.rid, 0, False)
+                    self.store.background(asynchronous, "release", state.hold.lane.specs, state.hold.rid, 0, False)
                 raise
             if stream:
                 handed_over = True
-                return self._open_stream(AsyncStream(native), state, asynchronous=True)
-            state.answer = raw.body
-            completion = books.answered(ChatCompletion._from_chat(raw))
-            await self._finish_async(state, completion.attempts, completion, None)
+                live = AsyncStream(native) if asynchronous else Stream(native)
+                return self._open_stream(live, state, asynchronous)
+            state.answer = native.body
+            completion = books.answered(ChatCompletion._from_chat(native))
+            await self._finish(state, completion.attempts, completion, None, asynchronous)
             return completion
         finally:
             if state.leading and not handed_over:
                 self.flights.land(state.key or b"")
 
-    async def _lookup_async(self, key: bytes) -> bytes | None:
+    def chat_sync(self, *request: Any) -> ChatCompletion | Stream:
+        """:meth:`chat` (without ``asynchronous``), blocking: the GIL released while it waits."""
+        return blocking(self.chat(*request, asynchronous=False))  # type: ignore[return-value]
+
+    def chat_async(self, *request: Any) -> Coroutine[Any, Any, ChatCompletion | AsyncStream]:
+        """:meth:`chat` (without ``asynchronous``), to await on the running event loop."""
+        return self.chat(*request, asynchronous=True)  # type: ignore[return-value]
+
+    async def _lookup(self, key: bytes, asynchronous: bool) -> bytes | None:
+        store = self.cache_store
         try:
-            return await self.cache_store.cache_get_async(key)
+            return await store.cache_get_async(key) if asynchronous else store.cache_get(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
 
-    async def _uncooled_async(self, chain: list[str]) -> list[str]:
-        if not self.store.shared or len(chain) < 2:
-            return chain
+    async def _uncooled(self, chain: list[str], asynchronous: bool) -> list[str]:
+        """The chain without the models other processes cooled down (all cooling: all of
+        them, like the core)."""
         try:
-            cooling = await self.store.cooling_async(chain)
+            cooling = await self.store.cooling_async(chain) if asynchronous else self.store.cooling(chain)
         except StoreUnavailableError as error:
             self._tolerate(error, "the shared cooldowns")
             return chain
         kept = [m for m in chain if m not in cooling]
-        return kept if kept else chain  # all cooling: try them anyway, like the core
+        return kept if kept else chain
 
-    async def _finish_async(
+    async def _finish(
         self,
         state: _Pass,
         attempts: Sequence[Attempt],
         completion: ChatCompletion | None,
         error: BaseException | None,
+        asynchronous: bool,
         chunks: list[str] | None = None,
         sent: bool | None = None,
     ) -> None:
-        """Correct the limits, publish what failed, store a clean answer (async)."""
+        """Correct the limits, publish what failed, store a clean answer."""
+        store = self.store
         try:
             if state.hold is not None and self.limiter is not None:
                 hold, state.hold = state.hold, None
-                await self.limiter.release_async(
-                    hold, _usage_tokens(completion), sent=bool(attempts) if sent is None else sent
-                )
+                sent = bool(attempts) if sent is None else sent
+                used = _usage_tokens(completion)
+                if asynchronous:
+                    await self.limiter.release_async(hold, used, sent)
+                else:
+                    self.limiter.release(hold, used, sent)
             keys, seconds, cooled = self._upkeep(attempts, error)
             if keys:
-                await self.store.tighten_async(keys, seconds)
+                await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)
             if cooled:
-                await self.store.cool_async(cooled)
+                await store.cool_async(cooled) if asynchronous else store.cool(cooled)
             if state.key is not None and completion is not None and cacheable(completion):
                 if not state.stream or chunks:
-                    await self._put_async(state, completion, chunks)
-        except StoreUnavailableError as error:
-            logger.warning("fastrouter: could not update the shared store after a request: %s", error)
+                    assert self.cache is not None
+                    put = (state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes)
+                    cache_store = self.cache_store
+                    await cache_store.cache_put_async(*put) if asynchronous else cache_store.cache_put(*put)
+        except StoreUnavailableError as failure:
+            logger.warning("fastrouter: could not update the shared store after a request: %s", failure)
         finally:
             if state.leading:
                 state.leading = False
                 self.flights.land(state.key or b"")
-
-    async def _put_async(self, state: _Pass, completion: ChatCompletion, chunks: list[str] | None) -> None:
-        assert self.cache is not None and state.key is not None
-        await self.cache_store.cache_put_async(
-            state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
-        )
 
     # -- streams (both kinds)
     def _open_stream(self, stream: _S, state: _Pass, asynchronous: bool) -> _S:
@@ -319,19 +343,15 @@ class Gate:
         def finished(done: _StreamBase, status: str) -> None:
             books.stream_finished(done, status)
             completion = done.completion if status == "ok" else None
-            attempts = done.attempts
-            chunks = done._record
-            if asynchronous and (self.store.shared or self.cache_store.shared):
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    loop = None
-                if loop is not None:
-                    task = loop.create_task(self._finish_async(state, attempts, completion, None, chunks, True))
-                    _tasks.add(task)
-                    task.add_done_callback(_tasks.discard)
-                    return
-            self._finish_sync(state, attempts, completion, None, chunks, True)
+            # An async stream writing to a shared store does it in a task on its loop.
+            loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
+            ending = self._finish(state, done.attempts, completion, None, loop is not None, done._record, True)
+            if loop is None:
+                blocking(ending)
+                return
+            task = loop.create_task(ending)
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
 
         stream._on_finish = finished
         weakref.finalize(stream, self._abandoned, state)
@@ -349,120 +369,6 @@ class Gate:
         if state.leading:
             state.leading = False
             self.flights.land(state.key or b"")
-
-    # -- sync
-    def chat_sync(
-        self,
-        client: Any,
-        model: Any,
-        args: tuple[Any, ...],
-        books: RequestBooks,
-        stream: bool,
-        cache: bool | float | None,
-        max_tokens: int | None,
-        deadline: float | None,
-    ) -> ChatCompletion | Stream:
-        """Send one request through the gate, blocking (the GIL released while it waits)."""
-        body, chain = args[0], list(args[1])
-        state = self._begin(books, stream, cache, chain, body)
-        handed_over = False
-        try:
-            if state.key is not None:
-                hit = self._lookup(state.key)
-                if hit is None:
-                    state.leading = self.flights.lead(state.key)
-                    if not state.leading:
-                        self.flights.follow(state.key, _follow_until(deadline))
-                        hit = self._lookup(state.key)
-                if hit is not None:
-                    served = self._serve(hit, state, asynchronous=False)
-                    assert not isinstance(served, AsyncStream)
-                    return served
-            if books.budgets.pending:
-                try:
-                    books.confirm()
-                except StoreUnavailableError as error:
-                    self._tolerate(error, "the shared budget")
-            chain = self._uncooled(chain)
-            if self.limiter:
-                lane = self.limiter.lane(self._names(model, chain))
-                if lane is not None:
-                    try:
-                        state.hold = self.limiter.acquire(lane, self._lane_tokens(body, max_tokens), deadline)
-                    except StoreUnavailableError as error:
-                        self._tolerate(error, "the rate limit")
-            native_args = (body, chain, *args[2:])
-            try:
-                if stream:
-                    native = client._inner.chat_stream_blocking(*native_args)
-                else:
-                    raw = client._inner.chat_blocking(*native_args)
-            except FastrouterError as error:
-                self._finish_sync(state, getattr(error, "attempts", None) or [], None, error)
-                raise
-            except BaseException:
-                if state.hold is not None:
-                    self.store.background(False, "release", state.hold.lane.specs, state.hold.rid, 0, False)
-                raise
-            if stream:
-                handed_over = True
-                return self._open_stream(Stream(native), state, asynchronous=False)
-            state.answer = raw.body
-            completion = books.answered(ChatCompletion._from_chat(raw))
-            self._finish_sync(state, completion.attempts, completion, None)
-            return completion
-        finally:
-            if state.leading and not handed_over:
-                self.flights.land(state.key or b"")
-
-    def _lookup(self, key: bytes) -> bytes | None:
-        try:
-            return self.cache_store.cache_get(key)
-        except StoreUnavailableError as error:
-            self._tolerate(error, "the response cache")
-            return None
-
-    def _uncooled(self, chain: list[str]) -> list[str]:
-        if not self.store.shared or len(chain) < 2:
-            return chain
-        try:
-            cooling = self.store.cooling(chain)
-        except StoreUnavailableError as error:
-            self._tolerate(error, "the shared cooldowns")
-            return chain
-        kept = [m for m in chain if m not in cooling]
-        return kept if kept else chain
-
-    def _finish_sync(
-        self,
-        state: _Pass,
-        attempts: Sequence[Attempt],
-        completion: ChatCompletion | None,
-        error: BaseException | None,
-        chunks: list[str] | None = None,
-        sent: bool | None = None,
-    ) -> None:
-        """Correct the limits, publish what failed, store a clean answer (blocking)."""
-        try:
-            if state.hold is not None and self.limiter is not None:
-                hold, state.hold = state.hold, None
-                self.limiter.release(hold, _usage_tokens(completion), sent=bool(attempts) if sent is None else sent)
-            keys, seconds, cooled = self._upkeep(attempts, error)
-            if keys:
-                self.store.tighten(keys, seconds)
-            if cooled:
-                self.store.cool(cooled)
-            if state.key is not None and completion is not None and cacheable(completion):
-                if not state.stream or chunks:
-                    assert self.cache is not None
-                    payload = encode(completion, state.answer, chunks)
-                    self.cache_store.cache_put(state.key, payload, state.ttl, self.cache.max_bytes)
-        except StoreUnavailableError as error:
-            logger.warning("fastrouter: could not update the shared store after a request: %s", error)
-        finally:
-            if state.leading:
-                state.leading = False
-                self.flights.land(state.key or b"")
 
 
 # Stream endings being written to the store (a task must be referenced until it ends).

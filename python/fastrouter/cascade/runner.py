@@ -1,10 +1,10 @@
 """Walking a cascade: each tier reserved, sent, scored, recorded; the first good answer kept.
 
-The walk is written once, as a generator that *yields* what it needs done (send a tier,
-run a user check) and receives the outcome; :func:`create_sync` and
-:func:`create_async` perform those steps with the blocking or the asyncio client. So the
-sync, async and streaming paths share every rule: reservation before each tier, one
-ledger entry per call with its role, escalation events, the accounting.
+The walk is written once, for both clients: coroutines that take ``asynchronous`` and at
+each wait (send a tier, run a user check, read a draft's stream) await or block (see
+:mod:`fastrouter._dual`); :func:`create_sync` runs them blocking, :func:`create_async`
+awaits them. So the sync, async and streaming paths share every rule: reservation before
+each tier, one ledger entry per call with its role, escalation events, the accounting.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._bridge import run
+from .._dual import blocking, native_chat
 from ..errors import BudgetExceededError, FastrouterError, RoutingError
 from ..events import ChainEvent
 from ..routing.backends import model_for
@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     from ..types import ChatCompletion
     from ..usage.books import RequestBooks
 
-__all__ = ["cascade_of", "create_async", "create_sync"]
+__all__ = ["cascade_of", "create", "create_async", "create_sync"]
 
 logger = logging.getLogger("fastrouter")
 _ZERO = Decimal(0)
+# A create() call's extra_body, extra_headers, max_retries, timeout and tags, as given.
+_Options = tuple[Mapping[str, Any] | None, Mapping[str, str] | None, int | None, Any, Sequence[str] | None]
 
 
 def cascade_of(client: _ClientBase, model: Any) -> tuple[Cascade, str, Decimal | None] | None:
@@ -57,20 +59,7 @@ def cascade_of(client: _ClientBase, model: Any) -> tuple[Cascade, str, Decimal |
     return None
 
 
-# ------------------------------------------------------------------------- effects
-
-
-class _Send:
-    """Send one tier (or judge) request; ``live``: hand back the open stream unread."""
-
-    __slots__ = ("args", "books", "stream", "live", "on_finish")
-
-    def __init__(self, args: Any, books: RequestBooks, stream: bool, live: bool = False, on_finish: Any = None):
-        self.args = args
-        self.books = books
-        self.stream = stream
-        self.live = live
-        self.on_finish = on_finish
+# ---------------------------------------------------------------------- answers
 
 
 class _Sent:
@@ -82,20 +71,6 @@ class _Sent:
         self.completion = completion
         self.stream = stream
         self.chunks = chunks
-
-
-class _Check:
-    """Run one user check."""
-
-    __slots__ = ("fn", "request", "completion")
-
-    def __init__(self, fn: Any, request: dict[str, Any], completion: ChatCompletion) -> None:
-        self.fn = fn
-        self.request = request
-        self.completion = completion
-
-
-_Effect = _Send | _Check
 
 
 class _Outcome:
@@ -144,33 +119,24 @@ class _Walk:
     def __init__(
         self,
         client: _ClientBase,
-        cascade: Cascade,
-        name: str,
-        limit: Decimal | None,
+        found: tuple[Cascade, str, Decimal | None],
         messages: Any,
         stream: bool,
-        extra_body: Mapping[str, Any] | None,
-        extra_headers: Mapping[str, str] | None,
-        max_retries: int | None,
-        timeout: Any,
-        tags: Sequence[str] | None,
+        options: _Options,
         params: Mapping[str, Any],
         catalog: Catalog | None,
+        asynchronous: bool,
     ) -> None:
         self.client = client
-        self.cascade = cascade
-        self.name = name
-        self.limit = limit
+        self.cascade, self.name, self.limit = found
         self.messages = messages
         self.stream = stream
-        self.extra_body = extra_body
-        self.extra_headers = extra_headers
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.raw_tags = tags  # as given: _prepare_chat checks them
-        self.tags = tuple(tags) if tags is not None and not isinstance(tags, str) else ()
+        self.options = options  # passed on as given: _prepare_chat checks them
         self.params = params
         self.catalog = catalog
+        self.asynchronous = asynchronous  # for the asyncio client: its streams are async
+        extra_body, tags = options[0], options[4]
+        self.tags = tuple(tags) if tags is not None and not isinstance(tags, str) else ()
         self.request: dict[str, Any] = {**(extra_body or {}), **params, "messages": messages}
         self.spent = _ZERO
         self.scores: list[TierScore] = []
@@ -223,18 +189,7 @@ class _Walk:
         self, model: Any, messages: Any, params: Mapping[str, Any], stream: bool, what: str, mark: CascadeMark
     ) -> tuple[Any, RequestBooks]:
         try:
-            args, books = self.client._prepare_chat(
-                model,
-                messages,
-                stream,
-                self.extra_body,
-                self.extra_headers,
-                self.max_retries,
-                self.timeout,
-                self.raw_tags,
-                params,
-                self.catalog,
-            )
+            args, books = self.client._prepare_chat(model, messages, stream, *self.options, params, self.catalog)
         except BudgetExceededError as error:
             raise BudgetExceededError(f"cascade {self.name}: stopped before {what}: {error}") from None
         books.requested = self.name
@@ -277,7 +232,23 @@ class _Walk:
 
     # ------------------------------------------------------------------ the walk
 
-    def judge(self, tier: int, completion: ChatCompletion) -> Generator[_Effect, Any, CheckResult | None]:
+    async def send(self, args: Any, books: RequestBooks, stream: bool, live: Any = None) -> Any:
+        """Send one tier (or judge) request, recorded as failed if it fails: its
+        :class:`_Sent` answer (a stream read to its end), or, given ``live`` (the last
+        tier's stream end), the stream unread."""
+        from ..client import _completion  # the client's one way of reading a native answer
+
+        with books:
+            native = await native_chat(self.client._inner, stream, args, self.asynchronous)
+            if not stream:
+                return _Sent(_completion(native))
+            opened: Any = (CascadeAsyncStream if self.asynchronous else CascadeStream)(native, live)
+            if live is not None:
+                return opened
+            chunks = [chunk async for chunk in opened] if self.asynchronous else list(opened)
+            return _Sent(opened.completion, opened, chunks)
+
+    async def judge(self, tier: int, completion: ChatCompletion) -> CheckResult | None:
         judge = self.cascade.judge
         if judge is None:
             return None
@@ -296,7 +267,7 @@ class _Walk:
             CascadeMark("judge", tier),
         )
         try:
-            sent = yield _Send(args, books, stream=False)
+            sent = await self.send(args, books, stream=False)
         except FastrouterError as error:
             self.spent += books.entry.total_cost if books.entry is not None else _ZERO
             return CheckResult("judge", None, (f"{label} failed: {error}",), weight=self.cascade.judge_weight)
@@ -306,22 +277,22 @@ class _Walk:
         reply = (verdict._data.get("choices") or [{}])[0].get("message", {}).get("content")
         return judge_verdict(reply, verdict._data.get("model") or label, self.cascade.judge_weight)
 
-    def score(
-        self, tier: int, completion: ChatCompletion, last: bool
-    ) -> Generator[_Effect, Any, tuple[float, tuple[CheckResult, ...]]]:
+    async def score(self, tier: int, completion: ChatCompletion, last: bool) -> tuple[float, tuple[CheckResult, ...]]:
         results = builtin_checks(self.request, completion._data)
         if not last:
             for check in self.cascade.checks:
-                value = yield _Check(check, self.request, completion)
+                value = check(self.request, completion)
+                if inspect.isawaitable(value):
+                    value = await value if self.asynchronous else _await_blocking(value)
                 results.append(_user_score(check, value))
             # The judge costs money: ask it only when the answer can still pass.
             if self.cascade.judge is not None and combine(results) >= self.cascade.threshold:
-                verdict = yield from self.judge(tier, completion)
+                verdict = await self.judge(tier, completion)
                 if verdict is not None:
                     results.append(verdict)
         return combine(results), tuple(results)
 
-    def walk(self) -> Generator[_Effect, Any, _Outcome]:
+    async def walk(self) -> _Outcome:
         tiers = self.cascade.tiers
         threshold = self.cascade.threshold
         for index, tier in enumerate(tiers):
@@ -338,11 +309,11 @@ class _Walk:
             if last and self.stream:
                 mark.own_baseline = True
                 finish = self._live_finish(index, books)
-                live = yield _Send(args, books, stream=True, live=True, on_finish=finish)
+                live = await self.send(args, books, stream=True, live=finish)
                 return _Outcome(None, None, None, live)
             started = time.perf_counter()
             try:
-                sent: _Sent = yield _Send(args, books, stream=self.stream)
+                sent = await self.send(args, books, stream=self.stream)
             except FastrouterError as error:
                 cost = books.entry.total_cost if books.entry is not None else _ZERO
                 self.spent += cost
@@ -353,7 +324,7 @@ class _Walk:
                 continue
             completion = sent.completion
             try:
-                score, results = yield from self.score(index, completion, last)
+                score, results = await self.score(index, completion, last)
             except BaseException:
                 self._record(books, sent)  # the tier was paid for: it is in the ledger whatever happens
                 raise
@@ -408,42 +379,7 @@ class _Walk:
         return finished
 
 
-# ------------------------------------------------------------------------- drivers
-
-
-def _drive_sync(client: Client, walk: Generator[_Effect, Any, _Outcome]) -> _Outcome:
-    from ..client import _completion  # the client's one way of reading a native answer
-
-    value: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = walk.throw(error) if error is not None else walk.send(value)
-            except StopIteration as stop:
-                outcome: _Outcome = stop.value
-                return outcome
-            value, error = None, None
-            try:
-                if isinstance(effect, _Check):
-                    value = effect.fn(effect.request, effect.completion)
-                    if inspect.isawaitable(value):
-                        value = _await_blocking(value)
-                    continue
-                with effect.books:
-                    if not effect.stream:
-                        value = _Sent(_completion(client._inner.chat_blocking(*effect.args)))
-                        continue
-                    stream = CascadeStream(client._inner.chat_stream_blocking(*effect.args), effect.on_finish)
-                    if effect.live:
-                        value = stream
-                        continue
-                    chunks = list(stream)
-                    value = _Sent(stream.completion, stream, chunks)
-            except Exception as exc:
-                error = exc
-    finally:
-        walk.close()
+# ----------------------------------------------------------------- both clients
 
 
 def _await_blocking(awaitable: Any) -> Any:
@@ -459,57 +395,8 @@ def _await_blocking(awaitable: Any) -> Any:
     raise RuntimeError("an async cascade check needs the AsyncClient (the sync Client is running inside an event loop)")
 
 
-async def _drive_async(client: AsyncClient, walk: Generator[_Effect, Any, _Outcome]) -> _Outcome:
-    from ..client import _completion
-
-    value: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = walk.throw(error) if error is not None else walk.send(value)
-            except StopIteration as stop:
-                outcome: _Outcome = stop.value
-                return outcome
-            value, error = None, None
-            try:
-                if isinstance(effect, _Check):
-                    value = effect.fn(effect.request, effect.completion)
-                    if inspect.isawaitable(value):
-                        value = await value
-                    continue
-                with effect.books:
-                    if not effect.stream:
-                        value = _Sent(_completion(await run(client._inner.chat, *effect.args)))
-                        continue
-                    stream = CascadeAsyncStream(await run(client._inner.chat_stream, *effect.args), effect.on_finish)
-                    if effect.live:
-                        value = stream
-                        continue
-                    chunks = [chunk async for chunk in stream]
-                    value = _Sent(stream.completion, stream, chunks)
-            except Exception as exc:
-                error = exc
-    finally:
-        walk.close()
-
-
-def _catalog_sync(client: Client) -> Catalog | None:
-    try:
-        return client.models.list()
-    except FastrouterError:
-        return None  # no logprobs request, no baseline; limits and routes then refuse clearly
-
-
-async def _catalog_async(client: AsyncClient) -> Catalog | None:
-    try:
-        return await client.models.list()
-    except FastrouterError:
-        return None
-
-
-def create_sync(
-    client: Client,
+async def create(
+    client: Client | AsyncClient,
     found: tuple[Cascade, str, Decimal | None],
     messages: Any,
     stream: bool,
@@ -519,40 +406,32 @@ def create_sync(
     timeout: Any,
     tags: Sequence[str] | None,
     params: Mapping[str, Any],
+    *,
+    asynchronous: bool,
 ) -> Any:
-    """``Client.chat.completions.create`` for a cascade: the kept answer (with
-    ``.cascade``), or a :class:`CascadeStream` of it."""
-    cascade, name, limit = found
-    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
-    walk = _Walk(client, cascade, name, limit, messages, stream, *rest, _catalog_sync(client))
-    outcome = _drive_sync(client, walk.walk())
+    """``chat.completions.create`` for a cascade: the kept answer (with
+    ``.cascade``), or a stream of it (:class:`CascadeAsyncStream` when ``asynchronous``)."""
+    models: Any = client.models
+    try:
+        catalog = await models.list() if asynchronous else models.list()
+    except FastrouterError:
+        catalog = None  # no logprobs request, no baseline; limits and routes then refuse clearly
+    options: _Options = (extra_body, extra_headers, max_retries, timeout, tags)
+    walk = _Walk(client, found, messages, stream, options, params, catalog, asynchronous)
+    outcome = await walk.walk()
     if outcome.live is not None:
         return outcome.live
     if stream and outcome.sent is not None:
-        return CascadeStream.replay(outcome.sent.stream, outcome.sent.chunks or [], outcome.result)
+        kind = CascadeAsyncStream if asynchronous else CascadeStream
+        return kind.replay(outcome.sent.stream, outcome.sent.chunks or [], outcome.result)
     return outcome.completion
 
 
-async def create_async(
-    client: AsyncClient,
-    found: tuple[Cascade, str, Decimal | None],
-    messages: Any,
-    stream: bool,
-    extra_body: Mapping[str, Any] | None,
-    extra_headers: Mapping[str, str] | None,
-    max_retries: int | None,
-    timeout: Any,
-    tags: Sequence[str] | None,
-    params: Mapping[str, Any],
-) -> Any:
-    """``AsyncClient.chat.completions.create`` for a cascade: the kept answer (with
-    ``.cascade``), or a :class:`CascadeAsyncStream` of it."""
-    cascade, name, limit = found
-    rest = (extra_body, extra_headers, max_retries, timeout, tags, params)
-    walk = _Walk(client, cascade, name, limit, messages, stream, *rest, await _catalog_async(client))
-    outcome = await _drive_async(client, walk.walk())
-    if outcome.live is not None:
-        return outcome.live
-    if stream and outcome.sent is not None:
-        return CascadeAsyncStream.replay(outcome.sent.stream, outcome.sent.chunks or [], outcome.result)
-    return outcome.completion
+def create_sync(client: Client, *request: Any) -> Any:
+    """:func:`create` (without ``asynchronous``) for ``Client``, blocking."""
+    return blocking(create(client, *request, asynchronous=False))
+
+
+async def create_async(client: AsyncClient, *request: Any) -> Any:
+    """:func:`create` (without ``asynchronous``) for ``AsyncClient``, awaited."""
+    return await create(client, *request, asynchronous=True)

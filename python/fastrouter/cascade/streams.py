@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..streaming import AsyncStream, Stream
+from ..streaming import AsyncStream, Stream, _StreamBase
 
 if TYPE_CHECKING:
     from ..types import ChatCompletion, ChatCompletionChunk
@@ -25,9 +25,8 @@ class _Replay:
         self.completion = completion
 
 
-class CascadeAsyncStream(AsyncStream):
-    """An :class:`~fastrouter.AsyncStream` of a cascade's kept answer. ``cascade`` (and
-    ``completion.cascade``) is the :class:`CascadeResult` once the stream has ended."""
+class _CascadeStreamBase(_StreamBase):
+    """What both kinds add to a stream: the cascade's result, and a kept draft's replay."""
 
     _cascade: CascadeResult | None = None
     _replay: _Replay | None = None
@@ -48,7 +47,12 @@ class CascadeAsyncStream(AsyncStream):
     @property
     def completion(self) -> ChatCompletion:
         replay = self._replay
-        return replay.completion if replay is not None else AsyncStream.completion.fget(self)  # type: ignore[attr-defined]
+        return replay.completion if replay is not None else super().completion
+
+
+class CascadeAsyncStream(_CascadeStreamBase, AsyncStream):
+    """An :class:`~fastrouter.AsyncStream` of a cascade's kept answer. ``cascade`` (and
+    ``completion.cascade``) is the :class:`CascadeResult` once the stream has ended."""
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         replay = self._replay
@@ -61,30 +65,9 @@ class CascadeAsyncStream(AsyncStream):
         self._ended = True
 
 
-class CascadeStream(Stream):
+class CascadeStream(_CascadeStreamBase, Stream):
     """A :class:`~fastrouter.Stream` of a cascade's kept answer. ``cascade`` (and
     ``completion.cascade``) is the :class:`CascadeResult` once the stream has ended."""
-
-    _cascade: CascadeResult | None = None
-    _replay: _Replay | None = None
-
-    @classmethod
-    def replay(cls, drained: Any, chunks: list[ChatCompletionChunk], result: CascadeResult | None) -> Any:
-        """The kept draft's buffered chunks, replayed from the stream that read them."""
-        stream = cls(drained._native)
-        stream._replay = _Replay(chunks, drained.completion)
-        stream._cascade = result
-        return stream
-
-    @property
-    def cascade(self) -> CascadeResult | None:
-        """How the cascade reached this answer (``None`` until the stream ends)."""
-        return self._cascade
-
-    @property
-    def completion(self) -> ChatCompletion:
-        replay = self._replay
-        return replay.completion if replay is not None else Stream.completion.fget(self)  # type: ignore[attr-defined]
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         replay = self._replay

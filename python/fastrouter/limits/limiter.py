@@ -10,7 +10,6 @@ wakes the next in line.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import threading
@@ -18,11 +17,16 @@ from collections import deque
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from time import monotonic
+from typing import TYPE_CHECKING
 
+from .._dual import blocking
 from .._waiting import Waiter
 from ..errors import RateLimitError
 from ..store import WAIT_FOR_RELEASE, LimitSpec, Store
 from .limit import Limit
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Lane", "Hold", "Limiter"]
 
@@ -59,6 +63,12 @@ class Hold:
         self.lane = lane
         self.rid = rid
         self.tokens = tokens
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    import asyncio  # only async waiters need it
+
+    return asyncio.get_running_loop()
 
 
 def _refused(lane: Lane, wait: float, why: str) -> RateLimitError:
@@ -149,63 +159,44 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
-    def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
-        """Admit a request (blocking while it waits, the GIL released)."""
+    async def admitting(self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool) -> Hold:
+        """Admit a request: ask the store, else queue first come, first served and sleep at
+        the head of the line until it fits, the deadline passes or the caller goes
+        (leaving the line wakes the next). Written once for both clients (see fastrouter._dual)."""
         rid = next(self._ids)
         tokens = self._tokens(lane, tokens)
-        store = self.store
+        store, ask = self.store, (lane.specs, rid, tokens, _LEASE_S)
         if not lane.queue:
-            wait = store.admit(lane.specs, rid, tokens, _LEASE_S)
+            wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
             if not wait:
                 return Hold(lane, rid, tokens)
             if not lane.wait:
                 raise _refused(lane, wait, "over the limit")
         elif not lane.wait:
             raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter = Waiter(None)
+        waiter = Waiter(_running_loop() if asynchronous else None)
         self._enqueue(lane, waiter)
         try:
             while True:
                 timeout: float | None = None
                 if lane.queue[0] is waiter:
-                    wait = store.admit(lane.specs, rid, tokens, _LEASE_S)
+                    wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
                     if not wait:
                         return Hold(lane, rid, tokens)
                     timeout = self._timeout(lane, wait, deadline)
                 elif deadline is not None:
                     timeout = self._timeout(lane, 0.0, deadline)
-                waiter.wait(timeout)
+                await waiter.wait_async(timeout) if asynchronous else waiter.wait(timeout)
         finally:
             self._leave(lane, waiter)
 
+    def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
+        """Admit a request (blocking while it waits, the GIL released)."""
+        return blocking(self.admitting(lane, tokens, deadline, False))
+
     async def acquire_async(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (awaiting while it waits; cancelling leaves the line)."""
-        rid = next(self._ids)
-        tokens = self._tokens(lane, tokens)
-        store = self.store
-        if not lane.queue:
-            wait = await store.admit_async(lane.specs, rid, tokens, _LEASE_S)
-            if not wait:
-                return Hold(lane, rid, tokens)
-            if not lane.wait:
-                raise _refused(lane, wait, "over the limit")
-        elif not lane.wait:
-            raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter = Waiter(asyncio.get_running_loop())
-        self._enqueue(lane, waiter)
-        try:
-            while True:
-                timeout: float | None = None
-                if lane.queue[0] is waiter:
-                    wait = await store.admit_async(lane.specs, rid, tokens, _LEASE_S)
-                    if not wait:
-                        return Hold(lane, rid, tokens)
-                    timeout = self._timeout(lane, wait, deadline)
-                elif deadline is not None:
-                    timeout = self._timeout(lane, 0.0, deadline)
-                await waiter.wait_async(timeout)
-        finally:
-            self._leave(lane, waiter)
+        return await self.admitting(lane, tokens, deadline, True)
 
     # -- after the request
     def _wake_lines(self, hold: Hold) -> None:
@@ -221,16 +212,23 @@ class Limiter:
         for head in heads:
             head.wake()
 
+    def _release_args(
+        self, hold: Hold, used_tokens: int | None, sent: bool
+    ) -> tuple[tuple[LimitSpec, ...], str, int, bool]:
+        """The store's release of ``hold``: its tokens corrected from the answer's usage
+        (``None``: the estimate kept), or refunded when nothing was ``sent``."""
+        delta = 0 if used_tokens is None else used_tokens - hold.tokens
+        return hold.lane.specs, hold.rid, delta, not sent
+
     def release(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
         """The request ended: free its slots, correct its tokens from the answer's usage
         (``None``: keep the estimate) or, when nothing was ``sent``, take it back."""
-        delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        self.store.release(hold.lane.specs, hold.rid, delta, not sent)
+        self.store.release(*self._release_args(hold, used_tokens, sent))
         self._wake_lines(hold)
 
     async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        delta = 0 if used_tokens is None else used_tokens - hold.tokens
-        await self.store.release_async(hold.lane.specs, hold.rid, delta, not sent)
+        """:meth:`release`, awaiting the store."""
+        await self.store.release_async(*self._release_args(hold, used_tokens, sent))
         self._wake_lines(hold)
 
     def tighten_keys(self, models: list[str]) -> list[str]:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, cast, overload
 
-from ..types import ChatCompletion
-from .response import LegacyAPIResponse, completion_response
 from .sentinels import is_omitted
-from .stream_events import AsyncChatCompletionStreamManager, ChatCompletionStreamManager
-from .structured import ParsedChatCompletion, parse_completion, response_format_param
 
+# The client's base classes: what these methods use loads when they are first called (S5).
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ..client import ModelArg
     from ..params import StructuredParams
     from ..streaming import AsyncStream, Stream
+    from ..types import ChatCompletion
+    from .response import LegacyAPIResponse
     from .sentinels import Omitted
+    from .stream_events import AsyncChatCompletionStreamManager, ChatCompletionStreamManager
+    from .structured import ParsedChatCompletion
 
 __all__ = ["AsyncCompletionsDropIn", "CompletionsDropIn", "raw_response"]
 
@@ -28,6 +29,9 @@ _SchemaFormat = Union[Mapping[str, Any], None, "Omitted"]
 def raw_response(result: ChatCompletion | AsyncStream | Stream) -> LegacyAPIResponse[Any]:
     """``with_raw_response``'s view of what ``create()`` returned (a stream's attempts are
     only known at its end, so its ``retries_taken`` is 0)."""
+    from ..types import ChatCompletion
+    from .response import LegacyAPIResponse, completion_response
+
     if isinstance(result, ChatCompletion):
         retries = max(0, len(result.attempts) - 1)
         return LegacyAPIResponse(completion_response(result), lambda: result, retries_taken=retries)
@@ -42,6 +46,8 @@ def _stream_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_format(kwargs: dict[str, Any], response_format: Any) -> tuple[dict[str, Any], Any]:
+    from .structured import response_format_param
+
     if is_omitted(response_format):
         response_format = None
     wire = response_format_param(response_format)
@@ -124,6 +130,8 @@ class AsyncCompletionsDropIn:
         """``create()`` with structured output: ``response_format`` is a pydantic model
         class or a JSON schema; ``choices[i].message.parsed`` is the answer as that model
         (or a dict). Raises ``LengthFinishReasonError`` when the answer was cut."""
+        from .structured import parse_completion
+
         kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
         completion = await cast(Any, self).create(model=model, messages=messages, **kwargs)
         return parse_completion(completion, response_format)
@@ -159,6 +167,8 @@ class AsyncCompletionsDropIn:
         """A streamed completion as openai's helper gives it: ``async with`` it to get a
         stream of events (``chunk``, ``content.delta``, ``content.done``, ...) and
         ``await stream.get_final_completion()``."""
+        from .stream_events import AsyncChatCompletionStreamManager
+
         kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
 
         async def start() -> AsyncStream:
@@ -206,6 +216,8 @@ class CompletionsDropIn:
         """``create()`` with structured output: ``response_format`` is a pydantic model
         class or a JSON schema; ``choices[i].message.parsed`` is the answer as that model
         (or a dict). Raises ``LengthFinishReasonError`` when the answer was cut."""
+        from .structured import parse_completion
+
         kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
         completion = cast(Any, self).create(model=model, messages=messages, **kwargs)
         return parse_completion(completion, response_format)
@@ -241,6 +253,8 @@ class CompletionsDropIn:
         """A streamed completion as openai's helper gives it: ``with`` it to get a stream
         of events (``chunk``, ``content.delta``, ``content.done``, ...) and
         ``stream.get_final_completion()``."""
+        from .stream_events import ChatCompletionStreamManager
+
         kwargs, response_format = _with_format(_stream_kwargs(dict(params)), response_format)
 
         def start() -> Stream:

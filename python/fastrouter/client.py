@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from .gate import Gate
     from .limits import Limit
     from .otel import ClientTelemetry, Telemetry
-    from .params import ChatCompletionParams
+    from .params import ChatCompletionParams, build_body
     from .routing import ResolvedRoute, Routing
     from .routing.plan import PriceTable
     from .store import Store
@@ -64,13 +64,13 @@ if TYPE_CHECKING:
     from .types import ChatCompletion, Credits, Generation, KeyInfo
     from .usage.books import RequestBooks
     from .usage.budget import Budget, BudgetBook
+    from .usage.entries import requested_name
     from .usage.ledger import UsageLedger
     from .usage.reconcile import Reconciler
 
-__all__ = ["AsyncClient", "Client"]
+    ModelArg = str | Sequence[str] | Cascade  # for type checkers: the cascade loads when used
 
-if TYPE_CHECKING:  # a Cascade is named here only for type checkers: the cascade loads when used
-    ModelArg = str | Sequence[str] | Cascade
+__all__ = ["AsyncClient", "Client"]
 _TimeoutOverrides = Timeout | None
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
 _NativeArgs = tuple[bytes, list[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
@@ -145,9 +145,24 @@ def _timeout_overrides(timeout: float | Timeout | None | _NotGiven) -> _TimeoutO
     return Timeout.coerce(timeout)
 
 
-def _completion(native: NativeChat) -> ChatCompletion:
-    from .types import ChatCompletion
+_request_path_loaded = False
 
+
+def _load_request_path() -> None:
+    """Import what every request needs (parameters, bookkeeping, the response type), on
+    the first request. Bound as globals, so later requests pay no import statement."""
+    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, requested_name
+    from .params import build_body
+    from .types import ChatCompletion
+    from .usage.books import RequestBooks
+    from .usage.entries import requested_name
+
+    _request_path_loaded = True
+
+
+def _completion(native: NativeChat) -> ChatCompletion:
+    if not _request_path_loaded:
+        _load_request_path()
     return ChatCompletion._from_chat(native)
 
 
@@ -446,8 +461,8 @@ class _ClientBase:
         catalog: Catalog | None,
         books: RequestBooks | None = None,
     ) -> tuple[_NativeArgs, RequestBooks]:
-        from .params import build_body
-
+        if not _request_path_loaded:
+            _load_request_path()
         # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
         params = without_omitted(params)
         extra_query = None
@@ -505,7 +520,6 @@ class _ClientBase:
 
         if cap is not None:
             from .routing.plan import fit_cost_cap
-            from .usage.entries import requested_name
 
             # a selection constraint: the route's best candidates that fit, not its first few
             pool = list(route.ranked) if route is not None and route.ranked else chain
@@ -529,9 +543,8 @@ class _ClientBase:
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
-        from .usage.books import RequestBooks
-        from .usage.entries import requested_name
-
+        if not _request_path_loaded:
+            _load_request_path()
         books_args = (
             self.usage,
             self._budgets,

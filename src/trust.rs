@@ -13,6 +13,10 @@ use rustls_platform_verifier::Verifier;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// How the error of a handshake that found no usable trust store begins (the diagnosis
+/// in `diagnose.rs` recognises it by this).
+pub const NO_TRUST_STORE: &str = "no trust store";
+
 /// The rustls configuration of a transport: TLS 1.2 and 1.3, the platform's roots plus
 /// `extra_roots` (`ca_bundle`), and ALPN by the HTTP version policy (`http2`: `None` lets
 /// the server choose, `Some(true)` is HTTP/2 only, `Some(false)` HTTP/1.1 only).
@@ -43,7 +47,7 @@ pub fn client_config(
 }
 
 /// rustls-platform-verifier's verifier, built when a handshake first needs it (a store
-/// that cannot be read fails that handshake, with the platform verifier's error).
+/// that cannot be read fails that handshake, and each later one, with [`NO_TRUST_STORE`]).
 #[derive(Debug)]
 struct LazyPlatformVerifier {
     provider: Arc<CryptoProvider>,
@@ -61,6 +65,7 @@ impl LazyPlatformVerifier {
                 } else {
                     Verifier::new_with_extra_roots(self.extra_roots.iter().cloned(), provider)
                 }
+                .map_err(|err| rustls::Error::General(format!("{NO_TRUST_STORE}: {err}")))
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -4,7 +4,7 @@ reconciliation from ``/generation`` (:mod:`.reconcile`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .budget import Budget
@@ -13,27 +13,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "CascadeTotals", "UsageEntry", "UsageLedger", "UsageTotals"]
 
-# Public name -> its module, imported on first use (PEP 562): a client loads the ledger
-# with its first request, the budgets only when it has some.
-_LAZY = {
-    "Budget": ".budget",
-    "CascadeTotals": ".cascade_totals",
-    "UsageEntry": ".ledger",
-    "UsageLedger": ".ledger",
-    "UsageTotals": ".ledger",
-}
+# Public name -> its module, imported on first use (PEP 562): a client loads these with
+# its first request, not when it is built.
+_LAZY = {"Budget": ".budget", "CascadeTotals": ".cascade_totals"} | dict.fromkeys(
+    ("UsageEntry", "UsageLedger", "UsageTotals"), ".ledger"
+)
 
 if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an error there
+    from .. import _lazy
 
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from importlib import import_module
-
-        value = getattr(import_module(module, __name__), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = _lazy.lazy_names(__name__, globals(), _LAZY)

@@ -172,6 +172,12 @@ fn tls_message(err: &rustls::Error, route: &Route) -> Option<Explained> {
         rustls::Error::AlertReceived(alert) => {
             format!("TLS handshake failed: {host} refused the connection ({alert:?} alert)")
         }
+        rustls::Error::General(reason) if reason.starts_with(crate::trust::NO_TRUST_STORE) => {
+            format!(
+                "no trusted CA certificates: this machine's trust store is empty or unreadable \
+                 ({reason}); pass ca_bundle= (a PEM file or text) or set SSL_CERT_FILE"
+            )
+        }
         _ => return None,
     })
 }

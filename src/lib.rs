@@ -20,6 +20,7 @@ pub mod network;
 pub mod response;
 pub mod stream;
 pub mod transport;
+pub mod trust;
 
 #[cfg(feature = "python")]
 mod bindings;

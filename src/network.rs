@@ -59,9 +59,13 @@ pub fn configure(
     options: &NetworkOptions,
     target: &reqwest::Url,
 ) -> Result<(reqwest::ClientBuilder, Route)> {
-    if let Some(bundle) = options.ca_bundle.clone().or_else(ssl_cert_file) {
-        builder = builder.tls_certs_merge(ca_certificates(&bundle)?);
-    }
+    let extra_roots = match options.ca_bundle.clone().or_else(ssl_cert_file) {
+        Some(bundle) => ca_certificates(&bundle)?,
+        None => Vec::new(),
+    };
+    // The platform's roots are read on the first handshake, not here (src/trust.rs).
+    builder =
+        builder.tls_backend_preconfigured(crate::trust::client_config(extra_roots, options.http2)?);
     builder = builder
         .http2_initial_stream_window_size(HTTP2_STREAM_WINDOW)
         .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW);
@@ -103,7 +107,7 @@ fn ssl_cert_file() -> Option<String> {
 }
 
 /// The certificates of a PEM bundle given as text or as a file path.
-fn ca_certificates(bundle: &str) -> Result<Vec<reqwest::Certificate>> {
+fn ca_certificates(bundle: &str) -> Result<Vec<CertificateDer<'static>>> {
     let pem = if bundle.contains("-----BEGIN") {
         bundle.as_bytes().to_vec()
     } else {
@@ -118,10 +122,7 @@ fn ca_certificates(bundle: &str) -> Result<Vec<reqwest::Certificate>> {
         store
             .add(der.clone())
             .map_err(|_| invalid("ca_bundle: holds a certificate that cannot be parsed"))?;
-        certs.push(
-            reqwest::Certificate::from_der(&der)
-                .map_err(|_| invalid("ca_bundle: holds a certificate that cannot be parsed"))?,
-        );
+        certs.push(der);
     }
     if certs.is_empty() {
         return Err(invalid("ca_bundle: no PEM certificate found"));

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import fastrouter
 import pytest
@@ -65,6 +66,23 @@ def test_ssl_cert_file_is_honoured(tls_server: MockServer, monkeypatch: pytest.M
     monkeypatch.setenv("SSL_CERT_FILE", tls_server.ca_path)
     resp = client(tls_server).chat.completions.create(model=MODEL, messages=MESSAGES)
     assert resp.attempts[-1].http_version == "HTTP/2"
+
+
+def test_the_trust_store_is_read_by_the_first_handshake_not_the_constructor(
+    tls_server: MockServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An empty store: building a client (and plain HTTP) still works; TLS names the fix.
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    with MockServer() as plain:
+        assert client(plain).chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
+    message = connection_error(tls_server)
+    assert message.startswith("no trusted CA certificates"), message
+    assert "ca_bundle=" in message and "SSL_CERT_FILE" in message
+    resp = client(tls_server, ca_bundle=tls_server.ca_path).chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert resp.choices[0].message.content
 
 
 def test_http2_false_keeps_to_http11(tls_server: MockServer) -> None:

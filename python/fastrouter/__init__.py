@@ -18,7 +18,7 @@ server bundled in the wheel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._fastrouter import __version__
 
@@ -219,21 +219,10 @@ _LAZY: dict[str, str] = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an error there
+    # The catalog, routing, the ledger and the CLI load only when a program uses them.
+    from . import _lazy
 
-    def __getattr__(name: str) -> Any:
-        """Import a public name's module on first use (PEP 562), so ``import fastrouter`` stays
-        cheap: the catalog, routing, the ledger and the CLI load only when a program uses them."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from importlib import import_module
-
-        value = getattr(import_module(module, __name__), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = _lazy.lazy_names(__name__, globals(), _LAZY)
 
 
 __all__ = [

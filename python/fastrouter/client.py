@@ -7,13 +7,10 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from os import PathLike, fspath
 from typing import (
     TYPE_CHECKING,
@@ -24,17 +21,10 @@ from typing import (
     TypeVar,
     overload,
 )
-from urllib.parse import quote
 
 from . import _fastrouter
 from ._bridge import run
 from ._closing import AsyncClosing, Closing
-from .bound import AsyncBoundModel, BoundModel
-from .cache import Cache
-from .cascade.runner import cascade_of, create_async, create_sync
-from .cascade.tiers import Cascade
-from .catalog import Catalog, CatalogCache, CatalogLoader, Model, ModelEndpoints, conditional_headers
-from .catalog.cache import fetched
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -47,32 +37,37 @@ from .config import (
 from .dropin.completions import AsyncCompletionsDropIn, CompletionsDropIn
 from .dropin.options import client_options, copy_options, encode_query
 from .dropin.sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
-from .errors import FastrouterError, RoutingWarning
 from .events import EventHook, native_hook
-from .gate import Gate
 from .health import DEFAULT_COOLDOWN, Cooldown, ModelHealth
-from .limits import Limit, Limiter
-from .params import build_body
-from .routing import ResolvedRoute, Routing
-from .routing.backends import model_for
-from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE, PriceTable, fit_cost_cap, merge_params, spread_order
-from .routing.validation import _check_usd
-from .store import Store, open_store
-from .streaming import AsyncStream, Stream
-from .types import ChatCompletion, Credits, Generation, KeyInfo
-from .usage.books import RequestBooks
-from .usage.budget import Budget, BudgetBook
-from .usage.cost import chain_worst_case
-from .usage.entries import requested_name
-from .usage.ledger import UsageLedger
-from .usage.reconcile import Reconciler, reconciles_by_default
+from .usage.accounts import Accounts
 
+# S5 (import time): a client built without routing, limits, a cache, a store or budgets
+# imports none of them; what a request needs (types, streams, the ledger) loads with the
+# first request, each feature's modules when it is first used (tests/test_import_cost.py).
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from typing_extensions import Self, Unpack
 
     from ._fastrouter import NativeChat
+    from .bound import AsyncBoundModel, BoundModel
+    from .cache import Cache
+    from .cascade.tiers import Cascade
+    from .catalog import Catalog, CatalogCache, CatalogLoader, Model, ModelEndpoints
+    from .gate import Gate
+    from .limits import Limit
     from .otel import ClientTelemetry, Telemetry
-    from .params import CreateParams
+    from .params import CreateParams, build_body
+    from .routing import ResolvedRoute, Routing
+    from .routing.plan import PriceTable
+    from .store import Store
+    from .streaming import AsyncStream, Stream
+    from .types import ChatCompletion, Credits, Generation, KeyInfo
+    from .usage.books import RequestBooks
+    from .usage.budget import Budget, BudgetBook
+    from .usage.entries import requested_name
+    from .usage.ledger import UsageLedger
+    from .usage.reconcile import Reconciler
 
     # create()'s keywords besides the model and the request parameters, in the order
     # ``_prepare_chat`` and the cascade runner take them: messages, stream, extra_body,
@@ -87,10 +82,9 @@ if TYPE_CHECKING:
         Sequence[str] | None,
     ]
     _Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
+    ModelArg = str | Sequence[str] | Cascade  # for type checkers: the cascade loads when used
 
 __all__ = ["AsyncClient", "Client"]
-
-ModelArg = str | Sequence[str] | Cascade
 _TimeoutOverrides = Timeout | None
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
 _NativeArgs = tuple[bytes, list[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
@@ -99,22 +93,38 @@ _MODELS_PATH = "models?output_modalities=all"
 
 def _models_request(validator: str | None) -> tuple[str, list[tuple[str, str]]]:
     """Path and headers of a (conditional) catalog fetch."""
+    from .catalog import conditional_headers
 
     return _MODELS_PATH, list(conditional_headers(validator).items())
 
 
+def _typed(name: str) -> Callable[[dict[str, Any]], Any]:
+    """A builder of the ``fastrouter.types`` record ``name``, imported when first used (S5)."""
+
+    def build(data: dict[str, Any]) -> Any:
+        from . import types
+
+        return getattr(types, name)(data)
+
+    return build
+
+
 def _endpoints_path(model_id: str) -> str:
+    from urllib.parse import quote
 
     return f"models/{quote(model_id, safe='/:')}/endpoints"
 
 
 def _generation_path(generation_id: str) -> str:
+    from urllib.parse import quote
 
     return f"generation?id={quote(generation_id, safe='')}"
 
 
 def _json(fetched: tuple[bytes | None, object]) -> Any:
     """A fetched body, parsed (``{}`` when empty)."""
+    import json
+
     return json.loads(fetched[0] or b"{}")
 
 
@@ -136,6 +146,8 @@ def _model_chain(model: ModelArg) -> list[str]:
 
 def _usd(value: Decimal | float | str) -> Decimal:
     """A per-request cost cap in USD (client or call)."""
+    from .routing.validation import _check_usd
+
     return _check_usd(value, "max_cost_per_request", "0.01")
 
 
@@ -158,12 +170,24 @@ def _timeout_overrides(timeout: float | Timeout | None | _NotGiven) -> _TimeoutO
     return Timeout.coerce(timeout)
 
 
-# ``json.loads(bytes)`` sniffs the encoding first; the core hands over UTF-8 (see its UTF-8
-# policy), so decode it as ``loads`` would and parse with the shared decoder.
-_decode_json = json.JSONDecoder().decode
+_request_path_loaded = False
+
+
+def _load_request_path() -> None:
+    """Import what every request needs (parameters, bookkeeping, the response type), on
+    the first request. Bound as globals, so later requests pay no import statement."""
+    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, requested_name
+    from .params import build_body
+    from .types import ChatCompletion
+    from .usage.books import RequestBooks
+    from .usage.entries import requested_name
+
+    _request_path_loaded = True
 
 
 def _completion(native: NativeChat) -> ChatCompletion:
+    if not _request_path_loaded:
+        _load_request_path()
     return ChatCompletion._from_chat(native)
 
 
@@ -178,6 +202,31 @@ def _data(fetched: tuple[bytes | None, object]) -> dict[str, Any]:
     payload = _json(fetched)
     data = payload.get("data") if isinstance(payload, dict) else None
     return data if isinstance(data, dict) else {}
+
+
+def cascade_of(client: _ClientBase, model: Any) -> tuple[Cascade, str, Decimal | None] | None:
+    """The cascade ``model`` names, if any (:func:`fastrouter.cascade.runner.cascade_of`). A
+    :class:`Cascade` exists only once its module is loaded, and a cascade route only in a
+    routing, so a plain request never loads the cascade machinery."""
+    if client.routing is None and "fastrouter.cascade.tiers" not in sys.modules:
+        return None
+    from .cascade import runner
+
+    return runner.cascade_of(client, model)
+
+
+def create_sync(client: Client, found: tuple[Cascade, str, Decimal | None], *rest: Any) -> Any:
+    """:func:`fastrouter.cascade.runner.create_sync` (the cascade loads when first used)."""
+    from .cascade import runner
+
+    return runner.create_sync(client, found, *rest)
+
+
+async def create_async(client: AsyncClient, found: tuple[Cascade, str, Decimal | None], *rest: Any) -> Any:
+    """:func:`fastrouter.cascade.runner.create_async` (the cascade loads when first used)."""
+    from .cascade import runner
+
+    return await runner.create_async(client, found, *rest)
 
 
 class _ClientBase:
@@ -228,8 +277,11 @@ class _ClientBase:
         store: str | PathLike[str] | Store | None = None,
         on_store_error: str = "raise",
     ) -> None:
-        if routing is not None and not isinstance(routing, Routing):
-            raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
+        if routing is not None:
+            from .routing import Routing
+
+            if not isinstance(routing, Routing):
+                raise TypeError(f"routing must be a fastrouter.Routing or None, got {routing!r}")
         if hedge is not None and not isinstance(hedge, Hedge):
             raise TypeError(f"hedge must be a fastrouter.Hedge or None, got {hedge!r}")
         if cooldown is not None and not isinstance(cooldown, Cooldown):
@@ -239,7 +291,6 @@ class _ClientBase:
         self.base_url = resolve_base_url(base_url)
         self.timeout = Timeout.coerce(timeout)
         self.max_retries = max_retries
-        self.usage = ledger if isinstance(ledger, UsageLedger) else UsageLedger(ledger)
         self.routing = routing
         # routing (issue 12): the client-wide per-request cap; routes, aliases and calls override it.
         self.max_cost_per_request = None if max_cost_per_request is None else _usd(max_cost_per_request)
@@ -247,11 +298,22 @@ class _ClientBase:
         self._refreshed_for: set[str] = set()
         self._warned_unknown: set[tuple[str, str]] = set()
         self._price_tables: dict[int, tuple[ResolvedRoute, PriceTable]] = {}
-        self._store = open_store(store)
-        self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
-        response_cache = Cache.coerce(cache)
-        self._budgets = BudgetBook(
-            [*budgets, *(routing.budgets if routing is not None else ())], self.usage, self._store, self._on_loop
+        # Rate limits, the response cache and shared state: without any, no store and no gate.
+        all_limits = {**(routing.all_limits() if routing is not None else {}), **(limits or {})}
+        gated = store is not None or bool(all_limits) or cache not in (None, False) or on_store_error != "raise"
+        self._store: Store | None = None
+        self._owns_store = False
+        response_cache: Cache | None = None
+        if gated:
+            from .cache import Cache
+            from .store import Store, open_store
+
+            self._store = open_store(store)
+            self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
+            response_cache = Cache.coerce(cache)
+        # The ledger, budgets and reconciliation, shared by with_options() copies.
+        self._accounts = Accounts(
+            ledger, [*budgets, *(routing.budgets if routing is not None else ())], self._store, self._on_loop
         )
         self._catalog_cache = catalog_cache
         self._catalog_loader: CatalogLoader | None = None
@@ -289,17 +351,33 @@ class _ClientBase:
             http2=http2,
         )
         # faults-py (issue 10.11): one bounded reconciliation worker, OpenRouter only by default.
-        if reconcile is None:
-            reconcile = reconciles_by_default(self.base_url)
-        self._reconciler = Reconciler(self.usage, self._fetch_generation) if reconcile else None
-        # Rate limits, the response cache and shared state (None when none is configured).
-        all_limits = {**(routing.all_limits() if routing is not None else {}), **(limits or {})}
-        limiter = Limiter(all_limits, self._store) if all_limits else None
-        self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
+        self._accounts.reconcile_with(reconcile, self.base_url, self._fetch_generation)
+        self._gate: Gate | None = None
+        if gated:
+            from .gate import Gate
+            from .limits import Limiter
+
+            assert self._store is not None
+            limiter = Limiter(all_limits, self._store) if all_limits else None
+            self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
         self._add_resources()
 
+    @property
+    def usage(self) -> UsageLedger:
+        """The usage ledger: one entry per request (in memory unless ``ledger=`` says otherwise)."""
+        return self._accounts.ledger
+
+    @property
+    def _budgets(self) -> BudgetBook:
+        return self._accounts.budgets
+
+    @property
+    def _reconciler(self) -> Reconciler | None:
+        """The worker filling missing costs in from ``/generation`` (``None`` when off)."""
+        return self._accounts.reconciler
+
     async def _close_stores(self) -> None:
-        if self._owns_store:
+        if self._owns_store and self._store is not None:
             await self._store.aclose()
         if self._gate is not None and self._gate.cache_store is not self._store:
             await self._gate.cache_store.aclose()
@@ -313,13 +391,15 @@ class _ClientBase:
         """Create the client's resources (``chat``, ``models``, ...), of its kind (``_kinds``)."""
         chat, models, generations, record = self._kinds
         self.chat, self.models, self.generations = chat(self), models(self), generations(self)
-        self.credits, self.key = record(self, "credits", Credits), record(self, "key", KeyInfo)
+        self.credits, self.key = record(self, "credits", _typed("Credits")), record(self, "key", _typed("KeyInfo"))
 
     def with_options(self, **options: Any) -> Self:
         """A copy of this client with other per-call defaults, sharing its connection pool,
         ledger, budgets and catalog (as ``openai``'s ``with_options`` / ``copy``):
         ``timeout``, ``max_retries``, ``default_headers`` / ``set_default_headers``,
         ``default_query`` / ``set_default_query``."""
+        import copy
+
         clone = copy.copy(self)
         clone._call_defaults, clone.max_retries = copy_options(self._call_defaults, self.max_retries, options)
         if "timeout" in options and not is_omitted(options["timeout"]):
@@ -334,6 +414,8 @@ class _ClientBase:
         """The catalog loader, built (and ``fastrouter.catalog`` imported) on first use."""
         loader = self._catalog_loader
         if loader is None:
+            from .catalog import CatalogCache, CatalogLoader
+
             given = self._catalog_cache
             cache = CatalogCache() if isinstance(given, _NotGiven) else given
             loader = self._catalog_loader = CatalogLoader(cache, self.base_url)
@@ -358,11 +440,14 @@ class _ClientBase:
             self._reconciler.submit(generation_id)
 
     def _fetch_models_sync(self, validator: str | None) -> tuple[bytes | None, str | None]:
+        from .catalog.cache import fetched
 
         return fetched(self._inner.get_blocking(*_models_request(validator)))
 
     def _catalog_if_loaded(self) -> Catalog | None:
         """The catalog in memory or on disk, however old, without a network request."""
+        from .errors import FastrouterError
+
         try:
             return self._catalog.load_sync(self._fetch_models_sync, offline=True)
         except FastrouterError:
@@ -410,6 +495,8 @@ class _ClientBase:
         catalog: Catalog | None,
         books: RequestBooks | None = None,
     ) -> tuple[_NativeArgs, RequestBooks]:
+        if not _request_path_loaded:
+            _load_request_path()
         # openai drop-in: sentinels count as absent; with_options() defaults; extra_query.
         params = without_omitted(params)
         extra_query = None
@@ -431,6 +518,10 @@ class _ClientBase:
         cap_arg = params.pop("max_cost_per_request", None)
         hedge_after: float | None = None
         if route is not None:
+            import dataclasses
+
+            from .routing.plan import merge_params
+
             chain = list(route.chain)
             params = merge_params(route.params, {"provider": route.providers} if route.providers else None, params)
             if max_retries is None:
@@ -450,23 +541,33 @@ class _ClientBase:
             cap = self.max_cost_per_request
         max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
         if cap is not None and max_tokens is None:
+            from .routing.plan import DEFAULT_OUTPUT_ALLOWANCE
+
             params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
         backends = self._backends
 
         def lookup(entry: str) -> Model | None:
+            from .routing.backends import model_for
+
             return model_for(entry, catalog, backends)
 
         if cap is not None:
+            from .routing.plan import fit_cost_cap
+
             # a selection constraint: the route's best candidates that fit, not its first few
             pool = list(route.ranked) if route is not None and route.ranked else chain
             table = self._price_table(route, pool, lookup) if route is not None else None
             chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested_name(model), len(chain), table)
         if route is not None and route.spread:
+            from .routing.plan import spread_order
+
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
             books = self._new_books(model, tags, stream, params)
         if self._budgets:
+            from .usage.cost import chain_worst_case
+
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
         encoded = encode_query(query) if query else None
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
@@ -520,6 +621,8 @@ class _ClientBase:
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
+        if not _request_path_loaded:
+            _load_request_path()
         books_args = (
             self.usage,
             self._budgets,
@@ -539,6 +642,8 @@ class _ClientBase:
         cached = self._price_tables.get(id(route))
         if cached is not None and cached[0] is route:
             return cached[1]
+        from .routing.plan import PriceTable
+
         if len(self._price_tables) > 64:
             self._price_tables.clear()
         table = PriceTable(pool, lookup)
@@ -552,6 +657,8 @@ class _ClientBase:
     def _resolve_route(self, model: ModelArg, catalog: Catalog | None, *, warn: bool = True) -> ResolvedRoute | None:
         if not isinstance(model, str) or self.routing is None or not self.routing.is_route(model):
             return None
+        from .errors import FastrouterError, RoutingWarning
+
         if catalog is None:
             raise FastrouterError(f"the route {model!r} needs the model catalog, which could not be loaded")
         route = self.routing.resolve(model, catalog, latencies=self._inner.latencies())
@@ -634,6 +741,8 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
                 gated = client._gated(model, args, books, stream, cache, params)
                 return await client._gate.chat_async(client, *gated)
             if stream:
+                from .streaming import AsyncStream
+
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
             return books.answered(_completion(await run(client._inner.chat, *args)))
 
@@ -652,6 +761,8 @@ class AsyncModels(_Resource["AsyncClient"]):
         """The model catalog (``GET /models?output_modalities=all``), cached in memory and
         on disk with a TTL, refreshed conditionally, and served from the last good copy
         (``catalog.stale``) when OpenRouter cannot be reached."""
+
+        from .catalog.cache import fetched
 
         inner = self._client._inner
 
@@ -675,6 +786,8 @@ class AsyncGenerations(_Resource["AsyncClient"]):
 
     async def get(self, id: str) -> Generation:
         """Stats of one generation by its id (``resp.id``)."""
+        from .types import Generation
+
         return Generation(_data(await run(self._client._inner.get, _generation_path(id))))
 
 
@@ -706,6 +819,8 @@ class AsyncClient(_ClientBase, AsyncClosing):
         """A model (id, chain, alias or route) bound to request defaults:
         ``await client.model("smart", temperature=0.2).complete("Say hi")``; values given
         per call win over these, which win over the route's ``params``."""
+        from .bound import AsyncBoundModel
+
         return AsyncBoundModel(self, model, defaults)
 
     async def close(self) -> None:
@@ -759,6 +874,8 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
                 gated = client._gated(model, args, books, stream, cache, params)
                 return client._gate.chat_sync(client, *gated)
             if stream:
+                from .streaming import Stream
+
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             return books.answered(_completion(client._inner.chat_blocking(*args)))
 
@@ -797,6 +914,8 @@ class Generations(_Resource["Client"]):
 
     def get(self, id: str) -> Generation:
         """Stats of one generation by its id (``resp.id``)."""
+        from .types import Generation
+
         return Generation(_data(self._client._inner.get_blocking(_generation_path(id))))
 
 
@@ -828,6 +947,8 @@ class Client(_ClientBase, Closing):
         """A model (id, chain, alias or route) bound to request defaults:
         ``client.model("smart", temperature=0.2).complete("Say hi")``; values given per
         call win over these, which win over the route's ``params``."""
+        from .bound import BoundModel
+
         return BoundModel(self, model, defaults)
 
     def close(self) -> None:
@@ -835,7 +956,7 @@ class Client(_ClientBase, Closing):
         self._inner.close()
         if self._reconciler is not None:
             self._reconciler.close()
-        if self._owns_store:
+        if self._owns_store and self._store is not None:
             self._store.close()
         if self._gate is not None and self._gate.cache_store is not self._store:
             self._gate.cache_store.close()

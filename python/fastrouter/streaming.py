@@ -8,7 +8,6 @@ lazily from the parsed tree). Iteration here only yields them: no JSON work per 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, cast
@@ -141,6 +140,8 @@ class AsyncStream(_StreamBase, AsyncClosing):
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        import asyncio  # loaded by whoever runs this loop; not by `import fastrouter` (S5)
+
         native = self._native
         try_batch = native.try_batch
         ready_in_a_row = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from ..config import Timeout
 from .sentinels import _SENTINEL_TYPES as _SENTINELS
@@ -98,6 +97,8 @@ def _query_text(value: object) -> str:
 def encode_query(query: Mapping[str, object]) -> str:
     """``extra_query`` / ``default_query`` as a URL query string (``None`` left out, a list
     repeats its key)."""
+    from urllib.parse import urlencode
+
     pairs = []
     for key, value in query.items():
         values = value if isinstance(value, (list, tuple)) else [value]

@@ -4,8 +4,8 @@ cancellation, Ctrl-C, an unexpected exception, a stream dropped without ``close(
 
 from __future__ import annotations
 
-import asyncio
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -31,7 +31,10 @@ def exit_status(error: BaseException, streaming: bool = False) -> str:
     """The ledger status of a request (or an open stream) that ended by raising ``error``:
     ``cancelled`` for asyncio cancellation, Ctrl-C and interpreter exit, else ``error``
     (``stream_error`` once a stream had begun)."""
-    if isinstance(error, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        return "cancelled"
+    asyncio = sys.modules.get("asyncio")  # not loaded: nothing can have raised its CancelledError
+    if asyncio is not None and isinstance(error, asyncio.CancelledError):
         return "cancelled"
     return "stream_error" if streaming else "error"
 

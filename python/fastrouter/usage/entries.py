@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..cascade.tiers import Cascade
 from .cost import reliability_cost
 from .ledger import UsageEntry
 
 if TYPE_CHECKING:
     from ..attempts import Attempt
+    from ..cascade.tiers import Cascade
     from ..types import ChatCompletion
 
 __all__ = ["CascadeMark", "requested_name", "entry_for_completion", "entry_for_failure"]
@@ -47,9 +47,11 @@ def requested_name(model: str | Sequence[str] | Cascade) -> str:
     before the argument is validated, so anything else is shown as it is)."""
     if isinstance(model, str):
         return model
-    if isinstance(model, Cascade):
-        return model.name
-    return ",".join(map(str, model)) if isinstance(model, (list, tuple)) else repr(model)
+    if isinstance(model, (list, tuple)):
+        return ",".join(map(str, model))
+    from ..cascade.tiers import Cascade  # loaded only when something else than a chain is named
+
+    return model.name if isinstance(model, Cascade) else repr(model)
 
 
 def entry_for_completion(

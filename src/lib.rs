@@ -28,9 +28,3 @@ mod bindings;
 mod chain_tests;
 
 pub use error::{Error, ErrorKind};
-
-/// The extension's allocator (see Cargo.toml): allocations cross from the runtime's
-/// threads to the event loop's on every request.
-#[cfg(feature = "python")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

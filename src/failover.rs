@@ -17,7 +17,7 @@ use crate::events::{ChainEvent, EventKind, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::response::ChatSummary;
-use crate::transport::{wire_model, Timeouts};
+use crate::transport::{wire_model, Timeouts, CHAT_PATH};
 
 /// One try of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,8 +134,8 @@ pub struct ChatRequest {
 /// The chat endpoint's path with an already encoded query string, if any.
 pub fn chat_path(query: Option<&str>) -> String {
     match query {
-        Some(query) if !query.is_empty() => format!("chat/completions?{query}"),
-        _ => "chat/completions".to_owned(),
+        Some(query) if !query.is_empty() => format!("{CHAT_PATH}?{query}"),
+        _ => CHAT_PATH.to_owned(),
     }
 }
 

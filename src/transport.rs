@@ -78,6 +78,9 @@ pub struct BackendConfig {
 /// Separates a backend's name from the model in a chain entry (`groq::llama-3.1-8b`).
 pub const BACKEND_SEPARATOR: &str = "::";
 
+/// The chat completions endpoint, relative to a base URL.
+pub const CHAT_PATH: &str = "chat/completions";
+
 /// The model id to send for a chain entry: `llama` for `groq::llama`, else the entry.
 pub fn wire_model(entry: &str) -> &str {
     entry
@@ -90,6 +93,8 @@ pub fn wire_model(entry: &str) -> &str {
 struct Target {
     name: String,
     base_url: String,
+    /// `{base_url}/chat/completions`, parsed once: every chat request goes there.
+    chat_url: reqwest::Url,
     headers: HeaderMap,
     has_key: bool,
     api_key_env: Option<String>,
@@ -130,9 +135,12 @@ impl Target {
             }
             _ => false,
         };
+        let chat_url = reqwest::Url::parse(&format!("{base_url}/{CHAT_PATH}"))
+            .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
         Ok(Self {
             name: name.to_owned(),
             base_url,
+            chat_url,
             headers,
             has_key,
             api_key_env,
@@ -346,11 +354,13 @@ impl Transport {
         if !(method == Method::GET && is_public(path)) {
             Self::require_key(target)?;
         }
-        let url = format!("{}/{}", target.base_url, path.trim_start_matches('/'));
-        let mut request = self
-            .http
-            .request(method, url)
-            .headers(target.headers.clone());
+        let request = if path == CHAT_PATH {
+            self.http.request(method, target.chat_url.clone())
+        } else {
+            let url = format!("{}/{}", target.base_url, path.trim_start_matches('/'));
+            self.http.request(method, url)
+        };
+        let mut request = request.headers(target.headers.clone());
         if !extra_headers.is_empty() {
             request = request.headers(extra_headers.clone());
         }

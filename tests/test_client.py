@@ -13,7 +13,7 @@ from typing import Any
 
 import fastrouter
 import pytest
-from fastrouter.testing import ANY_MODEL, Fail, MockServer, Reply, ToolCall
+from fastrouter.testing import ANY_MODEL, Fail, MockServer, Raw, Reply, ToolCall
 
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"  # same as conftest.py
 MODEL = "openai/gpt-4o-mini"
@@ -943,3 +943,26 @@ def test_close_lets_a_running_request_finish(client: fastrouter.Client, server: 
     assert "error" not in box, box.get("error")
     assert box["resp"].choices[0].message.content == "finished anyway"
     assert client.is_closed
+
+
+# Every JSON shape an answer can carry: the core parses the body straight into the
+# completion's data, which must be what json.loads gives.
+_ODD_ANSWER = (
+    '{"id":"gen-odd","object":"chat.completion","created":1700000000,"model":"m",'
+    '"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant",'
+    '"content":"caf\\u00e9 \\ud83d\\ude00 \\"quoted\\" \\\\ tab\\t line\\n \u00fcber \u2603"}}],'
+    '"usage":{"prompt_tokens":9,"completion_tokens":18,"total_tokens":27,"big":18446744073709551615,"neg":-3,'
+    '"cost":0.1,"tiny":1e-300,"third":0.30000000000000004,"long":3.141592653589793238462643,'
+    '"exp":2.5E+10,"zero":-0.0,"flags":[true,false,null],"empty":{},"nested":[[],[{}]]},'
+    '"dup":1,"dup":2}'
+)
+
+
+def test_an_answer_is_read_as_json_loads_reads_it(server: MockServer) -> None:
+    server.script(ANY_MODEL, Raw(_ODD_ANSWER, headers={"content-type": "application/json"}))
+    with fastrouter.Client(base_url=server.base_url, api_key="test", max_retries=0) as client:
+        resp = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    expected = json.loads(_ODD_ANSWER)
+    assert resp.to_dict() == expected
+    assert repr(resp.to_dict()["usage"]["zero"]) == "-0.0"
+    assert resp.choices[0].message.content == expected["choices"][0]["message"]["content"]

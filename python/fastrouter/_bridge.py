@@ -63,6 +63,21 @@ class _LoopQueue:
 
 
 _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
+# The last loop used and its queue: most programs run one loop, and a weak-keyed lookup
+# (a new weak reference each time) is dear once per request.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], _LoopQueue] | None = None
+
+
+def _queue_of(loop: asyncio.AbstractEventLoop) -> _LoopQueue:
+    global _last
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = _LoopQueue(loop)
+    _last = (weakref.ref(loop), queue)
+    return queue
 
 
 async def run(start: Callable[..., TaskHandle], *args: Any) -> Any:
@@ -73,9 +88,7 @@ async def run(start: Callable[..., TaskHandle], *args: Any) -> Any:
     import asyncio
 
     loop = asyncio.get_running_loop()
-    queue = _queues.get(loop)
-    if queue is None:
-        queue = _queues[loop] = _LoopQueue(loop)
+    queue = _queue_of(loop)
     task_id = queue.next_id()
     future = loop.create_future()
     queue.futures[task_id] = future

@@ -6,7 +6,9 @@ wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 
 import builtins
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, final
+from typing import Any, Protocol, TypeAlias, final
+
+from typing_extensions import Unpack
 
 __all__ = [
     "CompletionQueue",
@@ -40,6 +42,13 @@ class _Timeouts(Protocol):
     def idle(self) -> float | None: ...
     @property
     def total(self) -> float | None: ...
+
+# One chat call's arguments: the JSON body without ``model``, the model chain, extra
+# headers, retries per model, per-request timeout overrides, a route's hedge delay, and an
+# encoded query string for the chat URL.
+_ChatCall: TypeAlias = tuple[
+    bytes, Sequence[str], Sequence[tuple[str, str]], int, _Timeouts | None, float | None, str | None
+]
 
 class _Cooldown(Protocol):
     """Breaker settings, read by attribute name (``fastrouter.Cooldown``)."""
@@ -91,6 +100,8 @@ class NativeChat:
     @property
     def body(self) -> bytes:
         """The response body (JSON)."""
+    def json(self) -> Any:
+        """The response body parsed, as ``json.loads(body)`` gives it (without the bytes)."""
     @property
     def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""
@@ -157,56 +168,15 @@ class NativeClient:
         proxy: str | None = None,
         http2: bool | None = None,
     ) -> NativeClient: ...
-    def chat(
-        self,
-        queue: CompletionQueue,
-        id: int,
-        body: bytes,
-        models: Sequence[str],
-        headers: Sequence[tuple[str, str]],
-        max_retries: int,
-        timeouts: _Timeouts | None = None,
-        hedge_after: float | None = None,
-        query: str | None = None,
-    ) -> TaskHandle:
-        """Start a chat completion over the chain (``query``: an encoded query string for
-        the chat URL); reports a :class:`NativeChat` (or the exception) to ``queue`` under
-        ``id``."""
-    def chat_blocking(
-        self,
-        body: bytes,
-        models: Sequence[str],
-        headers: Sequence[tuple[str, str]],
-        max_retries: int,
-        timeouts: _Timeouts | None = None,
-        hedge_after: float | None = None,
-        query: str | None = None,
-    ) -> NativeChat:
+    def chat(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
+        """Start a chat completion over the chain (``call``: see ``_ChatCall``); reports a
+        :class:`NativeChat` (or the exception) to ``queue`` under ``id``."""
+    def chat_blocking(self, *call: Unpack[_ChatCall]) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
-    def chat_stream(
-        self,
-        queue: CompletionQueue,
-        id: int,
-        body: bytes,
-        models: Sequence[str],
-        headers: Sequence[tuple[str, str]],
-        max_retries: int,
-        timeouts: _Timeouts | None = None,
-        hedge_after: float | None = None,
-        query: str | None = None,
-    ) -> TaskHandle:
+    def chat_stream(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
         """Open a streamed completion over the chain; reports a :class:`NativeStream` once
         committed (first content or a clean end), or the chain's exception."""
-    def chat_stream_blocking(
-        self,
-        body: bytes,
-        models: Sequence[str],
-        headers: Sequence[tuple[str, str]],
-        max_retries: int,
-        timeouts: _Timeouts | None = None,
-        hedge_after: float | None = None,
-        query: str | None = None,
-    ) -> NativeStream:
+    def chat_stream_blocking(self, *call: Unpack[_ChatCall]) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
     def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[tuple[str, str]] = ...) -> TaskHandle:
         """Start ``GET {base_url}/{path}``; reports ``(body, validator_headers)``: the body of

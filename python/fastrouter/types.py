@@ -560,7 +560,7 @@ class ChatCompletion(_CompletionFields):
     @classmethod
     def _from_chat(cls, native: NativeChat) -> ChatCompletion:
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
-        completion = cls._from_native(json.loads(native.body), native.attempts, native.answer_cost)
+        completion = cls._from_native(native.json(), native.attempts, native.answer_cost)
         completion._http = native.headers  # read only by openai's with_raw_response
         return completion
 

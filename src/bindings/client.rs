@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
@@ -21,12 +22,19 @@ use crate::chat::complete;
 use crate::duration::from_secs_clamped;
 use crate::error::{Error, ErrorKind};
 use crate::events::{ChainEvent, EventSink};
-use crate::failover::{chat_path, Backoff, ChatRequest};
+use crate::failover::{chat_path, Backoff, ChainError, ChatRequest, ChatSuccess};
 use crate::health::{BreakerConfig, HealthBook};
 use crate::hedge::HedgeConfig;
 use crate::network::NetworkOptions;
 use crate::response::{error_from_response, lossy_utf8};
 use crate::transport::{header_map, ApiKey, BackendConfig, Timeouts, Transport, TransportConfig};
+
+/// A finished chat as `NativeChat`, or the chain's exception.
+fn chat_result(py: Python<'_>, result: Result<ChatSuccess, ChainError>) -> PyResult<NativeChat> {
+    result
+        .map_err(|error| chain_error_to_py(error, None))
+        .and_then(|success| NativeChat::new(py, success))
+}
 
 /// `(name, base_url, api key, headers, api_key_env)` of another backend.
 type BackendTuple = (
@@ -108,19 +116,21 @@ impl NativeClient {
         }
     }
 
+    /// The GET of `path` with extra `headers`, ready to run.
+    fn get_task(
+        &self,
+        path: String,
+        headers: Vec<(String, String)>,
+    ) -> PyResult<impl std::future::Future<Output = Result<Fetched, Error>> + Send + 'static> {
+        let transport = self.transport()?;
+        let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
+        Ok(get_body(transport, path, headers))
+    }
+
     /// The pool and the request for one chat call: per-request timeouts and a route's
     /// hedge delay (`hedge_after`) replace the client's.
-    #[allow(clippy::too_many_arguments)]
-    fn prepare(
-        &self,
-        body: &[u8],
-        models: Vec<String>,
-        headers: Vec<(String, String)>,
-        max_retries: u32,
-        timeouts: Option<TimeoutSettings>,
-        hedge_after: Option<f64>,
-        query: Option<String>,
-    ) -> PyResult<(Transport, ChatRequest)> {
+    fn prepare(&self, call: ChatCall) -> PyResult<(Transport, ChatRequest, Backoff)> {
+        let ChatCall(body, models, headers, max_retries, timeouts, hedge_after, query) = call;
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
         }
@@ -141,7 +151,7 @@ impl NativeClient {
         };
         let request = ChatRequest {
             models,
-            body: Bytes::copy_from_slice(body),
+            body: Bytes::copy_from_slice(body.as_bytes()),
             headers: header_map(&headers).map_err(|e| error_to_py(&e))?,
             max_retries,
             timeouts: merged,
@@ -150,8 +160,37 @@ impl NativeClient {
             hedge,
             path: chat_path(query.as_deref()),
         };
-        Ok((transport, request))
+        Ok((transport, request, self.backoff))
     }
+}
+
+/// One chat call's arguments, as the facade passes them (`*args` of `chat`,
+/// `chat_blocking`, `chat_stream` and `chat_stream_blocking`): the JSON body without
+/// `model`, the model chain, extra headers, retries per model, per-request timeout
+/// overrides, a route's hedge delay, and an encoded query string for the chat URL.
+#[derive(FromPyObject)]
+pub struct ChatCall<'py>(
+    Bound<'py, PyBytes>,
+    Vec<String>,
+    Vec<(String, String)>,
+    u32,
+    Option<TimeoutSettings>,
+    Option<f64>,
+    Option<String>,
+);
+
+/// A non-streaming chat completion over the chain.
+async fn chat_task(
+    (transport, request, backoff): (Transport, ChatRequest, Backoff),
+) -> Result<ChatSuccess, ChainError> {
+    complete(&transport, &request, &backoff).await
+}
+
+/// A streamed chat completion, once committed.
+async fn stream_task(
+    (transport, request, backoff): (Transport, ChatRequest, Backoff),
+) -> Result<NativeStream, StreamFailure> {
+    open_stream(transport, request, backoff).await
 }
 
 /// A GET's body (`None` for 304 Not Modified) and the response's `ETag` / `Last-Modified`
@@ -160,6 +199,13 @@ type Fetched = (Option<Bytes>, ValidatorHeaders);
 
 /// `(name, value)` pairs of a response's `ETag` / `Last-Modified` headers.
 type ValidatorHeaders = Vec<(String, String)>;
+
+/// A finished GET as `(body or None if not modified, validator headers)`, or the exception.
+fn fetched(result: Result<Fetched, Error>) -> PyResult<(Option<BodyOutput>, ValidatorHeaders)> {
+    result
+        .map(|(body, validator)| (body.map(BodyOutput), validator))
+        .map_err(|e| error_to_py(&e))
+}
 
 async fn get_body(
     transport: Transport,
@@ -279,139 +325,40 @@ impl NativeClient {
 
     /// Start a chat completion over the model chain; reports a `NativeChat` (or
     /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn chat(
-        &self,
-        queue: &CompletionQueue,
-        id: u64,
-        body: &[u8],
-        models: Vec<String>,
-        headers: Vec<(String, String)>,
-        max_retries: u32,
-        timeouts: Option<TimeoutSettings>,
-        hedge_after: Option<f64>,
-        query: Option<String>,
-    ) -> PyResult<TaskHandle> {
-        let (transport, request) = self.prepare(
-            body,
-            models,
-            headers,
-            max_retries,
-            timeouts,
-            hedge_after,
-            query,
-        )?;
-        let backoff = self.backoff;
-        let future = async move { complete(&transport, &request, &backoff).await };
-        Ok(spawn_reporting(
-            queue,
-            id,
-            future,
-            |py, result| match result {
-                Ok(success) => Ok(Py::new(py, NativeChat::new(py, success)?)?.into_any()),
-                Err(error) => Err(chain_error_to_py(error, None)),
-            },
-        ))
+    #[pyo3(signature = (queue, id, *call))]
+    fn chat(&self, queue: &CompletionQueue, id: u64, call: ChatCall) -> PyResult<TaskHandle> {
+        let task = chat_task(self.prepare(call)?);
+        Ok(spawn_reporting(queue, id, task, |py, result| {
+            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
+        }))
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn chat_blocking(
-        &self,
-        py: Python<'_>,
-        body: &[u8],
-        models: Vec<String>,
-        headers: Vec<(String, String)>,
-        max_retries: u32,
-        timeouts: Option<TimeoutSettings>,
-        hedge_after: Option<f64>,
-        query: Option<String>,
-    ) -> PyResult<NativeChat> {
-        let (transport, request) = self.prepare(
-            body,
-            models,
-            headers,
-            max_retries,
-            timeouts,
-            hedge_after,
-            query,
-        )?;
-        let backoff = self.backoff;
-        let result = block_on(
-            py,
-            async move { complete(&transport, &request, &backoff).await },
-        )?;
-        match result {
-            Ok(success) => NativeChat::new(py, success),
-            Err(error) => Err(chain_error_to_py(error, None)),
-        }
+    #[pyo3(signature = (*call))]
+    fn chat_blocking(&self, py: Python<'_>, call: ChatCall) -> PyResult<NativeChat> {
+        let result = block_on(py, chat_task(self.prepare(call)?))?;
+        chat_result(py, result)
     }
 
     /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
     /// once committed (first content or a clean end), or the chain's exception.
-    #[pyo3(signature = (queue, id, body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (queue, id, *call))]
     fn chat_stream(
         &self,
         queue: &CompletionQueue,
         id: u64,
-        body: &[u8],
-        models: Vec<String>,
-        headers: Vec<(String, String)>,
-        max_retries: u32,
-        timeouts: Option<TimeoutSettings>,
-        hedge_after: Option<f64>,
-        query: Option<String>,
+        call: ChatCall,
     ) -> PyResult<TaskHandle> {
-        let (transport, request) = self.prepare(
-            body,
-            models,
-            headers,
-            max_retries,
-            timeouts,
-            hedge_after,
-            query,
-        )?;
-        let backoff = self.backoff;
-        let future = open_stream(transport, request, backoff);
-        Ok(spawn_reporting(
-            queue,
-            id,
-            future,
-            |py, result| match result {
-                Ok(stream) => Ok(Py::new(py, stream)?.into_any()),
-                Err(failure) => Err(failure.into_py()),
-            },
-        ))
+        let task = stream_task(self.prepare(call)?);
+        Ok(spawn_reporting(queue, id, task, |py, result| {
+            Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
+        }))
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
-    #[pyo3(signature = (body, models, headers, max_retries, timeouts=None, hedge_after=None, query=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn chat_stream_blocking(
-        &self,
-        py: Python<'_>,
-        body: &[u8],
-        models: Vec<String>,
-        headers: Vec<(String, String)>,
-        max_retries: u32,
-        timeouts: Option<TimeoutSettings>,
-        hedge_after: Option<f64>,
-        query: Option<String>,
-    ) -> PyResult<NativeStream> {
-        let (transport, request) = self.prepare(
-            body,
-            models,
-            headers,
-            max_retries,
-            timeouts,
-            hedge_after,
-            query,
-        )?;
-        let backoff = self.backoff;
-        block_on(py, open_stream(transport, request, backoff))?.map_err(StreamFailure::into_py)
+    #[pyo3(signature = (*call))]
+    fn chat_stream_blocking(&self, py: Python<'_>, call: ChatCall) -> PyResult<NativeStream> {
+        block_on(py, stream_task(self.prepare(call)?))?.map_err(StreamFailure::into_py)
     }
 
     /// Start `GET {base_url}/{path}` (with optional conditional headers); reports
@@ -424,21 +371,10 @@ impl NativeClient {
         path: String,
         headers: Vec<(String, String)>,
     ) -> PyResult<TaskHandle> {
-        let transport = self.transport()?;
-        let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
-        let future = get_body(transport, path, headers);
-        Ok(spawn_reporting(
-            queue,
-            id,
-            future,
-            |py, result| match result {
-                Ok((body, validator)) => Ok((body.map(BodyOutput), validator)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()),
-                Err(error) => Err(error_to_py(&error)),
-            },
-        ))
+        let task = self.get_task(path, headers)?;
+        Ok(spawn_reporting(queue, id, task, |py, result| {
+            Ok(fetched(result)?.into_pyobject(py)?.into_any().unbind())
+        }))
     }
 
     /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator headers)`.
@@ -449,12 +385,7 @@ impl NativeClient {
         path: String,
         headers: Vec<(String, String)>,
     ) -> PyResult<(Option<BodyOutput>, ValidatorHeaders)> {
-        let transport = self.transport()?;
-        let headers = header_map(&headers).map_err(|e| error_to_py(&e))?;
-        let result = block_on(py, get_body(transport, path, headers))?;
-        result
-            .map(|(body, validator)| (body.map(BodyOutput), validator))
-            .map_err(|e| error_to_py(&e))
+        fetched(block_on(py, self.get_task(path, headers)?)?)
     }
 
     /// The median time to first token this client measured, per model (seconds).

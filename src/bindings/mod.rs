@@ -5,6 +5,7 @@ mod bridge;
 mod chunk;
 mod client;
 mod errors;
+mod json;
 mod mock;
 mod records;
 mod runtime;

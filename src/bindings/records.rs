@@ -66,7 +66,7 @@ pub fn attempt_list<'py>(py: Python<'py>, attempts: &[Attempt]) -> PyResult<Boun
 /// (the core's decision: the answering attempt's reported cost).
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeChat {
-    body: Py<PyBytes>,
+    body: Bytes,
     attempts: Py<PyList>,
     answer_cost: Option<String>,
     /// The answering response's headers, kept as received and rendered only when read.
@@ -82,7 +82,7 @@ impl NativeChat {
             ..
         } = success;
         Ok(Self {
-            body: PyBytes::new(py, &body).unbind(),
+            body,
             attempts: attempt_list(py, &attempts)?.unbind(),
             answer_cost: answer_cost(&attempts).map(str::to_owned),
             headers,
@@ -94,8 +94,13 @@ impl NativeChat {
 impl NativeChat {
     /// The response body (JSON).
     #[getter]
-    fn body(&self, py: Python<'_>) -> Py<PyBytes> {
-        self.body.clone_ref(py)
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.body)
+    }
+
+    /// The response body parsed, as `json.loads(body)` gives it (without the bytes).
+    fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::json::loads(py, &self.body)
     }
 
     /// Every attempt of the chain, in order; the last one produced the answer.

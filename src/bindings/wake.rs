@@ -56,8 +56,10 @@ impl Wake {
     pub fn clear(&self) {
         #[cfg(unix)]
         if let Self::Socket { reader, .. } = self {
+            // A short read emptied it: no second read just to see WouldBlock (usually
+            // one byte waits, the queue writes one per idle-to-busy transition).
             let mut sink = [0u8; 256];
-            while matches!((&*reader).read(&mut sink), Ok(n) if n > 0) {}
+            while matches!((&*reader).read(&mut sink), Ok(n) if n == sink.len()) {}
         }
     }
 

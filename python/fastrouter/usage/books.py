@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestBooks", "exit_status"]
 
+# This process's id, kept current across fork: read twice per request, and os.getpid()
+# is a system call.
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
 
 def exit_status(error: BaseException, streaming: bool = False) -> str:
     """The ledger status of a request (or an open stream) that ended by raising ``error``:
@@ -93,7 +106,7 @@ class RequestBooks:
         self.cascade: CascadeMark | None = None
         self.entry: UsageEntry | None = None
         self.done = False
-        self.pid = os.getpid()
+        self.pid = _pid
         self.backends = backends
 
     def reserve(self, estimate: Decimal | None, unpriced: tuple[str, ...] = ()) -> None:
@@ -153,7 +166,7 @@ class RequestBooks:
 
     def _claim(self) -> bool:
         """True for the request's first ending in its own process (it records and settles)."""
-        if self.done or self.pid != os.getpid():
+        if self.done or self.pid != _pid:
             return False
         self.done = True
         return True

@@ -184,7 +184,9 @@ class EntryColumns:
                 values[item] = _NAN
         for item in self._costs:
             value = values[item]
-            if type(value) is Decimal and not value:
+            if value is None:
+                values[item] = _NO_COST  # what _fixed gives, without the call
+            elif type(value) is Decimal and not value:
                 values[item] = 0  # the usual reliability cost: nothing
             else:
                 units = values[item] = _fixed(value)

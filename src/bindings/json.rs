@@ -1,0 +1,91 @@
+//! JSON text straight to the plain Python objects `json.loads` gives (dict, list, str,
+//! int, float, bool, None), in one pass with no tree in between: how a non-streamed
+//! answer's body becomes the dict behind `ChatCompletion`.
+//!
+//! Numbers are read as serde_json reads them: floats correctly rounded (the
+//! `float_roundtrip` feature), integers up to 64 bits exact (larger ones, which no chat
+//! completion carries, become floats).
+
+use std::fmt;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+/// Parse `text` (one JSON value) into Python objects.
+pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let value = PyValue(py)
+        .deserialize(&mut reader)
+        .and_then(|value| reader.end().map(|()| value))
+        .map_err(|err| PyValueError::new_err(format!("invalid JSON: {err}")))?;
+    Ok(value)
+}
+
+/// Builds one JSON value as a Python object.
+#[derive(Clone, Copy)]
+struct PyValue<'py>(Python<'py>);
+
+fn python_error<E: de::Error>(err: PyErr) -> E {
+    E::custom(err)
+}
+
+impl<'de, 'py> DeserializeSeed<'de> for PyValue<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for PyValue<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.0.None().into_bound(self.0))
+    }
+
+    fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Self::Value, E> {
+        Ok(PyBool::new(self.0, flag).to_owned().into_any())
+    }
+
+    fn visit_i64<E: de::Error>(self, int: i64) -> Result<Self::Value, E> {
+        let Ok(value) = int.into_pyobject(self.0);
+        Ok(value.into_any())
+    }
+
+    fn visit_u64<E: de::Error>(self, int: u64) -> Result<Self::Value, E> {
+        let Ok(value) = int.into_pyobject(self.0);
+        Ok(value.into_any())
+    }
+
+    fn visit_f64<E: de::Error>(self, float: f64) -> Result<Self::Value, E> {
+        Ok(PyFloat::new(self.0, float).into_any())
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.0, text).into_any())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.0);
+        while let Some(item) = items.next_element_seed(self)? {
+            list.append(item).map_err(python_error)?;
+        }
+        Ok(list.into_any())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.0);
+        while let Some(key) = entries.next_key_seed(self)? {
+            let value = entries.next_value_seed(self)?;
+            dict.set_item(key, value).map_err(python_error)?;
+        }
+        Ok(dict.into_any())
+    }
+}

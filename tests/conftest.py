@@ -12,6 +12,14 @@ from fastrouter.testing import MockServer
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
 
 
+@pytest.fixture(autouse=True)
+def _private_catalog_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's catalog disk cache in its own directory: the cache is keyed by base URL,
+    and a mock's URL (a loopback port) recurs across runs, so a shared cache would price
+    one test's answers from another's catalog."""
+    monkeypatch.setenv("FASTROUTER_CACHE_DIR", str(tmp_path_factory.mktemp("catalog-cache")))
+
+
 @pytest.fixture
 def server() -> Iterator[MockServer]:
     """A fresh mock OpenRouter server (bundled 321-model catalog)."""

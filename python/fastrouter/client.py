@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from _thread import allocate_lock
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike, fspath
 from typing import (
@@ -89,6 +90,8 @@ _TimeoutOverrides = Timeout | None
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
 _NativeArgs = tuple[bytes, list[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
 _MODELS_PATH = "models?output_modalities=all"
+# Guards building a client's catalog loader (rare: once per client).
+_LOADER_LOCK = allocate_lock()
 
 
 def _models_request(validator: str | None) -> tuple[str, list[tuple[str, str]]]:
@@ -414,11 +417,14 @@ class _ClientBase:
         """The catalog loader, built (and ``fastrouter.catalog`` imported) on first use."""
         loader = self._catalog_loader
         if loader is None:
-            from .catalog import CatalogCache, CatalogLoader
+            with _LOADER_LOCK:  # one loader, so concurrent first requests share one fetch
+                loader = self._catalog_loader
+                if loader is None:
+                    from .catalog import CatalogCache, CatalogLoader
 
-            given = self._catalog_cache
-            cache = CatalogCache() if isinstance(given, _NotGiven) else given
-            loader = self._catalog_loader = CatalogLoader(cache, self.base_url)
+                    given = self._catalog_cache
+                    cache = CatalogCache() if isinstance(given, _NotGiven) else given
+                    loader = self._catalog_loader = CatalogLoader(cache, self.base_url)
         return loader
 
     @property

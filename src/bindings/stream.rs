@@ -16,7 +16,7 @@ use super::records::attempt_list;
 use super::runtime::{block_on, spawn_detached, spawn_reporting};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
-use crate::stream::decoder::Chunk;
+use crate::stream::chunk::Chunk;
 use crate::stream::reader::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
 use crate::transport::Transport;
 

@@ -12,11 +12,14 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-/// The parts of a chunk the accumulator reads; the rest stays in the raw text.
+/// A chunk as parsed from its text (strings borrowed where they have no escapes): what
+/// the accumulator merges and the typed view (`stream::chunk`) keeps.
 #[derive(Deserialize)]
 pub struct ChunkIn<'a> {
     #[serde(default, borrow)]
     pub id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub object: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub model: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
@@ -29,8 +32,8 @@ pub struct ChunkIn<'a> {
     pub service_tier: Option<Cow<'a, str>>,
     #[serde(default)]
     pub choices: Vec<ChoiceIn<'a>>,
-    /// Set from the chunk's text by the decoder (a parsed tree would round `cost`).
-    #[serde(skip)]
+    /// Kept as text: a parsed number would round `cost`.
+    #[serde(default, borrow)]
     pub usage: Option<&'a RawValue>,
     #[serde(default)]
     pub error: Option<Value>,
@@ -39,7 +42,7 @@ pub struct ChunkIn<'a> {
 #[derive(Deserialize)]
 pub struct ChoiceIn<'a> {
     #[serde(default)]
-    pub index: u32,
+    pub index: Option<u32>,
     #[serde(default, borrow)]
     pub delta: Option<DeltaIn<'a>>,
     #[serde(default, borrow)]
@@ -206,7 +209,7 @@ impl Accumulator {
             ..ChunkEffect::default()
         };
         for choice in chunk.choices {
-            let acc = self.choices.entry(choice.index).or_default();
+            let acc = self.choices.entry(choice.index.unwrap_or(0)).or_default();
             if let Some(delta) = choice.delta {
                 effect.progress |= merge_delta(acc, delta);
             }
@@ -425,14 +428,7 @@ mod tests {
     use super::*;
 
     fn add(acc: &mut Accumulator, text: &str) -> ChunkEffect {
-        #[derive(Deserialize)]
-        struct UsageOnly<'a> {
-            #[serde(default, borrow)]
-            usage: Option<&'a RawValue>,
-        }
-        let mut chunk: ChunkIn = serde_json::from_str(text).unwrap();
-        chunk.usage = serde_json::from_str::<UsageOnly>(text).unwrap().usage;
-        acc.add(chunk)
+        acc.add(serde_json::from_str(text).unwrap())
     }
 
     #[test]

@@ -6,21 +6,13 @@
 //! sometimes with usage) is an in-band error; a stream that closes with neither [DONE]
 //! nor a finish_reason was truncated.
 
-use std::sync::Arc;
-
 use reqwest::header::HeaderMap;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::response::error_from_in_band;
-use crate::stream::accumulate::{Accumulator, ChunkIn};
+use crate::stream::accumulate::Accumulator;
+use crate::stream::chunk::Chunk;
 use crate::stream::sse::{SseItem, SseParser};
-
-/// One chunk, parsed once: the accumulator reads it by reference and the Python facade
-/// reads its fields lazily from the same tree (`bindings::chunk`).
-pub type Chunk = Arc<Value>;
 
 /// Decodes one stream attempt.
 #[derive(Debug, Default)]
@@ -35,49 +27,6 @@ pub struct StreamDecoder {
     pub finished: bool,
     /// Content (or reasoning, tool calls, ...) arrived.
     pub progressed: bool,
-}
-
-fn not_a_chunk(err: &serde_json::Error) -> Error {
-    Error::new(
-        ErrorKind::InvalidResponse,
-        format!("a stream event is not a JSON chunk: {err}"),
-    )
-}
-
-/// An event's data as a JSON object (anything else is not a chunk).
-fn parse_chunk(data: &str) -> Result<Value, Error> {
-    match serde_json::from_str::<Value>(data) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(Error::new(
-            ErrorKind::InvalidResponse,
-            format!(
-                "a stream event is not a JSON chunk: a JSON {}",
-                json_type(&other)
-            ),
-        )),
-        Err(err) => Err(not_a_chunk(&err)),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// `usage` of a chunk's text, exactly as sent.
-fn raw_usage(data: &str) -> Option<&RawValue> {
-    #[derive(Deserialize)]
-    struct UsageOnly<'a> {
-        #[serde(default, borrow)]
-        usage: Option<&'a RawValue>,
-    }
-    serde_json::from_str::<UsageOnly>(data).ok()?.usage
 }
 
 impl StreamDecoder {
@@ -115,33 +64,20 @@ impl StreamDecoder {
                         self.done = true;
                         continue;
                     }
-                    let value = match parse_chunk(&data) {
-                        Ok(value) => value,
+                    let (chunk, effect) = match Chunk::parse(data, |parsed| acc.add(parsed)) {
+                        Ok(parsed) => parsed,
                         Err(err) => {
                             result = Err(err);
                             break;
                         }
                     };
-                    let mut chunk = match ChunkIn::deserialize(&value) {
-                        Ok(chunk) => chunk,
-                        Err(err) => {
-                            result = Err(not_a_chunk(&err));
-                            break;
-                        }
-                    };
-                    if value.get("usage").is_some_and(|usage| !usage.is_null()) {
-                        // The usage chunk (one per stream) is re-read as text so that
-                        // `usage.cost` stays exactly as sent (a tree holds it as f64).
-                        chunk.usage = raw_usage(&data);
-                    }
-                    let effect = acc.add(chunk);
                     if let Some(error) = effect.error {
                         result = Err(error_from_in_band(headers, &error));
                         break;
                     }
                     self.progressed |= effect.progress;
                     self.finished |= effect.finished;
-                    out.push(Arc::new(value));
+                    out.push(chunk);
                 }
             }
         }
@@ -239,7 +175,7 @@ mod tests {
                 .contains("greeting"));
             assert_eq!(value["usage"]["total_tokens"], 53);
             assert_eq!(run.acc.cost_text().as_deref(), Some("0"));
-            assert!(run.chunks.iter().all(|c| c.get("error").is_none()));
+            assert!(run.chunks.iter().all(|c| c.tree().get("error").is_none()));
         }
     }
 

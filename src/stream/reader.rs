@@ -21,7 +21,8 @@ use crate::failover::{
 };
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
-use crate::stream::decoder::{Chunk, StreamDecoder};
+use crate::stream::chunk::Chunk;
+use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, version_name, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the

@@ -161,7 +161,7 @@ fn parse_sse(parts: &[&[u8]], max_line: usize) -> (Vec<SseItem>, Option<String>)
 /// flags and the first error (kind and message).
 #[derive(Debug, PartialEq)]
 struct Decoded {
-    chunks: Vec<fastrouter::stream::chunk::Chunk>,
+    chunks: Vec<std::sync::Arc<fastrouter::stream::chunk::Chunk>>,
     completion: Value,
     cost: Option<String>,
     flags: (bool, bool, bool, u64),

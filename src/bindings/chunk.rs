@@ -180,9 +180,9 @@ pub struct StreamChunk {
 }
 
 impl StreamChunk {
-    pub fn new(chunk: Chunk) -> Self {
+    pub fn new(chunk: Arc<Chunk>) -> Self {
         Self {
-            chunk: Arc::new(chunk),
+            chunk,
             choices: OnceLock::new(),
         }
     }
@@ -355,7 +355,7 @@ native_model! {
 }
 
 /// A batch of parsed chunks as a Python list of [`StreamChunk`].
-pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Chunk>) -> PyResult<Bound<'py, PyList>> {
+pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Arc<Chunk>>) -> PyResult<Bound<'py, PyList>> {
     let items = batch
         .into_iter()
         .map(|chunk| Py::new(py, StreamChunk::new(chunk)))

@@ -6,6 +6,8 @@
 //! sometimes with usage) is an in-band error; a stream that closes with neither [DONE]
 //! nor a finish_reason was truncated.
 
+use std::sync::Arc;
+
 use reqwest::header::HeaderMap;
 
 use crate::error::{Error, ErrorKind};
@@ -41,7 +43,7 @@ impl StreamDecoder {
         &mut self,
         bytes: &[u8],
         acc: &mut Accumulator,
-        out: &mut Vec<Chunk>,
+        out: &mut Vec<Arc<Chunk>>,
         headers: &HeaderMap,
     ) -> Result<(), Error> {
         let mut items = std::mem::take(&mut self.items);
@@ -77,7 +79,7 @@ impl StreamDecoder {
                     }
                     self.progressed |= effect.progress;
                     self.finished |= effect.finished;
-                    out.push(chunk);
+                    out.push(Arc::new(chunk));
                 }
             }
         }
@@ -132,7 +134,7 @@ mod tests {
     );
 
     struct Run {
-        chunks: Vec<Chunk>,
+        chunks: Vec<Arc<Chunk>>,
         acc: Accumulator,
         decoder: StreamDecoder,
         error: Option<Error>,

@@ -36,12 +36,14 @@ pub const CHANNEL_BATCHES: usize = 8;
 /// never the caller's time.
 const DRAIN_TIME: Duration = Duration::from_millis(500);
 const DRAIN_BYTES: usize = 64 * 1024;
+/// Scheduler turns given to the pool to take a drained connection back (see [`run_stream`]).
+const POOL_RETURN_TURNS: usize = 4;
 
 /// What the reader task sends.
 #[derive(Debug)]
 pub enum StreamMsg {
     /// Parsed chunks, in order.
-    Batch(Vec<Chunk>),
+    Batch(Vec<Arc<Chunk>>),
     /// The stream ended normally; every attempt of the chain.
     End(Vec<Attempt>),
     /// The stream failed (before content: the chain's error; after: kind `Stream`).
@@ -72,7 +74,7 @@ struct Committed {
     response: reqwest::Response,
     headers: HeaderMap,
     decoder: StreamDecoder,
-    pending: Vec<Chunk>,
+    pending: Vec<Arc<Chunk>>,
     started: Instant,
     ended: bool,
     /// A failure in the same read that brought the first content: raised after it.
@@ -364,9 +366,13 @@ pub async fn run_stream(
     let started = stream.started;
     drop(stream);
     if drained {
-        // The pool takes the connection back in a task woken by the body's end: let it
-        // run before the caller hears of the end (and sends its next request).
-        tokio::task::yield_now().await;
+        // The pool takes the connection back in a task woken by the body's end (the
+        // connection's task first, then the pool's): let them run before the caller
+        // hears of the end and sends its next request. One turn is not always enough
+        // when they sit on the other worker.
+        for _ in 0..POOL_RETURN_TURNS {
+            tokio::task::yield_now().await;
+        }
     }
 
     let (cost, provider) = {

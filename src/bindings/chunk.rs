@@ -9,9 +9,9 @@
 //! (`to_dict`, `to_json`, `model_dump`, unknown fields, `repr`, `==`, pickling) is
 //! delegated to the equivalent Python model, built on demand.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -21,22 +21,6 @@ use super::errors::json_to_py as to_py;
 use crate::stream::chunk::{ChoiceView, Chunk, Text};
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-
-/// The value in `cell`, made by `make` on first use. Not `PyOnceLock`: its first use
-/// detaches from the interpreter (two GIL switches), too dear once per chunk. Two threads
-/// may both make a value; the first one stored wins, so every reader sees one object.
-fn cached<'a, 'py, T>(
-    py: Python<'py>,
-    cell: &'a OnceLock<Py<T>>,
-    make: impl FnOnce() -> PyResult<Py<T>>,
-) -> PyResult<&'a Bound<'py, T>> {
-    if cell.get().is_none() {
-        let _ = cell.set(make()?);
-    }
-    cell.get()
-        .map(|value| value.bind(py))
-        .ok_or_else(|| PyRuntimeError::new_err("fastrouter: a cached chunk field vanished"))
-}
 
 /// A class of `fastrouter.types`.
 fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -176,15 +160,36 @@ macro_rules! native_model {
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct StreamChunk {
     chunk: Arc<Chunk>,
-    choices: OnceLock<Py<PyList>>,
+    /// Built with the chunk: nearly every reader goes `choices[0].delta`, and building
+    /// them then costs less than a lazy cell's first-use check and store.
+    choices: Py<PyList>,
 }
 
 impl StreamChunk {
-    pub fn new(chunk: Arc<Chunk>) -> Self {
-        Self {
+    pub fn new(py: Python<'_>, chunk: Arc<Chunk>) -> PyResult<Self> {
+        let choices = (0..chunk.choices.len())
+            .map(|index| {
+                let delta = Py::new(
+                    py,
+                    StreamDelta {
+                        chunk: chunk.clone(),
+                        index,
+                    },
+                )?;
+                Py::new(
+                    py,
+                    StreamChoice {
+                        chunk: chunk.clone(),
+                        index,
+                        delta,
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Self {
+            choices: PyList::new(py, choices)?.unbind(),
             chunk,
-            choices: OnceLock::new(),
-        }
+        })
     }
 
     fn node(&self) -> &Value {
@@ -212,14 +217,8 @@ native_model! {
 
     /// Every choice (an empty list when the chunk has none, e.g. the usage chunk).
     #[getter]
-    fn choices<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = cached(py, &self.choices, || {
-            let items = (0..self.chunk.choices.len())
-                .map(|index| Py::new(py, StreamChoice::new(self.chunk.clone(), index)))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, items)?.unbind())
-        })?;
-        Ok(list.clone())
+    fn choices<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
+        self.choices.bind(py).clone()
     }
 
     #[getter]
@@ -238,7 +237,7 @@ native_model! {
 pub struct StreamChoice {
     chunk: Arc<Chunk>,
     index: usize,
-    delta: OnceLock<Py<StreamDelta>>,
+    delta: Py<StreamDelta>,
 }
 
 const CHOICE: &str = "ChunkChoice";
@@ -250,14 +249,6 @@ fn choice_view(chunk: &Chunk, index: usize) -> &ChoiceView {
 }
 
 impl StreamChoice {
-    fn new(chunk: Arc<Chunk>, index: usize) -> Self {
-        Self {
-            chunk,
-            index,
-            delta: OnceLock::new(),
-        }
-    }
-
     fn view(&self) -> &ChoiceView {
         choice_view(&self.chunk, self.index)
     }
@@ -281,17 +272,8 @@ native_model! {
 
     /// The delta (an empty one when the choice has none).
     #[getter]
-    fn delta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, StreamDelta>> {
-        let delta = cached(py, &self.delta, || {
-            Py::new(
-                py,
-                StreamDelta {
-                    chunk: self.chunk.clone(),
-                    index: self.index,
-                },
-            )
-        })?;
-        Ok(delta.clone())
+    fn delta<'py>(&self, py: Python<'py>) -> Bound<'py, StreamDelta> {
+        self.delta.bind(py).clone()
     }
 
     #[getter]
@@ -358,7 +340,7 @@ native_model! {
 pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Arc<Chunk>>) -> PyResult<Bound<'py, PyList>> {
     let items = batch
         .into_iter()
-        .map(|chunk| Py::new(py, StreamChunk::new(chunk)))
+        .map(|chunk| Py::new(py, StreamChunk::new(py, chunk)?))
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }

@@ -12,23 +12,34 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
+/// A string that points into the text when it has no escapes (serde makes every
+/// `Option<Cow<str>>` an owned copy; only a `Cow` field of its own borrows).
+fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    let text = Option::<Borrowed<'a>>::deserialize(deserializer)?;
+    Ok(text.map(|Borrowed(text)| text))
+}
+
 /// A chunk as parsed from its text (strings borrowed where they have no escapes): what
 /// the accumulator merges and the typed view (`stream::chunk`) keeps.
 #[derive(Deserialize)]
 pub struct ChunkIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub object: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub model: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub provider: Option<Cow<'a, str>>,
     #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub system_fingerprint: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub service_tier: Option<Cow<'a, str>>,
     #[serde(default)]
     pub choices: Vec<ChoiceIn<'a>>,
@@ -45,9 +56,9 @@ pub struct ChoiceIn<'a> {
     pub index: Option<u32>,
     #[serde(default, borrow)]
     pub delta: Option<DeltaIn<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub finish_reason: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub native_finish_reason: Option<Cow<'a, str>>,
     #[serde(default)]
     pub logprobs: Option<Value>,
@@ -57,13 +68,13 @@ pub struct ChoiceIn<'a> {
 
 #[derive(Deserialize)]
 pub struct DeltaIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub role: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub reasoning: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub refusal: Option<Cow<'a, str>>,
     #[serde(default)]
     pub reasoning_details: Vec<Value>,
@@ -79,9 +90,9 @@ pub struct DeltaIn<'a> {
 pub struct ToolCallIn<'a> {
     #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "borrowed")]
     pub kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub function: Option<FunctionIn<'a>>,
@@ -89,9 +100,9 @@ pub struct ToolCallIn<'a> {
 
 #[derive(Deserialize)]
 pub struct FunctionIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub arguments: Option<Cow<'a, str>>,
 }
 

@@ -36,8 +36,6 @@ pub const CHANNEL_BATCHES: usize = 8;
 /// never the caller's time.
 const DRAIN_TIME: Duration = Duration::from_millis(500);
 const DRAIN_BYTES: usize = 64 * 1024;
-/// Scheduler turns given to the pool to take a drained connection back (see [`run_stream`]).
-const POOL_RETURN_TURNS: usize = 4;
 
 /// What the reader task sends.
 #[derive(Debug)]
@@ -379,13 +377,9 @@ pub async fn run_stream(
     let started = stream.started;
     drop(stream);
     if drained {
-        // The pool takes the connection back in a task woken by the body's end (the
-        // connection's task first, then the pool's): let them run before the caller
-        // hears of the end and sends its next request. One turn is not always enough
-        // when they sit on the other worker.
-        for _ in 0..POOL_RETURN_TURNS {
-            tokio::task::yield_now().await;
-        }
+        // The pool takes the connection back in a task woken by the body's end: let it
+        // run before the caller hears of the end (and sends its next request).
+        tokio::task::yield_now().await;
     }
 
     let (cost, provider) = {

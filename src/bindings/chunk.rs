@@ -44,43 +44,33 @@ fn wrong_type(owner: &str, key: &str, expected: &str) -> PyErr {
     ))
 }
 
-/// An optional nested model field: `None` when absent or null, else `class(dict)`.
+/// An optional nested model field (`many`: a list of them): `None` when absent or null,
+/// else `class(dict)` (or `[class(dict), ...]`).
 fn model<'py>(
     py: Python<'py>,
     owner: &str,
     node: &Value,
     key: &str,
     class: &str,
+    many: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match node.get(key) {
-        None | Some(Value::Null) => Ok(py.None().into_bound(py)),
-        Some(value @ Value::Object(_)) => model_class(py, class)?.call1((to_py(py, value)?,)),
-        Some(_) => Err(wrong_type(owner, key, "object")),
-    }
-}
-
-/// An optional list-of-models field: `None` when absent or null, else `[class(dict), ...]`.
-fn model_list<'py>(
-    py: Python<'py>,
-    owner: &str,
-    node: &Value,
-    key: &str,
-    class: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    match node.get(key) {
-        None | Some(Value::Null) => Ok(py.None().into_bound(py)),
-        Some(Value::Array(items)) => {
-            let class = model_class(py, class)?;
+    let make = |item: &Value, what: &str| {
+        if !item.is_object() {
+            return Err(wrong_type(owner, what, "object"));
+        }
+        model_class(py, class)?.call1((to_py(py, item)?,))
+    };
+    match (node.get(key), many) {
+        (None | Some(Value::Null), _) => Ok(py.None().into_bound(py)),
+        (Some(value), false) => make(value, key),
+        (Some(Value::Array(items)), true) => {
             let list = PyList::empty(py);
             for item in items {
-                if !item.is_object() {
-                    return Err(wrong_type(owner, &format!("{key}[]"), "object"));
-                }
-                list.append(class.call1((to_py(py, item)?,))?)?;
+                list.append(make(item, &format!("{key}[]"))?)?;
             }
             Ok(list.into_any())
         }
-        Some(_) => Err(wrong_type(owner, key, "array")),
+        (Some(_), true) => Err(wrong_type(owner, key, "array")),
     }
 }
 
@@ -119,11 +109,20 @@ fn text<'py>(py: Python<'py>, chunk: &Chunk, field: Option<&Text>) -> Bound<'py,
     }
 }
 
-/// The rest of a native model's methods (`_model`, unknown fields, `repr`, `==`,
-/// pickling), all delegated to the equivalent Python model, and its getters of text
-/// fields (`name: |this| the field`), in one `#[pymethods]` block with `$methods`.
+/// A native model's getters and the rest of its methods (`_model`, unknown fields,
+/// `repr`, `==`, pickling, all delegated to the equivalent Python model), in one
+/// `#[pymethods]` block with `$methods`. Getters: `text` fields of the typed view
+/// (`name: |this| the field`), nested `model`s and lists of `models` read from the
+/// tree (`name: "Class"`), and Python objects built with the chunk (`built`).
 macro_rules! native_model {
-    ($ty:ident, $class:expr, text { $($name:ident: $field:expr),* $(,)? } $($methods:tt)*) => {
+    (
+        $ty:ident, $class:expr,
+        text { $($name:ident: $field:expr),* $(,)? }
+        model { $($model:ident: $model_class:literal),* $(,)? }
+        models { $($models:ident: $models_class:literal),* $(,)? }
+        built { $($built:ident: $built_type:ty),* $(,)? }
+        $($methods:tt)*
+    ) => {
         #[pymethods]
         impl $ty {
             $(
@@ -131,6 +130,24 @@ macro_rules! native_model {
                 fn $name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
                     let field: fn(&Self) -> Option<&Text> = $field;
                     text(py, &self.chunk, field(self))
+                }
+            )*
+            $(
+                #[getter]
+                fn $model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                    model(py, $class, self.node(), stringify!($model), $model_class, false)
+                }
+            )*
+            $(
+                #[getter]
+                fn $models<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                    model(py, $class, self.node(), stringify!($models), $models_class, true)
+                }
+            )*
+            $(
+                #[getter]
+                fn $built<'py>(&self, py: Python<'py>) -> Bound<'py, $built_type> {
+                    self.$built.bind(py).clone()
                 }
             )*
 
@@ -209,26 +226,14 @@ native_model! {
         system_fingerprint: |this| this.chunk.system_fingerprint.as_ref(),
         service_tier: |this| this.chunk.service_tier.as_ref(),
     }
+    model { usage: "CompletionUsage", error: "ChoiceError" }
+    models {}
+    // Every choice (an empty list when the chunk has none, e.g. the usage chunk).
+    built { choices: PyList }
 
     #[getter]
     fn created(&self) -> Option<i64> {
         self.chunk.created
-    }
-
-    /// Every choice (an empty list when the chunk has none, e.g. the usage chunk).
-    #[getter]
-    fn choices<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
-        self.choices.bind(py).clone()
-    }
-
-    #[getter]
-    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHUNK, self.node(), "usage", "CompletionUsage")
-    }
-
-    #[getter]
-    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHUNK, self.node(), "error", "ChoiceError")
     }
 }
 
@@ -264,25 +269,14 @@ native_model! {
         finish_reason: |this| this.view().finish_reason.as_ref(),
         native_finish_reason: |this| this.view().native_finish_reason.as_ref(),
     }
+    model { logprobs: "ChoiceLogprobs", error: "ChoiceError" }
+    models {}
+    // The delta (an empty one when the choice has none).
+    built { delta: StreamDelta }
 
     #[getter]
     fn index(&self) -> Option<u32> {
         self.view().index
-    }
-
-    /// The delta (an empty one when the choice has none).
-    #[getter]
-    fn delta<'py>(&self, py: Python<'py>) -> Bound<'py, StreamDelta> {
-        self.delta.bind(py).clone()
-    }
-
-    #[getter]
-    fn logprobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHOICE, self.node(), "logprobs", "ChoiceLogprobs")
-    }
-    #[getter]
-    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHOICE, self.node(), "error", "ChoiceError")
     }
 }
 
@@ -303,10 +297,6 @@ impl StreamDelta {
     fn node(&self) -> &Value {
         &self.chunk.tree()["choices"][self.index]["delta"]
     }
-
-    fn models<'py>(&self, py: Python<'py>, key: &str, class: &str) -> PyResult<Bound<'py, PyAny>> {
-        model_list(py, DELTA, self.node(), key, class)
-    }
 }
 
 native_model! {
@@ -317,19 +307,14 @@ native_model! {
         refusal: |this| this.view().refusal.as_ref(),
         reasoning: |this| this.view().reasoning.as_ref(),
     }
+    model {}
+    models {
+        reasoning_details: "ReasoningDetail",
+        tool_calls: "ChoiceDeltaToolCall",
+        annotations: "Annotation",
+    }
+    built {}
 
-    #[getter]
-    fn reasoning_details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.models(py, "reasoning_details", "ReasoningDetail")
-    }
-    #[getter]
-    fn tool_calls<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.models(py, "tool_calls", "ChoiceDeltaToolCall")
-    }
-    #[getter]
-    fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.models(py, "annotations", "Annotation")
-    }
     #[getter]
     fn images<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         scalar(py, self.node(), "images")

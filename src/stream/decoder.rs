@@ -114,24 +114,27 @@ impl StreamDecoder {
 mod tests {
     use super::*;
 
-    const MIDSTREAM_ERROR: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
-    );
-    const TOOL_CALL: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
-    );
-    const ANSWER: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
-    );
-    const VERTEX: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
-    );
-    const WEB_SEARCH: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
-    );
-    const LONG: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
-    );
+    /// A recorded OpenRouter stream of `tests/fixtures/openrouter-traffic`.
+    macro_rules! traffic {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../tests/fixtures/openrouter-traffic/",
+                $name,
+                ".sse"
+            ))
+        };
+    }
+
+    const MIDSTREAM_ERROR: &str =
+        traffic!("pydantic-ai__stream_midstream_error_minimax_free.interaction0");
+    const TOOL_CALL: &str =
+        traffic!("llm-openrouter__chat_stream_tool_call_then_answer.interaction1");
+    const ANSWER: &str = traffic!("llm-openrouter__chat_stream_tool_call_then_answer.interaction2");
+    const VERTEX: &str =
+        traffic!("pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0");
+    const WEB_SEARCH: &str =
+        traffic!("pydantic-ai__stream_web_search_server_tool_usage.interaction0");
+    const LONG: &str = traffic!("pydantic-ai__stream_long_with_encrypted_reasoning.interaction0");
 
     struct Run {
         chunks: Vec<Arc<Chunk>>,

@@ -161,7 +161,7 @@ fn parse_sse(parts: &[&[u8]], max_line: usize) -> (Vec<SseItem>, Option<String>)
 /// flags and the first error (kind and message).
 #[derive(Debug, PartialEq)]
 struct Decoded {
-    chunks: Vec<fastrouter::stream::decoder::Chunk>,
+    chunks: Vec<std::sync::Arc<fastrouter::stream::chunk::Chunk>>,
     completion: Value,
     cost: Option<String>,
     flags: (bool, bool, bool, u64),
@@ -243,7 +243,7 @@ proptest! {
         prop_assert!(size <= 16 * bytes.len() + 1024, "{size} bytes from {}", bytes.len());
         // Every chunk handed over is a JSON object (skipped events never are).
         for chunk in &whole.chunks {
-            prop_assert!(chunk.is_object());
+            prop_assert!(chunk.tree().is_object());
         }
     }
 

@@ -1,6 +1,7 @@
 //! Streamed chunks as Python objects built by the core: `StreamChunk`, `StreamChoice` and
-//! `StreamDelta` read their fields lazily from the tree the decoder parsed once, so the hot
-//! path (`chunk.choices[0].delta.content`) costs a few native getters and no JSON work.
+//! `StreamDelta` read their fields lazily from the chunk the decoder parsed once (its typed
+//! view; the rare fields from a tree parsed on first use), so the hot path
+//! (`chunk.choices[0].delta.content`) costs a few native getters and no JSON work.
 //!
 //! They stand for `fastrouter.types.ChatCompletionChunk`, `ChunkChoice` and `ChoiceDelta`
 //! (which count them as instances): nested models (usage, tool calls, logprobs, errors)
@@ -8,33 +9,18 @@
 //! (`to_dict`, `to_json`, `model_dump`, unknown fields, `repr`, `==`, pickling) is
 //! delegated to the equivalent Python model, built on demand.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::Value;
 
-use crate::stream::decoder::Chunk;
+use super::errors::json_to_py as to_py;
+use crate::stream::chunk::{ChoiceView, Chunk, Text};
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-
-/// The value in `cell`, made by `make` on first use. Not `PyOnceLock`: its first use
-/// detaches from the interpreter (two GIL switches), too dear once per chunk. Two threads
-/// may both make a value; the first one stored wins, so every reader sees one object.
-fn cached<'a, 'py, T>(
-    py: Python<'py>,
-    cell: &'a OnceLock<Py<T>>,
-    make: impl FnOnce() -> PyResult<Py<T>>,
-) -> PyResult<&'a Bound<'py, T>> {
-    if cell.get().is_none() {
-        let _ = cell.set(make()?);
-    }
-    cell.get()
-        .map(|value| value.bind(py))
-        .ok_or_else(|| PyRuntimeError::new_err("fastrouter: a cached chunk field vanished"))
-}
 
 /// A class of `fastrouter.types`.
 fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -42,42 +28,6 @@ fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
         .get_or_try_init(py, || py.import("fastrouter.types").map(Bound::unbind))?
         .bind(py)
         .getattr(name)
-}
-
-/// A JSON value as the plain Python object `json.loads` gives.
-pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
-        Value::Number(number) => {
-            if let Some(int) = number.as_i64() {
-                int.into_pyobject(py)?.into_any()
-            } else if let Some(int) = number.as_u64() {
-                int.into_pyobject(py)?.into_any()
-            } else {
-                number
-                    .as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-            }
-        }
-        Value::String(text) => PyString::new(py, text).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
 }
 
 /// A scalar field: `None` when absent, else the plain value.
@@ -94,43 +44,33 @@ fn wrong_type(owner: &str, key: &str, expected: &str) -> PyErr {
     ))
 }
 
-/// An optional nested model field: `None` when absent or null, else `class(dict)`.
+/// An optional nested model field (`many`: a list of them): `None` when absent or null,
+/// else `class(dict)` (or `[class(dict), ...]`).
 fn model<'py>(
     py: Python<'py>,
     owner: &str,
     node: &Value,
     key: &str,
     class: &str,
+    many: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match node.get(key) {
-        None | Some(Value::Null) => Ok(py.None().into_bound(py)),
-        Some(value @ Value::Object(_)) => model_class(py, class)?.call1((to_py(py, value)?,)),
-        Some(_) => Err(wrong_type(owner, key, "object")),
-    }
-}
-
-/// An optional list-of-models field: `None` when absent or null, else `[class(dict), ...]`.
-fn model_list<'py>(
-    py: Python<'py>,
-    owner: &str,
-    node: &Value,
-    key: &str,
-    class: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    match node.get(key) {
-        None | Some(Value::Null) => Ok(py.None().into_bound(py)),
-        Some(Value::Array(items)) => {
-            let class = model_class(py, class)?;
+    let make = |item: &Value, what: &str| {
+        if !item.is_object() {
+            return Err(wrong_type(owner, what, "object"));
+        }
+        model_class(py, class)?.call1((to_py(py, item)?,))
+    };
+    match (node.get(key), many) {
+        (None | Some(Value::Null), _) => Ok(py.None().into_bound(py)),
+        (Some(value), false) => make(value, key),
+        (Some(Value::Array(items)), true) => {
             let list = PyList::empty(py);
             for item in items {
-                if !item.is_object() {
-                    return Err(wrong_type(owner, &format!("{key}[]"), "object"));
-                }
-                list.append(class.call1((to_py(py, item)?,))?)?;
+                list.append(make(item, &format!("{key}[]"))?)?;
             }
             Ok(list.into_any())
         }
-        Some(_) => Err(wrong_type(owner, key, "array")),
+        (Some(_), true) => Err(wrong_type(owner, key, "array")),
     }
 }
 
@@ -161,273 +101,231 @@ fn fallback<'py>(
     python_model(py, class, node)?.getattr(name)
 }
 
+/// A text field of the view: `None` when absent.
+fn text<'py>(py: Python<'py>, chunk: &Chunk, field: Option<&Text>) -> Bound<'py, PyAny> {
+    match field {
+        Some(field) => PyString::new(py, chunk.str(field)).into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+/// A native model's getters and the rest of its methods (`_model`, unknown fields,
+/// `repr`, `==`, pickling, all delegated to the equivalent Python model), in one
+/// `#[pymethods]` block with `$methods`. Getters: `text` fields of the typed view
+/// (`name: |this| the field`), nested `model`s and lists of `models` read from the
+/// tree (`name: "Class"`), and Python objects built with the chunk (`built`).
+macro_rules! native_model {
+    (
+        $ty:ident, $class:expr,
+        text { $($name:ident: $field:expr),* $(,)? }
+        model { $($model:ident: $model_class:literal),* $(,)? }
+        models { $($models:ident: $models_class:literal),* $(,)? }
+        built { $($built:ident: $built_type:ty),* $(,)? }
+        $($methods:tt)*
+    ) => {
+        #[pymethods]
+        impl $ty {
+            $(
+                #[getter]
+                fn $name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+                    let field: fn(&Self) -> Option<&Text> = $field;
+                    text(py, &self.chunk, field(self))
+                }
+            )*
+            $(
+                #[getter]
+                fn $model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                    model(py, $class, self.node(), stringify!($model), $model_class, false)
+                }
+            )*
+            $(
+                #[getter]
+                fn $models<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                    model(py, $class, self.node(), stringify!($models), $models_class, true)
+                }
+            )*
+            $(
+                #[getter]
+                fn $built<'py>(&self, py: Python<'py>) -> Bound<'py, $built_type> {
+                    self.$built.bind(py).clone()
+                }
+            )*
+
+            $($methods)*
+
+            /// The equivalent `fastrouter.types` model (a plain, dict-backed one).
+            fn _model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                python_model(py, $class, self.node())
+            }
+            fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+                fallback(py, $class, self.node(), name)
+            }
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                Ok(self._model(py)?.repr()?.to_string())
+            }
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+                self._model(py)?.eq(other)
+            }
+            fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self._model(py)?.call_method0("__reduce__")
+            }
+        }
+    };
+}
+
 /// One streamed chunk (`ChatCompletionChunk`).
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct StreamChunk {
-    chunk: Chunk,
-    choices: OnceLock<Py<PyList>>,
+    chunk: Arc<Chunk>,
+    /// Built with the chunk: nearly every reader goes `choices[0].delta`, and building
+    /// them then costs less than a lazy cell's first-use check and store.
+    choices: Py<PyList>,
 }
 
 impl StreamChunk {
-    pub fn new(chunk: Chunk) -> Self {
-        Self {
+    pub fn new(py: Python<'_>, chunk: Arc<Chunk>) -> PyResult<Self> {
+        let choices = (0..chunk.choices.len())
+            .map(|index| {
+                let delta = Py::new(
+                    py,
+                    StreamDelta {
+                        chunk: chunk.clone(),
+                        index,
+                    },
+                )?;
+                Py::new(
+                    py,
+                    StreamChoice {
+                        chunk: chunk.clone(),
+                        index,
+                        delta,
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Self {
+            choices: PyList::new(py, choices)?.unbind(),
             chunk,
-            choices: OnceLock::new(),
-        }
+        })
     }
 
     fn node(&self) -> &Value {
-        &self.chunk
+        self.chunk.tree()
     }
 }
 
 const CHUNK: &str = "ChatCompletionChunk";
 
-#[pymethods]
-impl StreamChunk {
-    #[getter]
-    fn id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "id")
+native_model! {
+    StreamChunk, CHUNK,
+    text {
+        id: |this| this.chunk.id.as_ref(),
+        object: |this| this.chunk.object.as_ref(),
+        model: |this| this.chunk.model.as_ref(),
+        provider: |this| this.chunk.provider.as_ref(),
+        system_fingerprint: |this| this.chunk.system_fingerprint.as_ref(),
+        service_tier: |this| this.chunk.service_tier.as_ref(),
     }
-    #[getter]
-    fn object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "object")
-    }
-    #[getter]
-    fn created<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "created")
-    }
-    #[getter]
-    fn model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "model")
-    }
-    #[getter]
-    fn provider<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "provider")
-    }
-    #[getter]
-    fn system_fingerprint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "system_fingerprint")
-    }
-    #[getter]
-    fn service_tier<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, &self.chunk, "service_tier")
-    }
-
-    /// Every choice (an empty list when the chunk has none, e.g. the usage chunk).
-    #[getter]
-    fn choices<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = cached(py, &self.choices, || {
-            let count = match self.chunk.get("choices") {
-                None | Some(Value::Null) => 0,
-                Some(Value::Array(items)) => {
-                    if items.iter().any(|item| !item.is_object()) {
-                        return Err(wrong_type(CHUNK, "choices[]", "object"));
-                    }
-                    items.len()
-                }
-                Some(_) => return Err(wrong_type(CHUNK, "choices", "array")),
-            };
-            let items = (0..count)
-                .map(|index| Py::new(py, StreamChoice::new(self.chunk.clone(), index)))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, items)?.unbind())
-        })?;
-        Ok(list.clone())
-    }
+    model { usage: "CompletionUsage", error: "ChoiceError" }
+    models {}
+    // Every choice (an empty list when the chunk has none, e.g. the usage chunk).
+    built { choices: PyList }
 
     #[getter]
-    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHUNK, &self.chunk, "usage", "CompletionUsage")
-    }
-
-    #[getter]
-    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHUNK, &self.chunk, "error", "ChoiceError")
-    }
-
-    /// The equivalent `fastrouter.types` model (a plain, dict-backed one).
-    fn _model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        python_model(py, CHUNK, self.node())
-    }
-    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        fallback(py, CHUNK, self.node(), name)
-    }
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self._model(py)?.repr()?.to_string())
-    }
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self._model(py)?.eq(other)
-    }
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self._model(py)?.call_method0("__reduce__")
+    fn created(&self) -> Option<i64> {
+        self.chunk.created
     }
 }
 
 /// One choice of a streamed chunk (`ChunkChoice`).
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct StreamChoice {
-    chunk: Chunk,
+    chunk: Arc<Chunk>,
     index: usize,
-    delta: OnceLock<Py<StreamDelta>>,
+    delta: Py<StreamDelta>,
 }
 
 const CHOICE: &str = "ChunkChoice";
 
+/// The view of choice `index` (an empty one past the end: never, choices are fixed).
+fn choice_view(chunk: &Chunk, index: usize) -> &ChoiceView {
+    static EMPTY: ChoiceView = ChoiceView::EMPTY;
+    chunk.choices.get(index).unwrap_or(&EMPTY)
+}
+
 impl StreamChoice {
-    fn new(chunk: Chunk, index: usize) -> Self {
-        Self {
-            chunk,
-            index,
-            delta: OnceLock::new(),
-        }
+    fn view(&self) -> &ChoiceView {
+        choice_view(&self.chunk, self.index)
     }
 
     fn node(&self) -> &Value {
-        &self.chunk["choices"][self.index]
+        &self.chunk.tree()["choices"][self.index]
     }
 }
 
-#[pymethods]
-impl StreamChoice {
-    #[getter]
-    fn index<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "index")
+native_model! {
+    StreamChoice, CHOICE,
+    text {
+        finish_reason: |this| this.view().finish_reason.as_ref(),
+        native_finish_reason: |this| this.view().native_finish_reason.as_ref(),
     }
-
-    /// The delta (an empty one when the choice has none).
-    #[getter]
-    fn delta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, StreamDelta>> {
-        let delta = cached(py, &self.delta, || {
-            match self.node().get("delta") {
-                None | Some(Value::Null | Value::Object(_)) => {}
-                Some(_) => return Err(wrong_type(CHOICE, "delta", "object")),
-            }
-            Py::new(
-                py,
-                StreamDelta {
-                    chunk: self.chunk.clone(),
-                    index: self.index,
-                },
-            )
-        })?;
-        Ok(delta.clone())
-    }
+    model { logprobs: "ChoiceLogprobs", error: "ChoiceError" }
+    models {}
+    // The delta (an empty one when the choice has none).
+    built { delta: StreamDelta }
 
     #[getter]
-    fn finish_reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "finish_reason")
-    }
-    #[getter]
-    fn native_finish_reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "native_finish_reason")
-    }
-    #[getter]
-    fn logprobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHOICE, self.node(), "logprobs", "ChoiceLogprobs")
-    }
-    #[getter]
-    fn error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model(py, CHOICE, self.node(), "error", "ChoiceError")
-    }
-
-    /// The equivalent `fastrouter.types` model (a plain, dict-backed one).
-    fn _model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        python_model(py, CHOICE, self.node())
-    }
-    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        fallback(py, CHOICE, self.node(), name)
-    }
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self._model(py)?.repr()?.to_string())
-    }
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self._model(py)?.eq(other)
-    }
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self._model(py)?.call_method0("__reduce__")
+    fn index(&self) -> Option<u32> {
+        self.view().index
     }
 }
 
 /// The delta of one streamed choice (`ChoiceDelta`).
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct StreamDelta {
-    chunk: Chunk,
+    chunk: Arc<Chunk>,
     index: usize,
 }
 
 const DELTA: &str = "ChoiceDelta";
 
 impl StreamDelta {
+    fn view(&self) -> &ChoiceView {
+        choice_view(&self.chunk, self.index)
+    }
+
     fn node(&self) -> &Value {
-        &self.chunk["choices"][self.index]["delta"]
+        &self.chunk.tree()["choices"][self.index]["delta"]
     }
 }
 
-#[pymethods]
-impl StreamDelta {
-    #[getter]
-    fn role<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "role")
+native_model! {
+    StreamDelta, DELTA,
+    text {
+        role: |this| this.view().role.as_ref(),
+        content: |this| this.view().content.as_ref(),
+        refusal: |this| this.view().refusal.as_ref(),
+        reasoning: |this| this.view().reasoning.as_ref(),
     }
-    #[getter]
-    fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "content")
+    model {}
+    models {
+        reasoning_details: "ReasoningDetail",
+        tool_calls: "ChoiceDeltaToolCall",
+        annotations: "Annotation",
     }
-    #[getter]
-    fn refusal<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "refusal")
-    }
-    #[getter]
-    fn reasoning<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        scalar(py, self.node(), "reasoning")
-    }
-    #[getter]
-    fn reasoning_details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model_list(
-            py,
-            DELTA,
-            self.node(),
-            "reasoning_details",
-            "ReasoningDetail",
-        )
-    }
-    #[getter]
-    fn tool_calls<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model_list(py, DELTA, self.node(), "tool_calls", "ChoiceDeltaToolCall")
-    }
-    #[getter]
-    fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        model_list(py, DELTA, self.node(), "annotations", "Annotation")
-    }
+    built {}
+
     #[getter]
     fn images<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         scalar(py, self.node(), "images")
     }
-
-    /// The equivalent `fastrouter.types` model (a plain, dict-backed one).
-    fn _model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        python_model(py, DELTA, self.node())
-    }
-    fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        fallback(py, DELTA, self.node(), name)
-    }
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(self._model(py)?.repr()?.to_string())
-    }
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self._model(py)?.eq(other)
-    }
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self._model(py)?.call_method0("__reduce__")
-    }
 }
 
 /// A batch of parsed chunks as a Python list of [`StreamChunk`].
-pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Chunk>) -> PyResult<Bound<'py, PyList>> {
+pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Arc<Chunk>>) -> PyResult<Bound<'py, PyList>> {
     let items = batch
         .into_iter()
-        .map(|chunk| Py::new(py, StreamChunk::new(chunk)))
+        .map(|chunk| Py::new(py, StreamChunk::new(py, chunk)?))
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }

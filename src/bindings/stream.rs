@@ -16,7 +16,7 @@ use super::records::attempt_list;
 use super::runtime::{block_on, spawn_detached, spawn_reporting};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
-use crate::stream::decoder::Chunk;
+use crate::stream::chunk::Chunk;
 use crate::stream::reader::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
 use crate::transport::Transport;
 
@@ -34,31 +34,50 @@ struct Consumer {
     receiver: Receiver<StreamMsg>,
     ending: Ending,
     /// The first batch, read while opening the stream.
-    first: Option<Vec<Chunk>>,
+    first: Option<Batch>,
 }
 
+type Batch = Vec<Arc<Chunk>>;
+
+/// What a look at the stream found: every chunk ready (at least one, or none after a
+/// spurious wake-up), `None` at the normal end, or the failure.
+type Outcome = Result<Option<Batch>, ChainErrorOrClosed>;
+
 impl Consumer {
-    /// Wait for the next batch and append every batch already waiting behind it.
-    /// `None` when the stream ended normally.
-    async fn next_batch(&mut self) -> Result<Option<Vec<Chunk>>, ChainErrorOrClosed> {
-        if let Some(first) = self.first.take() {
-            let mut batch = first;
-            self.drain_ready(&mut batch);
-            return Ok(Some(batch));
+    /// What is ready now; `None` when nothing is (then wait).
+    fn ready(&mut self) -> Option<Outcome> {
+        if let Some(batch) = self.try_batch() {
+            return Some(Ok(Some(batch)));
         }
         match std::mem::take(&mut self.ending) {
-            Ending::Running => {}
+            Ending::Running => match self.receiver.try_recv() {
+                Ok(message) => Some(self.received(Some(message))),
+                Err(TryRecvError::Disconnected) => Some(self.received(None)),
+                Err(TryRecvError::Empty) => None,
+            },
             Ending::Ended(attempts) => {
                 self.ending = Ending::Ended(attempts);
-                return Ok(None);
+                Some(Ok(None))
             }
             Ending::Failed(error) => {
                 self.ending = Ending::Closed;
-                return Err(ChainErrorOrClosed::Chain(*error));
+                Some(Err(ChainErrorOrClosed::Chain(*error)))
             }
-            Ending::Closed => return Err(ChainErrorOrClosed::Closed),
+            Ending::Closed => Some(Err(ChainErrorOrClosed::Closed)),
         }
-        match self.receiver.recv().await {
+    }
+
+    /// Wait for the next batch and append every batch already waiting behind it.
+    async fn next_batch(&mut self) -> Outcome {
+        if let Some(outcome) = self.ready() {
+            return outcome;
+        }
+        let message = self.receiver.recv().await;
+        self.received(message)
+    }
+
+    fn received(&mut self, message: Option<StreamMsg>) -> Outcome {
+        match message {
             Some(StreamMsg::Batch(mut batch)) => {
                 self.drain_ready(&mut batch);
                 Ok(Some(batch))
@@ -77,7 +96,7 @@ impl Consumer {
 
     /// Every chunk ready now, without waiting: `None` when nothing is ready or the
     /// stream's ending is next (the waiting path reports it).
-    fn try_batch(&mut self) -> Option<Vec<Chunk>> {
+    fn try_batch(&mut self) -> Option<Batch> {
         let mut batch = self.first.take().unwrap_or_default();
         if matches!(self.ending, Ending::Running) {
             self.drain_ready(&mut batch);
@@ -85,7 +104,7 @@ impl Consumer {
         (!batch.is_empty()).then_some(batch)
     }
 
-    fn drain_ready(&mut self, batch: &mut Vec<Chunk>) {
+    fn drain_ready(&mut self, batch: &mut Batch) {
         loop {
             match self.receiver.try_recv() {
                 Ok(StreamMsg::Batch(more)) => batch.extend(more),
@@ -208,31 +227,69 @@ fn closed_error() -> PyErr {
     error_to_py(&Error::new(ErrorKind::Connection, "the stream is closed"))
 }
 
-impl NativeStream {
-    fn batch_future(
+/// The parts of a stream an outcome is settled against (cloned into tasks and waiters).
+#[derive(Clone)]
+struct Settle {
+    attempts: Arc<Mutex<Option<Vec<Attempt>>>>,
+    shared: Arc<StreamShared>,
+}
+
+impl Settle {
+    /// Record the attempts once the stream ended; a failure carries the partial completion.
+    fn outcome(
         &self,
-    ) -> impl std::future::Future<Output = Result<Option<Vec<Chunk>>, StreamFailure>> + Send + 'static
-    {
-        let consumer = self.consumer.clone();
-        let attempts = self.attempts.clone();
-        let shared = self.shared.clone();
-        async move {
-            let mut consumer = consumer.lock().await;
-            let result = consumer.next_batch().await;
-            if let Ending::Ended(done) = &consumer.ending {
-                *attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(done.clone());
-            }
-            match result {
-                Ok(batch) => Ok(batch),
-                Err(ChainErrorOrClosed::Closed) => Err(StreamFailure::Closed),
-                Err(ChainErrorOrClosed::Chain(error)) => {
-                    let partial = shared.accumulator().to_json();
-                    *attempts.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(error.attempts.clone());
-                    Err(StreamFailure::Chain(error, Some(partial)))
-                }
+        consumer: &Consumer,
+        outcome: Outcome,
+    ) -> Result<Option<Batch>, StreamFailure> {
+        let set = |done: &[Attempt]| {
+            *self.attempts.lock().unwrap_or_else(|p| p.into_inner()) = Some(done.to_vec());
+        };
+        if let Ending::Ended(done) = &consumer.ending {
+            set(done);
+        }
+        match outcome {
+            Ok(batch) => Ok(batch),
+            Err(ChainErrorOrClosed::Closed) => Err(StreamFailure::Closed),
+            Err(ChainErrorOrClosed::Chain(error)) => {
+                let partial = self.shared.accumulator().to_json();
+                set(&error.attempts);
+                Err(StreamFailure::Chain(error, Some(partial)))
             }
         }
+    }
+}
+
+impl NativeStream {
+    fn settle(&self) -> Settle {
+        Settle {
+            attempts: self.attempts.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn batch_future(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<Batch>, StreamFailure>> + Send + 'static
+    {
+        let consumer = self.consumer.clone();
+        let settle = self.settle();
+        async move {
+            let mut consumer = consumer.lock().await;
+            let outcome = consumer.next_batch().await;
+            settle.outcome(&consumer, outcome)
+        }
+    }
+}
+
+/// A batch (or the end, or the failure) as what `next_batch` reports.
+fn batch_to_py(
+    py: Python<'_>,
+    result: Result<Option<Batch>, StreamFailure>,
+) -> PyResult<Py<PyAny>> {
+    match result {
+        Ok(Some(batch)) => Ok(chunk_list(py, batch)?.into_any().unbind()),
+        Ok(None) => Ok(py.None()),
+        Err(failure) => Err(failure.into_py()),
     }
 }
 
@@ -242,11 +299,7 @@ impl NativeStream {
     /// `id`: the list of `StreamChunk`, `None` at the normal end, or `StreamError` (with
     /// the partial completion) on failure.
     fn next_batch(&self, queue: &CompletionQueue, id: u64) -> TaskHandle {
-        spawn_reporting(queue, id, self.batch_future(), |py, result| match result {
-            Ok(Some(batch)) => Ok(chunk_list(py, batch)?.into_any().unbind()),
-            Ok(None) => Ok(py.None()),
-            Err(failure) => Err(failure.into_py()),
-        })
+        spawn_reporting(queue, id, self.batch_future(), batch_to_py)
     }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;

@@ -12,25 +12,39 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-/// The parts of a chunk the accumulator reads; the rest stays in the raw text.
+/// A string that points into the text when it has no escapes (serde makes every
+/// `Option<Cow<str>>` an owned copy; only a `Cow` field of its own borrows).
+fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    let text = Option::<Borrowed<'a>>::deserialize(deserializer)?;
+    Ok(text.map(|Borrowed(text)| text))
+}
+
+/// A chunk as parsed from its text (strings borrowed where they have no escapes): what
+/// the accumulator merges and the typed view (`stream::chunk`) keeps.
 #[derive(Deserialize)]
 pub struct ChunkIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub object: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub model: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub provider: Option<Cow<'a, str>>,
     #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub system_fingerprint: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub service_tier: Option<Cow<'a, str>>,
     #[serde(default)]
     pub choices: Vec<ChoiceIn<'a>>,
-    /// Set from the chunk's text by the decoder (a parsed tree would round `cost`).
-    #[serde(skip)]
+    /// Kept as text: a parsed number would round `cost`.
+    #[serde(default, borrow)]
     pub usage: Option<&'a RawValue>,
     #[serde(default)]
     pub error: Option<Value>,
@@ -39,12 +53,12 @@ pub struct ChunkIn<'a> {
 #[derive(Deserialize)]
 pub struct ChoiceIn<'a> {
     #[serde(default)]
-    pub index: u32,
+    pub index: Option<u32>,
     #[serde(default, borrow)]
     pub delta: Option<DeltaIn<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub finish_reason: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub native_finish_reason: Option<Cow<'a, str>>,
     #[serde(default)]
     pub logprobs: Option<Value>,
@@ -54,13 +68,13 @@ pub struct ChoiceIn<'a> {
 
 #[derive(Deserialize)]
 pub struct DeltaIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub role: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub reasoning: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub refusal: Option<Cow<'a, str>>,
     #[serde(default)]
     pub reasoning_details: Vec<Value>,
@@ -76,9 +90,9 @@ pub struct DeltaIn<'a> {
 pub struct ToolCallIn<'a> {
     #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "borrowed")]
     pub kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub function: Option<FunctionIn<'a>>,
@@ -86,9 +100,9 @@ pub struct ToolCallIn<'a> {
 
 #[derive(Deserialize)]
 pub struct FunctionIn<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed")]
     pub arguments: Option<Cow<'a, str>>,
 }
 
@@ -206,7 +220,7 @@ impl Accumulator {
             ..ChunkEffect::default()
         };
         for choice in chunk.choices {
-            let acc = self.choices.entry(choice.index).or_default();
+            let acc = self.choices.entry(choice.index.unwrap_or(0)).or_default();
             if let Some(delta) = choice.delta {
                 effect.progress |= merge_delta(acc, delta);
             }
@@ -425,14 +439,7 @@ mod tests {
     use super::*;
 
     fn add(acc: &mut Accumulator, text: &str) -> ChunkEffect {
-        #[derive(Deserialize)]
-        struct UsageOnly<'a> {
-            #[serde(default, borrow)]
-            usage: Option<&'a RawValue>,
-        }
-        let mut chunk: ChunkIn = serde_json::from_str(text).unwrap();
-        chunk.usage = serde_json::from_str::<UsageOnly>(text).unwrap().usage;
-        acc.add(chunk)
+        acc.add(serde_json::from_str(text).unwrap())
     }
 
     #[test]

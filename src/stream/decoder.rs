@@ -9,18 +9,12 @@
 use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::response::error_from_in_band;
-use crate::stream::accumulate::{Accumulator, ChunkIn};
+use crate::stream::accumulate::Accumulator;
+use crate::stream::chunk::Chunk;
 use crate::stream::sse::{SseItem, SseParser};
-
-/// One chunk, parsed once: the accumulator reads it by reference and the Python facade
-/// reads its fields lazily from the same tree (`bindings::chunk`).
-pub type Chunk = Arc<Value>;
 
 /// Decodes one stream attempt.
 #[derive(Debug, Default)]
@@ -37,49 +31,6 @@ pub struct StreamDecoder {
     pub progressed: bool,
 }
 
-fn not_a_chunk(err: &serde_json::Error) -> Error {
-    Error::new(
-        ErrorKind::InvalidResponse,
-        format!("a stream event is not a JSON chunk: {err}"),
-    )
-}
-
-/// An event's data as a JSON object (anything else is not a chunk).
-fn parse_chunk(data: &str) -> Result<Value, Error> {
-    match serde_json::from_str::<Value>(data) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(Error::new(
-            ErrorKind::InvalidResponse,
-            format!(
-                "a stream event is not a JSON chunk: a JSON {}",
-                json_type(&other)
-            ),
-        )),
-        Err(err) => Err(not_a_chunk(&err)),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// `usage` of a chunk's text, exactly as sent.
-fn raw_usage(data: &str) -> Option<&RawValue> {
-    #[derive(Deserialize)]
-    struct UsageOnly<'a> {
-        #[serde(default, borrow)]
-        usage: Option<&'a RawValue>,
-    }
-    serde_json::from_str::<UsageOnly>(data).ok()?.usage
-}
-
 impl StreamDecoder {
     pub fn new() -> Self {
         Self::default()
@@ -92,7 +43,7 @@ impl StreamDecoder {
         &mut self,
         bytes: &[u8],
         acc: &mut Accumulator,
-        out: &mut Vec<Chunk>,
+        out: &mut Vec<Arc<Chunk>>,
         headers: &HeaderMap,
     ) -> Result<(), Error> {
         let mut items = std::mem::take(&mut self.items);
@@ -115,33 +66,20 @@ impl StreamDecoder {
                         self.done = true;
                         continue;
                     }
-                    let value = match parse_chunk(&data) {
-                        Ok(value) => value,
+                    let (chunk, effect) = match Chunk::parse(data, |parsed| acc.add(parsed)) {
+                        Ok(parsed) => parsed,
                         Err(err) => {
                             result = Err(err);
                             break;
                         }
                     };
-                    let mut chunk = match ChunkIn::deserialize(&value) {
-                        Ok(chunk) => chunk,
-                        Err(err) => {
-                            result = Err(not_a_chunk(&err));
-                            break;
-                        }
-                    };
-                    if value.get("usage").is_some_and(|usage| !usage.is_null()) {
-                        // The usage chunk (one per stream) is re-read as text so that
-                        // `usage.cost` stays exactly as sent (a tree holds it as f64).
-                        chunk.usage = raw_usage(&data);
-                    }
-                    let effect = acc.add(chunk);
                     if let Some(error) = effect.error {
                         result = Err(error_from_in_band(headers, &error));
                         break;
                     }
                     self.progressed |= effect.progress;
                     self.finished |= effect.finished;
-                    out.push(Arc::new(value));
+                    out.push(Arc::new(chunk));
                 }
             }
         }
@@ -176,27 +114,30 @@ impl StreamDecoder {
 mod tests {
     use super::*;
 
-    const MIDSTREAM_ERROR: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_midstream_error_minimax_free.interaction0.sse"
-    );
-    const TOOL_CALL: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction1.sse"
-    );
-    const ANSWER: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
-    );
-    const VERTEX: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0.sse"
-    );
-    const WEB_SEARCH: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_web_search_server_tool_usage.interaction0.sse"
-    );
-    const LONG: &str = include_str!(
-        "../../tests/fixtures/openrouter-traffic/pydantic-ai__stream_long_with_encrypted_reasoning.interaction0.sse"
-    );
+    /// A recorded OpenRouter stream of `tests/fixtures/openrouter-traffic`.
+    macro_rules! traffic {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../tests/fixtures/openrouter-traffic/",
+                $name,
+                ".sse"
+            ))
+        };
+    }
+
+    const MIDSTREAM_ERROR: &str =
+        traffic!("pydantic-ai__stream_midstream_error_minimax_free.interaction0");
+    const TOOL_CALL: &str =
+        traffic!("llm-openrouter__chat_stream_tool_call_then_answer.interaction1");
+    const ANSWER: &str = traffic!("llm-openrouter__chat_stream_tool_call_then_answer.interaction2");
+    const VERTEX: &str =
+        traffic!("pydantic-ai__stream_reasoning_anthropic_via_vertex.interaction0");
+    const WEB_SEARCH: &str =
+        traffic!("pydantic-ai__stream_web_search_server_tool_usage.interaction0");
+    const LONG: &str = traffic!("pydantic-ai__stream_long_with_encrypted_reasoning.interaction0");
 
     struct Run {
-        chunks: Vec<Chunk>,
+        chunks: Vec<Arc<Chunk>>,
         acc: Accumulator,
         decoder: StreamDecoder,
         error: Option<Error>,
@@ -239,7 +180,7 @@ mod tests {
                 .contains("greeting"));
             assert_eq!(value["usage"]["total_tokens"], 53);
             assert_eq!(run.acc.cost_text().as_deref(), Some("0"));
-            assert!(run.chunks.iter().all(|c| c.get("error").is_none()));
+            assert!(run.chunks.iter().all(|c| c.tree().get("error").is_none()));
         }
     }
 

@@ -1,8 +1,10 @@
 //! Streamed completions, in the order bytes flow: the sans-IO SSE parser ([`sse`]), the
-//! OpenRouter stream semantics on top of it ([`decoder`]), merging chunks into the whole
-//! completion ([`accumulate`]) and the read loop that drives a chain ([`reader`]).
+//! OpenRouter stream semantics on top of it ([`decoder`]), each chunk parsed once into a
+//! typed view ([`chunk`]), merging chunks into the whole completion ([`accumulate`]) and
+//! the read loop that drives a chain ([`reader`]).
 
 pub mod accumulate;
+pub mod chunk;
 pub mod decoder;
 pub mod reader;
 pub mod sse;

@@ -21,7 +21,8 @@ use crate::failover::{
 };
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
-use crate::stream::decoder::{Chunk, StreamDecoder};
+use crate::stream::chunk::Chunk;
+use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, version_name, Transport};
 
 /// Batches in flight between the reader task and the consumer: enough to keep the
@@ -40,7 +41,7 @@ const DRAIN_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub enum StreamMsg {
     /// Parsed chunks, in order.
-    Batch(Vec<Chunk>),
+    Batch(Vec<Arc<Chunk>>),
     /// The stream ended normally; every attempt of the chain.
     End(Vec<Attempt>),
     /// The stream failed (before content: the chain's error; after: kind `Stream`).
@@ -71,7 +72,7 @@ struct Committed {
     response: reqwest::Response,
     headers: HeaderMap,
     decoder: StreamDecoder,
-    pending: Vec<Chunk>,
+    pending: Vec<Arc<Chunk>>,
     started: Instant,
     ended: bool,
     /// A failure in the same read that brought the first content: raised after it.
@@ -291,6 +292,14 @@ pub async fn run_stream(
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
     let mut delivered: usize = 0;
+    // When to look at the clock: the idle deadline (from the last progress) or the total
+    // one, whichever is first. One timer serves the whole loop and is moved only when it
+    // fires early: arming a timer per read cost more than parsing what the read brought.
+    let wake_at = |last_progress: Instant| match (idle_limit.map(|l| last_progress + l), deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut timer = wake_at(last_progress).map(|at| Box::pin(tokio::time::sleep_until(at.into())));
     while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
             last_progress = Instant::now();
@@ -303,14 +312,19 @@ pub async fn run_stream(
         if stream.decoder.done {
             break;
         }
-        let idle_deadline = idle_limit.map(|limit| last_progress + limit);
-        let wake = match (idle_deadline, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let read = match wake {
-            Some(at) => timeout_at(at.into(), stream.response.chunk()).await,
-            None => Ok(stream.response.chunk().await),
+        let read = loop {
+            let Some(timer) = timer.as_mut() else {
+                break Ok(stream.response.chunk().await);
+            };
+            tokio::select! {
+                biased;
+                read = stream.response.chunk() => break Ok(read),
+                () = timer.as_mut() => match wake_at(last_progress) {
+                    // Progress moved the deadline since the timer was set: follow it.
+                    Some(at) if Instant::now() < at => timer.as_mut().reset(at.into()),
+                    _ => break Err(()),
+                },
+            }
         };
         match read {
             Err(_) => {

@@ -1,0 +1,223 @@
+//! One streamed chunk, parsed once: the event's JSON text plus a compact typed view of the
+//! fields a consumer reads on every chunk (ids, role, content, reasoning, finish reasons).
+//!
+//! The view's strings point into the text wherever the JSON has no escapes, so a chunk is
+//! two allocations (text, choices) whatever its shape. Fields read rarely (usage, tool
+//! calls, logprobs, unknown fields) are not kept twice: [`Chunk::tree`] parses the text on
+//! first use.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind};
+use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn};
+
+/// A string field: where it sits in the chunk's text, or decoded (it had escapes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    Span { start: u32, len: u32 },
+    Decoded(Box<str>),
+}
+
+/// The typed view of one choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChoiceView {
+    pub index: Option<u32>,
+    /// The choice has a `delta` object.
+    pub has_delta: bool,
+    pub role: Option<Text>,
+    pub content: Option<Text>,
+    pub reasoning: Option<Text>,
+    pub refusal: Option<Text>,
+    pub finish_reason: Option<Text>,
+    pub native_finish_reason: Option<Text>,
+}
+
+/// One parsed chunk.
+#[derive(Debug)]
+pub struct Chunk {
+    text: String,
+    pub id: Option<Text>,
+    pub object: Option<Text>,
+    pub model: Option<Text>,
+    pub provider: Option<Text>,
+    pub system_fingerprint: Option<Text>,
+    pub service_tier: Option<Text>,
+    pub created: Option<i64>,
+    pub choices: Vec<ChoiceView>,
+    tree: OnceLock<Value>,
+}
+
+impl PartialEq for Chunk {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+/// Where `field` sits in `text`, when it borrows from it.
+fn text_of(text: &str, field: Option<&Cow<'_, str>>) -> Option<Text> {
+    let field = field?;
+    let base = text.as_ptr() as usize;
+    match field {
+        Cow::Borrowed(part) => {
+            let start = (part.as_ptr() as usize).wrapping_sub(base);
+            match (u32::try_from(start), u32::try_from(part.len())) {
+                (Ok(start), Ok(len)) if start as usize + part.len() <= text.len() => {
+                    Some(Text::Span { start, len })
+                }
+                _ => Some(Text::Decoded((*part).into())),
+            }
+        }
+        Cow::Owned(decoded) => Some(Text::Decoded(decoded.as_str().into())),
+    }
+}
+
+impl ChoiceView {
+    /// A choice with nothing in it.
+    pub const EMPTY: Self = Self {
+        index: None,
+        has_delta: false,
+        role: None,
+        content: None,
+        reasoning: None,
+        refusal: None,
+        finish_reason: None,
+        native_finish_reason: None,
+    };
+
+    fn of(text: &str, choice: &ChoiceIn<'_>) -> Self {
+        let delta = choice.delta.as_ref();
+        let field = |get: for<'d> fn(&'d DeltaIn<'_>) -> Option<&'d Cow<'d, str>>| {
+            delta.and_then(|d| text_of(text, get(d)))
+        };
+        Self {
+            index: choice.index,
+            has_delta: delta.is_some(),
+            role: field(|d| d.role.as_ref()),
+            content: field(|d| d.content.as_ref()),
+            reasoning: field(|d| d.reasoning.as_ref()),
+            refusal: field(|d| d.refusal.as_ref()),
+            finish_reason: text_of(text, choice.finish_reason.as_ref()),
+            native_finish_reason: text_of(text, choice.native_finish_reason.as_ref()),
+        }
+    }
+}
+
+impl Chunk {
+    /// Parse an event's data (once): `merge` gets the parsed chunk (borrowing from the
+    /// text) after the view has been taken from it.
+    pub fn parse<R>(
+        text: String,
+        merge: impl FnOnce(ChunkIn<'_>) -> R,
+    ) -> Result<(Self, R), Error> {
+        let not_a_chunk = |why: &dyn std::fmt::Display| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("a stream event is not a JSON chunk: {why}"),
+            )
+        };
+        // serde would read an array into the all-defaults struct: insist on an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(not_a_chunk(&"not a JSON object"));
+        }
+        let parsed: ChunkIn = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
+        let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
+        let id = view(parsed.id.as_ref());
+        let object = view(parsed.object.as_ref());
+        let model = view(parsed.model.as_ref());
+        let provider = view(parsed.provider.as_ref());
+        let system_fingerprint = view(parsed.system_fingerprint.as_ref());
+        let service_tier = view(parsed.service_tier.as_ref());
+        let created = parsed.created;
+        let choices = parsed
+            .choices
+            .iter()
+            .map(|choice| ChoiceView::of(&text, choice))
+            .collect();
+        let merged = merge(parsed);
+        let chunk = Self {
+            text,
+            id,
+            object,
+            model,
+            provider,
+            system_fingerprint,
+            service_tier,
+            created,
+            choices,
+            tree: OnceLock::new(),
+        };
+        Ok((chunk, merged))
+    }
+
+    /// The event's JSON text, exactly as received.
+    pub fn json(&self) -> &str {
+        &self.text
+    }
+
+    /// The string a view field stands for.
+    pub fn str<'a>(&'a self, field: &'a Text) -> &'a str {
+        match field {
+            Text::Span { start, len } => {
+                let start = *start as usize;
+                self.text.get(start..start + *len as usize).unwrap_or("")
+            }
+            Text::Decoded(text) => text,
+        }
+    }
+
+    /// The whole chunk as a JSON tree, parsed on first use (for the fields the view
+    /// leaves out).
+    pub fn tree(&self) -> &Value {
+        self.tree
+            .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn chunk(text: &str) -> Chunk {
+        Chunk::parse(text.to_owned(), |_| ()).unwrap().0
+    }
+
+    #[test]
+    fn fields_point_into_the_text_or_are_decoded() {
+        let c = chunk(
+            r#"{"id":"gen-1","created":7,"choices":[{"index":0,"delta":{"role":"assistant","content":"a\"b"},"finish_reason":null}]}"#,
+        );
+        assert!(matches!(c.id, Some(Text::Span { .. })));
+        assert_eq!(c.str(c.id.as_ref().unwrap()), "gen-1");
+        assert_eq!(c.created, Some(7));
+        let choice = &c.choices[0];
+        assert!(choice.has_delta);
+        assert_eq!(choice.index, Some(0));
+        assert_eq!(c.str(choice.role.as_ref().unwrap()), "assistant");
+        assert!(matches!(choice.content, Some(Text::Decoded(_))));
+        assert_eq!(c.str(choice.content.as_ref().unwrap()), "a\"b");
+        assert_eq!(choice.finish_reason, None);
+        assert_eq!(c.tree()["choices"][0]["delta"]["content"], "a\"b");
+    }
+
+    #[test]
+    fn a_choice_without_delta_or_index() {
+        let c = chunk(r#"{"choices":[{"finish_reason":"stop"}],"usage":{"cost":1}}"#);
+        let choice = &c.choices[0];
+        assert!(!choice.has_delta);
+        assert_eq!(choice.index, None);
+        assert_eq!(c.str(choice.finish_reason.as_ref().unwrap()), "stop");
+        assert_eq!(c.tree()["usage"]["cost"], 1);
+    }
+
+    #[test]
+    fn only_objects_are_chunks() {
+        for text in ["[]", "3", "\"x\"", "{bad"] {
+            let err = Chunk::parse(text.to_owned(), |_| ()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        }
+    }
+}

@@ -17,7 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::Value;
 
-use super::errors::json_to_py as to_py;
+use super::json::from_value;
 use crate::stream::chunk::{ChoiceView, Chunk, Text};
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -33,7 +33,7 @@ fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
 /// A scalar field: `None` when absent, else the plain value.
 fn scalar<'py>(py: Python<'py>, node: &Value, key: &str) -> PyResult<Bound<'py, PyAny>> {
     match node.get(key) {
-        Some(value) => to_py(py, value),
+        Some(value) => from_value(py, value),
         None => Ok(py.None().into_bound(py)),
     }
 }
@@ -58,7 +58,7 @@ fn model<'py>(
         if !item.is_object() {
             return Err(wrong_type(owner, what, "object"));
         }
-        model_class(py, class)?.call1((to_py(py, item)?,))
+        model_class(py, class)?.call1((from_value(py, item)?,))
     };
     match (node.get(key), many) {
         (None | Some(Value::Null), _) => Ok(py.None().into_bound(py)),
@@ -77,7 +77,7 @@ fn model<'py>(
 /// The Python model equivalent to a node (an empty one for a missing or null node).
 fn python_model<'py>(py: Python<'py>, class: &str, node: &Value) -> PyResult<Bound<'py, PyAny>> {
     let data = if node.is_object() {
-        to_py(py, node)?
+        from_value(py, node)?
     } else {
         PyDict::new(py).into_any()
     };
@@ -96,7 +96,7 @@ fn fallback<'py>(
         return Err(PyAttributeError::new_err(name.to_owned()));
     }
     if let Some(value) = node.get(name) {
-        return to_py(py, value);
+        return from_value(py, value);
     }
     python_model(py, class, node)?.getattr(name)
 }

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-use super::chunk::to_py;
+use super::json::from_value;
 use super::records::attempt_list;
 use crate::error::Error;
 use crate::failover::{answer_cost, Attempt, ChainError};
@@ -47,7 +47,10 @@ fn build(
             kwargs.set_item("message", error.message())?;
             kwargs.set_item("status", details.status)?;
             let json = |value: &Option<serde_json::Value>| {
-                value.as_ref().map(|value| to_py(py, value)).transpose()
+                value
+                    .as_ref()
+                    .map(|value| from_value(py, value))
+                    .transpose()
             };
             kwargs.set_item("code", json(&details.code)?)?;
             kwargs.set_item("metadata", json(&details.metadata)?)?;

@@ -1,6 +1,7 @@
-//! JSON text straight to the plain Python objects `json.loads` gives (dict, list, str,
-//! int, float, bool, None), in one pass with no tree in between: how a non-streamed
-//! answer's body becomes the dict behind `ChatCompletion`.
+//! JSON to the plain Python objects `json.loads` gives (dict, list, str, int, float,
+//! bool, None): from text in one pass with no tree in between (how a non-streamed
+//! answer's body becomes the dict behind `ChatCompletion`), or from an already parsed
+//! `serde_json::Value` (a chunk's rare fields, an error's metadata).
 //!
 //! Numbers are read as serde_json reads them: floats correctly rounded (the
 //! `float_roundtrip` feature), integers up to 64 bits exact (larger ones, which no chat
@@ -12,6 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 /// Parse `text` (one JSON value) into Python objects.
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
@@ -21,6 +23,34 @@ pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         .and_then(|value| reader.end().map(|()| value))
         .map_err(|err| PyValueError::new_err(format!("invalid JSON: {err}")))?;
     Ok(value)
+}
+
+/// An already parsed JSON value as Python objects.
+pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (_, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(from_value(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, from_value(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
 }
 
 /// Builds one JSON value as a Python object.

@@ -196,7 +196,13 @@ GROUPS: dict[str, Group] = {
     "stream-16x1000": Group(unit="chunk", rate="chunks/s", target_share=10),
     # Peak RSS of a fresh process holding 500 open streams (test_memory.py); "rate" is
     # the memory per open stream, the target is absolute (<= 45 MB, below aiohttp).
-    "stream-memory-500": Group(unit="process", rate="KB per open stream", target_share=1, metric="peak RSS MB"),
+    "stream-memory-500": Group(
+        unit="process",
+        rate="KB per open stream",
+        target_share=1,
+        metric="peak RSS MB",
+        title="peak memory with 500 open streams",
+    ),
     # S3 (test_sequential.py): one request at a time, p50 latency; ratios against wrk.
     "sequential": Group(
         unit="request",

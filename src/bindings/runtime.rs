@@ -38,8 +38,13 @@ pub fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The extension's one multi-threaded runtime, created on first use (and again on first
-/// use in a forked child).
+/// The extension's one runtime, created on first use (and again on first use in a forked
+/// child). One I/O worker: the Python side (one GIL) needs far more CPU per request than
+/// the I/O does, so a second worker buys no throughput; and with one worker the task that
+/// gives an HTTP/1.1 connection back to the pool after a stream's body ends always runs
+/// before the stream's reader reports the end (the reader yields once), so the caller's
+/// next request reuses that connection. With two workers that task could sit on a
+/// descheduled thread and the next request opened a second connection.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     let generation = fork_generation();
     let mut current = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -48,6 +53,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
         _ => {
             let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(
                 tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
                     .enable_all()
                     .thread_name("fastrouter-io")
                     .build()

@@ -299,6 +299,10 @@ pub async fn run_stream(
             return;
         }
     };
+    // Only opening needs these; the request holds the whole prompt, which an open stream
+    // should not keep (memory per open stream, issue 11).
+    drop(request);
+    drop(transport);
 
     *shared
         .response_headers

@@ -362,7 +362,14 @@ where
                 .then(|| crate::hedge::plan(request, honour_breakers))
                 .flatten();
             let (finished, extra) = match hedge {
-                Some(plan) => crate::hedge::race(request, &attempt, &body, remaining, plan).await,
+                // Boxed: a race holds two attempts at once; inline, every chain walk
+                // (and every opening stream) would carry room for both (issue 11).
+                Some(plan) => {
+                    Box::pin(crate::hedge::race(
+                        request, &attempt, &body, remaining, plan,
+                    ))
+                    .await
+                }
                 None => {
                     let started = Instant::now();
                     let outcome = attempt(model.clone(), body.clone(), remaining).await;

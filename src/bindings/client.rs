@@ -1,5 +1,6 @@
 //! `NativeClient`: the pooled transport and model chains, as async and blocking calls.
 
+use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -186,11 +187,11 @@ async fn chat_task(
     complete(&transport, &request, &backoff).await
 }
 
-/// A streamed chat completion, once committed.
-async fn stream_task(
+/// A streamed chat completion, once committed (its reader task starts now).
+fn stream_task(
     (transport, request, backoff): (Transport, ChatRequest, Backoff),
-) -> Result<NativeStream, StreamFailure> {
-    open_stream(transport, request, backoff).await
+) -> impl Future<Output = Result<NativeStream, StreamFailure>> + Send + 'static {
+    open_stream(transport, request, backoff)
 }
 
 /// A GET's body (`None` for 304 Not Modified) and the response's `ETag` / `Last-Modified`

@@ -1,6 +1,7 @@
 //! `NativeStream`: the consumer side of a streamed chat completion. Each `next_batch`
 //! returns *every* chunk already parsed, so one wake-up of Python carries many chunks.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
@@ -181,13 +182,17 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Start the reader task and wait until the stream is committed (first content, a clean
+/// Start the reader task, then wait until the stream is committed (first content, a clean
 /// end, or a failure of the whole chain, raised here like a non-streaming error).
-pub async fn open_stream(
+///
+/// The task is spawned here, not in the returned future: an `async fn` would keep the
+/// reader's inputs in its own state (~3.8 KB) until the stream opened, on top of the
+/// reader task's copy (memory per opening stream, issue 11).
+pub fn open_stream(
     transport: Transport,
     request: ChatRequest,
     backoff: Backoff,
-) -> Result<NativeStream, StreamFailure> {
+) -> impl Future<Output = Result<NativeStream, StreamFailure>> + Send + 'static {
     let shared = Arc::new(StreamShared::default());
     let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
     let task = AbortOnDrop {
@@ -200,6 +205,15 @@ pub async fn open_stream(
         )),
         armed: true,
     };
+    committed(shared, task, receiver)
+}
+
+/// Wait for the reader task's first message: the stream is open, or it failed.
+async fn committed(
+    shared: Arc<StreamShared>,
+    task: AbortOnDrop,
+    receiver: mpsc::Receiver<StreamMsg>,
+) -> Result<NativeStream, StreamFailure> {
     let mut consumer = Consumer {
         receiver,
         ending: Ending::Running,

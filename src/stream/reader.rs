@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
@@ -106,7 +106,7 @@ async fn open(
     let first_deadline = first_token_limit.map_or(far, |limit| started + limit);
     let keepalives = || shared.keepalives.load(Ordering::Relaxed);
 
-    let response = timeout_at(
+    let mut response = timeout_at(
         first_deadline.into(),
         transport.send_chat_streaming(entry, path, body, headers),
     )
@@ -139,7 +139,7 @@ async fn open(
     }
 
     let mut committed = Committed {
-        headers: response.headers().clone(),
+        headers: detached(&std::mem::take(response.headers_mut())),
         response,
         decoder: StreamDecoder::new(),
         pending: Vec::new(),
@@ -179,6 +179,21 @@ async fn open(
         }
     }
     Ok(committed)
+}
+
+/// A copy of `headers` that shares no memory with them. hyper parses header values as
+/// slices of the connection's first read buffer (8 KB); a stream that kept them would
+/// keep that buffer for its whole life and make hyper allocate another to read the body.
+fn detached(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let Ok(mut owned) = HeaderValue::from_bytes(value.as_bytes()) else {
+            continue; // cannot happen: the bytes came from a valid value
+        };
+        owned.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), owned);
+    }
+    copy
 }
 
 fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Result<(), Error> {
@@ -284,6 +299,10 @@ pub async fn run_stream(
             return;
         }
     };
+    // Only opening needs these; the request holds the whole prompt, which an open stream
+    // should not keep (memory per open stream, issue 11).
+    drop(request);
+    drop(transport);
 
     *shared
         .response_headers

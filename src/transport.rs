@@ -339,10 +339,13 @@ impl Transport {
         path: &str,
         body: Option<Bytes>,
         extra_headers: &HeaderMap,
-    ) -> Result<reqwest::RequestBuilder> {
+    ) -> Result<reqwest::Request> {
         self.request_to(&self.openrouter, method, path, body, extra_headers)
     }
 
+    /// The request, built directly (not through `RequestBuilder`, which would copy the
+    /// target's headers into a fresh map one by one): the chat URL parsed once per
+    /// client, the target's headers cloned once, the body moved in.
     fn request_to(
         &self,
         target: &Target,
@@ -350,23 +353,31 @@ impl Transport {
         path: &str,
         body: Option<Bytes>,
         extra_headers: &HeaderMap,
-    ) -> Result<reqwest::RequestBuilder> {
+    ) -> Result<reqwest::Request> {
         if !(method == Method::GET && is_public(path)) {
             Self::require_key(target)?;
         }
-        let request = if path == CHAT_PATH {
-            self.http.request(method, target.chat_url.clone())
+        let mut request = if path == CHAT_PATH {
+            reqwest::Request::new(method, target.chat_url.clone())
         } else {
             let url = format!("{}/{}", target.base_url, path.trim_start_matches('/'));
-            self.http.request(method, url)
+            self.http
+                .request(method, url)
+                .build()
+                .map_err(|err| diagnose::transport_error(err, &self.route))?
         };
-        let mut request = request.headers(target.headers.clone());
+        let headers = request.headers_mut();
+        *headers = target.headers.clone();
         if !extra_headers.is_empty() {
-            request = request.headers(extra_headers.clone());
+            // The caller's headers replace the target's of the same name.
+            for name in extra_headers.keys() {
+                headers.remove(name);
+            }
+            for (name, value) in extra_headers {
+                headers.append(name.clone(), value.clone());
+            }
         }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
+        *request.body_mut() = body.map(reqwest::Body::from);
         Ok(request)
     }
 
@@ -381,10 +392,14 @@ impl Transport {
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
         let target = self.target_for(entry)?;
-        let request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
-        let response = request
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
+        let mut request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
+        request.headers_mut().append(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let response = self
+            .http
+            .execute(request)
             .await
             .map_err(|err| diagnose::transport_error(err, &self.route))?;
         match diagnose::proxy_status_error(response.status().as_u16(), &self.route) {
@@ -423,12 +438,13 @@ impl Transport {
 
     async fn exchange(
         &self,
-        request: reqwest::RequestBuilder,
+        request: reqwest::Request,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let exchange = async {
-            let mut response = request
-                .send()
+            let mut response = self
+                .http
+                .execute(request)
                 .await
                 .map_err(|err| diagnose::transport_error(err, &self.route))?;
             let status = response.status();

@@ -8,7 +8,7 @@ costs one wake-up.
 How the loop is woken depends on the loop:
 
 - ``loop.add_reader`` (selector loops on Unix, uvloop): the queue writes one byte to a
-  socket the loop watches. Tokio threads never wait for the GIL. The default.
+  pipe the loop watches. Tokio threads never wait for the GIL. The default.
 - no ``add_reader`` (it raises ``NotImplementedError``, e.g. Windows' proactor loop): the
   queue calls ``loop.call_soon_threadsafe(drain)`` from the tokio thread that finished
   first, taking the GIL once per idle-to-busy transition. Chosen automatically; batching
@@ -43,10 +43,10 @@ class _LoopQueue:
             self.native = CompletionQueue()
             fileno = self.native.fileno()
             if fileno is None:
-                raise NotImplementedError("no socket to watch")
+                raise NotImplementedError("no pipe to watch")
             loop.add_reader(fileno, self._drain)
         except NotImplementedError:
-            # No add_reader on this loop (or no socket pair on this platform): wake it
+            # No add_reader on this loop (or no pipe on this platform): wake it
             # with call_soon_threadsafe from the completing side instead.
             self.native = CompletionQueue(wake=functools.partial(loop.call_soon_threadsafe, self._drain))
 

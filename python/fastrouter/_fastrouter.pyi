@@ -304,7 +304,7 @@ class CompletionQueue:
 
     def __new__(cls, wake: Callable[[], object] | None = None) -> CompletionQueue: ...
     def fileno(self) -> int | None:
-        """The socket to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
+        """The pipe to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
     def drain(self) -> list[tuple[int, bool, Any]]:
         """Every finished result as ``(id, ok, value)``; ``value`` is the exception when
         not ``ok``."""

@@ -1,7 +1,7 @@
 //! The asyncio bridge: results of Rust tasks reach the event loop in batches.
 //!
 //! A finished task pushes a conversion closure onto the queue and, if the queue was idle,
-//! wakes the event loop once (see [`Wake`]: a byte on a socket the loop watches with
+//! wakes the event loop once (see [`Wake`]: a byte on a pipe the loop watches with
 //! `loop.add_reader`, or `loop.call_soon_threadsafe` where there is no `add_reader`).
 //! The loop thread then drains *every* finished result in one wake-up and converts them
 //! with the GIL it already holds. There is no extra thread hop per request (which a
@@ -84,13 +84,13 @@ impl TaskHandle {
 
 #[pymethods]
 impl CompletionQueue {
-    /// A queue woken through a socket, or by calling `wake()` when given.
+    /// A queue woken through a pipe, or by calling `wake()` when given.
     #[new]
     #[pyo3(signature = (wake=None))]
     fn new(wake: Option<Py<PyAny>>) -> PyResult<Self> {
         let wake = match wake {
             Some(callback) => Wake::Callback(callback),
-            None => Wake::socket()?,
+            None => Wake::pipe()?,
         };
         Ok(Self {
             inner: Arc::new(Inner {

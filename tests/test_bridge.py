@@ -5,6 +5,8 @@ resolving its awaitable (or blocking call) with a typed error instead of hanging
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from decimal import Decimal
 from typing import Any
 
@@ -100,3 +102,15 @@ def test_the_answer_cost_is_the_cores(server: MockServer, client: fastrouter.Cli
     assert reply.cost == Decimal("0.0012345")
     assert [a.status for a in reply.attempts] == [503, 200]
     assert reply.attempts[-1].cost == reply.cost
+
+
+def test_the_wake_up_pipe_never_blocks_the_loop() -> None:
+    # The loop watches a non-blocking pipe: draining an idle queue (nothing written, or
+    # the byte already consumed) returns at once instead of blocking the event loop.
+    queue = _fastrouter.CompletionQueue()
+    fileno = queue.fileno()
+    assert fileno is not None
+    assert stat.S_ISFIFO(os.fstat(fileno).st_mode)
+    assert not os.get_blocking(fileno)
+    assert queue.drain() == []
+    assert queue.drain() == []

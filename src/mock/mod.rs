@@ -38,6 +38,8 @@ pub use tls::CertKind;
 
 /// Requests bigger than this are refused (the mock must not be a memory sink).
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Connections waiting to be accepted (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 1024;
 /// Outcomes queued under this name apply to any model without a queue of its own.
 pub const ANY_MODEL: &str = "*";
 
@@ -158,8 +160,19 @@ pub struct MockServer {
 impl MockServer {
     /// Bind now (so the port is known at once) and serve on `runtime`.
     pub fn start(runtime: &tokio::runtime::Handle, config: MockConfig) -> io::Result<Self> {
-        let listener = std::net::TcpListener::bind(config.addr)?;
-        listener.set_nonblocking(true)?;
+        // std's `TcpListener::bind` listens with a backlog of 128: a burst of more new
+        // connections (a benchmark opening 500 streams at once) has the rest dropped and
+        // retried by the client a second later. A real server's queue is longer.
+        let listener = {
+            let _guard = runtime.enter();
+            let socket = match config.addr {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(config.addr)?;
+            socket.listen(LISTEN_BACKLOG)?
+        };
         let addr = listener.local_addr()?;
         let tls = config.tls.map(tls::MockTls::generate).transpose()?;
         let (ca_pem, acceptor) = match tls {
@@ -180,10 +193,6 @@ impl MockServer {
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
-        let listener = {
-            let _guard = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
         // The mock server is a test fixture on the runtime it was handed, not a request.
         #[allow(clippy::disallowed_methods)]
         runtime.spawn(serve(

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
 use crate::error::{Error, ErrorDetails, ErrorKind};
@@ -21,6 +20,7 @@ use crate::failover::{
 };
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
+use crate::stream::channel::Sender;
 use crate::stream::chunk::Chunk;
 use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, version_name, Transport};
@@ -250,7 +250,7 @@ pub async fn run_stream(
     request: ChatRequest,
     backoff: Backoff,
     shared: Arc<StreamShared>,
-    sink: mpsc::Sender<StreamMsg>,
+    sink: Sender<StreamMsg>,
 ) {
     let timeouts = request.timeouts;
     let first_token_limit = timeouts.first_token.or(timeouts.attempt);

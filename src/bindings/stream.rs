@@ -360,7 +360,8 @@ impl NativeStream {
             .response_headers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .as_deref()
+            .map(str::to_owned)
     }
 
     /// Keep-alive comments received so far.

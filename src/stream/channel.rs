@@ -170,15 +170,17 @@ mod tests {
     #[tokio::test]
     async fn delivers_in_order_then_reports_the_senders_end() {
         let (sender, mut receiver) = channel(2);
-        let producer = tokio::spawn(async move {
+        let producer = async move {
             for n in 0..100 {
                 assert!(sender.send(n).await.is_ok());
             }
-        });
-        for n in 0..100 {
-            assert_eq!(receiver.recv().await, Some(n));
-        }
-        assert!(producer.await.is_ok());
+        };
+        let consumer = async {
+            for n in 0..100 {
+                assert_eq!(receiver.recv().await, Some(n));
+            }
+        };
+        tokio::join!(producer, consumer);
         assert_eq!(receiver.recv().await, None);
         assert_eq!(receiver.try_recv(), Err(TryRecvError::Disconnected));
     }
@@ -188,7 +190,7 @@ mod tests {
         let (sender, mut receiver) = channel(1);
         assert!(sender.send(1).await.is_ok());
         let mut second = Box::pin(sender.send(2));
-        assert!(futures_poll_once(second.as_mut()).await.is_none());
+        assert!(poll_once(second.as_mut()).await.is_none());
         assert_eq!(receiver.try_recv(), Ok(1));
         assert_eq!(second.await, Ok(()));
         assert_eq!(receiver.try_recv(), Ok(2));
@@ -199,23 +201,23 @@ mod tests {
     async fn a_waiting_sender_learns_the_receiver_left() {
         let (sender, receiver) = channel(1);
         assert!(sender.send("kept").await.is_ok());
-        let waiting = tokio::spawn(async move { sender.send("refused").await });
-        tokio::task::yield_now().await;
+        let mut waiting = Box::pin(sender.send("refused"));
+        assert!(poll_once(waiting.as_mut()).await.is_none());
         drop(receiver);
-        assert_eq!(waiting.await.ok(), Some(Err("refused")));
+        assert_eq!(waiting.await, Err("refused"));
     }
 
     #[tokio::test]
     async fn a_waiting_receiver_learns_the_sender_left() {
         let (sender, mut receiver) = channel::<u8>(4);
-        let waiting = tokio::spawn(async move { receiver.recv().await });
-        tokio::task::yield_now().await;
+        let mut waiting = Box::pin(receiver.recv());
+        assert!(poll_once(waiting.as_mut()).await.is_none());
         drop(sender);
-        assert_eq!(waiting.await.ok(), Some(None));
+        assert_eq!(waiting.await, None);
     }
 
     /// Poll a future once: `Some(output)` if it is ready.
-    async fn futures_poll_once<F: std::future::Future + Unpin>(mut future: F) -> Option<F::Output> {
+    async fn poll_once<F: std::future::Future + Unpin>(mut future: F) -> Option<F::Output> {
         poll_fn(|cx| match std::pin::Pin::new(&mut future).poll(cx) {
             Poll::Ready(output) => Poll::Ready(Some(output)),
             Poll::Pending => Poll::Ready(None),

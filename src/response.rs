@@ -168,6 +168,24 @@ pub fn header_block(headers: &HeaderMap) -> String {
     block
 }
 
+/// The headers a [`header_block`] was made from (values that were not text stay lossy):
+/// an open stream keeps only the block, and rebuilds the map for an in-band error.
+pub fn headers_from_block(block: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for line in block.lines() {
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
 /// Build the error for a non-2xx response from its status, headers and body.
 pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let mut error = error_from_body(status, headers, body);
@@ -615,6 +633,22 @@ mod tests {
             error_from_response(429, &HeaderMap::new(), blip.as_bytes()).kind(),
             ErrorKind::RateLimited
         );
+    }
+
+    #[test]
+    fn header_block_round_trips() {
+        let h = headers(&[
+            ("x-generation-id", "gen-1"),
+            ("retry-after", "3"),
+            ("x-a", "1"),
+        ]);
+        let mut h2 = h.clone();
+        h2.append("x-a", reqwest::header::HeaderValue::from_static("2"));
+        for map in [h, h2] {
+            let block = header_block(&map);
+            assert_eq!(headers_from_block(&block), map);
+            assert_eq!(header_block(&headers_from_block(&block)), block);
+        }
     }
 
     #[test]

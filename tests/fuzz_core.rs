@@ -172,10 +172,10 @@ fn decode_stream(parts: &[&[u8]]) -> Decoded {
     let mut decoder = StreamDecoder::new();
     let mut acc = Accumulator::new();
     let mut chunks = Vec::new();
-    let headers = HeaderMap::new();
+    let headers = ""; // the response's header block: none
     let mut error = None;
     for part in parts {
-        if let Err(err) = decoder.feed(part, &mut acc, &mut chunks, &headers) {
+        if let Err(err) = decoder.feed(part, &mut acc, &mut chunks, headers) {
             error = Some(err);
             break;
         }

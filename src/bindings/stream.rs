@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::mpsc::{self, Receiver};
 use tokio::task::AbortHandle;
 
 use super::bridge::{CompletionQueue, TaskHandle};
@@ -17,6 +15,7 @@ use super::records::attempt_list;
 use super::runtime::{block_on, spawn_detached, spawn_reporting};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
+use crate::stream::channel::{channel, Receiver, TryRecvError};
 use crate::stream::chunk::Chunk;
 use crate::stream::reader::{run_stream, StreamMsg, StreamShared, CHANNEL_BATCHES};
 use crate::transport::Transport;
@@ -194,7 +193,7 @@ pub fn open_stream(
     backoff: Backoff,
 ) -> impl Future<Output = Result<NativeStream, StreamFailure>> + Send + 'static {
     let shared = Arc::new(StreamShared::default());
-    let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+    let (sender, receiver) = channel(CHANNEL_BATCHES);
     let task = AbortOnDrop {
         task: spawn_detached(run_stream(
             transport,
@@ -212,7 +211,7 @@ pub fn open_stream(
 async fn committed(
     shared: Arc<StreamShared>,
     task: AbortOnDrop,
-    receiver: mpsc::Receiver<StreamMsg>,
+    receiver: Receiver<StreamMsg>,
 ) -> Result<NativeStream, StreamFailure> {
     let mut consumer = Consumer {
         receiver,
@@ -361,7 +360,8 @@ impl NativeStream {
             .response_headers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .as_deref()
+            .map(str::to_owned)
     }
 
     /// Keep-alive comments received so far.

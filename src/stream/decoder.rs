@@ -8,10 +8,8 @@
 
 use std::sync::Arc;
 
-use reqwest::header::HeaderMap;
-
 use crate::error::{Error, ErrorKind};
-use crate::response::error_from_in_band;
+use crate::response::{error_from_in_band, headers_from_block};
 use crate::stream::accumulate::Accumulator;
 use crate::stream::chunk::Chunk;
 use crate::stream::sse::{SseItem, SseParser};
@@ -39,12 +37,13 @@ impl StreamDecoder {
     /// Feed bytes from the network. Chunks that are ready are parsed (once), merged into
     /// `acc` and pushed to `out`. An in-band error returns `Err` after every chunk
     /// before it was pushed; its own chunk (usage included) is merged into `acc`.
+    /// `headers` is the response's [`header_block`](crate::response::header_block).
     pub fn feed(
         &mut self,
         bytes: &[u8],
         acc: &mut Accumulator,
         out: &mut Vec<Arc<Chunk>>,
-        headers: &HeaderMap,
+        headers: &str,
     ) -> Result<(), Error> {
         let mut items = std::mem::take(&mut self.items);
         let parsed = self.parser.feed(bytes, &mut items);
@@ -74,7 +73,7 @@ impl StreamDecoder {
                         }
                     };
                     if let Some(error) = effect.error {
-                        result = Err(error_from_in_band(headers, &error));
+                        result = Err(error_from_in_band(&headers_from_block(headers), &error));
                         break;
                     }
                     self.progressed |= effect.progress;
@@ -151,10 +150,7 @@ mod tests {
             error: None,
         };
         for part in text.as_bytes().chunks(piece) {
-            if let Err(err) =
-                run.decoder
-                    .feed(part, &mut run.acc, &mut run.chunks, &HeaderMap::new())
-            {
+            if let Err(err) = run.decoder.feed(part, &mut run.acc, &mut run.chunks, "") {
                 run.error = Some(err);
                 return run;
             }

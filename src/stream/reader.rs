@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use tokio::sync::mpsc;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::time::timeout_at;
 
 use crate::error::{Error, ErrorDetails, ErrorKind};
@@ -21,6 +20,7 @@ use crate::failover::{
 };
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
+use crate::stream::channel::Sender;
 use crate::stream::chunk::Chunk;
 use crate::stream::decoder::StreamDecoder;
 use crate::transport::{read_bounded, version_name, Transport};
@@ -56,7 +56,7 @@ pub struct StreamShared {
     /// OpenRouter keep-alive comments received (liveness, not progress).
     pub keepalives: AtomicU64,
     /// The committed response's headers as `name: value` lines (`stream.response.headers`).
-    pub response_headers: Mutex<Option<String>>,
+    pub response_headers: Mutex<Option<Arc<str>>>,
 }
 
 impl StreamShared {
@@ -70,7 +70,9 @@ impl StreamShared {
 /// An attempt that reached its first content (or ended cleanly without any).
 struct Committed {
     response: reqwest::Response,
-    headers: HeaderMap,
+    /// The response's headers as a [`header_block`]: an open stream keeps this text, not
+    /// a header map (memory per open stream; in-band errors rebuild the map).
+    headers: Arc<str>,
     decoder: StreamDecoder,
     pending: Vec<Arc<Chunk>>,
     started: Instant,
@@ -138,8 +140,11 @@ async fn open(
         ));
     }
 
+    // Taken, not borrowed: hyper parses header values as slices of the connection's first
+    // read buffer (8 KB); keeping them would keep that buffer for the stream's whole life.
+    let headers = header_block(&std::mem::take(response.headers_mut())).into();
     let mut committed = Committed {
-        headers: detached(&std::mem::take(response.headers_mut())),
+        headers,
         response,
         decoder: StreamDecoder::new(),
         pending: Vec::new(),
@@ -179,21 +184,6 @@ async fn open(
         }
     }
     Ok(committed)
-}
-
-/// A copy of `headers` that shares no memory with them. hyper parses header values as
-/// slices of the connection's first read buffer (8 KB); a stream that kept them would
-/// keep that buffer for its whole life and make hyper allocate another to read the body.
-fn detached(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let Ok(mut owned) = HeaderValue::from_bytes(value.as_bytes()) else {
-            continue; // cannot happen: the bytes came from a valid value
-        };
-        owned.set_sensitive(value.is_sensitive());
-        copy.append(name.clone(), owned);
-    }
-    copy
 }
 
 fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Result<(), Error> {
@@ -250,7 +240,7 @@ pub async fn run_stream(
     request: ChatRequest,
     backoff: Backoff,
     shared: Arc<StreamShared>,
-    sink: mpsc::Sender<StreamMsg>,
+    sink: Sender<StreamMsg>,
 ) {
     let timeouts = request.timeouts;
     let first_token_limit = timeouts.first_token.or(timeouts.attempt);
@@ -307,7 +297,7 @@ pub async fn run_stream(
     *shared
         .response_headers
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(header_block(&stream.headers));
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(stream.headers.clone());
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
     let mut delivered: usize = 0;

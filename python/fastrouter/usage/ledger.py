@@ -84,7 +84,7 @@ class UsageEntry:
         """Build from every field's value in declaration order, skipping the frozen
         dataclass's per-field ``__setattr__`` (the ledger records one per request)."""
         entry = object.__new__(cls)
-        entry.__dict__.update(zip(_FIELD_NAMES, values, strict=False))
+        _set_dict(entry, "__dict__", dict(zip(_FIELD_NAMES, values, strict=False)))
         return entry
 
     @property
@@ -148,6 +148,9 @@ class UsageTotals:
 
 _COLUMNS = [f.name for f in fields(UsageEntry)]
 _FIELD_NAMES = tuple(_COLUMNS)
+_set_dict = object.__setattr__
+# Where the totals read an entry given as its fields' values (UsageLedger._record_values).
+_PROMPT, _COMPLETION, _COST = map(_FIELD_NAMES.index, ("prompt_tokens", "completion_tokens", "cost"))
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
 
@@ -252,6 +255,9 @@ class UsageLedger:
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
         self.read_only = read_only
+        # In memory, writable, recording as this class does: a request's books may hand an
+        # answer over as its fields' values (no UsageEntry built, _record_values).
+        self._packs = path is None and not read_only and type(self).record is UsageLedger.record
         if self.path is not None:
             import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
 
@@ -282,6 +288,19 @@ class UsageLedger:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
             self._add(entry)
+
+    def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
+        """:meth:`record` for an in-memory ledger (``_packs``), given the entry as its fields'
+        values in declaration order with a known ``cost`` (also as ``cost_units``, fixed
+        point) and no reliability, baseline or saved cost: the usual answer, recorded
+        without building its :class:`UsageEntry`."""
+        with self._lock:
+            self._entries.append_values(values, cost_units)
+            total = self._total
+            total.requests += 1
+            total.prompt_tokens += values[_PROMPT]
+            total.completion_tokens += values[_COMPLETION]
+            total.cost += values[_COST]
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking

@@ -136,6 +136,8 @@ _NotGiven = NotGiven
 
 
 def _model_chain(model: ModelArg) -> list[str]:
+    if type(model) is str and model:
+        return [model]  # the usual request: one model id
     if isinstance(model, str):
         chain = [model]
     elif isinstance(model, (list, tuple)):
@@ -551,12 +553,14 @@ class _ClientBase:
 
             params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
-        backends = self._backends
+        budgets = self._budgets
+        if cap is not None or budgets:
+            backends = self._backends
 
-        def lookup(entry: str) -> Model | None:
-            from .routing.backends import model_for
+            def lookup(entry: str) -> Model | None:
+                from .routing.backends import model_for
 
-            return model_for(entry, catalog, backends)
+                return model_for(entry, catalog, backends)
 
         if cap is not None:
             from .routing.plan import fit_cost_cap
@@ -570,8 +574,8 @@ class _ClientBase:
 
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
-            books = self._new_books(model, tags, stream, params)
-        if self._budgets:
+            books = self._new_books(model, tags, stream, params, budgets)
+        if budgets:
             from .usage.cost import chain_worst_case
 
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
@@ -623,7 +627,12 @@ class _ClientBase:
         return model, args, books, stream, cache, max_tokens, self._deadline(args)
 
     def _new_books(
-        self, model: ModelArg, tags: Sequence[str] | None, stream: bool, params: Mapping[str, Any]
+        self,
+        model: ModelArg,
+        tags: Sequence[str] | None,
+        stream: bool,
+        params: Mapping[str, Any],
+        budgets: BudgetBook | None = None,
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
@@ -631,11 +640,11 @@ class _ClientBase:
             _load_request_path()
         books_args = (
             self.usage,
-            self._budgets,
+            self._budgets if budgets is None else budgets,
             self._catalog_if_loaded,
             self._reconcile,
-            requested_name(model),
-            tuple(tags or ()),
+            model if type(model) is str else requested_name(model),
+            tuple(tags) if tags else (),
             stream,
             self._backends,
         )

@@ -191,6 +191,25 @@ def _jsonable(value: Any) -> Any:
 
 # One encoder for every request (``json.dumps`` with options builds a new one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable, allow_nan=False)
+# The same encoder's C core, called directly: ``JSONEncoder.encode`` builds a new one per
+# call. No circular-reference bookkeeping (no state shared between threads): a circular
+# body exhausts the recursion limit instead, and ``_ENCODER`` then says what is wrong.
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode_c = (
+    _c_encoder(None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    if _c_encoder is not None
+    else None
+)
+
+
+def _encode(body: dict[str, Any]) -> str:
+    """``_ENCODER.encode(body)``."""
+    if _encode_c is None:
+        return _ENCODER.encode(body)
+    try:
+        return "".join(_encode_c(body, 0))
+    except RecursionError:
+        return _ENCODER.encode(body)  # raises "Circular reference detected" if it is one
 
 
 def build_body(
@@ -236,7 +255,7 @@ def build_body(
         body.update(extra_body)
     body.pop("model", None)
     try:
-        text = _ENCODER.encode(body)
+        text = _encode(body)
     except ValueError:
         # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
         raise ValueError(_non_finite_message(body, extra_body or {})) from None

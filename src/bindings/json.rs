@@ -7,7 +7,9 @@
 //! `float_roundtrip` feature), integers up to 64 bits exact (larger ones, which no chat
 //! completion carries, become floats).
 
+use std::cell::RefCell;
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -51,6 +53,75 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
             dict.into_any()
         }
     })
+}
+
+/// How many object keys a thread remembers (direct-mapped by a hash of the key's text),
+/// and the longest key remembered.
+const KEY_SLOTS: usize = 256;
+const KEY_MAX_LEN: usize = 40;
+
+type KeySlots = Vec<Option<(Box<str>, Py<PyString>)>>;
+
+thread_local! {
+    /// Object keys already made on this thread, as Python strings: an answer's keys (`id`,
+    /// `choices`, `usage`, ...) recur in every body, so each becomes a Python string (and
+    /// computes its hash) once instead of once per body. Not interned: interned strings
+    /// may be immortal, and keys are whatever the server sends. Left to leak at thread exit
+    /// (at most `KEY_SLOTS` short strings), when Python may be gone.
+    static KEYS: RefCell<ManuallyDrop<KeySlots>> = RefCell::new(ManuallyDrop::new((0..KEY_SLOTS).map(|_| None).collect()));
+}
+
+/// FNV-1a: enough to spread a few dozen short keys over the slots.
+fn key_slot(text: &str) -> usize {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % KEY_SLOTS as u64) as usize
+}
+
+/// The Python string for object key `text`, from this thread's remembered keys.
+fn object_key<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    if text.len() > KEY_MAX_LEN {
+        return PyString::new(py, text);
+    }
+    let slot = key_slot(text);
+    let cached = KEYS.try_with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some((known, key)) = &keys[slot] {
+            if **known == *text {
+                return key.bind(py).clone();
+            }
+        }
+        let key = PyString::new(py, text);
+        // The key it replaces is released now: the GIL is held.
+        keys[slot] = Some((text.into(), key.clone().unbind()));
+        key
+    });
+    cached.unwrap_or_else(|_| PyString::new(py, text))
+}
+
+/// Builds one object key as a Python string (see [`object_key`]).
+#[derive(Clone, Copy)]
+struct PyKey<'py>(Python<'py>);
+
+impl<'de, 'py> DeserializeSeed<'de> for PyKey<'py> {
+    type Value = Bound<'py, PyString>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
+        reader.deserialize_str(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for PyKey<'py> {
+    type Value = Bound<'py, PyString>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(object_key(self.0, text))
+    }
 }
 
 /// Builds one JSON value as a Python object.
@@ -112,7 +183,7 @@ impl<'de, 'py> Visitor<'de> for PyValue<'py> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
         let dict = PyDict::new(self.0);
-        while let Some(key) = entries.next_key_seed(self)? {
+        while let Some(key) = entries.next_key_seed(PyKey(self.0))? {
             let value = entries.next_value_seed(self)?;
             dict.set_item(key, value).map_err(python_error)?;
         }

@@ -129,3 +129,42 @@ def test_sqlite_and_custom_ledgers_still_get_entries(server: MockServer, tmp_pat
         reopened.close()
     finally:
         durable.close()
+
+
+def test_answers_recorded_by_value_from_many_threads_all_count_in_order() -> None:
+    import threading
+
+    ledger = UsageLedger(max_entries=10_000)
+    per_thread, threads = 700, 8
+
+    def work(t: int) -> None:
+        for i in range(per_thread):
+            entry = _entry(t * per_thread + i)
+            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+            if i % 97 == 0:
+                assert len(ledger) >= 1  # a read meanwhile takes the inbox in
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    entries = ledger.entries
+    assert len(ledger) == len(entries) == per_thread * threads
+    assert ledger.total_cost == sum((e.cost or Decimal(0) for e in entries), Decimal(0))
+    assert ledger.totals.prompt_tokens == sum(e.prompt_tokens for e in entries)
+    # Each thread's answers keep their order.
+    for t in range(threads):
+        mine = [e.time for e in entries if t * per_thread <= e.time - 1_732_900_000.0 < (t + 1) * per_thread]
+        assert mine == sorted(mine) and len(mine) == per_thread
+
+
+def test_an_entry_recorded_after_answers_by_value_comes_after_them() -> None:
+    ledger = UsageLedger()
+    first = _entry(1)
+    ledger._record_values(_values(first), fixed_from_text(str(first.cost)))
+    ledger.record(_entry(2, cost=None, cost_source=None))
+    assert [e.generation_id for e in ledger.entries] == ["gen-1", "gen-2"]
+    assert ledger.totals.unknown_cost == 1
+    assert ledger.reconcile("gen-2", Decimal("0.5"))
+    assert ledger.total_cost == first.cost + Decimal("0.5")  # type: ignore[operator]

@@ -22,7 +22,7 @@ cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from decimal import Context, Decimal
 from operator import attrgetter, itemgetter
@@ -265,20 +265,28 @@ class EntryColumns:
         newest, without building it. ``cost_units``: its cost as :func:`fixed_from_text`
         gives it, for an entry whose every other cost is none (reliability 0, no baseline,
         nothing saved: the usual answer); else ``None`` and costs are converted when packed."""
+        self.extend_values(((values, cost_units),))
+
+    def extend_values(self, batch: Sequence[tuple[tuple[Any, ...], int | None]]) -> None:
+        """:meth:`append_values` for each ``(values, cost_units)`` of ``batch``, in order."""
         seq = self.next
-        self.next = seq + 1
-        if seq - self.first >= self.capacity:
+        self.next = seq + len(batch)
+        if self.next - self.first > self.capacity:
             self.first = self.next - self.capacity
         if not self.capacity:
             return
-        if values[self._cost_field] is None:
-            generation_id = values[self._id_field]
-            if generation_id:
-                self._unpriced[generation_id] = seq
-        staged = self._staged
-        staged.append((values, cost_units))
-        if len(staged) >= self._stage_limit:
-            self._flush()
+        cost_field, id_field, unpriced = self._cost_field, self._id_field, self._unpriced
+        staged, limit = self._staged, self._stage_limit
+        for item in batch:
+            values = item[0]
+            if values[cost_field] is None:
+                generation_id = values[id_field]
+                if generation_id:
+                    unpriced[generation_id] = seq
+            seq += 1
+            staged.append(item)
+            if len(staged) >= limit:
+                self._flush()
 
     def _flush(self) -> None:
         """Pack the staged entries into the ring, oldest first."""

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
+# How many answers recorded by value may wait before the ledger takes them in (any read
+# takes them in at once): taken together they cost less than one at a time.
+_INBOX = 256
+
 # How many recent entries a ledger keeps in memory for ``entries`` (totals cover all): the
 # bound on a long-running client's ledger memory, under 200 bytes an entry (~20 MB at most).
 DEFAULT_MAX_ENTRIES = 100_000
@@ -251,6 +255,10 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
+        # Answers recorded by value (_record_values), waiting to be taken in (_take_in):
+        # appended without the lock (one atomic list append), taken in under it.
+        self._inbox: list[tuple[tuple[Any, ...], int | None]] = []
+        self._taking_in = False
         self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
@@ -287,26 +295,54 @@ class UsageLedger:
             if self._db is not None:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
+            self._take_in()  # the answers recorded before it come first
             self._add(entry)
 
     def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
         """:meth:`record` for an in-memory ledger (``_packs``), given the entry as its fields'
         values in declaration order with a known ``cost`` (also as ``cost_units``, fixed
         point) and no reliability, baseline or saved cost: the usual answer, recorded
-        without building its :class:`UsageEntry`."""
+        without building its :class:`UsageEntry`. It waits in the inbox (every read takes
+        the inbox in first), so recording takes no lock."""
+        inbox = self._inbox
+        inbox.append((values, cost_units))
+        if len(inbox) >= _INBOX:
+            self._take_in()
+
+    def _take_in(self) -> None:
+        """Move the answers waiting in the inbox into the store and the totals, in the order
+        they were recorded. A recording made while taking in (a finalizer run by the
+        garbage collector on this thread) waits for the next time."""
         with self._lock:
-            self._entries.append_values(values, cost_units)
-            total = self._total
-            total.requests += 1
-            total.prompt_tokens += values[_PROMPT]
-            total.completion_tokens += values[_COMPLETION]
-            total.cost += values[_COST]
+            inbox = self._inbox
+            if not inbox or self._taking_in:
+                return
+            self._taking_in = True
+            try:
+                count = len(inbox)
+                batch = inbox[:count]
+                del inbox[:count]  # appends made meanwhile stay, after these
+                self._entries.extend_values(batch)
+                total = self._total
+                prompt = completion = 0
+                cost = total.cost
+                for values, _ in batch:
+                    prompt += values[_PROMPT]
+                    completion += values[_COMPLETION]
+                    cost += values[_COST]
+                total.requests += count
+                total.prompt_tokens += prompt
+                total.completion_tokens += completion
+                total.cost = cost
+            finally:
+                self._taking_in = False
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
         it reconciled. False if no such entry without a cost is known. O(1): entries
         awaiting a cost are indexed by generation id."""
         with self._lock:
+            self._take_in()
             seq = self._entries.unpriced(generation_id)
             if seq is None:
                 return False
@@ -325,27 +361,32 @@ class UsageLedger:
     def entries(self) -> list[UsageEntry]:
         """The most recent entries (up to ``max_entries``), oldest first."""
         with self._lock:
+            self._take_in()
             return list(self._entries)
 
     @property
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
+        self._take_in()
         return self._total.total_cost
 
     @property
     def saved_cost(self) -> Decimal:
         """What the response cache saved: the stored cost of every answer it served."""
+        self._take_in()
         return self._total.saved_cost
 
     @property
     def reliability_cost(self) -> Decimal:
         """What failed attempts, retries and hedges cost on top of the answers."""
+        self._take_in()
         return self._total.reliability_cost
 
     @property
     def totals(self) -> UsageTotals:
         """Sums over every recorded request."""
         with self._lock:
+            self._take_in()
             return UsageTotals(**asdict(self._total))
 
     def _group(self, key: str) -> dict[str, UsageTotals]:
@@ -424,6 +465,7 @@ class UsageLedger:
                 self._db = None
 
     def __len__(self) -> int:
+        self._take_in()
         return self._total.requests
 
     def __repr__(self) -> str:

@@ -595,17 +595,21 @@ class _ClientBase:
         except KeyError:
             raise TypeError("create() missing 1 required keyword-only argument: 'messages'") from None
         model = self._requested(pop("model", None))
-        tags = pop("tags", None)
-        options = (
-            messages,
-            stream,
-            pop("extra_body", None),
-            pop("extra_headers", None),
-            pop("max_retries", None),
-            pop("timeout", NOT_GIVEN),
-            tags,
-        )
-        cache = pop("cache", None)
+        if params:
+            tags = pop("tags", None)
+            options = (
+                messages,
+                stream,
+                pop("extra_body", None),
+                pop("extra_headers", None),
+                pop("max_retries", None),
+                pop("timeout", NOT_GIVEN),
+                tags,
+            )
+            cache = pop("cache", None)
+        else:  # only a model and messages: every option at its default
+            tags = cache = None
+            options = (messages, stream, None, None, None, NOT_GIVEN, None)
         cascade = cascade_of(self, model)
         books = None
         if cascade is None and self._needs_catalog(model, params):

@@ -225,7 +225,7 @@ def build_body(
     ``extra_body`` is dropped here. A name that is a parameter of neither OpenRouter nor
     ``openai`` (when the user's program has imported it) is a ``TypeError`` with a hint.
     """
-    unknown = [name for name in params if name not in PARAM_NAMES]
+    unknown = [name for name in params if name not in PARAM_NAMES] if params else None
     if unknown:
         newer = _openai_param_names()
         for name in unknown:
@@ -242,11 +242,11 @@ def build_body(
         raise TypeError("messages must be a non-empty list of message dicts")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise TypeError(f"extra_body must be a dict of extra JSON fields, got {type(extra_body).__name__}")
-    for name in _ITERABLE_PARAMS:
+    for name in _ITERABLE_PARAMS if params else ():
         value = params.get(name)
         if value is not None and not isinstance(value, (list, tuple)):
             params = {**params, name: list(value)}
-    extra_body = without_omitted(extra_body)
+    extra_body = without_omitted(extra_body) if extra_body else None
     body: dict[str, Any] = {"messages": messages}
     body.update(params)
     if stream:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._fastrouter import encode_json
 from .dropin.sentinels import OrOmitted, without_omitted
 
 if TYPE_CHECKING:
@@ -202,8 +203,12 @@ _encode_c = (
 )
 
 
-def _encode(body: dict[str, Any]) -> str:
-    """``_ENCODER.encode(body)``."""
+def _encode(body: dict[str, Any]) -> bytes | str:
+    """``_ENCODER.encode(body)``: written by the core (as UTF-8) when the body is plain JSON
+    data (the usual request), else by the C encoder (``to_dict()`` objects, big ints, ...)."""
+    native = encode_json(body)
+    if native is not None:
+        return native
     if _encode_c is None:
         return _ENCODER.encode(body)
     try:
@@ -255,11 +260,11 @@ def build_body(
         body.update(extra_body)
     body.pop("model", None)
     try:
-        text = _encode(body)
+        encoded = _encode(body)
     except ValueError:
         # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
         raise ValueError(_non_finite_message(body, extra_body or {})) from None
-    return text.encode()
+    return encoded if isinstance(encoded, bytes) else encoded.encode()
 
 
 def _non_finite_message(body: Mapping[str, Any], extra_body: Mapping[str, Any]) -> str:

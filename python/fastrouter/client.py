@@ -12,6 +12,7 @@ import time
 import warnings
 from _thread import allocate_lock
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from os import PathLike, fspath
 from typing import (
     TYPE_CHECKING,
@@ -138,13 +139,14 @@ _NotGiven = NotGiven
 def _model_chain(model: ModelArg) -> list[str]:
     if type(model) is str and model:
         return [model]  # the usual request: one model id
-    if isinstance(model, str):
-        chain = [model]
-    elif isinstance(model, (list, tuple)):
+    if isinstance(model, (list, tuple)):
         chain = list(model)
+    elif isinstance(model, str):
+        chain = [model]
     else:
         raise TypeError(f"model must be a model id or a list of model ids, got {type(model).__name__}")
-    if not chain or not all(isinstance(m, str) and m for m in chain):
+    # Every member a non-empty str (checked without a Python-level loop: a chain is sent often).
+    if not chain or not all(map(isinstance, chain, repeat(str))) or "" in chain:
         raise ValueError("model must be a non-empty model id or a non-empty list of model ids")
     return chain
 

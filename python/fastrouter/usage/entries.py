@@ -48,7 +48,10 @@ def requested_name(model: str | Sequence[str] | Cascade) -> str:
     if isinstance(model, str):
         return model
     if isinstance(model, (list, tuple)):
-        return ",".join(map(str, model))
+        try:
+            return ",".join(model)  # a chain of ids, as usual
+        except TypeError:
+            return ",".join(map(str, model))
     from ..cascade.tiers import Cascade  # loaded only when something else than a chain is named
 
     return model.name if isinstance(model, Cascade) else repr(model)

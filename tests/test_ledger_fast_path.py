@@ -168,3 +168,28 @@ def test_an_entry_recorded_after_answers_by_value_comes_after_them() -> None:
     assert ledger.totals.unknown_cost == 1
     assert ledger.reconcile("gen-2", Decimal("0.5"))
     assert ledger.total_cost == first.cost + Decimal("0.5")  # type: ignore[operator]
+
+
+def test_an_entry_recorded_while_the_inbox_is_taken_in_comes_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a stream's finalizer does when the garbage collector runs it mid-way.
+    ledger = UsageLedger()
+    answers = [_entry(i) for i in range(3)]
+    for entry in answers:
+        ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+    store = ledger._entries
+    extend = store.extend_values
+    late_answer, late_entry = _entry(10), _entry(11, cost=None, cost_source=None)
+
+    def extend_and_record(batch: Any) -> None:
+        monkeypatch.setattr(store, "extend_values", extend)
+        half = len(batch) // 2
+        extend(batch[:half])
+        ledger._record_values(_values(late_answer), fixed_from_text(str(late_answer.cost)))
+        ledger.record(late_entry)
+        assert len(ledger._inbox) == 1 and ledger._deferred == [late_entry]
+        extend(batch[half:])
+
+    monkeypatch.setattr(store, "extend_values", extend_and_record)
+    assert [e.generation_id for e in ledger.entries] == ["gen-0", "gen-1", "gen-2", "gen-11", "gen-10"]
+    assert len(ledger) == 5
+    assert ledger.totals.unknown_cost == 1

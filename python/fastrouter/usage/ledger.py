@@ -259,6 +259,7 @@ class UsageLedger:
         # appended without the lock (one atomic list append), taken in under it.
         self._inbox: list[tuple[tuple[Any, ...], int | None]] = []
         self._taking_in = False
+        self._deferred: list[UsageEntry] = []  # recorded while taking in: added right after
         self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
@@ -295,6 +296,9 @@ class UsageLedger:
             if self._db is not None:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
+            if self._taking_in:  # a finalizer run by the garbage collector meanwhile
+                self._deferred.append(entry)
+                return
             self._take_in()  # the answers recorded before it come first
             self._add(entry)
 
@@ -311,31 +315,38 @@ class UsageLedger:
 
     def _take_in(self) -> None:
         """Move the answers waiting in the inbox into the store and the totals, in the order
-        they were recorded. A recording made while taking in (a finalizer run by the
-        garbage collector on this thread) waits for the next time."""
+        they were recorded. What is recorded while taking in (a finalizer run by the
+        garbage collector on this thread) is taken in after them, before this returns."""
         with self._lock:
-            inbox = self._inbox
-            if not inbox or self._taking_in:
+            if self._taking_in:
                 return
-            self._taking_in = True
-            try:
-                count = len(inbox)
-                batch = inbox[:count]
-                del inbox[:count]  # appends made meanwhile stay, after these
-                self._entries.extend_values(batch)
-                total = self._total
-                prompt = completion = 0
-                cost = total.cost
-                for values, _ in batch:
-                    prompt += values[_PROMPT]
-                    completion += values[_COMPLETION]
-                    cost += values[_COST]
-                total.requests += count
-                total.prompt_tokens += prompt
-                total.completion_tokens += completion
-                total.cost = cost
-            finally:
-                self._taking_in = False
+            inbox, deferred = self._inbox, self._deferred
+            while inbox or deferred:
+                self._taking_in = True
+                try:
+                    if inbox:
+                        self._take_in_batch(inbox)
+                    while deferred:
+                        self._add(deferred.pop(0))
+                finally:
+                    self._taking_in = False
+
+    def _take_in_batch(self, inbox: list[tuple[tuple[Any, ...], int | None]]) -> None:
+        count = len(inbox)
+        batch = inbox[:count]
+        del inbox[:count]  # appends made meanwhile stay, after these
+        self._entries.extend_values(batch)
+        total = self._total
+        prompt = completion = 0
+        cost = total.cost
+        for values, _ in batch:
+            prompt += values[_PROMPT]
+            completion += values[_COMPLETION]
+            cost += values[_COST]
+        total.requests += count
+        total.prompt_tokens += prompt
+        total.completion_tokens += completion
+        total.cost = cost
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking

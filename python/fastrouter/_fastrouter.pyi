@@ -316,6 +316,12 @@ class TaskHandle:
     def cancel(self) -> None:
         """Cancel the task and its request (idempotent)."""
 
+def encode_json(value: object) -> bytes | None:
+    """``value`` as the JSON ``json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False)`` writes (UTF-8), or ``None`` when it holds anything but exact dicts
+    with str keys, lists, tuples, str, int, float, bool and None (or a non-finite float,
+    a lone surrogate, very deep nesting): Python's encoder handles those."""
+
 def _debug_spawn_panic(queue: CompletionQueue, id: int) -> TaskHandle:
     """Debug hook for tests: a task that panics (its awaitable raises ``APIError``)."""
 

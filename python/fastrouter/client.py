@@ -12,6 +12,7 @@ import time
 import warnings
 from _thread import allocate_lock
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from os import PathLike, fspath
 from typing import (
     TYPE_CHECKING,
@@ -136,13 +137,16 @@ _NotGiven = NotGiven
 
 
 def _model_chain(model: ModelArg) -> list[str]:
-    if isinstance(model, str):
-        chain = [model]
-    elif isinstance(model, (list, tuple)):
+    if type(model) is str and model:
+        return [model]  # the usual request: one model id
+    if isinstance(model, (list, tuple)):
         chain = list(model)
+    elif isinstance(model, str):
+        chain = [model]
     else:
         raise TypeError(f"model must be a model id or a list of model ids, got {type(model).__name__}")
-    if not chain or not all(isinstance(m, str) and m for m in chain):
+    # Every member a non-empty str (checked without a Python-level loop: a chain is sent often).
+    if not chain or not all(map(isinstance, chain, repeat(str))) or "" in chain:
         raise ValueError("model must be a non-empty model id or a non-empty list of model ids")
     return chain
 
@@ -551,12 +555,14 @@ class _ClientBase:
 
             params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
-        backends = self._backends
+        budgets = self._budgets
+        if cap is not None or budgets:
+            backends = self._backends
 
-        def lookup(entry: str) -> Model | None:
-            from .routing.backends import model_for
+            def lookup(entry: str) -> Model | None:
+                from .routing.backends import model_for
 
-            return model_for(entry, catalog, backends)
+                return model_for(entry, catalog, backends)
 
         if cap is not None:
             from .routing.plan import fit_cost_cap
@@ -570,8 +576,8 @@ class _ClientBase:
 
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
-            books = self._new_books(model, tags, stream, params)
-        if self._budgets:
+            books = self._new_books(model, tags, stream, params, budgets)
+        if budgets:
             from .usage.cost import chain_worst_case
 
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
@@ -591,17 +597,21 @@ class _ClientBase:
         except KeyError:
             raise TypeError("create() missing 1 required keyword-only argument: 'messages'") from None
         model = self._requested(pop("model", None))
-        tags = pop("tags", None)
-        options = (
-            messages,
-            stream,
-            pop("extra_body", None),
-            pop("extra_headers", None),
-            pop("max_retries", None),
-            pop("timeout", NOT_GIVEN),
-            tags,
-        )
-        cache = pop("cache", None)
+        if params:
+            tags = pop("tags", None)
+            options = (
+                messages,
+                stream,
+                pop("extra_body", None),
+                pop("extra_headers", None),
+                pop("max_retries", None),
+                pop("timeout", NOT_GIVEN),
+                tags,
+            )
+            cache = pop("cache", None)
+        else:  # only a model and messages: every option at its default
+            tags = cache = None
+            options = (messages, stream, None, None, None, NOT_GIVEN, None)
         cascade = cascade_of(self, model)
         books = None
         if cascade is None and self._needs_catalog(model, params):
@@ -623,7 +633,12 @@ class _ClientBase:
         return model, args, books, stream, cache, max_tokens, self._deadline(args)
 
     def _new_books(
-        self, model: ModelArg, tags: Sequence[str] | None, stream: bool, params: Mapping[str, Any]
+        self,
+        model: ModelArg,
+        tags: Sequence[str] | None,
+        stream: bool,
+        params: Mapping[str, Any],
+        budgets: BudgetBook | None = None,
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
@@ -631,11 +646,11 @@ class _ClientBase:
             _load_request_path()
         books_args = (
             self.usage,
-            self._budgets,
+            self._budgets if budgets is None else budgets,
             self._catalog_if_loaded,
             self._reconcile,
-            requested_name(model),
-            tuple(tags or ()),
+            model if type(model) is str else requested_name(model),
+            tuple(tags) if tags else (),
             stream,
             self._backends,
         )

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._fastrouter import encode_json
 from .dropin.sentinels import OrOmitted, without_omitted
 
 if TYPE_CHECKING:
@@ -191,6 +192,29 @@ def _jsonable(value: Any) -> Any:
 
 # One encoder for every request (``json.dumps`` with options builds a new one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable, allow_nan=False)
+# The same encoder's C core, called directly: ``JSONEncoder.encode`` builds a new one per
+# call. No circular-reference bookkeeping (no state shared between threads): a circular
+# body exhausts the recursion limit instead, and ``_ENCODER`` then says what is wrong.
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode_c = (
+    _c_encoder(None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    if _c_encoder is not None
+    else None
+)
+
+
+def _encode(body: dict[str, Any]) -> bytes | str:
+    """``_ENCODER.encode(body)``: written by the core (as UTF-8) when the body is plain JSON
+    data (the usual request), else by the C encoder (``to_dict()`` objects, big ints, ...)."""
+    native = encode_json(body)
+    if native is not None:
+        return native
+    if _encode_c is None:
+        return _ENCODER.encode(body)
+    try:
+        return "".join(_encode_c(body, 0))
+    except RecursionError:
+        return _ENCODER.encode(body)  # raises "Circular reference detected" if it is one
 
 
 def build_body(
@@ -206,7 +230,7 @@ def build_body(
     ``extra_body`` is dropped here. A name that is a parameter of neither OpenRouter nor
     ``openai`` (when the user's program has imported it) is a ``TypeError`` with a hint.
     """
-    unknown = [name for name in params if name not in PARAM_NAMES]
+    unknown = [name for name in params if name not in PARAM_NAMES] if params else None
     if unknown:
         newer = _openai_param_names()
         for name in unknown:
@@ -223,11 +247,11 @@ def build_body(
         raise TypeError("messages must be a non-empty list of message dicts")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise TypeError(f"extra_body must be a dict of extra JSON fields, got {type(extra_body).__name__}")
-    for name in _ITERABLE_PARAMS:
+    for name in _ITERABLE_PARAMS if params else ():
         value = params.get(name)
         if value is not None and not isinstance(value, (list, tuple)):
             params = {**params, name: list(value)}
-    extra_body = without_omitted(extra_body)
+    extra_body = without_omitted(extra_body) if extra_body else None
     body: dict[str, Any] = {"messages": messages}
     body.update(params)
     if stream:
@@ -236,11 +260,11 @@ def build_body(
         body.update(extra_body)
     body.pop("model", None)
     try:
-        text = _ENCODER.encode(body)
+        encoded = _encode(body)
     except ValueError:
         # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
         raise ValueError(_non_finite_message(body, extra_body or {})) from None
-    return text.encode()
+    return encoded if isinstance(encoded, bytes) else encoded.encode()
 
 
 def _non_finite_message(body: Mapping[str, Any], extra_body: Mapping[str, Any]) -> str:

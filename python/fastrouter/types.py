@@ -544,8 +544,9 @@ class ChatCompletion(_CompletionFields):
         # Set by the client when OpenRouter sent no usage.cost and the catalog priced it.
         self._priced_cost: Optional[Decimal] = None
         self._cascade: Optional[CascadeResult] = None  # set by a cascade that keeps this answer
-        # The response headers it came with (``name: value`` lines), as the core reported them.
-        self._http: Optional[str] = None
+        # The response headers it came with (``name: value`` lines), as the core reported
+        # them, or the core's finished chat that renders them when read (_header_block).
+        self._http: Optional[str | NativeChat] = None
         self._cached = False
 
     @classmethod
@@ -560,9 +561,16 @@ class ChatCompletion(_CompletionFields):
     @classmethod
     def _from_chat(cls, native: NativeChat) -> ChatCompletion:
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
-        completion = cls._from_native(native.json(), native.attempts, native.answer_cost)
-        completion._http = native.headers  # read only by openai's with_raw_response
+        completion = cls(native.json())
+        completion._attempts = native.attempts
+        completion._answer_cost = native.answer_cost
+        completion._http = native  # headers rendered only if read (openai's with_raw_response)
         return completion
+
+    def _header_block(self) -> Optional[str]:
+        """The response headers it came with, as ``name: value`` lines (``None``: unknown)."""
+        http = self._http
+        return http if http is None or isinstance(http, str) else http.headers
 
     @property
     def attempts(self) -> list[Attempt]:

@@ -124,7 +124,7 @@ def completion_response(completion: Any) -> Response:
     attempts = completion.attempts
     status = attempts[-1].status if attempts and attempts[-1].status is not None else 200
     content = json.dumps(completion._data, ensure_ascii=False).encode()
-    return Response(status, Headers.from_block(completion._http), content)
+    return Response(status, Headers.from_block(completion._header_block()), content)
 
 
 def stream_response(native: Any) -> Response:

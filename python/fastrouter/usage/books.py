@@ -12,8 +12,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .cost import answer_cost, backend_cost, catalog_cost
-from .entries import CascadeMark, entry_for_completion, entry_for_failure
+from .columns import fixed_from_text
+from .cost import answer_cost, backend_cost, catalog_cost, core_cost_text
+from .entries import CascadeMark, completion_values, entry_for_completion, entry_for_failure
+from .ledger import UsageEntry
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from ..routing.backends import Backend
     from ..types import ChatCompletion
     from .budget import BudgetBook, Reservation
-    from .ledger import UsageEntry, UsageLedger
+    from .ledger import UsageLedger
 
 __all__ = ["RequestBooks", "exit_status"]
 
@@ -76,7 +78,7 @@ class RequestBooks:
         "started",
         "reservation",
         "cascade",
-        "entry",
+        "_recorded",
         "done",
         "pid",
         "backends",
@@ -102,9 +104,10 @@ class RequestBooks:
         self.streamed = streamed
         self.started = time.time()
         self.reservation: Reservation | None = None
-        # A cascade's label for this tier's entry, and the entry once recorded.
+        # A cascade's label for this tier's entry, and the entry once recorded (or the
+        # values of its fields, when recorded without building it: see ``entry``).
         self.cascade: CascadeMark | None = None
-        self.entry: UsageEntry | None = None
+        self._recorded: UsageEntry | tuple[Any, ...] | None = None
         self.done = False
         self.pid = _pid
         self.backends = backends
@@ -171,8 +174,17 @@ class RequestBooks:
         self.done = True
         return True
 
+    @property
+    def entry(self) -> UsageEntry | None:
+        """The request's ledger entry, once recorded."""
+        recorded = self._recorded
+        if recorded is None or isinstance(recorded, UsageEntry):
+            return recorded
+        self._recorded = entry = UsageEntry._fast(*recorded)
+        return entry
+
     def _record(self, entry: UsageEntry, actual: Decimal | None) -> None:
-        self.entry = entry
+        self._recorded = entry
         try:
             self.ledger.record(entry)
         finally:  # a ledger that cannot write (disk full) still releases the budget
@@ -183,11 +195,34 @@ class RequestBooks:
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
         """A whole answer arrived: record it and hand it back."""
-        if not self._claim():
-            return completion
-        entry = self._entry(completion, "ok", streamed=False)
-        self._record(entry, entry.total_cost if entry.cost is not None else None)
+        if self._claim():
+            self._answer(completion, "ok", False)
         return completion
+
+    def _answer(self, completion: ChatCompletion, status: str, streamed: bool) -> None:
+        """Record an answer (whole, or what a stream received) and settle its reservation."""
+        # The usual answer: one attempt, priced by the core, plain (no cascade, cache or
+        # other backend). Its entry is recorded as its fields' values: the in-memory
+        # ledger packs them as they are, the entry is built only if something reads it.
+        text = None
+        if self.cascade is None and not self.backends and len(completion._attempts) < 2:
+            text = core_cost_text(completion)
+        if text is None:
+            entry = self._entry(completion, status, streamed)
+            self._record(entry, entry.total_cost if entry.cost is not None else None)
+            return
+        cost = Decimal(text)
+        values = completion_values(completion, self.requested, self.tags, self.started, status, streamed, cost, "usage")
+        self._recorded = values
+        ledger = self.ledger
+        try:
+            if getattr(ledger, "_packs", False):
+                ledger._record_values(values, fixed_from_text(text))
+            else:
+                ledger.record(UsageEntry._fast(*values))
+        finally:  # a ledger that cannot write (disk full) still releases the budget
+            if self.reservation is not None:
+                self.budgets.settle(self.reservation, cost)
 
     def failed(self, error: BaseException) -> None:
         """Nothing answered (an error, or cancelled before an answer): record what the
@@ -220,7 +255,5 @@ class RequestBooks:
         """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
         without ``close()``): record what it received. An unknown cost keeps the
         reservation as spent (the safe side) until reconciliation, if any, finds it."""
-        if not self._claim():
-            return
-        entry = self._entry(stream.completion, status, streamed=True)
-        self._record(entry, entry.total_cost if entry.cost is not None else None)
+        if self._claim():
+            self._answer(stream.completion, status, True)

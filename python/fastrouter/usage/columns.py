@@ -9,8 +9,9 @@ status, tags, and fields added later such as ``role``) a 4-byte code into a tabl
 values, kept with reference counts so values that leave the ring leave the table too. Only
 the generation id stays a Python string per entry. Entries are rebuilt when read.
 
-Recording is O(1): the newest entries (up to 256) wait as objects and are packed together
-(one ``struct.pack`` each, ~2 µs in a warm loop); finding the entry still waiting for its
+Recording is O(1): the newest entries (up to 256) wait as tuples of their fields' values
+(no :class:`UsageEntry` is built to record one: entries are built when read) and are packed
+together (one ``struct.pack`` each); finding the entry still waiting for its
 cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value
 a record cannot hold (a negative or huge token count, a cost with more than 18 decimal
 places or over ~9.2 million, an unhashable tag) is kept as is in a small side table, so an
@@ -21,16 +22,16 @@ cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from decimal import Context, Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ledger import UsageEntry
 
-__all__ = ["EntryColumns"]
+__all__ = ["EntryColumns", "fixed_from_text"]
 
 _NAN = float("nan")
 _STAGE = 256  # newest entries kept as objects until packed together
@@ -118,6 +119,21 @@ def _fixed(value: Any) -> int:
     return _ODD_COST
 
 
+def fixed_from_text(text: str) -> int | None:
+    """``_fixed(Decimal(text))`` for a plain non-negative decimal text (``"0.00001275"``, as
+    the core reports a cost) without building the ``Decimal``; ``None`` for any other form
+    (a sign, an exponent, more than 18 decimal places, out of range): converted when packed."""
+    whole, _, frac = text.partition(".")
+    if whole.isdigit() and len(frac) <= _SCALE and (frac.isdigit() or not frac):
+        try:
+            units = int(whole + frac.ljust(_SCALE, "0"))
+        except ValueError:  # a digit int() does not read (Decimal would)
+            return None
+        if units <= _COST_MAX:
+            return units
+    return None
+
+
 def _cost(units: int) -> Decimal:
     value = Decimal(units).scaleb(-_SCALE, _EXACT).normalize(_EXACT)
     exponent = value.as_tuple().exponent
@@ -142,9 +158,21 @@ class EntryColumns:
         self._build: Callable[..., UsageEntry] = entry_type._fast
         # An entry is its numbers (one struct record, plus the code of its labels: every
         # interned field together, one distinct combination per code) and its generation id.
-        self._numbers: Callable[[UsageEntry], tuple[Any, ...]] = attrgetter(*numbers)
-        self._labels: Callable[[UsageEntry], tuple[Any, ...]] = (
-            attrgetter(*labels) if len(labels) > 1 else (lambda entry: tuple(getattr(entry, n) for n in labels))
+        # Entries wait to be packed as the tuple of their fields' values (``values``).
+        self._values: Callable[[UsageEntry], tuple[Any, ...]] = attrgetter(*names)
+        self._numbers: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(*map(names.index, numbers))
+        self._labels: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+            itemgetter(*map(names.index, labels))
+            if len(labels) > 1
+            else (lambda values: tuple(values[names.index(n)] for n in labels))
+        )
+        self._id_field = names.index("generation_id")
+        self._cost_field = names.index("cost")
+        # An answer recorded with its cost in fixed point (append_values): its numbers read
+        # from its values followed by (cost units, 0, no cost), the cost fields from those.
+        extra = {"cost": len(names), "reliability_cost": len(names) + 1}
+        self._answer_numbers: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(
+            *(extra.get(name, len(names) + 2) if kinds[name] == _COST else names.index(name) for name in numbers)
         )
         self._record = struct.Struct("<" + "".join(_FORMATS[kinds[name]] for name in numbers) + "I")
         self._kinds = [kinds[name] for name in numbers]
@@ -161,9 +189,10 @@ class EntryColumns:
             for name in names
         ]
         self._table = _Interned()
-        # The newest entries wait as objects and are packed a batch at a time: packing in
+        # The newest entries wait as values and are packed a batch at a time: packing in
         # a warm loop costs a third of packing each as it comes (between two requests).
-        self._staged: list[UsageEntry] = []
+        # Each waits with its cost in fixed point when the recorder had it (else None).
+        self._staged: list[tuple[tuple[Any, ...], int | None]] = []
         self._stage_limit = min(_STAGE, capacity)
         self._packed = 0  # sequence number of the first staged entry
         self._buffer = bytearray()
@@ -176,23 +205,11 @@ class EntryColumns:
 
     # -------------------------------------------------------------------- writing
 
-    def _pack(self, seq: int, entry: UsageEntry) -> bytes:
-        """The record of ``entry`` (recording what it cannot hold in the side table)."""
-        values = list(self._numbers(entry))
-        for item in self._opt_floats:
-            if values[item] is None:
-                values[item] = _NAN
-        for item in self._costs:
-            value = values[item]
-            if value is None:
-                values[item] = _NO_COST  # what _fixed gives, without the call
-            elif type(value) is Decimal and not value:
-                values[item] = 0  # the usual reliability cost: nothing
-            else:
-                units = values[item] = _fixed(value)
-                if units == _ODD_COST:
-                    self._odd.setdefault(seq, {})[item] = value
-        labels = self._labels(entry)
+    def _pack(self, seq: int, fields: tuple[Any, ...], cost_units: int | None) -> bytes:
+        """The record of the entry with these field values (recording what it cannot
+        hold in the side table); ``cost_units``: its cost in fixed point, when the
+        recorder had it (then its other costs are none: see :meth:`append_values`)."""
+        labels = self._labels(fields)
         table = self._table
         try:
             code = table.codes[labels]  # the usual case: a combination seen before
@@ -200,6 +217,27 @@ class EntryColumns:
             code = table.acquire(labels, seq, self._odd)
         else:
             table.refs[code] += 1
+        if cost_units is not None:  # the usual answer: its numbers as they are, costs known
+            try:
+                return self._record.pack(*self._answer_numbers((*fields, cost_units, 0, _NO_COST)), code)
+            except (struct.error, TypeError):
+                pass  # a number the record cannot hold: the general way below
+        values = list(self._numbers(fields))
+        for item in self._opt_floats:
+            if values[item] is None:
+                values[item] = _NAN
+        for item in self._costs:
+            value = values[item]
+            if cost_units is not None and item == self._cost_item:
+                values[item] = cost_units
+            elif value is None:
+                values[item] = _NO_COST  # what _fixed gives, without the call
+            elif type(value) is Decimal and not value:
+                values[item] = 0  # the usual reliability cost: nothing
+            else:
+                units = values[item] = _fixed(value)
+                if units == _ODD_COST:
+                    self._odd.setdefault(seq, {})[item] = value
         values.append(code)
         try:
             return self._record.pack(*values)
@@ -220,30 +258,49 @@ class EntryColumns:
 
     def append(self, entry: UsageEntry) -> None:
         """Add ``entry`` as the newest, dropping the oldest when the ring is full."""
+        self.append_values(self._values(entry))
+
+    def append_values(self, values: tuple[Any, ...], cost_units: int | None = None) -> None:
+        """Add the entry whose fields have these ``values`` (in declaration order) as the
+        newest, without building it. ``cost_units``: its cost as :func:`fixed_from_text`
+        gives it, for an entry whose every other cost is none (reliability 0, no baseline,
+        nothing saved: the usual answer); else ``None`` and costs are converted when packed."""
+        self.extend_values(((values, cost_units),))
+
+    def extend_values(self, batch: Sequence[tuple[tuple[Any, ...], int | None]]) -> None:
+        """:meth:`append_values` for each ``(values, cost_units)`` of ``batch``, in order."""
         seq = self.next
-        self.next = seq + 1
-        self.first = max(self.first, self.next - self.capacity)
+        self.next = seq + len(batch)
+        if self.next - self.first > self.capacity:
+            self.first = self.next - self.capacity
         if not self.capacity:
             return
-        generation_id = entry.generation_id
-        if generation_id and entry.cost is None:
-            self._unpriced[generation_id] = seq
-        self._staged.append(entry)
-        if len(self._staged) >= self._stage_limit:
-            self._flush()
+        cost_field, id_field, unpriced = self._cost_field, self._id_field, self._unpriced
+        staged, limit = self._staged, self._stage_limit
+        for item in batch:
+            values = item[0]
+            if values[cost_field] is None:
+                generation_id = values[id_field]
+                if generation_id:
+                    unpriced[generation_id] = seq
+            seq += 1
+            staged.append(item)
+            if len(staged) >= limit:
+                self._flush()
 
     def _flush(self) -> None:
         """Pack the staged entries into the ring, oldest first."""
         size = self._record.size
-        for seq, entry in enumerate(self._staged, self._packed):
+        id_field = self._id_field
+        for seq, (values, cost_units) in enumerate(self._staged, self._packed):
             if seq < self.capacity:
-                self._buffer += self._pack(seq, entry)
-                self._ids.append(entry.generation_id)
+                self._buffer += self._pack(seq, values, cost_units)
+                self._ids.append(values[id_field])
             else:
                 pos = seq % self.capacity
                 self._forget(seq - self.capacity, pos)
-                self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, entry)
-                self._ids[pos] = entry.generation_id
+                self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, values, cost_units)
+                self._ids[pos] = values[id_field]
         self._packed += len(self._staged)
         self._staged.clear()
 
@@ -269,13 +326,13 @@ class EntryColumns:
             values[self._names.index(name)] = value
         entry = self._build(*values)
         if seq >= self._packed:
-            self._staged[seq - self._packed] = entry
+            self._staged[seq - self._packed] = (tuple(values), None)
             if entry.generation_id and entry.cost is not None and self._unpriced.get(entry.generation_id) == seq:
                 del self._unpriced[entry.generation_id]
             return
         self._forget(seq, pos)
         size = self._record.size
-        self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, entry)
+        self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, tuple(values), None)
         self._ids[pos] = entry.generation_id
         if entry.generation_id and entry.cost is None:
             self._unpriced[entry.generation_id] = seq
@@ -285,7 +342,7 @@ class EntryColumns:
     def get(self, seq: int) -> UsageEntry:
         """The entry with sequence number ``seq`` (which must be held)."""
         if seq >= self._packed:
-            return self._staged[seq - self._packed]
+            return self._build(*self._staged[seq - self._packed][0])
         pos = seq % self.capacity
         numbers = list(self._record.unpack_from(self._buffer, pos * self._record.size))
         code = numbers.pop()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "answer_cost",
+    "core_cost_text",
     "reliability_cost",
     "generation_cost",
     "catalog_cost",
@@ -42,6 +43,15 @@ def answer_cost(completion: ChatCompletion) -> Decimal | None:
     read of an answer's cost in usage code goes through here, so pointing it at another
     source (the core's own fact) changes one line."""
     return completion.cost
+
+
+def core_cost_text(completion: ChatCompletion) -> str | None:
+    """:func:`answer_cost` as the core decided it (decimal text), for a plain answer (not
+    served from the cache, not a cascade's): ``None`` when the core reported no cost or
+    the answer is not plain (then :func:`answer_cost` says)."""
+    if completion._cached or completion._cascade is not None:
+        return None
+    return completion._answer_cost
 
 
 def reliability_cost(attempts: Sequence[Attempt], answered: bool) -> Decimal:

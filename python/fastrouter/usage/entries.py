@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..cascade.tiers import Cascade
     from ..types import ChatCompletion
 
-__all__ = ["CascadeMark", "requested_name", "entry_for_completion", "entry_for_failure"]
+__all__ = ["CascadeMark", "requested_name", "entry_for_completion", "completion_values", "entry_for_failure"]
 
 _ZERO = Decimal(0)
 
@@ -48,7 +48,10 @@ def requested_name(model: str | Sequence[str] | Cascade) -> str:
     if isinstance(model, str):
         return model
     if isinstance(model, (list, tuple)):
-        return ",".join(map(str, model))
+        try:
+            return ",".join(model)  # a chain of ids, as usual
+        except TypeError:
+            return ",".join(map(str, model))
     from ..cascade.tiers import Cascade  # loaded only when something else than a chain is named
 
     return model.name if isinstance(model, Cascade) else repr(model)
@@ -71,15 +74,53 @@ def entry_for_completion(
     ``cost`` (found at ``cost_source``; ``"unknown"`` is kept to mark an unpriced answer
     of another backend). ``cascade`` labels a cascade's tier; ``model`` replaces the
     response's model (a ``backend::model`` entry, so the ledger records the backend)."""
+    # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
+    tries = len(completion._attempts or ())
+    extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
+    marks = cascade.fields(None if cost is None else cost + extra) if cascade is not None else _NO_MARKS
+    return UsageEntry._fast(
+        *completion_values(
+            completion,
+            requested,
+            tags,
+            started,
+            status,
+            streamed,
+            cost,
+            cost_source if cost is not None or cost_source == "unknown" else None,
+            extra,
+            max(tries, 1),
+            marks,
+            model,
+        )
+    )
+
+
+_NO_MARKS = (None, None, None)
+
+
+def completion_values(
+    completion: ChatCompletion,
+    requested: str,
+    tags: tuple[str, ...],
+    started: float,
+    status: str,
+    streamed: bool,
+    cost: Decimal | None,
+    cost_source: str | None,
+    extra: Decimal = _ZERO,
+    attempts: int = 1,
+    marks: tuple[str | None, int | None, Decimal | None] = _NO_MARKS,
+    model: str | None = None,
+) -> tuple[Any, ...]:
+    """The values of an answer's :class:`UsageEntry` fields, in declaration order (what
+    :meth:`UsageEntry._fast` takes, and what the in-memory ledger records without building
+    the entry): the answer's id, model, provider and tokens as the response carries them."""
     data = completion._data
     usage: dict[str, Any] = data.get("usage") or {}
     prompt_details: dict[str, Any] = usage.get("prompt_tokens_details") or {}
     completion_details: dict[str, Any] = usage.get("completion_tokens_details") or {}
-    # A lone attempt is the answer's: nothing else to add up, nothing to materialise.
-    tries = len(completion._attempts or ())
-    extra = reliability_cost(completion.attempts, answered=True) if tries > 1 else _ZERO
-    marks = cascade.fields(None if cost is None else cost + extra) if cascade is not None else (None, None, None)
-    return UsageEntry._fast(
+    return (
         started,
         data.get("id"),
         requested,
@@ -90,17 +131,18 @@ def entry_for_completion(
         int(prompt_details.get("cached_tokens") or 0),
         int(completion_details.get("reasoning_tokens") or 0),
         cost,
-        cost_source if cost is not None or cost_source == "unknown" else None,
+        cost_source,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
         extra,
         bool(usage.get("is_byok")),
         time.time() - started,
-        max(tries, 1),
+        attempts,
         tags,
         status,
         streamed,
         False,
         *marks,
+        None,  # saved_cost: a response-cache hit's (RequestBooks.served_from_cache)
     )
 
 

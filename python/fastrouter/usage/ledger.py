@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
+# How many answers recorded by value may wait before the ledger takes them in (any read
+# takes them in at once): taken together they cost less than one at a time.
+_INBOX = 256
+
 # How many recent entries a ledger keeps in memory for ``entries`` (totals cover all): the
 # bound on a long-running client's ledger memory, under 200 bytes an entry (~20 MB at most).
 DEFAULT_MAX_ENTRIES = 100_000
@@ -84,7 +88,7 @@ class UsageEntry:
         """Build from every field's value in declaration order, skipping the frozen
         dataclass's per-field ``__setattr__`` (the ledger records one per request)."""
         entry = object.__new__(cls)
-        entry.__dict__.update(zip(_FIELD_NAMES, values, strict=False))
+        _set_dict(entry, "__dict__", dict(zip(_FIELD_NAMES, values, strict=False)))
         return entry
 
     @property
@@ -148,6 +152,9 @@ class UsageTotals:
 
 _COLUMNS = [f.name for f in fields(UsageEntry)]
 _FIELD_NAMES = tuple(_COLUMNS)
+_set_dict = object.__setattr__
+# Where the totals read an entry given as its fields' values (UsageLedger._record_values).
+_PROMPT, _COMPLETION, _COST = map(_FIELD_NAMES.index, ("prompt_tokens", "completion_tokens", "cost"))
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
 
@@ -248,10 +255,18 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
+        # Answers recorded by value (_record_values), waiting to be taken in (_take_in):
+        # appended without the lock (one atomic list append), taken in under it.
+        self._inbox: list[tuple[tuple[Any, ...], int | None]] = []
+        self._taking_in = False
+        self._deferred: list[UsageEntry] = []  # recorded while taking in: added right after
         self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
         self.read_only = read_only
+        # In memory, writable, recording as this class does: a request's books may hand an
+        # answer over as its fields' values (no UsageEntry built, _record_values).
+        self._packs = path is None and not read_only and type(self).record is UsageLedger.record
         if self.path is not None:
             import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
 
@@ -281,13 +296,64 @@ class UsageLedger:
             if self._db is not None:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
+            if self._taking_in:  # a finalizer run by the garbage collector meanwhile
+                self._deferred.append(entry)
+                return
+            self._take_in()  # the answers recorded before it come first
             self._add(entry)
+
+    def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
+        """:meth:`record` for an in-memory ledger (``_packs``), given the entry as its fields'
+        values in declaration order with a known ``cost`` (also as ``cost_units``, fixed
+        point) and no reliability, baseline or saved cost: the usual answer, recorded
+        without building its :class:`UsageEntry`. It waits in the inbox (every read takes
+        the inbox in first), so recording takes no lock."""
+        inbox = self._inbox
+        inbox.append((values, cost_units))
+        if len(inbox) >= _INBOX:
+            self._take_in()
+
+    def _take_in(self) -> None:
+        """Move the answers waiting in the inbox into the store and the totals, in the order
+        they were recorded. What is recorded while taking in (a finalizer run by the
+        garbage collector on this thread) is taken in after them, before this returns."""
+        with self._lock:
+            if self._taking_in:
+                return
+            inbox, deferred = self._inbox, self._deferred
+            while inbox or deferred:
+                self._taking_in = True
+                try:
+                    if inbox:
+                        self._take_in_batch(inbox)
+                    while deferred:
+                        self._add(deferred.pop(0))
+                finally:
+                    self._taking_in = False
+
+    def _take_in_batch(self, inbox: list[tuple[tuple[Any, ...], int | None]]) -> None:
+        count = len(inbox)
+        batch = inbox[:count]
+        del inbox[:count]  # appends made meanwhile stay, after these
+        self._entries.extend_values(batch)
+        total = self._total
+        prompt = completion = 0
+        cost = total.cost
+        for values, _ in batch:
+            prompt += values[_PROMPT]
+            completion += values[_COMPLETION]
+            cost += values[_COST]
+        total.requests += count
+        total.prompt_tokens += prompt
+        total.completion_tokens += completion
+        total.cost = cost
 
     def reconcile(self, generation_id: str, cost: Decimal) -> bool:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
         it reconciled. False if no such entry without a cost is known. O(1): entries
         awaiting a cost are indexed by generation id."""
         with self._lock:
+            self._take_in()
             seq = self._entries.unpriced(generation_id)
             if seq is None:
                 return False
@@ -306,27 +372,32 @@ class UsageLedger:
     def entries(self) -> list[UsageEntry]:
         """The most recent entries (up to ``max_entries``), oldest first."""
         with self._lock:
+            self._take_in()
             return list(self._entries)
 
     @property
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
+        self._take_in()
         return self._total.total_cost
 
     @property
     def saved_cost(self) -> Decimal:
         """What the response cache saved: the stored cost of every answer it served."""
+        self._take_in()
         return self._total.saved_cost
 
     @property
     def reliability_cost(self) -> Decimal:
         """What failed attempts, retries and hedges cost on top of the answers."""
+        self._take_in()
         return self._total.reliability_cost
 
     @property
     def totals(self) -> UsageTotals:
         """Sums over every recorded request."""
         with self._lock:
+            self._take_in()
             return UsageTotals(**asdict(self._total))
 
     def _group(self, key: str) -> dict[str, UsageTotals]:
@@ -405,6 +476,7 @@ class UsageLedger:
                 self._db = None
 
     def __len__(self) -> int:
+        self._take_in()
         return self._total.requests
 
     def __repr__(self) -> str:

@@ -28,9 +28,7 @@ def _value(rnd: random.Random, depth: int = 0) -> Any:
     if kind == 3:
         return rnd.choice(CHARS) * rnd.randrange(3)
     if kind in (4, 5):
-        return {
-            _value(rnd, 9) if False else rnd.choice(CHARS) * 2: _value(rnd, depth + 1) for _ in range(rnd.randrange(4))
-        }
+        return {rnd.choice(CHARS) * 2: _value(rnd, depth + 1) for _ in range(rnd.randrange(4))}
     if kind == 6:
         return [_value(rnd, depth + 1) for _ in range(rnd.randrange(4))]
     return tuple(_value(rnd, depth + 1) for _ in range(rnd.randrange(4)))

@@ -15,6 +15,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::{self, SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Parse `text` (one JSON value) into Python objects.
@@ -191,7 +194,7 @@ impl<'de, 'py> Visitor<'de> for PyValue<'py> {
     }
 }
 
-/// How deep [`encode`] follows nested containers before leaving the value to Python
+/// How deep [`encode_json`] follows nested containers before leaving the value to Python
 /// (whose encoder then reports a circular reference, or encodes it).
 const ENCODE_MAX_DEPTH: u32 = 128;
 
@@ -202,130 +205,97 @@ const ENCODE_MAX_DEPTH: u32 = 128;
 /// encoder then encodes it (or raises) as it always did.
 #[pyfunction]
 pub fn encode_json<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
-    let mut out = Vec::with_capacity(256);
-    encode(value, &mut out, 0).then(|| PyBytes::new(py, &out))
+    let out = serde_json::to_vec(&PlainJson { value, depth: 0 }).ok()?;
+    Some(PyBytes::new(py, &out))
 }
 
-fn encode(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: u32) -> bool {
-    if depth > ENCODE_MAX_DEPTH {
-        return false;
-    }
-    if let Ok(text) = value.cast_exact::<PyString>() {
-        return encode_str(text, out);
-    }
-    if let Ok(dict) = value.cast_exact::<PyDict>() {
-        out.push(b'{');
-        for (index, (key, item)) in dict.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            let Ok(key) = key.cast_exact::<PyString>() else {
-                return false;
-            };
-            if !encode_str(key, out) {
-                return false;
-            }
-            out.push(b':');
-            if !encode(&item, out, depth + 1) {
-                return false;
-            }
-        }
-        out.push(b'}');
-        return true;
-    }
-    if let Ok(list) = value.cast_exact::<PyList>() {
-        return encode_items(list.iter(), out, depth);
-    }
-    if let Ok(tuple) = value.cast_exact::<PyTuple>() {
-        return encode_items(tuple.iter(), out, depth);
-    }
-    if value.is_none() {
-        out.extend_from_slice(b"null");
-        return true;
-    }
-    if let Ok(flag) = value.cast_exact::<PyBool>() {
-        out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
-        return true;
-    }
-    if value.cast_exact::<PyInt>().is_ok() {
-        return match value.extract::<i64>() {
-            Ok(int) => {
-                out.extend_from_slice(int.to_string().as_bytes());
-                true
-            }
-            Err(_) => false, // beyond 64 bits: Python writes it
-        };
-    }
-    if let Ok(float) = value.cast_exact::<PyFloat>() {
-        if !float.value().is_finite() {
-            return false; // Python raises, naming it
-        }
-        // float.__repr__, as Python's encoder writes floats (1e-05, 1e+16, 2.0).
-        return match float.repr() {
-            Ok(text) => match text.to_str() {
-                Ok(text) => {
-                    out.extend_from_slice(text.as_bytes());
-                    true
-                }
-                Err(_) => false,
-            },
-            Err(_) => false,
-        };
-    }
-    false
-}
-
-fn encode_items<'py>(
-    items: impl Iterator<Item = Bound<'py, PyAny>>,
-    out: &mut Vec<u8>,
+/// A Python value that serializes as JSON data if it is plain JSON data, else fails (any
+/// error only means "let Python's encoder do it"). serde_json's compact writer escapes
+/// strings exactly as Python's encoder does with `ensure_ascii=False`.
+struct PlainJson<'a, 'py> {
+    value: &'a Bound<'py, PyAny>,
     depth: u32,
-) -> bool {
-    out.push(b'[');
-    for (index, item) in items.enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        if !encode(&item, out, depth + 1) {
-            return false;
-        }
-    }
-    out.push(b']');
-    true
 }
 
-/// A str as Python's `encode_basestring` quotes it: `"` and `\` escaped, the control
-/// characters below 0x20 as `\n`-style or `\u00XX` escapes, everything else as UTF-8.
-fn encode_str(text: &Bound<'_, PyString>, out: &mut Vec<u8>) -> bool {
-    let Ok(text) = text.to_str() else {
-        return false; // a lone surrogate: Python's encoder (then `.encode()`) deals with it
-    };
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..index]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
+impl<'py> PlainJson<'_, 'py> {
+    /// A value inside this one, a level deeper.
+    fn inner<'b>(&self, value: &'b Bound<'py, PyAny>) -> PlainJson<'b, 'py> {
+        PlainJson {
+            value,
+            depth: self.depth + 1,
         }
-        start = index + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-    true
+
+    /// A list's or tuple's items, as a JSON array.
+    fn items<S: Serializer>(
+        &self,
+        out: S,
+        len: usize,
+        items: impl Iterator<Item = Bound<'py, PyAny>>,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = out.serialize_seq(Some(len))?;
+        for item in items {
+            seq.serialize_element(&self.inner(&item))?;
+        }
+        seq.end()
+    }
+}
+
+fn not_plain<E: ser::Error>(why: &str) -> E {
+    E::custom(why)
+}
+
+impl Serialize for PlainJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        let value = self.value;
+        if self.depth > ENCODE_MAX_DEPTH {
+            return Err(not_plain("nested too deep"));
+        }
+        if let Ok(text) = value.cast_exact::<PyString>() {
+            // A lone surrogate fails here: Python's encoder (then `.encode()`) deals with it.
+            return out.serialize_str(text.to_str().map_err(|_| not_plain("not UTF-8"))?);
+        }
+        if let Ok(dict) = value.cast_exact::<PyDict>() {
+            let mut map = out.serialize_map(Some(dict.len()))?;
+            for (key, item) in dict.iter() {
+                let key = key
+                    .cast_exact::<PyString>()
+                    .map_err(|_| not_plain("a key is not a str"))?;
+                let key = key.to_str().map_err(|_| not_plain("not UTF-8"))?;
+                map.serialize_entry(key, &self.inner(&item))?;
+            }
+            return map.end();
+        }
+        if let Ok(list) = value.cast_exact::<PyList>() {
+            return self.items(out, list.len(), list.iter());
+        }
+        if let Ok(tuple) = value.cast_exact::<PyTuple>() {
+            return self.items(out, tuple.len(), tuple.iter());
+        }
+        if value.is_none() {
+            return out.serialize_unit();
+        }
+        if let Ok(flag) = value.cast_exact::<PyBool>() {
+            return out.serialize_bool(flag.is_true());
+        }
+        if value.cast_exact::<PyInt>().is_ok() {
+            // Beyond 64 bits: Python writes it.
+            let int = value
+                .extract::<i64>()
+                .map_err(|_| not_plain("an int beyond 64 bits"))?;
+            return out.serialize_i64(int);
+        }
+        if let Ok(float) = value.cast_exact::<PyFloat>() {
+            if !float.value().is_finite() {
+                return Err(not_plain("a non-finite float")); // Python raises, naming it
+            }
+            // float.__repr__, as Python's encoder writes floats (1e-05, 1e+16, 2.0).
+            let repr = float.repr().map_err(|_| not_plain("no repr"))?;
+            let repr = repr.to_str().map_err(|_| not_plain("not UTF-8"))?;
+            let raw =
+                RawValue::from_string(repr.to_owned()).map_err(|_| not_plain("not a number"))?;
+            return raw.serialize(out);
+        }
+        Err(not_plain("not JSON data"))
+    }
 }

@@ -106,9 +106,18 @@ CHAIN = [MODEL, "anthropic/claude-3.5-haiku", "google/gemini-2.0-flash-001"]
 
 
 class _NoLedger(UsageLedger):
-    """Records nothing: the baseline for the ledger's own cost."""
+    """Stores nothing: the baseline for the in-memory ledger's own cost. The books still
+    take the path they take for the in-memory ledger (an answer handed over as its
+    fields' values, no entry built), so only the ledger's own work is left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._packs = True
 
     def record(self, entry: Any) -> None:
+        pass
+
+    def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
         pass
 
 

@@ -340,9 +340,10 @@ class _ClientBase:
             self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
             response_cache = Cache.coerce(cache)
         # The ledger, budgets and reconciliation, shared by with_options() copies.
-        self._accounts = Accounts(
-            ledger, [*budgets, *(routing.budgets if routing is not None else ())], self._store, self._on_loop
-        )
+        all_budgets = [*budgets, *(routing.budgets if routing is not None else ())]
+        self._accounts = Accounts(ledger, all_budgets, self._store, self._on_loop)
+        # Read per request: a client without budgets does not reach for its (empty) book.
+        self._has_budgets = bool(all_budgets)
         self._catalog_cache = catalog_cache
         self._catalog_loader: CatalogLoader | None = None
         self._api_key = resolve_api_key(api_key)
@@ -488,7 +489,7 @@ class _ClientBase:
         """Routes resolve, and budgets and cost caps estimate, against the catalog."""
         is_route = isinstance(model, str) and self.routing is not None and self.routing.is_route(model)
         capped = self.max_cost_per_request is not None or params.get("max_cost_per_request") is not None
-        return is_route or capped or bool(self._budgets)
+        return is_route or capped or self._has_budgets
 
     def _requested(self, model: ModelArg | None) -> ModelArg:
         """``model``, else the routing's ``default_route``."""
@@ -577,8 +578,8 @@ class _ClientBase:
 
             params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
-        budgets = self._budgets
-        if cap is not None or budgets:
+        budgets = self._budgets if self._has_budgets else None
+        if cap is not None or budgets is not None:
             backends = self._backends
 
             def lookup(entry: str) -> Model | None:
@@ -599,7 +600,7 @@ class _ClientBase:
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
             books = self._new_books(model, tags, stream, params, budgets, requested)
-        if budgets:
+        if budgets is not None:
             from .usage.cost import chain_worst_case
 
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))

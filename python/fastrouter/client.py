@@ -562,6 +562,8 @@ class _ClientBase:
             if route.deadline_s is not None:
                 overrides = dataclasses.replace(overrides or self.timeout, total=route.deadline_s)
             hedge_after = route.hedge_after
+        elif type(model) is str and model:
+            chain, requested = [model], model  # the usual request: one model id
         else:
             chain, requested = _model_chain(model)
         retries = self.max_retries if max_retries is None else max_retries

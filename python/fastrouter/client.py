@@ -89,7 +89,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 _TimeoutOverrides = Timeout | None
 # What the native chat calls take: body, chain, headers, retries, timeouts, hedge delay, query.
-_NativeArgs = tuple[bytes, list[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
+_NativeArgs = tuple[bytes, Sequence[str], list[tuple[str, str]], int, _TimeoutOverrides, float | None, str | None]
 _MODELS_PATH = "models?output_modalities=all"
 # Guards building a client's catalog loader (rare: once per client).
 _LOADER_LOCK = allocate_lock()
@@ -136,9 +136,30 @@ def _json(fetched: tuple[bytes | None, object]) -> Any:
 _NotGiven = NotGiven
 
 
-def _model_chain(model: ModelArg) -> list[str]:
+# Chains (lists or tuples of model ids) sent before, each checked once: the chain as a
+# tuple of ids and its ledger name (``a,b,c``). An app sends a few fixed chains again and
+# again; with this a chain costs the caller what one model id costs (issue 11).
+_known_chains: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
+_KNOWN_CHAINS_MAX = 256
+
+
+def _model_chain(model: ModelArg) -> tuple[Sequence[str], str]:
+    """The chain ``model`` names (checked) and the name the ledger shows for it."""
     if type(model) is str and model:
-        return [model]  # the usual request: one model id
+        return [model], model  # the usual request: one model id
+    if type(model) is list or type(model) is tuple:
+        try:
+            return _known_chains[tuple(model)]
+        except (KeyError, TypeError):  # new, or holding something unhashable (checked below)
+            pass
+    chain = tuple(_checked_chain(model))
+    if len(_known_chains) >= _KNOWN_CHAINS_MAX:
+        _known_chains.clear()
+    known = _known_chains[chain] = (chain, ",".join(chain))
+    return known
+
+
+def _checked_chain(model: ModelArg) -> list[str]:
     if isinstance(model, (list, tuple)):
         chain = list(model)
     elif isinstance(model, str):
@@ -319,9 +340,10 @@ class _ClientBase:
             self._owns_store = not isinstance(store, Store)  # a Store handed in may serve others
             response_cache = Cache.coerce(cache)
         # The ledger, budgets and reconciliation, shared by with_options() copies.
-        self._accounts = Accounts(
-            ledger, [*budgets, *(routing.budgets if routing is not None else ())], self._store, self._on_loop
-        )
+        all_budgets = [*budgets, *(routing.budgets if routing is not None else ())]
+        self._accounts = Accounts(ledger, all_budgets, self._store, self._on_loop)
+        # Read per request: a client without budgets does not reach for its (empty) book.
+        self._has_budgets = bool(all_budgets)
         self._catalog_cache = catalog_cache
         self._catalog_loader: CatalogLoader | None = None
         self._api_key = resolve_api_key(api_key)
@@ -467,7 +489,7 @@ class _ClientBase:
         """Routes resolve, and budgets and cost caps estimate, against the catalog."""
         is_route = isinstance(model, str) and self.routing is not None and self.routing.is_route(model)
         capped = self.max_cost_per_request is not None or params.get("max_cost_per_request") is not None
-        return is_route or capped or bool(self._budgets)
+        return is_route or capped or self._has_budgets
 
     def _requested(self, model: ModelArg | None) -> ModelArg:
         """``model``, else the routing's ``default_route``."""
@@ -527,20 +549,23 @@ class _ClientBase:
         params = dict(params)
         cap_arg = params.pop("max_cost_per_request", None)
         hedge_after: float | None = None
+        chain: Sequence[str]
         if route is not None:
             import dataclasses
 
             from .routing.plan import merge_params
 
-            chain = list(route.chain)
+            chain, requested = list(route.chain), requested_name(model)
             params = merge_params(route.params, {"provider": route.providers} if route.providers else None, params)
             if max_retries is None:
                 max_retries = route.max_retries
             if route.deadline_s is not None:
                 overrides = dataclasses.replace(overrides or self.timeout, total=route.deadline_s)
             hedge_after = route.hedge_after
+        elif type(model) is str and model:
+            chain, requested = [model], model  # the usual request: one model id
         else:
-            chain = _model_chain(model)
+            chain, requested = _model_chain(model)
         retries = self.max_retries if max_retries is None else max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"max_retries must be a non-negative int, got {retries!r}")
@@ -555,8 +580,8 @@ class _ClientBase:
 
             params["max_tokens"] = max_tokens = DEFAULT_OUTPUT_ALLOWANCE
         body = build_body(messages, params, extra_body, stream=stream)
-        budgets = self._budgets
-        if cap is not None or budgets:
+        budgets = self._budgets if self._has_budgets else None
+        if cap is not None or budgets is not None:
             backends = self._backends
 
             def lookup(entry: str) -> Model | None:
@@ -570,14 +595,14 @@ class _ClientBase:
             # a selection constraint: the route's best candidates that fit, not its first few
             pool = list(route.ranked) if route is not None and route.ranked else chain
             table = self._price_table(route, pool, lookup) if route is not None else None
-            chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested_name(model), len(chain), table)
+            chain, _ = fit_cost_cap(pool, cap, len(body), max_tokens, lookup, requested, len(chain), table)
         if route is not None and route.spread:
             from .routing.plan import spread_order
 
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
-            books = self._new_books(model, tags, stream, params, budgets)
-        if budgets:
+            books = self._new_books(model, tags, stream, params, budgets, requested)
+        if budgets is not None:
             from .usage.cost import chain_worst_case
 
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
@@ -639,6 +664,7 @@ class _ClientBase:
         stream: bool,
         params: Mapping[str, Any],
         budgets: BudgetBook | None = None,
+        requested: str | None = None,
     ) -> RequestBooks:
         """The books of one request (its reservation and its one ledger entry); with
         ``telemetry=`` the same books also report spans and metrics when the request ends."""
@@ -649,7 +675,7 @@ class _ClientBase:
             self._budgets if budgets is None else budgets,
             self._catalog_if_loaded,
             self._reconcile,
-            model if type(model) is str else requested_name(model),
+            requested if requested is not None else model if type(model) is str else requested_name(model),
             tuple(tags) if tags else (),
             stream,
             self._backends,
@@ -658,7 +684,9 @@ class _ClientBase:
             return RequestBooks(*books_args)
         return self._telemetry.books(params, *books_args)
 
-    def _price_table(self, route: ResolvedRoute, pool: list[str], lookup: Callable[[str], Model | None]) -> PriceTable:
+    def _price_table(
+        self, route: ResolvedRoute, pool: Sequence[str], lookup: Callable[[str], Model | None]
+    ) -> PriceTable:
         """The route's candidates priced once per resolution (a new catalog resolves anew)."""
         cached = self._price_tables.get(id(route))
         if cached is not None and cached[0] is route:

@@ -184,27 +184,31 @@ pub struct StreamChunk {
 
 impl StreamChunk {
     pub fn new(py: Python<'_>, chunk: Arc<Chunk>) -> PyResult<Self> {
-        let choices = (0..chunk.choices.len())
-            .map(|index| {
-                let delta = Py::new(
-                    py,
-                    StreamDelta {
-                        chunk: chunk.clone(),
-                        index,
-                    },
-                )?;
-                Py::new(
-                    py,
-                    StreamChoice {
-                        chunk: chunk.clone(),
-                        index,
-                        delta,
-                    },
-                )
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let choice = |index: usize| -> PyResult<Py<StreamChoice>> {
+            let delta = Py::new(
+                py,
+                StreamDelta {
+                    chunk: chunk.clone(),
+                    index,
+                },
+            )?;
+            Py::new(
+                py,
+                StreamChoice {
+                    chunk: chunk.clone(),
+                    index,
+                    delta,
+                },
+            )
+        };
+        // The usual chunk has one choice: its list is built without a `Vec` in between.
+        let choices = match chunk.choices.len() {
+            0 => PyList::empty(py),
+            1 => PyList::new(py, [choice(0)?])?,
+            n => PyList::new(py, (0..n).map(choice).collect::<PyResult<Vec<_>>>()?)?,
+        };
         Ok(Self {
-            choices: PyList::new(py, choices)?.unbind(),
+            choices: choices.unbind(),
             chunk,
         })
     }

@@ -1,5 +1,7 @@
 //! The pooled HTTP transport: one reqwest client per fastrouter client (keep-alive,
-//! HTTP/2 by ALPN over TLS, rustls with the ring provider), timeouts, bounded bodies.
+//! HTTP/2 by ALPN over TLS, rustls with the ring provider), timeouts, bounded bodies;
+//! chat requests to plain-http targets with no proxy go through the leaner
+//! [`PlainClient`] instead.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,12 +9,15 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+};
 use reqwest::{Method, StatusCode};
 
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
+use crate::plain_http::PlainClient;
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -158,10 +163,19 @@ pub struct FullResponse {
     pub version: reqwest::Version,
 }
 
+/// Idle pooled connections are closed after this long (both clients).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Same-origin redirects followed before the 3xx response is returned as is.
+const MAX_REDIRECTS: usize = 5;
+
 /// The pooled client. Cheap to clone (reqwest's client is an `Arc`).
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
+    /// Chat requests to `http://` targets when no proxy applies (the route has none and
+    /// HTTP/2 prior knowledge was not asked for): hyper-util's client, no reqwest layers.
+    plain: Option<PlainClient>,
     openrouter: Arc<Target>,
     /// Other backends by name; one pool serves every host.
     backends: Arc<HashMap<String, Target>>,
@@ -271,7 +285,7 @@ impl Transport {
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .tls_backend_rustls()
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .redirect(same_origin_redirects());
         if let Some(connect) = timeouts.connect {
@@ -284,8 +298,14 @@ impl Transport {
             .map_err(|err| invalid(format!("invalid base_url {:?}: {err}", openrouter.base_url)))?;
         let (builder, route) = crate::network::configure(builder, &config.network, &parsed)?;
         let http = builder.build().map_err(Error::from_transport)?;
+        // The route's proxy (explicit or from the environment) applies to every target,
+        // so with none, no request of this transport goes through one.
+        let plain = (route.proxy.is_none() && config.network.http2 != Some(true)).then(|| {
+            PlainClient::new(POOL_IDLE_TIMEOUT, timeouts.connect, timeouts.read, USER_AGENT)
+        });
         Ok(Self {
             http,
+            plain,
             openrouter: Arc::new(openrouter),
             backends: Arc::new(backends),
             timeouts,
@@ -392,16 +412,9 @@ impl Transport {
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
         let target = self.target_for(entry)?;
-        let mut request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
-        request.headers_mut().append(
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
-        );
         let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|err| diagnose::transport_error(err, &self.route))?;
+            .execute_chat(target, path, body, extra_headers, true)
+            .await?;
         match diagnose::proxy_status_error(response.status().as_u16(), &self.route) {
             Some(err) => Err(err),
             None => Ok(response),
@@ -419,8 +432,8 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let target = self.target_for(entry)?;
-        let request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
-        self.exchange(request, timeout).await
+        let send = self.execute_chat(target, path, body, extra_headers, false);
+        self.exchange(send, timeout).await
     }
 
     /// Send one request to OpenRouter and read the whole body (bounded), within `timeout`.
@@ -433,20 +446,83 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
-        self.exchange(request, timeout).await
+        let send = async move {
+            self.http
+                .execute(request)
+                .await
+                .map_err(|err| diagnose::transport_error(err, &self.route))
+        };
+        self.exchange(send, timeout).await
+    }
+
+    /// POST a chat request to `target` and return once the response headers arrived:
+    /// through [`PlainClient`] to an `http://` target when it applies, else reqwest.
+    async fn execute_chat(
+        &self,
+        target: &Target,
+        path: &str,
+        body: Bytes,
+        extra_headers: &HeaderMap,
+        stream: bool,
+    ) -> Result<reqwest::Response> {
+        let build = |method: Method, body: Option<Bytes>| {
+            let mut request = self.request_to(target, method, path, body, extra_headers)?;
+            if stream {
+                request.headers_mut().append(
+                    reqwest::header::ACCEPT,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+            }
+            Ok::<_, Error>(request)
+        };
+        let request = build(Method::POST, Some(body.clone()))?;
+        let plain = match &self.plain {
+            Some(plain) if request.url().scheme() == "http" => plain,
+            _ => {
+                return self
+                    .http
+                    .execute(request)
+                    .await
+                    .map_err(|err| diagnose::transport_error(err, &self.route))
+            }
+        };
+        let mut url = request.url().clone();
+        let mut response = plain
+            .execute(request)
+            .await
+            .map_err(|err| diagnose::plain_send_error(err, &self.route))?;
+        // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
+        // 307/308 resend the POST, 301/302/303 become a GET without body.
+        for _ in 0..MAX_REDIRECTS {
+            let Some(next) = same_origin_location(&response, &url) else {
+                break;
+            };
+            let status = response.status();
+            let mut request = if matches!(status.as_u16(), 307 | 308) {
+                build(Method::POST, Some(body.clone()))?
+            } else {
+                let mut request = build(Method::GET, None)?;
+                request.headers_mut().remove(CONTENT_TYPE);
+                request.headers_mut().remove(CONTENT_LENGTH);
+                request
+            };
+            *request.url_mut() = next.clone();
+            url = next;
+            response = plain
+                .execute(request)
+                .await
+                .map_err(|err| diagnose::plain_send_error(err, &self.route))?;
+        }
+        Ok(response)
     }
 
     async fn exchange(
         &self,
-        request: reqwest::Request,
+        send: impl std::future::Future<Output = Result<reqwest::Response>>,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let exchange = async {
-            let mut response = self
-                .http
-                .execute(request)
-                .await
-                .map_err(|err| diagnose::transport_error(err, &self.route))?;
+            let mut response = send.await?;
             let status = response.status();
             if let Some(err) = diagnose::proxy_status_error(status.as_u16(), &self.route) {
                 return Err(err);
@@ -473,6 +549,16 @@ impl Transport {
             None => exchange.await,
         }
     }
+}
+
+/// Where a redirect response points, when it is a redirect within `url`'s origin.
+fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Option<reqwest::Url> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    let next = url.join(location).ok()?;
+    (next.origin() == url.origin()).then_some(next)
 }
 
 pub async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {

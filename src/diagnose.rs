@@ -23,9 +23,11 @@ pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
 /// error, classified and worded as [`transport_error`] words reqwest's.
 pub fn plain_send_error(err: SendError, route: &Route) -> Error {
     let err = match err {
-        SendError::Request(err) => return transport_error(err, route),
         SendError::TimedOut => {
-            return Error::new(ErrorKind::Timeout, "error sending request: operation timed out")
+            return Error::new(
+                ErrorKind::Timeout,
+                "error sending request: operation timed out",
+            )
         }
         SendError::Client(err) => err,
     };

@@ -15,11 +15,13 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::Full;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
 use tokio::time::{Instant, Sleep};
 use tower_http::decompression::Decompression;
 use tower_service::Service;
@@ -30,10 +32,15 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
 const TCP_KEEPALIVE_RETRIES: u32 = 3;
 
+/// Each connection's read buffer. hyper's default (8 KB, growing) costs ~2 KB more per
+/// open stream; 2 KB reads measured no more CPU per chunk (S2) or per request (S1), 1 KB
+/// ~10% more per chunk. SSE events and usual chat answers fit in a few reads.
+const READ_BUF_BYTES: usize = 2048;
+
 /// The pooled plain-http client of one transport.
 #[derive(Clone)]
 pub struct PlainClient {
-    client: Client<HttpConnector, reqwest::Body>,
+    client: Client<HttpConnector, Full<Bytes>>,
     /// What reqwest's client added to every request when absent.
     defaults: HeaderMap,
     read_timeout: Option<Duration>,
@@ -48,8 +55,6 @@ impl fmt::Debug for PlainClient {
 /// Why an exchange failed before the response headers arrived.
 #[derive(Debug)]
 pub enum SendError {
-    /// The request could not be converted (a URL that is no valid URI).
-    Request(reqwest::Error),
     /// hyper-util's error (connect, write, parse, closed connection, ...).
     Client(hyper_util::client::legacy::Error),
     /// The read timeout passed before the response headers arrived.
@@ -70,11 +75,13 @@ impl PlainClient {
         connector.set_keepalive(Some(TCP_KEEPALIVE));
         connector.set_keepalive_interval(Some(TCP_KEEPALIVE));
         connector.set_keepalive_retries(Some(TCP_KEEPALIVE_RETRIES));
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(pool_idle)
-            .build(connector);
+            .pool_idle_timeout(pool_idle);
+        builder.http1_read_buf_exact_size(READ_BUF_BYTES);
+        let client = builder.build(connector);
         let mut defaults = HeaderMap::with_capacity(3);
         defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
         defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -86,10 +93,18 @@ impl PlainClient {
         }
     }
 
-    /// Send `request` (an `http://` URL) and return once the response headers arrived.
-    pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, SendError> {
-        let mut request: hyper::Request<reqwest::Body> =
-            request.try_into().map_err(SendError::Request)?;
+    /// Send a request to `uri` (`http://`) and return once the response headers arrived.
+    pub async fn execute(
+        &self,
+        method: Method,
+        uri: hyper::Uri,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
         let headers = request.headers_mut();
         for (name, value) in &self.defaults {
             if !headers.contains_key(name) {
@@ -110,9 +125,8 @@ impl PlainClient {
             None => pending.await,
         }
         .map_err(SendError::Client)?;
-        let response = response.map(|body| {
-            reqwest::Body::wrap(ReadTimeoutBody::new(body, self.read_timeout))
-        });
+        let response =
+            response.map(|body| reqwest::Body::wrap(ReadTimeoutBody::new(body, self.read_timeout)));
         Ok(reqwest::Response::from(response))
     }
 }
@@ -153,7 +167,10 @@ impl StdError for BodyError {
 
 /// The read timeout's cause, as reqwest's (`operation timed out`, an I/O `TimedOut`).
 fn timed_out() -> BoxError {
-    Box::new(io::Error::new(io::ErrorKind::TimedOut, "operation timed out"))
+    Box::new(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "operation timed out",
+    ))
 }
 
 impl<B> Body for ReadTimeoutBody<B>

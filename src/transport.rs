@@ -100,6 +100,8 @@ struct Target {
     base_url: String,
     /// `{base_url}/chat/completions`, parsed once: every chat request goes there.
     chat_url: reqwest::Url,
+    /// The same as a URI, for the plain-http client.
+    chat_uri: hyper::Uri,
     headers: HeaderMap,
     has_key: bool,
     api_key_env: Option<String>,
@@ -142,10 +144,15 @@ impl Target {
         };
         let chat_url = reqwest::Url::parse(&format!("{base_url}/{CHAT_PATH}"))
             .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
+        let chat_uri = chat_url
+            .as_str()
+            .parse()
+            .map_err(|_| invalid(format!("invalid base_url {base_url:?}")))?;
         Ok(Self {
             name: name.to_owned(),
             base_url,
             chat_url,
+            chat_uri,
             headers,
             has_key,
             api_key_env,
@@ -301,7 +308,12 @@ impl Transport {
         // The route's proxy (explicit or from the environment) applies to every target,
         // so with none, no request of this transport goes through one.
         let plain = (route.proxy.is_none() && config.network.http2 != Some(true)).then(|| {
-            PlainClient::new(POOL_IDLE_TIMEOUT, timeouts.connect, timeouts.read, USER_AGENT)
+            PlainClient::new(
+                POOL_IDLE_TIMEOUT,
+                timeouts.connect,
+                timeouts.read,
+                USER_AGENT,
+            )
         });
         Ok(Self {
             http,
@@ -386,17 +398,7 @@ impl Transport {
                 .build()
                 .map_err(|err| diagnose::transport_error(err, &self.route))?
         };
-        let headers = request.headers_mut();
-        *headers = target.headers.clone();
-        if !extra_headers.is_empty() {
-            // The caller's headers replace the target's of the same name.
-            for name in extra_headers.keys() {
-                headers.remove(name);
-            }
-            for (name, value) in extra_headers {
-                headers.append(name.clone(), value.clone());
-            }
-        }
+        *request.headers_mut() = headers_for(target, extra_headers);
         *request.body_mut() = body.map(reqwest::Body::from);
         Ok(request)
     }
@@ -465,53 +467,72 @@ impl Transport {
         extra_headers: &HeaderMap,
         stream: bool,
     ) -> Result<reqwest::Response> {
-        let build = |method: Method, body: Option<Bytes>| {
-            let mut request = self.request_to(target, method, path, body, extra_headers)?;
+        let accept = |headers: &mut HeaderMap| {
             if stream {
-                request.headers_mut().append(
+                headers.append(
                     reqwest::header::ACCEPT,
                     HeaderValue::from_static("text/event-stream"),
                 );
             }
-            Ok::<_, Error>(request)
         };
-        let request = build(Method::POST, Some(body.clone()))?;
-        let plain = match &self.plain {
-            Some(plain) if request.url().scheme() == "http" => plain,
-            _ => {
-                return self
-                    .http
-                    .execute(request)
+        let plain_uri = match &self.plain {
+            Some(_) if target.chat_uri.scheme_str() != Some("http") => None,
+            Some(_) if path == CHAT_PATH => Some(target.chat_uri.clone()),
+            Some(_) => format!("{}/{}", target.base_url, path.trim_start_matches('/'))
+                .parse::<hyper::Uri>()
+                .ok(),
+            None => None,
+        };
+        let (Some(plain), Some(uri)) = (&self.plain, plain_uri) else {
+            let mut request =
+                self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
+            accept(request.headers_mut());
+            return self
+                .http
+                .execute(request)
+                .await
+                .map_err(|err| diagnose::transport_error(err, &self.route));
+        };
+        Self::require_key(target)?;
+        let send = |method: Method, uri: hyper::Uri, body: Option<Bytes>| {
+            let mut headers = headers_for(target, extra_headers);
+            accept(&mut headers);
+            if body.is_none() {
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+            }
+            async move {
+                plain
+                    .execute(method, uri, headers, body)
                     .await
-                    .map_err(|err| diagnose::transport_error(err, &self.route))
+                    .map_err(|err| diagnose::plain_send_error(err, &self.route))
             }
         };
-        let mut url = request.url().clone();
-        let mut response = plain
-            .execute(request)
-            .await
-            .map_err(|err| diagnose::plain_send_error(err, &self.route))?;
+        let mut url = None;
+        let mut response = send(Method::POST, uri.clone(), Some(body.clone())).await?;
         // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
         // 307/308 resend the POST, 301/302/303 become a GET without body.
         for _ in 0..MAX_REDIRECTS {
-            let Some(next) = same_origin_location(&response, &url) else {
+            if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                break;
+            }
+            let from = match url.take() {
+                Some(url) => url,
+                None => reqwest::Url::parse(&uri.to_string())
+                    .map_err(|err| invalid(format!("invalid URL: {err}")))?,
+            };
+            let Some(next) = same_origin_location(&response, &from) else {
                 break;
             };
-            let status = response.status();
-            let mut request = if matches!(status.as_u16(), 307 | 308) {
-                build(Method::POST, Some(body.clone()))?
-            } else {
-                let mut request = build(Method::GET, None)?;
-                request.headers_mut().remove(CONTENT_TYPE);
-                request.headers_mut().remove(CONTENT_LENGTH);
-                request
+            let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
+                break;
             };
-            *request.url_mut() = next.clone();
-            url = next;
-            response = plain
-                .execute(request)
-                .await
-                .map_err(|err| diagnose::plain_send_error(err, &self.route))?;
+            response = if matches!(response.status().as_u16(), 307 | 308) {
+                send(Method::POST, next_uri, Some(body.clone())).await?
+            } else {
+                send(Method::GET, next_uri, None).await?
+            };
+            url = Some(next);
         }
         Ok(response)
     }
@@ -551,11 +572,22 @@ impl Transport {
     }
 }
 
+/// The target's headers (its key included) with the caller's replacing those of the same name.
+fn headers_for(target: &Target, extra_headers: &HeaderMap) -> HeaderMap {
+    let mut headers = target.headers.clone();
+    if !extra_headers.is_empty() {
+        for name in extra_headers.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in extra_headers {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
 /// Where a redirect response points, when it is a redirect within `url`'s origin.
 fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Option<reqwest::Url> {
-    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
-        return None;
-    }
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     let next = url.join(location).ok()?;
     (next.origin() == url.origin()).then_some(next)

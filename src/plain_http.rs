@@ -196,7 +196,10 @@ where
         }
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         if let (Some(limit), Some(sleep)) = (this.limit, this.sleep.as_mut()) {
-            sleep.as_mut().reset(Instant::now() + limit);
+            // A limit too far to represent (`read=1e300`) means no limit.
+            if let Some(deadline) = Instant::now().checked_add(limit) {
+                sleep.as_mut().reset(deadline);
+            }
         }
         Poll::Ready(frame.map(|frame| frame.map_err(|err| BodyError(err.into()))))
     }

@@ -727,6 +727,114 @@ mod tests {
         assert!(!err.message().contains("cret"));
     }
 
+    /// A loopback server that answers its first connection with `reply` (then keeps it
+    /// open, silent) and hands over the request bytes it read.
+    async fn answer_once(reply: &'static [u8]) -> (String, tokio::sync::oneshot::Receiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                socket.readable().await.unwrap();
+                match socket.try_read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                    Err(_) => continue,
+                }
+            }
+            let _ = seen_tx.send(String::from_utf8_lossy(&request).into_owned());
+            let mut left = reply;
+            while !left.is_empty() {
+                socket.writable().await.unwrap();
+                if let Ok(n) = socket.try_write(left) {
+                    left = &left[n..];
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        (url, seen_rx)
+    }
+
+    fn plain_transport(url: &str, read: Option<Duration>) -> Transport {
+        let mut cfg = config(url);
+        cfg.timeouts.read = read;
+        let transport = Transport::new(cfg).unwrap();
+        assert!(
+            transport.plain.is_some(),
+            "plain http without a proxy takes the lean path"
+        );
+        transport
+    }
+
+    async fn chat(transport: &Transport) -> Result<FullResponse> {
+        let body = Bytes::from_static(b"{}");
+        transport
+            .send_chat("m", CHAT_PATH, body, &HeaderMap::new(), None)
+            .await
+    }
+
+    #[tokio::test]
+    async fn plain_http_sends_what_reqwest_sent() {
+        let (url, seen) = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let response = chat(&plain_transport(&url, None)).await.unwrap();
+        assert_eq!(response.body.as_ref(), b"{}");
+        assert_eq!(version_name(response.version), "HTTP/1.1");
+        let request = seen.await.unwrap().to_ascii_lowercase();
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/v1");
+        for line in [
+            "post /api/v1/chat/completions http/1.1\r\n".to_owned(),
+            format!("host: {host}\r\n"),
+            "accept: */*\r\n".to_owned(),
+            "content-type: application/json\r\n".to_owned(),
+            format!("user-agent: {USER_AGENT}\r\n"),
+            "accept-encoding: gzip,br\r\n".to_owned(),
+            "authorization: bearer sk-or-v1-secret\r\n".to_owned(),
+            "content-length: 2\r\n".to_owned(),
+        ] {
+            assert!(request.contains(&line), "{line:?} missing from {request:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_read_timeout_covers_headers_and_body() {
+        let (url, _seen) = answer_once(b"").await;
+        let err = chat(&plain_transport(&url, Some(Duration::from_millis(100))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert_eq!(err.message(), "error sending request: operation timed out");
+        let (url, _seen) = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{").await;
+        let err = chat(&plain_transport(&url, Some(Duration::from_millis(100))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{}", err.message());
+        assert!(
+            err.message().ends_with("operation timed out"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn plain_http_refused_connection_reads_as_reqwest_words_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        drop(listener);
+        let err = chat(&plain_transport(&url, None)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert!(
+            err.message()
+                .starts_with("error sending request: client error (Connect): tcp connect error"),
+            "{}",
+            err.message()
+        );
+    }
+
     #[test]
     fn bad_header_names_the_header_not_the_value() {
         let err = header_map(&[("X-Ok".into(), "line\nbreak".into())]).unwrap_err();

@@ -733,6 +733,8 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
         let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+        // A panic here shows as the test's request failing.
+        #[allow(clippy::disallowed_methods)]
         tokio::spawn(async move {
             let (socket, _) = listener.accept().await.unwrap();
             let mut request = Vec::new();

@@ -149,19 +149,33 @@ impl<B> ReadTimeoutBody<B> {
     }
 }
 
-/// A body error, worded as reqwest words them (`request or response body error: ...`).
+/// A body error, worded as reqwest worded it on its own path: behind a read timeout
+/// (and for the timeout itself) `request or response body error: <cause>`, else the
+/// cause alone. `reqwest::Body` adds a layer of its own, which [`crate::error::Error::from_transport`]
+/// skips when it wraps this error.
 #[derive(Debug)]
-pub struct BodyError(BoxError);
+pub struct BodyError {
+    cause: BoxError,
+    layered: bool,
+}
 
 impl fmt::Display for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("request or response body error")
+        if self.layered {
+            f.write_str("request or response body error")
+        } else {
+            fmt::Display::fmt(&self.cause, f)
+        }
     }
 }
 
 impl StdError for BodyError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
+        if self.layered {
+            Some(&*self.cause)
+        } else {
+            self.cause.source()
+        }
     }
 }
 
@@ -191,7 +205,10 @@ where
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
             if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(BodyError(timed_out()))));
+                return Poll::Ready(Some(Err(BodyError {
+                    cause: timed_out(),
+                    layered: true,
+                })));
             }
         }
         let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
@@ -201,7 +218,13 @@ where
                 sleep.as_mut().reset(deadline);
             }
         }
-        Poll::Ready(frame.map(|frame| frame.map_err(|err| BodyError(err.into()))))
+        let layered = this.limit.is_some();
+        Poll::Ready(frame.map(|frame| {
+            frame.map_err(|err| BodyError {
+                cause: err.into(),
+                layered,
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -815,10 +815,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{}", err.message());
-        assert!(
-            err.message().ends_with("operation timed out"),
-            "{}",
-            err.message()
+        assert_eq!(
+            err.message(),
+            "error decoding response body: request or response body error: operation timed out"
         );
     }
 

@@ -1,10 +1,12 @@
 //! Chat requests to plain-http targets (local OpenAI-compatible servers, the mock, the
 //! benchmarks) through hyper-util's pooled HTTP/1.1 client, without reqwest's
-//! per-request layers (retry clone, redirect and timeout wrappers): about half the memory
-//! per open stream. What reqwest did on this path is done here explicitly and the same
+//! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
+//! with a smaller read buffer: ~5 KB less per open stream (benches/README.md,
+//! h1-transport). What reqwest did on this path is done here explicitly and the same
 //! way: its default headers, gzip/br decompression, the read timeout on the headers and
-//! on each body frame; the response goes back as a `reqwest::Response`, so reading,
-//! draining and errors downstream are unchanged. Redirects are left to the caller.
+//! on each body frame, the wording of body errors; the response goes back as a
+//! `reqwest::Response`, so reading, draining and errors downstream are unchanged.
+//! Same-origin redirects are followed by the caller (`Transport::execute_chat`).
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -9,6 +9,7 @@ use rustls::{CertificateError, InvalidMessage};
 
 use crate::error::{Error, ErrorKind};
 use crate::network::Route;
+use crate::plain_http::SendError;
 
 /// A reqwest failure as a core error, explained when the cause is recognised.
 pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
@@ -16,6 +17,55 @@ pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
         Some(explained) if !err.is_timeout() => Error::new(explained.kind, explained.message),
         _ => Error::from_transport(err),
     }
+}
+
+/// A plain-http send failure (hyper-util's client, [`crate::plain_http`]) as a core
+/// error, classified and worded as [`transport_error`] words reqwest's.
+pub fn plain_send_error(err: SendError, route: &Route) -> Error {
+    let err = match err {
+        SendError::TimedOut => {
+            return Error::new(
+                ErrorKind::Timeout,
+                "error sending request: operation timed out",
+            )
+        }
+        SendError::Client(err) => err,
+    };
+    let timed_out = is_timeout(&err);
+    if let Some(explained) = explain(&err, route).filter(|_| !timed_out) {
+        return Error::new(explained.kind, explained.message);
+    }
+    let kind = if timed_out {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Connection
+    };
+    let mut message = String::from("error sending request");
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(&err);
+    while let Some(current) = cause {
+        message.push_str(": ");
+        message.push_str(&current.to_string());
+        cause = current.source();
+    }
+    Error::new(kind, message)
+}
+
+/// Whether a timeout caused `err` (as `reqwest::Error::is_timeout` decides).
+fn is_timeout(err: &(dyn StdError + 'static)) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+            || current
+                .downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// A recognised failure: [`ErrorKind::ConnectionSetup`] when only a configuration change

@@ -264,6 +264,15 @@ impl Error {
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
+            // `reqwest::Body`'s layer around a plain-http body error (which words itself
+            // as reqwest's own path did) adds nothing.
+            let next = cause.source();
+            if next.is_some_and(|next| next.is::<crate::plain_http::BodyError>())
+                && cause.downcast_ref::<reqwest::Error>().is_some()
+            {
+                source = next;
+                continue;
+            }
             message.push_str(": ");
             message.push_str(&cause.to_string());
             source = cause.source();

@@ -17,6 +17,7 @@ pub mod health;
 pub mod hedge;
 pub mod mock;
 pub mod network;
+pub mod plain_http;
 pub mod response;
 pub mod stream;
 pub mod transport;

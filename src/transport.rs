@@ -1,5 +1,7 @@
 //! The pooled HTTP transport: one reqwest client per fastrouter client (keep-alive,
-//! HTTP/2 by ALPN over TLS, rustls with the ring provider), timeouts, bounded bodies.
+//! HTTP/2 by ALPN over TLS, rustls with the ring provider), timeouts, bounded bodies;
+//! chat requests to plain-http targets with no proxy go through the leaner
+//! [`PlainClient`] instead.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,12 +9,15 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+};
 use reqwest::{Method, StatusCode};
 
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
+use crate::plain_http::PlainClient;
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -95,6 +100,8 @@ struct Target {
     base_url: String,
     /// `{base_url}/chat/completions`, parsed once: every chat request goes there.
     chat_url: reqwest::Url,
+    /// The same as a URI, for the plain-http client.
+    chat_uri: hyper::Uri,
     headers: HeaderMap,
     has_key: bool,
     api_key_env: Option<String>,
@@ -137,10 +144,15 @@ impl Target {
         };
         let chat_url = reqwest::Url::parse(&format!("{base_url}/{CHAT_PATH}"))
             .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
+        let chat_uri = chat_url
+            .as_str()
+            .parse()
+            .map_err(|_| invalid(format!("invalid base_url {base_url:?}")))?;
         Ok(Self {
             name: name.to_owned(),
             base_url,
             chat_url,
+            chat_uri,
             headers,
             has_key,
             api_key_env,
@@ -158,10 +170,19 @@ pub struct FullResponse {
     pub version: reqwest::Version,
 }
 
+/// Idle pooled connections are closed after this long (both clients).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Same-origin redirects followed before the 3xx response is returned as is.
+const MAX_REDIRECTS: usize = 5;
+
 /// The pooled client. Cheap to clone (reqwest's client is an `Arc`).
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
+    /// Chat requests to `http://` targets when no proxy applies (the route has none and
+    /// HTTP/2 prior knowledge was not asked for): hyper-util's client, no reqwest layers.
+    plain: Option<PlainClient>,
     openrouter: Arc<Target>,
     /// Other backends by name; one pool serves every host.
     backends: Arc<HashMap<String, Target>>,
@@ -271,7 +292,7 @@ impl Transport {
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .tls_backend_rustls()
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .redirect(same_origin_redirects());
         if let Some(connect) = timeouts.connect {
@@ -284,8 +305,19 @@ impl Transport {
             .map_err(|err| invalid(format!("invalid base_url {:?}: {err}", openrouter.base_url)))?;
         let (builder, route) = crate::network::configure(builder, &config.network, &parsed)?;
         let http = builder.build().map_err(Error::from_transport)?;
+        // The route's proxy (explicit or from the environment) applies to every target,
+        // so with none, no request of this transport goes through one.
+        let plain = (route.proxy.is_none() && config.network.http2 != Some(true)).then(|| {
+            PlainClient::new(
+                POOL_IDLE_TIMEOUT,
+                timeouts.connect,
+                timeouts.read,
+                USER_AGENT,
+            )
+        });
         Ok(Self {
             http,
+            plain,
             openrouter: Arc::new(openrouter),
             backends: Arc::new(backends),
             timeouts,
@@ -366,17 +398,7 @@ impl Transport {
                 .build()
                 .map_err(|err| diagnose::transport_error(err, &self.route))?
         };
-        let headers = request.headers_mut();
-        *headers = target.headers.clone();
-        if !extra_headers.is_empty() {
-            // The caller's headers replace the target's of the same name.
-            for name in extra_headers.keys() {
-                headers.remove(name);
-            }
-            for (name, value) in extra_headers {
-                headers.append(name.clone(), value.clone());
-            }
-        }
+        *request.headers_mut() = headers_for(target, extra_headers);
         *request.body_mut() = body.map(reqwest::Body::from);
         Ok(request)
     }
@@ -392,16 +414,9 @@ impl Transport {
         extra_headers: &HeaderMap,
     ) -> Result<reqwest::Response> {
         let target = self.target_for(entry)?;
-        let mut request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
-        request.headers_mut().append(
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
-        );
         let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|err| diagnose::transport_error(err, &self.route))?;
+            .execute_chat(target, path, body, extra_headers, true)
+            .await?;
         match diagnose::proxy_status_error(response.status().as_u16(), &self.route) {
             Some(err) => Err(err),
             None => Ok(response),
@@ -419,8 +434,8 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let target = self.target_for(entry)?;
-        let request = self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
-        self.exchange(request, timeout).await
+        let send = self.execute_chat(target, path, body, extra_headers, false);
+        self.exchange(send, timeout).await
     }
 
     /// Send one request to OpenRouter and read the whole body (bounded), within `timeout`.
@@ -433,20 +448,102 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
-        self.exchange(request, timeout).await
+        let send = async move {
+            self.http
+                .execute(request)
+                .await
+                .map_err(|err| diagnose::transport_error(err, &self.route))
+        };
+        self.exchange(send, timeout).await
+    }
+
+    /// POST a chat request to `target` and return once the response headers arrived:
+    /// through [`PlainClient`] to an `http://` target when it applies, else reqwest.
+    async fn execute_chat(
+        &self,
+        target: &Target,
+        path: &str,
+        body: Bytes,
+        extra_headers: &HeaderMap,
+        stream: bool,
+    ) -> Result<reqwest::Response> {
+        let accept = |headers: &mut HeaderMap| {
+            if stream {
+                headers.append(
+                    reqwest::header::ACCEPT,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+            }
+        };
+        let plain_uri = match &self.plain {
+            Some(_) if target.chat_uri.scheme_str() != Some("http") => None,
+            Some(_) if path == CHAT_PATH => Some(target.chat_uri.clone()),
+            Some(_) => format!("{}/{}", target.base_url, path.trim_start_matches('/'))
+                .parse::<hyper::Uri>()
+                .ok(),
+            None => None,
+        };
+        let (Some(plain), Some(uri)) = (&self.plain, plain_uri) else {
+            let mut request =
+                self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
+            accept(request.headers_mut());
+            return self
+                .http
+                .execute(request)
+                .await
+                .map_err(|err| diagnose::transport_error(err, &self.route));
+        };
+        Self::require_key(target)?;
+        let send = |method: Method, uri: hyper::Uri, body: Option<Bytes>| {
+            let mut headers = headers_for(target, extra_headers);
+            accept(&mut headers);
+            if body.is_none() {
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+            }
+            async move {
+                plain
+                    .execute(method, uri, headers, body)
+                    .await
+                    .map_err(|err| diagnose::plain_send_error(err, &self.route))
+            }
+        };
+        let mut url = None;
+        let mut response = send(Method::POST, uri.clone(), Some(body.clone())).await?;
+        // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
+        // 307/308 resend the POST, 301/302/303 become a GET without body.
+        for _ in 0..MAX_REDIRECTS {
+            if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                break;
+            }
+            let from = match url.take() {
+                Some(url) => url,
+                None => reqwest::Url::parse(&uri.to_string())
+                    .map_err(|err| invalid(format!("invalid URL: {err}")))?,
+            };
+            let Some(next) = same_origin_location(&response, &from) else {
+                break;
+            };
+            let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
+                break;
+            };
+            response = if matches!(response.status().as_u16(), 307 | 308) {
+                send(Method::POST, next_uri, Some(body.clone())).await?
+            } else {
+                send(Method::GET, next_uri, None).await?
+            };
+            url = Some(next);
+        }
+        Ok(response)
     }
 
     async fn exchange(
         &self,
-        request: reqwest::Request,
+        send: impl std::future::Future<Output = Result<reqwest::Response>>,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let exchange = async {
-            let mut response = self
-                .http
-                .execute(request)
-                .await
-                .map_err(|err| diagnose::transport_error(err, &self.route))?;
+            let mut response = send.await?;
             let status = response.status();
             if let Some(err) = diagnose::proxy_status_error(status.as_u16(), &self.route) {
                 return Err(err);
@@ -473,6 +570,27 @@ impl Transport {
             None => exchange.await,
         }
     }
+}
+
+/// The target's headers (its key included) with the caller's replacing those of the same name.
+fn headers_for(target: &Target, extra_headers: &HeaderMap) -> HeaderMap {
+    let mut headers = target.headers.clone();
+    if !extra_headers.is_empty() {
+        for name in extra_headers.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in extra_headers {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
+/// Where a redirect response points, when it is a redirect within `url`'s origin.
+fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Option<reqwest::Url> {
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    let next = url.join(location).ok()?;
+    (next.origin() == url.origin()).then_some(next)
 }
 
 pub async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {
@@ -607,6 +725,115 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
         assert!(err.message().contains("api_key"));
         assert!(!err.message().contains("cret"));
+    }
+
+    /// A loopback server that answers its first connection with `reply` (then keeps it
+    /// open, silent) and hands over the request bytes it read.
+    async fn answer_once(reply: &'static [u8]) -> (String, tokio::sync::oneshot::Receiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+        // A panic here shows as the test's request failing.
+        #[allow(clippy::disallowed_methods)]
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                socket.readable().await.unwrap();
+                match socket.try_read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                    Err(_) => continue,
+                }
+            }
+            let _ = seen_tx.send(String::from_utf8_lossy(&request).into_owned());
+            let mut left = reply;
+            while !left.is_empty() {
+                socket.writable().await.unwrap();
+                if let Ok(n) = socket.try_write(left) {
+                    left = &left[n..];
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        (url, seen_rx)
+    }
+
+    fn plain_transport(url: &str, read: Option<Duration>) -> Transport {
+        let mut cfg = config(url);
+        cfg.timeouts.read = read;
+        let transport = Transport::new(cfg).unwrap();
+        assert!(
+            transport.plain.is_some(),
+            "plain http without a proxy takes the lean path"
+        );
+        transport
+    }
+
+    async fn chat(transport: &Transport) -> Result<FullResponse> {
+        let body = Bytes::from_static(b"{}");
+        transport
+            .send_chat("m", CHAT_PATH, body, &HeaderMap::new(), None)
+            .await
+    }
+
+    #[tokio::test]
+    async fn plain_http_sends_what_reqwest_sent() {
+        let (url, seen) = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let response = chat(&plain_transport(&url, None)).await.unwrap();
+        assert_eq!(response.body.as_ref(), b"{}");
+        assert_eq!(version_name(response.version), "HTTP/1.1");
+        let request = seen.await.unwrap().to_ascii_lowercase();
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/v1");
+        for line in [
+            "post /api/v1/chat/completions http/1.1\r\n".to_owned(),
+            format!("host: {host}\r\n"),
+            "accept: */*\r\n".to_owned(),
+            "content-type: application/json\r\n".to_owned(),
+            format!("user-agent: {USER_AGENT}\r\n"),
+            "accept-encoding: gzip,br\r\n".to_owned(),
+            "authorization: bearer sk-or-v1-secret\r\n".to_owned(),
+            "content-length: 2\r\n".to_owned(),
+        ] {
+            assert!(request.contains(&line), "{line:?} missing from {request:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_read_timeout_covers_headers_and_body() {
+        let (url, _seen) = answer_once(b"").await;
+        let err = chat(&plain_transport(&url, Some(Duration::from_millis(100))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert_eq!(err.message(), "error sending request: operation timed out");
+        let (url, _seen) = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{").await;
+        let err = chat(&plain_transport(&url, Some(Duration::from_millis(100))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{}", err.message());
+        assert_eq!(
+            err.message(),
+            "error decoding response body: request or response body error: operation timed out"
+        );
+    }
+
+    #[tokio::test]
+    async fn plain_http_refused_connection_reads_as_reqwest_words_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+        drop(listener);
+        let err = chat(&plain_transport(&url, None)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert!(
+            err.message()
+                .starts_with("error sending request: client error (Connect): tcp connect error"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]

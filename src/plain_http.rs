@@ -1,0 +1,239 @@
+//! Chat requests to plain-http targets (local OpenAI-compatible servers, the mock, the
+//! benchmarks) through hyper-util's pooled HTTP/1.1 client, without reqwest's
+//! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
+//! with a smaller read buffer: ~5 KB less per open stream (benches/README.md,
+//! h1-transport). What reqwest did on this path is done here explicitly and the same
+//! way: its default headers, gzip/br decompression, the read timeout on the headers and
+//! on each body frame, the wording of body errors; the response goes back as a
+//! `reqwest::Response`, so reading, draining and errors downstream are unchanged.
+//! Same-origin redirects are followed by the caller (`Transport::execute_chat`).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use tokio::time::{Instant, Sleep};
+use tower_http::decompression::Decompression;
+use tower_service::Service;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// TCP keep-alive probes, as reqwest's defaults (idle 15 s, every 15 s, 3 tries).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+const TCP_KEEPALIVE_RETRIES: u32 = 3;
+
+/// Each connection's read buffer. hyper's default (8 KB, growing) costs ~2 KB more per
+/// open stream; 2 KB reads measured no more CPU per chunk (S2) or per request (S1), 1 KB
+/// ~10% more per chunk. SSE events and usual chat answers fit in a few reads.
+const READ_BUF_BYTES: usize = 2048;
+
+/// The pooled plain-http client of one transport.
+#[derive(Clone)]
+pub struct PlainClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    /// What reqwest's client added to every request when absent.
+    defaults: HeaderMap,
+    read_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for PlainClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlainClient").finish_non_exhaustive()
+    }
+}
+
+/// Why an exchange failed before the response headers arrived.
+#[derive(Debug)]
+pub enum SendError {
+    /// hyper-util's error (connect, write, parse, closed connection, ...).
+    Client(hyper_util::client::legacy::Error),
+    /// The read timeout passed before the response headers arrived.
+    TimedOut,
+}
+
+impl PlainClient {
+    /// `pool_idle` and `connect` as the reqwest client of the same transport has them.
+    pub fn new(
+        pool_idle: Duration,
+        connect: Option<Duration>,
+        read_timeout: Option<Duration>,
+        user_agent: &'static str,
+    ) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(connect);
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_interval(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_retries(Some(TCP_KEEPALIVE_RETRIES));
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(pool_idle);
+        builder.http1_read_buf_exact_size(READ_BUF_BYTES);
+        let client = builder.build(connector);
+        let mut defaults = HeaderMap::with_capacity(3);
+        defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        defaults.insert(USER_AGENT, HeaderValue::from_static(user_agent));
+        Self {
+            client,
+            defaults,
+            read_timeout,
+        }
+    }
+
+    /// Send a request to `uri` (`http://`) and return once the response headers arrived.
+    pub async fn execute(
+        &self,
+        method: Method,
+        uri: hyper::Uri,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let headers = request.headers_mut();
+        for (name, value) in &self.defaults {
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        // gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
+        let pending = Decompression::new(&self.client)
+            .no_deflate()
+            .no_zstd()
+            .gzip(true)
+            .br(true)
+            .call(request);
+        let response = match self.read_timeout {
+            Some(limit) => tokio::time::timeout(limit, pending)
+                .await
+                .map_err(|_| SendError::TimedOut)?,
+            None => pending.await,
+        }
+        .map_err(SendError::Client)?;
+        let response =
+            response.map(|body| reqwest::Body::wrap(ReadTimeoutBody::new(body, self.read_timeout)));
+        Ok(reqwest::Response::from(response))
+    }
+}
+
+/// The read timeout between body frames (reqwest's `read_timeout` on bodies): each frame
+/// must arrive within `limit` of the previous one.
+struct ReadTimeoutBody<B> {
+    inner: B,
+    limit: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl<B> ReadTimeoutBody<B> {
+    fn new(inner: B, limit: Option<Duration>) -> Self {
+        Self {
+            inner,
+            limit,
+            sleep: None,
+        }
+    }
+}
+
+/// A body error, worded as reqwest worded it on its own path: behind a read timeout
+/// (and for the timeout itself) `request or response body error: <cause>`, else the
+/// cause alone. `reqwest::Body` adds a layer of its own, which [`crate::error::Error::from_transport`]
+/// skips when it wraps this error.
+#[derive(Debug)]
+pub struct BodyError {
+    cause: BoxError,
+    layered: bool,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.layered {
+            f.write_str("request or response body error")
+        } else {
+            fmt::Display::fmt(&self.cause, f)
+        }
+    }
+}
+
+impl StdError for BodyError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        if self.layered {
+            Some(&*self.cause)
+        } else {
+            self.cause.source()
+        }
+    }
+}
+
+/// The read timeout's cause, as reqwest's (`operation timed out`, an I/O `TimedOut`).
+fn timed_out() -> BoxError {
+    Box::new(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "operation timed out",
+    ))
+}
+
+impl<B> Body for ReadTimeoutBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        if let Some(limit) = this.limit {
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err(BodyError {
+                    cause: timed_out(),
+                    layered: true,
+                })));
+            }
+        }
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let (Some(limit), Some(sleep)) = (this.limit, this.sleep.as_mut()) {
+            // A limit too far to represent (`read=1e300`) means no limit.
+            if let Some(deadline) = Instant::now().checked_add(limit) {
+                sleep.as_mut().reset(deadline);
+            }
+        }
+        let layered = this.limit.is_some();
+        Poll::Ready(frame.map(|frame| {
+            frame.map_err(|err| BodyError {
+                cause: err.into(),
+                layered,
+            })
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -118,7 +118,7 @@ class Gate:
         health: Callable[[], dict[str, ModelHealth]],
     ) -> None:
         self.store = store
-        self.limiter = limiter
+        self.limiter = limiter if limiter else None  # read per request: no __bool__ call
         self.cache = cache
         self.cache_store = store if cache is None or cache.store is None else open_store(cache.store)
         self.flights = Flights()
@@ -169,10 +169,9 @@ class Gate:
         chunks = answer.chunks or []
         return ReplayAsyncStream(chunks, completion) if asynchronous else ReplayStream(chunks, completion)
 
-    def _lane_tokens(self, body: bytes, max_tokens: int | None) -> int:
-        return len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
-
     def _names(self, model: Any, chain: Sequence[str]) -> tuple[str, ...]:
+        if len(chain) == 1 and chain[0] == model:
+            return (model,)  # the usual request: one model id
         head = [model] if isinstance(model, str) else []
         return tuple(dict.fromkeys([*head, *chain]))
 
@@ -230,21 +229,25 @@ class Gate:
                         hit = await self._lookup(state.key, asynchronous)
                 if hit is not None:
                     return self._serve(hit, state, asynchronous)
-            if books.budgets.pending:
+            if self.store.shared and books.budgets.pending:  # the books' store is this store
                 try:
                     await books.confirm_async() if asynchronous else books.confirm()
                 except StoreUnavailableError as error:
                     self._tolerate(error, "the shared budget")
             if self.store.shared and len(chain) > 1:
                 chain = await self._uncooled(chain, asynchronous)
-            if self.limiter:
-                lane = self.limiter.lane(self._names(model, chain))
+            limiter = self.limiter
+            if limiter is not None:
+                lane = limiter.lane(self._names(model, chain))
                 if lane is not None:
-                    tokens = self._lane_tokens(body, max_tokens)
-                    try:
-                        state.hold = await self.limiter.admitting(lane, tokens, deadline, asynchronous)
-                    except StoreUnavailableError as error:
-                        self._tolerate(error, "the rate limit")
+                    tokens = len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
+                    if limiter.inline:
+                        state.hold = limiter.admit_now(lane, tokens)
+                    if state.hold is None:
+                        try:
+                            state.hold = await limiter.admitting(lane, tokens, deadline, asynchronous)
+                        except StoreUnavailableError as error:
+                            self._tolerate(error, "the rate limit")
             try:
                 native = await native_chat(client._inner, stream, (body, chain, *args[2:]), asynchronous)
             except FastrouterError as error:
@@ -259,9 +262,24 @@ class Gate:
                 handed_over = True
                 live = AsyncStream(native) if asynchronous else Stream(native)
                 return self._open_stream(live, state, asynchronous)
-            state.answer = native.body
             completion = books.answered(ChatCompletion._from_chat(native))
-            await self._finish(state, completion.attempts, completion, None, asynchronous)
+            # The core's attempt records as they are: building Attempt objects is dear.
+            attempts = completion._attempts
+            hold = state.hold
+            if (
+                state.key is None
+                and len(attempts) == 1
+                and attempts[0].error_kind is None
+                and (hold is None or (limiter is not None and limiter.inline))
+            ):
+                # The usual answer, not cached, nothing failed (no upkeep): only the
+                # limits to correct, on the in-process store at once.
+                if hold is not None and limiter is not None:
+                    state.hold = None
+                    limiter.release(hold, _usage_tokens(completion), True)
+                return completion
+            state.answer = native.body
+            await self._finish(state, attempts, completion, None, asynchronous)
             return completion
         finally:
             if state.leading and not handed_over:

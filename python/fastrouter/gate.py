@@ -121,6 +121,13 @@ class Gate:
         self.limiter = limiter if limiter else None  # read per request: no __bool__ call
         self.cache = cache
         self.cache_store = store if cache is None or cache.store is None else open_store(cache.store)
+        # An in-process cache store is called directly on the event loop too (no coroutine).
+        cls = type(self.cache_store)
+        self.cache_inline = (
+            not self.cache_store.shared
+            and cls.cache_get_async is Store.cache_get_async
+            and cls.cache_put_async is Store.cache_put_async
+        )
         self.flights = Flights()
         self.open_on_error = on_store_error == "open"
         self._health = health
@@ -216,7 +223,9 @@ class Gate:
         handed_over = False
         try:
             if state.key is not None:
-                hit = await self._lookup(state.key, asynchronous)
+                hit = self.cache_store.cache_get(state.key) if self.cache_inline else None
+                if hit is None and not self.cache_inline:
+                    hit = await self._lookup(state.key, asynchronous)
                 if hit is None:
                     state.leading = self.flights.lead(state.key)
                     if not state.leading:
@@ -296,7 +305,7 @@ class Gate:
     async def _lookup(self, key: bytes, asynchronous: bool) -> bytes | None:
         store = self.cache_store
         try:
-            return await store.cache_get_async(key) if asynchronous else store.cache_get(key)
+            return await store.cache_get_async(key) if asynchronous and not self.cache_inline else store.cache_get(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
@@ -343,7 +352,10 @@ class Gate:
                     assert self.cache is not None
                     put = (state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes)
                     cache_store = self.cache_store
-                    await cache_store.cache_put_async(*put) if asynchronous else cache_store.cache_put(*put)
+                    if asynchronous and not self.cache_inline:
+                        await cache_store.cache_put_async(*put)
+                    else:
+                        cache_store.cache_put(*put)
         except StoreUnavailableError as failure:
             logger.warning("fastrouter: could not update the shared store after a request: %s", failure)
         finally:

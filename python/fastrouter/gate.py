@@ -274,20 +274,25 @@ class Gate:
             completion = books.answered(ChatCompletion._from_chat(native))
             # The core's attempt records as they are: building Attempt objects is dear.
             attempts = completion._attempts
+            state.answer = native.body
             hold = state.hold
             if (
-                state.key is None
-                and len(attempts) == 1
+                len(attempts) == 1
                 and attempts[0].error_kind is None
                 and (hold is None or (limiter is not None and limiter.inline))
+                and (state.key is None or self.cache_inline)
             ):
-                # The usual answer, not cached, nothing failed (no upkeep): only the
-                # limits to correct, on the in-process store at once.
+                # The usual answer, nothing failed (no upkeep), the store in process: the
+                # limits corrected and the answer stored at once, without _finish's
+                # coroutine (the flight lands below, after the answer is stored).
                 if hold is not None and limiter is not None:
                     state.hold = None
                     limiter.release(hold, _usage_tokens(completion), True)
+                if state.key is not None:
+                    put = self._cache_entry(state, completion, None)
+                    if put is not None:
+                        self.cache_store.cache_put(*put)
                 return completion
-            state.answer = native.body
             await self._finish(state, attempts, completion, None, asynchronous)
             return completion
         finally:
@@ -321,6 +326,17 @@ class Gate:
         kept = [m for m in chain if m not in cooling]
         return kept if kept else chain
 
+    def _cache_entry(
+        self, state: _Pass, completion: ChatCompletion | None, chunks: list[str] | None
+    ) -> tuple[bytes, bytes, float | None, int] | None:
+        """What ``cache_put`` takes to store a clean answer (``None``: nothing to store)."""
+        if state.key is None or completion is None or not cacheable(completion):
+            return None
+        if state.stream and not chunks:
+            return None
+        assert self.cache is not None
+        return state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
+
     async def _finish(
         self,
         state: _Pass,
@@ -347,15 +363,13 @@ class Gate:
                 await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)
             if cooled:
                 await store.cool_async(cooled) if asynchronous else store.cool(cooled)
-            if state.key is not None and completion is not None and cacheable(completion):
-                if not state.stream or chunks:
-                    assert self.cache is not None
-                    put = (state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes)
-                    cache_store = self.cache_store
-                    if asynchronous and not self.cache_inline:
-                        await cache_store.cache_put_async(*put)
-                    else:
-                        cache_store.cache_put(*put)
+            put = self._cache_entry(state, completion, chunks) if state.key is not None else None
+            if put is not None:
+                cache_store = self.cache_store
+                if asynchronous and not self.cache_inline:
+                    await cache_store.cache_put_async(*put)
+                else:
+                    cache_store.cache_put(*put)
         except StoreUnavailableError as failure:
             logger.warning("fastrouter: could not update the shared store after a request: %s", failure)
         finally:

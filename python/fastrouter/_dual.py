@@ -10,7 +10,7 @@ behave as in plain blocking code. The asyncio client simply awaits it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from ._bridge import run
@@ -30,14 +30,8 @@ def blocking(coroutine: Coroutine[Any, Any, _T]) -> _T:
     raise RuntimeError("a blocking call awaited something that suspends")  # a bug: a wait not made blocking
 
 
-def native_chat(inner: Any, stream: bool, args: tuple[Any, ...], asynchronous: bool) -> Awaitable[Any]:
-    """The core's chat request (``stream``: opening a stream) with the native ``args``, to
-    await at once: asynchronous, the core's task itself (no coroutine around it);
-    blocking, made here and handed back as an awaitable that does not suspend."""
-    if asynchronous:
-        return run(inner.chat_stream if stream else inner.chat, *args)
-    return _done(inner.chat_stream_blocking(*args) if stream else inner.chat_blocking(*args))
-
-
-async def _done(value: _T) -> _T:
-    return value
+async def native_chat(inner: Any, stream: bool, args: tuple[Any, ...], asynchronous: bool) -> Any:
+    """The core's chat request (``stream``: opening a stream) with the native ``args``."""
+    if stream:
+        return await run(inner.chat_stream, *args) if asynchronous else inner.chat_stream_blocking(*args)
+    return await run(inner.chat, *args) if asynchronous else inner.chat_blocking(*args)

@@ -11,6 +11,7 @@ time; the table reports the median round.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import time
@@ -121,7 +122,10 @@ class _NoLedger(UsageLedger):
         pass
 
 
-def _fastrouter_async_round(mock_base_url: str, model: Any, **options: Any) -> Iterator[RoundFn]:
+def _fastrouter_async_round(
+    mock_base_url: str, model: Any, distinct: bool = False, **options: Any
+) -> Iterator[RoundFn]:
+    """``distinct``: every request asks something new (a response cache only misses)."""
     loop = _new_loop()
 
     async def make() -> fastrouter.AsyncClient:
@@ -129,9 +133,11 @@ def _fastrouter_async_round(mock_base_url: str, model: Any, **options: Any) -> I
 
     client = loop.run_until_complete(make())
     create = client.chat.completions.create
+    asked = itertools.count()
 
     async def call() -> Answer:
-        resp = await create(model=model, messages=MESSAGES)
+        messages = [{"role": "user", "content": f"Say hello, {next(asked)}."}] if distinct else MESSAGES
+        resp = await create(model=model, messages=messages)
         usage = resp.usage
         return resp.choices[0].message.content or "", usage.total_tokens if usage else 0
 
@@ -153,6 +159,20 @@ def fastrouter_async_chain(mock_base_url: str) -> Iterator[RoundFn]:
 @pytest.fixture
 def fastrouter_async_no_ledger(mock_base_url: str) -> Iterator[RoundFn]:
     yield from _fastrouter_async_round(mock_base_url, MODEL, ledger=_NoLedger())
+
+
+# A rate limit generous enough never to make a request wait: what admitting and releasing cost.
+GENEROUS_LIMIT = {"*": fastrouter.Limit(rpm=10**9, concurrency=10**6)}
+
+
+@pytest.fixture
+def fastrouter_async_limits(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, MODEL, limits=GENEROUS_LIMIT)
+
+
+@pytest.fixture
+def fastrouter_async_cache_misses(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, MODEL, distinct=True, cache=True)
 
 
 @pytest.fixture
@@ -182,6 +202,18 @@ def test_fastrouter_async_chain(
     benchmark: Any, record_result: Callable[..., None], fastrouter_async_chain: RoundFn
 ) -> None:
     _measure(benchmark, record_result, "fastrouter AsyncClient, 3-model chain", fastrouter_async_chain)
+
+
+def test_fastrouter_async_limits(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_limits: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, limits on", fastrouter_async_limits)
+
+
+def test_fastrouter_async_cache_misses(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_cache_misses: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, cache on, all misses", fastrouter_async_cache_misses)
 
 
 @pytest.fixture

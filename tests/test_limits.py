@@ -183,6 +183,31 @@ def test_tokens_are_estimated_then_corrected_from_usage(server: MockServer) -> N
         assert window.requests == 1
 
 
+async def test_an_answer_settles_its_limits_on_both_clients(caller: Any, server: MockServer) -> None:
+    # The usual answer takes the gate's short way (the in-process store, nothing failed):
+    # its slot freed, its tokens corrected, like any other ending.
+    server.script(MODEL, Reply(content="ok", prompt_tokens=7, completion_tokens=5))
+    client = caller.client(server, limits={"*": fastrouter.Limit(tpm=10_000, concurrency=2)})
+    await caller.create(client, model=MODEL, max_tokens=500)
+    window = _window(client, "*")
+    assert (window.tokens, window.requests, window.inflight, window.by_id) == (12, 1, 0, {})
+
+
+async def test_a_429_before_the_answer_still_shuts_its_limit(caller: Any, server: MockServer) -> None:
+    # A chain whose first model is rate limited upstream: the answer comes from the second,
+    # and the first model's limit is shut for the reset the 429 named.
+    server.script(MODEL, Fail(429, retry_after=2))
+    server.script(OTHER, Reply(content="from the other"))
+    client = caller.client(server, limits={MODEL: fastrouter.Limit(rpm=100, wait=False)})
+    answer = await caller.create(client, model=[MODEL, OTHER])
+    assert answer.choices[0].message.content == "from the other"
+    assert [a.status for a in answer.attempts] == [429, 200]
+    with pytest.raises(fastrouter.RateLimitError) as caught:
+        await caller.create(client, model=MODEL)
+    assert caught.value.client_side
+    assert _window(client, MODEL).inflight == 0
+
+
 async def test_tpm_refuses_a_request_that_would_not_fit(caller: Any, server: MockServer) -> None:
     server.script(MODEL, Reply(content="ok", prompt_tokens=900, completion_tokens=50))
     client = caller.client(server, limits={MODEL: fastrouter.Limit(tpm=1000, wait=False)})

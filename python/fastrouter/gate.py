@@ -118,9 +118,16 @@ class Gate:
         health: Callable[[], dict[str, ModelHealth]],
     ) -> None:
         self.store = store
-        self.limiter = limiter
+        self.limiter = limiter if limiter else None  # read per request: no __bool__ call
         self.cache = cache
         self.cache_store = store if cache is None or cache.store is None else open_store(cache.store)
+        # An in-process cache store is called directly on the event loop too (no coroutine).
+        cls = type(self.cache_store)
+        self.cache_inline = (
+            not self.cache_store.shared
+            and cls.cache_get_async is Store.cache_get_async
+            and cls.cache_put_async is Store.cache_put_async
+        )
         self.flights = Flights()
         self.open_on_error = on_store_error == "open"
         self._health = health
@@ -169,10 +176,9 @@ class Gate:
         chunks = answer.chunks or []
         return ReplayAsyncStream(chunks, completion) if asynchronous else ReplayStream(chunks, completion)
 
-    def _lane_tokens(self, body: bytes, max_tokens: int | None) -> int:
-        return len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
-
     def _names(self, model: Any, chain: Sequence[str]) -> tuple[str, ...]:
+        if len(chain) == 1 and chain[0] == model:
+            return (model,)  # the usual request: one model id
         head = [model] if isinstance(model, str) else []
         return tuple(dict.fromkeys([*head, *chain]))
 
@@ -217,7 +223,9 @@ class Gate:
         handed_over = False
         try:
             if state.key is not None:
-                hit = await self._lookup(state.key, asynchronous)
+                hit = self.cache_store.cache_get(state.key) if self.cache_inline else None
+                if hit is None and not self.cache_inline:
+                    hit = await self._lookup(state.key, asynchronous)
                 if hit is None:
                     state.leading = self.flights.lead(state.key)
                     if not state.leading:
@@ -230,21 +238,25 @@ class Gate:
                         hit = await self._lookup(state.key, asynchronous)
                 if hit is not None:
                     return self._serve(hit, state, asynchronous)
-            if books.budgets.pending:
+            if self.store.shared and books.budgets.pending:  # the books' store is this store
                 try:
                     await books.confirm_async() if asynchronous else books.confirm()
                 except StoreUnavailableError as error:
                     self._tolerate(error, "the shared budget")
             if self.store.shared and len(chain) > 1:
                 chain = await self._uncooled(chain, asynchronous)
-            if self.limiter:
-                lane = self.limiter.lane(self._names(model, chain))
+            limiter = self.limiter
+            if limiter is not None:
+                lane = limiter.lane(self._names(model, chain))
                 if lane is not None:
-                    tokens = self._lane_tokens(body, max_tokens)
-                    try:
-                        state.hold = await self.limiter.admitting(lane, tokens, deadline, asynchronous)
-                    except StoreUnavailableError as error:
-                        self._tolerate(error, "the rate limit")
+                    tokens = len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
+                    if limiter.inline:
+                        state.hold = limiter.admit_now(lane, tokens)
+                    if state.hold is None:
+                        try:
+                            state.hold = await limiter.admitting(lane, tokens, deadline, asynchronous)
+                        except StoreUnavailableError as error:
+                            self._tolerate(error, "the rate limit")
             try:
                 native = await native_chat(client._inner, stream, (body, chain, *args[2:]), asynchronous)
             except FastrouterError as error:
@@ -259,9 +271,29 @@ class Gate:
                 handed_over = True
                 live = AsyncStream(native) if asynchronous else Stream(native)
                 return self._open_stream(live, state, asynchronous)
-            state.answer = native.body
             completion = books.answered(ChatCompletion._from_chat(native))
-            await self._finish(state, completion.attempts, completion, None, asynchronous)
+            # The core's attempt records as they are: building Attempt objects is dear.
+            attempts = completion._attempts
+            state.answer = native.body
+            hold = state.hold
+            if (
+                len(attempts) == 1
+                and attempts[0].error_kind is None
+                and (hold is None or (limiter is not None and limiter.inline))
+                and (state.key is None or self.cache_inline)
+            ):
+                # The usual answer, nothing failed (no upkeep), the store in process: the
+                # limits corrected and the answer stored at once, without _finish's
+                # coroutine (the flight lands below, after the answer is stored).
+                if hold is not None and limiter is not None:
+                    state.hold = None
+                    limiter.release(hold, _usage_tokens(completion), True)
+                if state.key is not None:
+                    put = self._cache_entry(state, completion, None)
+                    if put is not None:
+                        self.cache_store.cache_put(*put)
+                return completion
+            await self._finish(state, attempts, completion, None, asynchronous)
             return completion
         finally:
             if state.leading and not handed_over:
@@ -278,7 +310,7 @@ class Gate:
     async def _lookup(self, key: bytes, asynchronous: bool) -> bytes | None:
         store = self.cache_store
         try:
-            return await store.cache_get_async(key) if asynchronous else store.cache_get(key)
+            return await store.cache_get_async(key) if asynchronous and not self.cache_inline else store.cache_get(key)
         except StoreUnavailableError as error:
             self._tolerate(error, "the response cache")
             return None
@@ -293,6 +325,17 @@ class Gate:
             return chain
         kept = [m for m in chain if m not in cooling]
         return kept if kept else chain
+
+    def _cache_entry(
+        self, state: _Pass, completion: ChatCompletion | None, chunks: list[str] | None
+    ) -> tuple[bytes, bytes, float | None, int] | None:
+        """What ``cache_put`` takes to store a clean answer (``None``: nothing to store)."""
+        if state.key is None or completion is None or not cacheable(completion):
+            return None
+        if state.stream and not chunks:
+            return None
+        assert self.cache is not None
+        return state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes
 
     async def _finish(
         self,
@@ -320,12 +363,13 @@ class Gate:
                 await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)
             if cooled:
                 await store.cool_async(cooled) if asynchronous else store.cool(cooled)
-            if state.key is not None and completion is not None and cacheable(completion):
-                if not state.stream or chunks:
-                    assert self.cache is not None
-                    put = (state.key, encode(completion, state.answer, chunks), state.ttl, self.cache.max_bytes)
-                    cache_store = self.cache_store
-                    await cache_store.cache_put_async(*put) if asynchronous else cache_store.cache_put(*put)
+            put = self._cache_entry(state, completion, chunks) if state.key is not None else None
+            if put is not None:
+                cache_store = self.cache_store
+                if asynchronous and not self.cache_inline:
+                    await cache_store.cache_put_async(*put)
+                else:
+                    cache_store.cache_put(*put)
         except StoreUnavailableError as failure:
             logger.warning("fastrouter: could not update the shared store after a request: %s", failure)
         finally:

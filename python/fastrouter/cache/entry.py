@@ -35,10 +35,9 @@ class CachedAnswer(NamedTuple):
 
 def encode(completion: ChatCompletion, body: bytes | str | None, chunks: list[str] | None) -> bytes:
     """The stored form of ``completion`` (``body``: its JSON as the core returned it)."""
-    usage = completion._data.get("usage")
-    reported = usage.get("cost") if isinstance(usage, dict) else None
-    if isinstance(reported, (int, float)) and not isinstance(reported, bool):
-        head = repr(reported).encode()  # OpenRouter's usage.cost, as ChatCompletion.cost reads it
+    text = completion._answer_cost  # the core's reading of usage.cost, as ChatCompletion.cost reads it first
+    if text is not None:
+        head = text.encode()
     else:
         cost = completion.cost
         head = b"" if cost is None else str(cost).encode()

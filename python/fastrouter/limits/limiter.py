@@ -98,6 +98,12 @@ class Limiter:
         self._waiting = 0  # waiters in every line
         prefix = f"{os.getpid():x}.{os.urandom(3).hex()}."
         self._ids = map(f"{prefix}{{}}".format, itertools.count(1))
+        # A store whose async calls are its blocking ones (the in-process default) is
+        # called directly on the event loop too: no coroutine per admission and release.
+        cls = type(store)
+        self.inline = (
+            not store.shared and cls.admit_async is Store.admit_async and cls.release_async is Store.release_async
+        )
 
     def __bool__(self) -> bool:
         return bool(self.limits)
@@ -159,6 +165,17 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
+    def admit_now(self, lane: Lane, tokens: int) -> Hold | None:
+        """An :attr:`inline` store's admission when nobody waits and the request fits at
+        once (the usual case); ``None``: it goes through :meth:`admitting` (which asks again)."""
+        if lane.queue:
+            return None
+        rid = next(self._ids)
+        tokens = self._tokens(lane, tokens)
+        if self.store.admit(lane.specs, rid, tokens, _LEASE_S):
+            return None
+        return Hold(lane, rid, tokens)
+
     async def admitting(self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool) -> Hold:
         """Admit a request: ask the store, else queue first come, first served and sleep at
         the head of the line until it fits, the deadline passes or the caller goes
@@ -167,7 +184,7 @@ class Limiter:
         tokens = self._tokens(lane, tokens)
         store, ask = self.store, (lane.specs, rid, tokens, _LEASE_S)
         if not lane.queue:
-            wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
+            wait = await store.admit_async(*ask) if asynchronous and not self.inline else store.admit(*ask)
             if not wait:
                 return Hold(lane, rid, tokens)
             if not lane.wait:
@@ -227,8 +244,11 @@ class Limiter:
         self._wake_lines(hold)
 
     async def release_async(self, hold: Hold, used_tokens: int | None, sent: bool) -> None:
-        """:meth:`release`, awaiting the store."""
-        await self.store.release_async(*self._release_args(hold, used_tokens, sent))
+        """:meth:`release`, awaiting the store (an :attr:`inline` one: called directly)."""
+        if self.inline:
+            self.store.release(*self._release_args(hold, used_tokens, sent))
+        else:
+            await self.store.release_async(*self._release_args(hold, used_tokens, sent))
         self._wake_lines(hold)
 
     def tighten_keys(self, models: list[str]) -> list[str]:

@@ -193,3 +193,46 @@ def test_an_entry_recorded_while_the_inbox_is_taken_in_comes_after_it(monkeypatc
     assert [e.generation_id for e in ledger.entries] == ["gen-0", "gen-1", "gen-2", "gen-11", "gen-10"]
     assert len(ledger) == 5
     assert ledger.totals.unknown_cost == 1
+
+
+def test_answers_recorded_while_the_store_is_busy_wait_until_it_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Finalizers run by the garbage collector while an entry is being packed fill the
+    # inbox; it must not be taken in in the middle of that packing (nothing lost or doubled).
+    ledger = UsageLedger()
+    pack = EntryColumns._pack
+    late = [_entry(1000 + i) for i in range(256)]
+
+    def pack_and_record(self: EntryColumns, *args: Any) -> bytes:
+        while late:
+            entry = late.pop(0)
+            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+        return pack(self, *args)
+
+    monkeypatch.setattr(EntryColumns, "_pack", pack_and_record)
+    for i in range(256):
+        ledger.record(_entry(i))
+    ids = [e.generation_id for e in ledger.entries]
+    assert len(ids) == len(set(ids)) == len(ledger) == 512
+
+
+def test_ctrl_c_while_answers_are_taken_in_loses_and_doubles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = UsageLedger()
+    answers = [_entry(i) for i in range(256)]
+    pack = EntryColumns._pack
+    calls = 0
+
+    def pack_or_interrupt(self: EntryColumns, *args: Any) -> bytes:
+        nonlocal calls
+        calls += 1
+        if calls == 100:
+            raise KeyboardInterrupt
+        return pack(self, *args)
+
+    monkeypatch.setattr(EntryColumns, "_pack", pack_or_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        for entry in answers:
+            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+    monkeypatch.setattr(EntryColumns, "_pack", pack)
+    assert [e.generation_id for e in ledger.entries] == [a.generation_id for a in answers]
+    assert len(ledger) == 256
+    assert ledger.total_cost == sum(a.cost for a in answers if a.cost is not None)

@@ -269,22 +269,26 @@ class EntryColumns:
 
     def extend_values(self, batch: Sequence[tuple[tuple[Any, ...], int | None]]) -> None:
         """:meth:`append_values` for each ``(values, cost_units)`` of ``batch``, in order."""
-        seq = self.next
-        self.next = seq + len(batch)
-        if self.next - self.first > self.capacity:
-            self.first = self.next - self.capacity
-        if not self.capacity:
+        capacity = self.capacity
+        if not capacity:
+            self.next += len(batch)
+            self.first = self.next
             return
         cost_field, id_field, unpriced = self._cost_field, self._id_field, self._unpriced
         staged, limit = self._staged, self._stage_limit
+        # One entry at a time, so an interruption (Ctrl-C) leaves `next` counting exactly
+        # the entries staged (the ledger gives the rest back to its inbox).
         for item in batch:
+            seq = self.next
             values = item[0]
             if values[cost_field] is None:
                 generation_id = values[id_field]
                 if generation_id:
                     unpriced[generation_id] = seq
-            seq += 1
             staged.append(item)
+            self.next = seq + 1
+            if seq + 1 - self.first > capacity:
+                self.first = seq + 1 - capacity
             if len(staged) >= limit:
                 self._flush()
 
@@ -292,17 +296,23 @@ class EntryColumns:
         """Pack the staged entries into the ring, oldest first."""
         size = self._record.size
         id_field = self._id_field
-        for seq, (values, cost_units) in enumerate(self._staged, self._packed):
-            if seq < self.capacity:
-                self._buffer += self._pack(seq, values, cost_units)
-                self._ids.append(values[id_field])
-            else:
-                pos = seq % self.capacity
-                self._forget(seq - self.capacity, pos)
-                self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, values, cost_units)
-                self._ids[pos] = values[id_field]
-        self._packed += len(self._staged)
-        self._staged.clear()
+        staged = self._staged
+        packed = 0
+        try:
+            for seq, (values, cost_units) in enumerate(staged, self._packed):
+                record = self._pack(seq, values, cost_units)
+                if seq < self.capacity:
+                    self._buffer += record
+                    self._ids.append(values[id_field])
+                else:
+                    pos = seq % self.capacity
+                    self._forget(seq - self.capacity, pos)
+                    self._buffer[pos * size : (pos + 1) * size] = record
+                    self._ids[pos] = values[id_field]
+                packed += 1
+        finally:  # interrupted (Ctrl-C): what was packed stays packed, the rest staged
+            self._packed += packed
+            del staged[:packed]
 
     def _forget(self, seq: int, pos: int) -> None:
         """Release what entry ``seq`` (at ``pos``) holds before its slot is rewritten."""

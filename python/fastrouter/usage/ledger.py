@@ -14,6 +14,7 @@ import os
 import time
 from _thread import RLock
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from os import PathLike
@@ -258,8 +259,11 @@ class UsageLedger:
         # Answers recorded by value (_record_values), waiting to be taken in (_take_in):
         # appended without the lock (one atomic list append), taken in under it.
         self._inbox: list[tuple[tuple[Any, ...], int | None]] = []
-        self._taking_in = False
-        self._deferred: list[UsageEntry] = []  # recorded while taking in: added right after
+        # Set while the store is being changed or read under the lock: what a finalizer run
+        # by the garbage collector on this thread records meanwhile waits (in the inbox, or
+        # in _deferred) and is taken in when that is done, never in the middle of it.
+        self._busy = False
+        self._deferred: list[UsageEntry] = []
         self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
@@ -296,11 +300,8 @@ class UsageLedger:
             if self._db is not None:
                 placeholders = ", ".join("?" * len(_COLUMNS))
                 self._db.execute(f"INSERT INTO usage VALUES ({placeholders})", _row(entry))
-            if self._taking_in:  # a finalizer run by the garbage collector meanwhile
-                self._deferred.append(entry)
-                return
+            self._deferred.append(entry)
             self._take_in()  # the answers recorded before it come first
-            self._add(entry)
 
     def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
         """:meth:`record` for an in-memory ledger (``_packs``), given the entry as its fields'
@@ -310,7 +311,7 @@ class UsageLedger:
         the inbox in first), so recording takes no lock."""
         inbox = self._inbox
         inbox.append((values, cost_units))
-        if len(inbox) >= _INBOX:
+        if len(inbox) >= _INBOX and not self._busy:
             self._take_in()
 
     def _take_in(self) -> None:
@@ -318,25 +319,56 @@ class UsageLedger:
         they were recorded. What is recorded while taking in (a finalizer run by the
         garbage collector on this thread) is taken in after them, before this returns."""
         with self._lock:
-            if self._taking_in:
+            if self._busy:  # the block in progress on this thread takes it in when done
                 return
-            inbox, deferred = self._inbox, self._deferred
-            while inbox or deferred:
-                self._taking_in = True
-                try:
+            self._busy = True
+            try:
+                inbox, deferred = self._inbox, self._deferred
+                while inbox or deferred:
                     if inbox:
                         self._take_in_batch(inbox)
                     while deferred:
-                        self._add(deferred.pop(0))
-                finally:
-                    self._taking_in = False
+                        self._add(deferred[0])
+                        del deferred[0]
+            finally:
+                self._busy = False
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """The lock, with every waiting answer taken in, and nothing taken in until the
+        block ends (so a finalizer recording meanwhile cannot change what it reads)."""
+        with self._lock:
+            self._take_in()
+            if self._busy:  # already held on this thread
+                yield
+                return
+            self._busy = True
+            try:
+                yield
+            finally:
+                self._busy = False
+            self._take_in()
 
     def _take_in_batch(self, inbox: list[tuple[tuple[Any, ...], int | None]]) -> None:
         count = len(inbox)
         batch = inbox[:count]
         del inbox[:count]  # appends made meanwhile stay, after these
-        self._entries.extend_values(batch)
+        entries = self._entries
+        start = entries.next
+        try:
+            entries.extend_values(batch)
+        finally:
+            # Staged one by one: all of them, unless interrupted (Ctrl-C), when the rest
+            # goes back to wait for the next take-in; the totals count what was staged.
+            done = entries.next - start
+            if done < count:
+                inbox[:0] = batch[done:]
+                batch = batch[:done]
+            self._add_totals(batch)
+
+    def _add_totals(self, batch: list[tuple[tuple[Any, ...], int | None]]) -> None:
         total = self._total
+        count = len(batch)
         prompt = completion = 0
         cost = total.cost
         for values, _ in batch:
@@ -352,8 +384,7 @@ class UsageLedger:
         """Fill in the real cost of an entry that had none (from ``/generation``), marking
         it reconciled. False if no such entry without a cost is known. O(1): entries
         awaiting a cost are indexed by generation id."""
-        with self._lock:
-            self._take_in()
+        with self._held():
             seq = self._entries.unpriced(generation_id)
             if seq is None:
                 return False
@@ -371,8 +402,7 @@ class UsageLedger:
     @property
     def entries(self) -> list[UsageEntry]:
         """The most recent entries (up to ``max_entries``), oldest first."""
-        with self._lock:
-            self._take_in()
+        with self._held():
             return list(self._entries)
 
     @property
@@ -396,8 +426,7 @@ class UsageLedger:
     @property
     def totals(self) -> UsageTotals:
         """Sums over every recorded request."""
-        with self._lock:
-            self._take_in()
+        with self._held():
             return UsageTotals(**asdict(self._total))
 
     def _group(self, key: str) -> dict[str, UsageTotals]:

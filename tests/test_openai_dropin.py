@@ -564,3 +564,11 @@ def test_with_options_refuses_what_needs_another_pool(client: fastrouter.Client)
     with pytest.raises(TypeError, match="unexpected keyword argument 'max_retrie'"):
         client.with_options(max_retrie=3)
     assert client.with_options(timeout=None).timeout.attempt is None
+
+
+def test_a_kept_completion_holds_its_headers_not_its_chats_body(client: fastrouter.Client) -> None:
+    from fastrouter._fastrouter import NativeHeaders
+
+    answer = client.chat.completions.create(model=MODEL, messages=USER)
+    assert isinstance(answer._http, NativeHeaders)  # not the NativeChat with the raw body
+    assert "content-type: application/json" in answer._header_block().lower()  # type: ignore[union-attr]

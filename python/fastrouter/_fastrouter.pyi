@@ -16,6 +16,7 @@ __all__ = [
     "NativeChainEvent",
     "NativeChat",
     "NativeClient",
+    "NativeHeaders",
     "NativeHealth",
     "NativeMockServer",
     "NativeStream",
@@ -111,6 +112,17 @@ class NativeChat:
     @property
     def headers(self) -> str:
         """The answering response's headers as ``name: value`` lines."""
+    @property
+    def raw_headers(self) -> NativeHeaders:
+        """The answering response's headers, rendered only when read."""
+
+@final
+class NativeHeaders:
+    """A response's headers as received, rendered as ``name: value`` lines only when read."""
+
+    @property
+    def block(self) -> str:
+        """The headers as ``name: value`` lines (openai's ``.headers``)."""
 
 @final
 class NativeChainEvent:

@@ -47,7 +47,7 @@ from .dropin.dump import model_dump as _model_dump
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._fastrouter import NativeChat
+    from ._fastrouter import NativeChat, NativeHeaders
     from .cascade.result import CascadeResult
     from .dropin.dump import DumpOptions
 
@@ -545,8 +545,8 @@ class ChatCompletion(_CompletionFields):
         self._priced_cost: Optional[Decimal] = None
         self._cascade: Optional[CascadeResult] = None  # set by a cascade that keeps this answer
         # The response headers it came with (``name: value`` lines), as the core reported
-        # them, or the core's finished chat that renders them when read (_header_block).
-        self._http: Optional[str | NativeChat] = None
+        # them, or the core's record of them that renders them when read (_header_block).
+        self._http: Optional[str | NativeHeaders] = None
         self._cached = False
 
     @classmethod
@@ -564,13 +564,15 @@ class ChatCompletion(_CompletionFields):
         completion = cls(native.json())
         completion._attempts = native.attempts
         completion._answer_cost = native.answer_cost
-        completion._http = native  # headers rendered only if read (openai's with_raw_response)
+        # Headers rendered only if read (openai's with_raw_response); the chat itself, with
+        # the body just parsed, is not kept.
+        completion._http = native.raw_headers
         return completion
 
     def _header_block(self) -> Optional[str]:
         """The response headers it came with, as ``name: value`` lines (``None``: unknown)."""
         http = self._http
-        return http if http is None or isinstance(http, str) else http.headers
+        return http if http is None or isinstance(http, str) else http.block
 
     @property
     def attempts(self) -> list[Attempt]:

@@ -40,6 +40,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         bridge::TaskHandle,
         records::NativeAttempt,
         records::NativeChat,
+        records::NativeHeaders,
         records::NativeChainEvent,
         records::NativeHealth,
     );
@@ -60,6 +61,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "NativeChainEvent",
             "NativeChat",
             "NativeClient",
+            "NativeHeaders",
             "NativeHealth",
             "NativeMockServer",
             "NativeStream",

@@ -70,7 +70,23 @@ pub struct NativeChat {
     attempts: Py<PyList>,
     answer_cost: Option<String>,
     /// The answering response's headers, kept as received and rendered only when read.
+    headers: Py<NativeHeaders>,
+}
+
+/// A response's headers as received, rendered as `name: value` lines only when read. A
+/// completion keeps these, not its whole chat (whose body it has already parsed).
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct NativeHeaders {
     headers: HeaderMap,
+}
+
+#[pymethods]
+impl NativeHeaders {
+    /// The headers as `name: value` lines (openai's `.headers`).
+    #[getter]
+    fn block(&self) -> String {
+        crate::response::header_block(&self.headers)
+    }
 }
 
 impl NativeChat {
@@ -85,7 +101,7 @@ impl NativeChat {
             body,
             attempts: attempt_list(py, &attempts)?.unbind(),
             answer_cost: answer_cost(&attempts).map(str::to_owned),
-            headers,
+            headers: Py::new(py, NativeHeaders { headers })?,
         })
     }
 }
@@ -118,7 +134,13 @@ impl NativeChat {
     /// The answering response's headers as `name: value` lines (openai's `.headers`).
     #[getter]
     fn headers(&self) -> String {
-        crate::response::header_block(&self.headers)
+        self.headers.get().block()
+    }
+
+    /// The answering response's headers, rendered only when read.
+    #[getter]
+    fn raw_headers(&self, py: Python<'_>) -> Py<NativeHeaders> {
+        self.headers.clone_ref(py)
     }
 }
 

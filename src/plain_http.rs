@@ -95,6 +95,12 @@ impl PlainClient {
         }
     }
 
+    /// The read timeout: the caller applies it to the response headers (across redirects,
+    /// as reqwest does); this client applies it between body frames.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
     /// Send a request to `uri` (`http://`) and return once the response headers arrived.
     pub async fn execute(
         &self,
@@ -114,19 +120,15 @@ impl PlainClient {
             }
         }
         // gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
+        // No `poll_ready` first: hyper-util's client is always ready (its pool waits inside
+        // the call).
         let pending = Decompression::new(&self.client)
             .no_deflate()
             .no_zstd()
             .gzip(true)
             .br(true)
             .call(request);
-        let response = match self.read_timeout {
-            Some(limit) => tokio::time::timeout(limit, pending)
-                .await
-                .map_err(|_| SendError::TimedOut)?,
-            None => pending.await,
-        }
-        .map_err(SendError::Client)?;
+        let response = pending.await.map_err(SendError::Client)?;
         let response =
             response.map(|body| reqwest::Body::wrap(ReadTimeoutBody::new(body, self.read_timeout)));
         Ok(reqwest::Response::from(response))

@@ -17,7 +17,7 @@ use reqwest::{Method, StatusCode};
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
-use crate::plain_http::PlainClient;
+use crate::plain_http::{PlainClient, SendError};
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -115,13 +115,17 @@ impl Target {
         pairs: &[(String, String)],
         api_key_env: Option<String>,
     ) -> Result<Self> {
-        let base_url = base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url)
+        let mut base_url = base_url.trim_end_matches('/').to_owned();
+        let mut parsed = reqwest::Url::parse(&base_url)
             .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(invalid(format!(
                 "base_url must be http or https, got {base_url:?}"
             )));
+        }
+        let basic_auth = take_credentials(&mut parsed);
+        if basic_auth.is_some() {
+            base_url = parsed.as_str().trim_end_matches('/').to_owned();
         }
         let mut headers = header_map(pairs)?;
         let has_key = match api_key {
@@ -140,7 +144,12 @@ impl Target {
                 headers.insert(AUTHORIZATION, value);
                 true
             }
-            _ => false,
+            _ => {
+                if let Some(value) = basic_auth {
+                    headers.insert(AUTHORIZATION, value);
+                }
+                false
+            }
         };
         let chat_url = reqwest::Url::parse(&format!("{base_url}/{CHAT_PATH}"))
             .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
@@ -158,6 +167,28 @@ impl Target {
             api_key_env,
         })
     }
+}
+
+/// A base URL's `user:password@`, taken out of it (so it shows in no URL, repr or error)
+/// and returned as the `Authorization: Basic` value reqwest sent for it: used when the
+/// target has no key (a local server behind a proxy asking for basic auth).
+fn take_credentials(url: &mut reqwest::Url) -> Option<HeaderValue> {
+    use base64::Engine as _;
+
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
+    let mut pair = decode(url.username());
+    pair.push(b':');
+    pair.extend(url.password().map(decode).unwrap_or_default());
+    // Only a URL that cannot have credentials refuses these (it had none to take).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// A response read in full.
@@ -508,33 +539,42 @@ impl Transport {
                     .map_err(|err| diagnose::plain_send_error(err, &self.route))
             }
         };
-        let mut url = None;
-        let mut response = send(Method::POST, uri.clone(), Some(body.clone())).await?;
-        // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
-        // 307/308 resend the POST, 301/302/303 become a GET without body.
-        for _ in 0..MAX_REDIRECTS {
-            if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
-                break;
+        let exchange = async {
+            let mut url = None;
+            let mut response = send(Method::POST, uri.clone(), Some(body.clone())).await?;
+            // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
+            // 307/308 resend the POST, 301/302/303 become a GET without body.
+            for _ in 0..MAX_REDIRECTS {
+                if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                    break;
+                }
+                let from = match url.take() {
+                    Some(url) => url,
+                    None => reqwest::Url::parse(&uri.to_string())
+                        .map_err(|err| invalid(format!("invalid URL: {err}")))?,
+                };
+                let Some(next) = same_origin_location(&response, &from) else {
+                    break;
+                };
+                let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
+                    break;
+                };
+                response = if matches!(response.status().as_u16(), 307 | 308) {
+                    send(Method::POST, next_uri, Some(body.clone())).await?
+                } else {
+                    send(Method::GET, next_uri, None).await?
+                };
+                url = Some(next);
             }
-            let from = match url.take() {
-                Some(url) => url,
-                None => reqwest::Url::parse(&uri.to_string())
-                    .map_err(|err| invalid(format!("invalid URL: {err}")))?,
-            };
-            let Some(next) = same_origin_location(&response, &from) else {
-                break;
-            };
-            let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
-                break;
-            };
-            response = if matches!(response.status().as_u16(), 307 | 308) {
-                send(Method::POST, next_uri, Some(body.clone())).await?
-            } else {
-                send(Method::GET, next_uri, None).await?
-            };
-            url = Some(next);
+            Ok(response)
+        };
+        // One read timeout for the response's headers, redirects included (as reqwest).
+        match plain.read_timeout() {
+            Some(limit) => tokio::time::timeout(limit, exchange)
+                .await
+                .map_err(|_| diagnose::plain_send_error(SendError::TimedOut, &self.route))?,
+            None => exchange.await,
         }
-        Ok(response)
     }
 
     async fn exchange(

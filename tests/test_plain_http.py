@@ -1,0 +1,111 @@
+"""The plain-http chat path (hyper's pooled client, ``src/plain_http.rs``) against a bare
+local HTTP server: a base URL's ``user:password@`` is sent as basic auth (and shown
+nowhere), and the read timeout covers the response's headers across redirects."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import fastrouter
+import pytest
+
+ANSWER = {
+    "id": "gen-plain-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list[dict[str, str]]
+    redirect_delay = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.seen.append({name.lower(): value for name, value in self.headers.items()})
+        if self.path.endswith("/moved/chat/completions"):
+            time.sleep(self.redirect_delay)
+            self._send(307, b"", {"location": self.path.replace("/moved", "")})
+            return
+        time.sleep(self.redirect_delay)
+        self._send(200, json.dumps(ANSWER).encode(), {"content-type": "application/json"})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, type[_Handler]]]:
+    handler = type("Handler", (_Handler,), {"seen": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _client(backend_url: str, **options: Any) -> fastrouter.Client:
+    routing = fastrouter.Routing.from_dict({"backends": {"local": {"base_url": backend_url}}})
+    return fastrouter.Client(
+        api_key="sk-or-v1-unused", base_url="http://127.0.0.1:9/api/v1", routing=routing, **options
+    )
+
+
+def test_credentials_in_a_backends_url_are_sent_as_basic_auth_and_shown_nowhere(
+    server: tuple[str, type[_Handler]],
+) -> None:
+    address, handler = server
+    with _client(f"http://us%40er:p%3Ass@{address}/v1") as client:
+        answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
+        assert answer.choices[0].message.content == "ok"
+        assert "p:ss" not in repr(client) and "p%3Ass" not in repr(client)
+    # What reqwest sent for a URL's credentials: percent-decoded, `user:password`, base64.
+    assert handler.seen[-1]["authorization"] == "Basic dXNAZXI6cDpzcw=="
+
+
+def test_a_backend_url_without_credentials_sends_no_authorization(server: tuple[str, type[_Handler]]) -> None:
+    address, handler = server
+    with _client(f"http://{address}/v1") as client:
+        client.chat.completions.create(model="local::m", messages=MESSAGES)
+    assert "authorization" not in handler.seen[-1]
+
+
+def test_the_read_timeout_covers_the_headers_across_a_redirect(server: tuple[str, type[_Handler]]) -> None:
+    address, handler = server
+    handler.redirect_delay = 0.35  # each hop alone is within the limit, the two are not
+    with _client(f"http://{address}/v1/moved", timeout=fastrouter.Timeout(read=0.5), max_retries=0) as client:
+        started = time.monotonic()
+        with pytest.raises(fastrouter.APITimeoutError):
+            client.chat.completions.create(model="local::m", messages=MESSAGES)
+        assert time.monotonic() - started < 0.68
+    assert len(handler.seen) == 2  # the redirect was followed: the limit ran out on its way
+
+
+def test_a_redirect_within_the_read_timeout_is_followed(server: tuple[str, type[_Handler]]) -> None:
+    address, handler = server
+    handler.redirect_delay = 0.05
+    with _client(f"http://{address}/v1/moved", timeout=fastrouter.Timeout(read=2.0)) as client:
+        answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
+    assert answer.choices[0].message.content == "ok"
+    assert len(handler.seen) == 2

@@ -169,6 +169,8 @@ impl MockServer {
                 SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
                 SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
             };
+            // As std does (Unix only: elsewhere it would let two servers share a port).
+            #[cfg(unix)]
             socket.set_reuseaddr(true)?;
             socket.bind(config.addr)?;
             socket.listen(LISTEN_BACKLOG)?

@@ -50,6 +50,27 @@ class _LoopQueue:
             # with call_soon_threadsafe from the completing side instead.
             self.native = CompletionQueue(wake=functools.partial(loop.call_soon_threadsafe, self._drain))
 
+    def submit(
+        self, loop: asyncio.AbstractEventLoop, start: Callable[..., TaskHandle], *args: Any
+    ) -> tuple[asyncio.Future[Any], int, TaskHandle]:
+        """Start the Rust task ``start(native queue, id, *args)`` for ``loop`` (this queue's;
+        not kept here: the queue lives as long as its loop, in a weak-keyed table): the
+        future its result will complete, its id and its handle (see :meth:`forget`)."""
+        task_id = self.next_id()
+        future = loop.create_future()
+        self.futures[task_id] = future
+        try:
+            handle = start(self.native, task_id, *args)
+        except BaseException:
+            del self.futures[task_id]
+            raise
+        return future, task_id, handle
+
+    def forget(self, task_id: int, handle: TaskHandle) -> None:
+        """The awaiting side was cancelled: cancel the Rust task (and so its request)."""
+        handle.cancel()
+        self.futures.pop(task_id, None)
+
     def _drain(self) -> None:
         futures = self.futures
         for task_id, ok, value in self.native.drain():
@@ -89,17 +110,9 @@ async def run(start: Callable[..., TaskHandle], *args: Any) -> Any:
 
     loop = asyncio.get_running_loop()
     queue = _queue_of(loop)
-    task_id = queue.next_id()
-    future = loop.create_future()
-    queue.futures[task_id] = future
-    try:
-        handle = start(queue.native, task_id, *args)
-    except BaseException:
-        del queue.futures[task_id]
-        raise
+    future, task_id, handle = queue.submit(loop, start, *args)
     try:
         return await future
     except asyncio.CancelledError:
-        handle.cancel()
-        queue.futures.pop(task_id, None)
+        queue.forget(task_id, handle)
         raise

@@ -161,24 +161,17 @@ class AsyncStream(_StreamBase, AsyncClosing):
                         await asyncio.sleep(0)
                 else:
                     ready_in_a_row = 0
-                    # `_bridge.run(next_batch)` inlined: a stream waits every ~10 chunks.
+                    # `_bridge.run(next_batch)` without its coroutine, the loop's queue
+                    # looked up once per stream: a stream waits every ~10 chunks.
                     running = get_running_loop()
                     if running is not loop:
                         loop, queue = running, queue_of(running)
-                        futures, next_id, native_queue = queue.futures, queue.next_id, queue.native
-                    task_id = next_id()
-                    future = loop.create_future()
-                    futures[task_id] = future
-                    try:
-                        handle = next_batch(native_queue, task_id)
-                    except BaseException:
-                        del futures[task_id]
-                        raise
+                        submit, forget = queue.submit, queue.forget
+                    future, task_id, handle = submit(loop, next_batch)
                     try:
                         batch = await future
                     except asyncio.CancelledError:
-                        handle.cancel()
-                        futures.pop(task_id, None)
+                        forget(task_id, handle)
                         raise
                     if batch is None:
                         self._ended_with("ok")

@@ -22,15 +22,7 @@ pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
 /// A plain-http send failure (hyper-util's client, [`crate::plain_http`]) as a core
 /// error, classified and worded as [`transport_error`] words reqwest's.
 pub fn plain_send_error(err: SendError, route: &Route) -> Error {
-    let err = match err {
-        SendError::TimedOut => {
-            return Error::new(
-                ErrorKind::Timeout,
-                "error sending request: operation timed out",
-            )
-        }
-        SendError::Client(err) => err,
-    };
+    let SendError::Client(err) = err;
     let timed_out = is_timeout(&err);
     if let Some(explained) = explain(&err, route).filter(|_| !timed_out) {
         return Error::new(explained.kind, explained.message);

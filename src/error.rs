@@ -264,11 +264,13 @@ impl Error {
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            // `reqwest::Body`'s layer around a plain-http body error (which words itself
-            // as reqwest's own path did) adds nothing.
+            // `reqwest::Body`'s layer around a plain-http body's error adds nothing (and
+            // reqwest's own path, with no body timeouts of reqwest's, has none).
             let next = cause.source();
-            if next.is_some_and(|next| next.is::<crate::plain_http::BodyError>())
-                && cause.downcast_ref::<reqwest::Error>().is_some()
+            if next.is_some()
+                && cause
+                    .downcast_ref::<reqwest::Error>()
+                    .is_some_and(reqwest::Error::is_body)
             {
                 source = next;
                 continue;

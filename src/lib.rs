@@ -18,6 +18,7 @@ pub mod hedge;
 pub mod mock;
 pub mod network;
 pub mod plain_http;
+pub mod read_timeout;
 pub mod response;
 pub mod stream;
 pub mod transport;

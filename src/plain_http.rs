@@ -3,32 +3,23 @@
 //! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
 //! with a smaller read buffer: ~5 KB less per open stream (benches/README.md,
 //! h1-transport). What reqwest did on this path is done here explicitly and the same
-//! way: its default headers, gzip/br decompression, the read timeout on the headers and
-//! on each body frame, the wording of body errors; the response goes back as a
+//! way: its default headers, gzip/br decompression; the response goes back as a
 //! `reqwest::Response`, so reading, draining and errors downstream are unchanged.
-//! Same-origin redirects are followed by the caller (`Transport::execute_chat`).
+//! Same-origin redirects and the read timeout are the caller's (`Transport::execute_chat`,
+//! [`crate::read_timeout`]).
 
-use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
-use tokio::time::{Instant, Sleep};
 use tower_http::decompression::Decompression;
 use tower_service::Service;
-
-type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// TCP keep-alive probes, as reqwest's defaults (idle 15 s, every 15 s, 3 tries).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -45,7 +36,6 @@ pub struct PlainClient {
     client: Client<HttpConnector, Full<Bytes>>,
     /// What reqwest's client added to every request when absent.
     defaults: HeaderMap,
-    read_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for PlainClient {
@@ -59,18 +49,11 @@ impl fmt::Debug for PlainClient {
 pub enum SendError {
     /// hyper-util's error (connect, write, parse, closed connection, ...).
     Client(hyper_util::client::legacy::Error),
-    /// The read timeout passed before the response headers arrived.
-    TimedOut,
 }
 
 impl PlainClient {
     /// `pool_idle` and `connect` as the reqwest client of the same transport has them.
-    pub fn new(
-        pool_idle: Duration,
-        connect: Option<Duration>,
-        read_timeout: Option<Duration>,
-        user_agent: &'static str,
-    ) -> Self {
+    pub fn new(pool_idle: Duration, connect: Option<Duration>, user_agent: &'static str) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(connect);
@@ -88,17 +71,7 @@ impl PlainClient {
         defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
         defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         defaults.insert(USER_AGENT, HeaderValue::from_static(user_agent));
-        Self {
-            client,
-            defaults,
-            read_timeout,
-        }
-    }
-
-    /// The read timeout: the caller applies it to the response headers (across redirects,
-    /// as reqwest does); this client applies it between body frames.
-    pub fn read_timeout(&self) -> Option<Duration> {
-        self.read_timeout
+        Self { client, defaults }
     }
 
     /// Send a request to `uri` (`http://`) and return once the response headers arrived.
@@ -129,113 +102,6 @@ impl PlainClient {
             .br(true)
             .call(request);
         let response = pending.await.map_err(SendError::Client)?;
-        let response =
-            response.map(|body| reqwest::Body::wrap(ReadTimeoutBody::new(body, self.read_timeout)));
-        Ok(reqwest::Response::from(response))
-    }
-}
-
-/// The read timeout between body frames (reqwest's `read_timeout` on bodies): each frame
-/// must arrive within `limit` of the previous one.
-struct ReadTimeoutBody<B> {
-    inner: B,
-    limit: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
-}
-
-impl<B> ReadTimeoutBody<B> {
-    fn new(inner: B, limit: Option<Duration>) -> Self {
-        Self {
-            inner,
-            limit,
-            sleep: None,
-        }
-    }
-}
-
-/// A body error, worded as reqwest worded it on its own path: behind a read timeout
-/// (and for the timeout itself) `request or response body error: <cause>`, else the
-/// cause alone. `reqwest::Body` adds a layer of its own, which [`crate::error::Error::from_transport`]
-/// skips when it wraps this error.
-#[derive(Debug)]
-pub struct BodyError {
-    cause: BoxError,
-    layered: bool,
-}
-
-impl fmt::Display for BodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.layered {
-            f.write_str("request or response body error")
-        } else {
-            fmt::Display::fmt(&self.cause, f)
-        }
-    }
-}
-
-impl StdError for BodyError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        if self.layered {
-            Some(&*self.cause)
-        } else {
-            self.cause.source()
-        }
-    }
-}
-
-/// The read timeout's cause, as reqwest's (`operation timed out`, an I/O `TimedOut`).
-fn timed_out() -> BoxError {
-    Box::new(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "operation timed out",
-    ))
-}
-
-impl<B> Body for ReadTimeoutBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = &mut *self;
-        if let Some(limit) = this.limit {
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(BodyError {
-                    cause: timed_out(),
-                    layered: true,
-                })));
-            }
-        }
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        if let (Some(limit), Some(sleep)) = (this.limit, this.sleep.as_mut()) {
-            // A limit too far to represent (`read=1e300`) means no limit.
-            if let Some(deadline) = Instant::now().checked_add(limit) {
-                sleep.as_mut().reset(deadline);
-            }
-        }
-        let layered = this.limit.is_some();
-        Poll::Ready(frame.map(|frame| {
-            frame.map_err(|err| BodyError {
-                cause: err.into(),
-                layered,
-            })
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        Ok(reqwest::Response::from(response.map(reqwest::Body::wrap)))
     }
 }

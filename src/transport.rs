@@ -17,7 +17,8 @@ use reqwest::{Method, StatusCode};
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
-use crate::plain_http::{PlainClient, SendError};
+use crate::plain_http::PlainClient;
+use crate::read_timeout::ReadTimeout;
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -329,23 +330,16 @@ impl Transport {
         if let Some(connect) = timeouts.connect {
             builder = builder.connect_timeout(connect);
         }
-        if let Some(read) = timeouts.read {
-            builder = builder.read_timeout(read);
-        }
+        // No `read_timeout` here: reqwest's keeps running while a slow consumer leaves the
+        // body unread. The read timeout is applied where a read waits ([`ReadTimeout`]).
         let parsed = reqwest::Url::parse(&openrouter.base_url)
             .map_err(|err| invalid(format!("invalid base_url {:?}: {err}", openrouter.base_url)))?;
         let (builder, route) = crate::network::configure(builder, &config.network, &parsed)?;
         let http = builder.build().map_err(Error::from_transport)?;
         // The route's proxy (explicit or from the environment) applies to every target,
         // so with none, no request of this transport goes through one.
-        let plain = (route.proxy.is_none() && config.network.http2 != Some(true)).then(|| {
-            PlainClient::new(
-                POOL_IDLE_TIMEOUT,
-                timeouts.connect,
-                timeouts.read,
-                USER_AGENT,
-            )
-        });
+        let plain = (route.proxy.is_none() && config.network.http2 != Some(true))
+            .then(|| PlainClient::new(POOL_IDLE_TIMEOUT, timeouts.connect, USER_AGENT));
         Ok(Self {
             http,
             plain,
@@ -358,6 +352,11 @@ impl Transport {
 
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// The read timeout of every request of this transport.
+    pub fn read_timeout(&self) -> ReadTimeout {
+        ReadTimeout::new(self.timeouts.read)
     }
 
     pub fn base_url(&self) -> &str {
@@ -479,17 +478,18 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
-        let send = async move {
+        let send = self.read_timeout().head(async move {
             self.http
                 .execute(request)
                 .await
                 .map_err(|err| diagnose::transport_error(err, &self.route))
-        };
+        });
         self.exchange(send, timeout).await
     }
 
-    /// POST a chat request to `target` and return once the response headers arrived:
-    /// through [`PlainClient`] to an `http://` target when it applies, else reqwest.
+    /// POST a chat request to `target` and return once the response headers arrived
+    /// (within the read timeout, redirects included): through [`PlainClient`] to an
+    /// `http://` target when it applies, else reqwest.
     async fn execute_chat(
         &self,
         target: &Target,
@@ -518,11 +518,13 @@ impl Transport {
             let mut request =
                 self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
             accept(request.headers_mut());
-            return self
-                .http
-                .execute(request)
-                .await
-                .map_err(|err| diagnose::transport_error(err, &self.route));
+            let send = async {
+                self.http
+                    .execute(request)
+                    .await
+                    .map_err(|err| diagnose::transport_error(err, &self.route))
+            };
+            return self.read_timeout().head(send).await;
         };
         Self::require_key(target)?;
         let send = |method: Method, uri: hyper::Uri, body: Option<Bytes>| {
@@ -568,13 +570,7 @@ impl Transport {
             }
             Ok(response)
         };
-        // One read timeout for the response's headers, redirects included (as reqwest).
-        match plain.read_timeout() {
-            Some(limit) => tokio::time::timeout(limit, exchange)
-                .await
-                .map_err(|_| diagnose::plain_send_error(SendError::TimedOut, &self.route))?,
-            None => exchange.await,
-        }
+        self.read_timeout().head(exchange).await
     }
 
     async fn exchange(
@@ -590,7 +586,7 @@ impl Transport {
             }
             let version = response.version();
             let headers = std::mem::take(response.headers_mut());
-            let body = read_bounded(response).await?;
+            let body = read_bounded(response, self.read_timeout()).await?;
             Ok(FullResponse {
                 status,
                 headers,
@@ -633,7 +629,8 @@ fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Opt
     (next.origin() == url.origin()).then_some(next)
 }
 
-pub async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {
+/// The whole body of `response`, at most [`MAX_BODY_BYTES`], each read within `read`.
+pub async fn read_bounded(mut response: reqwest::Response, read: ReadTimeout) -> Result<Bytes> {
     if let Some(len) = response.content_length() {
         if len as usize > MAX_BODY_BYTES {
             return Err(too_large());
@@ -641,7 +638,7 @@ pub async fn read_bounded(mut response: reqwest::Response) -> Result<Bytes> {
     }
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(Error::from_transport)? {
+    while let Some(chunk) = read.chunk(&mut response).await? {
         match first.take() {
             // The common case: the whole body arrives as one chunk, no copy.
             None if rest.is_empty() => first = Some(chunk),

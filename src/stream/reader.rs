@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
+use crate::read_timeout;
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
 use crate::stream::channel::Sender;
@@ -123,9 +124,12 @@ async fn open(
         .is_some_and(|v| v.starts_with("application/json"));
     if !status.is_success() || is_json {
         let response_headers = response.headers().clone();
-        let body = timeout_at(first_deadline.into(), read_bounded(response))
-            .await
-            .map_err(|_| timeout_error("no complete error body", first_token_limit, 0))??;
+        let body = timeout_at(
+            first_deadline.into(),
+            read_bounded(response, transport.read_timeout()),
+        )
+        .await
+        .map_err(|_| timeout_error("no complete error body", first_token_limit, 0))??;
         if !status.is_success() {
             return Err(error_from_response(
                 status.as_u16(),
@@ -152,8 +156,13 @@ async fn open(
         ended: false,
         failure: None,
     };
+    let read_timeout = transport.read_timeout();
     while !committed.decoder.progressed {
-        let read = timeout_at(first_deadline.into(), committed.response.chunk()).await;
+        let read = timeout_at(
+            first_deadline.into(),
+            read_timeout.chunk(&mut committed.response),
+        )
+        .await;
         let bytes = match read {
             Err(_) => {
                 return Err(timeout_error(
@@ -162,7 +171,7 @@ async fn open(
                     keepalives(),
                 ))
             }
-            Ok(Err(err)) => return Err(Error::from_transport(err)),
+            Ok(Err(err)) => return Err(err),
             Ok(Ok(None)) => {
                 committed.decoder.finish()?;
                 committed.ended = true;
@@ -234,6 +243,34 @@ async fn drain(response: &mut reqwest::Response) -> bool {
     }
 }
 
+/// The limits on a stream's reads after its first content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// The total deadline of the call.
+    Total,
+    /// No progress (content) for the idle timeout.
+    Idle,
+    /// No bytes for the read timeout while a read waited.
+    Read,
+}
+
+/// The first of the deadlines that are set, and which limit it is; on a tie the total
+/// deadline, then the idle one, names the failure.
+fn first_limit(
+    total: Option<Instant>,
+    idle: Option<Instant>,
+    read: Option<Instant>,
+) -> Option<(Instant, Limit)> {
+    [
+        total.map(|at| (at, Limit::Total)),
+        idle.map(|at| (at, Limit::Idle)),
+        read.map(|at| (at, Limit::Read)),
+    ]
+    .into_iter()
+    .flatten()
+    .min_by_key(|(at, _)| *at)
+}
+
 /// Run a streamed chat completion over the chain, sending batches to `sink`.
 pub async fn run_stream(
     transport: Transport,
@@ -246,6 +283,7 @@ pub async fn run_stream(
     let first_token_limit = timeouts.first_token.or(timeouts.attempt);
     let idle_limit = timeouts.idle.or(timeouts.attempt);
     let deadline = timeouts.total.map(|total| Instant::now() + total);
+    let read_timeout = transport.read_timeout();
     let headers = &request.headers;
     let path = request.path.as_str();
 
@@ -300,15 +338,22 @@ pub async fn run_stream(
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(stream.headers.clone());
     let mut failure = stream.failure.take();
     let mut last_progress = Instant::now();
+    // When the current read began to wait: the read timeout counts from there, so the
+    // time spent handing batches to a slow consumer never counts.
+    let mut waiting_since = last_progress;
     let mut delivered: usize = 0;
-    // When to look at the clock: the idle deadline (from the last progress) or the total
-    // one, whichever is first. One timer serves the whole loop and is moved only when it
-    // fires early: arming a timer per read cost more than parsing what the read brought.
-    let wake_at = |last_progress: Instant| match (idle_limit.map(|l| last_progress + l), deadline) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    // When to look at the clock: the first of the limits (see [`first_limit`]). One timer
+    // serves the whole loop and is moved only when it fires early: arming a timer per
+    // read cost more than parsing what the read brought.
+    let first_limit = |last_progress: Instant, waiting_since: Instant| {
+        first_limit(
+            deadline,
+            idle_limit.map(|l| last_progress + l),
+            read_timeout.deadline_from(waiting_since),
+        )
     };
-    let mut timer = wake_at(last_progress).map(|at| Box::pin(tokio::time::sleep_until(at.into())));
+    let mut timer = first_limit(last_progress, waiting_since)
+        .map(|(at, _)| Box::pin(tokio::time::sleep_until(at.into())));
     while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
             last_progress = Instant::now();
@@ -321,6 +366,9 @@ pub async fn run_stream(
         if stream.decoder.done {
             break;
         }
+        if read_timeout.limit().is_some() {
+            waiting_since = Instant::now();
+        }
         let read = loop {
             let Some(timer) = timer.as_mut() else {
                 break Ok(stream.response.chunk().await);
@@ -328,29 +376,32 @@ pub async fn run_stream(
             tokio::select! {
                 biased;
                 read = stream.response.chunk() => break Ok(read),
-                () = timer.as_mut() => match wake_at(last_progress) {
+                () = timer.as_mut() => match first_limit(last_progress, waiting_since) {
                     // Progress moved the deadline since the timer was set: follow it.
-                    Some(at) if Instant::now() < at => timer.as_mut().reset(at.into()),
-                    _ => break Err(()),
+                    Some((at, _)) if Instant::now() < at => timer.as_mut().reset(at.into()),
+                    passed => break Err(passed.map_or(Limit::Idle, |(_, limit)| limit)),
                 },
             }
         };
         match read {
-            Err(_) => {
+            Err(limit) => {
                 let chunks = delivered + stream.pending.len();
-                let deadline_passed = deadline.is_some_and(|at| Instant::now() >= at);
-                failure = Some(if deadline_passed {
-                    let secs = timeouts.total.map_or(0.0, |t| t.as_secs_f64());
-                    Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "the total deadline of {secs:.3}s was reached after {chunks} chunks"
-                        ),
-                    )
-                } else {
-                    let keepalives = shared.keepalives.load(Ordering::Relaxed);
-                    let what = format!("no stream progress after {chunks} chunks");
-                    timeout_error(&what, idle_limit, keepalives)
+                failure = Some(match limit {
+                    Limit::Total => {
+                        let secs = timeouts.total.map_or(0.0, |t| t.as_secs_f64());
+                        Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "the total deadline of {secs:.3}s was reached after {chunks} chunks"
+                            ),
+                        )
+                    }
+                    Limit::Read => read_timeout::body_timed_out(),
+                    Limit::Idle => {
+                        let keepalives = shared.keepalives.load(Ordering::Relaxed);
+                        let what = format!("no stream progress after {chunks} chunks");
+                        timeout_error(&what, idle_limit, keepalives)
+                    }
                 });
                 break;
             }
@@ -419,4 +470,41 @@ pub async fn run_stream(
         }
     };
     let _ = sink.send(message).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_deadline_names_the_limit() {
+        let now = Instant::now();
+        let at = |ms| Some(now + Duration::from_millis(ms));
+        assert_eq!(first_limit(None, None, None), None);
+        assert_eq!(
+            first_limit(None, None, at(5)),
+            Some((now + Duration::from_millis(5), Limit::Read))
+        );
+        assert_eq!(
+            first_limit(at(9), at(7), at(8)).map(|f| f.1),
+            Some(Limit::Idle)
+        );
+        assert_eq!(
+            first_limit(at(9), at(7), at(6)).map(|f| f.1),
+            Some(Limit::Read)
+        );
+        assert_eq!(
+            first_limit(at(5), at(7), at(6)).map(|f| f.1),
+            Some(Limit::Total)
+        );
+        // Ties: the total deadline, then the idle one.
+        assert_eq!(
+            first_limit(at(5), at(5), at(5)).map(|f| f.1),
+            Some(Limit::Total)
+        );
+        assert_eq!(
+            first_limit(None, at(5), at(5)).map(|f| f.1),
+            Some(Limit::Idle)
+        );
+    }
 }

@@ -21,7 +21,9 @@ class Timeout:
 
     - ``attempt``: one HTTP exchange (what a plain ``timeout=60.0`` sets).
     - ``connect``: establishing a connection.
-    - ``read``: the longest silence between two reads of the response.
+    - ``read``: the longest wait for the server's next bytes (the response headers,
+      then each read of the body); only time spent waiting counts, so a caller slower
+      than a stream never trips it.
     - ``first_token``: for streams, from the request to the first content (keep-alive
       comments do not count); default: ``attempt``.
     - ``idle``: for streams, the longest wait for progress after the first token

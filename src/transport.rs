@@ -859,6 +859,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_cut_reads_the_same_with_or_without_a_read_timeout() {
+        async fn cut_after_one_byte() -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+            #[allow(clippy::disallowed_methods)]
+            tokio::spawn(async move {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{";
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, reply).await;
+            });
+            url
+        }
+        let mut messages = Vec::new();
+        for read in [None, Some(Duration::from_secs(5))] {
+            let url = cut_after_one_byte().await;
+            let err = chat(&plain_transport(&url, read)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Connection, "{}", err.message());
+            messages.push(err.message().to_owned());
+        }
+        assert!(
+            messages[0].starts_with("error decoding response body: "),
+            "{}",
+            messages[0]
+        );
+        assert_eq!(messages[0], messages[1]);
+    }
+
+    #[tokio::test]
     async fn plain_http_refused_connection_reads_as_reqwest_words_it() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/api/v1", listener.local_addr().unwrap());

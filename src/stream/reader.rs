@@ -345,14 +345,14 @@ pub async fn run_stream(
     // When to look at the clock: the first of the limits (see [`first_limit`]). One timer
     // serves the whole loop and is moved only when it fires early: arming a timer per
     // read cost more than parsing what the read brought.
-    let first_limit = |last_progress: Instant, waiting_since: Instant| {
+    let next_limit = |last_progress: Instant, waiting_since: Instant| {
         first_limit(
             deadline,
             idle_limit.map(|l| last_progress + l),
             read_timeout.deadline_from(waiting_since),
         )
     };
-    let mut timer = first_limit(last_progress, waiting_since)
+    let mut timer = next_limit(last_progress, waiting_since)
         .map(|(at, _)| Box::pin(tokio::time::sleep_until(at.into())));
     while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
@@ -376,7 +376,7 @@ pub async fn run_stream(
             tokio::select! {
                 biased;
                 read = stream.response.chunk() => break Ok(read),
-                () = timer.as_mut() => match first_limit(last_progress, waiting_since) {
+                () = timer.as_mut() => match next_limit(last_progress, waiting_since) {
                     // Progress moved the deadline since the timer was set: follow it.
                     Some((at, _)) if Instant::now() < at => timer.as_mut().reset(at.into()),
                     passed => break Err(passed.map_or(Limit::Idle, |(_, limit)| limit)),

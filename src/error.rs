@@ -264,8 +264,9 @@ impl Error {
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            // `reqwest::Body`'s layer around a plain-http body's error adds nothing (and
-            // reqwest's own path, with no body timeouts of reqwest's, has none).
+            // A body-kind layer adds nothing: `reqwest::Body` wraps a plain-http body's
+            // own error in one; reqwest's path has none (fastrouter sets no body timeout
+            // of reqwest's), so both paths word a body error alike.
             let next = cause.source();
             if next.is_some()
                 && cause

@@ -1,0 +1,146 @@
+"""Regenerate ``link/hot-symbols.txt``: the native module's functions a typical run executes.
+
+The linker lays these out first and together (``build.rs`` passes the file to lld as its
+``--symbol-ordering-file``), so the code a process runs shares a few pages instead of being
+scattered over the whole ~4.3 MB ``.text``: the kernel maps a file's pages 64 KB at a time
+around each fault, so scattered hot code made ~3.7 MB of the module resident in every
+process (issue 11, S4). A stale list costs only that layout, never correctness: lld ignores
+names it does not find.
+
+Run inside the venv after a release build (``maturin develop --release``), with valgrind
+installed: ``python benches/hot_symbols.py``. It starts ``benches/stream_server.py``, runs
+``--workload`` (both clients: non-streaming, streamed to the end, held open, closed early,
+an error) under callgrind, and writes every executed function of ``_fastrouter`` by its
+mangled name, sorted, to ``link/hot-symbols.txt``. Rebuild afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "link" / "hot-symbols.txt"
+MESSAGES = [{"role": "user", "content": "Count slowly."}]
+MODEL = "openai/gpt-4o-mini"
+OPEN_STREAMS = 20
+
+
+async def _async_workload(base_url: str) -> None:
+    import fastrouter
+
+    client = fastrouter.AsyncClient(base_url=base_url, api_key="bench-key")
+    for _ in range(20):
+        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    await asyncio.gather(*(client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(20)))
+    for _ in range(3):
+        stream = await client.chat.completions.create(model="bench/stream", messages=MESSAGES, stream=True)
+        async with stream:
+            async for _chunk in stream:
+                pass
+
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        stream = await client.chat.completions.create(model="bench/open", messages=MESSAGES, stream=True)
+        async with stream:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            await release.wait()
+
+    tasks = [asyncio.ensure_future(hold()) for _ in range(OPEN_STREAMS)]
+    await asyncio.sleep(2.0)
+    release.set()
+    await asyncio.gather(*tasks)
+    try:
+        await client.chat.completions.create(model="bench/unknown", messages=MESSAGES)
+    except fastrouter.BadRequestError:
+        pass
+    await client.close()
+
+
+def _sync_workload(base_url: str) -> None:
+    import fastrouter
+
+    with fastrouter.Client(base_url=base_url, api_key="bench-key") as client:
+        for _ in range(20):
+            client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        with client.chat.completions.create(model="bench/stream", messages=MESSAGES, stream=True) as stream:
+            for _chunk in stream:
+                pass
+
+
+def _executed(callgrind_out: Path) -> list[str]:
+    """Mangled names of the functions callgrind saw run inside the native module."""
+    names: dict[str, str] = {}
+    objects: dict[str, str] = {}
+    executed: set[str] = set()
+    in_module = False
+    entry = re.compile(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$")
+    for line in callgrind_out.read_text(errors="replace").splitlines():
+        match = entry.match(line)
+        if not match:
+            continue
+        kind, ref, name = match.groups()
+        table = objects if kind.endswith("ob") else names
+        if name:
+            table[ref] = name
+        if kind == "ob":
+            in_module = "_fastrouter" in objects[ref]
+        elif kind == "fn" and in_module:
+            executed.add(names[ref])
+    # Rust (mangled) and C (mimalloc) names; callgrind names code without a symbol "0x...".
+    return sorted(n for n in executed if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", n))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", metavar="BASE_URL", help="run the workload only (under callgrind)")
+    args = parser.parse_args(argv)
+    if args.workload:
+        asyncio.run(_async_workload(args.workload))
+        _sync_workload(args.workload)
+        return 0
+
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "benches" / "stream_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "callgrind.out"
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--demangle=no",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    "--workload",
+                    base_url,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            symbols = _executed(out)
+    finally:
+        server.terminate()
+        server.wait()
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text("".join(f"{name}\n" for name in symbols))
+    print(f"{len(symbols)} symbols -> {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

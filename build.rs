@@ -9,6 +9,7 @@
 //! only loses the layout (lld ignores names it does not find), never correctness.
 
 use std::env;
+use std::path::Path;
 use std::process::Command;
 
 const ORDER_FILE: &str = "link/hot-symbols.txt";
@@ -18,9 +19,14 @@ fn main() {
     println!("cargo:rerun-if-changed={ORDER_FILE}");
     println!("cargo:rerun-if-env-changed=FASTROUTER_NO_SYMBOL_ORDER");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
-    if links_with_bundled_lld() && env::var_os("FASTROUTER_NO_SYMBOL_ORDER").is_none() {
-        let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
-        println!("cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={dir}/{ORDER_FILE}");
+    let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let order_file = Path::new(&dir).join(ORDER_FILE);
+    if order_file.is_file()
+        && links_with_bundled_lld()
+        && env::var_os("FASTROUTER_NO_SYMBOL_ORDER").is_none()
+    {
+        let order_file = order_file.display();
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={order_file}");
         println!("cargo:rustc-cdylib-link-arg=-Wl,--no-warn-symbol-ordering");
     }
 }

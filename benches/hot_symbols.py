@@ -12,6 +12,11 @@ installed: ``python benches/hot_symbols.py``. It starts ``benches/stream_server.
 ``--workload`` (both clients: non-streaming, streamed to the end, held open, closed early,
 an error) under callgrind, and writes every executed function of ``_fastrouter`` by its
 mangled name, sorted, to ``link/hot-symbols.txt``. Rebuild afterwards.
+
+Symbol names carry hashes that change with the dependency graph (``Cargo.toml``,
+``Cargo.lock``) and the compiler version, not with function bodies: regenerate after such
+a change. ``python benches/hot_symbols.py --check`` says how many listed names the
+installed module still has (``nm`` needed); well under ~95% means the list is stale.
 """
 
 from __future__ import annotations
@@ -102,7 +107,17 @@ def _executed(callgrind_out: Path) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", metavar="BASE_URL", help="run the workload only (under callgrind)")
+    parser.add_argument("--check", action="store_true", help="count the listed names the installed module has")
     args = parser.parse_args(argv)
+    if args.check:
+        import fastrouter._fastrouter as native
+
+        nm = subprocess.run(["nm", native.__file__], capture_output=True, text=True, check=True).stdout
+        present = {line.split()[-1] for line in nm.splitlines() if line.strip()}
+        listed = OUT.read_text().split()
+        found = sum(name in present for name in listed)
+        print(f"{found} of {len(listed)} listed symbols are in {native.__file__} ({100 * found / len(listed):.0f}%)")
+        return 0
     if args.workload:
         asyncio.run(_async_workload(args.workload))
         _sync_workload(args.workload)

@@ -81,6 +81,21 @@ def _sync_workload(base_url: str) -> None:
                 pass
 
 
+async def _tls_workload(base_url: str, ca_path: str) -> None:
+    """Over HTTPS: HTTP/2 (ALPN's choice) and HTTP/1.1, non-streaming and streamed."""
+    import fastrouter
+
+    for http2 in (None, False):
+        client = fastrouter.AsyncClient(base_url=base_url, api_key="bench-key", ca_bundle=ca_path, http2=http2)
+        for _ in range(5):
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        stream = await client.chat.completions.create(model="bench/stream", messages=MESSAGES, stream=True)
+        async with stream:
+            async for _chunk in stream:
+                pass
+        await client.close()
+
+
 def _executed(callgrind_out: Path) -> list[str]:
     """Mangled names of the functions callgrind saw run inside the native module."""
     names: dict[str, str] = {}
@@ -104,9 +119,34 @@ def _executed(callgrind_out: Path) -> list[str]:
     return sorted(n for n in executed if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", n))
 
 
+def _record(server_args: list[str], workload: list[str]) -> list[str]:
+    """Start a stream server, run one workload against it under callgrind, return what ran."""
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "benches" / "stream_server.py"), "--port", "0", *server_args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        target = [server.stdout.readline().strip() for _ in range(2 if server_args else 1)]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "callgrind.out"
+            subprocess.run(
+                ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}"]
+                + [sys.executable, __file__, *workload, *target],
+                check=True,
+                capture_output=True,
+            )
+            return _executed(out)
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", metavar="BASE_URL", help="run the workload only (under callgrind)")
+    parser.add_argument("--tls-workload", nargs=2, metavar=("BASE_URL", "CA_FILE"), help="the HTTPS workload only")
     parser.add_argument("--check", action="store_true", help="count the listed names the installed module has")
     args = parser.parse_args(argv)
     if args.check:
@@ -122,35 +162,16 @@ def main(argv: list[str]) -> int:
         asyncio.run(_async_workload(args.workload))
         _sync_workload(args.workload)
         return 0
+    if args.tls_workload:
+        base_url, ca_path = args.tls_workload
+        asyncio.run(_tls_workload(base_url, ca_path))
+        return 0
 
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "benches" / "stream_server.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        base_url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "callgrind.out"
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    "--demangle=no",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    __file__,
-                    "--workload",
-                    base_url,
-                ],
-                check=True,
-                capture_output=True,
-            )
-            symbols = _executed(out)
-    finally:
-        server.terminate()
-        server.wait()
+    plain = _record([], ["--workload"])
+    tls = _record(["--tls"], ["--tls-workload"])
+    # Plain http first (local servers, the benchmarks), then what only HTTPS adds: a
+    # plain-http process keeps the TLS code out of its pages.
+    symbols = plain + sorted(set(tls) - set(plain))
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("".join(f"{name}\n" for name in symbols))
     print(f"{len(symbols)} symbols -> {OUT.relative_to(ROOT)}")

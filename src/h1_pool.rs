@@ -174,7 +174,7 @@ impl fmt::Debug for H1Client {
 /// Why a send on one connection failed.
 enum SendFailure {
     /// Before the request was written: the request back, to resend elsewhere.
-    Unsent(Request<Full<Bytes>>, hyper::Error),
+    Unsent(Box<Request<Full<Bytes>>>, hyper::Error),
     Failed(ClientError),
 }
 
@@ -231,7 +231,7 @@ impl H1Client {
             match send_on(conn, request).await {
                 Ok((response, conn)) => return Ok(self.wrap(response, conn, origin)),
                 // The reused connection was closed under us before the request went out.
-                Err(SendFailure::Unsent(unsent, _)) => request = unsent,
+                Err(SendFailure::Unsent(unsent, _)) => request = *unsent,
                 Err(SendFailure::Failed(err)) => return Err(err),
             }
         }
@@ -299,7 +299,7 @@ async fn send_on(
             }),
         )),
         Some(Err(mut err)) => match err.take_message() {
-            Some(request) => Err(SendFailure::Unsent(request, err.into_error())),
+            Some(request) => Err(SendFailure::Unsent(Box::new(request), err.into_error())),
             None => Err(SendFailure::Failed(ClientError::send(err.into_error()))),
         },
         None => Err(SendFailure::Failed(ClientError::send(
@@ -388,6 +388,7 @@ impl Body for PooledBody {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

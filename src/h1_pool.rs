@@ -316,18 +316,20 @@ struct Lease {
 }
 
 impl Lease {
-    /// The body ended: pool the connection if hyper is ready for the next request.
-    fn release(mut self: Box<Self>) {
+    /// The body ended: pool the connection if hyper is ready for the next request; if
+    /// it is not, hand the lease back.
+    fn try_pool(mut self: Box<Self>) -> Option<Box<Self>> {
         for _ in 0..RELEASE_POLLS {
             if self.conn.poll_idle() {
                 let Lease { conn, origin, pool } = *self;
                 pool.put(origin, conn);
-                return;
+                return None;
             }
             if self.conn.sender.is_closed() {
-                return;
+                break;
             }
         }
+        Some(self)
     }
 }
 
@@ -339,9 +341,16 @@ pub struct PooledBody {
 }
 
 impl PooledBody {
+    /// The body has all its bytes: pool the connection, or else keep it until the body
+    /// reads its end (dropping it now could fail a complete body as cut).
+    fn release_early(&mut self) {
+        self.conn = self.conn.take().and_then(Lease::try_pool);
+    }
+
+    /// The body read its end: pool the connection, or else close it.
     fn release(&mut self) {
         if let Some(lease) = self.conn.take() {
-            lease.release();
+            drop(lease.try_pool());
         }
     }
 }
@@ -371,7 +380,7 @@ impl Body for PooledBody {
         }
         match &frame {
             Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.incoming.is_end_stream() => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.incoming.is_end_stream() => this.release_early(),
             Poll::Ready(Some(Err(_))) => this.conn = None,
             _ => {}
         }

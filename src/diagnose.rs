@@ -19,7 +19,7 @@ pub fn transport_error(err: reqwest::Error, route: &Route) -> Error {
     }
 }
 
-/// A plain-http send failure (hyper-util's client, [`crate::plain_http`]) as a core
+/// A plain-http send failure ([`crate::h1_pool`], [`crate::plain_http`]) as a core
 /// error, classified and worded as [`transport_error`] words reqwest's.
 pub fn plain_send_error(err: SendError, route: &Route) -> Error {
     let SendError::Client(err) = err;

@@ -1,5 +1,6 @@
 //! Chat requests to plain-http targets (local OpenAI-compatible servers, the mock, the
-//! benchmarks) through hyper-util's pooled HTTP/1.1 client, without reqwest's
+//! benchmarks) over HTTP/1.1 connections driven in the requesting task with a pool of
+//! our own ([`crate::h1_pool`]), without reqwest's
 //! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
 //! with a smaller read buffer: ~5 KB less per open stream (benches/README.md,
 //! h1-transport). What reqwest did on this path is done here explicitly and the same
@@ -9,17 +10,20 @@
 //! [`crate::read_timeout`]).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
 use tower_http::decompression::Decompression;
 use tower_service::Service;
+
+use crate::h1_pool::{ClientError, H1Client, PooledBody};
 
 /// TCP keep-alive probes, as reqwest's defaults (idle 15 s, every 15 s, 3 tries).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -33,7 +37,7 @@ const READ_BUF_BYTES: usize = 2048;
 /// The pooled plain-http client of one transport.
 #[derive(Clone)]
 pub struct PlainClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: H1Client,
     /// What reqwest's client added to every request when absent.
     defaults: HeaderMap,
 }
@@ -47,8 +51,8 @@ impl fmt::Debug for PlainClient {
 /// Why an exchange failed before the response headers arrived.
 #[derive(Debug)]
 pub enum SendError {
-    /// hyper-util's error (connect, write, parse, closed connection, ...).
-    Client(hyper_util::client::legacy::Error),
+    /// The connection's error (connect, write, parse, closed connection, ...).
+    Client(ClientError),
 }
 
 impl PlainClient {
@@ -60,13 +64,9 @@ impl PlainClient {
         connector.set_keepalive(Some(TCP_KEEPALIVE));
         connector.set_keepalive_interval(Some(TCP_KEEPALIVE));
         connector.set_keepalive_retries(Some(TCP_KEEPALIVE_RETRIES));
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(pool_idle);
-        builder.http1_read_buf_exact_size(READ_BUF_BYTES);
-        let client = builder.build(connector);
+        let mut builder = hyper::client::conn::http1::Builder::new();
+        builder.read_buf_exact_size(Some(READ_BUF_BYTES));
+        let client = H1Client::new(connector, builder, pool_idle);
         let mut defaults = HeaderMap::with_capacity(3);
         defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
         defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -93,8 +93,7 @@ impl PlainClient {
             }
         }
         // gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
-        // No `poll_ready` first: hyper-util's client is always ready (its pool waits inside
-        // the call).
+        // No `poll_ready` first: the pool is always ready (it waits inside the call).
         let pending = Decompression::new(&self.client)
             .no_deflate()
             .no_zstd()
@@ -103,5 +102,20 @@ impl PlainClient {
             .call(request);
         let response = pending.await.map_err(SendError::Client)?;
         Ok(reqwest::Response::from(response.map(reqwest::Body::wrap)))
+    }
+}
+
+/// The pool as the service [`Decompression`] wraps.
+impl<'a> Service<hyper::Request<Full<Bytes>>> for &'a H1Client {
+    type Response = hyper::Response<PooledBody>;
+    type Error = ClientError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ClientError>> + Send + 'a>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: hyper::Request<Full<Bytes>>) -> Self::Future {
+        Box::pin(self.send(request))
     }
 }

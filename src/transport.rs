@@ -213,7 +213,8 @@ const MAX_REDIRECTS: usize = 5;
 pub struct Transport {
     http: reqwest::Client,
     /// Chat requests to `http://` targets when no proxy applies (the route has none and
-    /// HTTP/2 prior knowledge was not asked for): hyper-util's client, no reqwest layers.
+    /// HTTP/2 prior knowledge was not asked for): connections driven in the requesting
+    /// task ([`crate::h1_pool`]), no reqwest layers.
     plain: Option<PlainClient>,
     openrouter: Arc<Target>,
     /// Other backends by name; one pool serves every host.

@@ -1,0 +1,591 @@
+//! Plain-http HTTP/1.1 connections driven inside the task that uses them, and their
+//! pool: each exchange polls its hyper connection itself (no spawned connection task,
+//! no cross-task hand-off of the response or of each body chunk), and the response
+//! body gives the connection back to the pool when it ends.
+//!
+//! A connection is taken from the pool (LIFO, idle timeout checked when taking, a
+//! connection the server closed discarded) or opened; the request is sent and the
+//! connection polled until the response headers arrive; the body ([`PooledBody`]) keeps
+//! polling it; at its end the connection goes back to the pool once hyper is ready for
+//! the next request, else it is closed. A body dropped before its end closes it.
+//! A request that fails on a reused connection before it was written is sent once more
+//! on a fresh one (as hyper-util's `retry_canceled_requests`), never after.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{Builder, Connection, SendRequest};
+use hyper::header::{HeaderValue, HOST};
+use hyper::http::uri::{Authority, PathAndQuery};
+use hyper::{Request, Response, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+type Sender = SendRequest<Full<Bytes>>;
+type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
+/// How many times the end of a body polls its connection for hyper to be ready for the
+/// next request (the end of the message is already read: each poll is in memory). Not
+/// ready by then (`Connection: close`, an unread rest) -> the connection is closed.
+const RELEASE_POLLS: usize = 3;
+
+/// A failure before the response headers, worded as hyper-util's client worded it
+/// (`client error (Connect)` / `client error (SendRequest)`, the cause as its source),
+/// so errors read as they did (`diagnose::plain_send_error`).
+#[derive(Debug)]
+pub struct ClientError {
+    kind: &'static str,
+    cause: BoxError,
+}
+
+impl ClientError {
+    fn connect(cause: impl Into<BoxError>) -> Self {
+        Self {
+            kind: "Connect",
+            cause: cause.into(),
+        }
+    }
+
+    fn send(cause: impl Into<BoxError>) -> Self {
+        Self {
+            kind: "SendRequest",
+            cause: cause.into(),
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client error ({})", self.kind)
+    }
+}
+
+impl StdError for ClientError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
+/// One HTTP/1.1 connection: hyper's request handle and the connection it drives.
+struct Conn {
+    sender: Sender,
+    driver: Driver,
+}
+
+impl Conn {
+    /// Poll the connection once without a task to wake (nobody polls an idle one) and
+    /// report whether it can take a request: not closed by the server, hyper ready.
+    fn poll_idle(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(&mut self.driver).poll(&mut cx).is_pending() && self.sender.is_ready()
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+struct Shared {
+    connector: HttpConnector,
+    builder: Builder,
+    idle_timeout: Duration,
+    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+}
+
+impl Shared {
+    /// The most recently idled live connection to `origin`, if any.
+    fn take(&self, origin: &Authority) -> Option<Conn> {
+        loop {
+            let mut idle = {
+                let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                let list = pool.get_mut(origin)?;
+                let idle = list.pop()?;
+                if idle.since.elapsed() > self.idle_timeout {
+                    // LIFO: every older one has expired too.
+                    let expired = std::mem::take(list);
+                    drop(pool);
+                    drop(expired);
+                    return None;
+                }
+                idle
+            };
+            if idle.conn.poll_idle() {
+                return Some(idle.conn);
+            }
+        }
+    }
+
+    fn put(&self, origin: Authority, conn: Conn) {
+        let now = Instant::now();
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = pool.entry(origin).or_default();
+        // Oldest first: drop the expired ones while here.
+        let expired = list
+            .iter()
+            .take_while(|idle| now.duration_since(idle.since) > self.idle_timeout)
+            .count();
+        let expired: Vec<Idle> = list.drain(..expired).collect();
+        list.push(Idle { conn, since: now });
+        drop(pool);
+        drop(expired);
+    }
+
+    async fn connect(&self, uri: &Uri) -> Result<Conn, ClientError> {
+        let io = self
+            .connector
+            .clone()
+            .call(uri.clone())
+            .await
+            .map_err(ClientError::connect)?;
+        let (sender, driver) = self
+            .builder
+            .handshake(io)
+            .await
+            .map_err(ClientError::send)?;
+        Ok(Conn { sender, driver })
+    }
+}
+
+/// The pool of one transport: HTTP/1.1 connections to `http://` origins.
+#[derive(Clone)]
+pub struct H1Client {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for H1Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("H1Client").finish_non_exhaustive()
+    }
+}
+
+/// Why a send on one connection failed.
+enum SendFailure {
+    /// Before the request was written: the request back, to resend elsewhere.
+    Unsent(Box<Request<Full<Bytes>>>, hyper::Error),
+    Failed(ClientError),
+}
+
+impl H1Client {
+    /// `connector` opens the sockets (timeout, nodelay, keep-alive); `builder` sets up
+    /// each connection; idle connections older than `idle_timeout` are not reused.
+    pub fn new(connector: HttpConnector, builder: Builder, idle_timeout: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                connector,
+                builder,
+                idle_timeout,
+                idle: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Send `request` (an absolute `http://` URI) and return once the response headers
+    /// arrived; the body drives the connection from then on.
+    pub async fn send(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<Response<PooledBody>, ClientError> {
+        let uri = request.uri().clone();
+        let Some(origin) = uri.authority().cloned() else {
+            return Err(ClientError::send("request URI has no host"));
+        };
+        // hyper-util's client: a `host` header from the URI, the URI in origin form.
+        if let hyper::header::Entry::Vacant(entry) = request.headers_mut().entry(HOST) {
+            let host = match origin.port_u16() {
+                Some(port) if port != 80 => format!("{}:{port}", origin.host()),
+                _ => origin.host().to_owned(),
+            };
+            entry.insert(HeaderValue::try_from(host).map_err(ClientError::send)?);
+        }
+        let path = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *request.uri_mut() = Uri::from(path);
+        let reused = self.shared.take(&origin);
+        self.send_via(reused, origin, &uri, request).await
+    }
+
+    /// Send on `reused` if any, once more on a fresh connection if it did not go out there.
+    async fn send_via(
+        &self,
+        reused: Option<Conn>,
+        origin: Authority,
+        uri: &Uri,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<Response<PooledBody>, ClientError> {
+        if let Some(conn) = reused {
+            match send_on(conn, request).await {
+                Ok((response, conn)) => return Ok(self.wrap(response, conn, origin)),
+                // The reused connection was closed under us before the request went out.
+                Err(SendFailure::Unsent(unsent, _)) => request = *unsent,
+                Err(SendFailure::Failed(err)) => return Err(err),
+            }
+        }
+        let conn = self.shared.connect(uri).await?;
+        match send_on(conn, request).await {
+            Ok((response, conn)) => Ok(self.wrap(response, conn, origin)),
+            Err(SendFailure::Unsent(_, err)) => Err(ClientError::send(err)),
+            Err(SendFailure::Failed(err)) => Err(err),
+        }
+    }
+
+    fn wrap(
+        &self,
+        response: Response<Incoming>,
+        conn: Option<Conn>,
+        origin: Authority,
+    ) -> Response<PooledBody> {
+        let lease = conn.map(|conn| {
+            Box::new(Lease {
+                conn,
+                origin,
+                pool: Arc::clone(&self.shared),
+            })
+        });
+        response.map(|incoming| PooledBody {
+            incoming,
+            conn: lease,
+        })
+    }
+}
+
+/// Write `request` on `conn`, driving the connection in this task until the response
+/// headers arrive.
+async fn send_on(
+    mut conn: Conn,
+    request: Request<Full<Bytes>>,
+) -> Result<(Response<Incoming>, Option<Conn>), SendFailure> {
+    let mut pending = pin!(conn.sender.try_send_request(request));
+    let mut driver = Some(conn.driver);
+    let result = poll_fn(|cx| {
+        if let Some(running) = driver.as_mut() {
+            // Done: the server closed it or it failed; dropping it resolves the request
+            // (hyper hands an unwritten request back).
+            if Pin::new(running).poll(cx).is_ready() {
+                driver = None;
+            }
+        }
+        // Only the connection polled above can resolve the response: no waker of its own.
+        let mut quiet = Context::from_waker(Waker::noop());
+        match pending.as_mut().poll(&mut quiet) {
+            Poll::Ready(result) => Poll::Ready(Some(result)),
+            Poll::Pending if driver.is_none() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    match result {
+        // The connection may end with the response (read whole, then closed): the body
+        // has it all, with no connection left to drive or pool.
+        Some(Ok(response)) => Ok((
+            response,
+            driver.map(|driver| Conn {
+                sender: conn.sender,
+                driver,
+            }),
+        )),
+        Some(Err(mut err)) => match err.take_message() {
+            Some(request) => Err(SendFailure::Unsent(Box::new(request), err.into_error())),
+            None => Err(SendFailure::Failed(ClientError::send(err.into_error()))),
+        },
+        None => Err(SendFailure::Failed(ClientError::send(
+            "connection closed before the response",
+        ))),
+    }
+}
+
+/// A connection lent to one response body, and where it goes back.
+struct Lease {
+    conn: Conn,
+    origin: Authority,
+    pool: Arc<Shared>,
+}
+
+impl Lease {
+    /// The body ended: pool the connection if hyper is ready for the next request; if
+    /// it is not, hand the lease back.
+    fn try_pool(mut self: Box<Self>) -> Option<Box<Self>> {
+        for _ in 0..RELEASE_POLLS {
+            if self.conn.poll_idle() {
+                let Lease { conn, origin, pool } = *self;
+                pool.put(origin, conn);
+                return None;
+            }
+            if self.conn.sender.is_closed() {
+                break;
+            }
+        }
+        Some(self)
+    }
+}
+
+/// A response body that drives its connection while it is read, and gives it back to
+/// the pool at its end; dropped before the end, it closes the connection.
+pub struct PooledBody {
+    incoming: Incoming,
+    conn: Option<Box<Lease>>,
+}
+
+impl PooledBody {
+    /// The body has all its bytes: pool the connection, or else keep it until the body
+    /// reads its end (dropping it now could fail a complete body as cut).
+    fn release_early(&mut self) {
+        self.conn = self.conn.take().and_then(Lease::try_pool);
+    }
+
+    /// The body read its end: pool the connection, or else close it.
+    fn release(&mut self) {
+        if let Some(lease) = self.conn.take() {
+            drop(lease.try_pool());
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        // The body is filled only by the connection polled here: its channel needs no
+        // waker (which would wake this task from inside its own poll).
+        let mut quiet = Context::from_waker(Waker::noop());
+        let mut frame = Pin::new(&mut this.incoming).poll_frame(&mut quiet);
+        if frame.is_pending() {
+            if let Some(lease) = this.conn.as_mut() {
+                if Pin::new(&mut lease.conn.driver).poll(cx).is_ready() {
+                    // Closed or failed: hyper has told the body (its end or an error).
+                    this.conn = None;
+                }
+            }
+            // Once the connection is dropped, hyper ends the body (or fails it as cut).
+            frame = Pin::new(&mut this.incoming).poll_frame(&mut quiet);
+        }
+        match &frame {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.incoming.is_end_stream() => this.release_early(),
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            _ => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const IDLE: Duration = Duration::from_secs(90);
+
+    fn client(idle: Duration) -> H1Client {
+        let mut builder = Builder::new();
+        builder.read_buf_exact_size(Some(2048));
+        H1Client::new(HttpConnector::new(), builder, idle)
+    }
+
+    /// A server answering every request on each connection with `reply(n)` (n counts
+    /// requests over all connections), closing a connection 5 ms after it when `close`
+    /// says so; returns its URL and the count of accepted connections.
+    async fn server(
+        reply: fn(usize) -> &'static [u8],
+        close: fn(usize) -> bool,
+    ) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/x", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                let requests = Arc::clone(&requests);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match socket.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        // Requests here carry no body.
+                        let end = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        seen.drain(..end);
+                        let n = requests.fetch_add(1, Ordering::SeqCst);
+                        if socket.write_all(reply(n)).await.is_err() {
+                            return;
+                        }
+                        if close(n) {
+                            // Closed while idle, after the client took the response.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    const CHUNKED: &[u8] =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n";
+
+    fn get(url: &str) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(Bytes::new()));
+        *request.uri_mut() = url.parse().unwrap();
+        request
+    }
+
+    async fn body_of(response: Response<PooledBody>) -> Bytes {
+        use http_body_util::BodyExt;
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    fn idle_count(client: &H1Client) -> usize {
+        let pool = client.shared.idle.lock().unwrap();
+        pool.values().map(Vec::len).sum()
+    }
+
+    #[tokio::test]
+    async fn a_read_body_gives_its_connection_back_for_the_next_request() {
+        let (url, accepted) = server(|n| if n % 2 == 0 { OK } else { CHUNKED }, |_| false).await;
+        let client = client(IDLE);
+        for _ in 0..4 {
+            let response = client.send(get(&url)).await.unwrap();
+            let body = body_of(response).await;
+            assert!(
+                body.as_ref() == b"ok" || body.as_ref() == b"abcd",
+                "{body:?}"
+            );
+            assert_eq!(idle_count(&client), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let (url, accepted) = server(|_| CHUNKED, |_| false).await;
+        let client = client(IDLE);
+        let response = client.send(get(&url)).await.unwrap();
+        drop(response);
+        assert_eq!(idle_count(&client), 0);
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"abcd");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_reused() {
+        let (url, accepted) = server(|_| OK, |_| true).await;
+        let client = client(IDLE);
+        for _ in 0..3 {
+            let response = client.send(get(&url)).await.unwrap();
+            assert_eq!(body_of(response).await.as_ref(), b"ok");
+            assert_eq!(idle_count(&client), 1);
+            // Let the server's close reach this side.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn connection_close_is_not_pooled() {
+        const CLOSING: &[u8] =
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
+        let (url, accepted) = server(|_| CLOSING, |_| true).await;
+        let client = client(IDLE);
+        for _ in 0..2 {
+            let response = client.send(get(&url)).await.unwrap();
+            assert_eq!(body_of(response).await.as_ref(), b"ok");
+            assert_eq!(idle_count(&client), 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_past_the_timeout_is_not_reused() {
+        let (url, accepted) = server(|_| OK, |_| false).await;
+        let client = client(Duration::from_millis(50));
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_unsent_on_a_reused_connection_goes_out_on_a_fresh_one() {
+        let (url, accepted) = server(|_| OK, |_| true).await;
+        let client = client(IDLE);
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Taken without the check `take` makes: the server closed it, hyper still wants a
+        // request on it, and hands it back unwritten once it sees the close.
+        let uri: Uri = url.parse().unwrap();
+        let origin = uri.authority().unwrap().clone();
+        let stale = client
+            .shared
+            .idle
+            .lock()
+            .unwrap()
+            .get_mut(&origin)
+            .unwrap()
+            .pop();
+        let stale = stale.unwrap().conn;
+        assert!(stale.sender.is_ready());
+        let mut request = get(&url);
+        *request.uri_mut() = Uri::from_static("/v1/x");
+        let response = client
+            .send_via(Some(stale), origin, &uri, request)
+            .await
+            .unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn refused_connect_reads_as_hyper_util_worded_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        let Err(err) = client(IDLE).send(get(&url)).await else {
+            panic!("connected to a closed port")
+        };
+        assert_eq!(err.to_string(), "client error (Connect)");
+        assert_eq!(err.source().unwrap().to_string(), "tcp connect error");
+    }
+}

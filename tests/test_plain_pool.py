@@ -1,0 +1,118 @@
+"""The plain-http connection pool (src/h1_pool.rs) seen from Python: a connection the
+server closed while idle is not reused (the next request still succeeds), and a stream
+dropped before its end closes its connection instead of giving it back."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastrouter.testing import MockServer, Reply, StreamScript
+from stream_helpers import drain, joined, open_stream
+
+MODEL = "a/x"
+IDLE_CLOSE = 0.1  # the server closes a connection idle this long (seconds)
+
+ANSWER = json.dumps(
+    {
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+).encode()
+
+
+class _IdleClosingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    opened = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.opened += 1
+        super().process_request(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Keep-alive chat answers; a connection idle for ``IDLE_CLOSE`` is closed."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_CLOSE
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(ANSWER)))
+        self.end_headers()
+        self.wfile.write(ANSWER)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def idle_closing() -> Iterator[_IdleClosingServer]:
+    server = _IdleClosingServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced(
+    caller: Any, idle_closing: _IdleClosingServer
+) -> None:
+    client = caller.client(f"http://127.0.0.1:{idle_closing.server_address[1]}/api/v1")
+    for _ in range(2):
+        answer = await caller.create(client, model=MODEL)
+        assert answer.choices[0].message.content == "hello"
+    assert idle_closing.opened == 1
+    time.sleep(IDLE_CLOSE * 3)
+    answer = await caller.create(client, model=MODEL)
+    assert answer.choices[0].message.content == "hello"
+    assert idle_closing.opened == 2
+
+
+async def test_a_stream_closed_before_its_end_does_not_give_its_connection_back(
+    caller: Any, server: MockServer
+) -> None:
+    words = " ".join(f"w{i}" for i in range(20))
+    server.script(MODEL, Reply(content=words, stream=StreamScript(chunk_delay=0.05)))
+    server.script(MODEL, Reply(content="after"))
+    client = caller.client(server)
+    stream = await open_stream(caller, client, model=MODEL)
+    if caller.mode == "sync":
+        for _chunk in stream:
+            break
+        stream.close()
+    else:
+        async for _chunk in stream:
+            break
+        await stream.close()
+    answer = await caller.create(client, model=MODEL)
+    assert answer.choices[0].message.content == "after"
+    deadline = time.monotonic() + 2.0
+    while server.connections != (2, 1) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.connections == (2, 1)
+
+
+async def test_streams_and_requests_in_turn_share_one_connection(caller: Any, server: MockServer) -> None:
+    for _ in range(3):
+        server.script(MODEL, Reply(content="a b c", stream=StreamScript()))
+        server.script(MODEL, Reply(content="plain"))
+    client = caller.client(server)
+    for _ in range(3):
+        stream = await open_stream(caller, client, model=MODEL)
+        assert joined(await drain(stream)) == "a b c"
+        answer = await caller.create(client, model=MODEL)
+        assert answer.choices[0].message.content == "plain"
+    assert server.connections == (1, 0)

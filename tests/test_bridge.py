@@ -114,3 +114,95 @@ def test_the_wake_up_pipe_never_blocks_the_loop() -> None:
     assert not os.get_blocking(fileno)
     assert queue.drain() == []
     assert queue.drain() == []
+
+
+def _spy_on_futures(monkeypatch: pytest.MonkeyPatch, on_start: Any = None) -> list[Any]:
+    """Record each ``NativeFuture`` a non-streaming ``create()`` awaits (``on_start(future)``
+    called before the request's task awaits it)."""
+    started: list[Any] = []
+    awaiting = _bridge.awaiting
+
+    def spy(start: Any, *args: Any) -> Any:
+        future = awaiting(start, *args)
+        started.append(future)
+        if on_start is not None:
+            on_start(future)
+        return future
+
+    monkeypatch.setattr(fastrouter.client, "awaiting", spy)
+    return started
+
+
+async def test_a_native_future_speaks_asyncio_s_future_protocol(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.script(MODEL, Reply("one"), Fail(400))
+    started = _spy_on_futures(monkeypatch)
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
+        reply = await client.chat.completions.create(model=MODEL, messages=USER)
+        with pytest.raises(fastrouter.BadRequestError):
+            await client.chat.completions.create(model=MODEL, messages=USER)
+    done, failed = started
+    assert reply.choices[0].message.content == "one"
+    assert asyncio.isfuture(done) and done.get_loop() is asyncio.get_running_loop()
+    assert done.done() and not done.cancelled() and done.exception() is None
+    assert isinstance(done.result(), _fastrouter.NativeChat)
+    assert not done.cancel()  # already done
+    assert isinstance(failed.exception(), fastrouter.BadRequestError)
+    with pytest.raises(fastrouter.BadRequestError):
+        failed.result()
+
+
+async def test_cancelling_the_awaiting_task_cancels_the_native_future(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.script(MODEL, Reply("slow", delay=5.0), Reply("slow too", delay=5.0), Reply("next"))
+    started = _spy_on_futures(monkeypatch)
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
+        task = asyncio.create_task(client.chat.completions.create(model=MODEL, messages=USER))
+        await asyncio.sleep(0.1)
+        task.cancel("stop")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert started[0].cancelled()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.chat.completions.create(model=MODEL, messages=USER), 0.05)
+        assert started[1].cancelled()
+        reply = await client.chat.completions.create(model=MODEL, messages=USER)
+        assert reply.choices[0].message.content == "next"
+
+
+def test_a_failing_done_callback_goes_to_the_loop_s_handler_and_an_interrupt_loses_no_waiter(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.script(MODEL, Reply("first"), Reply("second"))
+    raised: list[BaseException] = [ValueError("a callback's bug"), KeyboardInterrupt()]
+
+    def add_raising_callback(future: Any) -> None:
+        error = raised.pop(0)
+
+        def callback(_: Any) -> None:
+            raise error
+
+        future.add_done_callback(callback)  # before the awaiting task's own wake-up
+
+    _spy_on_futures(monkeypatch, add_raising_callback)
+    handled: list[dict[str, Any]] = []
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda _, context: handled.append(context))
+    try:
+        client = fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0)
+
+        async def ask() -> str:
+            reply = await client.chat.completions.create(model=MODEL, messages=USER)
+            return reply.choices[0].message.content or ""
+
+        assert loop.run_until_complete(ask()) == "first"
+        assert [type(context["exception"]) for context in handled] == [ValueError]
+        task = loop.create_task(ask())
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(task)
+        assert loop.run_until_complete(task) == "second"  # its wake-up was scheduled, not lost
+        loop.run_until_complete(client.close())
+    finally:
+        loop.close()

@@ -23,12 +23,12 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._fastrouter import CompletionQueue, TaskHandle
+from ._fastrouter import CompletionQueue, NativeFuture, TaskHandle
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["run"]
+__all__ = ["awaiting", "run"]
 
 
 class _LoopQueue:
@@ -99,6 +99,24 @@ def _queue_of(loop: asyncio.AbstractEventLoop) -> _LoopQueue:
         queue = _queues[loop] = _LoopQueue(loop)
     _last = (weakref.ref(loop), queue)
     return queue
+
+
+# asyncio.get_running_loop, taken on first use (importing asyncio is left to the loop).
+_running_loop: Callable[[], asyncio.AbstractEventLoop] | None = None
+
+
+def awaiting(start: Callable[..., NativeFuture], *args: Any) -> NativeFuture:
+    """The awaitable of the Rust task that ``start(queue, loop, *args)`` spawns (a
+    :class:`NativeFuture`: the queue's drain finishes it and resumes the awaiting task at
+    once). Call it where it is awaited. Cancelling the awaiting task cancels the Rust task."""
+    global _running_loop
+    running_loop = _running_loop
+    if running_loop is None:
+        import asyncio
+
+        running_loop = _running_loop = asyncio.get_running_loop
+    loop = running_loop()
+    return start(_queue_of(loop).native, loop, *args)
 
 
 async def run(start: Callable[..., TaskHandle], *args: Any) -> Any:

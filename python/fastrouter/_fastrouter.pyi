@@ -4,8 +4,10 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
+import asyncio
 import builtins
-from collections.abc import Callable, Sequence
+import contextvars
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 from typing_extensions import Unpack
@@ -16,6 +18,7 @@ __all__ = [
     "NativeChainEvent",
     "NativeChat",
     "NativeClient",
+    "NativeFuture",
     "NativeHeaders",
     "NativeHealth",
     "NativeMockServer",
@@ -180,9 +183,12 @@ class NativeClient:
         proxy: str | None = None,
         http2: bool | None = None,
     ) -> NativeClient: ...
-    def chat(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
-        """Start a chat completion over the chain (``call``: see ``_ChatCall``); reports a
-        :class:`NativeChat` (or the exception) to ``queue`` under ``id``."""
+    def chat(
+        self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, *call: Unpack[_ChatCall]
+    ) -> NativeFuture:
+        """Start a chat completion over the chain (``call``: see ``_ChatCall``): a future of
+        ``event_loop`` that ``queue``'s drain finishes with a :class:`NativeChat` (or the
+        exception); cancelling it aborts the request."""
     def chat_blocking(self, *call: Unpack[_ChatCall]) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
     def chat_stream(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
@@ -322,6 +328,26 @@ class CompletionQueue:
         not ``ok``."""
 
 @final
+class NativeFuture:
+    """An asyncio-compatible future finished by a :class:`CompletionQueue`'s drain, which
+    resumes its awaiting task at once. Cancelling it cancels the Rust task."""
+
+    _asyncio_future_blocking: bool
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __iter__(self) -> Generator[Any, None, Any]: ...
+    def __next__(self) -> Any: ...
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self) -> Any: ...
+    def exception(self) -> BaseException | None: ...
+    def add_done_callback(
+        self, function: Callable[[NativeFuture], object], *, context: contextvars.Context | None = None
+    ) -> None: ...
+    def remove_done_callback(self, function: Callable[[NativeFuture], object]) -> int: ...
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the task and its request; False if already done."""
+
 class TaskHandle:
     """Cancels the Rust task behind an awaitable."""
 

@@ -25,7 +25,7 @@ from typing import (
 )
 
 from . import _fastrouter
-from ._bridge import run
+from ._bridge import awaiting, run
 from ._closing import AsyncClosing, Closing
 from .config import (
     DEFAULT_MAX_RETRIES,
@@ -793,7 +793,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
                 from .streaming import AsyncStream
 
                 return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
-            return books.answered(_completion(await run(client._inner.chat, *args)))
+            return books.answered(_completion(await awaiting(client._inner.chat, *args)))
 
 
 class AsyncChat:

@@ -14,13 +14,21 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::task::AbortHandle;
 
+use super::future::{run_callbacks, schedule_callbacks, NativeFuture};
 use super::wake::Wake;
 
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
+/// Who waits for a finished task: an id the Python side maps to its `asyncio.Future`, or
+/// a [`NativeFuture`] the drain finishes itself.
+pub enum Waiter {
+    Id(u64),
+    Future(Py<NativeFuture>),
+}
+
 struct Inner {
-    finished: Mutex<Vec<(u64, Convert)>>,
+    finished: Mutex<Vec<(Waiter, Convert)>>,
     /// A wake-up is in flight; cleared by `drain` before it takes the results.
     notified: AtomicBool,
     wake: Wake,
@@ -32,23 +40,27 @@ pub struct CompletionQueue {
     inner: Arc<Inner>,
 }
 
-/// Where a task reports: the queue plus the id the Python side waits on.
-#[derive(Clone)]
+/// Where a task reports: the queue plus who waits on it.
 pub struct Completer {
     inner: Arc<Inner>,
-    id: u64,
+    waiter: Waiter,
 }
 
 impl Completer {
     pub fn complete(self, convert: Convert) {
-        let inner = &self.inner;
-        inner
-            .finished
+        self.inner.push(vec![(self.waiter, convert)]);
+    }
+}
+
+impl Inner {
+    /// Queue finished results and wake the loop if it was idle.
+    fn push(&self, results: Vec<(Waiter, Convert)>) {
+        self.finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((self.id, convert));
-        if !inner.notified.swap(true, Ordering::AcqRel) {
-            inner.wake.notify();
+            .extend(results);
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            self.wake.notify();
         }
     }
 }
@@ -57,7 +69,15 @@ impl CompletionQueue {
     pub fn completer(&self, id: u64) -> Completer {
         Completer {
             inner: self.inner.clone(),
-            id,
+            waiter: Waiter::Id(id),
+        }
+    }
+
+    /// A completer that finishes `future` in the drain.
+    pub fn future_completer(&self, future: Py<NativeFuture>) -> Completer {
+        Completer {
+            inner: self.inner.clone(),
+            waiter: Waiter::Future(future),
         }
     }
 }
@@ -106,19 +126,47 @@ impl CompletionQueue {
         self.inner.wake.fileno()
     }
 
-    /// Every finished result as `(id, ok, value)`; `value` is the exception when not ok.
+    /// Every finished result waited on by id, as `(id, ok, value)`; `value` is the
+    /// exception when not ok. Finished `NativeFuture`s are finished here first, and their
+    /// waiting tasks resumed (see [`run_callbacks`]; if one raises KeyboardInterrupt or
+    /// SystemExit, the results not yet handed over wait for the next drain).
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let inner = &self.inner;
         inner.wake.clear();
         inner.notified.store(false, Ordering::Release);
         let finished =
             std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut out = Vec::with_capacity(finished.len());
-        for (id, convert) in finished {
-            // A panic while converting fails this one result, not the whole batch.
-            let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
-                .unwrap_or_else(|_| Err(super::runtime::panic_error()));
-            let entry = match converted {
+        let mut by_id = Vec::new();
+        let mut wakeups = Vec::new();
+        for (waiter, convert) in finished {
+            match waiter {
+                Waiter::Id(id) => by_id.push((id, convert)),
+                Waiter::Future(future) => {
+                    let callbacks = future.borrow_mut(py).finish(converted(py, convert));
+                    if !callbacks.is_empty() {
+                        wakeups.push((future, callbacks));
+                    }
+                }
+            }
+        }
+        let mut wakeups = wakeups.into_iter();
+        while let Some((future, callbacks)) = wakeups.next() {
+            if let Err(stop) = run_callbacks(py, &future, callbacks) {
+                for (future, callbacks) in wakeups {
+                    schedule_callbacks(py, &future, callbacks)?;
+                }
+                if !by_id.is_empty() {
+                    let rest = by_id
+                        .into_iter()
+                        .map(|(id, convert)| (Waiter::Id(id), convert));
+                    inner.push(rest.collect());
+                }
+                return Err(stop);
+            }
+        }
+        let mut out = Vec::with_capacity(by_id.len());
+        for (id, convert) in by_id {
+            let entry = match converted(py, convert) {
                 Ok(value) => (id, true, value),
                 Err(err) => (id, false, err.into_value(py).into_any()),
             };
@@ -126,4 +174,10 @@ impl CompletionQueue {
         }
         Ok(out)
     }
+}
+
+/// Run a conversion; a panic in it fails this one result, not the whole batch.
+fn converted(py: Python<'_>, convert: Convert) -> PyResult<Py<PyAny>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
+        .unwrap_or_else(|_| Err(super::runtime::panic_error()))
 }

@@ -13,11 +13,12 @@ use reqwest::Method;
 
 use super::bridge::{CompletionQueue, TaskHandle};
 use super::errors::{chain_error_to_py, error_to_py};
+use super::future::NativeFuture;
 use super::records::{
     BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
     TimeoutSettings,
 };
-use super::runtime::{block_on, fork_generation, spawn_reporting};
+use super::runtime::{block_on, fork_generation, spawn_completing, spawn_reporting};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::chat::complete;
 use crate::duration::from_secs_clamped;
@@ -324,14 +325,24 @@ impl NativeClient {
         })
     }
 
-    /// Start a chat completion over the model chain; reports a `NativeChat` (or
-    /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, *call))]
-    fn chat(&self, queue: &CompletionQueue, id: u64, call: ChatCall) -> PyResult<TaskHandle> {
+    /// Start a chat completion over the model chain: a future of `event_loop` that `queue`'s
+    /// drain finishes with a `NativeChat` (or the exception); cancelling it aborts the request.
+    #[pyo3(signature = (queue, event_loop, *call))]
+    fn chat(
+        &self,
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+        call: ChatCall,
+    ) -> PyResult<Py<NativeFuture>> {
         let task = chat_task(self.prepare(call)?);
-        Ok(spawn_reporting(queue, id, task, |py, result| {
+        let future = Py::new(py, NativeFuture::new(event_loop))?;
+        let completer = queue.future_completer(future.clone_ref(py));
+        let abort = spawn_completing(completer, task, |py, result| {
             Ok(Py::new(py, chat_result(py, result)?)?.into_any())
-        }))
+        });
+        future.borrow_mut(py).set_abort(abort);
+        Ok(future)
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.

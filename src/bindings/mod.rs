@@ -5,6 +5,7 @@ mod bridge;
 mod chunk;
 mod client;
 mod errors;
+mod future;
 mod json;
 mod mock;
 mod records;
@@ -38,6 +39,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         chunk::StreamDelta,
         bridge::CompletionQueue,
         bridge::TaskHandle,
+        future::NativeFuture,
         records::NativeAttempt,
         records::NativeChat,
         records::NativeHeaders,
@@ -61,6 +63,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "NativeChainEvent",
             "NativeChat",
             "NativeClient",
+            "NativeFuture",
             "NativeHeaders",
             "NativeHealth",
             "NativeMockServer",

@@ -120,13 +120,23 @@ where
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let mut report = PanicReport(Some(queue.completer(id)));
-    TaskHandle::new(spawn(async move {
+    TaskHandle::new(spawn_completing(queue.completer(id), future, convert))
+}
+
+/// [`spawn_reporting`] for any [`Completer`] (e.g. one finishing a `NativeFuture`).
+pub fn spawn_completing<T, F, C>(completer: Completer, future: F, convert: C) -> AbortHandle
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let mut report = PanicReport(Some(completer));
+    spawn(async move {
         let output = future.await;
         if let Some(completer) = report.0.take() {
             completer.complete(Box::new(move |py| convert(py, output)));
         }
-    }))
+    })
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any

@@ -9,6 +9,7 @@
 
 use pyo3::exceptions::{PyException, PyStopIteration};
 use pyo3::gc::PyVisit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -97,10 +98,10 @@ impl NativeFuture {
     fn schedule(&self, py: Python<'_>, slf: &Py<Self>, callback: Callback) -> PyResult<()> {
         let (function, context) = callback;
         let kwargs = PyDict::new(py);
-        kwargs.set_item("context", context)?;
+        kwargs.set_item(intern!(py, "context"), context)?;
         self.event_loop.call_method(
             py,
-            "call_soon",
+            intern!(py, "call_soon"),
             (function, slf.clone_ref(py)),
             Some(&kwargs),
         )?;
@@ -129,7 +130,9 @@ pub fn run_callbacks(
     let mut callbacks = callbacks.into_iter();
     while let Some((function, context)) = callbacks.next() {
         let called = match &context {
-            Some(context) => context.call_method1(py, "run", (&function, future.clone_ref(py))),
+            Some(context) => {
+                context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)))
+            }
             None => function.call1(py, (future.clone_ref(py),)),
         };
         let Err(err) = called else { continue };

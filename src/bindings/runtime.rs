@@ -11,8 +11,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
 
-use super::bridge::{Completer, CompletionQueue, TaskHandle};
+use super::bridge::{Completer, CompletionQueue};
 use super::errors::error_to_py;
+use super::future::NativeFuture;
 use crate::error::{Error, ErrorKind};
 
 /// How often a blocking call wakes to let Python handle Ctrl-C.
@@ -106,25 +107,30 @@ where
     spawn(future)
 }
 
-/// Spawn `future` for an awaitable: when it finishes, `convert` turns its output into a
-/// Python value on the event loop's thread (see [`CompletionQueue`]). If it panics, the
-/// awaitable raises `APIError` (kind `internal`).
-pub fn spawn_reporting<T, F, C>(
+/// Spawn `future` for an awaitable of `event_loop`: when it finishes, `convert` turns its
+/// output into a Python value on the event loop's thread and `queue`'s drain finishes the
+/// returned [`NativeFuture`] with it (see [`CompletionQueue`]). If it panics, the
+/// awaitable raises `APIError` (kind `internal`); cancelling the future aborts the task.
+pub fn spawn_awaitable<T, F, C>(
+    py: Python<'_>,
     queue: &CompletionQueue,
-    id: u64,
+    event_loop: Py<PyAny>,
     future: F,
     convert: C,
-) -> TaskHandle
+) -> PyResult<Py<NativeFuture>>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    TaskHandle::new(spawn_completing(queue.completer(id), future, convert))
+    let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
+    let completer = queue.completer(awaitable.clone_ref(py));
+    let abort = spawn_completing(completer, future, convert);
+    awaitable.borrow_mut(py).set_abort(abort);
+    Ok(awaitable)
 }
 
-/// [`spawn_reporting`] for any [`Completer`] (e.g. one finishing a `NativeFuture`).
-pub fn spawn_completing<T, F, C>(completer: Completer, future: F, convert: C) -> AbortHandle
+fn spawn_completing<T, F, C>(completer: Completer, future: F, convert: C) -> AbortHandle
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
@@ -177,12 +183,17 @@ where
 pub mod debug {
     use super::*;
 
-    /// `await`-able (through `fastrouter._bridge.run`) task that panics.
+    /// `await`-able (through `fastrouter._bridge.awaiting`) task that panics.
     #[pyfunction]
-    pub fn _debug_spawn_panic(queue: &CompletionQueue, id: u64) -> TaskHandle {
-        spawn_reporting(
+    pub fn _debug_spawn_panic(
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+    ) -> PyResult<Py<NativeFuture>> {
+        spawn_awaitable(
+            py,
             queue,
-            id,
+            event_loop,
             async { panic!("deliberate panic from fastrouter's debug hook") },
             |py, ()| Ok(py.None()),
         )

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTraverseError;
-use tokio::task::AbortHandle;
+use tokio::sync::oneshot;
 
 enum State {
     Pending,
@@ -33,7 +33,8 @@ pub struct NativeFuture {
     event_loop: Py<PyAny>,
     state: State,
     callbacks: Vec<Callback>,
-    abort: Option<AbortHandle>,
+    /// Sent (or dropped) to stop the Rust task: `cancel()`.
+    cancel: Option<oneshot::Sender<()>>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
@@ -68,18 +69,14 @@ fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
 }
 
 impl NativeFuture {
-    pub fn new(event_loop: Py<PyAny>) -> Self {
+    pub fn new(event_loop: Py<PyAny>, cancel: oneshot::Sender<()>) -> Self {
         Self {
             event_loop,
             state: State::Pending,
             callbacks: Vec::new(),
-            abort: None,
+            cancel: Some(cancel),
             blocking: false,
         }
-    }
-
-    pub fn set_abort(&mut self, abort: AbortHandle) {
-        self.abort = Some(abort);
     }
 
     /// Record the task's outcome (ignored once cancelled); the callbacks to run now.
@@ -91,7 +88,7 @@ impl NativeFuture {
             Ok(value) => State::Done(value),
             Err(err) => State::Failed(err),
         };
-        self.abort = None;
+        self.cancel = None;
         std::mem::take(&mut self.callbacks)
     }
 
@@ -257,8 +254,8 @@ impl NativeFuture {
             if !matches!(this.state, State::Pending) {
                 return Ok(false);
             }
-            if let Some(abort) = this.abort.take() {
-                abort.abort();
+            if let Some(cancel) = this.cancel.take() {
+                let _ = cancel.send(());
             }
             this.state = State::Cancelled(msg);
             std::mem::take(&mut this.callbacks)

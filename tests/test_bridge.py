@@ -129,7 +129,7 @@ def _spy_on_futures(monkeypatch: pytest.MonkeyPatch, on_start: Any = None) -> li
             on_start(future)
         return future
 
-    monkeypatch.setattr(fastrouter.client, "awaiting", spy)
+    monkeypatch.setattr("fastrouter.client.awaiting", spy)
     return started
 
 
@@ -206,3 +206,35 @@ def test_a_failing_done_callback_goes_to_the_loop_s_handler_and_an_interrupt_los
         loop.run_until_complete(client.close())
     finally:
         loop.close()
+
+
+async def test_a_request_started_and_cancelled_in_one_drain_never_leaves(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task resumed by the drain starts its next request (spawned when the drain ends);
+    # a later callback of the same drain cancels that task first: the request is dropped
+    # before it is sent, and the cancellation still reaches the task.
+    server.script(MODEL, Reply("first"), Reply("second"))
+    futures: list[Any] = []
+    tasks: list[asyncio.Task[Any]] = []
+
+    def cancel_the_asker(future: Any) -> None:
+        if len(futures) == 1:  # the first request: a callback after its task's wake-up
+            later = asyncio.get_running_loop().call_soon
+            later(future.add_done_callback, lambda _: tasks[0].cancel())
+
+    futures = _spy_on_futures(monkeypatch, cancel_the_asker)
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
+
+        async def ask_twice() -> None:
+            await client.chat.completions.create(model=MODEL, messages=USER)
+            await client.chat.completions.create(model=MODEL, messages=USER)
+
+        tasks.append(asyncio.create_task(ask_twice()))
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+        assert len(futures) == 2 and futures[1].cancelled()
+        await asyncio.sleep(0.2)
+        assert len(server.requests) == 1
+        reply = await client.chat.completions.create(model=MODEL, messages=USER)
+        assert reply.choices[0].message.content == "second"

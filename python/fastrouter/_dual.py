@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ._bridge import run
+from ._bridge import awaiting
 
 __all__ = ["blocking", "native_chat"]
 
@@ -33,5 +33,5 @@ def blocking(coroutine: Coroutine[Any, Any, _T]) -> _T:
 async def native_chat(inner: Any, stream: bool, args: tuple[Any, ...], asynchronous: bool) -> Any:
     """The core's chat request (``stream``: opening a stream) with the native ``args``."""
     if stream:
-        return await run(inner.chat_stream, *args) if asynchronous else inner.chat_stream_blocking(*args)
-    return await run(inner.chat, *args) if asynchronous else inner.chat_blocking(*args)
+        return await awaiting(inner.chat_stream, *args) if asynchronous else inner.chat_stream_blocking(*args)
+    return await awaiting(inner.chat, *args) if asynchronous else inner.chat_blocking(*args)

@@ -4,8 +4,10 @@ Users never import this module; the typed facade (``fastrouter.Client`` and frie
 wraps it. Checked against the built extension with ``python -m mypy.stubtest``.
 """
 
+import asyncio
 import builtins
-from collections.abc import Callable, Sequence
+import contextvars
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
 from typing_extensions import Unpack
@@ -16,11 +18,11 @@ __all__ = [
     "NativeChainEvent",
     "NativeChat",
     "NativeClient",
+    "NativeFuture",
     "NativeHeaders",
     "NativeHealth",
     "NativeMockServer",
     "NativeStream",
-    "TaskHandle",
     "USER_AGENT",
     "__version__",
 ]
@@ -180,18 +182,30 @@ class NativeClient:
         proxy: str | None = None,
         http2: bool | None = None,
     ) -> NativeClient: ...
-    def chat(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
-        """Start a chat completion over the chain (``call``: see ``_ChatCall``); reports a
-        :class:`NativeChat` (or the exception) to ``queue`` under ``id``."""
+    def chat(
+        self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, *call: Unpack[_ChatCall]
+    ) -> NativeFuture:
+        """Start a chat completion over the chain (``call``: see ``_ChatCall``): a future of
+        ``event_loop`` that ``queue``'s drain finishes with a :class:`NativeChat` (or the
+        exception); cancelling it aborts the request."""
     def chat_blocking(self, *call: Unpack[_ChatCall]) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
-    def chat_stream(self, queue: CompletionQueue, id: int, *call: Unpack[_ChatCall]) -> TaskHandle:
-        """Open a streamed completion over the chain; reports a :class:`NativeStream` once
-        committed (first content or a clean end), or the chain's exception."""
+    def chat_stream(
+        self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, *call: Unpack[_ChatCall]
+    ) -> NativeFuture:
+        """Open a streamed completion over the chain: a future finished with a
+        :class:`NativeStream` once committed (first content or a clean end), or the chain's
+        exception."""
     def chat_stream_blocking(self, *call: Unpack[_ChatCall]) -> NativeStream:
         """Like :meth:`chat_stream`, blocking with the GIL released."""
-    def get(self, queue: CompletionQueue, id: int, path: str, headers: Sequence[tuple[str, str]] = ...) -> TaskHandle:
-        """Start ``GET {base_url}/{path}``; reports ``(body, validator_headers)``: the body of
+    def get(
+        self,
+        queue: CompletionQueue,
+        event_loop: asyncio.AbstractEventLoop,
+        path: str,
+        headers: Sequence[tuple[str, str]] = ...,
+    ) -> NativeFuture:
+        """Start ``GET {base_url}/{path}``: a future finished with ``(body, validator_headers)``: the body of
         a 2xx response (``None`` for 304 Not Modified) and its ``etag`` / ``last-modified``
         headers as ``(name, value)`` pairs."""
     def get_blocking(
@@ -211,7 +225,7 @@ class NativeClient:
 class NativeStream:
     """The consumer side of a streamed completion; dropping it cancels the request."""
 
-    def next_batch(self, queue: CompletionQueue, id: int) -> TaskHandle:
+    def next_batch(self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
         """Start waiting for every chunk ready now, at least one; reports the list of
         :class:`StreamChunk`, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
     def try_batch(self) -> list[StreamChunk] | None:
@@ -317,16 +331,29 @@ class CompletionQueue:
     def __new__(cls, wake: Callable[[], object] | None = None) -> CompletionQueue: ...
     def fileno(self) -> int | None:
         """The pipe to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
-    def drain(self) -> list[tuple[int, bool, Any]]:
-        """Every finished result as ``(id, ok, value)``; ``value`` is the exception when
-        not ``ok``."""
+    def drain(self) -> None:
+        """Finish the future of every finished task and resume the tasks awaiting them."""
 
 @final
-class TaskHandle:
-    """Cancels the Rust task behind an awaitable."""
+class NativeFuture:
+    """An asyncio-compatible future finished by a :class:`CompletionQueue`'s drain, which
+    resumes its awaiting task at once. Cancelling it cancels the Rust task."""
 
-    def cancel(self) -> None:
-        """Cancel the task and its request (idempotent)."""
+    _asyncio_future_blocking: bool
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __iter__(self) -> Generator[Any, None, Any]: ...
+    def __next__(self) -> Any: ...
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self) -> Any: ...
+    def exception(self) -> BaseException | None: ...
+    def add_done_callback(
+        self, function: Callable[[NativeFuture], object], *, context: contextvars.Context | None = None
+    ) -> None: ...
+    def remove_done_callback(self, function: Callable[[NativeFuture], object]) -> int: ...
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the task and its request; False if already done."""
 
 def encode_json(value: object) -> bytes | None:
     """``value`` as the JSON ``json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
@@ -334,7 +361,7 @@ def encode_json(value: object) -> bytes | None:
     with str keys, lists, tuples, str, int, float, bool and None (or a non-finite float,
     a lone surrogate, very deep nesting): Python's encoder handles those."""
 
-def _debug_spawn_panic(queue: CompletionQueue, id: int) -> TaskHandle:
+def _debug_spawn_panic(queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
     """Debug hook for tests: a task that panics (its awaitable raises ``APIError``)."""
 
 def _debug_block_on_panic() -> None:

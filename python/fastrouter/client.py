@@ -25,7 +25,7 @@ from typing import (
 )
 
 from . import _fastrouter
-from ._bridge import run
+from ._bridge import awaiting
 from ._closing import AsyncClosing, Closing
 from .config import (
     DEFAULT_MAX_RETRIES,
@@ -792,8 +792,8 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             if stream:
                 from .streaming import AsyncStream
 
-                return AsyncStream(await run(client._inner.chat_stream, *args), books.stream_finished)
-            return books.answered(_completion(await run(client._inner.chat, *args)))
+                return AsyncStream(await awaiting(client._inner.chat_stream, *args), books.stream_finished)
+            return books.answered(_completion(await awaiting(client._inner.chat, *args)))
 
 
 class AsyncChat:
@@ -816,7 +816,7 @@ class AsyncModels(_Resource["AsyncClient"]):
         inner = self._client._inner
 
         async def fetch(validator: str | None) -> tuple[bytes | None, str | None]:
-            return fetched(await run(inner.get, *_models_request(validator)))
+            return fetched(await awaiting(inner.get, *_models_request(validator)))
 
         return await self._client._catalog.load_async(fetch, refresh=refresh, offline=offline)
 
@@ -827,7 +827,7 @@ class AsyncModels(_Resource["AsyncClient"]):
     async def endpoints(self, id: str) -> ModelEndpoints:
         """Every provider endpoint serving model ``id`` (price, context, quantization,
         uptime, status)."""
-        return _model_endpoints(await run(self._client._inner.get, _endpoints_path(id)))
+        return _model_endpoints(await awaiting(self._client._inner.get, _endpoints_path(id)))
 
 
 class AsyncGenerations(_Resource["AsyncClient"]):
@@ -837,7 +837,7 @@ class AsyncGenerations(_Resource["AsyncClient"]):
         """Stats of one generation by its id (``resp.id``)."""
         from .types import Generation
 
-        return Generation(_data(await run(self._client._inner.get, _generation_path(id))))
+        return Generation(_data(await awaiting(self._client._inner.get, _generation_path(id))))
 
 
 class AsyncRecord(_Record["AsyncClient", _R]):
@@ -845,7 +845,7 @@ class AsyncRecord(_Record["AsyncClient", _R]):
 
     async def get(self) -> _R:
         """Read it (``await client.credits.get()``, ``await client.key.get()``)."""
-        return self._record(_data(await run(self._client._inner.get, self._path)))
+        return self._record(_data(await awaiting(self._client._inner.get, self._path)))
 
 
 class AsyncClient(_ClientBase, AsyncClosing):

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
-from ._bridge import _queue_of as queue_of
+from ._bridge import queue_of
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
@@ -161,18 +161,13 @@ class AsyncStream(_StreamBase, AsyncClosing):
                         await asyncio.sleep(0)
                 else:
                     ready_in_a_row = 0
-                    # `_bridge.run(next_batch)` without its coroutine, the loop's queue
-                    # looked up once per stream: a stream waits every ~10 chunks.
+                    # `_bridge.awaiting(next_batch)` with the loop's queue looked up once
+                    # per stream: a stream waits every ~10 chunks. Cancelling the wait
+                    # cancels its Rust task.
                     running = get_running_loop()
                     if running is not loop:
                         loop, queue = running, queue_of(running)
-                        submit, forget = queue.submit, queue.forget
-                    future, task_id, handle = submit(loop, next_batch)
-                    try:
-                        batch = await future
-                    except asyncio.CancelledError:
-                        forget(task_id, handle)
-                        raise
+                    batch = await next_batch(queue, loop)
                     if batch is None:
                         self._ended_with("ok")
                         return

@@ -3,40 +3,40 @@
 //! A finished task pushes a conversion closure onto the queue and, if the queue was idle,
 //! wakes the event loop once (see [`Wake`]: a byte on a pipe the loop watches with
 //! `loop.add_reader`, or `loop.call_soon_threadsafe` where there is no `add_reader`).
-//! The loop thread then drains *every* finished result in one wake-up and converts them
-//! with the GIL it already holds. There is no extra thread hop per request (which a
-//! generic `future_into_py` pays).
+//! The loop thread then drains *every* finished result in one wake-up, converts them
+//! with the GIL it already holds and finishes their [`NativeFuture`]s, which resumes the
+//! awaiting tasks right there. There is no extra thread hop per request (which a
+//! generic `future_into_py` pays), and no extra loop iteration (which `asyncio.Future`
+//! pays).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
-use tokio::task::AbortHandle;
 
+use super::future::{run_callbacks, schedule_callbacks, NativeFuture};
 use super::wake::Wake;
 
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 struct Inner {
-    finished: Mutex<Vec<(u64, Convert)>>,
+    finished: Mutex<Vec<(Py<NativeFuture>, Convert)>>,
     /// A wake-up is in flight; cleared by `drain` before it takes the results.
     notified: AtomicBool,
     wake: Wake,
 }
 
 /// One queue per event loop (the Python side keeps one per loop).
-#[pyclass(frozen, module = "fastrouter._fastrouter")]
+#[pyclass(frozen, weakref, module = "fastrouter._fastrouter")]
 pub struct CompletionQueue {
     inner: Arc<Inner>,
 }
 
-/// Where a task reports: the queue plus the id the Python side waits on.
-#[derive(Clone)]
+/// Where a task reports: the queue plus the future that waits on it.
 pub struct Completer {
     inner: Arc<Inner>,
-    id: u64,
+    future: Py<NativeFuture>,
 }
 
 impl Completer {
@@ -46,7 +46,7 @@ impl Completer {
             .finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((self.id, convert));
+            .push((self.future, convert));
         if !inner.notified.swap(true, Ordering::AcqRel) {
             inner.wake.notify();
         }
@@ -54,31 +54,12 @@ impl Completer {
 }
 
 impl CompletionQueue {
-    pub fn completer(&self, id: u64) -> Completer {
+    /// Where the task behind `future` reports.
+    pub fn completer(&self, future: Py<NativeFuture>) -> Completer {
         Completer {
             inner: self.inner.clone(),
-            id,
+            future,
         }
-    }
-}
-
-/// Cancels the Rust task behind an awaitable (asyncio cancellation).
-#[pyclass(frozen, module = "fastrouter._fastrouter")]
-pub struct TaskHandle {
-    abort: AbortHandle,
-}
-
-impl TaskHandle {
-    pub fn new(abort: AbortHandle) -> Self {
-        Self { abort }
-    }
-}
-
-#[pymethods]
-impl TaskHandle {
-    /// Cancel the task (dropping its request and connection). Idempotent.
-    fn cancel(&self) {
-        self.abort.abort();
     }
 }
 
@@ -106,24 +87,44 @@ impl CompletionQueue {
         self.inner.wake.fileno()
     }
 
-    /// Every finished result as `(id, ok, value)`; `value` is the exception when not ok.
-    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    /// Finish the future of every finished task (a cancelled one keeps its cancellation)
+    /// and resume the tasks awaiting them, in order (see [`run_callbacks`]: if one raises
+    /// KeyboardInterrupt or SystemExit, the wake-ups not yet run are scheduled on the loop
+    /// and the exception propagates).
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
         inner.wake.clear();
         inner.notified.store(false, Ordering::Release);
         let finished =
             std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut out = Vec::with_capacity(finished.len());
-        for (id, convert) in finished {
-            // A panic while converting fails this one result, not the whole batch.
-            let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
-                .unwrap_or_else(|_| Err(super::runtime::panic_error()));
-            let entry = match converted {
-                Ok(value) => (id, true, value),
-                Err(err) => (id, false, err.into_value(py).into_any()),
-            };
-            out.push(entry.into_pyobject(py)?);
+        // Every future is finished before any task resumes: a task resumed first could
+        // otherwise see a sibling (e.g. in `gather`) still pending though its result is here.
+        let mut wakeups = Vec::with_capacity(finished.len());
+        for (future, convert) in finished {
+            let outcome = converted(py, convert);
+            let callbacks = future.borrow_mut(py).finish(outcome);
+            if !callbacks.is_empty() {
+                wakeups.push((future, callbacks));
+            }
         }
-        Ok(out)
+        // The requests the resumed tasks start are spawned together at the end.
+        super::runtime::spawning_after(|| {
+            let mut wakeups = wakeups.into_iter();
+            while let Some((future, callbacks)) = wakeups.next() {
+                if let Err(stop) = run_callbacks(py, &future, callbacks) {
+                    for (future, callbacks) in wakeups {
+                        schedule_callbacks(py, &future, callbacks)?;
+                    }
+                    return Err(stop);
+                }
+            }
+            Ok(())
+        })
     }
+}
+
+/// Run a conversion; a panic in it fails this one result, not the whole batch.
+fn converted(py: Python<'_>, convert: Convert) -> PyResult<Py<PyAny>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
+        .unwrap_or_else(|_| Err(super::runtime::panic_error()))
 }

@@ -11,13 +11,14 @@ use pyo3::types::PyBytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 
-use super::bridge::{CompletionQueue, TaskHandle};
+use super::bridge::CompletionQueue;
 use super::errors::{chain_error_to_py, error_to_py};
+use super::future::NativeFuture;
 use super::records::{
     BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
     TimeoutSettings,
 };
-use super::runtime::{block_on, fork_generation, spawn_reporting};
+use super::runtime::{block_on, fork_generation, spawn_awaitable};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::chat::complete;
 use crate::duration::from_secs_clamped;
@@ -324,14 +325,20 @@ impl NativeClient {
         })
     }
 
-    /// Start a chat completion over the model chain; reports a `NativeChat` (or
-    /// the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, *call))]
-    fn chat(&self, queue: &CompletionQueue, id: u64, call: ChatCall) -> PyResult<TaskHandle> {
+    /// Start a chat completion over the model chain: a future of `event_loop` that `queue`'s
+    /// drain finishes with a `NativeChat` (or the exception); cancelling it aborts the request.
+    #[pyo3(signature = (queue, event_loop, *call))]
+    fn chat(
+        &self,
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+        call: ChatCall,
+    ) -> PyResult<Py<NativeFuture>> {
         let task = chat_task(self.prepare(call)?);
-        Ok(spawn_reporting(queue, id, task, |py, result| {
+        spawn_awaitable(py, queue, event_loop, task, |py, result| {
             Ok(Py::new(py, chat_result(py, result)?)?.into_any())
-        }))
+        })
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
@@ -341,19 +348,20 @@ impl NativeClient {
         chat_result(py, result)
     }
 
-    /// Start a streamed chat completion; reports a `NativeStream` to `queue` under `id`
-    /// once committed (first content or a clean end), or the chain's exception.
-    #[pyo3(signature = (queue, id, *call))]
+    /// Start a streamed chat completion: a future of `event_loop` finished with a
+    /// `NativeStream` once committed (first content or a clean end), or the chain's exception.
+    #[pyo3(signature = (queue, event_loop, *call))]
     fn chat_stream(
         &self,
+        py: Python<'_>,
         queue: &CompletionQueue,
-        id: u64,
+        event_loop: Py<PyAny>,
         call: ChatCall,
-    ) -> PyResult<TaskHandle> {
+    ) -> PyResult<Py<NativeFuture>> {
         let task = stream_task(self.prepare(call)?);
-        Ok(spawn_reporting(queue, id, task, |py, result| {
+        spawn_awaitable(py, queue, event_loop, task, |py, result| {
             Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
-        }))
+        })
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
@@ -362,20 +370,21 @@ impl NativeClient {
         block_on(py, stream_task(self.prepare(call)?))?.map_err(StreamFailure::into_py)
     }
 
-    /// Start `GET {base_url}/{path}` (with optional conditional headers); reports
-    /// `(body or None if not modified, validator headers)` (or the exception) to `queue` under `id`.
-    #[pyo3(signature = (queue, id, path, headers=Vec::new()))]
+    /// Start `GET {base_url}/{path}` (with optional conditional headers): a future of
+    /// `event_loop` finished with `(body or None if not modified, validator headers)`.
+    #[pyo3(signature = (queue, event_loop, path, headers=Vec::new()))]
     fn get(
         &self,
+        py: Python<'_>,
         queue: &CompletionQueue,
-        id: u64,
+        event_loop: Py<PyAny>,
         path: String,
         headers: Vec<(String, String)>,
-    ) -> PyResult<TaskHandle> {
+    ) -> PyResult<Py<NativeFuture>> {
         let task = self.get_task(path, headers)?;
-        Ok(spawn_reporting(queue, id, task, |py, result| {
+        spawn_awaitable(py, queue, event_loop, task, |py, result| {
             Ok(fetched(result)?.into_pyobject(py)?.into_any().unbind())
-        }))
+        })
     }
 
     /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator headers)`.

@@ -5,6 +5,7 @@ mod bridge;
 mod chunk;
 mod client;
 mod errors;
+mod future;
 mod json;
 mod mock;
 mod records;
@@ -37,7 +38,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         chunk::StreamChoice,
         chunk::StreamDelta,
         bridge::CompletionQueue,
-        bridge::TaskHandle,
+        future::NativeFuture,
         records::NativeAttempt,
         records::NativeChat,
         records::NativeHeaders,
@@ -61,12 +62,12 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "NativeChainEvent",
             "NativeChat",
             "NativeClient",
+            "NativeFuture",
             "NativeHeaders",
             "NativeHealth",
             "NativeMockServer",
             "NativeStream",
             "CompletionQueue",
-            "TaskHandle",
             "USER_AGENT",
             "__version__",
         ],

@@ -2,7 +2,9 @@
 //! bridge from blocking Python calls. A panicking task becomes a typed error (kind
 //! `internal`) for whoever waits on it, never a hang.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
@@ -11,8 +13,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
 
-use super::bridge::{Completer, CompletionQueue, TaskHandle};
+use super::bridge::{Completer, CompletionQueue};
 use super::errors::error_to_py;
+use super::future::NativeFuture;
 use crate::error::{Error, ErrorKind};
 
 /// How often a blocking call wakes to let Python handle Ctrl-C.
@@ -98,6 +101,43 @@ where
     runtime().spawn(future).abort_handle()
 }
 
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+thread_local! {
+    /// Tasks started while a completion queue's drain runs on this thread.
+    static DEFERRED: RefCell<Option<Vec<Task>>> = const { RefCell::new(None) };
+}
+
+/// Run `body` (a drain resuming the tasks of an event loop) with the tasks it starts
+/// spawned together when it returns: spawning from outside the runtime wakes its parked
+/// worker, which then preempts this thread for each request the drain starts (issue 11).
+pub fn spawning_after<R>(body: impl FnOnce() -> R) -> R {
+    struct Flush(Option<Vec<Task>>);
+    impl Drop for Flush {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            let batch =
+                DEFERRED.with(|deferred| std::mem::replace(&mut *deferred.borrow_mut(), outer));
+            spawn_batch(batch.unwrap_or_default());
+        }
+    }
+    let _flush = Flush(DEFERRED.with(|deferred| deferred.borrow_mut().replace(Vec::new())));
+    body()
+}
+
+#[allow(clippy::disallowed_methods)] // spawned from the runtime's own thread: no wake-up
+fn spawn_batch(mut batch: Vec<Task>) {
+    if batch.len() > 1 {
+        spawn(async move {
+            for task in batch {
+                tokio::spawn(task);
+            }
+        });
+    } else if let Some(task) = batch.pop() {
+        spawn(task);
+    }
+}
+
 /// Spawn a task nobody awaits from Python (a stream's reader); abort it with the handle.
 pub fn spawn_detached<F>(future: F) -> AbortHandle
 where
@@ -106,27 +146,46 @@ where
     spawn(future)
 }
 
-/// Spawn `future` for an awaitable: when it finishes, `convert` turns its output into a
-/// Python value on the event loop's thread (see [`CompletionQueue`]). If it panics, the
-/// awaitable raises `APIError` (kind `internal`).
-pub fn spawn_reporting<T, F, C>(
+/// Spawn `future` for an awaitable of `event_loop`: when it finishes, `convert` turns its
+/// output into a Python value on the event loop's thread and `queue`'s drain finishes the
+/// returned [`NativeFuture`] with it (see [`CompletionQueue`]). If it panics, the
+/// awaitable raises `APIError` (kind `internal`); cancelling the future aborts the task.
+pub fn spawn_awaitable<T, F, C>(
+    py: Python<'_>,
     queue: &CompletionQueue,
-    id: u64,
+    event_loop: Py<PyAny>,
     future: F,
     convert: C,
-) -> TaskHandle
+) -> PyResult<Py<NativeFuture>>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let mut report = PanicReport(Some(queue.completer(id)));
-    TaskHandle::new(spawn(async move {
-        let output = future.await;
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let awaitable = Py::new(py, NativeFuture::new(event_loop, cancel))?;
+    let mut report = PanicReport(Some(queue.completer(awaitable.clone_ref(py))));
+    let task = async move {
+        let output = tokio::select! {
+            biased;
+            _ = cancelled => return,
+            output = future => output,
+        };
         if let Some(completer) = report.0.take() {
             completer.complete(Box::new(move |py| convert(py, output)));
         }
-    }))
+    };
+    let task = DEFERRED.with(|deferred| match deferred.borrow_mut().as_mut() {
+        Some(batch) => {
+            batch.push(Box::pin(task));
+            None
+        }
+        None => Some(task),
+    });
+    if let Some(task) = task {
+        spawn(task);
+    }
+    Ok(awaitable)
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any
@@ -167,12 +226,17 @@ where
 pub mod debug {
     use super::*;
 
-    /// `await`-able (through `fastrouter._bridge.run`) task that panics.
+    /// `await`-able (through `fastrouter._bridge.awaiting`) task that panics.
     #[pyfunction]
-    pub fn _debug_spawn_panic(queue: &CompletionQueue, id: u64) -> TaskHandle {
-        spawn_reporting(
+    pub fn _debug_spawn_panic(
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+    ) -> PyResult<Py<NativeFuture>> {
+        spawn_awaitable(
+            py,
             queue,
-            id,
+            event_loop,
             async { panic!("deliberate panic from fastrouter's debug hook") },
             |py, ()| Ok(py.None()),
         )

@@ -8,11 +8,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tokio::task::AbortHandle;
 
-use super::bridge::{CompletionQueue, TaskHandle};
+use super::bridge::CompletionQueue;
 use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
+use super::future::NativeFuture;
 use super::records::attempt_list;
-use super::runtime::{block_on, spawn_detached, spawn_reporting};
+use super::runtime::{block_on, spawn_awaitable, spawn_detached};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
 use crate::stream::channel::{channel, Receiver, TryRecvError};
@@ -308,11 +309,16 @@ fn batch_to_py(
 
 #[pymethods]
 impl NativeStream {
-    /// Start waiting for every chunk ready now, at least one; reports to `queue` under
-    /// `id`: the list of `StreamChunk`, `None` at the normal end, or `StreamError` (with
-    /// the partial completion) on failure.
-    fn next_batch(&self, queue: &CompletionQueue, id: u64) -> TaskHandle {
-        spawn_reporting(queue, id, self.batch_future(), batch_to_py)
+    /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
+    /// finished with the list of `StreamChunk`, `None` at the normal end, or `StreamError`
+    /// (with the partial completion) on failure.
+    fn next_batch(
+        &self,
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+    ) -> PyResult<Py<NativeFuture>> {
+        spawn_awaitable(py, queue, event_loop, self.batch_future(), batch_to_py)
     }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;

@@ -1,0 +1,288 @@
+//! `NativeFuture`: an asyncio-compatible future that the completion queue's drain finishes.
+//!
+//! It speaks the protocol asyncio's `Task` uses for foreign futures (`_asyncio_future_blocking`,
+//! `get_loop`, `add_done_callback`, `result`, `cancel`), so a coroutine awaits it directly.
+//! When the drain finishes it, the waiting task's wake-up runs at once, inside the drain,
+//! instead of being scheduled for the loop's next iteration as `asyncio.Future.set_result`
+//! does (issue 11: one loop iteration, one `Future` and one coroutine fewer per request).
+//! Cancelling it (the awaiting task cancelled) aborts the Rust task and so its request.
+
+use pyo3::exceptions::{PyException, PyStopIteration};
+use pyo3::gc::PyVisit;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::PyTraverseError;
+use tokio::sync::oneshot;
+
+enum State {
+    Pending,
+    Done(Py<PyAny>),
+    Failed(PyErr),
+    /// Cancelled, with the message given to `cancel()`.
+    Cancelled(Option<Py<PyAny>>),
+}
+
+/// A done-callback and the `contextvars.Context` it runs in (`None`: the current one).
+type Callback = (Py<PyAny>, Option<Py<PyAny>>);
+
+/// The awaitable of one Rust task (see the module docs).
+#[pyclass(module = "fastrouter._fastrouter")]
+pub struct NativeFuture {
+    event_loop: Py<PyAny>,
+    state: State,
+    callbacks: Vec<Callback>,
+    /// Sent (or dropped) to stop the Rust task: `cancel()`.
+    cancel: Option<oneshot::Sender<()>>,
+    /// asyncio's marker of a future-like object: set while a task waits on it.
+    #[pyo3(get, set, name = "_asyncio_future_blocking")]
+    blocking: bool,
+}
+
+fn asyncio_attr(
+    py: Python<'_>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<Py<PyAny>> {
+    cell.get_or_try_init(py, || Ok(py.import("asyncio")?.getattr(name)?.unbind()))
+        .map(|attr| attr.clone_ref(py))
+}
+
+fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
+    static CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let made = asyncio_attr(py, &CANCELLED, "CancelledError").and_then(|class| {
+        let args = match message {
+            Some(message) => PyTuple::new(py, [message.clone_ref(py)])?,
+            None => PyTuple::empty(py),
+        };
+        Ok(PyErr::from_value(class.bind(py).call1(args)?))
+    });
+    made.unwrap_or_else(|err| err)
+}
+
+fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
+    static INVALID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    asyncio_attr(py, &INVALID, "InvalidStateError")
+        .and_then(|class| Ok(PyErr::from_value(class.bind(py).call1((message,))?)))
+        .unwrap_or_else(|err| err)
+}
+
+impl NativeFuture {
+    pub fn new(event_loop: Py<PyAny>, cancel: oneshot::Sender<()>) -> Self {
+        Self {
+            event_loop,
+            state: State::Pending,
+            callbacks: Vec::new(),
+            cancel: Some(cancel),
+            blocking: false,
+        }
+    }
+
+    /// Record the task's outcome (ignored once cancelled); the callbacks to run now.
+    pub fn finish(&mut self, outcome: PyResult<Py<PyAny>>) -> Vec<Callback> {
+        if !matches!(self.state, State::Pending) {
+            return Vec::new();
+        }
+        self.state = match outcome {
+            Ok(value) => State::Done(value),
+            Err(err) => State::Failed(err),
+        };
+        self.cancel = None;
+        std::mem::take(&mut self.callbacks)
+    }
+
+    fn schedule(&self, py: Python<'_>, slf: &Py<Self>, callback: Callback) -> PyResult<()> {
+        let (function, context) = callback;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "context"), context)?;
+        self.event_loop.call_method(
+            py,
+            intern!(py, "call_soon"),
+            (function, slf.clone_ref(py)),
+            Some(&kwargs),
+        )?;
+        Ok(())
+    }
+
+    fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.state {
+            State::Pending => Err(invalid_state(py, "Result is not set.")),
+            State::Done(value) => Ok(value.clone_ref(py)),
+            State::Failed(err) => Err(err.clone_ref(py)),
+            State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())),
+        }
+    }
+}
+
+/// Run the done-callbacks of a future the drain just finished, in order, the way asyncio's
+/// loop runs a callback: an `Exception` goes to the loop's exception handler; anything
+/// else (KeyboardInterrupt, SystemExit) stops here and is returned, with the callbacks not
+/// yet run scheduled on the loop so that no waiter is lost.
+pub fn run_callbacks(
+    py: Python<'_>,
+    future: &Py<NativeFuture>,
+    callbacks: Vec<Callback>,
+) -> PyResult<()> {
+    let mut callbacks = callbacks.into_iter();
+    while let Some((function, context)) = callbacks.next() {
+        let called = match &context {
+            Some(context) => {
+                context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)))
+            }
+            None => function.call1(py, (future.clone_ref(py),)),
+        };
+        let Err(err) = called else { continue };
+        if err.is_instance_of::<PyException>(py) {
+            let report = PyDict::new(py);
+            report.set_item(
+                "message",
+                "Exception in a fastrouter future's done-callback",
+            )?;
+            report.set_item("exception", err.value(py))?;
+            report.set_item("future", future.clone_ref(py))?;
+            let event_loop = future.borrow(py).event_loop.clone_ref(py);
+            if let Err(failed) = event_loop.call_method1(py, "call_exception_handler", (report,)) {
+                failed.write_unraisable(py, None);
+            }
+            continue;
+        }
+        schedule_callbacks(py, future, callbacks.collect())?;
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Schedule done-callbacks on the future's loop (`loop.call_soon`), as asyncio does.
+pub fn schedule_callbacks(
+    py: Python<'_>,
+    future: &Py<NativeFuture>,
+    callbacks: Vec<Callback>,
+) -> PyResult<()> {
+    let this = future.borrow(py);
+    for callback in callbacks {
+        this.schedule(py, future, callback)?;
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl NativeFuture {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// Pending: hand itself to the awaiting task (asyncio's `yield self`); done: stop
+    /// with the result (or raise the error).
+    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Py<PyAny>> {
+        if matches!(slf.state, State::Pending) {
+            slf.blocking = true;
+            let py = slf.py();
+            return Ok(slf.into_pyobject(py)?.into_any().unbind());
+        }
+        let py = slf.py();
+        let value = slf.outcome(py)?;
+        Err(PyStopIteration::new_err((value,)))
+    }
+
+    fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    fn done(&self) -> bool {
+        !matches!(self.state, State::Pending)
+    }
+
+    fn cancelled(&self) -> bool {
+        matches!(self.state, State::Cancelled(_))
+    }
+
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.outcome(py)
+    }
+
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.state {
+            State::Failed(err) => Ok(Some(err.value(py).clone().into_any().unbind())),
+            State::Done(_) => Ok(None),
+            _ => self.outcome(py).map(|_| None),
+        }
+    }
+
+    #[pyo3(signature = (function, *, context=None))]
+    fn add_done_callback(
+        slf: &Bound<'_, Self>,
+        function: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let mut this = slf.borrow_mut();
+        if matches!(this.state, State::Pending) {
+            this.callbacks.push((function, context));
+            return Ok(());
+        }
+        this.schedule(py, &slf.clone().unbind(), (function, context))
+    }
+
+    fn remove_done_callback(
+        &mut self,
+        py: Python<'_>,
+        function: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let before = self.callbacks.len();
+        let mut kept = Vec::with_capacity(before);
+        for callback in std::mem::take(&mut self.callbacks) {
+            if !callback.0.bind(py).eq(function)? {
+                kept.push(callback);
+            }
+        }
+        self.callbacks = kept;
+        Ok(before - self.callbacks.len())
+    }
+
+    /// Cancel the Rust task (dropping its request and connection) and wake the waiter
+    /// with `CancelledError`. False if already done.
+    #[pyo3(signature = (msg=None))]
+    fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let py = slf.py();
+        let callbacks = {
+            let mut this = slf.borrow_mut();
+            if !matches!(this.state, State::Pending) {
+                return Ok(false);
+            }
+            if let Some(cancel) = this.cancel.take() {
+                let _ = cancel.send(());
+            }
+            this.state = State::Cancelled(msg);
+            std::mem::take(&mut this.callbacks)
+        };
+        let this = slf.borrow();
+        let unbound = slf.clone().unbind();
+        for callback in callbacks {
+            this.schedule(py, &unbound, callback)?;
+        }
+        Ok(true)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.event_loop)?;
+        for (function, context) in &self.callbacks {
+            visit.call(function)?;
+            if let Some(context) = context {
+                visit.call(context)?;
+            }
+        }
+        if let State::Done(value) = &self.state {
+            visit.call(value)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.callbacks.clear();
+    }
+}

@@ -48,11 +48,10 @@ type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 const RELEASE_POLLS: usize = 3;
 
 /// The longest a connection the server closed, or one past its idle timeout, stays open
-/// in the pool (the sweeper's period, or the idle timeout if shorter). hyper-util closed
-/// them at once; a second keeps that bounded for one timer wake-up a second per pool
-/// holding idle connections (each sweep polls them in memory, no system call unless the
-/// socket has news). Shorter would buy little: a peer holds a half-closed socket for
-/// about as long anyway.
+/// in the pool (the sweeper's period, or the idle timeout if shorter, so an expired one
+/// never lingers a whole timeout more). hyper-util closed them at once; a second bounds
+/// the lag for one timer wake-up a second per pool holding idle connections (a sweep
+/// polls them in memory: no system call unless the socket has news).
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 
 /// The shortest period, so a tiny idle timeout cannot make the sweeper spin.
@@ -669,7 +668,7 @@ mod tests {
     async fn idle_connections_the_server_closed_are_closed_without_another_request() {
         let (url, accepted) = server(|_| OK, |_| true).await;
         let client = client(IDLE);
-        let responses = futures_join(&client, &url, 3).await;
+        let responses = send_at_once(&client, &url, 3).await;
         assert_eq!(responses, 3);
         assert_eq!(idle_count(&client), 3);
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
@@ -723,7 +722,7 @@ mod tests {
     }
 
     /// Send `n` requests at once and read their bodies; returns how many answered `ok`.
-    async fn futures_join(client: &H1Client, url: &str, n: usize) -> usize {
+    async fn send_at_once(client: &H1Client, url: &str, n: usize) -> usize {
         let mut tasks = Vec::new();
         for _ in 0..n {
             let client = client.clone();

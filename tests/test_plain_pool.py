@@ -36,11 +36,21 @@ ANSWER = json.dumps(
 
 class _IdleClosingServer(ThreadingHTTPServer):
     daemon_threads = True
+    # 40 connections at once: with the default backlog (5) some would wait for a SYN or
+    # request retransmit, which can outlast the handler's read timeout (IDLE_CLOSE).
+    request_queue_size = 64
     opened = 0
+    closed = 0
+    lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.opened += 1
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self.lock:  # called by each connection's thread
+            self.closed += 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,9 +123,13 @@ async def test_idle_connections_the_server_closed_are_closed_without_another_req
         )
         assert all(answer.choices[0].message.content == "hello" for answer in answers)
         assert idle_closing.opened > 1
-        # The server closes them IDLE_CLOSE after their answer; the pool's sweeper within
-        # a second of that.
-        deadline = time.monotonic() + 3.0
+        # The server closes them IDLE_CLOSE after their answer ...
+        deadline = time.monotonic() + 2.0
+        while idle_closing.closed < idle_closing.opened and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert idle_closing.closed == idle_closing.opened
+        # ... and the pool's sweeper closes this side within a second of that.
+        deadline = time.monotonic() + 2.0
         while half_closed(port) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert half_closed(port) == 0

@@ -10,13 +10,19 @@
 //! the next request, else it is closed. A body dropped before its end closes it.
 //! A request that fails on a reused connection before it was written is sent once more
 //! on a fresh one (as hyper-util's `retry_canceled_requests`), never after.
+//!
+//! Nobody polls an idle connection, so a sweeper task (one per pool, while it holds idle
+//! connections) closes the expired ones and those the server closed, as hyper-util's
+//! connection tasks did. After `fork()` the child shares the parent's sockets and the
+//! runtime's epoll instance: a pool dropped in a forked child leaks its idle sockets
+//! instead of closing them through tokio, which would deregister them for the parent too.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -40,6 +46,16 @@ type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 /// next request (the end of the message is already read: each poll is in memory). Not
 /// ready by then (`Connection: close`, an unread rest) -> the connection is closed.
 const RELEASE_POLLS: usize = 3;
+
+/// The longest a connection the server closed, or one past its idle timeout, stays open
+/// in the pool (the sweeper's period, or the idle timeout if shorter, so an expired one
+/// never lingers a whole timeout more). hyper-util closed them at once; a second bounds
+/// the lag for one timer wake-up a second per pool holding idle connections (a sweep
+/// polls them in memory: no system call unless the socket has news).
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// The shortest period, so a tiny idle timeout cannot make the sweeper spin.
+const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(10);
 
 /// A failure before the response headers, worded as hyper-util's client worded it
 /// (`client error (Connect)` / `client error (SendRequest)`, the cause as its source),
@@ -102,7 +118,27 @@ struct Shared {
     connector: HttpConnector,
     builder: Builder,
     idle_timeout: Duration,
-    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+    idle: Mutex<Pool>,
+    /// The process the pool was built in: a forked child must not close its sockets.
+    pid: u32,
+}
+
+#[derive(Default)]
+struct Pool {
+    by_origin: HashMap<Authority, Vec<Idle>>,
+    /// A sweeper task is running (or spawned) for this pool.
+    swept: bool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if std::process::id() != self.pid {
+            // A forked child: closing these through tokio would deregister them from the
+            // epoll instance it shares with the parent, whose connections they still are.
+            let pool = self.idle.get_mut().unwrap_or_else(|p| p.into_inner());
+            std::mem::forget(std::mem::take(&mut pool.by_origin));
+        }
+    }
 }
 
 impl Shared {
@@ -111,7 +147,7 @@ impl Shared {
         loop {
             let mut idle = {
                 let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                let list = pool.get_mut(origin)?;
+                let list = pool.by_origin.get_mut(origin)?;
                 let idle = list.pop()?;
                 if idle.since.elapsed() > self.idle_timeout {
                     // LIFO: every older one has expired too.
@@ -128,10 +164,18 @@ impl Shared {
         }
     }
 
-    fn put(&self, origin: Authority, conn: Conn) {
+    fn put(self: &Arc<Self>, origin: Authority, conn: Conn) {
         let now = Instant::now();
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = pool.entry(origin).or_default();
+        let sweeper = if pool.swept {
+            None
+        } else {
+            // Outside a runtime nothing can be spawned: the next `put` tries again.
+            let runtime = tokio::runtime::Handle::try_current().ok();
+            pool.swept = runtime.is_some();
+            runtime
+        };
+        let list = pool.by_origin.entry(origin).or_default();
         // Oldest first: drop the expired ones while here.
         let expired = list
             .iter()
@@ -141,6 +185,40 @@ impl Shared {
         list.push(Idle { conn, since: now });
         drop(pool);
         drop(expired);
+        if let Some(runtime) = sweeper {
+            let period = self.idle_timeout.clamp(MIN_SWEEP_PERIOD, SWEEP_PERIOD);
+            // No waiter to tell of a panic (the extension's spawns go through
+            // `bindings::runtime` for that): a panicking sweeper only ends, see `Sweeper`.
+            #[allow(clippy::disallowed_methods)]
+            runtime.spawn(sweep(Arc::downgrade(self), period));
+        }
+    }
+
+    /// Close the idle connections past the timeout or closed by the server; `false` once
+    /// none is left (the sweeper then ends, and the next `put` spawns another).
+    fn sweep(&self) -> bool {
+        if std::process::id() != self.pid {
+            return false; // a forked child: the parent's sockets, see `Drop`
+        }
+        let now = Instant::now();
+        let mut closed = Vec::new();
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        pool.by_origin.retain(|_, list| {
+            for mut idle in std::mem::take(list) {
+                if now.duration_since(idle.since) <= self.idle_timeout && idle.conn.poll_idle() {
+                    list.push(idle);
+                } else {
+                    closed.push(idle);
+                }
+            }
+            !list.is_empty()
+        });
+        let more = !pool.by_origin.is_empty();
+        // Decided under the lock `put` checks it under: no connection is left unswept.
+        pool.swept = more;
+        drop(pool);
+        drop(closed);
+        more
     }
 
     async fn connect(&self, uri: &Uri) -> Result<Conn, ClientError> {
@@ -156,6 +234,32 @@ impl Shared {
             .await
             .map_err(ClientError::send)?;
         Ok(Conn { sender, driver })
+    }
+}
+
+/// The sweeper of one pool: every `period` while the pool holds idle connections; ends
+/// when it holds none or is gone.
+async fn sweep(pool: Weak<Shared>, period: Duration) {
+    let _sweeper = Sweeper(pool.clone());
+    loop {
+        tokio::time::sleep(period).await;
+        match pool.upgrade() {
+            Some(shared) if shared.sweep() => {}
+            _ => return,
+        }
+    }
+}
+
+/// Lets the next `put` spawn a sweeper if this one panicked.
+struct Sweeper(Weak<Shared>);
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(shared) = self.0.upgrade() {
+                shared.idle.lock().unwrap_or_else(|p| p.into_inner()).swept = false;
+            }
+        }
     }
 }
 
@@ -187,7 +291,8 @@ impl H1Client {
                 connector,
                 builder,
                 idle_timeout,
-                idle: Mutex::new(HashMap::new()),
+                idle: Mutex::new(Pool::default()),
+                pid: std::process::id(),
             }),
         }
     }
@@ -475,7 +580,7 @@ mod tests {
 
     fn idle_count(client: &H1Client) -> usize {
         let pool = client.shared.idle.lock().unwrap();
-        pool.values().map(Vec::len).sum()
+        pool.by_origin.values().map(Vec::len).sum()
     }
 
     #[tokio::test]
@@ -546,6 +651,96 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
+    fn sweeping(client: &H1Client) -> bool {
+        client.shared.idle.lock().unwrap().swept
+    }
+
+    /// Wait up to `limit` for the pool to hold no idle connection.
+    async fn until_empty(client: &H1Client, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while idle_count(client) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        idle_count(client) == 0
+    }
+
+    #[tokio::test]
+    async fn idle_connections_the_server_closed_are_closed_without_another_request() {
+        let (url, accepted) = server(|_| OK, |_| true).await;
+        let client = client(IDLE);
+        let responses = send_at_once(&client, &url, 3).await;
+        assert_eq!(responses, 3);
+        assert_eq!(idle_count(&client), 3);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // The sweeper looks every second (the idle timeout here is longer).
+        assert!(until_empty(&client, Duration::from_millis(2500)).await);
+        // Nothing left: the sweeper ended, and the next idle connection starts another.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!sweeping(&client));
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        assert!(sweeping(&client));
+        assert!(until_empty(&client, Duration::from_millis(2500)).await);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_past_the_timeout_is_closed_without_another_request() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/x", listener.local_addr().unwrap());
+        let (closed, seen_closed) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(OK).await.unwrap();
+            // Kept open by the server: only the client's close ends this read.
+            let _ = closed.send(socket.read(&mut buf).await.ok());
+        });
+        let client = client(Duration::from_millis(100));
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        assert_eq!(idle_count(&client), 1);
+        let read = tokio::time::timeout(Duration::from_secs(1), seen_closed).await;
+        assert_eq!(read.unwrap().unwrap(), Some(0), "the client closed it");
+        assert_eq!(idle_count(&client), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_ends_with_its_pool() {
+        let (url, _) = server(|_| OK, |_| false).await;
+        let client = client(Duration::from_millis(20));
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        let pool = Arc::downgrade(&client.shared);
+        drop(client);
+        // Only the sweeper could keep the pool alive (it holds it weakly).
+        assert!(pool.upgrade().is_none());
+    }
+
+    /// Send `n` requests at once and read their bodies; returns how many answered `ok`.
+    async fn send_at_once(client: &H1Client, url: &str, n: usize) -> usize {
+        let mut tasks = Vec::new();
+        for _ in 0..n {
+            let client = client.clone();
+            let url = url.to_owned();
+            tasks.push(tokio::spawn(async move {
+                let response = client.send(get(&url)).await.unwrap();
+                body_of(response).await
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            if task.await.unwrap().as_ref() == b"ok" {
+                ok += 1;
+            }
+        }
+        ok
+    }
+
     #[tokio::test]
     async fn a_request_unsent_on_a_reused_connection_goes_out_on_a_fresh_one() {
         let (url, accepted) = server(|_| OK, |_| true).await;
@@ -562,6 +757,7 @@ mod tests {
             .idle
             .lock()
             .unwrap()
+            .by_origin
             .get_mut(&origin)
             .unwrap()
             .pop();

@@ -6,10 +6,13 @@ did not survive the fork. Every child runs under a timeout guard, so a hang fail
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -130,3 +133,66 @@ def test_multiprocessing_fork_pool_uses_the_parents_client(server: MockServer) -
     finally:
         _POOL_CLIENT.close()
         _POOL_CLIENT = None
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_child_dropping_the_parents_client_leaves_its_pooled_connections_working(tls: bool) -> None:
+    # The socket of a pooled connection is shared with the child, and so is the runtime's
+    # epoll instance: a child that closed it through tokio would deregister it there,
+    # and the parent's next request on it would never see its answer.
+    with MockServer(tls=tls) as server:
+        server.script(MODEL, Reply("before"), Reply("after"))
+        client: fastrouter.Client | None = fastrouter.Client(
+            base_url=server.base_url, api_key=KEY, timeout=2, ca_bundle=server.ca_path
+        )
+        holder = [client]
+        assert ask(holder[0]) == "before"  # one pooled connection
+        del client
+
+        def work() -> int:
+            holder.clear()
+            gc.collect()
+            return 0
+
+        assert in_forked_child(work) == 0
+        started = time.monotonic()
+        assert ask(holder[0]) == "after"
+        assert time.monotonic() - started < 1.0
+        assert server.connections[0] == 1  # the same connection answered
+        holder[0].close()
+
+
+CHILD_EXITS = """
+import json, os, sys, time
+import fastrouter
+from fastrouter.testing import MockServer, Reply
+
+server = MockServer().start()
+server.script("m/x", Reply("before"), Reply("after"))
+client = fastrouter.Client(base_url=server.base_url, api_key="k", timeout=2, max_retries=0)
+ask = lambda: client.chat.completions.create(model="m/x", messages=[{"role": "user", "content": "hi"}])
+ask()
+if os.fork() == 0:
+    sys.exit(0)  # the interpreter's own exit drops the parent's client in the child
+os.wait()
+started = time.monotonic()
+try:
+    outcome = ask().choices[0].message.content
+except fastrouter.APIError as exc:
+    outcome = type(exc).__name__
+print(json.dumps([outcome, time.monotonic() - started, server.connections[0]]))
+"""
+
+
+def test_a_child_exiting_through_sys_exit_leaves_the_parents_connections_working() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", CHILD_EXITS],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_LIMIT,
+        check=True,
+    )
+    outcome, elapsed, opened = json.loads(done.stdout.splitlines()[-1])
+    assert outcome == "after"
+    assert elapsed < 1.0
+    assert opened == 1

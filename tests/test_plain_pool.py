@@ -1,16 +1,20 @@
 """The plain-http connection pool (src/h1_pool.rs) seen from Python: a connection the
-server closed while idle is not reused (the next request still succeeds), and a stream
-dropped before its end closes its connection instead of giving it back."""
+server closed while idle is not reused (the next request still succeeds) and is closed
+on this side without waiting for another request, and a stream dropped before its end
+closes its connection instead of giving it back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import fastrouter
 import pytest
 from fastrouter.testing import MockServer, Reply, StreamScript
 from stream_helpers import drain, joined, open_stream
@@ -32,11 +36,21 @@ ANSWER = json.dumps(
 
 class _IdleClosingServer(ThreadingHTTPServer):
     daemon_threads = True
+    # 40 connections at once: with the default backlog (5) some would wait for a SYN or
+    # request retransmit, which can outlast the handler's read timeout (IDLE_CLOSE).
+    request_queue_size = 64
     opened = 0
+    closed = 0
+    lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.opened += 1
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self.lock:  # called by each connection's thread
+            self.closed += 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -79,6 +93,46 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
     answer = await caller.create(client, model=MODEL)
     assert answer.choices[0].message.content == "hello"
     assert idle_closing.opened == 2
+
+
+def half_closed(port: int) -> int:
+    """This host's sockets to ``port`` the server closed and this side has not (CLOSE_WAIT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "08" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's socket table")
+async def test_idle_connections_the_server_closed_are_closed_without_another_request(
+    idle_closing: _IdleClosingServer,
+) -> None:
+    port = idle_closing.server_address[1]
+    async with fastrouter.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}/api/v1", api_key="test", max_retries=0
+    ) as client:
+        answers = await asyncio.gather(
+            *(
+                client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+                for _ in range(40)
+            )
+        )
+        assert all(answer.choices[0].message.content == "hello" for answer in answers)
+        assert idle_closing.opened > 1
+        # The server closes them IDLE_CLOSE after their answer ...
+        deadline = time.monotonic() + 2.0
+        while idle_closing.closed < idle_closing.opened and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert idle_closing.closed == idle_closing.opened
+        # ... and the pool's sweeper closes this side within a second of that.
+        deadline = time.monotonic() + 2.0
+        while half_closed(port) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert half_closed(port) == 0
 
 
 async def test_a_stream_closed_before_its_end_does_not_give_its_connection_back(

@@ -90,6 +90,21 @@ pub struct NativeClient {
     hedge: Option<HedgeConfig>,
 }
 
+/// A client dropped in a forked child leaks the parent's pool, as `close()` does: its
+/// connections are the parent's too, and closing them through tokio would deregister them
+/// from the epoll instance parent and child share (the parent's next request on one would
+/// never hear its answer).
+impl Drop for NativeClient {
+    fn drop(&mut self) {
+        let slot = self.transport.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((built_in, transport)) = slot.take() {
+            if built_in != fork_generation() {
+                std::mem::forget(transport);
+            }
+        }
+    }
+}
+
 impl NativeClient {
     /// The pool, rebuilt first if this process was forked since it was built: its
     /// connections are driven by tasks of the parent's runtime, which the child lacks.

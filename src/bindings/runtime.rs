@@ -43,11 +43,12 @@ pub fn after_fork_in_child() {
 
 /// The extension's one runtime, created on first use (and again on first use in a forked
 /// child). One I/O worker: the Python side (one GIL) needs far more CPU per request than
-/// the I/O does, so a second worker buys no throughput; and with one worker the task that
-/// gives an HTTP/1.1 connection back to the pool after a stream's body ends always runs
-/// before the stream's reader reports the end (the reader yields once), so the caller's
-/// next request reuses that connection. With two workers that task could sit on a
-/// descheduled thread and the next request opened a second connection.
+/// the I/O does, so a second worker buys no throughput; and with one worker the task in
+/// which reqwest's pool takes an HTTP/1.1 connection back after a stream's body ends (over
+/// TLS; plain http gives it back in the body's own poll, `h1_pool`) always runs before the
+/// stream's reader reports the end (the reader yields once), so the caller's next request
+/// reuses that connection. With two workers that task could sit on a descheduled thread
+/// and the next request opened a second connection.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     let generation = fork_generation();
     let mut current = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());

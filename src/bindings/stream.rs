@@ -13,7 +13,7 @@ use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
 use super::records::attempt_list;
-use super::runtime::{block_on, spawn_awaitable, spawn_detached};
+use super::runtime::{block_on, fork_generation, spawn_awaitable, spawn_detached};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
 use crate::stream::channel::{channel, Receiver, TryRecvError};
@@ -150,11 +150,17 @@ pub struct NativeStream {
     shared: Arc<StreamShared>,
     task: AbortHandle,
     attempts: Arc<Mutex<Option<Vec<Attempt>>>>,
+    /// The fork generation the stream was opened in (see `Drop`).
+    generation: u64,
 }
 
 impl Drop for NativeStream {
     fn drop(&mut self) {
-        self.task.abort();
+        if !self.abort_reader() {
+            // A forked child: closing the reader's channel would wake it too (see
+            // `abort_reader`): leak the channel instead.
+            std::mem::forget(Arc::clone(&self.consumer));
+        }
     }
 }
 
@@ -234,6 +240,7 @@ async fn committed(
         shared,
         task: task.disarm(),
         attempts: Arc::new(Mutex::new(attempts)),
+        generation: fork_generation(),
     })
 }
 
@@ -274,6 +281,17 @@ impl Settle {
 }
 
 impl NativeStream {
+    /// Abort the reader task, unless this is a forked child (then `false`): there the
+    /// task is the parent's, which no thread runs, and scheduling it would take locks of
+    /// the parent's runtime that a thread missing here may hold.
+    fn abort_reader(&self) -> bool {
+        let same_process = self.generation == fork_generation();
+        if same_process {
+            self.task.abort();
+        }
+        same_process
+    }
+
     fn settle(&self) -> Settle {
         Settle {
             attempts: self.attempts.clone(),
@@ -380,6 +398,6 @@ impl NativeStream {
 
     /// Cancel the request and release the connection. Idempotent.
     fn close(&self) {
-        self.task.abort();
+        self.abort_reader();
     }
 }

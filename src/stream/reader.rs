@@ -437,7 +437,8 @@ pub async fn run_stream(
     let started = stream.started;
     drop(stream);
     if drained {
-        // The pool takes the connection back in a task woken by the body's end: let it
+        // Plain http: the body's end gave the connection back already (`h1_pool`). Over
+        // TLS, reqwest's pool takes it back in a task woken by the body's end: let that
         // run before the caller hears of the end (and sends its next request).
         tokio::task::yield_now().await;
     }

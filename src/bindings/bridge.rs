@@ -107,19 +107,16 @@ impl CompletionQueue {
                 wakeups.push((future, callbacks));
             }
         }
-        // The requests the resumed tasks start are spawned together at the end.
-        super::runtime::spawning_after(|| {
-            let mut wakeups = wakeups.into_iter();
-            while let Some((future, callbacks)) = wakeups.next() {
-                if let Err(stop) = run_callbacks(py, &future, callbacks) {
-                    for (future, callbacks) in wakeups {
-                        schedule_callbacks(py, &future, callbacks)?;
-                    }
-                    return Err(stop);
+        let mut wakeups = wakeups.into_iter();
+        while let Some((future, callbacks)) = wakeups.next() {
+            if let Err(stop) = run_callbacks(py, &future, callbacks) {
+                for (future, callbacks) in wakeups {
+                    schedule_callbacks(py, &future, callbacks)?;
                 }
+                return Err(stop);
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }
 

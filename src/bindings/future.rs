@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTraverseError;
-use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 
 enum State {
     Pending,
@@ -33,8 +33,7 @@ pub struct NativeFuture {
     event_loop: Py<PyAny>,
     state: State,
     callbacks: Vec<Callback>,
-    /// Sent (or dropped) to stop the Rust task: `cancel()`.
-    cancel: Option<oneshot::Sender<()>>,
+    abort: Option<AbortHandle>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
@@ -69,14 +68,18 @@ fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
 }
 
 impl NativeFuture {
-    pub fn new(event_loop: Py<PyAny>, cancel: oneshot::Sender<()>) -> Self {
+    pub fn new(event_loop: Py<PyAny>) -> Self {
         Self {
             event_loop,
             state: State::Pending,
             callbacks: Vec::new(),
-            cancel: Some(cancel),
+            abort: None,
             blocking: false,
         }
+    }
+
+    pub fn set_abort(&mut self, abort: AbortHandle) {
+        self.abort = Some(abort);
     }
 
     /// Record the task's outcome (ignored once cancelled); the callbacks to run now.
@@ -88,7 +91,7 @@ impl NativeFuture {
             Ok(value) => State::Done(value),
             Err(err) => State::Failed(err),
         };
-        self.cancel = None;
+        self.abort = None;
         std::mem::take(&mut self.callbacks)
     }
 
@@ -254,8 +257,8 @@ impl NativeFuture {
             if !matches!(this.state, State::Pending) {
                 return Ok(false);
             }
-            if let Some(cancel) = this.cancel.take() {
-                let _ = cancel.send(());
+            if let Some(abort) = this.abort.take() {
+                abort.abort();
             }
             this.state = State::Cancelled(msg);
             std::mem::take(&mut this.callbacks)

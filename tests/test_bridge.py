@@ -5,8 +5,14 @@ resolving its awaitable (or blocking call) with a typed error instead of hanging
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import gc
 import os
 import stat
+import sys
+import time
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +22,7 @@ from fastrouter import _bridge, _fastrouter
 from fastrouter.testing import Fail, MockServer, Reply
 
 MODEL = "openai/gpt-4o-mini"
+OTHER_MODEL = "anthropic/claude-3-haiku"
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -208,13 +215,12 @@ def test_a_failing_done_callback_goes_to_the_loop_s_handler_and_an_interrupt_los
         loop.close()
 
 
-async def test_a_request_started_and_cancelled_in_one_drain_never_leaves(
+async def test_a_request_started_and_cancelled_in_one_drain_cancels_its_task(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A task resumed by the drain starts its next request (spawned when the drain ends);
-    # a later callback of the same drain cancels that task first: the request is dropped
-    # before it is sent, and the cancellation still reaches the task.
-    server.script(MODEL, Reply("first"), Reply("second"))
+    # A task resumed by the drain starts its next request; a later callback of the same
+    # drain cancels that task: the cancellation reaches the task and its future.
+    server.script(MODEL, Reply("first"), Reply("second", delay=0.5))
     futures: list[Any] = []
     tasks: list[asyncio.Task[Any]] = []
 
@@ -234,7 +240,176 @@ async def test_a_request_started_and_cancelled_in_one_drain_never_leaves(
         with pytest.raises(asyncio.CancelledError):
             await tasks[0]
         assert len(futures) == 2 and futures[1].cancelled()
-        await asyncio.sleep(0.2)
-        assert len(server.requests) == 1
+        # Sent or not (it left at once, then was cancelled), the client goes on working.
+        server.script(OTHER_MODEL, Reply("next"))
+        reply = await client.chat.completions.create(model=OTHER_MODEL, messages=USER)
+        assert reply.choices[0].message.content == "next"
+
+
+async def test_a_request_started_inside_the_drain_leaves_before_the_drain_returns(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A resumed task that blocks (CPU work, or a nested loop waiting for its answer, as
+    # nest_asyncio or a sync wrapper does) must not hold back the request it started.
+    server.script(MODEL, Reply("first"), Reply("second"))
+    started: list[Any] = []
+    seen_while_blocked: list[int] = []
+
+    def start_another_and_block(_: Any) -> None:
+        started.append(client.chat.completions.create(model=MODEL, messages=USER))
+        started[-1].send(None)  # runs until it awaits its request's future
+        deadline = time.monotonic() + 3.0
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen_while_blocked.append(len(server.requests))
+
+    def on_start(future: Any) -> None:
+        if not started:
+            future.add_done_callback(start_another_and_block)  # runs inside the drain
+
+    _spy_on_futures(monkeypatch, on_start)
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
         reply = await client.chat.completions.create(model=MODEL, messages=USER)
-        assert reply.choices[0].message.content == "second"
+        assert reply.choices[0].message.content == "first"
+        assert seen_while_blocked == [2]
+        started[0].close()
+
+
+def _finished_together(loop: asyncio.AbstractEventLoop, count: int) -> list[Any]:
+    """``count`` native futures whose tasks all finish before the loop drains any of them."""
+    futures = [_bridge.awaiting(_fastrouter._debug_spawn_panic) for _ in range(count)]
+    time.sleep(0.3)  # the loop thread is busy: every task finishes, one drain takes them all
+    return futures
+
+
+def _resume_pending_is_scheduled(loop: asyncio.AbstractEventLoop) -> bool:
+    queue = _bridge.queue_of(loop)
+    ready = loop._ready  # type: ignore[attr-defined]
+    return any(handle._callback == queue.resume_pending for handle in ready)
+
+
+async def test_a_loop_run_inside_a_resumed_task_resumes_its_siblings() -> None:
+    # nest_asyncio's run_until_complete inside a resumed task runs the loop's ready queue
+    # (`_run_once`): the siblings the same drain finished must be resumed by it, not
+    # held by the outer drain until the resumed task returns.
+    loop = asyncio.get_running_loop()
+    first, second = _finished_together(loop, 2)
+    order: list[str] = []
+
+    def run_the_loop_inside(_: Any) -> None:
+        assert _resume_pending_is_scheduled(loop)
+        loop._run_once()  # type: ignore[attr-defined]
+        order.append("first's callback returns")
+
+    first.add_done_callback(run_the_loop_inside)
+    second.add_done_callback(lambda _: order.append("second resumed"))
+    for future in (first, second):
+        with pytest.raises(fastrouter.APIError):
+            await future
+    await asyncio.sleep(0)
+    assert order == ["second resumed", "first's callback returns"]
+
+
+async def test_a_drain_with_one_wake_up_schedules_nothing() -> None:
+    loop = asyncio.get_running_loop()
+    (only,) = _finished_together(loop, 1)
+    scheduled: list[bool] = []
+    only.add_done_callback(lambda _: scheduled.append(_resume_pending_is_scheduled(loop)))
+    with pytest.raises(fastrouter.APIError):
+        await only
+    assert scheduled == [False]
+
+
+async def test_removing_a_done_callback_keeps_the_list_when_a_comparison_raises() -> None:
+    future = _bridge.awaiting(_fastrouter._debug_spawn_panic)
+    called: list[str] = []
+
+    def callback(_: Any) -> None:
+        called.append("callback")
+
+    class Incomparable:
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("no comparison")
+
+        __hash__ = object.__hash__
+
+    future.add_done_callback(callback)
+    with pytest.raises(ValueError, match="no comparison"):
+        future.remove_done_callback(Incomparable())
+    with pytest.raises(fastrouter.APIError):
+        await future
+    await asyncio.sleep(0)
+    assert called == ["callback"]
+    assert future.remove_done_callback(callback) == 0  # ran: no longer listed
+
+
+_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("test_bridge_var", default="unset")
+
+
+async def test_a_done_callback_without_context_runs_in_a_copy_of_the_adder_s_context() -> None:
+    future = _bridge.awaiting(_fastrouter._debug_spawn_panic)
+    seen: list[str] = []
+    adder = contextvars.copy_context()
+    adder.run(_VAR.set, "at add time")
+    adder.run(future.add_done_callback, lambda _: seen.append(_VAR.get()))
+    adder.run(_VAR.set, "changed after")  # asyncio copies the context when adding
+    with pytest.raises(fastrouter.APIError):
+        await future
+    await asyncio.sleep(0)
+    assert seen == ["at add time"]
+
+
+async def test_a_native_future_in_a_cycle_through_its_error_or_cancel_message_is_collected() -> None:
+    class Held:
+        future: Any = None
+
+    failed = _bridge.awaiting(_fastrouter._debug_spawn_panic)
+    with contextlib.suppress(fastrouter.APIError):
+        await failed
+    error_held, message = Held(), Held()
+    failed.exception().held = error_held  # the error holds its future, which holds the error
+    error_held.future = failed
+    cancelled = _bridge.awaiting(_fastrouter._debug_spawn_panic)
+    # Cancelled after its task ended (the queue drops its reference under the GIL; an
+    # aborted task's reference is released whenever PyO3 next takes the GIL).
+    time.sleep(0.3)
+    cancelled.cancel(message)
+    message.future = cancelled
+    refs = [weakref.ref(error_held), weakref.ref(message)]
+    del failed, cancelled, error_held, message
+    await asyncio.sleep(0.1)  # the drain drops the queue's reference
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
+
+
+def test_an_interrupt_in_a_done_callback_survives_a_loop_that_refuses_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def main() -> None:
+            future = _bridge.awaiting(_fastrouter._debug_spawn_panic)
+
+            def interrupt(_: Any) -> None:
+                loop.call_soon = refuse  # type: ignore[method-assign]
+                raise KeyboardInterrupt
+
+            future.add_done_callback(interrupt)
+            future.add_done_callback(lambda _: None)  # left over: scheduling it fails
+            await asyncio.sleep(0.5)
+
+        task = loop.create_task(main())
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(task)
+        del loop.call_soon  # type: ignore[method-assign]
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+    assert [type(report.exc_value) for report in unraisable] == [RuntimeError]

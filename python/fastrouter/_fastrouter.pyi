@@ -333,6 +333,8 @@ class CompletionQueue:
         """The pipe to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
     def drain(self) -> None:
         """Finish the future of every finished task and resume the tasks awaiting them."""
+    def resume_pending(self) -> None:
+        """Resume the waiters a drain left unresumed (scheduled by a drain with several)."""
 
 @final
 class NativeFuture:

@@ -9,12 +9,14 @@
 //! generic `future_into_py` pays), and no extra loop iteration (which `asyncio.Future`
 //! pays).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pyo3::intern;
 use pyo3::prelude::*;
 
-use super::future::{run_callbacks, schedule_callbacks, NativeFuture};
+use super::future::{run_callbacks, Callback, NativeFuture};
 use super::wake::Wake;
 
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
@@ -25,6 +27,9 @@ struct Inner {
     /// A wake-up is in flight; cleared by `drain` before it takes the results.
     notified: AtomicBool,
     wake: Wake,
+    /// Finished futures whose waiters a drain has still to resume. Shared, not local to
+    /// the drain: a loop run inside a resumed task (nest_asyncio) resumes them too.
+    wakeups: Mutex<VecDeque<(Py<NativeFuture>, Vec<Callback>)>>,
 }
 
 /// One queue per event loop (the Python side keeps one per loop).
@@ -78,6 +83,7 @@ impl CompletionQueue {
                 finished: Mutex::new(Vec::new()),
                 notified: AtomicBool::new(false),
                 wake,
+                wakeups: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -88,11 +94,13 @@ impl CompletionQueue {
     }
 
     /// Finish the future of every finished task (a cancelled one keeps its cancellation)
-    /// and resume the tasks awaiting them, in order (see [`run_callbacks`]: if one raises
-    /// KeyboardInterrupt or SystemExit, the wake-ups not yet run are scheduled on the loop
-    /// and the exception propagates).
-    fn drain(&self, py: Python<'_>) -> PyResult<()> {
-        let inner = &self.inner;
+    /// and resume the tasks awaiting them, in order. With more than one to resume, a
+    /// `resume_pending` is scheduled on the loop first: whatever a resumed task leaves
+    /// unresumed (it raised KeyboardInterrupt, see [`run_callbacks`]; it ran the loop
+    /// itself) is resumed by the loop then.
+    fn drain(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let inner = &slf.get().inner;
         inner.wake.clear();
         inner.notified.store(false, Ordering::Release);
         let finished =
@@ -102,24 +110,37 @@ impl CompletionQueue {
         let mut wakeups = Vec::with_capacity(finished.len());
         for (future, convert) in finished {
             let outcome = converted(py, convert);
-            let callbacks = future.borrow_mut(py).finish(outcome);
+            let callbacks = future.borrow_mut(py).finish(py, outcome);
             if !callbacks.is_empty() {
                 wakeups.push((future, callbacks));
             }
         }
-        // The requests the resumed tasks start are spawned together at the end.
-        super::runtime::spawning_after(|| {
-            let mut wakeups = wakeups.into_iter();
-            while let Some((future, callbacks)) = wakeups.next() {
-                if let Err(stop) = run_callbacks(py, &future, callbacks) {
-                    for (future, callbacks) in wakeups {
-                        schedule_callbacks(py, &future, callbacks)?;
-                    }
-                    return Err(stop);
-                }
-            }
-            Ok(())
-        })
+        if wakeups.len() > 1 {
+            let event_loop = wakeups[0].0.borrow(py).event_loop(py);
+            let resume = slf.getattr(intern!(py, "resume_pending"))?;
+            event_loop.call_method1(py, intern!(py, "call_soon"), (resume,))?;
+        }
+        inner.pending().extend(wakeups);
+        Self::resume_pending(slf)
+    }
+
+    /// Resume the waiters a drain left (one at a time, taken from the queue as they run).
+    fn resume_pending(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let inner = &slf.get().inner;
+        loop {
+            let next = inner.pending().pop_front();
+            let Some((future, callbacks)) = next else {
+                return Ok(());
+            };
+            run_callbacks(py, &future, callbacks)?;
+        }
+    }
+}
+
+impl Inner {
+    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<(Py<NativeFuture>, Vec<Callback>)>> {
+        self.wakeups.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -7,25 +7,27 @@
 //! does (issue 11: one loop iteration, one `Future` and one coroutine fewer per request).
 //! Cancelling it (the awaiting task cancelled) aborts the Rust task and so its request.
 
-use pyo3::exceptions::{PyException, PyStopIteration};
+use pyo3::exceptions::{PyBaseException, PyException, PyStopIteration};
 use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTraverseError;
-use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 
 enum State {
     Pending,
     Done(Py<PyAny>),
-    Failed(PyErr),
+    /// The exception, normalized so the garbage collector can see it.
+    Failed(Py<PyBaseException>),
     /// Cancelled, with the message given to `cancel()`.
     Cancelled(Option<Py<PyAny>>),
 }
 
-/// A done-callback and the `contextvars.Context` it runs in (`None`: the current one).
-type Callback = (Py<PyAny>, Option<Py<PyAny>>);
+/// A done-callback and the `contextvars.Context` it runs in (given, or a copy of the
+/// context that added it, as asyncio does).
+pub type Callback = (Py<PyAny>, Py<PyAny>);
 
 /// The awaitable of one Rust task (see the module docs).
 #[pyclass(module = "fastrouter._fastrouter")]
@@ -33,8 +35,7 @@ pub struct NativeFuture {
     event_loop: Py<PyAny>,
     state: State,
     callbacks: Vec<Callback>,
-    /// Sent (or dropped) to stop the Rust task: `cancel()`.
-    cancel: Option<oneshot::Sender<()>>,
+    abort: Option<AbortHandle>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
@@ -61,6 +62,15 @@ fn cancelled_error(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
     made.unwrap_or_else(|err| err)
 }
 
+/// `contextvars.copy_context()`: the context a callback added without one runs in.
+fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static COPY_CONTEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let copy = COPY_CONTEXT.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("contextvars")?.getattr("copy_context")?.unbind())
+    })?;
+    copy.call0(py)
+}
+
 fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
     static INVALID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     asyncio_attr(py, &INVALID, "InvalidStateError")
@@ -69,26 +79,35 @@ fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
 }
 
 impl NativeFuture {
-    pub fn new(event_loop: Py<PyAny>, cancel: oneshot::Sender<()>) -> Self {
+    pub fn new(event_loop: Py<PyAny>) -> Self {
         Self {
             event_loop,
             state: State::Pending,
             callbacks: Vec::new(),
-            cancel: Some(cancel),
+            abort: None,
             blocking: false,
         }
     }
 
+    pub fn set_abort(&mut self, abort: AbortHandle) {
+        self.abort = Some(abort);
+    }
+
+    /// The loop the future belongs to.
+    pub fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
     /// Record the task's outcome (ignored once cancelled); the callbacks to run now.
-    pub fn finish(&mut self, outcome: PyResult<Py<PyAny>>) -> Vec<Callback> {
+    pub fn finish(&mut self, py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> Vec<Callback> {
         if !matches!(self.state, State::Pending) {
             return Vec::new();
         }
         self.state = match outcome {
             Ok(value) => State::Done(value),
-            Err(err) => State::Failed(err),
+            Err(err) => State::Failed(err.into_value(py)),
         };
-        self.cancel = None;
+        self.abort = None;
         std::mem::take(&mut self.callbacks)
     }
 
@@ -109,7 +128,7 @@ impl NativeFuture {
         match &self.state {
             State::Pending => Err(invalid_state(py, "Result is not set.")),
             State::Done(value) => Ok(value.clone_ref(py)),
-            State::Failed(err) => Err(err.clone_ref(py)),
+            State::Failed(err) => Err(PyErr::from_value(err.bind(py).clone().into_any())),
             State::Cancelled(message) => Err(cancelled_error(py, message.as_ref())),
         }
     }
@@ -126,12 +145,8 @@ pub fn run_callbacks(
 ) -> PyResult<()> {
     let mut callbacks = callbacks.into_iter();
     while let Some((function, context)) = callbacks.next() {
-        let called = match &context {
-            Some(context) => {
-                context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)))
-            }
-            None => function.call1(py, (future.clone_ref(py),)),
-        };
+        let called =
+            context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)));
         let Err(err) = called else { continue };
         if err.is_instance_of::<PyException>(py) {
             let report = PyDict::new(py);
@@ -147,7 +162,10 @@ pub fn run_callbacks(
             }
             continue;
         }
-        schedule_callbacks(py, future, callbacks.collect())?;
+        // The interrupt propagates even if the loop can no longer take the rest.
+        if let Err(failed) = schedule_callbacks(py, future, callbacks.collect()) {
+            failed.write_unraisable(py, Some(future.bind(py).as_any()));
+        }
         return Err(err);
     }
     Ok(())
@@ -207,7 +225,7 @@ impl NativeFuture {
 
     fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match &self.state {
-            State::Failed(err) => Ok(Some(err.value(py).clone().into_any().unbind())),
+            State::Failed(err) => Ok(Some(err.clone_ref(py).into_any())),
             State::Done(_) => Ok(None),
             _ => self.outcome(py).map(|_| None),
         }
@@ -220,6 +238,10 @@ impl NativeFuture {
         context: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let context = match context {
+            Some(context) => context,
+            None => copy_context(py)?,
+        };
         let mut this = slf.borrow_mut();
         if matches!(this.state, State::Pending) {
             this.callbacks.push((function, context));
@@ -233,15 +255,15 @@ impl NativeFuture {
         py: Python<'_>,
         function: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
-        let before = self.callbacks.len();
-        let mut kept = Vec::with_capacity(before);
-        for callback in std::mem::take(&mut self.callbacks) {
-            if !callback.0.bind(py).eq(function)? {
-                kept.push(callback);
-            }
+        // Every comparison first: one that raises leaves the list as it was.
+        let mut removed = Vec::with_capacity(self.callbacks.len());
+        for (callback, _) in &self.callbacks {
+            removed.push(callback.bind(py).eq(function)?);
         }
-        self.callbacks = kept;
-        Ok(before - self.callbacks.len())
+        let count = removed.iter().filter(|&&equal| equal).count();
+        let mut removed = removed.into_iter();
+        self.callbacks.retain(|_| !removed.next().unwrap_or(false));
+        Ok(count)
     }
 
     /// Cancel the Rust task (dropping its request and connection) and wake the waiter
@@ -254,8 +276,8 @@ impl NativeFuture {
             if !matches!(this.state, State::Pending) {
                 return Ok(false);
             }
-            if let Some(cancel) = this.cancel.take() {
-                let _ = cancel.send(());
+            if let Some(abort) = this.abort.take() {
+                abort.abort();
             }
             this.state = State::Cancelled(msg);
             std::mem::take(&mut this.callbacks)
@@ -272,17 +294,22 @@ impl NativeFuture {
         visit.call(&self.event_loop)?;
         for (function, context) in &self.callbacks {
             visit.call(function)?;
-            if let Some(context) = context {
-                visit.call(context)?;
-            }
+            visit.call(context)?;
         }
-        if let State::Done(value) = &self.state {
-            visit.call(value)?;
+        match &self.state {
+            State::Done(value) => visit.call(value)?,
+            State::Failed(err) => visit.call(err)?,
+            State::Cancelled(Some(message)) => visit.call(message)?,
+            State::Pending | State::Cancelled(None) => {}
         }
         Ok(())
     }
 
     fn __clear__(&mut self) {
         self.callbacks.clear();
+        // Only garbage is cleared: what matters is dropping the references it holds.
+        if !matches!(self.state, State::Pending) {
+            self.state = State::Cancelled(None);
+        }
     }
 }

@@ -2,9 +2,7 @@
 //! bridge from blocking Python calls. A panicking task becomes a typed error (kind
 //! `internal`) for whoever waits on it, never a hang.
 
-use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
@@ -102,43 +100,6 @@ where
     runtime().spawn(future).abort_handle()
 }
 
-type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-thread_local! {
-    /// Tasks started while a completion queue's drain runs on this thread.
-    static DEFERRED: RefCell<Option<Vec<Task>>> = const { RefCell::new(None) };
-}
-
-/// Run `body` (a drain resuming the tasks of an event loop) with the tasks it starts
-/// spawned together when it returns: spawning from outside the runtime wakes its parked
-/// worker, which then preempts this thread for each request the drain starts (issue 11).
-pub fn spawning_after<R>(body: impl FnOnce() -> R) -> R {
-    struct Flush(Option<Vec<Task>>);
-    impl Drop for Flush {
-        fn drop(&mut self) {
-            let outer = self.0.take();
-            let batch =
-                DEFERRED.with(|deferred| std::mem::replace(&mut *deferred.borrow_mut(), outer));
-            spawn_batch(batch.unwrap_or_default());
-        }
-    }
-    let _flush = Flush(DEFERRED.with(|deferred| deferred.borrow_mut().replace(Vec::new())));
-    body()
-}
-
-#[allow(clippy::disallowed_methods)] // spawned from the runtime's own thread: no wake-up
-fn spawn_batch(mut batch: Vec<Task>) {
-    if batch.len() > 1 {
-        spawn(async move {
-            for task in batch {
-                tokio::spawn(task);
-            }
-        });
-    } else if let Some(task) = batch.pop() {
-        spawn(task);
-    }
-}
-
 /// Spawn a task nobody awaits from Python (a stream's reader); abort it with the handle.
 pub fn spawn_detached<F>(future: F) -> AbortHandle
 where
@@ -163,30 +124,26 @@ where
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
-    let awaitable = Py::new(py, NativeFuture::new(event_loop, cancel))?;
-    let mut report = PanicReport(Some(queue.completer(awaitable.clone_ref(py))));
-    let task = async move {
-        let output = tokio::select! {
-            biased;
-            _ = cancelled => return,
-            output = future => output,
-        };
+    let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
+    let completer = queue.completer(awaitable.clone_ref(py));
+    let abort = spawn_completing(completer, future, convert);
+    awaitable.borrow_mut(py).set_abort(abort);
+    Ok(awaitable)
+}
+
+fn spawn_completing<T, F, C>(completer: Completer, future: F, convert: C) -> AbortHandle
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let mut report = PanicReport(Some(completer));
+    spawn(async move {
+        let output = future.await;
         if let Some(completer) = report.0.take() {
             completer.complete(Box::new(move |py| convert(py, output)));
         }
-    };
-    let task = DEFERRED.with(|deferred| match deferred.borrow_mut().as_mut() {
-        Some(batch) => {
-            batch.push(Box::pin(task));
-            None
-        }
-        None => Some(task),
-    });
-    if let Some(task) = task {
-        spawn(task);
-    }
-    Ok(awaitable)
+    })
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any

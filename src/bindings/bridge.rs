@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
-use super::future::{run_callbacks, Callback, NativeFuture};
+use super::future::{run_callbacks, schedule_callbacks, Callback, NativeFuture};
 use super::wake::Wake;
 
 /// Turns a finished Rust result into a Python value (or exception) under the GIL.
@@ -27,8 +28,8 @@ struct Inner {
     /// A wake-up is in flight; cleared by `drain` before it takes the results.
     notified: AtomicBool,
     wake: Wake,
-    /// Finished futures whose waiters a drain has still to resume. Shared, not local to
-    /// the drain: a loop run inside a resumed task (nest_asyncio) resumes them too.
+    /// Finished futures whose waiters a drain has still to resume (taken one at a time,
+    /// so what an interrupted drain leaves is resumed by a later `resume_pending`).
     wakeups: Mutex<VecDeque<(Py<NativeFuture>, Vec<Callback>)>>,
 }
 
@@ -94,10 +95,10 @@ impl CompletionQueue {
     }
 
     /// Finish the future of every finished task (a cancelled one keeps its cancellation)
-    /// and resume the tasks awaiting them, in order. With more than one to resume, a
-    /// `resume_pending` is scheduled on the loop first: whatever a resumed task leaves
-    /// unresumed (it raised KeyboardInterrupt, see [`run_callbacks`]; it ran the loop
-    /// itself) is resumed by the loop then.
+    /// and resume the tasks awaiting them, in order (see [`Self::resume_pending`]). On a
+    /// loop that can be run again from inside a callback (nest_asyncio) the wake-ups are
+    /// scheduled with `call_soon` instead, as `asyncio.Future` does: a task resumed here
+    /// that ran the loop would re-enter this drain's reader, which asyncio cannot do.
     fn drain(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let inner = &slf.get().inner;
@@ -115,16 +116,26 @@ impl CompletionQueue {
                 wakeups.push((future, callbacks));
             }
         }
-        if wakeups.len() > 1 {
-            let event_loop = wakeups[0].0.borrow(py).event_loop(py);
-            let resume = slf.getattr(intern!(py, "resume_pending"))?;
-            event_loop.call_method1(py, intern!(py, "call_soon"), (resume,))?;
+        let Some(event_loop) = wakeups
+            .first()
+            .map(|(future, _)| future.borrow(py).event_loop(py))
+        else {
+            return Ok(());
+        };
+        if is_reentrant(py, &event_loop) {
+            // A task resumed here could run the loop again (nest_asyncio), which would call
+            // this drain's reader while it runs: schedule the wake-ups, as asyncio does.
+            for (future, callbacks) in wakeups {
+                schedule_callbacks(py, &future, callbacks)?;
+            }
+            return Ok(());
         }
         inner.pending().extend(wakeups);
         Self::resume_pending(slf)
     }
 
     /// Resume the waiters a drain left (one at a time, taken from the queue as they run).
+    /// If one raises KeyboardInterrupt or SystemExit, the rest are resumed by the loop.
     fn resume_pending(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let inner = &slf.get().inner;
@@ -133,9 +144,38 @@ impl CompletionQueue {
             let Some((future, callbacks)) = next else {
                 return Ok(());
             };
-            run_callbacks(py, &future, callbacks)?;
+            if let Err(stop) = run_callbacks(py, &future, callbacks) {
+                if !inner.pending().is_empty() {
+                    let event_loop = future.borrow(py).event_loop(py);
+                    let scheduled = slf
+                        .getattr(intern!(py, "resume_pending"))
+                        .and_then(|resume| {
+                            event_loop.call_method1(py, intern!(py, "call_soon"), (resume,))
+                        });
+                    if let Err(failed) = scheduled {
+                        failed.write_unraisable(py, Some(slf.as_any()));
+                    }
+                }
+                return Err(stop);
+            }
         }
     }
+}
+
+/// Whether `event_loop` can be run again from inside one of its callbacks: nest_asyncio
+/// marks the loops it patches so (asyncio's own loops refuse to).
+fn is_reentrant(py: Python<'_>, event_loop: &Py<PyAny>) -> bool {
+    // `getattr(loop, name, None)`: the builtin with a default looks the name up without
+    // raising (and formatting) an AttributeError on every drain.
+    static GETATTR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GETATTR
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("builtins")?.getattr("getattr")?.unbind())
+        })
+        .and_then(|getattr| {
+            getattr.call1(py, (event_loop, intern!(py, "_nest_patched"), py.None()))
+        })
+        .is_ok_and(|flag| flag.bind(py).is_truthy().unwrap_or(true))
 }
 
 impl Inner {

@@ -19,7 +19,7 @@ from typing import Any
 
 import fastrouter
 import pytest
-from fastrouter.testing import MockServer, Reply
+from fastrouter.testing import MockServer, Reply, StreamScript
 
 MODEL = "openai/gpt-4o-mini"
 KEY = "test"
@@ -104,6 +104,33 @@ def test_streams_work_in_a_forked_child(server: MockServer) -> None:
             return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
 
     assert in_forked_child(work)
+    client.close()
+
+
+def test_a_stream_opened_before_fork_fails_in_the_child_instead_of_hanging(server: MockServer) -> None:
+    # Its reader and connection stayed with the parent: the child gets what had arrived,
+    # then a typed error at once (it used to wait forever, past every timeout).
+    server.script(MODEL, Reply(" ".join(f"w{i}" for i in range(8)), stream=StreamScript(chunk_delay=0.3)))
+    client = fastrouter.Client(base_url=server.base_url, api_key=KEY, timeout=3)
+    stream = client.chat.completions.create(model=MODEL, messages=USER, stream=True)
+    first = next(iter(stream))
+    assert first.choices
+
+    def read_the_rest() -> list[str]:
+        started = time.monotonic()
+        try:
+            for _ in stream:
+                pass
+        except fastrouter.APIConnectionError as error:
+            assert time.monotonic() - started < 1.0
+            return [type(error).__name__, str(error)]
+        return ["no error"]
+
+    name, message = in_forked_child(read_the_rest)
+    assert name == "APIConnectionError"
+    assert "opened before fork()" in message
+    # The parent's stream is untouched.
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     client.close()
 
 

@@ -126,6 +126,8 @@ impl Consumer {
 enum ChainErrorOrClosed {
     Chain(ChainError),
     Closed,
+    /// Opened before `fork()`: the reader is the parent's (see [`forked_error`]).
+    Forked,
 }
 
 /// A stream failure on its way to Python; converted under the GIL on the loop thread.
@@ -133,6 +135,7 @@ pub enum StreamFailure {
     /// `partial` is the completion received before the failure (JSON text).
     Chain(ChainError, Option<String>),
     Closed,
+    Forked,
 }
 
 impl StreamFailure {
@@ -140,6 +143,7 @@ impl StreamFailure {
         match self {
             Self::Chain(error, partial) => chain_error_to_py(error, partial),
             Self::Closed => closed_error(),
+            Self::Forked => forked_error(),
         }
     }
 }
@@ -248,6 +252,16 @@ fn closed_error() -> PyErr {
     error_to_py(&Error::new(ErrorKind::Connection, "the stream is closed"))
 }
 
+/// Reading, in a forked child, a stream opened before `fork()`: its reader task and
+/// connection stayed with the parent, so nothing more will arrive here.
+fn forked_error() -> PyErr {
+    error_to_py(&Error::new(
+        ErrorKind::Connection,
+        "the stream was opened before fork(): its connection stayed with the parent \
+         process; read it there, or open a new stream in this one",
+    ))
+}
+
 /// The parts of a stream an outcome is settled against (cloned into tasks and waiters).
 #[derive(Clone)]
 struct Settle {
@@ -271,6 +285,7 @@ impl Settle {
         match outcome {
             Ok(batch) => Ok(batch),
             Err(ChainErrorOrClosed::Closed) => Err(StreamFailure::Closed),
+            Err(ChainErrorOrClosed::Forked) => Err(StreamFailure::Forked),
             Err(ChainErrorOrClosed::Chain(error)) => {
                 let partial = self.shared.accumulator().to_json();
                 set(&error.attempts);
@@ -305,7 +320,17 @@ impl NativeStream {
     {
         let consumer = self.consumer.clone();
         let settle = self.settle();
+        let forked = self.generation != fork_generation();
         async move {
+            if forked {
+                // The parent's reader feeds this stream no more: what had arrived before
+                // the fork is read, then it fails at once instead of waiting forever.
+                let Ok(mut consumer) = consumer.try_lock() else {
+                    return Err(StreamFailure::Forked);
+                };
+                let outcome = consumer.ready().unwrap_or(Err(ChainErrorOrClosed::Forked));
+                return settle.outcome(&consumer, outcome);
+            }
             let mut consumer = consumer.lock().await;
             let outcome = consumer.next_batch().await;
             settle.outcome(&consumer, outcome)

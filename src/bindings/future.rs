@@ -16,6 +16,8 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTraverseError;
 use tokio::task::AbortHandle;
 
+use super::runtime::fork_generation;
+
 enum State {
     Pending,
     Done(Py<PyAny>),
@@ -35,7 +37,8 @@ pub struct NativeFuture {
     event_loop: Py<PyAny>,
     state: State,
     callbacks: Vec<Callback>,
-    abort: Option<AbortHandle>,
+    /// The Rust task and the fork generation it was spawned in (see `cancel`).
+    abort: Option<(u64, AbortHandle)>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
@@ -90,7 +93,7 @@ impl NativeFuture {
     }
 
     pub fn set_abort(&mut self, abort: AbortHandle) {
-        self.abort = Some(abort);
+        self.abort = Some((fork_generation(), abort));
     }
 
     /// The loop the future belongs to.
@@ -276,8 +279,12 @@ impl NativeFuture {
             if !matches!(this.state, State::Pending) {
                 return Ok(false);
             }
-            if let Some(abort) = this.abort.take() {
-                abort.abort();
+            if let Some((generation, abort)) = this.abort.take() {
+                // In a forked child the task is the parent's runtime's, which no thread
+                // runs here; scheduling its abort would take that runtime's locks.
+                if generation == fork_generation() {
+                    abort.abort();
+                }
             }
             this.state = State::Cancelled(msg);
             std::mem::take(&mut this.callbacks)

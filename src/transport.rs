@@ -360,6 +360,14 @@ impl Transport {
         ReadTimeout::new(self.timeouts.read)
     }
 
+    /// This transport (the same pool) with another read timeout: one call's
+    /// `timeout=Timeout(read=...)`. The connect timeout cannot change per request: it
+    /// belongs to the pool's connectors.
+    pub fn with_read_timeout(mut self, read: Option<Duration>) -> Self {
+        self.timeouts.read = read;
+        self
+    }
+
     pub fn base_url(&self) -> &str {
         &self.openrouter.base_url
     }

@@ -32,6 +32,7 @@ from .config import (
     DEFAULT_TIMEOUT,
     Hedge,
     Timeout,
+    TimeoutLike,
     attribution_headers,
     resolve_api_key,
     resolve_base_url,
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
         Mapping[str, Any] | None,
         Mapping[str, str] | None,
         int | None,
-        float | Timeout | None,
+        float | Timeout | TimeoutLike | None,
         Sequence[str] | None,
     ]
     _Found = tuple[Cascade, str, Decimal | None]  # a cascade, the name it runs under, its cost cap
@@ -190,9 +191,10 @@ def _header_pairs(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def _timeout_overrides(timeout: float | Timeout | None | _NotGiven) -> _TimeoutOverrides:
-    """Per-request ``timeout=`` (as in ``openai``): replaces the client's attempt,
-    first-token, idle and total timeouts for this call (connect/read stay per client)."""
+def _timeout_overrides(timeout: float | Timeout | TimeoutLike | None | _NotGiven) -> _TimeoutOverrides:
+    """Per-request ``timeout=`` (as in ``openai``, an ``httpx.Timeout`` included): replaces
+    the client's attempt, read, first-token, idle and total timeouts for this call (connect
+    stays per client: it belongs to the pooled connections)."""
     if isinstance(timeout, _NotGiven):
         return None
     return Timeout.coerce(timeout)
@@ -273,7 +275,7 @@ class _ClientBase:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
+        timeout: float | Timeout | TimeoutLike | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         app_url: str | None = None,
         app_title: str | None = None,
@@ -521,7 +523,7 @@ class _ClientBase:
         extra_body: Mapping[str, Any] | None,
         extra_headers: Mapping[str, str] | None,
         max_retries: int | None,
-        timeout: float | Timeout | None | _NotGiven,
+        timeout: float | Timeout | TimeoutLike | None | _NotGiven,
         tags: Sequence[str] | None,
         params: Mapping[str, Any],
         catalog: Catalog | None,

@@ -5,12 +5,28 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["Timeout", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
+__all__ = ["Timeout", "TimeoutLike", "Hedge", "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"]
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # Retries of a failed attempt per model of a chain (a call may override it).
 DEFAULT_MAX_RETRIES = 2
+
+
+class TimeoutLike(Protocol):
+    """Anything shaped like ``httpx.Timeout`` (what ``openai`` users pass as ``timeout=``):
+    ``connect`` and ``read`` are honoured; ``write`` and ``pool`` have no equivalent here
+    and are ignored (see :meth:`Timeout.coerce`)."""
+
+    @property
+    def connect(self) -> float | None: ...
+    @property
+    def read(self) -> float | None: ...
+    @property
+    def write(self) -> float | None: ...
+    @property
+    def pool(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -20,10 +36,11 @@ class Timeout:
     it, i.e. no practical limit.
 
     - ``attempt``: one HTTP exchange (what a plain ``timeout=60.0`` sets).
-    - ``connect``: establishing a connection.
+    - ``connect``: establishing a connection. Per client only: a per-request
+      ``timeout=`` cannot change it (connections are pooled and shared by requests).
     - ``read``: the longest wait for the server's next bytes (the response headers,
       then each read of the body); only time spent waiting counts, so a caller slower
-      than a stream never trips it.
+      than a stream never trips it. A per-request ``timeout=`` replaces the client's.
     - ``first_token``: for streams, from the request to the first content (keep-alive
       comments do not count); default: ``attempt``.
     - ``idle``: for streams, the longest wait for progress after the first token
@@ -50,17 +67,41 @@ class Timeout:
                 raise ValueError(f"Timeout.{name} must be positive, got {value!r}")
 
     @classmethod
-    def coerce(cls, value: float | Timeout | None) -> Timeout:
-        """``Timeout`` as is; a number is the per-attempt timeout; ``None`` disables it."""
+    def coerce(cls, value: float | Timeout | TimeoutLike | None) -> Timeout:
+        """``Timeout`` as is; a number is the per-attempt timeout; ``None`` disables it.
+
+        An object shaped like ``httpx.Timeout`` (attributes ``connect``, ``read``,
+        ``write``, ``pool``; e.g. ``httpx.Timeout(60.0, connect=5.0)`` as passed to
+        ``openai``) sets ``connect`` and ``read`` and nothing else: no per-attempt or
+        total limit (httpx has none); ``write`` and ``pool`` have no equivalent and are
+        ignored.
+        """
         if isinstance(value, Timeout):
             return value
         if value is None:
             return cls(attempt=None)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, a fastrouter.Timeout or None, got {value!r}")
+            shaped = _httpx_shaped(value)
+            if shaped is not None:
+                return cls(attempt=None, connect=shaped[0], read=shaped[1])
+            raise TypeError(
+                "timeout must be a number of seconds, a fastrouter.Timeout, an httpx.Timeout"
+                f" (or alike) or None, got {value!r}"
+            )
         if not value > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
         return cls(attempt=float(value))
+
+
+_HTTPX_FIELDS = ("connect", "read", "write", "pool")
+
+
+def _httpx_shaped(value: object) -> tuple[float | None, float | None] | None:
+    """``(connect, read)`` of an object shaped like ``httpx.Timeout`` (duck-typed: httpx is
+    never imported), else ``None``."""
+    if isinstance(value, bool) or not all(hasattr(value, name) for name in _HTTPX_FIELDS):
+        return None
+    return value.connect, value.read  # type: ignore[attr-defined]
 
 
 DEFAULT_TIMEOUT = Timeout()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing_extensions import Required
 
     from .cascade.tiers import Cascade
-    from .config import Timeout
+    from .config import Timeout, TimeoutLike
 
 __all__ = [
     "CallOptions",
@@ -123,7 +123,7 @@ class CallOptions(TypedDict, total=False):
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
     max_retries: int | None
-    timeout: float | Timeout | None
+    timeout: float | Timeout | TimeoutLike | None
     tags: Sequence[str] | None
     cache: bool | float | None
 

@@ -144,20 +144,24 @@ impl NativeClient {
         Ok(get_body(transport, path, headers))
     }
 
-    /// The pool and the request for one chat call: per-request timeouts and a route's
-    /// hedge delay (`hedge_after`) replace the client's.
+    /// The pool and the request for one chat call: per-request timeouts (all but
+    /// `connect`, which belongs to the pool) and a route's hedge delay (`hedge_after`)
+    /// replace the client's.
     fn prepare(&self, call: ChatCall) -> PyResult<(Transport, ChatRequest, Backoff)> {
         let ChatCall(body, models, headers, max_retries, timeouts, hedge_after, query) = call;
         if models.is_empty() {
             return Err(PyValueError::new_err("model must name at least one model"));
         }
-        let transport = self.transport()?;
+        let mut transport = self.transport()?;
         let mut merged = transport.timeouts();
         if let Some(overrides) = timeouts {
             merged.attempt = seconds(overrides.attempt, "timeout")?;
+            merged.read = seconds(overrides.read, "read timeout")?;
             merged.first_token = seconds(overrides.first_token, "first_token timeout")?;
             merged.idle = seconds(overrides.idle, "idle timeout")?;
             merged.total = seconds(overrides.total, "total timeout")?;
+            // The read timeout is the transport's (each read of this call asks it).
+            transport = transport.with_read_timeout(merged.read);
         }
         let hedge = match seconds(hedge_after, "hedge delay")? {
             Some(after) => Some(HedgeConfig {

@@ -201,8 +201,8 @@ impl From<HealthReport> for NativeHealth {
 }
 
 /// Timeouts in seconds (`None` disables one), read by attribute name from
-/// `fastrouter.Timeout`: the client's, or a request's overrides (then only `attempt`,
-/// `first_token`, `idle` and `total` apply).
+/// `fastrouter.Timeout`: the client's, or a request's overrides (then all but `connect`
+/// apply).
 #[derive(FromPyObject)]
 pub struct TimeoutSettings {
     pub connect: Option<f64>,

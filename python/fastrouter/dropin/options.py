@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..config import Timeout
+from ..config import Timeout, TimeoutLike
 from .sentinels import _SENTINEL_TYPES as _SENTINELS
 from .sentinels import NOT_GIVEN, NotGiven, is_omitted, without_omitted
 
@@ -33,16 +33,16 @@ class CallDefaults:
     """What every chat call of a client starts from: ``with_options()`` timeout, extra
     headers and query parameters (``default_query=``). A plain client has none."""
 
-    timeout: float | Timeout | None | NotGiven = NOT_GIVEN
+    timeout: float | Timeout | TimeoutLike | None | NotGiven = NOT_GIVEN
     headers: dict[str, str] = field(default_factory=dict)
     query: dict[str, object] = field(default_factory=dict)
 
     def apply(
         self,
         extra_headers: Mapping[str, str] | None,
-        timeout: float | Timeout | None | NotGiven | Omitted,
+        timeout: float | Timeout | TimeoutLike | None | NotGiven | Omitted,
         extra_query: Mapping[str, object] | None,
-    ) -> tuple[dict[str, str], float | Timeout | None | NotGiven, dict[str, object]]:
+    ) -> tuple[dict[str, str], float | Timeout | TimeoutLike | None | NotGiven, dict[str, object]]:
         """One call's headers, timeout and query: the call's own win over these defaults;
         a "not given" sentinel counts as absent (openai's ``omit`` in ``extra_headers``
         drops a header these defaults would add)."""

@@ -173,3 +173,38 @@ async def test_a_calls_httpx_timeout_is_its_read_timeout(
     assert "operation timed out" in str(error)
     server.script(MODEL, Reply(WORDS, stream=StreamScript(stall_after=2)))
     await stalled_stream_error(caller, client, timeout=SimpleNamespace(connect=None, read=READ, write=None, pool=None))
+
+
+async def test_a_bound_models_read_timeout_is_its_calls(caller: Any) -> None:
+    with MockServer() as server:
+        server.script(MODEL, Reply("late", delay=LATE))
+        bound = caller.client(server).model(MODEL, timeout=fastrouter.Timeout(read=READ))
+        started = time.monotonic()
+        with pytest.raises(fastrouter.APITimeoutError):
+            result = bound.complete("hi")
+            if caller.mode == "async":
+                await result
+        assert time.monotonic() - started < READ + 1.0
+
+
+async def test_a_cascades_tiers_take_the_calls_read_timeout(caller: Any) -> None:
+    """A tier that answers late is cut off by the call's read timeout exactly as by the
+    client's: same outcome, same time."""
+    cheap, dear = "meta-llama/llama-3.1-8b-instruct", "anthropic/claude-3.5-sonnet"
+
+    async def outcome(client: Any, **kwargs: Any) -> str:
+        server.script(cheap, Reply("late", delay=LATE))
+        server.script(dear, Reply("Paris."))
+        started = time.monotonic()
+        try:
+            resp = await caller.create(client, model=fastrouter.Cascade([cheap, dear]), **kwargs)
+            result = f"answer {resp.choices[0].message.content}"
+        except fastrouter.FastrouterError as error:
+            result = f"{type(error).__name__}: {error}"
+        assert time.monotonic() - started < READ + 1.0
+        return result
+
+    with MockServer() as server:
+        per_call = await outcome(caller.client(server), timeout=fastrouter.Timeout(read=READ))
+        per_client = await outcome(caller.client(server, timeout=fastrouter.Timeout(read=READ)))
+        assert per_call == per_client

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -473,7 +475,7 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let target = self.target_for(entry)?;
-        let send = self.execute_chat(target, path, body, extra_headers, false);
+        let send = pin!(self.execute_chat(target, path, body, extra_headers, false));
         self.exchange(send, timeout).await
     }
 
@@ -487,12 +489,13 @@ impl Transport {
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let request = self.request(method, path, body, extra_headers)?;
-        let send = self.read_timeout().head(async move {
+        let send = pin!(async move {
             self.http
                 .execute(request)
                 .await
                 .map_err(|err| diagnose::transport_error(err, &self.route))
         });
+        let send = pin!(self.read_timeout().head(send));
         self.exchange(send, timeout).await
     }
 
@@ -527,12 +530,12 @@ impl Transport {
             let mut request =
                 self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
             accept(request.headers_mut());
-            let send = async {
+            let send = pin!(async {
                 self.http
                     .execute(request)
                     .await
                     .map_err(|err| diagnose::transport_error(err, &self.route))
-            };
+            });
             return self.read_timeout().head(send).await;
         };
         Self::require_key(target)?;
@@ -543,16 +546,14 @@ impl Transport {
                 headers.remove(CONTENT_TYPE);
                 headers.remove(CONTENT_LENGTH);
             }
-            async move {
-                plain
-                    .execute(method, uri, headers, body)
-                    .await
-                    .map_err(|err| diagnose::plain_send_error(err, &self.route))
-            }
+            plain.execute(method, uri, headers, body)
         };
-        let exchange = async {
+        let failed = |err| diagnose::plain_send_error(err, &self.route);
+        let exchange = pin!(async {
             let mut url = None;
-            let mut response = send(Method::POST, uri.clone(), Some(body.clone())).await?;
+            let mut response = pin!(send(Method::POST, uri.clone(), Some(body.clone())))
+                .await
+                .map_err(failed)?;
             // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
             // 307/308 resend the POST, 301/302/303 become a GET without body.
             for _ in 0..MAX_REDIRECTS {
@@ -571,23 +572,27 @@ impl Transport {
                     break;
                 };
                 response = if matches!(response.status().as_u16(), 307 | 308) {
-                    send(Method::POST, next_uri, Some(body.clone())).await?
+                    send(Method::POST, next_uri, Some(body.clone())).await
                 } else {
-                    send(Method::GET, next_uri, None).await?
-                };
+                    send(Method::GET, next_uri, None).await
+                }
+                .map_err(failed)?;
                 url = Some(next);
             }
             Ok(response)
-        };
+        });
         self.read_timeout().head(exchange).await
     }
 
+    /// Futures are pinned where they are made and passed on as `Pin<&mut _>`: moved by
+    /// value through each wrapper (this one, the timeouts), a future is copied whole at
+    /// every step and kept twice in the caller's state (issue 11, futmove).
     async fn exchange(
         &self,
-        send: impl std::future::Future<Output = Result<reqwest::Response>>,
+        send: Pin<&mut impl Future<Output = Result<reqwest::Response>>>,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
-        let exchange = async {
+        let exchange = pin!(async {
             let mut response = send.await?;
             let status = response.status();
             if let Some(err) = diagnose::proxy_status_error(status.as_u16(), &self.route) {
@@ -602,7 +607,7 @@ impl Transport {
                 body,
                 version,
             })
-        };
+        });
         match timeout {
             Some(limit) => tokio::time::timeout(limit, exchange)
                 .await

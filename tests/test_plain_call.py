@@ -102,3 +102,16 @@ async def test_a_failed_plain_call_is_recorded_once(caller: ClientCaller, server
         await caller.create(client, model=MODEL, messages=MESSAGES)
     (entry,) = client.usage.entries
     assert (entry.requested, entry.status, entry.attempts) == (MODEL, "error", 1)
+
+
+def test_a_completion_from_the_core_sets_every_slot_init_sets(server: MockServer) -> None:
+    from fastrouter.types import ChatCompletion
+
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    built = ChatCompletion(answer._data)
+    slots = [name for cls in ChatCompletion.__mro__ for name in getattr(cls, "__slots__", ())]
+    assert slots and all(hasattr(built, name) for name in slots)
+    for name in slots:  # _from_chat sets what __init__ sets (the core's answer aside)
+        assert hasattr(answer, name), name
+    assert (answer._cached, answer._cascade, answer._priced_cost, answer._cache) == (False, None, None, None)

@@ -830,9 +830,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         client = self._client
         plain = client._plain_chat(stream, params)
         if plain is not None:  # only a model id and messages, on a plain client
-            args, books = plain
-            with books:
-                return books.answered(_completion(await awaiting(client._inner.chat, *args)))
+            plain_args, plain_books = plain
+            with plain_books:
+                return plain_books.answered(_completion(await awaiting(client._inner.chat, *plain_args)))
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]
@@ -968,9 +968,9 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         client = self._client
         plain = client._plain_chat(stream, params)
         if plain is not None:  # only a model id and messages, on a plain client
-            args, books = plain
-            with books:
-                return books.answered(_completion(client._inner.chat_blocking(*args)))
+            plain_args, plain_books = plain
+            with plain_books:
+                return plain_books.answered(_completion(client._inner.chat_blocking(*plain_args)))
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]

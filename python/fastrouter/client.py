@@ -27,6 +27,7 @@ from typing import (
 from . import _fastrouter
 from ._bridge import awaiting
 from ._closing import AsyncClosing, Closing
+from ._fastrouter import encode_json
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -268,6 +269,7 @@ class _ClientBase:
     timeout: Timeout
     max_retries: int
     _on_loop = False  # True for the asyncio client
+    _plain = False  # see _plain_client (set per client)
     _kinds: ClassVar[tuple[Any, Any, Any, Any]]  # its resources' classes: chat, models, generations, records
 
     def __init__(
@@ -392,6 +394,7 @@ class _ClientBase:
             limiter = Limiter(all_limits, self._store) if all_limits else None
             self._gate = Gate.build(self._store, limiter, response_cache, on_store_error, self.health)
         self._add_resources()
+        self._plain = self._plain_client()
 
     @property
     def usage(self) -> UsageLedger:
@@ -436,6 +439,7 @@ class _ClientBase:
         if "timeout" in options and not is_omitted(options["timeout"]):
             clone.timeout = Timeout.coerce(options["timeout"])
         clone._add_resources()
+        clone._plain = clone._plain_client()
         return clone
 
     copy = with_options
@@ -611,6 +615,53 @@ class _ClientBase:
         encoded = encode_query(query) if query else None
         return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
 
+    def _plain_client(self) -> bool:
+        """True when a call gets nothing from the client beyond its pool and ledger: no
+        routing, gate, budgets, cost cap, telemetry or ``with_options()`` call defaults."""
+        defaults = self._call_defaults
+        return (
+            self.routing is None
+            and self._gate is None
+            and not self._has_budgets
+            and self.max_cost_per_request is None
+            and self._telemetry is None
+            and is_omitted(defaults.timeout)
+            and not defaults.headers
+            and not defaults.query
+        )
+
+    def _plain_chat(self, stream: bool, params: dict[str, Any]) -> tuple[_NativeArgs, RequestBooks] | None:
+        """The usual call taken the short way (issue 11: S1, S3): only ``model`` (one id) and
+        ``messages`` (a list), not streamed, on a plain client (:meth:`_plain_client`). What
+        ``_begin`` and ``_prepare_chat`` would give for it; ``None`` for any other call (or
+        messages Python's encoder must write), which takes the general path."""
+        if not self._plain or stream is not False or len(params) != 2:
+            return None
+        model = params.get("model")
+        messages = params.get("messages")
+        retries = self.max_retries
+        if type(model) is not str or not model or type(messages) is not list or not messages:
+            return None
+        if type(retries) is not int or retries < 0:
+            return None  # the general path says what is wrong
+        body = encode_json({"messages": messages})
+        if body is None:
+            return None
+        if not _request_path_loaded:
+            _load_request_path()
+        accounts = self._accounts
+        books = RequestBooks(
+            accounts.ledger,
+            accounts.budgets,
+            self._catalog_if_loaded,
+            self._reconcile,
+            model,
+            (),
+            False,
+            self._backends,
+        )
+        return (body, [model], [], retries, None, None, None), books
+
     def _begin(
         self, stream: bool, params: dict[str, Any]
     ) -> tuple[ModelArg, _CallOptions, bool | float | None, _Found | None, RequestBooks | None]:
@@ -779,6 +830,11 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         """:meth:`Completions.create`, awaited: a chat completion, or with ``stream=True`` an
         :class:`AsyncStream` of chunks (errors before its first content are raised here)."""
         client = self._client
+        plain = client._plain_chat(stream, params)
+        if plain is not None:  # only a model id and messages, on a plain client
+            plain_args, plain_books = plain
+            with plain_books:
+                return plain_books.answered(_completion(await awaiting(client._inner.chat, *plain_args)))
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]
@@ -912,6 +968,11 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         (all typed in :class:`~fastrouter.params.CreateParams`).
         """
         client = self._client
+        plain = client._plain_chat(stream, params)
+        if plain is not None:  # only a model id and messages, on a plain client
+            plain_args, plain_books = plain
+            with plain_books:
+                return plain_books.answered(_completion(client._inner.chat_blocking(*plain_args)))
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]

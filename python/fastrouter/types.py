@@ -81,6 +81,7 @@ __all__ = [
 _SLOT_NAMES = frozenset(
     ("_data", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
 )
+_new_object = object.__new__
 _REPR_MAX_FIELDS = 8
 _REPR_MAX_STR = 40
 
@@ -561,12 +562,18 @@ class ChatCompletion(_CompletionFields):
     @classmethod
     def _from_chat(cls, native: NativeChat) -> ChatCompletion:
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
-        completion = cls(native.json())
+        # What __init__ sets (every slot), set without its two calls: once per answer.
+        completion = _new_object(cls)
+        completion._data = native.json()
+        completion._cache = None
         completion._attempts = native.attempts
         completion._answer_cost = native.answer_cost
+        completion._priced_cost = None
+        completion._cascade = None
         # Headers rendered only if read (openai's with_raw_response); the chat itself, with
         # the body just parsed, is not kept.
         completion._http = native.raw_headers
+        completion._cached = False
         return completion
 
     def _header_block(self) -> Optional[str]:

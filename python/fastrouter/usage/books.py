@@ -195,7 +195,8 @@ class RequestBooks:
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
         """A whole answer arrived: record it and hand it back."""
-        if self._claim():
+        if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
+            self.done = True
             self._answer(completion, "ok", False)
         return completion
 

@@ -1,0 +1,117 @@
+"""The usual call (one model id and a list of messages, not streamed, on a client with no
+routing, gate, budgets, cost cap, telemetry or call defaults) takes a short way through
+``create()`` (issue 11: S1, S3): it sends what the general path sends, records one ledger
+entry, and every other call or client still takes the general path."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import fastrouter
+import pytest
+from conftest import ClientCaller
+from fastrouter.testing import Fail, MockServer
+
+MODEL = "openai/gpt-4o-mini"
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+async def test_a_plain_call_sends_what_the_general_path_sends(caller: ClientCaller, server: MockServer) -> None:
+    client = caller.client(server)
+    assert client._plain
+    plain = await caller.create(client, model=MODEL, messages=MESSAGES)
+    general = await caller.create(client, model=MODEL, messages=MESSAGES, extra_body={})  # not plain
+    short, long = server.chat_requests()
+    assert short.body == long.body == {"model": MODEL, "messages": MESSAGES}
+    assert short.headers == long.headers
+    assert plain.choices[0].message.content == general.choices[0].message.content
+    assert plain.cost is not None and plain.cost == general.cost
+    assert [a.model for a in plain.attempts] == [MODEL]
+    entries = client.usage.entries
+    assert len(entries) == 2  # exactly one per request
+    assert entries[0].requested == MODEL and entries[0].status == "ok" and entries[0].tags == ()
+    assert entries[0].generation_id == plain.id and entries[0].cost == plain.cost
+    assert entries[0].prompt_tokens == entries[1].prompt_tokens > 0
+
+
+def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer) -> None:
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        taken = client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})
+        assert taken is not None
+        model, options, _, _, books = client._begin(False, {"model": MODEL, "messages": MESSAGES})
+        general = client._prepare_chat(model, *options, {}, None, books)
+        assert taken[0] == general[0]
+        assert (taken[1].requested, taken[1].tags, taken[1].streamed) == (MODEL, (), False)
+        assert taken[1].ledger is client.usage
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"model": MODEL, "messages": MESSAGES, "temperature": 0.5},
+        {"model": [MODEL], "messages": MESSAGES},
+        {"model": "", "messages": MESSAGES},
+        {"model": MODEL, "messages": tuple(MESSAGES)},
+        {"model": MODEL, "messages": []},
+        {"model": MODEL, "messages": [{"role": "user", "content": "hi", "x": math.nan}]},
+        {"messages": MESSAGES},
+    ],
+)
+def test_any_other_call_takes_the_general_path(server: MockServer, params: dict[str, Any]) -> None:
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        assert client._plain_chat(False, params) is None
+        assert client._plain_chat(True, {"model": MODEL, "messages": MESSAGES}) is None
+
+
+def test_the_general_path_still_says_what_is_wrong(server: MockServer) -> None:
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        with pytest.raises(ValueError, match=r"messages\[0\]\['x'\] must be a finite number"):
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi", "x": math.nan}])
+        with pytest.raises(TypeError, match="non-empty list"):
+            client.chat.completions.create(model=MODEL, messages=[])
+        client.max_retries = -1
+        with pytest.raises(ValueError, match="max_retries"):
+            client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert server.chat_requests() == []
+
+
+def test_a_client_with_anything_to_apply_per_call_is_not_plain(server: MockServer) -> None:
+    url = server.base_url
+    with fastrouter.Client(base_url=url, api_key="k") as client:
+        assert client._plain
+        assert client.with_options(max_retries=1)._plain
+        assert not client.with_options(timeout=5)._plain
+        assert not client.with_options(default_headers={"x-a": "b"})._plain
+        assert not client.with_options(default_query={"a": "b"})._plain
+        client.with_options(default_headers={"x-a": "b"}).chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert server.chat_requests()[-1].headers["x-a"] == "b"
+    for options in (
+        {"budgets": [fastrouter.Budget(usd=5)]},
+        {"max_cost_per_request": "1"},
+        {"limits": {MODEL: fastrouter.Limit(rpm=1000)}},
+    ):
+        with fastrouter.Client(base_url=url, api_key="k", **options) as other:
+            assert not other._plain, options
+
+
+async def test_a_failed_plain_call_is_recorded_once(caller: ClientCaller, server: MockServer) -> None:
+    client = caller.client(server)
+    server.script(MODEL, Fail(status=400, message="bad request"))
+    with pytest.raises(fastrouter.BadRequestError):
+        await caller.create(client, model=MODEL, messages=MESSAGES)
+    (entry,) = client.usage.entries
+    assert (entry.requested, entry.status, entry.attempts) == (MODEL, "error", 1)
+
+
+def test_a_completion_from_the_core_sets_every_slot_init_sets(server: MockServer) -> None:
+    from fastrouter.types import ChatCompletion
+
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    built = ChatCompletion(answer._data)
+    slots = [name for cls in ChatCompletion.__mro__ for name in getattr(cls, "__slots__", ())]
+    assert slots and all(hasattr(built, name) for name in slots)
+    for name in slots:  # _from_chat sets what __init__ sets (the core's answer aside)
+        assert hasattr(answer, name), name
+    assert (answer._cached, answer._cascade, answer._priced_cost, answer._cache) == (False, None, None, None)

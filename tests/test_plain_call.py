@@ -115,3 +115,12 @@ def test_a_completion_from_the_core_sets_every_slot_init_sets(server: MockServer
     for name in slots:  # _from_chat sets what __init__ sets (the core's answer aside)
         assert hasattr(answer, name), name
     assert (answer._cached, answer._cascade, answer._priced_cost, answer._cache) == (False, None, None, None)
+
+
+def test_a_cost_cap_set_after_construction_is_applied(server: MockServer) -> None:
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        client.max_cost_per_request = fastrouter.client._usd("5")
+        assert client._plain_chat(False, {"model": MODEL, "messages": MESSAGES}) is None
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    (sent,) = server.chat_requests()
+    assert "max_tokens" in sent.body  # the cap's output allowance: the general path ran

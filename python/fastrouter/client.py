@@ -637,6 +637,8 @@ class _ClientBase:
         messages Python's encoder must write), which takes the general path."""
         if not self._plain or stream is not False or len(params) != 2:
             return None
+        if self.routing is not None or self.max_cost_per_request is not None:
+            return None  # public attributes set after construction: the general path reads them
         model = params.get("model")
         messages = params.get("messages")
         retries = self.max_retries

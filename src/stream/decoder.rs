@@ -78,7 +78,7 @@ impl StreamDecoder {
                     }
                     self.progressed |= effect.progress;
                     self.finished |= effect.finished;
-                    out.push(Arc::new(chunk));
+                    out.push(chunk);
                 }
             }
         }

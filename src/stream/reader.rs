@@ -356,7 +356,10 @@ pub async fn run_stream(
         .map(|(at, _)| Box::pin(tokio::time::sleep_until(at.into())));
     while !stream.ended && failure.is_none() {
         if !stream.pending.is_empty() {
-            last_progress = Instant::now();
+            // Only the idle limit reads it: no clock read per batch without one.
+            if idle_limit.is_some() {
+                last_progress = Instant::now();
+            }
             delivered += stream.pending.len();
             let batch = std::mem::take(&mut stream.pending);
             if sink.send(StreamMsg::Batch(batch)).await.is_err() {

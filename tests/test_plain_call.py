@@ -44,6 +44,10 @@ def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer
         assert taken[0] == general[0]
         assert (taken[1].requested, taken[1].tags, taken[1].streamed) == (MODEL, (), False)
         assert taken[1].ledger is client.usage
+        # Every slot of the books alike (the start time aside), so the two cannot drift apart.
+        for slot in type(taken[1]).__slots__:
+            if slot != "started":
+                assert getattr(taken[1], slot) == getattr(general[1], slot), slot
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,25 @@ async def test_the_clients_read_timeout_applies_when_the_call_sets_none(caller: 
         await late_answer_error(caller, caller.client(server).with_options(timeout=fastrouter.Timeout(read=READ)))
 
 
+async def test_a_number_keeps_the_clients_read_timeout(caller: Any) -> None:
+    # A number is the call's attempt timeout; the client's read timeout still catches a stall.
+    with MockServer() as server:
+        client = caller.client(server, timeout=fastrouter.Timeout(read=READ))
+        server.script(MODEL, Reply(WORDS, stream=StreamScript(stall_after=2)))
+        await stalled_stream_error(caller, client, timeout=GENEROUS)
+        server.script(MODEL, Reply("late", delay=LATE))
+        await late_answer_error(caller, client.with_options(timeout=GENEROUS))
+        assert client.with_options(timeout=GENEROUS).timeout == fastrouter.Timeout(attempt=GENEROUS, read=READ)
+
+
+def test_with_options_reports_the_connect_timeout_its_pool_keeps() -> None:
+    with MockServer() as server:
+        client = fastrouter.Client(base_url=server.base_url, api_key="test", timeout=fastrouter.Timeout(connect=2.0))
+        with client:
+            timeout = client.with_options(timeout=httpx.Timeout(60.0, connect=5.0)).timeout
+            assert timeout == fastrouter.Timeout(attempt=None, connect=2.0, read=60.0)
+
+
 async def test_a_calls_read_timeout_holds_through_the_gate(caller: Any) -> None:
     with MockServer() as server:
         server.script(MODEL, Reply("late", delay=LATE))

@@ -7,6 +7,7 @@ by the extension's tokio runtime; the sync client blocks with the GIL released.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import warnings
@@ -192,13 +193,12 @@ def _header_pairs(headers: Mapping[str, str] | None) -> list[tuple[str, str]]:
     return pairs
 
 
-def _timeout_overrides(timeout: float | Timeout | TimeoutLike | None | _NotGiven) -> _TimeoutOverrides:
-    """Per-request ``timeout=`` (as in ``openai``, an ``httpx.Timeout`` included): replaces
-    the client's attempt, read, first-token, idle and total timeouts for this call (connect
-    stays per client: it belongs to the pooled connections)."""
+def _timeout_overrides(timeout: float | Timeout | TimeoutLike | None | _NotGiven, client: Timeout) -> _TimeoutOverrides:
+    """Per-request ``timeout=`` (as in ``openai``, an ``httpx.Timeout`` included) over the
+    client's timeouts (:meth:`Timeout.for_call`)."""
     if isinstance(timeout, _NotGiven):
         return None
-    return Timeout.coerce(timeout)
+    return client.for_call(timeout)
 
 
 _request_path_loaded = False
@@ -437,7 +437,9 @@ class _ClientBase:
         clone = copy.copy(self)
         clone._call_defaults, clone.max_retries = copy_options(self._call_defaults, self.max_retries, options)
         if "timeout" in options and not is_omitted(options["timeout"]):
-            clone.timeout = Timeout.coerce(options["timeout"])
+            # what its calls get, resolved against this client's (a number keeps its read)
+            clone.timeout = self.timeout.for_call(options["timeout"])
+            clone._call_defaults = dataclasses.replace(clone._call_defaults, timeout=clone.timeout)
         clone._add_resources()
         clone._plain = clone._plain_client()
         return clone
@@ -550,15 +552,13 @@ class _ClientBase:
             raise TypeError(f"stream must be a bool, got {stream!r}")
         if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
             raise TypeError(f"tags must be a list of str, got {tags!r}")
-        overrides = _timeout_overrides(timeout)
+        overrides = _timeout_overrides(timeout, self.timeout)
         route = self._resolve_route(model, catalog)
         params = dict(params)
         cap_arg = params.pop("max_cost_per_request", None)
         hedge_after: float | None = None
         chain: Sequence[str]
         if route is not None:
-            import dataclasses
-
             from .routing.plan import merge_params
 
             chain, requested = list(route.chain), requested_name(model)

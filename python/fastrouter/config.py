@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,18 @@ class Timeout:
         if not value > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
         return cls(attempt=float(value))
+
+    def for_call(self, value: float | Timeout | TimeoutLike | None) -> Timeout:
+        """A call's ``timeout=`` (or ``with_options(timeout=...)``) over this, the client's:
+        a :class:`Timeout` or an ``httpx.Timeout``-shaped object replaces every limit; a
+        number replaces ``attempt`` (and with it ``first_token``, ``idle``, ``total``) and
+        keeps this ``read``; ``None`` disables them all. ``connect`` always stays this one:
+        connections are pooled and shared by the client's calls."""
+        call = Timeout.coerce(value)
+        read = self.read if isinstance(value, (int, float)) else call.read
+        if call.connect == self.connect and call.read == read:
+            return call
+        return dataclasses.replace(call, connect=self.connect, read=read)
 
 
 _HTTPX_FIELDS = ("connect", "read", "write", "pool")

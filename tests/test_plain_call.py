@@ -35,14 +35,20 @@ async def test_a_plain_call_sends_what_the_general_path_sends(caller: ClientCall
     assert entries[0].prompt_tokens == entries[1].prompt_tokens > 0
 
 
-def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer) -> None:
+CHAIN = [MODEL, "anthropic/claude-3.5-haiku"]
+
+
+@pytest.mark.parametrize(
+    ("model", "requested"), [(MODEL, MODEL), (CHAIN, ",".join(CHAIN)), (tuple(CHAIN), ",".join(CHAIN))]
+)
+def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer, model: Any, requested: str) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
-        taken = client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})
+        taken = client._plain_chat(False, {"model": model, "messages": MESSAGES})
         assert taken is not None
-        model, options, _, _, books = client._begin(False, {"model": MODEL, "messages": MESSAGES})
+        model, options, _, _, books = client._begin(False, {"model": model, "messages": MESSAGES})
         general = client._prepare_chat(model, *options, {}, None, books)
         assert taken[0] == general[0]
-        assert (taken[1].requested, taken[1].tags, taken[1].streamed) == (MODEL, (), False)
+        assert (taken[1].requested, taken[1].tags, taken[1].streamed) == (requested, (), False)
         assert taken[1].ledger is client.usage
         # Every slot of the books alike (the start time aside), so the two cannot drift apart.
         for slot in type(taken[1]).__slots__:
@@ -54,7 +60,10 @@ def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer
     "params",
     [
         {"model": MODEL, "messages": MESSAGES, "temperature": 0.5},
-        {"model": [MODEL], "messages": MESSAGES},
+        {"model": [MODEL, ""], "messages": MESSAGES},
+        {"model": [MODEL, 3], "messages": MESSAGES},
+        {"model": [], "messages": MESSAGES},
+        {"model": {MODEL}, "messages": MESSAGES},
         {"model": "", "messages": MESSAGES},
         {"model": MODEL, "messages": tuple(MESSAGES)},
         {"model": MODEL, "messages": []},
@@ -66,6 +75,20 @@ def test_any_other_call_takes_the_general_path(server: MockServer, params: dict[
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
         assert client._plain_chat(False, params) is None
         assert client._plain_chat(True, {"model": MODEL, "messages": MESSAGES}) is None
+
+
+async def test_a_plain_chain_fails_over_as_the_general_path_does(caller: ClientCaller, server: MockServer) -> None:
+    client = caller.client(server, max_retries=0)
+    assert client._plain_chat(False, {"model": CHAIN, "messages": MESSAGES}) is not None
+    for extra in ({}, {"extra_body": {}}):  # the short way, then the general path
+        server.script(MODEL, Fail(503))
+        answer = await caller.create(client, model=CHAIN, messages=MESSAGES, **extra)
+        assert [a.model for a in answer.attempts] == CHAIN
+        assert answer.attempts[0].error_kind is not None and answer.attempts[1].error_kind is None
+    short, long = client.usage.entries
+    assert short.requested == long.requested == ",".join(CHAIN)
+    assert (short.model, short.status, short.cost) == (long.model, long.status, long.cost)
+    assert [r.body["model"] for r in server.chat_requests()] == CHAIN + CHAIN
 
 
 def test_the_general_path_still_says_what_is_wrong(server: MockServer) -> None:

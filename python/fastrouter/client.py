@@ -631,10 +631,11 @@ class _ClientBase:
         )
 
     def _plain_chat(self, stream: bool, params: dict[str, Any]) -> tuple[_NativeArgs, RequestBooks] | None:
-        """The usual call taken the short way (issue 11: S1, S3): only ``model`` (one id) and
-        ``messages`` (a list), not streamed, on a plain client (:meth:`_plain_client`). What
-        ``_begin`` and ``_prepare_chat`` would give for it; ``None`` for any other call (or
-        messages Python's encoder must write), which takes the general path."""
+        """The usual call taken the short way (issue 11: S1, S3): only ``model`` (one id, or a
+        chain of ids) and ``messages`` (a list), not streamed, on a plain client
+        (:meth:`_plain_client`). What ``_begin`` and ``_prepare_chat`` would give for it;
+        ``None`` for any other call (or messages Python's encoder must write), which takes
+        the general path."""
         if not self._plain or stream is not False or len(params) != 2:
             return None
         if self.routing is not None or self.max_cost_per_request is not None:
@@ -642,7 +643,17 @@ class _ClientBase:
         model = params.get("model")
         messages = params.get("messages")
         retries = self.max_retries
-        if type(model) is not str or not model or type(messages) is not list or not messages:
+        if type(messages) is not list or not messages:
+            return None
+        if type(model) is str and model:
+            chain: Sequence[str] = [model]
+            requested = model
+        elif type(model) is list or type(model) is tuple:
+            try:
+                chain, requested = _model_chain(model)
+            except (TypeError, ValueError):
+                return None  # the general path says what is wrong
+        else:
             return None
         if type(retries) is not int or retries < 0:
             return None  # the general path says what is wrong
@@ -657,12 +668,12 @@ class _ClientBase:
             accounts.budgets,
             self._catalog_if_loaded,
             self._reconcile,
-            model,
+            requested,
             (),
             False,
             self._backends,
         )
-        return (body, [model], [], retries, None, None, None), books
+        return (body, chain, [], retries, None, None, None), books
 
     def _begin(
         self, stream: bool, params: dict[str, Any]

@@ -19,7 +19,7 @@ from typing import Any
 import fastrouter
 import pytest
 from fastrouter import _bridge, _fastrouter
-from fastrouter.testing import Fail, MockServer, Reply
+from fastrouter.testing import Fail, MockServer, Reply, StreamScript
 
 MODEL = "openai/gpt-4o-mini"
 OTHER_MODEL = "anthropic/claude-3-haiku"
@@ -435,3 +435,35 @@ def test_an_interrupt_in_a_done_callback_survives_a_loop_that_refuses_the_rest(
     finally:
         loop.close()
     assert [type(report.exc_value) for report in unraisable] == [RuntimeError]
+
+
+async def test_a_streams_batches_reach_the_loop_as_they_come_when_reported_on_idle(server: MockServer) -> None:
+    # A stream's next batch wakes the loop when the I/O thread runs out of work: chunks
+    # sent 50 ms apart still arrive one by one, about 50 ms apart, and a request
+    # answered meanwhile (reported at once) is not held back by them.
+    words = " ".join(f"w{i}" for i in range(6))
+    server.script("a/slow", Reply(words, stream=StreamScript(chunk_delay=0.05)))
+    server.script("a/slow", Reply(words, stream=StreamScript(chunk_delay=0.05)))
+    messages = [{"role": "user", "content": "hi"}]
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k") as client:
+        loop = asyncio.get_running_loop()
+
+        async def arrivals() -> list[float]:
+            times = []
+            stream = await client.chat.completions.create(model="a/slow", messages=messages, stream=True)
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        times.append(loop.time())
+            return times
+
+        first, second, answer = await asyncio.gather(
+            arrivals(),
+            arrivals(),
+            client.chat.completions.create(model="openai/gpt-4o-mini", messages=messages),
+        )
+    assert answer.choices[0].message.content
+    for times in (first, second):
+        assert len(times) == 6
+        gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+        assert all(0.02 < gap < 0.2 for gap in gaps), gaps

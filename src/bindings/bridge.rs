@@ -8,10 +8,17 @@
 //! awaiting tasks right there. There is no extra thread hop per request (which a
 //! generic `future_into_py` pays), and no extra loop iteration (which `asyncio.Future`
 //! pays).
+//!
+//! A stream's next batch is reported when the I/O thread runs out of work, not the moment
+//! it is ready (see [`Report::WhenIdle`]): on a busy thread every stream's waiting batch
+//! then reaches the loop in one wake-up, instead of the loop preempting the I/O thread
+//! once per batch.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -25,8 +32,9 @@ pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
 struct Inner {
     finished: Mutex<Vec<(Py<NativeFuture>, Convert)>>,
-    /// A wake-up is in flight; cleared by `drain` before it takes the results.
-    notified: AtomicBool,
+    /// `IDLE`, `DEFERRED` (a wake-up waits for the I/O thread to run out of work) or
+    /// `NOTIFIED` (a wake-up is in flight); back to `IDLE` when `drain` takes the results.
+    state: AtomicU8,
     wake: Wake,
     /// Finished futures whose waiters a drain has still to resume (taken one at a time,
     /// so what an interrupted drain leaves is resumed by a later `resume_pending`).
@@ -39,32 +47,118 @@ pub struct CompletionQueue {
     inner: Arc<Inner>,
 }
 
+const IDLE: u8 = 0;
+const DEFERRED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// When a finished task's result wakes the event loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// At once: a request's answer (its latency is what the caller waits for).
+    Now,
+    /// When the I/O thread has nothing else to run (or [`MAX_DEFERRAL`] later at the
+    /// latest): a stream's next batch, so the batches of every busy stream reach the loop
+    /// in one wake-up. Elsewhere than on an I/O thread, at once.
+    WhenIdle,
+}
+
+/// How long a busy I/O thread may hold a loop's wake-up back.
+const MAX_DEFERRAL: Duration = Duration::from_millis(1);
+
 /// Where a task reports: the queue plus the future that waits on it.
 pub struct Completer {
     inner: Arc<Inner>,
     future: Py<NativeFuture>,
+    report: Report,
 }
 
 impl Completer {
     pub fn complete(self, convert: Convert) {
-        let inner = &self.inner;
+        let inner = self.inner;
         inner
             .finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((self.future, convert));
-        if !inner.notified.swap(true, Ordering::AcqRel) {
+        match self.report {
+            Report::Now => {
+                if inner.state.swap(NOTIFIED, Ordering::AcqRel) != NOTIFIED {
+                    inner.wake.notify();
+                }
+            }
+            Report::WhenIdle => defer(inner),
+        }
+    }
+}
+
+thread_local! {
+    /// On an I/O thread (set when it first parks): the queues whose wake-up waits for it
+    /// to run out of work, and since when the oldest has waited.
+    static DEFERRED_WAKES: RefCell<Option<(Vec<Arc<Inner>>, Option<Instant>)>> =
+        const { RefCell::new(None) };
+}
+
+fn defer(inner: Arc<Inner>) {
+    let transitioned = inner
+        .state
+        .compare_exchange(IDLE, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    let overdue = DEFERRED_WAKES.with(|deferred| match deferred.borrow_mut().as_mut() {
+        Some((queues, since)) => {
+            if transitioned {
+                queues.push(inner.clone());
+            } else if queues.is_empty() {
+                return Some(false); // nothing of this thread's waits
+            }
+            let since = *since.get_or_insert_with(Instant::now);
+            Some(since.elapsed() >= MAX_DEFERRAL)
+        }
+        None => None,
+    });
+    match overdue {
+        Some(false) => {}
+        Some(true) => wake_deferred(),
+        // Not an I/O thread (nothing would flush it): wake the loop now.
+        None => {
+            if inner
+                .state
+                .compare_exchange(DEFERRED, NOTIFIED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                inner.wake.notify();
+            }
+        }
+    }
+}
+
+/// The runtime's `on_thread_park` hook: the I/O thread ran out of work, so wake every
+/// loop a stream's batch waits on (and from now on let this thread defer wake-ups).
+pub fn wake_deferred() {
+    let queues = DEFERRED_WAKES.with(|deferred| {
+        let mut deferred = deferred.borrow_mut();
+        let (queues, since) = deferred.get_or_insert_with(|| (Vec::new(), None));
+        *since = None;
+        std::mem::take(queues)
+    });
+    for inner in queues {
+        // A drain (or an answer reported at once) since then already took care of it.
+        if inner
+            .state
+            .compare_exchange(DEFERRED, NOTIFIED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             inner.wake.notify();
         }
     }
 }
 
 impl CompletionQueue {
-    /// Where the task behind `future` reports.
-    pub fn completer(&self, future: Py<NativeFuture>) -> Completer {
+    /// Where the task behind `future` reports, and when that wakes the loop.
+    pub fn completer(&self, future: Py<NativeFuture>, report: Report) -> Completer {
         Completer {
             inner: self.inner.clone(),
             future,
+            report,
         }
     }
 }
@@ -82,7 +176,7 @@ impl CompletionQueue {
         Ok(Self {
             inner: Arc::new(Inner {
                 finished: Mutex::new(Vec::new()),
-                notified: AtomicBool::new(false),
+                state: AtomicU8::new(IDLE),
                 wake,
                 wakeups: Mutex::new(VecDeque::new()),
             }),
@@ -103,7 +197,7 @@ impl CompletionQueue {
         let py = slf.py();
         let inner = &slf.get().inner;
         inner.wake.clear();
-        inner.notified.store(false, Ordering::Release);
+        inner.state.store(IDLE, Ordering::Release);
         let finished =
             std::mem::take(&mut *inner.finished.lock().unwrap_or_else(|p| p.into_inner()));
         // Every future is finished before any task resumes: a task resumed first could

@@ -12,6 +12,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 
 use super::bridge::CompletionQueue;
+use super::bridge::Report;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
 use super::records::{
@@ -360,7 +361,7 @@ impl NativeClient {
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
         let task = chat_task(Box::new(self.prepare(call)?));
-        spawn_awaitable(py, queue, event_loop, task, |py, result| {
+        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
             Ok(Py::new(py, chat_result(py, result)?)?.into_any())
         })
     }
@@ -383,7 +384,7 @@ impl NativeClient {
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
         let task = stream_task(self.prepare(call)?);
-        spawn_awaitable(py, queue, event_loop, task, |py, result| {
+        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
             Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
         })
     }
@@ -406,7 +407,7 @@ impl NativeClient {
         headers: Vec<(String, String)>,
     ) -> PyResult<Py<NativeFuture>> {
         let task = self.get_task(path, headers)?;
-        spawn_awaitable(py, queue, event_loop, task, |py, result| {
+        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
             Ok(fetched(result)?.into_pyobject(py)?.into_any().unbind())
         })
     }

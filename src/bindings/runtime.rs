@@ -11,7 +11,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
 
-use super::bridge::{Completer, CompletionQueue};
+use super::bridge::{Completer, CompletionQueue, Report};
 use super::errors::error_to_py;
 use super::future::NativeFuture;
 use crate::error::{Error, ErrorKind};
@@ -58,6 +58,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
                     .worker_threads(1)
                     .enable_all()
                     .thread_name("fastrouter-io")
+                    .on_thread_park(super::bridge::wake_deferred)
                     .build()
                     .unwrap_or_else(|err| {
                         panic!("fastrouter: cannot start the tokio runtime: {err}")
@@ -115,6 +116,7 @@ where
 pub fn spawn_awaitable<T, F, C>(
     py: Python<'_>,
     queue: &CompletionQueue,
+    report: Report,
     event_loop: Py<PyAny>,
     future: F,
     convert: C,
@@ -125,7 +127,7 @@ where
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
-    let completer = queue.completer(awaitable.clone_ref(py));
+    let completer = queue.completer(awaitable.clone_ref(py), report);
     let abort = spawn_completing(completer, future, convert);
     awaitable.borrow_mut(py).set_abort(abort);
     Ok(awaitable)
@@ -194,6 +196,7 @@ pub mod debug {
         spawn_awaitable(
             py,
             queue,
+            Report::Now,
             event_loop,
             async { panic!("deliberate panic from fastrouter's debug hook") },
             |py, ()| Ok(py.None()),

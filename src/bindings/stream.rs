@@ -9,6 +9,7 @@ use pyo3::types::PyList;
 use tokio::task::AbortHandle;
 
 use super::bridge::CompletionQueue;
+use super::bridge::Report;
 use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
@@ -361,7 +362,14 @@ impl NativeStream {
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
     ) -> PyResult<Py<NativeFuture>> {
-        spawn_awaitable(py, queue, event_loop, self.batch_future(), batch_to_py)
+        spawn_awaitable(
+            py,
+            queue,
+            Report::WhenIdle,
+            event_loop,
+            self.batch_future(),
+            batch_to_py,
+        )
     }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;

@@ -91,11 +91,13 @@ impl Completer {
     }
 }
 
+/// The queues whose wake-up waits for an I/O thread to run out of work, and since when
+/// the oldest has waited.
+type DeferredWakes = (Vec<Arc<Inner>>, Option<Instant>);
+
 thread_local! {
-    /// On an I/O thread (set when it first parks): the queues whose wake-up waits for it
-    /// to run out of work, and since when the oldest has waited.
-    static DEFERRED_WAKES: RefCell<Option<(Vec<Arc<Inner>>, Option<Instant>)>> =
-        const { RefCell::new(None) };
+    /// Set on an I/O thread when it first parks (no other thread ever flushes it).
+    static DEFERRED_WAKES: RefCell<Option<DeferredWakes>> = const { RefCell::new(None) };
 }
 
 fn defer(inner: Arc<Inner>) {

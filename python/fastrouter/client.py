@@ -435,11 +435,12 @@ class _ClientBase:
         import copy
 
         clone = copy.copy(self)
-        clone._call_defaults, clone.max_retries = copy_options(self._call_defaults, self.max_retries, options)
-        if "timeout" in options and not is_omitted(options["timeout"]):
-            # what its calls get, resolved against this client's (a number keeps its read)
-            clone.timeout = self.timeout.for_call(options["timeout"])
-            clone._call_defaults = dataclasses.replace(clone._call_defaults, timeout=clone.timeout)
+        clone._call_defaults, clone.max_retries = copy_options(
+            self._call_defaults, self.max_retries, self.timeout, options
+        )
+        resolved = clone._call_defaults.timeout
+        if isinstance(resolved, Timeout):  # with_options(timeout=...): what its calls get
+            clone.timeout = resolved
         clone._add_resources()
         clone._plain = clone._plain_client()
         return clone

@@ -41,7 +41,8 @@ class Timeout:
       ``timeout=`` cannot change it (connections are pooled and shared by requests).
     - ``read``: the longest wait for the server's next bytes (the response headers,
       then each read of the body); only time spent waiting counts, so a caller slower
-      than a stream never trips it. A per-request ``timeout=`` replaces the client's.
+      than a stream never trips it. A per-request ``Timeout`` (or ``httpx.Timeout``)
+      replaces the client's; a per-request number keeps it (see :meth:`for_call`).
     - ``first_token``: for streams, from the request to the first content (keep-alive
       comments do not count); default: ``attempt``.
     - ``idle``: for streams, the longest wait for progress after the first token

@@ -56,9 +56,10 @@ const NOTIFIED: u8 = 2;
 pub enum Report {
     /// At once: a request's answer (its latency is what the caller waits for).
     Now,
-    /// When the I/O thread has nothing else to run (or [`MAX_DEFERRAL`] later at the
-    /// latest): a stream's next batch, so the batches of every busy stream reach the loop
-    /// in one wake-up. Elsewhere than on an I/O thread, at once.
+    /// Once the I/O thread has run the tasks ready now (when it parks, or after one more
+    /// pass of its scheduler; [`MAX_DEFERRAL`] at the latest): a stream's next batch, so
+    /// the batches of every busy stream reach the loop in one wake-up. Elsewhere than on
+    /// an I/O thread, at once.
     WhenIdle,
 }
 
@@ -106,21 +107,29 @@ fn defer(inner: Arc<Inner>) {
         .compare_exchange(IDLE, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
     let overdue = DEFERRED_WAKES.with(|deferred| match deferred.borrow_mut().as_mut() {
-        Some((queues, since)) => {
+        Some((queues, since)) if transitioned || !queues.is_empty() => {
             if transitioned {
                 queues.push(inner.clone());
-            } else if queues.is_empty() {
-                return Some(false); // nothing of this thread's waits
             }
-            let since = *since.get_or_insert_with(Instant::now);
+            let since = since.get_or_insert_with(|| {
+                // A busy I/O thread may not park for long (tokio skips the hook when it
+                // only yields): this task, run once the tasks ready now have run, ends
+                // the wait then.
+                super::runtime::spawn_detached(async {
+                    tokio::task::yield_now().await;
+                    wake_deferred();
+                });
+                Instant::now()
+            });
             Some(since.elapsed() >= MAX_DEFERRAL)
         }
-        None => None,
+        _ => None,
     });
     match overdue {
         Some(false) => {}
         Some(true) => wake_deferred(),
-        // Not an I/O thread (nothing would flush it): wake the loop now.
+        // Not an I/O thread (nothing would flush it), or a queue this thread never
+        // deferred (its state inherited across fork): wake the loop now, if still due.
         None => {
             if inner
                 .state

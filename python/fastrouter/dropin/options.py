@@ -112,6 +112,7 @@ _NEEDS_NEW_POOL = ("api_key", "base_url")
 def copy_options(
     defaults: CallDefaults,
     current_max_retries: int,
+    current_timeout: Timeout,
     options: Mapping[str, Any],
 ) -> tuple[CallDefaults, int]:
     """The call defaults and ``max_retries`` of ``client.with_options(**options)``.
@@ -142,7 +143,7 @@ def copy_options(
         raise TypeError("with_options(organization=/project=) is not supported: pass default_headers= instead")
     changes: dict[str, Any] = {}
     if "timeout" in options:
-        changes["timeout"] = Timeout.coerce(options["timeout"])
+        changes["timeout"] = current_timeout.for_call(options["timeout"])  # a number keeps read
     if "set_default_headers" in options:
         changes["headers"] = dict(options["set_default_headers"])
     elif "default_headers" in options:

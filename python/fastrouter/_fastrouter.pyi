@@ -369,6 +369,9 @@ def _debug_spawn_panic(queue: CompletionQueue, event_loop: asyncio.AbstractEvent
 def _debug_block_on_panic() -> None:
     """Debug hook for tests: a blocking call whose task panics."""
 
+def _debug_keep_busy(millis: int) -> None:
+    """Debug hook for tests: keep the I/O thread busy (never parking) for ``millis`` ms."""
+
 @final
 class NativeMockServer:
     """The embedded OpenRouter mock server, serving on a tokio runtime thread."""

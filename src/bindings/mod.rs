@@ -28,6 +28,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;
     m.add_function(wrap_pyfunction!(json::encode_json, m)?)?;
     add_classes!(
         m,

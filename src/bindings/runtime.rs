@@ -203,6 +203,18 @@ pub mod debug {
         )
     }
 
+    /// Keep the I/O thread busy for `millis` ms with a task that only yields (so it
+    /// never runs out of work and never parks, yet every other task still runs).
+    #[pyfunction]
+    pub fn _debug_keep_busy(millis: u64) {
+        spawn_detached(async move {
+            let until = std::time::Instant::now() + Duration::from_millis(millis);
+            while std::time::Instant::now() < until {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+
     /// Blocking call whose task panics.
     #[pyfunction]
     pub fn _debug_block_on_panic(py: Python<'_>) -> PyResult<()> {

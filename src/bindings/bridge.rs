@@ -107,7 +107,7 @@ fn defer(inner: Arc<Inner>) {
         .compare_exchange(IDLE, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
     let overdue = DEFERRED_WAKES.with(|deferred| match deferred.borrow_mut().as_mut() {
-        Some((queues, since)) if transitioned || !queues.is_empty() => {
+        Some((queues, since)) if transitioned || queues.iter().any(|q| Arc::ptr_eq(q, &inner)) => {
             if transitioned {
                 queues.push(inner.clone());
             }
@@ -128,8 +128,8 @@ fn defer(inner: Arc<Inner>) {
     match overdue {
         Some(false) => {}
         Some(true) => wake_deferred(),
-        // Not an I/O thread (nothing would flush it), or a queue this thread never
-        // deferred (its state inherited across fork): wake the loop now, if still due.
+        // Not an I/O thread (nothing would flush it), or a queue whose wait this thread
+        // does not hold (its state inherited across fork): wake the loop now, if still due.
         None => {
             if inner
                 .state

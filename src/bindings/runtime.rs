@@ -208,7 +208,10 @@ pub mod debug {
     #[pyfunction]
     pub fn _debug_keep_busy(millis: u64) {
         spawn_detached(async move {
-            let until = std::time::Instant::now() + Duration::from_millis(millis);
+            let now = std::time::Instant::now();
+            let until = now
+                .checked_add(Duration::from_millis(millis))
+                .unwrap_or(now);
             while std::time::Instant::now() < until {
                 tokio::task::yield_now().await;
             }

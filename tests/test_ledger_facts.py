@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import fastrouter
@@ -52,7 +51,7 @@ USUAL = {
         id=None,
         provider=None,
     ),
-    "escaped id, big counts": _body({"prompt_tokens": 2**40, "completion_tokens": 0}, id="gen-\u00e9\\\"x"),
+    "escaped id, big counts": _body({"prompt_tokens": 2**40, "completion_tokens": 0}, id='gen-\u00e9\\"x'),
     "no usage details": _body({"prompt_tokens": None}),
 }
 

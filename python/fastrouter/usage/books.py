@@ -21,8 +21,8 @@ from .ledger import UsageEntry
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ..catalog import Catalog
     from .._fastrouter import NativeChat
+    from ..catalog import Catalog
     from ..routing.backends import Backend
     from ..types import ChatCompletion
     from .budget import BudgetBook, Reservation

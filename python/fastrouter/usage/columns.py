@@ -305,6 +305,7 @@ class EntryColumns:
         id_field = self._id_field
         staged = self._staged
         buffer, ids, pack = self._buffer, self._ids, self._pack
+        refs, code_at = self._table.refs, self._code_at
         packed = 0
         try:
             for seq, (values, cost_units) in enumerate(staged, self._packed):
@@ -314,8 +315,12 @@ class EntryColumns:
                     ids.append(values[id_field])
                 else:
                     pos = seq % capacity
-                    self._forget(seq - capacity, pos)
                     start = pos * size
+                    code = code_at(buffer, start + size - 4)[0]
+                    if code != _ODD_CODE and refs[code] > 1 and not self._odd and not self._unpriced:
+                        refs[code] -= 1  # _forget's usual case, inline
+                    else:
+                        self._forget(seq - capacity, pos)
                     buffer[start : start + size] = record
                     ids[pos] = values[id_field]
                 packed += 1

@@ -123,6 +123,18 @@ pub struct EntryFacts {
     pub byok: bool,
 }
 
+/// A JSON string's value (`text` as the parser left it: quoted, escapes intact).
+fn json_string(text: &str) -> Option<String> {
+    match text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        // The usual id (`gen-...`): no escape to decode, the parser has checked the rest.
+        Some(plain) if !plain.contains('\\') => Some(plain.to_owned()),
+        _ => serde_json::from_str(text).ok(),
+    }
+}
+
 fn is_null(raw: Option<&RawValue>) -> bool {
     raw.is_none_or(|raw| raw.get() == "null")
 }
@@ -131,9 +143,7 @@ fn is_null(raw: Option<&RawValue>) -> bool {
 fn entry_facts(id: Option<&RawValue>, usage: Option<&UsageEnvelope<'_>>) -> Option<EntryFacts> {
     let id = match id {
         _ if is_null(id) => None,
-        Some(raw) if raw.get().starts_with('"') => {
-            Some(serde_json::from_str::<String>(raw.get()).ok()?)
-        }
+        Some(raw) if raw.get().starts_with('"') => Some(json_string(raw.get())?),
         _ => return None,
     };
     let mut facts = EntryFacts {
@@ -578,6 +588,8 @@ mod tests {
         assert_eq!(summary.model.as_deref(), Some("openai/gpt-4o-mini"));
         assert_eq!(summary.prompt_tokens, Some(3));
         assert_eq!(summary.completion_tokens, Some(1));
+        let facts = summary.entry.unwrap();
+        assert_eq!(facts.id.as_deref(), Some("gen-1"));
     }
 
     #[test]

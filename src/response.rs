@@ -626,6 +626,15 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_envelope_key_is_refused_like_the_others() {
+        // serde refuses a key the envelope reads twice (as it always did for `model`).
+        for body in [r#"{"model":"a","model":"b"}"#, r#"{"id":"a","id":"b"}"#] {
+            let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}");
+        }
+    }
+
+    #[test]
     fn leading_whitespace_keepalive_is_accepted() {
         let body = format!("\n         \n\n         \n{OK}");
         assert!(check_chat_body(&HeaderMap::new(), body.as_bytes()).is_ok());

@@ -16,6 +16,7 @@ pub mod failover;
 pub mod h1_pool;
 pub mod health;
 pub mod hedge;
+pub mod ledger;
 pub mod mock;
 pub mod network;
 pub mod plain_http;

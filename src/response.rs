@@ -24,6 +24,10 @@ const SNIPPET_CHARS: usize = 200;
 struct ChatEnvelope<'a> {
     #[serde(borrow, default)]
     error: Option<ErrorObject<'a>>,
+    /// Read as raw text: any JSON value is accepted here, only a string or null is a
+    /// ledger fact (see [`EntryFacts`]).
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
     #[serde(default)]
     choices: Vec<ChoiceEnvelope<'a>>,
     #[serde(default)]
@@ -48,6 +52,24 @@ struct UsageEnvelope<'a> {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(borrow, default)]
+    prompt_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    completion_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    is_byok: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct CachedTokens {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ReasoningTokens {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +106,79 @@ pub struct ChatSummary {
     pub cost: Option<String>,
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// The rest of what the ledger records of the answer, when every one of these fields
+    /// has its usual type (or is absent); `None` when one does not (the facade then reads
+    /// the body itself, as it does for any answer off the usual path).
+    pub entry: Option<EntryFacts>,
+}
+
+/// What the ledger records of an answer besides [`ChatSummary`]'s fields: `id`,
+/// `usage.prompt_tokens_details.cached_tokens`, `usage.completion_tokens_details.reasoning_tokens`
+/// and `usage.is_byok`, absent or null read as none, 0 and false.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryFacts {
+    pub id: Option<String>,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub byok: bool,
+}
+
+/// A JSON string's value (`text` as the parser left it: quoted, escapes intact).
+fn json_string(text: &str) -> Option<String> {
+    match text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        // The usual id (`gen-...`): no escape to decode, the parser has checked the rest.
+        Some(plain) if !plain.contains('\\') => Some(plain.to_owned()),
+        _ => serde_json::from_str(text).ok(),
+    }
+}
+
+fn is_null(raw: Option<&RawValue>) -> bool {
+    raw.is_none_or(|raw| raw.get() == "null")
+}
+
+/// The ledger's facts of a body whose envelope parsed; `None` for a field of another type.
+fn entry_facts(id: Option<&RawValue>, usage: Option<&UsageEnvelope<'_>>) -> Option<EntryFacts> {
+    let id = match id {
+        _ if is_null(id) => None,
+        Some(raw) if raw.get().starts_with('"') => Some(json_string(raw.get())?),
+        _ => return None,
+    };
+    let mut facts = EntryFacts {
+        id,
+        ..EntryFacts::default()
+    };
+    let Some(usage) = usage else {
+        return Some(facts);
+    };
+    // A details value must be an object (serde would also read an array into the struct).
+    let object = |raw: &RawValue| raw.get().starts_with('{');
+    if let Some(raw) = usage
+        .prompt_tokens_details
+        .filter(|raw| raw.get() != "null")
+    {
+        let details: CachedTokens = serde_json::from_str(raw.get())
+            .ok()
+            .filter(|_| object(raw))?;
+        facts.cached_tokens = details.cached_tokens.unwrap_or(0);
+    }
+    if let Some(raw) = usage
+        .completion_tokens_details
+        .filter(|raw| raw.get() != "null")
+    {
+        let details: ReasoningTokens = serde_json::from_str(raw.get())
+            .ok()
+            .filter(|_| object(raw))?;
+        facts.reasoning_tokens = details.reasoning_tokens.unwrap_or(0);
+    }
+    facts.byok = match usage.is_byok.map(RawValue::get) {
+        None | Some("null" | "false") => false,
+        Some("true") => true,
+        Some(_) => return None,
+    };
+    Some(facts)
 }
 
 /// The body with invalid UTF-8 sequences replaced by U+FFFD (the one policy for every
@@ -130,6 +225,7 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
         return Err(error_from_object(None, headers, object));
     }
     let usage = envelope.usage;
+    let entry = entry_facts(envelope.id, usage.as_ref());
     Ok(ChatSummary {
         model: envelope.model,
         provider: envelope.provider,
@@ -140,6 +236,7 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
             .filter(|text| text != "null"),
         prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens),
         completion_tokens: usage.as_ref().and_then(|u| u.completion_tokens),
+        entry,
     })
 }
 
@@ -491,6 +588,50 @@ mod tests {
         assert_eq!(summary.model.as_deref(), Some("openai/gpt-4o-mini"));
         assert_eq!(summary.prompt_tokens, Some(3));
         assert_eq!(summary.completion_tokens, Some(1));
+        let facts = summary.entry.unwrap();
+        assert_eq!(facts.id.as_deref(), Some("gen-1"));
+    }
+
+    #[test]
+    fn success_summary_has_the_ledger_facts() {
+        let body = r#"{"id":"gen-\u0041","usage":{"prompt_tokens_details":{"cached_tokens":7},"completion_tokens_details":{"reasoning_tokens":2,"x":[1]},"is_byok":true}}"#;
+        let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+        let facts = summary.entry.unwrap();
+        assert_eq!(facts.id.as_deref(), Some("gen-A"));
+        assert_eq!(
+            (facts.cached_tokens, facts.reasoning_tokens, facts.byok),
+            (7, 2, true)
+        );
+        let bare = check_chat_body(&HeaderMap::new(), b"{\"id\":null,\"usage\":null}").unwrap();
+        assert_eq!(bare.entry, Some(EntryFacts::default()));
+        let nulls = r#"{"usage":{"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":null},"is_byok":null}}"#;
+        let summary = check_chat_body(&HeaderMap::new(), nulls.as_bytes()).unwrap();
+        assert_eq!(summary.entry, Some(EntryFacts::default()));
+    }
+
+    #[test]
+    fn unusual_ledger_facts_are_left_to_the_facade() {
+        for body in [
+            r#"{"id":7}"#,
+            r#"{"id":{"a":1}}"#,
+            r#"{"usage":{"prompt_tokens_details":[3]}}"#,
+            r#"{"usage":{"prompt_tokens_details":{"cached_tokens":1.5}}}"#,
+            r#"{"usage":{"completion_tokens_details":{"reasoning_tokens":"2"}}}"#,
+            r#"{"usage":{"completion_tokens_details":3}}"#,
+            r#"{"usage":{"is_byok":1}}"#,
+        ] {
+            let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+            assert_eq!(summary.entry, None, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_envelope_key_is_refused_like_the_others() {
+        // serde refuses a key the envelope reads twice (as it always did for `model`).
+        for body in [r#"{"model":"a","model":"b"}"#, r#"{"id":"a","id":"b"}"#] {
+            let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}");
+        }
     }
 
     #[test]

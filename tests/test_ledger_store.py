@@ -143,3 +143,43 @@ def test_fields_added_later_are_stored_too() -> None:
     first, second = store
     assert isinstance(first, _LaterEntry) and first == later
     assert (second.note, second.rank, second.extra) == (None, 2, Decimal("0.25"))
+
+
+def test_a_wrapping_ring_forgets_exactly_what_leaves_it() -> None:
+    """Usual answers (packed the short way, with their cost in fixed point) among odd ones
+    (side-table values, unhashable labels, entries waiting for their cost), the ring wrapping
+    many times: reads give the last entries as recorded, and nothing that left stays in the
+    side table, the unpriced index or the label table."""
+    from fastrouter.usage.columns import fixed_from_text
+
+    capacity = 7
+    store = EntryColumns(capacity, UsageEntry)
+    recorded = []
+    for i in range(2_000):
+        if i % 13 == 5:
+            entry = _entry(i, prompt_tokens=-i, reliability_cost=Decimal("1E-30"))  # side table
+        elif i % 17 == 3:
+            entry = _entry(i, tags=[str(i)])  # type: ignore[arg-type]  # unhashable labels
+        elif i % 11 == 7:
+            entry = _entry(i, cost=None, cost_source=None)  # waits for its cost
+        else:
+            entry = _entry(i, model=f"m/{i % 3}")
+        recorded.append(entry)
+        values = tuple(getattr(entry, f.name) for f in fields(UsageEntry))
+        if entry.cost is not None and entry.reliability_cost == 0:
+            store.append_values(values, fixed_from_text(str(entry.cost)))
+        else:
+            store.append(entry)
+        if i % 251 == 0:  # reads in between: staged and packed entries alike
+            assert list(store) == recorded[-capacity:]
+    assert list(store) == recorded[-capacity:]
+    # An entry's slot (and what it holds) is released when the next one packed there
+    # overwrites it: the packed slots hold the last `capacity` packed entries.
+    packed = range(max(0, store._packed - capacity), store._packed)
+    assert set(store._odd) <= set(packed)
+    assert set(store._unpriced.values()) <= set(range(packed.start, store.next))
+    unhashable = sum(1 for seq in store._odd if -1 in store._odd[seq])
+    assert sum(store._table.refs) == len(packed) - unhashable
+    for entry in recorded[-capacity:]:
+        if entry.cost is None:
+            assert store.unpriced(entry.generation_id or "") is not None

@@ -117,6 +117,15 @@ class NativeChat:
     @property
     def raw_headers(self) -> NativeHeaders:
         """The answering response's headers, rendered only when read."""
+    @property
+    def entry_facts(
+        self,
+    ) -> tuple[str | None, str | None, str | None, int, int, int, int, bool, str, int | None] | None:
+        """What the ledger records of the answer, as the core read it from the body: ``(id,
+        model, provider, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens,
+        is_byok, cost, cost_units)``, the cost as decimal text (``answer_cost``) and in the
+        ledger's fixed point (``None`` when it does not fit). ``None`` when the answer has no
+        cost or a field of the body has an unusual type (the facade reads the body then)."""
 
 @final
 class NativeHeaders:

@@ -848,7 +848,8 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         if plain is not None:  # only a model id and messages, on a plain client
             plain_args, plain_books = plain
             with plain_books:
-                return plain_books.answered(_completion(await awaiting(client._inner.chat, *plain_args)))
+                native = await awaiting(client._inner.chat, *plain_args)
+                return plain_books.answered_chat(_completion(native), native)
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]
@@ -986,7 +987,8 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         if plain is not None:  # only a model id and messages, on a plain client
             plain_args, plain_books = plain
             with plain_books:
-                return plain_books.answered(_completion(client._inner.chat_blocking(*plain_args)))
+                native = client._inner.chat_blocking(*plain_args)
+                return plain_books.answered_chat(_completion(native), native)
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]

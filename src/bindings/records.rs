@@ -6,12 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::header::HeaderMap;
 
 use crate::events::ChainEvent;
 use crate::failover::{answer_cost, Attempt, ChatSuccess};
 use crate::health::HealthReport;
+use crate::ledger::cost_units;
+use crate::response::ChatSummary;
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -71,6 +73,43 @@ pub struct NativeChat {
     answer_cost: Option<String>,
     /// The answering response's headers, kept as received and rendered only when read.
     headers: Py<NativeHeaders>,
+    /// What the ledger records of the answer, read from the body by the core.
+    entry: Option<EntryValues>,
+}
+
+/// An answer's ledger facts as the core parsed them (see [`NativeChat::entry_facts`]).
+struct EntryValues {
+    id: Option<String>,
+    model: Option<String>,
+    provider: Option<String>,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cached_tokens: u64,
+    reasoning_tokens: u64,
+    byok: bool,
+    cost: String,
+    cost_units: Option<u64>,
+}
+
+impl EntryValues {
+    /// The facts of an answer that cost `cost`; `None` without a cost, or when a field of
+    /// the body has an unusual type.
+    fn new(summary: ChatSummary, cost: Option<&str>) -> Option<Self> {
+        let facts = summary.entry?;
+        let cost = cost?;
+        Some(Self {
+            id: facts.id,
+            model: summary.model,
+            provider: summary.provider,
+            prompt_tokens: summary.prompt_tokens.unwrap_or(0),
+            completion_tokens: summary.completion_tokens.unwrap_or(0),
+            cached_tokens: facts.cached_tokens,
+            reasoning_tokens: facts.reasoning_tokens,
+            byok: facts.byok,
+            cost_units: cost_units(cost),
+            cost: cost.to_owned(),
+        })
+    }
 }
 
 /// A response's headers as received, rendered as `name: value` lines only when read. A
@@ -93,14 +132,16 @@ impl NativeChat {
     pub fn new(py: Python<'_>, success: ChatSuccess) -> PyResult<Self> {
         let ChatSuccess {
             body,
+            summary,
             attempts,
             headers,
-            ..
         } = success;
+        let cost = answer_cost(&attempts);
         Ok(Self {
             body,
+            entry: EntryValues::new(summary, cost),
+            answer_cost: cost.map(str::to_owned),
             attempts: attempt_list(py, &attempts)?.unbind(),
-            answer_cost: answer_cost(&attempts).map(str::to_owned),
             headers: Py::new(py, NativeHeaders { headers })?,
         })
     }
@@ -141,6 +182,31 @@ impl NativeChat {
     #[getter]
     fn raw_headers(&self, py: Python<'_>) -> Py<NativeHeaders> {
         self.headers.clone_ref(py)
+    }
+
+    /// What the ledger records of the answer, as the core read it from the body: `(id,
+    /// model, provider, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens,
+    /// is_byok, cost, cost_units)`, the cost as decimal text (`answer_cost`) and in the
+    /// ledger's fixed point (`None` when it does not fit). `None` when the answer has no
+    /// cost or a field of the body has an unusual type (the facade reads the body then).
+    #[getter]
+    fn entry_facts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(entry) = &self.entry else {
+            return Ok(None);
+        };
+        let facts = (
+            entry.id.as_deref(),
+            entry.model.as_deref(),
+            entry.provider.as_deref(),
+            entry.prompt_tokens,
+            entry.completion_tokens,
+            entry.cached_tokens,
+            entry.reasoning_tokens,
+            entry.byok,
+            entry.cost.as_str(),
+            entry.cost_units,
+        );
+        facts.into_pyobject(py).map(Some)
     }
 }
 

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .columns import fixed_from_text
 from .cost import answer_cost, backend_cost, catalog_cost, core_cost_text
-from .entries import CascadeMark, completion_values, entry_for_completion, entry_for_failure
+from .entries import CascadeMark, answer_values, completion_values, entry_for_completion, entry_for_failure
+from .ledger import _COST as _COST_FIELD
 from .ledger import UsageEntry
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from .._fastrouter import NativeChat
     from ..catalog import Catalog
     from ..routing.backends import Backend
     from ..types import ChatCompletion
@@ -200,6 +202,22 @@ class RequestBooks:
             self._answer(completion, "ok", False)
         return completion
 
+    def answered_chat(self, completion: ChatCompletion, native: NativeChat) -> ChatCompletion:
+        """:meth:`answered` for ``completion`` built from the core's ``native`` chat: the
+        usual answer is recorded from the facts the core read from its body (the short
+        way's books; books of another kind, such as telemetry's, see it in ``answered``)."""
+        if type(self) is not RequestBooks:
+            return self.answered(completion)
+        if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
+            self.done = True
+            facts = native.entry_facts
+            if facts is None or self.cascade is not None or self.backends or len(completion._attempts) > 1:
+                self._answer(completion, "ok", False)
+            else:
+                values = answer_values(facts, self.requested, self.tags, self.started, "ok", False)
+                self._record_values(values, facts[9])
+        return completion
+
     def _answer(self, completion: ChatCompletion, status: str, streamed: bool) -> None:
         """Record an answer (whole, or what a stream received) and settle its reservation."""
         # The usual answer: one attempt, priced by the core, plain (no cascade, cache or
@@ -214,16 +232,21 @@ class RequestBooks:
             return
         cost = Decimal(text)
         values = completion_values(completion, self.requested, self.tags, self.started, status, streamed, cost, "usage")
+        self._record_values(values, fixed_from_text(text))
+
+    def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
+        """Record the usual answer given as its entry's fields' values (its cost known, also
+        as ``cost_units`` in fixed point when it fits) and settle its reservation."""
         self._recorded = values
         ledger = self.ledger
         try:
             if getattr(ledger, "_packs", False):
-                ledger._record_values(values, fixed_from_text(text))
+                ledger._record_values(values, cost_units)
             else:
                 ledger.record(UsageEntry._fast(*values))
         finally:  # a ledger that cannot write (disk full) still releases the budget
             if self.reservation is not None:
-                self.budgets.settle(self.reservation, cost)
+                self.budgets.settle(self.reservation, values[_COST_FIELD])
 
     def failed(self, error: BaseException) -> None:
         """Nothing answered (an error, or cancelled before an answer): record what the

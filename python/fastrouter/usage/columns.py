@@ -152,7 +152,11 @@ class EntryColumns:
         self.next = 0  # sequence number the next entry gets
         names = tuple(f.name for f in fields(entry_type))
         kinds = {name: _KINDS.get(name, _INTERNED) for name in names}
-        numbers = [name for name in names if kinds[name] not in (_ID, _INTERNED)]
+        # Costs last (``cost`` first of them), so the usual answer's record is its other
+        # numbers as they are followed by constants (see _pack).
+        numbers = [name for name in names if kinds[name] not in (_ID, _INTERNED, _COST)]
+        cost_names = ["cost", *(name for name in names if kinds[name] == _COST and name != "cost")]
+        numbers += cost_names
         labels = [name for name in names if kinds[name] == _INTERNED]
         self._names = names
         self._build: Callable[..., UsageEntry] = entry_type._fast
@@ -168,13 +172,15 @@ class EntryColumns:
         )
         self._id_field = names.index("generation_id")
         self._cost_field = names.index("cost")
-        # An answer recorded with its cost in fixed point (append_values): its numbers read
-        # from its values followed by (cost units, 0, no cost), the cost fields from those.
-        extra = {"cost": len(names), "reliability_cost": len(names) + 1}
+        # An answer recorded with its cost in fixed point (append_values): its numbers but
+        # the costs read from its values, then the cost units and its other costs (0
+        # reliability, no baseline or saving).
         self._answer_numbers: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(
-            *(extra.get(name, len(names) + 2) if kinds[name] == _COST else names.index(name) for name in numbers)
+            *(names.index(name) for name in numbers[: -len(cost_names)])
         )
+        self._answer_costs = tuple(0 if name == "reliability_cost" else _NO_COST for name in cost_names[1:])
         self._record = struct.Struct("<" + "".join(_FORMATS[kinds[name]] for name in numbers) + "I")
+        self._code_at = struct.Struct("<I").unpack_from  # a record's labels code (its last 4 bytes)
         self._kinds = [kinds[name] for name in numbers]
         self._opt_floats = [i for i, name in enumerate(numbers) if kinds[name] == _OPT_FLOAT]
         self._costs = [i for i, name in enumerate(numbers) if kinds[name] == _COST]
@@ -219,7 +225,7 @@ class EntryColumns:
             table.refs[code] += 1
         if cost_units is not None:  # the usual answer: its numbers as they are, costs known
             try:
-                return self._record.pack(*self._answer_numbers((*fields, cost_units, 0, _NO_COST)), code)
+                return self._record.pack(*self._answer_numbers(fields), cost_units, *self._answer_costs, code)
             except (struct.error, TypeError):
                 pass  # a number the record cannot hold: the general way below
         values = list(self._numbers(fields))
@@ -295,20 +301,28 @@ class EntryColumns:
     def _flush(self) -> None:
         """Pack the staged entries into the ring, oldest first."""
         size = self._record.size
+        capacity = self.capacity
         id_field = self._id_field
         staged = self._staged
+        buffer, ids, pack = self._buffer, self._ids, self._pack
+        refs, code_at = self._table.refs, self._code_at
         packed = 0
         try:
             for seq, (values, cost_units) in enumerate(staged, self._packed):
-                record = self._pack(seq, values, cost_units)
-                if seq < self.capacity:
-                    self._buffer += record
-                    self._ids.append(values[id_field])
+                record = pack(seq, values, cost_units)
+                if seq < capacity:
+                    buffer += record
+                    ids.append(values[id_field])
                 else:
-                    pos = seq % self.capacity
-                    self._forget(seq - self.capacity, pos)
-                    self._buffer[pos * size : (pos + 1) * size] = record
-                    self._ids[pos] = values[id_field]
+                    pos = seq % capacity
+                    start = pos * size
+                    code = code_at(buffer, start + size - 4)[0]
+                    if code != _ODD_CODE and refs[code] > 1 and not self._odd and not self._unpriced:
+                        refs[code] -= 1  # _forget's usual case, inline
+                    else:
+                        self._forget(seq - capacity, pos)
+                    buffer[start : start + size] = record
+                    ids[pos] = values[id_field]
                 packed += 1
         finally:  # interrupted (Ctrl-C): what was packed stays packed, the rest staged
             self._packed += packed
@@ -316,12 +330,20 @@ class EntryColumns:
 
     def _forget(self, seq: int, pos: int) -> None:
         """Release what entry ``seq`` (at ``pos``) holds before its slot is rewritten."""
-        self._odd.pop(seq, None)
-        size = self._record.size
-        self._table.release(int.from_bytes(self._buffer[(pos + 1) * size - 4 : (pos + 1) * size], "little"))
-        generation_id = self._ids[pos]
-        if generation_id is not None and self._unpriced.get(generation_id) == seq:
-            del self._unpriced[generation_id]
+        if self._odd:  # usually empty: no lookup then
+            self._odd.pop(seq, None)
+        table = self._table
+        code = self._code_at(self._buffer, (pos + 1) * self._record.size - 4)[0]
+        refs = table.refs
+        if code != _ODD_CODE and refs[code] > 1:
+            refs[code] -= 1  # the usual case: a combination other entries still use
+        else:
+            table.release(code)
+        unpriced = self._unpriced
+        if unpriced:  # usually empty (every answer priced): no lookup then
+            generation_id = self._ids[pos]
+            if generation_id is not None and unpriced.get(generation_id) == seq:
+                del unpriced[generation_id]
 
     def unpriced(self, generation_id: str) -> int | None:
         """The sequence number of the held entry with this id still waiting for its cost."""

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from ..cascade.tiers import Cascade
     from ..types import ChatCompletion
 
-__all__ = ["CascadeMark", "requested_name", "entry_for_completion", "completion_values", "entry_for_failure"]
+__all__ = [
+    "CascadeMark",
+    "requested_name",
+    "entry_for_completion",
+    "completion_values",
+    "answer_values",
+    "entry_for_failure",
+]
 
 _ZERO = Decimal(0)
 
@@ -99,6 +106,20 @@ def entry_for_completion(
 _NO_MARKS = (None, None, None)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of the response; empty when absent or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    """A token count as the response gives it; 0 when absent or not a number (an odd
+    body still gets its one ledger entry)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def completion_values(
     completion: ChatCompletion,
     requested: str,
@@ -117,19 +138,17 @@ def completion_values(
     :meth:`UsageEntry._fast` takes, and what the in-memory ledger records without building
     the entry): the answer's id, model, provider and tokens as the response carries them."""
     data = completion._data
-    usage: dict[str, Any] = data.get("usage") or {}
-    prompt_details: dict[str, Any] = usage.get("prompt_tokens_details") or {}
-    completion_details: dict[str, Any] = usage.get("completion_tokens_details") or {}
+    usage = _object(data.get("usage"))
     return (
         started,
         data.get("id"),
         requested,
         model or data.get("model"),
         data.get("provider"),
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-        int(prompt_details.get("cached_tokens") or 0),
-        int(completion_details.get("reasoning_tokens") or 0),
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        _count(_object(usage.get("prompt_tokens_details")).get("cached_tokens")),
+        _count(_object(usage.get("completion_tokens_details")).get("reasoning_tokens")),
         cost,
         cost_source,
         # The last attempt is the one this entry's cost covers, even for a broken stream.
@@ -143,6 +162,40 @@ def completion_values(
         False,
         *marks,
         None,  # saved_cost: a response-cache hit's (RequestBooks.served_from_cache)
+    )
+
+
+def answer_values(
+    facts: tuple[Any, ...], requested: str, tags: tuple[str, ...], started: float, status: str, streamed: bool
+) -> tuple[Any, ...]:
+    """:func:`completion_values` for the usual answer (one attempt, priced by the core, no
+    cascade, cache or other backend), from the facts the core read from its body
+    (``NativeChat.entry_facts``: id, model, provider, the four token counts, is_byok,
+    the cost's text and fixed-point units)."""
+    return (
+        started,
+        facts[0],
+        requested,
+        facts[1],
+        facts[2],
+        facts[3],
+        facts[4],
+        facts[5],
+        facts[6],
+        Decimal(facts[8]),
+        "usage",
+        _ZERO,
+        facts[7],
+        time.time() - started,
+        1,
+        tags,
+        status,
+        streamed,
+        False,
+        None,
+        None,
+        None,
+        None,
     )
 
 

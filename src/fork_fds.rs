@@ -9,7 +9,9 @@
 //! child's copy of the descriptor is safe: the parent's epoll registration and socket
 //! belong to its own descriptor. A socket is recorded from its opening until just before
 //! its close, with its identity (device, inode), so a child closes a descriptor only if it
-//! still is the inherited socket; the record is emptied when taken, so never twice.
+//! still is the inherited socket; the record is emptied when taken, so never twice. A
+//! socket is also shut down before it closes, so that a copy the record missed (a child
+//! forked while its connection was being opened) cannot hold it open for the server.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -161,6 +163,10 @@ impl Drop for PooledSocket {
         if let Some(fd) = self.recorded {
             record::forget(fd);
         }
+        if let Some(stream) = &self.stream {
+            // The end for the server, even if a copy of the descriptor lives elsewhere.
+            let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+        }
     }
 }
 
@@ -238,5 +244,24 @@ mod tests {
         drop(socket);
         // Other tests may open a socket under the same number meanwhile: not this one.
         assert_ne!(record::identity(fd), Some(identity));
+    }
+
+    #[tokio::test]
+    async fn a_socket_ends_for_the_peer_even_while_a_copy_lives() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut peer, _) = listener.accept().await.unwrap();
+        // As a child forked while the connection was being opened would hold it.
+        let copy = std::os::fd::AsFd::as_fd(&stream)
+            .try_clone_to_owned()
+            .unwrap();
+        drop(PooledSocket::new(stream));
+        let mut buf = [0u8; 8];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), peer.read(&mut buf));
+        assert_eq!(read.await.unwrap().unwrap(), 0, "the peer saw the end");
+        drop(copy);
     }
 }

@@ -11,11 +11,14 @@
 //! A request that fails on a reused connection before it was written is sent once more
 //! on a fresh one (as hyper-util's `retry_canceled_requests`), never after.
 //!
-//! Nobody polls an idle connection, so a sweeper task (one per pool, while it holds idle
-//! connections) closes the expired ones and those the server closed, as hyper-util's
-//! connection tasks did. After `fork()` the child shares the parent's sockets and the
-//! runtime's epoll instance: a pool dropped in a forked child leaks its idle sockets
-//! instead of closing them through tokio, which would deregister them for the parent too.
+//! No request polls an idle connection, so a sweeper task (one per pool, while it holds
+//! idle connections) closes the expired ones and those the server closed, as hyper-util's
+//! connection tasks did: each idle connection is polled with the sweeper's waker, so the
+//! server closing one wakes it, and otherwise it sleeps until the earliest idle deadline.
+//! After `fork()` the child shares the parent's sockets and the runtime's epoll instance:
+//! the child closes its copies of the descriptors at once ([`crate::fork_fds`]), and a
+//! parent's connection dropped in the child leaks its socket instead of closing it through
+//! tokio, which would deregister it for the parent too.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -24,7 +27,7 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -35,27 +38,19 @@ use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tower_service::Service;
+
+use crate::fork_fds::PooledSocket;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type Sender = SendRequest<Full<Bytes>>;
-type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
+type Driver = Connection<TokioIo<PooledSocket>, Full<Bytes>>;
 
 /// How many times the end of a body polls its connection for hyper to be ready for the
 /// next request (the end of the message is already read: each poll is in memory). Not
 /// ready by then (`Connection: close`, an unread rest) -> the connection is closed.
 const RELEASE_POLLS: usize = 3;
-
-/// The longest a connection the server closed, or one past its idle timeout, stays open
-/// in the pool (the sweeper's period, or the idle timeout if shorter, so an expired one
-/// never lingers a whole timeout more). hyper-util closed them at once; a second bounds
-/// the lag for one timer wake-up a second per pool holding idle connections (a sweep
-/// polls them in memory: no system call unless the socket has news).
-const SWEEP_PERIOD: Duration = Duration::from_secs(1);
-
-/// The shortest period, so a tiny idle timeout cannot make the sweeper spin.
-const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(10);
 
 /// A failure before the response headers, worded as hyper-util's client worded it
 /// (`client error (Connect)` / `client error (SendRequest)`, the cause as its source),
@@ -106,13 +101,19 @@ impl Conn {
     /// Poll the connection once without a task to wake (nobody polls an idle one) and
     /// report whether it can take a request: not closed by the server, hyper ready.
     fn poll_idle(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
+        self.poll_idle_for(Waker::noop())
+    }
+
+    /// [`Self::poll_idle`], `waker` woken when the server closes it (or sends anything).
+    fn poll_idle_for(&mut self, waker: &Waker) -> bool {
+        let mut cx = Context::from_waker(waker);
         Pin::new(&mut self.driver).poll(&mut cx).is_pending() && self.sender.is_ready()
     }
 }
 
 struct Idle {
     conn: Box<Conn>,
+    /// tokio's clock (the sweeper's timer's), paused in tests.
     since: Instant,
 }
 
@@ -127,18 +128,29 @@ struct Shared {
 
 #[derive(Default)]
 struct Pool {
+    /// Per origin, oldest first.
     by_origin: HashMap<Authority, Vec<Idle>>,
     /// A sweeper task is running (or spawned) for this pool.
     swept: bool,
+    /// The running sweeper's waker, once it has swept: every idle connection is polled
+    /// with it last, so the server closing one wakes the sweeper.
+    sweeper: Option<Waker>,
+    /// Sweeps so far (the tests count the sweeper's wake-ups).
+    #[cfg(test)]
+    sweeps: usize,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        let pool = self.idle.get_mut().unwrap_or_else(|p| p.into_inner());
         if std::process::id() != self.pid {
             // A forked child: closing these through tokio would deregister them from the
-            // epoll instance it shares with the parent, whose connections they still are.
-            let pool = self.idle.get_mut().unwrap_or_else(|p| p.into_inner());
+            // epoll instance it shares with the parent, whose connections they still are;
+            // the waker is a task of the parent's runtime, whose threads are gone.
             std::mem::forget(std::mem::take(&mut pool.by_origin));
+            std::mem::forget(pool.sweeper.take());
+        } else if let Some(sweeper) = pool.sweeper.take() {
+            sweeper.wake(); // it finds the pool gone and ends
         }
     }
 }
@@ -166,9 +178,16 @@ impl Shared {
         }
     }
 
-    fn put(self: &Arc<Self>, origin: Authority, conn: Box<Conn>) {
+    fn put(self: &Arc<Self>, origin: Authority, mut conn: Box<Conn>) {
         let now = Instant::now();
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(waker) = &pool.sweeper {
+            // The sweeper's from now on (the body's task polled it last).
+            if !conn.poll_idle_for(waker) {
+                drop(pool);
+                return; // closed meanwhile: dropped
+            }
+        }
         let sweeper = if pool.swept {
             None
         } else {
@@ -188,39 +207,63 @@ impl Shared {
         drop(pool);
         drop(expired);
         if let Some(runtime) = sweeper {
-            let period = self.idle_timeout.clamp(MIN_SWEEP_PERIOD, SWEEP_PERIOD);
             // No waiter to tell of a panic (the extension's spawns go through
             // `bindings::runtime` for that): a panicking sweeper only ends, see `Sweeper`.
             #[allow(clippy::disallowed_methods)]
-            runtime.spawn(sweep(Arc::downgrade(self), period));
+            runtime.spawn(sweep(Arc::downgrade(self)));
         }
     }
 
-    /// Close the idle connections past the timeout or closed by the server; `false` once
-    /// none is left (the sweeper then ends, and the next `put` spawns another).
-    fn sweep(&self) -> bool {
+    /// Close the idle connections past the timeout or closed by the server, and poll the
+    /// others with `waker`; `None` once none is left (the sweeper then ends, and the next
+    /// `put` spawns another), else when to sweep again (`None` inside: no deadline). The
+    /// `first` sweep of a sweeper does not end it: the connection whose `put` spawned it
+    /// may be out on the next request already (it then stays one idle timeout).
+    fn sweep(&self, waker: &Waker, first: bool) -> Option<Option<Instant>> {
         if std::process::id() != self.pid {
-            return false; // a forked child: the parent's sockets, see `Drop`
+            return None; // a forked child: the parent's sockets, see `Drop`
         }
         let now = Instant::now();
         let mut closed = Vec::new();
+        let mut earliest: Option<Instant> = None;
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         pool.by_origin.retain(|_, list| {
             for mut idle in std::mem::take(list) {
-                if now.duration_since(idle.since) <= self.idle_timeout && idle.conn.poll_idle() {
+                // Expired at its deadline, not after: the timer fires at it.
+                if now.duration_since(idle.since) < self.idle_timeout
+                    && idle.conn.poll_idle_for(waker)
+                {
                     list.push(idle);
                 } else {
                     closed.push(idle);
                 }
             }
+            // Oldest first: the first one expires first.
+            if let Some(deadline) = list
+                .first()
+                .and_then(|i| i.since.checked_add(self.idle_timeout))
+            {
+                earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+            }
             !list.is_empty()
         });
-        let more = !pool.by_origin.is_empty();
+        let more = !pool.by_origin.is_empty() || first;
+        if pool.by_origin.is_empty() {
+            earliest = now.checked_add(self.idle_timeout);
+        }
         // Decided under the lock `put` checks it under: no connection is left unswept.
         pool.swept = more;
+        match &pool.sweeper {
+            Some(known) if more && known.will_wake(waker) => {}
+            _ => pool.sweeper = more.then(|| waker.clone()),
+        }
+        #[cfg(test)]
+        {
+            pool.sweeps += 1;
+        }
         drop(pool);
         drop(closed);
-        more
+        more.then_some(earliest)
     }
 
     async fn connect(&self, uri: &Uri) -> Result<Box<Conn>, ClientError> {
@@ -230,6 +273,8 @@ impl Shared {
             .call(uri.clone())
             .await
             .map_err(ClientError::connect)?;
+        // Recorded for a forked child to close its copy (`fork_fds`).
+        let io = TokioIo::new(PooledSocket::new(io.into_inner()));
         let (sender, driver) = self
             .builder
             .handshake(io)
@@ -239,17 +284,30 @@ impl Shared {
     }
 }
 
-/// The sweeper of one pool: every `period` while the pool holds idle connections; ends
-/// when it holds none or is gone.
-async fn sweep(pool: Weak<Shared>, period: Duration) {
+/// The sweeper of one pool: sweeps when first polled, then when an idle connection has
+/// news (the server closed it) or at the earliest idle deadline; ends when the pool holds
+/// no idle connection or is gone.
+async fn sweep(pool: Weak<Shared>) {
     let _sweeper = Sweeper(pool.clone());
-    loop {
-        tokio::time::sleep(period).await;
-        match pool.upgrade() {
-            Some(shared) if shared.sweep() => {}
-            _ => return,
+    let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
+    let mut first = true;
+    poll_fn(|cx| loop {
+        let Some(shared) = pool.upgrade() else {
+            return Poll::Ready(());
+        };
+        let Some(earliest) = shared.sweep(cx.waker(), std::mem::take(&mut first)) else {
+            return Poll::Ready(());
+        };
+        drop(shared);
+        let Some(deadline) = earliest else {
+            return Poll::Pending; // no deadline: only a connection's news wakes it
+        };
+        timer.as_mut().reset(deadline);
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
         }
-    }
+    })
+    .await;
 }
 
 /// Lets the next `put` spawn a sweeper if this one panicked.
@@ -259,7 +317,9 @@ impl Drop for Sweeper {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if let Some(shared) = self.0.upgrade() {
-                shared.idle.lock().unwrap_or_else(|p| p.into_inner()).swept = false;
+                let mut pool = shared.idle.lock().unwrap_or_else(|p| p.into_inner());
+                pool.swept = false;
+                pool.sweeper = None;
             }
         }
     }
@@ -670,7 +730,7 @@ mod tests {
         assert_eq!(responses, 3);
         assert_eq!(idle_count(&client), 3);
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
-        // The sweeper looks every second (the idle timeout here is longer).
+        // The server's close wakes the sweeper (its next deadline is 90 s away).
         assert!(until_empty(&client, Duration::from_millis(2500)).await);
         // Nothing left: the sweeper ended, and the next idle connection starts another.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -705,6 +765,88 @@ mod tests {
         let read = tokio::time::timeout(Duration::from_secs(1), seen_closed).await;
         assert_eq!(read.unwrap().unwrap(), Some(0), "the client closed it");
         assert_eq!(idle_count(&client), 0);
+    }
+
+    fn sweeps(client: &H1Client) -> usize {
+        client.shared.idle.lock().unwrap().sweeps
+    }
+
+    /// Let the spawned sweeper run (a few turns of this current-thread runtime).
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_sleeps_until_the_earliest_idle_deadline() {
+        let (url, accepted) = server(|_| OK, |_| false).await;
+        let client = client(IDLE);
+        let response = client.send(get(&url)).await.unwrap();
+        assert_eq!(body_of(response).await.as_ref(), b"ok");
+        settle().await;
+        assert_eq!(sweeps(&client), 1); // when it started
+                                        // Taking and giving back its connection does not wake it.
+        for _ in 0..20 {
+            let response = client.send(get(&url)).await.unwrap();
+            assert_eq!(body_of(response).await.as_ref(), b"ok");
+        }
+        settle().await;
+        assert_eq!(sweeps(&client), 1);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        tokio::time::pause();
+        // Not woken before the idle timeout (a periodic sweeper would have been).
+        tokio::time::sleep(IDLE - Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!((sweeps(&client), idle_count(&client)), (1, 1));
+        // At the deadline: closed, and nothing left to sweep.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        assert_eq!(idle_count(&client), 0);
+        assert!(!sweeping(&client));
+        assert!(sweeps(&client) <= 3, "{}", sweeps(&client));
+    }
+
+    #[tokio::test]
+    async fn each_idle_deadline_wakes_the_sweeper_once() {
+        let (url, accepted) = server(|_| OK, |_| false).await;
+        let client = client(IDLE);
+        assert_eq!(send_at_once(&client, &url, 2).await, 2);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        settle().await;
+        assert_eq!(sweeps(&client), 1);
+        tokio::time::pause();
+        // The newer connection idles again 30 s later: its deadline is 30 s after the other's.
+        let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
+        let newer = client
+            .shared
+            .idle
+            .lock()
+            .unwrap()
+            .by_origin
+            .get_mut(&origin)
+            .unwrap()
+            .pop()
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        client.shared.put(origin, newer.conn);
+        tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
+        settle().await;
+        assert_eq!((sweeps(&client), idle_count(&client)), (1, 2));
+        // The older one's deadline: it is closed (closing it may wake the sweeper once
+        // more, from hyper's request channel), then nothing until the newer one's.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        let after_first = sweeps(&client);
+        assert!((2..=3).contains(&after_first), "{after_first}");
+        assert_eq!(idle_count(&client), 1);
+        tokio::time::sleep(Duration::from_secs(27)).await;
+        settle().await;
+        assert_eq!((sweeps(&client), idle_count(&client)), (after_first, 1));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        assert_eq!(idle_count(&client), 0);
+        assert!(!sweeping(&client));
     }
 
     #[tokio::test]
@@ -745,9 +887,9 @@ mod tests {
         let client = client(IDLE);
         let response = client.send(get(&url)).await.unwrap();
         assert_eq!(body_of(response).await.as_ref(), b"ok");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        // Taken without the check `take` makes: the server closed it, hyper still wants a
-        // request on it, and hands it back unwritten once it sees the close.
+        // Taken without the check `take` makes (and before the sweeper sees the close):
+        // the server closes it, hyper still wants a request on it, and hands it back
+        // unwritten once it sees the close.
         let uri: Uri = url.parse().unwrap();
         let origin = uri.authority().unwrap().clone();
         let stale = client
@@ -760,6 +902,7 @@ mod tests {
             .unwrap()
             .pop();
         let stale = stale.unwrap().conn;
+        tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(stale.sender.is_ready());
         let mut request = get(&url);
         *request.uri_mut() = Uri::from_static("/v1/x");

@@ -33,10 +33,34 @@ pub fn fork_generation() -> u64 {
 
 /// Registered with `os.register_at_fork(after_in_child=...)`: the next use builds a new
 /// runtime, and each client a new pool. The parent's runtime and pools are leaked in the
-/// child, not dropped: dropping them would wait for threads that no longer exist.
+/// child, not dropped: dropping them would wait for threads that no longer exist. The
+/// child's copies of the parent's pooled plain-http sockets are closed here, so a
+/// connection the parent closes is closed for the server too (`fork_fds`).
 #[pyfunction]
-pub fn after_fork_in_child() {
+pub fn after_fork_in_child(py: Python<'_>) {
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    let inherited = crate::fork_fds::take_inherited();
+    if inherited.is_empty() {
+        return;
+    }
+    // A failure leaves that copy open, as before: nothing to report from a fork hook.
+    let Ok(os) = py.import("os") else { return };
+    for socket in inherited {
+        if still_the_socket(&os, &socket).unwrap_or(false) {
+            let _ = os.call_method1("close", (socket.fd,));
+        }
+    }
+}
+
+/// Whether `socket.fd` still is the socket recorded under it (not a descriptor another
+/// after-fork hook closed and opened again).
+fn still_the_socket(
+    os: &Bound<'_, PyModule>,
+    socket: &crate::fork_fds::Inherited,
+) -> PyResult<bool> {
+    let stat = os.call_method1("fstat", (socket.fd,))?;
+    Ok(stat.getattr("st_dev")?.extract::<u64>()? == socket.dev
+        && stat.getattr("st_ino")?.extract::<u64>()? == socket.ino)
 }
 
 /// The extension's one runtime, created on first use (and again on first use in a forked

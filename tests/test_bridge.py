@@ -98,9 +98,11 @@ def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
     assert run_without_add_reader(main) == "internal"
 
 
-def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call() -> None:
+@pytest.mark.parametrize("when_idle", [False, True])
+def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call(when_idle: bool) -> None:
+    # `when_idle`: the wait of a sync stream's batch (woken once the I/O thread is idle).
     with pytest.raises(fastrouter.APIError) as info:
-        _fastrouter._debug_block_on_panic()
+        _fastrouter._debug_block_on_panic(when_idle)
     assert info.value.kind == "internal"
 
 

@@ -303,11 +303,15 @@ pub mod debug {
         });
     }
 
-    /// Blocking call whose task panics.
+    /// Blocking call whose task panics (`when_idle`: a wait woken like a stream's batch).
     #[pyfunction]
-    pub fn _debug_block_on_panic(py: Python<'_>) -> PyResult<()> {
-        block_on(py, async {
-            panic!("deliberate panic from fastrouter's debug hook")
-        })
+    #[pyo3(signature = (when_idle=false))]
+    pub fn _debug_block_on_panic(py: Python<'_>, when_idle: bool) -> PyResult<()> {
+        let task = async { panic!("deliberate panic from fastrouter's debug hook") };
+        if when_idle {
+            block_on_when_idle(py, task)
+        } else {
+            block_on(py, task)
+        }
     }
 }

@@ -12,7 +12,8 @@
 //! A stream's next batch is reported when the I/O thread runs out of work, not the moment
 //! it is ready (see [`Report::WhenIdle`]): on a busy thread every stream's waiting batch
 //! then reaches the loop in one wake-up, instead of the loop preempting the I/O thread
-//! once per batch.
+//! once per batch. A sync `Client` thread blocked on a stream's batch is woken the same
+//! way ([`defer_notify`]).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

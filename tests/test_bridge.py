@@ -13,6 +13,7 @@ import stat
 import sys
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -97,9 +98,11 @@ def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
     assert run_without_add_reader(main) == "internal"
 
 
-def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call() -> None:
+@pytest.mark.parametrize("when_idle", [False, True])
+def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call(when_idle: bool) -> None:
+    # `when_idle`: the wait of a sync stream's batch (woken once the I/O thread is idle).
     with pytest.raises(fastrouter.APIError) as info:
-        _fastrouter._debug_block_on_panic()
+        _fastrouter._debug_block_on_panic(when_idle)
     assert info.value.kind == "internal"
 
 
@@ -484,6 +487,54 @@ async def test_a_streams_batches_reach_the_loop_while_the_io_thread_stays_busy(s
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     times.append(loop.time())
+    assert len(times) == 12
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(0.02 < gap < 0.2 for gap in gaps[1:]), [round(gap * 1000) for gap in gaps]
+
+
+def test_a_blocking_streams_batches_reach_its_thread_as_they_come_when_reported_on_idle(server: MockServer) -> None:
+    # The sync Client's wait for a batch is woken like the loop (when the I/O thread runs
+    # out of work): chunks sent 50 ms apart still arrive one by one, about 50 ms apart,
+    # with a second stream and a request running alongside.
+    words = " ".join(f"w{i}" for i in range(6))
+    server.script("a/slow", Reply(words, stream=StreamScript(chunk_delay=0.05)))
+    server.script("a/slow", Reply(words, stream=StreamScript(chunk_delay=0.05)))
+    messages = [{"role": "user", "content": "hi"}]
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+
+        def arrivals() -> list[float]:
+            times = []
+            with client.chat.completions.create(model="a/slow", messages=messages, stream=True) as stream:
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        times.append(time.monotonic())
+            return times
+
+        with ThreadPoolExecutor(3) as pool:
+            first, second = pool.submit(arrivals), pool.submit(arrivals)
+            answer = pool.submit(client.chat.completions.create, model="openai/gpt-4o-mini", messages=messages)
+            runs = [first.result(), second.result()]
+            assert answer.result().choices[0].message.content
+    for times in runs:
+        assert len(times) == 6
+        gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+        assert all(0.02 < gap < 0.2 for gap in gaps), gaps
+
+
+def test_a_blocking_streams_batches_reach_its_thread_while_the_io_thread_stays_busy(server: MockServer) -> None:
+    # The I/O thread never parks (a task that only yields): a blocked thread's batches
+    # still come as sent, 50 ms apart (the deferred wake-up ends after one pass).
+    words = " ".join(f"w{i}" for i in range(12))
+    server.script("a/slow", Reply(words, stream=StreamScript(chunk_delay=0.05)))
+    messages = [{"role": "user", "content": "hi"}]
+    with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
+        stream = client.chat.completions.create(model="a/slow", messages=messages, stream=True)
+        _fastrouter._debug_keep_busy(1500)
+        times = []
+        with stream:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    times.append(time.monotonic())
     assert len(times) == 12
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert all(0.02 < gap < 0.2 for gap in gaps[1:]), [round(gap * 1000) for gap in gaps]

@@ -375,8 +375,9 @@ def encode_json(value: object) -> bytes | None:
 def _debug_spawn_panic(queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
     """Debug hook for tests: a task that panics (its awaitable raises ``APIError``)."""
 
-def _debug_block_on_panic() -> None:
-    """Debug hook for tests: a blocking call whose task panics."""
+def _debug_block_on_panic(when_idle: bool = False) -> None:
+    """Debug hook for tests: a blocking call whose task panics (``when_idle``: a wait woken
+    like a stream's batch)."""
 
 def _debug_keep_busy(millis: int) -> None:
     """Debug hook for tests: keep the I/O thread busy (never parking) for ``millis`` ms."""

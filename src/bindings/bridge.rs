@@ -12,7 +12,8 @@
 //! A stream's next batch is reported when the I/O thread runs out of work, not the moment
 //! it is ready (see [`Report::WhenIdle`]): on a busy thread every stream's waiting batch
 //! then reaches the loop in one wake-up, instead of the loop preempting the I/O thread
-//! once per batch.
+//! once per batch. A sync `Client` thread blocked on a stream's batch is woken the same
+//! way ([`defer_notify`]).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -92,9 +93,34 @@ impl Completer {
     }
 }
 
-/// The queues whose wake-up waits for an I/O thread to run out of work, and since when
-/// the oldest has waited.
-type DeferredWakes = (Vec<Arc<Inner>>, Option<Instant>);
+/// A blocked thread's wake-up, held back like a loop's (see [`defer_notify`]).
+pub type Notify = Box<dyn FnOnce() + Send>;
+
+/// The wake-ups waiting for an I/O thread to run out of work: loops' queues and blocked
+/// threads, and since when the oldest has waited.
+#[derive(Default)]
+struct DeferredWakes {
+    queues: Vec<Arc<Inner>>,
+    threads: Vec<Notify>,
+    since: Option<Instant>,
+}
+
+impl DeferredWakes {
+    /// A wake-up joined the wait: whether the oldest has waited too long.
+    fn overdue(&mut self) -> bool {
+        let since = self.since.get_or_insert_with(|| {
+            // A busy I/O thread may not park for long (tokio skips the hook when it
+            // only yields): this task, run once the tasks ready now have run, ends
+            // the wait then.
+            super::runtime::spawn_detached(async {
+                tokio::task::yield_now().await;
+                wake_deferred();
+            });
+            Instant::now()
+        });
+        since.elapsed() >= MAX_DEFERRAL
+    }
+}
 
 thread_local! {
     /// Set on an I/O thread when it first parks (no other thread ever flushes it).
@@ -107,21 +133,13 @@ fn defer(inner: Arc<Inner>) {
         .compare_exchange(IDLE, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
     let overdue = DEFERRED_WAKES.with(|deferred| match deferred.borrow_mut().as_mut() {
-        Some((queues, since)) if transitioned || queues.iter().any(|q| Arc::ptr_eq(q, &inner)) => {
+        Some(deferred)
+            if transitioned || deferred.queues.iter().any(|q| Arc::ptr_eq(q, &inner)) =>
+        {
             if transitioned {
-                queues.push(inner.clone());
+                deferred.queues.push(inner.clone());
             }
-            let since = since.get_or_insert_with(|| {
-                // A busy I/O thread may not park for long (tokio skips the hook when it
-                // only yields): this task, run once the tasks ready now have run, ends
-                // the wait then.
-                super::runtime::spawn_detached(async {
-                    tokio::task::yield_now().await;
-                    wake_deferred();
-                });
-                Instant::now()
-            });
-            Some(since.elapsed() >= MAX_DEFERRAL)
+            Some(deferred.overdue())
         }
         _ => None,
     });
@@ -142,14 +160,36 @@ fn defer(inner: Arc<Inner>) {
     }
 }
 
+/// Wake a thread blocked on a stream's next batch (already handed over) the way a loop's
+/// wake-up is deferred ([`Report::WhenIdle`]): once this I/O thread has run the tasks
+/// ready now. Elsewhere than on an I/O thread, at once.
+pub fn defer_notify(notify: Notify) {
+    let held = DEFERRED_WAKES.with(|deferred| match deferred.borrow_mut().as_mut() {
+        Some(deferred) => {
+            deferred.threads.push(notify);
+            Ok(deferred.overdue())
+        }
+        None => Err(notify),
+    });
+    match held {
+        Ok(false) => {}
+        Ok(true) => wake_deferred(),
+        Err(notify) => notify(),
+    }
+}
+
 /// The runtime's `on_thread_park` hook: the I/O thread ran out of work, so wake every
-/// loop a stream's batch waits on (and from now on let this thread defer wake-ups).
+/// loop a stream's batch waits on and every thread blocked on one (and from now on let
+/// this thread defer wake-ups).
 pub fn wake_deferred() {
-    let queues = DEFERRED_WAKES.with(|deferred| {
+    let (queues, threads) = DEFERRED_WAKES.with(|deferred| {
         let mut deferred = deferred.borrow_mut();
-        let (queues, since) = deferred.get_or_insert_with(|| (Vec::new(), None));
-        *since = None;
-        std::mem::take(queues)
+        let deferred = deferred.get_or_insert_with(DeferredWakes::default);
+        deferred.since = None;
+        (
+            std::mem::take(&mut deferred.queues),
+            std::mem::take(&mut deferred.threads),
+        )
     });
     for inner in queues {
         // A drain (or an answer reported at once) since then already took care of it.
@@ -160,6 +200,9 @@ pub fn wake_deferred() {
         {
             inner.wake.notify();
         }
+    }
+    for notify in threads {
+        notify();
     }
 }
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -205,6 +205,91 @@ where
     }
 }
 
+/// Where a task leaves its output for the thread blocked on it: set first, the waiter
+/// woken after (at once, or deferred like a loop's wake-up).
+struct Handoff<T> {
+    /// `Some(None)`: the task ended without an output (it panicked).
+    output: Mutex<Option<Option<T>>>,
+    ready: Condvar,
+}
+
+impl<T> Handoff<T> {
+    fn put(&self, output: Option<T>) {
+        *self.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(output);
+    }
+
+    fn notify(&self) {
+        self.ready.notify_one();
+    }
+
+    /// The output once there (`Some(None)` after a panic), or `None` after `timeout`.
+    fn wait(&self, timeout: Duration) -> Option<Option<T>> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut output = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(done) = output.take() {
+                return Some(done);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            output = self
+                .ready
+                .wait_timeout(output, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+/// Hands a panicked task's absence of output over, at once.
+struct HandoffOnDrop<T>(Option<Arc<Handoff<T>>>);
+
+impl<T> Drop for HandoffOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handoff) = self.0.take() {
+            handoff.put(None);
+            handoff.notify();
+        }
+    }
+}
+
+/// [`block_on`] whose waiter is woken as a stream's batch wakes a loop
+/// ([`Report::WhenIdle`]): once the I/O thread has run the tasks ready now, so one busy
+/// I/O thread hands every blocked stream its batch instead of being preempted per batch.
+pub fn block_on_when_idle<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let handoff = Arc::new(Handoff {
+        output: Mutex::new(None),
+        ready: Condvar::new(),
+    });
+    let mut on_drop = HandoffOnDrop(Some(handoff.clone()));
+    let task = spawn(async move {
+        let output = future.await;
+        if let Some(handoff) = on_drop.0.take() {
+            handoff.put(Some(output));
+            super::bridge::defer_notify(Box::new(move || handoff.notify()));
+        }
+    });
+    loop {
+        let waiting = handoff.clone();
+        match py.detach(move || waiting.wait(SIGNAL_CHECK_INTERVAL)) {
+            Some(Some(value)) => return Ok(value),
+            Some(None) => return Err(panic_error()),
+            None => {
+                if let Err(interrupt) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupt);
+                }
+            }
+        }
+    }
+}
+
 /// Debug hooks for the test suite: a task that panics, awaited and blocking, to prove
 /// a panic resolves its waiter with a typed error. Never called by the facade.
 pub mod debug {
@@ -242,11 +327,15 @@ pub mod debug {
         });
     }
 
-    /// Blocking call whose task panics.
+    /// Blocking call whose task panics (`when_idle`: a wait woken like a stream's batch).
     #[pyfunction]
-    pub fn _debug_block_on_panic(py: Python<'_>) -> PyResult<()> {
-        block_on(py, async {
-            panic!("deliberate panic from fastrouter's debug hook")
-        })
+    #[pyo3(signature = (when_idle=false))]
+    pub fn _debug_block_on_panic(py: Python<'_>, when_idle: bool) -> PyResult<()> {
+        let task = async { panic!("deliberate panic from fastrouter's debug hook") };
+        if when_idle {
+            block_on_when_idle(py, task)
+        } else {
+            block_on(py, task)
+        }
     }
 }

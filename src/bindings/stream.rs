@@ -14,7 +14,7 @@ use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
 use super::records::attempt_list;
-use super::runtime::{block_on, fork_generation, spawn_awaitable, spawn_detached};
+use super::runtime::{block_on_when_idle, fork_generation, spawn_awaitable, spawn_detached};
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
 use crate::stream::channel::{channel, Receiver, TryRecvError};
@@ -385,9 +385,9 @@ impl NativeStream {
             .transpose()
     }
 
-    /// Blocking `next_batch` (GIL released while waiting).
+    /// Blocking `next_batch` (GIL released while waiting; woken like `next_batch`'s loop).
     fn next_batch_blocking<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        let batch = block_on(py, self.batch_future())?.map_err(StreamFailure::into_py)?;
+        let batch = block_on_when_idle(py, self.batch_future())?.map_err(StreamFailure::into_py)?;
         batch.map(|batch| chunk_list(py, batch)).transpose()
     }
 

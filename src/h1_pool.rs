@@ -365,17 +365,14 @@ impl H1Client {
         &self,
         mut request: Request<Full<Bytes>>,
     ) -> Result<Response<PooledBody>, ClientError> {
-        let uri = request.uri().clone();
+        // Taken, not cloned: the request goes out with the URI in origin form.
+        let uri = std::mem::take(request.uri_mut());
         let Some(origin) = uri.authority().cloned() else {
             return Err(ClientError::send("request URI has no host"));
         };
         // hyper-util's client: a `host` header from the URI, the URI in origin form.
         if let hyper::header::Entry::Vacant(entry) = request.headers_mut().entry(HOST) {
-            let host = match origin.port_u16() {
-                Some(port) if port != 80 => format!("{}:{port}", origin.host()),
-                _ => origin.host().to_owned(),
-            };
-            entry.insert(HeaderValue::try_from(host).map_err(ClientError::send)?);
+            entry.insert(host_header(&origin).map_err(ClientError::send)?);
         }
         let path = uri
             .path_and_query()
@@ -430,6 +427,15 @@ impl H1Client {
             conn: lease,
         })
     }
+}
+
+/// The `host` header hyper-util's client sends for `origin` (the port unless 80).
+pub fn host_header(origin: &Authority) -> Result<HeaderValue, hyper::http::Error> {
+    let host = match origin.port_u16() {
+        Some(port) if port != 80 => format!("{}:{port}", origin.host()),
+        _ => origin.host().to_owned(),
+    };
+    Ok(HeaderValue::try_from(host)?)
 }
 
 /// Write `request` on `conn`, driving the connection in this task until the response

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use reqwest::Method;
+use reqwest::{Method, ResponseBuilderExt};
 use tower_http::decompression::Decompression;
 use tower_service::Service;
 
@@ -68,19 +68,20 @@ impl PlainClient {
         builder.read_buf_exact_size(Some(READ_BUF_BYTES));
         let client = H1Client::new(connector, builder, pool_idle);
         let mut defaults = HeaderMap::with_capacity(3);
-        defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        defaults.insert(USER_AGENT, HeaderValue::from_static(user_agent));
+        add_defaults(&mut defaults, user_agent);
         Self { client, defaults }
     }
 
     /// Send a request to `uri` (`http://`) and return once the response headers arrived.
+    /// `url` is `uri` parsed, when the caller has it: the response's URL (without it,
+    /// reqwest parses a placeholder for every response).
     pub async fn execute(
         &self,
         method: Method,
         uri: hyper::Uri,
         headers: HeaderMap,
         body: Option<Bytes>,
+        url: Option<reqwest::Url>,
     ) -> Result<reqwest::Response, SendError> {
         let mut request = hyper::Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = method;
@@ -101,7 +102,33 @@ impl PlainClient {
             .br(true)
             .call(request);
         let response = pending.await.map_err(SendError::Client)?;
-        Ok(reqwest::Response::from(response.map(reqwest::Body::wrap)))
+        let (mut parts, body) = response.into_parts();
+        if let Some(url) = url {
+            let (with_url, ()) = hyper::Response::builder()
+                .url(url)
+                .body(())
+                .unwrap_or_default()
+                .into_parts();
+            parts.extensions.extend(with_url.extensions);
+        }
+        Ok(reqwest::Response::from(hyper::Response::from_parts(
+            parts,
+            reqwest::Body::wrap(body),
+        )))
+    }
+}
+
+/// Add what reqwest's client adds to every request when absent (a target's headers for
+/// this path are made with them once, see `transport::Target`).
+pub fn add_defaults(headers: &mut HeaderMap, user_agent: &'static str) {
+    for (name, value) in [
+        (ACCEPT, HeaderValue::from_static("*/*")),
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (USER_AGENT, HeaderValue::from_static(user_agent)),
+    ] {
+        if let hyper::header::Entry::Vacant(entry) = headers.entry(name) {
+            entry.insert(value);
+        }
     }
 }
 

@@ -32,10 +32,15 @@ impl ReadTimeout {
         start.checked_add(self.0?)
     }
 
+    /// When a wait starting now times out; the clock is read only with a limit.
+    fn deadline(self) -> Option<Instant> {
+        self.0.and_then(|limit| Instant::now().checked_add(limit))
+    }
+
     /// Wait for a response's head (connecting, sending, redirects included, as reqwest
     /// counted its read timeout on the whole request).
     pub async fn head<T>(self, send: impl Future<Output = Result<T>>) -> Result<T> {
-        match self.deadline_from(Instant::now()) {
+        match self.deadline() {
             Some(deadline) => timeout_at(deadline, send)
                 .await
                 .unwrap_or_else(|_| Err(head_timed_out())),
@@ -46,7 +51,7 @@ impl ReadTimeout {
     /// The next chunk of `response`'s body.
     pub async fn chunk(self, response: &mut reqwest::Response) -> Result<Option<Bytes>> {
         let read = response.chunk();
-        let read = match self.deadline_from(Instant::now()) {
+        let read = match self.deadline() {
             Some(deadline) => match timeout_at(deadline, read).await {
                 Ok(read) => read,
                 Err(_) => return Err(body_timed_out()),

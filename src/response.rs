@@ -201,7 +201,12 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     // serde would also read a JSON array into the all-defaults envelope: insist on an object.
     let is_object = body.trim_ascii_start().starts_with(b"{");
     let parsed = if is_object {
-        serde_json::from_slice::<ChatEnvelope>(body)
+        // Valid UTF-8 (as `lossy_utf8` leaves every body) is parsed as text: serde then
+        // skips checking each key and string it reads (issue 11, S1).
+        match std::str::from_utf8(body) {
+            Ok(text) => serde_json::from_str::<ChatEnvelope>(text),
+            Err(_) => serde_json::from_slice::<ChatEnvelope>(body),
+        }
     } else {
         Err(serde::de::Error::custom("the body is not a JSON object"))
     };

@@ -3,6 +3,7 @@
 //! chat requests to plain-http targets with no proxy go through the leaner
 //! [`PlainClient`] instead.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -106,6 +107,9 @@ struct Target {
     /// The same as a URI, for the plain-http client.
     chat_uri: hyper::Uri,
     headers: HeaderMap,
+    /// For an `http://` target: `headers` with what the plain-http path adds to a POST
+    /// (reqwest's defaults, `host`), made once instead of inserted per request.
+    plain_headers: Option<HeaderMap>,
     has_key: bool,
     api_key_env: Option<String>,
 }
@@ -156,16 +160,28 @@ impl Target {
         };
         let chat_url = reqwest::Url::parse(&format!("{base_url}/{CHAT_PATH}"))
             .map_err(|err| invalid(format!("invalid base_url {base_url:?}: {err}")))?;
-        let chat_uri = chat_url
+        let chat_uri: hyper::Uri = chat_url
             .as_str()
             .parse()
             .map_err(|_| invalid(format!("invalid base_url {base_url:?}")))?;
+        let plain_headers = match chat_uri.authority() {
+            Some(origin) if chat_uri.scheme_str() == Some("http") => {
+                let mut plain = headers.clone();
+                crate::plain_http::add_defaults(&mut plain, USER_AGENT);
+                if let Ok(host) = crate::h1_pool::host_header(origin) {
+                    plain.insert(reqwest::header::HOST, host);
+                }
+                Some(plain)
+            }
+            _ => None,
+        };
         Ok(Self {
             name: name.to_owned(),
             base_url,
             chat_url,
             chat_uri,
             headers,
+            plain_headers,
             has_key,
             api_key_env,
         })
@@ -518,12 +534,14 @@ impl Transport {
                 );
             }
         };
+        // Borrowed on the usual path: the request takes the one clone it needs.
         let plain_uri = match &self.plain {
             Some(_) if target.chat_uri.scheme_str() != Some("http") => None,
-            Some(_) if path == CHAT_PATH => Some(target.chat_uri.clone()),
+            Some(_) if path == CHAT_PATH => Some(Cow::Borrowed(&target.chat_uri)),
             Some(_) => format!("{}/{}", target.base_url, path.trim_start_matches('/'))
                 .parse::<hyper::Uri>()
-                .ok(),
+                .ok()
+                .map(Cow::Owned),
             None => None,
         };
         let (Some(plain), Some(uri)) = (&self.plain, plain_uri) else {
@@ -539,21 +557,33 @@ impl Transport {
             return self.read_timeout().head(send).await;
         };
         Self::require_key(target)?;
-        let send = |method: Method, uri: hyper::Uri, body: Option<Bytes>| {
-            let mut headers = headers_for(target, extra_headers);
-            accept(&mut headers);
-            if body.is_none() {
-                headers.remove(CONTENT_TYPE);
-                headers.remove(CONTENT_LENGTH);
-            }
-            plain.execute(method, uri, headers, body)
-        };
+        let send =
+            |method: Method, uri: hyper::Uri, body: Option<Bytes>, url: Option<&reqwest::Url>| {
+                // Every URI here is the target's origin (redirects stay within it), so its
+                // `host` is the one made with the target's headers.
+                let mut headers = match (&target.plain_headers, &body) {
+                    (Some(plain), Some(_)) => merged_headers(plain, extra_headers),
+                    _ => headers_for(target, extra_headers),
+                };
+                accept(&mut headers);
+                if body.is_none() {
+                    headers.remove(CONTENT_TYPE);
+                    headers.remove(CONTENT_LENGTH);
+                }
+                plain.execute(method, uri, headers, body, url.cloned())
+            };
         let failed = |err| diagnose::plain_send_error(err, &self.route);
         let exchange = pin!(async {
             let mut url = None;
-            let mut response = pin!(send(Method::POST, uri.clone(), Some(body.clone())))
-                .await
-                .map_err(failed)?;
+            let first_url = (path == CHAT_PATH).then_some(&target.chat_url);
+            let mut response = pin!(send(
+                Method::POST,
+                uri.as_ref().clone(),
+                Some(body.clone()),
+                first_url
+            ))
+            .await
+            .map_err(failed)?;
             // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
             // 307/308 resend the POST, 301/302/303 become a GET without body.
             for _ in 0..MAX_REDIRECTS {
@@ -572,9 +602,9 @@ impl Transport {
                     break;
                 };
                 response = if matches!(response.status().as_u16(), 307 | 308) {
-                    send(Method::POST, next_uri, Some(body.clone())).await
+                    send(Method::POST, next_uri, Some(body.clone()), Some(&next)).await
                 } else {
-                    send(Method::GET, next_uri, None).await
+                    send(Method::GET, next_uri, None, Some(&next)).await
                 }
                 .map_err(failed)?;
                 url = Some(next);
@@ -624,7 +654,12 @@ impl Transport {
 
 /// The target's headers (its key included) with the caller's replacing those of the same name.
 fn headers_for(target: &Target, extra_headers: &HeaderMap) -> HeaderMap {
-    let mut headers = target.headers.clone();
+    merged_headers(&target.headers, extra_headers)
+}
+
+/// `base` with the caller's headers replacing those of the same name.
+fn merged_headers(base: &HeaderMap, extra_headers: &HeaderMap) -> HeaderMap {
+    let mut headers = base.clone();
     if !extra_headers.is_empty() {
         for name in extra_headers.keys() {
             headers.remove(name);

@@ -163,10 +163,10 @@ impl Drop for PooledSocket {
         if let Some(fd) = self.recorded {
             record::forget(fd);
         }
+        // The end for the server, even if a copy of the descriptor lives elsewhere.
+        // Through a duplicate: std shuts down only a socket it owns (closes are rare).
+        #[cfg(unix)]
         if let Some(stream) = &self.stream {
-            // The end for the server, even if a copy of the descriptor lives elsewhere.
-            // Through a duplicate: std shuts down only a socket it owns (closes are rare).
-            #[cfg(unix)]
             if let Ok(copy) = std::os::fd::AsFd::as_fd(stream).try_clone_to_owned() {
                 let _ = std::net::TcpStream::from(copy).shutdown(std::net::Shutdown::Write);
             }

@@ -38,6 +38,53 @@ struct ChatEnvelope<'a> {
     usage: Option<UsageEnvelope<'a>>,
 }
 
+/// [`ChatEnvelope`] without the ledger's extra facts: serde refuses a repeated field, so a
+/// body that repeats one of those keys (`id`, a usage details object, `is_byok`) is read
+/// with this one and stays the answer it is (its facts then come from Python's parse).
+#[derive(Deserialize)]
+struct CoreEnvelope<'a> {
+    #[serde(borrow, default)]
+    error: Option<ErrorObject<'a>>,
+    #[serde(default)]
+    choices: Vec<ChoiceEnvelope<'a>>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(borrow, default)]
+    usage: Option<CoreUsage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CoreUsage<'a> {
+    #[serde(borrow, default)]
+    cost: Option<&'a RawValue>,
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+impl<'a> From<CoreEnvelope<'a>> for ChatEnvelope<'a> {
+    fn from(core: CoreEnvelope<'a>) -> Self {
+        Self {
+            error: core.error,
+            id: None,
+            choices: core.choices,
+            model: core.model,
+            provider: core.provider,
+            usage: core.usage.map(|usage| UsageEnvelope {
+                cost: usage.cost,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                prompt_tokens_details: None,
+                completion_tokens_details: None,
+                is_byok: None,
+            }),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ChoiceEnvelope<'a> {
     #[serde(borrow, default)]
@@ -201,16 +248,17 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     // serde would also read a JSON array into the all-defaults envelope: insist on an object.
     let is_object = body.trim_ascii_start().starts_with(b"{");
     let parsed = if is_object {
-        // Valid UTF-8 (as `lossy_utf8` leaves every body) is parsed as text: serde then
-        // skips checking each key and string it reads (issue 11, S1).
-        match std::str::from_utf8(body) {
-            Ok(text) => serde_json::from_str::<ChatEnvelope>(text),
-            Err(_) => serde_json::from_slice::<ChatEnvelope>(body),
-        }
+        parse_json::<ChatEnvelope>(body)
+            .map(|envelope| (envelope, true))
+            .or_else(|first| {
+                parse_json::<CoreEnvelope>(body)
+                    .map(|core| (core.into(), false))
+                    .map_err(|_| first)
+            })
     } else {
         Err(serde::de::Error::custom("the body is not a JSON object"))
     };
-    let envelope: ChatEnvelope = parsed.map_err(|err| {
+    let (envelope, with_facts): (ChatEnvelope, bool) = parsed.map_err(|err| {
         let mut details = ErrorDetails {
             status: Some(200),
             body_snippet: Some(snippet(body)),
@@ -230,19 +278,33 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
         return Err(error_from_object(None, headers, object));
     }
     let usage = envelope.usage;
-    let entry = entry_facts(envelope.id, usage.as_ref());
+    let entry = with_facts
+        .then(|| entry_facts(envelope.id, usage.as_ref()))
+        .flatten();
     Ok(ChatSummary {
         model: envelope.model,
         provider: envelope.provider,
+        // Only a JSON number is a cost: anything else (a string, `true`, an object) counts
+        // as absent, so the answer is priced like one without a cost, not refused later.
         cost: usage
             .as_ref()
             .and_then(|u| u.cost)
-            .map(|raw| raw.get().to_owned())
-            .filter(|text| text != "null"),
+            .map(RawValue::get)
+            .filter(|text| text.starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+            .map(str::to_owned),
         prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens),
         completion_tokens: usage.as_ref().and_then(|u| u.completion_tokens),
         entry,
     })
+}
+
+/// A JSON document read as `T`. Valid UTF-8 (as `lossy_utf8` leaves every body) is parsed
+/// as text: serde then skips checking each key and string it reads (issue 11, S1).
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
 }
 
 /// The error an in-band error object (`{"code", "message", "metadata"}` inside a 200
@@ -631,12 +693,39 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_envelope_key_is_refused_like_the_others() {
-        // serde refuses a key the envelope reads twice (as it always did for `model`).
-        for body in [r#"{"model":"a","model":"b"}"#, r#"{"id":"a","id":"b"}"#] {
-            let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}");
+    fn a_repeated_core_key_is_refused() {
+        // serde refuses a key the envelope reads twice, as it always did for `model`.
+        let body = r#"{"model":"a","model":"b"}"#;
+        let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn a_repeated_ledger_fact_key_keeps_the_answer_without_facts() {
+        // Read only for the ledger: repeating one is no reason to refuse (and retry) an
+        // answer; its facts are left to the facade's parse.
+        for body in [
+            r#"{"id":"a","id":"b","model":"m","usage":{"cost":0.5,"prompt_tokens":3}}"#,
+            r#"{"model":"m","usage":{"cost":0.5,"prompt_tokens":3,"is_byok":true,"is_byok":false}}"#,
+            r#"{"model":"m","usage":{"cost":0.5,"prompt_tokens":3,"prompt_tokens_details":{},"prompt_tokens_details":{}}}"#,
+        ] {
+            let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+            assert_eq!(summary.entry, None, "{body}");
+            assert_eq!(summary.model.as_deref(), Some("m"), "{body}");
+            assert_eq!(summary.cost.as_deref(), Some("0.5"), "{body}");
+            assert_eq!(summary.prompt_tokens, Some(3), "{body}");
         }
+    }
+
+    #[test]
+    fn a_cost_that_is_not_a_number_is_absent() {
+        for cost in [r#""0.5""#, "true", "{}", "[1]"] {
+            let body = format!(r#"{{"choices":[],"usage":{{"cost":{cost}}}}}"#);
+            let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+            assert_eq!(summary.cost, None, "{cost}");
+        }
+        let summary = check_chat_body(&HeaderMap::new(), br#"{"usage":{"cost":-0.25}}"#).unwrap();
+        assert_eq!(summary.cost.as_deref(), Some("-0.25"));
     }
 
     #[test]

@@ -137,3 +137,28 @@ def test_an_answer_without_a_cost_has_no_facts(server: MockServer) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as client:
         native = client._inner.chat_blocking(*client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})[0])
         assert native.entry_facts is None
+
+
+def test_a_body_repeating_a_ledger_key_is_still_the_answer(server: MockServer) -> None:
+    # Only the ledger reads `id` and `is_byok`: a body repeating one is answered (not
+    # refused and retried), and its entry comes from the facade's parse (the last value).
+    body = _body({"is_byok": False}).replace('"id": "gen-1"', '"id": "gen-0", "id": "gen-1"')
+    body = body.replace('"is_byok": false', '"is_byok": true, "is_byok": false')
+    server.script(MODEL, Raw(body=body, headers=JSON))
+    with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY, max_retries=0) as client:
+        answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        (entry,) = client.usage.entries
+    assert answer.id == "gen-1"
+    assert (entry.generation_id, entry.byok, entry.cost) == ("gen-1", False, answer.cost)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("cost", ['"0.5"', "true", "{}"])
+def test_a_cost_that_is_not_a_number_is_unknown_and_recorded_once(server: MockServer, cost: str) -> None:
+    server.script(MODEL, Raw(body=_body(cost=cost), headers=JSON))
+    with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY, max_retries=0) as client:
+        answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        (entry,) = client.usage.entries
+    assert answer.choices[0].message.content == "hi"
+    assert answer.cost is None
+    assert (entry.status, entry.cost, entry.prompt_tokens) == ("ok", None, 7)

@@ -209,12 +209,15 @@ class RequestBooks:
         if type(self) is not RequestBooks:
             return self.answered(completion)
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
-            self.done = True
             facts = native.entry_facts
             if facts is None or self.cascade is not None or self.backends or len(completion._attempts) > 1:
+                self.done = True
                 self._answer(completion, "ok", False)
             else:
+                # Built before the claim: an interruption in between leaves the request to
+                # ``failed()``, which still records it once.
                 values = answer_values(facts, self.requested, self.tags, self.started, "ok", False)
+                self.done = True
                 self._record_values(values, facts[9])
         return completion
 

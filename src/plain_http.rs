@@ -68,6 +68,8 @@ impl PlainClient {
         builder.read_buf_exact_size(Some(READ_BUF_BYTES));
         let client = H1Client::new(connector, builder, pool_idle);
         let mut defaults = HeaderMap::with_capacity(3);
+        // Per request, not in a target's headers: a stream asks for `text/event-stream` alone.
+        defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
         add_defaults(&mut defaults, user_agent);
         Self { client, defaults }
     }
@@ -118,11 +120,10 @@ impl PlainClient {
     }
 }
 
-/// Add what reqwest's client adds to every request when absent (a target's headers for
-/// this path are made with them once, see `transport::Target`).
+/// Add what reqwest's client adds to every request when absent, but `Accept` (a target's
+/// headers for this path are made with them once, see `transport::Target`).
 pub fn add_defaults(headers: &mut HeaderMap, user_agent: &'static str) {
     for (name, value) in [
-        (ACCEPT, HeaderValue::from_static("*/*")),
         (CONTENT_TYPE, HeaderValue::from_static("application/json")),
         (USER_AGENT, HeaderValue::from_static(user_agent)),
     ] {

@@ -168,8 +168,11 @@ impl Target {
             Some(origin) if chat_uri.scheme_str() == Some("http") => {
                 let mut plain = headers.clone();
                 crate::plain_http::add_defaults(&mut plain, USER_AGENT);
-                if let Ok(host) = crate::h1_pool::host_header(origin) {
-                    plain.insert(reqwest::header::HOST, host);
+                // A configured `Host` wins, as on the https path (a proxy routing by it).
+                if let reqwest::header::Entry::Vacant(entry) = plain.entry(reqwest::header::HOST) {
+                    if let Ok(host) = crate::h1_pool::host_header(origin) {
+                        entry.insert(host);
+                    }
                 }
                 Some(plain)
             }

@@ -58,13 +58,15 @@ pub enum Report {
     /// At once: a request's answer (its latency is what the caller waits for).
     Now,
     /// Once the I/O thread has run the tasks ready now (when it parks, or after one more
-    /// pass of its scheduler; [`MAX_DEFERRAL`] at the latest): a stream's next batch, so
+    /// pass of its scheduler; a wake-up joining a list older than [`MAX_DEFERRAL`] flushes
+    /// it at once): a stream's next batch, so
     /// the batches of every busy stream reach the loop in one wake-up. Elsewhere than on
     /// an I/O thread, at once.
     WhenIdle,
 }
 
-/// How long a busy I/O thread may hold a loop's wake-up back.
+/// How old the held wake-ups may be when another joins them (the scheduler pass that the
+/// flusher waits for normally ends the wait well before).
 const MAX_DEFERRAL: Duration = Duration::from_millis(1);
 
 /// Where a task reports: the queue plus the future that waits on it.

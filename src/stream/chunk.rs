@@ -144,8 +144,9 @@ impl ChoiceView {
 }
 
 impl Chunk {
-    /// Parse an event's data (once): `merge` gets the parsed chunk (borrowing from the
-    /// text) after the view has been taken from it.
+    /// Parse an event's data (once; the usual shape by [`scan`], the rest by serde):
+    /// `merge` gets the parsed chunk (borrowing from the text) after the view has been
+    /// taken from it.
     /// The chunk is built in its `Arc` here: returned by value it was copied twice more
     /// (a chunk is ~400 bytes, and this runs for every streamed chunk).
     pub fn parse<R>(

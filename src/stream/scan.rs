@@ -1,12 +1,13 @@
 //! The usual streamed chunk read without serde: one pass over the text for the shape
 //! nearly every chunk has (string, null and integer fields, `choices[].delta` with
-//! strings), producing exactly the [`ChunkIn`] serde would.
+//! strings, unknown fields with scalar values), filling exactly the [`ChunkIn`] serde
+//! would, choices and deltas in place (serde's derive moved them by value several times).
 //!
-//! Anything else — usage, errors, tool calls, logprobs, nested unknown fields, a key
-//! with escapes, a repeated key, a surrogate escape, odd numbers, invalid JSON — returns
-//! `None` and goes to serde, which decides it and words any error. So `Some` must only
-//! ever be returned where serde returns the same value; the property tests check that
-//! against serde on generated and mutated chunks.
+//! Anything else — usage, errors, tool calls, logprobs, nested unknown values, a key
+//! with escapes, a repeated key, a surrogate escape, odd numbers, invalid JSON — makes
+//! [`read`] return false and goes to serde, which decides it and words any error. So
+//! `true` must only ever be returned where serde reads the same value; the property
+//! tests check that against serde on generated and mutated chunks.
 
 use std::borrow::Cow;
 

@@ -24,8 +24,11 @@ fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
 }
 
 /// A chunk as parsed from its text (strings borrowed where they have no escapes): what
-/// the accumulator merges and the typed view (`stream::chunk`) keeps.
-#[derive(Deserialize)]
+/// the accumulator merges and the typed view (`stream::chunk`) keeps. A field added to
+/// it, [`ChoiceIn`] or [`DeltaIn`] must be known to `stream::scan` too (else that fast
+/// path would skip it as unknown).
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug))]
 pub struct ChunkIn<'a> {
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
@@ -50,7 +53,8 @@ pub struct ChunkIn<'a> {
     pub error: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug))]
 pub struct ChoiceIn<'a> {
     #[serde(default)]
     pub index: Option<u32>,
@@ -66,7 +70,8 @@ pub struct ChoiceIn<'a> {
     pub error: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug))]
 pub struct DeltaIn<'a> {
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub role: Option<Cow<'a, str>>,
@@ -87,6 +92,7 @@ pub struct DeltaIn<'a> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub struct ToolCallIn<'a> {
     #[serde(default)]
     pub index: Option<u32>,
@@ -99,6 +105,7 @@ pub struct ToolCallIn<'a> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub struct FunctionIn<'a> {
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub name: Option<Cow<'a, str>>,

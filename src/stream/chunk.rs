@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn};
+use crate::stream::scan;
 
 /// A string field: where it sits in the chunk's text, or decoded (it had escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,8 +144,9 @@ impl ChoiceView {
 }
 
 impl Chunk {
-    /// Parse an event's data (once): `merge` gets the parsed chunk (borrowing from the
-    /// text) after the view has been taken from it.
+    /// Parse an event's data (once; the usual shape by [`scan`], the rest by serde):
+    /// `merge` gets the parsed chunk (borrowing from the text) after the view has been
+    /// taken from it.
     /// The chunk is built in its `Arc` here: returned by value it was copied twice more
     /// (a chunk is ~400 bytes, and this runs for every streamed chunk).
     pub fn parse<R>(
@@ -157,11 +159,14 @@ impl Chunk {
                 format!("a stream event is not a JSON chunk: {why}"),
             )
         };
-        // serde would read an array into the all-defaults struct: insist on an object.
-        if !text.trim_start().starts_with('{') {
-            return Err(not_a_chunk(&"not a JSON object"));
+        let mut parsed = ChunkIn::default();
+        if !scan::read(&text, &mut parsed) {
+            // serde would read an array into the all-defaults struct: insist on an object.
+            if !text.trim_start().starts_with('{') {
+                return Err(not_a_chunk(&"not a JSON object"));
+            }
+            parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
         }
-        let parsed: ChunkIn = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
         let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
         let id = view(parsed.id.as_ref());
         let object = view(parsed.object.as_ref());

@@ -57,13 +57,14 @@ impl StreamDecoder {
                         continue;
                     }
                     let data = event.data;
-                    // `data:` then a blank line carries nothing: skip it, don't fail on it.
-                    if data.trim().is_empty() {
-                        continue;
-                    }
-                    if data.trim() == "[DONE]" {
-                        self.done = true;
-                        continue;
+                    match data.trim() {
+                        // `data:` then a blank line carries nothing: skip it, don't fail on it.
+                        "" => continue,
+                        "[DONE]" => {
+                            self.done = true;
+                            continue;
+                        }
+                        _ => {}
                     }
                     let (chunk, effect) = match Chunk::parse(data, |parsed| acc.add(parsed)) {
                         Ok(parsed) => parsed,

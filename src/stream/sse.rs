@@ -420,33 +420,10 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     }))
 }
 
-/// Position of the first CR or LF, scanning eight bytes at a time (SWAR).
+/// Position of the first CR or LF (memchr's vector search: an event's line is a few
+/// hundred bytes, four times what eight-byte words scanned at the same cost).
 fn find_eol(haystack: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    const CRS: u64 = u64::from_ne_bytes([b'\r'; 8]);
-    let mut chunks = haystack.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let lf = word ^ LFS;
-        let cr = word ^ CRS;
-        // The classic "has zero byte" test: its lowest set bit marks exactly
-        // the first zero byte (higher bits may be false positives).
-        let found = ((lf.wrapping_sub(ONES) & !lf) | (cr.wrapping_sub(ONES) & !cr)) & HIGHS;
-        if found != 0 {
-            return Some(offset + (found.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map(|pos| offset + pos)
+    memchr::memchr2(b'\n', b'\r', haystack)
 }
 
 #[cfg(test)]

@@ -742,6 +742,88 @@ mod tests {
         }
     }
 
+    /// The field names serde's derive reads for `T` (what it passes to `deserialize_struct`).
+    fn serde_fields<T: serde::Deserialize<'static>>() -> &'static [&'static str] {
+        struct Recorder(std::cell::Cell<&'static [&'static str]>);
+        impl<'de> serde::Deserializer<'de> for &Recorder {
+            type Error = serde::de::value::Error;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(
+                self,
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                Err(serde::de::Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0.set(fields);
+                Err(serde::de::Error::custom("recorded"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let recorder = Recorder(std::cell::Cell::new(&[]));
+        let _ = T::deserialize(&recorder);
+        recorder.0.get()
+    }
+
+    /// A field added to `ChunkIn`, `ChoiceIn` or `DeltaIn` but not to the scanner would be
+    /// skipped by it as unknown: each field serde reads, with values of every kind, reads
+    /// the same on both paths, and the property tests generate it.
+    #[test]
+    fn every_field_serde_reads_is_read_the_same_by_the_scanner() {
+        let values = [
+            r#""x""#,
+            r#""a\nb""#,
+            "1",
+            "-2",
+            "true",
+            "[]",
+            "[1]",
+            "{}",
+            "null",
+        ];
+        // Each level: the fields serde reads, a member wrapped into a chunk at that level,
+        // the keys the property tests draw from.
+        type Level = (
+            &'static [&'static str],
+            fn(&str) -> String,
+            &'static [&'static str],
+        );
+        let levels: [Level; 3] = [
+            (
+                serde_fields::<ChunkIn<'static>>(),
+                |m| format!("{{{m}}}"),
+                CHUNK_KEYS,
+            ),
+            (
+                serde_fields::<ChoiceIn<'static>>(),
+                |m| format!(r#"{{"choices":[{{{m}}}]}}"#),
+                CHOICE_KEYS,
+            ),
+            (
+                serde_fields::<DeltaIn<'static>>(),
+                |m| format!(r#"{{"choices":[{{"delta":{{{m}}}}}]}}"#),
+                DELTA_KEYS,
+            ),
+        ];
+        for (fields, wrap, generated) in levels {
+            assert!(!fields.is_empty());
+            for field in fields {
+                assert!(generated.contains(field), "not generated: {field:?}");
+                for value in values {
+                    same_as_serde(&wrap(&format!(r#""{field}":{value}"#)));
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 

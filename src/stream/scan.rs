@@ -2,8 +2,10 @@
 //! nearly every chunk has (string, null and integer fields, `choices[].delta` with
 //! strings, unknown fields with scalar values), filling exactly the [`ChunkIn`] serde
 //! would, choices and deltas in place (serde's derive moved them by value several times).
+//! A delta's lists (tool calls, reasoning details, annotations, images) are handed to
+//! serde where they start, and the scan goes on after them.
 //!
-//! Anything else — usage, errors, tool calls, logprobs, nested unknown values, a key
+//! Anything else — usage, errors, logprobs, nested unknown values, a key
 //! with escapes, a repeated key, a surrogate escape, odd numbers, invalid JSON — makes
 //! [`read`] return false and goes to serde, which decides it and words any error. So
 //! `true` must only ever be returned where serde reads the same value; the property
@@ -27,6 +29,10 @@ pub fn read<'a>(text: &'a str, out: &mut ChunkIn<'a>) -> bool {
     scan.skip_ws();
     scan.pos == scan.bytes.len()
 }
+
+/// The most `[`/`{` a list read by [`Scan::list`] may hold: well under serde's nesting
+/// limit (128) less the chunk's own levels above the list (4).
+const MAX_LIST_BRACKETS: usize = 100;
 
 /// `seen` gets bit `bit`; `None` when it had it (serde fails a repeated field).
 #[inline]
@@ -217,12 +223,33 @@ impl<'a> Scan<'a> {
         self.null_rest()
     }
 
-    /// `[]`, for list fields whose items serde parses (tool calls, reasoning details,
-    /// annotations, images).
-    fn empty_list<T>(&mut self, out: &mut Vec<T>) -> Option<()> {
-        self.expect(b'[')?;
-        self.expect(b']')?;
-        out.clear();
+    /// A list field whose items serde parses (tool calls, reasoning details, annotations,
+    /// images): `[]` here, any other list by serde from where it starts (its strings still
+    /// borrow from the text), so a chunk carrying one is not parsed twice.
+    fn list<T: serde::Deserialize<'a>>(&mut self, out: &mut Vec<T>) -> Option<()> {
+        self.skip_ws();
+        let rest = self.text.get(self.pos..)?;
+        if rest.starts_with("[]") {
+            self.pos += 2;
+            out.clear();
+            return Some(());
+        }
+        if !rest.starts_with('[') {
+            return None;
+        }
+        let mut items = serde_json::Deserializer::from_str(rest).into_iter::<Vec<T>>();
+        *out = items.next()?.ok()?;
+        let end = self.pos + items.byte_offset();
+        // serde's nesting limit counts from the chunk's top, this parse's from the list: a
+        // list that may nest deep (brackets in its strings counted too) is left to serde.
+        let brackets = self.bytes[self.pos..end]
+            .iter()
+            .filter(|&&byte| byte == b'[' || byte == b'{')
+            .count();
+        if brackets > MAX_LIST_BRACKETS {
+            return None;
+        }
+        self.pos = end;
         Some(())
     }
 
@@ -358,10 +385,10 @@ impl<'a> Scan<'a> {
                         b"content" => (1, scan.opt_str(&mut delta.content)),
                         b"reasoning" => (2, scan.opt_str(&mut delta.reasoning)),
                         b"refusal" => (3, scan.opt_str(&mut delta.refusal)),
-                        b"reasoning_details" => (4, scan.empty_list(&mut delta.reasoning_details)),
-                        b"tool_calls" => (5, scan.empty_list(&mut delta.tool_calls)),
-                        b"annotations" => (6, scan.empty_list(&mut delta.annotations)),
-                        b"images" => (7, scan.empty_list(&mut delta.images)),
+                        b"reasoning_details" => (4, scan.list(&mut delta.reasoning_details)),
+                        b"tool_calls" => (5, scan.list(&mut delta.tool_calls)),
+                        b"annotations" => (6, scan.list(&mut delta.annotations)),
+                        b"images" => (7, scan.list(&mut delta.images)),
                         _ => return scan.skip_scalar(),
                     };
                     read?;
@@ -506,12 +533,29 @@ mod tests {
     }
 
     #[test]
+    fn a_deltas_lists_are_read_by_serde_in_place() {
+        for text in [
+            r#"{"id":"g","choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":"Let me","reasoning_details":[{"type":"reasoning.text","text":"Let me","format":"anthropic-claude-v1","index":0}]},"finish_reason":null}]}"#,
+            r#"{"id":"g","choices":[{"index":0,"delta":{"content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":"}}]},"finish_reason":null}],"x":1}"#,
+            r#"{"choices":[{"delta":{"annotations":[ {"type":"url_citation"} ] ,"images":[]}}]}"#,
+        ] {
+            assert!(same_as_serde(text), "{text}");
+        }
+        // Nesting deep enough to near serde's limit from the chunk's top is serde's call.
+        let deep = format!(
+            r#"{{"choices":[{{"delta":{{"images":{}{}}}}}]}}"#,
+            "[".repeat(101),
+            "]".repeat(101)
+        );
+        assert!(!same_as_serde(&deep));
+    }
+
+    #[test]
     fn the_rest_goes_to_serde() {
         for text in [
             // Values serde keeps as trees, or parses as lists of items.
             r#"{"choices":[],"usage":{"cost":1}}"#,
             r#"{"error":{"code":400},"choices":[]}"#,
-            r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#,
             r#"{"choices":[{"logprobs":{"content":[]}}]}"#,
             // What serde reads differently from how it looks, or rejects.
             r#"{"i\u0064":"x"}"#,
@@ -621,7 +665,16 @@ mod tests {
             "reasoning_details" | "tool_calls" | "annotations" | "images" => prop_oneof![
                 Just("[]".to_owned()),
                 Just("[{}]".to_owned()),
-                Just("null".to_owned())
+                Just("null".to_owned()),
+                Just("[".repeat(130) + &"]".repeat(130)),
+                (ws(), number(), string(), string(), string()).prop_map(
+                    |(w, index, id, name, arguments)| format!(
+                        r#"[{w}{{"index":{index},"id":{id},"type":"function","function":{{"name":{name},"arguments":{arguments}}}}}{w}]"#
+                    )
+                ),
+                (string(), string()).prop_map(|(kind, text)| format!(
+                    r#"[{{"type":{kind},"text":{text},"nested":[1,{{"a":[]}}]}}, {{}}]"#
+                )),
             ]
             .boxed(),
             _ => prop_oneof![3 => string(), 1 => Just("null".to_owned())].boxed(),

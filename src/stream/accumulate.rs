@@ -23,6 +23,42 @@ fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
     Ok(text.map(|Borrowed(text)| text))
 }
 
+/// The most choices one chunk may carry (a request's `n` is at most 128 at OpenAI): a chunk
+/// with more is refused, so an event cannot turn every 3 bytes (`{},`) into a ~300-byte
+/// choice (an 8 MiB event into ~1 GB).
+pub const MAX_CHOICES: usize = 1024;
+
+/// A chunk's `choices`, refused past [`MAX_CHOICES`] while they are read.
+fn bounded_choices<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ChoiceIn<'a>>, D::Error> {
+    struct Choices<'a>(std::marker::PhantomData<ChoiceIn<'a>>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Choices<'a> {
+        type Value = Vec<ChoiceIn<'a>>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a sequence")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut choices = Vec::new();
+            while let Some(choice) = seq.next_element()? {
+                if choices.len() == MAX_CHOICES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_CHOICES} choices in one chunk"
+                    )));
+                }
+                choices.push(choice);
+            }
+            Ok(choices)
+        }
+    }
+    deserializer.deserialize_seq(Choices(std::marker::PhantomData))
+}
+
 /// A chunk as parsed from its text (strings borrowed where they have no escapes): what
 /// the accumulator merges and the typed view (`stream::chunk`) keeps. A field added to
 /// it, [`ChoiceIn`] or [`DeltaIn`] must be known to `stream::scan` too (else that fast
@@ -44,7 +80,7 @@ pub struct ChunkIn<'a> {
     pub system_fingerprint: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub service_tier: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, borrow, deserialize_with = "bounded_choices")]
     pub choices: Vec<ChoiceIn<'a>>,
     /// Kept as text: a parsed number would round `cost`.
     #[serde(default, borrow)]

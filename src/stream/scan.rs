@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn};
+use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn, MAX_CHOICES};
 
 /// Reads the chunk in `text` into `out` (all defaults) when it has the usual shape; false
 /// leaves it to serde (`out` then holds part of it).
@@ -344,6 +344,9 @@ impl<'a> Scan<'a> {
         }
         loop {
             self.expect(b'{')?;
+            if choices.len() == MAX_CHOICES {
+                return None; // serde refuses it, and says why
+            }
             choices.push(ChoiceIn::default());
             self.choice(choices.last_mut()?)?;
             match self.next()? {
@@ -548,6 +551,16 @@ mod tests {
             "]".repeat(101)
         );
         assert!(!same_as_serde(&deep));
+    }
+
+    #[test]
+    fn a_chunk_with_too_many_choices_is_refused() {
+        let choices = |n: usize| format!(r#"{{"choices":[{}]}}"#, vec!["{}"; n].join(","));
+        assert!(same_as_serde(&choices(MAX_CHOICES)));
+        let text = choices(MAX_CHOICES + 1);
+        assert!(chunk(&text).is_none());
+        let err = serde_json::from_str::<ChunkIn<'_>>(&text).unwrap_err();
+        assert!(err.to_string().contains("more than 1024 choices"), "{err}");
     }
 
     #[test]

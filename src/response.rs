@@ -284,18 +284,24 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     Ok(ChatSummary {
         model: envelope.model,
         provider: envelope.provider,
-        // Only a JSON number is a cost: anything else (a string, `true`, an object) counts
-        // as absent, so the answer is priced like one without a cost, not refused later.
         cost: usage
             .as_ref()
             .and_then(|u| u.cost)
-            .map(RawValue::get)
-            .filter(|text| text.starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+            .and_then(cost_text)
             .map(str::to_owned),
         prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens),
         completion_tokens: usage.as_ref().and_then(|u| u.completion_tokens),
         entry,
     })
+}
+
+/// `usage.cost` as the decimal text it was sent as, when it is a JSON number. Anything else
+/// (`null`, a string, `true`, an object) counts as absent, so the answer is priced like one
+/// without a cost instead of failing later: the one rule for answers and streams.
+pub fn cost_text(raw: &RawValue) -> Option<&str> {
+    let text = raw.get();
+    text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        .then_some(text)
 }
 
 /// A JSON document read as `T`. Valid UTF-8 (as `lossy_utf8` leaves every body) is parsed

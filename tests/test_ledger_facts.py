@@ -162,3 +162,23 @@ def test_a_cost_that_is_not_a_number_is_unknown_and_recorded_once(server: MockSe
     assert answer.choices[0].message.content == "hi"
     assert answer.cost is None
     assert (entry.status, entry.cost, entry.prompt_tokens) == ("ok", None, 7)
+
+
+@pytest.mark.parametrize("cost", ['"0.5"', "true", "{}"])
+def test_a_streamed_cost_that_is_not_a_number_is_unknown_and_recorded_once(server: MockServer, cost: str) -> None:
+    chunk = {"id": "gen-1", "model": MODEL, "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+    last = {
+        "id": "gen-1",
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 1, "cost": "@COST@"},
+    }
+    events = [json.dumps(chunk), json.dumps(last).replace('"@COST@"', cost), "[DONE]"]
+    body = "".join(f"data: {event}\n\n" for event in events)
+    server.script(MODEL, Raw(body=body, headers={"Content-Type": "text/event-stream"}))
+    with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY, max_retries=0) as client:
+        with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+            assert [c.choices[0].delta.content for c in stream] == ["hi", None]
+        assert stream.completion.cost is None
+        (entry,) = client.usage.entries
+    assert (entry.status, entry.cost, entry.prompt_tokens) == ("ok", None, 7)

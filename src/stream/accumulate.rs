@@ -25,8 +25,39 @@ fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
 
 /// The most choices one chunk may carry (a request's `n` is at most 128 at OpenAI): a chunk
 /// with more is refused, so an event cannot turn every 3 bytes (`{},`) into a ~300-byte
-/// choice (an 8 MiB event into ~1 GB).
+/// choice (an 8 MiB event into ~1 GB). Choice and tool-call indexes stay below it too
+/// (see [`over_limit`]), so a stream's merged choices and calls are bounded as well.
 pub const MAX_CHOICES: usize = 1024;
+
+/// Why a parsed chunk cannot be merged: a choice or tool-call index at or past
+/// [`MAX_CHOICES`] (each distinct index is kept until the stream ends).
+pub fn over_limit(chunk: &ChunkIn<'_>) -> Option<String> {
+    let too_big = |index: Option<u32>| index.is_some_and(|i| i as usize >= MAX_CHOICES);
+    for choice in &chunk.choices {
+        if too_big(choice.index) {
+            return Some(format!(
+                "choice index {} is not below {MAX_CHOICES}",
+                choice.index?
+            ));
+        }
+        let calls = choice
+            .delta
+            .as_ref()
+            .map_or(&[][..], |delta| &delta.tool_calls);
+        if calls.len() > MAX_CHOICES {
+            return Some(format!("more than {MAX_CHOICES} tool calls in one delta"));
+        }
+        for call in calls {
+            if too_big(call.index) {
+                return Some(format!(
+                    "tool call index {} is not below {MAX_CHOICES}",
+                    call.index?
+                ));
+            }
+        }
+    }
+    None
+}
 
 /// A chunk's `choices`, refused past [`MAX_CHOICES`] while they are read.
 fn bounded_choices<'de: 'a, 'a, D: serde::Deserializer<'de>>(
@@ -231,8 +262,8 @@ impl Accumulator {
         let parsed: CostOnly = serde_json::from_str(usage.get()).ok()?;
         parsed
             .cost
-            .map(|raw| raw.get().to_owned())
-            .filter(|text| text != "null")
+            .and_then(crate::response::cost_text)
+            .map(str::to_owned)
     }
 
     pub fn provider(&self) -> Option<&str> {

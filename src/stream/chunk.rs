@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
-use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn};
+use crate::stream::accumulate::{over_limit, ChoiceIn, ChunkIn, DeltaIn};
 use crate::stream::scan;
 
 /// A string field: where it sits in the chunk's text, or decoded (it had escapes).
@@ -167,6 +167,9 @@ impl Chunk {
             }
             parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
         }
+        if let Some(why) = over_limit(&parsed) {
+            return Err(not_a_chunk(&why));
+        }
         let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
         let id = view(parsed.id.as_ref());
         let object = view(parsed.object.as_ref());
@@ -245,6 +248,27 @@ mod tests {
         assert_eq!(c.str(choice.content.as_ref().unwrap()), "a\"b");
         assert_eq!(choice.finish_reason, None);
         assert_eq!(c.tree()["choices"][0]["delta"]["content"], "a\"b");
+    }
+
+    #[test]
+    fn indexes_past_the_limit_are_refused() {
+        let refused = |text: &str| {
+            Chunk::parse(text.to_owned(), |_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            refused(r#"{"choices":[{"index":1024,"delta":{"content":"a"}}]}"#)
+                .contains("choice index 1024")
+        );
+        assert!(
+            refused(r#"{"choices":[{"delta":{"tool_calls":[{"index":4000000000}]}}]}"#)
+                .contains("tool call index 4000000000")
+        );
+        let calls = vec!["{}"; 1025].join(",");
+        let many = format!(r#"{{"choices":[{{"delta":{{"tool_calls":[{calls}]}}}}]}}"#);
+        assert!(refused(&many).contains("more than 1024 tool calls"));
+        chunk(r#"{"choices":[{"index":1023,"delta":{"tool_calls":[{"index":1023}]}}]}"#);
     }
 
     #[test]

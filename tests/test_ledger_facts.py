@@ -182,3 +182,21 @@ def test_a_streamed_cost_that_is_not_a_number_is_unknown_and_recorded_once(serve
         assert stream.completion.cost is None
         (entry,) = client.usage.entries
     assert (entry.status, entry.cost, entry.prompt_tokens) == ("ok", None, 7)
+
+
+def test_an_answer_whose_entry_cannot_be_built_is_recorded_once_as_failed(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ArithmeticError("cannot price this answer")
+
+    import fastrouter.usage.books as books
+
+    monkeypatch.setattr(books, "completion_values", broken)
+    monkeypatch.setattr(books, "entry_for_completion", broken)
+    server.script(MODEL, Raw(body=_body(), headers=JSON))
+    with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY, max_retries=0) as client:
+        with pytest.raises(ArithmeticError):
+            client.chat.completions.create(model=MODEL, messages=MESSAGES, tags=["general-path"])
+        (entry,) = client.usage.entries
+    assert entry.status == "error"

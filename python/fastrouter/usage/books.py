@@ -199,8 +199,18 @@ class RequestBooks:
         """A whole answer arrived: record it and hand it back."""
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
             self.done = True
-            self._answer(completion, "ok", False)
+            self._answer_or_unclaim(completion)
         return completion
+
+    def _answer_or_unclaim(self, completion: ChatCompletion) -> None:
+        """Record a whole answer; should that fail before its entry exists, hand the
+        request back unclaimed, so ``failed()`` (leaving ``with books``) records it once."""
+        try:
+            self._answer(completion, "ok", False)
+        except BaseException:
+            if self._recorded is None:
+                self.done = False
+            raise
 
     def answered_chat(self, completion: ChatCompletion, native: NativeChat) -> ChatCompletion:
         """:meth:`answered` for ``completion`` built from the core's ``native`` chat: the
@@ -212,7 +222,7 @@ class RequestBooks:
             facts = native.entry_facts
             if facts is None or self.cascade is not None or self.backends or len(completion._attempts) > 1:
                 self.done = True
-                self._answer(completion, "ok", False)
+                self._answer_or_unclaim(completion)
             else:
                 # Built before the claim: an interruption in between leaves the request to
                 # ``failed()``, which still records it once.

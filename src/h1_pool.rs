@@ -647,6 +647,12 @@ mod tests {
         pool.by_origin.values().map(Vec::len).sum()
     }
 
+    /// The newest idle connection to `origin`, taken without the checks `take` makes.
+    fn pop_idle(client: &H1Client, origin: &Authority) -> Option<Idle> {
+        let mut pool = client.shared.idle.lock().unwrap();
+        pool.by_origin.get_mut(origin)?.pop()
+    }
+
     #[tokio::test]
     async fn a_read_body_gives_its_connection_back_for_the_next_request() {
         let (url, accepted) = server(|n| if n % 2 == 0 { OK } else { CHUNKED }, |_| false).await;
@@ -824,16 +830,7 @@ mod tests {
         tokio::time::pause();
         // The newer connection idles again 30 s later: its deadline is 30 s after the other's.
         let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
-        let newer = client
-            .shared
-            .idle
-            .lock()
-            .unwrap()
-            .by_origin
-            .get_mut(&origin)
-            .unwrap()
-            .pop()
-            .unwrap();
+        let newer = pop_idle(&client, &origin).unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
         client.shared.put(origin, newer.conn);
         tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
@@ -898,16 +895,7 @@ mod tests {
         // unwritten once it sees the close.
         let uri: Uri = url.parse().unwrap();
         let origin = uri.authority().unwrap().clone();
-        let stale = client
-            .shared
-            .idle
-            .lock()
-            .unwrap()
-            .by_origin
-            .get_mut(&origin)
-            .unwrap()
-            .pop();
-        let stale = stale.unwrap().conn;
+        let stale = pop_idle(&client, &origin).unwrap().conn;
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(stale.sender.is_ready());
         let mut request = get(&url);

@@ -35,7 +35,7 @@ struct ChatEnvelope<'a> {
     #[serde(default)]
     provider: Option<String>,
     #[serde(borrow, default)]
-    usage: Option<UsageEnvelope<'a>>,
+    usage: Option<Object<UsageEnvelope<'a>>>,
 }
 
 /// [`ChatEnvelope`] without the ledger's extra facts: serde refuses a repeated field, so a
@@ -52,7 +52,7 @@ struct CoreEnvelope<'a> {
     #[serde(default)]
     provider: Option<String>,
     #[serde(borrow, default)]
-    usage: Option<CoreUsage<'a>>,
+    usage: Option<Object<CoreUsage<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -73,15 +73,42 @@ impl<'a> From<CoreEnvelope<'a>> for ChatEnvelope<'a> {
             choices: core.choices,
             model: core.model,
             provider: core.provider,
-            usage: core.usage.map(|usage| UsageEnvelope {
-                cost: usage.cost,
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-                prompt_tokens_details: None,
-                completion_tokens_details: None,
-                is_byok: None,
+            usage: core.usage.map(|Object(usage)| {
+                Object(UsageEnvelope {
+                    cost: usage.cost,
+                    prompt_tokens: usage.prompt_tokens,
+                    completion_tokens: usage.completion_tokens,
+                    prompt_tokens_details: None,
+                    completion_tokens_details: None,
+                    is_byok: None,
+                })
             }),
         }
+    }
+}
+
+/// A JSON object read as `T`. serde's derive also reads an array into a struct, by
+/// position (`"usage": [0.5, 7, 9]` as cost 0.5, 7 prompt tokens): anything but an object
+/// is refused here, as a value of any other wrong type is.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{Error as _, Unexpected};
+        let raw = <&'de RawValue>::deserialize(deserializer)?;
+        let found = match raw.get().as_bytes().first() {
+            Some(b'{') => None,
+            Some(b'[') => Some(Unexpected::Seq),
+            Some(b'"') => Some(Unexpected::Other("string")),
+            Some(b't' | b'f') => Some(Unexpected::Other("boolean")),
+            _ => Some(Unexpected::Other("number")),
+        };
+        if let Some(found) = found {
+            return Err(D::Error::invalid_type(found, &"a JSON object"));
+        }
+        serde_json::from_str(raw.get())
+            .map(Object)
+            .map_err(D::Error::custom)
     }
 }
 
@@ -277,7 +304,7 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     if let Some(object) = in_band {
         return Err(error_from_object(None, headers, object));
     }
-    let usage = envelope.usage;
+    let usage = envelope.usage.map(|Object(usage)| usage);
     let entry = with_facts
         .then(|| entry_facts(envelope.id, usage.as_ref()))
         .flatten();
@@ -680,6 +707,24 @@ mod tests {
         let nulls = r#"{"usage":{"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":null},"is_byok":null}}"#;
         let summary = check_chat_body(&HeaderMap::new(), nulls.as_bytes()).unwrap();
         assert_eq!(summary.entry, Some(EntryFacts::default()));
+    }
+
+    #[test]
+    fn usage_that_is_not_an_object_is_refused() {
+        // As a usage of any other wrong type: serde's derive alone would read an array by
+        // position (cost 0.5, 7 prompt tokens), while the facade's `usage` refuses it.
+        for usage in ["[0.5,7,9]", "[]", "\"abc\"", "5", "true"] {
+            for repeated in ["", r#","id":"a","id":"b""#] {
+                let body = format!(r#"{{"model":"m"{repeated},"usage":{usage}}}"#);
+                let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body}");
+                if repeated.is_empty() {
+                    assert!(err.message().contains("a JSON object"), "{}", err.message());
+                }
+            }
+        }
+        let summary = check_chat_body(&HeaderMap::new(), br#"{"usage":{"cost":0.5}}"#).unwrap();
+        assert_eq!(summary.cost.as_deref(), Some("0.5"));
     }
 
     #[test]

@@ -467,6 +467,25 @@ async def test_non_json_200_body_is_a_validation_error(server: MockServer, calle
     assert exc.body == body.strip()
 
 
+@pytest.mark.parametrize("usage", ["[0.5, 7, 9]", '"abc"', "5"], ids=["array", "string", "number"])
+async def test_usage_that_is_not_an_object_is_a_validation_error(server: MockServer, caller: Any, usage: str) -> None:
+    # One rule for the core's facts and the facade's `usage`: an array is not read by position.
+    body = (
+        '{"id":"gen-1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},'
+        f'"finish_reason":"stop"}}],"usage":{usage}}}'
+    )
+    server.script(MODEL, Raw(body=body, headers=JSON))
+    client = caller.client(server)
+
+    with pytest.raises(APIResponseValidationError) as info:
+        await caller.create(client, model=MODEL)
+
+    assert info.value.kind == "invalid_response"
+    assert "a JSON object" in str(info.value)
+    (entry,) = client.usage.entries
+    assert (entry.status, entry.cost, entry.prompt_tokens) == ("error", None, 0)
+
+
 # ------------------------------------------------------------------ compression
 
 

@@ -258,7 +258,8 @@ impl Accumulator {
             #[serde(default, borrow)]
             cost: Option<&'a RawValue>,
         }
-        let usage = self.usage.as_ref()?;
+        // An object only: serde's derive would read an array's first value as the cost.
+        let usage = self.usage.as_ref().filter(|u| u.get().starts_with('{'))?;
         let parsed: CostOnly = serde_json::from_str(usage.get()).ok()?;
         parsed
             .cost
@@ -542,6 +543,15 @@ mod tests {
         assert_eq!(value["usage"]["total_tokens"], 5);
         assert_eq!(value["provider"], "P");
         assert_eq!(acc.cost_text().as_deref(), Some("0.0000150"));
+    }
+
+    #[test]
+    fn usage_that_is_not_an_object_has_no_cost() {
+        let mut acc = Accumulator::new();
+        add(&mut acc, r#"{"choices":[],"usage":[0.5,7,9]}"#);
+        assert_eq!(acc.cost_text(), None);
+        add(&mut acc, r#"{"choices":[],"usage":{"cost":0.25}}"#);
+        assert_eq!(acc.cost_text().as_deref(), Some("0.25"));
     }
 
     #[test]

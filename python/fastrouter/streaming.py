@@ -12,12 +12,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
+from . import _fastrouter as _native
 from ._bridge import queue_of
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
 from .errors import FastrouterError
-from .types import ChatCompletion, ChatCompletionChunk
+from .types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, _Model
 from .usage.books import exit_status
 
 if TYPE_CHECKING:
@@ -33,6 +34,29 @@ def _wire(chunk: ChatCompletionChunk) -> str:
     """A chunk's JSON, for the response cache to replay (paid only while it records)."""
     return _dumps(chunk.to_dict())
 
+
+def _model_attribute(name: str) -> property:
+    return property(lambda chunk: getattr(chunk._model(), name), doc=f"As the equivalent model's ``{name}``.")
+
+
+def _attach_model_attributes() -> None:
+    """Give the core's chunk classes the rest of their models' API (``to_dict``,
+    ``model_dump``, ``to_json``, ...), each read from the equivalent Python model built
+    on demand. As class attributes, not an ``__getattr__``: a class with its own attribute
+    hook makes every attribute read on it slower, ``chunk.choices[0].delta.content``
+    included."""
+    pairs: tuple[tuple[type, type[_Model]], ...] = (
+        (_native.StreamChunk, ChatCompletionChunk),
+        (_native.StreamChoice, ChunkChoice),
+        (_native.StreamDelta, ChoiceDelta),
+    )
+    for native, model in pairs:
+        for name in dir(model):
+            if not name.startswith("__") and not hasattr(native, name):
+                setattr(native, name, _model_attribute(name))
+
+
+_attach_model_attributes()
 
 # Batches taken without waiting before an async stream gives the event loop a turn.
 _READY_BATCHES_BEFORE_YIELD = 16

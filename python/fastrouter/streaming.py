@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from . import _fastrouter as _native
 from ._bridge import queue_of
@@ -109,13 +109,10 @@ class _StreamBase:
         """OpenRouter keep-alive comments received (liveness, not progress)."""
         return self._native.keepalives
 
-    def _took(self, batch: list[StreamChunk]) -> list[ChatCompletionChunk]:
-        """A batch of chunks handed over by the core, each one's JSON kept while the
-        response cache records."""
-        chunks = cast("list[ChatCompletionChunk]", batch)
-        if self._record is not None:
-            self._record.extend(map(_wire, chunks))
-        return chunks
+    def _keep(self, record: list[str], batch: list[StreamChunk]) -> None:
+        """Keep each chunk's JSON while the response cache records (checked per batch in
+        the loops, without a call: a batch is ~8 chunks)."""
+        record.extend(map(_wire, cast("list[ChatCompletionChunk]", batch)))
 
     def _ended_with(self, status: str) -> None:
         self._ended = True
@@ -177,7 +174,7 @@ class AsyncStream(_StreamBase, AsyncClosing):
                 # Chunks already waiting are taken at once; only an empty stream waits
                 # (one task and one wake-up of the loop per wait, not per batch). A
                 # stream that is never empty still lets other tasks run now and then.
-                batch = try_batch()
+                batch: list[Any] | None = try_batch()  # of StreamChunk, each a ChatCompletionChunk
                 if batch is not None:
                     ready_in_a_row += 1
                     if ready_in_a_row == _READY_BATCHES_BEFORE_YIELD:
@@ -195,8 +192,9 @@ class AsyncStream(_StreamBase, AsyncClosing):
                     if batch is None:
                         self._ended_with("ok")
                         return
-                chunks = self._took(batch)
-                for chunk in chunks:
+                if self._record is not None:
+                    self._keep(self._record, batch)
+                for chunk in batch:
                     yield chunk
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
@@ -219,16 +217,19 @@ class Stream(_StreamBase, Closing):
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         native = self._native
         try_batch = native.try_batch
+        # Batches of StreamChunk, each a ChatCompletionChunk.
+        next_batch: Callable[[], list[Any] | None] = native.next_batch_blocking
         try:
             while True:
-                batch = try_batch()
+                batch: list[Any] | None = try_batch()
                 if batch is None:
-                    batch = native.next_batch_blocking()
+                    batch = next_batch()
                     if batch is None:
                         self._ended_with("ok")
                         return
-                chunks = self._took(batch)
-                yield from chunks
+                if self._record is not None:
+                    self._keep(self._record, batch)
+                yield from batch
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
         except BaseException as error:

@@ -9,7 +9,7 @@ from typing import Any
 
 import fastrouter
 import pytest
-from fastrouter.testing import MockServer, Reply, StreamScript, ToolCall
+from fastrouter.testing import MockServer, Raw, Reply, StreamScript, ToolCall
 from fastrouter.types import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -88,3 +88,38 @@ def test_unknown_fields_pickling_and_missing_attributes(server: MockServer) -> N
         _ = chunk.choices[0].delta.no_such_field
     with pytest.raises(TypeError):
         hash(chunk)
+
+
+def _sse(*chunks: dict[str, Any]) -> Raw:
+    events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    return Raw(events, headers={"content-type": "text/event-stream"})
+
+
+def test_fields_outside_the_typed_view_are_read_by_name(server: MockServer) -> None:
+    plain = {"id": "g", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "a"}}]}
+    extra = {
+        "id": "g",
+        "x_chunk": 1,
+        "choices": [{"index": 0, "x_choice": "c", "delta": {"content": "b", "x_delta": None}}],
+    }
+    usage = {"id": "g", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+    first, second, last = _stream(server, _sse(plain, extra, usage))
+    # The usual chunk's classes have no attribute hook (every read on them is faster).
+    assert "__getattr__" not in dir(type(first)) and "__getattr__" not in dir(type(first.choices[0].delta))
+    with pytest.raises(AttributeError):
+        _ = first.x_chunk
+    # A chunk with fields the view leaves out reads them by name, as the Python model does.
+    assert second.x_chunk == 1
+    assert second.choices[0].x_choice == "c"
+    assert second.choices[0].delta.x_delta is None and second.choices[0].delta.content == "b"
+    with pytest.raises(AttributeError):
+        _ = second.choices[0].delta.no_such_field
+    assert last.usage is not None and last.usage.total_tokens == 3 and last.choices == []
+    for chunk, data in ((first, plain), (second, extra), (last, usage)):
+        model = ChatCompletionChunk(json.loads(json.dumps(data)))
+        assert isinstance(chunk, ChatCompletionChunk) and chunk == model
+        assert chunk.to_dict() == model.to_dict() and repr(chunk) == repr(model)
+        assert pickle.loads(pickle.dumps(chunk)) == model
+        for choice in chunk.choices:
+            assert isinstance(choice, ChunkChoice) and isinstance(choice.delta, ChoiceDelta)
+            assert choice.delta.model_dump() == ChoiceDelta(data["choices"][0]["delta"]).model_dump()

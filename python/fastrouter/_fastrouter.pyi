@@ -10,7 +10,7 @@ import contextvars
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, Protocol, TypeAlias, final
 
-from typing_extensions import Unpack
+from typing_extensions import Unpack, disjoint_base
 
 __all__ = [
     "CompletionQueue",
@@ -257,8 +257,10 @@ class NativeStream:
 
 # Streamed chunks built by the core, read lazily; they stand for (and count as instances
 # of) fastrouter.types.ChatCompletionChunk / ChunkChoice / ChoiceDelta, whose other
-# methods (to_dict, to_json, model_dump, unknown fields) they reach through __getattr__.
-@final
+# methods (to_dict, to_json, model_dump) fastrouter.streaming attaches to them. A chunk
+# whose JSON has fields outside the typed view is built of the *WithExtras subclasses,
+# which read those fields by name (a __getattr__ slot, left out here as on the models).
+@disjoint_base
 class StreamChunk:
     """One streamed chunk (``ChatCompletionChunk``), parsed once by the core."""
 
@@ -287,7 +289,7 @@ class StreamChunk:
     def __eq__(self, value: builtins.object, /) -> bool: ...
     def __reduce__(self) -> Any: ...
 
-@final
+@disjoint_base
 class StreamChoice:
     """One choice of a streamed chunk (``ChunkChoice``)."""
 
@@ -308,7 +310,7 @@ class StreamChoice:
     def __eq__(self, value: object, /) -> bool: ...
     def __reduce__(self) -> Any: ...
 
-@final
+@disjoint_base
 class StreamDelta:
     """The delta of one streamed choice (``ChoiceDelta``)."""
 
@@ -332,6 +334,18 @@ class StreamDelta:
         """The equivalent ``fastrouter.types`` model (a plain, dict-backed one)."""
     def __eq__(self, value: object, /) -> bool: ...
     def __reduce__(self) -> Any: ...
+
+@final
+class StreamChunkWithExtras(StreamChunk):
+    """A ``StreamChunk`` whose JSON has fields outside the typed view, readable by name."""
+
+@final
+class StreamChoiceWithExtras(StreamChoice):
+    """A ``StreamChoice`` of a chunk with extra fields, readable by name."""
+
+@final
+class StreamDeltaWithExtras(StreamDelta):
+    """A ``StreamDelta`` of a chunk with extra fields, readable by name."""
 
 @final
 class CompletionQueue:

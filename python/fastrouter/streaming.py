@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from . import _fastrouter as _native
 from ._bridge import queue_of
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
 from .errors import FastrouterError
-from .types import ChatCompletion, ChatCompletionChunk
+from .types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, _Model
 from .usage.books import exit_status
 
 if TYPE_CHECKING:
@@ -33,6 +34,29 @@ def _wire(chunk: ChatCompletionChunk) -> str:
     """A chunk's JSON, for the response cache to replay (paid only while it records)."""
     return _dumps(chunk.to_dict())
 
+
+def _model_attribute(name: str) -> property:
+    return property(lambda chunk: getattr(chunk._model(), name), doc=f"As the equivalent model's ``{name}``.")
+
+
+def _attach_model_attributes() -> None:
+    """Give the core's chunk classes the rest of their models' API (``to_dict``,
+    ``model_dump``, ``to_json``, ...), each read from the equivalent Python model built
+    on demand. As class attributes, not an ``__getattr__``: a class with its own attribute
+    hook makes every attribute read on it slower, ``chunk.choices[0].delta.content``
+    included."""
+    pairs: tuple[tuple[type, type[_Model]], ...] = (
+        (_native.StreamChunk, ChatCompletionChunk),
+        (_native.StreamChoice, ChunkChoice),
+        (_native.StreamDelta, ChoiceDelta),
+    )
+    for native, model in pairs:
+        for name in dir(model):
+            if not name.startswith("__") and not hasattr(native, name):
+                setattr(native, name, _model_attribute(name))
+
+
+_attach_model_attributes()
 
 # Batches taken without waiting before an async stream gives the event loop a turn.
 _READY_BATCHES_BEFORE_YIELD = 16
@@ -85,13 +109,10 @@ class _StreamBase:
         """OpenRouter keep-alive comments received (liveness, not progress)."""
         return self._native.keepalives
 
-    def _took(self, batch: list[StreamChunk]) -> list[ChatCompletionChunk]:
-        """A batch of chunks handed over by the core, each one's JSON kept while the
-        response cache records."""
-        chunks = cast("list[ChatCompletionChunk]", batch)
-        if self._record is not None:
-            self._record.extend(map(_wire, chunks))
-        return chunks
+    def _keep(self, record: list[str], batch: list[StreamChunk]) -> None:
+        """Keep each chunk's JSON while the response cache records (checked per batch in
+        the loops, without a call: a batch is ~8 chunks)."""
+        record.extend(map(_wire, cast("list[ChatCompletionChunk]", batch)))
 
     def _ended_with(self, status: str) -> None:
         self._ended = True
@@ -153,7 +174,7 @@ class AsyncStream(_StreamBase, AsyncClosing):
                 # Chunks already waiting are taken at once; only an empty stream waits
                 # (one task and one wake-up of the loop per wait, not per batch). A
                 # stream that is never empty still lets other tasks run now and then.
-                batch = try_batch()
+                batch: list[Any] | None = try_batch()  # of StreamChunk, each a ChatCompletionChunk
                 if batch is not None:
                     ready_in_a_row += 1
                     if ready_in_a_row == _READY_BATCHES_BEFORE_YIELD:
@@ -171,8 +192,9 @@ class AsyncStream(_StreamBase, AsyncClosing):
                     if batch is None:
                         self._ended_with("ok")
                         return
-                chunks = self._took(batch)
-                for chunk in chunks:
+                if self._record is not None:
+                    self._keep(self._record, batch)
+                for chunk in batch:
                     yield chunk
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
@@ -195,16 +217,19 @@ class Stream(_StreamBase, Closing):
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         native = self._native
         try_batch = native.try_batch
+        # Batches of StreamChunk, each a ChatCompletionChunk.
+        next_batch: Callable[[], list[Any] | None] = native.next_batch_blocking
         try:
             while True:
-                batch = try_batch()
+                batch: list[Any] | None = try_batch()
                 if batch is None:
-                    batch = native.next_batch_blocking()
+                    batch = next_batch()
                     if batch is None:
                         self._ended_with("ok")
                         return
-                chunks = self._took(batch)
-                yield from chunks
+                if self._record is not None:
+                    self._keep(self._record, batch)
+                yield from batch
         except GeneratorExit:
             raise  # the loop was left early: the stream stays open until close() or drop
         except BaseException as error:

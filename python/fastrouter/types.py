@@ -639,7 +639,9 @@ class _StreamedModel(_ModelMeta):
         if type.__instancecheck__(cls, instance):
             return True
         native = sys.modules.get("fastrouter._fastrouter")
-        return native is not None and type(instance) is getattr(native, cls._native_name, None)
+        native_class = getattr(native, cls._native_name, None)
+        # The class itself, or its subclass for chunks with extra fields.
+        return native_class is not None and type.__instancecheck__(native_class, instance)
 
 
 class ChoiceDeltaToolCallFunction(_Model):

@@ -6,8 +6,14 @@
 //! They stand for `fastrouter.types.ChatCompletionChunk`, `ChunkChoice` and `ChoiceDelta`
 //! (which count them as instances): nested models (usage, tool calls, logprobs, errors)
 //! are those Python classes, built on access, and everything else a model offers
-//! (`to_dict`, `to_json`, `model_dump`, unknown fields, `repr`, `==`, pickling) is
-//! delegated to the equivalent Python model, built on demand.
+//! (`repr`, `==`, pickling here; `to_dict`, `model_dump` and the rest attached by
+//! `fastrouter.streaming`) is delegated to the equivalent Python model, built on demand.
+//!
+//! The usual chunk's classes have no `__getattr__`: a class with its own attribute hook
+//! makes CPython take the slow way for *every* attribute read on it (no specialized
+//! load). A chunk whose JSON has fields outside the typed view (the scan skipped unknown
+//! ones, or serde read it) is built of `...WithExtras` subclasses instead, whose
+//! `__getattr__` reads them by name.
 
 use std::sync::Arc;
 
@@ -109,18 +115,18 @@ fn text<'py>(py: Python<'py>, chunk: &Chunk, field: Option<&Text>) -> Bound<'py,
     }
 }
 
-/// A native model's getters and the rest of its methods (`_model`, unknown fields,
-/// `repr`, `==`, pickling, all delegated to the equivalent Python model), in one
-/// `#[pymethods]` block with `$methods`. Getters: `text` fields of the typed view
-/// (`name: |this| the field`), nested `model`s and lists of `models` read from the
-/// tree (`name: "Class"`), and Python objects built with the chunk (`built`).
+/// A native model's getters and the rest of its methods (`_model`, `repr`, `==`,
+/// pickling, all delegated to the equivalent Python model), in one `#[pymethods]` block
+/// with `$methods`; and `$extra`, its subclass for chunks with extra fields. Getters:
+/// `text` fields of the typed view (`name: |this| the field`), nested `model`s and lists
+/// of `models` read from the tree (`name: "Class"`). Objects built with the chunk are
+/// struct members (`#[pyo3(get)]`), read without a call.
 macro_rules! native_model {
     (
-        $ty:ident, $class:expr,
+        $ty:ident, $extra:ident, $class:expr,
         text { $($name:ident: $field:expr),* $(,)? }
         model { $($model:ident: $model_class:literal),* $(,)? }
         models { $($models:ident: $models_class:literal),* $(,)? }
-        built { $($built:ident: $built_type:ty),* $(,)? }
         $($methods:tt)*
     ) => {
         #[pymethods]
@@ -144,21 +150,12 @@ macro_rules! native_model {
                     model(py, $class, self.node(), stringify!($models), $models_class, true)
                 }
             )*
-            $(
-                #[getter]
-                fn $built<'py>(&self, py: Python<'py>) -> Bound<'py, $built_type> {
-                    self.$built.bind(py).clone()
-                }
-            )*
 
             $($methods)*
 
             /// The equivalent `fastrouter.types` model (a plain, dict-backed one).
             fn _model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 python_model(py, $class, self.node())
-            }
-            fn __getattr__<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-                fallback(py, $class, self.node(), name)
             }
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
                 Ok(self._model(py)?.repr()?.to_string())
@@ -170,36 +167,61 @@ macro_rules! native_model {
                 self._model(py)?.call_method0("__reduce__")
             }
         }
+
+        /// The same model for a chunk whose JSON has fields outside the typed view:
+        /// `__getattr__` reads them (and only this class pays for the hook).
+        #[pyclass(frozen, extends = $ty, module = "fastrouter._fastrouter")]
+        pub struct $extra;
+
+        #[pymethods]
+        impl $extra {
+            fn __getattr__<'py>(slf: &Bound<'py, Self>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+                fallback(slf.py(), $class, slf.as_super().get().node(), name)
+            }
+        }
+    };
+}
+
+/// `value` as a Python object: of its own class, or of `$extra` (its subclass that reads
+/// extra fields by name) when `$extras`.
+macro_rules! new_object {
+    ($py:expr, $value:expr, $extras:expr, $extra:expr) => {
+        if $extras {
+            Py::new($py, PyClassInitializer::from($value).add_subclass($extra))?.into_any()
+        } else {
+            Py::new($py, $value)?.into_any()
+        }
     };
 }
 
 /// One streamed chunk (`ChatCompletionChunk`).
-#[pyclass(frozen, module = "fastrouter._fastrouter")]
+#[pyclass(frozen, subclass, module = "fastrouter._fastrouter")]
 pub struct StreamChunk {
     chunk: Arc<Chunk>,
-    /// Built with the chunk: nearly every reader goes `choices[0].delta`, and building
-    /// them then costs less than a lazy cell's first-use check and store.
+    /// Every choice (an empty list when the chunk has none, e.g. the usage chunk). Built
+    /// with the chunk: nearly every reader goes `choices[0].delta`, and building them
+    /// then costs less than a lazy cell's first-use check and store.
+    #[pyo3(get)]
     choices: Py<PyList>,
 }
 
 impl StreamChunk {
-    pub fn new(py: Python<'_>, chunk: Arc<Chunk>) -> PyResult<Self> {
-        let choice = |index: usize| -> PyResult<Py<StreamChoice>> {
-            let delta = Py::new(
-                py,
-                StreamDelta {
-                    chunk: chunk.clone(),
-                    index,
-                },
-            )?;
-            Py::new(
-                py,
-                StreamChoice {
-                    chunk: chunk.clone(),
-                    index,
-                    delta,
-                },
-            )
+    /// The chunk's Python object (a `StreamChunk`, or a `StreamChunkWithExtras`).
+    pub fn new_object(py: Python<'_>, chunk: Arc<Chunk>) -> PyResult<Py<PyAny>> {
+        let extras = chunk.extras;
+        let choice = |index: usize| -> PyResult<Py<PyAny>> {
+            let content = text(py, &chunk, choice_view(&chunk, index).content.as_ref());
+            let delta = StreamDelta {
+                chunk: chunk.clone(),
+                index,
+                content: content.unbind(),
+            };
+            let choice = StreamChoice {
+                chunk: chunk.clone(),
+                index,
+                delta: new_object!(py, delta, extras, StreamDeltaWithExtras),
+            };
+            Ok(new_object!(py, choice, extras, StreamChoiceWithExtras))
         };
         // The usual chunk has one choice: its list is built without a `Vec` in between.
         let choices = match chunk.choices.len() {
@@ -207,10 +229,11 @@ impl StreamChunk {
             1 => PyList::new(py, [choice(0)?])?,
             n => PyList::new(py, (0..n).map(choice).collect::<PyResult<Vec<_>>>()?)?,
         };
-        Ok(Self {
+        let value = Self {
             choices: choices.unbind(),
             chunk,
-        })
+        };
+        Ok(new_object!(py, value, extras, StreamChunkWithExtras))
     }
 
     fn node(&self) -> &Value {
@@ -221,7 +244,7 @@ impl StreamChunk {
 const CHUNK: &str = "ChatCompletionChunk";
 
 native_model! {
-    StreamChunk, CHUNK,
+    StreamChunk, StreamChunkWithExtras, CHUNK,
     text {
         id: |this| this.chunk.id.as_ref(),
         object: |this| this.chunk.object.as_ref(),
@@ -232,8 +255,6 @@ native_model! {
     }
     model { usage: "CompletionUsage", error: "ChoiceError" }
     models {}
-    // Every choice (an empty list when the chunk has none, e.g. the usage chunk).
-    built { choices: PyList }
 
     #[getter]
     fn created(&self) -> Option<i64> {
@@ -242,11 +263,13 @@ native_model! {
 }
 
 /// One choice of a streamed chunk (`ChunkChoice`).
-#[pyclass(frozen, module = "fastrouter._fastrouter")]
+#[pyclass(frozen, subclass, module = "fastrouter._fastrouter")]
 pub struct StreamChoice {
     chunk: Arc<Chunk>,
     index: usize,
-    delta: Py<StreamDelta>,
+    /// The delta (an empty one when the choice has none): a `StreamDelta`.
+    #[pyo3(get)]
+    delta: Py<PyAny>,
 }
 
 const CHOICE: &str = "ChunkChoice";
@@ -268,15 +291,13 @@ impl StreamChoice {
 }
 
 native_model! {
-    StreamChoice, CHOICE,
+    StreamChoice, StreamChoiceWithExtras, CHOICE,
     text {
         finish_reason: |this| this.view().finish_reason.as_ref(),
         native_finish_reason: |this| this.view().native_finish_reason.as_ref(),
     }
     model { logprobs: "ChoiceLogprobs", error: "ChoiceError" }
     models {}
-    // The delta (an empty one when the choice has none).
-    built { delta: StreamDelta }
 
     #[getter]
     fn index(&self) -> Option<u32> {
@@ -285,10 +306,14 @@ native_model! {
 }
 
 /// The delta of one streamed choice (`ChoiceDelta`).
-#[pyclass(frozen, module = "fastrouter._fastrouter")]
+#[pyclass(frozen, subclass, module = "fastrouter._fastrouter")]
 pub struct StreamDelta {
     chunk: Arc<Chunk>,
     index: usize,
+    /// The text (`None` when absent): built with the chunk, since nearly every reader
+    /// reads it, and then read as a struct member, without a call.
+    #[pyo3(get)]
+    content: Py<PyAny>,
 }
 
 const DELTA: &str = "ChoiceDelta";
@@ -304,10 +329,9 @@ impl StreamDelta {
 }
 
 native_model! {
-    StreamDelta, DELTA,
+    StreamDelta, StreamDeltaWithExtras, DELTA,
     text {
         role: |this| this.view().role.as_ref(),
-        content: |this| this.view().content.as_ref(),
         refusal: |this| this.view().refusal.as_ref(),
         reasoning: |this| this.view().reasoning.as_ref(),
     }
@@ -317,7 +341,6 @@ native_model! {
         tool_calls: "ChoiceDeltaToolCall",
         annotations: "Annotation",
     }
-    built {}
 
     #[getter]
     fn images<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -329,7 +352,7 @@ native_model! {
 pub fn chunk_list<'py>(py: Python<'py>, batch: Vec<Arc<Chunk>>) -> PyResult<Bound<'py, PyList>> {
     let items = batch
         .into_iter()
-        .map(|chunk| Py::new(py, StreamChunk::new(py, chunk)?))
+        .map(|chunk| StreamChunk::new_object(py, chunk))
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }

@@ -48,6 +48,9 @@ pub struct Chunk {
     pub service_tier: Option<Text>,
     pub created: Option<i64>,
     pub choices: Choices,
+    /// The JSON may have fields the typed view and the models' getters leave out (the
+    /// scan skipped unknown ones, or serde read it): Python reaches them by name.
+    pub extras: bool,
     tree: OnceLock<Value>,
 }
 
@@ -160,13 +163,17 @@ impl Chunk {
             )
         };
         let mut parsed = ChunkIn::default();
-        if !scan::read(&text, &mut parsed) {
-            // serde would read an array into the all-defaults struct: insist on an object.
-            if !text.trim_start().starts_with('{') {
-                return Err(not_a_chunk(&"not a JSON object"));
+        let extras = match scan::read_noting_unknown(&text, &mut parsed) {
+            Some(unknown) => unknown,
+            None => {
+                // serde would read an array into the all-defaults struct: insist on an object.
+                if !text.trim_start().starts_with('{') {
+                    return Err(not_a_chunk(&"not a JSON object"));
+                }
+                parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
+                true // serde skips unknown fields without saying
             }
-            parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
-        }
+        };
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
         }
@@ -194,6 +201,7 @@ impl Chunk {
             service_tier,
             created,
             choices,
+            extras,
             tree: OnceLock::new(),
         });
         Ok((chunk, merged))
@@ -248,6 +256,23 @@ mod tests {
         assert_eq!(c.str(choice.content.as_ref().unwrap()), "a\"b");
         assert_eq!(choice.finish_reason, None);
         assert_eq!(c.tree()["choices"][0]["delta"]["content"], "a\"b");
+        assert!(!c.extras);
+    }
+
+    #[test]
+    fn fields_outside_the_view_are_noted() {
+        for text in [
+            r#"{"id":"a","x_extra":1,"choices":[]}"#,
+            r#"{"choices":[{"index":0,"x_extra":"y","delta":{}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","x_extra":null}}]}"#,
+            r#"{"choices":[],"usage":{"cost":1}}"#, // read by serde
+        ] {
+            assert!(chunk(text).extras, "{text}");
+        }
+        assert!(
+            !chunk(r#"{"id":"a","choices":[{"index":0,"delta":{"content":"a"},"logprobs":null}]}"#)
+                .extras
+        );
     }
 
     #[test]

@@ -18,16 +18,20 @@ use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn, MAX_CHOICES};
 /// Reads the chunk in `text` into `out` (all defaults) when it has the usual shape; false
 /// leaves it to serde (`out` then holds part of it).
 pub fn read<'a>(text: &'a str, out: &mut ChunkIn<'a>) -> bool {
+    read_noting_unknown(text, out).is_some()
+}
+
+/// [`read`], saying whether the chunk had fields it skipped as unknown (`Some(true)`).
+pub fn read_noting_unknown<'a>(text: &'a str, out: &mut ChunkIn<'a>) -> Option<bool> {
     let mut scan = Scan {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        unknown: false,
     };
-    if scan.expect(b'{').and_then(|()| scan.chunk(out)).is_none() {
-        return false;
-    }
+    scan.expect(b'{').and_then(|()| scan.chunk(out))?;
     scan.skip_ws();
-    scan.pos == scan.bytes.len()
+    (scan.pos == scan.bytes.len()).then_some(scan.unknown)
 }
 
 /// The most `[`/`{` a list read by [`Scan::list`] may hold: well under serde's nesting
@@ -49,6 +53,8 @@ struct Scan<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// A field was skipped as unknown.
+    unknown: bool,
 }
 
 impl<'a> Scan<'a> {
@@ -255,6 +261,11 @@ impl<'a> Scan<'a> {
 
     /// A value of a field serde ignores: a string, number or literal (nested values go
     /// to serde).
+    fn unknown_field(&mut self) -> Option<()> {
+        self.unknown = true;
+        self.skip_scalar()
+    }
+
     fn skip_scalar(&mut self) -> Option<()> {
         match self.next()? {
             b'"' => self.string().map(drop),
@@ -326,7 +337,7 @@ impl<'a> Scan<'a> {
                 b"choices" => (7, scan.choices().map(|v| out.choices = v)),
                 b"usage" => (8, scan.null()),
                 b"error" => (9, scan.null()),
-                _ => return scan.skip_scalar(),
+                _ => return scan.unknown_field(),
             };
             read?;
             first_time(&mut seen, bit)
@@ -368,7 +379,7 @@ impl<'a> Scan<'a> {
                 b"native_finish_reason" => (3, scan.opt_str(&mut out.native_finish_reason)),
                 b"logprobs" => (4, scan.null()),
                 b"error" => (5, scan.null()),
-                _ => return scan.skip_scalar(),
+                _ => return scan.unknown_field(),
             };
             read?;
             first_time(&mut seen, bit)
@@ -392,7 +403,7 @@ impl<'a> Scan<'a> {
                         b"tool_calls" => (5, scan.list(&mut delta.tool_calls)),
                         b"annotations" => (6, scan.list(&mut delta.annotations)),
                         b"images" => (7, scan.list(&mut delta.images)),
-                        _ => return scan.skip_scalar(),
+                        _ => return scan.unknown_field(),
                     };
                     read?;
                     first_time(&mut seen, bit)

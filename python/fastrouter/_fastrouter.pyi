@@ -105,6 +105,10 @@ class NativeChat:
         """The response body (JSON)."""
     def json(self) -> Any:
         """The response body parsed, as ``json.loads(body)`` gives it (without the bytes)."""
+    def answer(self) -> tuple[Any, dict[str, Any] | None]:
+        """``(json(), cache)``: the parsed body and, built with it, the typed models a
+        ``ChatCompletion``'s usual reads return (``choices``, each ``message``, ``usage``)
+        as its first cache, or ``None``."""
     @property
     def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""

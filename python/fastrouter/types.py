@@ -564,8 +564,12 @@ class ChatCompletion(_CompletionFields):
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
         # What __init__ sets (every slot), set without its two calls: once per answer.
         completion = _new_object(cls)
-        completion._data = native.json()
-        completion._cache = None
+        if cls is ChatCompletion:
+            # The core builds the models of choices, messages and usage with the dicts.
+            completion._data, completion._cache = native.answer()
+        else:  # a subclass may type its fields otherwise
+            completion._data = native.json()
+            completion._cache = None
         completion._attempts = native.attempts
         completion._answer_cost = native.answer_cost
         completion._priced_cost = None

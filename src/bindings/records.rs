@@ -160,6 +160,13 @@ impl NativeChat {
         super::json::loads(py, &self.body)
     }
 
+    /// `(json(), cache)`: the parsed body and, built with it, the typed models a
+    /// `ChatCompletion`'s usual reads return (`choices`, each `message`, `usage`) as its
+    /// first cache, or `None` (see `answer.rs`).
+    fn answer<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        super::answer::answer(py, &self.body)
+    }
+
     /// Every attempt of the chain, in order; the last one produced the answer.
     #[getter]
     fn attempts(&self, py: Python<'_>) -> Py<PyList> {

@@ -12,7 +12,7 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList};
 
 /// `object.__new__` and the three model classes, looked up once.
 struct Makers {
@@ -80,16 +80,18 @@ fn choice<'py>(
     model(py, makers, &makers.choice, item, Some(cache)).map(Some)
 }
 
-/// `(data, cache)`: the body's plain objects and the completion's first cache (`None`
-/// when the body is not a JSON object or holds none of the usual parts in their usual
-/// shape).
-pub fn answer<'py>(py: Python<'py>, body: &[u8]) -> PyResult<Bound<'py, PyTuple>> {
+/// The body's plain objects and the completion's first cache (`None` when the body is not
+/// a JSON object or holds none of the usual parts in their usual shape).
+pub fn answer<'py>(
+    py: Python<'py>,
+    body: &[u8],
+) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
     let data = super::json::loads(py, body)?;
     let cache = match data.cast_exact::<PyDict>() {
         Ok(fields) => first_cache(py, fields)?,
         Err(_) => None,
     };
-    (data, cache).into_pyobject(py)
+    Ok((data, cache))
 }
 
 fn first_cache<'py>(

@@ -101,7 +101,7 @@ def test_the_usual_parts_come_built_over_the_answers_own_dicts(server: MockServe
     assert cache is not None and set(cache) == {"choices", "usage"}  # built by the core
     choices, usage = answer.choices, answer.usage
     assert [type(choice) for choice in choices] == [Choice, Choice]
-    assert all(choice._data is raw for choice, raw in zip(choices, answer._data["choices"]))
+    assert all(choice._data is raw for choice, raw in zip(choices, answer._data["choices"], strict=True))
     assert all(type(choice.message) is ChatCompletionMessage for choice in choices)
     assert choices[1].message._data is answer._data["choices"][1]["message"]
     assert type(usage) is CompletionUsage and usage._data is answer._data["usage"]

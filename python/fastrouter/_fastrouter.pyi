@@ -105,6 +105,10 @@ class NativeChat:
         """The response body (JSON)."""
     def json(self) -> Any:
         """The response body parsed, as ``json.loads(body)`` gives it (without the bytes)."""
+    def answer(self) -> tuple[Any, dict[str, Any] | None, list[NativeAttempt], str | None, NativeHeaders]:
+        """What a ``ChatCompletion`` is made of, in one call: ``(json(), cache, attempts,
+        answer_cost, raw_headers)``, ``cache`` the typed models its usual reads return
+        (``choices``, each ``message``, ``usage``), built with the dicts, or ``None``."""
     @property
     def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""

@@ -564,15 +564,25 @@ class ChatCompletion(_CompletionFields):
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
         # What __init__ sets (every slot), set without its two calls: once per answer.
         completion = _new_object(cls)
-        completion._data = native.json()
-        completion._cache = None
-        completion._attempts = native.attempts
-        completion._answer_cost = native.answer_cost
+        if cls is ChatCompletion:
+            # The core builds the models of choices, messages and usage with the dicts.
+            (
+                completion._data,
+                completion._cache,
+                completion._attempts,
+                completion._answer_cost,
+                completion._http,
+            ) = native.answer()
+        else:  # a subclass may type its fields otherwise
+            completion._data = native.json()
+            completion._cache = None
+            completion._attempts = native.attempts
+            completion._answer_cost = native.answer_cost
+            completion._http = native.raw_headers
         completion._priced_cost = None
         completion._cascade = None
-        # Headers rendered only if read (openai's with_raw_response); the chat itself, with
-        # the body just parsed, is not kept.
-        completion._http = native.raw_headers
+        # _http: headers rendered only if read (openai's with_raw_response); the chat
+        # itself, with the body just parsed, is not kept.
         completion._cached = False
         return completion
 

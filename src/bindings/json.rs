@@ -22,12 +22,21 @@ use serde_json::Value;
 
 /// Parse `text` (one JSON value) into Python objects.
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let mut reader = serde_json::Deserializer::from_slice(text);
-    let value = PyValue(py)
+    // Checked as UTF-8 once (a chat body always is), serde reads its strings unchecked.
+    match std::str::from_utf8(text) {
+        Ok(text) => read(py, serde_json::Deserializer::from_str(text)),
+        Err(_) => read(py, serde_json::Deserializer::from_slice(text)),
+    }
+}
+
+fn read<'de, 'py, R: serde_json::de::Read<'de>>(
+    py: Python<'py>,
+    mut reader: serde_json::Deserializer<R>,
+) -> PyResult<Bound<'py, PyAny>> {
+    PyValue(py)
         .deserialize(&mut reader)
         .and_then(|value| reader.end().map(|()| value))
-        .map_err(|err| PyValueError::new_err(format!("invalid JSON: {err}")))?;
-    Ok(value)
+        .map_err(|err| PyValueError::new_err(format!("invalid JSON: {err}")))
 }
 
 /// An already parsed JSON value as Python objects.

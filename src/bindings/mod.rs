@@ -1,6 +1,7 @@
 //! The Python extension module `fastrouter._fastrouter`. Thin: convert arguments,
 //! release the GIL, call the core, convert back. Users import `fastrouter`, never this.
 
+mod answer;
 mod bridge;
 mod chunk;
 mod client;

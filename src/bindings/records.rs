@@ -160,6 +160,22 @@ impl NativeChat {
         super::json::loads(py, &self.body)
     }
 
+    /// What a `ChatCompletion` is made of, in one call: `(json(), cache, attempts,
+    /// answer_cost, raw_headers)`, `cache` the typed models its usual reads return
+    /// (`choices`, each `message`, `usage`), built with the dicts, or `None` (see
+    /// `answer.rs`).
+    fn answer<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let (data, cache) = super::answer::answer(py, &self.body)?;
+        let parts = (
+            data,
+            cache,
+            self.attempts.bind(py),
+            self.answer_cost.as_deref(),
+            self.headers.bind(py),
+        );
+        parts.into_pyobject(py)
+    }
+
     /// Every attempt of the chain, in order; the last one produced the answer.
     #[getter]
     fn attempts(&self, py: Python<'_>) -> Py<PyList> {

@@ -1,0 +1,129 @@
+//! A non-streamed answer's body as the facade's objects, built by the core in one go: the
+//! plain dicts behind `ChatCompletion` (exactly what `json.loads` gives) and, for the parts
+//! nearly every caller reads (`choices`, each choice's `message`, `usage`), the typed
+//! models their getters would build on first read, so `resp.choices[0].message.content`
+//! converts nothing in Python.
+//!
+//! The models are `fastrouter.types`' own classes (`Choice`, `ChatCompletionMessage`,
+//! `CompletionUsage`), made as their getters make them (`cls(data)`: a dict and an empty
+//! cache), and only where the getter would make them: a part of another shape is left to
+//! the getter, which converts it (or raises) on read as before.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+
+/// `object.__new__` and the three model classes, looked up once.
+struct Makers {
+    new: Py<PyAny>,
+    choice: Py<PyAny>,
+    message: Py<PyAny>,
+    usage: Py<PyAny>,
+}
+
+static MAKERS: PyOnceLock<Makers> = PyOnceLock::new();
+
+fn makers(py: Python<'_>) -> PyResult<&Makers> {
+    MAKERS.get_or_try_init(py, || {
+        let types = py.import("fastrouter.types")?;
+        let class = |name: &str| types.getattr(name).map(Bound::unbind);
+        Ok(Makers {
+            new: py
+                .import("builtins")?
+                .getattr("object")?
+                .getattr("__new__")?
+                .unbind(),
+            choice: class("Choice")?,
+            message: class("ChatCompletionMessage")?,
+            usage: class("CompletionUsage")?,
+        })
+    })
+}
+
+/// A model of `class` over `data`, with `cache` (what `class(data)` builds, without
+/// running `__init__`).
+fn model<'py>(
+    py: Python<'py>,
+    makers: &Makers,
+    class: &Py<PyAny>,
+    data: &Bound<'py, PyAny>,
+    cache: Option<Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let made = makers.new.bind(py).call1((class.bind(py),))?;
+    made.setattr(intern!(py, "_data"), data)?;
+    made.setattr(intern!(py, "_cache"), cache)?;
+    Ok(made)
+}
+
+/// A choice object's model (`Choice`), its message's model cached in it; `None` when the
+/// choice or its message is not a JSON object.
+fn choice<'py>(
+    py: Python<'py>,
+    makers: &Makers,
+    item: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Ok(fields) = item.cast_exact::<PyDict>() else {
+        return Ok(None);
+    };
+    let Some(message) = fields.get_item(intern!(py, "message"))? else {
+        return Ok(None);
+    };
+    if !message.is_exact_instance_of::<PyDict>() {
+        return Ok(None);
+    }
+    let cache = PyDict::new(py);
+    cache.set_item(
+        intern!(py, "message"),
+        model(py, makers, &makers.message, &message, None)?,
+    )?;
+    model(py, makers, &makers.choice, item, Some(cache)).map(Some)
+}
+
+/// The body's plain objects and the completion's first cache (`None` when the body is not
+/// a JSON object or holds none of the usual parts in their usual shape).
+pub fn answer<'py>(
+    py: Python<'py>,
+    body: &[u8],
+) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
+    let data = super::json::loads(py, body)?;
+    let cache = match data.cast_exact::<PyDict>() {
+        Ok(fields) => first_cache(py, fields)?,
+        Err(_) => None,
+    };
+    Ok((data, cache))
+}
+
+fn first_cache<'py>(
+    py: Python<'py>,
+    fields: &Bound<'py, PyDict>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let makers = makers(py)?;
+    let cache = PyDict::new(py);
+    if let Some(choices) = fields.get_item(intern!(py, "choices"))? {
+        if let Ok(choices) = choices.cast_exact::<PyList>() {
+            let mut models = Vec::with_capacity(choices.len());
+            for item in choices.iter() {
+                match choice(py, makers, &item)? {
+                    Some(made) => models.push(made),
+                    None => {
+                        models.clear();
+                        break;
+                    }
+                }
+            }
+            if models.len() == choices.len() {
+                cache.set_item(intern!(py, "choices"), PyList::new(py, models)?)?;
+            }
+        }
+    }
+    if let Some(usage) = fields.get_item(intern!(py, "usage"))? {
+        if usage.is_exact_instance_of::<PyDict>() {
+            cache.set_item(
+                intern!(py, "usage"),
+                model(py, makers, &makers.usage, &usage, None)?,
+            )?;
+        }
+    }
+    Ok(if cache.is_empty() { None } else { Some(cache) })
+}

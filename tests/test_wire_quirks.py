@@ -13,6 +13,7 @@ the extraction against the ``.vcr.yaml`` files when PyYAML is installed.
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -484,6 +485,25 @@ async def test_usage_that_is_not_an_object_is_a_validation_error(server: MockSer
     assert "a JSON object" in str(info.value)
     (entry,) = client.usage.entries
     assert (entry.status, entry.cost, entry.prompt_tokens) == ("error", None, 0)
+
+
+async def test_cost_past_float_range_reads_as_json_loads_does(server: MockServer, caller: Any) -> None:
+    # serde refuses 1e400; the body's dicts are json.loads' (inf), the cost stays exact.
+    body = (
+        '{"id":"gen-1","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},'
+        '"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"cost":1e400}}'
+    )
+    server.script(MODEL, Raw(body=body, headers=JSON))
+    client = caller.client(server)
+
+    completion = await caller.create(client, model=MODEL)
+
+    assert completion.choices[0].message.content == "hi"
+    assert completion.usage.cost == math.inf
+    assert completion.to_dict()["usage"]["cost"] == math.inf
+    assert completion.cost == Decimal("1e400")
+    (entry,) = client.usage.entries
+    assert (entry.status, entry.cost, entry.completion_tokens) == ("ok", Decimal("1e400"), 2)
 
 
 # ------------------------------------------------------------------ compression

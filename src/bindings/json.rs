@@ -23,10 +23,18 @@ use serde_json::Value;
 /// Parse `text` (one JSON value) into Python objects.
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     // Checked as UTF-8 once (a chat body always is), serde reads its strings unchecked.
-    match std::str::from_utf8(text) {
+    let parsed = match std::str::from_utf8(text) {
         Ok(text) => read(py, serde_json::Deserializer::from_str(text)),
         Err(_) => read(py, serde_json::Deserializer::from_slice(text)),
-    }
+    };
+    // What serde refuses and `json.loads` reads: a number past f64's range (`1e400`, which
+    // the core's checks skip over unparsed) is `inf` there, as the openai SDK gives it.
+    parsed.or_else(|refused| python_loads(py, text).map_err(|_| refused))
+}
+
+fn python_loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?
+        .call_method1("loads", (PyBytes::new(py, text),))
 }
 
 fn read<'de, 'py, R: serde_json::de::Read<'de>>(

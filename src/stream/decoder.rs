@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind};
 use crate::response::{error_from_in_band, headers_from_block};
 use crate::stream::accumulate::Accumulator;
-use crate::stream::chunk::Chunk;
+use crate::stream::chunk::{Chunk, Spare};
 use crate::stream::sse::{SseItem, SseParser};
 
 /// Decodes one stream attempt.
@@ -19,6 +19,8 @@ use crate::stream::sse::{SseItem, SseParser};
 pub struct StreamDecoder {
     parser: SseParser,
     items: Vec<SseItem>,
+    /// The choice list the last chunk was read into, for the next one.
+    spare: Spare,
     /// Comment lines seen (OpenRouter's keep-alives).
     pub keepalives: u64,
     /// `data: [DONE]` arrived.
@@ -66,13 +68,14 @@ impl StreamDecoder {
                         }
                         _ => {}
                     }
-                    let (chunk, effect) = match Chunk::parse(data, |parsed| acc.add(parsed)) {
-                        Ok(parsed) => parsed,
-                        Err(err) => {
-                            result = Err(err);
-                            break;
-                        }
-                    };
+                    let (chunk, effect) =
+                        match Chunk::parse_into(data, &mut self.spare, |parsed| acc.add(parsed)) {
+                            Ok(parsed) => parsed,
+                            Err(err) => {
+                                result = Err(err);
+                                break;
+                            }
+                        };
                     if let Some(error) = effect.error {
                         result = Err(error_from_in_band(&headers_from_block(headers), &error));
                         break;

@@ -766,6 +766,12 @@ mod tests {
         "other",
         "i\\u0064",
         "",
+        // Near misses of the names matched in place: prefixes and extensions.
+        "i",
+        "ids",
+        "choice",
+        "createdx",
+        "service_tie",
     ];
     const CHOICE_KEYS: &[&str] = &[
         "index",
@@ -775,6 +781,8 @@ mod tests {
         "logprobs",
         "error",
         "other",
+        "indexes",
+        "delt",
     ];
     const DELTA_KEYS: &[&str] = &[
         "role",
@@ -787,6 +795,9 @@ mod tests {
         "images",
         "other",
         "type",
+        "rol",
+        "contents",
+        "reasoning_",
     ];
 
     /// An object with keys drawn (repeats possible, any order) from `keys`.

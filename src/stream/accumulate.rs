@@ -271,8 +271,9 @@ impl Accumulator {
         self.provider.as_deref()
     }
 
-    /// Merge one parsed chunk.
-    pub fn add(&mut self, chunk: ChunkIn<'_>) -> ChunkEffect {
+    /// Merge one parsed chunk. Its choices are taken out, the list's room left for the
+    /// next chunk (`stream::chunk::Spare`).
+    pub fn add(&mut self, chunk: &mut ChunkIn<'_>) -> ChunkEffect {
         self.chunks += 1;
         set_once(&mut self.id, chunk.id.as_ref());
         set_once(&mut self.model, chunk.model.as_ref());
@@ -291,10 +292,10 @@ impl Accumulator {
             }
         }
         let mut effect = ChunkEffect {
-            error: chunk.error.filter(|e| !e.is_null()),
+            error: chunk.error.take().filter(|e| !e.is_null()),
             ..ChunkEffect::default()
         };
-        for choice in chunk.choices {
+        for choice in chunk.choices.drain(..) {
             let acc = self.choices.entry(choice.index.unwrap_or(0)).or_default();
             if let Some(delta) = choice.delta {
                 effect.progress |= merge_delta(acc, delta);
@@ -514,7 +515,7 @@ mod tests {
     use super::*;
 
     fn add(acc: &mut Accumulator, text: &str) -> ChunkEffect {
-        acc.add(serde_json::from_str(text).unwrap())
+        acc.add(&mut serde_json::from_str(text).unwrap())
     }
 
     #[test]

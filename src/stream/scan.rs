@@ -38,6 +38,13 @@ pub fn read_noting_unknown<'a>(text: &'a str, out: &mut ChunkIn<'a>) -> Option<b
 /// limit (128) less the chunk's own levels above the list (4).
 const MAX_LIST_BRACKETS: usize = 100;
 
+/// `name` (a field's name and its closing quote) at the start of `rest`: its place and
+/// length (a fixed-size compare, no call).
+#[inline(always)]
+fn is<const N: usize>(rest: &[u8], name: &[u8; N], place: u32) -> Option<(u32, usize)> {
+    (rest.first_chunk::<N>() == Some(name)).then_some((place, N))
+}
+
 /// `seen` gets bit `bit`; `None` when it had it (serde fails a repeated field).
 #[inline]
 fn first_time(seen: &mut u32, bit: u32) -> Option<()> {
@@ -83,16 +90,22 @@ impl<'a> Scan<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    /// The members of an object whose `{` was read: `member` reads each value (the key
-    /// given as its raw bytes, after its `:`).
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+    /// The members of an object whose `{` was read: `member` reads each value, given the
+    /// key's place among the object's fields (`None`: another key), after its `:`.
+    /// `field` names the object's fields (see [`Scan::key`]).
+    #[inline(always)]
+    fn object(
+        &mut self,
+        field: impl Fn(&[u8]) -> Option<(u32, usize)>,
+        mut member: impl FnMut(&mut Self, Option<u32>) -> Option<()>,
+    ) -> Option<()> {
         if self.peek()? == b'}' {
             self.pos += 1;
             return Some(());
         }
         loop {
             self.expect(b'"')?;
-            let key = self.key()?;
+            let key = self.key(&field)?;
             self.expect(b':')?;
             member(self, key)?;
             match self.next()? {
@@ -103,17 +116,23 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A key after its opening quote: plain bytes only (serde would decode escapes
-    /// before matching the field name).
-    #[inline]
-    fn key(&mut self) -> Option<&'a [u8]> {
-        let start = self.pos;
-        let end = start + special_at(self.bytes.get(start..)?)?;
-        if self.bytes[end] != b'"' {
+    /// A key after its opening quote: the field `field` finds at its start (its place,
+    /// and its length with the closing quote), or `None` for another plain key. A known
+    /// key is compared in place, never scanned for escapes; a key with escapes is refused
+    /// (serde would decode them before matching the field name).
+    #[inline(always)]
+    fn key(&mut self, field: impl Fn(&[u8]) -> Option<(u32, usize)>) -> Option<Option<u32>> {
+        let rest = self.bytes.get(self.pos..)?;
+        if let Some((place, len)) = field(rest) {
+            self.pos += len;
+            return Some(Some(place));
+        }
+        let end = special_at(rest)?;
+        if rest[end] != b'"' {
             return None;
         }
-        self.pos = end + 1;
-        Some(&self.bytes[start..end])
+        self.pos += end + 1;
+        Some(None)
     }
 
     /// `null` (the value is absent) or a string, into `out`.
@@ -190,20 +209,22 @@ impl<'a> Scan<'a> {
             }
         };
         let start = self.pos;
-        let digits = self.bytes[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let end = start + digits;
-        if digits == 0 || digits > 18 || (digits > 1 && self.bytes[start] == b'0') {
+        let mut value = 0i64;
+        let mut end = start;
+        while let Some(&digit) = self.bytes.get(end).filter(|b| b.is_ascii_digit()) {
+            if end - start == 18 {
+                return None; // 19 digits or more: serde's call
+            }
+            value = value * 10 + i64::from(digit - b'0');
+            end += 1;
+        }
+        let digits = end - start;
+        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
             return None;
         }
         if let Some(b'.' | b'e' | b'E') = self.bytes.get(end) {
             return None;
         }
-        let value = self.bytes[start..end]
-            .iter()
-            .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
         if negative && value == 0 {
             return None; // serde reads `-0` as a float
         }
@@ -324,45 +345,60 @@ impl<'a> Scan<'a> {
 
     /// A chunk object after its `{`.
     fn chunk(&mut self, out: &mut ChunkIn<'a>) -> Option<()> {
+        let field = |rest: &[u8]| match rest.first()? {
+            b'c' => is(rest, b"choices\"", 0).or_else(|| is(rest, b"created\"", 5)),
+            b'i' => is(rest, b"id\"", 1),
+            b'o' => is(rest, b"object\"", 2),
+            b'm' => is(rest, b"model\"", 3),
+            b'p' => is(rest, b"provider\"", 4),
+            b's' => is(rest, b"system_fingerprint\"", 6).or_else(|| is(rest, b"service_tier\"", 7)),
+            b'u' => is(rest, b"usage\"", 8),
+            b'e' => is(rest, b"error\"", 9),
+            _ => None,
+        };
         let mut seen = 0u32;
-        self.object(|scan, key| {
-            let (bit, read) = match key {
-                b"id" => (0, scan.opt_str(&mut out.id)),
-                b"object" => (1, scan.opt_str(&mut out.object)),
-                b"model" => (2, scan.opt_str(&mut out.model)),
-                b"provider" => (3, scan.opt_str(&mut out.provider)),
-                b"created" => (4, scan.opt_int().map(|v| out.created = v)),
-                b"system_fingerprint" => (5, scan.opt_str(&mut out.system_fingerprint)),
-                b"service_tier" => (6, scan.opt_str(&mut out.service_tier)),
-                b"choices" => (7, scan.choices().map(|v| out.choices = v)),
-                b"usage" => (8, scan.null()),
-                b"error" => (9, scan.null()),
-                _ => return scan.unknown_field(),
+        self.object(field, |scan, key| {
+            let Some(place) = key else {
+                return scan.unknown_field();
             };
-            read?;
-            first_time(&mut seen, bit)
+            match place {
+                0 => scan.choices(&mut out.choices)?,
+                1 => scan.opt_str(&mut out.id)?,
+                2 => scan.opt_str(&mut out.object)?,
+                3 => scan.opt_str(&mut out.model)?,
+                4 => scan.opt_str(&mut out.provider)?,
+                5 => out.created = scan.opt_int()?,
+                6 => scan.opt_str(&mut out.system_fingerprint)?,
+                7 => scan.opt_str(&mut out.service_tier)?,
+                _ => scan.null()?, // usage, error
+            }
+            first_time(&mut seen, place)
         })
     }
 
-    /// The `choices` array. Each choice is read in its place in the list: a choice is
-    /// ~300 bytes, and this runs for every streamed chunk.
-    fn choices(&mut self) -> Option<Vec<ChoiceIn<'a>>> {
+    /// The `choices` array, into `choices` (the spare list of the last chunk). Each choice
+    /// is read in its place in the list: a choice is ~300 bytes, and this runs for every
+    /// streamed chunk.
+    fn choices(&mut self, choices: &mut Vec<ChoiceIn<'a>>) -> Option<()> {
         self.expect(b'[')?;
-        let mut choices = Vec::new();
+        choices.clear();
         if self.peek()? == b']' {
             self.pos += 1;
-            return Some(choices);
+            return Some(());
         }
         loop {
             self.expect(b'{')?;
             if choices.len() == MAX_CHOICES {
                 return None; // serde refuses it, and says why
             }
+            if choices.capacity() == 0 {
+                choices.reserve_exact(1); // nearly every chunk has one choice
+            }
             choices.push(ChoiceIn::default());
             self.choice(choices.last_mut()?)?;
             match self.next()? {
                 b',' => {}
-                b']' => return Some(choices),
+                b']' => return Some(()),
                 _ => return None,
             }
         }
@@ -370,43 +406,64 @@ impl<'a> Scan<'a> {
 
     /// One choice object after its `{`.
     fn choice(&mut self, out: &mut ChoiceIn<'a>) -> Option<()> {
+        let field = |rest: &[u8]| match rest.first()? {
+            b'd' => is(rest, b"delta\"", 0),
+            b'i' => is(rest, b"index\"", 1),
+            b'f' => is(rest, b"finish_reason\"", 2),
+            b'n' => is(rest, b"native_finish_reason\"", 3),
+            b'l' => is(rest, b"logprobs\"", 4),
+            b'e' => is(rest, b"error\"", 5),
+            _ => None,
+        };
         let mut seen = 0u32;
-        self.object(|scan, key| {
-            let (bit, read) = match key {
-                b"index" => (0, scan.opt_u32().map(|v| out.index = v)),
-                b"delta" => (1, scan.delta(&mut out.delta)),
-                b"finish_reason" => (2, scan.opt_str(&mut out.finish_reason)),
-                b"native_finish_reason" => (3, scan.opt_str(&mut out.native_finish_reason)),
-                b"logprobs" => (4, scan.null()),
-                b"error" => (5, scan.null()),
-                _ => return scan.unknown_field(),
+        self.object(field, |scan, key| {
+            let Some(place) = key else {
+                return scan.unknown_field();
             };
-            read?;
-            first_time(&mut seen, bit)
+            match place {
+                0 => scan.delta(&mut out.delta)?,
+                1 => out.index = scan.opt_u32()?,
+                2 => scan.opt_str(&mut out.finish_reason)?,
+                3 => scan.opt_str(&mut out.native_finish_reason)?,
+                _ => scan.null()?, // logprobs, error
+            }
+            first_time(&mut seen, place)
         })
     }
 
     /// `null` or a delta object, read in place.
     fn delta(&mut self, out: &mut Option<DeltaIn<'a>>) -> Option<()> {
+        let field = |rest: &[u8]| match rest.first()? {
+            b'c' => is(rest, b"content\"", 0),
+            b'r' => is(rest, b"role\"", 1)
+                .or_else(|| is(rest, b"reasoning\"", 2))
+                .or_else(|| is(rest, b"refusal\"", 3))
+                .or_else(|| is(rest, b"reasoning_details\"", 4)),
+            b't' => is(rest, b"tool_calls\"", 5),
+            b'a' => is(rest, b"annotations\"", 6),
+            b'i' => is(rest, b"images\"", 7),
+            _ => None,
+        };
         match self.next()? {
             b'n' => self.null_rest().map(|()| *out = None),
             b'{' => {
                 let delta = out.insert(DeltaIn::default());
                 let mut seen = 0u32;
-                self.object(|scan, key| {
-                    let (bit, read) = match key {
-                        b"role" => (0, scan.opt_str(&mut delta.role)),
-                        b"content" => (1, scan.opt_str(&mut delta.content)),
-                        b"reasoning" => (2, scan.opt_str(&mut delta.reasoning)),
-                        b"refusal" => (3, scan.opt_str(&mut delta.refusal)),
-                        b"reasoning_details" => (4, scan.list(&mut delta.reasoning_details)),
-                        b"tool_calls" => (5, scan.list(&mut delta.tool_calls)),
-                        b"annotations" => (6, scan.list(&mut delta.annotations)),
-                        b"images" => (7, scan.list(&mut delta.images)),
-                        _ => return scan.unknown_field(),
+                self.object(field, |scan, key| {
+                    let Some(place) = key else {
+                        return scan.unknown_field();
                     };
-                    read?;
-                    first_time(&mut seen, bit)
+                    match place {
+                        0 => scan.opt_str(&mut delta.content)?,
+                        1 => scan.opt_str(&mut delta.role)?,
+                        2 => scan.opt_str(&mut delta.reasoning)?,
+                        3 => scan.opt_str(&mut delta.refusal)?,
+                        4 => scan.list(&mut delta.reasoning_details)?,
+                        5 => scan.list(&mut delta.tool_calls)?,
+                        6 => scan.list(&mut delta.annotations)?,
+                        _ => scan.list(&mut delta.images)?,
+                    }
+                    first_time(&mut seen, place)
                 })
             }
             _ => None,
@@ -720,6 +777,12 @@ mod tests {
         "other",
         "i\\u0064",
         "",
+        // Near misses of the names matched in place: prefixes and extensions.
+        "i",
+        "ids",
+        "choice",
+        "createdx",
+        "service_tie",
     ];
     const CHOICE_KEYS: &[&str] = &[
         "index",
@@ -729,6 +792,8 @@ mod tests {
         "logprobs",
         "error",
         "other",
+        "indexes",
+        "delt",
     ];
     const DELTA_KEYS: &[&str] = &[
         "role",
@@ -741,6 +806,9 @@ mod tests {
         "images",
         "other",
         "type",
+        "rol",
+        "contents",
+        "reasoning_",
     ];
 
     /// An object with keys drawn (repeats possible, any order) from `keys`.

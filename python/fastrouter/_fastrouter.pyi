@@ -14,6 +14,7 @@ from typing_extensions import Unpack
 
 __all__ = [
     "CompletionQueue",
+    "LedgerRing",
     "NativeAttempt",
     "NativeChainEvent",
     "NativeChat",
@@ -126,6 +127,10 @@ class NativeChat:
         is_byok, cost, cost_units)``, the cost as decimal text (``answer_cost``) and in the
         ledger's fixed point (``None`` when it does not fit). ``None`` when the answer has no
         cost or a field of the body has an unusual type (the facade reads the body then)."""
+    @property
+    def packable(self) -> bool:
+        """Whether the in-memory ledger's ring packs this answer from its facts itself
+        (``LedgerRing.add_answers``): they were read and fit its record."""
 
 @final
 class NativeHeaders:
@@ -332,6 +337,50 @@ class StreamDelta:
         """The equivalent ``fastrouter.types`` model (a plain, dict-backed one)."""
     def __eq__(self, value: object, /) -> bool: ...
     def __reduce__(self) -> Any: ...
+
+@final
+class LedgerRing:
+    """The in-memory ledger's ring: the last ``capacity`` entries as packed records, their
+    generation ids and the label combinations they point into (``usage/columns.py``)."""
+
+    def __new__(
+        cls,
+        capacity: int,
+        template: bytes,
+        offsets: tuple[int, int, int, int, int, int, int, int],
+        answer_labels: tuple[Any, ...],
+        answer_slots: tuple[int, int, int],
+    ) -> LedgerRing: ...
+    @property
+    def first(self) -> int:
+        """Sequence number of the oldest entry held."""
+    @property
+    def next(self) -> int:
+        """Sequence number the next entry gets."""
+    def intern(self, labels: Any) -> int:
+        """The code of the label combination ``labels``, counted once more."""
+    def labels(self, code: int) -> Any:
+        """The label combination of ``code``."""
+    def held_labels(self) -> list[tuple[Any, int]]:
+        """Every label combination held, and how many records use each."""
+    def push(self, record: bytes, id: Any, marked: bool) -> None:
+        """Add ``record`` with generation id ``id`` as the newest entry."""
+    def set(self, seq: int, record: bytes, id: Any, marked: bool) -> None:
+        """Replace held entry ``seq``'s record and id."""
+    def unmark(self, seq: int) -> None:
+        """Clear held entry ``seq``'s mark."""
+    def record(self, seq: int) -> bytes:
+        """Held entry ``seq``'s record."""
+    def id(self, seq: int) -> Any:
+        """Held entry ``seq``'s generation id."""
+    def add_answers(self, items: list[Any], start: int, stop: int) -> int:
+        """Add the usual answers ``items[start:stop]``, up to the first of another form."""
+    @property
+    def answered(self) -> tuple[int, int, int, int, int]:
+        """What the answers added by ``add_answers`` sum to."""
+    @property
+    def heap_bytes(self) -> int:
+        """Bytes the ring holds outside Python's allocator."""
 
 @final
 class CompletionQueue:

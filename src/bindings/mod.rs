@@ -7,6 +7,7 @@ mod client;
 mod errors;
 mod future;
 mod json;
+mod ledger_ring;
 mod mock;
 mod records;
 mod runtime;
@@ -45,6 +46,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         records::NativeHeaders,
         records::NativeChainEvent,
         records::NativeHealth,
+        ledger_ring::LedgerRing,
     );
     // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
     // not wait on the parent's runtime threads: rebuild lazily instead.
@@ -69,6 +71,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "NativeMockServer",
             "NativeStream",
             "CompletionQueue",
+            "LedgerRing",
             "USER_AGENT",
             "__version__",
         ],

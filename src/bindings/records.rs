@@ -78,17 +78,17 @@ pub struct NativeChat {
 }
 
 /// An answer's ledger facts as the core parsed them (see [`NativeChat::entry_facts`]).
-struct EntryValues {
-    id: Option<String>,
-    model: Option<String>,
-    provider: Option<String>,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    cached_tokens: u64,
-    reasoning_tokens: u64,
-    byok: bool,
-    cost: String,
-    cost_units: Option<u64>,
+pub struct EntryValues {
+    pub id: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub byok: bool,
+    pub cost: String,
+    pub cost_units: Option<u64>,
 }
 
 impl EntryValues {
@@ -129,6 +129,11 @@ impl NativeHeaders {
 }
 
 impl NativeChat {
+    /// The answer's ledger facts, when the core read them (see `entry_facts`).
+    pub fn entry(&self) -> Option<&EntryValues> {
+        self.entry.as_ref()
+    }
+
     pub fn new(py: Python<'_>, success: ChatSuccess) -> PyResult<Self> {
         let ChatSuccess {
             body,
@@ -207,6 +212,15 @@ impl NativeChat {
             entry.cost_units,
         );
         facts.into_pyobject(py).map(Some)
+    }
+
+    /// Whether the in-memory ledger's ring packs this answer from its facts itself
+    /// (`LedgerRing.add_answers`): they were read and fit its record.
+    #[getter]
+    fn packable(&self) -> bool {
+        self.entry
+            .as_ref()
+            .is_some_and(super::ledger_ring::packable)
     }
 }
 

@@ -122,6 +122,7 @@ pub struct LedgerRing {
     answer_codes: HashMap<Box<[u8]>, u32>,
     code_keys: Vec<Option<Box<[u8]>>>,
     scratch: Vec<u8>,
+    record: Vec<u8>,
     totals: AnswerTotals,
 }
 
@@ -183,6 +184,9 @@ impl LedgerRing {
             return Ok(());
         }
         if seq < self.capacity {
+            if self.ids.len() == self.ids.capacity() {
+                self.grow();
+            }
             self.buffer.extend_from_slice(record);
             self.id_bytes += id.heap_bytes();
             self.ids.push(id);
@@ -199,6 +203,19 @@ impl LedgerRing {
         self.next = seq + 1;
         self.first = self.first.max(self.next.saturating_sub(self.capacity));
         Ok(())
+    }
+
+    /// Room for twice as many entries, but never more than `capacity`: a full ring holds
+    /// no spare room.
+    fn grow(&mut self) {
+        let held = self.ids.len();
+        let room = usize::try_from(self.capacity)
+            .unwrap_or(usize::MAX)
+            .min(held.saturating_mul(2).max(64));
+        let more = room.saturating_sub(held);
+        self.buffer.reserve_exact(more * self.size);
+        self.ids.reserve_exact(more);
+        self.marks.reserve_exact(more);
     }
 
     fn intern_labels(&mut self, py: Python<'_>, labels: &Bound<'_, PyAny>) -> PyResult<u32> {
@@ -270,40 +287,29 @@ impl LedgerRing {
         Ok(code)
     }
 
+    /// The usual answer's record, written over `record` (the template's size).
     fn answer_record(
         &self,
+        record: &mut [u8],
         entry: &EntryValues,
         units: u64,
         started: f64,
         ended: f64,
         code: u32,
-    ) -> Vec<u8> {
+    ) {
         let layout = &self.layout;
-        let mut record = self.template.clone();
+        record.copy_from_slice(&self.template);
         let count = |n: u64| u32::try_from(n).unwrap_or(ODD_CODE).to_le_bytes();
-        put(&mut record, layout.time, &started.to_le_bytes());
-        put(
-            &mut record,
-            layout.latency,
-            &(ended - started).to_le_bytes(),
-        );
-        put(&mut record, layout.prompt, &count(entry.prompt_tokens));
-        put(
-            &mut record,
-            layout.completion,
-            &count(entry.completion_tokens),
-        );
-        put(&mut record, layout.cached, &count(entry.cached_tokens));
-        put(
-            &mut record,
-            layout.reasoning,
-            &count(entry.reasoning_tokens),
-        );
-        put(&mut record, layout.byok, &[u8::from(entry.byok)]);
-        put(&mut record, layout.cost, &units.to_le_bytes());
+        put(record, layout.time, &started.to_le_bytes());
+        put(record, layout.latency, &(ended - started).to_le_bytes());
+        put(record, layout.prompt, &count(entry.prompt_tokens));
+        put(record, layout.completion, &count(entry.completion_tokens));
+        put(record, layout.cached, &count(entry.cached_tokens));
+        put(record, layout.reasoning, &count(entry.reasoning_tokens));
+        put(record, layout.byok, &[u8::from(entry.byok)]);
+        put(record, layout.cost, &units.to_le_bytes());
         let end = record.len();
-        put(&mut record, end - 4, &code.to_le_bytes());
-        record
+        put(record, end - 4, &code.to_le_bytes());
     }
 
     /// Add one usual answer `(native, requested, started, ended)`; false (nothing added)
@@ -338,12 +344,16 @@ impl LedgerRing {
         let ended: f64 = item.get_item(3)?.extract()?;
         if self.capacity > 0 {
             let code = self.answer_code(py, requested, entry)?;
-            let record = self.answer_record(entry, units, started, ended, code);
+            let mut record = std::mem::take(&mut self.record);
+            record.resize(self.size, 0);
+            self.answer_record(&mut record, entry, units, started, ended, code);
             let id = entry
                 .id
                 .as_deref()
                 .map_or(Id::None, |id| Id::Text(id.into()));
-            self.push_record(py, &record, id, false)?;
+            let pushed = self.push_record(py, &record, id, false);
+            self.record = record;
+            pushed?;
         } else {
             self.push_record(py, &[], Id::None, false)?;
         }
@@ -422,6 +432,7 @@ impl LedgerRing {
             answer_codes: HashMap::new(),
             code_keys: Vec::new(),
             scratch: Vec::new(),
+            record: Vec::new(),
             totals: AnswerTotals::default(),
         })
     }

@@ -1,22 +1,24 @@
 """The in-memory store behind :class:`~fastrouter.usage.ledger.UsageLedger`: the last
-``capacity`` ledger entries packed into one ``bytearray`` ring, at under 200 bytes an entry.
+``capacity`` ledger entries packed into the core's ring (:class:`LedgerRing`), at under 200
+bytes an entry.
 
 A :class:`UsageEntry` as a frozen dataclass costs ~700 bytes (its ``__dict__``, a ``Decimal``
 per cost, a float per time). Here an entry is one fixed-size ``struct`` record: times and
 latencies 8-byte floats, token counts 4-byte ints, costs exact 64-bit fixed-point (18
 decimal places), flags one byte, and every repeated value (model, provider, requested name,
 status, tags, and fields added later such as ``role``) a 4-byte code into a table of distinct
-values, kept with reference counts so values that leave the ring leave the table too. Only
-the generation id stays a Python string per entry. Entries are rebuilt when read.
+values, kept with reference counts so values that leave the ring leave the table too; plus
+its generation id (text held by the core). Entries are rebuilt when read.
 
-Recording is O(1): the newest entries (up to 256) wait as tuples of their fields' values
-(no :class:`UsageEntry` is built to record one: entries are built when read) and are packed
-together (one ``struct.pack`` each); finding the entry still waiting for its
-cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value
-a record cannot hold (a negative or huge token count, a cost with more than 18 decimal
-places or over ~9.2 million, an unhashable tag) is kept as is in a small side table, so an
-entry reads back equal to what was recorded (costs compare equal; trailing zeros of a
-cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
+Recording is O(1) and builds no :class:`UsageEntry` (entries are built when read): the
+ledger hands entries over as their fields' values, packed here (one ``struct.pack`` each),
+or the usual answer as the core's ``NativeChat``, which the ring packs from the facts the
+core read from its body (no Python object per entry). Finding the entry still waiting
+for its cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value a
+record cannot hold (a negative or huge token count, a cost with more than 18 decimal places
+or over ~9.22, an unhashable tag) is kept as is in a small side table, so an entry reads
+back equal to what was recorded (costs compare equal; trailing zeros of a cost's text are
+not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
 """
 
 from __future__ import annotations
@@ -160,18 +162,16 @@ class EntryColumns:
         usual = {"attempts": 1, "reliability_cost": 0, "cost": 0}
         constants = [usual.get(name, _NO_COST if kinds[name] == _COST else 0) for name in numbers]
         template = self._record.pack(*(float(v) if f == "d" else v for v, f in zip(constants, formats, strict=True)), 0)
-        offsets = tuple(
-            struct.calcsize("<" + "".join(formats[: numbers.index(name)]))
-            for name in (
-                "time",
-                "latency_s",
-                "prompt_tokens",
-                "completion_tokens",
-                "cached_tokens",
-                "reasoning_tokens",
-                "byok",
-                "cost",
-            )
+        at = {name: struct.calcsize("<" + "".join(formats[: numbers.index(name)])) for name in numbers}
+        offsets = (
+            at["time"],
+            at["latency_s"],
+            at["prompt_tokens"],
+            at["completion_tokens"],
+            at["cached_tokens"],
+            at["reasoning_tokens"],
+            at["byok"],
+            at["cost"],
         )
         usual_labels = {"cost_source": "usage", "tags": (), "status": "ok"}
         self._ring = LedgerRing(
@@ -338,10 +338,11 @@ class EntryColumns:
         entry = self._build(*values)
         self._forget(seq)
         record = self._pack(seq, tuple(values), None)
-        unpriced = bool(entry.generation_id) and entry.cost is None
-        self._ring.set(seq, record, entry.generation_id, unpriced or seq in self._odd)
-        if unpriced:
-            self._unpriced[entry.generation_id] = seq
+        generation_id = entry.generation_id
+        unpriced = bool(generation_id) and entry.cost is None
+        self._ring.set(seq, record, generation_id, unpriced or seq in self._odd)
+        if generation_id and entry.cost is None:
+            self._unpriced[generation_id] = seq
 
     # -------------------------------------------------------------------- reading
 

@@ -281,7 +281,7 @@ class EntryColumns:
         record = self._pack(seq, values, cost_units)
         generation_id = values[self._id_field]
         unpriced = values[self._cost_field] is None and generation_id
-        ring.push(record, generation_id, bool(unpriced) or seq in self._odd)
+        ring.push(record, generation_id, bool(unpriced) or (bool(self._odd) and seq in self._odd))
         if unpriced:
             self._unpriced[generation_id] = seq
 

@@ -52,7 +52,7 @@ def answers() -> list[Any]:
             server.script("m/x", Raw(body=_body(i, cost), headers=JSON))
             args, _ = client._plain_chat(False, {"model": "m/x", "messages": MESSAGES}) or ((), None)
             native = client._inner.chat_blocking(*args)
-            assert native.packable and native.entry_facts is not None
+            assert native.ring_facts is not None and native.entry_facts is not None
             natives.append(native)
     return natives
 
@@ -94,7 +94,7 @@ def test_packed_answers_among_other_entries_read_back_as_recorded(answers: list[
         else:
             native = answers[i % len(answers)]
             requested = f"req/{i % 2}"
-            ledger._record_answer((native, requested, started, started + 0.125))
+            ledger._record_answer((native.ring_facts, requested, started, started + 0.125))
             entry = UsageEntry._fast(
                 *answer_values(native.entry_facts, requested, (), started, "ok", False, started + 0.125)
             )

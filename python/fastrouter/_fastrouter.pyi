@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeAlias, final
 from typing_extensions import Unpack
 
 __all__ = [
+    "AnswerFacts",
     "CompletionQueue",
     "LedgerRing",
     "NativeAttempt",
@@ -128,9 +129,17 @@ class NativeChat:
         ledger's fixed point (``None`` when it does not fit). ``None`` when the answer has no
         cost or a field of the body has an unusual type (the facade reads the body then)."""
     @property
-    def packable(self) -> bool:
-        """Whether the in-memory ledger's ring packs this answer from its facts itself
-        (``LedgerRing.add_answers``): they were read and fit its record."""
+    def ring_facts(self) -> AnswerFacts | None:
+        """The answer's ledger facts as the in-memory ledger's ring packs them itself
+        (``LedgerRing.add_answers``), when they were read and fit its record; else ``None``."""
+
+@final
+class AnswerFacts:
+    """A usual answer's ledger facts (``NativeChat.ring_facts``)."""
+
+    @property
+    def entry_facts(self) -> tuple[str | None, str | None, str | None, int, int, int, int, bool, str, int | None]:
+        """The facts as ``NativeChat.entry_facts`` gives them."""
 
 @final
 class NativeHeaders:

@@ -2,15 +2,16 @@
 //! the last `capacity` entries as fixed-size packed records, their generation ids, and the
 //! table of distinct label combinations the records point into, with reference counts.
 //! The usual answer (one attempt, priced by the core) is packed here straight from the
-//! core's [`NativeChat`] facts, without building a Python object per entry.
+//! facts the core read from its body ([`AnswerFacts`]), without a Python object per field.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::records::{EntryValues, NativeChat};
+use super::records::EntryValues;
 
 /// A record's label code that is not in the table (the labels sit in the side table).
 const ODD_CODE: u32 = u32::MAX;
@@ -29,6 +30,27 @@ pub fn packable(entry: &EntryValues) -> bool {
         ]
         .iter()
         .all(|&count| count <= INT_MAX)
+}
+
+/// A usual answer's ledger facts (`NativeChat.ring_facts`), shared with its `NativeChat`.
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct AnswerFacts {
+    entry: Arc<EntryValues>,
+}
+
+impl AnswerFacts {
+    pub fn new(entry: Arc<EntryValues>) -> Self {
+        Self { entry }
+    }
+}
+
+#[pymethods]
+impl AnswerFacts {
+    /// The facts as `NativeChat.entry_facts` gives them.
+    #[getter]
+    fn entry_facts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.entry.to_tuple(py)
+    }
 }
 
 /// A held entry's generation id.
@@ -312,7 +334,7 @@ impl LedgerRing {
         put(record, end - 4, &code.to_le_bytes());
     }
 
-    /// Add one usual answer `(native, requested, started, ended)`; false (nothing added)
+    /// Add one usual answer `(facts, requested, started, ended)`; false (nothing added)
     /// for an item of any other form, or when it would overwrite a marked entry.
     fn add_answer(&mut self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
         let Ok(item) = item.cast_exact::<PyTuple>() else {
@@ -321,14 +343,14 @@ impl LedgerRing {
         if item.len() != 4 {
             return Ok(false);
         }
-        let native = item.get_item(0)?;
-        let Ok(native) = native.cast_exact::<NativeChat>() else {
+        let facts = item.get_item(0)?;
+        let Ok(facts) = facts.cast_exact::<AnswerFacts>() else {
             return Ok(false);
         };
-        let native = native.get();
-        let Some(entry) = native.entry().filter(|entry| packable(entry)) else {
+        let entry: &EntryValues = &facts.get().entry;
+        if !packable(entry) {
             return Ok(false);
-        };
+        }
         let Some(units) = entry.cost_units else {
             return Ok(false);
         };
@@ -534,7 +556,7 @@ impl LedgerRing {
         Ok(self.ids[pos].to_object(py))
     }
 
-    /// Add the usual answers `items[start:stop]`, each `(NativeChat, requested, started,
+    /// Add the usual answers `items[start:stop]`, each `(AnswerFacts, requested, started,
     /// ended)` (times in epoch seconds), in order, up to the first item of another form;
     /// returns the index of that item (`stop` when every one was added).
     fn add_answers(

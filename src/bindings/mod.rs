@@ -47,6 +47,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         records::NativeChainEvent,
         records::NativeHealth,
         ledger_ring::LedgerRing,
+        ledger_ring::AnswerFacts,
     );
     // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
     // not wait on the parent's runtime threads: rebuild lazily instead.
@@ -61,6 +62,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "__all__",
         [
+            "AnswerFacts",
             "NativeAttempt",
             "NativeChainEvent",
             "NativeChat",

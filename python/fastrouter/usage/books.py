@@ -183,8 +183,8 @@ class RequestBooks:
         if recorded is None or isinstance(recorded, UsageEntry):
             return recorded
         if len(recorded) == 4:  # the usual answer, as the ring packed it (answered_chat)
-            native, requested, started, ended = recorded
-            recorded = answer_values(native.entry_facts, requested, (), started, "ok", False, ended)
+            facts, requested, started, ended = recorded
+            recorded = answer_values(facts.entry_facts, requested, (), started, "ok", False, ended)
         self._recorded = entry = UsageEntry._fast(*recorded)
         return entry
 
@@ -223,8 +223,9 @@ class RequestBooks:
             return self.answered(completion)
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
             ledger = self.ledger
+            ring_facts = native.ring_facts
             if (
-                native.packable
+                ring_facts is not None
                 and not self.tags
                 and self.cascade is None
                 and not self.backends
@@ -232,7 +233,7 @@ class RequestBooks:
                 and len(completion._attempts) < 2
             ):
                 # The in-memory ledger's ring packs it from the core's facts when taken in.
-                answer = (native, self.requested, self.started, time.time())
+                answer = (ring_facts, self.requested, self.started, time.time())
                 self.done = True
                 self._recorded = answer
                 try:

@@ -12,8 +12,8 @@ its generation id (text held by the core). Entries are rebuilt when read.
 
 Recording is O(1) and builds no :class:`UsageEntry` (entries are built when read): the
 ledger hands entries over as their fields' values, packed here (one ``struct.pack`` each),
-or the usual answer as the core's ``NativeChat``, which the ring packs from the facts the
-core read from its body (no Python object per entry). Finding the entry still waiting
+or the usual answer as the facts the core read from its body (``NativeChat.ring_facts``),
+which the ring packs itself (no Python object per field). Finding the entry still waiting
 for its cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value a
 record cannot hold (a negative or huge token count, a cost with more than 18 decimal places
 or over ~9.22, an unhashable tag) is kept as is in a small side table, so an entry reads
@@ -287,8 +287,8 @@ class EntryColumns:
 
     def extend_values(self, batch: list[Any]) -> None:
         """Add each item of ``batch``, in order: ``(values, cost_units)`` as
-        :meth:`append_values` takes them, or a usual answer ``(NativeChat, requested,
-        started, ended)`` whose ``packable`` facts the ring packs itself (status ok, one
+        :meth:`append_values` takes them, or a usual answer ``(NativeChat.ring_facts,
+        requested, started, ended)`` whose facts the ring packs itself (status ok, one
         attempt, no tags). An interruption (Ctrl-C) leaves :attr:`next` counting exactly
         the items added (the ledger gives the rest back to its inbox)."""
         ring = self._ring

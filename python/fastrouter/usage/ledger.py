@@ -26,7 +26,7 @@ from .columns import _EXACT, EntryColumns
 if TYPE_CHECKING:
     import sqlite3
 
-    from .._fastrouter import NativeChat
+    from .._fastrouter import AnswerFacts
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
@@ -316,9 +316,9 @@ class UsageLedger:
         if len(inbox) >= _INBOX and not self._busy:
             self._take_in()
 
-    def _record_answer(self, answer: tuple[NativeChat, str, float, float]) -> None:
-        """:meth:`_record_values` for the usual answer given as ``(NativeChat, requested,
-        started, ended)``, whose ``packable`` facts the ring packs itself when taken in (the
+    def _record_answer(self, answer: tuple[AnswerFacts, str, float, float]) -> None:
+        """:meth:`_record_values` for the usual answer given as ``(NativeChat.ring_facts,
+        requested, started, ended)``, whose facts the ring packs itself when taken in (the
         entry: status ok, one attempt, no tags, priced from ``usage``, latency ``ended -
         started``)."""
         inbox = self._inbox

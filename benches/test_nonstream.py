@@ -121,6 +121,9 @@ class _NoLedger(UsageLedger):
     def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
         pass
 
+    def _record_answer(self, answer: tuple[Any, ...]) -> None:
+        pass
+
 
 def _fastrouter_async_round(
     mock_base_url: str, model: Any, distinct: bool = False, **options: Any

@@ -13,7 +13,9 @@ from typing import Any, Protocol, TypeAlias, final
 from typing_extensions import Unpack, disjoint_base
 
 __all__ = [
+    "AnswerFacts",
     "CompletionQueue",
+    "LedgerRing",
     "NativeAttempt",
     "NativeChainEvent",
     "NativeChat",
@@ -130,6 +132,18 @@ class NativeChat:
         is_byok, cost, cost_units)``, the cost as decimal text (``answer_cost``) and in the
         ledger's fixed point (``None`` when it does not fit). ``None`` when the answer has no
         cost or a field of the body has an unusual type (the facade reads the body then)."""
+    @property
+    def ring_facts(self) -> AnswerFacts | None:
+        """The answer's ledger facts as the in-memory ledger's ring packs them itself
+        (``LedgerRing.add_answers``), when they were read and fit its record; else ``None``."""
+
+@final
+class AnswerFacts:
+    """A usual answer's ledger facts (``NativeChat.ring_facts``)."""
+
+    @property
+    def entry_facts(self) -> tuple[str | None, str | None, str | None, int, int, int, int, bool, str, int | None]:
+        """The facts as ``NativeChat.entry_facts`` gives them."""
 
 @final
 class NativeHeaders:
@@ -350,6 +364,50 @@ class StreamChoiceWithExtras(StreamChoice):
 @final
 class StreamDeltaWithExtras(StreamDelta):
     """A ``StreamDelta`` of a chunk with extra fields, readable by name."""
+
+@final
+class LedgerRing:
+    """The in-memory ledger's ring: the last ``capacity`` entries as packed records, their
+    generation ids and the label combinations they point into (``usage/columns.py``)."""
+
+    def __new__(
+        cls,
+        capacity: int,
+        template: bytes,
+        offsets: tuple[int, int, int, int, int, int, int, int],
+        answer_labels: tuple[Any, ...],
+        answer_slots: tuple[int, int, int],
+    ) -> LedgerRing: ...
+    @property
+    def first(self) -> int:
+        """Sequence number of the oldest entry held."""
+    @property
+    def next(self) -> int:
+        """Sequence number the next entry gets."""
+    def intern(self, labels: Any) -> int:
+        """The code of the label combination ``labels``, counted once more."""
+    def labels(self, code: int) -> Any:
+        """The label combination of ``code``."""
+    def held_labels(self) -> list[tuple[Any, int]]:
+        """Every label combination held, and how many records use each."""
+    def push(self, record: bytes, id: Any, marked: bool) -> None:
+        """Add ``record`` with generation id ``id`` as the newest entry."""
+    def set(self, seq: int, record: bytes, id: Any, marked: bool) -> None:
+        """Replace held entry ``seq``'s record and id."""
+    def unmark(self, seq: int) -> None:
+        """Clear held entry ``seq``'s mark."""
+    def record(self, seq: int) -> bytes:
+        """Held entry ``seq``'s record."""
+    def id(self, seq: int) -> Any:
+        """Held entry ``seq``'s generation id."""
+    def add_answers(self, items: list[Any], start: int, stop: int) -> int:
+        """Add the usual answers ``items[start:stop]``, up to the first of another form."""
+    @property
+    def answered(self) -> tuple[int, int, int, int, int]:
+        """What the answers added by ``add_answers`` sum to."""
+    @property
+    def heap_bytes(self) -> int:
+        """Bytes the ring holds outside Python's allocator."""
 
 @final
 class CompletionQueue:

@@ -8,6 +8,7 @@ mod client;
 mod errors;
 mod future;
 mod json;
+mod ledger_ring;
 mod mock;
 mod records;
 mod runtime;
@@ -49,6 +50,8 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         records::NativeHeaders,
         records::NativeChainEvent,
         records::NativeHealth,
+        ledger_ring::LedgerRing,
+        ledger_ring::AnswerFacts,
     );
     // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
     // not wait on the parent's runtime threads: rebuild lazily instead.
@@ -63,6 +66,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "__all__",
         [
+            "AnswerFacts",
             "NativeAttempt",
             "NativeChainEvent",
             "NativeChat",
@@ -73,6 +77,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "NativeMockServer",
             "NativeStream",
             "CompletionQueue",
+            "LedgerRing",
             "USER_AGENT",
             "__version__",
         ],

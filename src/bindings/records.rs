@@ -2,6 +2,7 @@
 //! attempts, chain events, breaker health, a finished chat completion, and the
 //! settings that cross the other way (timeouts, cooldown, hedging).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use reqwest::header::HeaderMap;
 
+use super::ledger_ring::{packable, AnswerFacts};
 use crate::events::ChainEvent;
 use crate::failover::{answer_cost, Attempt, ChatSuccess};
 use crate::health::HealthReport;
@@ -74,24 +76,41 @@ pub struct NativeChat {
     /// The answering response's headers, kept as received and rendered only when read.
     headers: Py<NativeHeaders>,
     /// What the ledger records of the answer, read from the body by the core.
-    entry: Option<EntryValues>,
+    entry: Option<Arc<EntryValues>>,
 }
 
 /// An answer's ledger facts as the core parsed them (see [`NativeChat::entry_facts`]).
-struct EntryValues {
-    id: Option<String>,
-    model: Option<String>,
-    provider: Option<String>,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    cached_tokens: u64,
-    reasoning_tokens: u64,
-    byok: bool,
-    cost: String,
-    cost_units: Option<u64>,
+pub struct EntryValues {
+    pub id: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub byok: bool,
+    pub cost: String,
+    pub cost_units: Option<u64>,
 }
 
 impl EntryValues {
+    /// `NativeChat.entry_facts`'s tuple.
+    pub fn to_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        (
+            self.id.as_deref(),
+            self.model.as_deref(),
+            self.provider.as_deref(),
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.reasoning_tokens,
+            self.byok,
+            self.cost.as_str(),
+            self.cost_units,
+        )
+            .into_pyobject(py)
+    }
+
     /// The facts of an answer that cost `cost`; `None` without a cost, or when a field of
     /// the body has an unusual type.
     fn new(summary: ChatSummary, cost: Option<&str>) -> Option<Self> {
@@ -139,7 +158,7 @@ impl NativeChat {
         let cost = answer_cost(&attempts);
         Ok(Self {
             body,
-            entry: EntryValues::new(summary, cost),
+            entry: EntryValues::new(summary, cost).map(Arc::new),
             answer_cost: cost.map(str::to_owned),
             attempts: attempt_list(py, &attempts)?.unbind(),
             headers: Py::new(py, NativeHeaders { headers })?,
@@ -207,22 +226,22 @@ impl NativeChat {
     /// cost or a field of the body has an unusual type (the facade reads the body then).
     #[getter]
     fn entry_facts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let Some(entry) = &self.entry else {
-            return Ok(None);
-        };
-        let facts = (
-            entry.id.as_deref(),
-            entry.model.as_deref(),
-            entry.provider.as_deref(),
-            entry.prompt_tokens,
-            entry.completion_tokens,
-            entry.cached_tokens,
-            entry.reasoning_tokens,
-            entry.byok,
-            entry.cost.as_str(),
-            entry.cost_units,
-        );
-        facts.into_pyobject(py).map(Some)
+        self.entry
+            .as_deref()
+            .map(|entry| entry.to_tuple(py))
+            .transpose()
+    }
+
+    /// The answer's ledger facts as the in-memory ledger's ring packs them itself
+    /// (`LedgerRing.add_answers`), when they were read and fit its record; else `None`.
+    /// A small object: the ledger keeps it, not the answer's body, until it packs it.
+    #[getter]
+    fn ring_facts(&self, py: Python<'_>) -> PyResult<Option<Py<AnswerFacts>>> {
+        self.entry
+            .as_ref()
+            .filter(|entry| packable(entry))
+            .map(|entry| Py::new(py, AnswerFacts::new(Arc::clone(entry))))
+            .transpose()
     }
 }
 

@@ -109,7 +109,7 @@ class RequestBooks:
         # A cascade's label for this tier's entry, and the entry once recorded (or the
         # values of its fields, when recorded without building it: see ``entry``).
         self.cascade: CascadeMark | None = None
-        self._recorded: UsageEntry | tuple[Any, ...] | None = None
+        self._recorded: UsageEntry | tuple[Any, ...] | None = None  # see ``entry``
         self.done = False
         self.pid = _pid
         self.backends = backends
@@ -182,6 +182,9 @@ class RequestBooks:
         recorded = self._recorded
         if recorded is None or isinstance(recorded, UsageEntry):
             return recorded
+        if len(recorded) == 4:  # the usual answer, as the ring packed it (answered_chat)
+            facts, requested, started, ended = recorded
+            recorded = answer_values(facts.entry_facts, requested, (), started, "ok", False, ended)
         self._recorded = entry = UsageEntry._fast(*recorded)
         return entry
 
@@ -219,6 +222,26 @@ class RequestBooks:
         if type(self) is not RequestBooks:
             return self.answered(completion)
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
+            ledger = self.ledger
+            ring_facts = native.ring_facts
+            if (
+                ring_facts is not None
+                and not self.tags
+                and self.cascade is None
+                and not self.backends
+                and getattr(ledger, "_packs", False)
+                and len(completion._attempts) < 2
+            ):
+                # The in-memory ledger's ring packs it from the core's facts when taken in.
+                answer = (ring_facts, self.requested, self.started, time.time())
+                self.done = True
+                self._recorded = answer
+                try:
+                    ledger._record_answer(answer)
+                finally:  # a ledger that cannot take it in still releases the budget
+                    if self.reservation is not None:
+                        self.budgets.settle(self.reservation, Decimal(native.answer_cost or 0))
+                return completion
             facts = native.entry_facts
             if facts is None or self.cascade is not None or self.backends or len(completion._attempts) > 1:
                 self.done = True

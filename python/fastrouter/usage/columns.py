@@ -1,32 +1,36 @@
 """The in-memory store behind :class:`~fastrouter.usage.ledger.UsageLedger`: the last
-``capacity`` ledger entries packed into one ``bytearray`` ring, at under 200 bytes an entry.
+``capacity`` ledger entries packed into the core's ring (:class:`LedgerRing`), at under 200
+bytes an entry.
 
 A :class:`UsageEntry` as a frozen dataclass costs ~700 bytes (its ``__dict__``, a ``Decimal``
 per cost, a float per time). Here an entry is one fixed-size ``struct`` record: times and
 latencies 8-byte floats, token counts 4-byte ints, costs exact 64-bit fixed-point (18
 decimal places), flags one byte, and every repeated value (model, provider, requested name,
 status, tags, and fields added later such as ``role``) a 4-byte code into a table of distinct
-values, kept with reference counts so values that leave the ring leave the table too. Only
-the generation id stays a Python string per entry. Entries are rebuilt when read.
+values, kept with reference counts so values that leave the ring leave the table too; plus
+its generation id (text held by the core). Entries are rebuilt when read.
 
-Recording is O(1): the newest entries (up to 256) wait as tuples of their fields' values
-(no :class:`UsageEntry` is built to record one: entries are built when read) and are packed
-together (one ``struct.pack`` each); finding the entry still waiting for its
-cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value
-a record cannot hold (a negative or huge token count, a cost with more than 18 decimal
-places or over ~9.2 million, an unhashable tag) is kept as is in a small side table, so an
-entry reads back equal to what was recorded (costs compare equal; trailing zeros of a
-cost's text are not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
+Recording is O(1) and builds no :class:`UsageEntry` (entries are built when read): the
+ledger hands entries over as their fields' values, packed here (one ``struct.pack`` each),
+or the usual answer as the facts the core read from its body (``NativeChat.ring_facts``),
+which the ring packs itself (no Python object per field). Finding the entry still waiting
+for its cost by generation id is a dict lookup (:meth:`EntryColumns.unpriced`). A value a
+record cannot hold (a negative or huge token count, a cost with more than 18 decimal places
+or over ~9.22, an unhashable tag) is kept as is in a small side table, so an entry reads
+back equal to what was recorded (costs compare equal; trailing zeros of a cost's text are
+not kept: ``Decimal("0.50")`` reads back as ``Decimal("0.5")``).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from decimal import Context, Decimal
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
+
+from .._fastrouter import LedgerRing
 
 if TYPE_CHECKING:
     from .ledger import UsageEntry
@@ -34,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["EntryColumns", "fixed_from_text"]
 
 _NAN = float("nan")
-_STAGE = 256  # newest entries kept as objects until packed together
 _SCALE = 18  # decimal places of the fixed-point costs
 _EXACT = Context(prec=60, Emax=10**6, Emin=-(10**6))  # whatever the caller's context says
 _COST_MAX = (1 << 63) - 3
@@ -63,47 +66,6 @@ _KINDS = {
     "saved_cost": _COST,  # a response-cache hit
 }
 _FORMATS = {_FLOAT: "d", _OPT_FLOAT: "d", _INT: "I", _COST: "q", _BOOL: "?"}
-
-
-class _Interned:
-    """Distinct values and their 4-byte codes, with a count of the records using each."""
-
-    __slots__ = ("values", "codes", "refs", "free")
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self.codes: dict[Any, int] = {}
-        self.refs: list[int] = []
-        self.free: list[int] = []
-
-    def acquire(self, value: Any, seq: int, odd: dict[int, dict[int, Any]]) -> int:
-        """The code of ``value`` (counted once more); an unhashable one goes to ``odd``."""
-        try:
-            code = self.codes.get(value)
-        except TypeError:
-            odd.setdefault(seq, {})[-1] = value
-            return _ODD_CODE
-        if code is None:
-            if self.free:
-                code = self.free.pop()
-                self.values[code] = value
-                self.refs[code] = 0
-            else:
-                code = len(self.values)
-                self.values.append(value)
-                self.refs.append(0)
-            self.codes[value] = code
-        self.refs[code] += 1
-        return code
-
-    def release(self, code: int) -> None:
-        if code == _ODD_CODE:
-            return
-        self.refs[code] -= 1
-        if not self.refs[code]:
-            del self.codes[self.values[code]]
-            self.values[code] = None
-            self.free.append(code)
 
 
 def _fixed(value: Any) -> int:
@@ -142,14 +104,16 @@ def _cost(units: int) -> Decimal:
 
 class EntryColumns:
     """The last ``capacity`` entries, oldest first, addressed by sequence number (the n-th
-    entry ever added has number n; numbers below :attr:`first` have left the ring)."""
+    entry ever added has number n; numbers below :attr:`first` have left the ring).
+
+    The records, ids and label table live in the core's :class:`LedgerRing`; this class
+    lays records out and packs (and reads back) every entry but the usual answer, which
+    the ring packs from the core's facts (:meth:`extend_values`)."""
 
     def __init__(self, capacity: int, entry_type: type[UsageEntry]) -> None:
         if capacity < 0:
             raise ValueError(f"max_entries must be >= 0, got {capacity}")
         self.capacity = capacity
-        self.first = 0  # sequence number of the oldest entry held
-        self.next = 0  # sequence number the next entry gets
         names = tuple(f.name for f in fields(entry_type))
         kinds = {name: _KINDS.get(name, _INTERNED) for name in names}
         # Costs last (``cost`` first of them), so the usual answer's record is its other
@@ -162,7 +126,6 @@ class EntryColumns:
         self._build: Callable[..., UsageEntry] = entry_type._fast
         # An entry is its numbers (one struct record, plus the code of its labels: every
         # interned field together, one distinct combination per code) and its generation id.
-        # Entries wait to be packed as the tuple of their fields' values (``values``).
         self._values: Callable[[UsageEntry], tuple[Any, ...]] = attrgetter(*names)
         self._numbers: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(*map(names.index, numbers))
         self._labels: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
@@ -179,8 +142,8 @@ class EntryColumns:
             *(names.index(name) for name in numbers[: -len(cost_names)])
         )
         self._answer_costs = tuple(0 if name == "reliability_cost" else _NO_COST for name in cost_names[1:])
-        self._record = struct.Struct("<" + "".join(_FORMATS[kinds[name]] for name in numbers) + "I")
-        self._code_at = struct.Struct("<I").unpack_from  # a record's labels code (its last 4 bytes)
+        formats = [_FORMATS[kinds[name]] for name in numbers]
+        self._record = struct.Struct("<" + "".join(formats) + "I")
         self._kinds = [kinds[name] for name in numbers]
         self._opt_floats = [i for i, name in enumerate(numbers) if kinds[name] == _OPT_FLOAT]
         self._costs = [i for i, name in enumerate(numbers) if kinds[name] == _COST]
@@ -194,20 +157,59 @@ class EntryColumns:
             else (0, numbers.index(name))
             for name in names
         ]
-        self._table = _Interned()
-        # The newest entries wait as values and are packed a batch at a time: packing in
-        # a warm loop costs a third of packing each as it comes (between two requests).
-        # Each waits with its cost in fixed point when the recorder had it (else None).
-        self._staged: list[tuple[tuple[Any, ...], int | None]] = []
-        self._stage_limit = min(_STAGE, capacity)
-        self._packed = 0  # sequence number of the first staged entry
-        self._buffer = bytearray()
-        self._ids: list[str | None] = []
+        # The usual answer as the ring packs it (LedgerRing.add_answers): a record of its
+        # constants (one attempt, no flags, no other cost), where its facts go, and its labels.
+        usual = {"attempts": 1, "reliability_cost": 0, "cost": 0}
+        constants = [usual.get(name, _NO_COST if kinds[name] == _COST else 0) for name in numbers]
+        template = self._record.pack(*(float(v) if f == "d" else v for v, f in zip(constants, formats, strict=True)), 0)
+        at = {name: struct.calcsize("<" + "".join(formats[: numbers.index(name)])) for name in numbers}
+        offsets = (
+            at["time"],
+            at["latency_s"],
+            at["prompt_tokens"],
+            at["completion_tokens"],
+            at["cached_tokens"],
+            at["reasoning_tokens"],
+            at["byok"],
+            at["cost"],
+        )
+        usual_labels = {"cost_source": "usage", "tags": (), "status": "ok"}
+        self._ring = LedgerRing(
+            capacity,
+            template,
+            offsets,
+            tuple(usual_labels.get(name) for name in labels),
+            (labels.index("requested"), labels.index("model"), labels.index("provider")),
+        )
         self._odd: dict[int, dict[int, Any]] = {}  # seq -> {number item (-1: the labels): value}
         self._unpriced: dict[str, int] = {}  # generation id -> seq, for entries without a cost
 
+    @property
+    def first(self) -> int:
+        """Sequence number of the oldest entry held."""
+        return self._ring.first
+
+    @property
+    def next(self) -> int:
+        """Sequence number the next entry gets."""
+        return self._ring.next
+
     def __len__(self) -> int:
-        return self.next - self.first
+        ring = self._ring
+        return ring.next - ring.first
+
+    @property
+    def answered(self) -> tuple[int, int, int, Decimal]:
+        """What the usual answers the ring packed add to the totals: ``(requests,
+        prompt_tokens, completion_tokens, cost)``, the cost exact, written with the most
+        decimal places any of theirs was (as adding them one by one would give)."""
+        requests, prompt, completion, units, places = self._ring.answered
+        return requests, prompt, completion, Decimal(units // 10 ** (_SCALE - places)).scaleb(-places, _EXACT)
+
+    @property
+    def heap_bytes(self) -> int:
+        """Bytes the ring holds outside Python's allocator (see :class:`LedgerRing`)."""
+        return self._ring.heap_bytes
 
     # -------------------------------------------------------------------- writing
 
@@ -216,13 +218,11 @@ class EntryColumns:
         hold in the side table); ``cost_units``: its cost in fixed point, when the
         recorder had it (then its other costs are none: see :meth:`append_values`)."""
         labels = self._labels(fields)
-        table = self._table
         try:
-            code = table.codes[labels]  # the usual case: a combination seen before
-        except (KeyError, TypeError):
-            code = table.acquire(labels, seq, self._odd)
-        else:
-            table.refs[code] += 1
+            code = self._ring.intern(labels)
+        except TypeError:  # unhashable: kept as is in the side table
+            self._odd.setdefault(seq, {})[-1] = labels
+            code = _ODD_CODE
         if cost_units is not None:  # the usual answer: its numbers as they are, costs known
             try:
                 return self._record.pack(*self._answer_numbers(fields), cost_units, *self._answer_costs, code)
@@ -271,112 +271,85 @@ class EntryColumns:
         newest, without building it. ``cost_units``: its cost as :func:`fixed_from_text`
         gives it, for an entry whose every other cost is none (reliability 0, no baseline,
         nothing saved: the usual answer); else ``None`` and costs are converted when packed."""
-        self.extend_values(((values, cost_units),))
-
-    def extend_values(self, batch: Sequence[tuple[tuple[Any, ...], int | None]]) -> None:
-        """:meth:`append_values` for each ``(values, cost_units)`` of ``batch``, in order."""
-        capacity = self.capacity
-        if not capacity:
-            self.next += len(batch)
-            self.first = self.next
+        ring = self._ring
+        seq = ring.next
+        if not self.capacity:
+            ring.push(b"", None, False)
             return
-        cost_field, id_field, unpriced = self._cost_field, self._id_field, self._unpriced
-        staged, limit = self._staged, self._stage_limit
-        # One entry at a time, so an interruption (Ctrl-C) leaves `next` counting exactly
-        # the entries staged (the ledger gives the rest back to its inbox).
-        for item in batch:
-            seq = self.next
-            values = item[0]
-            if values[cost_field] is None:
-                generation_id = values[id_field]
-                if generation_id:
-                    unpriced[generation_id] = seq
-            staged.append(item)
-            self.next = seq + 1
-            if seq + 1 - self.first > capacity:
-                self.first = seq + 1 - capacity
-            if len(staged) >= limit:
-                self._flush()
+        if seq >= self.capacity and (self._odd or self._unpriced):
+            self._forget(seq - self.capacity)
+        record = self._pack(seq, values, cost_units)
+        generation_id = values[self._id_field]
+        unpriced = values[self._cost_field] is None and generation_id
+        ring.push(record, generation_id, bool(unpriced) or (bool(self._odd) and seq in self._odd))
+        if unpriced:
+            self._unpriced[generation_id] = seq
 
-    def _flush(self) -> None:
-        """Pack the staged entries into the ring, oldest first."""
-        size = self._record.size
-        capacity = self.capacity
-        id_field = self._id_field
-        staged = self._staged
-        buffer, ids, pack = self._buffer, self._ids, self._pack
-        refs, code_at = self._table.refs, self._code_at
-        packed = 0
-        try:
-            for seq, (values, cost_units) in enumerate(staged, self._packed):
-                record = pack(seq, values, cost_units)
-                if seq < capacity:
-                    buffer += record
-                    ids.append(values[id_field])
-                else:
-                    pos = seq % capacity
-                    start = pos * size
-                    code = code_at(buffer, start + size - 4)[0]
-                    if code != _ODD_CODE and refs[code] > 1 and not self._odd and not self._unpriced:
-                        refs[code] -= 1  # _forget's usual case, inline
-                    else:
-                        self._forget(seq - capacity, pos)
-                    buffer[start : start + size] = record
-                    ids[pos] = values[id_field]
-                packed += 1
-        finally:  # interrupted (Ctrl-C): what was packed stays packed, the rest staged
-            self._packed += packed
-            del staged[:packed]
+    def extend_values(self, batch: list[Any]) -> None:
+        """Add each item of ``batch``, in order: ``(values, cost_units)`` as
+        :meth:`append_values` takes them, or a usual answer ``(NativeChat.ring_facts,
+        requested, started, ended)`` whose facts the ring packs itself (status ok, one
+        attempt, no tags). An interruption (Ctrl-C) leaves :attr:`next` counting exactly
+        the items added (the ledger gives the rest back to its inbox)."""
+        ring = self._ring
+        count = len(batch)
+        at = 0
+        while at < count:
+            at = ring.add_answers(batch, at, count)
+            if at == count:
+                return
+            item = batch[at]
+            if len(item) == 2:
+                self.append_values(*item)
+                at += 1
+                continue
+            # A usual answer about to overwrite an entry whose side values or unpriced id
+            # are kept here (the ring marks it): forget them first.
+            self._forget(ring.next - self.capacity)
+            if ring.add_answers(batch, at, at + 1) == at:
+                raise TypeError(f"not a ledger entry: {item!r}")
+            at += 1
 
-    def _forget(self, seq: int, pos: int) -> None:
-        """Release what entry ``seq`` (at ``pos``) holds before its slot is rewritten."""
+    def _forget(self, seq: int) -> None:
+        """Drop what the side table and the unpriced index hold for entry ``seq`` before its
+        slot is rewritten (the ring releases its labels)."""
+        ring = self._ring
+        if seq < ring.first:
+            return
         if self._odd:  # usually empty: no lookup then
             self._odd.pop(seq, None)
-        table = self._table
-        code = self._code_at(self._buffer, (pos + 1) * self._record.size - 4)[0]
-        refs = table.refs
-        if code != _ODD_CODE and refs[code] > 1:
-            refs[code] -= 1  # the usual case: a combination other entries still use
-        else:
-            table.release(code)
         unpriced = self._unpriced
-        if unpriced:  # usually empty (every answer priced): no lookup then
-            generation_id = self._ids[pos]
+        if unpriced:  # usually empty (every answer priced)
+            generation_id = ring.id(seq)
             if generation_id is not None and unpriced.get(generation_id) == seq:
                 del unpriced[generation_id]
+        ring.unmark(seq)
 
     def unpriced(self, generation_id: str) -> int | None:
         """The sequence number of the held entry with this id still waiting for its cost."""
         seq = self._unpriced.get(generation_id)
-        return seq if seq is not None and seq >= self.first else None
+        return seq if seq is not None and seq >= self._ring.first else None
 
     def update(self, seq: int, **changes: Any) -> None:
         """Replace fields of held entry ``seq`` (as ``dataclasses.replace`` would)."""
-        pos = seq % self.capacity
         values = [getattr(self.get(seq), name) for name in self._names]
         for name, value in changes.items():
             values[self._names.index(name)] = value
         entry = self._build(*values)
-        if seq >= self._packed:
-            self._staged[seq - self._packed] = (tuple(values), None)
-            if entry.generation_id and entry.cost is not None and self._unpriced.get(entry.generation_id) == seq:
-                del self._unpriced[entry.generation_id]
-            return
-        self._forget(seq, pos)
-        size = self._record.size
-        self._buffer[pos * size : (pos + 1) * size] = self._pack(seq, tuple(values), None)
-        self._ids[pos] = entry.generation_id
-        if entry.generation_id and entry.cost is None:
-            self._unpriced[entry.generation_id] = seq
+        self._forget(seq)
+        record = self._pack(seq, tuple(values), None)
+        generation_id = entry.generation_id
+        unpriced = bool(generation_id) and entry.cost is None
+        self._ring.set(seq, record, generation_id, unpriced or seq in self._odd)
+        if generation_id and entry.cost is None:
+            self._unpriced[generation_id] = seq
 
     # -------------------------------------------------------------------- reading
 
     def get(self, seq: int) -> UsageEntry:
         """The entry with sequence number ``seq`` (which must be held)."""
-        if seq >= self._packed:
-            return self._build(*self._staged[seq - self._packed][0])
-        pos = seq % self.capacity
-        numbers = list(self._record.unpack_from(self._buffer, pos * self._record.size))
+        ring = self._ring
+        numbers = list(self._record.unpack(ring.record(seq)))
         code = numbers.pop()
         for item in self._opt_floats:
             if numbers[item] != numbers[item]:
@@ -388,8 +361,8 @@ class EntryColumns:
         for item, value in odd.items():
             if item >= 0:
                 numbers[item] = value
-        labels = odd[-1] if code == _ODD_CODE else self._table.values[code]
-        sources = (numbers, labels, (self._ids[pos],))
+        labels = odd[-1] if code == _ODD_CODE else ring.labels(code)
+        sources = (numbers, labels, (ring.id(seq),))
         return self._build(*[sources[source][item] for source, item in self._layout])
 
     def __iter__(self) -> Iterator[UsageEntry]:

@@ -166,12 +166,18 @@ def completion_values(
 
 
 def answer_values(
-    facts: tuple[Any, ...], requested: str, tags: tuple[str, ...], started: float, status: str, streamed: bool
+    facts: tuple[Any, ...],
+    requested: str,
+    tags: tuple[str, ...],
+    started: float,
+    status: str,
+    streamed: bool,
+    ended: float | None = None,
 ) -> tuple[Any, ...]:
     """:func:`completion_values` for the usual answer (one attempt, priced by the core, no
     cascade, cache or other backend), from the facts the core read from its body
     (``NativeChat.entry_facts``: id, model, provider, the four token counts, is_byok,
-    the cost's text and fixed-point units)."""
+    the cost's text and fixed-point units); ``ended``: when it was recorded (now)."""
     return (
         started,
         facts[0],
@@ -186,7 +192,7 @@ def answer_values(
         "usage",
         _ZERO,
         facts[7],
-        time.time() - started,
+        (time.time() if ended is None else ended) - started,
         1,
         tags,
         status,

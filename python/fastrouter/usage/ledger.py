@@ -21,10 +21,12 @@ from os import PathLike
 from typing import IO, TYPE_CHECKING, Any
 
 from .cascade_totals import CascadeTotals, cascade_totals
-from .columns import EntryColumns
+from .columns import _EXACT, EntryColumns
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from .._fastrouter import AnswerFacts
 
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
@@ -256,9 +258,9 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
-        # Answers recorded by value (_record_values), waiting to be taken in (_take_in):
-        # appended without the lock (one atomic list append), taken in under it.
-        self._inbox: list[tuple[tuple[Any, ...], int | None]] = []
+        # Answers recorded by value (_record_values, _record_answer), waiting to be taken in
+        # (_take_in): appended without the lock (one atomic list append), taken in under it.
+        self._inbox: list[tuple[Any, ...]] = []
         # Set while the store is being changed or read under the lock: what a finalizer run
         # by the garbage collector on this thread records meanwhile waits (in the inbox, or
         # in _deferred) and is taken in when that is done, never in the middle of it.
@@ -314,6 +316,16 @@ class UsageLedger:
         if len(inbox) >= _INBOX and not self._busy:
             self._take_in()
 
+    def _record_answer(self, answer: tuple[AnswerFacts, str, float, float]) -> None:
+        """:meth:`_record_values` for the usual answer given as ``(NativeChat.ring_facts,
+        requested, started, ended)``, whose facts the ring packs itself when taken in (the
+        entry: status ok, one attempt, no tags, priced from ``usage``, latency ``ended -
+        started``)."""
+        inbox = self._inbox
+        inbox.append(answer)
+        if len(inbox) >= _INBOX and not self._busy:
+            self._take_in()
+
     def _take_in(self) -> None:
         """Move the answers waiting in the inbox into the store and the totals, in the order
         they were recorded. What is recorded while taking in (a finalizer run by the
@@ -349,7 +361,7 @@ class UsageLedger:
                 self._busy = False
             self._take_in()
 
-    def _take_in_batch(self, inbox: list[tuple[tuple[Any, ...], int | None]]) -> None:
+    def _take_in_batch(self, inbox: list[tuple[Any, ...]]) -> None:
         count = len(inbox)
         batch = inbox[:count]
         del inbox[:count]  # appends made meanwhile stay, after these
@@ -366,12 +378,18 @@ class UsageLedger:
                 batch = batch[:done]
             self._add_totals(batch)
 
-    def _add_totals(self, batch: list[tuple[tuple[Any, ...], int | None]]) -> None:
+    def _add_totals(self, batch: list[tuple[Any, ...]]) -> None:
+        """Add the answers recorded by value to the totals (the ring sums the usual answers
+        it packed itself: see :meth:`_sum`)."""
         total = self._total
-        count = len(batch)
+        count = 0
         prompt = completion = 0
         cost = total.cost
-        for values, _ in batch:
+        for item in batch:
+            if len(item) != 2:
+                continue
+            values = item[0]
+            count += 1
             prompt += values[_PROMPT]
             completion += values[_COMPLETION]
             cost += values[_COST]
@@ -405,11 +423,24 @@ class UsageLedger:
         with self._held():
             return list(self._entries)
 
+    def _sum(self) -> UsageTotals:
+        """The totals: what was added here plus the usual answers the ring packed itself."""
+        requests, prompt, completion, cost = self._entries.answered
+        total = self._total
+        if not requests:
+            return total
+        total = UsageTotals(**asdict(total))
+        total.requests += requests
+        total.prompt_tokens += prompt
+        total.completion_tokens += completion
+        total.cost = _EXACT.add(total.cost, cost)
+        return total
+
     @property
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
         self._take_in()
-        return self._total.total_cost
+        return self._sum().total_cost
 
     @property
     def saved_cost(self) -> Decimal:
@@ -427,7 +458,8 @@ class UsageLedger:
     def totals(self) -> UsageTotals:
         """Sums over every recorded request."""
         with self._held():
-            return UsageTotals(**asdict(self._total))
+            total = self._sum()
+            return UsageTotals(**asdict(total)) if total is self._total else total
 
     def _group(self, key: str) -> dict[str, UsageTotals]:
         groups: dict[str, UsageTotals] = {}
@@ -506,7 +538,7 @@ class UsageLedger:
 
     def __len__(self) -> int:
         self._take_in()
-        return self._total.requests
+        return self._total.requests + self._entries.answered[0]
 
     def __repr__(self) -> str:
         where = self.path or "memory"

@@ -94,21 +94,25 @@ struct Object<T>(T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::{Error as _, Unexpected};
-        let raw = <&'de RawValue>::deserialize(deserializer)?;
-        let found = match raw.get().as_bytes().first() {
-            Some(b'{') => None,
-            Some(b'[') => Some(Unexpected::Seq),
-            Some(b'"') => Some(Unexpected::Other("string")),
-            Some(b't' | b'f') => Some(Unexpected::Other("boolean")),
-            _ => Some(Unexpected::Other("number")),
-        };
-        if let Some(found) = found {
-            return Err(D::Error::invalid_type(found, &"a JSON object"));
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            // Read in the same pass, so an error inside says where in the body it is.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
         }
-        serde_json::from_str(raw.get())
-            .map(Object)
-            .map_err(D::Error::custom)
+
+        deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
     }
 }
 

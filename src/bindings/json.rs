@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRecursionError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -20,16 +20,36 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-/// Parse `text` (one JSON value) into Python objects.
+use crate::error::{Error, ErrorKind};
+
+/// Parse an answer's body `text` (one JSON value) into Python objects; a body neither
+/// serde nor `json.loads` reads is the answer's typed error (`invalid_response`).
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     // Checked as UTF-8 once (a chat body always is), serde reads its strings unchecked.
     let parsed = match std::str::from_utf8(text) {
         Ok(text) => read(py, serde_json::Deserializer::from_str(text)),
         Err(_) => read(py, serde_json::Deserializer::from_slice(text)),
     };
+    let refused = match parsed {
+        Ok(value) => return Ok(value),
+        Err(refused) => refused,
+    };
     // What serde refuses and `json.loads` reads: a number past f64's range (`1e400`, which
     // the core's checks skip over unparsed) is `inf` there, as the openai SDK gives it.
-    parsed.or_else(|refused| python_loads(py, text).map_err(|_| refused))
+    match python_loads(py, text) {
+        Ok(value) => Ok(value),
+        Err(err) if !unreadable(py, &err) => Err(err), // MemoryError, KeyboardInterrupt
+        Err(_) => Err(super::errors::error_to_py(&Error::new(
+            ErrorKind::InvalidResponse,
+            format!("the server sent a 200 response that is not a chat completion: {refused}"),
+        ))),
+    }
+}
+
+/// `json.loads`' refusals of a text: `ValueError` (JSONDecodeError) or `RecursionError`
+/// (nesting deeper than Python's recursion limit).
+fn unreadable(py: Python<'_>, err: &PyErr) -> bool {
+    err.is_instance_of::<PyValueError>(py) || err.is_instance_of::<PyRecursionError>(py)
 }
 
 fn python_loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
@@ -40,11 +60,10 @@ fn python_loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>
 fn read<'de, 'py, R: serde_json::de::Read<'de>>(
     py: Python<'py>,
     mut reader: serde_json::Deserializer<R>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> Result<Bound<'py, PyAny>, serde_json::Error> {
     PyValue(py)
         .deserialize(&mut reader)
         .and_then(|value| reader.end().map(|()| value))
-        .map_err(|err| PyValueError::new_err(format!("invalid JSON: {err}")))
 }
 
 /// An already parsed JSON value as Python objects.

@@ -174,6 +174,16 @@ impl std::fmt::Debug for Spare {
     }
 }
 
+/// Whether a delta of `chunk` carries tool calls: typed, so read skipping unknown fields
+/// (its other lists are JSON values, read whole).
+fn has_tool_calls(chunk: &ChunkIn<'_>) -> bool {
+    chunk
+        .choices
+        .iter()
+        .filter_map(|c| c.delta.as_ref())
+        .any(|delta| !delta.tool_calls.is_empty())
+}
+
 impl Chunk {
     /// [`Chunk::parse_into`] without a spare list.
     pub fn parse<R>(
@@ -218,6 +228,15 @@ impl Chunk {
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
         }
+        // The fields the view leaves out are read from the tree, which serde may refuse
+        // where it only skipped (a number past f64's range, a lone surrogate in an unknown
+        // field): a chunk with such fields is read whole now, and refused if it cannot be,
+        // rather than read as empty later. The usual chunk was checked whole by the scan.
+        let tree = OnceLock::new();
+        if extras || has_tool_calls(&parsed) {
+            let whole = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
+            let _ = tree.set(whole);
+        }
         let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
         let id = view(parsed.id.as_ref());
         let object = view(parsed.object.as_ref());
@@ -244,7 +263,7 @@ impl Chunk {
             created,
             choices,
             extras,
-            tree: OnceLock::new(),
+            tree,
         });
         Ok((chunk, merged))
     }
@@ -266,7 +285,7 @@ impl Chunk {
     }
 
     /// The whole chunk as a JSON tree, parsed on first use (for the fields the view
-    /// leaves out).
+    /// leaves out; a chunk serde might not read whole was read when parsed).
     pub fn tree(&self) -> &Value {
         self.tree
             .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
@@ -314,6 +333,30 @@ mod tests {
         assert!(
             !chunk(r#"{"id":"a","choices":[{"index":0,"delta":{"content":"a"},"logprobs":null}]}"#)
                 .extras
+        );
+    }
+
+    #[test]
+    fn a_chunk_whose_tree_serde_refuses_is_refused_not_emptied() {
+        for text in [
+            r#"{"id":"g","x":1e400,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"cost":1e400}}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"x":-1e400}]}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a","x":"\ud83d"}}]}"#,
+        ] {
+            let merged = std::cell::Cell::new(false);
+            let err = Chunk::parse(text.to_owned(), |_| merged.set(true)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{text}");
+            assert!(!merged.get(), "merged before refused: {text}");
+        }
+        // The same shapes within range are read whole at once, and read as sent.
+        let c = chunk(r#"{"id":"g","x":1e300,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
+        assert!(c.extras && c.tree.get().is_some());
+        assert_eq!(c.tree()["x"], 1e300);
+        let usual = chunk(r#"{"id":"g","choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
+        assert!(
+            usual.tree.get().is_none(),
+            "the usual chunk's tree stays lazy"
         );
     }
 

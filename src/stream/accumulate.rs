@@ -44,9 +44,6 @@ pub fn over_limit(chunk: &ChunkIn<'_>) -> Option<String> {
             .delta
             .as_ref()
             .map_or(&[][..], |delta| &delta.tool_calls);
-        if calls.len() > MAX_CHOICES {
-            return Some(format!("more than {MAX_CHOICES} tool calls in one delta"));
-        }
         for call in calls {
             if too_big(call.index) {
                 return Some(format!(
@@ -59,35 +56,70 @@ pub fn over_limit(chunk: &ChunkIn<'_>) -> Option<String> {
     None
 }
 
-/// A chunk's `choices`, refused past [`MAX_CHOICES`] while they are read.
-fn bounded_choices<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<ChoiceIn<'a>>, D::Error> {
-    struct Choices<'a>(std::marker::PhantomData<ChoiceIn<'a>>);
-    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Choices<'a> {
-        type Value = Vec<ChoiceIn<'a>>;
+/// What a [`Bounded`] list holds, as its refusal names it.
+pub trait ListItem {
+    /// "choices in one chunk", "tool calls in one delta".
+    const WHAT: &'static str;
+}
 
-        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            formatter.write_str("a sequence")
-        }
+impl ListItem for ChoiceIn<'_> {
+    const WHAT: &'static str = "choices in one chunk";
+}
 
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut choices = Vec::new();
-            while let Some(choice) = seq.next_element()? {
-                if choices.len() == MAX_CHOICES {
-                    return Err(serde::de::Error::custom(format!(
-                        "more than {MAX_CHOICES} choices in one chunk"
-                    )));
-                }
-                choices.push(choice);
+impl ListItem for ToolCallIn<'_> {
+    const WHAT: &'static str = "tool calls in one delta";
+}
+
+/// A JSON array refused past [`MAX_CHOICES`] items while it is read: otherwise an 8 MiB
+/// event of `{},` would be ~30 times its size in parsed items before being refused.
+pub struct Bounded<T>(pub Vec<T>);
+
+impl<'de, T: serde::Deserialize<'de> + ListItem> serde::Deserialize<'de> for Bounded<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de> + ListItem> serde::de::Visitor<'de> for Items<T> {
+            type Value = Bounded<T>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a sequence")
             }
-            Ok(choices)
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX_CHOICES {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {MAX_CHOICES} {}",
+                            T::WHAT
+                        )));
+                    }
+                    items.push(item);
+                }
+                Ok(Bounded(items))
+            }
         }
+
+        deserializer.deserialize_seq(Items(std::marker::PhantomData))
     }
-    deserializer.deserialize_seq(Choices(std::marker::PhantomData))
+}
+
+impl<T> From<Bounded<T>> for Vec<T> {
+    fn from(Bounded(items): Bounded<T>) -> Self {
+        items
+    }
+}
+
+/// A [`Bounded`] list as the `Vec` it is (for `deserialize_with`).
+fn bounded<'de, T, D>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    T: serde::Deserialize<'de> + ListItem,
+    D: serde::Deserializer<'de>,
+{
+    Bounded::deserialize(deserializer).map(|Bounded(items)| items)
 }
 
 /// A chunk as parsed from its text (strings borrowed where they have no escapes): what
@@ -111,7 +143,7 @@ pub struct ChunkIn<'a> {
     pub system_fingerprint: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub service_tier: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "bounded_choices")]
+    #[serde(default, borrow, deserialize_with = "bounded")]
     pub choices: Vec<ChoiceIn<'a>>,
     /// Kept as text: a parsed number would round `cost`.
     #[serde(default, borrow)]
@@ -150,7 +182,7 @@ pub struct DeltaIn<'a> {
     pub refusal: Option<Cow<'a, str>>,
     #[serde(default)]
     pub reasoning_details: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, borrow, deserialize_with = "bounded")]
     pub tool_calls: Vec<ToolCallIn<'a>>,
     #[serde(default)]
     pub annotations: Vec<Value>,
@@ -544,6 +576,33 @@ mod tests {
         assert_eq!(value["usage"]["total_tokens"], 5);
         assert_eq!(value["provider"], "P");
         assert_eq!(acc.cost_text().as_deref(), Some("0.0000150"));
+    }
+
+    #[test]
+    fn long_lists_are_refused_while_read_not_after() {
+        // Text past the limit is never reached: the garbage after item 1025 is not the error.
+        let calls = "{},".repeat(MAX_CHOICES + 1);
+        let text = format!(r#"{{"choices":[{{"delta":{{"tool_calls":[{calls} not json"#);
+        let err = serde_json::from_str::<ChunkIn>(&text).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more than 1024 tool calls in one delta"),
+            "{err}"
+        );
+        let choices = "{},".repeat(MAX_CHOICES + 1);
+        let text = format!(r#"{{"choices":[{choices} not json"#);
+        let err = serde_json::from_str::<ChunkIn>(&text).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more than 1024 choices in one chunk"),
+            "{err}"
+        );
+        let at_limit = format!(
+            r#"{{"tool_calls":[{}{{}}]}}"#,
+            "{},".repeat(MAX_CHOICES - 1)
+        );
+        let delta: DeltaIn = serde_json::from_str(&at_limit).unwrap();
+        assert_eq!(delta.tool_calls.len(), MAX_CHOICES);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn, MAX_CHOICES};
+use crate::stream::accumulate::{Bounded, ChoiceIn, ChunkIn, DeltaIn, ToolCallIn, MAX_CHOICES};
 
 /// Reads the chunk in `text` into `out` (all defaults) when it has the usual shape; false
 /// leaves it to serde (`out` then holds part of it).
@@ -254,6 +254,18 @@ impl<'a> Scan<'a> {
     /// images): `[]` here, any other list by serde from where it starts (its strings still
     /// borrow from the text), so a chunk carrying one is not parsed twice.
     fn list<T: serde::Deserialize<'a>>(&mut self, out: &mut Vec<T>) -> Option<()> {
+        self.list_as::<Vec<T>, T>(out)
+    }
+
+    /// [`Scan::list`] of tool calls, refused past the limit as serde refuses them.
+    fn tool_calls(&mut self, out: &mut Vec<ToolCallIn<'a>>) -> Option<()> {
+        self.list_as::<Bounded<ToolCallIn<'a>>, _>(out)
+    }
+
+    fn list_as<L, T>(&mut self, out: &mut Vec<T>) -> Option<()>
+    where
+        L: serde::Deserialize<'a> + Into<Vec<T>>,
+    {
         self.skip_ws();
         let rest = self.text.get(self.pos..)?;
         if rest.starts_with("[]") {
@@ -264,8 +276,8 @@ impl<'a> Scan<'a> {
         if !rest.starts_with('[') {
             return None;
         }
-        let mut items = serde_json::Deserializer::from_str(rest).into_iter::<Vec<T>>();
-        *out = items.next()?.ok()?;
+        let mut items = serde_json::Deserializer::from_str(rest).into_iter::<L>();
+        *out = items.next()?.ok()?.into();
         let end = self.pos + items.byte_offset();
         // serde's nesting limit counts from the chunk's top, this parse's from the list: a
         // list that may nest deep (brackets in its strings counted too) is left to serde.
@@ -459,7 +471,7 @@ impl<'a> Scan<'a> {
                         2 => scan.opt_str(&mut delta.reasoning)?,
                         3 => scan.opt_str(&mut delta.refusal)?,
                         4 => scan.list(&mut delta.reasoning_details)?,
-                        5 => scan.list(&mut delta.tool_calls)?,
+                        5 => scan.tool_calls(&mut delta.tool_calls)?,
                         6 => scan.list(&mut delta.annotations)?,
                         _ => scan.list(&mut delta.images)?,
                     }

@@ -9,13 +9,14 @@ import json
 import math
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import fastrouter
 import pytest
 from fastrouter import APIResponseValidationError, Cooldown, Hedge, Timeout
-from fastrouter.testing import MockServer, Raw
+from fastrouter.testing import MockServer, Raw, Reply
 
 MODEL = "openai/gpt-4o-mini"
 USER = [{"role": "user", "content": "hi"}]
@@ -154,16 +155,24 @@ async def test_a_stream_chunk_serde_cannot_read_whole_is_refused_not_emptied(ser
     assert entry.status == "stream_error"
 
 
-async def test_an_answer_nested_past_every_parser_is_a_typed_error(server: MockServer, caller: Any) -> None:
+@pytest.mark.parametrize("gated", [False, True], ids=["plain", "with-limits"])
+async def test_an_answer_nested_past_every_parser_is_a_typed_error(
+    server: MockServer, caller: Any, gated: bool
+) -> None:
     # The core's check skips the unknown field unparsed; serde and json.loads both refuse it.
     deep = "[" * 5000 + "]" * 5000
     body = _completion_bytes(b"hi")[:-1] + b',"x":' + deep.encode() + b"}"
-    server.script(MODEL, Raw(body))
-    client = caller.client(server)
-    with pytest.raises(APIResponseValidationError, match="not a chat completion"):
+    server.script(MODEL, Raw(body), Reply("next"))
+    limits = {"*": fastrouter.Limit(concurrency=1, wait=False)} if gated else None
+    client = caller.client(server, limits=limits)
+    with pytest.raises(APIResponseValidationError, match="not a chat completion") as info:
         await caller.create(client, model=MODEL)
+    assert len(info.value.attempts) == 1
     (entry,) = client.usage.entries
-    assert entry.status == "error"
+    # What the unreadable answer cost is still counted (as a failed attempt's), once.
+    assert (entry.status, entry.attempts, entry.reliability_cost) == ("error", 1, Decimal("0.0012"))
+    # The limit's slot was given back: the next call is sent.
+    assert (await caller.create(client, model=MODEL)).choices[0].message.content == "next"
 
 
 # ------------------------------------------------------------------ 10.12 arguments

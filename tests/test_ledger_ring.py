@@ -6,6 +6,8 @@ would give."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
@@ -143,3 +145,43 @@ def test_the_books_entry_of_a_packed_answer_is_the_ledgers(answers: list[Any]) -
     assert (entry.cost, entry.cost_source, entry.status, entry.attempts) == (Decimal("1.2"), "usage", "ok", 1)
     assert books.answered_chat(completion, native) is completion  # once per request
     assert len(ledger) == 1
+
+
+class _SlowTag(str):
+    """A label whose hash lets the GIL go while the ring is being written (a GC finalizer
+    doing I/O could too)."""
+
+    def __hash__(self) -> int:
+        time.sleep(0.1)
+        return str.__hash__(self)
+
+
+@pytest.mark.parametrize("read", [len, lambda ledger: ledger.total_cost], ids=["len", "total_cost"])
+def test_reads_wait_for_a_write_in_progress(read: Any) -> None:
+    # A thread writes the ring (interning a label) right after this read's take-in: the
+    # read must wait for it under the lock, not find the ring mutably borrowed.
+    ledger = UsageLedger()
+    entry = UsageEntry(
+        time=1.0,
+        generation_id="g",
+        requested="r",
+        model="m",
+        provider="p",
+        cost=Decimal("0.1"),
+        cost_source="usage",
+        tags=(_SlowTag("t"),),
+    )
+    writer = threading.Thread(target=ledger.record, args=(entry,))
+    take_in = ledger._take_in
+
+    def take_in_then_write() -> None:
+        take_in()
+        if not writer.is_alive() and writer.ident is None:
+            writer.start()
+            time.sleep(0.05)  # the writer is inside the ring now, if it could take the lock
+
+    ledger._take_in = take_in_then_write  # type: ignore[method-assign]
+    value = read(ledger)
+    writer.join()
+    assert value in (0, 1, Decimal("0"), Decimal("0.1"))
+    assert (len(ledger), ledger.total_cost) == (1, Decimal("0.1"))

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._dual import blocking, native_chat
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
 from .cache.replay import ReplayAsyncStream, ReplayStream
-from .errors import AllModelsFailedError, APIStatusError, FastrouterError, StoreUnavailableError
+from .errors import (
+    AllModelsFailedError,
+    APIResponseValidationError,
+    APIStatusError,
+    FastrouterError,
+    StoreUnavailableError,
+)
 from .limits import Hold, Limiter
 from .limits.limiter import DEFAULT_TIGHTEN_S
 from .store import Store, open_store
@@ -271,7 +277,11 @@ class Gate:
                 handed_over = True
                 live = AsyncStream(native) if asynchronous else Stream(native)
                 return self._open_stream(live, state, asynchronous)
-            completion = books.answered(ChatCompletion._from_chat(native))
+            try:
+                completion = books.answered(ChatCompletion._from_chat(native))
+            except APIResponseValidationError as error:  # a body no parser reads: limits settle
+                await self._finish(state, error.attempts, None, error, asynchronous)
+                raise
             # The core's attempt records as they are: building Attempt objects is dear.
             attempts = completion._attempts
             state.answer = native.body

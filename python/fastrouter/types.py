@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 from .attempts import Attempt
 from .dropin.dump import dump as _dump
 from .dropin.dump import model_dump as _model_dump
+from .errors import APIResponseValidationError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -564,21 +565,27 @@ class ChatCompletion(_CompletionFields):
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
         # What __init__ sets (every slot), set without its two calls: once per answer.
         completion = _new_object(cls)
-        if cls is ChatCompletion:
-            # The core builds the models of choices, messages and usage with the dicts.
-            (
-                completion._data,
-                completion._cache,
-                completion._attempts,
-                completion._answer_cost,
-                completion._http,
-            ) = native.answer()
-        else:  # a subclass may type its fields otherwise
-            completion._data = native.json()
-            completion._cache = None
-            completion._attempts = native.attempts
-            completion._answer_cost = native.answer_cost
-            completion._http = native.raw_headers
+        try:
+            if cls is ChatCompletion:
+                # The core builds the models of choices, messages and usage with the dicts.
+                (
+                    completion._data,
+                    completion._cache,
+                    completion._attempts,
+                    completion._answer_cost,
+                    completion._http,
+                ) = native.answer()
+            else:  # a subclass may type its fields otherwise
+                completion._data = native.json()
+                completion._cache = None
+                completion._attempts = native.attempts
+                completion._answer_cost = native.answer_cost
+                completion._http = native.raw_headers
+        except APIResponseValidationError as error:
+            # A body the core accepted but no parser reads: the attempts (and so what the
+            # answer cost) go with the error, for the books, budgets and limits.
+            error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]
+            raise
         completion._priced_cost = None
         completion._cascade = None
         # _http: headers rendered only if read (openai's with_raw_response); the chat

@@ -361,7 +361,7 @@ impl LedgerRing {
             }
         }
         let requested = item.get_item(1)?;
-        let requested = requested.cast_exact::<PyString>()?;
+        let requested = requested.cast::<PyString>()?;
         let started: f64 = item.get_item(2)?.extract()?;
         let ended: f64 = item.get_item(3)?.extract()?;
         if self.capacity > 0 {

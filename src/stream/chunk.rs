@@ -174,6 +174,58 @@ impl std::fmt::Debug for Spare {
     }
 }
 
+/// A JSON value read whole and kept nowhere: it refuses what serde's tree would (a number
+/// past f64's range, a lone surrogate, nesting past serde's limit), building no tree.
+struct Readable;
+
+impl<'de> serde::Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Readable)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Readable {
+    type Value = Readable;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<Readable, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+}
+
 /// Whether a delta of `chunk` carries tool calls: typed, so read skipping unknown fields
 /// (its other lists are JSON values, read whole).
 fn has_tool_calls(chunk: &ChunkIn<'_>) -> bool {
@@ -230,12 +282,10 @@ impl Chunk {
         }
         // The fields the view leaves out are read from the tree, which serde may refuse
         // where it only skipped (a number past f64's range, a lone surrogate in an unknown
-        // field): a chunk with such fields is read whole now, and refused if it cannot be,
+        // field): a chunk with such fields is checked whole now, and refused if it must be,
         // rather than read as empty later. The usual chunk was checked whole by the scan.
-        let tree = OnceLock::new();
         if extras || has_tool_calls(&parsed) {
-            let whole = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
-            let _ = tree.set(whole);
+            serde_json::from_str::<Readable>(&text).map_err(|err| not_a_chunk(&err))?;
         }
         let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
         let id = view(parsed.id.as_ref());
@@ -263,7 +313,7 @@ impl Chunk {
             created,
             choices,
             extras,
-            tree,
+            tree: OnceLock::new(),
         });
         Ok((chunk, merged))
     }
@@ -285,7 +335,7 @@ impl Chunk {
     }
 
     /// The whole chunk as a JSON tree, parsed on first use (for the fields the view
-    /// leaves out; a chunk serde might not read whole was read when parsed).
+    /// leaves out; a chunk serde might not read whole was checked when parsed).
     pub fn tree(&self) -> &Value {
         self.tree
             .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
@@ -343,15 +393,22 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"cost":1e400}}"#,
             r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"x":-1e400}]}}]}"#,
             r#"{"choices":[{"delta":{"content":"a","x":"\ud83d"}}]}"#,
-        ] {
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([format!(
+            r#"{{"x":{}{},"choices":[]}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        )]) {
             let merged = std::cell::Cell::new(false);
-            let err = Chunk::parse(text.to_owned(), |_| merged.set(true)).unwrap_err();
+            let err = Chunk::parse(text.clone(), |_| merged.set(true)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{text}");
             assert!(!merged.get(), "merged before refused: {text}");
         }
         // The same shapes within range are read whole at once, and read as sent.
         let c = chunk(r#"{"id":"g","x":1e300,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
-        assert!(c.extras && c.tree.get().is_some());
+        assert!(c.extras && c.tree.get().is_none(), "checked, no tree kept");
         assert_eq!(c.tree()["x"], 1e300);
         let usual = chunk(r#"{"id":"g","choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
         assert!(

@@ -439,8 +439,10 @@ class UsageLedger:
     @property
     def total_cost(self) -> Decimal:
         """Everything spent: answers plus reliability (failed attempts, retries, hedges)."""
-        self._take_in()
-        return self._sum().total_cost
+        # Under the lock: the ring is read while no thread writes it (a read meanwhile
+        # raises, the ring being mutably borrowed while it is written).
+        with self._held():
+            return self._sum().total_cost
 
     @property
     def saved_cost(self) -> Decimal:
@@ -537,8 +539,8 @@ class UsageLedger:
                 self._db = None
 
     def __len__(self) -> int:
-        self._take_in()
-        return self._total.requests + self._entries.answered[0]
+        with self._held():  # as total_cost
+            return self._total.requests + self._entries.answered[0]
 
     def __repr__(self) -> str:
         where = self.path or "memory"

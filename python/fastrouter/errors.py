@@ -70,7 +70,13 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 
 
 class APIResponseValidationError(APIError):
-    """The server answered with a success status but a body that is not what the API sends."""
+    """The server answered with a success status but a body that is not what the API sends:
+    not a JSON object, a field of the wrong type where the core reads it (``usage`` that
+    is not an object, say), or JSON no parser reads (nested deeper than Python's recursion
+    limit). ``attempts`` still lists the request's tries, so what the answer cost is booked.
+    Numbers past a float's range read as ``json.loads`` reads them (``inf``). The core's
+    refusals are retried like a server error; JSON no parser reads is found once the
+    answer is in, and is not."""
 
     def __init__(self, message: str, *, body: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -218,7 +224,9 @@ class ServiceUnavailableError(InternalServerError):
 
 
 class StreamError(APIError):
-    """A stream failed after it began: an error event arrived or the connection was cut.
+    """A stream failed after it began: an error event arrived, the connection was cut, or
+    an event was not a chunk (JSON the core cannot read whole, e.g. a number past a
+    float's range, is refused rather than read as an empty chunk).
 
     ``partial`` is the :class:`~fastrouter.ChatCompletion` of what was received (content,
     tool calls, usage and cost when known); ``status_code``/``code``/``metadata`` describe

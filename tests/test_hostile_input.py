@@ -17,6 +17,7 @@ import fastrouter
 import pytest
 from fastrouter import APIResponseValidationError, Cooldown, Hedge, Timeout
 from fastrouter.testing import MockServer, Raw, Reply
+from fastrouter.usage.ledger import UsageEntry, UsageLedger
 
 MODEL = "openai/gpt-4o-mini"
 USER = [{"role": "user", "content": "hi"}]
@@ -173,6 +174,28 @@ async def test_an_answer_nested_past_every_parser_is_a_typed_error(
     assert (entry.status, entry.attempts, entry.reliability_cost) == ("error", 1, Decimal("0.0012"))
     # The limit's slot was given back: the next call is sent.
     assert (await caller.create(client, model=MODEL)).choices[0].message.content == "next"
+
+
+def test_a_failure_booking_an_answer_gives_its_limit_slot_back(server: MockServer) -> None:
+    # The answer arrived, then the ledger could not write it: the gate's slot is freed.
+    class FullDisk(UsageLedger):
+        failed = False
+
+        def record(self, entry: UsageEntry) -> None:
+            if not FullDisk.failed:
+                FullDisk.failed = True
+                raise OSError("disk full")
+            super().record(entry)
+
+    server.script(MODEL, Reply("one"), Reply("two"))
+    limits = {"*": fastrouter.Limit(concurrency=1, wait=False)}
+    with fastrouter.Client(
+        base_url=server.base_url, api_key="k", max_retries=0, ledger=FullDisk(), limits=limits
+    ) as client:
+        with pytest.raises(OSError, match="disk full"):
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        answer = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "two"
 
 
 # ------------------------------------------------------------------ 10.12 arguments

@@ -282,6 +282,9 @@ class Gate:
             except APIResponseValidationError as error:  # a body no parser reads: limits settle
                 await self._finish(state, error.attempts, None, error, asynchronous)
                 raise
+            except BaseException:  # the ledger's store failing, Ctrl-C while parsing
+                self._abandoned(state)
+                raise
             # The core's attempt records as they are: building Attempt objects is dear.
             attempts = completion._attempts
             state.answer = native.body
@@ -412,7 +415,8 @@ class Gate:
         return stream
 
     def _abandoned(self, state: _Pass) -> None:
-        """A stream was dropped without ending or closing: free its limit slots (its
+        """A request left without its ending (a stream dropped without ending or closing,
+        an answer that arrived but failed to be built or booked): free its limit slots (its
         estimate stays counted) and let identical requests go."""
         if state.hold is not None and self.limiter is not None:
             hold, state.hold = state.hold, None

@@ -581,10 +581,12 @@ class ChatCompletion(_CompletionFields):
                 completion._attempts = native.attempts
                 completion._answer_cost = native.answer_cost
                 completion._http = native.raw_headers
-        except APIResponseValidationError as error:
-            # A body the core accepted but no parser reads: the attempts (and so what the
-            # answer cost) go with the error, for the books, budgets and limits.
-            error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]
+        except BaseException as error:
+            # A body the core accepted but no parser reads (or Ctrl-C while it is read): the
+            # answer arrived, so its attempts (and what it cost) go with the error, for the
+            # books, budgets and limits.
+            if isinstance(error, APIResponseValidationError) or not hasattr(error, "attempts"):
+                error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]  # type: ignore[attr-defined]
             raise
         completion._priced_cost = None
         completion._cascade = None

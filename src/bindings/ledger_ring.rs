@@ -361,7 +361,13 @@ impl LedgerRing {
             }
         }
         let requested = item.get_item(1)?;
-        let requested = requested.cast::<PyString>()?;
+        // A `str` subclass (a route name given as a `StrEnum`) is held as its plain text:
+        // the ring keys labels by text, which a subclass's own `__eq__`/`__hash__` may not.
+        let requested = match requested.cast_exact::<PyString>() {
+            Ok(text) => text.clone(),
+            Err(_) => PyString::new(py, requested.cast::<PyString>()?.to_str()?),
+        };
+        let requested = &requested;
         let started: f64 = item.get_item(2)?.extract()?;
         let ended: f64 = item.get_item(3)?.extract()?;
         if self.capacity > 0 {

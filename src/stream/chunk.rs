@@ -221,8 +221,45 @@ impl<'de> serde::de::Visitor<'de> for Readable {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        // serde_json's tree (with `raw_value`) reads an object whose first key is this
+        // token as JSON text in a string, and nothing after it: refuse what it refuses.
+        match map.next_key_seed(IsRawValueToken)? {
+            None => return Ok(Readable),
+            Some(true) => {
+                let text: String = map.next_value()?;
+                serde_json::from_str::<Readable>(&text).map_err(serde::de::Error::custom)?;
+                return Ok(Readable); // serde_json refuses any entry after it
+            }
+            Some(false) => map.next_value::<Readable>()?,
+        };
         while map.next_entry::<Readable, Readable>()?.is_some() {}
         Ok(Readable)
+    }
+}
+
+/// serde_json's private name for a raw value in a map (its `raw::TOKEN`).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// Reads a key (checked as any string) and says whether it is [`RAW_VALUE_TOKEN`].
+struct IsRawValueToken;
+
+impl<'de> serde::de::DeserializeSeed<'de> for IsRawValueToken {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for IsRawValueToken {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(key == RAW_VALUE_TOKEN)
     }
 }
 
@@ -396,11 +433,16 @@ mod tests {
         ]
         .into_iter()
         .map(str::to_owned)
-        .chain([format!(
-            r#"{{"x":{}{},"choices":[]}}"#,
-            "[".repeat(200),
-            "]".repeat(200)
-        )]) {
+        .chain([
+            format!(
+                r#"{{"x":{}{},"choices":[]}}"#,
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"not json"}},"choices":[]}}"#),
+            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"1","a":2}},"choices":[]}}"#),
+            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":5}},"choices":[]}}"#),
+        ]) {
             let merged = std::cell::Cell::new(false);
             let err = Chunk::parse(text.clone(), |_| merged.set(true)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{text}");
@@ -410,6 +452,12 @@ mod tests {
         let c = chunk(r#"{"id":"g","x":1e300,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
         assert!(c.extras && c.tree.get().is_none(), "checked, no tree kept");
         assert_eq!(c.tree()["x"], 1e300);
+        let raw = format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"[1,2]"}},"choices":[]}}"#);
+        assert_eq!(
+            chunk(&raw).tree()["x"],
+            serde_json::json!([1, 2]),
+            "as serde's tree reads it"
+        );
         let usual = chunk(r#"{"id":"g","choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
         assert!(
             usual.tree.get().is_none(),

@@ -198,6 +198,26 @@ def test_a_failure_booking_an_answer_gives_its_limit_slot_back(server: MockServe
         assert answer.choices[0].message.content == "two"
 
 
+def test_ctrl_c_while_an_answer_is_booked_still_books_what_it_cost(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastrouter.usage.books import RequestBooks
+
+    answer = RequestBooks._answer
+
+    def interrupted(self: RequestBooks, *args: Any) -> Any:
+        monkeypatch.setattr(RequestBooks, "_answer", answer)  # once
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RequestBooks, "_answer", interrupted)
+    with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        with pytest.raises(KeyboardInterrupt):
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], tags=["t"])
+        (entry,) = client.usage.entries
+        assert (entry.status, entry.attempts) == ("cancelled", 1)
+        assert entry.reliability_cost > 0  # the answer arrived and was paid for
+
+
 # ------------------------------------------------------------------ 10.12 arguments
 
 

@@ -283,7 +283,10 @@ class Gate:
                 await self._finish(state, error.attempts, None, error, asynchronous)
                 raise
             except BaseException:  # the ledger's store failing, Ctrl-C while parsing
-                self._abandoned(state)
+                # The answer arrived: its slot is freed as sent (the flight lands below).
+                hold, state.hold = state.hold, None
+                if hold is not None and limiter is not None:
+                    limiter.release_soon(hold, None, True, asynchronous)
                 raise
             # The core's attempt records as they are: building Attempt objects is dear.
             attempts = completion._attempts
@@ -415,8 +418,7 @@ class Gate:
         return stream
 
     def _abandoned(self, state: _Pass) -> None:
-        """A request left without its ending (a stream dropped without ending or closing,
-        an answer that arrived but failed to be built or booked): free its limit slots (its
+        """A stream was dropped without ending or closing: free its limit slots (its
         estimate stays counted) and let identical requests go."""
         if state.hold is not None and self.limiter is not None:
             hold, state.hold = state.hold, None

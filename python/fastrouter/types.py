@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 from .attempts import Attempt
 from .dropin.dump import dump as _dump
 from .dropin.dump import model_dump as _model_dump
-from .errors import APIResponseValidationError
+from .errors import APIError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -581,12 +581,11 @@ class ChatCompletion(_CompletionFields):
                 completion._attempts = native.attempts
                 completion._answer_cost = native.answer_cost
                 completion._http = native.raw_headers
-        except BaseException as error:
-            # A body the core accepted but no parser reads (or Ctrl-C while it is read): the
-            # answer arrived, so its attempts (and what it cost) go with the error, for the
-            # books, budgets and limits.
-            if isinstance(error, APIResponseValidationError) or not hasattr(error, "attempts"):
-                error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]  # type: ignore[attr-defined]
+        except APIError as error:
+            # A body the core accepted but no parser reads: the answer arrived, so its
+            # attempts (and what it cost) go with the error, for the books, budgets and limits.
+            if not error.attempts:
+                error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]
             raise
         completion._priced_cost = None
         completion._cascade = None

@@ -251,6 +251,12 @@ class Limiter:
             await self.store.release_async(*self._release_args(hold, used_tokens, sent))
         self._wake_lines(hold)
 
+    def release_soon(self, hold: Hold, used_tokens: int | None, sent: bool, on_loop: bool) -> None:
+        """:meth:`release` for a request already failing: never waits on a shared store from
+        the event loop (``on_loop``: a task there) and never raises (a failure is logged)."""
+        self.store.background(on_loop, "release", *self._release_args(hold, used_tokens, sent))
+        self._wake_lines(hold)
+
     def tighten_keys(self, models: list[str]) -> list[str]:
         """The limit keys an upstream 429 from ``models`` shuts."""
         return [

@@ -81,6 +81,7 @@ class RequestBooks:
         "reservation",
         "cascade",
         "_recorded",
+        "_arrived",
         "done",
         "pid",
         "backends",
@@ -110,6 +111,8 @@ class RequestBooks:
         # values of its fields, when recorded without building it: see ``entry``).
         self.cascade: CascadeMark | None = None
         self._recorded: UsageEntry | tuple[Any, ...] | None = None  # see ``entry``
+        # An answer that arrived but could not be booked (its cost is then booked by failed()).
+        self._arrived: ChatCompletion | None = None
         self.done = False
         self.pid = _pid
         self.backends = backends
@@ -213,6 +216,7 @@ class RequestBooks:
         except BaseException:
             if self._recorded is None:
                 self.done = False
+                self._arrived = completion  # what it cost is still booked by failed()
             raise
 
     def answered_chat(self, completion: ChatCompletion, native: NativeChat) -> ChatCompletion:
@@ -290,7 +294,8 @@ class RequestBooks:
         (usually 0): the core dropped it, so nothing more is known to have been spent."""
         if not self._claim():
             return
-        attempts = getattr(error, "attempts", None) or []
+        arrived = self._arrived
+        attempts = getattr(error, "attempts", None) or (arrived.attempts if arrived is not None else [])
         entry = entry_for_failure(
             attempts,
             requested=self.requested,

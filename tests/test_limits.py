@@ -283,3 +283,23 @@ def test_a_dropped_stream_frees_its_slot(server: MockServer) -> None:
         assert _window(client, "*").inflight == 0
         resp = client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=fastrouter.Timeout(total=2))
         assert resp.choices[0].message.content
+
+
+async def test_a_cancelled_request_wakes_the_line_behind_it(server: MockServer) -> None:
+    # The slot of a request cancelled in flight is freed and the next in line woken (an
+    # in-process store waits to be woken, it does not poll).
+    server.script(MODEL, Reply("slow", delay=5.0), Reply("next"))
+    limits = {"*": fastrouter.Limit(concurrency=1)}
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=0, limits=limits) as client:
+
+        async def ask() -> str:
+            answer = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+            return answer.choices[0].message.content or ""
+
+        first = asyncio.create_task(ask())
+        while not server.chat_requests():
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(ask())
+        await asyncio.sleep(0.1)  # in line behind the first
+        first.cancel()
+        assert await asyncio.wait_for(second, timeout=3.0) == "next"

@@ -269,9 +269,11 @@ class Gate:
                 await self._finish(state, getattr(error, "attempts", None) or [], None, error, asynchronous)
                 raise
             except BaseException:
-                # Cancelled while the request ran: it may have been sent; keep its estimate.
-                if state.hold is not None:
-                    self.store.background(asynchronous, "release", state.hold.lane.specs, state.hold.rid, 0, False)
+                # Cancelled while the request ran: it may have been sent; keep its estimate,
+                # and wake whoever waits in line for the slot.
+                hold, state.hold = state.hold, None
+                if hold is not None and limiter is not None:
+                    limiter.release_soon(hold, None, True, asynchronous)
                 raise
             if stream:
                 handed_over = True

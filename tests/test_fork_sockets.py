@@ -225,13 +225,16 @@ def test_a_child_closes_its_copy_so_the_parents_close_reaches_the_server(keepali
 
 def client_socket_inode(server_side: socket.socket) -> int:
     """The inode of the client's end of ``server_side``'s connection (Linux's table)."""
-    port = server_side.getpeername()[1]
+    # Match both ends: an ephemeral port is reused towards other servers, and an earlier
+    # test's connection lingering in TIME_WAIT on the same local port shows inode 0.
+    local, remote = server_side.getpeername()[1], server_side.getsockname()[1]
     with open("/proc/net/tcp") as rows:
         for row in list(rows)[1:]:
             fields = row.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            ends = (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16))
+            if ends == (local, remote) and int(fields[9]):
                 return int(fields[9])
-    raise AssertionError(f"no socket from port {port}")
+    raise AssertionError(f"no open socket from port {local} to {remote}")
 
 
 def holds(pid: int, inode: int) -> bool:

@@ -128,18 +128,25 @@ def test_the_wake_up_pipe_never_blocks_the_loop() -> None:
 
 def _spy_on_futures(monkeypatch: pytest.MonkeyPatch, on_start: Any = None) -> list[Any]:
     """Record each ``NativeFuture`` a non-streaming ``create()`` awaits (``on_start(future)``
-    called before the request's task awaits it)."""
+    called before the request's task awaits it), from clients built after this call."""
     started: list[Any] = []
-    awaiting = _bridge.awaiting
+    native_client = fastrouter._fastrouter.NativeClient
 
-    def spy(start: Any, *args: Any) -> Any:
-        future = awaiting(start, *args)
-        started.append(future)
-        if on_start is not None:
-            on_start(future)
-        return future
+    class Spied:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._native = native_client(*args, **kwargs)
 
-    monkeypatch.setattr("fastrouter.client.awaiting", spy)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._native, name)
+
+        def chat(self, *args: Any) -> Any:
+            future = self._native.chat(*args)
+            started.append(future)
+            if on_start is not None:
+                on_start(future)
+            return future
+
+    monkeypatch.setattr("fastrouter._fastrouter.NativeClient", Spied)
     return started
 
 

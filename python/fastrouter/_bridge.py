@@ -28,7 +28,7 @@ from ._fastrouter import CompletionQueue, NativeFuture
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["awaiting", "queue_of"]
+__all__ = ["awaiting", "queue_of", "running_queue"]
 
 
 def _wake_queue(loop: asyncio.AbstractEventLoop) -> CompletionQueue:
@@ -94,6 +94,22 @@ def queue_of(loop: asyncio.AbstractEventLoop) -> CompletionQueue:
 # asyncio.get_running_loop, taken on first use (importing asyncio is left to the loop:
 # `import fastrouter` and a sync client stay free of its ~10 ms import).
 _running_loop: Callable[[], asyncio.AbstractEventLoop] | None = None
+
+
+def running_queue() -> tuple[CompletionQueue, asyncio.AbstractEventLoop]:
+    """The running loop's completion queue and the loop: what a Rust task awaited on this
+    loop is started with (:func:`awaiting`, spelled out where it is dear: once per request)."""
+    global _running_loop
+    running_loop = _running_loop
+    if running_loop is None:
+        import asyncio
+
+        running_loop = _running_loop = asyncio.get_running_loop
+    loop = running_loop()
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1], loop
+    return queue_of(loop), loop
 
 
 def awaiting(start: Callable[..., NativeFuture], *args: Any) -> NativeFuture:

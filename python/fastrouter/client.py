@@ -26,7 +26,7 @@ from typing import (
 )
 
 from . import _fastrouter
-from ._bridge import awaiting
+from ._bridge import awaiting, running_queue
 from ._closing import AsyncClosing, Closing
 from ._fastrouter import encode_json
 from .config import (
@@ -68,7 +68,8 @@ if TYPE_CHECKING:
     from .store import Store
     from .streaming import AsyncStream, Stream
     from .types import ChatCompletion, Credits, Generation, KeyInfo
-    from .usage.books import RequestBooks
+    from .usage import books as usage_books
+    from .usage.books import RequestBooks, record_usual_answer
     from .usage.budget import Budget, BudgetBook
     from .usage.entries import requested_name
     from .usage.ledger import UsageLedger
@@ -207,10 +208,12 @@ _request_path_loaded = False
 def _load_request_path() -> None:
     """Import what every request needs (parameters, bookkeeping, the response type), on
     the first request. Bound as globals, so later requests pay no import statement."""
-    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, requested_name
+    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, record_usual_answer, requested_name
+    global usage_books
     from .params import build_body
     from .types import ChatCompletion
-    from .usage.books import RequestBooks
+    from .usage import books as usage_books
+    from .usage.books import RequestBooks, record_usual_answer
     from .usage.entries import requested_name
 
     _request_path_loaded = True
@@ -632,11 +635,20 @@ class _ClientBase:
         )
 
     def _plain_chat(self, stream: bool, params: dict[str, Any]) -> tuple[_NativeArgs, RequestBooks] | None:
-        """The usual call taken the short way (issue 11: S1, S3): only ``model`` (one id, or a
-        chain of ids) and ``messages`` (a list), not streamed, on a plain client
-        (:meth:`_plain_client`). What ``_begin`` and ``_prepare_chat`` would give for it;
-        ``None`` for any other call (or messages Python's encoder must write), which takes
-        the general path."""
+        """The usual call taken the short way (issue 11: S1, S3): what ``_begin`` and
+        ``_prepare_chat`` would give for it (:meth:`_usual_request`); ``None`` for any other
+        call, which takes the general path."""
+        usual = self._usual_request(stream, params)
+        if usual is None:
+            return None
+        body, chain, requested, retries = usual
+        return (body, chain, [], retries, None, None, None), self._usual_books(requested)
+
+    def _usual_request(self, stream: bool, params: dict[str, Any]) -> tuple[bytes, Sequence[str], str, int] | None:
+        """The usual call: only ``model`` (one id, or a chain of ids) and ``messages`` (a
+        list), not streamed, on a plain client (:meth:`_plain_client`). Its body, chain,
+        ledger name and retries; ``None`` for any other call (or messages Python's encoder
+        must write)."""
         if not self._plain or stream is not False or len(params) != 2:
             return None
         if self.routing is not None or self.max_cost_per_request is not None:
@@ -663,6 +675,11 @@ class _ClientBase:
             return None
         if not _request_path_loaded:
             _load_request_path()
+        return body, chain, requested, retries
+
+    def _usual_books(self, requested: str, started: float | None = None, pid: int | None = None) -> RequestBooks:
+        """The books of a usual call (:meth:`_usual_request`); opened late (after its
+        answer or error) they are given the call's start time and process."""
         accounts = self._accounts
         books = RequestBooks(
             accounts.ledger,
@@ -674,7 +691,11 @@ class _ClientBase:
             False,
             self._backends,
         )
-        return (body, chain, [], retries, None, None, None), books
+        if started is not None:
+            books.started = started
+        if pid is not None:
+            books.pid = pid
+        return books
 
     def _begin(
         self, stream: bool, params: dict[str, Any]
@@ -844,12 +865,29 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         """:meth:`Completions.create`, awaited: a chat completion, or with ``stream=True`` an
         :class:`AsyncStream` of chunks (errors before its first content are raised here)."""
         client = self._client
-        plain = client._plain_chat(stream, params)
-        if plain is not None:  # only a model id and messages, on a plain client
-            plain_args, plain_books = plain
-            with plain_books:
-                native = await awaiting(client._inner.chat, *plain_args)
-                return plain_books.answered_chat(_completion(native), native)
+        usual = client._usual_request(stream, params)
+        if usual is not None:  # only a model id and messages, on a plain client
+            # The usual answer is recorded without opening books (record_usual_answer);
+            # they are opened, with the call's start and process, for any other ending.
+            body, chain, requested, retries = usual
+            started = time.time()
+            pid = usage_books._pid
+            answered = False
+            try:
+                queue, loop = running_queue()
+                native = await client._inner.chat(queue, loop, body, chain, [], retries, None, None, None)
+                completion = _completion(native)
+                answered = True  # from here on, the answer's books record how it ends
+                if usage_books._pid == pid and record_usual_answer(
+                    client._accounts.ledger, completion, native, requested, started
+                ):
+                    return completion
+                with client._usual_books(requested, started, pid) as opened:
+                    return opened.answered_chat(completion, native)
+            except BaseException as error:
+                if not answered:  # cancelled, failed, Ctrl-C'd: recorded once, as ``with books`` does
+                    client._usual_books(requested, started, pid).failed(error)
+                raise
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return await create_async(client, cascade, *options, params)  # type: ignore[no-any-return]

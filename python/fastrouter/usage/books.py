@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .budget import BudgetBook, Reservation
     from .ledger import UsageLedger
 
-__all__ = ["RequestBooks", "exit_status"]
+__all__ = ["RequestBooks", "exit_status", "record_usual_answer"]
 
 # This process's id, kept current across fork: read twice per request, and os.getpid()
 # is a system call.
@@ -42,6 +42,21 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
+
+
+def record_usual_answer(
+    ledger: UsageLedger, completion: ChatCompletion, native: NativeChat, requested: str, started: float
+) -> bool:
+    """The usual answer of a plain client's usual call (one id or chain, no tags, budgets,
+    cascade or other backend), recorded without opening its books: what
+    :meth:`RequestBooks.answered_chat` does for it, one tuple in the in-memory ledger's
+    inbox, packed by its ring from the core's facts. False (nothing recorded) for any other
+    answer or ledger: the caller then opens the books and takes ``answered_chat``."""
+    ring_facts = native.ring_facts
+    if ring_facts is None or not getattr(ledger, "_packs", False) or len(completion._attempts) > 1:
+        return False
+    ledger._record_answer((ring_facts, requested, started, time.time()))
+    return True
 
 
 def exit_status(error: BaseException, streaming: bool = False) -> str:

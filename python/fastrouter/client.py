@@ -697,6 +697,19 @@ class _ClientBase:
             books.pid = pid
         return books
 
+    def _book_usual(
+        self, completion: ChatCompletion, native: NativeChat, requested: str, started: float, pid: int
+    ) -> ChatCompletion:
+        """Record the answer of a usual call (:meth:`_usual_request`, sent at ``started``
+        by process ``pid``): the usual answer without opening books (``record_usual_answer``),
+        any other through its books, opened now. An ending after this call starts is theirs."""
+        if usage_books._pid == pid and record_usual_answer(
+            self._accounts.ledger, completion, native, requested, started
+        ):
+            return completion
+        with self._usual_books(requested, started, pid) as opened:
+            return opened.answered_chat(completion, native)
+
     def _begin(
         self, stream: bool, params: dict[str, Any]
     ) -> tuple[ModelArg, _CallOptions, bool | float | None, _Found | None, RequestBooks | None]:
@@ -876,14 +889,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             try:
                 queue, loop = running_queue()
                 native = await client._inner.chat(queue, loop, body, chain, [], retries, None, None, None)
-                completion = _completion(native)
+                completion = ChatCompletion._from_chat(native)
                 answered = True  # from here on, the answer's books record how it ends
-                if usage_books._pid == pid and record_usual_answer(
-                    client._accounts.ledger, completion, native, requested, started
-                ):
-                    return completion
-                with client._usual_books(requested, started, pid) as opened:
-                    return opened.answered_chat(completion, native)
+                return client._book_usual(completion, native, requested, started, pid)
             except BaseException as error:
                 if not answered:  # cancelled, failed, Ctrl-C'd: recorded once, as ``with books`` does
                     client._usual_books(requested, started, pid).failed(error)
@@ -1021,12 +1029,21 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         (all typed in :class:`~fastrouter.params.CreateParams`).
         """
         client = self._client
-        plain = client._plain_chat(stream, params)
-        if plain is not None:  # only a model id and messages, on a plain client
-            plain_args, plain_books = plain
-            with plain_books:
-                native = client._inner.chat_blocking(*plain_args)
-                return plain_books.answered_chat(_completion(native), native)
+        usual = client._usual_request(stream, params)
+        if usual is not None:  # only a model id and messages, on a plain client (see AsyncCompletions)
+            body, chain, requested, retries = usual
+            started = time.time()
+            pid = usage_books._pid
+            answered = False
+            try:
+                native = client._inner.chat_blocking(body, chain, [], retries, None, None, None)
+                completion = ChatCompletion._from_chat(native)
+                answered = True
+                return client._book_usual(completion, native, requested, started, pid)
+            except BaseException as error:
+                if not answered:
+                    client._usual_books(requested, started, pid).failed(error)
+                raise
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
             return create_sync(client, cascade, *options, params)  # type: ignore[no-any-return]

@@ -11,7 +11,7 @@ from typing import Any
 import fastrouter
 import pytest
 from conftest import ClientCaller
-from fastrouter.testing import Fail, MockServer
+from fastrouter.testing import Fail, MockServer, Reply
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -152,3 +152,38 @@ def test_a_cost_cap_set_after_construction_is_applied(server: MockServer) -> Non
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
     (sent,) = server.chat_requests()
     assert "max_tokens" in sent.body  # the cap's output allowance: the general path ran
+
+
+async def test_a_cancelled_plain_call_is_recorded_once_from_its_start(server: MockServer) -> None:
+    """The short way opens its books only once the call ends otherwise than with the usual
+    answer: they still take the call's start, so the entry's latency covers the wait."""
+    import asyncio
+
+    server.script(MODEL, Reply("late", delay=5.0))
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        task = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (entry,) = client.usage.entries
+    assert (entry.requested, entry.status, entry.streamed) == (MODEL, "cancelled", False)
+    assert entry.latency_s is not None and entry.latency_s >= 0.15
+
+
+async def test_a_plain_call_on_a_ledger_that_records_its_own_way_goes_through_its_books(
+    caller: ClientCaller, server: MockServer
+) -> None:
+    recorded: list[Any] = []
+
+    class Recording(fastrouter.UsageLedger):
+        def record(self, entry: Any) -> None:
+            recorded.append(entry)
+            super().record(entry)
+
+    client = caller.client(server, ledger=Recording())
+    assert client._plain
+    answer = await caller.create(client, model=MODEL, messages=MESSAGES)
+    (entry,) = recorded
+    assert (entry.requested, entry.status, entry.generation_id) == (MODEL, "ok", answer.id)
+    assert entry.cost == answer.cost and entry.attempts == 1

@@ -116,11 +116,5 @@ def awaiting(start: Callable[..., NativeFuture], *args: Any) -> NativeFuture:
     """The awaitable of the Rust task that ``start(queue, loop, *args)`` spawns: a
     :class:`NativeFuture` of the running loop. Call it where it is awaited. Cancelling the
     awaiting task cancels the Rust task (and so its request)."""
-    global _running_loop
-    running_loop = _running_loop
-    if running_loop is None:
-        import asyncio
-
-        running_loop = _running_loop = asyncio.get_running_loop
-    loop = running_loop()
-    return start(queue_of(loop), loop, *args)
+    queue, loop = running_queue()
+    return start(queue, loop, *args)

@@ -135,7 +135,7 @@ macro_rules! native_model {
                 #[getter]
                 fn $name<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
                     let field: fn(&Self) -> Option<&Text> = $field;
-                    text(py, &self.chunk, field(self))
+                    text(py, self.text_source(), field(self))
                 }
             )*
             $(
@@ -216,12 +216,18 @@ impl StreamChunk {
                 index,
                 content: content.unbind(),
             };
-            let choice = StreamChoice {
-                chunk: chunk.clone(),
-                index,
-                delta: new_object!(py, delta, extras, StreamDeltaWithExtras),
+            let delta = if extras {
+                let init = PyClassInitializer::from(delta).add_subclass(StreamDeltaWithExtras);
+                Py::new(py, init)?.into_bound(py).into_super().unbind()
+            } else {
+                Py::new(py, delta)?
             };
-            Ok(new_object!(py, choice, extras, StreamChoiceWithExtras))
+            Ok(new_object!(
+                py,
+                StreamChoice { delta },
+                extras,
+                StreamChoiceWithExtras
+            ))
         };
         // The usual chunk has one choice: its list is built without a `Vec` in between.
         let choices = match chunk.choices.len() {
@@ -238,6 +244,10 @@ impl StreamChunk {
 
     fn node(&self) -> &Value {
         self.chunk.tree()
+    }
+
+    fn text_source(&self) -> &Chunk {
+        &self.chunk
     }
 }
 
@@ -265,11 +275,11 @@ native_model! {
 /// One choice of a streamed chunk (`ChunkChoice`).
 #[pyclass(frozen, subclass, module = "fastrouter._fastrouter")]
 pub struct StreamChoice {
-    chunk: Arc<Chunk>,
-    index: usize,
-    /// The delta (an empty one when the choice has none): a `StreamDelta`.
+    /// The delta (an empty one when the choice has none; a `StreamDeltaWithExtras` for a
+    /// chunk with extra fields). The choice reads its own fields through the delta's
+    /// chunk and index: one reference count fewer to take and drop per chunk.
     #[pyo3(get)]
-    delta: Py<PyAny>,
+    delta: Py<StreamDelta>,
 }
 
 const CHOICE: &str = "ChunkChoice";
@@ -282,11 +292,16 @@ fn choice_view(chunk: &Chunk, index: usize) -> &ChoiceView {
 
 impl StreamChoice {
     fn view(&self) -> &ChoiceView {
-        choice_view(&self.chunk, self.index)
+        self.delta.get().view()
     }
 
     fn node(&self) -> &Value {
-        &self.chunk.tree()["choices"][self.index]
+        let delta = self.delta.get();
+        &delta.chunk.tree()["choices"][delta.index]
+    }
+
+    fn text_source(&self) -> &Chunk {
+        &self.delta.get().chunk
     }
 }
 
@@ -325,6 +340,10 @@ impl StreamDelta {
 
     fn node(&self) -> &Value {
         &self.chunk.tree()["choices"][self.index]["delta"]
+    }
+
+    fn text_source(&self) -> &Chunk {
+        &self.chunk
     }
 }
 

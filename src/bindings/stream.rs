@@ -109,8 +109,6 @@ impl Consumer {
     fn drain_ready(&mut self, batch: &mut Batch) {
         loop {
             match self.receiver.try_recv() {
-                // The first batch is taken as it is: no copy into a new `Vec`.
-                Ok(StreamMsg::Batch(more)) if batch.is_empty() => *batch = more,
                 Ok(StreamMsg::Batch(more)) => batch.extend(more),
                 Ok(StreamMsg::End(attempts)) => {
                     self.ending = Ending::Ended(attempts);

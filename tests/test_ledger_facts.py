@@ -15,6 +15,7 @@ from fastrouter.testing import MockServer, Raw
 from fastrouter.usage.columns import fixed_from_text
 from fastrouter.usage.entries import entry_for_completion
 from fastrouter.usage.ledger import UsageEntry
+from plain_helpers import plain_chat
 
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
 MODEL = "openai/gpt-4o-mini"
@@ -84,7 +85,7 @@ def _general(answer: Any, entry: UsageEntry) -> UsageEntry:
 def test_the_entry_is_the_one_the_general_path_builds(server: MockServer, name: str) -> None:
     server.script(MODEL, Raw(body={**USUAL, **ODD}[name], headers=JSON))
     with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as client:
-        plain = client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})
+        plain = plain_chat(client, False, {"model": MODEL, "messages": MESSAGES})
         assert plain is not None  # the short way
         args, books = plain
         native = client._inner.chat_blocking(*args)
@@ -125,7 +126,7 @@ async def test_the_async_short_way_records_from_the_facts(server: MockServer) ->
 def test_the_cores_fixed_point_cost_is_the_rings(server: MockServer, text: str) -> None:
     server.script(MODEL, Raw(body=_body(cost=text), headers=JSON))
     with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as client:
-        native = client._inner.chat_blocking(*client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})[0])
+        native = client._inner.chat_blocking(*plain_chat(client, False, {"model": MODEL, "messages": MESSAGES})[0])
         facts = native.entry_facts
     assert facts is not None
     assert facts[8] == text == native.answer_cost
@@ -135,7 +136,7 @@ def test_the_cores_fixed_point_cost_is_the_rings(server: MockServer, text: str) 
 def test_an_answer_without_a_cost_has_no_facts(server: MockServer) -> None:
     server.script(MODEL, Raw(body=_body(cost="null"), headers=JSON))
     with fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as client:
-        native = client._inner.chat_blocking(*client._plain_chat(False, {"model": MODEL, "messages": MESSAGES})[0])
+        native = client._inner.chat_blocking(*plain_chat(client, False, {"model": MODEL, "messages": MESSAGES})[0])
         assert native.entry_facts is None
 
 

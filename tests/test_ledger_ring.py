@@ -17,6 +17,7 @@ import pytest
 from fastrouter.testing import MockServer, Raw
 from fastrouter.usage.entries import answer_values
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
+from plain_helpers import plain_chat
 
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -52,7 +53,7 @@ def answers() -> list[Any]:
     with MockServer() as server, fastrouter.Client(base_url=server.base_url, api_key=MOCK_KEY) as client:
         for i, cost in enumerate(COSTS):
             server.script("m/x", Raw(body=_body(i, cost), headers=JSON))
-            args, _ = client._plain_chat(False, {"model": "m/x", "messages": MESSAGES}) or ((), None)
+            args, _ = plain_chat(client, False, {"model": "m/x", "messages": MESSAGES}) or ((), None)
             native = client._inner.chat_blocking(*args)
             assert native.ring_facts is not None and native.entry_facts is not None
             natives.append(native)

@@ -6,12 +6,14 @@ entry, and every other call or client still takes the general path."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import fastrouter
 import pytest
 from conftest import ClientCaller
 from fastrouter.testing import Fail, MockServer, Reply
+from plain_helpers import plain_chat
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -43,7 +45,7 @@ CHAIN = [MODEL, "anthropic/claude-3.5-haiku"]
 )
 def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer, model: Any, requested: str) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
-        taken = client._plain_chat(False, {"model": model, "messages": MESSAGES})
+        taken = plain_chat(client, False, {"model": model, "messages": MESSAGES})
         assert taken is not None
         model, options, _, _, books = client._begin(False, {"model": model, "messages": MESSAGES})
         general = client._prepare_chat(model, *options, {}, None, books)
@@ -73,13 +75,13 @@ def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer
 )
 def test_any_other_call_takes_the_general_path(server: MockServer, params: dict[str, Any]) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
-        assert client._plain_chat(False, params) is None
-        assert client._plain_chat(True, {"model": MODEL, "messages": MESSAGES}) is None
+        assert plain_chat(client, False, params) is None
+        assert plain_chat(client, True, {"model": MODEL, "messages": MESSAGES}) is None
 
 
 async def test_a_plain_chain_fails_over_as_the_general_path_does(caller: ClientCaller, server: MockServer) -> None:
     client = caller.client(server, max_retries=0)
-    assert client._plain_chat(False, {"model": CHAIN, "messages": MESSAGES}) is not None
+    assert plain_chat(client, False, {"model": CHAIN, "messages": MESSAGES}) is not None
     for extra in ({}, {"extra_body": {}}):  # the short way, then the general path
         server.script(MODEL, Fail(503))
         answer = await caller.create(client, model=CHAIN, messages=MESSAGES, **extra)
@@ -148,7 +150,7 @@ def test_a_completion_from_the_core_sets_every_slot_init_sets(server: MockServer
 def test_a_cost_cap_set_after_construction_is_applied(server: MockServer) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
         client.max_cost_per_request = fastrouter.client._usd("5")
-        assert client._plain_chat(False, {"model": MODEL, "messages": MESSAGES}) is None
+        assert plain_chat(client, False, {"model": MODEL, "messages": MESSAGES}) is None
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
     (sent,) = server.chat_requests()
     assert "max_tokens" in sent.body  # the cap's output allowance: the general path ran
@@ -187,3 +189,24 @@ async def test_a_plain_call_on_a_ledger_that_records_its_own_way_goes_through_it
     (entry,) = recorded
     assert (entry.requested, entry.status, entry.generation_id) == (MODEL, "ok", answer.id)
     assert entry.cost == answer.cost and entry.attempts == 1
+
+
+async def test_ctrl_c_after_the_answer_arrived_records_it_once_at_its_cost(
+    caller: ClientCaller, server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C landing after the answer arrived but before the ledger took it (here: in
+    the step that packs it) still records the call once, cancelled, at what it cost."""
+    server.script(MODEL, Reply("paid", cost=0.0015))
+    client = caller.client(server)
+    assert client._plain
+    fastrouter.client._load_request_path()
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastrouter.client, "usual_answer", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        await caller.create(client, model=MODEL, messages=MESSAGES)
+    (entry,) = client.usage.entries
+    assert (entry.requested, entry.status) == (MODEL, "cancelled")
+    assert entry.reliability_cost == Decimal("0.0015")  # a failure's cost, as failed() books it

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from .streaming import AsyncStream, Stream
     from .types import ChatCompletion, Credits, Generation, KeyInfo
     from .usage import books as usage_books
-    from .usage.books import RequestBooks, record_usual_answer
+    from .usage.books import RequestBooks, usual_answer
     from .usage.budget import Budget, BudgetBook
     from .usage.entries import requested_name
     from .usage.ledger import UsageLedger
@@ -208,12 +208,12 @@ _request_path_loaded = False
 def _load_request_path() -> None:
     """Import what every request needs (parameters, bookkeeping, the response type), on
     the first request. Bound as globals, so later requests pay no import statement."""
-    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, record_usual_answer, requested_name
+    global _request_path_loaded, build_body, ChatCompletion, RequestBooks, usual_answer, requested_name
     global usage_books
     from .params import build_body
     from .types import ChatCompletion
     from .usage import books as usage_books
-    from .usage.books import RequestBooks, record_usual_answer
+    from .usage.books import RequestBooks, usual_answer
     from .usage.entries import requested_name
 
     _request_path_loaded = True
@@ -634,16 +634,6 @@ class _ClientBase:
             and not defaults.query
         )
 
-    def _plain_chat(self, stream: bool, params: dict[str, Any]) -> tuple[_NativeArgs, RequestBooks] | None:
-        """The usual call taken the short way (issue 11: S1, S3): what ``_begin`` and
-        ``_prepare_chat`` would give for it (:meth:`_usual_request`); ``None`` for any other
-        call, which takes the general path."""
-        usual = self._usual_request(stream, params)
-        if usual is None:
-            return None
-        body, chain, requested, retries = usual
-        return (body, chain, [], retries, None, None, None), self._usual_books(requested)
-
     def _usual_request(self, stream: bool, params: dict[str, Any]) -> tuple[bytes, Sequence[str], str, int] | None:
         """The usual call: only ``model`` (one id, or a chain of ids) and ``messages`` (a
         list), not streamed, on a plain client (:meth:`_plain_client`). Its body, chain,
@@ -681,7 +671,7 @@ class _ClientBase:
         """The books of a usual call (:meth:`_usual_request`); opened late (after its
         answer or error) they are given the call's start time and process."""
         accounts = self._accounts
-        books = RequestBooks(
+        return RequestBooks(
             accounts.ledger,
             accounts.budgets,
             self._catalog_if_loaded,
@@ -690,25 +680,27 @@ class _ClientBase:
             (),
             False,
             self._backends,
+            started,
+            pid,
         )
-        if started is not None:
-            books.started = started
-        if pid is not None:
-            books.pid = pid
-        return books
 
-    def _book_usual(
-        self, completion: ChatCompletion, native: NativeChat, requested: str, started: float, pid: int
-    ) -> ChatCompletion:
-        """Record the answer of a usual call (:meth:`_usual_request`, sent at ``started``
-        by process ``pid``): the usual answer without opening books (``record_usual_answer``),
-        any other through its books, opened now. An ending after this call starts is theirs."""
-        if usage_books._pid == pid and record_usual_answer(
-            self._accounts.ledger, completion, native, requested, started
-        ):
-            return completion
-        with self._usual_books(requested, started, pid) as opened:
-            return opened.answered_chat(completion, native)
+    def _usual_failed(
+        self,
+        books: RequestBooks | None,
+        requested: str,
+        started: float,
+        pid: int,
+        arrived: ChatCompletion | None,
+        error: BaseException,
+    ) -> None:
+        """A usual call ended by ``error`` before the ledger took its answer: recorded once
+        (by the late ``books`` if they were opened: their claim makes this a no-op after
+        they recorded), an answer that ``arrived`` booked at what it cost."""
+        if books is None:
+            books = self._usual_books(requested, started, pid)
+        if arrived is not None and books._arrived is None:
+            books._arrived = arrived
+        books.failed(error)
 
     def _begin(
         self, stream: bool, params: dict[str, Any]
@@ -885,16 +877,26 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             body, chain, requested, retries = usual
             started = time.time()
             pid = usage_books._pid
-            answered = False
+            answered = False  # set just before the ledger takes the usual answer
+            books: RequestBooks | None = None  # opened late, for any other answer
+            completion: ChatCompletion | None = None
             try:
                 queue, loop = running_queue()
                 native = await client._inner.chat(queue, loop, body, chain, [], retries, None, None, None)
                 completion = ChatCompletion._from_chat(native)
-                answered = True  # from here on, the answer's books record how it ends
-                return client._book_usual(completion, native, requested, started, pid)
+                ledger = client._accounts.ledger
+                answer = (
+                    usual_answer(ledger, completion, native, requested, started) if usage_books._pid == pid else None
+                )
+                if answer is not None:
+                    answered = True
+                    ledger._record_answer(answer)
+                    return completion
+                books = client._usual_books(requested, started, pid)
+                return books.answered_chat(completion, native)
             except BaseException as error:
                 if not answered:  # cancelled, failed, Ctrl-C'd: recorded once, as ``with books`` does
-                    client._usual_books(requested, started, pid).failed(error)
+                    client._usual_failed(books, requested, started, pid, completion, error)
                 raise
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:
@@ -1035,14 +1037,24 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
             started = time.time()
             pid = usage_books._pid
             answered = False
+            books: RequestBooks | None = None
+            completion: ChatCompletion | None = None
             try:
                 native = client._inner.chat_blocking(body, chain, [], retries, None, None, None)
                 completion = ChatCompletion._from_chat(native)
-                answered = True
-                return client._book_usual(completion, native, requested, started, pid)
+                ledger = client._accounts.ledger
+                answer = (
+                    usual_answer(ledger, completion, native, requested, started) if usage_books._pid == pid else None
+                )
+                if answer is not None:
+                    answered = True
+                    ledger._record_answer(answer)
+                    return completion
+                books = client._usual_books(requested, started, pid)
+                return books.answered_chat(completion, native)
             except BaseException as error:
                 if not answered:
-                    client._usual_books(requested, started, pid).failed(error)
+                    client._usual_failed(books, requested, started, pid, completion, error)
                 raise
         model, options, cache, cascade, books = client._begin(stream, params)
         if cascade is not None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .budget import BudgetBook, Reservation
     from .ledger import UsageLedger
 
-__all__ = ["RequestBooks", "exit_status", "record_usual_answer"]
+__all__ = ["RequestBooks", "exit_status", "usual_answer"]
 
 # This process's id, kept current across fork: read twice per request, and os.getpid()
 # is a system call.
@@ -44,19 +44,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def record_usual_answer(
+def usual_answer(
     ledger: UsageLedger, completion: ChatCompletion, native: NativeChat, requested: str, started: float
-) -> bool:
-    """The usual answer of a plain client's usual call (one id or chain, no tags, budgets,
-    cascade or other backend), recorded without opening its books: what
-    :meth:`RequestBooks.answered_chat` does for it, one tuple in the in-memory ledger's
-    inbox, packed by its ring from the core's facts. False (nothing recorded) for any other
-    answer or ledger: the caller then opens the books and takes ``answered_chat``."""
+) -> tuple[Any, str, float, float] | None:
+    """The usual answer (one attempt, priced by the core) as the in-memory ledger's ring
+    packs it: ``(ring_facts, requested, started, ended)`` for ``ledger._record_answer``;
+    ``None`` for any other answer or ledger. Decides nothing else: the caller has checked
+    that the request has no tags, cascade, backends or budget."""
     ring_facts = native.ring_facts
     if ring_facts is None or not getattr(ledger, "_packs", False) or len(completion._attempts) > 1:
-        return False
-    ledger._record_answer((ring_facts, requested, started, time.time()))
-    return True
+        return None
+    return (ring_facts, requested, started, time.time())
 
 
 def exit_status(error: BaseException, streaming: bool = False) -> str:
@@ -112,6 +110,8 @@ class RequestBooks:
         tags: tuple[str, ...],
         streamed: bool,
         backends: Mapping[str, Backend] | None = None,
+        started: float | None = None,
+        pid: int | None = None,
     ) -> None:
         self.ledger = ledger
         self.budgets = budgets
@@ -120,7 +120,9 @@ class RequestBooks:
         self.requested = requested
         self.tags = tags
         self.streamed = streamed
-        self.started = time.time()
+        # A request's books may be opened after it was sent (the usual call's, late): they
+        # keep its start and the process that sent it.
+        self.started = time.time() if started is None else started
         self.reservation: Reservation | None = None
         # A cascade's label for this tier's entry, and the entry once recorded (or the
         # values of its fields, when recorded without building it: see ``entry``).
@@ -129,7 +131,7 @@ class RequestBooks:
         # An answer that arrived but could not be booked (its cost is then booked by failed()).
         self._arrived: ChatCompletion | None = None
         self.done = False
-        self.pid = _pid
+        self.pid = _pid if pid is None else pid
         self.backends = backends
 
     def reserve(self, estimate: Decimal | None, unpriced: tuple[str, ...] = ()) -> None:
@@ -242,17 +244,11 @@ class RequestBooks:
             return self.answered(completion)
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
             ledger = self.ledger
-            ring_facts = native.ring_facts
-            if (
-                ring_facts is not None
-                and not self.tags
-                and self.cascade is None
-                and not self.backends
-                and getattr(ledger, "_packs", False)
-                and len(completion._attempts) < 2
-            ):
+            answer = None
+            if not self.tags and self.cascade is None and not self.backends:
+                answer = usual_answer(ledger, completion, native, self.requested, self.started)
+            if answer is not None:
                 # The in-memory ledger's ring packs it from the core's facts when taken in.
-                answer = (ring_facts, self.requested, self.started, time.time())
                 self.done = True
                 self._recorded = answer
                 try:

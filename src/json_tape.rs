@@ -284,15 +284,8 @@ impl Reader<'_> {
                     if self.peek()? != b'"' {
                         return None;
                     }
-                    let key = self.string()?;
-                    let token = match known_key(self.tape.text(key)) {
-                        Some(index) => {
-                            self.tape.strings.truncate(key.start as usize);
-                            Token::KnownKey(index)
-                        }
-                        None => Token::Key(key),
-                    };
-                    self.push(token)?;
+                    let key = self.key()?;
+                    self.push(key)?;
                     self.skip_space();
                     if self.peek()? != b':' {
                         return None;
@@ -322,28 +315,48 @@ impl Reader<'_> {
         Some(())
     }
 
+    /// The length of the plain run at `pos` (up to a quote or a backslash), or `None` at
+    /// the text's end or when the run holds a control character.
+    fn plain_run(&self) -> Option<usize> {
+        let rest = self.bytes.get(self.pos..)?;
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        // No early exit: the check runs over whole words.
+        let control = rest[..len].iter().fold(false, |seen, &byte| seen | (byte < 0x20));
+        (!control).then_some(len)
+    }
+
+    /// An object key at `pos` (its opening quote): a known key's index, with nothing copied,
+    /// or the key unescaped onto the tape's strings.
+    fn key(&mut self) -> Option<Token> {
+        let quote = self.pos;
+        self.pos += 1;
+        let len = self.plain_run()?;
+        if self.bytes.get(self.pos + len) == Some(&b'"') {
+            if let Some(index) = known_key(self.text.get(self.pos..self.pos + len)?) {
+                self.pos += len + 1;
+                return Some(Token::KnownKey(index));
+            }
+        }
+        self.pos = quote;
+        self.string().map(Token::Key)
+    }
+
     /// A string at `pos` (its opening quote), unescaped onto the tape's strings.
     fn string(&mut self) -> Option<Span> {
         self.pos += 1;
         let start = self.tape.strings.len();
         loop {
-            let run = self.pos;
-            while let Some(byte) = self.peek() {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            let len = self.plain_run()?;
             // Both ends are ASCII bytes, so character boundaries.
-            self.tape.strings.push_str(self.text.get(run..self.pos)?);
-            match self.peek()? {
-                b'"' => {
-                    self.pos += 1;
-                    break;
-                }
-                b'\\' => self.escape()?,
-                _ => return None, // a control character
+            self.tape
+                .strings
+                .push_str(self.text.get(self.pos..self.pos + len)?);
+            self.pos += len;
+            if self.peek()? == b'"' {
+                self.pos += 1;
+                break;
             }
+            self.escape()?;
         }
         Some(Span {
             start: u32::try_from(start).ok()?,
@@ -529,6 +542,7 @@ mod tests {
             r#"[0, 18446744073709551615, -9223372036854775808, 0.1, 1.7976931348623157e308]"#,
             r#""just a string""#,
             "123",
+            r#"{"\u0069d":"escaped known key","id\n":1,"unknown":{"":""}}"#,
             r#"{"usage":{"cost":0.0000123,"prompt_tokens":3}}"#,
         ] {
             assert!(same_as_serde(text).is_some(), "{text}");
@@ -563,6 +577,8 @@ mod tests {
             r#""\udc00""#,
             r#""\x""#,
             "\"a\u{1}b\"",
+            "{\"i\u{1}d\":1}",
+            "{\"id",
             r#""\u12""#,
             "nul",
             "tru",

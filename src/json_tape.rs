@@ -321,7 +321,9 @@ impl Reader<'_> {
         let rest = self.bytes.get(self.pos..)?;
         let len = memchr::memchr2(b'"', b'\\', rest)?;
         // No early exit: the check runs over whole words.
-        let control = rest[..len].iter().fold(false, |seen, &byte| seen | (byte < 0x20));
+        let control = rest[..len]
+            .iter()
+            .fold(false, |seen, &byte| seen | (byte < 0x20));
         (!control).then_some(len)
     }
 

@@ -6,27 +6,36 @@
 //! read here, giving exactly the summary that function gives; anything else (an error
 //! object, a repeated field, a field of another type) is left to it.
 
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
 use crate::error::Error;
 use crate::json_tape::{number_text, Tape, Token};
-use crate::response::{check_chat_body, ChatSummary, EntryFacts};
+use crate::response::{check_chat_body, lossy_utf8, ChatSummary, EntryFacts};
 
-/// A 2xx chat body's summary (as [`check_chat_body`] gives it) and its tape, when it has
-/// one (`None`: Python's side parses the text).
+/// A 2xx chat body (its invalid UTF-8 replaced, [`lossy_utf8`]), its summary (as
+/// [`check_chat_body`] gives it) and its tape, when it has one (`None`: Python's side
+/// parses the text).
 pub fn read_chat_body(
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(ChatSummary, Option<Tape>), Error> {
-    let text = std::str::from_utf8(body).ok();
-    let tape = text.and_then(Tape::parse);
-    let usual = match (text, &tape) {
-        (Some(text), Some(tape)) => usual_summary(tape, text),
-        _ => None,
+    body: Bytes,
+) -> Result<(Bytes, ChatSummary, Option<Tape>), Error> {
+    // Checked as UTF-8 once here (nearly every body is); one that is not is made so and
+    // takes the general path.
+    let (tape, usual) = match std::str::from_utf8(&body) {
+        Ok(text) => {
+            let tape = Tape::parse(text);
+            let usual = tape.as_ref().and_then(|tape| usual_summary(tape, text));
+            (tape, usual)
+        }
+        Err(_) => {
+            let body = lossy_utf8(body);
+            return check_chat_body(headers, &body).map(|summary| (body, summary, None));
+        }
     };
     match usual {
-        Some(summary) => Ok((summary, tape)),
-        None => check_chat_body(headers, body).map(|summary| (summary, tape)),
+        Some(summary) => Ok((body, summary, tape)),
+        None => check_chat_body(headers, &body).map(|summary| (body, summary, tape)),
     }
 }
 
@@ -219,7 +228,8 @@ mod tests {
             return false;
         };
         assert_eq!(Ok(&summary), expected.as_ref().map_err(|_| body), "{body}");
-        let (read, kept) = read_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+        let (_, read, kept) =
+            read_chat_body(&HeaderMap::new(), Bytes::from(body.to_owned())).unwrap();
         assert_eq!(read, summary);
         assert!(kept.is_some());
         true
@@ -269,15 +279,19 @@ mod tests {
             assert_eq!(usual_summary(&tape, body), None, "{body}");
         }
         // Left to it, the answer reads as before, tape or not.
-        let (summary, tape) =
-            read_chat_body(&HeaderMap::new(), br#"{"id":7,"model":"m"}"#).unwrap();
+        let read = |body: &'static [u8]| read_chat_body(&HeaderMap::new(), Bytes::from(body));
+        let (_, summary, tape) = read(br#"{"id":7,"model":"m"}"#).unwrap();
         assert_eq!(summary.model.as_deref(), Some("m"));
         assert_eq!(summary.entry, None);
         assert!(tape.is_some());
-        assert!(read_chat_body(&HeaderMap::new(), br#"{"model":"a","model":"b"}"#).is_err());
-        let (summary, tape) =
-            read_chat_body(&HeaderMap::new(), br#"{"usage":{"cost":1e400}}"#).unwrap();
+        assert!(read(br#"{"model":"a","model":"b"}"#).is_err());
+        let (_, summary, tape) = read(br#"{"usage":{"cost":1e400}}"#).unwrap();
         assert_eq!(summary.cost.as_deref(), Some("1e400"));
+        assert!(tape.is_none());
+        // Invalid UTF-8 is replaced, as before; that body takes the general path.
+        let (body, summary, tape) = read(b"{\"model\":\"a\xffb\"}").unwrap();
+        assert_eq!(&body[..], "{\"model\":\"a\u{fffd}b\"}".as_bytes());
+        assert_eq!(summary.model.as_deref(), Some("a\u{fffd}b"));
         assert!(tape.is_none());
     }
 

@@ -5,7 +5,7 @@ use crate::answer_facts::read_chat_body;
 use crate::failover::{
     min_opt, walk_chain, AttemptOutcome, Backoff, ChainError, ChatRequest, ChatSuccess,
 };
-use crate::response::{error_from_response, lossy_utf8};
+use crate::response::error_from_response;
 use crate::transport::{version_name, Transport};
 
 /// Run a non-streaming chat completion over the chain.
@@ -33,9 +33,8 @@ pub async fn complete(
                 .and_then(|response| {
                     http_version = Some(version_name(response.version));
                     if response.status.is_success() {
-                        let body = lossy_utf8(response.body);
-                        read_chat_body(&response.headers, &body)
-                            .map(|read| (body, read, response.headers))
+                        read_chat_body(&response.headers, response.body)
+                            .map(|(body, summary, tape)| (body, (summary, tape), response.headers))
                     } else {
                         Err(error_from_response(
                             response.status.as_u16(),

@@ -319,9 +319,16 @@ impl Reader<'_> {
     /// the text's end or when the run holds a control character.
     fn plain_run(&self) -> Option<usize> {
         let rest = self.bytes.get(self.pos..)?;
-        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        // Keys and most values are short: a byte loop finds their end before memchr
+        // would have set up.
+        let head = rest.len().min(24);
+        let stop = |byte: &u8| *byte == b'"' || *byte == b'\\' || *byte < 0x20;
+        if let Some(len) = rest[..head].iter().position(stop) {
+            return (rest[len] >= 0x20).then_some(len);
+        }
+        let len = head + memchr::memchr2(b'"', b'\\', &rest[head..])?;
         // No early exit: the check runs over whole words.
-        let control = rest[..len]
+        let control = rest[head..len]
             .iter()
             .fold(false, |seen, &byte| seen | (byte < 0x20));
         (!control).then_some(len)

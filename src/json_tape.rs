@@ -319,16 +319,11 @@ impl Reader<'_> {
     /// the text's end or when the run holds a control character.
     fn plain_run(&self) -> Option<usize> {
         let rest = self.bytes.get(self.pos..)?;
-        // Keys and most values are short: a byte loop finds their end before memchr
-        // would have set up.
-        let head = rest.len().min(24);
-        let stop = |byte: &u8| *byte == b'"' || *byte == b'\\' || *byte < 0x20;
-        if let Some(len) = rest[..head].iter().position(stop) {
-            return (rest[len] >= 0x20).then_some(len);
-        }
-        let len = head + memchr::memchr2(b'"', b'\\', &rest[head..])?;
+        // memchr over a short key still takes fewer instructions than a byte loop (a
+        // byte loop for the first 24 bytes measured +1.5k per answer under callgrind).
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
         // No early exit: the check runs over whole words.
-        let control = rest[head..len]
+        let control = rest[..len]
             .iter()
             .fold(false, |seen, &byte| seen | (byte < 0x20));
         (!control).then_some(len)

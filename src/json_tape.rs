@@ -12,6 +12,9 @@
 /// How deep containers nest on the tape (serde_json refuses beyond 128).
 const MAX_DEPTH: u32 = 100;
 
+/// The most tokens reserved before reading (24 bytes each).
+const MAX_TOKENS_RESERVED: usize = 1024;
+
 /// Where a string's text is in [`Tape::strings`], or a number's in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -173,7 +176,9 @@ impl Tape {
             pos: 0,
             depth: 0,
             tape: Tape {
-                tokens: Vec::with_capacity(text.len() / 8 + 4),
+                // About one token per 8 bytes of a usual answer; a long content's text is
+                // one token, so the guess is capped (the list grows if it must).
+                tokens: Vec::with_capacity((text.len() / 8).min(MAX_TOKENS_RESERVED) + 4),
                 strings: String::with_capacity(text.len() / 2),
             },
         };

@@ -1,10 +1,11 @@
 //! The non-streaming driver: one chat completion over a model chain, each try a single
 //! POST whose whole body is checked before the chain accepts it.
 
+use crate::answer_facts::read_chat_body;
 use crate::failover::{
     min_opt, walk_chain, AttemptOutcome, Backoff, ChainError, ChatRequest, ChatSuccess,
 };
-use crate::response::{check_chat_body, error_from_response, lossy_utf8};
+use crate::response::error_from_response;
 use crate::transport::{version_name, Transport};
 
 /// Run a non-streaming chat completion over the chain.
@@ -16,7 +17,7 @@ pub async fn complete(
     let attempt_limit = request.timeouts.attempt;
     let headers = &request.headers;
     let path = request.path.as_str();
-    let ((body, summary, response_headers), attempts) =
+    let ((body, (summary, tape), response_headers), attempts) =
         walk_chain(request, backoff, |model, body, remaining| async move {
             // `model` is the chain entry: a `backend::model` goes to that backend.
             let mut http_version = None;
@@ -32,9 +33,8 @@ pub async fn complete(
                 .and_then(|response| {
                     http_version = Some(version_name(response.version));
                     if response.status.is_success() {
-                        let body = lossy_utf8(response.body);
-                        check_chat_body(&response.headers, &body)
-                            .map(|summary| (body, summary, response.headers))
+                        read_chat_body(&response.headers, response.body)
+                            .map(|(body, summary, tape)| (body, (summary, tape), response.headers))
                     } else {
                         Err(error_from_response(
                             response.status.as_u16(),
@@ -44,7 +44,7 @@ pub async fn complete(
                     }
                 });
             let (provider, cost) = match &result {
-                Ok((_, summary, _)) => (summary.provider.clone(), summary.cost.clone()),
+                Ok((_, (summary, _), _)) => (summary.provider.clone(), summary.cost.clone()),
                 Err(_) => (None, None),
             };
             AttemptOutcome {
@@ -59,6 +59,7 @@ pub async fn complete(
     Ok(ChatSuccess {
         body,
         summary,
+        tape,
         attempts,
         headers: response_headers,
     })

@@ -16,6 +16,7 @@ use crate::error::{Action, Error, ErrorKind};
 use crate::events::{ChainEvent, EventKind, EventSink};
 use crate::health::{Admission, HealthBook};
 use crate::hedge::HedgeConfig;
+use crate::json_tape::Tape;
 use crate::response::ChatSummary;
 use crate::transport::{wire_model, Timeouts, CHAT_PATH};
 
@@ -152,6 +153,8 @@ impl ChatRequest {
 pub struct ChatSuccess {
     pub body: Bytes,
     pub summary: ChatSummary,
+    /// The body read once by the core, for Python's objects (`None`: parse the text).
+    pub tape: Option<Tape>,
     pub attempts: Vec<Attempt>,
     /// The answering response's headers.
     pub headers: HeaderMap,

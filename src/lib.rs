@@ -7,6 +7,7 @@
 //! ([`mock`]). The Python extension lives in `bindings`, compiled only with the
 //! `python` feature.
 
+pub mod answer_facts;
 pub mod chat;
 pub mod diagnose;
 pub mod duration;
@@ -17,6 +18,7 @@ pub mod fork_fds;
 pub mod h1_pool;
 pub mod health;
 pub mod hedge;
+pub mod json_tape;
 pub mod ledger;
 pub mod mock;
 pub mod network;

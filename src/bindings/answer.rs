@@ -14,6 +14,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 
+use crate::json_tape::Tape;
+
 /// `object.__new__` and the three model classes, looked up once.
 struct Makers {
     new: Py<PyAny>,
@@ -85,8 +87,9 @@ fn choice<'py>(
 pub fn answer<'py>(
     py: Python<'py>,
     body: &[u8],
+    tape: Option<&Tape>,
 ) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyDict>>)> {
-    let data = super::json::loads(py, body)?;
+    let data = super::json::parsed(py, body, tape)?;
     let cache = match data.cast_exact::<PyDict>() {
         Ok(fields) => first_cache(py, fields)?,
         Err(_) => None,

@@ -13,6 +13,7 @@ use std::mem::ManuallyDrop;
 
 use pyo3::exceptions::{PyRecursionError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, SerializeMap, SerializeSeq};
@@ -21,6 +22,96 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
+use crate::json_tape::{Tape, Token, KNOWN_KEYS};
+
+/// An answer's body as Python objects: built from the tape the core read it into, or
+/// parsed from `text` when it has none (see [`loads`]).
+pub fn parsed<'py>(
+    py: Python<'py>,
+    text: &[u8],
+    tape: Option<&Tape>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match tape {
+        Some(tape) => from_tape(py, tape),
+        None => loads(py, text),
+    }
+}
+
+/// The Python strings of [`KNOWN_KEYS`], made once (interned: a fixed, small set).
+static KNOWN: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+
+/// A tape's value as Python objects (what [`loads`] gives for its text).
+pub fn from_tape<'py>(py: Python<'py>, tape: &Tape) -> PyResult<Bound<'py, PyAny>> {
+    let known = KNOWN.get_or_init(py, || {
+        KNOWN_KEYS
+            .iter()
+            .map(|key| PyString::intern(py, key).unbind())
+            .collect()
+    });
+    let mut builder = TapeBuilder {
+        py,
+        tape,
+        tokens: tape.tokens(),
+        known,
+        at: 0,
+    };
+    builder.value()
+}
+
+struct TapeBuilder<'a, 'py> {
+    py: Python<'py>,
+    tape: &'a Tape,
+    tokens: &'a [Token],
+    known: &'a [Py<PyString>],
+    at: usize,
+}
+
+impl<'py> TapeBuilder<'_, 'py> {
+    fn next(&mut self) -> PyResult<Token> {
+        let token = self.tokens.get(self.at).copied();
+        self.at += 1;
+        token.ok_or_else(|| PyValueError::new_err("the answer's tape ended early"))
+    }
+
+    fn value(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match self.next()? {
+            Token::Null => py.None().into_bound(py),
+            Token::Bool(flag) => PyBool::new(py, flag).to_owned().into_any(),
+            Token::UInt { value, .. } => value.into_pyobject(py)?.into_any(),
+            Token::Int { value, .. } => value.into_pyobject(py)?.into_any(),
+            Token::Float { value, .. } => PyFloat::new(py, value).into_any(),
+            Token::Str(span) => PyString::new(py, self.tape.text(span)).into_any(),
+            Token::Array { items, .. } => {
+                let mut list = Vec::with_capacity(items as usize);
+                for _ in 0..items {
+                    list.push(self.value()?);
+                }
+                PyList::new(py, list)?.into_any()
+            }
+            Token::Object { items, .. } => {
+                let dict = PyDict::new(py);
+                for _ in 0..items {
+                    let key = match self.next()? {
+                        Token::KnownKey(index) => self
+                            .known
+                            .get(usize::from(index))
+                            .map(|key| key.bind(py).clone()),
+                        Token::Key(span) => Some(object_key(py, self.tape.text(span))),
+                        _ => None,
+                    };
+                    let key =
+                        key.ok_or_else(|| PyValueError::new_err("the answer's tape is broken"))?;
+                    dict.set_item(key, self.value()?)?;
+                }
+                dict.into_any()
+            }
+            Token::Key(_) | Token::KnownKey(_) => {
+                return Err(PyValueError::new_err("the answer's tape is broken"))
+            }
+        })
+    }
+}
 
 /// Parse an answer's body `text` (one JSON value) into Python objects; a body neither
 /// serde nor `json.loads` reads is the answer's typed error (`invalid_response`).

@@ -14,6 +14,7 @@ use super::ledger_ring::{packable, AnswerFacts};
 use crate::events::ChainEvent;
 use crate::failover::{answer_cost, Attempt, ChatSuccess};
 use crate::health::HealthReport;
+use crate::json_tape::Tape;
 use crate::ledger::cost_units;
 use crate::response::ChatSummary;
 
@@ -71,6 +72,8 @@ pub fn attempt_list<'py>(py: Python<'py>, attempts: &[Attempt]) -> PyResult<Boun
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeChat {
     body: Bytes,
+    /// The body as the core read it (`None`: parsed from `body` when asked).
+    tape: Option<Tape>,
     attempts: Py<PyList>,
     answer_cost: Option<String>,
     /// The answering response's headers, kept as received and rendered only when read.
@@ -152,12 +155,14 @@ impl NativeChat {
         let ChatSuccess {
             body,
             summary,
+            tape,
             attempts,
             headers,
         } = success;
         let cost = answer_cost(&attempts);
         Ok(Self {
             body,
+            tape,
             entry: EntryValues::new(summary, cost).map(Arc::new),
             answer_cost: cost.map(str::to_owned),
             attempts: attempt_list(py, &attempts)?.unbind(),
@@ -176,7 +181,7 @@ impl NativeChat {
 
     /// The response body parsed, as `json.loads(body)` gives it (without the bytes).
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        super::json::loads(py, &self.body)
+        super::json::parsed(py, &self.body, self.tape.as_ref())
     }
 
     /// What a `ChatCompletion` is made of, in one call: `(json(), cache, attempts,
@@ -184,7 +189,7 @@ impl NativeChat {
     /// (`choices`, each `message`, `usage`), built with the dicts, or `None` (see
     /// `answer.rs`).
     fn answer<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let (data, cache) = super::answer::answer(py, &self.body)?;
+        let (data, cache) = super::answer::answer(py, &self.body, self.tape.as_ref())?;
         let parts = (
             data,
             cache,

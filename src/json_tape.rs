@@ -1,0 +1,660 @@
+//! A JSON text read once into a flat tape: the runtime thread's one parse of a non-streamed
+//! answer, from which it takes the core's facts and the event loop's thread builds the
+//! Python objects without scanning the text again (issue 11, S1).
+//!
+//! Every string is already unescaped, every number already read, and the usual keys of a
+//! chat completion are named by an index into [`KNOWN_KEYS`]. Only what serde_json and
+//! `json.loads` read alike is taken: a lone surrogate escape, `-0`, an integer past 64
+//! bits, a number past f64's range or with a long exponent, a control character, nesting
+//! deeper than [`MAX_DEPTH`] or invalid JSON give `None`, and the text takes the general
+//! path (serde, then `json.loads`) exactly as before.
+
+/// How deep containers nest on the tape (serde_json refuses beyond 128).
+const MAX_DEPTH: u32 = 100;
+
+/// The most tokens reserved before reading (24 bytes each).
+const MAX_TOKENS_RESERVED: usize = 1024;
+
+/// Where a string's text is in [`Tape::strings`], or a number's in the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of(text: &str, span: Self) -> Option<&str> {
+        let start = span.start as usize;
+        text.get(start..start + span.len as usize)
+    }
+}
+
+/// One value or object key, in document order: a container is followed by its items (an
+/// object's as key, value pairs) and knows where they end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Token {
+    Null,
+    Bool(bool),
+    /// A non-negative integer (`at`: its text in the source).
+    UInt {
+        value: u64,
+        at: Span,
+    },
+    /// A negative integer.
+    Int {
+        value: i64,
+        at: Span,
+    },
+    /// A number with a fraction or an exponent.
+    Float {
+        value: f64,
+        at: Span,
+    },
+    Str(Span),
+    /// An object key that is not one of [`KNOWN_KEYS`].
+    Key(Span),
+    /// `KNOWN_KEYS[index]`.
+    KnownKey(u8),
+    /// `items` values; the next token after them is `end`.
+    Array {
+        items: u32,
+        end: u32,
+    },
+    /// `items` key, value pairs; the next token after them is `end`.
+    Object {
+        items: u32,
+        end: u32,
+    },
+}
+
+/// The keys of a chat completion (and its usual parts), named on the tape by their index:
+/// matched once while reading, their Python strings made once per process.
+pub const KNOWN_KEYS: [&str; 52] = [
+    "id",
+    "object",
+    "created",
+    "model",
+    "provider",
+    "system_fingerprint",
+    "choices",
+    "index",
+    "message",
+    "role",
+    "content",
+    "refusal",
+    "reasoning",
+    "reasoning_details",
+    "tool_calls",
+    "function",
+    "name",
+    "arguments",
+    "type",
+    "finish_reason",
+    "native_finish_reason",
+    "logprobs",
+    "usage",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+    "is_byok",
+    "prompt_tokens_details",
+    "cached_tokens",
+    "audio_tokens",
+    "cost_details",
+    "upstream_inference_cost",
+    "completion_tokens_details",
+    "reasoning_tokens",
+    "image_tokens",
+    "error",
+    "code",
+    "metadata",
+    "annotations",
+    "audio",
+    "text",
+    "format",
+    "token",
+    "bytes",
+    "top_logprobs",
+    "url_citation",
+    "url",
+    "title",
+    "start_index",
+    "end_index",
+    "service_tier",
+];
+
+/// Slots of the known keys' table (direct-mapped by [`key_hash`], chosen so that no two
+/// known keys share a slot: `every_known_key_has_its_slot`).
+const KEY_SLOTS: usize = 256;
+
+const fn key_hash(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    if len == 0 {
+        return 0;
+    }
+    (len * 4 + bytes[0] as usize * 11 + bytes[len - 1] as usize * 7 + bytes[len / 2] as usize * 3)
+        % KEY_SLOTS
+}
+
+/// `KEY_TABLE[key_hash(key)]` is `index + 1` of the known key there (0: none).
+const KEY_TABLE: [u8; KEY_SLOTS] = {
+    let mut table = [0u8; KEY_SLOTS];
+    let mut index = 0;
+    while index < KNOWN_KEYS.len() {
+        let slot = key_hash(KNOWN_KEYS[index].as_bytes());
+        if table[slot] == 0 {
+            table[slot] = index as u8 + 1;
+        }
+        index += 1;
+    }
+    table
+};
+
+/// The index of `key` in [`KNOWN_KEYS`].
+fn known_key(key: &str) -> Option<u8> {
+    let index = KEY_TABLE[key_hash(key.as_bytes())].checked_sub(1)?;
+    (KNOWN_KEYS[index as usize] == key).then_some(index)
+}
+
+/// A JSON text's values in document order (see the module's doc).
+#[derive(Debug, Default)]
+pub struct Tape {
+    tokens: Vec<Token>,
+    /// Every string and unknown key, unescaped, end to end.
+    strings: String,
+}
+
+impl Tape {
+    /// The tape of `text`, or `None` when it is not JSON or holds what only the general
+    /// path reads (see the module's doc).
+    pub fn parse(text: &str) -> Option<Self> {
+        u32::try_from(text.len()).ok()?;
+        let mut reader = Reader {
+            bytes: text.as_bytes(),
+            text,
+            pos: 0,
+            depth: 0,
+            tape: Tape {
+                // About one token per 8 bytes of a usual answer; a long content's text is
+                // one token, so the guess is capped (the list grows if it must).
+                tokens: Vec::with_capacity((text.len() / 8).min(MAX_TOKENS_RESERVED) + 4),
+                strings: String::with_capacity(text.len() / 2),
+            },
+        };
+        reader.value()?;
+        reader.skip_space();
+        (reader.pos == text.len()).then_some(reader.tape)
+    }
+
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
+    /// A string's (or unknown key's) text.
+    pub fn text(&self, span: Span) -> &str {
+        Span::of(&self.strings, span).unwrap_or_default()
+    }
+
+    /// The object key at `at`.
+    pub fn key(&self, at: usize) -> Option<&str> {
+        match *self.tokens.get(at)? {
+            Token::KnownKey(index) => KNOWN_KEYS.get(usize::from(index)).copied(),
+            Token::Key(span) => Some(self.text(span)),
+            _ => None,
+        }
+    }
+
+    /// The index of the token after the value at `at`.
+    pub fn after(&self, at: usize) -> Option<usize> {
+        Some(match *self.tokens.get(at)? {
+            Token::Array { end, .. } | Token::Object { end, .. } => end as usize,
+            _ => at + 1,
+        })
+    }
+}
+
+/// A number's text in the source it was read from.
+pub fn number_text(source: &str, at: Span) -> Option<&str> {
+    Span::of(source, at)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    depth: u32,
+    tape: Tape,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn push(&mut self, token: Token) -> Option<()> {
+        self.tape.tokens.push(token);
+        Some(())
+    }
+
+    fn value(&mut self) -> Option<()> {
+        self.skip_space();
+        match self.peek()? {
+            b'{' => self.container(true),
+            b'[' => self.container(false),
+            b'"' => {
+                let span = self.string()?;
+                self.push(Token::Str(span))
+            }
+            b't' => self.literal(b"true", Token::Bool(true)),
+            b'f' => self.literal(b"false", Token::Bool(false)),
+            b'n' => self.literal(b"null", Token::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], token: Token) -> Option<()> {
+        if self.bytes.get(self.pos..self.pos + word.len())? != word {
+            return None;
+        }
+        self.pos += word.len();
+        self.push(token)
+    }
+
+    /// An object (`{`) or an array (`[`) at `pos`, with its items.
+    fn container(&mut self, object: bool) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        let at = self.tape.tokens.len();
+        self.push(Token::Null)?; // made the container below, once its items are known
+        let close = if object { b'}' } else { b']' };
+        let mut items = 0u32;
+        self.skip_space();
+        if self.peek()? == close {
+            self.pos += 1;
+        } else {
+            loop {
+                if object {
+                    self.skip_space();
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    let key = self.key()?;
+                    self.push(key)?;
+                    self.skip_space();
+                    if self.peek()? != b':' {
+                        return None;
+                    }
+                    self.pos += 1;
+                }
+                self.value()?;
+                items += 1;
+                self.skip_space();
+                match self.peek()? {
+                    b',' => self.pos += 1,
+                    byte if byte == close => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        let end = u32::try_from(self.tape.tokens.len()).ok()?;
+        self.tape.tokens[at] = if object {
+            Token::Object { items, end }
+        } else {
+            Token::Array { items, end }
+        };
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// The length of the plain run at `pos` (up to a quote or a backslash), or `None` at
+    /// the text's end or when the run holds a control character.
+    fn plain_run(&self) -> Option<usize> {
+        let rest = self.bytes.get(self.pos..)?;
+        // memchr over a short key still takes fewer instructions than a byte loop (a
+        // byte loop for the first 24 bytes measured +1.5k per answer under callgrind).
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        // No early exit: the check runs over whole words.
+        let control = rest[..len]
+            .iter()
+            .fold(false, |seen, &byte| seen | (byte < 0x20));
+        (!control).then_some(len)
+    }
+
+    /// An object key at `pos` (its opening quote): a known key's index, with nothing copied,
+    /// or the key unescaped onto the tape's strings.
+    fn key(&mut self) -> Option<Token> {
+        let quote = self.pos;
+        self.pos += 1;
+        let len = self.plain_run()?;
+        if self.bytes.get(self.pos + len) == Some(&b'"') {
+            if let Some(index) = known_key(self.text.get(self.pos..self.pos + len)?) {
+                self.pos += len + 1;
+                return Some(Token::KnownKey(index));
+            }
+        }
+        self.pos = quote;
+        self.string().map(Token::Key)
+    }
+
+    /// A string at `pos` (its opening quote), unescaped onto the tape's strings.
+    fn string(&mut self) -> Option<Span> {
+        self.pos += 1;
+        let start = self.tape.strings.len();
+        loop {
+            let len = self.plain_run()?;
+            // Both ends are ASCII bytes, so character boundaries.
+            self.tape
+                .strings
+                .push_str(self.text.get(self.pos..self.pos + len)?);
+            self.pos += len;
+            if self.peek()? == b'"' {
+                self.pos += 1;
+                break;
+            }
+            self.escape()?;
+        }
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(self.tape.strings.len() - start).ok()?,
+        })
+    }
+
+    fn escape(&mut self) -> Option<()> {
+        let kind = *self.bytes.get(self.pos + 1)?;
+        self.pos += 2;
+        let decoded = match kind {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => match self.hex4()? {
+                high @ 0xD800..=0xDBFF => {
+                    if self.bytes.get(self.pos..self.pos + 2)? != b"\\u" {
+                        return None; // a lone surrogate
+                    }
+                    self.pos += 2;
+                    let low = self.hex4()?;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return None;
+                    }
+                    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?
+                }
+                unit => char::from_u32(unit)?, // a lone low surrogate is no char: None
+            },
+            _ => return None,
+        };
+        self.tape.strings.push(decoded);
+        Some(())
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.bytes.get(self.pos..self.pos + 4)?;
+        let mut unit = 0;
+        for &digit in digits {
+            unit = unit * 16 + char::from(digit).to_digit(16)?;
+        }
+        self.pos += 4;
+        Some(unit)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let start = self.pos;
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        let mut float = false;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            float = true;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            float = true;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !(1..=3).contains(&self.digits()) {
+                return None;
+            }
+        }
+        let text = self.text.get(start..self.pos)?;
+        let at = Span {
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(text.len()).ok()?,
+        };
+        let token = if float {
+            // Correctly rounded, as serde_json (`float_roundtrip`) and Python read it.
+            let value: f64 = text.parse().ok()?;
+            if !value.is_finite() {
+                return None;
+            }
+            Token::Float { value, at }
+        } else if negative {
+            // `-0` is -0.0 to serde_json and 0 to Python: the general path decides.
+            let value: i64 = text.parse().ok().filter(|&value| value != 0)?;
+            Token::Int { value, at }
+        } else {
+            Token::UInt {
+                value: text.parse().ok()?,
+                at,
+            }
+        };
+        self.push(token)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Map, Number, Value};
+
+    /// The tape's value at `at` as serde_json's tree, and the index after it.
+    fn tree(tape: &Tape, at: usize) -> (Value, usize) {
+        let value = match tape.tokens()[at] {
+            Token::Null => Value::Null,
+            Token::Bool(flag) => Value::Bool(flag),
+            Token::UInt { value, .. } => Value::from(value),
+            Token::Int { value, .. } => Value::from(value),
+            Token::Float { value, .. } => Value::Number(Number::from_f64(value).unwrap()),
+            Token::Str(span) => Value::String(tape.text(span).to_owned()),
+            Token::Array { items, .. } => {
+                let mut next = at + 1;
+                let mut list = Vec::new();
+                for _ in 0..items {
+                    let (item, after) = tree(tape, next);
+                    list.push(item);
+                    next = after;
+                }
+                return (Value::Array(list), next);
+            }
+            Token::Object { items, .. } => {
+                let mut next = at + 1;
+                let mut map = Map::new();
+                for _ in 0..items {
+                    let key = tape.key(next).unwrap().to_owned();
+                    let (item, after) = tree(tape, next + 1);
+                    map.insert(key, item);
+                    next = after;
+                }
+                return (Value::Object(map), next);
+            }
+            Token::Key(_) | Token::KnownKey(_) => panic!("a key where a value belongs"),
+        };
+        (value, at + 1)
+    }
+
+    /// The tape reads `text` as serde_json does, or leaves it to the general path.
+    fn same_as_serde(text: &str) -> Option<Value> {
+        let tape = Tape::parse(text)?;
+        let (value, end) = tree(&tape, 0);
+        assert_eq!(end, tape.tokens().len(), "{text}");
+        assert_eq!(tape.after(0), Some(end), "{text}");
+        let expected: Value = serde_json::from_str(text).expect(text);
+        assert_eq!(value, expected, "{text}");
+        Some(value)
+    }
+
+    #[test]
+    fn every_known_key_has_its_slot() {
+        for (index, key) in KNOWN_KEYS.iter().enumerate() {
+            assert_eq!(known_key(key), Some(index as u8), "{key}");
+        }
+        assert_eq!(known_key("idx"), None);
+        assert_eq!(known_key(""), None);
+    }
+
+    #[test]
+    fn reads_what_serde_reads() {
+        for text in [
+            r#"{"id":"gen-1","choices":[{"message":{"role":"assistant","content":"hi"}}]}"#,
+            " \n {\"a\" : [1, -2, 3.5, 1e5, 1E-5, 2.5e+3, true, false, null, {}, []] } \t",
+            r#"{"k":"\" \\ \/ \b \f \n \r \t \u0000 \u00e9 \ud83d\ude00 é"}"#,
+            r#"{"dup":1,"dup":2,"x":{"dup":[1]},"x":0}"#,
+            r#"[0, 18446744073709551615, -9223372036854775808, 0.1, 1.7976931348623157e308]"#,
+            r#""just a string""#,
+            "123",
+            r#"{"\u0069d":"escaped known key","id\n":1,"unknown":{"":""}}"#,
+            r#"{"usage":{"cost":0.0000123,"prompt_tokens":3}}"#,
+        ] {
+            assert!(same_as_serde(text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn leaves_the_rest_to_the_general_path() {
+        let deep = format!("{}{}", "[".repeat(101), "]".repeat(101));
+        let ok_deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(same_as_serde(&ok_deep).is_some());
+        for text in [
+            "",
+            " ",
+            "{",
+            "{}x",
+            "{,}",
+            r#"{"a":1,}"#,
+            "[1,]",
+            "01",
+            "-0",
+            "-",
+            "1.",
+            ".5",
+            "+1",
+            "1e400",
+            "1e0400",
+            "18446744073709551616",
+            "-9223372036854775809",
+            r#""\ud800""#,
+            r#""\ud800\u0041""#,
+            r#""\udc00""#,
+            r#""\x""#,
+            "\"a\u{1}b\"",
+            "{\"i\u{1}d\":1}",
+            "{\"id",
+            r#""\u12""#,
+            "nul",
+            "tru",
+            "NaN",
+            "{'a':1}",
+            &deep,
+        ] {
+            assert!(Tape::parse(text).is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn keeps_a_number_as_it_was_written() {
+        let source = r#"{"cost":1.50E-7,"n":12}"#;
+        let tape = Tape::parse(source).unwrap();
+        let Token::Float { at, .. } = tape.tokens()[2] else {
+            panic!("{:?}", tape.tokens());
+        };
+        assert_eq!(number_text(source, at), Some("1.50E-7"));
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter_map("finite", Number::from_f64)
+                .prop_map(Value::Number),
+            any::<String>().prop_map(Value::String),
+            "[a-z_]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            prop::sample::select(KNOWN_KEYS.to_vec()).prop_map(str::to_owned),
+                            any::<String>()
+                        ],
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_serde_writes_reads_the_same(value in json_value()) {
+            let compact = serde_json::to_string(&value).unwrap();
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            // serde writes -0 for 0i64 never, and -0.0 as "-0.0": all on the tape.
+            prop_assert!(same_as_serde(&compact).is_some(), "{}", compact);
+            prop_assert!(same_as_serde(&pretty).is_some(), "{}", pretty);
+        }
+
+        #[test]
+        fn any_text_is_read_as_serde_reads_it_or_left(text in "[\\[\\]{}\",:0-9.eE+\\-a-z\\\\ ]{0,24}") {
+            if Tape::parse(&text).is_some() {
+                prop_assert!(same_as_serde(&text).is_some());
+            }
+        }
+    }
+}

@@ -263,7 +263,7 @@ async def _chunks(stream: Any) -> list[Any]:
 
 
 def _wait_for_closed(server: MockServer, at_least: int) -> None:
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while server.connections[1] < at_least and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.connections[1] >= at_least, server.connections

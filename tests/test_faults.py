@@ -411,7 +411,7 @@ def check_outcome(case: Case, mode: str, outcome: Any) -> None:
         assert isinstance(outcome, fastrouter.ChatCompletion), outcome
 
 
-def wait_released(target: Any, limit: float = 3.0) -> tuple[int, int]:
+def wait_released(target: Any, limit: float = 10.0) -> tuple[int, int]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         opened, closed = target.connections
@@ -467,7 +467,7 @@ async def test_async_exit_path(case: Case, target: Any, server: MockServer) -> N
     check_outcome(case, "async", outcome)
     check_books(case, client)
     await client.close()
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + 10.0
     while target.connections[0] != target.connections[1] and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     opened, closed = target.connections

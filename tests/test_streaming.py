@@ -656,7 +656,7 @@ def test_sync_stream_releases_the_gil_while_waiting(server: MockServer) -> None:
 
 async def test_async_stream_does_not_block_the_event_loop(server: MockServer) -> None:
     content = "slow chunks for the event loop"
-    server.script(MODEL, Reply(content, stream=StreamScript(chunk_delay=0.08)))
+    server.script(MODEL, Reply(content, stream=StreamScript(chunk_delay=0.2)))
     ticks = 0
     done = asyncio.Event()
 
@@ -677,4 +677,6 @@ async def test_async_stream_does_not_block_the_event_loop(server: MockServer) ->
             done.set()
             await ticking
     assert joined(chunks) == content
-    assert ticks >= 30, ticks  # ~0.4 s of waiting at 5 ms per tick
+    # ~1 s of waiting: ~200 ticks at 5 ms, still 50 at 20 ms on a loaded machine; a loop
+    # blocked while waiting would tick about once per chunk.
+    assert ticks >= 30, ticks

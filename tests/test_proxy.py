@@ -28,7 +28,7 @@ class Proxy(NamedTuple):
 
     def saw(self, needle: str) -> bool:
         """Whether the proxy's access log mentions ``needle`` (it writes lines lazily)."""
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if needle in self.log.read_text(errors="replace"):
                 return True

@@ -274,7 +274,7 @@ async def test_a_request_started_inside_the_drain_leaves_before_the_drain_return
     def start_another_and_block(_: Any) -> None:
         started.append(client.chat.completions.create(model=MODEL, messages=USER))
         started[-1].send(None)  # runs until it awaits its request's future
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 10.0
         while len(server.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         seen_while_blocked.append(len(server.requests))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +19,19 @@ def _private_catalog_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     and a mock's URL (a loopback port) recurs across runs, so a shared cache would price
     one test's answers from another's catalog."""
     monkeypatch.setenv("FASTROUTER_CACHE_DIR", str(tmp_path_factory.mktemp("catalog-cache")))
+
+
+@pytest.fixture
+def without_python_gc_callbacks() -> Iterator[None]:
+    """No Python code in ``gc.callbacks`` while a test sends itself SIGINT. hypothesis leaves
+    one installed after its first test; a Ctrl-C whose handler runs inside it is lost
+    ("Exception ignored in gc_callback"), so the call it was meant for finishes instead."""
+    saved = gc.callbacks[:]
+    gc.callbacks.clear()
+    try:
+        yield
+    finally:
+        gc.callbacks[:] = saved
 
 
 @pytest.fixture

@@ -35,6 +35,20 @@ def without_python_gc_callbacks() -> Iterator[None]:
 
 
 @pytest.fixture
+def older_objects_frozen() -> Iterator[None]:
+    """``gc.freeze()`` what earlier tests left, for a test whose forked child runs
+    ``gc.collect()``: the child then walks only this test's objects. Walking the whole heap
+    (hundreds of MB late in the suite) writes to every copy-on-write page of the child:
+    over the 20 s a child is given, on a loaded machine."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@pytest.fixture
 def server() -> Iterator[MockServer]:
     """A fresh mock OpenRouter server (bundled 321-model catalog)."""
     with MockServer() as mock:

@@ -506,6 +506,7 @@ def _in_child(work: Callable[[], int], limit: float = 20.0) -> int:
     raise AssertionError("the forked child hung")
 
 
+@pytest.mark.usefixtures("older_objects_frozen")  # the child's gc.collect() walks this test's objects only
 def test_fork_a_stream_open_across_fork_is_recorded_once_by_the_parent(server: MockServer, tmp_path: Any) -> None:
     server.script(A, Reply(WORDS, cost=0.002, stream=StreamScript(chunk_delay=0.1)))
     db = tmp_path / "usage.db"

@@ -163,6 +163,7 @@ def test_multiprocessing_fork_pool_uses_the_parents_client(server: MockServer) -
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+@pytest.mark.usefixtures("older_objects_frozen")  # the child's gc.collect() walks this test's objects only
 def test_a_child_dropping_the_parents_client_leaves_its_pooled_connections_working(tls: bool) -> None:
     # The socket of a pooled connection is shared with the child, and so is the runtime's
     # epoll instance: a child that closed it through tokio would deregister it there,

@@ -39,8 +39,8 @@ def older_objects_frozen() -> Iterator[None]:
     """``gc.freeze()`` what earlier tests left, for a test whose forked child runs
     ``gc.collect()``: the child then walks only this test's objects. Walking the whole heap
     (hundreds of MB late in the suite) writes to every copy-on-write page of the child:
-    over the 20 s a child is given, on a loaded machine."""
-    gc.collect()
+    over the 20 s a child is given, on a loaded machine. Also for a test whose own
+    ``gc.collect()`` calls need not walk the rest of the suite's heap."""
     gc.freeze()
     try:
         yield

@@ -22,16 +22,22 @@ def _private_catalog_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch
 
 
 @pytest.fixture
-def without_python_gc_callbacks() -> Iterator[None]:
-    """No Python code in ``gc.callbacks`` while a test sends itself SIGINT. hypothesis leaves
-    one installed after its first test; a Ctrl-C whose handler runs inside it is lost
-    ("Exception ignored in gc_callback"), so the call it was meant for finishes instead."""
+def no_automatic_gc() -> Iterator[None]:
+    """No automatic garbage collection (and no Python ``gc.callbacks``) while a test sends
+    itself SIGINT. A collection in the main thread runs Python code (weakref callbacks of
+    earlier tests' garbage, hypothesis's gc callback); a Ctrl-C whose handler runs inside
+    it is lost ("Exception ignored in ..."), and the call it was meant for finishes
+    instead. Explicit ``gc.collect()`` still works."""
     saved = gc.callbacks[:]
+    enabled = gc.isenabled()
     gc.callbacks.clear()
+    gc.disable()
     try:
         yield
     finally:
         gc.callbacks[:] = saved
+        if enabled:
+            gc.enable()
 
 
 @pytest.fixture

@@ -36,8 +36,8 @@ from fastrouter.testing import Drop, Fail, MockServer, Outcome, Reply, StreamScr
 A = "openai/gpt-4o-mini"
 B = "anthropic/claude-3.5-sonnet"
 HI = [{"role": "user", "content": "hi"}]
-# These tests Ctrl-C themselves: no Python gc callback may swallow the KeyboardInterrupt.
-pytestmark = pytest.mark.usefixtures("without_python_gc_callbacks")
+# These tests Ctrl-C themselves: no garbage collection may swallow the KeyboardInterrupt.
+pytestmark = pytest.mark.usefixtures("no_automatic_gc")
 WORDS = "one two three four five six"
 SLOW = 3.0  # a delay no test waits out: the exit under test happens long before
 

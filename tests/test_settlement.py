@@ -30,8 +30,8 @@ from fastrouter.usage.reconcile import Reconciler, reconciles_by_default
 A = "openai/gpt-4o-mini"
 B = "anthropic/claude-3.5-sonnet"
 HI = [{"role": "user", "content": "hi"}]
-# These tests Ctrl-C themselves: no Python gc callback may swallow the KeyboardInterrupt.
-pytestmark = pytest.mark.usefixtures("without_python_gc_callbacks")
+# These tests Ctrl-C themselves: no garbage collection may swallow the KeyboardInterrupt.
+pytestmark = pytest.mark.usefixtures("no_automatic_gc")
 
 
 def reserved(client: fastrouter.Client | fastrouter.AsyncClient) -> Decimal:

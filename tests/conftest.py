@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +19,39 @@ def _private_catalog_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     and a mock's URL (a loopback port) recurs across runs, so a shared cache would price
     one test's answers from another's catalog."""
     monkeypatch.setenv("FASTROUTER_CACHE_DIR", str(tmp_path_factory.mktemp("catalog-cache")))
+
+
+@pytest.fixture
+def no_automatic_gc() -> Iterator[None]:
+    """No automatic garbage collection (and no Python ``gc.callbacks``) while a test sends
+    itself SIGINT. A collection in the main thread runs Python code (weakref callbacks of
+    earlier tests' garbage, hypothesis's gc callback); a Ctrl-C whose handler runs inside
+    it is lost ("Exception ignored in ..."), and the call it was meant for finishes
+    instead. Explicit ``gc.collect()`` still works."""
+    saved = gc.callbacks[:]
+    enabled = gc.isenabled()
+    gc.callbacks.clear()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.callbacks[:] = saved
+        if enabled:
+            gc.enable()
+
+
+@pytest.fixture
+def older_objects_frozen() -> Iterator[None]:
+    """``gc.freeze()`` what earlier tests left, for a test whose forked child runs
+    ``gc.collect()``: the child then walks only this test's objects. Walking the whole heap
+    (hundreds of MB late in the suite) writes to every copy-on-write page of the child:
+    over the 20 s a child is given, on a loaded machine. Also for a test whose own
+    ``gc.collect()`` calls need not walk the rest of the suite's heap."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture

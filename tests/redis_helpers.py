@@ -30,27 +30,37 @@ class RedisServer:
             if os.environ.get("CI", "").lower() == "true":
                 pytest.fail(message)
             pytest.skip(message)
-        self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="fastrouter-redis-")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self._dir.name,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
+        # The free port is closed before redis binds it: something else may take it in
+        # between (redis then exits), so a few ports are tried.
+        for _ in range(5):
+            self.port = free_port()
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                cwd=self._dir.name,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if self._answers_ping():
+                return
+            if self.process.poll() is None:  # running but silent past the deadline
+                break
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def _answers_ping(self) -> bool:
+        """Whether the server answers PING within 30 s (False as soon as it exits)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
-                        break
+                        return True
             except OSError:
                 pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError("redis-server did not start")
             time.sleep(0.02)
+        return False
 
     @property
     def url(self) -> str:

@@ -42,6 +42,15 @@ def run_without_add_reader(main: Any) -> Any:
         loop.close()
 
 
+async def _until_sent(server: MockServer, count: int) -> None:
+    """Lets the loop run until the server has received ``count`` chat requests (a request
+    cancelled before it is sent leaves its scripted outcome to the next one)."""
+    deadline = time.monotonic() + 10
+    while len(server.chat_requests()) < count:
+        assert time.monotonic() < deadline, "the request never reached the server"
+        await asyncio.sleep(0.005)
+
+
 def test_loops_without_add_reader_fall_back_to_call_soon_threadsafe(server: MockServer) -> None:
     server.script(MODEL, Fail(503), *[Reply(f"answer {i}") for i in range(40)])
 
@@ -68,7 +77,7 @@ def test_cancellation_works_on_the_fallback_loop(server: MockServer) -> None:
     async def main() -> None:
         async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
             task = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=USER))
-            await asyncio.sleep(0.1)
+            await _until_sent(server, 1)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -173,11 +182,11 @@ async def test_a_native_future_speaks_asyncio_s_future_protocol(
 async def test_cancelling_the_awaiting_task_cancels_the_native_future(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.script(MODEL, Reply("slow", delay=5.0), Reply("slow too", delay=5.0), Reply("next"))
+    server.script(MODEL, Reply("slow", delay=5.0), Reply("slow too", delay=5.0))
     started = _spy_on_futures(monkeypatch)
     async with fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0) as client:
         task = asyncio.create_task(client.chat.completions.create(model=MODEL, messages=USER))
-        await asyncio.sleep(0.1)
+        await _until_sent(server, 1)
         task.cancel("stop")
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -185,6 +194,10 @@ async def test_cancelling_the_awaiting_task_cancels_the_native_future(
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(client.chat.completions.create(model=MODEL, messages=USER), 0.05)
         assert started[1].cancelled()
+        # Cancelled after 50 ms, the second may not have reached the server: drop its
+        # outcome if it is still queued, so the next request gets "next" either way.
+        server.reset()
+        server.script(MODEL, Reply("next"))
         reply = await client.chat.completions.create(model=MODEL, messages=USER)
         assert reply.choices[0].message.content == "next"
 
@@ -268,7 +281,7 @@ async def test_a_request_started_inside_the_drain_leaves_before_the_drain_return
     def start_another_and_block(_: Any) -> None:
         started.append(client.chat.completions.create(model=MODEL, messages=USER))
         started[-1].send(None)  # runs until it awaits its request's future
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 10.0
         while len(server.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         seen_while_blocked.append(len(server.requests))
@@ -409,8 +422,14 @@ async def test_a_native_future_in_a_cycle_through_its_error_or_cancel_message_is
     message.future = cancelled
     refs = [weakref.ref(error_held), weakref.ref(message)]
     del failed, cancelled, error_held, message
-    await asyncio.sleep(0.1)  # the drain drops the queue's reference
-    gc.collect()
+    # The drain drops the queue's reference (an aborted task's, the next time PyO3 takes
+    # the GIL): collect until both are gone, with a generous deadline.
+    deadline = time.monotonic() + 10
+    while True:
+        await asyncio.sleep(0.05)
+        gc.collect()
+        if [ref() for ref in refs] == [None, None] or time.monotonic() > deadline:
+            break
     assert [ref() for ref in refs] == [None, None]
 
 

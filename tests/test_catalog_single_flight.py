@@ -97,6 +97,15 @@ class _GatedFetch:
         return self._answer()
 
 
+def _until_waiting_on(flight: Any, count: int) -> None:
+    """Returns once ``count`` threads wait on ``flight`` (its event's waiters, a CPython
+    detail: threads in a loaded pool may start late, so a fixed sleep is not enough)."""
+    deadline = time.monotonic() + 10
+    while len(flight.done._cond._waiters) < count:
+        assert time.monotonic() < deadline, f"{len(flight.done._cond._waiters)} of {count} waiters joined"
+        time.sleep(0.005)
+
+
 def test_sync_waiters_share_a_failure_and_the_next_caller_retries() -> None:
     fetch = _GatedFetch()
     fetch.failing = True
@@ -105,7 +114,7 @@ def test_sync_waiters_share_a_failure_and_the_next_caller_retries() -> None:
         leader = pool.submit(loader.load_sync, fetch.sync)
         assert fetch.entered.wait(10)
         waiters = [pool.submit(loader.load_sync, fetch.sync) for _ in range(7)]
-        time.sleep(0.2)  # the waiters join the flight in microseconds
+        _until_waiting_on(loader._flight, 7)  # a waiter late to the flight would fetch again
         fetch.open.set()
         errors = [outcome.exception(10) for outcome in [leader, *waiters]]
     assert fetch.calls == 1

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = [
     "streaming",
@@ -32,6 +34,7 @@ def test_the_readme_links_the_docs() -> None:
     assert "docs/index.md" in (ROOT / "README.md").read_text()
 
 
+@pytest.mark.timeout(400)  # ~10 s alone, several times that on a loaded machine; the build's own limit is 300 s
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],

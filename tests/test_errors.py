@@ -396,7 +396,7 @@ async def test_dropped_connection(server: MockServer, caller: Any) -> None:
 
 
 async def test_timeout_is_also_a_builtin_timeout_error(server: MockServer, caller: Any) -> None:
-    server.script(MODEL, Reply("too late", delay=2))
+    server.script(MODEL, Reply("too late", delay=5))
     client = caller.client(server, timeout=0.3)
 
     started = time.monotonic()
@@ -410,7 +410,7 @@ async def test_timeout_is_also_a_builtin_timeout_error(server: MockServer, calle
     assert isinstance(exc, FastrouterError)
     assert exc.kind == "timeout"
     assert [(a.status, a.error_kind) for a in exc.attempts] == [(None, "timeout")]
-    assert 0.25 <= elapsed < 1.5
+    assert 0.25 <= elapsed < 3.0  # the answer would come at 5 s
 
 
 async def test_non_json_success_is_a_validation_error(server: MockServer, caller: Any) -> None:

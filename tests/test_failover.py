@@ -12,13 +12,23 @@ from fastrouter.testing import Fail, MockServer, Reply, StreamScript
 A = "acme/model-a"
 B = "acme/model-b"
 CHAIN = [A, B]
-FAST_COOLDOWN = fastrouter.Cooldown(failures=2, seconds=0.3)
+# Long enough that a loaded machine still makes its next calls inside the window; the
+# tests wait for its end on the breaker itself (_wait_out_the_cooldown), not a fixed sleep.
+FAST_COOLDOWN = fastrouter.Cooldown(failures=2, seconds=1.0)
 
 
 @pytest.fixture(autouse=True)
 def _serve_the_chain_models(server: MockServer) -> None:
     """The acme models are not in the mock's catalog: declare them."""
     server.add_models(A, B)
+
+
+def _wait_out_the_cooldown(client: Any, model: str) -> None:
+    """Returns once ``model``'s breaker lets a probe through (its ``cooled_until`` passed)."""
+    deadline = time.monotonic() + 10
+    while client.health()[model].cooled_until is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.health()[model].cooled_until is None, client.health()[model]
 
 
 def _quota_fail(reset_in: float) -> Fail:
@@ -52,7 +62,7 @@ async def test_breaker_opens_skips_then_probes_and_closes(server: MockServer, ca
     assert health[A].cooled_until is not None and health[A].cooled_until > time.time()
     assert "service_unavailable" in (health[A].reason or "")
 
-    time.sleep(0.35)
+    _wait_out_the_cooldown(client, A)
     server.script(A, Reply("a is back"))
     probe = await caller.create(client, model=CHAIN)
     assert probe.choices[0].message.content == "a is back"
@@ -65,7 +75,7 @@ async def test_a_failed_probe_reopens_the_breaker(server: MockServer, caller: An
     server.script(A, Fail(502), Fail(502), Fail(502))
     for _ in range(2):
         await caller.create(client, model=CHAIN)
-    time.sleep(0.35)
+    _wait_out_the_cooldown(client, A)
     probe = await caller.create(client, model=CHAIN)
     assert [(a.model, a.status) for a in probe.attempts] == [(A, 502), (B, 200)]
     assert client.health()[A].state == "open"
@@ -253,7 +263,7 @@ async def _chunks(stream: Any) -> list[Any]:
 
 
 def _wait_for_closed(server: MockServer, at_least: int) -> None:
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while server.connections[1] < at_least and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.connections[1] >= at_least, server.connections
@@ -262,11 +272,11 @@ def _wait_for_closed(server: MockServer, at_least: int) -> None:
 async def test_hedge_starts_the_next_model_and_cancels_the_loser(server: MockServer, caller: Any) -> None:
     events: list[fastrouter.ChainEvent] = []
     client = caller.client(server, hedge=fastrouter.Hedge(after=0.15), on_event=events.append)
-    server.script(A, Reply("slow", delay=1.5))
+    server.script(A, Reply("slow", delay=5.0))
     server.script(B, Reply("fast"))
     started = time.monotonic()
     resp = await caller.create(client, model=CHAIN)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # the slow answer would take 5 s
     assert resp.choices[0].message.content == "fast"
     assert [(a.model, a.status, a.error_kind, a.hedged) for a in resp.attempts] == [
         (A, None, "cancelled", True),
@@ -278,7 +288,7 @@ async def test_hedge_starts_the_next_model_and_cancels_the_loser(server: MockSer
 
 
 async def test_no_hedge_when_the_first_model_is_fast(server: MockServer, caller: Any) -> None:
-    client = caller.client(server, hedge=fastrouter.Hedge(after=0.5))
+    client = caller.client(server, hedge=fastrouter.Hedge(after=5.0))
     resp = await caller.create(client, model=CHAIN)
     assert resp.model == A
     assert [(a.model, a.hedged) for a in resp.attempts] == [(A, False)]
@@ -286,9 +296,10 @@ async def test_no_hedge_when_the_first_model_is_fast(server: MockServer, caller:
 
 
 async def test_hedge_survives_the_first_model_failing(server: MockServer, caller: Any) -> None:
+    # Wide gaps: the hedge starts B (0.1 s) well before A fails (1 s), B answers well after.
     client = caller.client(server, hedge=fastrouter.Hedge(after=0.1))
-    server.script(A, Fail(503, delay=0.3))
-    server.script(B, Reply("from b", delay=0.5))
+    server.script(A, Fail(503, delay=1.0))
+    server.script(B, Reply("from b", delay=1.5))
     resp = await caller.create(client, model=CHAIN)
     assert resp.choices[0].message.content == "from b"
     assert [(a.model, a.status, a.hedged) for a in resp.attempts] == [(A, 503, True), (B, 200, True)]
@@ -296,7 +307,7 @@ async def test_hedge_survives_the_first_model_failing(server: MockServer, caller
 
 async def test_hedged_stream_keeps_the_first_to_deliver(server: MockServer, caller: Any) -> None:
     client = caller.client(server, hedge=fastrouter.Hedge(after=0.15))
-    server.script(A, Reply("slow stream", stream=StreamScript(first_chunk_delay=1.5)))
+    server.script(A, Reply("slow stream", stream=StreamScript(first_chunk_delay=5.0)))
     server.script(B, Reply("fast stream"))
     stream = await caller.create(client, model=CHAIN, stream=True)
     text = "".join([c.choices[0].delta.content or "" for c in await _chunks(stream) if c.choices])
@@ -309,11 +320,11 @@ async def test_adaptive_hedge_uses_the_measured_p95(server: MockServer, caller: 
     client = caller.client(server, hedge=fastrouter.Hedge(after=5.0, adaptive=True))
     for _ in range(10):  # fast answers teach the client A's usual time to first token
         await caller.create(client, model=CHAIN)
-    server.script(A, Reply("slow", delay=1.5))
+    server.script(A, Reply("slow", delay=10.0))
     server.script(B, Reply("fast"))
     started = time.monotonic()
     resp = await caller.create(client, model=CHAIN)
-    assert time.monotonic() - started < 1.0, "a fixed 5 s delay would still be waiting"
+    assert time.monotonic() - started < 3.0, "a fixed 5 s delay would still be waiting"
     assert resp.choices[0].message.content == "fast"
 
 

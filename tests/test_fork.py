@@ -122,7 +122,7 @@ def test_a_stream_opened_before_fork_fails_in_the_child_instead_of_hanging(serve
             for _ in stream:
                 pass
         except fastrouter.APIConnectionError as error:
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.5  # at once: well inside the client's 3 s timeout
             return [type(error).__name__, str(error)]
         return ["no error"]
 
@@ -163,6 +163,7 @@ def test_multiprocessing_fork_pool_uses_the_parents_client(server: MockServer) -
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+@pytest.mark.usefixtures("older_objects_frozen")  # the child's gc.collect() walks this test's objects only
 def test_a_child_dropping_the_parents_client_leaves_its_pooled_connections_working(tls: bool) -> None:
     # The socket of a pooled connection is shared with the child, and so is the runtime's
     # epoll instance: a child that closed it through tokio would deregister it there,
@@ -184,7 +185,7 @@ def test_a_child_dropping_the_parents_client_leaves_its_pooled_connections_worki
         assert in_forked_child(work) == 0
         started = time.monotonic()
         assert ask(holder[0]) == "after"
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.8  # a lost answer would wait out the 2 s timeout
         assert server.connections[0] == 1  # the same connection answered
         holder[0].close()
 
@@ -221,5 +222,5 @@ def test_a_child_exiting_through_sys_exit_leaves_the_parents_connections_working
     )
     outcome, elapsed, opened = json.loads(done.stdout.splitlines()[-1])
     assert outcome == "after"
-    assert elapsed < 1.0
+    assert elapsed < 1.8  # a lost answer would wait out the 2 s timeout
     assert opened == 1

@@ -175,7 +175,7 @@ def test_tags_must_be_strings(client: fastrouter.Client) -> None:
         client.chat.completions.create(model=A, messages=[{"role": "user", "content": "x"}], tags="solo")  # type: ignore[arg-type]
 
 
-async def _until(predicate: Any, timeout: float = 5.0) -> None:
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

@@ -25,6 +25,24 @@ def _window(client: Any, key: str) -> Any:
     return store._windows[key]
 
 
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    """Lets the loop run until ``predicate()`` holds (a generous deadline, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+def _inflight(client: Any, key: str) -> int:
+    window = client._store._windows.get(key)
+    return 0 if window is None else int(window.inflight)
+
+
+def _in_line(client: Any) -> bool:
+    lane = client._gate.limiter.lane((MODEL,))
+    return lane is not None and bool(lane.queue)
+
+
 class _Peak:
     """Samples a window's in-flight count from a thread (works for both clients)."""
 
@@ -50,7 +68,7 @@ class _Peak:
 
 
 async def test_concurrency_holds_under_asyncio(server: MockServer) -> None:
-    server.script(MODEL, *[Reply(content="ok", delay=0.05)] * 12)
+    server.script(MODEL, *[Reply(content="ok", delay=0.15)] * 12)
     async with fastrouter.AsyncClient(
         base_url=server.base_url, api_key="k", limits={"openai/*": fastrouter.Limit(concurrency=3)}
     ) as client:
@@ -65,7 +83,7 @@ async def test_concurrency_holds_under_asyncio(server: MockServer) -> None:
 
 
 def test_concurrency_holds_under_threads(server: MockServer) -> None:
-    server.script(MODEL, *[Reply(content="ok", delay=0.05)] * 12)
+    server.script(MODEL, *[Reply(content="ok", delay=0.15)] * 12)
     with fastrouter.Client(
         base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=2)}
     ) as client:
@@ -85,7 +103,7 @@ async def test_rpm_refuses_at_once_without_sending(caller: Any, server: MockServ
     started = time.monotonic()
     with pytest.raises(fastrouter.RateLimitError) as caught:
         await caller.create(client, model=MODEL)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5.0  # the window frees in ~60 s
     error = caught.value
     assert error.client_side is True
     assert error.kind == "client_rate_limited"
@@ -105,13 +123,13 @@ async def test_other_models_are_not_limited(caller: Any, server: MockServer) -> 
 
 
 async def test_waits_within_the_deadline_then_refuses(caller: Any, server: MockServer) -> None:
-    client = caller.client(server, limits={"*": fastrouter.Limit(rpm=1)}, timeout=fastrouter.Timeout(total=0.3))
+    client = caller.client(server, limits={"*": fastrouter.Limit(rpm=1)}, timeout=fastrouter.Timeout(total=5.0))
     await caller.create(client, model=MODEL)
     started = time.monotonic()
     with pytest.raises(fastrouter.RateLimitError) as caught:
         await caller.create(client, model=MODEL)
-    # The window frees in ~60 s, past the 0.3 s deadline: refused at once, nothing sent.
-    assert time.monotonic() - started < 0.3
+    # The window frees in ~60 s, past the 5 s deadline: refused at once, nothing sent.
+    assert time.monotonic() - started < 2.5
     assert caught.value.client_side
     assert len(server.chat_requests()) == 1
 
@@ -125,7 +143,7 @@ async def test_concurrency_wait_ends_at_the_deadline(server: MockServer) -> None
         timeout=fastrouter.Timeout(total=2.0),
     ) as client:
         slow = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
-        await asyncio.sleep(0.1)
+        await _until(lambda: _inflight(client, "*") == 1)
         with pytest.raises(fastrouter.RateLimitError):
             await client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=fastrouter.Timeout(total=0.2))
         await slow
@@ -156,9 +174,9 @@ async def test_cancelled_waiter_and_cancelled_request_release(server: MockServer
         base_url=server.base_url, api_key="k", limits={"*": fastrouter.Limit(concurrency=1)}
     ) as client:
         running = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
-        await asyncio.sleep(0.1)
+        await _until(lambda: len(server.chat_requests()) == 1)
         waiting = asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=MESSAGES))
-        await asyncio.sleep(0.05)
+        await _until(lambda: _in_line(client))
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
@@ -166,8 +184,7 @@ async def test_cancelled_waiter_and_cancelled_request_release(server: MockServer
         running.cancel()  # the request in flight: its slot is freed too
         with pytest.raises(asyncio.CancelledError):
             await running
-        await asyncio.sleep(0.05)
-        assert _window(client, "*").inflight == 0
+        await _until(lambda: _inflight(client, "*") == 0)
         started = time.monotonic()
         resp = await asyncio.wait_for(client.chat.completions.create(model=MODEL, messages=MESSAGES), 2.0)
         assert time.monotonic() - started < 1.0
@@ -297,9 +314,8 @@ async def test_a_cancelled_request_wakes_the_line_behind_it(server: MockServer) 
             return answer.choices[0].message.content or ""
 
         first = asyncio.create_task(ask())
-        while not server.chat_requests():
-            await asyncio.sleep(0.01)
+        await _until(lambda: bool(server.chat_requests()))
         second = asyncio.create_task(ask())
-        await asyncio.sleep(0.1)  # in line behind the first
+        await _until(lambda: _in_line(client))  # in line behind the first
         first.cancel()
         assert await asyncio.wait_for(second, timeout=3.0) == "next"

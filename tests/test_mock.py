@@ -642,13 +642,13 @@ def test_connections_counter(server: MockServer) -> None:
     with httpx.Client() as http:
         for _ in range(3):
             http.get(server.base_url + "/models")
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while server.connections != (1, 1) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.connections == (1, 1)
     for _ in range(2):
         httpx.get(server.base_url + "/models", headers={"Connection": "close"})
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while server.connections != (3, 3) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.connections == (3, 3)

@@ -28,7 +28,7 @@ class Proxy(NamedTuple):
 
     def saw(self, needle: str) -> bool:
         """Whether the proxy's access log mentions ``needle`` (it writes lines lazily)."""
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if needle in self.log.read_text(errors="replace"):
                 return True
@@ -42,22 +42,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _listening(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether ``process`` accepts connections on ``port`` (False once it exited)."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                return False
+            time.sleep(0.1)
+    return False
+
+
 def start_proxy(log: Path, *extra: str) -> Iterator[Proxy]:
-    port = free_port()
-    command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port)]
-    command += ["--num-workers", "1", "--num-acceptors", "1", *extra]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    # The free port is closed before proxy.py binds it: something else may take it in
+    # between (proxy.py then exits), so a few ports are tried.
+    for _ in range(3):
+        port = free_port()
+        command = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port)]
+        command += ["--num-workers", "1", "--num-acceptors", "1", *extra]
+        with log.open("w") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        if _listening(process, port):
+            break
+    else:
+        raise RuntimeError(f"proxy.py did not start: {log.read_text()}")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"proxy.py did not start: {log.read_text()}") from None
-                time.sleep(0.1)
         yield Proxy(f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()

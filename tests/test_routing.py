@@ -16,7 +16,7 @@ import pytest
 from fastrouter import routing as routing_module
 from fastrouter.routing import BUDGET_PERIODS, MODES, ResolvedRoute, Route, Routing, RoutingError
 from fastrouter.usage.budget import Budget
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from routing_helpers import SMALL, entry, real_catalog, small_catalog
 
@@ -641,7 +641,10 @@ def routings(draw: st.DrawFn) -> Routing:
     return Routing(aliases=aliases, routes=route_list, budgets=budgets, default_route=default)
 
 
-@settings(max_examples=150, deadline=None)
+# ~0.2 s an example on a loaded machine: no per-example deadline, no "too slow" health
+# check, and more than the suite's 60 s per test.
+@pytest.mark.timeout(600)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routings())
 def test_round_trip_through_dict_json_and_toml(routing: Routing) -> None:
     data = routing.to_dict()

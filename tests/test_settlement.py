@@ -30,6 +30,8 @@ from fastrouter.usage.reconcile import Reconciler, reconciles_by_default
 A = "openai/gpt-4o-mini"
 B = "anthropic/claude-3.5-sonnet"
 HI = [{"role": "user", "content": "hi"}]
+# These tests Ctrl-C themselves: no garbage collection may swallow the KeyboardInterrupt.
+pytestmark = pytest.mark.usefixtures("no_automatic_gc")
 
 
 def reserved(client: fastrouter.Client | fastrouter.AsyncClient) -> Decimal:
@@ -77,22 +79,24 @@ def test_an_unexpected_exception_settles_the_reservation(server: MockServer, mon
 
 
 async def test_cancelling_a_stream_while_it_opens_stops_retries_and_failover(server: MockServer) -> None:
-    server.script(A, *[Fail(503, delay=0.3)] * 4)
+    server.script(A, *[Fail(503, delay=0.5)] * 4)
     server.script(B, Reply("should never be asked", stream=StreamScript(first_chunk_delay=0.2)))
     async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=3) as client:
-        create = client.chat.completions.create(model=[A, B], messages=HI, stream=True)
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(create, 0.1)
+        opening = asyncio.ensure_future(client.chat.completions.create(model=[A, B], messages=HI, stream=True))
+        await _until_received(server)  # then cancelled while the server holds its answer
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
         await asyncio.sleep(1.5)  # long enough for every retry and the failover
         assert [r.model for r in server.chat_requests()] == [A]
         assert [e.status for e in client.usage.entries] == ["cancelled"]
 
 
 def test_ctrl_c_while_a_sync_stream_opens_stops_the_request(server: MockServer) -> None:
-    server.script(A, *[Fail(503, delay=0.3)] * 4)
+    server.script(A, *[Fail(503, delay=0.5)] * 4)
     server.script(B, Reply("should never be asked"))
     with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=3) as client:
-        timer = threading.Timer(0.1, _interrupt_main)
+        timer = threading.Thread(target=_interrupt_main_once_received, args=(server,))
         timer.start()
         with pytest.raises(KeyboardInterrupt):
             client.chat.completions.create(model=[A, B], messages=HI, stream=True)
@@ -106,6 +110,22 @@ def _interrupt_main() -> None:
     import signal
 
     os.kill(os.getpid(), signal.SIGINT)
+
+
+def _interrupt_main_once_received(server: MockServer) -> None:
+    """Ctrl-C once the server holds the first request (before that, nothing was sent; a
+    fixed delay could also fire after the answer came)."""
+    deadline = time.monotonic() + 10
+    while not server.chat_requests() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    _interrupt_main()
+
+
+async def _until_received(server: MockServer) -> None:
+    deadline = time.monotonic() + 10
+    while not server.chat_requests():
+        assert time.monotonic() < deadline, "the request never reached the server"
+        await asyncio.sleep(0.005)
 
 
 # ------------------------------------------------------------- 10.4 the ledger loses none
@@ -141,7 +161,7 @@ async def test_a_plain_call_cancelled_after_the_server_got_it_is_recorded(server
 def test_a_ctrl_c_d_sync_call_is_recorded_once(server: MockServer) -> None:
     server.script(A, Reply("slow", delay=1.0))
     with fastrouter.Client(base_url=server.base_url, api_key="k", budgets=[fastrouter.Budget(usd="1")]) as client:
-        timer = threading.Timer(0.2, _interrupt_main)
+        timer = threading.Thread(target=_interrupt_main_once_received, args=(server,))
         timer.start()
         with pytest.raises(KeyboardInterrupt):
             client.chat.completions.create(model=A, messages=HI)

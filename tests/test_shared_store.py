@@ -15,6 +15,14 @@ MODEL = "openai/gpt-4o-mini"
 BACKUP = "anthropic/claude-3.5-haiku"
 
 
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    """Lets the loop run until ``predicate()`` holds (a generous deadline, not a fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
 async def test_two_clients_share_a_budget(caller: Any, server: MockServer, redis_url: str) -> None:
     # Replies within max_tokens, so each costs less than the worst case reserved for it.
     server.script("*", *[Reply(content="ok", prompt_tokens=5, completion_tokens=5)] * 400)
@@ -35,11 +43,10 @@ async def test_two_clients_share_a_budget(caller: Any, server: MockServer, redis
     assert budget.usd - worst_case - largest <= spent <= budget.usd  # together they used it, never more
     assert all(e.status == "ok" for c in clients for e in c.usage.entries[: (sent - refused) // 2 - 1])
     assert sum(len(c.usage) for c in clients) == sent  # every request in a local ledger
-    if caller.mode == "async":
-        await asyncio.sleep(0.05)  # settlements of an async client are written by tasks
-    # The store holds exactly what both spent.
-    committed = clients[0]._store.budget_committed(clients[0]._budgets._slot(budget, "").key)
-    assert Decimal(committed) / Decimal(10**9) == spent
+    # The store holds exactly what both spent (an async client's settlements are written
+    # by tasks: wait for them, with a generous deadline).
+    key = clients[0]._budgets._slot(budget, "").key
+    await _until(lambda: Decimal(clients[0]._store.budget_committed(key)) / Decimal(10**9) == spent)
 
 
 async def test_two_clients_share_a_limit(caller: Any, server: MockServer, redis_url: str) -> None:
@@ -97,8 +104,9 @@ async def test_two_clients_share_the_cache(caller: Any, server: MockServer, redi
         first = [c.to_dict() async for c in stream]
     else:
         first = [c.to_dict() for c in stream]
-    if caller.mode == "async":
-        await asyncio.sleep(0.1)  # an async stream's end is written to Redis by a task
+    # An async stream's end is written to Redis by a task: wait until both answers are stored.
+    store = a._store
+    await _until(lambda: store._sync.zcard(store._key("cache", "_lru")) == 2)
     replay = await caller.create(b, model=MODEL, stream=True)
     if caller.mode == "async":
         second = [c.to_dict() async for c in replay]

@@ -170,10 +170,12 @@ def test_connection_is_reused_after_a_stream(tls_server: MockServer, http2: obje
         assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         # An HTTP/1.1 connection goes back to the pool a moment after its body ends (hyper
         # waits for the connection task to be ready again); a request sent within that
-        # moment opens another one. The pause tests reuse, not that race.
-        time.sleep(0.05)
+        # moment opens another one. The pause tests reuse, not that race (nothing shows the
+        # connection back in the pool: 0.2 s, as 50 ms could pass before tokio ran on a
+        # loaded machine).
+        time.sleep(0.2)
         sync.chat.completions.create(model=MODEL, messages=MESSAGES)
-        time.sleep(0.05)
+        time.sleep(0.2)
     assert tls_server.connections[0] == 1
     expected = "HTTP/1.1" if http2 is False else "HTTP/2"
     assert {r.http_version for r in tls_server.chat_requests()} == {expected}

@@ -15,6 +15,10 @@ const MAX_DEPTH: u32 = 100;
 /// The most tokens reserved before reading (24 bytes each).
 const MAX_TOKENS_RESERVED: usize = 1024;
 
+/// The most tokens a tape holds (~6 MiB): a body of more (many tiny values: ~24 bytes of
+/// tape per byte of `[0,0,…]`) takes the general path, whose check keeps nothing.
+const MAX_TOKENS: usize = 1 << 18;
+
 /// Where a string's text is in [`Tape::strings`], or a number's in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -143,9 +147,9 @@ const KEY_TABLE: [u8; KEY_SLOTS] = {
     let mut index = 0;
     while index < KNOWN_KEYS.len() {
         let slot = key_hash(KNOWN_KEYS[index].as_bytes());
-        if table[slot] == 0 {
-            table[slot] = index as u8 + 1;
-        }
+        // Two known keys in one slot would leave one unmatched: a build error instead.
+        assert!(table[slot] == 0, "two known keys hash to one slot");
+        table[slot] = index as u8 + 1;
         index += 1;
     }
     table
@@ -239,6 +243,9 @@ impl Reader<'_> {
     }
 
     fn push(&mut self, token: Token) -> Option<()> {
+        if self.tape.tokens.len() == MAX_TOKENS {
+            return None;
+        }
         self.tape.tokens.push(token);
         Some(())
     }
@@ -531,6 +538,14 @@ mod tests {
         let expected: Value = serde_json::from_str(text).expect(text);
         assert_eq!(value, expected, "{text}");
         Some(value)
+    }
+
+    #[test]
+    fn a_body_of_more_tokens_than_a_tape_holds_takes_the_general_path() {
+        let values = |n: usize| format!("[{}]", vec!["0"; n].join(","));
+        let tape = Tape::parse(&values(MAX_TOKENS - 1)).unwrap();
+        assert_eq!(tape.tokens().len(), MAX_TOKENS);
+        assert!(Tape::parse(&values(MAX_TOKENS)).is_none());
     }
 
     #[test]

@@ -485,7 +485,7 @@ class NativeMockServer:
     def pending(self) -> dict[str, int]:
         """Outcomes still queued, per model."""
     def requests_json(self) -> str:
-        """Every recorded request as a JSON list."""
+        """The recorded requests (the most recent 10,000) as a JSON list."""
     def connections(self) -> tuple[int, int]:
         """``(opened, closed)`` TCP connections so far."""
     def reset(self) -> None:

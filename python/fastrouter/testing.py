@@ -432,7 +432,8 @@ class MockServer:
     # observation ---------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first."""
+        """The requests received so far, oldest first (the most recent 10,000: a
+        long-running server keeps no more)."""
         raw = json.loads(self._server.requests_json())
         return [
             RecordedRequest(

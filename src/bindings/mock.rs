@@ -118,7 +118,7 @@ impl NativeMockServer {
         self.with(|server| server.pending())
     }
 
-    /// Every recorded request, as a JSON list.
+    /// The recorded requests (the most recent 10,000), as a JSON list.
     fn requests_json(&self) -> PyResult<String> {
         let requests = self.with(|server| server.requests());
         serde_json::to_string(&requests).map_err(|e| PyValueError::new_err(e.to_string()))

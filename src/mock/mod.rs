@@ -3,6 +3,7 @@
 //! `openai` SDK in the Python tests), can be scripted per model, and records requests.
 
 pub mod catalog;
+mod kept;
 mod logprobs;
 mod reply;
 pub mod script;
@@ -111,8 +112,8 @@ struct State {
     catalog: Catalog,
     total_credits: f64,
     queues: Mutex<HashMap<String, VecDeque<Outcome>>>,
-    requests: Mutex<Vec<RecordedRequest>>,
-    generations: Mutex<HashMap<String, Value>>,
+    requests: Mutex<kept::Recent<RecordedRequest>>,
+    generations: Mutex<kept::Generations>,
     usage: Mutex<f64>,
     counters: Counters,
     /// Random per server: the middle of its generation ids.
@@ -249,16 +250,17 @@ impl MockServer {
             .collect()
     }
 
+    /// The recorded requests, oldest first: the most recent [`kept::KEPT`].
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.state.requests).clone()
+        lock(&self.state.requests).to_vec()
     }
 
     /// Forget recorded requests, queued outcomes (and so the models known only by being
     /// scripted), stored generations and the usage total.
     pub fn reset(&self) {
-        *lock(&self.state.requests) = Vec::new();
+        *lock(&self.state.requests) = kept::Recent::default();
         *lock(&self.state.queues) = HashMap::new();
-        *lock(&self.state.generations) = HashMap::new();
+        *lock(&self.state.generations) = kept::Generations::default();
         *lock(&self.state.usage) = 0.0;
     }
 

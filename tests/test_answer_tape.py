@@ -1,7 +1,8 @@
 """A non-streamed answer's body is read once, by the core, into a tape its dicts are built
 from (issue 11, S1): the dicts are exactly ``json.loads``' (every type, every value, key
 order, a repeated key's last value), the core's facts are those of its full check, and a
-body only ``json.loads`` reads (a lone surrogate, ``1e400``) takes the general path."""
+body the tape leaves (a lone surrogate, ``1e400``, ``-0``, a big integer, deep nesting) is
+read by ``json.loads`` itself."""
 
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ BODIES = {
     "whitespace": f" \n\t{{ {HEAD} , {CHOICES} ,\r\n {USAGE} }} \n",
     "lone surrogate": f'{{{HEAD},{CHOICES},{USAGE},"x":"\\ud800 alone"}}',
     "cost past float range": f'{{{HEAD},{CHOICES},"usage":{{"prompt_tokens":1,"completion_tokens":2,"cost":1e400}}}}',
+    # The general path is json.loads' own reading: -0 an int, integers past 64 bits exact.
+    "integers the tape leaves to json.loads": (
+        f'{{{HEAD},{CHOICES},{USAGE},"n":[-0,18446744073709551616,-9223372036854775809,1{"0" * 40}]}}'
+    ),
+    "nesting past the tape's depth": f'{{{HEAD},{CHOICES},{USAGE},"x":{"[" * 120}{"]" * 120}}}',
 }
 
 

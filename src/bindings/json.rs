@@ -1,21 +1,15 @@
 //! JSON to the plain Python objects `json.loads` gives (dict, list, str, int, float,
-//! bool, None): from text in one pass with no tree in between (how a non-streamed
-//! answer's body becomes the dict behind `ChatCompletion`), or from an already parsed
-//! `serde_json::Value` (a chunk's rare fields, an error's metadata).
-//!
-//! Numbers are read as serde_json reads them: floats correctly rounded (the
-//! `float_roundtrip` feature), integers up to 64 bits exact (larger ones, which no chat
-//! completion carries, become floats).
+//! bool, None): a non-streamed answer's body from the tape the core read it into (the dict
+//! behind `ChatCompletion`; a body the tape does not take is `json.loads`' own reading), or
+//! an already parsed `serde_json::Value` (a chunk's rare fields, an error's metadata).
 
 use std::cell::RefCell;
-use std::fmt;
 use std::mem::ManuallyDrop;
 
 use pyo3::exceptions::{PyRecursionError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -25,7 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::json_tape::{Tape, Token, KNOWN_KEYS};
 
 /// An answer's body as Python objects: built from the tape the core read it into, or
-/// parsed from `text` when it has none (see [`loads`]).
+/// read by `json.loads` itself when it has none (see [`loads`]).
 pub fn parsed<'py>(
     py: Python<'py>,
     text: &[u8],
@@ -113,26 +107,16 @@ impl<'py> TapeBuilder<'_, 'py> {
     }
 }
 
-/// Parse an answer's body `text` (one JSON value) into Python objects; a body neither
-/// serde nor `json.loads` reads is the answer's typed error (`invalid_response`).
+/// An answer's body the tape does not take (`-0`, an integer past 64 bits, `1e400`, a lone
+/// surrogate, deep nesting, a very long body: rare) as `json.loads` reads it, exactly what
+/// the openai SDK gives; a body it refuses is the answer's typed error (`invalid_response`).
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    // Checked as UTF-8 once (a chat body always is), serde reads its strings unchecked.
-    let parsed = match std::str::from_utf8(text) {
-        Ok(text) => read(py, serde_json::Deserializer::from_str(text)),
-        Err(_) => read(py, serde_json::Deserializer::from_slice(text)),
-    };
-    let refused = match parsed {
-        Ok(value) => return Ok(value),
-        Err(refused) => refused,
-    };
-    // What serde refuses and `json.loads` reads: a number past f64's range (`1e400`, which
-    // the core's checks skip over unparsed) is `inf` there, as the openai SDK gives it.
     match python_loads(py, text) {
         Ok(value) => Ok(value),
         Err(err) if !unreadable(py, &err) => Err(err), // MemoryError, KeyboardInterrupt
-        Err(_) => Err(super::errors::error_to_py(&Error::new(
+        Err(err) => Err(super::errors::error_to_py(&Error::new(
             ErrorKind::InvalidResponse,
-            format!("the server sent a 200 response that is not a chat completion: {refused}"),
+            format!("the server sent a 200 response that is not a chat completion: {err}"),
         ))),
     }
 }
@@ -146,15 +130,6 @@ fn unreadable(py: Python<'_>, err: &PyErr) -> bool {
 fn python_loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     py.import("json")?
         .call_method1("loads", (PyBytes::new(py, text),))
-}
-
-fn read<'de, 'py, R: serde_json::de::Read<'de>>(
-    py: Python<'py>,
-    mut reader: serde_json::Deserializer<R>,
-) -> Result<Bound<'py, PyAny>, serde_json::Error> {
-    PyValue(py)
-        .deserialize(&mut reader)
-        .and_then(|value| reader.end().map(|()| value))
 }
 
 /// An already parsed JSON value as Python objects.
@@ -228,97 +203,6 @@ fn object_key<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
         key
     });
     cached.unwrap_or_else(|_| PyString::new(py, text))
-}
-
-/// Builds one object key as a Python string (see [`object_key`]).
-#[derive(Clone, Copy)]
-struct PyKey<'py>(Python<'py>);
-
-impl<'de, 'py> DeserializeSeed<'de> for PyKey<'py> {
-    type Value = Bound<'py, PyString>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
-        reader.deserialize_str(self)
-    }
-}
-
-impl<'de, 'py> Visitor<'de> for PyKey<'py> {
-    type Value = Bound<'py, PyString>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(object_key(self.0, text))
-    }
-}
-
-/// Builds one JSON value as a Python object.
-#[derive(Clone, Copy)]
-struct PyValue<'py>(Python<'py>);
-
-fn python_error<E: de::Error>(err: PyErr) -> E {
-    E::custom(err)
-}
-
-impl<'de, 'py> DeserializeSeed<'de> for PyValue<'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
-        reader.deserialize_any(self)
-    }
-}
-
-impl<'de, 'py> Visitor<'de> for PyValue<'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(self.0.None().into_bound(self.0))
-    }
-
-    fn visit_bool<E: de::Error>(self, flag: bool) -> Result<Self::Value, E> {
-        Ok(PyBool::new(self.0, flag).to_owned().into_any())
-    }
-
-    fn visit_i64<E: de::Error>(self, int: i64) -> Result<Self::Value, E> {
-        let Ok(value) = int.into_pyobject(self.0);
-        Ok(value.into_any())
-    }
-
-    fn visit_u64<E: de::Error>(self, int: u64) -> Result<Self::Value, E> {
-        let Ok(value) = int.into_pyobject(self.0);
-        Ok(value.into_any())
-    }
-
-    fn visit_f64<E: de::Error>(self, float: f64) -> Result<Self::Value, E> {
-        Ok(PyFloat::new(self.0, float).into_any())
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(PyString::new(self.0, text).into_any())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
-        let list = PyList::empty(self.0);
-        while let Some(item) = items.next_element_seed(self)? {
-            list.append(item).map_err(python_error)?;
-        }
-        Ok(list.into_any())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-        let dict = PyDict::new(self.0);
-        while let Some(key) = entries.next_key_seed(PyKey(self.0))? {
-            let value = entries.next_value_seed(self)?;
-            dict.set_item(key, value).map_err(python_error)?;
-        }
-        Ok(dict.into_any())
-    }
 }
 
 /// How deep [`encode_json`] follows nested containers before leaving the value to Python

@@ -218,6 +218,30 @@ impl Tape {
     }
 }
 
+/// The character a one-letter JSON escape (`\n`, `\"`, ...) stands for.
+pub fn simple_escape(kind: u8) -> Option<char> {
+    Some(match kind {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+/// A `\u` escape's four hex digits as the UTF-16 code unit they spell.
+pub fn hex4(digits: &[u8]) -> Option<u32> {
+    let mut unit = 0;
+    for &digit in digits.get(..4)? {
+        unit = unit * 16 + char::from(digit).to_digit(16)?;
+    }
+    Some(unit)
+}
+
 /// A number's text in the source it was read from.
 pub fn number_text(source: &str, at: Span) -> Option<&str> {
     Span::of(source, at)
@@ -384,14 +408,6 @@ impl Reader<'_> {
         let kind = *self.bytes.get(self.pos + 1)?;
         self.pos += 2;
         let decoded = match kind {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
             b'u' => match self.hex4()? {
                 high @ 0xD800..=0xDBFF => {
                     if self.bytes.get(self.pos..self.pos + 2)? != b"\\u" {
@@ -406,18 +422,14 @@ impl Reader<'_> {
                 }
                 unit => char::from_u32(unit)?, // a lone low surrogate is no char: None
             },
-            _ => return None,
+            kind => simple_escape(kind)?,
         };
         self.tape.strings.push(decoded);
         Some(())
     }
 
     fn hex4(&mut self) -> Option<u32> {
-        let digits = self.bytes.get(self.pos..self.pos + 4)?;
-        let mut unit = 0;
-        for &digit in digits {
-            unit = unit * 16 + char::from(digit).to_digit(16)?;
-        }
+        let unit = hex4(self.bytes.get(self.pos..self.pos + 4)?)?;
         self.pos += 4;
         Some(unit)
     }

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 
+use crate::json_tape::{hex4, simple_escape};
 use crate::stream::accumulate::{Bounded, ChoiceIn, ChunkIn, DeltaIn, ToolCallIn, MAX_CHOICES};
 
 /// Reads the chunk in `text` into `out` (all defaults) when it has the usual shape; false
@@ -518,26 +519,10 @@ fn special_at(bytes: &[u8]) -> Option<usize> {
 /// The escape after a `\`: its character and how many bytes it took (a surrogate, which
 /// serde pairs or rejects, goes to serde).
 fn escape(bytes: &[u8]) -> Option<(char, usize)> {
-    let ch = match bytes.first()? {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        b'u' => {
-            let hex = bytes.get(1..5)?;
-            let mut code = 0u32;
-            for &digit in hex {
-                code = code * 16 + char::from(digit).to_digit(16)?;
-            }
-            return char::from_u32(code).map(|ch| (ch, 5));
-        }
-        _ => return None,
-    };
-    Some((ch, 1))
+    match *bytes.first()? {
+        b'u' => char::from_u32(hex4(bytes.get(1..5)?)?).map(|ch| (ch, 5)),
+        kind => simple_escape(kind).map(|ch| (ch, 1)),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Streamed chunks as Python objects built by the core: `StreamChunk`, `StreamChoice` and
 //! `StreamDelta` read their fields lazily from the chunk the decoder parsed once (its typed
-//! view; the rare fields from a tree parsed on first use), so the hot path
+//! view; the rare fields found in its JSON text and read by `json.loads`, exactly as a
+//! non-streamed answer's are where the core's tape leaves it: `1e400` is `inf`, `-0` is 0,
+//! a big integer exact, a lone surrogate kept), so the hot path
 //! (`chunk.choices[0].delta.content`) costs a few native getters and no JSON work.
 //!
 //! They stand for `fastrouter.types.ChatCompletionChunk`, `ChunkChoice` and `ChoiceDelta`
@@ -21,12 +23,13 @@ use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::json::from_value;
 use crate::stream::chunk::{ChoiceView, Chunk, Text};
+use crate::stream::raw_json;
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// A class of `fastrouter.types`.
 fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -36,10 +39,25 @@ fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
         .getattr(name)
 }
 
+/// JSON text (a part of a chunk the core checked) as `json.loads` reads it.
+fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    LOADS
+        .get_or_try_init(py, || {
+            py.import("json")?.getattr("loads").map(Bound::unbind)
+        })?
+        .bind(py)
+        .call1((text,))
+}
+
+/// Member `key` of a node's JSON text (`None` when the node is absent or not an object).
+fn member<'a>(node: Option<&'a str>, key: &str) -> Option<&'a RawValue> {
+    raw_json::member(node?, key)
+}
+
 /// A scalar field: `None` when absent, else the plain value.
-fn scalar<'py>(py: Python<'py>, node: &Value, key: &str) -> PyResult<Bound<'py, PyAny>> {
-    match node.get(key) {
-        Some(value) => from_value(py, value),
+fn scalar<'py>(py: Python<'py>, node: Option<&str>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    match member(node, key) {
+        Some(value) => loads(py, value.get()),
         None => Ok(py.None().into_bound(py)),
     }
 }
@@ -55,37 +73,46 @@ fn wrong_type(owner: &str, key: &str, expected: &str) -> PyErr {
 fn model<'py>(
     py: Python<'py>,
     owner: &str,
-    node: &Value,
+    node: Option<&str>,
     key: &str,
     class: &str,
     many: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let make = |item: &Value, what: &str| {
-        if !item.is_object() {
+    let make = |item: Bound<'py, PyAny>, what: &str| {
+        if !item.is_instance_of::<PyDict>() {
             return Err(wrong_type(owner, what, "object"));
         }
-        model_class(py, class)?.call1((from_value(py, item)?,))
+        model_class(py, class)?.call1((item,))
     };
-    match (node.get(key), many) {
-        (None | Some(Value::Null), _) => Ok(py.None().into_bound(py)),
-        (Some(value), false) => make(value, key),
-        (Some(Value::Array(items)), true) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(make(item, &format!("{key}[]"))?)?;
-            }
-            Ok(list.into_any())
-        }
-        (Some(_), true) => Err(wrong_type(owner, key, "array")),
+    let value = match member(node, key) {
+        None => return Ok(py.None().into_bound(py)),
+        Some(value) => loads(py, value.get())?,
+    };
+    if value.is_none() {
+        return Ok(value);
     }
+    if !many {
+        return make(value, key);
+    }
+    let items = value
+        .cast_into::<PyList>()
+        .map_err(|_| wrong_type(owner, key, "array"))?;
+    let list = PyList::empty(py);
+    for item in items.iter() {
+        list.append(make(item, &format!("{key}[]"))?)?;
+    }
+    Ok(list.into_any())
 }
 
 /// The Python model equivalent to a node (an empty one for a missing or null node).
-fn python_model<'py>(py: Python<'py>, class: &str, node: &Value) -> PyResult<Bound<'py, PyAny>> {
-    let data = if node.is_object() {
-        from_value(py, node)?
-    } else {
-        PyDict::new(py).into_any()
+fn python_model<'py>(
+    py: Python<'py>,
+    class: &str,
+    node: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let data = match node.map(|node| loads(py, node)).transpose()? {
+        Some(data) if data.is_instance_of::<PyDict>() => data,
+        _ => PyDict::new(py).into_any(),
     };
     model_class(py, class)?.call1((data,))
 }
@@ -95,14 +122,14 @@ fn python_model<'py>(py: Python<'py>, class: &str, node: &Value) -> PyResult<Bou
 fn fallback<'py>(
     py: Python<'py>,
     class: &str,
-    node: &Value,
+    node: Option<&str>,
     name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     if name.starts_with("__") {
         return Err(PyAttributeError::new_err(name.to_owned()));
     }
-    if let Some(value) = node.get(name) {
-        return from_value(py, value);
+    if let Some(value) = member(node, name) {
+        return loads(py, value.get());
     }
     python_model(py, class, node)?.getattr(name)
 }
@@ -236,8 +263,8 @@ impl StreamChunk {
         Ok(new_object!(py, value, extras, StreamChunkWithExtras))
     }
 
-    fn node(&self) -> &Value {
-        self.chunk.tree()
+    fn node(&self) -> Option<&str> {
+        Some(self.chunk.json())
     }
 }
 
@@ -285,8 +312,8 @@ impl StreamChoice {
         choice_view(&self.chunk, self.index)
     }
 
-    fn node(&self) -> &Value {
-        &self.chunk.tree()["choices"][self.index]
+    fn node(&self) -> Option<&str> {
+        self.chunk.choice_json(self.index)
     }
 }
 
@@ -323,8 +350,8 @@ impl StreamDelta {
         choice_view(&self.chunk, self.index)
     }
 
-    fn node(&self) -> &Value {
-        &self.chunk.tree()["choices"][self.index]["delta"]
+    fn node(&self) -> Option<&str> {
+        self.chunk.delta_json(self.index)
     }
 }
 

@@ -8,9 +8,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+
+use crate::stream::raw_json;
 
 /// A string that points into the text when it has no escapes (serde makes every
 /// `Option<Cow<str>>` an owned copy; only a `Cow` field of its own borrows).
@@ -21,6 +24,22 @@ fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
     struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
     let text = Option::<Borrowed<'a>>::deserialize(deserializer)?;
     Ok(text.map(|Borrowed(text)| text))
+}
+
+/// An integer field: `-0` read as 0, as `json.loads` reads it (serde reads it as a float,
+/// which an integer refuses). Rare values only: the scanner reads the usual integers.
+fn integer<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let Some(raw) = Option::<&'de RawValue>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let text = if raw.get() == "-0" { "0" } else { raw.get() };
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// The most choices one chunk may carry (a request's `n` is at most 128 at OpenAI): a chunk
@@ -137,7 +156,7 @@ pub struct ChunkIn<'a> {
     pub model: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub provider: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integer")]
     pub created: Option<i64>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub system_fingerprint: Option<Cow<'a, str>>,
@@ -145,17 +164,19 @@ pub struct ChunkIn<'a> {
     pub service_tier: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "bounded")]
     pub choices: Vec<ChoiceIn<'a>>,
-    /// Kept as text: a parsed number would round `cost`.
+    /// Kept as text: a parsed number would round `cost`. The values a consumer reads
+    /// from a chunk's JSON are text here and `json.loads`' reading on its side (never a
+    /// serde tree, which refuses `1e400` and a lone surrogate and reads `-0` as a float).
     #[serde(default, borrow)]
     pub usage: Option<&'a RawValue>,
-    #[serde(default)]
-    pub error: Option<Value>,
+    #[serde(default, borrow)]
+    pub error: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
 #[cfg_attr(test, derive(Debug))]
 pub struct ChoiceIn<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integer")]
     pub index: Option<u32>,
     #[serde(default, borrow)]
     pub delta: Option<DeltaIn<'a>>,
@@ -163,10 +184,10 @@ pub struct ChoiceIn<'a> {
     pub finish_reason: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub native_finish_reason: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub logprobs: Option<Value>,
-    #[serde(default)]
-    pub error: Option<Value>,
+    #[serde(default, borrow)]
+    pub logprobs: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub error: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -180,20 +201,20 @@ pub struct DeltaIn<'a> {
     pub reasoning: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub refusal: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub reasoning_details: Vec<Value>,
+    #[serde(default, borrow)]
+    pub reasoning_details: Vec<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "bounded")]
     pub tool_calls: Vec<ToolCallIn<'a>>,
-    #[serde(default)]
-    pub annotations: Vec<Value>,
-    #[serde(default)]
-    pub images: Vec<Value>,
+    #[serde(default, borrow)]
+    pub annotations: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub images: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Debug))]
 pub struct ToolCallIn<'a> {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integer")]
     pub index: Option<u32>,
     #[serde(default, borrow, deserialize_with = "borrowed")]
     pub id: Option<Cow<'a, str>>,
@@ -229,11 +250,12 @@ struct ChoiceAcc {
     saw_reasoning: bool,
     refusal: Option<String>,
     /// Merged per (type, index), in order of first appearance.
-    reasoning_details: Vec<Value>,
+    reasoning_details: Vec<Detail>,
     tool_calls: BTreeMap<u32, ToolCallAcc>,
-    annotations: Vec<Value>,
-    images: Vec<Value>,
-    logprobs: Vec<Value>,
+    /// As sent: JSON text, read by `json.loads` with the rest of the completion.
+    annotations: Vec<Box<RawValue>>,
+    images: Vec<Box<RawValue>>,
+    logprobs: Vec<Box<RawValue>>,
     finish_reason: Option<String>,
     native_finish_reason: Option<String>,
 }
@@ -261,7 +283,7 @@ pub struct Accumulator {
     /// Boxed: a map node has room for 11 entries, and nearly every stream has one choice.
     choices: BTreeMap<u32, Box<ChoiceAcc>>,
     usage: Option<Box<RawValue>>,
-    error: Option<Value>,
+    error: Option<Box<RawValue>>,
     chunks: usize,
 }
 
@@ -323,19 +345,19 @@ impl Accumulator {
                 self.usage = Some(usage.to_owned());
             }
         }
-        let mut effect = ChunkEffect {
-            error: chunk.error.take().filter(|e| !e.is_null()),
-            ..ChunkEffect::default()
-        };
+        let mut effect = ChunkEffect::default();
+        let mut error = chunk.error.take();
         for choice in chunk.choices.drain(..) {
             let acc = self.choices.entry(choice.index.unwrap_or(0)).or_default();
             if let Some(delta) = choice.delta {
                 effect.progress |= merge_delta(acc, delta);
             }
-            if let Some(Value::Object(logprobs)) = choice.logprobs {
-                if let Some(Value::Array(content)) = logprobs.get("content") {
-                    acc.logprobs.extend(content.iter().cloned());
-                }
+            if let Some(logprobs) = choice.logprobs {
+                // `content`'s tokens, when it is a list (in an object): kept as sent.
+                let content = raw_json::member(logprobs.get(), "content")
+                    .and_then(|content| raw_json::items(content.get()));
+                acc.logprobs
+                    .extend(content.into_iter().flatten().map(RawValue::to_owned));
             }
             if let Some(reason) = choice.finish_reason {
                 effect.finished = true;
@@ -344,53 +366,151 @@ impl Accumulator {
                     acc.native_finish_reason = choice.native_finish_reason.map(Cow::into_owned);
                 }
             }
-            if effect.error.is_none() {
-                effect.error = choice.error.filter(|e| !e.is_null());
+            if error.is_none() {
+                error = choice.error;
             }
         }
-        if let Some(error) = &effect.error {
-            self.error = Some(error.clone());
+        if let Some(error) = error {
+            // The core reads the error's facts from a tree (`1e400` in its metadata kept
+            // as text there); the completion keeps it as sent.
+            effect.error = Some(raw_json::lenient_tree(error.get()));
+            self.error = Some(error.to_owned());
         }
         effect
     }
 
-    /// The whole completion so far, in `chat.completion` shape.
-    pub fn to_value(&self) -> Value {
-        let choices: Vec<Value> = if self.choices.is_empty() {
-            vec![choice_value(0, &ChoiceAcc::default())]
+    /// The whole completion so far, in `chat.completion` shape, as JSON text: the parts
+    /// kept as sent are in it as sent (`json.loads` reads them as it reads a chunk).
+    /// Members in name order (a serde tree's order, as before).
+    pub fn to_json(&self) -> String {
+        let empty = ChoiceAcc::default();
+        let choices: Vec<ChoiceOut<'_>> = if self.choices.is_empty() {
+            vec![choice_out(0, &empty)]
         } else {
             self.choices
                 .iter()
-                .map(|(index, acc)| choice_value(*index, acc))
+                .map(|(index, acc)| choice_out(*index, acc))
                 .collect()
         };
-        let mut out = Map::new();
-        out.insert("id".into(), json!(self.id));
-        out.insert("object".into(), json!("chat.completion"));
-        out.insert("created".into(), json!(self.created));
-        out.insert("model".into(), json!(self.model));
-        out.insert("provider".into(), json!(self.provider));
-        if let Some(fingerprint) = &self.system_fingerprint {
-            out.insert("system_fingerprint".into(), json!(fingerprint));
-        }
-        if let Some(tier) = &self.service_tier {
-            out.insert("service_tier".into(), json!(tier));
-        }
-        out.insert("choices".into(), Value::Array(choices));
-        let usage = self
-            .usage
-            .as_ref()
-            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-            .unwrap_or(Value::Null);
-        out.insert("usage".into(), usage);
-        if let Some(error) = &self.error {
-            out.insert("error".into(), error.clone());
-        }
-        Value::Object(out)
+        let completion = CompletionOut {
+            choices,
+            created: self.created,
+            error: self.error.as_deref(),
+            id: self.id.as_deref(),
+            model: self.model.as_deref(),
+            object: "chat.completion",
+            provider: self.provider.as_deref(),
+            service_tier: self.service_tier.as_deref(),
+            system_fingerprint: self.system_fingerprint.as_deref(),
+            usage: self.usage.as_deref(),
+        };
+        serde_json::to_string(&completion).unwrap_or_else(|_| "null".to_owned())
     }
 
-    pub fn to_json(&self) -> String {
-        self.to_value().to_string()
+    /// [`Accumulator::to_json`] read back as a tree (tests).
+    #[cfg(test)]
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.to_json()).unwrap_or(Value::Null)
+    }
+}
+
+/// The completion [`Accumulator::to_json`] writes (fields in name order).
+#[derive(Serialize)]
+struct CompletionOut<'a> {
+    choices: Vec<ChoiceOut<'a>>,
+    created: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a RawValue>,
+    id: Option<&'a str>,
+    model: Option<&'a str>,
+    object: &'static str,
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
+    usage: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+struct ChoiceOut<'a> {
+    finish_reason: Option<&'a str>,
+    index: u32,
+    logprobs: Option<LogprobsOut<'a>>,
+    message: MessageOut<'a>,
+    native_finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct LogprobsOut<'a> {
+    content: &'a [Box<RawValue>],
+}
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    annotations: &'a [Box<RawValue>],
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    images: &'a [Box<RawValue>],
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reasoning_details: &'a [Detail],
+    refusal: Option<&'a str>,
+    role: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCallOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct ToolCallOut<'a> {
+    function: FunctionOut<'a>,
+    id: Option<&'a str>,
+    index: u32,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct FunctionOut<'a> {
+    arguments: &'a str,
+    name: &'a str,
+}
+
+fn choice_out(index: u32, acc: &ChoiceAcc) -> ChoiceOut<'_> {
+    let content = (acc.saw_content || acc.tool_calls.is_empty()).then_some(acc.content.as_str());
+    let reasoning =
+        (acc.saw_reasoning && !acc.reasoning.is_empty()).then_some(acc.reasoning.as_str());
+    let tool_calls = acc
+        .tool_calls
+        .iter()
+        .map(|(index, call)| ToolCallOut {
+            function: FunctionOut {
+                arguments: &call.arguments,
+                name: &call.name,
+            },
+            id: call.id.as_deref(),
+            index: *index,
+            kind: call.kind.as_deref().unwrap_or("function"),
+        })
+        .collect();
+    ChoiceOut {
+        finish_reason: acc.finish_reason.as_deref(),
+        index,
+        logprobs: (!acc.logprobs.is_empty()).then_some(LogprobsOut {
+            content: &acc.logprobs,
+        }),
+        message: MessageOut {
+            annotations: &acc.annotations,
+            content,
+            images: &acc.images,
+            reasoning,
+            reasoning_details: &acc.reasoning_details,
+            refusal: acc.refusal.as_deref(),
+            role: acc.role.as_deref().unwrap_or("assistant"),
+            tool_calls,
+        },
+        native_finish_reason: acc.native_finish_reason.as_deref(),
     }
 }
 
@@ -438,107 +558,117 @@ fn merge_delta(acc: &mut ChoiceAcc, delta: DeltaIn<'_>) -> bool {
             }
         }
     }
-    if !delta.annotations.is_empty() {
-        acc.annotations.extend(delta.annotations);
-    }
+    acc.annotations
+        .extend(delta.annotations.into_iter().map(RawValue::to_owned));
     if !delta.images.is_empty() {
         progress = true;
-        acc.images.extend(delta.images);
+        acc.images
+            .extend(delta.images.into_iter().map(RawValue::to_owned));
     }
     progress
 }
 
-/// Fragments of one logical block share (type, index): concatenate its text fields and
-/// keep the last non-empty value of the others (e.g. the signature).
-fn merge_reasoning_detail(details: &mut Vec<Value>, detail: Value) {
-    let Value::Object(fragment) = detail else {
-        return;
-    };
-    let key = |map: &Map<String, Value>| (map.get("type").cloned(), map.get("index").cloned());
-    let fragment_key = key(&fragment);
-    let existing = details.iter_mut().find_map(|d| match d {
-        Value::Object(map) if fragment_key.1.is_some() && key(map) == fragment_key => Some(map),
-        _ => None,
-    });
-    let Some(target) = existing else {
-        details.push(Value::Object(fragment));
-        return;
-    };
-    for (name, value) in fragment {
-        let concatenates = matches!(name.as_str(), "text" | "summary");
-        match (target.get_mut(&name), value) {
-            (Some(Value::String(old)), Value::String(new)) if concatenates => old.push_str(&new),
-            (_, Value::Null) => {}
-            (_, Value::String(new)) if new.is_empty() => {}
-            (_, new) => {
-                target.insert(name, new);
+/// One merged reasoning detail, its values JSON text as sent.
+#[derive(Debug, Clone)]
+enum Detail {
+    /// A fragment no later one merges into (it has no `index`, or names that do not
+    /// decode): kept whole.
+    Whole(Box<RawValue>),
+    /// A fragment others may merge into: its members by name (one per name, the last
+    /// sent; in name order, a serde tree's).
+    Members(Vec<(Box<str>, String)>),
+}
+
+impl Detail {
+    fn get(&self, name: &str) -> Option<&str> {
+        match self {
+            Detail::Whole(_) => None,
+            Detail::Members(members) => members
+                .binary_search_by(|(key, _)| key.as_ref().cmp(name))
+                .ok()
+                .map(|at| members[at].1.as_str()),
+        }
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Detail::Whole(raw) => raw.serialize(serializer),
+            Detail::Members(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (name, value) in members {
+                    let value: &RawValue =
+                        serde_json::from_str(value).map_err(serde::ser::Error::custom)?;
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
             }
         }
     }
 }
 
-fn choice_value(index: u32, acc: &ChoiceAcc) -> Value {
-    let mut message = Map::new();
-    message.insert(
-        "role".into(),
-        json!(acc.role.as_deref().unwrap_or("assistant")),
-    );
-    message.insert(
-        "content".into(),
-        if acc.saw_content || acc.tool_calls.is_empty() {
-            json!(acc.content)
-        } else {
-            Value::Null
-        },
-    );
-    message.insert("refusal".into(), json!(acc.refusal));
-    message.insert(
-        "reasoning".into(),
-        if acc.saw_reasoning && !acc.reasoning.is_empty() {
-            json!(acc.reasoning)
-        } else {
-            Value::Null
-        },
-    );
-    if !acc.reasoning_details.is_empty() {
-        message.insert(
-            "reasoning_details".into(),
-            Value::Array(acc.reasoning_details.clone()),
-        );
+/// Two JSON texts for the same value (a key's `type` or `index`): equal texts, or equal
+/// trees.
+fn same_json(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
+}
+
+/// Fragments of one logical block share (type, index): concatenate its text fields and
+/// keep the last non-empty value of the others (e.g. the signature). Values stay JSON
+/// text: two strings concatenate as text (a surrogate pair split across them joins).
+fn merge_reasoning_detail(details: &mut Vec<Detail>, detail: &RawValue) {
+    if !detail.get().starts_with('{') {
+        return;
     }
-    if !acc.tool_calls.is_empty() {
-        let calls: Vec<Value> = acc
-            .tool_calls
-            .iter()
-            .map(|(index, call)| {
-                json!({
-                    "index": index,
-                    "id": call.id,
-                    "type": call.kind.as_deref().unwrap_or("function"),
-                    "function": {"name": call.name, "arguments": call.arguments},
-                })
-            })
-            .collect();
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    if !acc.annotations.is_empty() {
-        message.insert("annotations".into(), Value::Array(acc.annotations.clone()));
-    }
-    if !acc.images.is_empty() {
-        message.insert("images".into(), Value::Array(acc.images.clone()));
-    }
-    let logprobs = if acc.logprobs.is_empty() {
-        Value::Null
-    } else {
-        json!({"content": acc.logprobs})
+    let Some(members) = raw_json::members(detail.get()) else {
+        details.push(Detail::Whole(detail.to_owned()));
+        return;
     };
-    json!({
-        "index": index,
-        "message": Value::Object(message),
-        "finish_reason": acc.finish_reason,
-        "native_finish_reason": acc.native_finish_reason,
-        "logprobs": logprobs,
-    })
+    // One per name, the last sent (as a tree reads it).
+    let fragment: BTreeMap<Cow<'_, str>, &RawValue> = members.into_iter().collect();
+    let field = |name: &str| fragment.get(name).map(|value| value.get());
+    let Some(index) = field("index") else {
+        details.push(Detail::Whole(detail.to_owned()));
+        return;
+    };
+    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same_json(a, b),
+        _ => false,
+    };
+    let existing = details.iter_mut().find(|known| {
+        known
+            .get("index")
+            .is_some_and(|known| same_json(known, index))
+            && same(known.get("type"), field("type"))
+    });
+    let Some(Detail::Members(target)) = existing else {
+        let members = fragment
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.get().to_owned()))
+            .collect();
+        details.push(Detail::Members(members));
+        return;
+    };
+    for (name, value) in fragment {
+        let new = value.get();
+        let concatenates = matches!(name.as_ref(), "text" | "summary");
+        match target.binary_search_by(|(key, _)| key.as_ref().cmp(&name)) {
+            _ if new == "null" || new == "\"\"" => {}
+            Ok(at) if concatenates && new.starts_with('"') && target[at].1.starts_with('"') => {
+                let old = &mut target[at].1;
+                old.pop(); // its closing quote
+                old.push_str(&new[1..]);
+            }
+            Ok(at) => target[at].1 = new.to_owned(),
+            Err(at) => target.insert(at, (name.into(), new.to_owned())),
+        }
+    }
 }
 
 #[cfg(test)]

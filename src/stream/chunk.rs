@@ -3,16 +3,16 @@
 //!
 //! The view's strings point into the text wherever the JSON has no escapes, so a chunk is
 //! two allocations (text, choices) whatever its shape. Fields read rarely (usage, tool
-//! calls, logprobs, unknown fields) are not kept twice: [`Chunk::tree`] parses the text on
-//! first use.
+//! calls, logprobs, unknown fields) are not kept twice, nor as trees: the consumer finds
+//! them in the text ([`crate::stream::raw_json`]) and reads them with `json.loads`, as a
+//! non-streamed answer's body is read where the core's tape leaves it.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
-
-use serde_json::Value;
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::stream::accumulate::{over_limit, ChoiceIn, ChunkIn, DeltaIn};
+use crate::stream::raw_json::{self, MAX_DEPTH};
 use crate::stream::scan;
 
 /// A string field: where it sits in the chunk's text, or decoded (it had escapes).
@@ -51,7 +51,6 @@ pub struct Chunk {
     /// The JSON may have fields the typed view and the models' getters leave out (the
     /// scan skipped unknown ones, or serde read it): Python reaches them by name.
     pub extras: bool,
-    tree: OnceLock<Value>,
 }
 
 /// A chunk's choices: the first one kept inline (a stream's chunk nearly always has
@@ -174,105 +173,6 @@ impl std::fmt::Debug for Spare {
     }
 }
 
-/// A JSON value read whole and kept nowhere: it refuses what serde's tree would (a number
-/// past f64's range, a lone surrogate, nesting past serde's limit), building no tree.
-struct Readable;
-
-impl<'de> serde::Deserialize<'de> for Readable {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Readable)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Readable {
-    type Value = Readable;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_unit<E>(self) -> Result<Readable, E> {
-        Ok(Readable)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
-        while seq.next_element::<Readable>()?.is_some() {}
-        Ok(Readable)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
-        // serde_json's tree (with `raw_value`) reads an object whose first key is this
-        // token as JSON text in a string, and nothing after it: refuse what it refuses.
-        match map.next_key_seed(IsRawValueToken)? {
-            None => return Ok(Readable),
-            Some(true) => {
-                let text: String = map.next_value()?;
-                serde_json::from_str::<Readable>(&text).map_err(serde::de::Error::custom)?;
-                return Ok(Readable); // serde_json refuses any entry after it
-            }
-            Some(false) => map.next_value::<Readable>()?,
-        };
-        while map.next_entry::<Readable, Readable>()?.is_some() {}
-        Ok(Readable)
-    }
-}
-
-/// serde_json's private name for a raw value in a map (its `raw::TOKEN`).
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
-
-/// Reads a key (checked as any string) and says whether it is [`RAW_VALUE_TOKEN`].
-struct IsRawValueToken;
-
-impl<'de> serde::de::DeserializeSeed<'de> for IsRawValueToken {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl serde::de::Visitor<'_> for IsRawValueToken {
-    type Value = bool;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("a key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(key == RAW_VALUE_TOKEN)
-    }
-}
-
-/// Whether a delta of `chunk` carries tool calls: typed, so read skipping unknown fields
-/// (its other lists are JSON values, read whole).
-fn has_tool_calls(chunk: &ChunkIn<'_>) -> bool {
-    chunk
-        .choices
-        .iter()
-        .filter_map(|c| c.delta.as_ref())
-        .any(|delta| !delta.tool_calls.is_empty())
-}
-
 impl Chunk {
     /// [`Chunk::parse_into`] without a spare list.
     pub fn parse<R>(
@@ -311,18 +211,18 @@ impl Chunk {
                     return Err(not_a_chunk(&"not a JSON object"));
                 }
                 parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
+                // serde skips what it does not read at any depth; the consumer's
+                // `json.loads` reads it (the scan takes nothing that deep).
+                if raw_json::depth(&text) > MAX_DEPTH {
+                    return Err(not_a_chunk(&format_args!(
+                        "it nests deeper than {MAX_DEPTH} levels"
+                    )));
+                }
                 true // serde skips unknown fields without saying
             }
         };
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
-        }
-        // The fields the view leaves out are read from the tree, which serde may refuse
-        // where it only skipped (a number past f64's range, a lone surrogate in an unknown
-        // field): a chunk with such fields is checked whole now, and refused if it must be,
-        // rather than read as empty later. The usual chunk was checked whole by the scan.
-        if extras || has_tool_calls(&parsed) {
-            serde_json::from_str::<Readable>(&text).map_err(|err| not_a_chunk(&err))?;
         }
         let view = |field: Option<&Cow<'_, str>>| text_of(&text, field);
         let id = view(parsed.id.as_ref());
@@ -350,7 +250,6 @@ impl Chunk {
             created,
             choices,
             extras,
-            tree: OnceLock::new(),
         });
         Ok((chunk, merged))
     }
@@ -371,11 +270,15 @@ impl Chunk {
         }
     }
 
-    /// The whole chunk as a JSON tree, parsed on first use (for the fields the view
-    /// leaves out; a chunk serde might not read whole was checked when parsed).
-    pub fn tree(&self) -> &Value {
-        self.tree
-            .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
+    /// The JSON text of choice `index` (`None` past the end).
+    pub fn choice_json(&self, index: usize) -> Option<&str> {
+        let choices = raw_json::member(&self.text, "choices")?;
+        raw_json::item(choices.get(), index).map(|choice| choice.get())
+    }
+
+    /// The JSON text of choice `index`'s delta (`None` when absent).
+    pub fn delta_json(&self, index: usize) -> Option<&str> {
+        raw_json::member(self.choice_json(index)?, "delta").map(|delta| delta.get())
     }
 }
 
@@ -403,7 +306,10 @@ mod tests {
         assert!(matches!(choice.content, Some(Text::Decoded(_))));
         assert_eq!(c.str(choice.content.as_ref().unwrap()), "a\"b");
         assert_eq!(choice.finish_reason, None);
-        assert_eq!(c.tree()["choices"][0]["delta"]["content"], "a\"b");
+        assert_eq!(
+            c.delta_json(0),
+            Some(r#"{"role":"assistant","content":"a\"b"}"#)
+        );
         assert!(!c.extras);
     }
 
@@ -424,45 +330,46 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_whose_tree_serde_refuses_is_refused_not_emptied() {
+    fn what_serde_trees_refuse_is_kept_as_text_for_json_loads() {
+        // `json.loads` reads these (inf, a lone surrogate, 0, an exact big integer); the
+        // chunk keeps their text for it, whichever path read the chunk.
         for text in [
             r#"{"id":"g","x":1e400,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"cost":1e400}}"#,
             r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"x":-1e400}]}}]}"#,
             r#"{"choices":[{"delta":{"content":"a","x":"\ud83d"}}]}"#,
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .chain([
+            r#"{"choices":[{"delta":{"images":[{"n":-0,"b":18446744073709551616}]}}]}"#,
+            r#"{"choices":[{"logprobs":{"content":[{"logprob":-1e400}]},"delta":{}}]}"#,
+            r#"{"created":-0,"choices":[{"index":-0,"delta":{"tool_calls":[{"index":-0}]}}]}"#,
+            r#"{"x":{"$serde_json::private::RawValue":"not json"},"choices":[]}"#,
+        ] {
+            let (c, ()) = Chunk::parse(text.to_owned(), |_| ()).unwrap();
+            assert_eq!(c.json(), text);
+        }
+        let c = chunk(r#"{"created":-0,"choices":[{"index":-0,"delta":{"x":1}}]}"#);
+        assert_eq!(
+            (c.created, c.choices.get(0).unwrap().index),
+            (Some(0), Some(0))
+        );
+        assert_eq!(c.delta_json(0), Some(r#"{"x":1}"#));
+        assert_eq!(c.choice_json(1), None);
+    }
+
+    #[test]
+    fn nesting_past_the_bound_is_refused() {
+        let nested = |depth: usize| {
             format!(
                 r#"{{"x":{}{},"choices":[]}}"#,
-                "[".repeat(200),
-                "]".repeat(200)
-            ),
-            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"not json"}},"choices":[]}}"#),
-            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"1","a":2}},"choices":[]}}"#),
-            format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":5}},"choices":[]}}"#),
-        ]) {
-            let merged = std::cell::Cell::new(false);
-            let err = Chunk::parse(text.clone(), |_| merged.set(true)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{text}");
-            assert!(!merged.get(), "merged before refused: {text}");
-        }
-        // The same shapes within range are read whole at once, and read as sent.
-        let c = chunk(r#"{"id":"g","x":1e300,"choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
-        assert!(c.extras && c.tree.get().is_none(), "checked, no tree kept");
-        assert_eq!(c.tree()["x"], 1e300);
-        let raw = format!(r#"{{"x":{{"{RAW_VALUE_TOKEN}":"[1,2]"}},"choices":[]}}"#);
-        assert_eq!(
-            chunk(&raw).tree()["x"],
-            serde_json::json!([1, 2]),
-            "as serde's tree reads it"
-        );
-        let usual = chunk(r#"{"id":"g","choices":[{"index":0,"delta":{"content":"hel"}}]}"#);
-        assert!(
-            usual.tree.get().is_none(),
-            "the usual chunk's tree stays lazy"
-        );
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        chunk(&nested(MAX_DEPTH - 1));
+        let merged = std::cell::Cell::new(false);
+        let err = Chunk::parse(nested(MAX_DEPTH), |_| merged.set(true)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert!(err.to_string().contains("nests deeper than 128"), "{err}");
+        assert!(!merged.get(), "merged before refused");
     }
 
     #[test]
@@ -493,7 +400,10 @@ mod tests {
         assert!(!choice.has_delta);
         assert_eq!(choice.index, None);
         assert_eq!(c.str(choice.finish_reason.as_ref().unwrap()), "stop");
-        assert_eq!(c.tree()["usage"]["cost"], 1);
+        assert_eq!(
+            raw_json::member(c.json(), "usage").map(|usage| usage.get()),
+            Some(r#"{"cost":1}"#)
+        );
     }
 
     #[test]

@@ -180,7 +180,10 @@ mod tests {
                 .contains("greeting"));
             assert_eq!(value["usage"]["total_tokens"], 53);
             assert_eq!(run.acc.cost_text().as_deref(), Some("0"));
-            assert!(run.chunks.iter().all(|c| c.tree().get("error").is_none()));
+            assert!(run
+                .chunks
+                .iter()
+                .all(|c| crate::stream::raw_json::member(c.json(), "error").is_none()));
         }
     }
 

@@ -8,6 +8,7 @@ pub mod accumulate;
 pub mod channel;
 pub mod chunk;
 pub mod decoder;
+pub mod raw_json;
 pub mod reader;
 pub mod scan;
 pub mod sse;

@@ -1,0 +1,217 @@
+"""A streamed chunk's values are ``json.loads``' reading of its JSON, as a non-streamed
+answer's are (``tests/test_answer_tape.py``): ``1e400`` is ``inf``, ``-0`` is 0, an integer
+past 64 bits is exact and a lone surrogate is kept, wherever the chunk carries them
+(unknown fields at every level, usage, logprobs, tool calls, reasoning details,
+annotations, images), in ``to_dict``/``model_dump`` and in the accumulated completion;
+nothing valid is refused for them. The core keeps these parts as JSON text, never as trees."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter.testing import MockServer, Raw
+from fastrouter.types import ChatCompletionChunk, ChoiceDelta, ChunkChoice, CompletionUsage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stream_helpers import drain, open_stream
+
+SSE = {"content-type": "text/event-stream"}
+# Every value a serde tree reads differently from json.loads, or refuses.
+ODD = f'[1e400,-1e400,-0,18446744073709551616,-9223372036854775809,1{"0" * 40},"\\ud800 alone",-0.0,1.5e-400]'
+
+
+def _typed(value: Any) -> Any:
+    """`value` with every type spelled out (1, 1.0 and True differ; so do 0.0 and -0.0)."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _typed(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(item) for item in value])
+    if isinstance(value, float):
+        return ("float", value.hex() if math.isfinite(value) else repr(value))
+    return (type(value).__name__, value)
+
+
+EXTRAS = (
+    f'{{"id":"g","x":{ODD},"choices":[{{"index":0,"x":{ODD},"delta":{{"role":"assistant","content":"a","x":{ODD}}}}}]}}'
+)
+LISTS = (
+    '{"id":"g","choices":[{"index":0,"delta":{"content":"b","reasoning":"r",'
+    f'"reasoning_details":[{{"type":"reasoning.text","text":"r\\ud83d","index":0,"n":{ODD}}}],'
+    f'"annotations":[{{"type":"url_citation","n":{ODD}}}],'
+    f'"images":[{{"type":"image_url","image_url":{{"url":"data:,"}},"n":{ODD}}}],'
+    '"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"f","arguments":"{}"},'
+    f'"n":{ODD}}}]}},'
+    f'"logprobs":{{"content":[{{"token":"b","logprob":-1e400,"n":{ODD}}}]}}}}]}}'
+)
+SCALARS = (
+    '{"id":"g","created":-0,"x":1e400,"y":-0,"z":18446744073709551616,"choices":[{"index":-0,"delta":{"content":"c"}}]}'
+)
+MORE_DETAIL = '{"id":"g","choices":[{"index":0,"delta":{"reasoning_details":[{"type":"reasoning.text","text":"\\ude00","index":0,"signature":"s"}]}}]}'
+USAGE = (
+    '{"id":"g","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+    f'"usage":{{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"cost":1e400,"n":{ODD}}}}}'
+)
+CHUNKS = [EXTRAS, LISTS, SCALARS, MORE_DETAIL, USAGE]
+
+
+def _sse(*chunks: str) -> Raw:
+    return Raw("".join(f"data: {chunk}\n\n" for chunk in chunks) + "data: [DONE]\n\n", headers=SSE)
+
+
+def _same(native: Any, data: dict[str, Any], model: type) -> None:
+    """`native` (a core-built chunk, choice or delta) reads as json.loads' `data` does."""
+    plain = model(data)
+    assert _typed(native.to_dict()) == _typed(data) == _typed(plain.to_dict())
+    assert _typed(native.model_dump()) == _typed(plain.model_dump())
+    assert repr(native) == repr(plain)
+
+
+async def test_every_chunk_reads_as_json_loads_reads_it(server: MockServer, caller: Any) -> None:
+    server.script("a/x", _sse(*CHUNKS))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    chunks = await drain(stream)
+    assert len(chunks) == len(CHUNKS)
+    for chunk, text in zip(chunks, CHUNKS, strict=True):
+        data = json.loads(text)
+        _same(chunk, data, ChatCompletionChunk)
+        for choice, choice_data in zip(chunk.choices, data["choices"], strict=True):
+            _same(choice, choice_data, ChunkChoice)
+            _same(choice.delta, choice_data["delta"], ChoiceDelta)
+    extras, lists, scalars, _, usage = chunks
+    odd = json.loads(ODD)
+    # Unknown fields, read by name on every level.
+    for owner in (extras, extras.choices[0], extras.choices[0].delta):
+        assert _typed(owner.x) == _typed(odd)
+    assert math.isinf(scalars.x) and scalars.y == 0 and type(scalars.y) is int and scalars.z == 2**64
+    assert scalars.created == 0 and scalars.choices[0].index == 0
+    # The typed nested models.
+    delta = lists.choices[0].delta
+    assert _typed(delta.reasoning_details[0].to_dict()["n"]) == _typed(odd)
+    assert delta.reasoning_details[0].text == "r\ud83d"
+    assert _typed(delta.annotations[0].to_dict()["n"]) == _typed(odd)
+    assert _typed(delta.images) == _typed(json.loads(LISTS)["choices"][0]["delta"]["images"])
+    assert _typed(delta.tool_calls[0].to_dict()["n"]) == _typed(odd)
+    logprobs = lists.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is not None
+    assert logprobs.content[0].logprob == -math.inf
+    assert isinstance(usage.usage, CompletionUsage) and usage.usage == CompletionUsage(json.loads(USAGE)["usage"])
+    assert _typed(usage.usage.to_dict()) == _typed(json.loads(USAGE)["usage"])
+    # The accumulated completion carries them as sent, read by json.loads too.
+    completion = stream.completion.to_dict()
+    message = completion["choices"][0]["message"]
+    lists_delta = json.loads(LISTS)["choices"][0]["delta"]
+    assert message["content"] == "abc" and completion["created"] == 0
+    assert _typed(message["annotations"]) == _typed(lists_delta["annotations"])
+    assert _typed(message["images"]) == _typed(lists_delta["images"])
+    (detail,) = message["reasoning_details"]
+    # Two fragments of one block: their texts join (a surrogate pair split across them
+    # joins into its character), the rest kept as sent.
+    assert detail["text"] == "r\U0001f600" and detail["signature"] == "s"
+    assert _typed(detail["n"]) == _typed(odd)
+    logprob_tokens = completion["choices"][0]["logprobs"]["content"]
+    assert _typed(logprob_tokens) == _typed(json.loads(LISTS)["choices"][0]["logprobs"]["content"])
+    assert _typed(completion["usage"]) == _typed(json.loads(USAGE)["usage"])
+    (entry,) = client.usage.entries
+    assert entry.status == "ok"
+
+
+async def test_an_in_band_error_serde_cannot_read_is_still_the_servers_error(server: MockServer, caller: Any) -> None:
+    errors = []
+    for metadata in ('{"n":1}', '{"n":1e400}'):
+        error = f'{{"id":"g","error":{{"code":502,"message":"down","metadata":{metadata}}},"choices":[]}}'
+        server.script("a/x", _sse('{"id":"g","choices":[{"index":0,"delta":{"content":"a"}}]}', error))
+        stream = await open_stream(caller, caller.client(server))
+        seen: list[Any] = []
+        with pytest.raises(fastrouter.APIError, match="down") as info:
+            await drain(stream, seen)
+        assert [c.choices[0].delta.content for c in seen] == ["a"]
+        errors.append((type(info.value), str(info.value).replace("1e400", "1")))
+    assert errors[0] == errors[1]
+
+
+async def test_a_chunk_nested_past_the_bound_is_refused_typed(server: MockServer, caller: Any) -> None:
+    deep = "[" * 200 + "]" * 200
+    fine = "[" * 100 + "]" * 100
+    chunks = (
+        '{"choices":[{"index":0,"delta":{"content":"a"}}],"x":' + fine + "}",
+        '{"choices":[{"index":0,"delta":{"content":"b"}}],"x":' + deep + "}",
+    )
+    server.script("a/x", _sse(*chunks))
+    stream = await open_stream(caller, caller.client(server))
+    seen: list[Any] = []
+    with pytest.raises(fastrouter.StreamError, match="nests deeper than 128 levels"):
+        await drain(stream, seen)
+    assert [c.choices[0].delta.content for c in seen] == ["a"]
+    assert _typed(seen[0].x) == _typed(json.loads(fine))
+
+
+# Numbers and strings as their JSON text: what serde trees refuse or read differently.
+_NUMBER = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=2**63, max_value=2**200).map(lambda n: f"-{n}"),
+    st.just("-0"),
+    st.builds(
+        lambda m, f, e: f"{m}.{f}e{e}",
+        st.integers(-999, 999),
+        st.integers(0, 99),
+        st.integers(-500, 500),
+    ),
+)
+_STRING = st.lists(
+    st.sampled_from(["a", "é", "\\ud800", "\\udc00", "\\ud83d\\ude00", '\\"', "\\n", "\\u0000", "😀"]), max_size=4
+).map(lambda parts: '"' + "".join(parts) + '"')
+_SCALAR = st.one_of(_NUMBER, _STRING, st.sampled_from(["true", "false", "null"]))
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "[" + ",".join(items) + "]"),
+        st.lists(st.tuples(st.sampled_from(["k", "n", "x"]), inner), max_size=3).map(
+            lambda members: "{" + ",".join(f'"{k}":{v}' for k, v in members) + "}"
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def _chunk(draw: st.DrawFn) -> str:
+    """A chunk with odd values where the scanner skips them (scalars in unknown fields) and
+    where serde reads the chunk (nested values, usage, logprobs, lists)."""
+    top = draw(st.sampled_from(["x", "usage"]))
+    top_value = draw(_SCALAR if top == "x" else _VALUE.filter(lambda v: v.startswith("{")))
+    choice_extra = draw(_SCALAR)
+    delta_extra = draw(_VALUE)
+    annotation = draw(_VALUE)
+    return (
+        f'{{"id":"g","{top}":{top_value},"choices":[{{"index":0,"x":{choice_extra},'
+        f'"delta":{{"content":"c","x":{delta_extra},"annotations":[{{"v":{annotation}}}]}}}}]}}'
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_chunk(), min_size=1, max_size=8))
+def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -> None:
+    with MockServer() as server:
+        server.script("a/x", _sse(*texts))
+        with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+            stream = client.chat.completions.create(
+                model="a/x", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            chunks = list(stream)
+            completion = stream.completion.to_dict()
+    assert len(chunks) == len(texts)
+    for chunk, text in zip(chunks, texts, strict=True):
+        data = json.loads(text)
+        assert _typed(chunk.to_dict()) == _typed(data)
+        assert _typed(chunk.x if "x" in data else None) == _typed(data.get("x"))
+        assert _typed(chunk.choices[0].x) == _typed(data["choices"][0]["x"])
+        delta = chunk.choices[0].delta
+        assert _typed(delta.x) == _typed(data["choices"][0]["delta"]["x"])
+        assert _typed([a.to_dict() for a in delta.annotations]) == _typed(data["choices"][0]["delta"]["annotations"])
+    annotations = [a for text in texts for a in json.loads(text)["choices"][0]["delta"]["annotations"]]
+    assert _typed(completion["choices"][0]["message"]["annotations"]) == _typed(annotations)

@@ -215,3 +215,29 @@ def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -
         assert _typed([a.to_dict() for a in delta.annotations]) == _typed(data["choices"][0]["delta"]["annotations"])
     annotations = [a for text in texts for a in json.loads(text)["choices"][0]["delta"]["annotations"]]
     assert _typed(completion["choices"][0]["message"]["annotations"]) == _typed(annotations)
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        '{"choices":[{"index":0,"delta":{"content":"a\\ud800"}}]}',
+        '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\\udc00"}}]}}]}',
+        '{"created":9223372036854775808,"choices":[{"index":0,"delta":{"content":"a"}}]}',
+    ],
+    ids=["lone surrogate in content", "lone surrogate in arguments", "created past 64 bits"],
+)
+async def test_the_fields_the_core_reads_itself_stay_typed(server: MockServer, caller: Any, chunk: str) -> None:
+    # Where json.loads and the stream still differ, on purpose: the core joins content,
+    # reasoning and tool-call arguments across chunks into the completion, as UTF-8 text
+    # (a lone surrogate has no UTF-8 form), and reads `created` and the indexes as
+    # integers (a time or an index past 64 bits is no time or index). Such a chunk is a
+    # typed error, never a wrong value.
+    server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"ok"}}]}', chunk))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    seen: list[Any] = []
+    with pytest.raises(fastrouter.StreamError, match="not a JSON chunk"):
+        await drain(stream, seen)
+    assert [c.choices[0].delta.content for c in seen] == ["ok"]
+    (entry,) = client.usage.entries
+    assert entry.status == "stream_error"

@@ -611,11 +611,20 @@ impl Serialize for Detail {
 /// Two JSON texts for the same value (a key's `type` or `index`): equal texts, or equal
 /// trees.
 fn same_json(a: &str, b: &str) -> bool {
-    a == b
-        || matches!(
-            (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)),
-            (Ok(a), Ok(b)) if a == b
-        )
+    // Texts that differ are the same value only with an escape in one, as two spellings
+    // of a float (`1.0`, `1e0`), or as lists or objects: else no tree is built to tell.
+    let float = |text: &str| text.contains(['.', 'e', 'E']);
+    let nested = |text: &str| text.starts_with(['[', '{']);
+    if a == b {
+        return true;
+    }
+    if !(a.contains('\\') || b.contains('\\') || float(a) && float(b) || nested(a) && nested(b)) {
+        return false;
+    }
+    matches!(
+        (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)),
+        (Ok(a), Ok(b)) if a == b
+    )
 }
 
 /// Fragments of one logical block share (type, index): concatenate its text fields and
@@ -802,6 +811,61 @@ mod tests {
         assert_eq!(details[0]["text"], "Let me");
         assert_eq!(details[0]["signature"], "sig");
         assert_eq!(details[0]["format"], "anthropic-claude-v1");
+    }
+
+    #[test]
+    fn same_json_is_tree_equality() {
+        let pairs = [
+            ("0", "0", true),
+            ("0", "1", false),
+            ("1.0", "1.00", true),
+            ("1e0", "1.0", true),
+            ("1", "1.0", false),
+            (r#""a""#, r#""\u0061""#, true),
+            (r#""a""#, r#""b""#, false),
+            ("[1, 2]", "[1,2]", true),
+            (r#"{"a":1}"#, r#"{ "a" : 1 }"#, true),
+            ("1e400", "1e400", true),
+            ("1e400", "2e400", false),
+        ];
+        for (a, b, same) in pairs {
+            assert_eq!(same_json(a, b), same, "{a} {b}");
+            let tree = |text: &str| serde_json::from_str::<Value>(text).ok();
+            if tree(a).is_some() && tree(b).is_some() {
+                assert_eq!(same, tree(a) == tree(b), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_serde_trees_refuse_are_kept_as_sent() {
+        let odd = r#"[1e400,-0,18446744073709551616,"\ud800"]"#;
+        let mut acc = Accumulator::new();
+        add(
+            &mut acc,
+            &format!(
+                r#"{{"choices":[{{"delta":{{"annotations":[{{"n":{odd}}}],"images":[{odd}],"reasoning_details":[{{"type":"t","index":0,"text":"a\ud83d","n":{odd}}},{{"n":{odd}}}]}},"logprobs":{{"content":[{odd}]}}}}],"usage":{{"cost":1e400}}}}"#
+            ),
+        );
+        let effect = add(
+            &mut acc,
+            r#"{"choices":[{"delta":{"reasoning_details":[{"type":"t","index":0,"text":"\ude00","signature":"s","n":null}]}}],"error":{"code":1,"x":1e400}}"#,
+        );
+        assert_eq!(effect.error.unwrap()["x"], "1e400", "a tree for the core");
+        let text = acc.to_json();
+        for part in [
+            format!(r#""annotations":[{{"n":{odd}}}]"#),
+            format!(r#""images":[{odd}]"#),
+            format!(r#""logprobs":{{"content":[{odd}]}}"#),
+            format!(
+                r#""reasoning_details":[{{"index":0,"n":{odd},"signature":"s","text":"a\ud83d\ude00","type":"t"}},{{"n":{odd}}}]"#
+            ),
+            r#""usage":{"cost":1e400}"#.to_owned(),
+            r#""error":{"code":1,"x":1e400}"#.to_owned(),
+        ] {
+            assert!(text.contains(&part), "{part} not in {text}");
+        }
+        assert_eq!(acc.cost_text().as_deref(), Some("1e400"));
     }
 
     #[test]

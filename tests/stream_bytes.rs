@@ -62,7 +62,7 @@ fn bytes_per_chunk() {
     }
     let per_chunk = (live() - base) as f64 / N as f64;
     println!("{kind:12} text {text_len:4} B  {what} {per_chunk:7.1} B per chunk");
-    assert!(acc.to_json().len() > 0 && held.len() <= N);
+    assert!(!acc.to_json().is_empty() && held.len() <= N);
 }
 
 /// What reading a chunk's rare field keeps with the chunk.

@@ -558,8 +558,10 @@ fn merge_delta(acc: &mut ChoiceAcc, delta: DeltaIn<'_>) -> bool {
             }
         }
     }
-    acc.annotations
-        .extend(delta.annotations.into_iter().map(RawValue::to_owned));
+    if !delta.annotations.is_empty() {
+        acc.annotations
+            .extend(delta.annotations.into_iter().map(RawValue::to_owned));
+    }
     if !delta.images.is_empty() {
         progress = true;
         acc.images

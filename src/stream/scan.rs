@@ -987,6 +987,33 @@ mod tests {
             }
         }
 
+        /// A chunk the stream takes keeps its rare parts as text: found in it without a
+        /// tree, they are what a tree of the whole chunk holds (where serde builds one).
+        #[test]
+        fn prop_a_chunks_parts_found_in_its_text_are_its_trees(text in chunk_text()) {
+            use crate::stream::raw_json;
+            let Ok((chunk, ())) = crate::stream::chunk::Chunk::parse(text.clone(), |_| ()) else {
+                return Ok(());
+            };
+            let Ok(serde_json::Value::Object(tree)) = serde_json::from_str(&text) else {
+                return Ok(());
+            };
+            let part = |raw: Option<&serde_json::value::RawValue>| {
+                raw.map(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).unwrap())
+            };
+            for (key, value) in &tree {
+                let found = part(raw_json::member(chunk.json(), key));
+                prop_assert_eq!(found.as_ref(), Some(value));
+            }
+            let choices = tree.get("choices").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+            for (index, choice) in choices.iter().enumerate() {
+                let found = chunk.choice_json(index).map(|c| serde_json::from_str::<serde_json::Value>(c).unwrap());
+                prop_assert_eq!(found.as_ref(), Some(choice));
+                let delta = chunk.delta_json(index).map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap());
+                prop_assert_eq!(delta.as_ref(), choice.get("delta"));
+            }
+        }
+
         #[test]
         fn prop_the_usual_chunk_with_any_content(content in string(), role in string()) {
             let text = MOCK.replace("\"000 \"", &content).replace("\"assistant\"", &role);

@@ -146,8 +146,8 @@ fn text<'py>(py: Python<'py>, chunk: &Chunk, field: Option<&Text>) -> Bound<'py,
 /// pickling, all delegated to the equivalent Python model), in one `#[pymethods]` block
 /// with `$methods`; and `$extra`, its subclass for chunks with extra fields. Getters:
 /// `text` fields of the typed view (`name: |this| the field`), nested `model`s and lists
-/// of `models` read from the tree (`name: "Class"`). Objects built with the chunk are
-/// struct members (`#[pyo3(get)]`), read without a call.
+/// of `models` read from the chunk's JSON text (`name: "Class"`). Objects built with the
+/// chunk are struct members (`#[pyo3(get)]`), read without a call.
 macro_rules! native_model {
     (
         $ty:ident, $extra:ident, $class:expr,

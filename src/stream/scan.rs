@@ -244,7 +244,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// `null`, for fields whose other values serde keeps as JSON trees (usage, errors,
+    /// `null`, for fields whose other values serde keeps as JSON text (usage, errors,
     /// logprobs).
     fn null(&mut self) -> Option<()> {
         self.expect(b'n')?;
@@ -631,7 +631,7 @@ mod tests {
     #[test]
     fn the_rest_goes_to_serde() {
         for text in [
-            // Values serde keeps as trees, or parses as lists of items.
+            // Values serde keeps as text, or parses as lists of items.
             r#"{"choices":[],"usage":{"cost":1}}"#,
             r#"{"error":{"code":400},"choices":[]}"#,
             r#"{"choices":[{"logprobs":{"content":[]}}]}"#,

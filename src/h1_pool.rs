@@ -20,7 +20,6 @@
 //! parent's connection dropped in the child leaks its socket instead of closing it through
 //! tokio, which would deregister it for the parent too.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -128,8 +127,10 @@ struct Shared {
 
 #[derive(Default)]
 struct Pool {
-    /// Per origin, oldest first.
-    by_origin: HashMap<Authority, Vec<Idle>>,
+    /// Per origin, oldest first. A list, not a hash map: a transport talks to the few
+    /// origins of its targets (redirects stay within one), and hashing an `Authority`
+    /// (SipHash, a byte at a time) cost more per request than comparing a few.
+    by_origin: Vec<(Authority, Vec<Idle>)>,
     /// A sweeper task is running (or spawned) for this pool.
     swept: bool,
     /// The running sweeper's waker, once it has swept: every idle connection is polled
@@ -138,6 +139,16 @@ struct Pool {
     /// Sweeps so far (the tests count the sweeper's wake-ups).
     #[cfg(test)]
     sweeps: usize,
+}
+
+impl Pool {
+    /// The idle connections to `origin`, if it has a list.
+    fn idle_to(&mut self, origin: &Authority) -> Option<&mut Vec<Idle>> {
+        self.by_origin
+            .iter_mut()
+            .find(|(known, _)| known == origin)
+            .map(|(_, list)| list)
+    }
 }
 
 impl Drop for Shared {
@@ -161,7 +172,7 @@ impl Shared {
         loop {
             let mut idle = {
                 let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                let list = pool.by_origin.get_mut(origin)?;
+                let list = pool.idle_to(origin)?;
                 let idle = list.pop()?;
                 if idle.since.elapsed() > self.idle_timeout {
                     // LIFO: every older one has expired too.
@@ -196,7 +207,18 @@ impl Shared {
             pool.swept = runtime.is_some();
             runtime
         };
-        let list = pool.by_origin.entry(origin).or_default();
+        let at = match pool
+            .by_origin
+            .iter()
+            .position(|(known, _)| *known == origin)
+        {
+            Some(at) => at,
+            None => {
+                pool.by_origin.push((origin, Vec::new()));
+                pool.by_origin.len() - 1
+            }
+        };
+        let list = &mut pool.by_origin[at].1;
         // Oldest first: drop the expired ones while here.
         let expired = list
             .iter()
@@ -227,7 +249,7 @@ impl Shared {
         let mut closed = Vec::new();
         let mut earliest: Option<Instant> = None;
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        pool.by_origin.retain(|_, list| {
+        pool.by_origin.retain_mut(|(_, list)| {
             for mut idle in std::mem::take(list) {
                 // Expired at its deadline, not after: the timer fires at it.
                 if now.duration_since(idle.since) < self.idle_timeout
@@ -644,13 +666,13 @@ mod tests {
 
     fn idle_count(client: &H1Client) -> usize {
         let pool = client.shared.idle.lock().unwrap();
-        pool.by_origin.values().map(Vec::len).sum()
+        pool.by_origin.iter().map(|(_, list)| list.len()).sum()
     }
 
     /// The newest idle connection to `origin`, taken without the checks `take` makes.
     fn pop_idle(client: &H1Client, origin: &Authority) -> Option<Idle> {
         let mut pool = client.shared.idle.lock().unwrap();
-        pool.by_origin.get_mut(origin)?.pop()
+        pool.idle_to(origin)?.pop()
     }
 
     #[tokio::test]

@@ -11,7 +11,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, HOST, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
 };
 use reqwest::{Method, ResponseBuilderExt};
 use tower_http::decompression::Decompression;
@@ -81,7 +80,7 @@ impl PlainClient {
     }
 
     /// Add what reqwest's client added to every request when absent (`Accept` included):
-    /// for `headers` not made with [`prepared_headers`].
+    /// for `headers` not made from [`PostHeaders`].
     pub fn add_defaults(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.defaults {
             if !headers.contains_key(name) {
@@ -91,7 +90,7 @@ impl PlainClient {
     }
 
     /// Send a request to `uri` (`http://`) and return once the response headers arrived:
-    /// `headers` as they go out (with [`Self::add_defaults`] or [`prepared_headers`]),
+    /// `headers` as they go out (with [`Self::add_defaults`] or from [`PostHeaders`]),
     /// but `host` and `accept-encoding`, added when absent.
     /// `url` is `uri` parsed, when the caller has it: the response's URL (without it,
     /// reqwest parses a placeholder for every response).
@@ -108,7 +107,7 @@ impl PlainClient {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         // No `poll_ready` first: the pool is always ready (it waits inside the call).
-        let pending = decompressing(&self.client).call(request);
+        let pending = decompressing(Sender(|request| self.client.send(request))).call(request);
         let response = pending.await.map_err(SendError::Client)?;
         let (mut parts, body) = response.into_parts();
         if let Some(url) = url {
@@ -135,53 +134,91 @@ fn decompressing<S>(inner: S) -> Decompression<S> {
         .br(true)
 }
 
-/// A target's headers for a chat POST to `origin` over this path, made once: `headers`
-/// with what every such request adds when absent (reqwest's defaults, `Accept: */*`,
-/// the `accept-encoding` [`Decompression`] adds, `host` as hyper-util's client sets it),
-/// with room for the `content-length` hyper adds, so a request clones it and inserts
-/// nothing (a configured `Host` wins, as on the https path: a proxy routing by it).
-pub fn prepared_headers(
-    headers: &HeaderMap,
-    user_agent: &'static str,
-    origin: &hyper::http::uri::Authority,
-) -> HeaderMap {
-    let mut prepared = HeaderMap::with_capacity(headers.len() + 8);
-    for (name, value) in headers {
-        prepared.append(name.clone(), value.clone());
-    }
-    let host = crate::h1_pool::host_header(origin).ok();
-    for (name, value) in [
-        (
-            CONTENT_TYPE,
-            Some(HeaderValue::from_static("application/json")),
-        ),
-        (USER_AGENT, Some(HeaderValue::from_static(user_agent))),
-        (ACCEPT, Some(HeaderValue::from_static("*/*"))),
-        (
-            ACCEPT_ENCODING,
-            Some(HeaderValue::from_static(ACCEPT_GZIP_BR)),
-        ),
-        (HOST, host),
-    ] {
-        if let (hyper::header::Entry::Vacant(entry), Some(value)) = (prepared.entry(name), value) {
-            entry.insert(value);
-        }
-    }
-    prepared
+/// A target's headers for a chat POST to `origin` over this path, made once: the
+/// target's headers with what every such request adds when absent (reqwest's defaults,
+/// `Accept: */*`, the `accept-encoding` [`Decompression`] adds, `host` as hyper-util's
+/// client sets it) and a `content-length` slot each request fills in place, so a request
+/// clones them and inserts nothing (a configured `Host` wins, as on the https path: a
+/// proxy routing by it).
+#[derive(Debug)]
+pub struct PostHeaders {
+    headers: HeaderMap,
+    /// `content-length` is the slot (not a configured header, which hyper respects).
+    length_slot: bool,
 }
 
-/// The pool as the service [`Decompression`] wraps.
-impl<'a> Service<hyper::Request<Full<Bytes>>> for &'a H1Client {
+impl PostHeaders {
+    pub fn new(
+        headers: &HeaderMap,
+        user_agent: &'static str,
+        origin: &hyper::http::uri::Authority,
+    ) -> Self {
+        let mut prepared = HeaderMap::with_capacity(headers.len() + 7);
+        for (name, value) in headers {
+            prepared.append(name.clone(), value.clone());
+        }
+        let length_slot = !headers.contains_key(CONTENT_LENGTH);
+        let host = crate::h1_pool::host_header(origin).ok();
+        for (name, value) in [
+            (
+                CONTENT_TYPE,
+                Some(HeaderValue::from_static("application/json")),
+            ),
+            (USER_AGENT, Some(HeaderValue::from_static(user_agent))),
+            (ACCEPT, Some(HeaderValue::from_static("*/*"))),
+            (
+                ACCEPT_ENCODING,
+                Some(HeaderValue::from_static(ACCEPT_GZIP_BR)),
+            ),
+            (HOST, host),
+            (CONTENT_LENGTH, Some(HeaderValue::from_static("0"))),
+        ] {
+            if let (hyper::header::Entry::Vacant(entry), Some(value)) =
+                (prepared.entry(name), value)
+            {
+                entry.insert(value);
+            }
+        }
+        Self {
+            headers: prepared,
+            length_slot,
+        }
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Fill the `content-length` slot of `headers` (made from these, `extra` merged in)
+    /// for a body of `len` bytes, as hyper would have added it; a caller's own is kept.
+    pub fn fill_length(&self, headers: &mut HeaderMap, extra: &HeaderMap, len: usize) {
+        if self.length_slot && !extra.contains_key(CONTENT_LENGTH) {
+            if let Some(slot) = headers.get_mut(CONTENT_LENGTH) {
+                *slot = HeaderValue::from(len);
+            }
+        }
+    }
+}
+
+/// The pool as the service [`Decompression`] wraps: `send` called with the request, its
+/// future awaited in place (not boxed: one allocation and a dynamic call fewer per request).
+struct Sender<F>(F);
+
+impl<F, Fut> Service<hyper::Request<Full<Bytes>>> for Sender<F>
+where
+    F: FnMut(hyper::Request<Full<Bytes>>) -> Fut,
+    Fut: Future<Output = Result<hyper::Response<PooledBody>, ClientError>>,
+{
     type Response = hyper::Response<PooledBody>;
     type Error = ClientError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ClientError>> + Send + 'a>>;
+    type Future = Fut;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: hyper::Request<Full<Bytes>>) -> Self::Future {
-        Box::pin(self.send(request))
+    fn call(&mut self, request: hyper::Request<Full<Bytes>>) -> Fut {
+        (self.0)(request)
     }
 }
 
@@ -216,7 +253,8 @@ mod tests {
             .await
             .unwrap();
         let origin = hyper::http::uri::Authority::from_static("127.0.0.1:8080");
-        let prepared = prepared_headers(&HeaderMap::new(), "ua", &origin);
+        let post = PostHeaders::new(&HeaderMap::new(), "ua", &origin);
+        let mut prepared = post.headers().clone();
         assert_eq!(
             prepared.get_all(ACCEPT_ENCODING).iter().collect::<Vec<_>>(),
             added
@@ -227,8 +265,16 @@ mod tests {
         );
         assert_eq!(prepared[HOST], "127.0.0.1:8080");
         assert_eq!(prepared[ACCEPT], "*/*");
-        // Room for hyper's `content-length` (and one more) without growing.
-        assert!(prepared.capacity() >= prepared.len() + 2);
+        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
+        assert_eq!(prepared.get_all(CONTENT_LENGTH).iter().count(), 1);
+        assert_eq!(prepared[CONTENT_LENGTH], "1234");
+        // A caller's own `content-length` is left as it is.
+        let mut extra = HeaderMap::new();
+        extra.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        let mut with_own = post.headers().clone();
+        with_own.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        post.fill_length(&mut with_own, &extra, 1234);
+        assert_eq!(with_own[CONTENT_LENGTH], "7");
     }
 
     #[test]
@@ -239,7 +285,14 @@ mod tests {
         headers.append("x-tag", HeaderValue::from_static("a"));
         headers.append("x-tag", HeaderValue::from_static("b"));
         let origin = hyper::http::uri::Authority::from_static("127.0.0.1");
-        let prepared = prepared_headers(&headers, "ua", &origin);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
+        let post = PostHeaders::new(&headers, "ua", &origin);
+        let mut prepared = post.headers().clone();
+        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
+        assert_eq!(
+            prepared[CONTENT_LENGTH], "5",
+            "a configured one is hyper's to respect"
+        );
         assert_eq!(prepared.get_all(HOST).iter().count(), 1);
         assert_eq!(prepared[HOST], "proxy.example");
         assert_eq!(prepared.get_all(ACCEPT).iter().count(), 1);

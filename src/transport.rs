@@ -21,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
-use crate::plain_http::PlainClient;
+use crate::plain_http::{PlainClient, PostHeaders};
 use crate::read_timeout::ReadTimeout;
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
@@ -118,8 +118,8 @@ struct Target {
     chat_uri: hyper::Uri,
     headers: HeaderMap,
     /// For an `http://` target: `headers` with what the plain-http path adds to a POST
-    /// (`plain_http::prepared_headers`), made once instead of inserted per request.
-    plain_headers: Option<HeaderMap>,
+    /// (`PostHeaders`), made once instead of inserted per request.
+    plain_headers: Option<PostHeaders>,
     has_key: bool,
     api_key_env: Option<String>,
 }
@@ -175,9 +175,9 @@ impl Target {
             .parse()
             .map_err(|_| invalid(format!("invalid base_url {base_url:?}")))?;
         let plain_headers = match chat_uri.authority() {
-            Some(origin) if chat_uri.scheme_str() == Some("http") => Some(
-                crate::plain_http::prepared_headers(&headers, USER_AGENT, origin),
-            ),
+            Some(origin) if chat_uri.scheme_str() == Some("http") => {
+                Some(PostHeaders::new(&headers, USER_AGENT, origin))
+            }
             _ => None,
         };
         Ok(Self {
@@ -564,8 +564,9 @@ impl Transport {
                 // Every URI here is the target's origin (redirects stay within it), so its
                 // `host` is the one made with the target's headers.
                 let mut headers = match (&target.plain_headers, &body) {
-                    (Some(plain), Some(_)) => {
-                        let mut headers = merged_headers(plain, extra_headers);
+                    (Some(plain), Some(body)) => {
+                        let mut headers = merged_headers(plain.headers(), extra_headers);
+                        plain.fill_length(&mut headers, extra_headers, body.len());
                         // The prepared `Accept: */*` is for an answer: a stream asks for
                         // `text/event-stream` alone, or after the caller's own.
                         if stream

@@ -43,8 +43,9 @@ const ACCEPT_GZIP_BR: &str = "gzip,br";
 #[derive(Clone)]
 pub struct PlainClient {
     client: H1Client,
-    /// What reqwest's client added to every request when absent.
-    defaults: HeaderMap,
+    /// The `user-agent` reqwest's client added to every request when absent. Not a
+    /// header map: a transport (this included) is cloned for every request.
+    user_agent: &'static str,
 }
 
 impl fmt::Debug for PlainClient {
@@ -72,19 +73,19 @@ impl PlainClient {
         let mut builder = hyper::client::conn::http1::Builder::new();
         builder.read_buf_exact_size(Some(READ_BUF_BYTES));
         let client = H1Client::new(connector, builder, pool_idle);
-        let mut defaults = HeaderMap::with_capacity(3);
-        defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        defaults.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        defaults.insert(USER_AGENT, HeaderValue::from_static(user_agent));
-        Self { client, defaults }
+        Self { client, user_agent }
     }
 
     /// Add what reqwest's client added to every request when absent (`Accept` included):
     /// for `headers` not made from [`PostHeaders`].
     pub fn add_defaults(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.defaults {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
+        for (name, value) in [
+            (ACCEPT, "*/*"),
+            (CONTENT_TYPE, "application/json"),
+            (USER_AGENT, self.user_agent),
+        ] {
+            if !headers.contains_key(&name) {
+                headers.insert(name, HeaderValue::from_static(value));
             }
         }
     }

@@ -189,15 +189,32 @@ impl Shared {
         }
     }
 
-    fn put(self: &Arc<Self>, origin: Authority, mut conn: Box<Conn>) {
+    /// Pool `conn` once hyper is ready for its next request: polled up to `polls` times
+    /// (the end of a message is already read: each poll is in memory), with the
+    /// sweeper's waker once there is one, so the server closing it wakes the sweeper.
+    /// Not ready by then (`Connection: close`, an unread rest): handed back.
+    fn put(
+        self: &Arc<Self>,
+        origin: Authority,
+        mut conn: Box<Conn>,
+        polls: usize,
+    ) -> Option<(Authority, Box<Conn>)> {
         let now = Instant::now();
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(waker) = &pool.sweeper {
-            // The sweeper's from now on (the body's task polled it last).
-            if !conn.poll_idle_for(waker) {
-                drop(pool);
-                return; // closed meanwhile: dropped
+        let waker = pool.sweeper.as_ref().unwrap_or(Waker::noop());
+        let mut ready = false;
+        for _ in 0..polls {
+            if conn.poll_idle_for(waker) {
+                ready = true;
+                break;
             }
+            if conn.sender.is_closed() {
+                break;
+            }
+        }
+        if !ready {
+            drop(pool);
+            return Some((origin, conn));
         }
         let sweeper = if pool.swept {
             None
@@ -234,6 +251,7 @@ impl Shared {
             #[allow(clippy::disallowed_methods)]
             runtime.spawn(sweep(Arc::downgrade(self)));
         }
+        None
     }
 
     /// Close the idle connections past the timeout or closed by the server, and poll the
@@ -509,18 +527,10 @@ struct Lease {
 impl Lease {
     /// The body ended: pool the connection if hyper is ready for the next request; if
     /// it is not, hand the lease back.
-    fn try_pool(mut self: Box<Self>) -> Option<Box<Self>> {
-        for _ in 0..RELEASE_POLLS {
-            if self.conn.poll_idle() {
-                let Lease { conn, origin, pool } = *self;
-                pool.put(origin, conn);
-                return None;
-            }
-            if self.conn.sender.is_closed() {
-                break;
-            }
-        }
-        Some(self)
+    fn try_pool(self) -> Option<Self> {
+        let Lease { conn, origin, pool } = self;
+        let (origin, conn) = pool.put(origin, conn, RELEASE_POLLS)?;
+        Some(Lease { conn, origin, pool })
     }
 }
 
@@ -535,13 +545,16 @@ impl PooledBody {
     /// The body has all its bytes: pool the connection, or else keep it until the body
     /// reads its end (dropping it now could fail a complete body as cut).
     fn release_early(&mut self) {
-        self.conn = self.conn.take().and_then(Lease::try_pool);
+        self.conn = self
+            .conn
+            .take()
+            .and_then(|lease| lease.try_pool().map(Box::new));
     }
 
     /// The body read its end: pool the connection, or else close it.
     fn release(&mut self) {
         if let Some(lease) = self.conn.take() {
-            drop(lease.try_pool());
+            drop((*lease).try_pool());
         }
     }
 }
@@ -854,7 +867,7 @@ mod tests {
         let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
         let newer = pop_idle(&client, &origin).unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
-        client.shared.put(origin, newer.conn);
+        assert!(client.shared.put(origin, newer.conn, 1).is_none());
         tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
         settle().await;
         assert_eq!((sweeps(&client), idle_count(&client)), (1, 2));

@@ -213,12 +213,24 @@ fn cooling_error(model: &str, until: Option<std::time::Instant>) -> Error {
 /// `{"model":"<model>", ...body}` without re-parsing the body; a `backend::model` chain
 /// entry sends its `model` part.
 pub fn body_with_model(body: &[u8], model: &str) -> Bytes {
-    let model_json = serde_json::Value::String(wire_model(model).to_owned()).to_string();
+    let model = wire_model(model);
     let rest = body.trim_ascii_start();
     let rest = rest.strip_prefix(b"{").unwrap_or(rest).trim_ascii_start();
-    let mut out = BytesMut::with_capacity(body.len() + model_json.len() + 12);
+    let mut out = BytesMut::with_capacity(body.len() + model.len() + 16);
     out.put_slice(b"{\"model\":");
-    out.put_slice(model_json.as_bytes());
+    // A model id is almost always plain text: quoted as is, as serde_json writes a
+    // string with nothing to escape; anything else goes through serde_json.
+    if model.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.put_u8(b'"');
+        out.put_slice(model.as_bytes());
+        out.put_u8(b'"');
+    } else {
+        out.put_slice(
+            serde_json::Value::String(model.to_owned())
+                .to_string()
+                .as_bytes(),
+        );
+    }
     if !rest.starts_with(b"}") {
         out.put_u8(b',');
     }
@@ -541,6 +553,30 @@ mod tests {
         let body = body_with_model(b" { } ", "we\"ird");
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value, serde_json::json!({"model": "we\"ird"}));
+    }
+
+    #[test]
+    fn a_model_is_written_as_serde_json_writes_it() {
+        for model in [
+            "openai/gpt-4o",
+            "we\"ird",
+            "back\\slash",
+            "tab\there",
+            "nul\u{0}",
+            "del\u{7f}",
+            "é/ü-模型",
+            "",
+            "groq::",
+            "line\u{2028}sep",
+        ] {
+            let body = body_with_model(b"{}", model);
+            let quoted = serde_json::Value::String(wire_model(model).to_owned()).to_string();
+            assert_eq!(
+                body,
+                format!("{{\"model\":{quoted}}}").as_bytes(),
+                "{model:?}"
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,6 @@
 //! parent's connection dropped in the child leaks its socket instead of closing it through
 //! tokio, which would deregister it for the parent too.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -128,8 +127,10 @@ struct Shared {
 
 #[derive(Default)]
 struct Pool {
-    /// Per origin, oldest first.
-    by_origin: HashMap<Authority, Vec<Idle>>,
+    /// Per origin, oldest first. A list, not a hash map: a transport talks to the few
+    /// origins of its targets (redirects stay within one), and hashing an `Authority`
+    /// (SipHash, a byte at a time) cost more per request than comparing a few.
+    by_origin: Vec<(Authority, Vec<Idle>)>,
     /// A sweeper task is running (or spawned) for this pool.
     swept: bool,
     /// The running sweeper's waker, once it has swept: every idle connection is polled
@@ -138,6 +139,16 @@ struct Pool {
     /// Sweeps so far (the tests count the sweeper's wake-ups).
     #[cfg(test)]
     sweeps: usize,
+}
+
+impl Pool {
+    /// The idle connections to `origin`, if it has a list.
+    fn idle_to(&mut self, origin: &Authority) -> Option<&mut Vec<Idle>> {
+        self.by_origin
+            .iter_mut()
+            .find(|(known, _)| known == origin)
+            .map(|(_, list)| list)
+    }
 }
 
 impl Drop for Shared {
@@ -161,7 +172,7 @@ impl Shared {
         loop {
             let mut idle = {
                 let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                let list = pool.by_origin.get_mut(origin)?;
+                let list = pool.idle_to(origin)?;
                 let idle = list.pop()?;
                 if idle.since.elapsed() > self.idle_timeout {
                     // LIFO: every older one has expired too.
@@ -178,15 +189,32 @@ impl Shared {
         }
     }
 
-    fn put(self: &Arc<Self>, origin: Authority, mut conn: Box<Conn>) {
+    /// Pool `conn` once hyper is ready for its next request: polled up to `polls` times
+    /// (the end of a message is already read: each poll is in memory), with the
+    /// sweeper's waker once there is one, so the server closing it wakes the sweeper.
+    /// Not ready by then (`Connection: close`, an unread rest): handed back.
+    fn put(
+        self: &Arc<Self>,
+        origin: Authority,
+        mut conn: Box<Conn>,
+        polls: usize,
+    ) -> Option<(Authority, Box<Conn>)> {
         let now = Instant::now();
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(waker) = &pool.sweeper {
-            // The sweeper's from now on (the body's task polled it last).
-            if !conn.poll_idle_for(waker) {
-                drop(pool);
-                return; // closed meanwhile: dropped
+        let waker = pool.sweeper.as_ref().unwrap_or(Waker::noop());
+        let mut ready = false;
+        for _ in 0..polls {
+            if conn.poll_idle_for(waker) {
+                ready = true;
+                break;
             }
+            if conn.sender.is_closed() {
+                break;
+            }
+        }
+        if !ready {
+            drop(pool);
+            return Some((origin, conn));
         }
         let sweeper = if pool.swept {
             None
@@ -196,7 +224,18 @@ impl Shared {
             pool.swept = runtime.is_some();
             runtime
         };
-        let list = pool.by_origin.entry(origin).or_default();
+        let at = match pool
+            .by_origin
+            .iter()
+            .position(|(known, _)| *known == origin)
+        {
+            Some(at) => at,
+            None => {
+                pool.by_origin.push((origin, Vec::new()));
+                pool.by_origin.len() - 1
+            }
+        };
+        let list = &mut pool.by_origin[at].1;
         // Oldest first: drop the expired ones while here.
         let expired = list
             .iter()
@@ -212,6 +251,7 @@ impl Shared {
             #[allow(clippy::disallowed_methods)]
             runtime.spawn(sweep(Arc::downgrade(self)));
         }
+        None
     }
 
     /// Close the idle connections past the timeout or closed by the server, and poll the
@@ -227,7 +267,7 @@ impl Shared {
         let mut closed = Vec::new();
         let mut earliest: Option<Instant> = None;
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        pool.by_origin.retain(|_, list| {
+        pool.by_origin.retain_mut(|(_, list)| {
             for mut idle in std::mem::take(list) {
                 // Expired at its deadline, not after: the timer fires at it.
                 if now.duration_since(idle.since) < self.idle_timeout
@@ -487,18 +527,10 @@ struct Lease {
 impl Lease {
     /// The body ended: pool the connection if hyper is ready for the next request; if
     /// it is not, hand the lease back.
-    fn try_pool(mut self: Box<Self>) -> Option<Box<Self>> {
-        for _ in 0..RELEASE_POLLS {
-            if self.conn.poll_idle() {
-                let Lease { conn, origin, pool } = *self;
-                pool.put(origin, conn);
-                return None;
-            }
-            if self.conn.sender.is_closed() {
-                break;
-            }
-        }
-        Some(self)
+    fn try_pool(self) -> Option<Self> {
+        let Lease { conn, origin, pool } = self;
+        let (origin, conn) = pool.put(origin, conn, RELEASE_POLLS)?;
+        Some(Lease { conn, origin, pool })
     }
 }
 
@@ -513,13 +545,16 @@ impl PooledBody {
     /// The body has all its bytes: pool the connection, or else keep it until the body
     /// reads its end (dropping it now could fail a complete body as cut).
     fn release_early(&mut self) {
-        self.conn = self.conn.take().and_then(Lease::try_pool);
+        self.conn = self
+            .conn
+            .take()
+            .and_then(|lease| lease.try_pool().map(Box::new));
     }
 
     /// The body read its end: pool the connection, or else close it.
     fn release(&mut self) {
         if let Some(lease) = self.conn.take() {
-            drop(lease.try_pool());
+            drop((*lease).try_pool());
         }
     }
 }
@@ -644,13 +679,13 @@ mod tests {
 
     fn idle_count(client: &H1Client) -> usize {
         let pool = client.shared.idle.lock().unwrap();
-        pool.by_origin.values().map(Vec::len).sum()
+        pool.by_origin.iter().map(|(_, list)| list.len()).sum()
     }
 
     /// The newest idle connection to `origin`, taken without the checks `take` makes.
     fn pop_idle(client: &H1Client, origin: &Authority) -> Option<Idle> {
         let mut pool = client.shared.idle.lock().unwrap();
-        pool.by_origin.get_mut(origin)?.pop()
+        pool.idle_to(origin)?.pop()
     }
 
     #[tokio::test]
@@ -832,7 +867,7 @@ mod tests {
         let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
         let newer = pop_idle(&client, &origin).unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
-        client.shared.put(origin, newer.conn);
+        assert!(client.shared.put(origin, newer.conn, 1).is_none());
         tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
         settle().await;
         assert_eq!((sweeps(&client), idle_count(&client)), (1, 2));

@@ -11,14 +11,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+};
 use reqwest::{Method, ResponseBuilderExt};
 use tower_http::decompression::Decompression;
 use tower_service::Service;
@@ -34,12 +35,17 @@ const TCP_KEEPALIVE_RETRIES: u32 = 3;
 /// ~10% more per chunk. SSE events and usual chat answers fit in a few reads.
 const READ_BUF_BYTES: usize = 2048;
 
+/// The `accept-encoding` [`Decompression`] adds for gzip and br (tower-http's wording),
+/// put in a target's prepared headers so no request inserts it.
+const ACCEPT_GZIP_BR: &str = "gzip,br";
+
 /// The pooled plain-http client of one transport.
 #[derive(Clone)]
 pub struct PlainClient {
     client: H1Client,
-    /// What reqwest's client added to every request when absent.
-    defaults: HeaderMap,
+    /// The `user-agent` reqwest's client added to every request when absent. Not a
+    /// header map: a transport (this included) is cloned for every request.
+    user_agent: &'static str,
 }
 
 impl fmt::Debug for PlainClient {
@@ -67,14 +73,26 @@ impl PlainClient {
         let mut builder = hyper::client::conn::http1::Builder::new();
         builder.read_buf_exact_size(Some(READ_BUF_BYTES));
         let client = H1Client::new(connector, builder, pool_idle);
-        let mut defaults = HeaderMap::with_capacity(3);
-        // Per request, not in a target's headers: a stream asks for `text/event-stream` alone.
-        defaults.insert(ACCEPT, HeaderValue::from_static("*/*"));
-        add_defaults(&mut defaults, user_agent);
-        Self { client, defaults }
+        Self { client, user_agent }
     }
 
-    /// Send a request to `uri` (`http://`) and return once the response headers arrived.
+    /// Add what reqwest's client added to every request when absent (`Accept` included):
+    /// for `headers` not made from [`PostHeaders`].
+    pub fn add_defaults(&self, headers: &mut HeaderMap) {
+        for (name, value) in [
+            (ACCEPT, "*/*"),
+            (CONTENT_TYPE, "application/json"),
+            (USER_AGENT, self.user_agent),
+        ] {
+            if !headers.contains_key(&name) {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+        }
+    }
+
+    /// Send a request to `uri` (`http://`) and return once the response headers arrived:
+    /// `headers` as they go out (with [`Self::add_defaults`] or from [`PostHeaders`]),
+    /// but `host` and `accept-encoding`, added when absent.
     /// `url` is `uri` parsed, when the caller has it: the response's URL (without it,
     /// reqwest parses a placeholder for every response).
     pub async fn execute(
@@ -89,20 +107,8 @@ impl PlainClient {
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let headers = request.headers_mut();
-        for (name, value) in &self.defaults {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-        // gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
         // No `poll_ready` first: the pool is always ready (it waits inside the call).
-        let pending = Decompression::new(&self.client)
-            .no_deflate()
-            .no_zstd()
-            .gzip(true)
-            .br(true)
-            .call(request);
+        let pending = decompressing(Sender(|request| self.client.send(request))).call(request);
         let response = pending.await.map_err(SendError::Client)?;
         let (mut parts, body) = response.into_parts();
         if let Some(url) = url {
@@ -120,30 +126,180 @@ impl PlainClient {
     }
 }
 
-/// Add what reqwest's client adds to every request when absent, but `Accept` (a target's
-/// headers for this path are made with them once, see `transport::Target`).
-pub fn add_defaults(headers: &mut HeaderMap, user_agent: &'static str) {
-    for (name, value) in [
-        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        (USER_AGENT, HeaderValue::from_static(user_agent)),
-    ] {
-        if let hyper::header::Entry::Vacant(entry) = headers.entry(name) {
-            entry.insert(value);
+/// gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
+fn decompressing<S>(inner: S) -> Decompression<S> {
+    Decompression::new(inner)
+        .no_deflate()
+        .no_zstd()
+        .gzip(true)
+        .br(true)
+}
+
+/// A target's headers for a chat POST to `origin` over this path, made once: the
+/// target's headers with what every such request adds when absent (reqwest's defaults,
+/// `Accept: */*`, the `accept-encoding` [`Decompression`] adds, `host` as hyper-util's
+/// client sets it) and a `content-length` slot each request fills in place, so a request
+/// clones them and inserts nothing (a configured `Host` wins, as on the https path: a
+/// proxy routing by it).
+#[derive(Debug)]
+pub struct PostHeaders {
+    headers: HeaderMap,
+    /// `content-length` is the slot (not a configured header, which hyper respects).
+    length_slot: bool,
+}
+
+impl PostHeaders {
+    pub fn new(
+        headers: &HeaderMap,
+        user_agent: &'static str,
+        origin: &hyper::http::uri::Authority,
+    ) -> Self {
+        let mut prepared = HeaderMap::with_capacity(headers.len() + 7);
+        for (name, value) in headers {
+            prepared.append(name.clone(), value.clone());
+        }
+        let length_slot = !headers.contains_key(CONTENT_LENGTH);
+        let host = crate::h1_pool::host_header(origin).ok();
+        for (name, value) in [
+            (
+                CONTENT_TYPE,
+                Some(HeaderValue::from_static("application/json")),
+            ),
+            (USER_AGENT, Some(HeaderValue::from_static(user_agent))),
+            (ACCEPT, Some(HeaderValue::from_static("*/*"))),
+            (
+                ACCEPT_ENCODING,
+                Some(HeaderValue::from_static(ACCEPT_GZIP_BR)),
+            ),
+            (HOST, host),
+            (CONTENT_LENGTH, Some(HeaderValue::from_static("0"))),
+        ] {
+            if let (hyper::header::Entry::Vacant(entry), Some(value)) =
+                (prepared.entry(name), value)
+            {
+                entry.insert(value);
+            }
+        }
+        Self {
+            headers: prepared,
+            length_slot,
+        }
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Fill the `content-length` slot of `headers` (made from these, `extra` merged in)
+    /// for a body of `len` bytes, as hyper would have added it; a caller's own is kept.
+    pub fn fill_length(&self, headers: &mut HeaderMap, extra: &HeaderMap, len: usize) {
+        if self.length_slot && !extra.contains_key(CONTENT_LENGTH) {
+            if let Some(slot) = headers.get_mut(CONTENT_LENGTH) {
+                *slot = HeaderValue::from(len);
+            }
         }
     }
 }
 
-/// The pool as the service [`Decompression`] wraps.
-impl<'a> Service<hyper::Request<Full<Bytes>>> for &'a H1Client {
+/// The pool as the service [`Decompression`] wraps: `send` called with the request, its
+/// future awaited in place (not boxed: one allocation and a dynamic call fewer per request).
+struct Sender<F>(F);
+
+impl<F, Fut> Service<hyper::Request<Full<Bytes>>> for Sender<F>
+where
+    F: FnMut(hyper::Request<Full<Bytes>>) -> Fut,
+    Fut: Future<Output = Result<hyper::Response<PooledBody>, ClientError>>,
+{
     type Response = hyper::Response<PooledBody>;
     type Error = ClientError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ClientError>> + Send + 'a>>;
+    type Future = Fut;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: hyper::Request<Full<Bytes>>) -> Self::Future {
-        Box::pin(self.send(request))
+    fn call(&mut self, request: hyper::Request<Full<Bytes>>) -> Fut {
+        (self.0)(request)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A service that answers with the headers of the request it got.
+    struct Echo;
+
+    impl Service<hyper::Request<()>> for Echo {
+        type Response = hyper::Response<Full<Bytes>>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: hyper::Request<()>) -> Self::Future {
+            let mut response = hyper::Response::new(Full::new(Bytes::new()));
+            *response.headers_mut() = request.headers().clone();
+            std::future::ready(Ok(response))
+        }
+    }
+
+    #[tokio::test]
+    async fn prepared_headers_advertise_what_decompression_would_add() {
+        let added = decompressing(Echo)
+            .call(hyper::Request::new(()))
+            .await
+            .unwrap();
+        let origin = hyper::http::uri::Authority::from_static("127.0.0.1:8080");
+        let post = PostHeaders::new(&HeaderMap::new(), "ua", &origin);
+        let mut prepared = post.headers().clone();
+        assert_eq!(
+            prepared.get_all(ACCEPT_ENCODING).iter().collect::<Vec<_>>(),
+            added
+                .headers()
+                .get_all(ACCEPT_ENCODING)
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(prepared[HOST], "127.0.0.1:8080");
+        assert_eq!(prepared[ACCEPT], "*/*");
+        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
+        assert_eq!(prepared.get_all(CONTENT_LENGTH).iter().count(), 1);
+        assert_eq!(prepared[CONTENT_LENGTH], "1234");
+        // A caller's own `content-length` is left as it is.
+        let mut extra = HeaderMap::new();
+        extra.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        let mut with_own = post.headers().clone();
+        with_own.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        post.fill_length(&mut with_own, &extra, 1234);
+        assert_eq!(with_own[CONTENT_LENGTH], "7");
+    }
+
+    #[test]
+    fn a_configured_header_wins_and_repeated_values_are_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("proxy.example"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.append("x-tag", HeaderValue::from_static("a"));
+        headers.append("x-tag", HeaderValue::from_static("b"));
+        let origin = hyper::http::uri::Authority::from_static("127.0.0.1");
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
+        let post = PostHeaders::new(&headers, "ua", &origin);
+        let mut prepared = post.headers().clone();
+        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
+        assert_eq!(
+            prepared[CONTENT_LENGTH], "5",
+            "a configured one is hyper's to respect"
+        );
+        assert_eq!(prepared.get_all(HOST).iter().count(), 1);
+        assert_eq!(prepared[HOST], "proxy.example");
+        assert_eq!(prepared.get_all(ACCEPT).iter().count(), 1);
+        assert_eq!(prepared[ACCEPT], "application/json");
+        assert_eq!(prepared.get_all("x-tag").iter().count(), 2);
+        assert_eq!(prepared[USER_AGENT], "ua");
+        assert_eq!(prepared[CONTENT_TYPE], "application/json");
     }
 }

@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    LOCATION,
 };
 use reqwest::{Method, StatusCode};
 
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
 use crate::network::{NetworkOptions, Route};
-use crate::plain_http::PlainClient;
+use crate::plain_http::{PlainClient, PostHeaders};
 use crate::read_timeout::ReadTimeout;
 
 /// Largest response body accepted (non-streaming); a bigger one is an error, not an OOM.
@@ -92,9 +93,18 @@ pub const CHAT_PATH: &str = "chat/completions";
 
 /// The model id to send for a chain entry: `llama` for `groq::llama`, else the entry.
 pub fn wire_model(entry: &str) -> &str {
-    entry
-        .split_once(BACKEND_SEPARATOR)
-        .map_or(entry, |(_, model)| model)
+    split_backend(entry).map_or(entry, |(_, model)| model)
+}
+
+/// `entry` split at its first [`BACKEND_SEPARATOR`], as `str::split_once` splits it,
+/// without building a substring searcher per call (twice per request).
+fn split_backend(entry: &str) -> Option<(&str, &str)> {
+    let separator = BACKEND_SEPARATOR.as_bytes();
+    let at = entry
+        .as_bytes()
+        .windows(separator.len())
+        .position(|window| window == separator)?;
+    Some((entry.get(..at)?, entry.get(at + separator.len()..)?))
 }
 
 /// Where one request goes: a base URL and the headers (key included) that go with it.
@@ -108,8 +118,8 @@ struct Target {
     chat_uri: hyper::Uri,
     headers: HeaderMap,
     /// For an `http://` target: `headers` with what the plain-http path adds to a POST
-    /// (reqwest's defaults, `host`), made once instead of inserted per request.
-    plain_headers: Option<HeaderMap>,
+    /// (`PostHeaders`), made once instead of inserted per request.
+    plain_headers: Option<PostHeaders>,
     has_key: bool,
     api_key_env: Option<String>,
 }
@@ -166,15 +176,7 @@ impl Target {
             .map_err(|_| invalid(format!("invalid base_url {base_url:?}")))?;
         let plain_headers = match chat_uri.authority() {
             Some(origin) if chat_uri.scheme_str() == Some("http") => {
-                let mut plain = headers.clone();
-                crate::plain_http::add_defaults(&mut plain, USER_AGENT);
-                // A configured `Host` wins, as on the https path (a proxy routing by it).
-                if let reqwest::header::Entry::Vacant(entry) = plain.entry(reqwest::header::HOST) {
-                    if let Ok(host) = crate::h1_pool::host_header(origin) {
-                        entry.insert(host);
-                    }
-                }
-                Some(plain)
+                Some(PostHeaders::new(&headers, USER_AGENT, origin))
             }
             _ => None,
         };
@@ -395,7 +397,7 @@ impl Transport {
 
     /// The target of a chain entry: its backend for `NAME::model`, else OpenRouter.
     fn target_for(&self, entry: &str) -> Result<&Target> {
-        match entry.split_once(BACKEND_SEPARATOR) {
+        match split_backend(entry) {
             None => Ok(&self.openrouter),
             Some((name, _)) => self.backends.get(name).ok_or_else(|| {
                 invalid(format!(
@@ -531,10 +533,7 @@ impl Transport {
     ) -> Result<reqwest::Response> {
         let accept = |headers: &mut HeaderMap| {
             if stream {
-                headers.append(
-                    reqwest::header::ACCEPT,
-                    HeaderValue::from_static("text/event-stream"),
-                );
+                headers.append(ACCEPT, HeaderValue::from_static("text/event-stream"));
             }
         };
         // Borrowed on the usual path: the request takes the one clone it needs.
@@ -565,10 +564,27 @@ impl Transport {
                 // Every URI here is the target's origin (redirects stay within it), so its
                 // `host` is the one made with the target's headers.
                 let mut headers = match (&target.plain_headers, &body) {
-                    (Some(plain), Some(_)) => merged_headers(plain, extra_headers),
-                    _ => headers_for(target, extra_headers),
+                    (Some(plain), Some(body)) => {
+                        let mut headers = merged_headers(plain.headers(), extra_headers);
+                        plain.fill_length(&mut headers, extra_headers, body.len());
+                        // The prepared `Accept: */*` is for an answer: a stream asks for
+                        // `text/event-stream` alone, or after the caller's own.
+                        if stream
+                            && !extra_headers.contains_key(ACCEPT)
+                            && !target.headers.contains_key(ACCEPT)
+                        {
+                            headers.remove(ACCEPT);
+                        }
+                        accept(&mut headers);
+                        headers
+                    }
+                    _ => {
+                        let mut headers = headers_for(target, extra_headers);
+                        accept(&mut headers);
+                        plain.add_defaults(&mut headers);
+                        headers
+                    }
                 };
-                accept(&mut headers);
                 if body.is_none() {
                     headers.remove(CONTENT_TYPE);
                     headers.remove(CONTENT_LENGTH);
@@ -768,6 +784,19 @@ mod tests {
         assert!(err.message().contains("[backends.nope]"));
         assert_eq!(wire_model("groq::llama-3.1-8b"), "llama-3.1-8b");
         assert_eq!(wire_model("openai/gpt-4o"), "openai/gpt-4o");
+    }
+
+    #[test]
+    fn a_backend_entry_splits_as_split_once_splits_it() {
+        for entry in [
+            "", ":", "::", ":::", "a::", "::b", "a:b::c", "a::b::c", "é::ü", "a:b", "x::::y",
+        ] {
+            assert_eq!(
+                split_backend(entry),
+                entry.split_once(BACKEND_SEPARATOR),
+                "{entry:?}"
+            );
+        }
     }
 
     #[test]

@@ -37,7 +37,14 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.redirect_delay)
             self._send(307, b"", {"location": self.path.replace("/moved", "")})
             return
+        if self.path.endswith("/seeother/chat/completions"):
+            self._send(303, b"", {"location": self.path.replace("/seeother", "")})
+            return
         time.sleep(self.redirect_delay)
+        self._send(200, json.dumps(ANSWER).encode(), {"content-type": "application/json"})
+
+    def do_GET(self) -> None:
+        self.seen.append({name.lower(): value for name, value in self.headers.items()})
         self._send(200, json.dumps(ANSWER).encode(), {"content-type": "application/json"})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -109,3 +116,14 @@ def test_a_redirect_within_the_read_timeout_is_followed(server: tuple[str, type[
         answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
     assert answer.choices[0].message.content == "ok"
     assert len(handler.seen) == 2
+
+
+def test_a_see_other_redirect_is_a_get_without_the_posts_body_headers(server: tuple[str, type[_Handler]]) -> None:
+    address, handler = server
+    with _client(f"http://{address}/v1/seeother") as client:
+        answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
+    assert answer.choices[0].message.content == "ok"
+    post, get = handler.seen
+    assert post["content-type"] == "application/json" and int(post["content-length"]) > 0
+    # As reqwest's redirect policy does on a method change: the body's headers go with the body.
+    assert "content-type" not in get and "content-length" not in get

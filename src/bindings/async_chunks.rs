@@ -12,7 +12,7 @@ use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple, PyType};
-use pyo3::PyTraverseError;
+use pyo3::{PyTraverseError, PyTypeInfo};
 
 use super::bridge::CompletionQueue;
 use super::chunk::{chunk_list, StreamChunk};
@@ -38,7 +38,9 @@ enum State {
     Ready,
     /// The awaiting task sleeps on this wait for the next batch.
     Waiting(Py<NativeFuture>),
-    /// Ended, failed or closed: `__anext__` raises `StopAsyncIteration`.
+    /// `aclose()` was called: its `await` completes with `None`, then `Finished`.
+    Closing,
+    /// Ended, failed or closed: awaiting `__anext__` raises `StopAsyncIteration`.
     Finished,
 }
 
@@ -66,9 +68,15 @@ pub struct AsyncChunks {
     /// The loop of the last wait and its completion queue (looked up again only when the
     /// stream is read from another loop).
     waited_on: Option<(Py<PyAny>, Py<CompletionQueue>)>,
+    /// The response cache's record (the stream's `_record`, set when it opened), if any.
+    record: Option<Py<PyAny>>,
     held: Held,
     ready_in_a_row: u32,
     state: State,
+    /// The `StopIteration` that completes each `await` with its chunk, made once and given
+    /// each chunk as its `value`: PyO3 builds a new exception object for every error it
+    /// raises on Python < 3.12 (~100 ns), which a chunk handed out at once cannot afford.
+    stop: Py<PyAny>,
 }
 
 impl AsyncChunks {
@@ -98,11 +106,10 @@ impl AsyncChunks {
     /// Hold a ready batch; while the response cache records, its chunks are built now and
     /// kept by the stream (batch by batch, as they arrive).
     fn hold_ready(&mut self, py: Python<'_>, batch: Vec<Arc<Chunk>>) -> PyResult<()> {
-        let record = self.stream.getattr(py, intern!(py, "_record"))?;
-        if record.is_none(py) {
+        let Some(record) = &self.record else {
             self.held = Held::Chunks(batch.into_iter());
             return Ok(());
-        }
+        };
         let list = chunk_list(py, batch)?;
         self.keep(py, record, &list)?;
         self.held = Held::Objects(list.unbind(), 0);
@@ -111,18 +118,26 @@ impl AsyncChunks {
 
     /// Hold a batch a wait returned (built at the wait's end).
     fn hold_built(&mut self, py: Python<'_>, batch: Bound<'_, PyList>) -> PyResult<()> {
-        let record = self.stream.getattr(py, intern!(py, "_record"))?;
-        if !record.is_none(py) {
+        if let Some(record) = &self.record {
             self.keep(py, record, &batch)?;
         }
         self.held = Held::Objects(batch.unbind(), 0);
         Ok(())
     }
 
-    fn keep(&self, py: Python<'_>, record: Py<PyAny>, batch: &Bound<'_, PyList>) -> PyResult<()> {
+    fn keep(&self, py: Python<'_>, record: &Py<PyAny>, batch: &Bound<'_, PyList>) -> PyResult<()> {
         self.stream
             .call_method1(py, intern!(py, "_keep"), (record, batch))?;
         Ok(())
+    }
+
+    /// The `StopIteration` that completes an `await` with `chunk`.
+    fn completing(&self, py: Python<'_>, chunk: Py<PyAny>) -> PyErr {
+        let stop = self.stop.bind(py);
+        match stop.setattr(intern!(py, "value"), chunk) {
+            Ok(()) => PyErr::from_value(stop.clone()),
+            Err(failed) => failed,
+        }
     }
 
     /// Start waiting for the next batch on the running loop.
@@ -147,6 +162,10 @@ impl AsyncChunks {
     fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
         match std::mem::replace(&mut self.state, State::Ready) {
             State::Finished => {
+                self.state = State::Finished;
+                return Ok(Step::End);
+            }
+            State::Closing => {
                 self.state = State::Finished;
                 return Ok(Step::Closed);
             }
@@ -256,7 +275,9 @@ impl AsyncChunks {
             .getattr(intern!(stream.py(), "_native"))?
             .cast_into::<NativeStream>()?
             .unbind();
+        let record = stream.getattr(intern!(stream.py(), "_record"))?;
         Ok(Self {
+            record: (!record.is_none()).then(|| record.unbind()),
             stream: stream.clone().unbind(),
             native,
             get_running_loop,
@@ -265,22 +286,21 @@ impl AsyncChunks {
             held: Held::None,
             ready_in_a_row: 0,
             state: State::Ready,
+            stop: PyStopIteration::type_object(stream.py()).call0()?.unbind(),
         })
     }
 
-    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
-    /// The awaitable of the next chunk: the iterator itself.
-    fn __anext__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        if matches!(slf.state, State::Finished) {
-            return Err(PyStopAsyncIteration::new_err(()));
-        }
-        Ok(slf)
+    /// The awaitable of the next chunk: the iterator itself (once iteration is over,
+    /// awaiting it raises `StopAsyncIteration`).
+    fn __anext__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
     }
 
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
@@ -289,7 +309,7 @@ impl AsyncChunks {
     fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         let py = slf.py();
         match slf.step(py) {
-            Ok(Step::Chunk(chunk)) => Err(PyStopIteration::new_err(chunk)),
+            Ok(Step::Chunk(chunk)) => Err(slf.completing(py, chunk)),
             Ok(Step::Suspend(handed)) => Ok(Some(handed)),
             Ok(Step::End) => Err(PyStopAsyncIteration::new_err(())),
             Ok(Step::Closed) => Ok(None),
@@ -303,7 +323,7 @@ impl AsyncChunks {
         let _ = value;
         let py = slf.py();
         match slf.step(py) {
-            Ok(Step::Chunk(chunk)) => Err(PyStopIteration::new_err(chunk)),
+            Ok(Step::Chunk(chunk)) => Err(slf.completing(py, chunk)),
             Ok(Step::Suspend(handed)) => Ok(handed),
             Ok(Step::End) => Err(PyStopAsyncIteration::new_err(())),
             Ok(Step::Closed) => Err(PyStopIteration::new_err(())),
@@ -323,7 +343,7 @@ impl AsyncChunks {
         let py = slf.py();
         let _ = tb;
         let error = thrown(py, typ, val)?;
-        if matches!(slf.state, State::Finished) {
+        if matches!(slf.state, State::Finished | State::Closing) {
             return Err(error);
         }
         Err(slf.fail(py, error))
@@ -341,6 +361,7 @@ impl AsyncChunks {
     fn aclose(mut slf: PyRefMut<'_, Self>) -> PyRefMut<'_, Self> {
         let py = slf.py();
         slf.close(py);
+        slf.state = State::Closing;
         slf
     }
 
@@ -349,6 +370,10 @@ impl AsyncChunks {
         visit.call(&self.native)?;
         visit.call(&self.get_running_loop)?;
         visit.call(&self.queue_of)?;
+        visit.call(&self.stop)?;
+        if let Some(record) = &self.record {
+            visit.call(record)?;
+        }
         if let Some((event_loop, queue)) = &self.waited_on {
             visit.call(event_loop)?;
             visit.call(queue)?;

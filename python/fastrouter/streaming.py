@@ -58,6 +58,10 @@ def _attach_model_attributes() -> None:
 
 _attach_model_attributes()
 
+# Batches taken without waiting before an async stream gives the event loop a turn.
+_READY_BATCHES_BEFORE_YIELD = 16
+
+
 class _StreamBase:
     """What both stream kinds share: the finished completion, attempts, closing."""
 
@@ -156,15 +160,47 @@ class AsyncStream(_StreamBase, AsyncClosing):
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._chunks()
 
-    def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        """The chunks, by the core's iterator: each `await` of a ready chunk completes at
-        once; only an empty stream waits (one task and one wake-up of the loop per wait,
-        not per batch). It keeps the response cache's record, and reports the end
-        (``_ended_with``) or any failure, cancellation or Ctrl-C (``_stopped``); leaving
-        the loop early leaves the stream open until ``close()`` or drop."""
+    async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         import asyncio  # loaded by whoever runs this loop; not by `import fastrouter` (S5)
 
-        return cast("AsyncIterator[ChatCompletionChunk]", _native.AsyncChunks(self, asyncio.get_running_loop, queue_of))
+        native = self._native
+        try_batch = native.try_batch
+        next_batch = native.next_batch
+        get_running_loop = asyncio.get_running_loop
+        loop: asyncio.AbstractEventLoop | None = None
+        ready_in_a_row = 0
+        try:
+            while True:
+                # Chunks already waiting are taken at once; only an empty stream waits
+                # (one task and one wake-up of the loop per wait, not per batch). A
+                # stream that is never empty still lets other tasks run now and then.
+                batch: list[Any] | None = try_batch()  # of StreamChunk, each a ChatCompletionChunk
+                if batch is not None:
+                    ready_in_a_row += 1
+                    if ready_in_a_row == _READY_BATCHES_BEFORE_YIELD:
+                        ready_in_a_row = 0
+                        await asyncio.sleep(0)
+                else:
+                    ready_in_a_row = 0
+                    # `_bridge.awaiting(next_batch)` with the loop's queue looked up once
+                    # per stream: a stream waits every ~10 chunks. Cancelling the wait
+                    # cancels its Rust task.
+                    running = get_running_loop()
+                    if running is not loop:
+                        loop, queue = running, queue_of(running)
+                    batch = await next_batch(queue, loop)
+                    if batch is None:
+                        self._ended_with("ok")
+                        return
+                if self._record is not None:
+                    self._keep(self._record, batch)
+                for chunk in batch:
+                    yield chunk
+        except GeneratorExit:
+            raise  # the loop was left early: the stream stays open until close() or drop
+        except BaseException as error:
+            self._stopped(error)
+            raise
 
     async def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""

@@ -41,7 +41,7 @@ pub struct NativeFuture {
     abort: Option<(u64, AbortHandle)>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
-    pub blocking: bool,
+    blocking: bool,
 }
 
 fn asyncio_attr(
@@ -114,22 +114,6 @@ impl NativeFuture {
         std::mem::take(&mut self.callbacks)
     }
 
-    /// Whether the task has not finished (nor the future been cancelled) yet.
-    pub fn is_pending(&self) -> bool {
-        matches!(self.state, State::Pending)
-    }
-
-    /// Abort the Rust task without finishing the future or waking anyone: for a waiter
-    /// that left (nothing will read the result).
-    pub fn abort_task(&mut self) {
-        if let Some((generation, abort)) = self.abort.take() {
-            // In a forked child the task is the parent's runtime's (see `cancel`).
-            if generation == fork_generation() {
-                abort.abort();
-            }
-        }
-    }
-
     fn schedule(&self, py: Python<'_>, slf: &Py<Self>, callback: Callback) -> PyResult<()> {
         let (function, context) = callback;
         let kwargs = PyDict::new(py);
@@ -143,8 +127,7 @@ impl NativeFuture {
         Ok(())
     }
 
-    /// The result, or the exception to raise (`InvalidStateError` while pending).
-    pub fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.state {
             State::Pending => Err(invalid_state(py, "Result is not set.")),
             State::Done(value) => Ok(value.clone_ref(py)),

@@ -2,7 +2,6 @@
 //! release the GIL, call the core, convert back. Users import `fastrouter`, never this.
 
 mod answer;
-mod async_chunks;
 mod bridge;
 mod chunk;
 mod client;
@@ -38,7 +37,6 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         client::NativeClient,
         mock::NativeMockServer,
         stream::NativeStream,
-        async_chunks::AsyncChunks,
         chunk::StreamChunk,
         chunk::StreamChoice,
         chunk::StreamDelta,
@@ -69,7 +67,6 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "__all__",
         [
             "AnswerFacts",
-            "AsyncChunks",
             "NativeAttempt",
             "NativeChainEvent",
             "NativeChat",

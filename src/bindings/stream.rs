@@ -351,15 +351,12 @@ fn batch_to_py(
     }
 }
 
+#[pymethods]
 impl NativeStream {
-    /// Every chunk ready now, without waiting; `None` when nothing is ready, only the end
-    /// is, or a waiting `next_batch` owns the stream.
-    pub fn ready_batch(&self) -> Option<Batch> {
-        self.consumer.try_lock().ok()?.try_batch()
-    }
-
-    /// `next_batch`: the future of a task waiting for every chunk ready, at least one.
-    pub fn next_batch_future(
+    /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
+    /// finished with the list of `StreamChunk`, `None` at the normal end, or `StreamError`
+    /// (with the partial completion) on failure.
+    fn next_batch(
         &self,
         py: Python<'_>,
         queue: &CompletionQueue,
@@ -374,27 +371,16 @@ impl NativeStream {
             batch_to_py,
         )
     }
-}
-
-#[pymethods]
-impl NativeStream {
-    /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
-    /// finished with the list of `StreamChunk`, `None` at the normal end, or `StreamError`
-    /// (with the partial completion) on failure.
-    fn next_batch(
-        &self,
-        py: Python<'_>,
-        queue: &CompletionQueue,
-        event_loop: Py<PyAny>,
-    ) -> PyResult<Py<NativeFuture>> {
-        self.next_batch_future(py, queue, event_loop)
-    }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;
     /// `None` when nothing is ready (or only the end is): then wait with `next_batch`.
     /// Most batches of a busy stream are taken this way, with no wake-up of the loop.
     fn try_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        self.ready_batch()
+        let Ok(mut consumer) = self.consumer.try_lock() else {
+            return Ok(None); // a waiting `next_batch` owns the stream
+        };
+        consumer
+            .try_batch()
             .map(|batch| chunk_list(py, batch))
             .transpose()
     }

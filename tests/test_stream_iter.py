@@ -206,3 +206,78 @@ async def test_a_stream_whose_chunks_are_always_ready_lets_other_tasks_run(serve
         assert joined(chunks) == text
         assert turns >= 1, "a stream that is never empty must still yield to the loop"
         assert statuses(client) == ["ok"]
+
+
+# -------------------------------------------------------------- the sync stream's iterator
+
+
+def sync_client_of(server: MockServer) -> fastrouter.Client:
+    return fastrouter.Client(base_url=server.base_url, api_key="test", max_retries=0)
+
+
+def test_a_sync_iterator_ends_once(server: MockServer) -> None:
+    server.script(MODEL, slow(0.0))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        assert iter(iterator) is iterator
+        assert joined(list(iterator)) == LONG
+        for _ in range(2):
+            with pytest.raises(StopIteration):
+                next(iterator)
+        assert [entry.status for entry in client.usage.entries] == ["ok"]
+        assert stream.completion.choices[0].message.content == LONG
+
+
+def test_a_second_sync_iterator_reads_on(server: MockServer) -> None:
+    server.script(MODEL, slow(0.005))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        first: list[ChatCompletionChunk] = []
+        for chunk in stream:
+            first.append(chunk)
+            if len(first) == 4:
+                break
+        rest = list(stream)
+        assert LONG.startswith(joined(first))
+        assert LONG.endswith(joined(rest))
+        assert len(joined(first)) + len(joined(rest)) <= len(LONG)
+        assert stream.completion.choices[0].message.content == LONG
+        assert [entry.status for entry in client.usage.entries] == ["ok"]
+
+
+def test_a_sync_iterator_raises_a_failure_once_and_records_it(server: MockServer) -> None:
+    server.script(MODEL, Reply(LONG, stream=StreamScript(chunks=len(LONG), error_after=3, error_status=502)))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        received: list[ChatCompletionChunk] = []
+        with pytest.raises(fastrouter.StreamError):
+            for chunk in iterator:
+                received.append(chunk)
+        assert LONG.startswith(joined(received))
+        with pytest.raises(StopIteration):
+            next(iterator)
+        assert [entry.status for entry in client.usage.entries] == ["stream_error"]
+
+
+def test_a_sync_iterator_s_failing_bookkeeping_stops_the_stream(server: MockServer) -> None:
+    """An exception from the record's keeping (the response cache's) ends iteration like
+    any failure: the stream closes and records it once."""
+    server.script(MODEL, slow(0.005))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        closed = server.connections[1]
+
+        class Broken(list[str]):
+            def extend(self, _: Any) -> None:
+                raise LookupError("the record is broken")
+
+        stream._record = Broken()
+        with pytest.raises(LookupError):
+            list(stream)
+        deadline = time.monotonic() + 10
+        while server.connections[1] <= closed:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert [entry.status for entry in client.usage.entries] == ["stream_error"]

@@ -25,6 +25,7 @@ __all__ = [
     "NativeHealth",
     "NativeMockServer",
     "NativeStream",
+    "SyncChunks",
     "USER_AGENT",
     "__version__",
 ]
@@ -258,8 +259,6 @@ class NativeStream:
     def try_batch(self) -> list[StreamChunk] | None:
         """Every chunk ready now, without waiting; ``None`` when nothing is (then wait
         with :meth:`next_batch`)."""
-    def next_batch_blocking(self) -> list[StreamChunk] | None:
-        """Like :meth:`next_batch`, blocking with the GIL released."""
     def completion_json(self) -> str:
         """The completion received so far (the whole one after the end), as JSON."""
     def attempts(self) -> list[NativeAttempt] | None:
@@ -272,6 +271,16 @@ class NativeStream:
     def keepalives(self) -> int: ...
     def close(self) -> None:
         """Cancel the request and release the connection (idempotent)."""
+
+@final
+class SyncChunks:
+    """A sync ``Stream``'s iterator: the next chunk of the batch it holds, the next ready
+    batch, or a blocking wait (GIL released). Calls the stream's ``_keep``, ``_ended_with``
+    and ``_stopped``."""
+
+    def __new__(cls, stream: Any) -> SyncChunks: ...
+    def __iter__(self) -> SyncChunks: ...
+    def __next__(self) -> Any: ...
 
 # Streamed chunks built by the core, read lazily; they stand for (and count as instances
 # of) fastrouter.types.ChatCompletionChunk / ChunkChoice / ChoiceDelta, whose other

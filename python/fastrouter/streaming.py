@@ -110,8 +110,8 @@ class _StreamBase:
         return self._native.keepalives
 
     def _keep(self, record: list[str], batch: list[StreamChunk]) -> None:
-        """Keep each chunk's JSON while the response cache records (checked per batch in
-        the loops, without a call: a batch is ~8 chunks)."""
+        """Keep each chunk's JSON while the response cache records (checked per batch by
+        the iterators, without a call: a batch is ~8 chunks)."""
         record.extend(map(_wire, cast("list[ChatCompletionChunk]", batch)))
 
     def _ended_with(self, status: str) -> None:
@@ -215,26 +215,9 @@ class Stream(_StreamBase, Closing):
         return self._chunks()
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
-        native = self._native
-        try_batch = native.try_batch
-        # Batches of StreamChunk, each a ChatCompletionChunk.
-        next_batch: Callable[[], list[Any] | None] = native.next_batch_blocking
-        try:
-            while True:
-                batch: list[Any] | None = try_batch()
-                if batch is None:
-                    batch = next_batch()
-                    if batch is None:
-                        self._ended_with("ok")
-                        return
-                if self._record is not None:
-                    self._keep(self._record, batch)
-                yield from batch
-        except GeneratorExit:
-            raise  # the loop was left early: the stream stays open until close() or drop
-        except BaseException as error:
-            self._stopped(error)
-            raise
+        """The chunks, by the core's iterator (it keeps the response cache's record and
+        reports the end or any failure, as the async stream's generator does)."""
+        return cast("Iterator[ChatCompletionChunk]", _native.SyncChunks(self))
 
     def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""

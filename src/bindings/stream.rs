@@ -1,11 +1,14 @@
 //! `NativeStream`: the consumer side of a streamed chat completion. Each `next_batch`
 //! returns *every* chunk already parsed, so one wake-up of Python carries many chunks.
+//! `SyncChunks`: a sync `Stream`'s iterator over them.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+use pyo3::PyTraverseError;
 use tokio::task::AbortHandle;
 
 use super::bridge::CompletionQueue;
@@ -351,6 +354,14 @@ fn batch_to_py(
     }
 }
 
+impl NativeStream {
+    /// Every chunk ready now, without waiting; `None` when nothing is ready, only the end
+    /// is, or a waiting `next_batch` owns the stream.
+    fn ready_batch(&self) -> Option<Batch> {
+        self.consumer.try_lock().ok()?.try_batch()
+    }
+}
+
 #[pymethods]
 impl NativeStream {
     /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
@@ -383,12 +394,6 @@ impl NativeStream {
             .try_batch()
             .map(|batch| chunk_list(py, batch))
             .transpose()
-    }
-
-    /// Blocking `next_batch` (GIL released while waiting; woken like `next_batch`'s loop).
-    fn next_batch_blocking<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        let batch = block_on_when_idle(py, self.batch_future())?.map_err(StreamFailure::into_py)?;
-        batch.map(|batch| chunk_list(py, batch)).transpose()
     }
 
     /// The completion received so far (the whole one after the end), as JSON text.
@@ -432,5 +437,129 @@ impl NativeStream {
     /// Cancel the request and release the connection. Idempotent.
     fn close(&self) {
         self.abort_reader();
+    }
+}
+
+/// A sync `Stream`'s iterator: each `__next__` hands out the next chunk of the batch it
+/// holds (built as it is handed out); only a spent batch takes the next ready one or
+/// blocks for one (GIL released). The stream's bookkeeping stays in Python: it calls the
+/// stream's `_keep`, `_ended_with` and `_stopped`, as the generator it replaces did.
+#[pyclass(module = "fastrouter._fastrouter")]
+pub struct SyncChunks {
+    /// The Python `Stream`.
+    stream: Py<PyAny>,
+    native: Py<NativeStream>,
+    /// The response cache's record (the stream's `_record`, set when it opened), if any.
+    record: Option<Py<PyAny>>,
+    held: std::vec::IntoIter<Py<PyAny>>,
+    chunks: std::vec::IntoIter<Arc<Chunk>>,
+    finished: bool,
+}
+
+impl SyncChunks {
+    fn next_chunk(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        loop {
+            if let Some(chunk) = self.chunks.next() {
+                return super::chunk::StreamChunk::new_object(py, chunk).map(Some);
+            }
+            if let Some(chunk) = self.held.next() {
+                return Ok(Some(chunk));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            let native = self.native.get();
+            let batch = match native.ready_batch() {
+                Some(batch) => batch,
+                None => match block_on_when_idle(py, native.batch_future())?
+                    .map_err(StreamFailure::into_py)?
+                {
+                    Some(batch) => batch,
+                    None => {
+                        self.finished = true;
+                        self.stream
+                            .call_method1(py, pyo3::intern!(py, "_ended_with"), ("ok",))?;
+                        return Ok(None);
+                    }
+                },
+            };
+            match &self.record {
+                None => self.chunks = batch.into_iter(),
+                Some(record) => {
+                    let list = chunk_list(py, batch)?;
+                    self.stream
+                        .call_method1(py, pyo3::intern!(py, "_keep"), (record, &list))?;
+                    self.held = list
+                        .iter()
+                        .map(Bound::unbind)
+                        .collect::<Vec<_>>()
+                        .into_iter();
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl SyncChunks {
+    #[new]
+    fn new(stream: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = stream.py();
+        let native = stream
+            .getattr(pyo3::intern!(py, "_native"))?
+            .cast_into::<NativeStream>()?
+            .unbind();
+        let record = stream.getattr(pyo3::intern!(py, "_record"))?;
+        Ok(Self {
+            stream: stream.clone().unbind(),
+            native,
+            record: (!record.is_none()).then(|| record.unbind()),
+            held: Vec::new().into_iter(),
+            chunks: Vec::new().into_iter(),
+            finished: false,
+        })
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.stream)?;
+        visit.call(&self.native)?;
+        if let Some(record) = &self.record {
+            visit.call(record)?;
+        }
+        for chunk in self.held.as_slice() {
+            visit.call(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.record = None;
+        self.held = Vec::new().into_iter();
+        self.finished = true;
+    }
+
+    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
+        let py = slf.py();
+        match slf.next_chunk(py) {
+            Ok(next) => Ok(next),
+            Err(error) => {
+                // Iteration ends with the error: the stream records how, then it propagates
+                // (or whatever `_stopped` raised instead).
+                slf.finished = true;
+                slf.chunks = Vec::new().into_iter();
+                slf.held = Vec::new().into_iter();
+                match slf
+                    .stream
+                    .call_method1(py, pyo3::intern!(py, "_stopped"), (error.value(py),))
+                {
+                    Ok(_) => Err(error),
+                    Err(raised) => Err(raised),
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from ..streaming import AsyncStream, Stream
@@ -29,9 +29,6 @@ class _Replay:
         """Every cached chunk at once (as the core hands a ready batch), then nothing."""
         chunks, self.chunks = self.chunks, None
         return [ChatCompletionChunk(json.loads(data)) for data in chunks] if chunks else None
-
-    def next_batch_blocking(self) -> None:
-        return None  # everything was ready at once: the stream has ended
 
     def completion_json(self) -> str:
         return json.dumps(self.completion._data)
@@ -68,3 +65,8 @@ class ReplayStream(Stream):
     def __init__(self, chunks: list[str], completion: ChatCompletion) -> None:
         super().__init__(_native(chunks, completion))
         self._completion = completion
+
+    def _chunks(self) -> Iterator[ChatCompletionChunk]:
+        yield from cast("list[ChatCompletionChunk]", self._native.try_batch() or [])
+        self._ended = True
+        self._finish("ok")

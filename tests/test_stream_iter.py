@@ -1,0 +1,283 @@
+"""An async stream's iterator driven the ways a plain ``async for`` does not: by hand
+(``__anext__``, ``__await__``, ``send``, ``throw``), a second iterator, ``aclose``, a
+second event loop, a stream whose chunks are always ready. Each ends with exactly one
+ledger entry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import fastrouter
+import pytest
+from fastrouter import ChatCompletionChunk
+from fastrouter.testing import MockServer, Reply, StreamScript
+from stream_helpers import joined
+
+MODEL = "a/x"
+HI = [{"role": "user", "content": "hi"}]
+LONG = "".join(chr(ord("A") + i % 26) for i in range(40))
+
+
+def slow(delay: float) -> Reply:
+    return Reply(LONG, stream=StreamScript(chunks=len(LONG), chunk_delay=delay))
+
+
+def client_of(server: MockServer) -> fastrouter.AsyncClient:
+    return fastrouter.AsyncClient(base_url=server.base_url, api_key="test", max_retries=0)
+
+
+def statuses(client: fastrouter.AsyncClient) -> list[str]:
+    return [entry.status for entry in client.usage.entries]
+
+
+async def until_closed(server: MockServer, closed_before: int) -> None:
+    deadline = time.monotonic() + 10
+    while server.connections[1] <= closed_before:
+        assert time.monotonic() < deadline, f"the connection stayed open: {server.connections}"
+        await asyncio.sleep(0.01)
+
+
+async def pending_wait(iterator: Any) -> tuple[Any, Any]:
+    """Drive ``await iterator.__anext__()`` by hand until it suspends on a wait: the
+    awaitable's iterator and the wait's future."""
+    while True:
+        awaiting = iterator.__anext__().__await__()
+        try:
+            handed = awaiting.send(None)
+        except StopIteration:
+            continue  # a chunk was ready
+        if handed is None:
+            continue  # a turn of the loop
+        assert handed._asyncio_future_blocking
+        assert not handed.done()
+        return awaiting, handed
+
+
+async def test_the_iterator_ends_once(server: MockServer) -> None:
+    server.script(MODEL, slow(0.0))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        assert iterator.__aiter__() is iterator
+        chunks: list[ChatCompletionChunk] = []
+        async for chunk in iterator:
+            chunks.append(chunk)
+        assert joined(chunks) == LONG
+        for _ in range(2):
+            with pytest.raises(StopAsyncIteration):
+                await iterator.__anext__()
+        assert statuses(client) == ["ok"]
+        assert stream.completion.choices[0].message.content == LONG
+
+
+async def test_aclose_leaves_the_stream_open_until_close(server: MockServer) -> None:
+    server.script(MODEL, slow(0.02))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        closed = server.connections[1]
+        iterator = stream.__aiter__()
+        await iterator.__anext__()
+        assert await iterator.aclose() is None
+        with pytest.raises(StopAsyncIteration):
+            await iterator.__anext__()
+        await asyncio.sleep(0.1)
+        assert statuses(client) == []  # still open
+        assert server.connections[1] == closed
+        await stream.close()
+        await until_closed(server, closed)
+        assert statuses(client) == ["cancelled"]
+
+
+async def test_a_second_iterator_reads_on(server: MockServer) -> None:
+    server.script(MODEL, slow(0.005))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        first: list[ChatCompletionChunk] = []
+        async for chunk in stream:
+            first.append(chunk)
+            if len(first) == 4:
+                break
+        rest = [chunk async for chunk in stream]
+        # The first iterator keeps what is left of the batch it holds.
+        assert LONG.startswith(joined(first))
+        assert LONG.endswith(joined(rest))
+        assert len(joined(first)) + len(joined(rest)) <= len(LONG)
+        assert stream.completion.choices[0].message.content == LONG
+        assert statuses(client) == ["ok"]
+
+
+@pytest.mark.parametrize("thrown", [KeyboardInterrupt, asyncio.CancelledError, RuntimeError])
+async def test_an_exception_thrown_in_at_the_wait_closes_and_records_the_stream(
+    server: MockServer, thrown: type[BaseException]
+) -> None:
+    server.script(MODEL, slow(0.05))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        closed = server.connections[1]
+        iterator = stream.__aiter__()
+        awaiting, wait = await pending_wait(iterator)
+        error = thrown("stop")
+        with pytest.raises(thrown) as raised:
+            awaiting.throw(error)
+        assert raised.value is error
+        del wait
+        with pytest.raises(StopAsyncIteration):
+            await iterator.__anext__()
+        await until_closed(server, closed)
+        assert statuses(client) == ["stream_error" if thrown is RuntimeError else "cancelled"]
+
+
+async def test_cancelling_the_task_at_the_wait_cancels_it_and_records_the_stream(server: MockServer) -> None:
+    server.script(MODEL, slow(0.05))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        closed = server.connections[1]
+        iterator = stream.__aiter__()
+        while True:
+            task = asyncio.ensure_future(iterator.__anext__())
+            await asyncio.sleep(0.01)
+            waiter = task._fut_waiter  # type: ignore[attr-defined]
+            if waiter is not None:
+                break
+            await task  # a chunk was ready
+        assert type(waiter).__name__ == "NativeFuture"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert waiter.cancelled()
+        await until_closed(server, closed)
+        assert statuses(client) == ["cancelled"]
+
+
+def test_a_stream_read_on_from_another_loop(server: MockServer) -> None:
+    server.script(MODEL, slow(0.005))
+    client = client_of(server)
+
+    async def begin() -> tuple[Any, list[ChatCompletionChunk]]:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        return stream, [await iterator.__anext__() for _ in range(3)]
+
+    async def rest(stream: Any) -> list[ChatCompletionChunk]:
+        chunks = [chunk async for chunk in stream]
+        await client.close()
+        return chunks
+
+    first_loop, second_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        stream, first = first_loop.run_until_complete(begin())
+        chunks = second_loop.run_until_complete(rest(stream))
+    finally:
+        first_loop.close()
+        second_loop.close()
+    assert LONG.startswith(joined(first))
+    assert LONG.endswith(joined(chunks))
+    assert stream.completion.choices[0].message.content == LONG
+    assert statuses(client) == ["ok"]
+
+
+async def test_a_stream_whose_chunks_are_always_ready_lets_other_tasks_run(server: MockServer) -> None:
+    """The consumer is slower than the server, so the stream is seldom empty: the iterator
+    still gives the loop a turn (suspends with ``None``) every few ready batches."""
+    text = "x" * 3000
+    server.script(MODEL, Reply(text, stream=StreamScript(chunks=3000, chunk_delay=0.0)))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        chunks: list[ChatCompletionChunk] = []
+        turns = 0
+        while True:
+            awaiting = iterator.__anext__().__await__()
+            try:
+                handed = awaiting.send(None)
+                if handed is None:
+                    turns += 1
+                else:  # a wait: let the loop finish it
+                    while not handed.done():
+                        await asyncio.sleep(0.001)
+                awaiting.send(None)
+            except StopIteration as stop:
+                chunks.append(stop.value)
+                time.sleep(0.00002)  # slower than the server
+            except StopAsyncIteration:
+                break
+        assert joined(chunks) == text
+        assert turns >= 1, "a stream that is never empty must still yield to the loop"
+        assert statuses(client) == ["ok"]
+
+
+# -------------------------------------------------------------- the sync stream's iterator
+
+
+def sync_client_of(server: MockServer) -> fastrouter.Client:
+    return fastrouter.Client(base_url=server.base_url, api_key="test", max_retries=0)
+
+
+def test_a_sync_iterator_ends_once(server: MockServer) -> None:
+    server.script(MODEL, slow(0.0))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        assert iter(iterator) is iterator
+        assert joined(list(iterator)) == LONG
+        for _ in range(2):
+            with pytest.raises(StopIteration):
+                next(iterator)
+        assert [entry.status for entry in client.usage.entries] == ["ok"]
+        assert stream.completion.choices[0].message.content == LONG
+
+
+def test_a_second_sync_iterator_reads_on(server: MockServer) -> None:
+    server.script(MODEL, slow(0.005))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        first: list[ChatCompletionChunk] = []
+        for chunk in stream:
+            first.append(chunk)
+            if len(first) == 4:
+                break
+        rest = list(stream)
+        assert LONG.startswith(joined(first))
+        assert LONG.endswith(joined(rest))
+        assert len(joined(first)) + len(joined(rest)) <= len(LONG)
+        assert stream.completion.choices[0].message.content == LONG
+        assert [entry.status for entry in client.usage.entries] == ["ok"]
+
+
+def test_a_sync_iterator_raises_a_failure_once_and_records_it(server: MockServer) -> None:
+    server.script(MODEL, Reply(LONG, stream=StreamScript(chunks=len(LONG), error_after=3, error_status=502)))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        received: list[ChatCompletionChunk] = []
+        with pytest.raises(fastrouter.StreamError):
+            for chunk in iterator:
+                received.append(chunk)
+        assert LONG.startswith(joined(received))
+        with pytest.raises(StopIteration):
+            next(iterator)
+        assert [entry.status for entry in client.usage.entries] == ["stream_error"]
+
+
+def test_a_sync_iterator_s_failing_bookkeeping_stops_the_stream(server: MockServer) -> None:
+    """An exception from the record's keeping (the response cache's) ends iteration like
+    any failure: the stream closes and records it once."""
+    server.script(MODEL, slow(0.005))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        closed = server.connections[1]
+
+        class Broken(list[str]):
+            def extend(self, _: Any) -> None:
+                raise LookupError("the record is broken")
+
+        stream._record = Broken()
+        with pytest.raises(LookupError):
+            list(stream)
+        deadline = time.monotonic() + 10
+        while server.connections[1] <= closed:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert [entry.status for entry in client.usage.entries] == ["stream_error"]

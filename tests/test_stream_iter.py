@@ -6,7 +6,11 @@ ledger entry."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import itertools
+import threading
 import time
+import weakref
 from typing import Any
 
 import fastrouter
@@ -281,3 +285,56 @@ def test_a_sync_iterator_s_failing_bookkeeping_stops_the_stream(server: MockServ
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert [entry.status for entry in client.usage.entries] == ["stream_error"]
+
+
+def test_a_spent_sync_iterator_holds_neither_the_stream_nor_its_chunks(server: MockServer) -> None:
+    server.script(MODEL, slow(0.0))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        assert joined(list(iterator)) == LONG
+        alive = weakref.ref(stream)
+        del stream
+        gc.collect()
+        assert alive() is None  # as a finished generator's frame lets go of it
+        with pytest.raises(StopIteration):
+            next(iterator)
+
+
+def test_a_sync_iterator_read_from_a_second_thread_while_one_waits_is_refused(server: MockServer) -> None:
+    server.script(MODEL, Reply("abc", stream=StreamScript(chunks=3, chunk_delay=0.4)))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        read: list[ChatCompletionChunk] = []
+        reader = threading.Thread(target=lambda: read.extend(iterator))
+        reader.start()
+        refused = 0
+        while reader.is_alive():
+            try:
+                read.extend(itertools.islice(iterator, 1))
+            except ValueError as error:
+                assert "already being read" in str(error)
+                refused += 1
+            time.sleep(0.05)
+        reader.join()
+        assert refused > 0  # the reader spends nearly all its time waiting for the next chunk
+        assert sorted(joined([chunk]) for chunk in read if joined([chunk])) == ["a", "b", "c"]
+        assert [entry.status for entry in client.usage.entries] == ["ok"]
+
+
+def test_a_sync_iterator_s_failing_end_keeps_the_stream_s_error_as_its_context(server: MockServer) -> None:
+    server.script(MODEL, slow(0.05))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        next(iterator)
+
+        def failing(*_: Any) -> None:
+            raise RuntimeError("the books failed")
+
+        stream._on_finish = failing
+        stream._native.close()
+        with pytest.raises(RuntimeError) as raised:
+            list(iterator)
+        assert isinstance(raised.value.__context__, fastrouter.APIError)

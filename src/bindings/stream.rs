@@ -446,14 +446,19 @@ impl NativeStream {
 /// stream's `_keep`, `_ended_with` and `_stopped`, as the generator it replaces did.
 #[pyclass(module = "fastrouter._fastrouter")]
 pub struct SyncChunks {
+    /// What the iterator reads from, until iteration ends (then dropped, so a spent
+    /// iterator holds neither the stream nor its record, as a finished generator did).
+    source: Option<ChunkSource>,
+    held: std::vec::IntoIter<Py<PyAny>>,
+    chunks: std::vec::IntoIter<Arc<Chunk>>,
+}
+
+struct ChunkSource {
     /// The Python `Stream`.
     stream: Py<PyAny>,
     native: Py<NativeStream>,
     /// The response cache's record (the stream's `_record`, set when it opened), if any.
     record: Option<Py<PyAny>>,
-    held: std::vec::IntoIter<Py<PyAny>>,
-    chunks: std::vec::IntoIter<Arc<Chunk>>,
-    finished: bool,
 }
 
 impl SyncChunks {
@@ -465,10 +470,10 @@ impl SyncChunks {
             if let Some(chunk) = self.held.next() {
                 return Ok(Some(chunk));
             }
-            if self.finished {
+            let Some(source) = &self.source else {
                 return Ok(None);
-            }
-            let native = self.native.get();
+            };
+            let native = source.native.get();
             let batch = match native.ready_batch() {
                 Some(batch) => batch,
                 None => match block_on_when_idle(py, native.batch_future())?
@@ -476,18 +481,22 @@ impl SyncChunks {
                 {
                     Some(batch) => batch,
                     None => {
-                        self.finished = true;
-                        self.stream
-                            .call_method1(py, pyo3::intern!(py, "_ended_with"), ("ok",))?;
+                        source.stream.call_method1(
+                            py,
+                            pyo3::intern!(py, "_ended_with"),
+                            ("ok",),
+                        )?;
+                        self.source = None;
                         return Ok(None);
                     }
                 },
             };
-            match &self.record {
+            match &source.record {
                 None => self.chunks = batch.into_iter(),
                 Some(record) => {
                     let list = chunk_list(py, batch)?;
-                    self.stream
+                    source
+                        .stream
                         .call_method1(py, pyo3::intern!(py, "_keep"), (record, &list))?;
                     self.held = list
                         .iter()
@@ -511,12 +520,13 @@ impl SyncChunks {
             .unbind();
         let record = stream.getattr(pyo3::intern!(py, "_record"))?;
         Ok(Self {
-            stream: stream.clone().unbind(),
-            native,
-            record: (!record.is_none()).then(|| record.unbind()),
+            source: Some(ChunkSource {
+                stream: stream.clone().unbind(),
+                native,
+                record: (!record.is_none()).then(|| record.unbind()),
+            }),
             held: Vec::new().into_iter(),
             chunks: Vec::new().into_iter(),
-            finished: false,
         })
     }
 
@@ -525,10 +535,12 @@ impl SyncChunks {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.stream)?;
-        visit.call(&self.native)?;
-        if let Some(record) = &self.record {
-            visit.call(record)?;
+        if let Some(source) = &self.source {
+            visit.call(&source.stream)?;
+            visit.call(&source.native)?;
+            if let Some(record) = &source.record {
+                visit.call(record)?;
+            }
         }
         for chunk in self.held.as_slice() {
             visit.call(chunk)?;
@@ -537,27 +549,40 @@ impl SyncChunks {
     }
 
     fn __clear__(&mut self) {
-        self.record = None;
+        self.source = None;
         self.held = Vec::new().into_iter();
-        self.finished = true;
     }
 
-    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         let py = slf.py();
-        match slf.next_chunk(py) {
+        // Another thread (or a signal handler) reading while this one waits: the error a
+        // generator gives there, not PyO3's borrow error.
+        let mut this = slf.try_borrow_mut().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("this stream's iterator is already being read")
+        })?;
+        match this.next_chunk(py) {
             Ok(next) => Ok(next),
             Err(error) => {
                 // Iteration ends with the error: the stream records how, then it propagates
-                // (or whatever `_stopped` raised instead).
-                slf.finished = true;
-                slf.chunks = Vec::new().into_iter();
-                slf.held = Vec::new().into_iter();
-                match slf
-                    .stream
-                    .call_method1(py, pyo3::intern!(py, "_stopped"), (error.value(py),))
-                {
+                // (or whatever `_stopped` raised instead, with the error as its context).
+                this.chunks = Vec::new().into_iter();
+                this.held = Vec::new().into_iter();
+                let Some(source) = this.source.take() else {
+                    return Err(error);
+                };
+                drop(this);
+                match source.stream.call_method1(
+                    py,
+                    pyo3::intern!(py, "_stopped"),
+                    (error.value(py),),
+                ) {
                     Ok(_) => Err(error),
-                    Err(raised) => Err(raised),
+                    Err(raised) => {
+                        raised
+                            .value(py)
+                            .setattr(pyo3::intern!(py, "__context__"), error.value(py))?;
+                        Err(raised)
+                    }
                 }
             }
         }

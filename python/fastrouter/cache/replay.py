@@ -55,8 +55,7 @@ class ReplayAsyncStream(AsyncStream):
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
         for chunk in cast("list[ChatCompletionChunk]", self._native.try_batch() or []):
             yield chunk
-        self._ended = True
-        self._finish("ok")
+        self._ended_with("ok")
 
 
 class ReplayStream(Stream):
@@ -68,5 +67,4 @@ class ReplayStream(Stream):
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         yield from cast("list[ChatCompletionChunk]", self._native.try_batch() or [])
-        self._ended = True
-        self._finish("ok")
+        self._ended_with("ok")

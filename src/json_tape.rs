@@ -177,9 +177,9 @@ pub const fn known_index(name: &str) -> u8 {
 }
 
 /// The index of `key` in [`KNOWN_KEYS`].
-fn known_key(key: &str) -> Option<u8> {
-    let index = KEY_TABLE[key_hash(key.as_bytes())].checked_sub(1)?;
-    (KNOWN_KEYS[index as usize] == key).then_some(index)
+fn known_key(key: &[u8]) -> Option<u8> {
+    let index = KEY_TABLE[key_hash(key)].checked_sub(1)?;
+    (KNOWN_KEYS[index as usize].as_bytes() == key).then_some(index)
 }
 
 /// A JSON text's values in document order (see the module's doc).
@@ -235,7 +235,7 @@ impl Tape {
     pub fn key_index(&self, at: usize) -> Option<Option<u8>> {
         match *self.tokens.get(at)? {
             Token::KnownKey(index) => Some(Some(index)),
-            Token::Key(span) => Some(known_key(self.text(span))),
+            Token::Key(span) => Some(known_key(self.text(span).as_bytes())),
             _ => None,
         }
     }
@@ -407,16 +407,15 @@ impl Reader<'_> {
         // A run's first bytes (all of a key's, most values') eight at a time, with no call;
         // a longer run's rest by memchr, whose setup costs more than a short run.
         let mut at = 0;
-        while at < SHORT_RUN {
-            let Some(word) = rest.get(at..at + 8) else {
-                break;
-            };
-            let special = special_bytes(u64::from_le_bytes(word.try_into().ok()?));
-            if special != 0 {
-                let len = at + (special.trailing_zeros() / 8) as usize;
-                return (*rest.get(len)? >= 0x20).then_some(len);
+        if let Some(head) = rest.get(..SHORT_RUN) {
+            for (word_at, word) in head.chunks_exact(8).enumerate() {
+                let special = special_bytes(u64::from_le_bytes(word.try_into().ok()?));
+                if special != 0 {
+                    let len = word_at * 8 + (special.trailing_zeros() / 8) as usize;
+                    return (*head.get(len)? >= 0x20).then_some(len);
+                }
             }
-            at += 8;
+            at = SHORT_RUN;
         }
         let rest = &rest[at..];
         let len = memchr::memchr2(b'"', b'\\', rest)?;
@@ -434,7 +433,7 @@ impl Reader<'_> {
         self.pos += 1;
         let len = self.plain_run()?;
         if self.bytes.get(self.pos + len) == Some(&b'"') {
-            if let Some(index) = known_key(self.text.get(self.pos..self.pos + len)?) {
+            if let Some(index) = known_key(self.bytes.get(self.pos..self.pos + len)?) {
                 self.pos += len + 1;
                 return Some(Token::KnownKey(index));
             }
@@ -633,10 +632,10 @@ mod tests {
     #[test]
     fn every_known_key_has_its_slot() {
         for (index, key) in KNOWN_KEYS.iter().enumerate() {
-            assert_eq!(known_key(key), Some(index as u8), "{key}");
+            assert_eq!(known_key(key.as_bytes()), Some(index as u8), "{key}");
         }
-        assert_eq!(known_key("idx"), None);
-        assert_eq!(known_key(""), None);
+        assert_eq!(known_key(b"idx"), None);
+        assert_eq!(known_key(b""), None);
     }
 
     #[test]

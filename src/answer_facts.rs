@@ -10,7 +10,24 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
 use crate::error::Error;
-use crate::json_tape::{number_text, Tape, Token};
+use crate::json_tape::{known_index, number_text, Tape, Token};
+
+/// The fields read here, by their index in [`crate::json_tape::KNOWN_KEYS`]: matched by
+/// number, not by text.
+const ERROR: u8 = known_index("error");
+const ID: u8 = known_index("id");
+const CHOICES: u8 = known_index("choices");
+const MODEL: u8 = known_index("model");
+const PROVIDER: u8 = known_index("provider");
+const USAGE: u8 = known_index("usage");
+const COST: u8 = known_index("cost");
+const PROMPT_TOKENS: u8 = known_index("prompt_tokens");
+const COMPLETION_TOKENS: u8 = known_index("completion_tokens");
+const PROMPT_TOKENS_DETAILS: u8 = known_index("prompt_tokens_details");
+const COMPLETION_TOKENS_DETAILS: u8 = known_index("completion_tokens_details");
+const IS_BYOK: u8 = known_index("is_byok");
+const CACHED_TOKENS: u8 = known_index("cached_tokens");
+const REASONING_TOKENS: u8 = known_index("reasoning_tokens");
 use crate::response::{check_chat_body, lossy_utf8, ChatSummary, EntryFacts};
 
 /// A 2xx chat body (its invalid UTF-8 replaced, [`lossy_utf8`]), its summary (as
@@ -59,14 +76,18 @@ impl Seen {
     }
 }
 
-/// The `(key, value index)` pairs of the object at `at`; `None` when it is not an object.
-fn fields(tape: &Tape, at: usize) -> Option<impl Iterator<Item = Option<(&str, usize)>> + '_> {
+/// The `(known key's index, value index)` pairs of the object at `at` (`None` for a key
+/// that is not a known one); `None` when it is not an object.
+fn fields(
+    tape: &Tape,
+    at: usize,
+) -> Option<impl Iterator<Item = Option<(Option<u8>, usize)>> + '_> {
     let Token::Object { items, .. } = *tape.tokens().get(at)? else {
         return None;
     };
     let mut next = at + 1;
     Some((0..items).map(move |_| {
-        let key = tape.key(next)?;
+        let key = tape.key_index(next)?;
         let value = next + 1;
         next = tape.after(value)?;
         Some((key, value))
@@ -97,7 +118,7 @@ fn count_or_null(tape: &Tape, at: usize) -> Option<Option<u64>> {
 
 /// A details object's one count (`cached_tokens`, `reasoning_tokens`): absent, null or the
 /// object null read as 0.
-fn detail_count(tape: &Tape, at: usize, name: &str) -> Option<u64> {
+fn detail_count(tape: &Tape, at: usize, name: u8) -> Option<u64> {
     if token(tape, at)? == Token::Null {
         return Some(0);
     }
@@ -105,7 +126,7 @@ fn detail_count(tape: &Tape, at: usize, name: &str) -> Option<u64> {
     let mut count = None;
     for field in fields(tape, at)? {
         let (key, value) = field?;
-        if key == name {
+        if key == Some(name) {
             seen.first(0)?;
             count = count_or_null(tape, value)?;
         }
@@ -121,15 +142,15 @@ fn usual_summary(tape: &Tape, source: &str) -> Option<ChatSummary> {
     for field in fields(tape, 0)? {
         let (key, value) = field?;
         match key {
-            "error" => {
+            Some(ERROR) => {
                 seen.first(0)?;
                 (token(tape, value)? == Token::Null).then_some(())?;
             }
-            "id" => {
+            Some(ID) => {
                 seen.first(1)?;
                 facts.id = text_or_null(tape, value)?;
             }
-            "choices" => {
+            Some(CHOICES) => {
                 seen.first(2)?;
                 let Token::Array { items, .. } = token(tape, value)? else {
                     return None;
@@ -139,7 +160,7 @@ fn usual_summary(tape: &Tape, source: &str) -> Option<ChatSummary> {
                     let mut in_choice = Seen::default();
                     for field in fields(tape, next)? {
                         let (key, value) = field?;
-                        if key == "error" {
+                        if key == Some(ERROR) {
                             in_choice.first(0)?;
                             (token(tape, value)? == Token::Null).then_some(())?;
                         }
@@ -147,15 +168,15 @@ fn usual_summary(tape: &Tape, source: &str) -> Option<ChatSummary> {
                     next = tape.after(next)?;
                 }
             }
-            "model" => {
+            Some(MODEL) => {
                 seen.first(3)?;
                 summary.model = text_or_null(tape, value)?;
             }
-            "provider" => {
+            Some(PROVIDER) => {
                 seen.first(4)?;
                 summary.provider = text_or_null(tape, value)?;
             }
-            "usage" => {
+            Some(USAGE) => {
                 seen.first(5)?;
                 if token(tape, value)? != Token::Null {
                     read_usage(tape, value, source, &mut summary, &mut facts)?;
@@ -180,7 +201,7 @@ fn read_usage(
     for field in fields(tape, at)? {
         let (key, value) = field?;
         match key {
-            "cost" => {
+            Some(COST) => {
                 seen.first(0)?;
                 // Any value is accepted; only a number is a cost (`cost_text`).
                 summary.cost = match token(tape, value)? {
@@ -190,23 +211,23 @@ fn read_usage(
                     _ => None,
                 };
             }
-            "prompt_tokens" => {
+            Some(PROMPT_TOKENS) => {
                 seen.first(1)?;
                 summary.prompt_tokens = count_or_null(tape, value)?;
             }
-            "completion_tokens" => {
+            Some(COMPLETION_TOKENS) => {
                 seen.first(2)?;
                 summary.completion_tokens = count_or_null(tape, value)?;
             }
-            "prompt_tokens_details" => {
+            Some(PROMPT_TOKENS_DETAILS) => {
                 seen.first(3)?;
-                facts.cached_tokens = detail_count(tape, value, "cached_tokens")?;
+                facts.cached_tokens = detail_count(tape, value, CACHED_TOKENS)?;
             }
-            "completion_tokens_details" => {
+            Some(COMPLETION_TOKENS_DETAILS) => {
                 seen.first(4)?;
-                facts.reasoning_tokens = detail_count(tape, value, "reasoning_tokens")?;
+                facts.reasoning_tokens = detail_count(tape, value, REASONING_TOKENS)?;
             }
-            "is_byok" => {
+            Some(IS_BYOK) => {
                 seen.first(5)?;
                 facts.byok = match token(tape, value)? {
                     Token::Null | Token::Bool(false) => false,

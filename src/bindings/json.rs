@@ -86,25 +86,28 @@ impl<'py> TapeBuilder<'_, 'py> {
             Token::Object { items, .. } => {
                 let dict = PyDict::new(py);
                 for _ in 0..items {
-                    let key = match self.next()? {
-                        Token::KnownKey(index) => self
-                            .known
-                            .get(usize::from(index))
-                            .map(|key| key.bind(py).clone()),
-                        Token::Key(span) => Some(object_key(py, self.tape.text(span))),
-                        _ => None,
-                    };
-                    let key =
-                        key.ok_or_else(|| PyValueError::new_err("the answer's tape is broken"))?;
-                    dict.set_item(key, self.value()?)?;
+                    // A known key is lent, not cloned (no reference count taken and dropped).
+                    match self.next()? {
+                        Token::KnownKey(index) => {
+                            let key = self.known.get(usize::from(index)).ok_or_else(broken)?;
+                            dict.set_item(key.bind(py), self.value()?)?;
+                        }
+                        Token::Key(span) => {
+                            let key = object_key(py, self.tape.text(span));
+                            dict.set_item(key, self.value()?)?;
+                        }
+                        _ => return Err(broken()),
+                    }
                 }
                 dict.into_any()
             }
-            Token::Key(_) | Token::KnownKey(_) => {
-                return Err(PyValueError::new_err("the answer's tape is broken"))
-            }
+            Token::Key(_) | Token::KnownKey(_) => return Err(broken()),
         })
     }
+}
+
+fn broken() -> PyErr {
+    PyValueError::new_err("the answer's tape is broken")
 }
 
 /// An answer's body the tape does not take (`-0`, an integer past 64 bits, `1e400`, a lone

@@ -213,9 +213,18 @@ impl Chunk {
                 parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
                 // serde skips what it does not read at any depth; the consumer's
                 // `json.loads` reads it (the scan takes nothing that deep).
-                if raw_json::depth(&text) > MAX_DEPTH {
+                let shape = raw_json::shape(&text);
+                if shape.depth > MAX_DEPTH {
                     return Err(not_a_chunk(&format_args!(
                         "it nests deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                // Nor an integer `json.loads` refuses to convert (the scan takes none
+                // longer than 18 digits).
+                let limit = raw_json::int_max_digits();
+                if shape.longest_integer > limit {
+                    return Err(not_a_chunk(&format_args!(
+                        "number out of range (an integer of more than {limit} digits)"
                     )));
                 }
                 true // serde skips unknown fields without saying
@@ -370,6 +379,30 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.to_string().contains("nests deeper than 128"), "{err}");
         assert!(!merged.get(), "merged before refused");
+    }
+
+    #[test]
+    fn integers_json_loads_refuses_are_refused() {
+        let limit = raw_json::int_max_digits();
+        let places = [
+            r#"{"x":N,"choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":0,"x":-N,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","x":N}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"annotations":[{"n":[N]}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"n":N}]}}]}"#,
+            r#"{"choices":[],"usage":{"n":N}}"#,
+        ];
+        for place in places {
+            let within = place.replace('N', &"7".repeat(limit));
+            chunk(&within);
+            // A fraction or an exponent makes it a float, which has no such limit.
+            chunk(&place.replace('N', &format!("{}.5", "7".repeat(limit + 1))));
+            chunk(&place.replace('N', &format!("{}e5", "7".repeat(limit + 1))));
+            let past = place.replace('N', &"7".repeat(limit + 1));
+            let err = Chunk::parse(past, |_| ()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+            assert!(err.to_string().contains("number out of range"), "{err}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A chunk's rare parts found in its JSON text without building values: an object's
 //! members and an array's items as raw text (what `json.loads` then reads, on the consumer's
-//! side), and how deep a text nests. Nothing here allocates per value read past.
+//! side), and how deep a text nests and its longest integer. Nothing here allocates per value read past.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -115,9 +116,40 @@ pub fn lenient_tree(text: &str) -> Value {
     }
 }
 
-/// How deep valid JSON `text` nests (`[`/`{` levels), strings skipped.
-pub fn depth(text: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+/// The most digits an integer literal in a chunk may have: what `json.loads` turns into
+/// an `int` (Python's `sys.get_int_max_str_digits()`, read once when the native module
+/// loads; 4300, CPython's default, until then or where it cannot be read). A longer one
+/// would make `json.loads` raise on the consumer's side, so the core refuses the chunk.
+static INT_MAX_DIGITS: AtomicUsize = AtomicUsize::new(4300);
+
+/// Sets [`int_max_digits`] (0: no limit, as Python's 0 means).
+pub fn set_int_max_digits(digits: usize) {
+    let digits = if digits == 0 { usize::MAX } else { digits };
+    INT_MAX_DIGITS.store(digits, Ordering::Relaxed);
+}
+
+/// The most digits an integer literal in a chunk may have.
+pub fn int_max_digits() -> usize {
+    INT_MAX_DIGITS.load(Ordering::Relaxed)
+}
+
+/// What [`shape`] finds in a valid JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// How deep it nests (`[`/`{` levels).
+    pub depth: usize,
+    /// The most digits of an integer literal in it (a number with no fraction and no
+    /// exponent: what `json.loads` reads as an `int`); its sign not counted.
+    pub longest_integer: usize,
+}
+
+/// How deep valid JSON `text` nests and its longest integer literal, strings skipped, in
+/// one walk.
+pub fn shape(text: &str) -> Shape {
+    let mut shape = Shape::default();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    // Inside a number: its integer digits so far, and whether a fraction or exponent began.
+    let (mut in_number, mut digits, mut float) = (false, 0usize, false);
     for &byte in text.as_bytes() {
         if in_string {
             match byte {
@@ -128,17 +160,44 @@ pub fn depth(text: &str) -> usize {
             }
             continue;
         }
+        if in_number {
+            match byte {
+                b'0'..=b'9' if !float => {
+                    digits += 1;
+                    continue;
+                }
+                b'0'..=b'9' | b'+' | b'-' => continue,
+                b'.' | b'e' | b'E' => {
+                    float = true;
+                    continue;
+                }
+                _ => {
+                    in_number = false;
+                    if !float {
+                        shape.longest_integer = shape.longest_integer.max(digits);
+                    }
+                }
+            }
+        }
         match byte {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                deepest = deepest.max(depth);
+                shape.depth = shape.depth.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                in_number = true;
+                float = false;
+                digits = usize::from(byte != b'-');
+            }
             _ => {}
         }
     }
-    deepest
+    if in_number && !float {
+        shape.longest_integer = shape.longest_integer.max(digits);
+    }
+    shape
 }
 
 #[cfg(test)]
@@ -159,8 +218,13 @@ mod tests {
         assert!(item("[1]", 1).is_none() && item("{}", 0).is_none());
         assert!(member("[1]", "a").is_none() && member(text, "z").is_none());
         assert_eq!(items("[ 1 , {} ]").unwrap().len(), 2);
-        assert_eq!(depth(r#"{"a":"[[[{\"","b":[{}]}"#), 3);
-        assert_eq!(depth("1"), 0);
+        assert_eq!(shape(r#"{"a":"[[[{\"","b":[{}]}"#).depth, 3);
+        assert_eq!(shape("1").depth, 0);
+        let longest = |text: &str| shape(text).longest_integer;
+        assert_eq!(longest(r#"[-12345,1.5e300,123456789e1,"99999999",0]"#), 5);
+        assert_eq!(longest(r#"{"a":-1234567}"#), 7);
+        assert_eq!(longest("123"), 3);
+        assert_eq!(longest(r#"[true,false,null,1E5,2.25]"#), 0);
         assert_eq!(
             lenient_tree(r#"{"code":502,"m":{"n":[1e400,2]},"s":"\ud800"}"#),
             serde_json::json!({"code":502,"m":{"n":["1e400",2]},"s":"\"\\ud800\""})

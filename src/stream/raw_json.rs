@@ -54,11 +54,30 @@ pub fn members(text: &str) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
 
 /// Member `name` of the object `text` is: the last one when repeated (as `json.loads`
 /// keeps it); `None` when absent or `text` is no object.
+/// One pass, nothing collected.
 pub fn member<'a>(text: &'a str, name: &str) -> Option<&'a RawValue> {
-    members(text)?
-        .into_iter()
-        .rev()
-        .find_map(|(key, value)| (key == name).then_some(value))
+    struct Last<'n>(&'n str);
+    impl<'de> Visitor<'de> for Last<'_> {
+        type Value = Option<&'de RawValue>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(Key(key)) = map.next_key()? {
+                let value: &'de RawValue = map.next_value()?;
+                if key == self.0 {
+                    found = Some(value);
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let found = deserializer.deserialize_map(Last(name)).ok()?;
+    deserializer.end().ok().and(found)
 }
 
 /// Item `index` of the array `text` is.

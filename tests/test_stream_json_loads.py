@@ -317,3 +317,16 @@ async def test_a_completion_python_no_longer_reads_still_has_its_entry(server: M
     (entry,) = client.usage.entries
     assert entry.status == "stream_error"
     assert stream.completion.choices[0].message.content == "a"
+
+
+async def test_logprobs_with_a_name_that_has_no_utf8_form_keep_their_tokens(server: MockServer, caller: Any) -> None:
+    chunk = (
+        '{"choices":[{"index":0,"delta":{"content":"a"},'
+        '"logprobs":{"\\ud800":1,"content":[{"token":"a","logprob":-1}]}}]}'
+    )
+    server.script("a/x", _sse(chunk))
+    stream = await open_stream(caller, caller.client(server))
+    (received,) = await drain(stream)
+    sent = json.loads(chunk)["choices"][0]["logprobs"]
+    assert received.choices[0].logprobs.to_dict() == sent
+    assert stream.completion.to_dict()["choices"][0]["logprobs"]["content"] == sent["content"]

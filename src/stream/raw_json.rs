@@ -19,6 +19,40 @@ pub const MAX_DEPTH: usize = 128;
 #[derive(Deserialize)]
 struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 
+/// A member's name as bytes: one with a lone surrogate (no UTF-8 form; `json.loads` keeps
+/// it) is read, not refused, and equals no name of ours.
+struct KeyBytes<'a>(Cow<'a, [u8]>);
+
+impl<'de> Deserialize<'de> for KeyBytes<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Of;
+        impl<'de> Visitor<'de> for Of {
+            type Value = KeyBytes<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a member's name")
+            }
+
+            fn visit_borrowed_bytes<E>(self, bytes: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(KeyBytes(Cow::Borrowed(bytes)))
+            }
+
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                Ok(KeyBytes(Cow::Owned(bytes.to_vec())))
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyBytes(Cow::Borrowed(text.as_bytes())))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(KeyBytes(Cow::Owned(text.as_bytes().to_vec())))
+            }
+        }
+        deserializer.deserialize_bytes(Of)
+    }
+}
+
 /// An object's members in order (a repeated name as many times as sent), values as text.
 pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
 
@@ -66,9 +100,9 @@ pub fn member<'a>(text: &'a str, name: &str) -> Option<&'a RawValue> {
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut found = None;
-            while let Some(Key(key)) = map.next_key()? {
+            while let Some(KeyBytes(key)) = map.next_key()? {
                 let value: &'de RawValue = map.next_value()?;
-                if key == self.0 {
+                if *key == *self.0.as_bytes() {
                     found = Some(value);
                 }
             }
@@ -231,6 +265,10 @@ mod tests {
         let names: Vec<&str> = found.iter().map(|(key, _)| key.as_ref()).collect();
         assert_eq!(names, ["a", "b\n", "a"]);
         assert_eq!(member(text, "a").unwrap().get(), "[2, 3]", "the last one");
+        let odd_name = r#"{"\ud800":1,"content":[1],"a\u0062":2}"#;
+        assert_eq!(member(odd_name, "content").unwrap().get(), "[1]");
+        assert_eq!(member(odd_name, "ab").unwrap().get(), "2");
+        assert!(member(odd_name, "\u{fffd}").is_none());
         let b = member(text, "b\n").unwrap().get();
         assert_eq!(member(b, "c").unwrap().get(), r#"[1e400,"\ud800"]"#);
         assert_eq!(item(r#"[1e400,"\ud800"]"#, 1).unwrap().get(), r#""\ud800""#);

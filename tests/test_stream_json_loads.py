@@ -330,3 +330,15 @@ async def test_logprobs_with_a_name_that_has_no_utf8_form_keep_their_tokens(serv
     sent = json.loads(chunk)["choices"][0]["logprobs"]
     assert received.choices[0].logprobs.to_dict() == sent
     assert stream.completion.to_dict()["choices"][0]["logprobs"]["content"] == sent["content"]
+
+
+async def test_an_in_band_error_message_without_utf8_form_is_read_lossily(server: MockServer, caller: Any) -> None:
+    error = '{"error":{"code":502,"message":"down\\ud800 here \\u00e9"},"choices":[]}'
+    server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"a"}}]}', error))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    with pytest.raises(fastrouter.StreamError) as info:
+        await drain(stream)
+    assert info.value.message.endswith("down\ufffd here \u00e9")
+    (entry,) = client.usage.entries
+    assert entry.status == "stream_error"

@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::json_tape::{hex4, simple_escape};
+
 /// The deepest a chunk may nest (`[`/`{` levels from its top): serde's own bound for its
 /// trees, kept for chunks whose rare parts are read later by `json.loads` on the
 /// consumer's stack (which refuses past Python's recursion limit, whatever is on it).
@@ -165,8 +167,52 @@ pub fn lenient_tree(text: &str) -> Value {
                 .map(|item| lenient_tree(item.get()))
                 .collect(),
         ),
-        None => Value::String(text.to_owned()),
+        None => match lossy_string(text) {
+            Some(decoded) => Value::String(decoded),
+            None => Value::String(text.to_owned()),
+        },
     }
+}
+
+/// JSON string literal `text` decoded, a lone surrogate as U+FFFD (it has no UTF-8 form);
+/// `None` when `text` is no string literal.
+fn lossy_string(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    let bytes = inner.as_bytes();
+    let mut decoded = String::with_capacity(inner.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let plain = bytes[at..]
+            .iter()
+            .position(|&byte| byte == b'\\')
+            .map_or(bytes.len(), |offset| at + offset);
+        decoded.push_str(inner.get(at..plain)?);
+        at = plain;
+        if at == bytes.len() {
+            break;
+        }
+        let kind = *bytes.get(at + 1)?;
+        if kind != b'u' {
+            decoded.push(simple_escape(kind)?);
+            at += 2;
+            continue;
+        }
+        let unit = hex4(bytes.get(at + 2..)?)?;
+        at += 6;
+        let low = (bytes.get(at..at + 2) == Some(b"\\u"))
+            .then(|| bytes.get(at + 2..).and_then(hex4))
+            .flatten()
+            .filter(|low| (0xDC00..0xE000).contains(low));
+        let code = match (unit, low) {
+            (0xD800..=0xDBFF, Some(low)) => {
+                at += 6;
+                0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            }
+            _ => unit,
+        };
+        decoded.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+    }
+    Some(decoded)
 }
 
 /// The most digits an integer literal in a chunk may have: what `json.loads` turns into
@@ -284,7 +330,16 @@ mod tests {
         assert_eq!(longest(r#"[true,false,null,1E5,2.25]"#), 0);
         assert_eq!(
             lenient_tree(r#"{"code":502,"m":{"n":[1e400,2]},"s":"\ud800"}"#),
-            serde_json::json!({"code":502,"m":{"n":["1e400",2]},"s":"\"\\ud800\""})
+            serde_json::json!({"code":502,"m":{"n":["1e400",2]},"s":"\u{fffd}"})
+        );
+        // A message with a lone surrogate is its text, lossily: not its JSON quoted.
+        assert_eq!(
+            lenient_tree(r#""a\ud800 b\"\n\ud83d\ude00\u00e9\udc00""#),
+            serde_json::json!("a\u{fffd} b\"\n\u{1f600}\u{e9}\u{fffd}")
+        );
+        assert_eq!(
+            lenient_tree(r#""\ud800\ud800""#),
+            serde_json::json!("\u{fffd}\u{fffd}")
         );
     }
 }

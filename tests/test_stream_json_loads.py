@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import fastrouter
@@ -239,5 +240,105 @@ async def test_the_fields_the_core_reads_itself_stay_typed(server: MockServer, c
     with pytest.raises(fastrouter.StreamError, match="not a JSON chunk"):
         await drain(stream, seen)
     assert [c.choices[0].delta.content for c in seen] == ["ok"]
+    (entry,) = client.usage.entries
+    assert entry.status == "stream_error"
+
+
+# An integer of more digits than json.loads converts (sys.get_int_max_str_digits()),
+# wherever a chunk carries one: the scan's fields, the lists serde reads in place, the
+# parts serde keeps as text.
+_LONG = "1" + "0" * sys.get_int_max_str_digits()
+_WITHIN = "-1" + "0" * (sys.get_int_max_str_digits() - 1)
+_PLACES = {
+    "top-level unknown": '{"id":"g","x":%s,"choices":[{"index":0,"delta":{"content":"b"}}]}',
+    "choice unknown": '{"choices":[{"index":0,"x":%s,"delta":{"content":"b"}}]}',
+    "delta unknown": '{"choices":[{"index":0,"delta":{"content":"b","x":%s}}]}',
+    "nested unknown": '{"x":{"y":[%s]},"choices":[{"index":0,"delta":{"content":"b"}}]}',
+    "annotation": '{"choices":[{"index":0,"delta":{"content":"b","annotations":[{"n":%s}]}}]}',
+    "image": '{"choices":[{"index":0,"delta":{"content":"b","images":[{"type":"image_url","n":%s}]}}]}',
+    "reasoning detail": '{"choices":[{"index":0,"delta":{"reasoning_details":[{"type":"t","n":%s}]}}]}',
+    "tool call": '{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","n":%s}]}}]}',
+    "logprobs": '{"choices":[{"index":0,"delta":{"content":"b"},"logprobs":{"content":[],"n":%s}}]}',
+    "usage": '{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2,"n":%s}}',
+}
+
+
+@pytest.mark.parametrize("place", list(_PLACES))
+async def test_an_integer_json_loads_refuses_is_a_typed_stream_error(
+    server: MockServer, caller: Any, place: str
+) -> None:
+    chunk = _PLACES[place]
+    # As long as json.loads converts is read exactly.
+    server.script("a/x", _sse(chunk % _WITHIN))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    (within,) = await drain(stream)
+    assert json.loads(chunk % _WITHIN) == within.to_dict()
+    assert stream.completion is not None
+    # One digit more is the server's bad chunk, as a non-streamed answer's would be.
+    server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"ok"}}]}', chunk % _LONG))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    seen: list[Any] = []
+    with pytest.raises(fastrouter.StreamError, match="not a JSON chunk: number out of range"):
+        await drain(stream, seen)
+    assert [c.choices[0].delta.content for c in seen] == ["ok"]
+    assert stream.completion.choices[0].message.content == "ok"
+    (entry,) = client.usage.entries
+    assert entry.status == "stream_error"
+
+
+async def test_a_completion_python_no_longer_reads_still_has_its_entry(server: MockServer, caller: Any) -> None:
+    # Python's limit lowered after fastrouter read it: the core passes a chunk json.loads
+    # then refuses. Its parts and the completion are typed errors, the stream still has
+    # exactly one ledger entry.
+    chunk = '{"choices":[{"index":0,"delta":{"content":"a","annotations":[{"n":N}]},"x":N}]}'.replace("N", "9" * 700)
+    server.script("a/x", _sse(chunk))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        seen: list[Any] = []
+        with pytest.raises(fastrouter.APIResponseValidationError, match="not JSON this Python reads"):
+            await drain(stream, seen)
+        (received,) = seen
+        for read in (
+            lambda: received.choices[0].x,
+            lambda: received.to_dict(),
+            lambda: received.choices[0].delta.annotations,
+        ):
+            with pytest.raises(fastrouter.APIResponseValidationError):
+                read()
+        with pytest.raises(fastrouter.APIResponseValidationError):
+            stream.completion  # noqa: B018
+    finally:
+        sys.set_int_max_str_digits(before)
+    (entry,) = client.usage.entries
+    assert entry.status == "stream_error"
+    assert stream.completion.choices[0].message.content == "a"
+
+
+async def test_logprobs_with_a_name_that_has_no_utf8_form_keep_their_tokens(server: MockServer, caller: Any) -> None:
+    chunk = (
+        '{"choices":[{"index":0,"delta":{"content":"a"},'
+        '"logprobs":{"\\ud800":1,"content":[{"token":"a","logprob":-1}]}}]}'
+    )
+    server.script("a/x", _sse(chunk))
+    stream = await open_stream(caller, caller.client(server))
+    (received,) = await drain(stream)
+    sent = json.loads(chunk)["choices"][0]["logprobs"]
+    assert received.choices[0].logprobs.to_dict() == sent
+    assert stream.completion.to_dict()["choices"][0]["logprobs"]["content"] == sent["content"]
+
+
+async def test_an_in_band_error_message_without_utf8_form_is_read_lossily(server: MockServer, caller: Any) -> None:
+    error = '{"error":{"code":502,"message":"down\\ud800 here \\u00e9"},"choices":[]}'
+    server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"a"}}]}', error))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    with pytest.raises(fastrouter.StreamError) as info:
+        await drain(stream)
+    assert info.value.message.endswith("down\ufffd here \u00e9")
     (entry,) = client.usage.entries
     assert entry.status == "stream_error"

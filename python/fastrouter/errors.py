@@ -413,9 +413,12 @@ def _from_native(
     elif kind in ("stream", "stream_timeout"):
         from .types import ChatCompletion
 
-        received = (
-            ChatCompletion._from_native(json.loads(partial), attempts, answer_cost) if partial is not None else None
-        )
+        received = None
+        if partial is not None:
+            try:
+                received = ChatCompletion._from_native(json.loads(partial), attempts, answer_cost)
+            except (ValueError, RecursionError):  # Python's limits lowered since the core checked
+                received = None
         stream_class = StreamTimeoutError if kind == "stream_timeout" else StreamError
         error = stream_class(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
     elif kind in ("invalid_request", "internal"):

@@ -403,21 +403,30 @@ class Gate:
         books = state.books
 
         def finished(done: _StreamBase, status: str) -> None:
-            books.stream_finished(done, status)
-            completion = done.completion if status == "ok" else None
-            # An async stream writing to a shared store does it in a task on its loop.
-            loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
-            ending = self._finish(state, done.attempts, completion, None, loop is not None, done._record, True)
-            if loop is None:
-                blocking(ending)
-                return
-            task = loop.create_task(ending)
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+            completion: ChatCompletion | None = None
+            try:
+                books.stream_finished(done, status)
+                completion = done.completion if status == "ok" else None
+            finally:  # a completion that cannot be built still frees the limits
+                self._end_stream(state, done, completion, asynchronous)
 
         stream._on_finish = finished
         weakref.finalize(stream, self._abandoned, state)
         return stream
+
+    def _end_stream(
+        self, state: _Pass, done: _StreamBase, completion: ChatCompletion | None, asynchronous: bool
+    ) -> None:
+        """Run ``_finish`` for an ended stream (``completion`` None unless it ended well)."""
+        # An async stream writing to a shared store does it in a task on its loop.
+        loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
+        ending = self._finish(state, done.attempts, completion, None, loop is not None, done._record, True)
+        if loop is None:
+            blocking(ending)
+            return
+        task = loop.create_task(ending)
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
 
     def _abandoned(self, state: _Pass) -> None:
         """A stream was dropped without ending or closing: free its limit slots (its

@@ -17,7 +17,7 @@ from ._bridge import queue_of
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
-from .errors import FastrouterError
+from .errors import APIResponseValidationError, FastrouterError
 from .types import ChatCompletion, ChatCompletionChunk, ChoiceDelta, ChunkChoice, _Model
 from .usage.books import exit_status
 
@@ -87,9 +87,15 @@ class _StreamBase:
         if self._completion is not None:
             return self._completion
         native = self._native
-        completion = ChatCompletion._from_native(
-            _loads(native.completion_json()), native.attempts() or (), native.answer_cost()
-        )
+        try:
+            received = _loads(native.completion_json())
+        except (ValueError, RecursionError) as error:  # Python's limits lowered since the core checked
+            raise APIResponseValidationError(
+                f"a stream's completion is not JSON this Python reads: {error}",
+                kind="invalid_response",
+                attempts=self.attempts,
+            ) from None
+        completion = ChatCompletion._from_native(received, native.attempts() or (), native.answer_cost())
         if self._ended:
             self._completion = completion
         return completion

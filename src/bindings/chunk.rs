@@ -29,7 +29,6 @@ use crate::stream::chunk::{ChoiceView, Chunk, Text};
 use crate::stream::raw_json;
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// A class of `fastrouter.types`.
 fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -39,14 +38,12 @@ fn model_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
         .getattr(name)
 }
 
-/// JSON text (a part of a chunk the core checked) as `json.loads` reads it.
+/// JSON text (a part of a chunk the core checked) as `json.loads` reads it; one it still
+/// refuses (Python's limits changed since) is the typed error of a bad chunk.
 fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    LOADS
-        .get_or_try_init(py, || {
-            py.import("json")?.getattr("loads").map(Bound::unbind)
-        })?
-        .bind(py)
-        .call1((text,))
+    super::json::loads_or(py, PyString::new(py, text).into_any(), |err| {
+        format!("a stream chunk's part is not JSON this Python reads: {err}")
+    })
 }
 
 /// Member `key` of a node's JSON text (`None` when the node is absent or not an object).

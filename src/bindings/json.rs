@@ -114,12 +114,29 @@ fn broken() -> PyErr {
 /// surrogate, deep nesting, a very long body: rare) as `json.loads` reads it, exactly what
 /// the openai SDK gives; a body it refuses is the answer's typed error (`invalid_response`).
 pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    match python_loads(py, text) {
+    loads_or(py, PyBytes::new(py, text).into_any(), |err| {
+        format!("the server sent a 200 response that is not a chat completion: {err}")
+    })
+}
+
+/// `json.loads(text)` for the bindings: a text it refuses (`ValueError`, `RecursionError`)
+/// is the typed error `invalid_response`, worded by `why`; anything else (`MemoryError`,
+/// `KeyboardInterrupt`) goes on as raised.
+pub fn loads_or<'py>(
+    py: Python<'py>,
+    text: Bound<'py, PyAny>,
+    why: impl FnOnce(&PyErr) -> String,
+) -> PyResult<Bound<'py, PyAny>> {
+    static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let loads = LOADS.get_or_try_init(py, || {
+        py.import("json")?.getattr("loads").map(Bound::unbind)
+    })?;
+    match loads.bind(py).call1((text,)) {
         Ok(value) => Ok(value),
-        Err(err) if !unreadable(py, &err) => Err(err), // MemoryError, KeyboardInterrupt
+        Err(err) if !unreadable(py, &err) => Err(err),
         Err(err) => Err(super::errors::error_to_py(&Error::new(
             ErrorKind::InvalidResponse,
-            format!("the server sent a 200 response that is not a chat completion: {err}"),
+            why(&err),
         ))),
     }
 }
@@ -128,11 +145,6 @@ pub fn loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
 /// (nesting deeper than Python's recursion limit).
 fn unreadable(py: Python<'_>, err: &PyErr) -> bool {
     err.is_instance_of::<PyValueError>(py) || err.is_instance_of::<PyRecursionError>(py)
-}
-
-fn python_loads<'py>(py: Python<'py>, text: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    py.import("json")?
-        .call_method1("loads", (PyBytes::new(py, text),))
 }
 
 /// An already parsed JSON value as Python objects.

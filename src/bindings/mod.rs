@@ -24,10 +24,24 @@ macro_rules! add_classes {
     };
 }
 
+/// Python's limit on an integer's digits (`sys.get_int_max_str_digits()`, 3.11 and the
+/// 3.10 patch releases that have it), which `json.loads` applies to a chunk's rare parts:
+/// the core refuses a chunk past it. Read once; where it cannot be read, 4300 stays.
+fn read_int_max_digits(py: Python<'_>) {
+    let digits = py
+        .import("sys")
+        .and_then(|sys| sys.call_method0("get_int_max_str_digits"))
+        .and_then(|digits| digits.extract::<usize>());
+    if let Ok(digits) = digits {
+        crate::stream::raw_json::set_int_max_digits(digits);
+    }
+}
+
 #[pymodule]
 fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
+    read_int_max_digits(m.py());
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;

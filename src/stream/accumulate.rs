@@ -6,7 +6,7 @@
 //! usage chunk); usage is taken from whichever chunk carries it (three real shapes).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -251,6 +251,8 @@ struct ChoiceAcc {
     refusal: Option<String>,
     /// Merged per (type, index), in order of first appearance.
     reasoning_details: Vec<Detail>,
+    /// Where each (type, index) is in `reasoning_details`, by [`same_value_key`].
+    detail_at: HashMap<DetailKey, usize>,
     tool_calls: BTreeMap<u32, ToolCallAcc>,
     /// As sent: JSON text, read by `json.loads` with the rest of the completion.
     annotations: Vec<Box<RawValue>>,
@@ -537,7 +539,7 @@ fn merge_delta(acc: &mut ChoiceAcc, delta: DeltaIn<'_>) -> bool {
     }
     for detail in delta.reasoning_details {
         progress = true;
-        merge_reasoning_detail(&mut acc.reasoning_details, detail);
+        merge_reasoning_detail(&mut acc.reasoning_details, &mut acc.detail_at, detail);
     }
     for (position, call) in delta.tool_calls.into_iter().enumerate() {
         progress = true;
@@ -581,18 +583,6 @@ enum Detail {
     Members(Vec<(Box<str>, String)>),
 }
 
-impl Detail {
-    fn get(&self, name: &str) -> Option<&str> {
-        match self {
-            Detail::Whole(_) => None,
-            Detail::Members(members) => members
-                .binary_search_by(|(key, _)| key.as_ref().cmp(name))
-                .ok()
-                .map(|at| members[at].1.as_str()),
-        }
-    }
-}
-
 impl Serialize for Detail {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -610,8 +600,45 @@ impl Serialize for Detail {
     }
 }
 
+/// A reasoning detail's (type, index), each as [`same_value_key`].
+type DetailKey = (Option<Box<str>>, Box<str>);
+
+/// A text standing for JSON `text`'s value: two texts have equal keys exactly when
+/// [`same_json`] says they are the same value (equal texts, or equal trees).
+fn same_value_key(text: &str) -> Box<str> {
+    // As `same_json`: only a text with an escape, a float or a list or object can be the
+    // same value as another text; the others are their own key.
+    let float = text.contains(['.', 'e', 'E']);
+    if !(text.contains('\\') || float || text.starts_with(['[', '{'])) {
+        return text.into();
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut value) => {
+            // Its tree written out: a string with no escape as it was sent (so one sent
+            // with escapes meets it), a float with a `.` or an `e` (never a plain
+            // text's), members in name order; -0.0 as 0.0, which a tree equals.
+            unsign_zeros(&mut value);
+            value.to_string().into()
+        }
+        Err(_) => text.into(), // no tree: equal to its own text only
+    }
+}
+
+/// `value` with each float zero written `0.0` (trees compare -0.0 equal to 0.0).
+fn unsign_zeros(value: &mut Value) {
+    match value {
+        Value::Number(number) if number.is_f64() && number.as_f64() == Some(0.0) => {
+            *value = Value::from(0.0);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsign_zeros),
+        Value::Object(members) => members.values_mut().for_each(unsign_zeros),
+        _ => {}
+    }
+}
+
 /// Two JSON texts for the same value (a key's `type` or `index`): equal texts, or equal
-/// trees.
+/// trees. The merge finds them by [`same_value_key`]; this says what that key means.
+#[cfg(test)]
 fn same_json(a: &str, b: &str) -> bool {
     // Texts that differ are the same value only with an escape in one, as two spellings
     // of a float (`1.0`, `1e0`), or as lists or objects: else no tree is built to tell.
@@ -632,7 +659,12 @@ fn same_json(a: &str, b: &str) -> bool {
 /// Fragments of one logical block share (type, index): concatenate its text fields and
 /// keep the last non-empty value of the others (e.g. the signature). Values stay JSON
 /// text: two strings concatenate as text (a surrogate pair split across them joins).
-fn merge_reasoning_detail(details: &mut Vec<Detail>, detail: &RawValue) {
+/// `detail_at` finds a fragment's block by its key, so each merges in constant time.
+fn merge_reasoning_detail(
+    details: &mut Vec<Detail>,
+    detail_at: &mut HashMap<DetailKey, usize>,
+    detail: &RawValue,
+) {
     if !detail.get().starts_with('{') {
         return;
     }
@@ -647,22 +679,17 @@ fn merge_reasoning_detail(details: &mut Vec<Detail>, detail: &RawValue) {
         details.push(Detail::Whole(detail.to_owned()));
         return;
     };
-    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => same_json(a, b),
-        _ => false,
+    let key = (field("type").map(same_value_key), same_value_key(index));
+    let target = match detail_at.get(&key) {
+        Some(&at) => details.get_mut(at),
+        None => None,
     };
-    let existing = details.iter_mut().find(|known| {
-        known
-            .get("index")
-            .is_some_and(|known| same_json(known, index))
-            && same(known.get("type"), field("type"))
-    });
-    let Some(Detail::Members(target)) = existing else {
+    let Some(Detail::Members(target)) = target else {
         let members = fragment
             .into_iter()
             .map(|(name, value)| (name.into(), value.get().to_owned()))
             .collect();
+        detail_at.insert(key, details.len());
         details.push(Detail::Members(members));
         return;
     };
@@ -689,6 +716,84 @@ mod tests {
 
     fn add(acc: &mut Accumulator, text: &str) -> ChunkEffect {
         acc.add(&mut serde_json::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn detail_keys_are_equal_exactly_when_the_values_are() {
+        let texts = [
+            "0",
+            "-0",
+            "1",
+            "1.0",
+            "1e0",
+            "10e-1",
+            "-0.0",
+            "0.0",
+            "0e5",
+            "1e400",
+            "1E400",
+            "18446744073709551616",
+            "1.8446744073709552e19",
+            r#""a""#,
+            r#""\u0061""#,
+            r#""a.e""#,
+            r#""a\u002ee""#,
+            r#""\ud800""#,
+            r#""reasoning.text""#,
+            "null",
+            "true",
+            "[1,2]",
+            "[1, 2]",
+            "[1.0,2]",
+            "[-0.0]",
+            "[0.0]",
+            "[-0]",
+            "[0]",
+            r#"{"a":1,"b":2}"#,
+            r#"{"b":2,"a":1}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":2}"#,
+            r#"["\u0061"]"#,
+            r#"["a"]"#,
+            "[1e400]",
+            r#"{"a":"\ud800"}"#,
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    same_value_key(a) == same_value_key(b),
+                    same_json(a, b),
+                    "{a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn many_reasoning_details_merge_in_linear_time() {
+        let mut acc = Accumulator::new();
+        for kind in ["{i}", "{i}.5"] {
+            let details: Vec<String> = (0..20_000)
+                .map(|i| {
+                    let index = kind.replace("{i}", &i.to_string());
+                    format!(r#"{{"type":"t","index":{index},"text":"x"}}"#)
+                })
+                .collect();
+            let chunk = format!(
+                r#"{{"choices":[{{"delta":{{"reasoning_details":[{}]}}}}]}}"#,
+                details.join(",")
+            );
+            let started = std::time::Instant::now();
+            add(&mut acc, &chunk);
+            add(&mut acc, &chunk); // each fragment meets its block
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+        let value = acc.to_value();
+        let merged = value["choices"][0]["message"]["reasoning_details"]
+            .as_array()
+            .unwrap();
+        assert_eq!(merged.len(), 40_000);
+        assert!(merged.iter().all(|detail| detail["text"] == "xx"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! non-streamed answer's body is read where the core's tape leaves it.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, ErrorKind};
 use crate::stream::accumulate::{over_limit, ChoiceIn, ChunkIn, DeltaIn};
@@ -51,6 +52,23 @@ pub struct Chunk {
     /// The JSON may have fields the typed view and the models' getters leave out (the
     /// scan skipped unknown ones, or serde read it): Python reaches them by name.
     pub extras: bool,
+    /// Where each choice (and its delta) sits in the text: found on the first rare read
+    /// (logprobs, tool calls, unknown fields), so a chunk's other reads do not rescan
+    /// it; empty (no allocation) on the usual chunk nobody asks.
+    spans: OnceLock<Box<[ChoiceSpans]>>,
+}
+
+/// Where a choice's JSON text, and its delta's, sit in the chunk's text (byte ranges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChoiceSpans {
+    choice: Range<usize>,
+    delta: Option<Range<usize>>,
+}
+
+/// Where `part` (a slice of `text`) sits in it.
+fn range_in(text: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    start..start + part.len()
 }
 
 /// A chunk's choices: the first one kept inline (a stream's chunk nearly always has
@@ -213,9 +231,18 @@ impl Chunk {
                 parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
                 // serde skips what it does not read at any depth; the consumer's
                 // `json.loads` reads it (the scan takes nothing that deep).
-                if raw_json::depth(&text) > MAX_DEPTH {
+                let shape = raw_json::shape(&text);
+                if shape.depth > MAX_DEPTH {
                     return Err(not_a_chunk(&format_args!(
                         "it nests deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+                // Nor an integer `json.loads` refuses to convert (the scan takes none
+                // longer than 18 digits).
+                let limit = raw_json::int_max_digits();
+                if shape.longest_integer > limit {
+                    return Err(not_a_chunk(&format_args!(
+                        "number out of range (an integer of more than {limit} digits)"
                     )));
                 }
                 true // serde skips unknown fields without saying
@@ -250,6 +277,7 @@ impl Chunk {
             created,
             choices,
             extras,
+            spans: OnceLock::new(),
         });
         Ok((chunk, merged))
     }
@@ -270,15 +298,35 @@ impl Chunk {
         }
     }
 
+    /// Where each choice and its delta sit in the text, found once (one pass over the
+    /// text, one over each choice).
+    fn spans(&self) -> &[ChoiceSpans] {
+        self.spans.get_or_init(|| {
+            let text = self.text.as_str();
+            let choices = raw_json::member(text, "choices")
+                .and_then(|choices| raw_json::items(choices.get()))
+                .unwrap_or_default();
+            choices
+                .into_iter()
+                .map(|choice| ChoiceSpans {
+                    choice: range_in(text, choice.get()),
+                    delta: raw_json::member(choice.get(), "delta")
+                        .map(|delta| range_in(text, delta.get())),
+                })
+                .collect()
+        })
+    }
+
     /// The JSON text of choice `index` (`None` past the end).
     pub fn choice_json(&self, index: usize) -> Option<&str> {
-        let choices = raw_json::member(&self.text, "choices")?;
-        raw_json::item(choices.get(), index).map(|choice| choice.get())
+        let spans = self.spans().get(index)?;
+        self.text.get(spans.choice.clone())
     }
 
     /// The JSON text of choice `index`'s delta (`None` when absent).
     pub fn delta_json(&self, index: usize) -> Option<&str> {
-        raw_json::member(self.choice_json(index)?, "delta").map(|delta| delta.get())
+        let spans = self.spans().get(index)?;
+        self.text.get(spans.delta.clone()?)
     }
 }
 
@@ -353,6 +401,14 @@ mod tests {
         );
         assert_eq!(c.delta_json(0), Some(r#"{"x":1}"#));
         assert_eq!(c.choice_json(1), None);
+        // Found once, where a reading of the text finds them.
+        let c = chunk(
+            r#"{"x":"\"choices\":[{}]","choices":[{"index":0,"delta":{"content":"a","n":[1]}},{"index":1}]}"#,
+        );
+        assert_eq!(c.choice_json(1), Some(r#"{"index":1}"#));
+        assert_eq!(c.delta_json(0), Some(r#"{"content":"a","n":[1]}"#));
+        assert_eq!((c.delta_json(1), c.choice_json(2)), (None, None));
+        assert_eq!(c.spans().len(), 2);
     }
 
     #[test]
@@ -370,6 +426,30 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.to_string().contains("nests deeper than 128"), "{err}");
         assert!(!merged.get(), "merged before refused");
+    }
+
+    #[test]
+    fn integers_json_loads_refuses_are_refused() {
+        let limit = raw_json::int_max_digits();
+        let places = [
+            r#"{"x":N,"choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":0,"x":-N,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","x":N}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"annotations":[{"n":[N]}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"n":N}]}}]}"#,
+            r#"{"choices":[],"usage":{"n":N}}"#,
+        ];
+        for place in places {
+            let within = place.replace('N', &"7".repeat(limit));
+            chunk(&within);
+            // A fraction or an exponent makes it a float, which has no such limit.
+            chunk(&place.replace('N', &format!("{}.5", "7".repeat(limit + 1))));
+            chunk(&place.replace('N', &format!("{}e5", "7".repeat(limit + 1))));
+            let past = place.replace('N', &"7".repeat(limit + 1));
+            let err = Chunk::parse(past, |_| ()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+            assert!(err.to_string().contains("number out of range"), "{err}");
+        }
     }
 
     #[test]

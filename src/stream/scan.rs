@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use crate::json_tape::{hex4, simple_escape};
 use crate::stream::accumulate::{Bounded, ChoiceIn, ChunkIn, DeltaIn, ToolCallIn, MAX_CHOICES};
+use crate::stream::raw_json;
 
 /// Reads the chunk in `text` into `out` (all defaults) when it has the usual shape; false
 /// leaves it to serde (`out` then holds part of it).
@@ -35,9 +36,13 @@ pub fn read_noting_unknown<'a>(text: &'a str, out: &mut ChunkIn<'a>) -> Option<b
     (scan.pos == scan.bytes.len()).then_some(scan.unknown)
 }
 
-/// The most `[`/`{` a list read by [`Scan::list`] may hold: well under serde's nesting
-/// limit (128) less the chunk's own levels above the list (4).
-const MAX_LIST_BRACKETS: usize = 100;
+/// The deepest a list read by [`Scan::list`] may nest: well under serde's nesting limit
+/// (128) less the chunk's own levels above the list (4).
+const MAX_LIST_DEPTH: usize = 100;
+
+/// The most digits of an integer the scan takes (an `i64`'s worth); longer ones go to
+/// serde's path, which refuses those `json.loads` would.
+const MAX_DIGITS: usize = 18;
 
 /// `name` (a field's name and its closing quote) at the start of `rest`: its place and
 /// length (a fixed-size compare, no call).
@@ -213,7 +218,7 @@ impl<'a> Scan<'a> {
         let mut value = 0i64;
         let mut end = start;
         while let Some(&digit) = self.bytes.get(end).filter(|b| b.is_ascii_digit()) {
-            if end - start == 18 {
+            if end - start == MAX_DIGITS {
                 return None; // 19 digits or more: serde's call
             }
             value = value * 10 + i64::from(digit - b'0');
@@ -281,12 +286,10 @@ impl<'a> Scan<'a> {
         *out = items.next()?.ok()?.into();
         let end = self.pos + items.byte_offset();
         // serde's nesting limit counts from the chunk's top, this parse's from the list: a
-        // list that may nest deep (brackets in its strings counted too) is left to serde.
-        let brackets = self.bytes[self.pos..end]
-            .iter()
-            .filter(|&&byte| byte == b'[' || byte == b'{')
-            .count();
-        if brackets > MAX_LIST_BRACKETS {
+        // list that may nest deep is left to serde, and so is one with a long integer
+        // (its items are read by `json.loads`, which refuses past a limit).
+        let shape = raw_json::shape(&self.text[self.pos..end]);
+        if shape.depth > MAX_LIST_DEPTH || shape.longest_integer > MAX_DIGITS {
             return None;
         }
         self.pos = end;
@@ -326,7 +329,11 @@ impl<'a> Scan<'a> {
                     return None;
                 }
             }
-            b'1'..=b'9' => drop(self.digits()),
+            b'1'..=b'9' => {
+                if self.digits() > MAX_DIGITS {
+                    return None; // serde's path checks it against `json.loads`' limit
+                }
+            }
             _ => return None,
         }
         if self.bytes.get(self.pos) == Some(&b'.') {

@@ -330,6 +330,22 @@ class RequestBooks:
     def stream_finished(self, stream: Any, status: str) -> None:
         """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
         without ``close()``): record what it received. An unknown cost keeps the
-        reservation as spent (the safe side) until reconciliation, if any, finds it."""
+        reservation as spent (the safe side) until reconciliation, if any, finds it.
+        A completion that cannot be built is still recorded, from the stream's attempts."""
+        try:
+            completion = stream.completion  # read before the claim: it may raise
+        except Exception:
+            if self._claim():
+                entry = entry_for_failure(
+                    stream.attempts,
+                    requested=self.requested,
+                    tags=self.tags,
+                    started=self.started,
+                    streamed=True,
+                    cascade=self.cascade,
+                    status="stream_error",
+                )
+                self._record(entry, entry.reliability_cost)
+            raise
         if self._claim():
-            self._answer(stream.completion, status, True)
+            self._answer(completion, status, True)

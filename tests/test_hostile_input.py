@@ -317,3 +317,35 @@ def test_same_origin_redirect_is_followed() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+_CHOICES = '"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]'
+
+
+@pytest.mark.parametrize("odd", ['["x"]', '{"a":1}', "7"])
+async def test_an_answer_whose_id_is_not_a_string_is_booked_without_it(
+    server: MockServer, caller: Any, odd: str
+) -> None:
+    # The core takes any `id` (only `model` and `provider` must be strings when present).
+    body = '{"id":%s,%s}' % (odd, _CHOICES)
+    server.script(MODEL, Raw(body.encode(), headers={"content-type": "application/json"}), Reply("next"))
+    client = caller.client(server)
+    assert (await caller.create(client, model=MODEL)).choices[0].message.content == "hi"
+    # The ledger stays usable: the next answer is booked too, after it.
+    assert (await caller.create(client, model=MODEL)).choices[0].message.content == "next"
+    odd_entry, next_entry = client.usage.entries
+    assert odd_entry.generation_id is None and next_entry.generation_id
+    assert odd_entry.status == next_entry.status == "ok"
+
+
+@pytest.mark.parametrize("metadata", ['"s"', "true", "3", '["a"]'])
+async def test_an_error_whose_metadata_is_not_an_object_is_a_typed_error(
+    server: MockServer, caller: Any, metadata: str
+) -> None:
+    body = '{"error":{"code":400,"message":"m","metadata":%s}}' % metadata
+    server.script(MODEL, Raw(body.encode(), status=400, headers={"content-type": "application/json"}))
+    client = caller.client(server, max_retries=0)
+    with pytest.raises(fastrouter.BadRequestError) as info:
+        await caller.create(client, model=MODEL)
+    assert info.value.metadata == {}
+    assert [entry.status for entry in client.usage.entries] == ["error"]

@@ -381,7 +381,7 @@ def _from_native(
     message: str,
     status: int | None,
     code: Any,
-    metadata: dict[str, Any] | None,
+    metadata: Any,  # the error object's `metadata` as sent: usually an object
     retry_after: float | None,
     request_id: str | None,
     provider: str | None,
@@ -397,6 +397,8 @@ def _from_native(
     from .attempts import Attempt
 
     tries = [Attempt._from_native(a) for a in attempts]
+    if not isinstance(metadata, dict):
+        metadata = None  # an error's `metadata` as sent, when it is not an object (a string, a list)
     common: dict[str, Any] = {
         "kind": kind,
         "model": model,

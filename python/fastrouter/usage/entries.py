@@ -111,6 +111,12 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _text(value: Any) -> str | None:
+    """A name or id of the response; None when absent or not a string (an answer whose
+    ``id`` is a list still gets its one ledger entry, and the ledger stays usable)."""
+    return value if isinstance(value, str) else None
+
+
 def _count(value: Any) -> int:
     """A token count as the response gives it; 0 when absent or not a number (an odd
     body still gets its one ledger entry)."""
@@ -141,10 +147,10 @@ def completion_values(
     usage = _object(data.get("usage"))
     return (
         started,
-        data.get("id"),
+        _text(data.get("id")),
         requested,
-        model or data.get("model"),
-        data.get("provider"),
+        model or _text(data.get("model")),
+        _text(data.get("provider")),
         _count(usage.get("prompt_tokens")),
         _count(usage.get("completion_tokens")),
         _count(_object(usage.get("prompt_tokens_details")).get("cached_tokens")),

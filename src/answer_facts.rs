@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 
 use crate::error::Error;
 use crate::json_tape::{known_index, number_text, Tape, Token};
+use crate::response::{check_chat_body, lossy_utf8, ChatSummary, EntryFacts};
 
 /// The fields read here, by their index in [`crate::json_tape::KNOWN_KEYS`]: matched by
 /// number, not by text.
@@ -28,7 +29,6 @@ const COMPLETION_TOKENS_DETAILS: u8 = known_index("completion_tokens_details");
 const IS_BYOK: u8 = known_index("is_byok");
 const CACHED_TOKENS: u8 = known_index("cached_tokens");
 const REASONING_TOKENS: u8 = known_index("reasoning_tokens");
-use crate::response::{check_chat_body, lossy_utf8, ChatSummary, EntryFacts};
 
 /// A 2xx chat body (its invalid UTF-8 replaced, [`lossy_utf8`]), its summary (as
 /// [`check_chat_body`] gives it) and its tape, when it has one (`None`: Python's side

@@ -222,6 +222,7 @@ impl Tape {
     }
 
     /// The object key at `at`.
+    #[cfg(test)]
     pub fn key(&self, at: usize) -> Option<&str> {
         match *self.tokens.get(at)? {
             Token::KnownKey(index) => KNOWN_KEYS.get(usize::from(index)).copied(),

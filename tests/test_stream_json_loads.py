@@ -342,3 +342,47 @@ async def test_an_in_band_error_message_without_utf8_form_is_read_lossily(server
     assert info.value.message.endswith("down\ufffd here \u00e9")
     (entry,) = client.usage.entries
     assert entry.status == "stream_error"
+
+
+@pytest.mark.parametrize("limit", [0, 9000, 640])
+async def test_a_limit_changed_after_import_counts_from_the_next_stream(
+    server: MockServer, caller: Any, limit: int
+) -> None:
+    chunk = '{"choices":[{"index":0,"delta":{"content":"b","annotations":[{"n":%s}]}}]}' % ("7" * 5000)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(limit)
+    try:
+        server.script("a/x", _sse(chunk))
+        client = caller.client(server)
+        if limit in (0, 9000):  # no limit, or one past these digits: read exactly, as json.loads does
+            stream = await open_stream(caller, client)
+            (received,) = await drain(stream)
+            assert received.to_dict() == json.loads(chunk)
+            assert stream.completion.choices[0].message.content == "b"
+            expected = "ok"
+        else:  # refused by the core, typed, as json.loads would refuse it (the first chunk: at open)
+            with pytest.raises(fastrouter.APIResponseValidationError, match="more than 640 digits"):
+                await open_stream(caller, client)
+            expected = "error"
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert [entry.status for entry in client.usage.entries] == [expected]
+
+
+async def test_a_stream_closed_early_whose_completion_python_no_longer_reads_closes_quietly(
+    server: MockServer, caller: Any
+) -> None:
+    chunk = '{"choices":[{"index":0,"delta":{"content":"a","annotations":[{"n":N}]}}]}'.replace("N", "9" * 700)
+    server.script("a/x", _sse(chunk, '{"choices":[{"index":0,"delta":{"content":"b"}}]}'))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        result = stream.close()  # nobody asked for the completion: no error
+        if caller.mode == "async":
+            await result
+    finally:
+        sys.set_int_max_str_digits(before)
+    (entry,) = client.usage.entries
+    assert entry.status == "cancelled"

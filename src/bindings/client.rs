@@ -383,6 +383,7 @@ impl NativeClient {
         event_loop: Py<PyAny>,
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
+        super::refresh_int_max_digits(py);
         let task = stream_task(self.prepare(call)?);
         spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
             Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
@@ -392,6 +393,7 @@ impl NativeClient {
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
     #[pyo3(signature = (*call))]
     fn chat_stream_blocking(&self, py: Python<'_>, call: ChatCall) -> PyResult<NativeStream> {
+        super::refresh_int_max_digits(py);
         block_on(py, stream_task(self.prepare(call)?))?.map_err(StreamFailure::into_py)
     }
 

@@ -24,14 +24,26 @@ macro_rules! add_classes {
     };
 }
 
-/// Python's limit on an integer's digits (`sys.get_int_max_str_digits()`, 3.11 and the
-/// 3.10 patch releases that have it), which `json.loads` applies to a chunk's rare parts:
-/// the core refuses a chunk past it. Read once; where it cannot be read, 4300 stays.
-fn read_int_max_digits(py: Python<'_>) {
-    let digits = py
-        .import("sys")
-        .and_then(|sys| sys.call_method0("get_int_max_str_digits"))
-        .and_then(|digits| digits.extract::<usize>());
+/// `sys.get_int_max_str_digits` (3.11 and the 3.10 patch releases that have it), or
+/// `None` where Python has no such limit.
+static INT_MAX_DIGITS_OF: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOnceLock::new();
+
+/// Python's limit on an integer's digits now, which `json.loads` applies to a chunk's rare
+/// parts: the core refuses a chunk past it. Read at each stream's start, so a limit the
+/// program changed (`sys.set_int_max_str_digits`, 0 for none) counts from its next stream.
+pub(crate) fn refresh_int_max_digits(py: Python<'_>) {
+    let getter = INT_MAX_DIGITS_OF.get_or_init(py, || {
+        py.import("sys")
+            .and_then(|sys| sys.getattr("get_int_max_str_digits"))
+            .ok()
+            .map(Bound::unbind)
+    });
+    let digits = match getter {
+        None => Ok(0), // no limit in this Python
+        Some(getter) => getter
+            .call0(py)
+            .and_then(|digits| digits.extract::<usize>(py)),
+    };
     if let Ok(digits) = digits {
         crate::stream::raw_json::set_int_max_digits(digits);
     }
@@ -41,7 +53,7 @@ fn read_int_max_digits(py: Python<'_>) {
 fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("USER_AGENT", crate::transport::USER_AGENT)?;
-    read_int_max_digits(m.py());
+    refresh_int_max_digits(m.py());
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;

@@ -216,8 +216,8 @@ fn lossy_string(text: &str) -> Option<String> {
 }
 
 /// The most digits an integer literal in a chunk may have: what `json.loads` turns into
-/// an `int` (Python's `sys.get_int_max_str_digits()`, read once when the native module
-/// loads; 4300, CPython's default, until then or where it cannot be read). A longer one
+/// an `int` (Python's `sys.get_int_max_str_digits()`, read when the native module loads
+/// and at each stream's start; 4300, CPython's default, until then). A longer one
 /// would make `json.loads` raise on the consumer's side, so the core refuses the chunk.
 static INT_MAX_DIGITS: AtomicUsize = AtomicUsize::new(4300);
 

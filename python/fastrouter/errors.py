@@ -418,9 +418,11 @@ def _from_native(
         received = None
         if partial is not None:
             try:
-                received = ChatCompletion._from_native(json.loads(partial), attempts, answer_cost)
+                data = json.loads(partial)
             except (ValueError, RecursionError):  # Python's limits lowered since the core checked
-                received = None
+                data = None
+            if data is not None:
+                received = ChatCompletion._from_native(data, attempts, answer_cost)
         stream_class = StreamTimeoutError if kind == "stream_timeout" else StreamError
         error = stream_class(message, partial=received, status_code=status, code=code, metadata=metadata, **common)
     elif kind in ("invalid_request", "internal"):

@@ -176,8 +176,16 @@ class TracedBooks(RequestBooks):
         self._report(None, attempts, type(error).__name__, str(error) or type(error).__name__)
 
     def stream_finished(self, stream: Any, status: str) -> None:
-        super().stream_finished(stream, status)
-        completion = stream.completion
+        try:
+            super().stream_finished(stream, status)
+        except BaseException as error:  # the completion could not be built: still reported
+            self._report(None, stream.attempts, type(error).__name__, str(error) or type(error).__name__)
+            raise
+        try:
+            completion = stream.completion
+        except Exception as error:  # the same, for a stream closed early
+            self._report(None, stream.attempts, type(error).__name__, str(error) or type(error).__name__)
+            return
         self._report(completion, completion.attempts, None if status == "ok" else status, status)
 
     def _report(

@@ -331,10 +331,12 @@ class RequestBooks:
         """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
         without ``close()``): record what it received. An unknown cost keeps the
         reservation as spent (the safe side) until reconciliation, if any, finds it.
-        A completion that cannot be built is still recorded, from the stream's attempts."""
+        A completion that cannot be built (Python's int limit lowered mid-stream, a Ctrl-C
+        while it is read) is still recorded once, from the stream's attempts; its error
+        reaches the reader of a stream that ended well, or an interruption's own way."""
         try:
             completion = stream.completion  # read before the claim: it may raise
-        except Exception:
+        except BaseException as error:
             if self._claim():
                 entry = entry_for_failure(
                     stream.attempts,
@@ -343,9 +345,11 @@ class RequestBooks:
                     started=self.started,
                     streamed=True,
                     cascade=self.cascade,
-                    status="stream_error",
+                    status="stream_error" if status == "ok" else status,
                 )
                 self._record(entry, entry.reliability_cost)
-            raise
+            if status == "ok" or not isinstance(error, Exception):
+                raise
+            return  # closed, cancelled or dropped: nobody asked for the completion
         if self._claim():
             self._answer(completion, status, True)

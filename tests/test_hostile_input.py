@@ -327,7 +327,7 @@ async def test_an_answer_whose_id_is_not_a_string_is_booked_without_it(
     server: MockServer, caller: Any, odd: str
 ) -> None:
     # The core takes any `id` (only `model` and `provider` must be strings when present).
-    body = '{"id":%s,%s}' % (odd, _CHOICES)
+    body = '{"id":' + odd + "," + _CHOICES + "}"
     server.script(MODEL, Raw(body.encode(), headers={"content-type": "application/json"}), Reply("next"))
     client = caller.client(server)
     assert (await caller.create(client, model=MODEL)).choices[0].message.content == "hi"
@@ -342,7 +342,7 @@ async def test_an_answer_whose_id_is_not_a_string_is_booked_without_it(
 async def test_an_error_whose_metadata_is_not_an_object_is_a_typed_error(
     server: MockServer, caller: Any, metadata: str
 ) -> None:
-    body = '{"error":{"code":400,"message":"m","metadata":%s}}' % metadata
+    body = '{"error":{"code":400,"message":"m","metadata":' + metadata + "}}"
     server.script(MODEL, Raw(body.encode(), status=400, headers={"content-type": "application/json"}))
     client = caller.client(server, max_retries=0)
     with pytest.raises(fastrouter.BadRequestError) as info:

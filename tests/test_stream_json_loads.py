@@ -386,3 +386,30 @@ async def test_a_stream_closed_early_whose_completion_python_no_longer_reads_clo
         sys.set_int_max_str_digits(before)
     (entry,) = client.usage.entries
     assert entry.status == "cancelled"
+
+
+@pytest.mark.parametrize("where", ["building the completion", "booking it"])
+async def test_ctrl_c_while_a_finished_stream_is_booked_records_it_once_as_cancelled(
+    server: MockServer, caller: Any, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from fastrouter.types import ChatCompletion
+    from fastrouter.usage.books import RequestBooks
+
+    server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"a"}}]}'))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    target, name = (ChatCompletion, "_from_native") if where == "building the completion" else (RequestBooks, "_answer")
+    original = getattr(target, name)
+    calls = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            raise KeyboardInterrupt  # stands in for a SIGINT landing there
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, interrupted if target is RequestBooks else staticmethod(interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        await drain(stream)
+    monkeypatch.undo()
+    assert [entry.status for entry in client.usage.entries] == ["cancelled"]

@@ -368,7 +368,12 @@ class _Walk:
             books.stream_finished(stream, status)
             cost = books.entry.total_cost if books.entry is not None else _ZERO
             self.spent += cost
-            completion = stream.completion
+            try:
+                completion = stream.completion
+            except Exception:  # not buildable (books recorded it); nobody asked for it at a close
+                if status == "ok":
+                    raise
+                return
             results = tuple(builtin_checks(self.request, completion._data))
             model = completion._data.get("model") or Cascade.tier_label(self.cascade.tiers[index])
             self.scores.append(TierScore(index, model, combine(results), True, results, cost))

@@ -331,13 +331,19 @@ class RequestBooks:
         """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
         without ``close()``): record what it received. An unknown cost keeps the
         reservation as spent (the safe side) until reconciliation, if any, finds it.
-        A completion that cannot be built (Python's int limit lowered mid-stream, a Ctrl-C
-        while it is read) is still recorded once, from the stream's attempts; its error
-        reaches the reader of a stream that ended well, or an interruption's own way."""
+        Should that fail before its entry exists (a completion Python cannot build, its
+        int limit lowered mid-stream; a Ctrl-C meanwhile), the stream is still recorded
+        once, from its attempts; a completion's error reaches only the reader of a stream
+        that ended well (nobody asked for it at a close, a cancel or a drop)."""
+        built = False
         try:
-            completion = stream.completion  # read before the claim: it may raise
+            if not self._claim():
+                return
+            completion = stream.completion
+            built = True
+            self._answer(completion, status, True)
         except BaseException as error:
-            if self._claim():
+            if self.done and self._recorded is None and self.pid == _pid:
                 entry = entry_for_failure(
                     stream.attempts,
                     requested=self.requested,
@@ -345,11 +351,8 @@ class RequestBooks:
                     started=self.started,
                     streamed=True,
                     cascade=self.cascade,
-                    status="stream_error" if status == "ok" else status,
+                    status=exit_status(error, streaming=True) if status == "ok" else status,
                 )
                 self._record(entry, entry.reliability_cost)
-            if status == "ok" or not isinstance(error, Exception):
+            if built or status == "ok" or not isinstance(error, Exception):
                 raise
-            return  # closed, cancelled or dropped: nobody asked for the completion
-        if self._claim():
-            self._answer(completion, status, True)

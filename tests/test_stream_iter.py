@@ -338,3 +338,56 @@ def test_a_sync_iterator_s_failing_end_keeps_the_stream_s_error_as_its_context(s
         with pytest.raises(RuntimeError) as raised:
             list(iterator)
         assert isinstance(raised.value.__context__, fastrouter.APIError)
+
+
+def test_a_failing_end_s_own_context_is_kept(server: MockServer) -> None:
+    server.script(MODEL, slow(0.05))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        next(iterator)
+
+        def failing(*_: Any) -> None:
+            try:
+                raise KeyError("inner")
+            except KeyError:
+                raise RuntimeError("the books failed") from None
+
+        stream._on_finish = failing
+        stream._native.close()
+        with pytest.raises(RuntimeError) as raised:
+            list(iterator)
+        assert isinstance(raised.value.__context__, KeyError)  # its own, as Python chained it
+
+
+def test_a_second_reader_while_the_first_records_a_failure_is_refused(server: MockServer) -> None:
+    server.script(MODEL, slow(0.05))
+    with sync_client_of(server) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = iter(stream)
+        next(iterator)
+        recording = threading.Event()
+        second: list[BaseException | str] = []
+        finish = stream._on_finish
+
+        def slow_books(*args: Any) -> None:
+            recording.set()
+            time.sleep(0.5)
+            finish(*args)
+
+        def read_meanwhile() -> None:
+            recording.wait(10)
+            try:
+                second.append(f"read {list(itertools.islice(iterator, 1))}")
+            except ValueError as error:
+                second.append(error)
+
+        reader = threading.Thread(target=read_meanwhile)
+        reader.start()
+        stream._on_finish = slow_books
+        stream._native.close()
+        with pytest.raises(fastrouter.APIConnectionError):
+            list(iterator)
+        reader.join()
+        assert len(second) == 1 and isinstance(second[0], ValueError)  # not told the stream ended
+        assert [entry.status for entry in client.usage.entries] == ["stream_error"]

@@ -570,7 +570,8 @@ impl SyncChunks {
                 let Some(source) = this.source.take() else {
                     return Err(error);
                 };
-                drop(this);
+                // Still borrowed while `_stopped` runs: another reader meanwhile is refused
+                // (as a generator still executing), not told the stream ended.
                 match source.stream.call_method1(
                     py,
                     pyo3::intern!(py, "_stopped"),
@@ -578,9 +579,14 @@ impl SyncChunks {
                 ) {
                     Ok(_) => Err(error),
                     Err(raised) => {
-                        raised
-                            .value(py)
-                            .setattr(pyo3::intern!(py, "__context__"), error.value(py))?;
+                        // The stream's error as its context, unless it has its own (as an
+                        // `except` block would chain them).
+                        let value = raised.value(py);
+                        if !value.is(error.value(py))
+                            && value.getattr(pyo3::intern!(py, "__context__"))?.is_none()
+                        {
+                            value.setattr(pyo3::intern!(py, "__context__"), error.value(py))?;
+                        }
                         Err(raised)
                     }
                 }

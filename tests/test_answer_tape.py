@@ -7,13 +7,12 @@ read by ``json.loads`` itself."""
 from __future__ import annotations
 
 import json
-import math
 from decimal import Decimal
-from typing import Any
 
 import fastrouter
 import pytest
 from fastrouter.testing import MockServer, Raw
+from json_helpers import typed
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -21,17 +20,6 @@ JSON = {"Content-Type": "application/json"}
 HEAD = '"id":"gen-1","object":"chat.completion","created":1,"model":"m"'
 CHOICES = '"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]'
 USAGE = '"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9,"cost":0.5}'
-
-
-def _typed(value: Any) -> Any:
-    """`value` with every type spelled out (1, 1.0 and True differ; so do 0.0 and -0.0)."""
-    if isinstance(value, dict):
-        return ("dict", [(key, _typed(item)) for key, item in value.items()])
-    if isinstance(value, list):
-        return ("list", [_typed(item) for item in value])
-    if isinstance(value, float):
-        return ("float", value.hex() if math.isfinite(value) else repr(value))
-    return (type(value).__name__, value)
 
 
 BODIES = {
@@ -63,7 +51,7 @@ def test_the_answers_dicts_are_json_loads(server: MockServer, name: str) -> None
     server.script(MODEL, Raw(body=body, headers=JSON))
     with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
         answer = client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    assert _typed(answer.to_dict()) == _typed(json.loads(body))
+    assert typed(answer.to_dict()) == typed(json.loads(body))
     assert answer.choices[0].message.content == "hi"
 
 

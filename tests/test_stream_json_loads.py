@@ -18,22 +18,12 @@ from fastrouter.testing import MockServer, Raw
 from fastrouter.types import ChatCompletionChunk, ChoiceDelta, ChunkChoice, CompletionUsage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_helpers import typed
 from stream_helpers import drain, open_stream
 
 SSE = {"content-type": "text/event-stream"}
 # Every value a serde tree reads differently from json.loads, or refuses.
 ODD = f'[1e400,-1e400,-0,18446744073709551616,-9223372036854775809,1{"0" * 40},"\\ud800 alone",-0.0,1.5e-400]'
-
-
-def _typed(value: Any) -> Any:
-    """`value` with every type spelled out (1, 1.0 and True differ; so do 0.0 and -0.0)."""
-    if isinstance(value, dict):
-        return ("dict", [(key, _typed(item)) for key, item in value.items()])
-    if isinstance(value, list):
-        return ("list", [_typed(item) for item in value])
-    if isinstance(value, float):
-        return ("float", value.hex() if math.isfinite(value) else repr(value))
-    return (type(value).__name__, value)
 
 
 EXTRAS = (
@@ -66,8 +56,8 @@ def _sse(*chunks: str) -> Raw:
 def _same(native: Any, data: dict[str, Any], model: type) -> None:
     """`native` (a core-built chunk, choice or delta) reads as json.loads' `data` does."""
     plain = model(data)
-    assert _typed(native.to_dict()) == _typed(data) == _typed(plain.to_dict())
-    assert _typed(native.model_dump()) == _typed(plain.model_dump())
+    assert typed(native.to_dict()) == typed(data) == typed(plain.to_dict())
+    assert typed(native.model_dump()) == typed(plain.model_dump())
     assert repr(native) == repr(plain)
 
 
@@ -87,36 +77,36 @@ async def test_every_chunk_reads_as_json_loads_reads_it(server: MockServer, call
     odd = json.loads(ODD)
     # Unknown fields, read by name on every level.
     for owner in (extras, extras.choices[0], extras.choices[0].delta):
-        assert _typed(owner.x) == _typed(odd)
+        assert typed(owner.x) == typed(odd)
     assert math.isinf(scalars.x) and scalars.y == 0 and type(scalars.y) is int and scalars.z == 2**64
     assert scalars.created == 0 and scalars.choices[0].index == 0
     # The typed nested models.
     delta = lists.choices[0].delta
-    assert _typed(delta.reasoning_details[0].to_dict()["n"]) == _typed(odd)
+    assert typed(delta.reasoning_details[0].to_dict()["n"]) == typed(odd)
     assert delta.reasoning_details[0].text == "r\ud83d"
-    assert _typed(delta.annotations[0].to_dict()["n"]) == _typed(odd)
-    assert _typed(delta.images) == _typed(json.loads(LISTS)["choices"][0]["delta"]["images"])
-    assert _typed(delta.tool_calls[0].to_dict()["n"]) == _typed(odd)
+    assert typed(delta.annotations[0].to_dict()["n"]) == typed(odd)
+    assert typed(delta.images) == typed(json.loads(LISTS)["choices"][0]["delta"]["images"])
+    assert typed(delta.tool_calls[0].to_dict()["n"]) == typed(odd)
     logprobs = lists.choices[0].logprobs
     assert logprobs is not None and logprobs.content is not None
     assert logprobs.content[0].logprob == -math.inf
     assert isinstance(usage.usage, CompletionUsage) and usage.usage == CompletionUsage(json.loads(USAGE)["usage"])
-    assert _typed(usage.usage.to_dict()) == _typed(json.loads(USAGE)["usage"])
+    assert typed(usage.usage.to_dict()) == typed(json.loads(USAGE)["usage"])
     # The accumulated completion carries them as sent, read by json.loads too.
     completion = stream.completion.to_dict()
     message = completion["choices"][0]["message"]
     lists_delta = json.loads(LISTS)["choices"][0]["delta"]
     assert message["content"] == "abc" and completion["created"] == 0
-    assert _typed(message["annotations"]) == _typed(lists_delta["annotations"])
-    assert _typed(message["images"]) == _typed(lists_delta["images"])
+    assert typed(message["annotations"]) == typed(lists_delta["annotations"])
+    assert typed(message["images"]) == typed(lists_delta["images"])
     (detail,) = message["reasoning_details"]
     # Two fragments of one block: their texts join (a surrogate pair split across them
     # joins into its character), the rest kept as sent.
     assert detail["text"] == "r\U0001f600" and detail["signature"] == "s"
-    assert _typed(detail["n"]) == _typed(odd)
+    assert typed(detail["n"]) == typed(odd)
     logprob_tokens = completion["choices"][0]["logprobs"]["content"]
-    assert _typed(logprob_tokens) == _typed(json.loads(LISTS)["choices"][0]["logprobs"]["content"])
-    assert _typed(completion["usage"]) == _typed(json.loads(USAGE)["usage"])
+    assert typed(logprob_tokens) == typed(json.loads(LISTS)["choices"][0]["logprobs"]["content"])
+    assert typed(completion["usage"]) == typed(json.loads(USAGE)["usage"])
     (entry,) = client.usage.entries
     assert entry.status == "ok"
 
@@ -135,7 +125,7 @@ async def test_an_in_band_error_serde_cannot_read_is_still_the_servers_error(ser
     assert errors[0] == errors[1]
 
 
-async def test_a_chunk_nested_past_the_bound_is_refused_typed(server: MockServer, caller: Any) -> None:
+async def test_a_chunk_nested_past_the_bound_is_refusedtyped(server: MockServer, caller: Any) -> None:
     deep = "[" * 200 + "]" * 200
     fine = "[" * 100 + "]" * 100
     chunks = (
@@ -148,7 +138,7 @@ async def test_a_chunk_nested_past_the_bound_is_refused_typed(server: MockServer
     with pytest.raises(fastrouter.StreamError, match="nests deeper than 128 levels"):
         await drain(stream, seen)
     assert [c.choices[0].delta.content for c in seen] == ["a"]
-    assert _typed(seen[0].x) == _typed(json.loads(fine))
+    assert typed(seen[0].x) == typed(json.loads(fine))
 
 
 # Numbers and strings as their JSON text: what serde trees refuse or read differently.
@@ -208,14 +198,14 @@ def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -
     assert len(chunks) == len(texts)
     for chunk, text in zip(chunks, texts, strict=True):
         data = json.loads(text)
-        assert _typed(chunk.to_dict()) == _typed(data)
-        assert _typed(chunk.x if "x" in data else None) == _typed(data.get("x"))
-        assert _typed(chunk.choices[0].x) == _typed(data["choices"][0]["x"])
+        assert typed(chunk.to_dict()) == typed(data)
+        assert typed(chunk.x if "x" in data else None) == typed(data.get("x"))
+        assert typed(chunk.choices[0].x) == typed(data["choices"][0]["x"])
         delta = chunk.choices[0].delta
-        assert _typed(delta.x) == _typed(data["choices"][0]["delta"]["x"])
-        assert _typed([a.to_dict() for a in delta.annotations]) == _typed(data["choices"][0]["delta"]["annotations"])
+        assert typed(delta.x) == typed(data["choices"][0]["delta"]["x"])
+        assert typed([a.to_dict() for a in delta.annotations]) == typed(data["choices"][0]["delta"]["annotations"])
     annotations = [a for text in texts for a in json.loads(text)["choices"][0]["delta"]["annotations"]]
-    assert _typed(completion["choices"][0]["message"]["annotations"]) == _typed(annotations)
+    assert typed(completion["choices"][0]["message"]["annotations"]) == typed(annotations)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +217,7 @@ def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -
     ],
     ids=["lone surrogate in content", "lone surrogate in arguments", "created past 64 bits"],
 )
-async def test_the_fields_the_core_reads_itself_stay_typed(server: MockServer, caller: Any, chunk: str) -> None:
+async def test_the_fields_the_core_reads_itself_staytyped(server: MockServer, caller: Any, chunk: str) -> None:
     # Where json.loads and the stream still differ, on purpose: the core joins content,
     # reasoning and tool-call arguments across chunks into the completion, as UTF-8 text
     # (a lone surrogate has no UTF-8 form), and reads `created` and the indexes as

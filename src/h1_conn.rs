@@ -356,8 +356,8 @@ fn parse_head(buf: &mut BytesMut, head_only: bool) -> Result<Parsed, H1Error> {
         )
     };
     let head = buf.split_to(len).freeze();
-    let status =
-        StatusCode::from_u16(code).map_err(|_| H1Error::parse("invalid HTTP status-code parsed"))?;
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| H1Error::parse("invalid HTTP status-code parsed"))?;
     if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
         return Ok(Parsed::Interim);
     }
@@ -419,8 +419,9 @@ fn framing_of(
     for value in headers.get_all(CONTENT_LENGTH) {
         for part in value.as_bytes().split(|&b| b == b',') {
             let part = part.trim_ascii();
-            let parsed = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
-                .then(|| part.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+            let parsed =
+                (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
+                    .then(|| part.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
             match (parsed, length) {
                 (Some(n), None) => length = Some(n),
                 (Some(n), Some(known)) if n == known => {}
@@ -599,4 +600,306 @@ impl Framing {
 
 fn trailers_too_large() -> H1Error {
     H1Error::body(io::ErrorKind::InvalidData, "chunk trailers are too large")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CHUNKED: &[u8] =
+        b"4\r\nRust\r\n6;name=value;x\r\n is a \r\nA\r\nlanguage!!\r\n0\r\nx-trailer: t\r\n\r\n";
+
+    /// Feed `pieces` one after the other into `framing`'s decoder, as reads would bring
+    /// them; the data decoded, and whether the body ended.
+    fn decode_all(framing: &mut Framing, pieces: &[&[u8]]) -> Result<(Vec<u8>, bool), H1Error> {
+        let mut buf = BytesMut::new();
+        let mut data = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                match framing.decode(&mut buf)? {
+                    Decoded::Data(frame) => {
+                        assert!(!frame.is_empty());
+                        data.extend_from_slice(&frame);
+                    }
+                    Decoded::End => {
+                        assert!(buf.is_empty(), "left: {buf:?}");
+                        return Ok((data, true));
+                    }
+                    Decoded::More => break,
+                }
+            }
+        }
+        Ok((data, false))
+    }
+
+    fn chunked() -> Framing {
+        Framing::Chunked(Chunked::Size)
+    }
+
+    #[test]
+    fn a_chunked_body_split_across_reads_at_every_byte_decodes_the_same() {
+        for at in 0..=CHUNKED.len() {
+            let (head, tail) = CHUNKED.split_at(at);
+            let mut framing = chunked();
+            let (data, ended) = decode_all(&mut framing, &[head, tail]).unwrap();
+            assert_eq!(data, b"Rust is a language!!", "split at {at}");
+            assert!(ended, "split at {at}");
+        }
+        let bytes: Vec<&[u8]> = CHUNKED.chunks(1).collect();
+        let (data, ended) = decode_all(&mut chunked(), &bytes).unwrap();
+        assert_eq!(
+            (data.as_slice(), ended),
+            (&b"Rust is a language!!"[..], true)
+        );
+    }
+
+    #[test]
+    fn a_chunk_is_one_frame_and_the_end_is_known_with_the_last_data() {
+        let mut buf = BytesMut::from(&b"5\r\nhello\r\n0\r\n\r\n"[..]);
+        let mut framing = chunked();
+        assert_eq!(
+            framing.decode(&mut buf).unwrap(),
+            Decoded::Data(Bytes::from_static(b"hello"))
+        );
+        assert_eq!(framing, Framing::Done);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn bad_chunk_sizes_fail() {
+        for body in [
+            &b"zz\r\nab\r\n"[..],
+            b"\r\nab\r\n",
+            b"-1\r\n",
+            b"12345678901234567\r\n",
+            b"2\nab\r\n",
+            b"2\r\nabXY0\r\n\r\n",
+        ] {
+            let err = decode_all(&mut chunked(), &[body]).unwrap_err();
+            assert_eq!(err.to_string(), "error reading a body from connection");
+            assert!(!err.is_parse());
+        }
+    }
+
+    #[test]
+    fn an_endless_chunk_size_line_fails_in_bounded_memory() {
+        let mut framing = chunked();
+        let mut buf = BytesMut::from(&b"5;"[..]);
+        let mut failed = false;
+        for _ in 0..100 {
+            buf.extend_from_slice(&[b'x'; 1024]);
+            match framing.decode(&mut buf) {
+                Ok(Decoded::More) => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(failed && buf.len() <= MAX_CHUNK_LINE + 1024);
+    }
+
+    #[test]
+    fn endless_trailers_fail_in_bounded_memory() {
+        let mut framing = chunked();
+        let mut buf = BytesMut::from(&b"0\r\n"[..]);
+        let mut failed = false;
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"x-trailer: 0123456789012345678901234567890123456789\r\n");
+            if framing.decode(&mut buf).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+    }
+
+    #[test]
+    fn a_chunked_body_cut_short_fails_at_the_close() {
+        for at in 0..CHUNKED.len() - 1 {
+            let mut framing = chunked();
+            let (_, ended) = decode_all(&mut framing, &[&CHUNKED[..at]]).unwrap();
+            assert!(!ended);
+            let err = framing.at_eof().unwrap_err();
+            let cause = err.source().unwrap().to_string();
+            assert_eq!(cause, "end of file before message length reached");
+        }
+    }
+
+    #[test]
+    fn a_content_length_body_ends_at_its_length() {
+        let mut framing = Framing::Length(5);
+        let (data, ended) = decode_all(&mut framing, &[b"he", b"llo"]).unwrap();
+        assert_eq!((data.as_slice(), ended), (&b"hello"[..], true));
+        let mut framing = Framing::Length(5);
+        decode_all(&mut framing, &[b"hel"]).unwrap();
+        assert!(framing.at_eof().is_err());
+    }
+
+    #[test]
+    fn a_close_delimited_body_ends_at_the_close() {
+        let mut framing = Framing::Close;
+        let (data, ended) = decode_all(&mut framing, &[b"he", b"llo"]).unwrap();
+        assert_eq!((data.as_slice(), ended), (&b"hello"[..], false));
+        framing.at_eof().unwrap();
+        assert_eq!(framing, Framing::Done);
+    }
+
+    fn head(bytes: &[u8]) -> Result<Parsed, H1Error> {
+        parse_head(&mut BytesMut::from(bytes), false)
+    }
+
+    fn final_head(bytes: &[u8]) -> Head {
+        match head(bytes).unwrap() {
+            Parsed::Head(head) => head,
+            Parsed::Interim => panic!("interim"),
+            Parsed::Partial => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn the_framing_follows_rfc_9112() {
+        let h = final_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (chunked(), true));
+        let h = final_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Close, false));
+        let h = final_head(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-length: 7, 7\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Length(7), true));
+        let h = final_head(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(h.framing, Framing::Done);
+        let h = final_head(b"HTTP/1.1 204 No Content\r\ncontent-length: 9\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Done, true));
+        let h = final_head(b"HTTP/1.1 304 Not Modified\r\n\r\n");
+        assert_eq!(h.framing, Framing::Done);
+        let h = final_head(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Close, false));
+        // Both: the chunked framing, and the connection closed after it.
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        assert_eq!((h.framing, h.keep_alive), (chunked(), false));
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-length: 8\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 7, 8\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999\r\n\r\n",
+        ] {
+            let err = head(bad).err().unwrap();
+            assert!(err.is_parse(), "{err}");
+        }
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"[..]);
+        match parse_head(&mut buf, true).unwrap() {
+            Parsed::Head(h) => assert_eq!(h.framing, Framing::Done),
+            _ => panic!("no head"),
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_connection_options() {
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nconnection: keep-alive, Close\r\ncontent-length: 1\r\n\r\n",
+        );
+        assert!(!h.keep_alive);
+        let h = final_head(b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n");
+        assert_eq!((h.version, h.keep_alive), (Version::HTTP_10, false));
+        let h =
+            final_head(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 1\r\n\r\n");
+        assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn heads_are_parsed_whole_or_not_at_all() {
+        let head_bytes = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-a: 1\r\nX-B: two\r\ncontent-length: 2\r\n\r\nok";
+        let mut buf = BytesMut::from(&head_bytes[..]);
+        assert!(matches!(
+            parse_head(&mut buf, false).unwrap(),
+            Parsed::Interim
+        ));
+        let Parsed::Head(h) = parse_head(&mut buf, false).unwrap() else {
+            panic!("no head")
+        };
+        assert_eq!(h.status, StatusCode::OK);
+        assert_eq!(h.headers["x-b"], "two");
+        assert_eq!(h.headers.len(), 3);
+        assert_eq!(&buf[..], b"ok");
+        assert!(matches!(
+            head(b"HTTP/1.1 200 OK\r\nx-a:").unwrap(),
+            Parsed::Partial
+        ));
+        // TLS bytes (an https server) are not HTTP.
+        assert!(head(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            .err()
+            .unwrap()
+            .is_parse());
+        let many: Vec<u8> = b"HTTP/1.1 200 OK\r\n"
+            .iter()
+            .copied()
+            .chain((0..=MAX_HEADERS).flat_map(|i| format!("x-{i}: v\r\n").into_bytes()))
+            .chain(*b"\r\n")
+            .collect();
+        let err = head(&many).err().unwrap();
+        assert_eq!(err.to_string(), "message head is too large");
+    }
+
+    #[test]
+    fn a_request_goes_out_as_hyper_wrote_it() {
+        let mut request = Request::new(Bytes::from_static(b"{}"));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = "/v1/chat?x=1".parse().unwrap();
+        request
+            .headers_mut()
+            .insert("x-key", HeaderValue::from_static("v"));
+        assert_eq!(
+            encode_request(&request),
+            b"POST /v1/chat?x=1 HTTP/1.1\r\nx-key: v\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        let mut get = Request::new(Bytes::new());
+        *get.uri_mut() = "/models".parse().unwrap();
+        assert_eq!(encode_request(&get), b"GET /models HTTP/1.1\r\n\r\n");
+    }
+
+    proptest! {
+        /// Any chunked body, split into reads anywhere, decodes to its data and its end.
+        #[test]
+        fn the_chunked_decoder_reads_any_body_split_anywhere(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..300), 0..8),
+            upper in any::<bool>(),
+            ext in proptest::option::of("[a-z]{1,8}"),
+            trailer in any::<bool>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let mut wire = Vec::new();
+            for chunk in &chunks {
+                let size = if upper { format!("{:X}", chunk.len()) } else { format!("{:x}", chunk.len()) };
+                wire.extend_from_slice(size.as_bytes());
+                if let Some(ext) = &ext {
+                    wire.extend_from_slice(format!(";{ext}={ext}").as_bytes());
+                }
+                wire.extend_from_slice(b"\r\n");
+                wire.extend_from_slice(chunk);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\n");
+            if trailer {
+                wire.extend_from_slice(b"x-t: 1\r\n");
+            }
+            wire.extend_from_slice(b"\r\n");
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(wire.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for to in at {
+                pieces.push(&wire[from..to]);
+                from = to;
+            }
+            pieces.push(&wire[from..]);
+            let (data, ended) = decode_all(&mut chunked(), &pieces).unwrap();
+            prop_assert_eq!(data, chunks.concat());
+            prop_assert!(ended);
+        }
+    }
 }

@@ -324,7 +324,6 @@ impl fmt::Debug for H1Client {
     }
 }
 
-
 impl H1Client {
     /// `connector` opens the sockets (timeout, nodelay, keep-alive); idle connections
     /// older than `idle_timeout` are not reused.
@@ -378,10 +377,7 @@ impl H1Client {
             // connector's) would otherwise make every send's future larger.
             None => Box::pin(self.shared.connect(uri)).await?,
         };
-        let head = conn
-            .exchange(&request)
-            .await
-            .map_err(ClientError::send)?;
+        let head = conn.exchange(&request).await.map_err(ClientError::send)?;
         Ok(self.respond(head, conn, origin))
     }
 
@@ -517,9 +513,7 @@ mod tests {
     const IDLE: Duration = Duration::from_secs(90);
 
     fn client(idle: Duration) -> H1Client {
-        let mut builder = Builder::new();
-        builder.read_buf_exact_size(Some(2048));
-        H1Client::new(HttpConnector::new(), builder, idle)
+        H1Client::new(HttpConnector::new(), idle)
     }
 
     /// A server answering every request on each connection with `reply(n)` (n counts
@@ -572,8 +566,8 @@ mod tests {
     const CHUNKED: &[u8] =
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n";
 
-    fn get(url: &str) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(Bytes::new()));
+    fn get(url: &str) -> Request<Bytes> {
+        let mut request = Request::new(Bytes::new());
         *request.uri_mut() = url.parse().unwrap();
         request
     }
@@ -773,12 +767,12 @@ mod tests {
         let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
         let newer = pop_idle(&client, &origin).unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
-        assert!(client.shared.put(origin, newer.conn, 1).is_none());
+        client.shared.put(origin, newer.conn);
         tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
         settle().await;
         assert_eq!((sweeps(&client), idle_count(&client)), (1, 2));
         // The older one's deadline: it is closed (closing it may wake the sweeper once
-        // more, from hyper's request channel), then nothing until the newer one's.
+        // more), then nothing until the newer one's.
         tokio::time::sleep(Duration::from_secs(2)).await;
         settle().await;
         let after_first = sweeps(&client);
@@ -832,13 +826,11 @@ mod tests {
         let response = client.send(get(&url)).await.unwrap();
         assert_eq!(body_of(response).await.as_ref(), b"ok");
         // Taken without the check `take` makes (and before the sweeper sees the close):
-        // the server closes it, hyper still wants a request on it, and hands it back
-        // unwritten once it sees the close.
+        // the server closes it, and the send sees the close before writing on it.
         let uri: Uri = url.parse().unwrap();
         let origin = uri.authority().unwrap().clone();
         let stale = pop_idle(&client, &origin).unwrap().conn;
         tokio::time::sleep(Duration::from_millis(30)).await;
-        assert!(stale.sender.is_ready());
         let mut request = get(&url);
         *request.uri_mut() = Uri::from_static("/v1/x");
         let response = client

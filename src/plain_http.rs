@@ -139,7 +139,7 @@ fn decompressing<S>(inner: S) -> Decompression<S> {
 #[derive(Debug)]
 pub struct PostHeaders {
     headers: HeaderMap,
-    /// `content-length` is the slot (not a configured header, which hyper respects).
+    /// `content-length` is the slot (not a configured header, which goes out as it is).
     length_slot: bool,
 }
 
@@ -186,7 +186,8 @@ impl PostHeaders {
     }
 
     /// Fill the `content-length` slot of `headers` (made from these, `extra` merged in)
-    /// for a body of `len` bytes, as hyper would have added it; a caller's own is kept.
+    /// for a body of `len` bytes, as the connection would have added it; a caller's own
+    /// is kept.
     pub fn fill_length(&self, headers: &mut HeaderMap, extra: &HeaderMap, len: usize) {
         if self.length_slot && !extra.contains_key(CONTENT_LENGTH) {
             if let Some(slot) = headers.get_mut(CONTENT_LENGTH) {
@@ -288,7 +289,7 @@ mod tests {
         post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
         assert_eq!(
             prepared[CONTENT_LENGTH], "5",
-            "a configured one is hyper's to respect"
+            "a configured one goes out as it is"
         );
         assert_eq!(prepared.get_all(HOST).iter().count(), 1);
         assert_eq!(prepared[HOST], "proxy.example");

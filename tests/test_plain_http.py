@@ -1,4 +1,4 @@
-"""The plain-http chat path (hyper's pooled client, ``src/plain_http.rs``) against a bare
+"""The plain-http chat path (its own pooled HTTP/1.1 connections, ``src/plain_http.rs``) against a bare
 local HTTP server: a base URL's ``user:password@`` is sent as basic auth (and shown
 nowhere), and the read timeout covers the response's headers across redirects."""
 

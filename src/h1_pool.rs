@@ -631,6 +631,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_interim_response_is_skipped_and_its_connection_reused() {
+        const INTERIM: &[u8] =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let (url, accepted) = server(|_| INTERIM, |_| false).await;
+        let client = client(IDLE);
+        for _ in 0..2 {
+            let response = client.send(get(&url)).await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(body_of(response).await.as_ref(), b"ok");
+            assert_eq!(idle_count(&client), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_fails_and_its_connection_is_not_reused() {
+        const CUT: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab";
+        let (url, accepted) = server(|_| CUT, |_| true).await;
+        let client = client(IDLE);
+        for _ in 0..2 {
+            use http_body_util::BodyExt;
+            let response = client.send(get(&url)).await.unwrap();
+            let err = response.into_body().collect().await.err().unwrap();
+            assert_eq!(err.to_string(), "error reading a body from connection");
+            assert_eq!(
+                err.source().unwrap().to_string(),
+                "end of file before message length reached"
+            );
+            assert_eq!(idle_count(&client), 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_a_parse_error() {
+        const TLS: &[u8] = b"\x15\x03\x01\x00\x02\x02\x50";
+        let (url, _) = server(|_| TLS, |_| true).await;
+        let Err(err) = client(IDLE).send(get(&url)).await else {
+            panic!("took TLS bytes for a response")
+        };
+        let cause = err.source().unwrap().downcast_ref::<H1Error>().unwrap();
+        assert!(cause.is_parse(), "{cause}");
+    }
+
+    #[tokio::test]
     async fn connection_close_is_not_pooled() {
         const CLOSING: &[u8] =
             b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";

@@ -113,13 +113,18 @@ fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<Explaine
     if let Some(tls) = err.downcast_ref::<rustls::Error>() {
         return tls_message(tls, route);
     }
+    // The plain-http path's own connection (`h1_conn`) words its parse failures as hyper.
+    if err
+        .downcast_ref::<crate::h1_conn::H1Error>()
+        .is_some_and(crate::h1_conn::H1Error::is_parse)
+        && !route.https
+        && route.proxy.is_none()
+    {
+        return not_http();
+    }
     if let Some(hyper) = err.downcast_ref::<hyper::Error>() {
         if hyper.is_parse() && !route.https && route.proxy.is_none() {
-            return setup(
-                "the server did not answer in HTTP: it probably expects TLS; \
-                 use https:// in base_url"
-                    .to_owned(),
-            );
+            return not_http();
         }
         if route.http2_only && !route.https && !hyper.is_timeout() {
             return setup(format!(
@@ -156,6 +161,14 @@ fn explain_one(err: &(dyn StdError + 'static), route: &Route) -> Option<Explaine
         }
     }
     None
+}
+
+/// A plain-http target that answered in something else (TLS, most likely).
+fn not_http() -> Option<Explained> {
+    setup(
+        "the server did not answer in HTTP: it probably expects TLS; use https:// in base_url"
+            .to_owned(),
+    )
 }
 
 fn proxy_auth_message(proxy: &crate::network::ProxyRoute, route: &Route) -> String {

@@ -138,6 +138,12 @@ impl PooledSocket {
         }
     }
 
+    /// The socket, for reads straight into a connection's buffer (`h1_conn`); `None`
+    /// only while being dropped.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        self.stream.as_ref()
+    }
+
     #[cfg(test)]
     pub fn recorded(&self) -> Option<i32> {
         self.recorded

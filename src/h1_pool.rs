@@ -1,15 +1,16 @@
 //! Plain-http HTTP/1.1 connections driven inside the task that uses them, and their
-//! pool: each exchange polls its hyper connection itself (no spawned connection task,
-//! no cross-task hand-off of the response or of each body chunk), and the response
-//! body gives the connection back to the pool when it ends.
+//! pool: each exchange reads its connection ([`crate::h1_conn`]) itself (no spawned
+//! connection task, no hand-off of the response or of each body chunk), and the
+//! response body gives the connection back to the pool when it ends.
 //!
 //! A connection is taken from the pool (LIFO, idle timeout checked when taking, a
-//! connection the server closed discarded) or opened; the request is sent and the
-//! connection polled until the response headers arrive; the body ([`PooledBody`]) keeps
-//! polling it; at its end the connection goes back to the pool once hyper is ready for
-//! the next request, else it is closed. A body dropped before its end closes it.
-//! A request that fails on a reused connection before it was written is sent once more
-//! on a fresh one (as hyper-util's `retry_canceled_requests`), never after.
+//! connection the server closed discarded) or opened; the request is written and the
+//! response head read; the body ([`PooledBody`]) decodes the rest from the connection's
+//! buffer; at its end the connection goes back to the pool if it can take another
+//! request (keep-alive, nothing unread, not closed), else it is closed. A body dropped
+//! before its end closes it. A request about to go out on a reused connection the server
+//! has closed is sent on a fresh one (as hyper-util's `retry_canceled_requests`), never
+//! once written.
 //!
 //! No request polls an idle connection, so a sweeper task (one per pool, while it holds
 //! idle connections) closes the expired ones and those the server closed, as hyper-util's
@@ -29,27 +30,18 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{Builder, Connection, SendRequest};
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderValue, HOST};
 use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 use tower_service::Service;
 
 use crate::fork_fds::PooledSocket;
+use crate::h1_conn::{Conn, Framing, H1Error, Head};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
-type Sender = SendRequest<Full<Bytes>>;
-type Driver = Connection<TokioIo<PooledSocket>, Full<Bytes>>;
-
-/// How many times the end of a body polls its connection for hyper to be ready for the
-/// next request (the end of the message is already read: each poll is in memory). Not
-/// ready by then (`Connection: close`, an unread rest) -> the connection is closed.
-const RELEASE_POLLS: usize = 3;
 
 /// A failure before the response headers, worded as hyper-util's client worded it
 /// (`client error (Connect)` / `client error (SendRequest)`, the cause as its source),
@@ -88,28 +80,6 @@ impl StdError for ClientError {
     }
 }
 
-/// One HTTP/1.1 connection: hyper's request handle and the connection it drives. Boxed
-/// for its whole life (~700 bytes): taken, sent on, lent and pooled again as a pointer,
-/// not copied at each step (issue 11, futmove).
-struct Conn {
-    sender: Sender,
-    driver: Driver,
-}
-
-impl Conn {
-    /// Poll the connection once without a task to wake (nobody polls an idle one) and
-    /// report whether it can take a request: not closed by the server, hyper ready.
-    fn poll_idle(&mut self) -> bool {
-        self.poll_idle_for(Waker::noop())
-    }
-
-    /// [`Self::poll_idle`], `waker` woken when the server closes it (or sends anything).
-    fn poll_idle_for(&mut self, waker: &Waker) -> bool {
-        let mut cx = Context::from_waker(waker);
-        Pin::new(&mut self.driver).poll(&mut cx).is_pending() && self.sender.is_ready()
-    }
-}
-
 struct Idle {
     conn: Box<Conn>,
     /// tokio's clock (the sweeper's timer's), paused in tests.
@@ -118,7 +88,6 @@ struct Idle {
 
 struct Shared {
     connector: HttpConnector,
-    builder: Builder,
     idle_timeout: Duration,
     idle: Mutex<Pool>,
     /// The process the pool was built in: a forked child must not close its sockets.
@@ -189,32 +158,17 @@ impl Shared {
         }
     }
 
-    /// Pool `conn` once hyper is ready for its next request: polled up to `polls` times
-    /// (the end of a message is already read: each poll is in memory), with the
-    /// sweeper's waker once there is one, so the server closing it wakes the sweeper.
-    /// Not ready by then (`Connection: close`, an unread rest): handed back.
-    fn put(
-        self: &Arc<Self>,
-        origin: Authority,
-        mut conn: Box<Conn>,
-        polls: usize,
-    ) -> Option<(Authority, Box<Conn>)> {
+    /// Pool `conn` (its last response read whole, keep-alive) if it can take another
+    /// request: polled with the sweeper's waker once there is one, so the server closing
+    /// it wakes the sweeper. Not so (closed, an unread rest): dropped, closing it.
+    fn put(self: &Arc<Self>, origin: Authority, mut conn: Box<Conn>) {
         let now = Instant::now();
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let waker = pool.sweeper.as_ref().unwrap_or(Waker::noop());
-        let mut ready = false;
-        for _ in 0..polls {
-            if conn.poll_idle_for(waker) {
-                ready = true;
-                break;
-            }
-            if conn.sender.is_closed() {
-                break;
-            }
-        }
-        if !ready {
+        if !conn.poll_idle_for(waker) {
             drop(pool);
-            return Some((origin, conn));
+            drop(conn);
+            return;
         }
         let sweeper = if pool.swept {
             None
@@ -251,7 +205,6 @@ impl Shared {
             #[allow(clippy::disallowed_methods)]
             runtime.spawn(sweep(Arc::downgrade(self)));
         }
-        None
     }
 
     /// Close the idle connections past the timeout or closed by the server, and poll the
@@ -314,13 +267,7 @@ impl Shared {
             .await
             .map_err(ClientError::connect)?;
         // Recorded for a forked child to close its copy (`fork_fds`).
-        let io = TokioIo::new(PooledSocket::new(io.into_inner()));
-        let (sender, driver) = self
-            .builder
-            .handshake(io)
-            .await
-            .map_err(ClientError::send)?;
-        Ok(Box::new(Conn { sender, driver }))
+        Ok(Box::new(Conn::new(PooledSocket::new(io.into_inner()))))
     }
 }
 
@@ -377,21 +324,13 @@ impl fmt::Debug for H1Client {
     }
 }
 
-/// Why a send on one connection failed.
-enum SendFailure {
-    /// Before the request was written: the request back, to resend elsewhere.
-    Unsent(Box<Request<Full<Bytes>>>, hyper::Error),
-    Failed(ClientError),
-}
-
 impl H1Client {
-    /// `connector` opens the sockets (timeout, nodelay, keep-alive); `builder` sets up
-    /// each connection; idle connections older than `idle_timeout` are not reused.
-    pub fn new(connector: HttpConnector, builder: Builder, idle_timeout: Duration) -> Self {
+    /// `connector` opens the sockets (timeout, nodelay, keep-alive); idle connections
+    /// older than `idle_timeout` are not reused.
+    pub fn new(connector: HttpConnector, idle_timeout: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
                 connector,
-                builder,
                 idle_timeout,
                 idle: Mutex::new(Pool::default()),
                 pid: std::process::id(),
@@ -400,10 +339,10 @@ impl H1Client {
     }
 
     /// Send `request` (an absolute `http://` URI) and return once the response headers
-    /// arrived; the body drives the connection from then on.
+    /// arrived; the body reads the connection from then on.
     pub async fn send(
         &self,
-        mut request: Request<Full<Bytes>>,
+        mut request: Request<Bytes>,
     ) -> Result<Response<PooledBody>, ClientError> {
         // Taken, not cloned: the request goes out with the URI in origin form.
         let uri = std::mem::take(request.uri_mut());
@@ -423,49 +362,50 @@ impl H1Client {
         self.send_via(reused, origin, &uri, request).await
     }
 
-    /// Send on `reused` if any, once more on a fresh connection if it did not go out there.
+    /// Send on `reused` if it can still take a request, else on a fresh connection.
     async fn send_via(
         &self,
         reused: Option<Box<Conn>>,
         origin: Authority,
         uri: &Uri,
-        mut request: Request<Full<Bytes>>,
+        request: Request<Bytes>,
     ) -> Result<Response<PooledBody>, ClientError> {
-        if let Some(conn) = reused {
-            match send_on(conn, request).await {
-                Ok((response, conn)) => return Ok(self.wrap(response, conn, origin)),
-                // The reused connection was closed under us before the request went out.
-                Err(SendFailure::Unsent(unsent, _)) => request = *unsent,
-                Err(SendFailure::Failed(err)) => return Err(err),
-            }
-        }
-        // Boxed: opening a connection is the rare case, and its state (the handshake's)
-        // would otherwise make every send's future larger.
-        let conn = Box::pin(self.shared.connect(uri)).await?;
-        match send_on(conn, request).await {
-            Ok((response, conn)) => Ok(self.wrap(response, conn, origin)),
-            Err(SendFailure::Unsent(_, err)) => Err(ClientError::send(err)),
-            Err(SendFailure::Failed(err)) => Err(err),
-        }
+        // Closed by the server since it was pooled: the request has not gone out on it.
+        let mut conn = match reused.and_then(|mut conn| conn.poll_idle().then_some(conn)) {
+            Some(conn) => conn,
+            // Boxed: opening a connection is the rare case, and its state (the
+            // connector's) would otherwise make every send's future larger.
+            None => Box::pin(self.shared.connect(uri)).await?,
+        };
+        let head = conn.exchange(&request).await.map_err(ClientError::send)?;
+        Ok(self.respond(head, conn, origin))
     }
 
-    fn wrap(
-        &self,
-        response: Response<Incoming>,
-        conn: Option<Box<Conn>>,
-        origin: Authority,
-    ) -> Response<PooledBody> {
-        let lease = conn.map(|conn| {
-            Box::new(Lease {
+    fn respond(&self, head: Head, conn: Box<Conn>, origin: Authority) -> Response<PooledBody> {
+        let Head {
+            status,
+            version,
+            headers,
+            framing,
+            keep_alive,
+        } = head;
+        let mut body = PooledBody {
+            framing,
+            lease: Some(Box::new(Lease {
                 conn,
                 origin,
                 pool: Arc::clone(&self.shared),
-            })
-        });
-        response.map(|incoming| PooledBody {
-            incoming,
-            conn: lease,
-        })
+                keep_alive,
+            })),
+        };
+        if framing == Framing::Done {
+            body.release();
+        }
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        response
     }
 }
 
@@ -478,125 +418,87 @@ pub fn host_header(origin: &Authority) -> Result<HeaderValue, hyper::http::Error
     Ok(HeaderValue::try_from(host)?)
 }
 
-/// Write `request` on `conn`, driving the connection in this task until the response
-/// headers arrive.
-async fn send_on(
-    mut conn: Box<Conn>,
-    request: Request<Full<Bytes>>,
-) -> Result<(Response<Incoming>, Option<Box<Conn>>), SendFailure> {
-    let mut pending = pin!(conn.sender.try_send_request(request));
-    let mut conn = Some(conn);
-    let result = poll_fn(|cx| {
-        if let Some(running) = conn.as_mut() {
-            // Done: the server closed it or it failed; dropping it resolves the request
-            // (hyper hands an unwritten request back).
-            if Pin::new(&mut running.driver).poll(cx).is_ready() {
-                conn = None;
-            }
-        }
-        // Only the connection polled above can resolve the response: no waker of its own.
-        let mut quiet = Context::from_waker(Waker::noop());
-        match pending.as_mut().poll(&mut quiet) {
-            Poll::Ready(result) => Poll::Ready(Some(result)),
-            Poll::Pending if conn.is_none() => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await;
-    match result {
-        // The connection may end with the response (read whole, then closed): the body
-        // has it all, with no connection left to drive or pool.
-        Some(Ok(response)) => Ok((response, conn)),
-        Some(Err(mut err)) => match err.take_message() {
-            Some(request) => Err(SendFailure::Unsent(Box::new(request), err.into_error())),
-            None => Err(SendFailure::Failed(ClientError::send(err.into_error()))),
-        },
-        None => Err(SendFailure::Failed(ClientError::send(
-            "connection closed before the response",
-        ))),
-    }
-}
-
 /// A connection lent to one response body, and where it goes back.
 struct Lease {
     conn: Box<Conn>,
     origin: Authority,
     pool: Arc<Shared>,
+    /// The response lets the connection take another request after it.
+    keep_alive: bool,
 }
 
-impl Lease {
-    /// The body ended: pool the connection if hyper is ready for the next request; if
-    /// it is not, hand the lease back.
-    fn try_pool(self) -> Option<Self> {
-        let Lease { conn, origin, pool } = self;
-        let (origin, conn) = pool.put(origin, conn, RELEASE_POLLS)?;
-        Some(Lease { conn, origin, pool })
-    }
-}
-
-/// A response body that drives its connection while it is read, and gives it back to
-/// the pool at its end; dropped before the end, it closes the connection.
+/// A response body decoded from its connection's buffer as it is read, which gives the
+/// connection back to the pool at its end; dropped before the end, it closes it.
 pub struct PooledBody {
-    incoming: Incoming,
-    conn: Option<Box<Lease>>,
+    framing: Framing,
+    /// `None` once the body ended or failed.
+    lease: Option<Box<Lease>>,
 }
 
 impl PooledBody {
-    /// The body has all its bytes: pool the connection, or else keep it until the body
-    /// reads its end (dropping it now could fail a complete body as cut).
-    fn release_early(&mut self) {
-        self.conn = self
-            .conn
-            .take()
-            .and_then(|lease| lease.try_pool().map(Box::new));
-    }
-
-    /// The body read its end: pool the connection, or else close it.
+    /// The body read its end: pool the connection if it can take another request, else
+    /// close it.
     fn release(&mut self) {
-        if let Some(lease) = self.conn.take() {
-            drop((*lease).try_pool());
+        if let Some(lease) = self.lease.take() {
+            let Lease {
+                conn,
+                origin,
+                pool,
+                keep_alive,
+            } = *lease;
+            if keep_alive {
+                pool.put(origin, conn);
+            }
         }
     }
 }
 
 impl Body for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = H1Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
         let this = &mut *self;
-        // The body is filled only by the connection polled here: its channel needs no
-        // waker (which would wake this task from inside its own poll).
-        let mut quiet = Context::from_waker(Waker::noop());
-        let mut frame = Pin::new(&mut this.incoming).poll_frame(&mut quiet);
-        if frame.is_pending() {
-            if let Some(lease) = this.conn.as_mut() {
-                if Pin::new(&mut lease.conn.driver).poll(cx).is_ready() {
-                    // Closed or failed: hyper has told the body (its end or an error).
-                    this.conn = None;
+        let Some(lease) = this.lease.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = match lease.conn.poll_frame(&mut this.framing, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(frame) => frame,
+        };
+        match frame {
+            Ok(Some(data)) => {
+                if this.framing == Framing::Done {
+                    this.release();
                 }
+                Poll::Ready(Some(Ok(Frame::data(data))))
             }
-            // Once the connection is dropped, hyper ends the body (or fails it as cut).
-            frame = Pin::new(&mut this.incoming).poll_frame(&mut quiet);
+            Ok(None) => {
+                this.release();
+                Poll::Ready(None)
+            }
+            Err(err) => {
+                // Closed: its framing cannot be trusted past this.
+                this.lease = None;
+                this.framing = Framing::Done;
+                Poll::Ready(Some(Err(err)))
+            }
         }
-        match &frame {
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.incoming.is_end_stream() => this.release_early(),
-            Poll::Ready(Some(Err(_))) => this.conn = None,
-            _ => {}
-        }
-        frame
     }
 
     fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
+        self.framing == Framing::Done
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.incoming.size_hint()
+        match self.framing {
+            Framing::Length(left) => SizeHint::with_exact(left),
+            Framing::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
     }
 }
 
@@ -611,9 +513,7 @@ mod tests {
     const IDLE: Duration = Duration::from_secs(90);
 
     fn client(idle: Duration) -> H1Client {
-        let mut builder = Builder::new();
-        builder.read_buf_exact_size(Some(2048));
-        H1Client::new(HttpConnector::new(), builder, idle)
+        H1Client::new(HttpConnector::new(), idle)
     }
 
     /// A server answering every request on each connection with `reply(n)` (n counts
@@ -666,8 +566,8 @@ mod tests {
     const CHUNKED: &[u8] =
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n";
 
-    fn get(url: &str) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(Bytes::new()));
+    fn get(url: &str) -> Request<Bytes> {
+        let mut request = Request::new(Bytes::new());
         *request.uri_mut() = url.parse().unwrap();
         request
     }
@@ -728,6 +628,51 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_interim_response_is_skipped_and_its_connection_reused() {
+        const INTERIM: &[u8] =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let (url, accepted) = server(|_| INTERIM, |_| false).await;
+        let client = client(IDLE);
+        for _ in 0..2 {
+            let response = client.send(get(&url)).await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(body_of(response).await.as_ref(), b"ok");
+            assert_eq!(idle_count(&client), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_fails_and_its_connection_is_not_reused() {
+        const CUT: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab";
+        let (url, accepted) = server(|_| CUT, |_| true).await;
+        let client = client(IDLE);
+        for _ in 0..2 {
+            use http_body_util::BodyExt;
+            let response = client.send(get(&url)).await.unwrap();
+            let err = response.into_body().collect().await.err().unwrap();
+            assert_eq!(err.to_string(), "error reading a body from connection");
+            assert_eq!(
+                err.source().unwrap().to_string(),
+                "end of file before message length reached"
+            );
+            assert_eq!(idle_count(&client), 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_a_parse_error() {
+        const TLS: &[u8] = b"\x15\x03\x01\x00\x02\x02\x50";
+        let (url, _) = server(|_| TLS, |_| true).await;
+        let Err(err) = client(IDLE).send(get(&url)).await else {
+            panic!("took TLS bytes for a response")
+        };
+        let cause = err.source().unwrap().downcast_ref::<H1Error>().unwrap();
+        assert!(cause.is_parse(), "{cause}");
     }
 
     #[tokio::test]
@@ -867,12 +812,12 @@ mod tests {
         let origin = url.parse::<Uri>().unwrap().authority().unwrap().clone();
         let newer = pop_idle(&client, &origin).unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
-        assert!(client.shared.put(origin, newer.conn, 1).is_none());
+        client.shared.put(origin, newer.conn);
         tokio::time::sleep(IDLE - Duration::from_secs(31)).await;
         settle().await;
         assert_eq!((sweeps(&client), idle_count(&client)), (1, 2));
         // The older one's deadline: it is closed (closing it may wake the sweeper once
-        // more, from hyper's request channel), then nothing until the newer one's.
+        // more), then nothing until the newer one's.
         tokio::time::sleep(Duration::from_secs(2)).await;
         settle().await;
         let after_first = sweeps(&client);
@@ -926,13 +871,11 @@ mod tests {
         let response = client.send(get(&url)).await.unwrap();
         assert_eq!(body_of(response).await.as_ref(), b"ok");
         // Taken without the check `take` makes (and before the sweeper sees the close):
-        // the server closes it, hyper still wants a request on it, and hands it back
-        // unwritten once it sees the close.
+        // the server closes it, and the send sees the close before writing on it.
         let uri: Uri = url.parse().unwrap();
         let origin = uri.authority().unwrap().clone();
         let stale = pop_idle(&client, &origin).unwrap().conn;
         tokio::time::sleep(Duration::from_millis(30)).await;
-        assert!(stale.sender.is_ready());
         let mut request = get(&url);
         *request.uri_mut() = Uri::from_static("/v1/x");
         let response = client

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod failover;
 pub mod fork_fds;
+pub mod h1_conn;
 pub mod h1_pool;
 pub mod health;
 pub mod hedge;

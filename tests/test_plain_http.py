@@ -1,4 +1,4 @@
-"""The plain-http chat path (hyper's pooled client, ``src/plain_http.rs``) against a bare
+"""The plain-http chat path (its own pooled HTTP/1.1 connections, ``src/plain_http.rs``) against a bare
 local HTTP server: a base URL's ``user:password@`` is sent as basic auth (and shown
 nowhere), and the read timeout covers the response's headers across redirects."""
 
@@ -127,3 +127,29 @@ def test_a_see_other_redirect_is_a_get_without_the_posts_body_headers(server: tu
     assert post["content-type"] == "application/json" and int(post["content-length"]) > 0
     # As reqwest's redirect policy does on a method change: the body's headers go with the body.
     assert "content-type" not in get and "content-length" not in get
+
+
+def test_a_server_answering_in_tls_is_named_as_such() -> None:
+    """A plain-http target answering in something else than HTTP (here a TLS alert, as an
+    https-only server sends) is a setup error that names the fix, not the parser's words."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_in_tls() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")
+
+    threading.Thread(target=answer_in_tls, daemon=True).start()
+    try:
+        with _client(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", max_retries=0) as client:
+            with pytest.raises(fastrouter.APIConnectionError, match="did not answer in HTTP"):
+                client.chat.completions.create(model="local::m", messages=MESSAGES)
+    finally:
+        listener.close()

@@ -144,8 +144,8 @@ async fn open(
         ));
     }
 
-    // Taken, not borrowed: hyper parses header values as slices of the connection's first
-    // read buffer (8 KB); keeping them would keep that buffer for the stream's whole life.
+    // Taken, not borrowed: header values are slices of the connection's first read buffer
+    // (hyper's and `h1_conn`'s); keeping them would keep that buffer for the stream's life.
     let headers = header_block(&std::mem::take(response.headers_mut())).into();
     let mut committed = Committed {
         headers,

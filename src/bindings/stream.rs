@@ -87,6 +87,11 @@ impl Consumer {
                 self.drain_ready(&mut batch);
                 Ok(Some(batch))
             }
+            Some(StreamMsg::One(chunk)) => {
+                let mut batch = vec![chunk];
+                self.drain_ready(&mut batch);
+                Ok(Some(batch))
+            }
             Some(StreamMsg::End(attempts)) => {
                 self.ending = Ending::Ended(attempts);
                 Ok(None)
@@ -113,6 +118,7 @@ impl Consumer {
         loop {
             match self.receiver.try_recv() {
                 Ok(StreamMsg::Batch(more)) => batch.extend(more),
+                Ok(StreamMsg::One(chunk)) => batch.push(chunk),
                 Ok(StreamMsg::End(attempts)) => {
                     self.ending = Ending::Ended(attempts);
                     return;
@@ -236,6 +242,7 @@ async fn committed(
     let mut attempts = None;
     match consumer.receiver.recv().await {
         Some(StreamMsg::Batch(batch)) => consumer.first = Some(batch),
+        Some(StreamMsg::One(chunk)) => consumer.first = Some(vec![chunk]),
         Some(StreamMsg::End(done)) => {
             attempts = Some(done.clone());
             consumer.ending = Ending::Ended(done);

@@ -43,6 +43,9 @@ const DRAIN_BYTES: usize = 64 * 1024;
 pub enum StreamMsg {
     /// Parsed chunks, in order.
     Batch(Vec<Arc<Chunk>>),
+    /// One parsed chunk: what a read usually brings (an event per chunk of the body),
+    /// sent without a `Vec` to allocate here and free on the consumer's thread.
+    One(Arc<Chunk>),
     /// The stream ended normally; every attempt of the chain.
     End(Vec<Attempt>),
     /// The stream failed (before content: the chain's error; after: kind `Stream`).
@@ -209,6 +212,17 @@ fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Resul
     result
 }
 
+/// The pending chunks as one message, taken out of `pending` (which keeps its room when
+/// it held one chunk).
+fn batch_of(pending: &mut Vec<Arc<Chunk>>) -> StreamMsg {
+    match pending.len() {
+        1 => pending
+            .pop()
+            .map_or(StreamMsg::Batch(Vec::new()), StreamMsg::One),
+        _ => StreamMsg::Batch(std::mem::take(pending)),
+    }
+}
+
 /// A failure after content was handed over: a `Stream` error keeping the cause's details
 /// (`StreamTimeout` when a timeout stopped it, so it is caught as a timeout too).
 fn after_content(cause: Error) -> Error {
@@ -361,8 +375,7 @@ pub async fn run_stream(
                 last_progress = Instant::now();
             }
             delivered += stream.pending.len();
-            let batch = std::mem::take(&mut stream.pending);
-            if sink.send(StreamMsg::Batch(batch)).await.is_err() {
+            if sink.send(batch_of(&mut stream.pending)).await.is_err() {
                 return; // the consumer closed the stream: dropping the response cancels it
             }
         }
@@ -427,8 +440,7 @@ pub async fn run_stream(
         }
     }
     if !stream.pending.is_empty() {
-        let batch = std::mem::take(&mut stream.pending);
-        if sink.send(StreamMsg::Batch(batch)).await.is_err() {
+        if sink.send(batch_of(&mut stream.pending)).await.is_err() {
             return;
         }
     }

@@ -13,10 +13,6 @@
 //! socket is also shut down before it closes, so that a copy the record missed (a child
 //! forked while its connection was being opened) cannot hold it open for the server.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// A descriptor a forked child inherited from a pooled connection, and the identity of
@@ -148,13 +144,6 @@ impl PooledSocket {
     pub fn recorded(&self) -> Option<i32> {
         self.recorded
     }
-
-    fn stream(&mut self) -> std::io::Result<Pin<&mut TcpStream>> {
-        match self.stream.as_mut() {
-            Some(stream) => Ok(Pin::new(stream)),
-            None => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
 }
 
 impl Drop for PooledSocket {
@@ -176,61 +165,6 @@ impl Drop for PooledSocket {
             if let Ok(copy) = std::os::fd::AsFd::as_fd(stream).try_clone_to_owned() {
                 let _ = std::net::TcpStream::from(copy).shutdown(std::net::Shutdown::Write);
             }
-        }
-    }
-}
-
-impl AsyncRead for PooledSocket {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.stream() {
-            Ok(stream) => stream.poll_read(cx, buf),
-            Err(err) => Poll::Ready(Err(err)),
-        }
-    }
-}
-
-impl AsyncWrite for PooledSocket {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.stream() {
-            Ok(stream) => stream.poll_write(cx, buf),
-            Err(err) => Poll::Ready(Err(err)),
-        }
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.stream() {
-            Ok(stream) => stream.poll_write_vectored(cx, bufs),
-            Err(err) => Poll::Ready(Err(err)),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.stream() {
-            Ok(stream) => stream.poll_flush(cx),
-            Err(err) => Poll::Ready(Err(err)),
-        }
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.stream() {
-            Ok(stream) => stream.poll_shutdown(cx),
-            Err(err) => Poll::Ready(Err(err)),
         }
     }
 }

@@ -12,15 +12,15 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::task::{ready, Context, Poll, Waker};
 
+use bytes::buf::Chain;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING,
 };
 use hyper::{Method, Request, StatusCode, Version};
-use tokio::io::AsyncWriteExt;
 
 use crate::fork_fds::PooledSocket;
 
@@ -54,8 +54,10 @@ enum Kind {
     Incomplete,
     /// The body could not be read: its framing is broken or it was cut short.
     Body,
-    /// Reading or writing the socket failed.
+    /// Reading the socket failed.
     Io,
+    /// Writing the request failed.
+    Write,
 }
 
 impl H1Error {
@@ -87,6 +89,13 @@ impl H1Error {
         }
     }
 
+    fn write(err: io::Error) -> Self {
+        Self {
+            kind: Kind::Write,
+            cause: Some(err.into()),
+        }
+    }
+
     fn body_io(err: io::Error) -> Self {
         Self {
             kind: Kind::Body,
@@ -107,6 +116,7 @@ impl fmt::Display for H1Error {
             Kind::Incomplete => "connection closed before message completed",
             Kind::Body => "error reading a body from connection",
             Kind::Io => "connection error",
+            Kind::Write => "error writing a body to connection",
         })
     }
 }
@@ -141,10 +151,18 @@ pub struct Head {
     pub keep_alive: bool,
 }
 
-/// One connection: its socket and its read buffer (what was read and not yet decoded).
+/// A request on its way out: its head, its body, and the end of a chunked body (empty
+/// unless the caller asked for chunked), written together without copying the body.
+type Outgoing = Chain<Chain<Bytes, Bytes>, Bytes>;
+
+/// One connection: its socket, its read buffer (what was read and not yet decoded), and
+/// what is left to write of the request being answered.
 pub struct Conn {
     io: PooledSocket,
     buf: BytesMut,
+    /// `Some` while the request is not all written: a server may answer before it has read
+    /// the whole body (a 413, a 401), and the rest goes out while the answer is read.
+    unsent: Option<Box<Outgoing>>,
 }
 
 impl Conn {
@@ -152,13 +170,14 @@ impl Conn {
         Self {
             io,
             buf: BytesMut::new(),
+            unsent: None,
         }
     }
 
-    /// Whether the connection can take a request: nothing unread, not closed by the
-    /// server; `waker` is woken when the server closes it (or sends anything).
+    /// Whether the connection can take a request: nothing unread or unsent, not closed by
+    /// the server; `waker` is woken when the server closes it (or sends anything).
     pub fn poll_idle_for(&mut self, waker: &Waker) -> bool {
-        if !self.buf.is_empty() {
+        if !self.buf.is_empty() || self.unsent.is_some() {
             return false;
         }
         let Some(tcp) = self.io.tcp() else {
@@ -202,15 +221,53 @@ impl Conn {
         }
     }
 
-    /// Write `request` (head and body in one write) and read the response head (1xx
-    /// skipped).
+    /// Write what is left of the request (head and body in one vectored write when the
+    /// socket takes it all); done once nothing is left.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(out) = self.unsent.as_deref_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let Some(tcp) = self.io.tcp() else {
+            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+        };
+        while out.has_remaining() {
+            ready!(tcp.poll_write_ready(cx))?;
+            let mut slices = [IoSlice::new(&[]); 3];
+            let count = out.chunks_vectored(&mut slices);
+            match tcp.try_write_vectored(&slices[..count]) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(written) => out.advance(written),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+        self.unsent = None;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Write `request` and read the response head (1xx skipped). As hyper did, the head
+    /// is read while the request is still being written: a server that answers before
+    /// reading the whole body (a 413 for a large one) is heard, even if it then resets
+    /// the connection, and the rest of the body goes out while the answer is read. A
+    /// connection answered early is not reused.
     pub async fn exchange(&mut self, request: &Request<Bytes>) -> Result<Head, H1Error> {
-        let wire = encode_request(request);
-        self.io.write_all(&wire).await.map_err(H1Error::io)?;
-        drop(wire);
+        self.unsent = Some(Box::new(encode_request(request)));
         let head_only = request.method() == Method::HEAD;
         let close = asks_close(request.headers());
-        poll_fn(|cx| self.poll_head(cx, head_only, close)).await
+        poll_fn(|cx| match self.poll_send(cx) {
+            Poll::Ready(Ok(())) => self.poll_head(cx, head_only, close),
+            Poll::Pending => self.poll_head(cx, head_only, true),
+            Poll::Ready(Err(err)) => {
+                self.unsent = None;
+                // Only what has arrived already: the server's answer before it closed.
+                let mut now = Context::from_waker(Waker::noop());
+                match self.poll_head(&mut now, head_only, true) {
+                    Poll::Ready(Ok(head)) => Poll::Ready(Ok(head)),
+                    _ => Poll::Ready(Err(H1Error::write(err))),
+                }
+            }
+        })
+        .await
     }
 
     fn poll_head(
@@ -247,6 +304,13 @@ impl Conn {
         framing: &mut Framing,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Bytes>, H1Error>> {
+        if self.unsent.is_some() {
+            // Answered early: the server may still read the rest. A failure to write it
+            // is not the answer's: the answer is read on, and the connection not reused.
+            if let Poll::Ready(Err(_)) = self.poll_send(cx) {
+                self.unsent = None;
+            }
+        }
         loop {
             match framing.decode(&mut self.buf)? {
                 Decoded::Data(data) => return Poll::Ready(Ok(Some(data))),
@@ -266,40 +330,64 @@ impl Conn {
 }
 
 /// The request as it goes out: `METHOD path HTTP/1.1`, the headers as they are (names
-/// lowercase), `content-length` added as hyper added it, then the body.
-fn encode_request(request: &Request<Bytes>) -> Vec<u8> {
-    let body = request.body();
+/// lowercase), then the body, sized as hyper sized it: `content-length` added for a body
+/// (or a method that carries one); with the caller's `transfer-encoding`, the body is
+/// sent chunked (as one chunk) and any `content-length` left out.
+fn encode_request(request: &Request<Bytes>) -> Outgoing {
+    let body = request.body().clone();
     let method = request.method();
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let headers = request.headers();
+    let chunked = headers.contains_key(TRANSFER_ENCODING);
     let header_bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    let mut out = Vec::with_capacity(64 + path.len() + header_bytes + body.len());
-    out.extend_from_slice(method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut head = Vec::with_capacity(96 + path.len() + header_bytes);
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        if chunked && name == CONTENT_LENGTH {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
     }
-    let sized = headers.contains_key(CONTENT_LENGTH) || headers.contains_key(TRANSFER_ENCODING);
+    let mut end = Bytes::new();
+    if chunked {
+        let last_is_chunked = headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|value| value.as_bytes().rsplit(|&b| b == b',').next())
+            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if !last_is_chunked {
+            head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        if !body.is_empty() {
+            head.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+            end = Bytes::from_static(b"\r\n0\r\n\r\n");
+        } else {
+            end = Bytes::from_static(b"0\r\n\r\n");
+        }
+        return Bytes::from(head).chain(body).chain(end);
+    }
     let carries_body = !body.is_empty()
         || *method == Method::POST
         || *method == Method::PUT
         || *method == Method::PATCH;
-    if !sized && carries_body {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+    if !headers.contains_key(CONTENT_LENGTH) && carries_body {
+        head.extend_from_slice(b"content-length: ");
+        head.extend_from_slice(body.len().to_string().as_bytes());
+        head.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
+    head.extend_from_slice(b"\r\n");
+    Bytes::from(head).chain(body).chain(end)
 }
 
 /// Whether `headers` carry the `close` connection option.
@@ -536,6 +624,13 @@ impl Framing {
             Chunked::Size => match httparse::parse_chunk_size(buf) {
                 // httparse reads an empty size as 0: a size has at least one digit.
                 Ok(_) if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) => Err(bad_chunk()),
+                // A bare LF inside the line (in an extension): refused, as hyper refused it
+                // (a guard against framing read two ways).
+                Ok(httparse::Status::Complete((used, _)))
+                    if memchr::memchr(b'\n', &buf[..used - 1]).is_some() =>
+                {
+                    Err(bad_chunk())
+                }
                 Ok(httparse::Status::Complete((used, size))) => {
                     buf.advance(used);
                     *self = Framing::Chunked(if size == 0 {
@@ -854,12 +949,49 @@ mod tests {
             .headers_mut()
             .insert("x-key", HeaderValue::from_static("v"));
         assert_eq!(
-            encode_request(&request),
+            wire(&request),
             b"POST /v1/chat?x=1 HTTP/1.1\r\nx-key: v\r\ncontent-length: 2\r\n\r\n{}"
         );
         let mut get = Request::new(Bytes::new());
         *get.uri_mut() = "/models".parse().unwrap();
-        assert_eq!(encode_request(&get), b"GET /models HTTP/1.1\r\n\r\n");
+        assert_eq!(wire(&get), b"GET /models HTTP/1.1\r\n\r\n");
+    }
+
+    /// The bytes `encode_request` writes.
+    fn wire(request: &Request<Bytes>) -> Vec<u8> {
+        let mut out = encode_request(request);
+        out.copy_to_bytes(out.remaining()).to_vec()
+    }
+
+    #[test]
+    fn a_callers_transfer_encoding_sends_the_body_chunked_as_hyper_did() {
+        let mut request = Request::new(Bytes::from_static(b"{\"a\":1}"));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = "/v1/x".parse().unwrap();
+        let headers = request.headers_mut();
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        assert_eq!(
+            wire(&request),
+            b"POST /v1/x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n"
+        );
+        // Another coding last: chunked is added after it, as the framing.
+        request
+            .headers_mut()
+            .insert(TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
+        *request.body_mut() = Bytes::new();
+        assert_eq!(
+            wire(&request),
+            b"POST /v1/x HTTP/1.1\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_bare_lf_inside_a_chunk_size_line_is_refused() {
+        let err = decode_all(&mut chunked(), &[b"5;a\nb\r\nhello\r\n0\r\n\r\n"]).unwrap_err();
+        assert_eq!(err.source().unwrap().to_string(), "invalid chunk size line");
+        let (data, ended) = decode_all(&mut chunked(), &[b"5;a=b\r\nhello\r\n0\r\n\r\n"]).unwrap();
+        assert_eq!((data.as_slice(), ended), (&b"hello"[..], true));
     }
 
     proptest! {

@@ -886,6 +886,55 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
+    /// A server that reads a request's head only, answers 413 at once, then closes the
+    /// connection (`close`: the unread body makes that a reset) or keeps it open without
+    /// reading on; its URL.
+    async fn early_answer_server(close: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/x", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let answer = b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 4\r\n\r\nbig!";
+            socket.write_all(answer).await.unwrap();
+            if close {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                drop(socket);
+            } else {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        url
+    }
+
+    fn large_post(url: &str) -> Request<Bytes> {
+        let mut request = get(url);
+        *request.method_mut() = hyper::Method::POST;
+        *request.body_mut() = Bytes::from(vec![b'x'; 16 << 20]);
+        request
+    }
+
+    #[tokio::test]
+    async fn an_answer_before_the_body_is_written_is_heard_even_after_a_reset() {
+        for close in [true, false] {
+            let url = early_answer_server(close).await;
+            let client = client(IDLE);
+            let response =
+                tokio::time::timeout(Duration::from_secs(10), client.send(large_post(&url)))
+                    .await
+                    .unwrap() // the early answer arrives without waiting for the body to go out
+                    .unwrap();
+            assert_eq!(response.status(), 413);
+            assert_eq!(body_of(response).await.as_ref(), b"big!");
+            assert_eq!(idle_count(&client), 0, "answered early: not reused");
+        }
+    }
+
     #[tokio::test]
     async fn refused_connect_reads_as_hyper_util_worded_it() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

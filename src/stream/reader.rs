@@ -439,10 +439,8 @@ pub async fn run_stream(
             }
         }
     }
-    if !stream.pending.is_empty() {
-        if sink.send(batch_of(&mut stream.pending)).await.is_err() {
-            return;
-        }
+    if !stream.pending.is_empty() && sink.send(batch_of(&mut stream.pending)).await.is_err() {
+        return;
     }
     let drained = if failure.is_none() && stream.decoder.done {
         drain(&mut stream.response).await

@@ -1,5 +1,6 @@
-//! One plain-http HTTP/1.1 connection of our own (RFC 9112): the request written in one
-//! write, the response head parsed with `httparse`, and the body's framing decoded
+//! One plain-http HTTP/1.1 connection of our own (RFC 9112): the request written with
+//! vectored writes, its answer's head read meanwhile and parsed with `httparse`, and the
+//! body's framing decoded
 //! straight from the connection's read buffer, a frame per chunk of a chunked body (or
 //! per read), with no task or channel between the socket and the body.
 //!
@@ -15,7 +16,6 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::task::{ready, Context, Poll, Waker};
 
-use bytes::buf::Chain;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING,
@@ -151,9 +151,30 @@ pub struct Head {
     pub keep_alive: bool,
 }
 
-/// A request on its way out: its head, its body, and the end of a chunked body (empty
-/// unless the caller asked for chunked), written together without copying the body.
-type Outgoing = Chain<Chain<Bytes, Bytes>, Bytes>;
+/// A request on its way out: its head, its body (not copied), and the end of a chunked
+/// body (empty unless the caller asked for chunked); `written` bytes of them are out.
+struct Outgoing {
+    head: Vec<u8>,
+    body: Bytes,
+    end: &'static [u8],
+    written: usize,
+}
+
+impl Outgoing {
+    /// What is left to write, for one vectored write.
+    fn left(&self) -> [IoSlice<'_>; 3] {
+        let mut skip = self.written;
+        [&self.head[..], &self.body[..], self.end].map(|part| {
+            let from = skip.min(part.len());
+            skip -= from;
+            IoSlice::new(&part[from..])
+        })
+    }
+
+    fn is_written(&self) -> bool {
+        self.written == self.head.len() + self.body.len() + self.end.len()
+    }
+}
 
 /// One connection: its socket, its read buffer (what was read and not yet decoded), and
 /// what is left to write of the request being answered.
@@ -162,7 +183,7 @@ pub struct Conn {
     buf: BytesMut,
     /// `Some` while the request is not all written: a server may answer before it has read
     /// the whole body (a 413, a 401), and the rest goes out while the answer is read.
-    unsent: Option<Box<Outgoing>>,
+    unsent: Option<Outgoing>,
 }
 
 impl Conn {
@@ -224,19 +245,17 @@ impl Conn {
     /// Write what is left of the request (head and body in one vectored write when the
     /// socket takes it all); done once nothing is left.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(out) = self.unsent.as_deref_mut() else {
+        let Some(out) = self.unsent.as_mut() else {
             return Poll::Ready(Ok(()));
         };
         let Some(tcp) = self.io.tcp() else {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
-        while out.has_remaining() {
+        while !out.is_written() {
             ready!(tcp.poll_write_ready(cx))?;
-            let mut slices = [IoSlice::new(&[]); 3];
-            let count = out.chunks_vectored(&mut slices);
-            match tcp.try_write_vectored(&slices[..count]) {
+            match tcp.try_write_vectored(&out.left()) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(written) => out.advance(written),
+                Ok(written) => out.written += written,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) => return Poll::Ready(Err(err)),
             }
@@ -250,10 +269,10 @@ impl Conn {
     /// reading the whole body (a 413 for a large one) is heard, even if it then resets
     /// the connection, and the rest of the body goes out while the answer is read. A
     /// connection answered early is not reused.
-    pub async fn exchange(&mut self, request: &Request<Bytes>) -> Result<Head, H1Error> {
-        self.unsent = Some(Box::new(encode_request(request)));
+    pub async fn exchange(&mut self, request: Request<Bytes>) -> Result<Head, H1Error> {
         let head_only = request.method() == Method::HEAD;
         let close = asks_close(request.headers());
+        self.unsent = Some(encode_request(request));
         poll_fn(|cx| match self.poll_send(cx) {
             Poll::Ready(Ok(())) => self.poll_head(cx, head_only, close),
             Poll::Pending => self.poll_head(cx, head_only, true),
@@ -331,14 +350,16 @@ impl Conn {
 
 /// The request as it goes out: `METHOD path HTTP/1.1`, the headers as they are (names
 /// lowercase), then the body, sized as hyper sized it: `content-length` added for a body
-/// (or a method that carries one); with the caller's `transfer-encoding`, the body is
-/// sent chunked (as one chunk) and any `content-length` left out.
-fn encode_request(request: &Request<Bytes>) -> Outgoing {
-    let body = request.body().clone();
-    let method = request.method();
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let headers = request.headers();
-    let chunked = headers.contains_key(TRANSFER_ENCODING);
+/// (or a method that carries one); with the caller's `transfer-encoding`, a body is sent
+/// chunked (as one chunk, `chunked` appended to the codings unless last) and any
+/// `content-length` left out, while an empty body drops the `transfer-encoding`.
+fn encode_request(request: Request<Bytes>) -> Outgoing {
+    let (parts, body) = request.into_parts();
+    let method = &parts.method;
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let headers = &parts.headers;
+    let encoded = headers.contains_key(TRANSFER_ENCODING);
+    let chunked = encoded && !body.is_empty();
     let header_bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
@@ -348,46 +369,54 @@ fn encode_request(request: &Request<Bytes>) -> Outgoing {
     head.push(b' ');
     head.extend_from_slice(path.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
+    let last_coding = headers.get_all(TRANSFER_ENCODING).iter().next_back();
     for (name, value) in headers {
-        if chunked && name == CONTENT_LENGTH {
+        let skipped = match *name {
+            CONTENT_LENGTH => chunked,
+            TRANSFER_ENCODING => !chunked,
+            _ => false,
+        };
+        if skipped {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    let mut end = Bytes::new();
-    if chunked {
-        let last_is_chunked = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|value| value.as_bytes().rsplit(|&b| b == b',').next())
-            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        if !last_is_chunked {
-            head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        if name == TRANSFER_ENCODING && Some(value) == last_coding && !ends_chunked(value) {
+            head.extend_from_slice(b", chunked");
         }
         head.extend_from_slice(b"\r\n");
-        if !body.is_empty() {
-            head.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
-            end = Bytes::from_static(b"\r\n0\r\n\r\n");
-        } else {
-            end = Bytes::from_static(b"0\r\n\r\n");
-        }
-        return Bytes::from(head).chain(body).chain(end);
     }
     let carries_body = !body.is_empty()
         || *method == Method::POST
         || *method == Method::PUT
         || *method == Method::PATCH;
-    if !headers.contains_key(CONTENT_LENGTH) && carries_body {
+    if !chunked && carries_body && !headers.contains_key(CONTENT_LENGTH) {
         head.extend_from_slice(b"content-length: ");
         head.extend_from_slice(body.len().to_string().as_bytes());
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    Bytes::from(head).chain(body).chain(end)
+    let mut end: &'static [u8] = b"";
+    if chunked {
+        head.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        end = b"\r\n0\r\n\r\n";
+    }
+    Outgoing {
+        head,
+        body,
+        end,
+        written: 0,
+    }
+}
+
+/// Whether a `transfer-encoding` value's last coding is `chunked`.
+fn ends_chunked(value: &HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .rsplit(|&b| b == b',')
+        .next()
+        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
 }
 
 /// Whether `headers` carry the `close` connection option.
@@ -959,8 +988,12 @@ mod tests {
 
     /// The bytes `encode_request` writes.
     fn wire(request: &Request<Bytes>) -> Vec<u8> {
-        let mut out = encode_request(request);
-        out.copy_to_bytes(out.remaining()).to_vec()
+        let mut copy = Request::new(request.body().clone());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.headers_mut() = request.headers().clone();
+        let out = encode_request(copy);
+        out.left().iter().flat_map(|part| part.to_vec()).collect()
     }
 
     #[test]
@@ -975,14 +1008,22 @@ mod tests {
             wire(&request),
             b"POST /v1/x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n"
         );
-        // Another coding last: chunked is added after it, as the framing.
+        // Another coding last: chunked is appended to it, as the framing.
         request
             .headers_mut()
             .insert(TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
-        *request.body_mut() = Bytes::new();
         assert_eq!(
             wire(&request),
-            b"POST /v1/x HTTP/1.1\r\ntransfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"POST /v1/x HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n"
+        );
+        // No body: no transfer coding, the caller's length kept.
+        *request.body_mut() = Bytes::new();
+        request
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        assert_eq!(
+            wire(&request),
+            b"POST /v1/x HTTP/1.1\r\ncontent-length: 0\r\n\r\n"
         );
     }
 

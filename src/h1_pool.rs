@@ -377,7 +377,7 @@ impl H1Client {
             // connector's) would otherwise make every send's future larger.
             None => Box::pin(self.shared.connect(uri)).await?,
         };
-        let head = conn.exchange(&request).await.map_err(ClientError::send)?;
+        let head = conn.exchange(request).await.map_err(ClientError::send)?;
         Ok(self.respond(head, conn, origin))
     }
 

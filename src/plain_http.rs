@@ -2,8 +2,9 @@
 //! benchmarks) over HTTP/1.1 connections of our own ([`crate::h1_conn`]), read in the
 //! requesting task, with a pool of our own ([`crate::h1_pool`]), without reqwest's
 //! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
-//! with a smaller read buffer (benches/README.md, h1-transport and h1own). What reqwest did on this path is done here explicitly and the same
-//! way: its default headers, gzip/br decompression; the response goes back as a
+//! with a smaller read buffer (benches/README.md, h1-transport and h1own). What reqwest
+//! did on this path is done here explicitly and the same way: its default headers,
+//! gzip/br decompression; the response goes back as a
 //! `reqwest::Response`, so reading, draining and errors downstream are unchanged.
 //! Same-origin redirects and the read timeout are the caller's (`Transport::execute_chat`,
 //! [`crate::read_timeout`]).

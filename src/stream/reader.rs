@@ -215,12 +215,12 @@ fn feed(committed: &mut Committed, shared: &StreamShared, bytes: &[u8]) -> Resul
 /// The pending chunks as one message, taken out of `pending` (which keeps its room when
 /// it held one chunk).
 fn batch_of(pending: &mut Vec<Arc<Chunk>>) -> StreamMsg {
-    match pending.len() {
-        1 => pending
-            .pop()
-            .map_or(StreamMsg::Batch(Vec::new()), StreamMsg::One),
-        _ => StreamMsg::Batch(std::mem::take(pending)),
+    if pending.len() == 1 {
+        if let Some(chunk) = pending.pop() {
+            return StreamMsg::One(chunk);
+        }
     }
+    StreamMsg::Batch(std::mem::take(pending))
 }
 
 /// A failure after content was handed over: a `Stream` error keeping the cause's details

@@ -218,6 +218,19 @@ class NativeClient:
         exception); cancelling it aborts the request."""
     def chat_blocking(self, *call: Unpack[_ChatCall]) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
+    def chat_usual(
+        self,
+        queue: CompletionQueue,
+        event_loop: asyncio.AbstractEventLoop,
+        body: bytes,
+        models: Sequence[str],
+        max_retries: int,
+    ) -> NativeFuture:
+        """:meth:`chat` for the usual call (a body and a chain; no headers, timeouts, hedge
+        delay or query of its own). Its future is bare: its await gives ``None`` and the
+        :class:`NativeChat` is its ``result()``; an error or cancellation still raises."""
+    def chat_usual_blocking(self, body: bytes, models: Sequence[str], max_retries: int) -> NativeChat:
+        """:meth:`chat_blocking` for the usual call (see :meth:`chat_usual`)."""
     def chat_stream(
         self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, *call: Unpack[_ChatCall]
     ) -> NativeFuture:
@@ -431,6 +444,14 @@ class CompletionQueue:
         """Resume the waiters a drain left unresumed (scheduled by a drain with several)."""
 
 @final
+class FieldGetter:
+    """The getter of one model field (``fastrouter.types``): ``read(model)`` is
+    ``model._data.get(key)``, or with ``convert`` that value converted on first read and
+    kept in ``model._cache``."""
+
+    def __init__(self, key: str, convert: Callable[[Any], Any] | None = None) -> None: ...
+    def read(self, model: Any) -> Any: ...
+
 class NativeFuture:
     """An asyncio-compatible future finished by a :class:`CompletionQueue`'s drain, which
     resumes its awaiting task at once. Cancelling it cancels the Rust task."""

@@ -42,6 +42,10 @@ pub struct NativeFuture {
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
+    /// Its await ends with `None` instead of the result, which the awaiting code then
+    /// reads with `result()`: no `StopIteration` is made to carry it (a usual call's
+    /// future, see `NativeClient.chat_usual`; an error or a cancellation still raises).
+    bare: bool,
 }
 
 fn asyncio_attr(
@@ -89,7 +93,13 @@ impl NativeFuture {
             callbacks: Vec::new(),
             abort: None,
             blocking: false,
+            bare: false,
         }
+    }
+
+    /// Its await gives `None` once done (see `bare`).
+    pub fn set_bare(&mut self) {
+        self.bare = true;
     }
 
     pub fn set_abort(&mut self, abort: AbortHandle) {
@@ -198,12 +208,15 @@ impl NativeFuture {
     }
 
     /// Pending: hand itself to the awaiting task (asyncio's `yield self`); done: stop
-    /// with the result (or raise the error).
-    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Py<PyAny>> {
+    /// with the result (a bare future: with `None`, no exception made), or raise the error.
+    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         if matches!(slf.state, State::Pending) {
             slf.blocking = true;
             let py = slf.py();
-            return Ok(slf.into_pyobject(py)?.into_any().unbind());
+            return Ok(Some(slf.into_pyobject(py)?.into_any().unbind()));
+        }
+        if slf.bare && matches!(slf.state, State::Done(_)) {
+            return Ok(None); // the iterator's end without an exception: the await gives None
         }
         let py = slf.py();
         let value = slf.outcome(py)?;

@@ -147,6 +147,30 @@ impl NativeFuture {
     }
 }
 
+/// `context.run(function, future)`: through `contextvars.Context.run` itself when
+/// `context` is exactly a `Context` (what asyncio passes; no bound method made per call),
+/// else looked up on it.
+fn run_in(
+    py: Python<'_>,
+    context: &Py<PyAny>,
+    function: &Py<PyAny>,
+    future: &Py<NativeFuture>,
+) -> PyResult<Py<PyAny>> {
+    static CONTEXT_RUN: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let (class, run) = CONTEXT_RUN.get_or_try_init(py, || {
+        let class = py.import("contextvars")?.getattr("Context")?;
+        let run = class.getattr("run")?.unbind();
+        Ok::<_, PyErr>((class.unbind(), run))
+    })?;
+    let context = context.bind(py);
+    if context.get_type().is(class.bind(py)) {
+        return run.call1(py, (context, function, future));
+    }
+    context
+        .call_method1(intern!(py, "run"), (function, future))
+        .map(Bound::unbind)
+}
+
 /// Run the done-callbacks of a future the drain just finished, in order, the way asyncio's
 /// loop runs a callback: an `Exception` goes to the loop's exception handler; anything
 /// else (KeyboardInterrupt, SystemExit) stops here and is returned, with the callbacks not
@@ -158,9 +182,9 @@ pub fn run_callbacks(
 ) -> PyResult<()> {
     let mut callbacks = callbacks.into_iter();
     while let Some((function, context)) = callbacks.next() {
-        let called =
-            context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)));
-        let Err(err) = called else { continue };
+        let Err(err) = run_in(py, &context, &function, future) else {
+            continue;
+        };
         if err.is_instance_of::<PyException>(py) {
             let report = PyDict::new(py);
             report.set_item(

@@ -449,9 +449,10 @@ class FieldGetter:
     ``model._data.get(key)``, or with ``convert`` that value converted on first read and
     kept in ``model._cache``."""
 
-    def __init__(self, key: str, convert: Callable[[Any], Any] | None = None) -> None: ...
+    def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None) -> FieldGetter: ...
     def read(self, model: Any) -> Any: ...
 
+@final
 class NativeFuture:
     """An asyncio-compatible future finished by a :class:`CompletionQueue`'s drain, which
     resumes its awaiting task at once. Cancelling it cancels the Rust task."""

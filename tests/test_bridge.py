@@ -149,7 +149,12 @@ def _spy_on_futures(monkeypatch: pytest.MonkeyPatch, on_start: Any = None) -> li
             return getattr(self._native, name)
 
         def chat(self, *args: Any) -> Any:
-            future = self._native.chat(*args)
+            return self._started(self._native.chat(*args))
+
+        def chat_usual(self, *args: Any) -> Any:
+            return self._started(self._native.chat_usual(*args))
+
+        def _started(self, future: Any) -> Any:
             started.append(future)
             if on_start is not None:
                 on_start(future)

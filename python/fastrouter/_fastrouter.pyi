@@ -218,6 +218,19 @@ class NativeClient:
         exception); cancelling it aborts the request."""
     def chat_blocking(self, *call: Unpack[_ChatCall]) -> NativeChat:
         """Like :meth:`chat`, blocking with the GIL released."""
+    def chat_usual(
+        self,
+        queue: CompletionQueue,
+        event_loop: asyncio.AbstractEventLoop,
+        body: bytes,
+        models: Sequence[str],
+        max_retries: int,
+    ) -> NativeFuture:
+        """:meth:`chat` for the usual call (a body and a chain; no headers, timeouts, hedge
+        delay or query of its own). Its future is bare: its await gives ``None`` and the
+        :class:`NativeChat` is its ``result()``; an error or cancellation still raises."""
+    def chat_usual_blocking(self, body: bytes, models: Sequence[str], max_retries: int) -> NativeChat:
+        """:meth:`chat_blocking` for the usual call (see :meth:`chat_usual`)."""
     def chat_stream(
         self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, *call: Unpack[_ChatCall]
     ) -> NativeFuture:
@@ -429,6 +442,15 @@ class CompletionQueue:
         """Finish the future of every finished task and resume the tasks awaiting them."""
     def resume_pending(self) -> None:
         """Resume the waiters a drain left unresumed (scheduled by a drain with several)."""
+
+@final
+class FieldGetter:
+    """The getter of one model field (``fastrouter.types``): ``read(model)`` is
+    ``model._data.get(key)``, or with ``convert`` that value converted on first read and
+    kept in ``model._cache``."""
+
+    def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None) -> FieldGetter: ...
+    def read(self, model: Any) -> Any: ...
 
 @final
 class NativeFuture:

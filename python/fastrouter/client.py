@@ -882,7 +882,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             completion: ChatCompletion | None = None
             try:
                 queue, loop = running_queue()
-                native = await client._inner.chat(queue, loop, body, chain, [], retries, None, None, None)
+                future = client._inner.chat_usual(queue, loop, body, chain, retries)
+                await future  # a bare future: its await gives None, the answer is its result()
+                native = future.result()
                 completion = ChatCompletion._from_chat(native)
                 ledger = client._accounts.ledger
                 answer = (
@@ -1040,7 +1042,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
             books: RequestBooks | None = None
             completion: ChatCompletion | None = None
             try:
-                native = client._inner.chat_blocking(body, chain, [], retries, None, None, None)
+                native = client._inner.chat_usual_blocking(body, chain, retries)
                 completion = ChatCompletion._from_chat(native)
                 ledger = client._accounts.ledger
                 answer = (

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
+from ._fastrouter import FieldGetter
 from .attempts import Attempt
 from .dropin.dump import dump as _dump
 from .dropin.dump import model_dump as _model_dump
@@ -221,10 +222,8 @@ class _Model(metaclass=_ModelMeta):
 
 
 def _scalar_getter(key: str) -> Callable[[_Model], Any]:
-    def fget(self: _Model) -> Any:
-        return self._data.get(key)
-
-    return fget
+    """``self._data.get(key)``, read by the core (no Python frame per read)."""
+    return FieldGetter(key).read
 
 
 def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
@@ -232,18 +231,9 @@ def _wrong_type(owner: str, key: str, expected: str, raw: Any) -> TypeError:
 
 
 def _cached_getter(key: str, convert: Callable[[Any], Any]) -> Callable[[_Model], Any]:
-    """A field converted from its JSON on first read (``convert(raw)``), then kept."""
-
-    def fget(self: _Model) -> Any:
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        elif key in cache:
-            return cache[key]
-        value = cache[key] = convert(self._data.get(key))
-        return value
-
-    return fget
+    """A field converted from its JSON on first read (``convert(self._data.get(key))``),
+    then kept in ``self._cache`` (made ``{}`` on first use), read by the core."""
+    return FieldGetter(key, convert).read
 
 
 def _model_getter(owner: str, key: str, cls: type[_Model], optional: bool) -> Callable[[_Model], Any]:

@@ -12,16 +12,16 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::json_tape::Tape;
 
-/// `object.__new__` and the three model classes, looked up once.
+/// `object.__new__` and its arguments for the three model classes (`(cls,)`), made once.
 struct Makers {
     new: Py<PyAny>,
-    choice: Py<PyAny>,
-    message: Py<PyAny>,
-    usage: Py<PyAny>,
+    choice: Py<PyTuple>,
+    message: Py<PyTuple>,
+    usage: Py<PyTuple>,
 }
 
 static MAKERS: PyOnceLock<Makers> = PyOnceLock::new();
@@ -29,7 +29,7 @@ static MAKERS: PyOnceLock<Makers> = PyOnceLock::new();
 fn makers(py: Python<'_>) -> PyResult<&Makers> {
     MAKERS.get_or_try_init(py, || {
         let types = py.import("fastrouter.types")?;
-        let class = |name: &str| types.getattr(name).map(Bound::unbind);
+        let class = |name: &str| Ok::<_, PyErr>(PyTuple::new(py, [types.getattr(name)?])?.unbind());
         Ok(Makers {
             new: py
                 .import("builtins")?
@@ -43,16 +43,16 @@ fn makers(py: Python<'_>) -> PyResult<&Makers> {
     })
 }
 
-/// A model of `class` over `data`, with `cache` (what `class(data)` builds, without
-/// running `__init__`).
+/// A model of the class in `class` (`(cls,)`) over `data`, with `cache` (what
+/// `cls(data)` builds, without running `__init__`).
 fn model<'py>(
     py: Python<'py>,
     makers: &Makers,
-    class: &Py<PyAny>,
+    class: &Py<PyTuple>,
     data: &Bound<'py, PyAny>,
     cache: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let made = makers.new.bind(py).call1((class.bind(py),))?;
+    let made = makers.new.bind(py).call(class.bind(py), None)?;
     made.setattr(intern!(py, "_data"), data)?;
     made.setattr(intern!(py, "_cache"), cache)?;
     Ok(made)

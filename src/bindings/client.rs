@@ -201,6 +201,13 @@ pub struct ChatCall<'py>(
     Option<String>,
 );
 
+impl<'py> ChatCall<'py> {
+    /// The usual call's: a body and a chain, the client's retries, nothing else of its own.
+    fn usual(body: Bound<'py, PyBytes>, models: Vec<String>, max_retries: u32) -> Self {
+        Self(body, models, Vec::new(), max_retries, None, None, None)
+    }
+}
+
 /// A non-streaming chat completion over the chain. The task holds only pointers: its
 /// parts (~1.2 KB) come boxed, and the chain's future (~10 KB) is boxed when the task first
 /// runs, on the I/O thread. Spawned by value, a task is copied whole several times (by the
@@ -364,6 +371,42 @@ impl NativeClient {
         spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
             Ok(Py::new(py, chat_result(py, result)?)?.into_any())
         })
+    }
+
+    /// `chat` for the usual call (a body and a chain of model ids; no headers, timeouts,
+    /// hedge delay or query of its own), with fewer arguments to read. Its future is
+    /// bare: its await gives `None`, and the caller reads the `NativeChat` with
+    /// `result()` (no `StopIteration` made to carry it); an error still raises.
+    fn chat_usual(
+        &self,
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+        body: Bound<'_, PyBytes>,
+        models: Vec<String>,
+        max_retries: u32,
+    ) -> PyResult<Py<NativeFuture>> {
+        let call = ChatCall::usual(body, models, max_retries);
+        let task = chat_task(Box::new(self.prepare(call)?));
+        let future = spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
+            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
+        })?;
+        // Finished only by the queue's drain, which runs on a thread holding the GIL.
+        future.borrow_mut(py).set_bare();
+        Ok(future)
+    }
+
+    /// `chat_blocking` for the usual call (see `chat_usual`).
+    fn chat_usual_blocking(
+        &self,
+        py: Python<'_>,
+        body: Bound<'_, PyBytes>,
+        models: Vec<String>,
+        max_retries: u32,
+    ) -> PyResult<NativeChat> {
+        let call = ChatCall::usual(body, models, max_retries);
+        let result = block_on(py, chat_task(Box::new(self.prepare(call)?)))?;
+        chat_result(py, result)
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.

@@ -42,6 +42,10 @@ pub struct NativeFuture {
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
+    /// Its await ends with `None` instead of the result, which the awaiting code then
+    /// reads with `result()`: no `StopIteration` is made to carry it (a usual call's
+    /// future, see `NativeClient.chat_usual`; an error or a cancellation still raises).
+    bare: bool,
 }
 
 fn asyncio_attr(
@@ -89,7 +93,13 @@ impl NativeFuture {
             callbacks: Vec::new(),
             abort: None,
             blocking: false,
+            bare: false,
         }
+    }
+
+    /// Its await gives `None` once done (see `bare`).
+    pub fn set_bare(&mut self) {
+        self.bare = true;
     }
 
     pub fn set_abort(&mut self, abort: AbortHandle) {
@@ -137,6 +147,30 @@ impl NativeFuture {
     }
 }
 
+/// `context.run(function, future)`: through `contextvars.Context.run` itself when
+/// `context` is exactly a `Context` (what asyncio passes; no bound method made per call),
+/// else looked up on it.
+fn run_in(
+    py: Python<'_>,
+    context: &Py<PyAny>,
+    function: &Py<PyAny>,
+    future: &Py<NativeFuture>,
+) -> PyResult<Py<PyAny>> {
+    static CONTEXT_RUN: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let (class, run) = CONTEXT_RUN.get_or_try_init(py, || {
+        let class = py.import("contextvars")?.getattr("Context")?;
+        let run = class.getattr("run")?.unbind();
+        Ok::<_, PyErr>((class.unbind(), run))
+    })?;
+    let context = context.bind(py);
+    if context.get_type().is(class.bind(py)) {
+        return run.call1(py, (context, function, future));
+    }
+    context
+        .call_method1(intern!(py, "run"), (function, future))
+        .map(Bound::unbind)
+}
+
 /// Run the done-callbacks of a future the drain just finished, in order, the way asyncio's
 /// loop runs a callback: an `Exception` goes to the loop's exception handler; anything
 /// else (KeyboardInterrupt, SystemExit) stops here and is returned, with the callbacks not
@@ -148,9 +182,9 @@ pub fn run_callbacks(
 ) -> PyResult<()> {
     let mut callbacks = callbacks.into_iter();
     while let Some((function, context)) = callbacks.next() {
-        let called =
-            context.call_method1(py, intern!(py, "run"), (&function, future.clone_ref(py)));
-        let Err(err) = called else { continue };
+        let Err(err) = run_in(py, &context, &function, future) else {
+            continue;
+        };
         if err.is_instance_of::<PyException>(py) {
             let report = PyDict::new(py);
             report.set_item(
@@ -198,12 +232,15 @@ impl NativeFuture {
     }
 
     /// Pending: hand itself to the awaiting task (asyncio's `yield self`); done: stop
-    /// with the result (or raise the error).
-    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Py<PyAny>> {
+    /// with the result (a bare future: with `None`, no exception made), or raise the error.
+    fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         if matches!(slf.state, State::Pending) {
             slf.blocking = true;
             let py = slf.py();
-            return Ok(slf.into_pyobject(py)?.into_any().unbind());
+            return Ok(Some(slf.into_pyobject(py)?.into_any().unbind()));
+        }
+        if slf.bare && matches!(slf.state, State::Done(_)) {
+            return Ok(None); // the iterator's end without an exception: the await gives None
         }
         let py = slf.py();
         let value = slf.outcome(py)?;

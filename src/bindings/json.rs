@@ -75,7 +75,16 @@ impl<'py> TapeBuilder<'_, 'py> {
             Token::UInt { value, .. } => value.into_pyobject(py)?.into_any(),
             Token::Int { value, .. } => value.into_pyobject(py)?.into_any(),
             Token::Float { value, .. } => PyFloat::new(py, value).into_any(),
-            Token::Str(span) => PyString::new(py, self.tape.text(span)).into_any(),
+            Token::Str(span) => {
+                let text = self.tape.text(span);
+                if text.len() <= SHORT_VALUE_LEN {
+                    // "stop", "assistant", "chat.completion", the provider, the model: the
+                    // same few short values in every answer, made once like the keys
+                    object_key(py, text).into_any()
+                } else {
+                    PyString::new(py, text).into_any()
+                }
+            }
             Token::Array { items, .. } => {
                 let mut list = Vec::with_capacity(items as usize);
                 for _ in 0..items {
@@ -179,13 +188,17 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
 /// and the longest key remembered.
 const KEY_SLOTS: usize = 256;
 const KEY_MAX_LEN: usize = 40;
+/// The longest string value of an answer's tape taken from the same table (a str is
+/// immutable: an answer cannot tell a shared one from its own).
+const SHORT_VALUE_LEN: usize = 24;
 
 type KeySlots = Vec<Option<(Box<str>, Py<PyString>)>>;
 
 thread_local! {
-    /// Object keys already made on this thread, as Python strings: an answer's keys (`id`,
-    /// `choices`, `usage`, ...) recur in every body, so each becomes a Python string (and
-    /// computes its hash) once instead of once per body. Not interned: interned strings
+    /// Object keys (and an answer's short string values) already made on this thread, as
+    /// Python strings: an answer's keys (`id`, `choices`, `usage`, ...) recur in every
+    /// body, so each becomes a Python string (and computes its hash) once instead of once
+    /// per body. Not interned: interned strings
     /// may be immortal, and keys are whatever the server sends. Left to leak at thread exit
     /// (at most `KEY_SLOTS` short strings), when Python may be gone.
     static KEYS: RefCell<ManuallyDrop<KeySlots>> = RefCell::new(ManuallyDrop::new((0..KEY_SLOTS).map(|_| None).collect()));

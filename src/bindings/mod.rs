@@ -6,6 +6,7 @@ mod bridge;
 mod chunk;
 mod client;
 mod errors;
+mod fields;
 mod future;
 mod json;
 mod ledger_ring;
@@ -72,6 +73,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         chunk::StreamDeltaWithExtras,
         bridge::CompletionQueue,
         future::NativeFuture,
+        fields::FieldGetter,
         records::NativeAttempt,
         records::NativeChat,
         records::NativeHeaders,

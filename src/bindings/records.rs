@@ -58,6 +58,25 @@ impl From<&Attempt> for NativeAttempt {
     }
 }
 
+impl From<Attempt> for NativeAttempt {
+    /// The attempt's texts moved, not copied (an answer's attempts are not kept).
+    fn from(attempt: Attempt) -> Self {
+        Self {
+            model: attempt.model,
+            provider: attempt.provider,
+            status: attempt.status,
+            error_kind: attempt.error_kind.map(|kind| kind.as_str()),
+            error: attempt.error,
+            latency_s: secs(attempt.latency),
+            first_token_s: attempt.first_token.map(secs),
+            cost: attempt.cost,
+            retry: attempt.retry,
+            hedged: attempt.hedged,
+            http_version: attempt.http_version,
+        }
+    }
+}
+
 /// The attempts of a chain as a Python list of [`NativeAttempt`].
 pub fn attempt_list<'py>(py: Python<'py>, attempts: &[Attempt]) -> PyResult<Bound<'py, PyList>> {
     let items = attempts
@@ -160,12 +179,18 @@ impl NativeChat {
             headers,
         } = success;
         let cost = answer_cost(&attempts);
+        let entry = EntryValues::new(summary, cost).map(Arc::new);
+        let answer_cost = cost.map(str::to_owned);
+        let attempts = attempts
+            .into_iter()
+            .map(|attempt| Bound::new(py, NativeAttempt::from(attempt)))
+            .collect::<PyResult<Vec<_>>>()?;
         Ok(Self {
             body,
             tape,
-            entry: EntryValues::new(summary, cost).map(Arc::new),
-            answer_cost: cost.map(str::to_owned),
-            attempts: attempt_list(py, &attempts)?.unbind(),
+            entry,
+            answer_cost,
+            attempts: PyList::new(py, attempts)?.unbind(),
             headers: Py::new(py, NativeHeaders { headers })?,
         })
     }

@@ -120,3 +120,61 @@ def test_the_usual_parts_come_built_over_the_answers_own_dicts(server: MockServe
 def test_a_part_of_another_shape_is_left_to_its_getter(server: MockServer, name: str, left: str) -> None:
     cache = _answer(server, BODIES[name])._cache
     assert cache is not None and left not in cache and len(cache) == 1
+
+
+def test_a_model_class_made_at_run_time_that_refers_to_itself_is_collected() -> None:
+    # Its field's getter holds a converter holding the class: a cycle through the core's
+    # getter, which the collector must see.
+    import gc
+    import sys
+    import types
+    import weakref
+
+    from fastrouter.types import _finalize_models, _Model
+
+    def make() -> weakref.ref[type]:
+        module = types.ModuleType("fastrouter_test_dynamic")
+        code = "from __future__ import annotations\nclass Node(_Model):\n    name: str\n    child: Node\n"
+        exec(code, {"_Model": _Model, "__name__": module.__name__}, module.__dict__)  # noqa: S102
+        node = module.__dict__["Node"]
+        sys.modules[module.__name__] = module
+        try:
+            _finalize_models(node)
+        finally:
+            del sys.modules[module.__name__]
+        assert node({"name": "a", "child": {"name": "b"}}).child.name == "b"
+        return weakref.ref(node)
+
+    made = make()
+    gc.collect()
+    assert made() is None
+
+
+def test_a_thread_that_ends_releases_the_short_strings_it_made(server: MockServer) -> None:
+    # Each thread keeps the answers' keys and short values as Python strings: released
+    # when it ends, so a thread per request does not grow the process.
+    import gc
+    import sys
+    import threading
+
+    body = BODIES["two choices"]
+    with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+
+        def one() -> None:
+            server.script(MODEL, Raw(body=body, headers=JSON))
+            assert client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[1].message.content == "b"
+
+        def threads(count: int) -> None:
+            for _ in range(count):
+                thread = threading.Thread(target=one)
+                thread.start()
+                thread.join()
+            one()  # this thread attached: the ended threads' releases are done
+            gc.collect()
+
+        threads(20)
+        before = sys.getallocatedblocks()
+        count = 300
+        threads(count)
+        kept = (sys.getallocatedblocks() - before) / count
+    assert kept < 4, f"{kept:.2f} blocks kept per ended thread"

@@ -343,7 +343,10 @@ def _finalize_models(*classes: type[_Model]) -> None:
             fields.append(name)
             if name in cls.__dict__:
                 continue
-            setattr(cls, name, property(_make_getter(cls.__name__, name, hint)))
+            field = property(_make_getter(cls.__name__, name, hint))
+            # Its name in errors (3.13+), not its getter's (typeshed lacks the method).
+            field.__set_name__(cls, name)  # type: ignore[attr-defined]
+            setattr(cls, name, field)
         cls._fields = tuple(fields)
 
 

@@ -11,6 +11,7 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 
 /// One field's getter: `key` in the model's JSON object, and how its value is converted
 /// (and then cached), if it is.
@@ -29,6 +30,15 @@ impl FieldGetter {
             key: PyString::intern(key.py(), key.to_str()?).unbind(),
             convert,
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The converter holds its model class: a class whose field refers to itself
+        // (made at run time) is a cycle the collector must see.
+        if let Some(convert) = &self.convert {
+            visit.call(convert)?;
+        }
+        Ok(())
     }
 
     // No doc comment: `property(getter.read)` takes its getter's docstring, and the

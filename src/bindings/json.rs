@@ -4,7 +4,6 @@
 //! an already parsed `serde_json::Value` (a chunk's rare fields, an error's metadata).
 
 use std::cell::RefCell;
-use std::mem::ManuallyDrop;
 
 use pyo3::exceptions::{PyRecursionError, PyValueError};
 use pyo3::prelude::*;
@@ -199,9 +198,10 @@ thread_local! {
     /// Python strings: an answer's keys (`id`, `choices`, `usage`, ...) recur in every
     /// body, so each becomes a Python string (and computes its hash) once instead of once
     /// per body. Not interned: interned strings
-    /// may be immortal, and keys are whatever the server sends. Left to leak at thread exit
-    /// (at most `KEY_SLOTS` short strings), when Python may be gone.
-    static KEYS: RefCell<ManuallyDrop<KeySlots>> = RefCell::new(ManuallyDrop::new((0..KEY_SLOTS).map(|_| None).collect()));
+    /// may be immortal, and keys are whatever the server sends. Released at thread exit
+    /// (PyO3 defers each decref to the next thread attached to Python): a thread per
+    /// request must not leak its table.
+    static KEYS: RefCell<KeySlots> = RefCell::new((0..KEY_SLOTS).map(|_| None).collect());
 }
 
 /// FNV-1a: enough to spread a few dozen short keys over the slots.

@@ -145,6 +145,21 @@ impl NativeClient {
         Ok(get_body(transport, path, headers))
     }
 
+    /// Spawn one chat call: a future of `event_loop` finished with a `NativeChat`, or the
+    /// chain's exception.
+    fn spawn_chat(
+        &self,
+        py: Python<'_>,
+        queue: &CompletionQueue,
+        event_loop: Py<PyAny>,
+        call: ChatCall,
+    ) -> PyResult<Py<NativeFuture>> {
+        let task = chat_task(Box::new(self.prepare(call)?));
+        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
+            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
+        })
+    }
+
     /// The pool and the request for one chat call: per-request timeouts (all but
     /// `connect`, which belongs to the pool) and a route's hedge delay (`hedge_after`)
     /// replace the client's.
@@ -367,10 +382,7 @@ impl NativeClient {
         event_loop: Py<PyAny>,
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
-        let task = chat_task(Box::new(self.prepare(call)?));
-        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
-            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
-        })
+        self.spawn_chat(py, queue, event_loop, call)
     }
 
     /// `chat` for the usual call (a body and a chain of model ids; no headers, timeouts,
@@ -387,10 +399,7 @@ impl NativeClient {
         max_retries: u32,
     ) -> PyResult<Py<NativeFuture>> {
         let call = ChatCall::usual(body, models, max_retries);
-        let task = chat_task(Box::new(self.prepare(call)?));
-        let future = spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
-            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
-        })?;
+        let future = self.spawn_chat(py, queue, event_loop, call)?;
         // Finished only by the queue's drain, which runs on a thread holding the GIL.
         future.borrow_mut(py).set_bare();
         Ok(future)

@@ -7,8 +7,8 @@
 //! Replaces hyper's client connection on this path: hyper ran its dispatcher and a
 //! per-frame body channel (a want signal and an mpsc) between the two even when both
 //! were polled by the same task, ~30% of the runtime thread's CPU per streamed chunk
-//! (issue 11). Its limits are kept: 100 headers, a head of at most ~400 KB, reads of
-//! [`READ_BUF_BYTES`].
+//! (issue 11). Its limits are kept: 100 headers, a head of at most ~400 KB; reads of
+//! [`READ_BUF_BYTES`], a busy body's growing up to [`MAX_READ_BYTES`].
 
 use std::error::Error as StdError;
 use std::fmt;

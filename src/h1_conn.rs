@@ -190,6 +190,10 @@ pub struct Conn {
     /// the whole body (a 413, a 401), and the rest goes out while the answer is read.
     unsent: Option<Outgoing>,
     read_size: ReadSize,
+    /// The buffer was made for reads larger than [`READ_BUF_BYTES`] (a busy body's): it is
+    /// let go once empty at the smallest size, so a stream that went quiet, or a pooled
+    /// idle connection, keeps no more than a smallest read's.
+    grown: bool,
 }
 
 /// The next read's size, as the body's reads so far suggest (see [`MAX_READ_BYTES`]).
@@ -207,8 +211,8 @@ impl ReadSize {
     };
 
     /// Size the next read after one of `read` bytes: up when it filled its size, down
-    /// after two in a row of at most half of it. True when it came back to the smallest.
-    fn after(&mut self, read: usize) -> bool {
+    /// after two in a row of at most half of it.
+    fn after(&mut self, read: usize) {
         if read >= self.bytes {
             self.small = false;
             self.bytes = (self.bytes * 2).min(MAX_READ_BYTES);
@@ -218,13 +222,12 @@ impl ReadSize {
                     bytes: self.bytes / 2,
                     small: false,
                 };
-                return self.bytes == READ_BUF_BYTES;
+            } else {
+                self.small = true;
             }
-            self.small = true;
         } else {
             self.small = false;
         }
-        false
     }
 }
 
@@ -235,23 +238,22 @@ impl Conn {
             buf: BytesMut::new(),
             unsent: None,
             read_size: ReadSize::FIRST,
+            grown: false,
         }
     }
 
-    /// Size the next read after a body's read of `read` bytes; back at the smallest size
-    /// with nothing buffered, a larger buffer is let go (an open stream that went quiet
-    /// keeps [`READ_BUF_BYTES`]).
-    fn sized_by(&mut self, read: usize) {
-        if self.read_size.after(read) && self.buf.is_empty() {
-            self.buf = BytesMut::new();
-        }
-    }
-
-    /// A new request starts from the smallest read (its answer may be a quiet stream).
-    fn reset_read_size(&mut self) {
+    /// A new request, or an idle spell in the pool, starts from the smallest read (the
+    /// next answer may be a quiet stream).
+    pub fn reset_read_size(&mut self) {
         self.read_size = ReadSize::FIRST;
-        if self.buf.is_empty() && self.buf.capacity() > READ_BUF_BYTES {
+        self.let_go_if_grown();
+    }
+
+    /// A buffer grown for a busy body, empty now: let go (the next read makes a small one).
+    fn let_go_if_grown(&mut self) {
+        if self.grown && self.buf.is_empty() && self.read_size == ReadSize::FIRST {
             self.buf = BytesMut::new();
+            self.grown = false;
         }
     }
 
@@ -284,16 +286,20 @@ impl Conn {
         self.poll_idle_for(Waker::noop())
     }
 
-    /// Read once more into the buffer (at most the read size, see [`Self::sized_by`]);
+    /// Read once more into the buffer (at most the read size, see [`ReadSize`]);
     /// `Ok(0)`: the server closed its side.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let size = self.read_size.bytes;
+        if size == READ_BUF_BYTES {
+            self.let_go_if_grown();
+        }
+        if self.buf.capacity() - self.buf.len() < size {
+            self.buf.reserve(size);
+            self.grown |= size > READ_BUF_BYTES;
+        }
         let Some(tcp) = self.io.tcp() else {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
-        let size = self.read_size.bytes;
-        if self.buf.capacity() - self.buf.len() < size {
-            self.buf.reserve(size);
-        }
         loop {
             ready!(tcp.poll_read_ready(cx))?;
             match tcp.try_read_buf(&mut (&mut self.buf).limit(size)) {
@@ -405,7 +411,7 @@ impl Conn {
                 }
                 // Only a body's reads size the next: a head that fills a read says nothing
                 // of what follows (an open stream would keep a larger buffer for it).
-                Ok(read) => self.sized_by(read),
+                Ok(read) => self.read_size.after(read),
                 Err(err) => return Poll::Ready(Err(H1Error::body_io(err))),
             }
         }
@@ -799,26 +805,64 @@ mod tests {
     #[test]
     fn reads_grow_when_full_and_shrink_after_two_small_ones() {
         let mut size = ReadSize::FIRST;
-        assert!(!size.after(100));
+        size.after(100);
         assert_eq!(size, ReadSize::FIRST);
         for expected in [4096, 8192, MAX_READ_BYTES, MAX_READ_BYTES] {
-            assert!(!size.after(size.bytes));
+            size.after(size.bytes);
             assert_eq!(size.bytes, expected);
         }
         // One small read, then a large one: no change.
-        assert!(!size.after(100));
-        assert!(!size.after(MAX_READ_BYTES / 2 + 1));
+        size.after(100);
+        size.after(MAX_READ_BYTES / 2 + 1);
         assert_eq!(size.bytes, MAX_READ_BYTES);
         // Two small reads in a row halve it, down to the first size and no further.
-        let mut reached_first = false;
-        for _ in 0..8 {
+        for expected in [8192, 4096, READ_BUF_BYTES, READ_BUF_BYTES] {
             size.after(100);
-            reached_first |= size.after(100);
+            size.after(100);
+            assert_eq!(size.bytes, expected);
         }
-        assert!(reached_first);
-        assert_eq!(size.bytes, READ_BUF_BYTES);
-        assert!(!size.after(100) && !size.after(100));
-        assert_eq!(size.bytes, READ_BUF_BYTES);
+        assert_eq!(size, ReadSize::FIRST);
+    }
+
+    #[tokio::test]
+    async fn a_busy_bodys_large_buffer_is_let_go_once_its_reads_are_small_again() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, server) = tokio::join!(client, listener.accept());
+        let (mut server, mut conn) = (
+            server.unwrap().0,
+            Conn::new(PooledSocket::new(client.unwrap())),
+        );
+        let mut framing = chunked();
+        let read = async |conn: &mut Conn, framing: &mut Framing, want: usize| {
+            let mut got = 0;
+            while got < want {
+                let frame = poll_fn(|cx| conn.poll_frame(framing, cx)).await.unwrap();
+                got += frame.unwrap().len();
+            }
+        };
+        // A burst: reads come full and grow.
+        let burst: Vec<u8> = (0..64)
+            .flat_map(|_| [&b"400\r\n"[..], &[b'x'; 1024], b"\r\n"].concat())
+            .collect();
+        server.write_all(&burst).await.unwrap();
+        read(&mut conn, &mut framing, 64 * 1024).await;
+        assert!(conn.grown && conn.read_size.bytes > READ_BUF_BYTES);
+        // Then quiet: one small event per read, until the size is the smallest again.
+        for _ in 0..8 {
+            server.write_all(b"5\r\nhello\r\n").await.unwrap();
+            read(&mut conn, &mut framing, 5).await;
+        }
+        assert_eq!(conn.read_size, ReadSize::FIRST);
+        server.write_all(b"5\r\nhello\r\n").await.unwrap();
+        read(&mut conn, &mut framing, 5).await;
+        assert!(!conn.grown);
+        assert!(
+            conn.buf.capacity() <= READ_BUF_BYTES,
+            "{}",
+            conn.buf.capacity()
+        );
     }
 
     const CHUNKED: &[u8] =

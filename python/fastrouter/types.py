@@ -344,7 +344,7 @@ def _finalize_models(*classes: type[_Model]) -> None:
             if name in cls.__dict__:
                 continue
             field = property(_make_getter(cls.__name__, name, hint))
-            # Its name in errors (3.13+), not its getter's (typeshed lacks the method).
+            # Its name in errors, not its getter's (typeshed lacks the method).
             field.__set_name__(cls, name)  # type: ignore[attr-defined]
             setattr(cls, name, field)
         cls._fields = tuple(fields)

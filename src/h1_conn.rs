@@ -7,8 +7,8 @@
 //! Replaces hyper's client connection on this path: hyper ran its dispatcher and a
 //! per-frame body channel (a want signal and an mpsc) between the two even when both
 //! were polled by the same task, ~30% of the runtime thread's CPU per streamed chunk
-//! (issue 11). Its limits are kept: 100 headers, a head of at most ~400 KB; reads of
-//! [`READ_BUF_BYTES`], a busy body's growing up to [`MAX_READ_BYTES`].
+//! (issue 11). Its limits are kept: 100 headers, a head of at most ~400 KB, reads of
+//! [`READ_BUF_BYTES`].
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -26,15 +26,10 @@ use crate::fork_fds::PooledSocket;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// A read's size to begin with and to come back to, and the buffer an idle connection
-/// keeps. hyper's default (8 KB, growing) cost ~2 KB more per open stream; 1 KB reads
-/// ~10% more CPU per chunk. SSE events and usual chat answers fit in a few.
+/// Each read's size, and the buffer kept per connection. hyper's default (8 KB, growing)
+/// cost ~2 KB more per open stream; 2 KB reads measured no more CPU per chunk (S2) or per
+/// request (S1), 1 KB ~10% more per chunk. SSE events and usual chat answers fit in a few.
 pub const READ_BUF_BYTES: usize = 2048;
-/// The largest read: a body's read that fills its size doubles the next one up to this (a
-/// busy stream makes fewer reads per event: S2's ~7 events per 2 KB read), two reads in a
-/// row of at most half their size halve it. 16 KB measured best: larger reads left the
-/// runtime thread idle more often (more `epoll_wait`s and loop wake-ups per chunk).
-pub const MAX_READ_BYTES: usize = 16 * 1024;
 /// Response headers at most (hyper's limit).
 const MAX_HEADERS: usize = 100;
 /// A response head's bytes at most (hyper's largest read buffer).
@@ -189,46 +184,6 @@ pub struct Conn {
     /// `Some` while the request is not all written: a server may answer before it has read
     /// the whole body (a 413, a 401), and the rest goes out while the answer is read.
     unsent: Option<Outgoing>,
-    read_size: ReadSize,
-    /// The buffer was made for reads larger than [`READ_BUF_BYTES`] (a busy body's): it is
-    /// let go once empty at the smallest size, so a stream that went quiet, or a pooled
-    /// idle connection, keeps no more than a smallest read's.
-    grown: bool,
-}
-
-/// The next read's size, as the body's reads so far suggest (see [`MAX_READ_BYTES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ReadSize {
-    bytes: usize,
-    /// The last read was at most half its size: one more and the size halves.
-    small: bool,
-}
-
-impl ReadSize {
-    const FIRST: Self = Self {
-        bytes: READ_BUF_BYTES,
-        small: false,
-    };
-
-    /// Size the next read after one of `read` bytes: up when it filled its size, down
-    /// after two in a row of at most half of it.
-    fn after(&mut self, read: usize) {
-        if read >= self.bytes {
-            self.small = false;
-            self.bytes = (self.bytes * 2).min(MAX_READ_BYTES);
-        } else if read <= self.bytes / 2 && self.bytes > READ_BUF_BYTES {
-            if self.small {
-                *self = Self {
-                    bytes: self.bytes / 2,
-                    small: false,
-                };
-            } else {
-                self.small = true;
-            }
-        } else {
-            self.small = false;
-        }
-    }
 }
 
 impl Conn {
@@ -237,23 +192,6 @@ impl Conn {
             io,
             buf: BytesMut::new(),
             unsent: None,
-            read_size: ReadSize::FIRST,
-            grown: false,
-        }
-    }
-
-    /// A new request, or an idle spell in the pool, starts from the smallest read (the
-    /// next answer may be a quiet stream).
-    pub fn reset_read_size(&mut self) {
-        self.read_size = ReadSize::FIRST;
-        self.let_go_if_grown();
-    }
-
-    /// A buffer grown for a busy body, empty now: let go (the next read makes a small one).
-    fn let_go_if_grown(&mut self) {
-        if self.grown && self.buf.is_empty() && self.read_size == ReadSize::FIRST {
-            self.buf = BytesMut::new();
-            self.grown = false;
         }
     }
 
@@ -286,23 +224,18 @@ impl Conn {
         self.poll_idle_for(Waker::noop())
     }
 
-    /// Read once more into the buffer (at most the read size, see [`ReadSize`]);
-    /// `Ok(0)`: the server closed its side.
+    /// Read once more into the buffer (at most [`READ_BUF_BYTES`]); `Ok(0)`: the server
+    /// closed its side.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let size = self.read_size.bytes;
-        if size == READ_BUF_BYTES {
-            self.let_go_if_grown();
-        }
-        if self.buf.capacity() - self.buf.len() < size {
-            self.buf.reserve(size);
-            self.grown |= size > READ_BUF_BYTES;
-        }
         let Some(tcp) = self.io.tcp() else {
             return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
         };
+        if self.buf.capacity() - self.buf.len() < READ_BUF_BYTES {
+            self.buf.reserve(READ_BUF_BYTES);
+        }
         loop {
             ready!(tcp.poll_read_ready(cx))?;
-            match tcp.try_read_buf(&mut (&mut self.buf).limit(size)) {
+            match tcp.try_read_buf(&mut (&mut self.buf).limit(READ_BUF_BYTES)) {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 done => return Poll::Ready(done),
             }
@@ -339,7 +272,6 @@ impl Conn {
     pub async fn exchange(&mut self, request: Request<Bytes>) -> Result<Head, H1Error> {
         let head_only = request.method() == Method::HEAD;
         let close = asks_close(request.headers());
-        self.reset_read_size();
         self.unsent = Some(encode_request(request));
         poll_fn(|cx| match self.poll_send(cx) {
             Poll::Ready(Ok(())) => self.poll_head(cx, head_only, close),
@@ -409,9 +341,7 @@ impl Conn {
                     framing.at_eof()?;
                     return Poll::Ready(Ok(None));
                 }
-                // Only a body's reads size the next: a head that fills a read says nothing
-                // of what follows (an open stream would keep a larger buffer for it).
-                Ok(read) => self.read_size.after(read),
+                Ok(_) => {}
                 Err(err) => return Poll::Ready(Err(H1Error::body_io(err))),
             }
         }
@@ -801,69 +731,6 @@ fn trailers_too_large() -> H1Error {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn reads_grow_when_full_and_shrink_after_two_small_ones() {
-        let mut size = ReadSize::FIRST;
-        size.after(100);
-        assert_eq!(size, ReadSize::FIRST);
-        for expected in [4096, 8192, MAX_READ_BYTES, MAX_READ_BYTES] {
-            size.after(size.bytes);
-            assert_eq!(size.bytes, expected);
-        }
-        // One small read, then a large one: no change.
-        size.after(100);
-        size.after(MAX_READ_BYTES / 2 + 1);
-        assert_eq!(size.bytes, MAX_READ_BYTES);
-        // Two small reads in a row halve it, down to the first size and no further.
-        for expected in [8192, 4096, READ_BUF_BYTES, READ_BUF_BYTES] {
-            size.after(100);
-            size.after(100);
-            assert_eq!(size.bytes, expected);
-        }
-        assert_eq!(size, ReadSize::FIRST);
-    }
-
-    #[tokio::test]
-    async fn a_busy_bodys_large_buffer_is_let_go_once_its_reads_are_small_again() {
-        use tokio::io::AsyncWriteExt;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
-        let (client, server) = tokio::join!(client, listener.accept());
-        let (mut server, mut conn) = (
-            server.unwrap().0,
-            Conn::new(PooledSocket::new(client.unwrap())),
-        );
-        let mut framing = chunked();
-        let read = async |conn: &mut Conn, framing: &mut Framing, want: usize| {
-            let mut got = 0;
-            while got < want {
-                let frame = poll_fn(|cx| conn.poll_frame(framing, cx)).await.unwrap();
-                got += frame.unwrap().len();
-            }
-        };
-        // A burst: reads come full and grow.
-        let burst: Vec<u8> = (0..64)
-            .flat_map(|_| [&b"400\r\n"[..], &[b'x'; 1024], b"\r\n"].concat())
-            .collect();
-        server.write_all(&burst).await.unwrap();
-        read(&mut conn, &mut framing, 64 * 1024).await;
-        assert!(conn.grown && conn.read_size.bytes > READ_BUF_BYTES);
-        // Then quiet: one small event per read, until the size is the smallest again.
-        for _ in 0..8 {
-            server.write_all(b"5\r\nhello\r\n").await.unwrap();
-            read(&mut conn, &mut framing, 5).await;
-        }
-        assert_eq!(conn.read_size, ReadSize::FIRST);
-        server.write_all(b"5\r\nhello\r\n").await.unwrap();
-        read(&mut conn, &mut framing, 5).await;
-        assert!(!conn.grown);
-        assert!(
-            conn.buf.capacity() <= READ_BUF_BYTES,
-            "{}",
-            conn.buf.capacity()
-        );
-    }
 
     const CHUNKED: &[u8] =
         b"4\r\nRust\r\n6;name=value;x\r\n is a \r\nA\r\nlanguage!!\r\n0\r\nx-trailer: t\r\n\r\n";

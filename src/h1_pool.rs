@@ -170,7 +170,6 @@ impl Shared {
             drop(conn);
             return;
         }
-        conn.reset_read_size(); // an idle connection keeps no busy body's buffer
         let sweeper = if pool.swept {
             None
         } else {

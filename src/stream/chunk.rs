@@ -203,6 +203,13 @@ impl std::fmt::Debug for Spare {
     }
 }
 
+fn not_a_chunk(why: &dyn std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        format!("a stream event is not a JSON chunk: {why}"),
+    )
+}
+
 impl Chunk {
     /// [`Chunk::parse_into`] without a spare list.
     pub fn parse<R>(
@@ -212,24 +219,18 @@ impl Chunk {
         Self::parse_into(text, &mut Spare::default(), merge)
     }
 
-    /// Parse an event's data (once; the usual shape by [`scan`], the rest by serde):
-    /// `merge` gets the parsed chunk (borrowing from the text) after the view has been
-    /// taken from it.
+    /// Parse an event's data (once; a text that is the last chunk's but for the content
+    /// string by comparing, see [`template`], the rest by [`Chunk::read`]): `merge` gets
+    /// the parsed chunk (borrowing from the text) after the view has been taken from it.
     /// The chunk is built in its `Arc` here: returned by value it was copied twice more
     /// (a chunk is ~400 bytes, and this runs for every streamed chunk).
-    /// `spare` lends the list the choices are read into and gets it back; a text that is
-    /// its template's but for the content string is read by comparing ([`template`]).
+    /// `spare` lends the list the choices are read into and the last chunk, and gets
+    /// them back.
     pub fn parse_into<R>(
         text: String,
         spare: &mut Spare,
         merge: impl FnOnce(&mut ChunkIn<'_>) -> R,
     ) -> Result<(Arc<Self>, R), Error> {
-        let not_a_chunk = |why: &dyn std::fmt::Display| {
-            Error::new(
-                ErrorKind::InvalidResponse,
-                format!("a stream event is not a JSON chunk: {why}"),
-            )
-        };
         let mut parsed = ChunkIn {
             choices: std::mem::take(&mut spare.choices),
             ..ChunkIn::default()
@@ -241,33 +242,7 @@ impl Chunk {
                 edit.fill(last, &text, &mut parsed);
                 last.extras
             }
-            _ => match scan::read_noting_unknown(&text, &mut parsed) {
-                Some(unknown) => unknown,
-                None => {
-                    // serde would read an array into the all-defaults struct: insist on an object.
-                    if !text.trim_start().starts_with('{') {
-                        return Err(not_a_chunk(&"not a JSON object"));
-                    }
-                    parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
-                    // serde skips what it does not read at any depth; the consumer's
-                    // `json.loads` reads it (the scan takes nothing that deep).
-                    let shape = raw_json::shape(&text);
-                    if shape.depth > MAX_DEPTH {
-                        return Err(not_a_chunk(&format_args!(
-                            "it nests deeper than {MAX_DEPTH} levels"
-                        )));
-                    }
-                    // Nor an integer `json.loads` refuses to convert (the scan takes none
-                    // longer than 18 digits).
-                    let limit = raw_json::int_max_digits();
-                    if shape.longest_integer > limit {
-                        return Err(not_a_chunk(&format_args!(
-                            "number out of range (an integer of more than {limit} digits)"
-                        )));
-                    }
-                    true // serde skips unknown fields without saying
-                }
-            },
+            _ => Self::read(&text, &mut parsed)?,
         };
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
@@ -303,6 +278,37 @@ impl Chunk {
         });
         spare.template = simple.then(|| Arc::clone(&chunk));
         Ok((chunk, merged))
+    }
+
+    /// Reads `text` in full into `parsed` (all defaults but its spare choice list): the
+    /// usual shape by [`scan`], the rest by serde. `Ok(true)` when the chunk may have
+    /// fields the view leaves out.
+    fn read<'t>(text: &'t str, parsed: &mut ChunkIn<'t>) -> Result<bool, Error> {
+        if let Some(unknown) = scan::read_noting_unknown(text, parsed) {
+            return Ok(unknown);
+        }
+        // serde would read an array into the all-defaults struct: insist on an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(not_a_chunk(&"not a JSON object"));
+        }
+        *parsed = serde_json::from_str(text).map_err(|err| not_a_chunk(&err))?;
+        // serde skips what it does not read at any depth; the consumer's `json.loads`
+        // reads it (the scan takes nothing that deep).
+        let shape = raw_json::shape(text);
+        if shape.depth > MAX_DEPTH {
+            return Err(not_a_chunk(&format_args!(
+                "it nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        // Nor an integer `json.loads` refuses to convert (the scan takes none longer
+        // than 18 digits).
+        let limit = raw_json::int_max_digits();
+        if shape.longest_integer > limit {
+            return Err(not_a_chunk(&format_args!(
+                "number out of range (an integer of more than {limit} digits)"
+            )));
+        }
+        Ok(true) // serde skips unknown fields without saying
     }
 
     /// The event's JSON text, exactly as received.

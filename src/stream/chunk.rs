@@ -236,13 +236,15 @@ impl Chunk {
             ..ChunkIn::default()
         };
         let last = spare.template.take();
-        let edit = last.as_deref().and_then(|last| Edit::find(last, &text));
-        let extras = match (last.as_deref(), edit) {
-            (Some(last), Some(edit)) => {
+        let edit = last
+            .as_deref()
+            .and_then(|last| Some((last, Edit::find(last, &text)?)));
+        let extras = match edit {
+            Some((last, edit)) => {
                 edit.fill(last, &text, &mut parsed);
                 last.extras
             }
-            _ => Self::read(&text, &mut parsed)?,
+            None => Self::read(&text, &mut parsed)?,
         };
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
@@ -282,7 +284,9 @@ impl Chunk {
 
     /// Reads `text` in full into `parsed` (all defaults but its spare choice list): the
     /// usual shape by [`scan`], the rest by serde. `Ok(true)` when the chunk may have
-    /// fields the view leaves out.
+    /// fields the view leaves out. Neither the outcome nor `extras` may depend on a plain
+    /// string's value (the [`template`] path skips this read): value checks go in
+    /// `over_limit`.
     fn read<'t>(text: &'t str, parsed: &mut ChunkIn<'t>) -> Result<bool, Error> {
         if let Some(unknown) = scan::read_noting_unknown(text, parsed) {
             return Ok(unknown);

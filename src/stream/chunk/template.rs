@@ -9,6 +9,11 @@
 //! string, with no escape or control character in the new one, the next chunk is the
 //! last one's view with the spans after the content moved by its change in length.
 //! Anything else is parsed in full, and becomes the template when simple.
+//!
+//! This holds only while the full read ([`Chunk::read`]: the scan, serde, the depth and
+//! integer checks) and its `extras` never depend on a plain string's value, only on
+//! whether it has escapes: a check that looks at values belongs in `over_limit`, which
+//! both paths run. `shape_limits_do_not_look_inside_the_content` guards it.
 
 use std::borrow::Cow;
 
@@ -58,7 +63,10 @@ impl Edit {
                 if start >= self.old_end {
                     start = start - self.old_end + self.new_end;
                 }
-                Cow::Borrowed(text.get(start..start + *len as usize)?)
+                let moved = text.get(start..start + *len as usize);
+                // The text is the template's outside the content: a span always lands.
+                debug_assert!(moved.is_some(), "a moved span left the text");
+                Cow::Borrowed(moved?)
             }
             Text::Decoded(decoded) => Cow::Owned(decoded.to_string()),
         })
@@ -566,5 +574,210 @@ mod tests {
         println!("{compared} compared, {errors} errors of 2000");
         assert!(compared > 500, "{compared}");
         assert!(errors > 100, "{errors}");
+    }
+
+    /// Review: adversarial cases beyond the generator above.
+    mod review {
+        use super::*;
+
+        /// Which merge-input strings borrow from the text (Debug of a Cow does not say).
+        fn cows(parsed: &ChunkIn<'_>) -> String {
+            let v = |c: &Option<Cow<'_, str>>| match c {
+                None => "-",
+                Some(Cow::Borrowed(_)) => "B",
+                Some(Cow::Owned(_)) => "O",
+            };
+            let mut out = [
+                &parsed.id,
+                &parsed.object,
+                &parsed.model,
+                &parsed.provider,
+                &parsed.system_fingerprint,
+                &parsed.service_tier,
+            ]
+            .map(v)
+            .concat();
+            for choice in &parsed.choices {
+                out += v(&choice.finish_reason);
+                out += v(&choice.native_finish_reason);
+                if let Some(d) = &choice.delta {
+                    for f in [&d.role, &d.content, &d.reasoning, &d.refusal] {
+                        out += v(f);
+                    }
+                }
+            }
+            out
+        }
+
+        /// Like `same_as_full`, also comparing Cow variants and the rare reads.
+        fn check(spare: &mut Spare, text: &str) -> bool {
+            let fast = compared(spare, text);
+            let seen = |parsed: &mut ChunkIn<'_>| format!("{parsed:?} {}", cows(parsed));
+            let with = Chunk::parse_into(text.to_owned(), spare, seen);
+            let full = Chunk::parse(text.to_owned(), seen);
+            match (with, full) {
+                (Ok((a, ma)), Ok((b, mb))) => {
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text:?}");
+                    assert_eq!(ma, mb, "{text:?}");
+                    for i in 0..3 {
+                        assert_eq!(a.choice_json(i), b.choice_json(i), "{text:?}");
+                        assert_eq!(a.delta_json(i), b.delta_json(i), "{text:?}");
+                    }
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "after rare reads");
+                }
+                (Err(a), Err(b)) => {
+                    assert!(!fast, "{text:?}");
+                    assert_eq!(a.to_string(), b.to_string());
+                }
+                (a, b) => panic!("{text:?}: {:?} vs {:?}", a.err(), b.err()),
+            }
+            fast
+        }
+
+        const BASES: &[&str] = &[
+            USUAL,
+            r#"{"i\u0064":"g","choices":[{"delta":{"content":"CONTENT"}}]}"#,
+            r#"{"created":-0,"choices":[{"delta":{"content":"CONTENT"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"CONTENT","x":{"a":[[[1]]]}}}],"y":"\u00e9"}"#,
+            r#"{"choices":[{"delta":{"x":"content","content":"CONTENT"}}]}"#,
+            r#"{"choices":[{"x":{"content":"zz"},"delta":{"content":"CONTENT"}}]}"#,
+            r#" { "choices" : [ { "delta" : { "content" : "CONTENT" } } ] } "#,
+            r#"{"id":"é","choices":[{"delta":{"content":"CONTENT","role":"日"}}],"model":"😀"}"#,
+            r#"{"n":1234567890123456789012,"choices":[{"delta":{"content":"CONTENT"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"CONTENT"},"index":255}],"usage":null,"error":null}"#,
+            r#"{"choices":[{"delta":{"content":"CONTENT","reasoning":"CONTENT"}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning":"CONTENT","content":"CONTENT"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"CONTENT"}}],"choices":[]}"#,
+            r#"{"choices":[{"delta":{"content":"CONTENT","content":"CONTENT"}}]}"#,
+        ];
+
+        fn piece() -> impl Strategy<Value = String> {
+            prop::sample::select(
+                &[
+                    "a", "é", "日", "😀", "\"", "\\", "\n", "\u{1}", "\u{1f}", "\u{7f}", "}", "]",
+                    ",", ":", " ", "u", "0", r#"",""#, r#"":""#, r"\u00", "null",
+                ][..],
+            )
+            .prop_map(str::to_owned)
+        }
+
+        fn content() -> impl Strategy<Value = String> {
+            prop::collection::vec(piece(), 0..10).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+            #[test]
+            fn prop_any_next_text_reads_as_the_full_parse(
+                base in prop::sample::select(BASES),
+                seed in "[a-z]{0,5}",
+                steps in prop::collection::vec(
+                    (content(), prop::option::weighted(0.2, (any::<prop::sample::Index>(), piece()))),
+                    1..5,
+                ),
+            ) {
+                let mut spare = Spare::default();
+                check(&mut spare, &base.replace("CONTENT", &seed));
+                for (c, edit) in steps {
+                    let mut text = base.replacen("CONTENT", &c, 1).replace("CONTENT", &seed);
+                    if let Some((at, p)) = edit {
+                        let chars: Vec<(usize, char)> = text.char_indices().collect();
+                        let (i, ch) = chars[at.index(chars.len())];
+                        text.replace_range(i..i + ch.len_utf8(), &p);
+                    }
+                    check(&mut spare, &text);
+                }
+            }
+
+            #[test]
+            fn prop_special_at_is_the_first_special_byte(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
+                let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                prop_assert_eq!(special_at(&bytes), naive);
+            }
+        }
+
+        #[test]
+        fn the_bases_are_read_by_comparing_where_they_can_be() {
+            let mut hits = Vec::new();
+            for base in BASES {
+                let mut spare = Spare::default();
+                check(&mut spare, &base.replace("CONTENT", "a"));
+                hits.push(check(
+                    &mut spare,
+                    &base.replacen("CONTENT", "bé", 1).replace("CONTENT", "a"),
+                ));
+            }
+            println!("{hits:?}");
+        }
+
+        #[test]
+        fn the_template_pins_the_last_chunk() {
+            let mut spare = Spare::default();
+            let (chunk, ()) = Chunk::parse_into(usual("a"), &mut spare, |_| ()).unwrap();
+            assert_eq!(std::sync::Arc::strong_count(&chunk), 2);
+        }
+        #[test]
+        fn every_recorded_stream_reads_as_the_full_parse() {
+            let dir = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/openrouter-traffic"
+            );
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            let (mut all, mut hit) = (0, 0);
+            for path in files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "sse"))
+            {
+                let text = std::fs::read_to_string(path).unwrap();
+                let mut spare = Spare::default();
+                let (mut n, mut h) = (0, 0);
+                for data in text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .filter(|d| *d != "[DONE]")
+                {
+                    n += 1;
+                    h += usize::from(check(&mut spare, data));
+                }
+                all += n;
+                hit += h;
+                println!(
+                    "{h:4}/{n:4} {}",
+                    path.file_name().unwrap().to_string_lossy()
+                );
+            }
+            println!("{hit}/{all}");
+        }
+        #[test]
+        fn shape_limits_do_not_look_inside_the_content() {
+            for base in [BASES[2], BASES[3], BASES[8], USUAL] {
+                let mut spare = Spare::default();
+                check(&mut spare, &base.replace("CONTENT", "a"));
+                for c in [
+                    "1".repeat(5000),
+                    "[".repeat(300),
+                    "{".repeat(300),
+                    "-".repeat(30),
+                ] {
+                    assert!(check(
+                        &mut spare,
+                        &base.replacen("CONTENT", &c, 1).replace("CONTENT", "a")
+                    ));
+                }
+            }
+        }
+        #[test]
+        fn sizes() {
+            println!(
+                "Chunk {} text {}",
+                std::mem::size_of::<Chunk>(),
+                usual("Hello").len()
+            );
+        }
     }
 }

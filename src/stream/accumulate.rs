@@ -49,7 +49,8 @@ where
 pub const MAX_CHOICES: usize = 1024;
 
 /// Why a parsed chunk cannot be merged: a choice or tool-call index at or past
-/// [`MAX_CHOICES`] (each distinct index is kept until the stream ends).
+/// [`MAX_CHOICES`] (each distinct index is kept until the stream ends). Every chunk
+/// passes here, also one read against its template: limits on values belong here.
 pub fn over_limit(chunk: &ChunkIn<'_>) -> Option<String> {
     let too_big = |index: Option<u32>| index.is_some_and(|i| i as usize >= MAX_CHOICES);
     for choice in &chunk.choices {

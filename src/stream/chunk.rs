@@ -16,6 +16,9 @@ use crate::stream::accumulate::{over_limit, ChoiceIn, ChunkIn, DeltaIn};
 use crate::stream::raw_json::{self, MAX_DEPTH};
 use crate::stream::scan;
 
+mod template;
+use template::Edit;
+
 /// A string field: where it sits in the chunk's text, or decoded (it had escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Text {
@@ -163,11 +166,15 @@ impl ChoiceView {
     }
 }
 
-/// Room for the next chunk's choices, kept from the last one's: the list a chunk is read
-/// into is one allocation fewer per chunk on the runtime thread. Only a small list is
-/// kept (a stream's chunks nearly always have one choice; memory per open stream).
+/// What a stream's last chunk leaves for the next one: room for its choices (one
+/// allocation fewer per chunk on the runtime thread; only a small list is kept, as a
+/// stream's chunks nearly always have one choice), and the chunk itself when the next
+/// one may be read against it ([`template`]).
 #[derive(Default)]
-pub struct Spare(Vec<ChoiceIn<'static>>);
+pub struct Spare {
+    choices: Vec<ChoiceIn<'static>>,
+    template: Option<Arc<Chunk>>,
+}
 
 /// The most choices a [`Spare`] keeps room for.
 const SPARE_CHOICES: usize = 4;
@@ -181,14 +188,26 @@ impl Spare {
             return;
         }
         choices.clear();
-        self.0 = choices.into_iter().filter_map(|_| None).collect();
+        self.choices = choices.into_iter().filter_map(|_| None).collect();
     }
 }
 
 impl std::fmt::Debug for Spare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Spare({})", self.0.capacity())
+        write!(
+            f,
+            "Spare({}, template: {})",
+            self.choices.capacity(),
+            self.template.is_some()
+        )
     }
+}
+
+fn not_a_chunk(why: &dyn std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        format!("a stream event is not a JSON chunk: {why}"),
+    )
 }
 
 impl Chunk {
@@ -200,53 +219,32 @@ impl Chunk {
         Self::parse_into(text, &mut Spare::default(), merge)
     }
 
-    /// Parse an event's data (once; the usual shape by [`scan`], the rest by serde):
-    /// `merge` gets the parsed chunk (borrowing from the text) after the view has been
-    /// taken from it.
+    /// Parse an event's data (once; a text that is the last chunk's but for the content
+    /// string by comparing, see [`template`], the rest by [`Chunk::read`]): `merge` gets
+    /// the parsed chunk (borrowing from the text) after the view has been taken from it.
     /// The chunk is built in its `Arc` here: returned by value it was copied twice more
     /// (a chunk is ~400 bytes, and this runs for every streamed chunk).
-    /// `spare` lends the list the choices are read into and gets it back.
+    /// `spare` lends the list the choices are read into and the last chunk, and gets
+    /// them back.
     pub fn parse_into<R>(
         text: String,
         spare: &mut Spare,
         merge: impl FnOnce(&mut ChunkIn<'_>) -> R,
     ) -> Result<(Arc<Self>, R), Error> {
-        let not_a_chunk = |why: &dyn std::fmt::Display| {
-            Error::new(
-                ErrorKind::InvalidResponse,
-                format!("a stream event is not a JSON chunk: {why}"),
-            )
-        };
         let mut parsed = ChunkIn {
-            choices: std::mem::take(&mut spare.0),
+            choices: std::mem::take(&mut spare.choices),
             ..ChunkIn::default()
         };
-        let extras = match scan::read_noting_unknown(&text, &mut parsed) {
-            Some(unknown) => unknown,
-            None => {
-                // serde would read an array into the all-defaults struct: insist on an object.
-                if !text.trim_start().starts_with('{') {
-                    return Err(not_a_chunk(&"not a JSON object"));
-                }
-                parsed = serde_json::from_str(&text).map_err(|err| not_a_chunk(&err))?;
-                // serde skips what it does not read at any depth; the consumer's
-                // `json.loads` reads it (the scan takes nothing that deep).
-                let shape = raw_json::shape(&text);
-                if shape.depth > MAX_DEPTH {
-                    return Err(not_a_chunk(&format_args!(
-                        "it nests deeper than {MAX_DEPTH} levels"
-                    )));
-                }
-                // Nor an integer `json.loads` refuses to convert (the scan takes none
-                // longer than 18 digits).
-                let limit = raw_json::int_max_digits();
-                if shape.longest_integer > limit {
-                    return Err(not_a_chunk(&format_args!(
-                        "number out of range (an integer of more than {limit} digits)"
-                    )));
-                }
-                true // serde skips unknown fields without saying
+        let last = spare.template.take();
+        let edit = last
+            .as_deref()
+            .and_then(|last| Some((last, Edit::find(last, &text)?)));
+        let extras = match edit {
+            Some((last, edit)) => {
+                edit.fill(last, &text, &mut parsed);
+                last.extras
             }
+            None => Self::read(&text, &mut parsed)?,
         };
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
@@ -264,6 +262,7 @@ impl Chunk {
             .iter()
             .map(|choice| ChoiceView::of(&text, choice))
             .collect();
+        let simple = template::is_simple(&parsed);
         let merged = merge(&mut parsed);
         spare.keep(parsed.choices);
         let chunk = Arc::new(Self {
@@ -279,7 +278,41 @@ impl Chunk {
             extras,
             spans: OnceLock::new(),
         });
+        spare.template = simple.then(|| Arc::clone(&chunk));
         Ok((chunk, merged))
+    }
+
+    /// Reads `text` in full into `parsed` (all defaults but its spare choice list): the
+    /// usual shape by [`scan`], the rest by serde. `Ok(true)` when the chunk may have
+    /// fields the view leaves out. Neither the outcome nor `extras` may depend on a plain
+    /// string's value (the [`template`] path skips this read): value checks go in
+    /// `over_limit`.
+    fn read<'t>(text: &'t str, parsed: &mut ChunkIn<'t>) -> Result<bool, Error> {
+        if let Some(unknown) = scan::read_noting_unknown(text, parsed) {
+            return Ok(unknown);
+        }
+        // serde would read an array into the all-defaults struct: insist on an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(not_a_chunk(&"not a JSON object"));
+        }
+        *parsed = serde_json::from_str(text).map_err(|err| not_a_chunk(&err))?;
+        // serde skips what it does not read at any depth; the consumer's `json.loads`
+        // reads it (the scan takes nothing that deep).
+        let shape = raw_json::shape(text);
+        if shape.depth > MAX_DEPTH {
+            return Err(not_a_chunk(&format_args!(
+                "it nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        // Nor an integer `json.loads` refuses to convert (the scan takes none longer
+        // than 18 digits).
+        let limit = raw_json::int_max_digits();
+        if shape.longest_integer > limit {
+            return Err(not_a_chunk(&format_args!(
+                "number out of range (an integer of more than {limit} digits)"
+            )));
+        }
+        Ok(true) // serde skips unknown fields without saying
     }
 
     /// The event's JSON text, exactly as received.
@@ -491,19 +524,19 @@ mod tests {
         let mut spare = Spare::default();
         let one = r#"{"choices":[{"delta":{"content":"a"}}]}"#;
         Chunk::parse_into(one.to_owned(), &mut spare, |_| ()).unwrap();
-        assert_eq!(spare.0.capacity(), 1);
-        let buffer = spare.0.as_ptr();
+        assert_eq!(spare.choices.capacity(), 1);
+        let buffer = spare.choices.as_ptr();
         let (chunk, ()) = Chunk::parse_into(one.to_owned(), &mut spare, |_| ()).unwrap();
         assert_eq!(
             chunk.str(chunk.choices.get(0).unwrap().content.as_ref().unwrap()),
             "a"
         );
-        assert_eq!(spare.0.as_ptr(), buffer, "the same allocation");
+        assert_eq!(spare.choices.as_ptr(), buffer, "the same allocation");
         let nine = [r#"{"delta":{}}"#; 9].join(",");
         let (chunk, ()) =
             Chunk::parse_into(format!(r#"{{"choices":[{nine}]}}"#), &mut spare, |_| ()).unwrap();
         assert_eq!(chunk.choices.len(), 9);
-        assert_eq!(spare.0.capacity(), 0, "a long list is not kept");
+        assert_eq!(spare.choices.capacity(), 0, "a long list is not kept");
     }
 
     #[test]

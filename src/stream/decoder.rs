@@ -19,7 +19,8 @@ use crate::stream::sse::{SseItem, SseParser};
 pub struct StreamDecoder {
     parser: SseParser,
     items: Vec<SseItem>,
-    /// The choice list the last chunk was read into, for the next one.
+    /// What the last chunk leaves for the next: its choice list, and itself as the
+    /// template the next may be read against.
     spare: Spare,
     /// Comment lines seen (OpenRouter's keep-alives).
     pub keepalives: u64,

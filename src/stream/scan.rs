@@ -493,7 +493,7 @@ impl<'a> Scan<'a> {
 
 /// Where the first `"`, `\` or control character is in `bytes`, eight bytes at a time.
 #[inline]
-fn special_at(bytes: &[u8]) -> Option<usize> {
+pub(super) fn special_at(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);

@@ -11,6 +11,7 @@ import gc
 import os
 import stat
 import sys
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -569,3 +570,114 @@ def test_a_blocking_streams_batches_reach_its_thread_while_the_io_thread_stays_b
     assert len(times) == 12
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert all(0.02 < gap < 0.2 for gap in gaps[1:]), [round(gap * 1000) for gap in gaps]
+
+
+# -- the running loop without asyncio.get_running_loop() (its getpid() costs ~1 µs on 3.11)
+
+
+def _queue_and_loop() -> tuple[Any, asyncio.AbstractEventLoop]:
+    return _bridge.running_queue()
+
+
+def test_the_running_loop_is_the_one_running_in_this_thread_whichever_was_used_last() -> None:
+    first = asyncio.new_event_loop()
+    other_ready, other_done = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def other_thread() -> None:
+        async def run() -> None:
+            seen["other"] = _queue_and_loop()
+            other_ready.set()
+            await asyncio.get_running_loop().run_in_executor(None, other_done.wait)
+
+        asyncio.run(run())
+
+    async def main() -> None:
+        seen["first"] = _queue_and_loop()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        other_ready.wait(5)
+        # The other thread's loop was used last and is running, but not in this thread.
+        seen["first again"] = _queue_and_loop()
+        other_done.set()
+        thread.join(5)
+
+    try:
+        first.run_until_complete(main())
+    finally:
+        first.close()
+    assert seen["first"] == (_bridge.queue_of(first), first)
+    assert seen["first again"] == seen["first"]
+    other_queue, other_loop = seen["other"]
+    assert other_loop is not first and other_queue is not seen["first"][0]
+
+    # The last loop stopped: a new one in the same thread is found, and none outside one.
+    async def current() -> tuple[Any, asyncio.AbstractEventLoop]:
+        return _queue_and_loop()
+
+    second = asyncio.new_event_loop()
+    try:
+        queue, loop = second.run_until_complete(current())
+    finally:
+        second.close()
+    assert loop is second and queue is _bridge.queue_of(second)
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        _queue_and_loop()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_a_running_loop_has_no_running_loop_as_asyncio_says() -> None:
+    async def fork_here() -> tuple[int, str]:
+        _queue_and_loop()  # the loop is the last one used
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what running_queue says, then leave at once
+            try:
+                _queue_and_loop()
+                verdict = b"found a loop"
+            except RuntimeError as error:
+                verdict = str(error).encode()
+            os.write(write, verdict)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            verdict = pipe.read().decode()
+        _, status = os.waitpid(pid, 0)
+        return status, verdict
+
+    status, verdict = asyncio.run(fork_here())
+    assert status == 0
+    assert verdict == "no running event loop"
+
+
+NESTED_OTHER_LOOP_SCRIPT = """
+import asyncio
+import nest_asyncio
+from fastrouter import _bridge
+
+async def inner():
+    return _bridge.running_queue()[1]
+
+async def outer():
+    assert _bridge.running_queue()[1] is outer_loop
+    inner_loop = asyncio.new_event_loop()
+    nest_asyncio.apply(inner_loop)
+    found = inner_loop.run_until_complete(inner())  # a second loop runs inside this one
+    print(found is inner_loop, _bridge.running_queue()[1] is outer_loop)
+
+outer_loop = asyncio.new_event_loop()
+nest_asyncio.apply(outer_loop)
+outer_loop.run_until_complete(outer())
+"""
+
+
+def test_under_nest_asyncio_a_loop_nested_in_another_is_the_running_one() -> None:
+    # Both loops then say they run in this thread: nest_asyncio's loops ask asyncio.
+    pytest.importorskip("nest_asyncio")
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", NESTED_OTHER_LOOP_SCRIPT], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

@@ -19,7 +19,9 @@ How the loop is woken depends on the loop:
 
 from __future__ import annotations
 
+import os
 import weakref
+from _thread import get_ident
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -98,18 +100,42 @@ _running_loop: Callable[[], asyncio.AbstractEventLoop] | None = None
 
 def running_queue() -> tuple[CompletionQueue, asyncio.AbstractEventLoop]:
     """The running loop's completion queue and the loop: what a Rust task awaited on this
-    loop is started with (:func:`awaiting`, spelled out where it is dear: once per request)."""
+    loop is started with (:func:`awaiting`, spelled out where it is dear: once per request,
+    once per wait of a stream).
+
+    The last loop used is still the running one while it runs in this thread (an asyncio
+    loop's ``_thread_id``): asyncio runs one loop per thread at a time (nest_asyncio can
+    nest another, so its loops always ask asyncio). Checking that spares
+    ``asyncio.get_running_loop()``, which on CPython 3.11 makes a ``getpid()`` system
+    call each time (~1 µs on a virtual machine: more than the rest of a stream's wait)."""
     global _running_loop
+    last = _last
+    if last is not None:
+        loop = last[0]()
+        if (
+            loop is not None
+            and getattr(loop, "_thread_id", None) == get_ident()
+            and not getattr(loop, "_nest_patched", False)
+        ):
+            return last[1], loop
     running_loop = _running_loop
     if running_loop is None:
         import asyncio
 
         running_loop = _running_loop = asyncio.get_running_loop
     loop = running_loop()
-    last = _last
-    if last is not None and last[0]() is loop:
-        return last[1], loop
     return queue_of(loop), loop
+
+
+def _forget_last_loop() -> None:
+    # A child forked inside a running loop finds it "running" in its own thread too, but
+    # asyncio says it has no running loop there: let asyncio decide again.
+    global _last
+    _last = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_last_loop)
 
 
 def awaiting(start: Callable[..., NativeFuture], *args: Any) -> NativeFuture:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from . import _fastrouter as _native
-from ._bridge import queue_of
+from ._bridge import running_queue
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
@@ -172,8 +172,6 @@ class AsyncStream(_StreamBase, AsyncClosing):
         native = self._native
         try_batch = native.try_batch
         next_batch = native.next_batch
-        get_running_loop = asyncio.get_running_loop
-        loop: asyncio.AbstractEventLoop | None = None
         ready_in_a_row = 0
         try:
             while True:
@@ -188,12 +186,9 @@ class AsyncStream(_StreamBase, AsyncClosing):
                         await asyncio.sleep(0)
                 else:
                     ready_in_a_row = 0
-                    # `_bridge.awaiting(next_batch)` with the loop's queue looked up once
-                    # per stream: a stream waits every ~10 chunks. Cancelling the wait
-                    # cancels its Rust task.
-                    running = get_running_loop()
-                    if running is not loop:
-                        loop, queue = running, queue_of(running)
+                    # `_bridge.awaiting(next_batch)`, spelled out: a stream waits every
+                    # ~10 chunks. Cancelling the wait cancels its Rust task.
+                    queue, loop = running_queue()
                     batch = await next_batch(queue, loop)
                     if batch is None:
                         self._ended_with("ok")

@@ -125,6 +125,35 @@ async def test_an_in_band_error_serde_cannot_read_is_still_the_servers_error(ser
     assert errors[0] == errors[1]
 
 
+async def test_an_in_band_errors_code_and_metadata_read_as_json_loads_reads_them(
+    server: MockServer, caller: Any
+) -> None:
+    """The error's ``code`` and ``metadata`` are ``json.loads``' reading of what was sent, as
+    an answer's values are; the ``error_type`` the core adds to ``metadata`` is kept."""
+    odd = json.loads(ODD)
+    cases = [
+        ('{"code":-0,"message":"down","metadata":{"n":ODD}}'.replace("ODD", ODD), 0, {"n": odd}),
+        (
+            '{"code":18446744073709551616,"message":"down","metadata":{"z":-0,"m":{"x":1e400}}}',
+            2**64,
+            {"z": 0, "m": {"x": math.inf}},
+        ),
+        (
+            '{"code":502,"message":"down","error_type":"provider_error","metadata":{"n":ODD}}'.replace("ODD", ODD),
+            502,
+            {"n": odd, "error_type": "provider_error"},
+        ),
+        ('{"code":1e400,"message":"down","error_type":"provider_error"}', math.inf, {"error_type": "provider_error"}),
+    ]
+    for error, code, metadata in cases:
+        server.script("a/x", _sse('{"id":"g","choices":[{"index":0,"delta":{"content":"a"}}]}', f'{{"error":{error}}}'))
+        stream = await open_stream(caller, caller.client(server))
+        with pytest.raises(fastrouter.StreamError, match="down") as info:
+            await drain(stream)
+        assert typed(info.value.code) == typed(code), error
+        assert typed(info.value.metadata) == typed(metadata), error
+
+
 async def test_a_chunk_nested_past_the_bound_is_refusedtyped(server: MockServer, caller: Any) -> None:
     deep = "[" * 200 + "]" * 200
     fine = "[" * 100 + "]" * 100

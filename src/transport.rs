@@ -232,11 +232,11 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const MAX_REDIRECTS: usize = 5;
 
 /// A followed redirect's body is read to its end, so its connection is pooled and carries
-/// the next request, when it is at most this long and ends within [`REDIRECT_DRAIN_TIME`]
-/// (about what opening another connection costs); else it is dropped, closing the
-/// connection. A redirect's body is a short page or nothing.
+/// the next request, when it is at most this long and ends within [`REDIRECT_DRAIN_TIME`];
+/// else it is dropped, closing the connection. A redirect's body is a short page or
+/// nothing, sent with its head: the wait is short, as it counts against the read timeout.
 const REDIRECT_DRAIN_BYTES: u64 = 64 * 1024;
-const REDIRECT_DRAIN_TIME: Duration = Duration::from_millis(250);
+const REDIRECT_DRAIN_TIME: Duration = Duration::from_millis(50);
 
 /// The pooled client. Cheap to clone (reqwest's client is an `Arc`).
 #[derive(Clone)]
@@ -715,6 +715,7 @@ async fn drain_redirect(mut response: reqwest::Response) {
     if response
         .content_length()
         .is_some_and(|len| len > REDIRECT_DRAIN_BYTES)
+        || !reusable(&response)
     {
         return;
     }
@@ -728,6 +729,22 @@ async fn drain_redirect(mut response: reqwest::Response) {
         }
     };
     let _ = tokio::time::timeout(REDIRECT_DRAIN_TIME, drain).await;
+}
+
+/// Whether `response`'s connection can carry another request: not `Connection: close`,
+/// not HTTP/1.0, and a body that ends by its framing (a length, or chunked), not by the
+/// connection's close. Reading any other body to its end gains nothing.
+fn reusable(response: &reqwest::Response) -> bool {
+    let headers = response.headers();
+    let close = headers
+        .get_all(reqwest::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("close"));
+    let framed = response.content_length().is_some()
+        || headers.contains_key(reqwest::header::TRANSFER_ENCODING);
+    !close && response.version() != reqwest::Version::HTTP_10 && framed
 }
 
 /// The whole body of `response`, at most [`MAX_BODY_BYTES`], each read within `read`.

@@ -213,7 +213,8 @@ def _chunk(draw: st.DrawFn) -> str:
     )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.timeout(300)  # a mock server per example: shrinking a failure takes a while
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.lists(_chunk(), min_size=1, max_size=8))
 def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -> None:
     with MockServer() as server:
@@ -432,3 +433,26 @@ async def test_ctrl_c_while_a_finished_stream_is_booked_records_it_once_as_cance
         await drain(stream)
     monkeypatch.undo()
     assert [entry.status for entry in client.usage.entries] == ["cancelled"]
+
+
+def test_the_availability_the_core_adds_to_metadata_reads_as_json_loads_reads_it() -> None:
+    # `availability` is a member of the error object the core copies into `metadata`: its
+    # values too are read as json.loads reads them.
+    error = '{"code":503,"message":"down","availability":{"code":"no_capacity","n":1e400,"r":-0,"big":18446744073709551616}}'
+    chunks = ['{"id":"g","choices":[{"index":0,"delta":{"content":"a"}}]}', f'{{"error":{error}}}', "[DONE]"]
+    with MockServer() as mock:
+        mock.script(
+            "a/x", Raw("".join(f"data: {c}\n\n" for c in chunks), headers={"content-type": "text/event-stream"})
+        )
+        with fastrouter.Client(base_url=mock.base_url, api_key="k", max_retries=0) as client:
+            with pytest.raises(fastrouter.StreamError) as info:
+                list(
+                    client.chat.completions.create(
+                        model="a/x", messages=[{"role": "user", "content": "hi"}], stream=True
+                    )
+                )
+    availability = info.value.metadata["availability"]
+    want = json.loads(error)["availability"]
+    assert [(k, type(v), v) for k, v in sorted(availability.items())] == [
+        (k, type(v), v) for k, v in sorted(want.items())
+    ]

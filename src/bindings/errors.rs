@@ -10,7 +10,6 @@ use super::json::{from_value, loads_if};
 use super::records::attempt_list;
 use crate::error::{Error, ErrorDetails};
 use crate::failover::{answer_cost, Attempt, ChainError};
-use crate::stream::raw_json;
 
 static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -71,9 +70,9 @@ fn build(
 type Parts<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
 
 /// The error's `code` and `metadata`: an in-band error's as `json.loads` reads the object
-/// sent (the keys the core added to `metadata`, `error_type` and `availability`, from its
-/// tree), else the core's trees (also when `json.loads` refuses the object: Python's
-/// limits lowered since the core checked the chunk against them).
+/// sent (the keys the core added to `metadata` too), else the core's trees (also when
+/// `json.loads` refuses the object: Python's limits lowered since the core checked the
+/// chunk against them).
 fn code_and_metadata<'py>(py: Python<'py>, details: &ErrorDetails) -> PyResult<Parts<'py>> {
     let tree = |value: &Option<Value>| {
         value
@@ -93,19 +92,20 @@ fn code_and_metadata<'py>(py: Python<'py>, details: &ErrorDetails) -> PyResult<P
     let Some(Value::Object(core)) = &details.metadata else {
         return Ok((code, metadata));
     };
-    // Keys the core's tree has and the tree of `metadata` as sent has not: the added ones.
-    let sent = details
-        .sent
-        .as_ref()
-        .and_then(|sent| raw_json::member(sent.get(), "metadata"))
-        .map(|raw| raw_json::lenient_tree(raw.get()));
+    // The keys the core added to `metadata` (`error_type`, `availability`: members of the
+    // error object itself) are those the metadata as sent has not; each is read from the
+    // object as sent, as the rest.
     let dict = match metadata.as_ref().map(|m| m.cast::<PyDict>()) {
         Some(Ok(dict)) => dict.clone(),
         _ => PyDict::new(py),
     };
     for (key, value) in core {
-        if sent.as_ref().is_none_or(|sent| sent.get(key).is_none()) {
-            dict.set_item(key, from_value(py, value)?)?;
+        if !dict.contains(key)? {
+            let value = match object.get_item(key)? {
+                Some(sent) => sent,
+                None => from_value(py, value)?,
+            };
+            dict.set_item(key, value)?;
         }
     }
     Ok((code, Some(dict.into_any())))

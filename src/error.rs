@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// What went wrong, at the granularity failover needs.
@@ -180,6 +181,10 @@ pub struct ErrorDetails {
     pub code: Option<Value>,
     /// `error.metadata` (provider_name, raw, reasons, flagged_input, headers, ...).
     pub metadata: Option<Value>,
+    /// An in-band stream error's object as sent: the facade reads `code` and `metadata`
+    /// from it as `json.loads` does (`1e400` is inf, big integers exact, `-0` is 0), which
+    /// the core's lenient trees above cannot hold.
+    pub sent: Option<Box<RawValue>>,
     /// How long the server asked us to wait before retrying.
     pub retry_after: Option<Duration>,
     /// `X-Generation-Id` / `x-request-id` of the failed response, if any.

@@ -650,29 +650,42 @@ impl Framing {
             return Ok(false);
         };
         match state {
-            Chunked::Size => match httparse::parse_chunk_size(buf) {
-                // httparse reads an empty size as 0: a size has at least one digit.
-                Ok(_) if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) => Err(bad_chunk()),
-                // A bare LF inside the line (in an extension): refused, as hyper refused it
-                // (a guard against framing read two ways).
-                Ok(httparse::Status::Complete((used, _)))
-                    if memchr::memchr(b'\n', &buf[..used - 1]).is_some() =>
-                {
-                    Err(bad_chunk())
+            Chunked::Size => {
+                // Leading zeros are skipped, as many as come (RFC 9112 allows them, hyper
+                // read them): httparse counts them against its 16 digits. One is kept
+                // before a non-digit, the size 0.
+                let zeros = buf.iter().take_while(|&&b| b == b'0').count();
+                let skip = match buf.get(zeros) {
+                    Some(b) if b.is_ascii_hexdigit() => zeros,
+                    _ => zeros.saturating_sub(1),
+                };
+                let line = &buf[skip..];
+                match httparse::parse_chunk_size(line) {
+                    // httparse reads an empty size as 0: a size has at least one digit.
+                    Ok(_) if line.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
+                        Err(bad_chunk())
+                    }
+                    // A bare LF inside the line (in an extension): refused, as hyper refused
+                    // it (a guard against framing read two ways).
+                    Ok(httparse::Status::Complete((used, _)))
+                        if memchr::memchr(b'\n', &line[..used - 1]).is_some() =>
+                    {
+                        Err(bad_chunk())
+                    }
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        buf.advance(skip + used);
+                        *self = Framing::Chunked(if size == 0 {
+                            Chunked::Trailers(0)
+                        } else {
+                            Chunked::Data(size)
+                        });
+                        Ok(true)
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() > MAX_CHUNK_LINE => Err(bad_chunk()),
+                    Ok(httparse::Status::Partial) => Ok(false),
+                    Err(_) => Err(bad_chunk()),
                 }
-                Ok(httparse::Status::Complete((used, size))) => {
-                    buf.advance(used);
-                    *self = Framing::Chunked(if size == 0 {
-                        Chunked::Trailers(0)
-                    } else {
-                        Chunked::Data(size)
-                    });
-                    Ok(true)
-                }
-                Ok(httparse::Status::Partial) if buf.len() > MAX_CHUNK_LINE => Err(bad_chunk()),
-                Ok(httparse::Status::Partial) => Ok(false),
-                Err(_) => Err(bad_chunk()),
-            },
+            }
             Chunked::DataEnd => match buf.get(..2) {
                 Some(b"\r\n") => {
                     buf.advance(2);
@@ -806,6 +819,48 @@ mod tests {
             assert_eq!(err.to_string(), "error reading a body from connection");
             assert!(!err.is_parse());
         }
+    }
+
+    #[test]
+    fn chunk_sizes_with_leading_zeros_past_16_digits_are_read() {
+        // RFC 9112 allows leading zeros; httparse counts them against its 16 digits.
+        let body = b"0000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n";
+        let (data, ended) = decode_all(&mut chunked(), &[body]).unwrap();
+        assert_eq!((data.as_slice(), ended), (&b"hello"[..], true));
+        for at in 0..=body.len() {
+            let (head, tail) = body.split_at(at);
+            let (data, ended) = decode_all(&mut chunked(), &[head, tail]).unwrap();
+            assert_eq!(
+                (data.as_slice(), ended),
+                (&b"hello"[..], true),
+                "split at {at}"
+            );
+        }
+        // The value must still fit in 64 bits.
+        let (data, ended) = decode_all(&mut chunked(), &[b"00000ffffffffffffffff\r\n"]).unwrap();
+        assert_eq!((data.len(), ended), (0, false));
+        for body in [&b"0000010000000000000000\r\n"[..], b"00000;\n\r\n"] {
+            assert!(decode_all(&mut chunked(), &[body]).is_err());
+        }
+    }
+
+    #[test]
+    fn an_endless_line_of_zeros_fails_in_bounded_memory() {
+        let mut framing = chunked();
+        let mut buf = BytesMut::new();
+        let mut failed = false;
+        for _ in 0..100 {
+            buf.extend_from_slice(&[b'0'; 1024]);
+            match framing.decode(&mut buf) {
+                Ok(Decoded::More) => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(failed && buf.len() <= MAX_CHUNK_LINE + 1024);
     }
 
     #[test]

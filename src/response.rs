@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorDetails, ErrorKind};
+use crate::stream::raw_json;
 
 /// Longest body prefix kept in an error for a non-JSON body.
 const SNIPPET_CHARS: usize = 200;
@@ -344,11 +345,17 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
     }
 }
 
-/// The error an in-band error object (`{"code", "message", "metadata"}` inside a 200
-/// body or a stream chunk) stands for.
-pub fn error_from_in_band(headers: &HeaderMap, object: &Value) -> Error {
-    match ErrorObject::deserialize(object) {
-        Ok(parsed) => error_from_object(None, headers, parsed),
+/// The error an in-band error object (`{"code", "message", "metadata"}` in a stream
+/// chunk, as sent) stands for. The core reads its facts from a lenient tree (`1e400` kept
+/// as text there, a lone surrogate as U+FFFD); the error keeps the object as sent.
+pub fn error_from_in_band(headers: &HeaderMap, sent: &RawValue) -> Error {
+    let object = raw_json::lenient_tree(sent.get());
+    match ErrorObject::deserialize(&object) {
+        Ok(parsed) => {
+            let mut error = error_from_object(None, headers, parsed);
+            error.details_mut().sent = Some(sent.to_owned());
+            error
+        }
         Err(_) => Error::new(
             ErrorKind::Server,
             format!("the server reported an error: {object}"),

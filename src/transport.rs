@@ -231,6 +231,13 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Same-origin redirects followed before the 3xx response is returned as is.
 const MAX_REDIRECTS: usize = 5;
 
+/// A followed redirect's body is read to its end, so its connection is pooled and carries
+/// the next request, when it is at most this long and ends within [`REDIRECT_DRAIN_TIME`];
+/// else it is dropped, closing the connection. A redirect's body is a short page or
+/// nothing, sent with its head: the wait is short, as it counts against the read timeout.
+const REDIRECT_DRAIN_BYTES: u64 = 64 * 1024;
+const REDIRECT_DRAIN_TIME: Duration = Duration::from_millis(50);
+
 /// The pooled client. Cheap to clone (reqwest's client is an `Arc`).
 #[derive(Clone)]
 pub struct Transport {
@@ -620,7 +627,10 @@ impl Transport {
                 let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
                     break;
                 };
-                response = if matches!(response.status().as_u16(), 307 | 308) {
+                let resend = matches!(response.status().as_u16(), 307 | 308);
+                // Boxed: the rare case, kept out of every exchange's future.
+                Box::pin(drain_redirect(response)).await;
+                response = if resend {
                     send(Method::POST, next_uri, Some(body.clone()), Some(&next)).await
                 } else {
                     send(Method::GET, next_uri, None, Some(&next)).await
@@ -695,6 +705,46 @@ fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Opt
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     let next = url.join(location).ok()?;
     (next.origin() == url.origin()).then_some(next)
+}
+
+/// Read a redirect's body to its end within [`REDIRECT_DRAIN_BYTES`] and
+/// [`REDIRECT_DRAIN_TIME`], so that its connection goes back to the pool (held unread while
+/// the next request is sent, it could not carry it); past either, or on an error, it is
+/// dropped, closing the connection, as before.
+async fn drain_redirect(mut response: reqwest::Response) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > REDIRECT_DRAIN_BYTES)
+        || !reusable(&response)
+    {
+        return;
+    }
+    let drain = async {
+        let mut read = 0;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            read += chunk.len() as u64;
+            if read > REDIRECT_DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REDIRECT_DRAIN_TIME, drain).await;
+}
+
+/// Whether `response`'s connection can carry another request: not `Connection: close`,
+/// not HTTP/1.0, and a body that ends by its framing (a length, or chunked), not by the
+/// connection's close. Reading any other body to its end gains nothing.
+fn reusable(response: &reqwest::Response) -> bool {
+    let headers = response.headers();
+    let close = headers
+        .get_all(reqwest::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("close"));
+    let framed = response.content_length().is_some()
+        || headers.contains_key(reqwest::header::TRANSFER_ENCODING);
+    !close && response.version() != reqwest::Version::HTTP_10 && framed
 }
 
 /// The whole body of `response`, at most [`MAX_BODY_BYTES`], each read within `read`.

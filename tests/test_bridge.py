@@ -10,6 +10,7 @@ import contextvars
 import gc
 import os
 import stat
+import statistics
 import sys
 import threading
 import time
@@ -472,6 +473,13 @@ def test_an_interrupt_in_a_done_callback_survives_a_loop_that_refuses_the_rest(
     assert [type(report.exc_value) for report in unraisable] == [RuntimeError]
 
 
+def _arrived_as_sent(gaps: list[float]) -> None:
+    """Chunks sent 50 ms apart arrived one by one, about that far apart: not held and
+    handed over together. One late wake-up of a loaded machine may bunch two of them."""
+    assert 0.03 < statistics.median(gaps) < 0.15, [round(gap * 1000) for gap in gaps]
+    assert max(gaps) < 0.3, [round(gap * 1000) for gap in gaps]
+
+
 async def test_a_streams_batches_reach_the_loop_as_they_come_when_reported_on_idle(server: MockServer) -> None:
     # A stream's next batch wakes the loop when the I/O thread runs out of work: chunks
     # sent 50 ms apart still arrive one by one, about 50 ms apart, and a request
@@ -501,7 +509,7 @@ async def test_a_streams_batches_reach_the_loop_as_they_come_when_reported_on_id
     for times in (first, second):
         assert len(times) == 6
         gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-        assert all(0.02 < gap < 0.2 for gap in gaps), gaps
+        _arrived_as_sent(gaps)
 
 
 async def test_a_streams_batches_reach_the_loop_while_the_io_thread_stays_busy(server: MockServer) -> None:
@@ -521,7 +529,7 @@ async def test_a_streams_batches_reach_the_loop_while_the_io_thread_stays_busy(s
                     times.append(loop.time())
     assert len(times) == 12
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    assert all(0.02 < gap < 0.2 for gap in gaps[1:]), [round(gap * 1000) for gap in gaps]
+    _arrived_as_sent(gaps[1:])
 
 
 def test_a_blocking_streams_batches_reach_its_thread_as_they_come_when_reported_on_idle(server: MockServer) -> None:
@@ -550,7 +558,7 @@ def test_a_blocking_streams_batches_reach_its_thread_as_they_come_when_reported_
     for times in runs:
         assert len(times) == 6
         gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-        assert all(0.02 < gap < 0.2 for gap in gaps), gaps
+        _arrived_as_sent(gaps)
 
 
 def test_a_blocking_streams_batches_reach_its_thread_while_the_io_thread_stays_busy(server: MockServer) -> None:
@@ -569,7 +577,7 @@ def test_a_blocking_streams_batches_reach_its_thread_while_the_io_thread_stays_b
                     times.append(time.monotonic())
     assert len(times) == 12
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    assert all(0.02 < gap < 0.2 for gap in gaps[1:]), [round(gap * 1000) for gap in gaps]
+    _arrived_as_sent(gaps[1:])
 
 
 # -- the running loop without asyncio.get_running_loop() (its getpid() costs ~1 µs on 3.11)

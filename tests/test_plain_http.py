@@ -28,11 +28,17 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[dict[str, str]]
+    ports: list[int]  # the client's port of each POST: which connection it came on
     redirect_delay = 0.0
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         self.seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.ports.append(self.client_address[1])
+        if self.path.endswith("/movedwithbody/chat/completions"):
+            page = b"<html><body>Moved to <a href='...'>here</a>.</body></html>" * 20
+            self._send(307, page, {"location": self.path.replace("/movedwithbody", "")})
+            return
         if self.path.endswith("/moved/chat/completions"):
             time.sleep(self.redirect_delay)
             self._send(307, b"", {"location": self.path.replace("/moved", "")})
@@ -61,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, type[_Handler]]]:
-    handler = type("Handler", (_Handler,), {"seen": []})
+    handler = type("Handler", (_Handler,), {"seen": [], "ports": []})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -116,6 +122,21 @@ def test_a_redirect_within_the_read_timeout_is_followed(server: tuple[str, type[
         answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
     assert answer.choices[0].message.content == "ok"
     assert len(handler.seen) == 2
+
+
+def test_a_redirects_body_is_read_so_the_followup_reuses_its_connection(
+    server: tuple[str, type[_Handler]],
+) -> None:
+    """A redirect with a body (a server's HTML page) is read to its end before the next
+    request goes out, so its connection goes back to the pool and carries that request,
+    as it does after a body-less redirect, instead of a second connection being opened."""
+    address, handler = server
+    with _client(f"http://{address}/v1/movedwithbody") as client:
+        for _ in range(2):
+            answer = client.chat.completions.create(model="local::m", messages=MESSAGES)
+            assert answer.choices[0].message.content == "ok"
+    assert len(handler.ports) == 4
+    assert len(set(handler.ports)) == 1, handler.ports
 
 
 def test_a_see_other_redirect_is_a_get_without_the_posts_body_headers(server: tuple[str, type[_Handler]]) -> None:

@@ -125,6 +125,35 @@ async def test_an_in_band_error_serde_cannot_read_is_still_the_servers_error(ser
     assert errors[0] == errors[1]
 
 
+async def test_an_in_band_errors_code_and_metadata_read_as_json_loads_reads_them(
+    server: MockServer, caller: Any
+) -> None:
+    """The error's ``code`` and ``metadata`` are ``json.loads``' reading of what was sent, as
+    an answer's values are; the ``error_type`` the core adds to ``metadata`` is kept."""
+    odd = json.loads(ODD)
+    cases = [
+        ('{"code":-0,"message":"down","metadata":{"n":ODD}}'.replace("ODD", ODD), 0, {"n": odd}),
+        (
+            '{"code":18446744073709551616,"message":"down","metadata":{"z":-0,"m":{"x":1e400}}}',
+            2**64,
+            {"z": 0, "m": {"x": math.inf}},
+        ),
+        (
+            '{"code":502,"message":"down","error_type":"provider_error","metadata":{"n":ODD}}'.replace("ODD", ODD),
+            502,
+            {"n": odd, "error_type": "provider_error"},
+        ),
+        ('{"code":1e400,"message":"down","error_type":"provider_error"}', math.inf, {"error_type": "provider_error"}),
+    ]
+    for error, code, metadata in cases:
+        server.script("a/x", _sse('{"id":"g","choices":[{"index":0,"delta":{"content":"a"}}]}', f'{{"error":{error}}}'))
+        stream = await open_stream(caller, caller.client(server))
+        with pytest.raises(fastrouter.StreamError, match="down") as info:
+            await drain(stream)
+        assert typed(info.value.code) == typed(code), error
+        assert typed(info.value.metadata) == typed(metadata), error
+
+
 async def test_a_chunk_nested_past_the_bound_is_refusedtyped(server: MockServer, caller: Any) -> None:
     deep = "[" * 200 + "]" * 200
     fine = "[" * 100 + "]" * 100
@@ -184,7 +213,8 @@ def _chunk(draw: st.DrawFn) -> str:
     )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.timeout(300)  # a mock server per example: shrinking a failure takes a while
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.lists(_chunk(), min_size=1, max_size=8))
 def test_prop_generated_chunks_read_as_json_loads_reads_them(texts: list[str]) -> None:
     with MockServer() as server:
@@ -403,3 +433,26 @@ async def test_ctrl_c_while_a_finished_stream_is_booked_records_it_once_as_cance
         await drain(stream)
     monkeypatch.undo()
     assert [entry.status for entry in client.usage.entries] == ["cancelled"]
+
+
+def test_the_availability_the_core_adds_to_metadata_reads_as_json_loads_reads_it() -> None:
+    # `availability` is a member of the error object the core copies into `metadata`: its
+    # values too are read as json.loads reads them.
+    error = '{"code":503,"message":"down","availability":{"code":"no_capacity","n":1e400,"r":-0,"big":18446744073709551616}}'
+    chunks = ['{"id":"g","choices":[{"index":0,"delta":{"content":"a"}}]}', f'{{"error":{error}}}', "[DONE]"]
+    with MockServer() as mock:
+        mock.script(
+            "a/x", Raw("".join(f"data: {c}\n\n" for c in chunks), headers={"content-type": "text/event-stream"})
+        )
+        with fastrouter.Client(base_url=mock.base_url, api_key="k", max_retries=0) as client:
+            with pytest.raises(fastrouter.StreamError) as info:
+                list(
+                    client.chat.completions.create(
+                        model="a/x", messages=[{"role": "user", "content": "hi"}], stream=True
+                    )
+                )
+    availability = info.value.metadata["availability"]
+    want = json.loads(error)["availability"]
+    assert [(k, type(v), v) for k, v in sorted(availability.items())] == [
+        (k, type(v), v) for k, v in sorted(want.items())
+    ]

@@ -135,17 +135,25 @@ pub fn loads_or<'py>(
     text: Bound<'py, PyAny>,
     why: impl FnOnce(&PyErr) -> String,
 ) -> PyResult<Bound<'py, PyAny>> {
+    loads_if(py, text)?.map_err(|err| {
+        super::errors::error_to_py(&Error::new(ErrorKind::InvalidResponse, why(&err)))
+    })
+}
+
+/// `json.loads(text)`, its refusal of the text (`ValueError`, `RecursionError`) as the
+/// inner `Err`; anything else (`MemoryError`, `KeyboardInterrupt`) goes on as raised.
+pub fn loads_if<'py>(
+    py: Python<'py>,
+    text: Bound<'py, PyAny>,
+) -> PyResult<Result<Bound<'py, PyAny>, PyErr>> {
     static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let loads = LOADS.get_or_try_init(py, || {
         py.import("json")?.getattr("loads").map(Bound::unbind)
     })?;
     match loads.bind(py).call1((text,)) {
-        Ok(value) => Ok(value),
+        Ok(value) => Ok(Ok(value)),
         Err(err) if !unreadable(py, &err) => Err(err),
-        Err(err) => Err(super::errors::error_to_py(&Error::new(
-            ErrorKind::InvalidResponse,
-            why(&err),
-        ))),
+        Err(err) => Ok(Err(err)),
     }
 }
 

@@ -264,14 +264,14 @@ struct ChoiceAcc {
 }
 
 /// What one chunk changed, for the stream's bookkeeping.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone)]
 pub struct ChunkEffect {
     /// The chunk carried content, reasoning, a refusal, tool calls or images.
     pub progress: bool,
     /// A finish_reason was seen (possibly a repeat).
     pub finished: bool,
-    /// The chunk carried an in-band error object (top level or in a choice).
-    pub error: Option<Value>,
+    /// The chunk carried an in-band error object (top level or in a choice), as sent.
+    pub error: Option<Box<RawValue>>,
 }
 
 /// The growing completion of one stream attempt.
@@ -374,9 +374,7 @@ impl Accumulator {
             }
         }
         if let Some(error) = error {
-            // The core reads the error's facts from a tree (`1e400` in its metadata kept
-            // as text there); the completion keeps it as sent.
-            effect.error = Some(raw_json::lenient_tree(error.get()));
+            effect.error = Some(error.to_owned());
             self.error = Some(error.to_owned());
         }
         effect
@@ -959,7 +957,7 @@ mod tests {
             &mut acc,
             r#"{"choices":[{"delta":{"reasoning_details":[{"type":"t","index":0,"text":"\ude00","signature":"s","n":null}]}}],"error":{"code":1,"x":1e400}}"#,
         );
-        assert_eq!(effect.error.unwrap()["x"], "1e400", "a tree for the core");
+        assert_eq!(effect.error.unwrap().get(), r#"{"code":1,"x":1e400}"#);
         let text = acc.to_json();
         for part in [
             format!(r#""annotations":[{{"n":{odd}}}]"#),
@@ -983,7 +981,10 @@ mod tests {
             &mut acc,
             r#"{"error":{"code":400,"message":"Token limit reached"},"choices":[{"delta":{"content":""},"finish_reason":null}],"usage":{"cost":0}}"#,
         );
-        assert_eq!(effect.error.unwrap()["message"], "Token limit reached");
+        assert_eq!(
+            effect.error.unwrap().get(),
+            r#"{"code":400,"message":"Token limit reached"}"#
+        );
         assert_eq!(acc.to_value()["error"]["code"], 400);
         assert_eq!(acc.cost_text().as_deref(), Some("0"));
     }

@@ -140,6 +140,11 @@ impl PooledSocket {
         self.stream.as_ref()
     }
 
+    /// [`Self::tcp`], to read through tokio's `AsyncRead` (`h1_conn`).
+    pub fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
+        self.stream.as_mut()
+    }
+
     #[cfg(test)]
     pub fn recorded(&self) -> Option<i32> {
         self.recorded

@@ -152,12 +152,6 @@ struct ReasoningTokens {
 }
 
 #[derive(Deserialize)]
-struct ErrorEnvelope<'a> {
-    #[serde(borrow)]
-    error: ErrorObject<'a>,
-}
-
-#[derive(Deserialize)]
 struct ErrorObject<'a> {
     #[serde(default)]
     code: Option<Value>,
@@ -349,17 +343,29 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
 /// chunk, as sent) stands for. The core reads its facts from a lenient tree (`1e400` kept
 /// as text there, a lone surrogate as U+FFFD); the error keeps the object as sent.
 pub fn error_from_in_band(headers: &HeaderMap, sent: &RawValue) -> Error {
+    error_from_sent(None, headers, sent).unwrap_or_else(|object| {
+        Error::new(
+            ErrorKind::Server,
+            format!("the server reported an error: {object}"),
+        )
+    })
+}
+
+/// The error an error object as sent stands for (see [`error_from_in_band`]; `http_status`
+/// as for [`error_from_object`]), or the lenient tree when it is no error object.
+fn error_from_sent(
+    http_status: Option<u16>,
+    headers: &HeaderMap,
+    sent: &RawValue,
+) -> Result<Error, Value> {
     let object = raw_json::lenient_tree(sent.get());
     match ErrorObject::deserialize(&object) {
         Ok(parsed) => {
-            let mut error = error_from_object(None, headers, parsed);
+            let mut error = error_from_object(http_status, headers, parsed);
             error.details_mut().sent = Some(sent.to_owned());
-            error
+            Ok(error)
         }
-        Err(_) => Error::new(
-            ErrorKind::Server,
-            format!("the server reported an error: {object}"),
-        ),
+        Err(_) => Err(object),
     }
 }
 
@@ -401,10 +407,17 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Err
     error
 }
 
+/// A non-2xx body's error object is read as an in-band one (the core's facts from a
+/// lenient tree, `code` and `metadata` by `json.loads` from the object as sent), so a value
+/// serde refuses (`1e400`) no longer loses the whole error, and both read alike.
 fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(envelope) => error_from_object(Some(status), headers, envelope.error),
-        Err(_) => {
+    let sent = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| raw_json::member(text, "error"))
+        .filter(|error| error.get().starts_with('{'));
+    match sent.and_then(|sent| error_from_sent(Some(status), headers, sent).ok()) {
+        Some(error) => error,
+        None => {
             let details = ErrorDetails {
                 status: Some(status),
                 retry_after: retry_after(headers, None),

@@ -456,3 +456,28 @@ def test_the_availability_the_core_adds_to_metadata_reads_as_json_loads_reads_it
     assert [(k, type(v), v) for k, v in sorted(availability.items())] == [
         (k, type(v), v) for k, v in sorted(want.items())
     ]
+
+
+def test_an_error_responses_code_and_metadata_read_as_json_loads_reads_them() -> None:
+    # A non-2xx body's error object is read as a stream's in-band one (one way for both):
+    # `-0` is 0, a big integer exact, `1e400` inf (before, it made the body "not JSON" and
+    # the server's message and metadata were lost); the core's facts (status, message) stay.
+    error = (
+        '{"code":-0,"message":"no capacity","metadata":{"n":1e400,"big":18446744073709551616,'
+        '"neg":-0},"availability":{"code":"no_capacity","retry_after":1e400}}'
+    )
+    with MockServer() as mock:
+        mock.script("a/x", Raw(f'{{"error":{error}}}', status=503, headers={"content-type": "application/json"}))
+        with fastrouter.Client(base_url=mock.base_url, api_key="k", max_retries=0) as client:
+            with pytest.raises(fastrouter.APIStatusError) as info:
+                client.chat.completions.create(model="a/x", messages=[{"role": "user", "content": "hi"}])
+    failure = info.value
+    assert failure.status_code == 503
+    assert "no capacity" in str(failure)
+    code = failure.code  # type: ignore[attr-defined]
+    assert (type(code), code) == (int, 0)
+    metadata = failure.metadata  # type: ignore[attr-defined]
+    assert metadata["n"] == math.inf
+    assert (type(metadata["big"]), metadata["big"]) == (int, 2**64)
+    assert (type(metadata["neg"]), metadata["neg"]) == (int, 0)
+    assert metadata["availability"]["retry_after"] == math.inf

@@ -411,10 +411,12 @@ pub fn error_from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Err
 /// lenient tree, `code` and `metadata` by `json.loads` from the object as sent), so a value
 /// serde refuses (`1e400`) no longer loses the whole error, and both read alike.
 fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let sent = std::str::from_utf8(body)
-        .ok()
-        .and_then(|text| raw_json::member(text, "error"))
-        .filter(|error| error.get().starts_with('{'));
+    // Lossy, as answers are read: a bad byte in a member nobody reads keeps the error.
+    let text = String::from_utf8_lossy(body);
+    let sent = raw_json::member(&text, "error")
+        .filter(|error| error.get().starts_with('{'))
+        // No deeper than a stream's chunks may be: the lenient tree recurses per level.
+        .filter(|error| raw_json::shape(error.get()).depth <= raw_json::MAX_DEPTH);
     match sent.and_then(|sent| error_from_sent(Some(status), headers, sent).ok()) {
         Some(error) => error,
         None => {
@@ -691,6 +693,30 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn an_error_body_nested_past_the_chunk_depth_is_shown_not_read() {
+        // The lenient tree recurses per level: a deep body must not reach it.
+        let depth = 50_000;
+        let body = format!(
+            r#"{{"error":{{"message":"m","metadata":{}1{}}}}}"#,
+            r#"{"a":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let err = error_from_response(400, &HeaderMap::new(), body.as_bytes());
+        assert!(err.message().contains("non-JSON body"), "{}", err.message());
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_unread_member_keeps_the_error() {
+        let mut body =
+            br#"{"error":{"message":"bad model","type":"invalid_request_error","param":""#.to_vec();
+        body.push(0xff);
+        body.extend_from_slice(br#""}}"#);
+        let err = error_from_response(400, &HeaderMap::new(), &body);
+        assert_eq!(err.message(), "bad model");
+    }
+
     use super::*;
     use reqwest::header::HeaderValue;
 

@@ -313,6 +313,7 @@ async def test_error_inside_a_200_body_is_retried(server: MockServer, caller: An
             502,
             502,
         ),
+        ('{"code":-0,"message":"down","metadata":{"z":-0}}', InternalServerError, 500, 0),
         ('{"code":-0,"message":"down","metadata":{"n":[1e400,-0]}}', InternalServerError, 500, 0),
         ('{"code":1e400,"message":"down"}', InternalServerError, 500, math.inf),
     ],

@@ -23,8 +23,9 @@ const SNIPPET_CHARS: usize = 200;
 /// handed to Python untouched.
 #[derive(Deserialize)]
 struct ChatEnvelope<'a> {
+    /// An in-band error, as sent: read like a non-2xx body's (see [`error_from_in_band`]).
     #[serde(borrow, default)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<&'a RawValue>,
     /// Read as raw text: any JSON value is accepted here, only a string or null is a
     /// ledger fact (see [`EntryFacts`]).
     #[serde(borrow, default)]
@@ -45,7 +46,7 @@ struct ChatEnvelope<'a> {
 #[derive(Deserialize)]
 struct CoreEnvelope<'a> {
     #[serde(borrow, default)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<&'a RawValue>,
     #[serde(default)]
     choices: Vec<ChoiceEnvelope<'a>>,
     #[serde(default)]
@@ -120,7 +121,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 #[derive(Deserialize)]
 struct ChoiceEnvelope<'a> {
     #[serde(borrow, default)]
-    error: Option<ErrorObject<'a>>,
+    error: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -269,7 +270,8 @@ pub fn lossy_utf8(body: Bytes) -> Bytes {
 }
 
 /// Check a 2xx chat completion body: an error object inside it (top level or in a
-/// choice) becomes an [`Error`]; a body that is not a JSON object is `InvalidResponse`.
+/// choice) becomes an [`Error`], read as a stream's in-band one; a body that is not a JSON
+/// object is `InvalidResponse`.
 pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, Error> {
     // serde would also read a JSON array into the all-defaults envelope: insist on an object.
     let is_object = body.trim_ascii_start().starts_with(b"{");
@@ -284,7 +286,7 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
     } else {
         Err(serde::de::Error::custom("the body is not a JSON object"))
     };
-    let (envelope, with_facts): (ChatEnvelope, bool) = parsed.map_err(|err| {
+    let not_a_completion = |why: &dyn std::fmt::Display| {
         let mut details = ErrorDetails {
             status: Some(200),
             body_snippet: Some(snippet(body)),
@@ -293,15 +295,22 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
         details.request_id = request_id(headers);
         Error::with_details(
             ErrorKind::InvalidResponse,
-            format!("the server sent a 200 response that is not a chat completion: {err}"),
+            format!("the server sent a 200 response that is not a chat completion: {why}"),
             details,
         )
-    })?;
+    };
+    let (envelope, with_facts): (ChatEnvelope, bool) =
+        parsed.map_err(|err| not_a_completion(&err))?;
+    // `null` is no error (serde reads it as absent), as in a stream's chunk.
     let in_band = envelope
         .error
-        .or_else(|| envelope.choices.into_iter().find_map(|choice| choice.error));
-    if let Some(object) = in_band {
-        return Err(error_from_object(None, headers, object));
+        .or_else(|| envelope.choices.iter().find_map(|choice| choice.error));
+    if let Some(sent) = in_band {
+        return Err(if readable(sent) {
+            error_from_in_band(headers, sent)
+        } else {
+            not_a_completion(&"its error nests too deep to read")
+        });
     }
     let usage = envelope.usage.map(|Object(usage)| usage);
     let entry = with_facts
@@ -339,9 +348,10 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
     }
 }
 
-/// The error an in-band error object (`{"code", "message", "metadata"}` in a stream
-/// chunk, as sent) stands for. The core reads its facts from a lenient tree (`1e400` kept
-/// as text there, a lone surrogate as U+FFFD); the error keeps the object as sent.
+/// The error an in-band error object (`{"code", "message", "metadata"}` in a stream chunk
+/// or a 2xx body, as sent) stands for. The core reads its facts from a lenient tree
+/// (`1e400` kept as text there, a lone surrogate as U+FFFD); the error keeps the object as
+/// sent.
 pub fn error_from_in_band(headers: &HeaderMap, sent: &RawValue) -> Error {
     error_from_sent(None, headers, sent).unwrap_or_else(|object| {
         Error::new(
@@ -415,8 +425,7 @@ fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let text = String::from_utf8_lossy(body);
     let sent = raw_json::member(&text, "error")
         .filter(|error| error.get().starts_with('{'))
-        // No deeper than a stream's chunks may be: the lenient tree recurses per level.
-        .filter(|error| raw_json::shape(error.get()).depth <= raw_json::MAX_DEPTH);
+        .filter(|error| readable(error));
     match sent.and_then(|sent| error_from_sent(Some(status), headers, sent).ok()) {
         Some(error) => error,
         None => {
@@ -442,6 +451,12 @@ fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
             Error::with_details(ErrorKind::from_status(status), message, details)
         }
     }
+}
+
+/// Whether an error object as sent may be read: no deeper than a stream's chunks may be
+/// (the lenient tree recurses per level; a 2xx body's envelope skips the member unbounded).
+fn readable(sent: &RawValue) -> bool {
+    raw_json::shape(sent.get()).depth <= raw_json::MAX_DEPTH
 }
 
 /// The origin (never the path or query, which may carry secrets) a 3xx points to.
@@ -858,6 +873,131 @@ mod tests {
         let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert_eq!(err.message(), "Rate limited upstream");
+    }
+
+    /// What a caller sees of an error: the same error object must give the same one
+    /// whichever path read it (`headers` aside: only a non-2xx response keeps them).
+    fn seen(err: &Error) -> impl PartialEq + std::fmt::Debug {
+        let details = err.details();
+        (
+            err.kind(),
+            err.message().to_owned(),
+            err.status(),
+            details.code.clone(),
+            details.metadata.clone(),
+            details.sent.as_ref().map(|sent| sent.get().to_owned()),
+            details.provider.clone(),
+            details.retry_after,
+        )
+    }
+
+    /// `object` in a 200 body (top level, or in a choice) reads as it does in a non-2xx
+    /// body of `status` (what it stands for in-band).
+    fn reads_as_in_a_non_2xx_body(object: &str, status: u16) {
+        let h = headers(&[("x-generation-id", "gen-7")]);
+        let sent = error_from_response(status, &h, format!(r#"{{"error":{object}}}"#).as_bytes());
+        for body in [
+            format!(r#"{{"id":"gen-7","error":{object},"choices":[]}}"#),
+            format!(
+                r#"{{"id":"gen-7","choices":[{{"index":0,"message":{{"content":"par"}},"error":{object}}}]}}"#
+            ),
+        ] {
+            let err = check_chat_body(&h, body.as_bytes()).unwrap_err();
+            assert_eq!(seen(&err), seen(&sent), "{body}");
+            assert_eq!(err.details().request_id.as_deref(), Some("gen-7"), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_negative_zero_code_inside_a_200_body_is_kept_as_sent() {
+        // For `json.loads` (0): serde read it as -0.0.
+        reads_as_in_a_non_2xx_body(r#"{"code":-0,"message":"m"}"#, 500);
+    }
+
+    #[test]
+    fn a_code_serde_cannot_hold_inside_a_200_body_keeps_the_servers_error() {
+        // Before, the whole body was "not a chat completion".
+        reads_as_in_a_non_2xx_body(r#"{"code":1e400,"message":"m"}"#, 500);
+        let err = check_chat_body(
+            &HeaderMap::new(),
+            br#"{"error":{"code":1e400,"message":"down"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!((err.kind(), err.message()), (ErrorKind::Server, "down"));
+    }
+
+    #[test]
+    fn metadata_serde_cannot_hold_inside_a_200_body_keeps_the_servers_error() {
+        reads_as_in_a_non_2xx_body(
+            r#"{"code":502,"message":"m","metadata":{"provider_name":"P","n":[1e400,-0]}}"#,
+            502,
+        );
+    }
+
+    #[test]
+    fn an_error_without_a_message_inside_a_200_body_reads_as_elsewhere() {
+        reads_as_in_a_non_2xx_body(r#"{"code":429}"#, 429);
+        reads_as_in_a_non_2xx_body(
+            r#"{"error_type":"rate_limit_exceeded","http_status":429,"availability":{"retry_after":3}}"#,
+            429,
+        );
+    }
+
+    #[test]
+    fn a_choices_error_reads_as_a_top_level_one() {
+        let object = r#"{"code":503,"message":"m","metadata":{"x":-0}}"#;
+        let top = check_chat_body(
+            &HeaderMap::new(),
+            format!(r#"{{"error":{object}}}"#).as_bytes(),
+        );
+        let choice = format!(r#"{{"choices":[{{"index":0}},{{"index":1,"error":{object}}}]}}"#);
+        let choice = check_chat_body(&HeaderMap::new(), choice.as_bytes());
+        assert_eq!(seen(&choice.unwrap_err()), seen(&top.unwrap_err()));
+        reads_as_in_a_non_2xx_body(object, 503);
+    }
+
+    #[test]
+    fn an_error_that_is_no_object_inside_a_200_body_is_read_as_in_a_stream() {
+        for sent in [r#""a string""#, "5"] {
+            let in_stream = error_from_in_band(
+                &HeaderMap::new(),
+                &RawValue::from_string(sent.into()).unwrap(),
+            );
+            for body in [
+                format!(r#"{{"error":{sent}}}"#),
+                format!(r#"{{"choices":[{{"error":{sent}}}]}}"#),
+            ] {
+                let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+                assert_eq!(seen(&err), seen(&in_stream), "{body}");
+            }
+        }
+        let err = check_chat_body(&HeaderMap::new(), br#"{"error":"a string"}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert!(err.message().contains("a string"), "{}", err.message());
+    }
+
+    #[test]
+    fn a_null_error_inside_a_200_body_is_no_error() {
+        for body in [
+            r#"{"error":null,"model":"m"}"#,
+            r#"{"model":"m","choices":[{"error":null},{"index":1}]}"#,
+        ] {
+            let summary = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap();
+            assert_eq!(summary.model.as_deref(), Some("m"), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_error_inside_a_200_body_nested_past_the_chunk_depth_is_refused() {
+        // The lenient tree recurses per level: a deep error must not reach it.
+        let depth = 50_000;
+        let body = format!(
+            r#"{{"error":{{"message":"m","metadata":{}1{}}}}}"#,
+            r#"{"a":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     }
 
     #[test]

@@ -30,6 +30,7 @@ from fastrouter import (
     ServiceUnavailableError,
 )
 from fastrouter.testing import Fail, MockServer, Raw, Reply, ToolCall
+from json_helpers import typed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openrouter-traffic"
 MODEL = "a/x"
@@ -301,6 +302,62 @@ async def test_error_inside_a_200_body_is_retried(server: MockServer, caller: An
     resp = await caller.create(caller.client(server, max_retries=1), model=MODEL)
     assert resp.choices[0].message.content == "recovered"
     assert [a.error_kind for a in resp.attempts] == ["provider", None]
+
+
+@pytest.mark.parametrize(
+    ("error", "cls", "status", "code"),
+    [
+        (
+            '{"code":502,"message":"down","metadata":{"provider_name":"P","n":1e400,"z":-0,"big":BIG}}',
+            ProviderError,
+            502,
+            502,
+        ),
+        ('{"code":-0,"message":"down","metadata":{"z":-0}}', InternalServerError, 500, 0),
+        ('{"code":-0,"message":"down","metadata":{"n":[1e400,-0]}}', InternalServerError, 500, 0),
+        ('{"code":1e400,"message":"down"}', InternalServerError, 500, math.inf),
+    ],
+)
+async def test_an_error_inside_a_200_body_reads_as_in_a_non_2xx_one(
+    server: MockServer, caller: Any, error: str, cls: type, status: int, code: Any
+) -> None:
+    """One reading of an error object (top level or in a choice), whatever the status:
+    ``code`` and ``metadata`` as ``json.loads`` reads them. Before, ``1e400`` made a 200
+    body "not a chat completion" and ``-0`` came out as ``-0.0``."""
+    error = error.replace("BIG", str(2**64))
+    sent = json.loads(error)
+    bodies = [
+        (f'{{"error":{error}}}', status),
+        (f'{{"error":{error}}}', 200),
+        (f'{{"id":"g","choices":[{{"index":0,"message":{{"content":"par"}},"error":{error}}}]}}', 200),
+    ]
+    seen = []
+    for body, http_status in bodies:
+        server.script(MODEL, Raw(body=body, status=http_status, headers=JSON))
+        with pytest.raises(cls) as info:
+            await caller.create(caller.client(server), model=MODEL)
+        exc = info.value
+        assert type(exc) is cls, body
+        seen.append((exc.status_code, exc.message, typed(exc.code), typed(exc.metadata)))
+    metadata = sent.get("metadata", {})
+    assert seen == [(status, "down", typed(code), typed(metadata))] * 3
+
+
+async def test_a_string_error_inside_a_200_body_is_the_servers_error(server: MockServer, caller: Any) -> None:
+    # Read as a stream's in-band error is: before, the body was "not a chat completion".
+    server.script(MODEL, Raw(body='{"error":"upstream exploded"}', headers=JSON))
+    with pytest.raises(InternalServerError, match="upstream exploded"):
+        await caller.create(caller.client(server), model=MODEL)
+
+
+async def test_a_null_error_inside_a_200_body_is_no_error(server: MockServer, caller: Any) -> None:
+    body = json.loads(_choice_error_body(502, "x"))
+    del body["choices"][0]["error"]
+    body["choices"][0]["finish_reason"] = "stop"
+    body["error"] = None
+    server.script(MODEL, Raw(body=json.dumps(body), headers=JSON))
+    resp = await caller.create(caller.client(server), model=MODEL)
+    assert resp.choices[0].message.content == "Partial answ"
 
 
 def _choice_error_body(code: int, message: str) -> str:

@@ -354,9 +354,15 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
 /// sent.
 pub fn error_from_in_band(headers: &HeaderMap, sent: &RawValue) -> Error {
     error_from_sent(None, headers, sent).unwrap_or_else(|object| {
-        Error::new(
+        // No error object (a string, a number): its text, and the request it failed.
+        let details = ErrorDetails {
+            request_id: request_id(headers),
+            ..ErrorDetails::default()
+        };
+        Error::with_details(
             ErrorKind::Server,
             format!("the server reported an error: {object}"),
+            details,
         )
     })
 }
@@ -971,9 +977,11 @@ mod tests {
                 assert_eq!(seen(&err), seen(&in_stream), "{body}");
             }
         }
-        let err = check_chat_body(&HeaderMap::new(), br#"{"error":"a string"}"#).unwrap_err();
+        let h = headers(&[("x-generation-id", "gen-7")]);
+        let err = check_chat_body(&h, br#"{"error":"a string"}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Server);
         assert!(err.message().contains("a string"), "{}", err.message());
+        assert_eq!(err.details().request_id.as_deref(), Some("gen-7"));
     }
 
     #[test]

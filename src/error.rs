@@ -181,9 +181,9 @@ pub struct ErrorDetails {
     pub code: Option<Value>,
     /// `error.metadata` (provider_name, raw, reasons, flagged_input, headers, ...).
     pub metadata: Option<Value>,
-    /// An in-band stream error's object as sent: the facade reads `code` and `metadata`
-    /// from it as `json.loads` does (`1e400` is inf, big integers exact, `-0` is 0), which
-    /// the core's lenient trees above cannot hold.
+    /// The error object as sent (in a stream, a 200 body or a non-2xx one): the facade
+    /// reads `code` and `metadata` from it as `json.loads` does (`1e400` is inf, big
+    /// integers exact, `-0` is 0), which the core's lenient trees above cannot hold.
     pub sent: Option<Box<RawValue>>,
     /// How long the server asked us to wait before retrying.
     pub retry_after: Option<Duration>,

@@ -152,18 +152,20 @@ struct ReasoningTokens {
     reasoning_tokens: Option<u64>,
 }
 
+/// An error object's members, each read leniently where it is used: a member of an
+/// unexpected type is ignored, never the whole error (so a `code` still decides the kind).
 #[derive(Deserialize)]
-struct ErrorObject<'a> {
+struct ErrorObject {
     #[serde(default)]
     code: Option<Value>,
     #[serde(default)]
-    message: Option<std::borrow::Cow<'a, str>>,
+    message: Option<Value>,
     #[serde(default)]
     metadata: Option<Value>,
     #[serde(default)]
-    error_type: Option<String>,
+    error_type: Option<Value>,
     #[serde(default)]
-    http_status: Option<u16>,
+    http_status: Option<Value>,
     #[serde(default)]
     availability: Option<Value>,
     /// OpenAI-compatible servers' error class (`invalid_request_error`, `rate_limit_error`).
@@ -375,6 +377,9 @@ fn error_from_sent(
     sent: &RawValue,
 ) -> Result<Error, Value> {
     let object = raw_json::lenient_tree(sent.get());
+    if !object.is_object() {
+        return Err(object); // an array is no error object (serde would read it by position)
+    }
     match ErrorObject::deserialize(&object) {
         Ok(parsed) => {
             let mut error = error_from_object(http_status, headers, parsed);
@@ -489,7 +494,10 @@ fn error_from_object(http_status: Option<u16>, headers: &HeaderMap, object: Erro
         .filter(|code| (400..600).contains(code));
     let status = http_status
         .filter(|status| *status >= 400)
-        .or(object.http_status)
+        .or_else(|| {
+            let sent = object.http_status.as_ref()?.as_u64()?;
+            u16::try_from(sent).ok()
+        })
         .or(code_status)
         .unwrap_or(500);
 
@@ -506,7 +514,7 @@ fn error_from_object(http_status: Option<u16>, headers: &HeaderMap, object: Erro
             }
         };
         if let Some(error_type) = object.error_type {
-            map.entry("error_type").or_insert(Value::String(error_type));
+            map.entry("error_type").or_insert(error_type);
         }
         if let Some(availability) = object.availability {
             map.entry("availability").or_insert(availability);
@@ -520,9 +528,13 @@ fn error_from_object(http_status: Option<u16>, headers: &HeaderMap, object: Erro
         .map(str::to_owned)
         .or_else(|| header_str(headers, "x-provider-name"));
     let kind = refine_kind(ErrorKind::from_status(status), metadata.as_ref());
-    let message = object
-        .message
-        .map(|m| m.into_owned())
+    // A message that is no string is shown as its JSON text (as `str()` of it would be).
+    let message = match object.message {
+        Some(Value::String(text)) => text,
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let message = Some(message)
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| format!("HTTP {status}"));
     let kind = refine_openai_kind(
@@ -982,6 +994,44 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Server);
         assert!(err.message().contains("a string"), "{}", err.message());
         assert_eq!(err.details().request_id.as_deref(), Some("gen-7"));
+    }
+
+    #[test]
+    fn an_error_object_with_a_mistyped_member_keeps_its_code() {
+        for object in [
+            r#"{"code":429,"message":{"detail":"slow"}}"#,
+            r#"{"code":429,"message":"slow","http_status":"429"}"#,
+            r#"{"code":429,"message":"slow","error_type":5}"#,
+        ] {
+            reads_as_in_a_non_2xx_body(object, 429);
+            let body = format!(r#"{{"error":{object},"choices":[]}}"#);
+            let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::RateLimited, "{object}");
+            assert_eq!(err.status(), Some(429), "{object}");
+            assert!(err.details().sent.is_some(), "{object}");
+        }
+        let body = br#"{"error":{"code":429,"message":{"detail":"slow"}}}"#;
+        let err = check_chat_body(&HeaderMap::new(), body).unwrap_err();
+        assert_eq!(err.message(), r#"{"detail":"slow"}"#);
+    }
+
+    #[test]
+    fn an_array_is_no_error_object_in_any_body() {
+        for sent in [r#"[429,"slow down"]"#, r#"["boom"]"#, "[]"] {
+            let err = check_chat_body(
+                &HeaderMap::new(),
+                format!(r#"{{"error":{sent}}}"#).as_bytes(),
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Server, "{sent}");
+            assert!(err.details().sent.is_none(), "{sent}");
+            let non_2xx = error_from_response(
+                429,
+                &HeaderMap::new(),
+                format!(r#"{{"error":{sent}}}"#).as_bytes(),
+            );
+            assert!(non_2xx.details().sent.is_none(), "{sent}");
+        }
     }
 
     #[test]

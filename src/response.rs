@@ -308,11 +308,7 @@ pub fn check_chat_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatSummary, 
         .error
         .or_else(|| envelope.choices.iter().find_map(|choice| choice.error));
     if let Some(sent) = in_band {
-        return Err(if readable(sent) {
-            error_from_in_band(headers, sent)
-        } else {
-            not_a_completion(&"its error nests too deep to read")
-        });
+        return Err(error_from_in_band(headers, sent));
     }
     let usage = envelope.usage.map(|Object(usage)| usage);
     let entry = with_facts
@@ -355,17 +351,24 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
 /// (`1e400` kept as text there, a lone surrogate as U+FFFD); the error keeps the object as
 /// sent.
 pub fn error_from_in_band(headers: &HeaderMap, sent: &RawValue) -> Error {
-    error_from_sent(None, headers, sent).unwrap_or_else(|object| {
-        // No error object (a string, a number): its text, and the request it failed.
+    // No error object to read (a string, a number; too large or deep): what it was, and
+    // the request it failed.
+    let unread = |what: String| {
         let details = ErrorDetails {
             request_id: request_id(headers),
             ..ErrorDetails::default()
         };
-        Error::with_details(
-            ErrorKind::Server,
-            format!("the server reported an error: {object}"),
-            details,
-        )
+        Error::with_details(ErrorKind::Server, what, details)
+    };
+    if !readable(sent) {
+        return unread("the server reported an error too large or nested too deep to read".into());
+    }
+    error_from_sent(None, headers, sent).unwrap_or_else(|object| {
+        let text = object.to_string();
+        unread(format!(
+            "the server reported an error: {}",
+            snippet(text.as_bytes())
+        ))
     })
 }
 
@@ -464,10 +467,15 @@ fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     }
 }
 
-/// Whether an error object as sent may be read: no deeper than a stream's chunks may be
-/// (the lenient tree recurses per level; a 2xx body's envelope skips the member unbounded).
+/// The largest error object read (far above any server's): the lenient tree may parse a
+/// subtree once per level it nests in, so its cost is bounded by depth times this.
+const MAX_ERROR_BYTES: usize = 256 * 1024;
+
+/// Whether an error object as sent may be read: no larger than [`MAX_ERROR_BYTES`] and no
+/// deeper than a stream's chunks may be (the lenient tree recurses per level; a 2xx body's
+/// envelope skips the member unbounded).
 fn readable(sent: &RawValue) -> bool {
-    raw_json::shape(sent.get()).depth <= raw_json::MAX_DEPTH
+    sent.get().len() <= MAX_ERROR_BYTES && raw_json::shape(sent.get()).depth <= raw_json::MAX_DEPTH
 }
 
 /// The origin (never the path or query, which may carry secrets) a 3xx points to.
@@ -1046,7 +1054,29 @@ mod tests {
     }
 
     #[test]
-    fn an_error_inside_a_200_body_nested_past_the_chunk_depth_is_refused() {
+    fn an_error_object_too_large_to_read_is_not_read_in_any_body() {
+        let huge = format!(
+            r#"{{"code":429,"message":"m","metadata":{{"raw":"{}","n":1e400}}}}"#,
+            "x".repeat(MAX_ERROR_BYTES)
+        );
+        let err = check_chat_body(
+            &HeaderMap::new(),
+            format!(r#"{{"error":{huge}}}"#).as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert!(err.message().contains("too large or nested too deep"));
+        let non_2xx = error_from_response(
+            429,
+            &HeaderMap::new(),
+            format!(r#"{{"error":{huge}}}"#).as_bytes(),
+        );
+        assert!(non_2xx.details().sent.is_none());
+        assert_eq!(non_2xx.status(), Some(429));
+    }
+
+    #[test]
+    fn an_error_inside_a_200_body_nested_past_the_chunk_depth_is_not_read() {
         // The lenient tree recurses per level: a deep error must not reach it.
         let depth = 50_000;
         let body = format!(
@@ -1054,8 +1084,11 @@ mod tests {
             r#"{"a":"#.repeat(depth),
             "}".repeat(depth)
         );
-        let err = check_chat_body(&HeaderMap::new(), body.as_bytes()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        let h = headers(&[("x-generation-id", "gen-7")]);
+        let err = check_chat_body(&h, body.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server);
+        assert!(err.message().contains("too large or nested too deep"));
+        assert_eq!(err.details().request_id.as_deref(), Some("gen-7"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
@@ -12,7 +13,7 @@ use pyo3::PyTraverseError;
 use tokio::task::AbortHandle;
 
 use super::bridge::CompletionQueue;
-use super::bridge::Report;
+use super::bridge::{Completer, Report};
 use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
@@ -70,6 +71,14 @@ impl Consumer {
             }
             Ending::Closed => Some(Err(ChainErrorOrClosed::Closed)),
         }
+    }
+
+    /// Whether anything is ready now (the first batch, a message, the end or a failure);
+    /// if not, `waker` is woken when something is.
+    fn ready_or_register(&mut self, waker: &Waker) -> bool {
+        self.first.is_some()
+            || !matches!(self.ending, Ending::Running)
+            || self.receiver.ready_or_register(waker)
     }
 
     /// Wait for the next batch and append every batch already waiting behind it.
@@ -349,6 +358,80 @@ impl NativeStream {
     }
 }
 
+/// An async stream's wait for its next batch, registered as the channel's receiver waker:
+/// the reader's next send (or its end) finishes the awaited future through the loop's
+/// completion queue. No task of the runtime waits, so neither starting a wait nor ending
+/// it wakes the I/O thread (issue 11: a live stream waits for nearly every chunk).
+struct LoopWaiter {
+    waiting: Mutex<Option<(Completer, Py<NativeFuture>)>>,
+    consumer: Arc<tokio::sync::Mutex<Consumer>>,
+    settle: Settle,
+}
+
+impl Wake for LoopWaiter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some((completer, future)) = waiting else {
+            return;
+        };
+        // What arrived is taken on the reader's thread, as a waiting task took it (the
+        // reader goes on without waiting for the loop to make room in the channel), once
+        // the reader's turn is over: with every chunk its read brought.
+        let consumer = self.consumer.clone();
+        let settle = self.settle.clone();
+        spawn_detached(async move {
+            let taken = consumer
+                .try_lock()
+                .ok()
+                .and_then(|mut consumer| consumer.try_batch());
+            complete_wait(completer, future, consumer, settle, taken);
+        });
+    }
+}
+
+/// Finish an async stream's wait with what the waiter took (see [`LoopWaiter`]).
+fn complete_wait(
+    completer: Completer,
+    future: Py<NativeFuture>,
+    consumer: Arc<tokio::sync::Mutex<Consumer>>,
+    settle: Settle,
+    taken: Option<Batch>,
+) {
+    completer.complete(Box::new(move |py| {
+        if !future.borrow(py).is_pending() {
+            // Cancelled (the awaiting task was): its iteration ends, closing the stream.
+            return Ok(py.None());
+        }
+        match taken {
+            Some(batch) => batch_to_py(py, Ok(Some(batch))),
+            None => batch_to_py(py, ready_outcome(&consumer, &settle)),
+        }
+    }));
+}
+
+/// What the stream has now: every chunk ready (none after a spurious wake-up: the
+/// reader looks again), the end, or the failure.
+fn ready_outcome(
+    consumer: &tokio::sync::Mutex<Consumer>,
+    settle: &Settle,
+) -> Result<Option<Batch>, StreamFailure> {
+    let Ok(mut consumer) = consumer.try_lock() else {
+        return Ok(Some(Vec::new()));
+    };
+    match consumer.ready() {
+        Some(outcome) => settle.outcome(&consumer, outcome),
+        None => Ok(Some(Vec::new())),
+    }
+}
+
 /// A batch (or the end, or the failure) as what `next_batch` reports.
 fn batch_to_py(
     py: Python<'_>,
@@ -371,23 +454,43 @@ impl NativeStream {
 
 #[pymethods]
 impl NativeStream {
-    /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
-    /// finished with the list of `StreamChunk`, `None` at the normal end, or `StreamError`
-    /// (with the partial completion) on failure.
+    /// Start waiting for the next chunks: a future of `event_loop` finished with the list
+    /// of `StreamChunk` ready by then (empty after a spurious wake-up: look again), `None`
+    /// at the normal end, or `StreamError` (with the partial completion) on failure. The
+    /// wait is the stream's own waker (see [`LoopWaiter`]), not a task of the runtime.
     fn next_batch(
         &self,
         py: Python<'_>,
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
     ) -> PyResult<Py<NativeFuture>> {
-        spawn_awaitable(
-            py,
-            queue,
-            Report::WhenIdle,
-            event_loop,
-            self.batch_future(),
-            batch_to_py,
-        )
+        let consumer = (self.generation == fork_generation())
+            .then(|| self.consumer.try_lock().ok())
+            .flatten();
+        let Some(mut consumer) = consumer else {
+            // A forked child (the reader is the parent's), or a stream another reader
+            // holds: a task waits (and reports what it finds).
+            return spawn_awaitable(
+                py,
+                queue,
+                Report::WhenIdle,
+                event_loop,
+                self.batch_future(),
+                batch_to_py,
+            );
+        };
+        let future = Py::new(py, NativeFuture::new(event_loop))?;
+        let completer = queue.completer(future.clone_ref(py), Report::WhenIdle);
+        let waiter = Arc::new(LoopWaiter {
+            waiting: Mutex::new(Some((completer, future.clone_ref(py)))),
+            consumer: self.consumer.clone(),
+            settle: self.settle(),
+        });
+        if consumer.ready_or_register(&Waker::from(waiter.clone())) {
+            drop(consumer);
+            waiter.wake_by_ref(); // arrived since `try_batch`: finished at the loop's next turn
+        }
+        Ok(future)
     }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;

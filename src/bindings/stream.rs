@@ -3,7 +3,7 @@
 //! `SyncChunks`: a sync `Stream`'s iterator over them.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Wake, Waker};
 
 use pyo3::gc::PyVisit;
@@ -41,6 +41,9 @@ struct Consumer {
     ending: Ending,
     /// The first batch, read while opening the stream.
     first: Option<Batch>,
+    /// The async wait registered with the channel, until it is woken (the channel's
+    /// waker holds it): another wait joins it rather than taking its place.
+    waiter: Weak<LoopWaiter>,
 }
 
 type Batch = Vec<Arc<Chunk>>;
@@ -247,6 +250,7 @@ async fn committed(
         receiver,
         ending: Ending::Running,
         first: None,
+        waiter: Weak::new(),
     };
     let mut attempts = None;
     match consumer.receiver.recv().await {
@@ -290,6 +294,15 @@ struct Settle {
 }
 
 impl Settle {
+    /// What `consumer` has now: every chunk ready (none: look again), the end, or the
+    /// failure.
+    fn ready_outcome(&self, consumer: &mut Consumer) -> Result<Option<Batch>, StreamFailure> {
+        match consumer.ready() {
+            Some(outcome) => self.outcome(consumer, outcome),
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
     /// Record the attempts once the stream ended; a failure carries the partial completion.
     fn outcome(
         &self,
@@ -361,11 +374,33 @@ impl NativeStream {
 /// An async stream's wait for its next batch, registered as the channel's receiver waker:
 /// the reader's next send (or its end) finishes the awaited future through the loop's
 /// completion queue. No task of the runtime waits, so neither starting a wait nor ending
-/// it wakes the I/O thread (issue 11: a live stream waits for nearly every chunk).
+/// it wakes the I/O thread (issue 11: a live stream waits for nearly every chunk). Another
+/// reader of the stream waiting meanwhile joins the wait (the channel has one waker).
 struct LoopWaiter {
-    waiting: Mutex<Option<(Completer, Py<NativeFuture>)>>,
+    /// The waits' futures (the first is the one that registered), until woken.
+    waits: Mutex<Option<Vec<Wait>>>,
     consumer: Arc<tokio::sync::Mutex<Consumer>>,
     settle: Settle,
+}
+
+type Wait = (Completer, Py<NativeFuture>);
+
+impl LoopWaiter {
+    /// Join this wait; the wait given back once it was woken (then register another).
+    fn join(&self, wait: Wait) -> Result<(), Wait> {
+        match self
+            .waits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(waits) => {
+                waits.push(wait);
+                Ok(())
+            }
+            None => Err(wait),
+        }
+    }
 }
 
 impl Wake for LoopWaiter {
@@ -374,25 +409,25 @@ impl Wake for LoopWaiter {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let waiting = self
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let Some((completer, future)) = waiting else {
+        let waits = self.waits.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(waits) = waits else {
             return;
         };
         // What arrived is taken on the reader's thread, as a waiting task took it (the
         // reader goes on without waiting for the loop to make room in the channel), once
-        // the reader's turn is over: with every chunk its read brought.
+        // the reader's turn is over: with every chunk its read brought. The first wait
+        // gets it; the others look again.
         let consumer = self.consumer.clone();
         let settle = self.settle.clone();
         spawn_detached(async move {
-            let taken = consumer
+            let mut taken = consumer
                 .try_lock()
                 .ok()
                 .and_then(|mut consumer| consumer.try_batch());
-            complete_wait(completer, future, consumer, settle, taken);
+            for (completer, future) in waits {
+                let taken = taken.take();
+                complete_wait(completer, future, consumer.clone(), settle.clone(), taken);
+            }
         });
     }
 }
@@ -423,12 +458,9 @@ fn ready_outcome(
     consumer: &tokio::sync::Mutex<Consumer>,
     settle: &Settle,
 ) -> Result<Option<Batch>, StreamFailure> {
-    let Ok(mut consumer) = consumer.try_lock() else {
-        return Ok(Some(Vec::new()));
-    };
-    match consumer.ready() {
-        Some(outcome) => settle.outcome(&consumer, outcome),
-        None => Ok(Some(Vec::new())),
+    match consumer.try_lock() {
+        Ok(mut consumer) => settle.ready_outcome(&mut consumer),
+        Err(_) => Ok(Some(Vec::new())),
     }
 }
 
@@ -464,12 +496,9 @@ impl NativeStream {
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
     ) -> PyResult<Py<NativeFuture>> {
-        let consumer = (self.generation == fork_generation())
-            .then(|| self.consumer.try_lock().ok())
-            .flatten();
-        let Some(mut consumer) = consumer else {
-            // A forked child (the reader is the parent's), or a stream another reader
-            // holds: a task waits (and reports what it finds).
+        if self.generation != fork_generation() {
+            // A forked child: the reader is the parent's; a task reports what had arrived
+            // before the fork, then the failure.
             return spawn_awaitable(
                 py,
                 queue,
@@ -478,17 +507,42 @@ impl NativeStream {
                 self.batch_future(),
                 batch_to_py,
             );
-        };
+        }
         let future = Py::new(py, NativeFuture::new(event_loop))?;
         let completer = queue.completer(future.clone_ref(py), Report::WhenIdle);
+        let settle = self.settle();
+        let Ok(mut consumer) = self.consumer.try_lock() else {
+            // The reader's thread is taking a batch for another wait: look again at the
+            // loop's next turn.
+            complete_wait(
+                completer,
+                future.clone_ref(py),
+                self.consumer.clone(),
+                settle,
+                None,
+            );
+            return Ok(future);
+        };
+        let mut wait = (completer, future.clone_ref(py));
+        if let Some(registered) = consumer.waiter.upgrade() {
+            match registered.join(wait) {
+                Ok(()) => return Ok(future),
+                Err(woken) => wait = woken,
+            }
+        }
         let waiter = Arc::new(LoopWaiter {
-            waiting: Mutex::new(Some((completer, future.clone_ref(py)))),
+            waits: Mutex::new(Some(vec![wait])),
             consumer: self.consumer.clone(),
-            settle: self.settle(),
+            settle: settle.clone(),
         });
         if consumer.ready_or_register(&Waker::from(waiter.clone())) {
-            drop(consumer);
-            waiter.wake_by_ref(); // arrived since `try_batch`: finished at the loop's next turn
+            // Arrived since `try_batch` (or the end): the future is finished here, and
+            // its await ends at once.
+            let outcome = batch_to_py(py, settle.ready_outcome(&mut consumer));
+            let callbacks = future.borrow_mut(py).finish(py, outcome);
+            debug_assert!(callbacks.is_empty());
+        } else {
+            consumer.waiter = Arc::downgrade(&waiter);
         }
         Ok(future)
     }

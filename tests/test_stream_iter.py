@@ -155,6 +155,21 @@ async def test_cancelling_the_task_at_the_wait_cancels_it_and_records_the_stream
         assert statuses(client) == ["cancelled"]
 
 
+async def test_two_iterators_waiting_at_once_both_finish(server: MockServer) -> None:
+    """Two `async for` over one stream in two tasks wait at the same time: the second wait
+    joins the first (a stream has one waker), and both end when the stream does."""
+    server.script(MODEL, slow(0.02))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+
+        async def read() -> list[ChatCompletionChunk]:
+            return [chunk async for chunk in stream]
+
+        first, second = await asyncio.wait_for(asyncio.gather(read(), read()), timeout=10)
+        assert sorted(joined(first) + joined(second)) == sorted(LONG)
+        assert statuses(client) == ["ok"]
+
+
 def test_a_stream_read_on_from_another_loop(server: MockServer) -> None:
     server.script(MODEL, slow(0.005))
     client = client_of(server)

@@ -267,8 +267,9 @@ class NativeStream:
     """The consumer side of a streamed completion; dropping it cancels the request."""
 
     def next_batch(self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
-        """Start waiting for every chunk ready now, at least one; reports the list of
-        :class:`StreamChunk`, ``None`` at the normal end, or ``StreamError`` (with ``.partial``)."""
+        """Start waiting for the next chunks; reports the list of :class:`StreamChunk` ready
+        by then (empty after a spurious wake-up: look again), ``None`` at the normal end, or
+        ``StreamError`` (with ``.partial``)."""
     def try_batch(self) -> list[StreamChunk] | None:
         """Every chunk ready now, without waiting; ``None`` when nothing is (then wait
         with :meth:`next_batch`)."""

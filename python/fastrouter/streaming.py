@@ -186,8 +186,9 @@ class AsyncStream(_StreamBase, AsyncClosing):
                         await asyncio.sleep(0)
                 else:
                     ready_in_a_row = 0
-                    # `_bridge.awaiting(next_batch)`, spelled out: a stream waits every
-                    # ~10 chunks. Cancelling the wait cancels its Rust task.
+                    # `_bridge.awaiting(next_batch)`, spelled out: a busy stream waits
+                    # every ~10 chunks, a live one for nearly every chunk. The wait is the
+                    # stream's own waker, no Rust task; an empty batch means look again.
                     queue, loop = running_queue()
                     batch = await next_batch(queue, loop)
                     if batch is None:

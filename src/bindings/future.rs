@@ -106,6 +106,10 @@ impl NativeFuture {
         self.abort = Some((fork_generation(), abort));
     }
 
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state, State::Pending)
+    }
+
     /// The loop the future belongs to.
     pub fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
         self.event_loop.clone_ref(py)

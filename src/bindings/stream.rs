@@ -3,7 +3,8 @@
 //! `SyncChunks`: a sync `Stream`'s iterator over them.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Wake, Waker};
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
@@ -12,7 +13,7 @@ use pyo3::PyTraverseError;
 use tokio::task::AbortHandle;
 
 use super::bridge::CompletionQueue;
-use super::bridge::Report;
+use super::bridge::{Completer, Report};
 use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
@@ -40,6 +41,9 @@ struct Consumer {
     ending: Ending,
     /// The first batch, read while opening the stream.
     first: Option<Batch>,
+    /// The async wait registered with the channel, until it is woken (the channel's
+    /// waker holds it): another wait joins it rather than taking its place.
+    waiter: Weak<LoopWaiter>,
 }
 
 type Batch = Vec<Arc<Chunk>>;
@@ -70,6 +74,14 @@ impl Consumer {
             }
             Ending::Closed => Some(Err(ChainErrorOrClosed::Closed)),
         }
+    }
+
+    /// Whether anything is ready now (the first batch, a message, the end or a failure);
+    /// if not, `waker` is woken when something is.
+    fn ready_or_register(&mut self, waker: &Waker) -> bool {
+        self.first.is_some()
+            || !matches!(self.ending, Ending::Running)
+            || self.receiver.ready_or_register(waker)
     }
 
     /// Wait for the next batch and append every batch already waiting behind it.
@@ -238,6 +250,7 @@ async fn committed(
         receiver,
         ending: Ending::Running,
         first: None,
+        waiter: Weak::new(),
     };
     let mut attempts = None;
     match consumer.receiver.recv().await {
@@ -281,6 +294,15 @@ struct Settle {
 }
 
 impl Settle {
+    /// What `consumer` has now: every chunk ready (none: look again), the end, or the
+    /// failure.
+    fn ready_outcome(&self, consumer: &mut Consumer) -> Result<Option<Batch>, StreamFailure> {
+        match consumer.ready() {
+            Some(outcome) => self.outcome(consumer, outcome),
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
     /// Record the attempts once the stream ended; a failure carries the partial completion.
     fn outcome(
         &self,
@@ -349,6 +371,99 @@ impl NativeStream {
     }
 }
 
+/// An async stream's wait for its next batch, registered as the channel's receiver waker:
+/// the reader's next send (or its end) finishes the awaited future through the loop's
+/// completion queue. No task of the runtime waits, so neither starting a wait nor ending
+/// it wakes the I/O thread (issue 11: a live stream waits for nearly every chunk). Another
+/// reader of the stream waiting meanwhile joins the wait (the channel has one waker).
+struct LoopWaiter {
+    /// The waits' futures (the first is the one that registered), until woken.
+    waits: Mutex<Option<Vec<Wait>>>,
+    consumer: Arc<tokio::sync::Mutex<Consumer>>,
+    settle: Settle,
+}
+
+type Wait = (Completer, Py<NativeFuture>);
+
+impl LoopWaiter {
+    /// Join this wait; the wait given back once it was woken (then register another).
+    fn join(&self, wait: Wait) -> Result<(), Wait> {
+        match self
+            .waits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(waits) => {
+                waits.push(wait);
+                Ok(())
+            }
+            None => Err(wait),
+        }
+    }
+}
+
+impl Wake for LoopWaiter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waits = self.waits.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(waits) = waits else {
+            return;
+        };
+        // What arrived is taken on the reader's thread, as a waiting task took it (the
+        // reader goes on without waiting for the loop to make room in the channel), once
+        // the reader's turn is over: with every chunk its read brought. The first wait
+        // gets it; the others look again.
+        let consumer = self.consumer.clone();
+        let settle = self.settle.clone();
+        spawn_detached(async move {
+            let mut taken = consumer
+                .try_lock()
+                .ok()
+                .and_then(|mut consumer| consumer.try_batch());
+            for (completer, future) in waits {
+                let taken = taken.take();
+                complete_wait(completer, future, consumer.clone(), settle.clone(), taken);
+            }
+        });
+    }
+}
+
+/// Finish an async stream's wait with what the waiter took (see [`LoopWaiter`]).
+fn complete_wait(
+    completer: Completer,
+    future: Py<NativeFuture>,
+    consumer: Arc<tokio::sync::Mutex<Consumer>>,
+    settle: Settle,
+    taken: Option<Batch>,
+) {
+    completer.complete(Box::new(move |py| {
+        if !future.borrow(py).is_pending() {
+            // Cancelled (the awaiting task was): its iteration ends, closing the stream.
+            return Ok(py.None());
+        }
+        match taken {
+            Some(batch) => batch_to_py(py, Ok(Some(batch))),
+            None => batch_to_py(py, ready_outcome(&consumer, &settle)),
+        }
+    }));
+}
+
+/// What the stream has now: every chunk ready (none after a spurious wake-up: the
+/// reader looks again), the end, or the failure.
+fn ready_outcome(
+    consumer: &tokio::sync::Mutex<Consumer>,
+    settle: &Settle,
+) -> Result<Option<Batch>, StreamFailure> {
+    match consumer.try_lock() {
+        Ok(mut consumer) => settle.ready_outcome(&mut consumer),
+        Err(_) => Ok(Some(Vec::new())),
+    }
+}
+
 /// A batch (or the end, or the failure) as what `next_batch` reports.
 fn batch_to_py(
     py: Python<'_>,
@@ -371,23 +486,65 @@ impl NativeStream {
 
 #[pymethods]
 impl NativeStream {
-    /// Start waiting for every chunk ready now, at least one: a future of `event_loop`
-    /// finished with the list of `StreamChunk`, `None` at the normal end, or `StreamError`
-    /// (with the partial completion) on failure.
+    /// Start waiting for the next chunks: a future of `event_loop` finished with the list
+    /// of `StreamChunk` ready by then (empty after a spurious wake-up: look again), `None`
+    /// at the normal end, or `StreamError` (with the partial completion) on failure. The
+    /// wait is the stream's own waker (see [`LoopWaiter`]), not a task of the runtime.
     fn next_batch(
         &self,
         py: Python<'_>,
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
     ) -> PyResult<Py<NativeFuture>> {
-        spawn_awaitable(
-            py,
-            queue,
-            Report::WhenIdle,
-            event_loop,
-            self.batch_future(),
-            batch_to_py,
-        )
+        if self.generation != fork_generation() {
+            // A forked child: the reader is the parent's; a task reports what had arrived
+            // before the fork, then the failure.
+            return spawn_awaitable(
+                py,
+                queue,
+                Report::WhenIdle,
+                event_loop,
+                self.batch_future(),
+                batch_to_py,
+            );
+        }
+        let future = Py::new(py, NativeFuture::new(event_loop))?;
+        let completer = queue.completer(future.clone_ref(py), Report::WhenIdle);
+        let settle = self.settle();
+        let Ok(mut consumer) = self.consumer.try_lock() else {
+            // The reader's thread is taking a batch for another wait: look again at the
+            // loop's next turn.
+            complete_wait(
+                completer,
+                future.clone_ref(py),
+                self.consumer.clone(),
+                settle,
+                None,
+            );
+            return Ok(future);
+        };
+        let mut wait = (completer, future.clone_ref(py));
+        if let Some(registered) = consumer.waiter.upgrade() {
+            match registered.join(wait) {
+                Ok(()) => return Ok(future),
+                Err(woken) => wait = woken,
+            }
+        }
+        let waiter = Arc::new(LoopWaiter {
+            waits: Mutex::new(Some(vec![wait])),
+            consumer: self.consumer.clone(),
+            settle: settle.clone(),
+        });
+        if consumer.ready_or_register(&Waker::from(waiter.clone())) {
+            // Arrived since `try_batch` (or the end): the future is finished here, and
+            // its await ends at once.
+            let outcome = batch_to_py(py, settle.ready_outcome(&mut consumer));
+            let callbacks = future.borrow_mut(py).finish(py, outcome);
+            debug_assert!(callbacks.is_empty());
+        } else {
+            consumer.waiter = Arc::downgrade(&waiter);
+        }
+        Ok(future)
     }
 
     /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;

@@ -129,6 +129,17 @@ impl<T> Receiver<T> {
         .await
     }
 
+    /// Whether a message (or the sender's end) is there to take; if not, `waker` is woken
+    /// when one is. A consumer outside any task waits this way (see `bindings::stream`).
+    pub fn ready_or_register(&mut self, waker: &Waker) -> bool {
+        let mut state = lock(&self.shared);
+        if !state.queue.is_empty() || !state.sender_alive {
+            return true;
+        }
+        store(&mut state.receiver_waker, waker);
+        false
+    }
+
     /// The next message if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         Self::take(&mut lock(&self.shared))
@@ -214,6 +225,40 @@ mod tests {
         assert!(poll_once(waiting.as_mut()).await.is_none());
         drop(sender);
         assert_eq!(waiting.await, None);
+    }
+
+    /// Counts its wake-ups: a consumer outside any task.
+    #[derive(Default)]
+    struct Woken(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn woken(count: &Arc<Woken>) -> usize {
+        count.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_registered_waker_is_woken_by_the_next_send_or_the_senders_end() {
+        let (sender, mut receiver) = channel(4);
+        let count = Arc::new(Woken::default());
+        let waker = Waker::from(count.clone());
+        assert!(!receiver.ready_or_register(&waker));
+        assert!(sender.send(1).await.is_ok());
+        assert_eq!(woken(&count), 1);
+        // A message is there: ready, and the waker is not kept.
+        assert!(receiver.ready_or_register(&waker));
+        assert!(sender.send(2).await.is_ok());
+        assert_eq!(woken(&count), 1);
+        assert_eq!((receiver.try_recv(), receiver.try_recv()), (Ok(1), Ok(2)));
+        assert!(!receiver.ready_or_register(&waker));
+        drop(sender);
+        assert_eq!(woken(&count), 2);
+        assert!(receiver.ready_or_register(&waker));
+        assert_eq!(receiver.try_recv(), Err(TryRecvError::Disconnected));
     }
 
     /// Poll a future once: `Some(output)` if it is ready.

@@ -459,6 +459,15 @@ fn error_from_body(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
                 )
             } else if shown.is_empty() {
                 format!("HTTP {status} with an empty body")
+            } else if let Some(error) = raw_json::member(&text, "error") {
+                // Some servers send the error as a string; anything else (a number, an
+                // array, an object too large or deep to read) is shown as sent.
+                match serde_json::from_str::<String>(error.get()) {
+                    Ok(said) => format!("HTTP {status}: {}", snippet(said.as_bytes())),
+                    Err(_) => {
+                        format!("HTTP {status} with an error this client does not read: {shown}")
+                    }
+                }
             } else {
                 format!("HTTP {status} with a non-JSON body: {shown}")
             };
@@ -745,7 +754,14 @@ mod tests {
             "}".repeat(depth)
         );
         let err = error_from_response(400, &HeaderMap::new(), body.as_bytes());
-        assert!(err.message().contains("non-JSON body"), "{}", err.message());
+        assert!(
+            err.message().contains("an error this client does not read"),
+            "{}",
+            err.message()
+        );
+        let said = error_from_response(401, &HeaderMap::new(), br#"{"error":"Invalid API key"}"#);
+        assert_eq!(said.message(), "HTTP 401: Invalid API key");
+        assert_eq!(said.kind(), ErrorKind::Authentication);
     }
 
     #[test]
@@ -1073,6 +1089,9 @@ mod tests {
         );
         assert!(non_2xx.details().sent.is_none());
         assert_eq!(non_2xx.status(), Some(429));
+        assert!(non_2xx
+            .message()
+            .contains("an error this client does not read"));
     }
 
     #[test]

@@ -744,15 +744,19 @@ fn snippet(body: &[u8]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
 
-    #[test]
-    fn an_error_body_nested_past_the_chunk_depth_is_shown_not_read() {
-        // The lenient tree recurses per level: a deep body must not reach it.
-        let depth = 50_000;
-        let body = format!(
+    /// An error object whose metadata nests `depth` objects deep.
+    fn deep_error_body(depth: usize) -> String {
+        format!(
             r#"{{"error":{{"message":"m","metadata":{}1{}}}}}"#,
             r#"{"a":"#.repeat(depth),
             "}".repeat(depth)
-        );
+        )
+    }
+
+    #[test]
+    fn an_error_body_nested_past_the_chunk_depth_is_shown_not_read() {
+        // The lenient tree recurses per level: a deep body must not reach it.
+        let body = deep_error_body(50_000);
         let err = error_from_response(400, &HeaderMap::new(), body.as_bytes());
         assert!(
             err.message().contains("an error this client does not read"),
@@ -1097,12 +1101,7 @@ mod tests {
     #[test]
     fn an_error_inside_a_200_body_nested_past_the_chunk_depth_is_not_read() {
         // The lenient tree recurses per level: a deep error must not reach it.
-        let depth = 50_000;
-        let body = format!(
-            r#"{{"error":{{"message":"m","metadata":{}1{}}}}}"#,
-            r#"{"a":"#.repeat(depth),
-            "}".repeat(depth)
-        );
+        let body = deep_error_body(50_000);
         let h = headers(&[("x-generation-id", "gen-7")]);
         let err = check_chat_body(&h, body.as_bytes()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Server);

@@ -478,7 +478,8 @@ fn batch_to_py(
 
 impl NativeStream {
     /// Every chunk ready now, without waiting; `None` when nothing is ready, only the end
-    /// is, or a waiting `next_batch` owns the stream.
+    /// is, or another reader holds the stream for a moment (a waiting sync `Stream`, or
+    /// the I/O thread taking a batch for an async wait).
     fn ready_batch(&self) -> Option<Batch> {
         self.consumer.try_lock().ok()?.try_batch()
     }
@@ -552,7 +553,7 @@ impl NativeStream {
     /// Most batches of a busy stream are taken this way, with no wake-up of the loop.
     fn try_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
         let Ok(mut consumer) = self.consumer.try_lock() else {
-            return Ok(None); // a waiting `next_batch` owns the stream
+            return Ok(None); // held for a moment by the I/O thread taking a batch
         };
         consumer
             .try_batch()

@@ -16,6 +16,7 @@ from typing import Any
 
 import fastrouter
 import pytest
+from raw_http import content_length
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
@@ -94,11 +95,7 @@ class KeepAliveServer:
                         return
                     pending += data
                 head, pending = pending.split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
+                length = content_length(head)
                 while len(pending) < length:
                     data = sock.recv(65536)
                     if not data:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import fastrouter
 import pytest
+from raw_http import content_length
 
 ANSWER = json.dumps(
     {
@@ -29,11 +30,7 @@ def _read_request(conn: socket.socket) -> None:
     while b"\r\n\r\n" not in data:
         data += conn.recv(65536)
     head, _, rest = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
+    length = content_length(head)
     while len(rest) < length:
         rest += conn.recv(65536)
 

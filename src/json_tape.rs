@@ -212,6 +212,80 @@ impl Tape {
         (reader.pos == text.len()).then_some(reader.tape)
     }
 
+    /// The bytes the value at `at` takes on the tape (its tokens and strings).
+    pub fn part_bytes(&self, at: usize) -> Option<usize> {
+        let end = self.after(at)?;
+        let (_, strings) = self.strings_of(at, end)?;
+        Some((end - at) * std::mem::size_of::<Token>() + strings as usize)
+    }
+
+    /// Where the strings of the tokens `at..end` lie in `strings`: one run, as they are
+    /// written in document order (`(0, 0)` for none).
+    fn strings_of(&self, at: usize, end: usize) -> Option<(u32, u32)> {
+        let mut spans = self
+            .tokens
+            .get(at..end)?
+            .iter()
+            .filter_map(|token| match token {
+                Token::Str(span) | Token::Key(span) => Some(*span),
+                _ => None,
+            });
+        Some(match spans.next() {
+            Some(first) => {
+                let last = spans.next_back().unwrap_or(first);
+                (first.start, last.start + last.len - first.start)
+            }
+            None => (0, 0),
+        })
+    }
+
+    /// A copy of the tape with the value at `at` left out (read as null): its tokens and
+    /// its strings are not copied. What a caller keeps after building that part elsewhere.
+    pub fn without(&self, at: usize) -> Option<Tape> {
+        let end = self.after(at)?;
+        let removed = u32::try_from(end - at - 1).ok()?;
+        let (cut_start, cut_len) = self.strings_of(at, end)?;
+        let moved = |span: Span| Span {
+            start: span.start - cut_len,
+            len: span.len,
+        };
+        let mut tokens = Vec::with_capacity(self.tokens.len() - removed as usize);
+        tokens.extend_from_slice(self.tokens.get(..at)?);
+        for token in &mut tokens {
+            // A container around the part ends `removed` tokens earlier.
+            match token {
+                Token::Array { end, .. } | Token::Object { end, .. } if *end as usize > at => {
+                    *end -= removed;
+                }
+                _ => {}
+            }
+        }
+        tokens.push(Token::Null);
+        tokens.extend(self.tokens.get(end..)?.iter().map(|token| match *token {
+            Token::Array { items, end } => Token::Array {
+                items,
+                end: end - removed,
+            },
+            Token::Object { items, end } => Token::Object {
+                items,
+                end: end - removed,
+            },
+            Token::Str(span) => Token::Str(moved(span)),
+            Token::Key(span) => Token::Key(moved(span)),
+            other => other,
+        }));
+        let (start, len) = (cut_start as usize, cut_len as usize);
+        let mut strings = String::with_capacity(self.strings.len() - len);
+        strings.push_str(self.strings.get(..start)?);
+        strings.push_str(self.strings.get(start + len..)?);
+        Some(Tape { tokens, strings })
+    }
+
+    /// Bytes the tape holds (its tokens and strings).
+    pub fn held_bytes(&self) -> usize {
+        self.tokens.capacity() * std::mem::size_of::<Token>() + self.strings.capacity()
+    }
+
     pub fn tokens(&self) -> &[Token] {
         &self.tokens
     }
@@ -239,6 +313,36 @@ impl Tape {
             Token::Key(span) => Some(known_key(self.text(span).as_bytes())),
             _ => None,
         }
+    }
+
+    /// The value of the object at `at` named `key` (the last one, as `json.loads` keeps
+    /// it), as its token's index; `None` when `at` is no object or has no such member.
+    pub fn member(&self, at: usize, key: &str) -> Option<usize> {
+        let Token::Object { items, .. } = *self.tokens.get(at)? else {
+            return None;
+        };
+        // A known key is matched by its index (a byte), any other by its text (an escaped
+        // spelling of a known key is a `Key` too).
+        let known = known_key(key.as_bytes());
+        let mut found = None;
+        let mut key_at = at + 1;
+        for _ in 0..items {
+            let named = match *self.tokens.get(key_at)? {
+                Token::KnownKey(index) => known == Some(index),
+                Token::Key(span) => self.text(span) == key,
+                _ => return None,
+            };
+            if named {
+                found = Some(key_at + 1);
+            }
+            key_at = self.after(key_at + 1)?;
+        }
+        found
+    }
+
+    /// Whether the value at `at` is an object.
+    pub fn is_object(&self, at: usize) -> bool {
+        matches!(self.tokens.get(at), Some(Token::Object { .. }))
     }
 
     /// The index of the token after the value at `at`.
@@ -578,6 +682,14 @@ mod tests {
 
     /// The tape's value at `at` as serde_json's tree, and the index after it.
     fn tree(tape: &Tape, at: usize) -> (Value, usize) {
+        tree_but(tape, at, usize::MAX)
+    }
+
+    /// [`tree`], the value at `null_at` read as null.
+    fn tree_but(tape: &Tape, at: usize, null_at: usize) -> (Value, usize) {
+        if at == null_at {
+            return (Value::Null, tape.after(at).unwrap());
+        }
         let value = match tape.tokens()[at] {
             Token::Null => Value::Null,
             Token::Bool(flag) => Value::Bool(flag),
@@ -589,7 +701,7 @@ mod tests {
                 let mut next = at + 1;
                 let mut list = Vec::new();
                 for _ in 0..items {
-                    let (item, after) = tree(tape, next);
+                    let (item, after) = tree_but(tape, next, null_at);
                     list.push(item);
                     next = after;
                 }
@@ -600,7 +712,7 @@ mod tests {
                 let mut map = Map::new();
                 for _ in 0..items {
                     let key = tape.key(next).unwrap().to_owned();
-                    let (item, after) = tree(tape, next + 1);
+                    let (item, after) = tree_but(tape, next + 1, null_at);
                     map.insert(key, item);
                     next = after;
                 }
@@ -759,7 +871,70 @@ mod tests {
         })
     }
 
+    #[test]
+    fn a_member_is_found_by_its_name_as_json_loads_keeps_it() {
+        let text = r#"{"id":"a","\u0069d":"b","x y":1,"usage":{"id":2},"x y":[3]}"#;
+        let tape = Tape::parse(text).unwrap();
+        let value = |at: Option<usize>| at.map(|at| tree(&tape, at).0);
+        // The last of two members named alike (one of them escaped), as json.loads keeps.
+        assert_eq!(value(tape.member(0, "id")), Some(Value::from("b")));
+        assert_eq!(value(tape.member(0, "x y")), Some(serde_json::json!([3])));
+        let usage = tape.member(0, "usage").unwrap();
+        assert!(tape.is_object(usage));
+        assert_eq!(value(tape.member(usage, "id")), Some(Value::from(2)));
+        assert_eq!(tape.member(0, "model"), None);
+        assert_eq!(tape.member(tape.member(0, "id").unwrap(), "id"), None);
+        assert!(!tape.is_object(1));
+    }
+
     proptest! {
+        #[test]
+        fn any_objects_members_are_found_as_serde_reads_them(value in json_value()) {
+            let Value::Object(map) = &value else { return Ok(()); };
+            let text = serde_json::to_string(&value).unwrap();
+            let tape = Tape::parse(&text).unwrap();
+            for (key, item) in map {
+                let at = tape.member(0, key).unwrap();
+                prop_assert_eq!(&tree(&tape, at).0, item);
+            }
+            prop_assert_eq!(tape.member(0, "\u{0}absent"), None);
+        }
+
+        #[test]
+        fn a_tape_without_a_part_reads_as_the_whole_with_null_there(value in json_value()) {
+            let text = serde_json::to_string(&value).unwrap();
+            let tape = Tape::parse(&text).unwrap();
+            for at in 0..tape.tokens().len() {
+                if matches!(tape.tokens()[at], Token::Key(_) | Token::KnownKey(_)) {
+                    continue;
+                }
+                let without = tape.without(at).unwrap();
+                let (expected, _) = tree_but(&tape, 0, at);
+                let (read, end) = tree(&without, 0);
+                prop_assert_eq!(read, expected);
+                prop_assert_eq!(end, without.tokens().len());
+                // Every string of the part, and nothing else, is left out.
+                let part: u32 = tape.tokens()[at..tape.after(at).unwrap()]
+                    .iter()
+                    .map(|token| match token {
+                        Token::Str(span) | Token::Key(span) => span.len,
+                        _ => 0,
+                    })
+                    .sum();
+                prop_assert_eq!(tape.strings.len() - without.strings.len(), part as usize);
+                let tokens = tape.after(at).unwrap() - at;
+                prop_assert_eq!(
+                    tape.part_bytes(at),
+                    Some(tokens * std::mem::size_of::<Token>() + part as usize)
+                );
+                if let Value::Object(map) = tree(&without, 0).0 {
+                    for key in map.keys() {
+                        prop_assert!(without.member(0, key).is_some());
+                    }
+                }
+            }
+        }
+
         #[test]
         fn any_json_serde_writes_reads_the_same(value in json_value()) {
             let compact = serde_json::to_string(&value).unwrap();

@@ -178,3 +178,183 @@ def test_a_thread_that_ends_releases_the_short_strings_it_made(server: MockServe
         threads(count)
         kept = (sys.getallocatedblocks() - before) / count
     assert kept < 4, f"{kept:.2f} blocks kept per ended thread"
+
+
+# -- the answer's object left on the core's tape until the whole is asked for -----------------
+
+
+def _left_on_the_tape(model: fastrouter.types._Model) -> bool:
+    return type(model._json) is fastrouter._fastrouter.TapeObject
+
+
+def test_fields_are_read_without_building_the_answers_dicts(server: MockServer) -> None:
+    body = _body(system_fingerprint="fp", usage={**USAGE, "server_tool_use_details": {"web": 1}})
+    answer = _answer(server, body)
+    usage = answer.usage
+    assert usage is not None and _left_on_the_tape(answer) and _left_on_the_tape(usage)
+    reads = (answer.id, answer.created, answer.model, answer.system_fingerprint, answer.service_tier)
+    assert reads == ("gen-1", 1, MODEL, "fp", None)
+    assert (usage.total_tokens, usage.cost, usage.prompt_tokens_details) == (9, 0.5, None)
+    details = usage.server_tool_use_details
+    assert details == {"web": 1} and usage.server_tool_use_details is details  # one object
+    assert answer.choices[0].message.content == "hi" and answer.cost is not None
+    assert _left_on_the_tape(answer) and _left_on_the_tape(usage)  # nothing asked for the whole
+    data = answer._data
+    assert type(data) is dict and answer._json is data and data == json.loads(body)
+    assert answer._data is data  # built once
+    # Every part handed out before is that part of the dict.
+    assert all(choice._data is raw for choice, raw in zip(answer.choices, data["choices"], strict=True))
+    assert usage._data is data["usage"] and data["usage"]["server_tool_use_details"] is details
+
+
+@pytest.mark.parametrize("name", list(BODIES))
+def test_reads_before_the_whole_is_built_are_those_of_a_completion_built_in_python(
+    server: MockServer, name: str
+) -> None:
+    body = BODIES[name]
+    answer = _answer(server, body)
+    built = ChatCompletion(json.loads(body))
+    fields = [getattr(answer, field) for field in ChatCompletion._fields]
+    assert _reads(answer) == _reads(built)
+    assert repr(answer) == repr(built) and answer == built  # these build the whole
+    assert [getattr(answer, field) for field in ChatCompletion._fields] == fields
+    assert answer._data == json.loads(body)
+    usage = answer._cache.get("usage") if answer._cache else None
+    if usage is not None:
+        assert usage._data is answer._data["usage"]
+
+
+def test_the_whole_is_built_from_the_usage_first(server: MockServer) -> None:
+    # A part's dict built first (the usage's, by its own `_data`) is the one the whole holds.
+    answer = _answer(server, BODIES["usual"])
+    usage = answer.usage
+    assert usage is not None
+    usage_data = usage._data
+    assert _left_on_the_tape(answer) and usage_data == USAGE
+    assert answer._data["usage"] is usage_data and usage.total_tokens == 9
+
+
+def test_a_member_named_twice_reads_as_json_loads_keeps_it(server: MockServer) -> None:
+    # The last value, at the first one's place; an escaped spelling of a field's name too.
+    # (The core refuses a body naming its own facts twice, `id` or `usage`: not these.)
+    body = _body(system_fingerprint="a", extra=1)[:-1] + ', "system_\\u0066ingerprint": "b", "extra": {"c": 2}}'
+    answer = _answer(server, body)
+    assert answer.system_fingerprint == "b" and _left_on_the_tape(answer)
+    assert answer._data == json.loads(body) and list(answer._data) == list(json.loads(body))
+    assert answer.system_fingerprint == "b" and answer._data["extra"] == {"c": 2}
+
+
+def test_changes_to_the_built_dict_are_what_fields_read(server: MockServer) -> None:
+    answer = _answer(server, BODIES["usual"])
+    usage = answer.usage
+    assert usage is not None and usage.total_tokens == 9
+    answer._data["id"] = "changed"
+    answer._data["usage"]["total_tokens"] = 99
+    assert answer.id == "changed" and usage.total_tokens == 99
+
+
+def test_an_unknown_field_reads_through_the_whole(server: MockServer) -> None:
+    answer = _answer(server, BODIES["unknown fields"])
+    assert answer.extra == {"a": [1, {"b": None}]}  # type: ignore[attr-defined]
+    assert not _left_on_the_tape(answer) and answer._data["extra"] is answer.extra  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        answer.missing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_cycle_through_an_answer_left_on_the_tape_is_collected(server: MockServer) -> None:
+    import gc
+    import weakref
+
+    class Marker:
+        pass
+
+    answer = _answer(server, BODIES["usual"])
+    marker = Marker()
+    # The answer -> its tape object -> the choices it handed out -> the answer.
+    answer.choices[0]._data["answer"] = (answer, marker)
+    assert _left_on_the_tape(answer)
+    gone = weakref.ref(marker)
+    del answer, marker
+    gc.collect()
+    assert gone() is None
+
+
+def test_the_tape_an_answer_keeps_holds_neither_its_content_nor_after_the_build_anything(
+    server: MockServer,
+) -> None:
+    # The choices (the content) are built with the answer: the tape kept for the other
+    # fields, which a kept `usage` shares, does without them.
+    content = "x" * 100_000
+    body = _body(choices=[{**CHOICE, "message": {**MESSAGE, "content": content}}])
+    answer = _answer(server, body)
+    usage = answer.usage
+    assert usage is not None and _left_on_the_tape(answer) and _left_on_the_tape(usage)
+    assert 0 < answer._json.held_bytes < 4_000 and usage._json.held_bytes == answer._json.held_bytes
+    assert answer.choices[0].message.content == content and usage.total_tokens == 9
+    assert answer._data == json.loads(body)
+    assert usage._json.held_bytes == 0  # built with the whole: the tape is let go
+
+
+def test_data_can_be_set_as_before(server: MockServer) -> None:
+    answer = _answer(server, BODIES["usual"])
+    answer._data = {"id": "other"}
+    assert answer.id == "other" and answer._json == {"id": "other"} and answer.choices != []
+
+
+def test_python_run_while_an_answer_is_built_sees_one_object() -> None:
+    # A collection can run Python code (a finalizer, a gc callback, another thread) while
+    # the core makes Python objects off the tape: what it reads must be what the whole
+    # holds, and it must not fail on the object being built.
+    import gc
+
+    details = {"upstream": 0.1, "x": [[1], {"a": {}}]}
+    body = _body(usage={**USAGE, "cost_details": details, "server_tool_use_details": {"web": 1}})
+
+    def during(action: Any, reenter: Any, nth: int) -> tuple[Any, list[BaseException]]:
+        seen, errors = [0], []
+
+        def callback(phase: str, info: Any) -> None:
+            if phase == "start":
+                seen[0] += 1
+                if seen[0] == nth:
+                    try:
+                        reenter()
+                    except Exception as err:  # noqa: BLE001 - reported below
+                        errors.append(err)
+
+        threshold = gc.get_threshold()
+        gc.callbacks.append(callback)
+        gc.set_threshold(1)
+        try:
+            return action(), errors
+        finally:
+            gc.callbacks.remove(callback)
+            gc.set_threshold(*threshold)
+
+    with MockServer() as server, fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+
+        def answer() -> ChatCompletion:
+            server.script(MODEL, Raw(body=body, headers=JSON))
+            return client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+        for nth in range(1, 6):
+            one = answer()
+            usage = one.usage
+            assert usage is not None
+            tools, errors = during(lambda: usage.server_tool_use_details, lambda: one._data, nth)  # noqa: B023
+            assert not errors and tools is one._data["usage"]["server_tool_use_details"]
+
+            one = answer()
+            usage = one.usage
+            assert usage is not None
+            got: dict[str, Any] = {}
+            _, errors = during(lambda: one._data, lambda: got.setdefault("part", usage.cost_details), nth)  # noqa: B023
+            assert not errors
+            if "part" in got:
+                assert got["part"]._data is one._data["usage"]["cost_details"]
+
+            one = answer()
+            assert one._cache is not None
+            one._cache.pop("usage")  # read again from the answer's own object
+            _, errors = during(lambda: one.usage, lambda: one._data, nth)  # noqa: B023
+            assert not errors and one.usage is not None and one.usage._data is one._data["usage"]

@@ -109,9 +109,11 @@ class NativeChat:
     def json(self) -> Any:
         """The response body parsed, as ``json.loads(body)`` gives it (without the bytes)."""
     def answer(self) -> tuple[Any, dict[str, Any] | None, list[NativeAttempt], str | None, NativeHeaders]:
-        """What a ``ChatCompletion`` is made of, in one call: ``(json(), cache, attempts,
-        answer_cost, raw_headers)``, ``cache`` the typed models its usual reads return
-        (``choices``, each ``message``, ``usage``), built with the dicts, or ``None``."""
+        """What a ``ChatCompletion`` is made of, in one call: ``(object, cache, attempts,
+        answer_cost, raw_headers)``, ``object`` its ``_json`` (a :class:`TapeObject`, or
+        ``json()`` when the core did not read the body into a tape), ``cache`` the typed
+        models its usual reads return (``choices``, each ``message``, ``usage``) or
+        ``None``."""
     @property
     def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""
@@ -447,11 +449,28 @@ class CompletionQueue:
 @final
 class FieldGetter:
     """The getter of one model field (``fastrouter.types``): ``read(model)`` is
-    ``model._data.get(key)``, or with ``convert`` that value converted on first read and
+    ``model._data.get(key)`` (read from ``model._json``), or with ``convert`` that value converted on first read and
     kept in ``model._cache``."""
 
     def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None) -> FieldGetter: ...
     def read(self, model: Any) -> Any: ...
+
+@final
+class TapeObject:
+    """An answer's JSON object left on the core's tape: a model's ``_json`` until its
+    ``_data`` is asked for. Made by the core only."""
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of tape this object keeps alive (0 once its dict is built)."""
+
+def json_get(model: Any, key: str) -> Any:
+    """``model._data.get(key)``, without building the whole object when it is still on
+    the core's tape."""
+
+def model_data(model: Any) -> Any:
+    """A model's ``_data``: its ``_json``, built into a dict first when it is a
+    :class:`TapeObject` (and kept as ``_json`` from then on)."""
 
 @final
 class NativeFuture:

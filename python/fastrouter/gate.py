@@ -19,6 +19,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._dual import blocking, native_chat
+from ._fastrouter import json_get
 from .cache import Cache, Flights, cacheable, decode, encode, request_key
 from .cache.replay import ReplayAsyncStream, ReplayStream
 from .errors import (
@@ -54,7 +55,7 @@ _FOLLOW_CAP_S = 120.0
 
 
 def _usage_tokens(completion: ChatCompletion | None) -> int | None:
-    usage = completion._data.get("usage") if completion is not None else None
+    usage = json_get(completion, "usage") if completion is not None else None
     if not isinstance(usage, dict):
         return None
     total = usage.get("total_tokens")

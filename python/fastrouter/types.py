@@ -24,6 +24,13 @@ over a missing ``delta``. A nested value of the wrong JSON type raises
 Unknown fields are kept, never fatal: attribute access falls back to the raw
 dict (``resp.some_new_field``), and ``to_dict()`` / ``to_json()`` return
 everything the server sent.
+
+A model's JSON object is its ``_json``. In an answer the core made (a non-streamed
+``ChatCompletion`` and its ``usage``) it starts as the object still on the core's tape
+(``TapeObject``): each field read takes just that member, and ``_data``, the dict, is
+built the first time something asks for the whole (``to_dict``, ``==``, ``repr``, an
+unknown field, pickling), holding every part already handed out. Most callers read a
+few fields, so most answers never build those dicts.
 """
 
 # `typing.Optional` is deliberately kept instead of `X | None`: the field annotations
@@ -40,7 +47,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from ._fastrouter import FieldGetter
+from ._fastrouter import FieldGetter, json_get, model_data
 from .attempts import Attempt
 from .dropin.dump import dump as _dump
 from .dropin.dump import model_dump as _model_dump
@@ -81,7 +88,7 @@ __all__ = [
 ]
 
 _SLOT_NAMES = frozenset(
-    ("_data", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
+    ("_data", "_json", "_cache", "_attempts", "_answer_cost", "_priced_cost", "_cascade", "_http", "_cached")
 )
 _new_object = object.__new__
 _REPR_MAX_FIELDS = 8
@@ -105,6 +112,10 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
+def _set_json(model: _Model, data: Any) -> None:
+    model._json = data
+
+
 class _ModelMeta(type):
     """Every model is slotted: a class naming no ``__slots__`` gets none of its own (its
     fields are properties over the JSON object, never instance attributes)."""
@@ -117,15 +128,24 @@ class _ModelMeta(type):
 class _Model(metaclass=_ModelMeta):
     """Base class: a lazy, read-only typed view over a JSON object (dict)."""
 
-    __slots__ = ("_cache", "_data")
+    __slots__ = ("_cache", "_json")
 
-    _data: dict[str, Any]
+    # The JSON object: a dict, or (in an answer the core made) the object still on the
+    # core's tape, whose fields are read one by one until the whole is asked for (`_data`).
+    _json: Any
     _cache: Optional[dict[str, Any]]
     # Declared field names in declaration order (set by `_finalize_models`).
     _fields: ClassVar[tuple[str, ...]] = ()
 
+    if TYPE_CHECKING:
+        _data: dict[str, Any]
+    else:
+        _data = property(
+            model_data, _set_json, doc="The JSON object as a dict (built on first use from the core's tape)."
+        )
+
     def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
+        self._json = data
         self._cache = None
 
     if not TYPE_CHECKING:
@@ -562,14 +582,14 @@ class ChatCompletion(_CompletionFields):
             if cls is ChatCompletion:
                 # The core builds the models of choices, messages and usage with the dicts.
                 (
-                    completion._data,
+                    completion._json,
                     completion._cache,
                     completion._attempts,
                     completion._answer_cost,
                     completion._http,
                 ) = native.answer()
             else:  # a subclass may type its fields otherwise
-                completion._data = native.json()
+                completion._json = native.json()
                 completion._cache = None
                 completion._attempts = native.attempts
                 completion._answer_cost = native.answer_cost
@@ -613,7 +633,7 @@ class ChatCompletion(_CompletionFields):
             return self._cascade.cost
         if self._answer_cost is not None:
             return Decimal(self._answer_cost)
-        usage = self._data.get("usage")
+        usage = json_get(self, "usage")
         cost = usage.get("cost") if isinstance(usage, dict) else None
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             return Decimal(repr(cost))

@@ -35,20 +35,40 @@ static KNOWN: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
 
 /// A tape's value as Python objects (what [`loads`] gives for its text).
 pub fn from_tape<'py>(py: Python<'py>, tape: &Tape) -> PyResult<Bound<'py, PyAny>> {
-    let known = KNOWN.get_or_init(py, || {
-        KNOWN_KEYS
-            .iter()
-            .map(|key| PyString::intern(py, key).unbind())
-            .collect()
-    });
-    let mut builder = TapeBuilder {
-        py,
-        tape,
-        tokens: tape.tokens(),
-        known,
-        at: 0,
+    value_at(py, tape, 0)
+}
+
+/// The value at token `at` of a tape as Python objects.
+pub fn value_at<'py>(py: Python<'py>, tape: &Tape, at: usize) -> PyResult<Bound<'py, PyAny>> {
+    TapeBuilder::new(py, tape, at).value()
+}
+
+/// The object at token `at` of a tape as a dict, each member's value taken from
+/// `made(value's index)` when it gives one (a part already built and handed out, so the
+/// dict holds that very object), else built.
+pub fn object_at<'py>(
+    py: Python<'py>,
+    tape: &Tape,
+    at: usize,
+    mut made: impl FnMut(usize) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut builder = TapeBuilder::new(py, tape, at);
+    let Token::Object { items, .. } = builder.next()? else {
+        return Err(broken());
     };
-    builder.value()
+    let dict = PyDict::new(py);
+    for _ in 0..items {
+        let key = builder.key()?;
+        let value = match made(builder.at)? {
+            Some(value) => {
+                builder.at = tape.after(builder.at).ok_or_else(broken)?;
+                value
+            }
+            None => builder.value()?,
+        };
+        dict.set_item(key, value)?;
+    }
+    Ok(dict)
 }
 
 struct TapeBuilder<'a, 'py> {
@@ -59,7 +79,36 @@ struct TapeBuilder<'a, 'py> {
     at: usize,
 }
 
-impl<'py> TapeBuilder<'_, 'py> {
+impl<'a, 'py> TapeBuilder<'a, 'py> {
+    fn new(py: Python<'py>, tape: &'a Tape, at: usize) -> Self {
+        let known = KNOWN.get_or_init(py, || {
+            KNOWN_KEYS
+                .iter()
+                .map(|key| PyString::intern(py, key).unbind())
+                .collect()
+        });
+        TapeBuilder {
+            py,
+            tape,
+            tokens: tape.tokens(),
+            known,
+            at,
+        }
+    }
+
+    /// An object's next key (a known key is lent, not cloned).
+    fn key(&mut self) -> PyResult<Bound<'py, PyString>> {
+        let py = self.py;
+        match self.next()? {
+            Token::KnownKey(index) => {
+                let key = self.known.get(usize::from(index)).ok_or_else(broken)?;
+                Ok(key.bind(py).clone())
+            }
+            Token::Key(span) => Ok(object_key(py, self.tape.text(span))),
+            _ => Err(broken()),
+        }
+    }
+
     fn next(&mut self) -> PyResult<Token> {
         let token = self.tokens.get(self.at).copied();
         self.at += 1;

@@ -14,6 +14,7 @@ mod mock;
 mod records;
 mod runtime;
 mod stream;
+mod tape_object;
 mod wake;
 
 use pyo3::prelude::*;
@@ -59,6 +60,8 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;
     m.add_function(wrap_pyfunction!(json::encode_json, m)?)?;
+    m.add_function(wrap_pyfunction!(tape_object::model_data, m)?)?;
+    m.add_function(wrap_pyfunction!(tape_object::json_get, m)?)?;
     add_classes!(
         m,
         client::NativeClient,
@@ -74,6 +77,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         bridge::CompletionQueue,
         future::NativeFuture,
         fields::FieldGetter,
+        tape_object::TapeObject,
         records::NativeAttempt,
         records::NativeChat,
         records::NativeHeaders,

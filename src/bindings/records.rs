@@ -91,8 +91,9 @@ pub fn attempt_list<'py>(py: Python<'py>, attempts: &[Attempt]) -> PyResult<Boun
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct NativeChat {
     body: Bytes,
-    /// The body as the core read it (`None`: parsed from `body` when asked).
-    tape: Option<Tape>,
+    /// The body as the core read it (`None`: parsed from `body` when asked); shared with
+    /// the answer's `TapeObject`s.
+    tape: Option<Arc<Tape>>,
     attempts: Py<PyList>,
     answer_cost: Option<String>,
     /// The answering response's headers, kept as received and rendered only when read.
@@ -187,7 +188,7 @@ impl NativeChat {
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Self {
             body,
-            tape,
+            tape: tape.map(Arc::new),
             entry,
             answer_cost,
             attempts: PyList::new(py, attempts)?.unbind(),
@@ -206,13 +207,13 @@ impl NativeChat {
 
     /// The response body parsed, as `json.loads(body)` gives it (without the bytes).
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        super::json::parsed(py, &self.body, self.tape.as_ref())
+        super::json::parsed(py, &self.body, self.tape.as_deref())
     }
 
-    /// What a `ChatCompletion` is made of, in one call: `(json(), cache, attempts,
-    /// answer_cost, raw_headers)`, `cache` the typed models its usual reads return
-    /// (`choices`, each `message`, `usage`), built with the dicts, or `None` (see
-    /// `answer.rs`).
+    /// What a `ChatCompletion` is made of, in one call: `(object, cache, attempts,
+    /// answer_cost, raw_headers)`, `object` its `_json` (a `TapeObject`, or `json()` when
+    /// the core did not read the body into a tape), `cache` the typed models its usual
+    /// reads return (`choices`, each `message`, `usage`) or `None` (see `answer.rs`).
     fn answer<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let (data, cache) = super::answer::answer(py, &self.body, self.tape.as_ref())?;
         let parts = (

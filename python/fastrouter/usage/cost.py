@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .._fastrouter import json_get
+
 if TYPE_CHECKING:
     from ..attempts import Attempt
     from ..catalog import Catalog, Model, Pricing
@@ -78,8 +80,8 @@ def catalog_cost(completion: ChatCompletion, load_catalog: Callable[[], Catalog 
     """The completion's reported usage priced at the answering model's catalog prices
     (``None`` without usage, a catalog, or a known model; the catalog is loaded only when
     there is usage to price)."""
-    usage = completion._data.get("usage")
-    model_id = completion._data.get("model")
+    usage = json_get(completion, "usage")
+    model_id = json_get(completion, "model")
     if not isinstance(usage, dict) or not isinstance(model_id, str):
         return None
     catalog = load_catalog()
@@ -99,7 +101,7 @@ def backend_cost(
     ``(None, "unknown")``."""
     from ..routing.backends import model_for
 
-    usage = completion._data.get("usage")
+    usage = json_get(completion, "usage")
     if not isinstance(usage, dict):
         return None, "unknown"
     backend_name, model_id = served.split("::", 1)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .._fastrouter import json_get
 from .cost import reliability_cost
 from .ledger import UsageEntry
 
@@ -143,14 +144,13 @@ def completion_values(
     """The values of an answer's :class:`UsageEntry` fields, in declaration order (what
     :meth:`UsageEntry._fast` takes, and what the in-memory ledger records without building
     the entry): the answer's id, model, provider and tokens as the response carries them."""
-    data = completion._data
-    usage = _object(data.get("usage"))
+    usage = _object(json_get(completion, "usage"))
     return (
         started,
-        _text(data.get("id")),
+        _text(json_get(completion, "id")),
         requested,
-        model or _text(data.get("model")),
-        _text(data.get("provider")),
+        model or _text(json_get(completion, "model")),
+        _text(json_get(completion, "provider")),
         _count(usage.get("prompt_tokens")),
         _count(usage.get("completion_tokens")),
         _count(_object(usage.get("prompt_tokens_details")).get("cached_tokens")),

@@ -239,9 +239,46 @@ impl Tape {
         })
     }
 
+    /// The value at `at` as a tape of its own (a copy of its tokens and strings).
+    pub fn part(&self, at: usize) -> Option<Tape> {
+        if matches!(self.tokens.get(at)?, Token::Key(_) | Token::KnownKey(_)) {
+            return None;
+        }
+        let end = self.after(at)?;
+        let (cut_start, cut_len) = self.strings_of(at, end)?;
+        let first = u32::try_from(at).ok()?;
+        let tokens = self.tokens.get(at..end)?.iter().map(|token| match *token {
+            Token::Array { items, end } => Token::Array {
+                items,
+                end: end - first,
+            },
+            Token::Object { items, end } => Token::Object {
+                items,
+                end: end - first,
+            },
+            Token::Str(span) => Token::Str(Span {
+                start: span.start - cut_start,
+                len: span.len,
+            }),
+            Token::Key(span) => Token::Key(Span {
+                start: span.start - cut_start,
+                len: span.len,
+            }),
+            other => other,
+        });
+        let (start, len) = (cut_start as usize, cut_len as usize);
+        Some(Tape {
+            tokens: tokens.collect(),
+            strings: self.strings.get(start..start + len)?.to_owned(),
+        })
+    }
+
     /// A copy of the tape with the value at `at` left out (read as null): its tokens and
     /// its strings are not copied. What a caller keeps after building that part elsewhere.
     pub fn without(&self, at: usize) -> Option<Tape> {
+        if matches!(self.tokens.get(at)?, Token::Key(_) | Token::KnownKey(_)) {
+            return None;
+        }
         let end = self.after(at)?;
         let removed = u32::try_from(end - at - 1).ok()?;
         let (cut_start, cut_len) = self.strings_of(at, end)?;
@@ -281,9 +318,9 @@ impl Tape {
         Some(Tape { tokens, strings })
     }
 
-    /// Bytes the tape holds (its tokens and strings).
+    /// Bytes the tape's tokens and strings take.
     pub fn held_bytes(&self) -> usize {
-        self.tokens.capacity() * std::mem::size_of::<Token>() + self.strings.capacity()
+        self.tokens.len() * std::mem::size_of::<Token>() + self.strings.len()
     }
 
     pub fn tokens(&self) -> &[Token] {
@@ -901,13 +938,18 @@ mod tests {
         }
 
         #[test]
-        fn a_tape_without_a_part_reads_as_the_whole_with_null_there(value in json_value()) {
+        fn a_part_alone_and_a_tape_without_it_read_as_in_the_whole(value in json_value()) {
             let text = serde_json::to_string(&value).unwrap();
             let tape = Tape::parse(&text).unwrap();
             for at in 0..tape.tokens().len() {
                 if matches!(tape.tokens()[at], Token::Key(_) | Token::KnownKey(_)) {
+                    prop_assert!(tape.without(at).is_none() && tape.part(at).is_none());
                     continue;
                 }
+                let part = tape.part(at).unwrap();
+                let (alone, end) = tree(&part, 0);
+                prop_assert_eq!(alone, tree(&tape, at).0);
+                prop_assert_eq!(end, part.tokens().len());
                 let without = tape.without(at).unwrap();
                 let (expected, _) = tree_but(&tape, 0, at);
                 let (read, end) = tree(&without, 0);

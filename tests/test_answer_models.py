@@ -295,6 +295,16 @@ def test_the_tape_an_answer_keeps_holds_neither_its_content_nor_after_the_build_
     assert usage._json.held_bytes == 0  # built with the whole: the tape is let go
 
 
+def test_a_kept_usage_holds_only_its_own_part_of_a_large_body(server: MockServer) -> None:
+    body = _body(citations=["https://example.com/" + "x" * 50] * 1_000)
+    answer = _answer(server, body)
+    usage = answer.usage
+    assert usage is not None and _left_on_the_tape(usage)
+    assert usage._json.held_bytes < 1_000 < 50_000 < answer._json.held_bytes
+    assert usage.total_tokens == 9 and answer._data == json.loads(body)
+    assert usage._data is answer._data["usage"]
+
+
 def test_data_can_be_set_as_before(server: MockServer) -> None:
     answer = _answer(server, BODIES["usual"])
     answer._data = {"id": "other"}

@@ -71,6 +71,30 @@ pub enum Token {
     },
 }
 
+impl Token {
+    /// The token as it reads once `tokens` tokens and `bytes` string bytes before it are
+    /// left out (a container's end and a string's place move back).
+    fn moved(&self, tokens: u32, bytes: u32) -> Token {
+        let span = |span: Span| Span {
+            start: span.start - bytes,
+            len: span.len,
+        };
+        match *self {
+            Token::Array { items, end } => Token::Array {
+                items,
+                end: end - tokens,
+            },
+            Token::Object { items, end } => Token::Object {
+                items,
+                end: end - tokens,
+            },
+            Token::Str(at) => Token::Str(span(at)),
+            Token::Key(at) => Token::Key(span(at)),
+            other => other,
+        }
+    }
+}
+
 /// The keys of a chat completion (and its usual parts), named on the tape by their index:
 /// matched once while reading, their Python strings made once per process.
 pub const KNOWN_KEYS: [&str; 52] = [
@@ -247,25 +271,11 @@ impl Tape {
         let end = self.after(at)?;
         let (cut_start, cut_len) = self.strings_of(at, end)?;
         let first = u32::try_from(at).ok()?;
-        let tokens = self.tokens.get(at..end)?.iter().map(|token| match *token {
-            Token::Array { items, end } => Token::Array {
-                items,
-                end: end - first,
-            },
-            Token::Object { items, end } => Token::Object {
-                items,
-                end: end - first,
-            },
-            Token::Str(span) => Token::Str(Span {
-                start: span.start - cut_start,
-                len: span.len,
-            }),
-            Token::Key(span) => Token::Key(Span {
-                start: span.start - cut_start,
-                len: span.len,
-            }),
-            other => other,
-        });
+        let tokens = self
+            .tokens
+            .get(at..end)?
+            .iter()
+            .map(|token| token.moved(first, cut_start));
         let (start, len) = (cut_start as usize, cut_len as usize);
         Some(Tape {
             tokens: tokens.collect(),
@@ -282,10 +292,6 @@ impl Tape {
         let end = self.after(at)?;
         let removed = u32::try_from(end - at - 1).ok()?;
         let (cut_start, cut_len) = self.strings_of(at, end)?;
-        let moved = |span: Span| Span {
-            start: span.start - cut_len,
-            len: span.len,
-        };
         let mut tokens = Vec::with_capacity(self.tokens.len() - removed as usize);
         tokens.extend_from_slice(self.tokens.get(..at)?);
         for token in &mut tokens {
@@ -298,19 +304,12 @@ impl Tape {
             }
         }
         tokens.push(Token::Null);
-        tokens.extend(self.tokens.get(end..)?.iter().map(|token| match *token {
-            Token::Array { items, end } => Token::Array {
-                items,
-                end: end - removed,
-            },
-            Token::Object { items, end } => Token::Object {
-                items,
-                end: end - removed,
-            },
-            Token::Str(span) => Token::Str(moved(span)),
-            Token::Key(span) => Token::Key(moved(span)),
-            other => other,
-        }));
+        tokens.extend(
+            self.tokens
+                .get(end..)?
+                .iter()
+                .map(|token| token.moved(removed, cut_len)),
+        );
         let (start, len) = (cut_start as usize, cut_len as usize);
         let mut strings = String::with_capacity(self.strings.len() - len);
         strings.push_str(self.strings.get(..start)?);

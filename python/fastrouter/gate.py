@@ -281,7 +281,7 @@ class Gate:
                 live = AsyncStream(native) if asynchronous else Stream(native)
                 return self._open_stream(live, state, asynchronous)
             try:
-                completion = books.answered(ChatCompletion._from_chat(native))
+                completion = books.answered_chat(ChatCompletion._from_chat(native), native)
             except APIResponseValidationError as error:  # a body no parser reads: limits settle
                 await self._finish(state, error.attempts, None, error, asynchronous)
                 raise

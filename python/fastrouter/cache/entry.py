@@ -13,6 +13,7 @@ import json
 from decimal import Decimal
 from typing import NamedTuple
 
+from .._fastrouter import json_get
 from ..types import ChatCompletion
 
 __all__ = ["CachedAnswer", "encode", "decode", "cacheable"]
@@ -57,10 +58,10 @@ def decode(raw: bytes) -> CachedAnswer:
 def cacheable(completion: ChatCompletion) -> bool:
     """Only whole, ordinary answers: no error object, no refusal or content filter, every
     choice finished."""
-    data = completion._data
-    if data.get("error"):
+    # Read member by member: an answer the core made builds no dict for this.
+    if json_get(completion, "error"):
         return False
-    choices = data.get("choices") or []
+    choices = json_get(completion, "choices") or []
     if not choices:
         return False
     for choice in choices:

@@ -16,7 +16,7 @@ from typing import Any
 import fastrouter
 import pytest
 from fastrouter import APIResponseValidationError, Cooldown, Hedge, Timeout
-from fastrouter.testing import MockServer, Raw, Reply
+from fastrouter.testing import Fail, MockServer, Raw, Reply
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
 
 MODEL = "openai/gpt-4o-mini"
@@ -178,23 +178,30 @@ def test_a_failure_booking_an_answer_gives_its_limit_slot_back(server: MockServe
         assert answer.choices[0].message.content == "two"
 
 
+@pytest.mark.parametrize("booked_from", ["the core's facts", "the completion"])
 def test_ctrl_c_while_an_answer_is_booked_still_books_what_it_cost(
-    server: MockServer, monkeypatch: pytest.MonkeyPatch
+    server: MockServer, monkeypatch: pytest.MonkeyPatch, booked_from: str
 ) -> None:
-    from fastrouter.usage.books import RequestBooks
+    from fastrouter.usage import books
 
-    answer = RequestBooks._answer
+    # An answer the core priced, with one attempt, is booked from the core's facts; one
+    # that took a second model, from the completion.
+    target: Any = books if booked_from == "the core's facts" else books.RequestBooks
+    name = "answer_values" if booked_from == "the core's facts" else "_answer"
+    booking = getattr(target, name)
 
-    def interrupted(self: RequestBooks, *args: Any) -> Any:
-        monkeypatch.setattr(RequestBooks, "_answer", answer)  # once
+    def interrupted(*args: Any) -> Any:
+        monkeypatch.setattr(target, name, booking)  # once
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(RequestBooks, "_answer", interrupted)
+    monkeypatch.setattr(target, name, interrupted)
+    models = [MODEL] if booked_from == "the core's facts" else ["a/failing", MODEL]
+    server.script("a/failing", Fail(503))
     with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
         with pytest.raises(KeyboardInterrupt):
-            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], tags=["t"])
+            client.chat.completions.create(model=models, messages=[{"role": "user", "content": "hi"}], tags=["t"])
         (entry,) = client.usage.entries
-        assert (entry.status, entry.attempts) == ("cancelled", 1)
+        assert (entry.status, entry.attempts) == ("cancelled", len(models))
         assert entry.reliability_cost > 0  # the answer arrived and was paid for
 
 

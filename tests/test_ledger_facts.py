@@ -193,6 +193,8 @@ def test_an_answer_whose_entry_cannot_be_built_is_recorded_once_as_failed(
 
     import fastrouter.usage.books as books
 
+    # Every way an answer's entry is made: from the core's facts, or from the completion.
+    monkeypatch.setattr(books, "answer_values", broken)
     monkeypatch.setattr(books, "completion_values", broken)
     monkeypatch.setattr(books, "entry_for_completion", broken)
     server.script(MODEL, Raw(body=_body(), headers=JSON))

@@ -916,7 +916,8 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
                 from .streaming import AsyncStream
 
                 return AsyncStream(await awaiting(client._inner.chat_stream, *args), books.stream_finished)
-            return books.answered(_completion(await awaiting(client._inner.chat, *args)))
+            native = await awaiting(client._inner.chat, *args)
+            return books.answered_chat(_completion(native), native)
 
 
 class AsyncChat:
@@ -1074,7 +1075,8 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
                 from .streaming import Stream
 
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
-            return books.answered(_completion(client._inner.chat_blocking(*args)))
+            native = client._inner.chat_blocking(*args)
+            return books.answered_chat(_completion(native), native)
 
 
 class Chat:

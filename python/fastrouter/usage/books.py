@@ -243,6 +243,8 @@ class RequestBooks:
         if type(self) is not RequestBooks:
             return self.answered(completion)
         if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
+            # What it cost is booked by failed() should an interruption come before the claim.
+            self._arrived = completion
             ledger = self.ledger
             answer = None
             if not self.tags and self.cascade is None and not self.backends:

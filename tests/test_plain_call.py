@@ -1,5 +1,6 @@
-"""The usual call (one model id and a list of messages, not streamed, on a client with no
-routing, gate, budgets, cost cap, telemetry or call defaults) takes a short way through
+"""The usual call (one model id and a list of messages, perhaps a few sampling parameters
+as plain values, not streamed, on a client with no routing, gate, budgets, cost cap,
+telemetry or call defaults) takes a short way through
 ``create()`` (issue 11: S1, S3): it sends what the general path sends, records one ledger
 entry, and every other call or client still takes the general path."""
 
@@ -17,15 +18,19 @@ from plain_helpers import plain_chat
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
+SAMPLING: dict[str, Any] = {"temperature": 0.2, "max_tokens": 50, "stop": "\n", "seed": 7, "top_k": 40}
 
 
-async def test_a_plain_call_sends_what_the_general_path_sends(caller: ClientCaller, server: MockServer) -> None:
+@pytest.mark.parametrize("sampling", [{}, SAMPLING])
+async def test_a_plain_call_sends_what_the_general_path_sends(
+    caller: ClientCaller, server: MockServer, sampling: dict[str, Any]
+) -> None:
     client = caller.client(server)
     assert client._plain
-    plain = await caller.create(client, model=MODEL, messages=MESSAGES)
-    general = await caller.create(client, model=MODEL, messages=MESSAGES, extra_body={})  # not plain
+    plain = await caller.create(client, model=MODEL, messages=MESSAGES, **sampling)
+    general = await caller.create(client, model=MODEL, messages=MESSAGES, extra_body={}, **sampling)  # not plain
     short, long = server.chat_requests()
-    assert short.body == long.body == {"model": MODEL, "messages": MESSAGES}
+    assert short.body == long.body == {"model": MODEL, "messages": MESSAGES, **sampling}
     assert short.headers == long.headers
     assert plain.choices[0].message.content == general.choices[0].message.content
     assert plain.cost is not None and plain.cost == general.cost
@@ -43,12 +48,16 @@ CHAIN = [MODEL, "anthropic/claude-3.5-haiku"]
 @pytest.mark.parametrize(
     ("model", "requested"), [(MODEL, MODEL), (CHAIN, ",".join(CHAIN)), (tuple(CHAIN), ",".join(CHAIN))]
 )
-def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer, model: Any, requested: str) -> None:
+@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.2}, SAMPLING, dict(reversed(SAMPLING.items()))])
+def test_the_short_way_gives_what_begin_and_prepare_chat_give(
+    server: MockServer, model: Any, requested: str, sampling: dict[str, Any]
+) -> None:
     with fastrouter.Client(base_url=server.base_url, api_key="k") as client:
-        taken = plain_chat(client, False, {"model": model, "messages": MESSAGES})
+        taken = plain_chat(client, False, {"model": model, "messages": MESSAGES, **sampling})
         assert taken is not None
-        model, options, _, _, books = client._begin(False, {"model": model, "messages": MESSAGES})
-        general = client._prepare_chat(model, *options, {}, None, books)
+        params = {"model": model, "messages": MESSAGES, **sampling}
+        model, options, _, _, books = client._begin(False, params)
+        general = client._prepare_chat(model, *options, params, None, books)
         assert taken[0] == general[0]
         assert (taken[1].requested, taken[1].tags, taken[1].streamed) == (requested, (), False)
         assert taken[1].ledger is client.usage
@@ -61,7 +70,15 @@ def test_the_short_way_gives_what_begin_and_prepare_chat_give(server: MockServer
 @pytest.mark.parametrize(
     "params",
     [
-        {"model": MODEL, "messages": MESSAGES, "temperature": 0.5},
+        {"model": MODEL, "messages": MESSAGES, "temperature": None},
+        {"model": MODEL, "messages": MESSAGES, "temperature": math.inf},
+        {"model": MODEL, "messages": MESSAGES, "temperature": 0.5, "tags": ["t"]},
+        {"model": MODEL, "messages": MESSAGES, "stop": ["\n"]},
+        {"model": MODEL, "messages": MESSAGES, "max_tokens": True},
+        {"model": MODEL, "messages": MESSAGES, "tools": []},
+        {"model": MODEL, "messages": MESSAGES, "max_retries": 0},
+        {"model": MODEL, "messages": MESSAGES, "temperature": fastrouter.NOT_GIVEN},
+        {"model": MODEL, "temperature": 0.5},
         {"model": [MODEL, ""], "messages": MESSAGES},
         {"model": [MODEL, 3], "messages": MESSAGES},
         {"model": [], "messages": MESSAGES},

@@ -204,6 +204,43 @@ def _timeout_overrides(timeout: float | Timeout | TimeoutLike | None | _NotGiven
 
 _request_path_loaded = False
 
+# Request parameters the client reads nothing from on a plain client (no budgets, cost cap,
+# limits or telemetry), so the usual call sends them as they are when given as plain
+# scalars (an omitted or None value, a list, a NaN take the general path).
+_SAMPLING = frozenset(
+    (
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "top_a",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "stop",
+        "user",
+    )
+)
+_SCALARS = (int, float, str)
+
+
+def _sampling(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The call's parameters besides ``model`` and ``messages`` when every one is in
+    :data:`_SAMPLING` with a plain value, in the caller's order; else ``None``."""
+    if "model" not in params or "messages" not in params:
+        return None
+    sampling = {}
+    for name, value in params.items():
+        if name == "model" or name == "messages":
+            continue
+        if name not in _SAMPLING or type(value) not in _SCALARS:
+            return None
+        sampling[name] = value
+    return sampling
+
 
 def _load_request_path() -> None:
     """Import what every request needs (parameters, bookkeeping, the response type), on
@@ -635,12 +672,17 @@ class _ClientBase:
         )
 
     def _usual_request(self, stream: bool, params: dict[str, Any]) -> tuple[bytes, Sequence[str], str, int] | None:
-        """The usual call: only ``model`` (one id, or a chain of ids) and ``messages`` (a
-        list), not streamed, on a plain client (:meth:`_plain_client`). Its body, chain,
-        ledger name and retries; ``None`` for any other call (or messages Python's encoder
-        must write)."""
-        if not self._plain or stream is not False or len(params) != 2:
+        """The usual call: ``model`` (one id, or a chain of ids), ``messages`` (a list) and
+        at most a few sampling parameters given as plain values (:data:`_SAMPLING`), not
+        streamed, on a plain client (:meth:`_plain_client`). Its body, chain, ledger name
+        and retries; ``None`` for any other call (or messages Python's encoder must write)."""
+        if not self._plain or stream is not False:
             return None
+        sampling = None
+        if len(params) != 2:
+            sampling = _sampling(params)
+            if sampling is None:
+                return None
         if self.routing is not None or self.max_cost_per_request is not None:
             return None  # public attributes set after construction: the general path reads them
         model = params.get("model")
@@ -660,7 +702,8 @@ class _ClientBase:
             return None
         if type(retries) is not int or retries < 0:
             return None  # the general path says what is wrong
-        body = encode_json({"messages": messages})
+        # As build_body writes it: the messages, then the parameters in the caller's order.
+        body = encode_json({"messages": messages} if sampling is None else {"messages": messages, **sampling})
         if body is None:
             return None
         if not _request_path_loaded:

@@ -50,7 +50,7 @@ def usual_answer(
     """The usual answer (one attempt, priced by the core) as the in-memory ledger's ring
     packs it: ``(ring_facts, requested, started, ended)`` for ``ledger._record_answer``;
     ``None`` for any other answer or ledger. Decides nothing else: the caller has checked
-    that the request has no tags, cascade, backends or budget."""
+    that the request has no tags, cascade or backends, and settles any budget itself."""
     ring_facts = native.ring_facts
     if ring_facts is None or not getattr(ledger, "_packs", False) or len(completion._attempts) > 1:
         return None

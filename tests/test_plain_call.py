@@ -6,6 +6,7 @@ entry, and every other call or client still takes the general path."""
 
 from __future__ import annotations
 
+import enum
 import math
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,14 @@ from plain_helpers import plain_chat
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
 SAMPLING: dict[str, Any] = {"temperature": 0.2, "max_tokens": 50, "stop": "\n", "seed": 7, "top_k": 40}
+
+
+class _Count(enum.IntEnum):
+    FIFTY = 50
+
+
+class _Text(str):
+    pass
 
 
 @pytest.mark.parametrize("sampling", [{}, SAMPLING])
@@ -48,7 +57,10 @@ CHAIN = [MODEL, "anthropic/claude-3.5-haiku"]
 @pytest.mark.parametrize(
     ("model", "requested"), [(MODEL, MODEL), (CHAIN, ",".join(CHAIN)), (tuple(CHAIN), ",".join(CHAIN))]
 )
-@pytest.mark.parametrize("sampling", [{}, {"temperature": 0.2}, SAMPLING, dict(reversed(SAMPLING.items()))])
+@pytest.mark.parametrize(
+    "sampling",
+    [{}, {"temperature": 0.2}, SAMPLING, dict(reversed(SAMPLING.items())), {"seed": 2**63 - 1, "top_p": 1e-07}],
+)
 def test_the_short_way_gives_what_begin_and_prepare_chat_give(
     server: MockServer, model: Any, requested: str, sampling: dict[str, Any]
 ) -> None:
@@ -75,6 +87,8 @@ def test_the_short_way_gives_what_begin_and_prepare_chat_give(
         {"model": MODEL, "messages": MESSAGES, "temperature": 0.5, "tags": ["t"]},
         {"model": MODEL, "messages": MESSAGES, "stop": ["\n"]},
         {"model": MODEL, "messages": MESSAGES, "max_tokens": True},
+        {"model": MODEL, "messages": MESSAGES, "max_tokens": _Count.FIFTY},
+        {"model": MODEL, "messages": MESSAGES, "stop": _Text("\n")},
         {"model": MODEL, "messages": MESSAGES, "tools": []},
         {"model": MODEL, "messages": MESSAGES, "max_retries": 0},
         {"model": MODEL, "messages": MESSAGES, "temperature": fastrouter.NOT_GIVEN},

@@ -914,7 +914,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
         :class:`AsyncStream` of chunks (errors before its first content are raised here)."""
         client = self._client
         usual = client._usual_request(stream, params)
-        if usual is not None:  # only a model id and messages, on a plain client
+        if usual is not None:  # a model, messages and plain sampling values, on a plain client
             # The usual answer is recorded without opening books (record_usual_answer);
             # they are opened, with the call's start and process, for any other ending.
             body, chain, requested, retries = usual
@@ -1078,7 +1078,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
         """
         client = self._client
         usual = client._usual_request(stream, params)
-        if usual is not None:  # only a model id and messages, on a plain client (see AsyncCompletions)
+        if usual is not None:  # the usual call, on a plain client (see AsyncCompletions)
             body, chain, requested, retries = usual
             started = time.time()
             pid = usage_books._pid

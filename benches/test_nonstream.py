@@ -126,9 +126,10 @@ class _NoLedger(UsageLedger):
 
 
 def _fastrouter_async_round(
-    mock_base_url: str, model: Any, distinct: bool = False, **options: Any
+    mock_base_url: str, model: Any, distinct: bool = False, sampling: dict[str, Any] | None = None, **options: Any
 ) -> Iterator[RoundFn]:
-    """``distinct``: every request asks something new (a response cache only misses)."""
+    """``distinct``: every request asks something new (a response cache only misses);
+    ``sampling``: parameters every request passes too."""
     loop = _new_loop()
 
     async def make() -> fastrouter.AsyncClient:
@@ -140,7 +141,7 @@ def _fastrouter_async_round(
 
     async def call() -> Answer:
         messages = [{"role": "user", "content": f"Say hello, {next(asked)}."}] if distinct else MESSAGES
-        resp = await create(model=model, messages=messages)
+        resp = await create(model=model, messages=messages, **(sampling or {}))
         usage = resp.usage
         return resp.choices[0].message.content or "", usage.total_tokens if usage else 0
 
@@ -152,6 +153,11 @@ def _fastrouter_async_round(
 @pytest.fixture
 def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
     yield from _fastrouter_async_round(mock_base_url, MODEL)
+
+
+@pytest.fixture
+def fastrouter_async_sampling(mock_base_url: str) -> Iterator[RoundFn]:
+    yield from _fastrouter_async_round(mock_base_url, MODEL, sampling={"temperature": 0.7, "max_tokens": 256})
 
 
 @pytest.fixture
@@ -189,6 +195,12 @@ def test_fastrouter_async_no_ledger(
     benchmark: Any, record_result: Callable[..., None], fastrouter_async_no_ledger: RoundFn
 ) -> None:
     _measure(benchmark, record_result, "fastrouter AsyncClient, ledger off", fastrouter_async_no_ledger)
+
+
+def test_fastrouter_async_sampling(
+    benchmark: Any, record_result: Callable[..., None], fastrouter_async_sampling: RoundFn
+) -> None:
+    _measure(benchmark, record_result, "fastrouter AsyncClient, temperature and max_tokens", fastrouter_async_sampling)
 
 
 def test_fastrouter_async_sqlite(

@@ -81,7 +81,7 @@ impl FieldGetter {
 
 /// `model._data.get(key)`, read from `_json` (a dict, or the object still on the core's
 /// tape: just that member is read, see `tape_object.rs`).
-fn data_get<'py>(
+pub(crate) fn data_get<'py>(
     model: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
     key_text: &str,

@@ -321,15 +321,5 @@ pub fn json_get<'py>(
     model: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let py = model.py();
-    let json = model.getattr(pyo3::intern!(py, "_json"))?;
-    if let Ok(object) = json.cast_exact::<TapeObject>() {
-        return TapeObject::get(object, key, key.to_str()?);
-    }
-    if let Ok(fields) = json.cast_exact::<PyDict>() {
-        return Ok(fields
-            .get_item(key)?
-            .unwrap_or_else(|| py.None().into_bound(py)));
-    }
-    json.call_method1(pyo3::intern!(py, "get"), (key,))
+    super::fields::data_get(model, key, key.to_str()?)
 }

@@ -449,8 +449,8 @@ class CompletionQueue:
 @final
 class FieldGetter:
     """The getter of one model field (``fastrouter.types``): ``read(model)`` is
-    ``model._data.get(key)`` (read from ``model._json``), or with ``convert`` that value converted on first read and
-    kept in ``model._cache``."""
+    ``model._data.get(key)`` (read from ``model._json``), or with ``convert`` that value
+    converted on first read and kept in ``model._cache``."""
 
     def __new__(cls, key: str, convert: Callable[[Any], Any] | None = None) -> FieldGetter: ...
     def read(self, model: Any) -> Any: ...

@@ -230,8 +230,6 @@ _SCALARS = (int, float, str)
 def _sampling(params: dict[str, Any]) -> dict[str, Any] | None:
     """The call's parameters besides ``model`` and ``messages`` when every one is in
     :data:`_SAMPLING` with a plain value, in the caller's order; else ``None``."""
-    if "model" not in params or "messages" not in params:
-        return None
     sampling = {}
     for name, value in params.items():
         if name == "model" or name == "messages":

@@ -172,11 +172,15 @@ def test_a_thread_that_ends_releases_the_short_strings_it_made(server: MockServe
             one()  # this thread attached: the ended threads' releases are done
             gc.collect()
 
+        def kept_per_thread(count: int = 300) -> float:
+            before = sys.getallocatedblocks()
+            threads(count)
+            return (sys.getallocatedblocks() - before) / count
+
         threads(20)
-        before = sys.getallocatedblocks()
-        count = 300
-        threads(count)
-        kept = (sys.getallocatedblocks() - before) / count
+        # The count covers the whole process: a thread another test left running can add to
+        # one measurement, but a leak per thread shows in every one.
+        kept = min(kept_per_thread() for _ in range(3))
     assert kept < 4, f"{kept:.2f} blocks kept per ended thread"
 
 

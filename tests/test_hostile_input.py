@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import fastrouter
 import pytest
+from bare_http import BareHTTPServer, serving, url
 from fastrouter import APIResponseValidationError, Cooldown, Hedge, Timeout
 from fastrouter.testing import Fail, MockServer, Raw, Reply
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
@@ -275,24 +275,15 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[_Recorder], host: str) -> tuple[ThreadingHTTPServer, str]:
-    httpd = ThreadingHTTPServer((host, 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://{host}:{httpd.server_address[1]}"
-
-
 @pytest.fixture
 def redirect_pair() -> Iterator[tuple[str, type[_Recorder], type[_Recorder]]]:
     """A redirector on 127.0.0.1 pointing at a recorder on another origin."""
     target = type("Target", (_Recorder,), {"seen": [], "redirect_to": ""})
     source = type("Source", (_Recorder,), {"seen": [], "redirect_to": ""})
-    target_server, target_url = _serve(target, "127.0.0.1")
-    source.redirect_to = target_url
-    source_server, source_url = _serve(source, "127.0.0.1")
-    yield source_url, source, target
-    for httpd in (source_server, target_server):
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(BareHTTPServer(("127.0.0.1", 0), target)) as target_server:
+        source.redirect_to = url(target_server)
+        with serving(BareHTTPServer(("127.0.0.1", 0), source)) as source_server:
+            yield url(source_server), source, target
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -314,16 +305,12 @@ def test_redirect_to_another_origin_is_not_followed(
 
 def test_same_origin_redirect_is_followed() -> None:
     handler = type("SameOrigin", (_Recorder,), {"seen": [], "redirect_to": ""})
-    httpd, url = _serve(handler, "127.0.0.1")
-    handler.redirect_to = url
-    try:
-        with fastrouter.Client(base_url=url, api_key="k", max_retries=0) as client:
+    with serving(BareHTTPServer(("127.0.0.1", 0), handler)) as httpd:
+        handler.redirect_to = url(httpd)
+        with fastrouter.Client(base_url=url(httpd), api_key="k", max_retries=0) as client:
             resp = client.chat.completions.create(model=MODEL, messages=USER)
-        assert resp.choices[0].message.content == "moved"
-        assert [seen["path"] for seen in handler.seen] == ["/chat/completions", "/moved/chat/completions"]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    assert resp.choices[0].message.content == "moved"
+    assert [seen["path"] for seen in handler.seen] == ["/chat/completions", "/moved/chat/completions"]
 
 
 _CHOICES = '"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]'

@@ -8,11 +8,12 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import fastrouter
 import pytest
+from bare_http import BareHTTPServer, serving
 
 ANSWER = {
     "id": "gen-plain-1",
@@ -68,14 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[str, type[_Handler]]]:
     handler = type("Handler", (_Handler,), {"seen": [], "ports": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(BareHTTPServer(("127.0.0.1", 0), handler)) as httpd:
         yield f"127.0.0.1:{httpd.server_address[1]}", handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def _client(backend_url: str, **options: Any) -> fastrouter.Client:

@@ -11,11 +11,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import fastrouter
 import pytest
+from bare_http import BareHTTPServer, serving
 from fastrouter.testing import MockServer, Reply, StreamScript
 from stream_helpers import drain, joined, open_stream
 
@@ -36,8 +37,7 @@ ANSWER = json.dumps(
 ).encode()
 
 
-class _IdleClosingServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _IdleClosingServer(BareHTTPServer):
     # 40 connections at once: with the default backlog (5) some would wait for a SYN or
     # request retransmit, which can outlast the handler's read timeout (IDLE_CLOSE).
     request_queue_size = 64
@@ -75,12 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def idle_closing() -> Iterator[_IdleClosingServer]:
-    server = _IdleClosingServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_IdleClosingServer(("127.0.0.1", 0), _Handler)) as server:
+        yield server
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced(

@@ -647,12 +647,22 @@ class _ClientBase:
             chain = spread_order(chain, route.weights or {}, self._inner.latencies(), self._cooling())
         if books is None:
             books = self._new_books(model, tags, stream, params, budgets, requested)
+        args = (
+            body,
+            chain,
+            _header_pairs(extra_headers),
+            retries,
+            overrides,
+            hedge_after,
+            encode_query(query) if query else None,
+        )
         if budgets is not None:
             from .usage.cost import chain_worst_case
 
+            # Last: nothing between the reservation and the caller's books that could raise
+            # (or be Ctrl-C'd) and leave it held.
             books.reserve(*chain_worst_case(chain, len(body), max_tokens, lookup))
-        encoded = encode_query(query) if query else None
-        return (body, chain, _header_pairs(extra_headers), retries, overrides, hedge_after, encoded), books
+        return args, books
 
     def _plain_client(self) -> bool:
         """True when a call gets nothing from the client beyond its pool and ledger: no
@@ -933,7 +943,7 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
                 )
                 if answer is not None:
                     answered = True
-                    ledger._record_answer(answer)
+                    ledger._post(answer)  # no point between where a Ctrl-C can land (see _post)
                     return completion
                 books = client._usual_books(requested, started, pid)
                 return books.answered_chat(completion, native)
@@ -949,7 +959,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
                 catalog = await client.models._for_request(model)
         args, books = client._prepare_chat(model, *options, params, catalog, books)
-        with books:
+        # ``with books``, spelled out: entering it would call ``__enter__``, where a Ctrl-C
+        # could land after the reservation and leave it held.
+        try:
             if client._gate is not None:  # limits, response cache, shared state
                 gated = client._gated(model, args, books, stream, cache, params)
                 return await client._gate.chat_async(client, *gated)
@@ -959,6 +971,9 @@ class AsyncCompletions(AsyncCompletionsDropIn, _Resource["AsyncClient"]):
                 return AsyncStream(await awaiting(client._inner.chat_stream, *args), books.stream_finished)
             native = await awaiting(client._inner.chat, *args)
             return books.answered_chat(_completion(native), native)
+        except BaseException as error:
+            books.failed(error)
+            raise
 
 
 class AsyncChat:
@@ -1092,7 +1107,7 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
                 )
                 if answer is not None:
                     answered = True
-                    ledger._record_answer(answer)
+                    ledger._post(answer)  # no point between where a Ctrl-C can land (see _post)
                     return completion
                 books = client._usual_books(requested, started, pid)
                 return books.answered_chat(completion, native)
@@ -1108,7 +1123,8 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
             with books:  # faults-py: cancelled, Ctrl-C'd or failed while the catalog loads: recorded too
                 catalog = client.models._for_request(model)
         args, books = client._prepare_chat(model, *options, params, catalog, books)
-        with books:
+        # ``with books``, spelled out (see AsyncCompletions.create).
+        try:
             if client._gate is not None:  # limits, response cache, shared state
                 gated = client._gated(model, args, books, stream, cache, params)
                 return client._gate.chat_sync(client, *gated)
@@ -1118,6 +1134,9 @@ class Completions(CompletionsDropIn, _Resource["Client"]):
                 return Stream(client._inner.chat_stream_blocking(*args), books.stream_finished)
             native = client._inner.chat_blocking(*args)
             return books.answered_chat(_completion(native), native)
+        except BaseException as error:
+            books.failed(error)
+            raise
 
 
 class Chat:

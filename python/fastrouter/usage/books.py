@@ -16,7 +16,7 @@ from .columns import fixed_from_text
 from .cost import answer_cost, backend_cost, catalog_cost, core_cost_text
 from .entries import CascadeMark, answer_values, completion_values, entry_for_completion, entry_for_failure
 from .ledger import _COST as _COST_FIELD
-from .ledger import UsageEntry
+from .ledger import INBOX_LIMIT, UsageEntry
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -48,12 +48,14 @@ def usual_answer(
     ledger: UsageLedger, completion: ChatCompletion, native: NativeChat, requested: str, started: float
 ) -> tuple[Any, str, float, float] | None:
     """The usual answer (one attempt, priced by the core) as the in-memory ledger's ring
-    packs it: ``(ring_facts, requested, started, ended)`` for ``ledger._record_answer``;
+    packs it: ``(ring_facts, requested, started, ended)`` for ``ledger._post``;
     ``None`` for any other answer or ledger. Decides nothing else: the caller has checked
     that the request has no tags, cascade or backends, and settles any budget itself."""
     ring_facts = native.ring_facts
     if ring_facts is None or not getattr(ledger, "_packs", False) or len(completion._attempts) > 1:
         return None
+    if len(ledger._inbox) >= INBOX_LIMIT:
+        ledger._make_room()  # before the caller's claim (see UsageLedger._post)
     return (ring_facts, requested, started, time.time())
 
 
@@ -139,7 +141,14 @@ class RequestBooks:
         have no price) against the budgets, or raise :class:`BudgetExceededError` when it
         breaks one (nothing is held then). The per-request cap is applied before, when
         the chain is chosen (:func:`fastrouter.routing.plan.fit_cost_cap`)."""
-        self.reservation = self.budgets.reserve(estimate, self.tags, f"a request to {self.requested}", unpriced)
+        what = f"a request to {self.requested}"
+        try:
+            self.reservation = self.budgets.reserve(estimate, self.tags, what, unpriced, self)
+        except BaseException:
+            # Interrupted (a Ctrl-C) as it was taken: a request never sent holds nothing.
+            if self.reservation is not None:
+                self.budgets.settle(self.reservation, Decimal(0))
+            raise
 
     def confirm(self) -> None:
         """Take the reservation's shared part on the store (a shared store's budgets)."""
@@ -153,7 +162,8 @@ class RequestBooks:
         """The response cache answered: record a hit at cost 0 with what it ``saved``."""
         entry = self._entry(completion, "ok", streamed=self.streamed)
         entry = replace(entry, cost_source="cache", saved_cost=saved or Decimal(0))
-        self._record(entry, Decimal(0))
+        if self._claim():
+            self._record(entry, Decimal(0))
         return completion
 
     def _entry(self, completion: ChatCompletion, status: str, streamed: bool) -> UsageEntry:
@@ -209,9 +219,15 @@ class RequestBooks:
         return entry
 
     def _record(self, entry: UsageEntry, actual: Decimal | None) -> None:
+        ledger = self.ledger
+        packs = getattr(ledger, "_packs", False)  # a call: before the entry is claimed
         self._recorded = entry
         try:
-            self.ledger.record(entry)
+            if packs:
+                ledger._post_entry(entry)  # in at once: see UsageLedger._post
+                ledger._take_in()
+            else:
+                ledger.record(entry)
         finally:  # a ledger that cannot write (disk full) still releases the budget
             self.budgets.settle(self.reservation, actual)
         # Only OpenRouter's generations can be looked up; other backends' cost stays unknown.
@@ -251,10 +267,11 @@ class RequestBooks:
                 answer = usual_answer(ledger, completion, native, self.requested, self.started)
             if answer is not None:
                 # The in-memory ledger's ring packs it from the core's facts when taken in.
+                # No point between the claim and the post where a Ctrl-C can land.
                 self.done = True
                 self._recorded = answer
                 try:
-                    ledger._record_answer(answer)
+                    ledger._post(answer)
                 finally:  # a ledger that cannot take it in still releases the budget
                     if self.reservation is not None:
                         self.budgets.settle(self.reservation, Decimal(native.answer_cost or 0))
@@ -290,11 +307,14 @@ class RequestBooks:
     def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
         """Record the usual answer given as its entry's fields' values (its cost known, also
         as ``cost_units`` in fixed point when it fits) and settle its reservation."""
-        self._recorded = values
         ledger = self.ledger
+        packs = getattr(ledger, "_packs", False)
+        if packs:
+            ledger._make_room()
+        self._recorded = values
         try:
-            if getattr(ledger, "_packs", False):
-                ledger._record_values(values, cost_units)
+            if packs:
+                ledger._post((values, cost_units))  # in at once: see UsageLedger._post
             else:
                 ledger.record(UsageEntry._fast(*values))
         finally:  # a ledger that cannot write (disk full) still releases the budget
@@ -305,8 +325,14 @@ class RequestBooks:
         """Nothing answered (an error, or cancelled before an answer): record what the
         attempts known to have been made cost. A cancelled request settles at that cost
         (usually 0): the core dropped it, so nothing more is known to have been spent."""
-        if not self._claim():
+        if self.pid != _pid:
             return
+        if self.done and self._recorded is not None:
+            self._settle_interrupted()
+            return
+        # Claimed but not recorded: the answer's booking was interrupted (a Ctrl-C) before
+        # its entry existed; nothing else books it now that the exception has left it.
+        self.done = True
         arrived = self._arrived
         attempts = getattr(error, "attempts", None) or (arrived.attempts if arrived is not None else [])
         entry = entry_for_failure(
@@ -319,6 +345,16 @@ class RequestBooks:
             status=exit_status(error),
         )
         self._record(entry, entry.reliability_cost)
+
+    def _settle_interrupted(self) -> None:
+        """Settle the reservation of a recorded request whose settling was interrupted (a
+        Ctrl-C), at the cost its entry records."""
+        reservation = self.reservation
+        if reservation is None or reservation.settled or self._recorded is None or self.pid != _pid:
+            return
+        entry = self.entry
+        if entry is not None:
+            self.budgets.settle(reservation, entry.total_cost if entry.cost is not None else None)
 
     def __enter__(self) -> RequestBooks:
         return self
@@ -340,6 +376,7 @@ class RequestBooks:
         built = False
         try:
             if not self._claim():
+                self._settle_interrupted()  # reported again: a settling cut short ends now
                 return
             completion = stream.completion
             built = True

@@ -28,7 +28,13 @@ from ..errors import BudgetExceededError, PriceUnknownError
 from .ledger import UsageLedger
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from ..store import BudgetSlot, Store
+
+    class _Holder(Protocol):
+        reservation: Reservation | None
+
 
 __all__ = ["Budget", "BudgetBook", "Reservation"]
 
@@ -104,6 +110,7 @@ class Reservation:
     # Shared budgets (a store's counters), taken by ``BudgetBook.confirm``.
     slots: list[BudgetSlot] = field(default_factory=list)
     confirmed: bool = False
+    settled: bool = False
 
 
 class BudgetBook:
@@ -155,13 +162,20 @@ class BudgetBook:
                     self._spent[index] = _ZERO
 
     def reserve(
-        self, estimate: Decimal | None, tags: Sequence[str], what: str, unpriced: Sequence[str] = ()
+        self,
+        estimate: Decimal | None,
+        tags: Sequence[str],
+        what: str,
+        unpriced: Sequence[str] = (),
+        holder: _Holder | None = None,
     ) -> Reservation | None:
         """Reserve ``estimate`` against every applicable budget, or raise
         :class:`BudgetExceededError` (nothing reserved). ``None`` when no budget applies.
         An unknown estimate (``unpriced``: the models without a price) is refused with
         :class:`PriceUnknownError` unless every applicable budget has
-        ``unknown_price="allow"`` (then nothing is reserved; the real cost settles)."""
+        ``unknown_price="allow"`` (then nothing is reserved; the real cost settles).
+        ``holder.reservation`` is set to it as it is taken, so a Ctrl-C on the way back
+        cannot leave it held by nobody."""
         with self._lock:
             self._roll_day()
             applicable = [i for i, b in enumerate(self.budgets) if b.applies_to(tags)]
@@ -190,10 +204,16 @@ class BudgetBook:
                         f" of ${budget.usd:f}{scope} (${committed:f} spent or reserved)"
                     )
             local = [i for i in applicable if i not in shared]
-            for index in local:
-                self._reserved[index] += estimate
             slots = [self._slot(self.budgets[i], self._day) for i in shared]
-            return Reservation(amount=estimate, budgets=local, day=self._day, slots=slots)
+            reservation = Reservation(amount=estimate, budgets=local, day=self._day, slots=slots)
+            reserved = list(self._reserved)
+            for index in local:
+                reserved[index] += estimate
+            # Taken and handed over in two stores with no call between (see settle).
+            if holder is not None:
+                holder.reservation = reservation
+            self._reserved[:] = reserved
+            return reservation
 
     def _refused(self, reservation: Reservation, index: int, committed: int, what: str) -> BudgetExceededError:
         slot = reservation.slots[index - 1]
@@ -224,21 +244,28 @@ class BudgetBook:
     def settle(self, reservation: Reservation | None, actual: Decimal | None) -> None:
         """Replace a reservation by what the request really cost (``None``: unknown, the
         reservation is kept as spent, the safe side)."""
-        if reservation is None:
+        if reservation is None or reservation.settled:
             return
         spent = reservation.amount if actual is None else actual
         if reservation.unpriced and actual is None:
+            reservation.settled = True
             return
         if reservation.confirmed and self.store is not None:
             reservation.confirmed = False
             keys = [slot.key for slot in reservation.slots]
             self.store.background(self.on_loop, "budget_settle", keys, _nanos(reservation.amount), _nanos(spent))
         with self._lock:
+            reserved, spending = list(self._reserved), list(self._spent)
             for index in reservation.budgets:
-                self._reserved[index] -= reservation.amount
+                reserved[index] -= reservation.amount
                 same_day = self.budgets[index].per != "day" or reservation.day == self._day
                 if self.budgets[index].per != "request" and same_day:
-                    self._spent[index] += spent
+                    spending[index] += spent
+            # Settled in three stores with no call between: a Ctrl-C settles all or nothing
+            # (the request's books settle what it interrupted before).
+            reservation.settled = True
+            self._reserved[:] = reserved
+            self._spent[:] = spending
 
     def remaining(self) -> dict[int, Decimal]:
         """USD left per budget (by position), after spending and reservations."""

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from _thread import RLock
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
@@ -32,7 +32,7 @@ __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAU
 
 # How many answers recorded by value may wait before the ledger takes them in (any read
 # takes them in at once): taken together they cost less than one at a time.
-_INBOX = 256
+INBOX_LIMIT = 256
 
 # How many recent entries a ledger keeps in memory for ``entries`` (totals cover all): the
 # bound on a long-running client's ledger memory, under 200 bytes an entry (~20 MB at most).
@@ -261,11 +261,18 @@ class UsageLedger:
         # Answers recorded by value (_record_values, _record_answer), waiting to be taken in
         # (_take_in): appended without the lock (one atomic list append), taken in under it.
         self._inbox: list[tuple[Any, ...]] = []
+        # The inbox's append, bound: a request's books claim its answer and post it here with
+        # no point between the two where Python runs a signal handler (a Python function's
+        # entry is one), so a Ctrl-C lands before the claim or after the answer is in.
+        # Whoever posts makes room first (`_make_room`).
+        self._post: Callable[[tuple[Any, ...]], None] = self._inbox.append
+        self._deferred: list[UsageEntry] = []
+        # The same for an entry (recorded after the inbox, as `record` does; `_take_in` next).
+        self._post_entry: Callable[[UsageEntry], None] = self._deferred.append
         # Set while the store is being changed or read under the lock: what a finalizer run
         # by the garbage collector on this thread records meanwhile waits (in the inbox, or
         # in _deferred) and is taken in when that is done, never in the middle of it.
         self._busy = False
-        self._deferred: list[UsageEntry] = []
         self._db: sqlite3.Connection | None = None
         self._select = ""  # the query reading every entry (durable ledgers)
         self.path = None if path is None else str(path)
@@ -311,19 +318,21 @@ class UsageLedger:
         point) and no reliability, baseline or saved cost: the usual answer, recorded
         without building its :class:`UsageEntry`. It waits in the inbox (every read takes
         the inbox in first), so recording takes no lock."""
-        inbox = self._inbox
-        inbox.append((values, cost_units))
-        if len(inbox) >= _INBOX and not self._busy:
-            self._take_in()
+        self._post((values, cost_units))
+        self._make_room()
 
     def _record_answer(self, answer: tuple[AnswerFacts, str, float, float]) -> None:
         """:meth:`_record_values` for the usual answer given as ``(NativeChat.ring_facts,
         requested, started, ended)``, whose facts the ring packs itself when taken in (the
         entry: status ok, one attempt, no tags, priced from ``usage``, latency ``ended -
         started``)."""
-        inbox = self._inbox
-        inbox.append(answer)
-        if len(inbox) >= _INBOX and not self._busy:
+        self._post(answer)
+        self._make_room()
+
+    def _make_room(self) -> None:
+        """Take the inbox in when it is full (books claiming an answer call it before they
+        post it: see ``_post``)."""
+        if len(self._inbox) >= INBOX_LIMIT and not self._busy:
             self._take_in()
 
     def _take_in(self) -> None:

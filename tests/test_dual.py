@@ -30,21 +30,21 @@ async def _outer(asynchronous: bool, fail: bool = False) -> int:
 
 def test_blocking_returns_what_the_coroutine_returns_without_an_event_loop() -> None:
     EVENTS.clear()
-    assert blocking(_outer(False)) == 42
+    assert blocking(_outer, False) == 42
     assert EVENTS == ["finally"]
 
 
 def test_blocking_raises_what_the_coroutine_raises_after_its_finally() -> None:
     EVENTS.clear()
     with pytest.raises(ValueError, match="bad answer"):
-        blocking(_outer(False, fail=True))
+        blocking(_outer, False, fail=True)
     assert EVENTS == ["finally"]
 
 
 def test_blocking_refuses_a_coroutine_that_suspends_and_closes_it() -> None:
     EVENTS.clear()
     with pytest.raises(RuntimeError, match="suspends"):
-        blocking(_outer(True))
+        blocking(_outer, True)
     assert EVENTS == ["finally"]  # closed: its cleanup ran, nothing left pending
 
 

@@ -10,7 +10,7 @@ behave as in plain blocking code. The asyncio client simply awaits it.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ._bridge import awaiting
@@ -20,8 +20,11 @@ __all__ = ["blocking", "native_chat"]
 _T = TypeVar("_T")
 
 
-def blocking(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine made with ``asynchronous=False`` to its end, in this thread."""
+def blocking(make: Callable[..., Coroutine[Any, Any, _T]], *args: Any, **kwargs: Any) -> _T:
+    """Run the coroutine ``make(*args, **kwargs)`` (its ``asynchronous=False`` form) to its
+    end, in this thread. Made here, not by the caller: a Ctrl-C as this function begins
+    leaves no coroutine that was never awaited."""
+    coroutine = make(*args, **kwargs)
     try:
         coroutine.send(None)
     except StopIteration as done:

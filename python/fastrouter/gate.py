@@ -257,12 +257,14 @@ class Gate:
                 lane = limiter.lane(self._names(model, chain))
                 if lane is not None:
                     tokens = len(body) // _BYTES_PER_TOKEN + (max_tokens or 0)
+                    # The limiter sets state.hold before the store is asked (see admitting).
                     if limiter.inline:
-                        state.hold = limiter.admit_now(lane, tokens)
+                        limiter.admit_now(lane, tokens, state)
                     if state.hold is None:
                         try:
-                            state.hold = await limiter.admitting(lane, tokens, deadline, asynchronous)
+                            await limiter.admitting(lane, tokens, deadline, asynchronous, state)
                         except StoreUnavailableError as error:
+                            state.hold = None  # not admitted: the request goes without it
                             self._tolerate(error, "the rate limit")
             try:
                 native = await native_chat(client._inner, stream, (body, chain, *args[2:]), asynchronous)
@@ -272,14 +274,13 @@ class Gate:
             except BaseException:
                 # Cancelled while the request ran: it may have been sent; keep its estimate,
                 # and wake whoever waits in line for the slot.
-                hold, state.hold = state.hold, None
-                if hold is not None and limiter is not None:
-                    limiter.release_soon(hold, None, True, asynchronous)
+                self._release_soon(state, asynchronous)
                 raise
             if stream:
-                handed_over = True
                 live = AsyncStream(native) if asynchronous else Stream(native)
-                return self._open_stream(live, state, asynchronous)
+                opened = self._open_stream(live, state, asynchronous)
+                handed_over = True  # its end frees the limits and lands the flight
+                return opened
             try:
                 completion = books.answered_chat(ChatCompletion._from_chat(native), native)
             except APIResponseValidationError as error:  # a body no parser reads: limits settle
@@ -287,9 +288,7 @@ class Gate:
                 raise
             except BaseException:  # the ledger's store failing, Ctrl-C while parsing
                 # The answer arrived: its slot is freed as sent (the flight lands below).
-                hold, state.hold = state.hold, None
-                if hold is not None and limiter is not None:
-                    limiter.release_soon(hold, None, True, asynchronous)
+                self._release_soon(state, asynchronous)
                 raise
             # The core's attempt records as they are: building Attempt objects is dear.
             attempts = completion._attempts
@@ -305,8 +304,8 @@ class Gate:
                 # limits corrected and the answer stored at once, without _finish's
                 # coroutine (the flight lands below, after the answer is stored).
                 if hold is not None and limiter is not None:
-                    state.hold = None
                     limiter.release(hold, _usage_tokens(completion), True)
+                    state.hold = None  # after: a release cut short is made again below
                 if state.key is not None:
                     put = self._cache_entry(state, completion, None)
                     if put is not None:
@@ -314,13 +313,27 @@ class Gate:
                 return completion
             await self._finish(state, attempts, completion, None, asynchronous)
             return completion
+        except BaseException:
+            # A release cut short (a Ctrl-C as it began): made again, as the store's
+            # release of a request is taken once however often it is asked.
+            if not handed_over:
+                self._release_soon(state, asynchronous)
+            raise
         finally:
             if state.leading and not handed_over:
                 self.flights.land(state.key or b"")
 
+    def _release_soon(self, state: _Pass, asynchronous: bool) -> None:
+        """Free the slots ``state`` still holds, as sent (its estimate kept), without waiting
+        on a shared store from the event loop or raising (see ``Limiter.release_soon``)."""
+        hold = state.hold
+        if hold is not None and self.limiter is not None:
+            self.limiter.release_soon(hold, None, True, asynchronous)
+            state.hold = None
+
     def chat_sync(self, *request: Any) -> ChatCompletion | Stream:
         """:meth:`chat` (without ``asynchronous``), blocking: the GIL released while it waits."""
-        return blocking(self.chat(*request, asynchronous=False))  # type: ignore[return-value]
+        return blocking(self.chat, *request, asynchronous=False)  # type: ignore[return-value]
 
     def chat_async(self, *request: Any) -> Coroutine[Any, Any, ChatCompletion | AsyncStream]:
         """:meth:`chat` (without ``asynchronous``), to await on the running event loop."""
@@ -369,14 +382,15 @@ class Gate:
         """Correct the limits, publish what failed, store a clean answer."""
         store = self.store
         try:
-            if state.hold is not None and self.limiter is not None:
-                hold, state.hold = state.hold, None
+            hold = state.hold
+            if hold is not None and self.limiter is not None:
                 sent = bool(attempts) if sent is None else sent
                 used = _usage_tokens(completion)
                 if asynchronous:
                     await self.limiter.release_async(hold, used, sent)
                 else:
                     self.limiter.release(hold, used, sent)
+                state.hold = None  # after: a release cut short is made again (Gate.chat)
             keys, seconds, cooled = self._upkeep(attempts, error)
             if keys:
                 await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)
@@ -402,14 +416,20 @@ class Gate:
         if state.key is not None:
             stream._record = []
         books = state.books
+        ended = False
 
         def finished(done: _StreamBase, status: str) -> None:
+            # Called again should a call be interrupted (see _StreamBase._finish): the books
+            # record once, the limits and the cache end once.
+            nonlocal ended
             completion: ChatCompletion | None = None
             try:
                 books.stream_finished(done, status)
                 completion = done.completion if status == "ok" else None
             finally:  # a completion that cannot be built still frees the limits
-                self._end_stream(state, done, completion, asynchronous)
+                if not ended:
+                    ended = True
+                    self._end_stream(state, done, completion, asynchronous)
 
         stream._on_finish = finished
         weakref.finalize(stream, self._abandoned, state)
@@ -421,11 +441,11 @@ class Gate:
         """Run ``_finish`` for an ended stream (``completion`` None unless it ended well)."""
         # An async stream writing to a shared store does it in a task on its loop.
         loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
-        ending = self._finish(state, done.attempts, completion, None, loop is not None, done._record, True)
+        finish = (state, done.attempts, completion, None, loop is not None, done._record, True)
         if loop is None:
-            blocking(ending)
+            blocking(self._finish, *finish)
             return
-        task = loop.create_task(ending)
+        task = loop.create_task(self._finish(*finish))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
 

@@ -69,15 +69,25 @@ class _StreamBase:
         self._native = native
         self._completion: ChatCompletion | None = None
         self._ended = False
+        self._end_status = "cancelled"  # how it ended, once it has (see _ended_with)
         self._on_finish = on_finish
         # The response cache sets a list here to keep every chunk's JSON as it arrives.
         self._record: list[str] | None = None
 
     def _finish(self, status: str) -> None:
-        """Report the stream's end once: ``ok``, ``stream_error`` or ``cancelled``."""
-        on_finish, self._on_finish = self._on_finish, None
+        """Report the stream's end: ``ok``, ``stream_error`` or ``cancelled``. A report cut
+        short by an interruption (a Ctrl-C as it began) is made again when the stream is
+        closed or dropped, so ``on_finish`` may be called again after a call that raised
+        one: it records once (the request's books claim the stream's end). One that failed
+        on its own is not repeated."""
+        on_finish = self._on_finish
         if on_finish is not None:
-            on_finish(self, status)
+            try:
+                on_finish(self, status)
+            except Exception:
+                self._on_finish = None
+                raise
+            self._on_finish = None
 
     @property
     def completion(self) -> ChatCompletion:
@@ -121,6 +131,7 @@ class _StreamBase:
         record.extend(map(_wire, cast("list[ChatCompletionChunk]", batch)))
 
     def _ended_with(self, status: str) -> None:
+        self._end_status = status
         self._ended = True
         self._finish(status)
 
@@ -133,8 +144,7 @@ class _StreamBase:
 
     def _closed(self) -> None:
         self._native.close()
-        if not self._ended:
-            self._finish("cancelled")
+        self._finish(self._end_status)  # "cancelled" unless it had ended (and its report was cut short)
 
     # -- faults-py (issue 10.2/10.4): every way out of a stream settles and records once.
     def _interrupted(self, error: BaseException) -> None:
@@ -143,6 +153,8 @@ class _StreamBase:
         self._native.close()
         if not self._ended:
             self._ended_with(exit_status(error, streaming=True))
+        else:
+            self._finish(self._end_status)  # its end's report, should the error have cut it short
 
     def __del__(self) -> None:
         # Dropped without close() or reaching its end: cancel the request, record it.

@@ -364,8 +364,16 @@ class _Walk:
     def _live_finish(self, index: int, books: RequestBooks) -> Any:
         """The last tier's stream end: record it as kept and attach the cascade's result."""
 
+        reported = False
+
         def finished(stream: Any, status: str) -> None:
+            # Called again should a call be interrupted (see _StreamBase._finish): the books
+            # record once, the tier is counted once.
+            nonlocal reported
             books.stream_finished(stream, status)
+            if reported:
+                return
+            reported = True
             cost = books.entry.total_cost if books.entry is not None else _ZERO
             self.spent += cost
             try:
@@ -434,7 +442,7 @@ async def create(
 
 def create_sync(client: Client, *request: Any) -> Any:
     """:func:`create` (without ``asynchronous``) for ``Client``, blocking."""
-    return blocking(create(client, *request, asynchronous=False))
+    return blocking(create, client, *request, asynchronous=False)
 
 
 async def create_async(client: AsyncClient, *request: Any) -> Any:

@@ -27,6 +27,11 @@ from .limit import Limit
 
 if TYPE_CHECKING:
     import asyncio
+    from typing import Protocol
+
+    class _Holder(Protocol):
+        hold: Hold | None
+
 
 __all__ = ["Lane", "Hold", "Limiter"]
 
@@ -63,6 +68,15 @@ class Hold:
         self.lane = lane
         self.rid = rid
         self.tokens = tokens
+
+
+class _Held:
+    """A holder for a caller that keeps the hold it is given (see :meth:`Limiter.admitting`)."""
+
+    __slots__ = ("hold",)
+
+    def __init__(self) -> None:
+        self.hold: Hold | None = None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop:
@@ -165,28 +179,33 @@ class Limiter:
             timeout = remaining if timeout is None else min(timeout, remaining)
         return timeout
 
-    def admit_now(self, lane: Lane, tokens: int) -> Hold | None:
+    def admit_now(self, lane: Lane, tokens: int, holder: _Holder) -> Hold | None:
         """An :attr:`inline` store's admission when nobody waits and the request fits at
-        once (the usual case); ``None``: it goes through :meth:`admitting` (which asks again)."""
+        once (the usual case); ``None``: it goes through :meth:`admitting` (which asks again).
+        ``holder.hold`` is set as in :meth:`admitting`."""
         if lane.queue:
             return None
-        rid = next(self._ids)
-        tokens = self._tokens(lane, tokens)
-        if self.store.admit(lane.specs, rid, tokens, _LEASE_S):
+        holder.hold = hold = Hold(lane, next(self._ids), self._tokens(lane, tokens))
+        if self.store.admit(lane.specs, hold.rid, hold.tokens, _LEASE_S):
+            holder.hold = None
             return None
-        return Hold(lane, rid, tokens)
+        return hold
 
-    async def admitting(self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool) -> Hold:
+    async def admitting(
+        self, lane: Lane, tokens: int, deadline: float | None, asynchronous: bool, holder: _Holder
+    ) -> Hold:
         """Admit a request: ask the store, else queue first come, first served and sleep at
         the head of the line until it fits, the deadline passes or the caller goes
-        (leaving the line wakes the next). Written once for both clients (see fastrouter._dual)."""
-        rid = next(self._ids)
-        tokens = self._tokens(lane, tokens)
-        store, ask = self.store, (lane.specs, rid, tokens, _LEASE_S)
+        (leaving the line wakes the next). Written once for both clients (see fastrouter._dual).
+        ``holder.hold`` is set to the hold before the store is asked: however the caller is
+        interrupted (a Ctrl-C), from then on it knows what to release (releasing a request
+        the store never admitted changes nothing)."""
+        holder.hold = hold = Hold(lane, next(self._ids), self._tokens(lane, tokens))
+        store, ask = self.store, (lane.specs, hold.rid, hold.tokens, _LEASE_S)
         if not lane.queue:
             wait = await store.admit_async(*ask) if asynchronous and not self.inline else store.admit(*ask)
             if not wait:
-                return Hold(lane, rid, tokens)
+                return hold
             if not lane.wait:
                 raise _refused(lane, wait, "over the limit")
         elif not lane.wait:
@@ -199,7 +218,7 @@ class Limiter:
                 if lane.queue[0] is waiter:
                     wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
                     if not wait:
-                        return Hold(lane, rid, tokens)
+                        return hold
                     timeout = self._timeout(lane, wait, deadline)
                 elif deadline is not None:
                     timeout = self._timeout(lane, 0.0, deadline)
@@ -209,11 +228,11 @@ class Limiter:
 
     def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (blocking while it waits, the GIL released)."""
-        return blocking(self.admitting(lane, tokens, deadline, False))
+        return blocking(self.admitting, lane, tokens, deadline, False, _Held())
 
     async def acquire_async(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (awaiting while it waits; cancelling leaves the line)."""
-        return await self.admitting(lane, tokens, deadline, True)
+        return await self.admitting(lane, tokens, deadline, True, _Held())
 
     # -- after the request
     def _wake_lines(self, hold: Hold) -> None:

@@ -15,17 +15,23 @@ __all__ = ["MemoryStore"]
 
 class _Window:
     """One limit's sliding window: ``[time, requests, tokens]`` entries (lists, so a
-    correction or refund edits the entry in place), running sums, slots in use."""
+    correction or refund edits the entry in place), running sums, and the requests
+    admitted and not yet released, by id: their number is the slots in use, so a release
+    is the one step of taking its id out (done twice, the second changes nothing)."""
 
-    __slots__ = ("entries", "requests", "tokens", "inflight", "blocked_until", "by_id")
+    __slots__ = ("entries", "requests", "tokens", "blocked_until", "by_id")
 
     def __init__(self) -> None:
         self.entries: deque[list[float]] = deque()
         self.requests = 0
         self.tokens = 0
-        self.inflight = 0
         self.blocked_until = 0.0
         self.by_id: dict[str, list[float]] = {}
+
+    @property
+    def inflight(self) -> int:
+        """The requests admitted and not yet released (a concurrency limit's slots in use)."""
+        return len(self.by_id)
 
     def expire(self, now: float) -> None:
         horizon = now - WINDOW_S
@@ -100,8 +106,6 @@ class MemoryStore(Store):
                 window.by_id[rid] = entry
                 window.requests += 1
                 window.tokens += tokens
-                if spec.concurrency is not None:
-                    window.inflight += 1
             return 0.0
 
     def release(self, specs: Sequence[LimitSpec], rid: str, token_delta: int, refund: bool) -> None:
@@ -110,9 +114,7 @@ class MemoryStore(Store):
                 window = self._windows.get(spec.key)
                 if window is None:
                     continue
-                if spec.concurrency is not None:
-                    window.inflight -= 1
-                entry = window.by_id.pop(rid, None)
+                entry = window.by_id.pop(rid, None)  # its slot freed (see _Window)
                 if entry is None or not window.entries or entry[0] < window.entries[0][0]:
                     continue  # already out of the window
                 if refund:

@@ -15,8 +15,10 @@ import gc
 import os
 import sqlite3
 import stat
+import sys
 import threading
 import time
+import weakref
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,137 @@ def test_ctrl_c_while_iterating_a_sync_stream_records_it_cancelled(server: MockS
         assert reserved(client) == 0
         stream.close()  # closing afterwards records nothing more
         assert len(client.usage.entries) == 1
+
+
+# Each case is called once per point in the package's code where a Ctrl-C can land,
+# interrupted there, and must leave exactly one entry for a request sent, nothing reserved
+# and no limit's slot held.
+_PACKAGE = os.path.dirname(fastrouter.__file__)
+_CASES = {
+    "the usual call": ({}, {}, ()),
+    "with tags": ({}, {"tags": ["t"]}, ()),
+    "with a budget": ({"budgets": [fastrouter.Budget(usd="1")]}, {}, ()),
+    "after a failover": ({}, {"model": ["a/failing", A]}, ((("a/failing", Fail(503))),)),
+    "with limits": ({"limits": {"*": fastrouter.Limit(concurrency=4)}}, {}, ()),
+    "with the response cache": ({"cache": True}, {"temperature": 0}, ()),
+    "a stream read to its end": ({}, {"stream": True}, ()),
+    "a stream, with limits": ({"limits": {"*": fastrouter.Limit(concurrency=4)}}, {"stream": True}, ()),
+    "a stream, with a budget": ({"budgets": [fastrouter.Budget(usd="1")]}, {"stream": True}, ()),
+}
+
+
+def _slots_held(client: Any) -> int:
+    """The requests the client's limits hold (admitted, not released)."""
+    gate = client._gate
+    if gate is None or gate.limiter is None:
+        return 0
+    return sum(len(window.by_id) for window in gate.limiter.store._windows.values())
+
+
+def _finalizing(frame: Any) -> bool:
+    """Whether ``frame`` runs in a finalizer (``__del__``, ``weakref.finalize``): Python
+    prints and drops an exception raised there, a Ctrl-C included, and the finalizer's work
+    with it."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or (
+            code.co_qualname == "finalize.__call__" and code.co_filename == weakref.__file__
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+# Where Python runs a signal handler: at a Python function's entry, and after a call into C
+# returns (a superset of the points CPython checks; the second run takes both).
+_POINTS = {"function entries": ("call",), "and C calls' returns": ("call", "c_return")}
+
+
+@pytest.mark.parametrize("case", list(_CASES))
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("points", list(_POINTS))
+def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str, kind: str, case: str) -> None:
+    events = _POINTS[points]
+    options, params, scripts = _CASES[case]
+    loop = asyncio.new_event_loop()
+    client: Any = fastrouter.Client if kind == "sync" else fastrouter.AsyncClient
+    client = client(base_url=server.base_url, api_key="k", max_retries=0, **options)
+
+    def call() -> None:
+        if kind == "sync":
+            answer = client.chat.completions.create(**{"model": A, "messages": HI, **params})
+            if params.get("stream"):
+                with answer:
+                    for _ in answer:
+                        pass
+            return
+
+        async def create() -> None:
+            answer = await client.chat.completions.create(**{"model": A, "messages": HI, **params})
+            if params.get("stream"):
+                async with answer:
+                    async for _ in answer:
+                        pass
+
+        async def cancel_the_rest() -> None:
+            pending = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        try:
+            loop.run_until_complete(create())
+        finally:  # as asyncio.run() leaves: the loop runs on to cancel what still runs
+            loop.run_until_complete(cancel_the_rest())
+
+    try:
+        # Warm: what the first call imports (or the catalog it loads) is not interrupted.
+        for model, outcome in scripts:
+            server.script(model, outcome)
+        call()
+        calls, recorded = 0, 1
+        while True:
+            server.reset()
+            for model, outcome in scripts:
+                server.script(model, outcome)
+            entered, where = 0, ""
+
+            def interrupt(frame: Any, event: str, arg: Any, at: int = calls + 1) -> None:
+                nonlocal entered, where
+                if event in events and frame.f_code.co_filename.startswith(_PACKAGE) and not _finalizing(frame):
+                    entered += 1
+                    if entered == at:
+                        what = f"{arg.__qualname__}'s return in " if event == "c_return" else ""
+                        where = f"{what}{frame.f_code.co_qualname} (line {frame.f_lineno})"
+                        raise KeyboardInterrupt  # profiling stops with it
+
+            sys.setprofile(interrupt)
+            try:
+                call()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                sys.setprofile(None)
+            calls += 1
+            # One entry for each call the server saw; one interrupted before it sent
+            # anything may leave none.
+            sent = len(server.chat_requests()) > 0
+            if (sent and len(client.usage) == recorded) or _slots_held(client):
+                gc.collect()  # a stream never entered ends when dropped (here held in a cycle)
+            added = len(client.usage) - recorded
+            assert added == 1 if sent else added <= 1, f"a Ctrl-C at {where}: {added} entries, sent: {sent}"
+            recorded += added
+            assert reserved(client) == 0, f"a Ctrl-C at {where}: the reservation is held"
+            assert _slots_held(client) == 0, f"a Ctrl-C at {where}: a limit's slot is held"
+            if entered < calls:  # this call ran through: each point it passes was interrupted once
+                break
+        assert calls > 3 and client.usage.entries[-1].status == "ok"
+    finally:
+        if kind == "sync":
+            client.close()
+        else:
+            loop.run_until_complete(client.close())
+        loop.close()
 
 
 # -------------------------------------------------------- 10.11 bounded reconciliation

@@ -104,6 +104,20 @@ def test_non_finite_numbers_are_refused_before_sending(
     assert server.chat_requests() == []
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"seed": 10**5000}, "seed"), ({"extra_body": {"x": [1, -(10**4400)]}}, "extra_body['x'][1]")],
+)
+def test_an_int_past_pythons_digit_limit_is_named_before_sending(
+    server: MockServer, client: fastrouter.Client, kwargs: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        client.chat.completions.create(model=MODEL, messages=USER, **kwargs)
+    assert str(info.value).startswith(f"{named} is an int of more than")
+    assert "set_int_max_str_digits" in str(info.value)
+    assert server.chat_requests() == []
+
+
 def test_nan_in_messages_is_named(server: MockServer, client: fastrouter.Client) -> None:
     with pytest.raises(ValueError, match=r"messages\[0\]\['weight'\]"):
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x", "weight": math.nan}])

@@ -261,37 +261,53 @@ def build_body(
     body.pop("model", None)
     try:
         encoded = _encode(body)
-    except ValueError:
-        # JSON has no NaN or infinity: name where the value is instead of sending bad JSON.
-        raise ValueError(_non_finite_message(body, extra_body or {})) from None
+    except ValueError as error:
+        # NaN, infinity or an int past Python's digit limit: name where the value is
+        # instead of sending bad JSON.
+        raise ValueError(_unwritable_message(body, extra_body or {}, error)) from None
     return encoded if isinstance(encoded, bytes) else encoded.encode()
 
 
-def _non_finite_message(body: Mapping[str, Any], extra_body: Mapping[str, Any]) -> str:
-    """Where the first NaN or infinity in ``body`` is, spelled as the caller passed it."""
+def _unwritable_message(body: Mapping[str, Any], extra_body: Mapping[str, Any], error: ValueError) -> str:
+    """Where the first value in ``body`` JSON cannot hold is, spelled as the caller passed
+    it; else what the encoder said."""
     for key, value in body.items():
-        where = _non_finite_path(value, "")
+        where = _unwritable_path(value, "")
         if where is not None:
             root = f"extra_body[{key!r}]" if key in extra_body else key
             path, bad = where
+            if isinstance(bad, int):
+                return (
+                    f"{root}{path} is an int of more than {sys.get_int_max_str_digits()} digits, past Python's"
+                    " limit for writing one (sys.set_int_max_str_digits)"
+                )
             return f"{root}{path} must be a finite number, got {bad!r} (JSON has no NaN or infinity)"
-    return "the request contains a value JSON cannot represent"
+    return f"the request cannot be written as JSON: {error}"
 
 
-def _non_finite_path(value: Any, path: str) -> tuple[str, float] | None:
+def _unwritable_path(value: Any, path: str) -> tuple[str, float | int] | None:
     if isinstance(value, float):
         return None if value == value and value not in (float("inf"), float("-inf")) else (path, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        limit = sys.get_int_max_str_digits()
+        # A bound on its digits from its bits; only a number near the limit is written out.
+        if limit and value.bit_length() > limit * 3.32 - 4:
+            try:
+                str(value)
+            except ValueError:
+                return path, value
+        return None
     if isinstance(value, Mapping):
         items: Iterable[tuple[Any, Any]] = value.items()
     elif isinstance(value, (list, tuple)):
         items = enumerate(value)
     else:
         try:
-            return _non_finite_path(_jsonable(value), path)
+            return _unwritable_path(_jsonable(value), path)
         except TypeError:
             return None
     for key, item in items:
-        found = _non_finite_path(item, f"{path}[{key!r}]")
+        found = _unwritable_path(item, f"{path}[{key!r}]")
         if found is not None:
             return found
     return None

@@ -231,7 +231,8 @@ def _finalizing(frame: Any) -> bool:
 
 
 # Where Python runs a signal handler: at a Python function's entry, and after a call into C
-# returns (a superset of the points CPython checks; the second run takes both).
+# returns (the second run takes both; a loop's backward jump, the other such point, is
+# not modelled).
 _POINTS = {"function entries": ("call",), "and C calls' returns": ("call", "c_return")}
 
 
@@ -309,6 +310,7 @@ def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str
             added = len(client.usage) - recorded
             assert added == 1 if sent else added <= 1, f"a Ctrl-C at {where}: {added} entries, sent: {sent}"
             recorded += added
+            assert len(client.usage.entries) == recorded, f"a Ctrl-C at {where}: an entry stored twice"
             assert reserved(client) == 0, f"a Ctrl-C at {where}: the reservation is held"
             assert _slots_held(client) == 0, f"a Ctrl-C at {where}: a limit's slot is held"
             if entered < calls:  # this call ran through: each point it passes was interrupted once

@@ -113,6 +113,15 @@ class _Pass:
         self.answer: bytes | str | None = None
 
 
+def _give_back(state: _Pass, hold: Hold, error: BaseException) -> None:
+    """A release cut short by an interruption (a Ctrl-C as it began, a cancellation): the
+    hold goes back to ``state``, released again by ``Gate.chat``'s ``except`` or the
+    stream's finalizer (a store releases a request once however often it is asked). One
+    that failed on its own is not repeated."""
+    if not isinstance(error, Exception):
+        state.hold = hold
+
+
 class Gate:
     """Cache, limits and shared state of one client (built only when one is configured)."""
 
@@ -304,8 +313,12 @@ class Gate:
                 # limits corrected and the answer stored at once, without _finish's
                 # coroutine (the flight lands below, after the answer is stored).
                 if hold is not None and limiter is not None:
-                    limiter.release(hold, _usage_tokens(completion), True)
-                    state.hold = None  # after: a release cut short is made again below
+                    state.hold = None
+                    try:
+                        limiter.release(hold, _usage_tokens(completion), True)
+                    except BaseException as error:
+                        _give_back(state, hold, error)
+                        raise
                 if state.key is not None:
                     put = self._cache_entry(state, completion, None)
                     if put is not None:
@@ -314,22 +327,26 @@ class Gate:
             await self._finish(state, attempts, completion, None, asynchronous)
             return completion
         except BaseException:
-            # A release cut short (a Ctrl-C as it began): made again, as the store's
-            # release of a request is taken once however often it is asked.
+            # Still held (a release cut short by a Ctrl-C as it began, or a request ended
+            # before one): freed now.
             if not handed_over:
                 self._release_soon(state, asynchronous)
             raise
         finally:
             if state.leading and not handed_over:
+                state.leading = False
                 self.flights.land(state.key or b"")
 
     def _release_soon(self, state: _Pass, asynchronous: bool) -> None:
         """Free the slots ``state`` still holds, as sent (its estimate kept), without waiting
         on a shared store from the event loop or raising (see ``Limiter.release_soon``)."""
-        hold = state.hold
+        hold, state.hold = state.hold, None
         if hold is not None and self.limiter is not None:
-            self.limiter.release_soon(hold, None, True, asynchronous)
-            state.hold = None
+            try:
+                self.limiter.release_soon(hold, None, True, asynchronous)
+            except BaseException as error:
+                _give_back(state, hold, error)
+                raise
 
     def chat_sync(self, *request: Any) -> ChatCompletion | Stream:
         """:meth:`chat` (without ``asynchronous``), blocking: the GIL released while it waits."""
@@ -382,15 +399,18 @@ class Gate:
         """Correct the limits, publish what failed, store a clean answer."""
         store = self.store
         try:
-            hold = state.hold
+            hold, state.hold = state.hold, None
             if hold is not None and self.limiter is not None:
-                sent = bool(attempts) if sent is None else sent
-                used = _usage_tokens(completion)
-                if asynchronous:
-                    await self.limiter.release_async(hold, used, sent)
-                else:
-                    self.limiter.release(hold, used, sent)
-                state.hold = None  # after: a release cut short is made again (Gate.chat)
+                try:
+                    sent = bool(attempts) if sent is None else sent
+                    used = _usage_tokens(completion)
+                    if asynchronous:
+                        await self.limiter.release_async(hold, used, sent)
+                    else:
+                        self.limiter.release(hold, used, sent)
+                except BaseException as cut_short:
+                    _give_back(state, hold, cut_short)
+                    raise
             keys, seconds, cooled = self._upkeep(attempts, error)
             if keys:
                 await store.tighten_async(keys, seconds) if asynchronous else store.tighten(keys, seconds)

@@ -75,19 +75,18 @@ class _StreamBase:
         self._record: list[str] | None = None
 
     def _finish(self, status: str) -> None:
-        """Report the stream's end: ``ok``, ``stream_error`` or ``cancelled``. A report cut
-        short by an interruption (a Ctrl-C as it began) is made again when the stream is
-        closed or dropped, so ``on_finish`` may be called again after a call that raised
-        one: it records once (the request's books claim the stream's end). One that failed
-        on its own is not repeated."""
-        on_finish = self._on_finish
+        """Report the stream's end once: ``ok``, ``stream_error`` or ``cancelled``. A report
+        cut short by an interruption (a Ctrl-C as it began) is made again when the stream
+        is closed or dropped, so ``on_finish`` may be called again after a call that raised
+        one (the request's books still record once); one that failed on its own is not."""
+        on_finish, self._on_finish = self._on_finish, None
         if on_finish is not None:
             try:
                 on_finish(self, status)
-            except Exception:
-                self._on_finish = None
+            except BaseException as error:
+                if not isinstance(error, Exception):
+                    self._on_finish = on_finish
                 raise
-            self._on_finish = None
 
     @property
     def completion(self) -> ChatCompletion:

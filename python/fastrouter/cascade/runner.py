@@ -238,7 +238,7 @@ class _Walk:
         tier's stream end), the stream unread."""
         from ..client import _completion  # the client's one way of reading a native answer
 
-        with books:
+        try:  # ``with books``, without the call into __enter__ (see AsyncCompletions.create)
             native = await native_chat(self.client._inner, stream, args, self.asynchronous)
             if not stream:
                 return _Sent(_completion(native))
@@ -247,6 +247,9 @@ class _Walk:
                 return opened
             chunks = [chunk async for chunk in opened] if self.asynchronous else list(opened)
             return _Sent(opened.completion, opened, chunks)
+        except BaseException as error:
+            books.failed(error)
+            raise
 
     async def judge(self, tier: int, completion: ChatCompletion) -> CheckResult | None:
         judge = self.cascade.judge

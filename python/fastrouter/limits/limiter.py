@@ -198,33 +198,37 @@ class Limiter:
         the head of the line until it fits, the deadline passes or the caller goes
         (leaving the line wakes the next). Written once for both clients (see fastrouter._dual).
         ``holder.hold`` is set to the hold before the store is asked: however the caller is
-        interrupted (a Ctrl-C), from then on it knows what to release (releasing a request
-        the store never admitted changes nothing)."""
+        interrupted (a Ctrl-C, a cancellation), from then on it knows what to release (a
+        store's release of a request it never admitted changes nothing); a refusal clears it."""
         holder.hold = hold = Hold(lane, next(self._ids), self._tokens(lane, tokens))
-        store, ask = self.store, (lane.specs, hold.rid, hold.tokens, _LEASE_S)
-        if not lane.queue:
-            wait = await store.admit_async(*ask) if asynchronous and not self.inline else store.admit(*ask)
-            if not wait:
-                return hold
-            if not lane.wait:
-                raise _refused(lane, wait, "over the limit")
-        elif not lane.wait:
-            raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
-        waiter = Waiter(_running_loop() if asynchronous else None)
-        self._enqueue(lane, waiter)
         try:
-            while True:
-                timeout: float | None = None
-                if lane.queue[0] is waiter:
-                    wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
-                    if not wait:
-                        return hold
-                    timeout = self._timeout(lane, wait, deadline)
-                elif deadline is not None:
-                    timeout = self._timeout(lane, 0.0, deadline)
-                await waiter.wait_async(timeout) if asynchronous else waiter.wait(timeout)
-        finally:
-            self._leave(lane, waiter)
+            store, ask = self.store, (lane.specs, hold.rid, hold.tokens, _LEASE_S)
+            if not lane.queue:
+                wait = await store.admit_async(*ask) if asynchronous and not self.inline else store.admit(*ask)
+                if not wait:
+                    return hold
+                if not lane.wait:
+                    raise _refused(lane, wait, "over the limit")
+            elif not lane.wait:
+                raise _refused(lane, WAIT_FOR_RELEASE, "requests are already waiting")
+            waiter = Waiter(_running_loop() if asynchronous else None)
+            self._enqueue(lane, waiter)
+            try:
+                while True:
+                    timeout: float | None = None
+                    if lane.queue[0] is waiter:
+                        wait = await store.admit_async(*ask) if asynchronous else store.admit(*ask)
+                        if not wait:
+                            return hold
+                        timeout = self._timeout(lane, wait, deadline)
+                    elif deadline is not None:
+                        timeout = self._timeout(lane, 0.0, deadline)
+                    await waiter.wait_async(timeout) if asynchronous else waiter.wait(timeout)
+            finally:
+                self._leave(lane, waiter)
+        except Exception:
+            holder.hold = None  # refused, or the store failed: nothing was admitted
+            raise
 
     def acquire(self, lane: Lane, tokens: int, deadline: float | None) -> Hold:
         """Admit a request (blocking while it waits, the GIL released)."""

@@ -62,7 +62,9 @@ class Store:
     def release(self, specs: Sequence[LimitSpec], rid: str, token_delta: int, refund: bool) -> None:
         """Free the request's concurrency slots; correct its token count by
         ``token_delta``, or with ``refund`` take the request out of the windows (it was
-        never sent)."""
+        never sent). Its slots are freed once: a release asked again (after a Ctrl-C cut
+        one short, with ``token_delta`` 0) or for a request never admitted (a caller
+        interrupted while waiting in line) changes nothing."""
         raise NotImplementedError
 
     def tighten(self, keys: Iterable[str], seconds: float) -> None:

@@ -79,9 +79,13 @@ class RequestBooks:
     recorded and its reservation settled on its way out; ``answered`` and
     ``stream_finished`` record the other endings. Only the first ending counts (exactly
     one entry per request), and only in the process that made the request (a forked child
-    dropping its parent's stream records nothing). ``load_catalog`` gives the catalog at
-    hand (or ``None``) to price an answer OpenRouter sent no cost for; ``reconcile``
-    starts filling a still-missing cost in from ``/generation`` in the background.
+    dropping its parent's stream records nothing). A Ctrl-C that cuts an ending short
+    after its claim (before its entry is posted, or while its reservation settles) leaves
+    the rest to ``failed()`` or the stream's next ending: the entry is posted to the
+    ledger in the same step as it is marked recorded, so it is never lost nor doubled.
+    ``load_catalog`` gives the catalog at hand (or ``None``) to price an answer OpenRouter
+    sent no cost for; ``reconcile`` starts filling a still-missing cost in from
+    ``/generation`` in the background.
     """
 
     __slots__ = (
@@ -220,7 +224,7 @@ class RequestBooks:
 
     def _record(self, entry: UsageEntry, actual: Decimal | None) -> None:
         ledger = self.ledger
-        packs = getattr(ledger, "_packs", False)  # a call: before the entry is claimed
+        packs = getattr(ledger, "_packs", False)  # read first: a Ctrl-C may land after a call
         self._recorded = entry
         try:
             if packs:
@@ -324,7 +328,9 @@ class RequestBooks:
     def failed(self, error: BaseException) -> None:
         """Nothing answered (an error, or cancelled before an answer): record what the
         attempts known to have been made cost. A cancelled request settles at that cost
-        (usually 0): the core dropped it, so nothing more is known to have been spent."""
+        (usually 0): the core dropped it, so nothing more is known to have been spent.
+        Also the end of an answer's booking cut short by a Ctrl-C: recorded (cancelled)
+        when its entry was not yet posted, its reservation settled when it was."""
         if self.pid != _pid:
             return
         if self.done and self._recorded is not None:

@@ -110,6 +110,10 @@ class Reservation:
     # Shared budgets (a store's counters), taken by ``BudgetBook.confirm``.
     slots: list[BudgetSlot] = field(default_factory=list)
     confirmed: bool = False
+    # How many of ``budgets`` it has taken from and given back: a Ctrl-C between two of
+    # them leaves the rest to the next settle (which gives back only what was taken).
+    taken: int = 0
+    freed: int = 0
     settled: bool = False
 
 
@@ -206,13 +210,12 @@ class BudgetBook:
             local = [i for i in applicable if i not in shared]
             slots = [self._slot(self.budgets[i], self._day) for i in shared]
             reservation = Reservation(amount=estimate, budgets=local, day=self._day, slots=slots)
-            reserved = list(self._reserved)
-            for index in local:
-                reserved[index] += estimate
-            # Taken and handed over in two stores with no call between (see settle).
             if holder is not None:
-                holder.reservation = reservation
-            self._reserved[:] = reserved
+                holder.reservation = reservation  # before any is taken: whatever stops this, it is settled
+            reserved = self._reserved
+            for index in local:
+                reserved[index] += estimate  # with its count, a step a Ctrl-C cannot split
+                reservation.taken += 1
             return reservation
 
     def _refused(self, reservation: Reservation, index: int, committed: int, what: str) -> BudgetExceededError:
@@ -251,21 +254,26 @@ class BudgetBook:
             reservation.settled = True
             return
         if reservation.confirmed and self.store is not None:
-            reservation.confirmed = False
             keys = [slot.key for slot in reservation.slots]
-            self.store.background(self.on_loop, "budget_settle", keys, _nanos(reservation.amount), _nanos(spent))
+            amounts = (_nanos(reservation.amount), _nanos(spent))
+            with self._lock:  # the shared part is given back once, by whoever claims it
+                shared, reservation.confirmed = reservation.confirmed, False
+            if shared:
+                self.store.background(self.on_loop, "budget_settle", keys, *amounts)
         with self._lock:
-            reserved, spending = list(self._reserved), list(self._spent)
-            for index in reservation.budgets:
-                reserved[index] -= reservation.amount
+            # Budget by budget, each step counted with no call inside it: settled again after
+            # a Ctrl-C (or by two threads at once), it goes on where it stopped. In place,
+            # so a settle a finalizer makes meanwhile on this thread is not overwritten.
+            budgets = reservation.budgets
+            while reservation.freed < len(budgets):
+                index = budgets[reservation.freed]
+                if reservation.freed < reservation.taken:
+                    self._reserved[index] -= reservation.amount
                 same_day = self.budgets[index].per != "day" or reservation.day == self._day
                 if self.budgets[index].per != "request" and same_day:
-                    spending[index] += spent
-            # Settled in three stores with no call between: a Ctrl-C settles all or nothing
-            # (the request's books settle what it interrupted before).
+                    self._spent[index] += spent
+                reservation.freed += 1
             reservation.settled = True
-            self._reserved[:] = reserved
-            self._spent[:] = spending
 
     def remaining(self) -> dict[int, Decimal]:
         """USD left per budget (by position), after spending and reservations."""

@@ -267,6 +267,9 @@ class UsageLedger:
         # Whoever posts makes room first (`_make_room`).
         self._post: Callable[[tuple[Any, ...]], None] = self._inbox.append
         self._deferred: list[UsageEntry] = []
+        # In the store, not yet in the totals (entries, and answers by value): see _take_in.
+        self._uncounted: list[UsageEntry] = []
+        self._unsummed: list[tuple[Any, ...]] = []
         # The same for an entry (recorded after the inbox, as `record` does; `_take_in` next).
         self._post_entry: Callable[[UsageEntry], None] = self._deferred.append
         # Set while the store is being changed or read under the lock: what a finalizer run
@@ -344,15 +347,35 @@ class UsageLedger:
                 return
             self._busy = True
             try:
-                inbox, deferred = self._inbox, self._deferred
-                while inbox or deferred:
+                inbox, deferred, uncounted, unsummed = self._inbox, self._deferred, self._uncounted, self._unsummed
+                while inbox or deferred or uncounted or unsummed:
                     if inbox:
                         self._take_in_batch(inbox)
                     while deferred:
-                        self._add(deferred[0])
-                        del deferred[0]
+                        self._take_in_deferred(deferred)
+                    while uncounted:
+                        self._total.add(uncounted[0])  # no call inside: once begun, it ends
+                        del uncounted[0]
+                    if unsummed:
+                        count = len(unsummed)
+                        self._add_totals(unsummed[:count])  # its sums stored at its end, together
+                        del unsummed[:count]
             finally:
                 self._busy = False
+
+    def _take_in_deferred(self, deferred: list[UsageEntry]) -> None:
+        """Move the oldest deferred entry into the store, once even should a Ctrl-C come as
+        it goes in: out of ``deferred`` as soon as the store has it, into ``_uncounted``
+        (for the totals, which ``_take_in`` adds it to next) with no call between."""
+        entries, entry = self._entries, deferred[0]
+        ring = entries._ring  # its `next` read natively: no Python call where a Ctrl-C lands
+        start = ring.next
+        try:
+            entries.append(entry)
+        finally:
+            if ring.next != start:
+                del deferred[0]
+                self._uncounted.append(entry)
 
     @contextmanager
     def _held(self) -> Iterator[None]:
@@ -371,21 +394,23 @@ class UsageLedger:
             self._take_in()
 
     def _take_in_batch(self, inbox: list[tuple[Any, ...]]) -> None:
+        entries = self._entries
+        ring = entries._ring  # its `next` read natively: no Python call where a Ctrl-C lands
         count = len(inbox)
         batch = inbox[:count]
+        start = ring.next
         del inbox[:count]  # appends made meanwhile stay, after these
-        entries = self._entries
-        start = entries.next
         try:
             entries.extend_values(batch)
         finally:
             # Staged one by one: all of them, unless interrupted (Ctrl-C), when the rest
-            # goes back to wait for the next take-in; the totals count what was staged.
-            done = entries.next - start
+            # goes back to wait for the next take-in; the totals count what was staged
+            # (``_take_in`` adds it, from ``_unsummed``: each step with no call between).
+            done = ring.next - start
             if done < count:
                 inbox[:0] = batch[done:]
                 batch = batch[:done]
-            self._add_totals(batch)
+            self._unsummed.extend(batch)
 
     def _add_totals(self, batch: list[tuple[Any, ...]]) -> None:
         """Add the answers recorded by value to the totals (the ring sums the usual answers

@@ -114,6 +114,23 @@ async def test_rpm_refuses_at_once_without_sending(caller: Any, server: MockServ
     assert [e.status for e in client.usage.entries] == ["ok", "ok", "ok", "error"]
 
 
+async def test_a_refused_request_asks_the_store_to_release_nothing(
+    caller: Any, server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limiter hands its hold over before asking the store (so a Ctrl-C cannot strand
+    # an admitted slot); a refusal takes it back: no release round trip for it.
+    client = caller.client(server, limits={MODEL: fastrouter.Limit(rpm=1, wait=False)})
+    released: list[str] = []
+    release = MemoryStore.release
+    monkeypatch.setattr(MemoryStore, "release", lambda self, *args: (released.append(args[1]), release(self, *args)))
+    await caller.create(client, model=MODEL)
+    assert len(released) == 1
+    for _ in range(3):
+        with pytest.raises(fastrouter.RateLimitError):
+            await caller.create(client, model=MODEL)
+    assert len(released) == 1
+
+
 async def test_other_models_are_not_limited(caller: Any, server: MockServer) -> None:
     client = caller.client(server, limits={"openai/*": fastrouter.Limit(rpm=1, wait=False)})
     await caller.create(client, model=MODEL)

@@ -324,6 +324,50 @@ def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str
         loop.close()
 
 
+class _SettlesWhenCollected:
+    """A dropped stream in a reference cycle: its finalizer settles its reservation."""
+
+    def __init__(self, book: Any, reservation: Any) -> None:
+        self.book, self.reservation, self.me = book, reservation, None
+
+    def __del__(self) -> None:
+        self.book.settle(self.reservation, Decimal("0.05"))
+
+
+@pytest.mark.parametrize("operation", ["settle", "reserve"])
+def test_a_finalizer_settling_while_a_budget_changes_is_not_overwritten(operation: str) -> None:
+    # A dropped stream settles from its finalizer, which the garbage collector may run on
+    # this thread in the middle of another reserve or settle (the budget book's lock is
+    # re-entrant for it): both changes stay. The collection is made to come after each of
+    # the first few allocations in turn.
+    from fastrouter.usage.budget import BudgetBook
+    from fastrouter.usage.ledger import UsageLedger
+
+    for allocations in range(1, 8):
+        book = BudgetBook([fastrouter.Budget(usd="1")], UsageLedger())
+        first = book.reserve(Decimal("0.1"), (), "first") if operation == "settle" else None
+        dropped = book.reserve(Decimal("0.1"), (), "dropped")
+
+        gc.collect()
+        cycle = _SettlesWhenCollected(book, dropped)
+        cycle.me = cycle
+        del cycle
+        threshold = gc.get_threshold()
+        gc.set_threshold(gc.get_count()[0] + allocations)
+        gc.enable()
+        try:
+            if first is not None:
+                book.settle(first, Decimal("0.05"))
+            else:
+                book.reserve(Decimal("0.1"), (), "first")
+        finally:
+            gc.disable()  # as this module's tests keep it (no_automatic_gc)
+            gc.set_threshold(*threshold)
+        gc.collect()
+        expected = ([Decimal(0)], [Decimal("0.10")]) if first is not None else ([Decimal("0.1")], [Decimal("0.05")])
+        assert (book._reserved, book._spent) == expected, f"a collection after {allocations} allocations"
+
+
 # -------------------------------------------------------- 10.11 bounded reconciliation
 
 

@@ -274,8 +274,11 @@ class _Walk:
         except FastrouterError as error:
             self.spent += books.entry.total_cost if books.entry is not None else _ZERO
             return CheckResult("judge", None, (f"{label} failed: {error}",), weight=self.cascade.judge_weight)
+        except BaseException as error:  # a Ctrl-C as send began: see _book
+            books.failed(error)
+            raise
         verdict: ChatCompletion = sent.completion
-        books.answered(verdict)
+        self._book(books, sent)
         self.spent += books.entry.total_cost if books.entry is not None else _ZERO
         reply = (verdict._data.get("choices") or [{}])[0].get("message", {}).get("content")
         return judge_verdict(reply, verdict._data.get("model") or label, self.cascade.judge_weight)
@@ -309,13 +312,15 @@ class _Walk:
             model: Any = tier[0] if len(tier) == 1 else list(tier)
             mark = CascadeMark("kept" if last else "draft", index)
             args, books = self.prepare(model, self.messages, params, self.stream, what, mark)
-            if last and self.stream:
-                mark.own_baseline = True
-                finish = self._live_finish(index, books)
-                live = await self.send(args, books, stream=True, live=finish)
-                return _Outcome(None, None, None, live)
-            started = time.perf_counter()
+            # From the reservation on, whatever stops the tier (a Ctrl-C at any call) books
+            # it: failed() before its answer, _book after.
             try:
+                if last and self.stream:
+                    mark.own_baseline = True
+                    finish = self._live_finish(index, books)
+                    live = await self.send(args, books, stream=True, live=finish)
+                    return _Outcome(None, None, None, live)
+                started = time.perf_counter()
                 sent = await self.send(args, books, stream=self.stream)
             except FastrouterError as error:
                 cost = books.entry.total_cost if books.entry is not None else _ZERO
@@ -325,20 +330,23 @@ class _Walk:
                 self.scores.append(TierScore(index, None, 0.0, False, (), cost, error=str(error)))
                 self.escalate(index, chain[0] if chain else None, f"{what} failed: {error}")
                 continue
-            completion = sent.completion
-            try:
-                score, results = await self.score(index, completion, last)
-            except BaseException:
-                self._record(books, sent)  # the tier was paid for: it is in the ledger whatever happens
+            except BaseException as error:
+                books.failed(error)
                 raise
-            keep = last or score >= threshold
-            baseline: Decimal | None = None
-            if keep:
-                mark.role = "kept"
-                mark.own_baseline = last
-                baseline = None if last else self.baseline(completion)
-                mark.baseline = baseline
-            self._record(books, sent)
+            try:
+                completion = sent.completion
+                score, results = await self.score(index, completion, last)
+                keep = last or score >= threshold
+                baseline: Decimal | None = None
+                if keep:
+                    mark.role = "kept"
+                    mark.own_baseline = last
+                    baseline = None if last else self.baseline(completion)
+                    mark.baseline = baseline
+                self._book(books, sent)
+            except BaseException:
+                self._book(books, sent)  # the tier was paid for: it is in the ledger whatever happens
+                raise
             cost = books.entry.total_cost if books.entry is not None else _ZERO
             self.spent += cost
             answered_by = completion._data.get("model") or chain[0]
@@ -356,8 +364,11 @@ class _Walk:
             self.escalate(index, answered_by, f"score {score:.2f} < {threshold:g}: {reasons or 'no signal'}")
         raise AssertionError("unreachable: the last tier is always kept")  # pragma: no cover
 
-    def _record(self, books: RequestBooks, sent: _Sent) -> None:
+    def _book(self, books: RequestBooks, sent: _Sent) -> None:
+        """Record a tier's answer once; made again after a Ctrl-C cut it short, it ends what
+        was left (the entry, or the reservation's settling)."""
         if books.entry is not None:
+            books._settle_interrupted()
             return
         if sent.stream is not None:
             books.stream_finished(sent.stream, "ok")

@@ -239,8 +239,9 @@ class RequestBooks:
             self.reconcile(entry.generation_id)  # fills the cost in from /generation
 
     def answered(self, completion: ChatCompletion) -> ChatCompletion:
-        """A whole answer arrived: record it and hand it back."""
-        if not self.done and self.pid == _pid:  # _claim(), inline: once per answer
+        """A whole answer arrived: record it and hand it back. Called again after a Ctrl-C
+        cut the first call short before its entry existed, it records it."""
+        if (not self.done or self._recorded is None) and self.pid == _pid:  # _claim(), inline
             self.done = True
             self._answer_or_unclaim(completion)
         return completion

@@ -15,6 +15,7 @@ from fastrouter.testing import MockServer, Reply
 from fastrouter.usage.columns import EntryColumns, _fixed, fixed_from_text
 from fastrouter.usage.entries import entry_for_completion
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
+from plain_helpers import record_by_value
 
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
 MODEL = "openai/gpt-4o-mini"
@@ -140,7 +141,7 @@ def test_answers_recorded_by_value_from_many_threads_all_count_in_order() -> Non
     def work(t: int) -> None:
         for i in range(per_thread):
             entry = _entry(t * per_thread + i)
-            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+            record_by_value(ledger, (_values(entry), fixed_from_text(str(entry.cost))))
             if i % 97 == 0:
                 assert len(ledger) >= 1  # a read meanwhile takes the inbox in
 
@@ -162,7 +163,7 @@ def test_answers_recorded_by_value_from_many_threads_all_count_in_order() -> Non
 def test_an_entry_recorded_after_answers_by_value_comes_after_them() -> None:
     ledger = UsageLedger()
     first = _entry(1)
-    ledger._record_values(_values(first), fixed_from_text(str(first.cost)))
+    record_by_value(ledger, (_values(first), fixed_from_text(str(first.cost))))
     ledger.record(_entry(2, cost=None, cost_source=None))
     assert [e.generation_id for e in ledger.entries] == ["gen-1", "gen-2"]
     assert ledger.totals.unknown_cost == 1
@@ -175,7 +176,7 @@ def test_an_entry_recorded_while_the_inbox_is_taken_in_comes_after_it(monkeypatc
     ledger = UsageLedger()
     answers = [_entry(i) for i in range(3)]
     for entry in answers:
-        ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+        record_by_value(ledger, (_values(entry), fixed_from_text(str(entry.cost))))
     store = ledger._entries
     extend = store.extend_values
     late_answer, late_entry = _entry(10), _entry(11, cost=None, cost_source=None)
@@ -184,7 +185,7 @@ def test_an_entry_recorded_while_the_inbox_is_taken_in_comes_after_it(monkeypatc
         monkeypatch.setattr(store, "extend_values", extend)
         half = len(batch) // 2
         extend(batch[:half])
-        ledger._record_values(_values(late_answer), fixed_from_text(str(late_answer.cost)))
+        record_by_value(ledger, (_values(late_answer), fixed_from_text(str(late_answer.cost))))
         ledger.record(late_entry)
         assert len(ledger._inbox) == 1 and ledger._deferred == [late_entry]
         extend(batch[half:])
@@ -205,7 +206,7 @@ def test_answers_recorded_while_the_store_is_busy_wait_until_it_is_done(monkeypa
     def pack_and_record(self: EntryColumns, *args: Any) -> bytes:
         while late:
             entry = late.pop(0)
-            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+            record_by_value(ledger, (_values(entry), fixed_from_text(str(entry.cost))))
         return pack(self, *args)
 
     monkeypatch.setattr(EntryColumns, "_pack", pack_and_record)
@@ -231,7 +232,7 @@ def test_ctrl_c_while_answers_are_taken_in_loses_and_doubles_nothing(monkeypatch
     monkeypatch.setattr(EntryColumns, "_pack", pack_or_interrupt)
     with pytest.raises(KeyboardInterrupt):
         for entry in answers:
-            ledger._record_values(_values(entry), fixed_from_text(str(entry.cost)))
+            record_by_value(ledger, (_values(entry), fixed_from_text(str(entry.cost))))
     monkeypatch.setattr(EntryColumns, "_pack", pack)
     assert [e.generation_id for e in ledger.entries] == [a.generation_id for a in answers]
     assert len(ledger) == 256

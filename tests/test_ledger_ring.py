@@ -17,7 +17,7 @@ import pytest
 from fastrouter.testing import MockServer, Raw
 from fastrouter.usage.entries import answer_values
 from fastrouter.usage.ledger import UsageEntry, UsageLedger
-from plain_helpers import plain_chat
+from plain_helpers import plain_chat, record_by_value
 
 MOCK_KEY = "sk-or-v1-test-secret-key-0123456789"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -92,12 +92,12 @@ def test_packed_answers_among_other_entries_read_back_as_recorded(answers: list[
         elif i % 31 == 5:  # the usual answer recorded by value (as a stream's is)
             native = answers[i % len(answers)]
             values = answer_values(native.entry_facts, f"req/{i % 2}", (), started, "ok", True, started + 0.25)
-            ledger._record_values(values, native.entry_facts[9])
+            record_by_value(ledger, (values, native.entry_facts[9]))
             entry = UsageEntry._fast(*values)
         else:
             native = answers[i % len(answers)]
             requested = f"req/{i % 2}"
-            ledger._record_answer((native.ring_facts, requested, started, started + 0.125))
+            record_by_value(ledger, (native.ring_facts, requested, started, started + 0.125))
             entry = UsageEntry._fast(
                 *answer_values(native.entry_facts, requested, (), started, "ok", False, started + 0.125)
             )

@@ -26,8 +26,6 @@ from .columns import _EXACT, EntryColumns
 if TYPE_CHECKING:
     import sqlite3
 
-    from .._fastrouter import AnswerFacts
-
 __all__ = ["UsageEntry", "UsageTotals", "UsageLedger", "LedgerFileError", "DEFAULT_MAX_ENTRIES"]
 
 # How many answers recorded by value may wait before the ledger takes them in (any read
@@ -156,7 +154,7 @@ class UsageTotals:
 _COLUMNS = [f.name for f in fields(UsageEntry)]
 _FIELD_NAMES = tuple(_COLUMNS)
 _set_dict = object.__setattr__
-# Where the totals read an entry given as its fields' values (UsageLedger._record_values).
+# Where the totals read an entry given as its fields' values (see UsageLedger._make_room).
 _PROMPT, _COMPLETION, _COST = map(_FIELD_NAMES.index, ("prompt_tokens", "completion_tokens", "cost"))
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
@@ -258,7 +256,7 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
-        # Answers recorded by value (_record_values, _record_answer), waiting to be taken in
+        # Answers recorded by value (see _make_room), waiting to be taken in
         # (_take_in): appended without the lock (one atomic list append), taken in under it.
         self._inbox: list[tuple[Any, ...]] = []
         # The inbox's append, bound: a request's books claim its answer and post it here with
@@ -281,7 +279,7 @@ class UsageLedger:
         self.path = None if path is None else str(path)
         self.read_only = read_only
         # In memory, writable, recording as this class does: a request's books may hand an
-        # answer over as its fields' values (no UsageEntry built, _record_values).
+        # answer over as its fields' values (no UsageEntry built: see _make_room).
         self._packs = path is None and not read_only and type(self).record is UsageLedger.record
         if self.path is not None:
             import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
@@ -315,26 +313,14 @@ class UsageLedger:
             self._deferred.append(entry)
             self._take_in()  # the answers recorded before it come first
 
-    def _record_values(self, values: tuple[Any, ...], cost_units: int | None) -> None:
-        """:meth:`record` for an in-memory ledger (``_packs``), given the entry as its fields'
-        values in declaration order with a known ``cost`` (also as ``cost_units``, fixed
-        point) and no reliability, baseline or saved cost: the usual answer, recorded
-        without building its :class:`UsageEntry`. It waits in the inbox (every read takes
-        the inbox in first), so recording takes no lock."""
-        self._post((values, cost_units))
-        self._make_room()
-
-    def _record_answer(self, answer: tuple[AnswerFacts, str, float, float]) -> None:
-        """:meth:`_record_values` for the usual answer given as ``(NativeChat.ring_facts,
-        requested, started, ended)``, whose facts the ring packs itself when taken in (the
-        entry: status ok, one attempt, no tags, priced from ``usage``, latency ``ended -
-        started``)."""
-        self._post(answer)
-        self._make_room()
-
     def _make_room(self) -> None:
-        """Take the inbox in when it is full (books claiming an answer call it before they
-        post it: see ``_post``)."""
+        """Take the inbox in when it is full: before an answer is posted (``_post``), which
+        records it by value without a lock (every read takes the inbox in first); the usual
+        answer as ``(NativeChat.ring_facts, requested, started, ended)``, whose facts the
+        ring packs itself (status ok, one attempt, no tags, priced from ``usage``, latency
+        ``ended - started``), any other as ``(values, cost_units)``: its entry's fields'
+        values in declaration order with a known ``cost`` (also in fixed point when it fits)
+        and no reliability, baseline or saved cost."""
         if len(self._inbox) >= INBOX_LIMIT and not self._busy:
             self._take_in()
 

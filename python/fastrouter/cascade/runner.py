@@ -277,8 +277,12 @@ class _Walk:
         except BaseException as error:  # a Ctrl-C as send began: see _book
             books.failed(error)
             raise
-        verdict: ChatCompletion = sent.completion
-        self._book(books, sent)
+        try:
+            verdict: ChatCompletion = sent.completion
+            self._book(books, sent)
+        except BaseException:
+            self._book(books, sent)  # the judge was paid for: it is in the ledger whatever happens
+            raise
         self.spent += books.entry.total_cost if books.entry is not None else _ZERO
         reply = (verdict._data.get("choices") or [{}])[0].get("message", {}).get("content")
         return judge_verdict(reply, verdict._data.get("model") or label, self.cascade.judge_weight)

@@ -154,7 +154,7 @@ class UsageTotals:
 _COLUMNS = [f.name for f in fields(UsageEntry)]
 _FIELD_NAMES = tuple(_COLUMNS)
 _set_dict = object.__setattr__
-# Where the totals read an entry given as its fields' values (see UsageLedger._make_room).
+# Where the totals read an entry given as its fields' values (see UsageLedger._post).
 _PROMPT, _COMPLETION, _COST = map(_FIELD_NAMES.index, ("prompt_tokens", "completion_tokens", "cost"))
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS usage ({', '.join(_COLUMNS)})"
 
@@ -256,20 +256,25 @@ class UsageLedger:
         self._lock = RLock()
         self._entries = EntryColumns(max_entries, UsageEntry)
         self._total = UsageTotals()
-        # Answers recorded by value (see _make_room), waiting to be taken in
+        # Answers recorded by value (see _post), waiting to be taken in
         # (_take_in): appended without the lock (one atomic list append), taken in under it.
         self._inbox: list[tuple[Any, ...]] = []
         # The inbox's append, bound: a request's books claim its answer and post it here with
         # no point between the two where Python runs a signal handler (a Python function's
-        # entry is one), so a Ctrl-C lands before the claim or after the answer is in.
+        # entry is one), so a Ctrl-C lands before the claim or after the answer is in. An
+        # answer is posted by value: the usual one as ``(NativeChat.ring_facts, requested,
+        # started, ended)``, whose facts the ring packs itself (status ok, one attempt, no
+        # tags, priced from ``usage``, latency ``ended - started``); any other as ``(values,
+        # cost_units)``: its entry's fields' values in declaration order with a known cost
+        # (also in fixed point when it fits) and no reliability, baseline or saved cost.
         # Whoever posts makes room first (`_make_room`).
         self._post: Callable[[tuple[Any, ...]], None] = self._inbox.append
         self._deferred: list[UsageEntry] = []
+        # The same for a whole entry (taken in after the inbox, as `record` does).
+        self._post_entry: Callable[[UsageEntry], None] = self._deferred.append
         # In the store, not yet in the totals (entries, and answers by value): see _take_in.
         self._uncounted: list[UsageEntry] = []
         self._unsummed: list[tuple[Any, ...]] = []
-        # The same for an entry (recorded after the inbox, as `record` does; `_take_in` next).
-        self._post_entry: Callable[[UsageEntry], None] = self._deferred.append
         # Set while the store is being changed or read under the lock: what a finalizer run
         # by the garbage collector on this thread records meanwhile waits (in the inbox, or
         # in _deferred) and is taken in when that is done, never in the middle of it.
@@ -279,7 +284,7 @@ class UsageLedger:
         self.path = None if path is None else str(path)
         self.read_only = read_only
         # In memory, writable, recording as this class does: a request's books may hand an
-        # answer over as its fields' values (no UsageEntry built: see _make_room).
+        # answer over as its fields' values (no UsageEntry built: see _post).
         self._packs = path is None and not read_only and type(self).record is UsageLedger.record
         if self.path is not None:
             import sqlite3  # only durable ledgers need it: `import fastrouter` stays free of it
@@ -314,13 +319,8 @@ class UsageLedger:
             self._take_in()  # the answers recorded before it come first
 
     def _make_room(self) -> None:
-        """Take the inbox in when it is full: before an answer is posted (``_post``), which
-        records it by value without a lock (every read takes the inbox in first); the usual
-        answer as ``(NativeChat.ring_facts, requested, started, ended)``, whose facts the
-        ring packs itself (status ok, one attempt, no tags, priced from ``usage``, latency
-        ``ended - started``), any other as ``(values, cost_units)``: its entry's fields'
-        values in declaration order with a known ``cost`` (also in fixed point when it fits)
-        and no reliability, baseline or saved cost."""
+        """Take the inbox in when it is full, before an answer is posted to it (``_post``:
+        recorded by value without a lock, as every read takes the inbox in first)."""
         if len(self._inbox) >= INBOX_LIMIT and not self._busy:
             self._take_in()
 

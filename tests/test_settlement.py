@@ -196,6 +196,7 @@ def test_ctrl_c_while_iterating_a_sync_stream_records_it_cancelled(server: MockS
 # interrupted there, and must leave exactly one entry for a request sent, nothing reserved
 # and no limit's slot held.
 _PACKAGE = os.path.dirname(fastrouter.__file__)
+_REDIS = "<the test's redis-server>"
 _DRAFT = "meta-llama/llama-3.1-8b-instruct"
 _CASES = {
     "the usual call": ({}, {}, ()),
@@ -207,6 +208,16 @@ _CASES = {
     "a stream read to its end": ({}, {"stream": True}, ()),
     "a stream, with limits": ({"limits": {"*": fastrouter.Limit(concurrency=4)}}, {"stream": True}, ()),
     "a stream, with a budget": ({"budgets": [fastrouter.Budget(usd="1")]}, {"stream": True}, ()),
+    "with a budget and limits on Redis": (
+        {"budgets": [fastrouter.Budget(usd="1")], "limits": {"*": fastrouter.Limit(concurrency=4)}, "store": _REDIS},
+        {},
+        (),
+    ),
+    "a stream, with a budget and limits on Redis": (
+        {"budgets": [fastrouter.Budget(usd="1")], "limits": {"*": fastrouter.Limit(concurrency=4)}, "store": _REDIS},
+        {"stream": True},
+        (),
+    ),
     "a cascade that escalates": (
         {"budgets": [fastrouter.Budget(usd="1")]},
         {"model": fastrouter.Cascade([_DRAFT, A])},
@@ -230,7 +241,23 @@ def _slots_held(client: Any) -> int:
     gate = client._gate
     if gate is None or gate.limiter is None:
         return 0
-    return sum(len(window.by_id) for window in gate.limiter.store._windows.values())
+    store = gate.limiter.store
+    if store.shared:  # Redis: the requests in flight of every limit
+        return sum(store._sync.zcard(key) for key in store._sync.scan_iter("*:fl"))
+    return sum(len(window.by_id) for window in store._windows.values())
+
+
+def _reserved_on_store(client: Any) -> tuple[int, int]:
+    """What a shared store's budgets hold: nano-USD reserved, reservations not settled."""
+    store = client._budgets.store
+    if store is None:
+        return 0, 0
+    reserved = holds = 0
+    for key in store._sync.scan_iter("*budget*", _type="HASH"):
+        fields = store._sync.hgetall(key)
+        reserved += int(fields.get(b"r", 0))
+        holds += sum(1 for name in fields if name.startswith(b"h:"))
+    return reserved, holds
 
 
 def _finalizing(frame: Any) -> bool:
@@ -256,10 +283,13 @@ _POINTS = {"function entries": ("call",), "and C calls' returns": ("call", "c_re
 @pytest.mark.parametrize("case", list(_CASES))
 @pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize("points", list(_POINTS))
-def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str, kind: str, case: str) -> None:
+def test_a_ctrl_c_anywhere_records_the_call_once(
+    server: MockServer, points: str, kind: str, case: str, request: pytest.FixtureRequest
+) -> None:
     events = _POINTS[points]
     options, params, scripts = _CASES[case]
-    loop = asyncio.new_event_loop()
+    if options.get("store") == _REDIS:
+        options = {**options, "store": request.getfixturevalue("redis_url")}
     client: Any = fastrouter.Client if kind == "sync" else fastrouter.AsyncClient
     client = client(base_url=server.base_url, api_key="k", max_retries=0, **options)
 
@@ -291,11 +321,32 @@ def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            store = client._store
+            if store is not None and store.shared:  # its asyncio client for this loop
+                bound = store._async.pop(asyncio.get_running_loop(), None)
+                if bound is not None:
+                    await bound[0].aclose()
+                    await bound[0].connection_pool.disconnect()
 
+        # A loop per call, as asyncio.run() makes: a Ctrl-C that leaves run_until_complete
+        # after its future is done leaves that future's stop() queued on its loop.
+        loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(create())
         finally:  # as asyncio.run() leaves: the loop runs on to cancel what still runs
-            loop.run_until_complete(cancel_the_rest())
+            # (uninterrupted: asyncio.run() turns a Ctrl-C into its main task's cancellation)
+            interrupting = sys.getprofile()
+            sys.setprofile(None)
+            try:
+                cleanup = loop.create_task(cancel_the_rest())
+                while not cleanup.done():
+                    try:
+                        loop.run_until_complete(cleanup)
+                    except RuntimeError:  # a stop() the interrupted run left queued
+                        pass
+                loop.close()
+            finally:
+                sys.setprofile(interrupting)
 
     try:
         # Warm: what the first call imports (or the catalog it loads) is not interrupted.
@@ -342,6 +393,7 @@ def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str
             assert len(client.usage.entries) == recorded, f"a Ctrl-C at {where}: an entry stored twice"
             assert reserved(client) == 0, f"a Ctrl-C at {where}: the reservation is held"
             assert _slots_held(client) == 0, f"a Ctrl-C at {where}: a limit's slot is held"
+            assert _reserved_on_store(client) == (0, 0), f"a Ctrl-C at {where}: the store holds a reservation"
             if entered < calls:  # this call ran through: each point it passes was interrupted once
                 break
         assert calls > 3 and client.usage.entries[-1].status == "ok"
@@ -349,8 +401,7 @@ def test_a_ctrl_c_anywhere_records_the_call_once(server: MockServer, points: str
         if kind == "sync":
             client.close()
         else:
-            loop.run_until_complete(client.close())
-        loop.close()
+            asyncio.run(client.close())
 
 
 class _SettlesWhenCollected:

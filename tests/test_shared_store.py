@@ -4,6 +4,8 @@ limits, cooldowns and the cache; and what a Redis outage does."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -135,7 +137,9 @@ async def test_an_outage_raises_a_typed_error_and_is_still_recorded(caller: Any,
     assert [e.status for e in client.usage.entries] == ["error"]
 
 
-async def test_an_outage_with_the_open_policy_sends_anyway(caller: Any, server: MockServer) -> None:
+async def test_an_outage_with_the_open_policy_sends_anyway(
+    caller: Any, server: MockServer, caplog: pytest.LogCaptureFixture
+) -> None:
     from redis_helpers import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
@@ -148,10 +152,17 @@ async def test_an_outage_with_the_open_policy_sends_anyway(caller: Any, server: 
         budgets=[fastrouter.Budget(usd=1)],
         cooldown=fastrouter.Cooldown(failures=1),
     )
-    resp = await caller.create(client, model=[MODEL, BACKUP])
+    with caplog.at_level(logging.WARNING, logger="fastrouter"):
+        resp = await caller.create(client, model=[MODEL, BACKUP])
+        await asyncio.sleep(0.05)  # an async client's background updates, if any
     assert resp.choices[0].message.content and not resp.cached
     assert len(server.chat_requests()) == 1
     assert [e.status for e in client.usage.entries] == ["ok"]
+    # A refused connection never reached the store: nothing to settle there afterwards.
+    settles = [
+        r for r in caplog.records if "store update failed" in r.getMessage() or "of shared state" in r.getMessage()
+    ]
+    assert not settles, caplog.text
 
 
 async def test_redis_going_away_mid_run(caller: Any, server: MockServer) -> None:
@@ -172,3 +183,134 @@ async def test_redis_going_away_mid_run(caller: Any, server: MockServer) -> None
 def test_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError):
         fastrouter.Client(api_key="k", store="redis://127.0.0.1:1/0", on_store_error="ignore")
+
+
+# -- every update made in the background is idempotent, and none is lost as a loop ends
+
+
+def _held_budgets(url: str) -> tuple[int, int]:
+    """What the store's budgets hold: the nano-USD reserved, and the reservations not settled."""
+    import redis
+
+    with redis.Redis.from_url(url) as db:
+        reserved = holds = 0
+        for key in db.scan_iter("*budget*", _type="HASH"):
+            fields = db.hgetall(key)
+            reserved += int(fields.get(b"r", 0))
+            holds += sum(1 for name in fields if name.startswith(b"h:"))
+        return reserved, holds
+
+
+def _spent(url: str) -> int:
+    import redis
+
+    with redis.Redis.from_url(url) as db:
+        return sum(int(db.hget(key, "s") or 0) for key in db.scan_iter("*budget*", _type="HASH"))
+
+
+@pytest.mark.parametrize("kind", ["redis", "memory"])
+def test_a_reservation_settles_once_and_one_never_taken_not_at_all(kind: str, request: Any) -> None:
+    from fastrouter.store import BudgetSlot, open_store
+
+    store = open_store(request.getfixturevalue("redis_url") if kind == "redis" else "memory")
+    slots = [BudgetSlot("total:1:", 10**9, 0), BudgetSlot("day:1::2026-11-30", 10**9, 3600)]
+    keys = [slot.key for slot in slots]
+    try:
+        assert store.budget_reserve(slots, "a", 500) == (0, 0)
+        assert store.budget_reserve(slots, "b", 300) == (0, 0)
+        assert store.budget_committed(keys[0]) == 800
+        store.budget_settle(keys, "a", 500, 100)
+        store.budget_settle(keys, "a", 500, 100)  # asked again: a Ctrl-C cut the first short
+        store.budget_settle(keys, "never", 500, 100)  # interrupted before the store took it
+        assert [store.budget_committed(key) for key in keys] == [400, 400]  # b's 300 + a's 100
+        store.budget_settle(keys, "b", 300, 0)
+        assert [store.budget_committed(key) for key in keys] == [100, 100]
+        assert store.budget_reserve(slots, "c", 10**9) == (1, 100)  # refused: takes nothing
+        store.budget_settle(keys, "c", 10**9, 0)
+        assert [store.budget_committed(key) for key in keys] == [100, 100]
+        if kind == "redis":  # a reserve reaching the store after its settle takes nothing
+            store.budget_settle(keys, "late", 500, 0)
+            assert store.budget_reserve(slots, "late", 500) == (-1, 0)
+            assert [store.budget_committed(key) for key in keys] == [100, 100]
+    finally:
+        store.close()
+
+
+def test_a_limit_release_corrects_a_request_once(redis_url: str) -> None:
+    from fastrouter.store import LimitSpec, open_store
+
+    store = open_store(redis_url)
+    spec = LimitSpec("*", None, 1000, None)
+    try:
+        assert store.admit([spec], "r1", 100, 60.0) == 0.0
+        store.release([spec], "r1", 300, False)  # it used 400 tokens
+        store.release([spec], "r1", 300, False)  # made again: corrected once (700 if twice)
+        assert store.admit([spec], "r2", 600, 60.0) == 0.0  # 400 + 600 fits in 1000
+        store.release([spec], "r2", 0, True)  # never sent: its 600 leave
+        store.release([spec], "r2", 0, True)  # refunded once (r1's 400 stay)
+        assert store.admit([spec], "r3", 601, 60.0) > 0  # 400 + 601 does not fit
+        assert store.admit([spec], "r4", 600, 60.0) == 0.0
+    finally:
+        store.close()
+
+
+async def test_an_async_client_closing_right_after_a_call_settles_on_the_store(
+    server: MockServer, redis_url: str
+) -> None:
+    # The settle goes to the store as a task of the loop; close() waits for it.
+    client = fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", store=redis_url, budgets=[fastrouter.Budget(usd=1)]
+    )
+    await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    await client.close()
+    assert _held_budgets(redis_url) == (0, 0)
+    assert _spent(redis_url) == math.ceil(client.usage.total_cost * 10**9)
+
+
+def test_asyncio_run_ending_right_after_a_call_settles_on_the_store(server: MockServer, redis_url: str) -> None:
+    # No close(): asyncio.run() cancels the settle still on its way as it ends, and the
+    # settle is made then, blocking (the store settles a reservation once either way).
+    client = fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", store=redis_url, budgets=[fastrouter.Budget(usd=1)]
+    )
+
+    async def main() -> None:
+        await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+
+    asyncio.run(main())
+    assert _held_budgets(redis_url) == (0, 0)
+    assert _spent(redis_url) == math.ceil(client.usage.total_cost * 10**9)
+    client._inner.close()
+
+
+def test_a_forked_child_gives_ids_of_its_own() -> None:
+    # Reservation and slot ids name what a process holds on the store: a child repeating
+    # its parent's would settle or free the parent's.
+    import os
+
+    from fastrouter.store.ids import new_id
+
+    before = new_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, then out at once
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    after = new_id()
+    assert child.rsplit(".", 1)[0] != before.rsplit(".", 1)[0]
+    assert before.rsplit(".", 1)[0] == after.rsplit(".", 1)[0] and after != before
+
+
+def test_two_equal_budgets_are_one_counter_on_the_store(server: MockServer, redis_url: str) -> None:
+    # The same budget twice (in budgets= and a route's, say) names one counter: reserved
+    # once there, settled once.
+    budgets = [fastrouter.Budget(usd=1), fastrouter.Budget(usd=1)]
+    with fastrouter.Client(base_url=server.base_url, api_key="k", store=redis_url, budgets=budgets) as client:
+        for _ in range(3):
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        assert _held_budgets(redis_url) == (0, 0)
+        assert _spent(redis_url) == math.ceil(client.usage.total_cost * 10**9)

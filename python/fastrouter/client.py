@@ -449,6 +449,10 @@ class _ClientBase:
         return self._accounts.reconciler
 
     async def _close_stores(self) -> None:
+        if self._store is not None:  # its last settles and releases reach it first
+            from ._background import finish_background
+
+            await finish_background(self._store)
         if self._owns_store and self._store is not None:
             await self._store.aclose()
         if self._gate is not None and self._gate.cache_store is not self._store:

@@ -305,7 +305,13 @@ class RoutingWarning(UserWarning):
 
 class StoreUnavailableError(FastrouterError, ConnectionError):
     """The shared store (``store="redis://..."``) could not be reached; raised before the
-    request is sent, unless the client was made with ``on_store_error="open"``."""
+    request is sent, unless the client was made with ``on_store_error="open"``.
+
+    ``unsent`` is True when the operation surely never reached the store (the connection
+    was refused, or the host not found); False when it may have (a timeout, a dropped
+    connection)."""
+
+    unsent: bool = False
 
 
 class CatalogUnavailableError(FastrouterError, LookupError):

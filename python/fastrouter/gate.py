@@ -461,13 +461,20 @@ class Gate:
         """Run ``_finish`` for an ended stream (``completion`` None unless it ended well)."""
         # An async stream writing to a shared store does it in a task on its loop.
         loop = _running_loop() if asynchronous and (self.store.shared or self.cache_store.shared) else None
-        finish = (state, done.attempts, completion, None, loop is not None, done._record, True)
+        finish, ending = (state, done.attempts, completion, None), (done._record, True)
         if loop is None:
-            blocking(self._finish, *finish)
+            blocking(self._finish, *finish, False, *ending)
             return
-        task = loop.create_task(self._finish(*finish))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
+        from ._background import in_background
+
+        def again() -> None:
+            blocking(self._finish, *finish, False, *ending)
+
+        try:
+            in_background(loop, self.store, lambda: self._finish(*finish, True, *ending), again)
+        except BaseException:  # a Ctrl-C: perhaps not handed over, so made now too
+            again()
+            raise
 
     def _abandoned(self, state: _Pass) -> None:
         """A stream was dropped without ending or closing: free its limit slots (its
@@ -481,7 +488,3 @@ class Gate:
         if state.leading:
             state.leading = False
             self.flights.land(state.key or b"")
-
-
-# Stream endings being written to the store (a task must be referenced until it ends).
-_tasks: set[asyncio.Task[None]] = set()

@@ -10,8 +10,6 @@ wakes the next in line.
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -23,6 +21,7 @@ from .._dual import blocking
 from .._waiting import Waiter
 from ..errors import RateLimitError
 from ..store import WAIT_FOR_RELEASE, LimitSpec, Store
+from ..store.ids import new_id
 from .limit import Limit
 
 if TYPE_CHECKING:
@@ -110,8 +109,6 @@ class Limiter:
         self._lanes: dict[tuple[str, ...], Lane | None] = {}
         self._lock = threading.Lock()
         self._waiting = 0  # waiters in every line
-        prefix = f"{os.getpid():x}.{os.urandom(3).hex()}."
-        self._ids = map(f"{prefix}{{}}".format, itertools.count(1))
         # A store whose async calls are its blocking ones (the in-process default) is
         # called directly on the event loop too: no coroutine per admission and release.
         cls = type(store)
@@ -185,7 +182,7 @@ class Limiter:
         ``holder.hold`` is set as in :meth:`admitting`."""
         if lane.queue:
             return None
-        holder.hold = hold = Hold(lane, next(self._ids), self._tokens(lane, tokens))
+        holder.hold = hold = Hold(lane, new_id(), self._tokens(lane, tokens))
         if self.store.admit(lane.specs, hold.rid, hold.tokens, _LEASE_S):
             holder.hold = None
             return None
@@ -200,7 +197,7 @@ class Limiter:
         ``holder.hold`` is set to the hold before the store is asked: however the caller is
         interrupted (a Ctrl-C, a cancellation), from then on it knows what to release (a
         store's release of a request it never admitted changes nothing); a refusal clears it."""
-        holder.hold = hold = Hold(lane, next(self._ids), self._tokens(lane, tokens))
+        holder.hold = hold = Hold(lane, new_id(), self._tokens(lane, tokens))
         try:
             store, ask = self.store, (lane.specs, hold.rid, hold.tokens, _LEASE_S)
             if not lane.queue:

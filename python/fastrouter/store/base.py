@@ -17,14 +17,6 @@ WINDOW_S = 60.0
 WAIT_FOR_RELEASE = float("inf")
 
 logger = logging.getLogger("fastrouter")
-# Background store operations still running (a task must be referenced until it ends).
-_running: set[asyncio.Task[Any]] = set()
-
-
-def _report(task: asyncio.Task[Any]) -> None:
-    _running.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning("fastrouter: a background store update failed: %s", task.exception())
 
 
 class LimitSpec(NamedTuple):
@@ -80,25 +72,30 @@ class Store:
     async def tighten_async(self, keys: Iterable[str], seconds: float) -> None:
         self.tighten(keys, seconds)
 
-    # -- budgets: reserve (all or nothing) and settle, in nano-USD
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
-        """Reserve ``amount`` on every slot, or nothing: ``(0, 0)`` when reserved, else
-        ``(i, committed)``, the 1-based slot that would break and what it already holds."""
+    # -- budgets: reserve (all or nothing) and settle, in nano-USD, by reservation id
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+        """Reserve ``amount`` on every slot for reservation ``rid``, or nothing: ``(0, 0)``
+        when reserved, else ``(i, committed)``, the 1-based slot that would break and what
+        it already holds; ``(-1, 0)`` when ``rid`` was settled already (its settle came
+        first: no caller waits for this answer any more)."""
         raise NotImplementedError
 
-    def budget_settle(self, keys: Sequence[str], reserved: int, actual: int) -> None:
-        """Replace a reservation of ``reserved`` by ``actual`` spent."""
+    def budget_settle(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
+        """Replace reservation ``rid`` (of ``reserved``) by ``actual`` spent. Once: a settle
+        asked again (after a Ctrl-C cut one short, or a background one was cancelled after
+        it reached the store) or for a reservation the store never took (a caller
+        interrupted before the store answered, or refused) changes nothing."""
         raise NotImplementedError
 
     def budget_committed(self, key: str) -> int:
         """Spent plus reserved on one budget, in nano-USD."""
         raise NotImplementedError
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
-        return self.budget_reserve(slots, amount)
+    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+        return self.budget_reserve(slots, rid, amount)
 
-    async def budget_settle_async(self, keys: Sequence[str], reserved: int, actual: int) -> None:
-        self.budget_settle(keys, reserved, actual)
+    async def budget_settle_async(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
+        self.budget_settle(keys, rid, reserved, actual)
 
     # -- cooldowns: models skipped by chains until a time
     def cool(self, models: Sequence[tuple[str, float]]) -> None:
@@ -132,20 +129,29 @@ class Store:
         self.cache_put(key, value, ttl_s, max_bytes)
 
     def background(self, on_loop: bool, operation: str, *args: Any) -> None:
-        """Run ``operation`` (a method name) without making the caller wait on the network:
-        for an async caller (``on_loop``) on a shared store, as a task on the running event
-        loop (its ``_async`` form); else at once. A failure is logged: what it would have
-        updated stays on the safe side."""
+        """Make the update ``operation`` (a method name, idempotent: made twice, it changes
+        what it changes once) without making the caller wait on the network: for an async
+        caller (``on_loop``) on a shared store, as a task on the running event loop (its
+        ``_async`` form; see :mod:`fastrouter._background`); else at once. A failure is
+        logged: what it would have updated stays on the safe side."""
         if on_loop and self.shared:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
             if loop is not None:
-                task = loop.create_task(getattr(self, operation + "_async")(*args))
-                _running.add(task)
-                task.add_done_callback(_report)
+                from .._background import in_background
+
+                try:
+                    update = getattr(self, operation + "_async")
+                    in_background(loop, self, lambda: update(*args), lambda: self._update_now(operation, args))
+                except BaseException:  # a Ctrl-C: perhaps not handed over, so made now too
+                    self._update_now(operation, args)
+                    raise
                 return
+        self._update_now(operation, args)
+
+    def _update_now(self, operation: str, args: tuple[Any, ...]) -> None:
         try:
             getattr(self, operation)(*args)
         except Exception as error:  # the request already ended; never fail it now

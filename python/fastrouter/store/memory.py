@@ -71,6 +71,7 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
         self._budgets: dict[str, list[int]] = {}
+        self._held: set[tuple[str, str]] = set()  # (budget key, reservation id) not yet settled
         self._cooling: dict[str, float] = {}
         self._cache: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()
         self._cache_bytes = 0
@@ -133,7 +134,7 @@ class MemoryStore(Store):
                 window = self._window(key)
                 window.blocked_until = max(window.blocked_until, until)
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
         with self._lock:
             for index, slot in enumerate(slots, 1):
                 spent, reserved = self._budgets.get(slot.key, (0, 0))
@@ -141,14 +142,17 @@ class MemoryStore(Store):
                     return index, spent + reserved
             for slot in slots:
                 self._budgets.setdefault(slot.key, [0, 0])[1] += amount
+                self._held.add((slot.key, rid))
             return 0, 0
 
-    def budget_settle(self, keys: Sequence[str], reserved: int, actual: int) -> None:
+    def budget_settle(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
         with self._lock:
             for key in keys:
-                counters = self._budgets.setdefault(key, [0, 0])
-                counters[1] -= reserved
-                counters[0] += actual
+                if (key, rid) in self._held:
+                    self._held.discard((key, rid))
+                    counters = self._budgets[key]
+                    counters[1] -= reserved
+                    counters[0] += actual
 
     def budget_committed(self, key: str) -> int:
         with self._lock:

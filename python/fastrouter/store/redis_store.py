@@ -5,6 +5,7 @@ for ``AsyncClient``). Imported only when a client is given ``store="redis://..."
 from __future__ import annotations
 
 import asyncio
+import socket
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -94,14 +95,28 @@ class RedisStore(Store):
         try:
             return fn()
         except redis.RedisError as error:
-            raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
+            raise self._unavailable(error) from error
 
     async def _acall(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         script = self._abound()[1][name]
         try:
             return await script(keys=list(keys), args=list(args))
         except redis.RedisError as error:
-            raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: redis.RedisError) -> StoreUnavailableError:
+        failure = StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}")
+        # redis-py raises a failed connect as a ConnectionError made in the handling of the
+        # socket's OSError (a few levels down at most).
+        cause: BaseException | None = error
+        for _ in range(8):
+            if cause is None:
+                break
+            if isinstance(cause, (ConnectionRefusedError, socket.gaierror)):
+                failure.unsent = True
+                break
+            cause = cause.__cause__ or cause.__context__
+        return failure
 
     def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         script = self._scripts[name]
@@ -145,25 +160,25 @@ class RedisStore(Store):
             raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
 
     # -- budgets
-    def _reserve_args(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[Any, ...]:
-        args: list[int] = [amount]
+    def _reserve_args(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[Any, ...]:
+        args: list[Any] = [rid, amount]
         for slot in slots:
             args += [slot.cap_nanos, slot.ttl_s]
         return [self._key("budget", slot.key) for slot in slots], args
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
-        index, committed = self._run("BUDGET_RESERVE", *self._reserve_args(slots, amount))
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+        index, committed = self._run("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount))
         return int(index), int(committed)
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], amount: int) -> tuple[int, int]:
-        index, committed = await self._acall("BUDGET_RESERVE", *self._reserve_args(slots, amount))
+    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+        index, committed = await self._acall("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount))
         return int(index), int(committed)
 
-    def budget_settle(self, keys: Sequence[str], reserved: int, actual: int) -> None:
-        self._run("BUDGET_SETTLE", [self._key("budget", k) for k in keys], [reserved, actual])
+    def budget_settle(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
+        self._run("BUDGET_SETTLE", [self._key("budget", k) for k in keys], [rid, reserved, actual])
 
-    async def budget_settle_async(self, keys: Sequence[str], reserved: int, actual: int) -> None:
-        await self._acall("BUDGET_SETTLE", [self._key("budget", k) for k in keys], [reserved, actual])
+    async def budget_settle_async(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
+        await self._acall("BUDGET_SETTLE", [self._key("budget", k) for k in keys], [rid, reserved, actual])
 
     def budget_committed(self, key: str) -> int:
         spent, reserved = self._call(lambda: self._sync.hmget(self._key("budget", key), "s", "r"))

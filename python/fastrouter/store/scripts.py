@@ -2,8 +2,9 @@
 
 Times come from the server (``TIME``), so every process and host shares one clock.
 Keys of one limit: ``<base>:log`` (sorted set: request id by time), ``<base>:tok`` (hash:
-tokens by request id, plus the running ``_sum``), ``<base>:fl`` (sorted set: requests in
-flight by lease end), ``<base>:blk`` (set while an upstream 429 holds the limit shut).
+tokens by request id, the running ``_sum``, and ``x:<id>`` once an id's count is
+corrected), ``<base>:fl`` (sorted set: requests in flight by lease end), ``<base>:blk``
+(set while an upstream 429 holds the limit shut).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ for i, base in ipairs(KEYS) do
     local spent = redis.call('HGET', tok, member)
     if spent then
       redis.call('HINCRBY', tok, '_sum', -tonumber(spent))
-      redis.call('HDEL', tok, member)
+      redis.call('HDEL', tok, member, 'x:' .. member)
     end
   end
   if #old > 0 then redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window) end
@@ -76,7 +77,8 @@ return {0, 0}
 """
 )
 
-# KEYS: limit bases. ARGV: rid, token delta, refund (1/0).
+# KEYS: limit bases. ARGV: rid, token delta, refund (1/0). Idempotent: the slot is freed,
+# the refund made (its tokens leave) and the correction made (marked by x:<rid>) once.
 RELEASE = """
 local rid, delta, refund = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 for _, base in ipairs(KEYS) do
@@ -86,9 +88,9 @@ for _, base in ipairs(KEYS) do
   if spent then
     if refund then
       redis.call('ZREM', log, rid)
-      redis.call('HDEL', tok, rid)
+      redis.call('HDEL', tok, rid, 'x:' .. rid)
       redis.call('HINCRBY', tok, '_sum', -tonumber(spent))
-    elseif delta ~= 0 then
+    elseif delta ~= 0 and redis.call('HSETNX', tok, 'x:' .. rid, 1) == 1 then
       local fixed = math.max(delta, -tonumber(spent))
       redis.call('HINCRBY', tok, rid, fixed)
       redis.call('HINCRBY', tok, '_sum', fixed)
@@ -98,27 +100,38 @@ end
 return 0
 """
 
-# KEYS: budget hashes (fields s = spent, r = reserved, nano-USD). ARGV: amount, then per
-# budget cap and ttl seconds (0: none). Returns {0, 0} or {index that breaks, committed}.
+# KEYS: budget hashes (fields s = spent, r = reserved, nano-USD; h:<rid> = what reservation
+# rid holds, until it settles). ARGV: rid, amount, then per budget cap and ttl seconds (0:
+# none). Returns {0, 0}, {index that breaks, committed}, or {-1, 0} for a reservation
+# settled before it arrived (its reserve's connection dropped, the settle came on
+# another), which takes nothing.
 BUDGET_RESERVE = """
-local amount = tonumber(ARGV[1])
+local rid, amount = ARGV[1], tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1] .. ':gone:' .. rid) == 1 then return {-1, 0} end
 for i, key in ipairs(KEYS) do
   local committed = tonumber(redis.call('HGET', key, 's') or '0') + tonumber(redis.call('HGET', key, 'r') or '0')
-  if committed + amount > tonumber(ARGV[2 * i]) then return {i, committed} end
+  if committed + amount > tonumber(ARGV[1 + 2 * i]) then return {i, committed} end
 end
 for i, key in ipairs(KEYS) do
   redis.call('HINCRBY', key, 'r', amount)
-  local ttl = tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 'h:' .. rid, amount)
+  local ttl = tonumber(ARGV[2 + 2 * i])
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
 end
 return {0, 0}
 """
 
-# KEYS: budget hashes. ARGV: reserved, actual.
+# KEYS: budget hashes. ARGV: rid, reserved, actual. Settles once: a reservation already
+# settled, or not (yet) taken, changes nothing; for the latter a marker (an hour) keeps a
+# reserve arriving late from taking it.
 BUDGET_SETTLE = """
-for _, key in ipairs(KEYS) do
-  redis.call('HINCRBY', key, 'r', -tonumber(ARGV[1]))
-  redis.call('HINCRBY', key, 's', tonumber(ARGV[2]))
+for i, key in ipairs(KEYS) do
+  if redis.call('HDEL', key, 'h:' .. ARGV[1]) == 1 then
+    redis.call('HINCRBY', key, 'r', -tonumber(ARGV[2]))
+    redis.call('HINCRBY', key, 's', tonumber(ARGV[3]))
+  elseif i == 1 then
+    redis.call('SET', key .. ':gone:' .. ARGV[1], 1, 'EX', 3600)
+  end
 end
 return 0
 """

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..errors import BudgetExceededError, PriceUnknownError
+from ..errors import BudgetExceededError, PriceUnknownError, StoreUnavailableError
 from .ledger import UsageLedger
 
 if TYPE_CHECKING:
@@ -107,9 +107,13 @@ class Reservation:
     budgets: list[int] = field(default_factory=list)
     day: str = ""
     unpriced: bool = False  # nothing held: the worst case could not be priced
-    # Shared budgets (a store's counters), taken by ``BudgetBook.confirm``.
+    # Shared budgets (a store's counters), taken by ``BudgetBook.confirm`` under ``rid``.
     slots: list[BudgetSlot] = field(default_factory=list)
-    confirmed: bool = False
+    rid: str = ""
+    # The store may hold it: set before the store is asked, cleared once its settle is
+    # sent. The store settles a reservation once and ignores one it never took, so a
+    # settle cut short is sent again and one too many changes nothing.
+    on_store: bool = False
     # How many of ``budgets`` it has taken from and given back: a Ctrl-C between two of
     # them leaves the rest to the next settle (which gives back only what was taken).
     taken: int = 0
@@ -208,8 +212,14 @@ class BudgetBook:
                         f" of ${budget.usd:f}{scope} (${committed:f} spent or reserved)"
                     )
             local = [i for i in applicable if i not in shared]
-            slots = [self._slot(self.budgets[i], self._day) for i in shared]
+            # One slot per key: two equal budgets (the same in budgets= and a route's) are
+            # one counter on the store.
+            slots = list({slot.key: slot for slot in (self._slot(self.budgets[i], self._day) for i in shared)}.values())
             reservation = Reservation(amount=estimate, budgets=local, day=self._day, slots=slots)
+            if slots:
+                from ..store.ids import new_id
+
+                reservation.rid = new_id()
             if holder is not None:
                 holder.reservation = reservation  # before any is taken: whatever stops this, it is settled
             reserved = self._reserved
@@ -218,7 +228,9 @@ class BudgetBook:
                 reservation.taken += 1
             return reservation
 
-    def _refused(self, reservation: Reservation, index: int, committed: int, what: str) -> BudgetExceededError:
+    def _refused(self, reservation: Reservation, index: int, committed: int, what: str) -> Exception:
+        if index < 0:  # settled before the store took it: not a call anyone still waits on
+            return StoreUnavailableError(f"the shared store had settled {what}'s budget reservation before it came")
         slot = reservation.slots[index - 1]
         return BudgetExceededError(
             f"{what} could cost up to ${reservation.amount:f}, which would break the shared budget {slot.key}"
@@ -230,19 +242,30 @@ class BudgetBook:
         :class:`BudgetExceededError` (the request's books then release the local part)."""
         if reservation is None or not reservation.slots or self.store is None:
             return
-        index, committed = self.store.budget_reserve(reservation.slots, _nanos(reservation.amount))
+        reservation.on_store = True
+        try:
+            index, committed = self.store.budget_reserve(reservation.slots, reservation.rid, _nanos(reservation.amount))
+        except StoreUnavailableError as error:
+            reservation.on_store = not error.unsent
+            raise
         if index:
+            reservation.on_store = False
             raise self._refused(reservation, index, committed, what)
-        reservation.confirmed = True
 
     async def confirm_async(self, reservation: Reservation | None, what: str) -> None:
         """:meth:`confirm` on the store's asyncio API."""
         if reservation is None or not reservation.slots or self.store is None:
             return
-        index, committed = await self.store.budget_reserve_async(reservation.slots, _nanos(reservation.amount))
+        reservation.on_store = True
+        amount = _nanos(reservation.amount)
+        try:
+            index, committed = await self.store.budget_reserve_async(reservation.slots, reservation.rid, amount)
+        except StoreUnavailableError as error:
+            reservation.on_store = not error.unsent
+            raise
         if index:
+            reservation.on_store = False
             raise self._refused(reservation, index, committed, what)
-        reservation.confirmed = True
 
     def settle(self, reservation: Reservation | None, actual: Decimal | None) -> None:
         """Replace a reservation by what the request really cost (``None``: unknown, the
@@ -253,13 +276,11 @@ class BudgetBook:
         if reservation.unpriced and actual is None:
             reservation.settled = True
             return
-        if reservation.confirmed and self.store is not None:
+        if reservation.on_store and self.store is not None:
             keys = [slot.key for slot in reservation.slots]
             amounts = (_nanos(reservation.amount), _nanos(spent))
-            with self._lock:  # the shared part is given back once, by whoever claims it
-                shared, reservation.confirmed = reservation.confirmed, False
-            if shared:
-                self.store.background(self.on_loop, "budget_settle", keys, *amounts)
+            self.store.background(self.on_loop, "budget_settle", keys, reservation.rid, *amounts)
+            reservation.on_store = False
         with self._lock:
             # Budget by budget, each step counted with no call inside it: settled again after
             # a Ctrl-C (or by two threads at once), it goes on where it stopped. In place,

@@ -321,12 +321,7 @@ def test_a_ctrl_c_anywhere_records_the_call_once(
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            store = client._store
-            if store is not None and store.shared:  # its asyncio client for this loop
-                bound = store._async.pop(asyncio.get_running_loop(), None)
-                if bound is not None:
-                    await bound[0].aclose()
-                    await bound[0].connection_pool.disconnect()
+            await asyncio.get_running_loop().shutdown_asyncgens()  # as asyncio.run() does
 
         # A loop per call, as asyncio.run() makes: a Ctrl-C that leaves run_until_complete
         # after its future is done leaves that future's stop() queued on its loop.

@@ -314,3 +314,31 @@ def test_two_equal_budgets_are_one_counter_on_the_store(server: MockServer, redi
             client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
         assert _held_budgets(redis_url) == (0, 0)
         assert _spent(redis_url) == math.ceil(client.usage.total_cost * 10**9)
+
+
+def test_a_client_outliving_many_event_loops_keeps_none_of_their_connections(
+    server: MockServer, redis_url: str
+) -> None:
+    # A worker running each job in its own asyncio.run() with one client: each loop's Redis
+    # client is closed as that loop ends, not kept (with its loop and sockets) for good.
+    import redis
+
+    client = fastrouter.AsyncClient(
+        base_url=server.base_url,
+        api_key="k",
+        store=redis_url,
+        budgets=[fastrouter.Budget(usd=5)],
+        limits={"*": fastrouter.Limit(concurrency=8)},
+    )
+
+    async def job() -> None:
+        await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+
+    with redis.Redis.from_url(redis_url) as db:
+        before = len(db.client_list())
+        for _ in range(12):
+            asyncio.run(job())
+        assert client._store._async == {}
+        assert len(db.client_list()) <= before + 2  # this process's blocking pool's, at most
+    assert _held_budgets(redis_url) == (0, 0)
+    asyncio.run(client.close())

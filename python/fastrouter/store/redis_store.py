@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import weakref
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import redis
 import redis.asyncio
@@ -46,6 +45,18 @@ def _wait(result: Sequence[Any]) -> float:
     return WAIT_FOR_RELEASE if for_release else 0.0
 
 
+class _LoopClient(NamedTuple):
+    """One event loop's asyncio client, its scripts, and what closes it with the loop."""
+
+    client: redis.asyncio.Redis
+    scripts: dict[str, Any]
+    keeper: AsyncGenerator[None, None]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.client.connection_pool.disconnect()
+
+
 class RedisStore(Store):
     """State shared through the Redis server at ``url`` (``redis://host:port/db``)."""
 
@@ -63,10 +74,9 @@ class RedisStore(Store):
         self._options = options
         pool = redis.BlockingConnectionPool.from_url(url, **options)
         self._sync = redis.Redis(connection_pool=pool)
-        # asyncio clients are bound to the loop they were made on: one per loop.
-        self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[redis.asyncio.Redis, dict[str, Any]]
-        ] = weakref.WeakKeyDictionary()
+        # asyncio clients are bound to the loop they were made on: one per loop, closed as
+        # that loop ends (see _abound).
+        self._async: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._scripts = {name: self._sync.register_script(getattr(scripts, name)) for name in _SCRIPTS}
 
     def __repr__(self) -> str:
@@ -76,20 +86,35 @@ class RedisStore(Store):
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
 
-    def _abound(self) -> tuple[redis.asyncio.Redis, dict[str, Any]]:
+    def _abound(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
         bound = self._async.get(loop)
         if bound is None:
             pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
             client = redis.asyncio.Redis(connection_pool=pool)
-            bound = self._async[loop] = (
-                client,
-                {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS},
-            )
+            scripts_ = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS}
+            bound = self._async[loop] = _LoopClient(client, scripts_, self._closed_with(loop, client))
+            # Started, the generator waits at its `yield` until the loop's end asks it to
+            # close (asyncio.run() closes every async generator as it ends; a pending task
+            # would not do: code that gathers all tasks would wait on it for good).
+            loop.create_task(bound.keeper.__anext__())
         return bound
 
+    async def _closed_with(
+        self, loop: asyncio.AbstractEventLoop, client: redis.asyncio.Redis
+    ) -> AsyncGenerator[None, None]:
+        """Closes ``loop``'s ``client`` as the loop ends, or a store shared by many
+        ``asyncio.run()`` calls would keep each one's loop, pool and sockets for good."""
+        try:
+            yield
+        finally:
+            bound = self._async.get(loop)
+            if bound is not None and bound.client is client:  # not one made after aclose()
+                del self._async[loop]
+                await bound.aclose()
+
     def _aclient(self) -> redis.asyncio.Redis:
-        return self._abound()[0]
+        return self._abound().client
 
     def _call(self, fn: Callable[[], _T]) -> _T:
         try:
@@ -98,7 +123,7 @@ class RedisStore(Store):
             raise self._unavailable(error) from error
 
     async def _acall(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        script = self._abound()[1][name]
+        script = self._abound().scripts[name]
         try:
             return await script(keys=list(keys), args=list(args))
         except redis.RedisError as error:
@@ -245,5 +270,4 @@ class RedisStore(Store):
         self._sync.close()
         bound = self._async.pop(asyncio.get_running_loop(), None)
         if bound is not None:
-            await bound[0].aclose()
-            await bound[0].connection_pool.disconnect()
+            await bound.aclose()

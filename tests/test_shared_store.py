@@ -342,3 +342,24 @@ def test_a_client_outliving_many_event_loops_keeps_none_of_their_connections(
         assert len(db.client_list()) <= before + 2  # this process's blocking pool's, at most
     assert _held_budgets(redis_url) == (0, 0)
     asyncio.run(client.close())
+
+
+def test_a_client_closed_on_a_loop_run_by_hand_leaves_nothing_pending(
+    server: MockServer, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+
+    loop = asyncio.new_event_loop()
+    client = fastrouter.AsyncClient(
+        base_url=server.base_url, api_key="k", store=redis_url, budgets=[fastrouter.Budget(usd=5)]
+    )
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        loop.run_until_complete(
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        )
+        loop.run_until_complete(client.close())
+        loop.close()
+        gc.collect()
+    assert client._store._async == {}
+    assert not caplog.records, caplog.text  # e.g. "Task was destroyed but it is pending!"
+    assert _held_budgets(redis_url) == (0, 0)

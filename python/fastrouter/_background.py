@@ -54,10 +54,12 @@ def in_background(
 
 
 def _loop_ending(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether a task made now may never run: the current task is being cancelled (as
-    ``asyncio.run`` does as it ends, waiting only for the tasks it cancelled), or an
-    earlier update was left behind by a loop that closed (Python 3.10 cannot tell the
-    first; those are caught up here, late)."""
+    """Whether a task made now may never run, or run on a connection being closed: the
+    loop is closing its async generators, or the current task is being cancelled (as
+    ``asyncio.run`` does as it ends, waiting only for the tasks it cancelled). Updates a
+    closed loop left behind are caught up here (Python 3.10 cannot tell the second)."""
+    if getattr(loop, "_asyncgens_shutdown_called", False):  # asyncio.run() is closing its generators
+        return True
     current = asyncio.current_task(loop)
     cancelling = getattr(current, "cancelling", None)  # Python 3.11+
     if cancelling is not None and cancelling():

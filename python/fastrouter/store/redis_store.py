@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -93,25 +94,16 @@ class RedisStore(Store):
             pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
             client = redis.asyncio.Redis(connection_pool=pool)
             scripts_ = {name: client.register_script(getattr(scripts, name)) for name in _SCRIPTS}
-            bound = self._async[loop] = _LoopClient(client, scripts_, self._closed_with(loop, client))
-            # Started, the generator waits at its `yield` until the loop's end asks it to
-            # close (asyncio.run() closes every async generator as it ends; a pending task
+            keeper = _closed_with(weakref.ref(self), loop, client)
+            bound = self._async[loop] = _LoopClient(client, scripts_, keeper)
+            # Started here, the generator waits at its `yield` until the loop's end closes
+            # it (asyncio.run() closes every async generator as it ends; a pending task
             # would not do: code that gathers all tasks would wait on it for good).
-            loop.create_task(bound.keeper.__anext__())
+            try:
+                keeper.asend(None).send(None)
+            except StopIteration:
+                pass  # at its yield
         return bound
-
-    async def _closed_with(
-        self, loop: asyncio.AbstractEventLoop, client: redis.asyncio.Redis
-    ) -> AsyncGenerator[None, None]:
-        """Closes ``loop``'s ``client`` as the loop ends, or a store shared by many
-        ``asyncio.run()`` calls would keep each one's loop, pool and sockets for good."""
-        try:
-            yield
-        finally:
-            bound = self._async.get(loop)
-            if bound is not None and bound.client is client:  # not one made after aclose()
-                del self._async[loop]
-                await bound.aclose()
 
     def _aclient(self) -> redis.asyncio.Redis:
         return self._abound().client
@@ -271,3 +263,25 @@ class RedisStore(Store):
         bound = self._async.pop(asyncio.get_running_loop(), None)
         if bound is not None:
             await bound.aclose()
+            await bound.keeper.aclose()  # ended now, not handed to the loop's finalizer
+
+
+async def _closed_with(
+    store_ref: weakref.ref[RedisStore], loop: asyncio.AbstractEventLoop, client: redis.asyncio.Redis
+) -> AsyncGenerator[None, None]:
+    """Closes ``loop``'s ``client`` as the loop ends (after the store's updates still
+    running on it), or a store shared by many ``asyncio.run()`` calls would keep each
+    one's loop, pool and sockets for good. The store by a weak reference: no cycle."""
+    try:
+        yield
+    finally:
+        store = store_ref()
+        bound = store._async.get(loop) if store is not None else None
+        if store is None or (bound is not None and bound.client is client):  # not one made after aclose()
+            if store is not None:
+                from .._background import finish_background
+
+                await finish_background(store)
+                store._async.pop(loop, None)
+            await client.aclose()
+            await client.connection_pool.disconnect()

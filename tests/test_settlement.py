@@ -213,6 +213,12 @@ _CASES = {
         {},
         (),
     ),
+    "with the response cache on Redis": ({"cache": True, "store": _REDIS}, {"temperature": 0}, ()),
+    "a cascade that escalates, on Redis": (
+        {"budgets": [fastrouter.Budget(usd="1")], "limits": {"*": fastrouter.Limit(concurrency=4)}, "store": _REDIS},
+        {"model": fastrouter.Cascade([_DRAFT, A])},
+        ((_DRAFT, Reply("Lyon?", confidence=0.3)),),
+    ),
     "a stream, with a budget and limits on Redis": (
         {"budgets": [fastrouter.Budget(usd="1")], "limits": {"*": fastrouter.Limit(concurrency=4)}, "store": _REDIS},
         {"stream": True},

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .._dual import blocking
 from ..errors import BudgetExceededError, PriceUnknownError, StoreUnavailableError
 from .ledger import UsageLedger
 
@@ -240,26 +241,22 @@ class BudgetBook:
     def confirm(self, reservation: Reservation | None, what: str) -> None:
         """Take a reservation's shared part on the store, or raise
         :class:`BudgetExceededError` (the request's books then release the local part)."""
-        if reservation is None or not reservation.slots or self.store is None:
-            return
-        reservation.on_store = True
-        try:
-            index, committed = self.store.budget_reserve(reservation.slots, reservation.rid, _nanos(reservation.amount))
-        except StoreUnavailableError as error:
-            reservation.on_store = not error.unsent
-            raise
-        if index:
-            reservation.on_store = False
-            raise self._refused(reservation, index, committed, what)
+        blocking(self._take_on_store, reservation, what, False)
 
     async def confirm_async(self, reservation: Reservation | None, what: str) -> None:
         """:meth:`confirm` on the store's asyncio API."""
+        await self._take_on_store(reservation, what, True)
+
+    async def _take_on_store(self, reservation: Reservation | None, what: str, asynchronous: bool) -> None:
         if reservation is None or not reservation.slots or self.store is None:
             return
         reservation.on_store = True
-        amount = _nanos(reservation.amount)
+        ask = (reservation.slots, reservation.rid, _nanos(reservation.amount))
         try:
-            index, committed = await self.store.budget_reserve_async(reservation.slots, reservation.rid, amount)
+            if asynchronous:
+                index, committed = await self.store.budget_reserve_async(*ask)
+            else:
+                index, committed = self.store.budget_reserve(*ask)
         except StoreUnavailableError as error:
             reservation.on_store = not error.unsent
             raise

@@ -54,8 +54,7 @@ class _LoopClient(NamedTuple):
     keeper: AsyncGenerator[None, None]
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-        await self.client.connection_pool.disconnect()
+        await _close(self.client)
 
 
 class RedisStore(Store):
@@ -283,5 +282,10 @@ async def _closed_with(
 
                 await finish_background(store)
                 store._async.pop(loop, None)
-            await client.aclose()
-            await client.connection_pool.disconnect()
+            await _close(client)
+
+
+async def _close(client: redis.asyncio.Redis) -> None:
+    """Close an asyncio client and its pool (made here, not owned by the client)."""
+    await client.aclose()
+    await client.connection_pool.disconnect()

@@ -391,11 +391,11 @@ async def rest_after_close(iterator: Any) -> tuple[list[ChatCompletionChunk], Ba
     """Whatever iteration still yields after ``close()``, and how it ended."""
     rest: list[ChatCompletionChunk] = []
     try:
-        if hasattr(iterator, "__next__"):
-            for chunk in iterator:
+        if hasattr(iterator, "__anext__"):  # (an async stream's iterator is its own awaitable)
+            async for chunk in iterator:
                 rest.append(chunk)
         else:
-            async for chunk in iterator:
+            for chunk in iterator:
                 rest.append(chunk)
     except fastrouter.APIConnectionError as exc:
         return rest, exc

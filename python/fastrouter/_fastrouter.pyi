@@ -14,6 +14,7 @@ from typing_extensions import Unpack, disjoint_base
 
 __all__ = [
     "AnswerFacts",
+    "AsyncChunks",
     "CompletionQueue",
     "LedgerRing",
     "NativeAttempt",
@@ -287,6 +288,26 @@ class NativeStream:
     def keepalives(self) -> int: ...
     def close(self) -> None:
         """Cancel the request and release the connection (idempotent)."""
+
+@final
+class AsyncChunks:
+    """An ``AsyncStream``'s async iterator: each ``__anext__`` is the iterator itself, an
+    awaitable completing at once with the next held chunk; only an empty stream waits (a
+    :class:`NativeFuture`). Calls the stream's ``_keep``, ``_ended_with`` and ``_stopped``."""
+
+    def __new__(cls, stream: Any) -> AsyncChunks: ...
+    def __aiter__(self) -> AsyncChunks: ...
+    def __anext__(self) -> AsyncChunks: ...
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any) -> Any:
+        """``__next__`` for drivers that send (``value`` is ignored)."""
+    def throw(self, typ: Any, val: Any | None = None, tb: Any | None = None) -> Any:
+        """An exception thrown in at the ``await``: the stream records it, it propagates."""
+    def close(self) -> None:
+        """Stop (the awaiting coroutine was closed); the stream stays open."""
+    def aclose(self) -> AsyncChunks:
+        """``close()``, as an awaitable."""
 
 @final
 class SyncChunks:

@@ -3,17 +3,18 @@
 The Rust core reads the socket, parses each event once and merges the completion with the
 GIL released; each wake-up hands Python *every* chunk that is ready as one batch of chunk
 objects built by the core (``StreamChunk``: a ``ChatCompletionChunk`` whose fields are read
-lazily from the parsed tree). Iteration here only yields them: no JSON work per chunk.
+lazily from the parsed tree). Both streams iterate through the core's iterators
+(``AsyncChunks``, ``SyncChunks``), which hand out one held chunk per step: no JSON work and
+no Python frame per chunk.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from . import _fastrouter as _native
-from ._bridge import running_queue
 from ._closing import AsyncClosing, Closing
 from .attempts import Attempt
 from .dropin.response import Response, stream_response
@@ -57,9 +58,6 @@ def _attach_model_attributes() -> None:
 
 
 _attach_model_attributes()
-
-# Batches taken without waiting before an async stream gives the event loop a turn.
-_READY_BATCHES_BEFORE_YIELD = 16
 
 
 class _StreamBase:
@@ -177,43 +175,12 @@ class AsyncStream(_StreamBase, AsyncClosing):
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._chunks()
 
-    async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        import asyncio  # loaded by whoever runs this loop; not by `import fastrouter` (S5)
-
-        native = self._native
-        try_batch = native.try_batch
-        next_batch = native.next_batch
-        ready_in_a_row = 0
-        try:
-            while True:
-                # Chunks already waiting are taken at once; only an empty stream waits
-                # (one task and one wake-up of the loop per wait, not per batch). A
-                # stream that is never empty still lets other tasks run now and then.
-                batch: list[Any] | None = try_batch()  # of StreamChunk, each a ChatCompletionChunk
-                if batch is not None:
-                    ready_in_a_row += 1
-                    if ready_in_a_row == _READY_BATCHES_BEFORE_YIELD:
-                        ready_in_a_row = 0
-                        await asyncio.sleep(0)
-                else:
-                    ready_in_a_row = 0
-                    # `_bridge.awaiting(next_batch)`, spelled out: a busy stream waits
-                    # every ~10 chunks, a live one for nearly every chunk. The wait is the
-                    # stream's own waker, no Rust task; an empty batch means look again.
-                    queue, loop = running_queue()
-                    batch = await next_batch(queue, loop)
-                    if batch is None:
-                        self._ended_with("ok")
-                        return
-                if self._record is not None:
-                    self._keep(self._record, batch)
-                for chunk in batch:
-                    yield chunk
-        except GeneratorExit:
-            raise  # the loop was left early: the stream stays open until close() or drop
-        except BaseException as error:
-            self._stopped(error)
-            raise
+    def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        """The chunks, by the core's async iterator: each chunk's ``await`` completes at
+        once from the batch it holds; only an empty stream waits. It keeps the response
+        cache's record and reports the end or any failure (``_keep``, ``_ended_with``,
+        ``_stopped``), as the sync stream's iterator does."""
+        return cast("AsyncIterator[ChatCompletionChunk]", _native.AsyncChunks(self))
 
     async def close(self) -> None:
         """Cancel the request (if still running) and release the connection."""

@@ -110,6 +110,11 @@ impl NativeFuture {
         matches!(self.state, State::Pending)
     }
 
+    /// Mark it as the future a task is about to wait on (asyncio's `yield self` does).
+    pub fn set_blocking(&mut self) {
+        self.blocking = true;
+    }
+
     /// The loop the future belongs to.
     pub fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
         self.event_loop.clone_ref(py)
@@ -141,7 +146,8 @@ impl NativeFuture {
         Ok(())
     }
 
-    fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// The result, or the exception to raise (`InvalidStateError` while pending).
+    pub fn outcome(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.state {
             State::Pending => Err(invalid_state(py, "Result is not set.")),
             State::Done(value) => Ok(value.clone_ref(py)),

@@ -2,6 +2,7 @@
 //! release the GIL, call the core, convert back. Users import `fastrouter`, never this.
 
 mod answer;
+mod async_chunks;
 mod bridge;
 mod chunk;
 mod client;
@@ -13,6 +14,7 @@ mod ledger_ring;
 mod mock;
 mod records;
 mod runtime;
+mod slots;
 mod stream;
 mod tape_object;
 mod wake;
@@ -68,6 +70,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         mock::NativeMockServer,
         stream::NativeStream,
         stream::SyncChunks,
+        async_chunks::AsyncChunks,
         chunk::StreamChunk,
         chunk::StreamChoice,
         chunk::StreamDelta,
@@ -86,6 +89,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ledger_ring::LedgerRing,
         ledger_ring::AnswerFacts,
     );
+    slots::install(m.py());
     // After os.fork() (gunicorn --preload, Celery prefork, multiprocessing) the child must
     // not wait on the parent's runtime threads: rebuild lazily instead.
     let kwargs = pyo3::types::PyDict::new(m.py());
@@ -100,6 +104,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "__all__",
         [
             "AnswerFacts",
+            "AsyncChunks",
             "NativeAttempt",
             "NativeChainEvent",
             "NativeChat",

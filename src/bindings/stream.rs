@@ -480,7 +480,7 @@ impl NativeStream {
     /// Every chunk ready now, without waiting; `None` when nothing is ready, only the end
     /// is, or another reader holds the stream for a moment (a waiting sync `Stream`, or
     /// the I/O thread taking a batch for an async wait).
-    fn ready_batch(&self) -> Option<Batch> {
+    pub fn ready_batch(&self) -> Option<Batch> {
         self.consumer.try_lock().ok()?.try_batch()
     }
 }
@@ -491,7 +491,7 @@ impl NativeStream {
     /// of `StreamChunk` ready by then (empty after a spurious wake-up: look again), `None`
     /// at the normal end, or `StreamError` (with the partial completion) on failure. The
     /// wait is the stream's own waker (see [`LoopWaiter`]), not a task of the runtime.
-    fn next_batch(
+    pub fn next_batch(
         &self,
         py: Python<'_>,
         queue: &CompletionQueue,
@@ -605,10 +605,92 @@ impl NativeStream {
     }
 }
 
+/// What a stream's iterator reads from, and the stream's bookkeeping it calls: the
+/// response cache's record (`_keep`), the normal end (`_ended_with("ok")`) and any other
+/// end (`_stopped(error)`), exactly as the generators these iterators replace did.
+pub struct ChunkSource {
+    /// The Python `Stream` or `AsyncStream`.
+    stream: Py<PyAny>,
+    pub native: Py<NativeStream>,
+    /// The response cache's record (the stream's `_record`, set when it opened), if any.
+    pub record: Option<Py<PyAny>>,
+}
+
+impl ChunkSource {
+    /// The source of `stream`: its native stream and its record, read once.
+    pub fn of(stream: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = stream.py();
+        let native = stream
+            .getattr(pyo3::intern!(py, "_native"))?
+            .cast_into::<NativeStream>()?
+            .unbind();
+        let record = stream.getattr(pyo3::intern!(py, "_record"))?;
+        Ok(Self {
+            stream: stream.clone().unbind(),
+            native,
+            record: (!record.is_none()).then(|| record.unbind()),
+        })
+    }
+
+    /// Keep a batch's chunks while the response cache records.
+    pub fn keep(&self, py: Python<'_>, batch: &Bound<'_, PyList>) -> PyResult<()> {
+        if let Some(record) = &self.record {
+            self.stream
+                .call_method1(py, pyo3::intern!(py, "_keep"), (record, batch))?;
+        }
+        Ok(())
+    }
+
+    /// The stream ended normally.
+    pub fn ended(&self, py: Python<'_>) -> PyResult<()> {
+        self.stream
+            .call_method1(py, pyo3::intern!(py, "_ended_with"), ("ok",))?;
+        Ok(())
+    }
+
+    /// Iteration ends with `error`: the stream records how (`_stopped`), then the error
+    /// propagates (or whatever `_stopped` raised instead, with the error as its context).
+    pub fn stopped(&self, py: Python<'_>, error: PyErr) -> PyErr {
+        let raised =
+            match self
+                .stream
+                .call_method1(py, pyo3::intern!(py, "_stopped"), (error.value(py),))
+            {
+                Ok(_) => return error,
+                Err(raised) => raised,
+            };
+        // The stream's error as its context, unless it has its own (as an `except` block
+        // would chain them).
+        let value = raised.value(py);
+        if !value.is(error.value(py)) {
+            let context = pyo3::intern!(py, "__context__");
+            match value.getattr(context) {
+                Ok(own) if own.is_none() => {
+                    if let Err(failed) = value.setattr(context, error.value(py)) {
+                        return failed;
+                    }
+                }
+                Ok(_) => {}
+                Err(failed) => return failed,
+            }
+        }
+        raised
+    }
+
+    pub fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.stream)?;
+        visit.call(&self.native)?;
+        if let Some(record) = &self.record {
+            visit.call(record)?;
+        }
+        Ok(())
+    }
+}
+
 /// A sync `Stream`'s iterator: each `__next__` hands out the next chunk of the batch it
 /// holds (built as it is handed out); only a spent batch takes the next ready one or
-/// blocks for one (GIL released). The stream's bookkeeping stays in Python: it calls the
-/// stream's `_keep`, `_ended_with` and `_stopped`, as the generator it replaces did.
+/// blocks for one (GIL released). The stream's bookkeeping stays in Python (see
+/// [`ChunkSource`]).
 #[pyclass(module = "fastrouter._fastrouter")]
 pub struct SyncChunks {
     /// What the iterator reads from, until iteration ends (then dropped, so a spent
@@ -616,14 +698,6 @@ pub struct SyncChunks {
     source: Option<ChunkSource>,
     held: std::vec::IntoIter<Py<PyAny>>,
     chunks: std::vec::IntoIter<Arc<Chunk>>,
-}
-
-struct ChunkSource {
-    /// The Python `Stream`.
-    stream: Py<PyAny>,
-    native: Py<NativeStream>,
-    /// The response cache's record (the stream's `_record`, set when it opened), if any.
-    record: Option<Py<PyAny>>,
 }
 
 impl SyncChunks {
@@ -646,30 +720,23 @@ impl SyncChunks {
                 {
                     Some(batch) => batch,
                     None => {
-                        source.stream.call_method1(
-                            py,
-                            pyo3::intern!(py, "_ended_with"),
-                            ("ok",),
-                        )?;
+                        source.ended(py)?;
                         self.source = None;
                         return Ok(None);
                     }
                 },
             };
-            match &source.record {
-                None => self.chunks = batch.into_iter(),
-                Some(record) => {
-                    let list = chunk_list(py, batch)?;
-                    source
-                        .stream
-                        .call_method1(py, pyo3::intern!(py, "_keep"), (record, &list))?;
-                    self.held = list
-                        .iter()
-                        .map(Bound::unbind)
-                        .collect::<Vec<_>>()
-                        .into_iter();
-                }
+            if source.record.is_none() {
+                self.chunks = batch.into_iter();
+                continue;
             }
+            let list = chunk_list(py, batch)?;
+            source.keep(py, &list)?;
+            self.held = list
+                .iter()
+                .map(Bound::unbind)
+                .collect::<Vec<_>>()
+                .into_iter();
         }
     }
 }
@@ -678,18 +745,8 @@ impl SyncChunks {
 impl SyncChunks {
     #[new]
     fn new(stream: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let py = stream.py();
-        let native = stream
-            .getattr(pyo3::intern!(py, "_native"))?
-            .cast_into::<NativeStream>()?
-            .unbind();
-        let record = stream.getattr(pyo3::intern!(py, "_record"))?;
         Ok(Self {
-            source: Some(ChunkSource {
-                stream: stream.clone().unbind(),
-                native,
-                record: (!record.is_none()).then(|| record.unbind()),
-            }),
+            source: Some(ChunkSource::of(stream)?),
             held: Vec::new().into_iter(),
             chunks: Vec::new().into_iter(),
         })
@@ -701,11 +758,7 @@ impl SyncChunks {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Some(source) = &self.source {
-            visit.call(&source.stream)?;
-            visit.call(&source.native)?;
-            if let Some(record) = &source.record {
-                visit.call(record)?;
-            }
+            source.traverse(&visit)?;
         }
         for chunk in self.held.as_slice() {
             visit.call(chunk)?;
@@ -728,32 +781,14 @@ impl SyncChunks {
         match this.next_chunk(py) {
             Ok(next) => Ok(next),
             Err(error) => {
-                // Iteration ends with the error: the stream records how, then it propagates
-                // (or whatever `_stopped` raised instead, with the error as its context).
+                // Iteration ends with the error: the stream records how, then it propagates.
                 this.chunks = Vec::new().into_iter();
                 this.held = Vec::new().into_iter();
-                let Some(source) = this.source.take() else {
-                    return Err(error);
-                };
                 // Still borrowed while `_stopped` runs: another reader meanwhile is refused
                 // (as a generator still executing), not told the stream ended.
-                match source.stream.call_method1(
-                    py,
-                    pyo3::intern!(py, "_stopped"),
-                    (error.value(py),),
-                ) {
-                    Ok(_) => Err(error),
-                    Err(raised) => {
-                        // The stream's error as its context, unless it has its own (as an
-                        // `except` block would chain them).
-                        let value = raised.value(py);
-                        if !value.is(error.value(py))
-                            && value.getattr(pyo3::intern!(py, "__context__"))?.is_none()
-                        {
-                            value.setattr(pyo3::intern!(py, "__context__"), error.value(py))?;
-                        }
-                        Err(raised)
-                    }
+                match this.source.take() {
+                    Some(source) => Err(source.stopped(py, error)),
+                    None => Err(error),
                 }
             }
         }

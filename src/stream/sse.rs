@@ -400,10 +400,10 @@ impl Fields {
 /// UTF-8 with U+FFFD replacement. Decoding line by line equals decoding the
 /// whole stream first: CR, LF and `:` are ASCII, which never occur inside a
 /// multi-byte sequence and always end a malformed one. Valid input (nearly
-/// always) takes `from_utf8`, which checks ASCII a word at a time; the lossy
-/// decoder walks byte by byte and is only needed for invalid bytes.
+/// always) takes simdutf8's check (SIMD where the CPU has it); the lossy decoder
+/// walks byte by byte and is only needed for invalid bytes.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }

@@ -6,11 +6,14 @@ ledger entry."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
+import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import fastrouter
@@ -224,6 +227,103 @@ async def test_a_stream_whose_chunks_are_always_ready_lets_other_tasks_run(serve
                 break
         assert joined(chunks) == text
         assert turns >= 1, "a stream that is never empty must still yield to the loop"
+        assert statuses(client) == ["ok"]
+
+
+@contextlib.contextmanager
+def traced() -> Iterator[None]:
+    """Trace Python code: CPython 3.11 then completes an ``await`` through the awaitable's
+    ``tp_iternext`` (``StopIteration(chunk)``), as 3.12 always does, not its ``am_send``."""
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return tracer
+
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(before)
+
+
+@pytest.mark.parametrize("tracing", [False, True], ids=["am_send", "tp_iternext"])
+async def test_an_await_completes_with_each_chunk_either_way(server: MockServer, tracing: bool) -> None:
+    server.script(MODEL, slow(0.002))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        with traced() if tracing else contextlib.nullcontext():
+            chunks = [chunk async for chunk in stream]
+        assert joined(chunks) == LONG
+        assert statuses(client) == ["ok"]
+
+
+@pytest.mark.parametrize("tracing", [False, True], ids=["am_send", "tp_iternext"])
+@pytest.mark.parametrize("stop", [StopIteration, StopAsyncIteration])
+async def test_a_stop_raised_by_the_books_is_a_runtime_error(
+    server: MockServer, stop: type[Exception], tracing: bool
+) -> None:
+    """As in an async generator (PEP 479): raised as is, a ``StopIteration`` would complete
+    the ``await`` with its value and a ``StopAsyncIteration`` end the loop, as if nothing
+    had failed."""
+    server.script(MODEL, slow(0.002))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+
+        class FailingRecord(list[str]):
+            def extend(self, _: Any) -> None:
+                raise stop("from the books")
+
+        stream._record = FailingRecord()
+        chunks: list[ChatCompletionChunk] = []
+        with traced() if tracing else contextlib.nullcontext(), pytest.raises(RuntimeError) as raised:
+            async for chunk in stream:
+                chunks.append(chunk)
+        assert isinstance(raised.value.__cause__, stop)
+        assert chunks == []
+        assert statuses(client) == ["stream_error"]
+
+
+async def test_a_second_await_of_a_waiting_iterator_is_refused(server: MockServer) -> None:
+    server.script(MODEL, slow(0.05))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        awaiting, wait = await pending_wait(iterator)
+        with pytest.raises(RuntimeError, match="already being awaited"):
+            await iterator.__anext__()
+        while not wait.done():
+            await asyncio.sleep(0.005)
+        with pytest.raises(StopIteration) as completed:
+            awaiting.send(None)
+        rest = [chunk async for chunk in iterator]
+        assert LONG.endswith(joined([completed.value.value, *rest]))
+        assert statuses(client) == ["ok"]
+
+
+async def test_an_aclose_never_awaited_closes_nothing(server: MockServer) -> None:
+    server.script(MODEL, slow(0.0))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        first = await iterator.__anext__()
+        iterator.aclose()  # an async generator's does nothing until awaited
+        rest = [chunk async for chunk in iterator]
+        assert joined([first, *rest]) == LONG
+        assert statuses(client) == ["ok"]
+
+
+async def test_generator_exit_thrown_in_at_the_wait_leaves_the_stream_open(server: MockServer) -> None:
+    """The awaiting coroutine is being closed: as leaving ``async for`` early, the stream
+    stays open (a fresh iterator reads on) until ``close()`` or its end."""
+    server.script(MODEL, slow(0.05))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        awaiting, _ = await pending_wait(stream.__aiter__())
+        with pytest.raises(GeneratorExit):
+            awaiting.throw(GeneratorExit)
+        assert statuses(client) == []
+        rest = [chunk async for chunk in stream]
+        assert LONG.endswith(joined(rest))
         assert statuses(client) == ["ok"]
 
 

@@ -306,8 +306,17 @@ class AsyncChunks:
         """An exception thrown in at the ``await``: the stream records it, it propagates."""
     def close(self) -> None:
         """Stop (the awaiting coroutine was closed); the stream stays open."""
-    def aclose(self) -> AsyncChunks:
-        """``close()``, as an awaitable."""
+    def aclose(self) -> Closing:
+        """``close()``, as an awaitable (it closes when awaited)."""
+
+@final
+class Closing:
+    """What ``AsyncChunks.aclose()`` returns: closes the iterator when awaited."""
+
+    def __await__(self) -> Generator[Any]: ...
+    def __iter__(self) -> Closing: ...
+    def __next__(self) -> None: ...
+    def send(self, value: Any) -> None: ...
 
 @final
 class SyncChunks:

@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyValueError};
+use pyo3::exceptions::{
+    PyGeneratorExit, PyRuntimeError, PyStopAsyncIteration, PyStopIteration, PyValueError,
+};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -43,15 +45,13 @@ enum State {
     Ready,
     /// The awaiting task sleeps on this wait for the next batch.
     Waiting(Py<NativeFuture>),
-    /// `aclose()` was called: its `await` completes with `None`, then `Finished`.
-    Closing,
     /// Ended, failed or closed: awaiting `__anext__` raises `StopAsyncIteration`.
     Finished,
 }
 
 /// What one step of the awaitable does.
 pub enum Sent {
-    /// Complete the `await` with this value (a chunk; `None` for `aclose()`).
+    /// Complete the `await` with this chunk.
     Return(Py<PyAny>),
     /// Hand this to the awaiting task: `None` (a turn of the loop) or the wait's future.
     Yield(Py<PyAny>),
@@ -107,6 +107,15 @@ impl AsyncChunks {
         let mut this = slf
             .try_borrow_mut()
             .map_err(|_| PyValueError::new_err("this stream's iterator is already being read"))?;
+        if let State::Waiting(future) = &this.state {
+            if future.borrow(py).is_pending() {
+                // Only a second `await` resumes it before its wait ends (the awaiting task
+                // is woken by the wait's end): refused, as a running async generator is.
+                return Err(PyRuntimeError::new_err(
+                    "this stream's iterator is already being awaited",
+                ));
+            }
+        }
         match this.step(py) {
             Ok(sent) => Ok(sent),
             Err(error) => Err(this.fail(py, error)),
@@ -181,22 +190,8 @@ impl AsyncChunks {
                 self.state = State::Finished;
                 return Ok(Sent::End);
             }
-            State::Closing => {
-                self.state = State::Finished;
-                return Ok(Sent::Return(py.None()));
-            }
             State::Waiting(future) => {
-                let outcome = {
-                    let mut waited = future.borrow_mut(py);
-                    if waited.is_pending() {
-                        // Resumed before the wait ended: keep the task waiting.
-                        waited.set_blocking();
-                        drop(waited);
-                        self.state = State::Waiting(future.clone_ref(py));
-                        return Ok(Sent::Yield(future.into_any()));
-                    }
-                    waited.outcome(py)?
-                };
+                let outcome = future.borrow(py).outcome(py)?; // done: see `advance`
                 match outcome.cast_bound::<PyList>(py) {
                     Ok(batch) => self.hold_built(py, batch.clone())?,
                     // `None`: the normal end.
@@ -239,14 +234,27 @@ impl AsyncChunks {
     }
 
     /// Iteration ends with `error`: the stream records how (`_stopped`), then the error
-    /// propagates (or whatever `_stopped` raised instead).
+    /// propagates (or whatever `_stopped` raised instead). A `StopIteration` or
+    /// `StopAsyncIteration` (from the stream's bookkeeping) becomes a `RuntimeError`, as
+    /// in an async generator (PEP 479): raised as is, it would end the `await` or the
+    /// `async for` as if nothing had failed.
     fn fail(&mut self, py: Python<'_>, error: PyErr) -> PyErr {
         self.state = State::Finished;
         self.held = Held::None;
-        match self.source.take() {
+        let raised = match self.source.take() {
             Some(source) => source.stopped(py, error),
             None => error,
-        }
+        };
+        let stop = if raised.is_instance_of::<PyStopIteration>(py) {
+            "StopIteration"
+        } else if raised.is_instance_of::<PyStopAsyncIteration>(py) {
+            "StopAsyncIteration"
+        } else {
+            return raised;
+        };
+        let error = PyRuntimeError::new_err(format!("a stream's iterator raised {stop}"));
+        error.set_cause(py, Some(raised));
+        error
     }
 
     /// `Sent` as what a Python-level `__next__`/`send` gives: a value to hand to the task,
@@ -257,6 +265,50 @@ impl AsyncChunks {
             Sent::Return(value) => Err(PyStopIteration::new_err((value,))),
             Sent::End => Err(PyStopAsyncIteration::new_err(())),
         }
+    }
+}
+
+/// What `aclose()` returns: an awaitable that closes the iterator when awaited (as an
+/// async generator's does), done at once with `None`.
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
+pub struct Closing {
+    chunks: Py<AsyncChunks>,
+}
+
+impl Closing {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut chunks = self.chunks.bind(py).try_borrow_mut().map_err(|_| {
+            PyRuntimeError::new_err("this stream's iterator is already being awaited")
+        })?;
+        chunks.close();
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Closing {
+    fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Close the iterator: the `await` gives `None`.
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.close(py)?;
+        Ok(None)
+    }
+
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let _ = value;
+        self.close(py)?;
+        Err(PyStopIteration::new_err(()))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.chunks)
     }
 }
 
@@ -328,11 +380,16 @@ impl AsyncChunks {
         tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let _ = tb;
+        let py = slf.py();
         let error = thrown(typ, val)?;
-        if matches!(slf.state, State::Finished | State::Closing) {
+        if error.is_instance_of::<PyGeneratorExit>(py) {
+            // The awaiting coroutine is being closed: as `close()`, the stream stays open.
+            slf.close();
             return Err(error);
         }
-        let py = slf.py();
+        if matches!(slf.state, State::Finished) {
+            return Err(error);
+        }
         Err(slf.fail(py, error))
     }
 
@@ -345,10 +402,10 @@ impl AsyncChunks {
     }
 
     /// `close()`, as an awaitable (async generators have it; the stream stays open).
-    fn aclose(mut slf: PyRefMut<'_, Self>) -> PyRefMut<'_, Self> {
-        slf.close();
-        slf.state = State::Closing;
-        slf
+    fn aclose(slf: Bound<'_, Self>) -> Closing {
+        Closing {
+            chunks: slf.unbind(),
+        }
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

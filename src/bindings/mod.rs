@@ -71,6 +71,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
         stream::NativeStream,
         stream::SyncChunks,
         async_chunks::AsyncChunks,
+        async_chunks::Closing,
         chunk::StreamChunk,
         chunk::StreamChoice,
         chunk::StreamDelta,

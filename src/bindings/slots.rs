@@ -11,15 +11,17 @@
 //! `PyErr_SetObject(StopIteration, chunk)`, as CPython's own async generators do.
 //!
 //! The usual step (the next chunk of a batch held) runs without PyO3's attach bookkeeping:
-//! it calls no Python code, and an error or panic in it still becomes a Python exception.
-//! Every other step (take a batch, wait, end, fail) runs inside `Python::attach`, as any
-//! PyO3 method does.
+//! it calls no Python code and drops no `Py` (whose release PyO3 defers while it does not
+//! count the thread as attached). Every other step (take a batch, wait, end, fail) runs
+//! inside `Python::attach`, which counts it (through `PyGILState_Ensure` when no PyO3 call
+//! is on the stack). An error or a panic in any step becomes a Python exception and ends
+//! the iteration as any other failure does (the stream records it).
 #![allow(unsafe_code)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use pyo3::exceptions::{PyBaseException, PyStopAsyncIteration, PyStopIteration};
+use pyo3::exceptions::{PyBaseException, PyStopIteration};
 use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
@@ -57,8 +59,8 @@ unsafe extern "C" fn itself(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
 
 /// One step of the awaitable, an error (a panic included) as a Python exception.
 fn step(py: Python<'_>, slf: &Bound<'_, PyAny>) -> PyResult<Sent> {
+    let chunks = slf.cast::<AsyncChunks>()?;
     let caught = catch_unwind(AssertUnwindSafe(|| {
-        let chunks = slf.cast::<AsyncChunks>()?;
         if let Ok(mut this) = chunks.try_borrow_mut() {
             match this.next_ready(py) {
                 Some(Ok(chunk)) => return Ok(Sent::Return(chunk)),
@@ -77,7 +79,8 @@ fn step(py: Python<'_>, slf: &Bound<'_, PyAny>) -> PyResult<Sent> {
             .map(|text| (*text).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic in a stream's iterator".to_owned());
-        Err(PanicException::new_err(message))
+        let panic = PanicException::new_err(message);
+        Python::attach(|_| Err(AsyncChunks::failed(chunks, panic)))
     })
 }
 
@@ -97,7 +100,8 @@ unsafe extern "C" fn am_send(
         Ok(Sent::Return(value)) => (ffi::PySendResult::PYGEN_RETURN, value.into_ptr()),
         Ok(Sent::Yield(handed)) => (ffi::PySendResult::PYGEN_NEXT, handed.into_ptr()),
         Ok(Sent::End) => {
-            PyStopAsyncIteration::new_err(()).restore(py);
+            // SAFETY: the GIL is held; the exception type is a static object.
+            unsafe { ffi::PyErr_SetNone(ffi::PyExc_StopAsyncIteration) };
             (ffi::PySendResult::PYGEN_ERROR, ptr::null_mut())
         }
         Err(error) => {
@@ -129,7 +133,8 @@ unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
             ptr::null_mut()
         }
         Ok(Sent::End) => {
-            PyStopAsyncIteration::new_err(()).restore(py);
+            // SAFETY: as above.
+            unsafe { ffi::PyErr_SetNone(ffi::PyExc_StopAsyncIteration) };
             ptr::null_mut()
         }
         Err(error) => {

@@ -108,7 +108,10 @@ impl AsyncChunks {
             .try_borrow_mut()
             .map_err(|_| PyValueError::new_err("this stream's iterator is already being read"))?;
         if let State::Waiting(future) = &this.state {
-            if future.borrow(py).is_pending() {
+            if future
+                .try_borrow(py)
+                .map_or(true, |future| future.is_pending())
+            {
                 // Only a second `await` resumes it before its wait ends (the awaiting task
                 // is woken by the wait's end): refused, as a running async generator is.
                 return Err(PyRuntimeError::new_err(
@@ -191,7 +194,10 @@ impl AsyncChunks {
                 return Ok(Sent::End);
             }
             State::Waiting(future) => {
-                let outcome = future.borrow(py).outcome(py)?; // done: see `advance`
+                let outcome = future
+                    .try_borrow(py)
+                    .map_err(|_| PyRuntimeError::new_err("the stream's wait is busy"))?
+                    .outcome(py)?; // done: see `advance`
                 match outcome.cast_bound::<PyList>(py) {
                     Ok(batch) => self.hold_built(py, batch.clone())?,
                     // `None`: the normal end.

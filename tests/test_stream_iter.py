@@ -6,8 +6,10 @@ ledger entry."""
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import gc
+import inspect
 import itertools
 import sys
 import threading
@@ -324,6 +326,23 @@ async def test_generator_exit_thrown_in_at_the_wait_leaves_the_stream_open(serve
         assert statuses(client) == []
         rest = [chunk async for chunk in stream]
         assert LONG.endswith(joined(rest))
+        assert statuses(client) == ["ok"]
+
+
+async def test_the_iterator_speaks_an_async_generator_s_protocols(server: MockServer) -> None:
+    """The iterator is not awaitable (code that awaits whatever is awaitable must not eat
+    a chunk); ``anext()`` gives a coroutine a task can run; ``aclose()`` too."""
+    server.script(MODEL, slow(0.0))
+    async with client_of(server) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+        iterator = stream.__aiter__()
+        assert isinstance(iterator, collections.abc.AsyncIterator)
+        assert not inspect.isawaitable(iterator)
+        first = await asyncio.ensure_future(anext(iterator))
+        assert asyncio.iscoroutine(iterator.__anext__())
+        rest = [chunk async for chunk in iterator]
+        assert joined([first, *rest]) == LONG
+        assert await asyncio.create_task(iterator.aclose()) is None
         assert statuses(client) == ["ok"]
 
 

@@ -15,6 +15,7 @@ from typing_extensions import Unpack, disjoint_base
 __all__ = [
     "AnswerFacts",
     "AsyncChunks",
+    "ChunksAclose",
     "CompletionQueue",
     "LedgerRing",
     "NativeAttempt",
@@ -26,6 +27,7 @@ __all__ = [
     "NativeHealth",
     "NativeMockServer",
     "NativeStream",
+    "NextChunk",
     "SyncChunks",
     "USER_AGENT",
     "__version__",
@@ -269,13 +271,6 @@ class NativeClient:
 class NativeStream:
     """The consumer side of a streamed completion; dropping it cancels the request."""
 
-    def next_batch(self, queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
-        """Start waiting for the next chunks; reports the list of :class:`StreamChunk` ready
-        by then (empty after a spurious wake-up: look again), ``None`` at the normal end, or
-        ``StreamError`` (with ``.partial``)."""
-    def try_batch(self) -> list[StreamChunk] | None:
-        """Every chunk ready now, without waiting; ``None`` when nothing is (then wait
-        with :meth:`next_batch`)."""
     def completion_json(self) -> str:
         """The completion received so far (the whole one after the end), as JSON."""
     def attempts(self) -> list[NativeAttempt] | None:
@@ -291,13 +286,20 @@ class NativeStream:
 
 @final
 class AsyncChunks:
-    """An ``AsyncStream``'s async iterator: each ``__anext__`` is the iterator itself, an
-    awaitable completing at once with the next held chunk; only an empty stream waits (a
-    :class:`NativeFuture`). Calls the stream's ``_keep``, ``_ended_with`` and ``_stopped``."""
+    """An ``AsyncStream``'s async iterator; ``__anext__`` gives its :class:`NextChunk`.
+    Calls the stream's ``_keep``, ``_ended_with`` and ``_stopped``."""
 
     def __new__(cls, stream: Any) -> AsyncChunks: ...
     def __aiter__(self) -> AsyncChunks: ...
-    def __anext__(self) -> AsyncChunks: ...
+    def __anext__(self) -> NextChunk: ...
+    def aclose(self) -> ChunksAclose:
+        """Stop when awaited (the stream stays open)."""
+
+@final
+class NextChunk:
+    """The awaitable of an :class:`AsyncChunks`' next chunk (one per iterator): completes at
+    once with the next held chunk; only an empty stream waits (a :class:`NativeFuture`)."""
+
     def __await__(self) -> Generator[Any, None, Any]: ...
     def __next__(self) -> Any: ...
     def send(self, value: Any) -> Any:
@@ -306,17 +308,16 @@ class AsyncChunks:
         """An exception thrown in at the ``await``: the stream records it, it propagates."""
     def close(self) -> None:
         """Stop (the awaiting coroutine was closed); the stream stays open."""
-    def aclose(self) -> Closing:
-        """``close()``, as an awaitable (it closes when awaited)."""
 
 @final
-class Closing:
+class ChunksAclose:
     """What ``AsyncChunks.aclose()`` returns: closes the iterator when awaited."""
 
     def __await__(self) -> Generator[Any]: ...
-    def __iter__(self) -> Closing: ...
     def __next__(self) -> None: ...
     def send(self, value: Any) -> None: ...
+    def throw(self, typ: Any, val: Any | None = None, tb: Any | None = None) -> None: ...
+    def close(self) -> None: ...
 
 @final
 class SyncChunks:

@@ -196,7 +196,7 @@ class Stream(_StreamBase, Closing):
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
         """The chunks, by the core's iterator (it keeps the response cache's record and
-        reports the end or any failure, as the async stream's generator does)."""
+        reports the end or any failure, as the async stream's iterator does)."""
         return cast("Iterator[ChatCompletionChunk]", _native.SyncChunks(self))
 
     def close(self) -> None:

@@ -1,21 +1,27 @@
-//! `AsyncChunks`: an `AsyncStream`'s chunks as a native async iterator. Each `__anext__`
-//! is the iterator itself, an awaitable that completes at once with the next chunk of the
-//! batch it holds; only when the batch is spent does it take the next ready batch, or wait
-//! for one (a [`NativeFuture`] the awaiting task sleeps on). The stream's own bookkeeping
-//! (the response cache's record, how it ended) stays in Python: the iterator calls the
-//! stream's `_keep`, `_ended_with` and `_stopped` through [`ChunkSource`], as the sync
-//! stream's `SyncChunks` does.
+//! An `AsyncStream`'s chunks by native objects: `AsyncChunks`, the async iterator, and
+//! `NextChunk`, the awaitable its `__anext__` gives (one per iterator, awaited again for
+//! each chunk), which holds the iteration's state. Awaiting it completes at once with the
+//! next chunk of the batch it holds; only when the batch is spent does it take the next
+//! ready batch, or wait for one (a [`NativeFuture`] the awaiting task sleeps on). The
+//! stream's own bookkeeping (the response cache's record, how it ended) stays in Python:
+//! it is called through [`ChunkSource`], as the sync stream's `SyncChunks` does.
 //!
-//! An `await` completes through the type's `am_send` slot (see [`super::slots`]), which
-//! hands back the chunk without making a `StopIteration` and without a frame resumed: the
-//! async generator this replaces cost ~750 instructions a chunk more on the loop thread.
+//! On CPython 3.10 and 3.11 an `await` completes through the awaitable's `am_send` slot
+//! (see [`super::slots`]), which hands back the chunk without making a `StopIteration` and
+//! without a frame resumed: the async generator this replaces cost ~750 instructions a
+//! chunk more on the loop thread. (3.12 completes it through `tp_iternext`, with a
+//! `StopIteration`, as it does a generator's: there the two are on par.) The iterator is
+//! not itself awaitable, as an async generator is not.
 
 use std::sync::Arc;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{
     PyGeneratorExit, PyRuntimeError, PyStopAsyncIteration, PyStopIteration, PyValueError,
 };
 use pyo3::gc::PyVisit;
+use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyTuple, PyType};
@@ -59,9 +65,24 @@ pub enum Sent {
     End,
 }
 
-/// An `AsyncStream`'s async iterator (see the module docs).
-#[pyclass(module = "fastrouter._fastrouter")]
+/// An `AsyncStream`'s async iterator (see the module docs): `__anext__` is its `NextChunk`.
+#[pyclass(frozen, module = "fastrouter._fastrouter")]
 pub struct AsyncChunks {
+    next: Py<NextChunk>,
+}
+
+impl AsyncChunks {
+    /// The awaitable of the next chunk (`__anext__`, and the type's `am_anext` slot).
+    pub fn next_chunk(&self, py: Python<'_>) -> Py<NextChunk> {
+        self.next.clone_ref(py)
+    }
+}
+
+/// The awaitable of an `AsyncChunks`' next chunk, and the iteration's state (see the
+/// module docs). Like an async generator's `asend` object it is also a coroutine (`send`,
+/// `throw`, `close`), so `asyncio.ensure_future(anext(iterator))` takes it.
+#[pyclass(module = "fastrouter._fastrouter")]
+pub struct NextChunk {
     /// What the iterator reads from, until iteration ends (then dropped, so a spent
     /// iterator holds neither the stream nor its record, as a finished generator did).
     source: Option<ChunkSource>,
@@ -85,7 +106,7 @@ fn running_queue(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .map(|running| running.into_bound(py))
 }
 
-impl AsyncChunks {
+impl NextChunk {
     /// The next chunk of a ready batch, built now: the usual step, which calls no Python
     /// code and drops no `Py` (see [`super::slots`]). `None` when the step is another one.
     pub fn next_ready(&mut self, py: Python<'_>) -> Option<PyResult<Py<PyAny>>> {
@@ -99,10 +120,40 @@ impl AsyncChunks {
         Some(StreamChunk::new_object(py, chunk))
     }
 
+    /// One step of the awaitable, a panic included as a Python exception: the usual one (a
+    /// held chunk) without PyO3's attach bookkeeping (it calls no Python code and drops no
+    /// `Py`, whose release PyO3 defers while it does not count the thread as attached),
+    /// any other inside `Python::attach` (through `PyGILState_Ensure` when no PyO3 call is
+    /// on the stack). Any error or panic ends the iteration; the stream records how.
+    pub fn step_caught(slf: &Bound<'_, Self>) -> PyResult<Sent> {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(mut this) = slf.try_borrow_mut() {
+                match this.next_ready(slf.py()) {
+                    Some(Ok(chunk)) => return Ok(Sent::Return(chunk)),
+                    Some(Err(error)) => {
+                        drop(this);
+                        return Python::attach(|_| Err(Self::failed(slf, error)));
+                    }
+                    None => {}
+                }
+            }
+            Python::attach(|_| Self::advance(slf))
+        }));
+        caught.unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic in a stream's iterator".to_owned());
+            let panic = PanicException::new_err(message);
+            Python::attach(|_| Err(Self::failed(slf, panic)))
+        })
+    }
+
     /// One step of the awaitable, whatever it is; an error ends iteration (the stream
     /// records how). The iterator is borrowed throughout: a second reader meanwhile (a
     /// `_keep` or `_stopped` that reads the stream) is refused, as a running generator is.
-    pub fn advance(slf: &Bound<'_, Self>) -> PyResult<Sent> {
+    fn advance(slf: &Bound<'_, Self>) -> PyResult<Sent> {
         let py = slf.py();
         let mut this = slf
             .try_borrow_mut()
@@ -126,7 +177,7 @@ impl AsyncChunks {
     }
 
     /// Iteration ends with `error` raised while handing out a chunk (see [`Self::advance`]).
-    pub fn failed(slf: &Bound<'_, Self>, error: PyErr) -> PyErr {
+    fn failed(slf: &Bound<'_, Self>, error: PyErr) -> PyErr {
         match slf.try_borrow_mut() {
             Ok(mut this) => this.fail(slf.py(), error),
             Err(_) => error,
@@ -173,8 +224,8 @@ impl AsyncChunks {
         Ok(())
     }
 
-    /// Start waiting for the next batch on the running loop.
-    fn wait(&self, py: Python<'_>, source: &ChunkSource) -> PyResult<Py<NativeFuture>> {
+    /// Start waiting for the next batch of `source` on the running loop.
+    fn wait(py: Python<'_>, source: &ChunkSource) -> PyResult<Py<NativeFuture>> {
         let running = running_queue(py)?;
         let (queue, event_loop) = running.extract::<(Bound<'_, CompletionQueue>, Py<PyAny>)>()?;
         let future = source
@@ -233,7 +284,7 @@ impl AsyncChunks {
                 continue;
             }
             self.ready_in_a_row = 0;
-            let future = self.wait(py, source)?;
+            let future = Self::wait(py, source)?;
             self.state = State::Waiting(future.clone_ref(py));
             return Ok(Sent::Yield(future.into_any()));
         }
@@ -274,52 +325,65 @@ impl AsyncChunks {
     }
 }
 
-/// What `aclose()` returns: an awaitable that closes the iterator when awaited (as an
+/// What `aclose()` returns: a coroutine that closes the iterator when awaited (as an
 /// async generator's does), done at once with `None`.
 #[pyclass(frozen, module = "fastrouter._fastrouter")]
-pub struct Closing {
-    chunks: Py<AsyncChunks>,
+pub struct ChunksAclose {
+    next: Py<NextChunk>,
 }
 
-impl Closing {
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let mut chunks = self.chunks.bind(py).try_borrow_mut().map_err(|_| {
+impl ChunksAclose {
+    fn close_iterator(&self, py: Python<'_>) -> PyResult<()> {
+        let mut next = self.next.bind(py).try_borrow_mut().map_err(|_| {
             PyRuntimeError::new_err("this stream's iterator is already being awaited")
         })?;
-        chunks.close();
+        next.close();
         Ok(())
     }
 }
 
 #[pymethods]
-impl Closing {
+impl ChunksAclose {
     fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
     /// Close the iterator: the `await` gives `None`.
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.close(py)?;
+        self.close_iterator(py)?;
         Ok(None)
     }
 
     fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let _ = value;
-        self.close(py)?;
+        self.close_iterator(py)?;
         Err(PyStopIteration::new_err(()))
     }
 
+    /// Raised as thrown: nothing was started.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &self,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(thrown(typ, val, tb)?)
+    }
+
+    fn close(&self) {}
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.chunks)
+        visit.call(&self.next)
     }
 }
 
 /// The exception `throw(typ, val, tb)` raises, as a generator's `throw` builds it.
-fn thrown<'py>(typ: &Bound<'py, PyAny>, val: Option<&Bound<'py, PyAny>>) -> PyResult<PyErr> {
+fn thrown<'py>(
+    typ: &Bound<'py, PyAny>,
+    val: Option<&Bound<'py, PyAny>>,
+    tb: Option<&Bound<'py, PyAny>>,
+) -> PyResult<PyErr> {
     let Ok(class) = typ.cast::<PyType>() else {
         return Ok(PyErr::from_value(typ.clone()));
     };
@@ -332,6 +396,10 @@ fn thrown<'py>(typ: &Bound<'py, PyAny>, val: Option<&Bound<'py, PyAny>>) -> PyRe
         },
         None => class.call0()?,
     };
+    let value = match tb {
+        Some(tb) if !tb.is_none() => value.call_method1("with_traceback", (tb,))?,
+        _ => value,
+    };
     Ok(PyErr::from_value(value))
 }
 
@@ -340,11 +408,14 @@ impl AsyncChunks {
     /// The chunks of `stream` (an `AsyncStream`).
     #[new]
     fn new(stream: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self {
+        let next = NextChunk {
             source: Some(ChunkSource::of(stream)?),
             held: Held::None,
             ready_in_a_row: 0,
             state: State::Ready,
+        };
+        Ok(Self {
+            next: Py::new(stream.py(), next)?,
         })
     }
 
@@ -352,12 +423,26 @@ impl AsyncChunks {
         slf
     }
 
-    /// The awaitable of the next chunk: the iterator itself (once iteration is over,
-    /// awaiting it raises `StopAsyncIteration`).
-    fn __anext__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
+    /// The awaitable of the next chunk (the same object each time; once iteration is
+    /// over, awaiting it raises `StopAsyncIteration`).
+    fn __anext__(&self, py: Python<'_>) -> Py<NextChunk> {
+        self.next_chunk(py)
     }
 
+    /// Stop, as an awaitable (async generators have it); the stream stays open.
+    fn aclose(&self, py: Python<'_>) -> ChunksAclose {
+        ChunksAclose {
+            next: self.next_chunk(py),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.next)
+    }
+}
+
+#[pymethods]
+impl NextChunk {
     fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
@@ -366,14 +451,14 @@ impl AsyncChunks {
     /// awaiting task on a wait (or for one turn of the loop). An `await` calls the type's
     /// slots instead (see [`super::slots`]); this is for code that drives it by hand.
     fn __next__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        Self::as_next(Self::advance(slf)?)
+        Self::as_next(Self::step_caught(slf)?)
     }
 
     /// `__next__` for drivers that send: `value` is ignored, as an `await`'s resumption
     /// always sends `None`.
     fn send(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let _ = value;
-        Self::as_next(Self::advance(slf)?)
+        Self::as_next(Self::step_caught(slf)?)
     }
 
     /// An exception thrown in at the `await` (the task cancelled, a Ctrl-C): the stream
@@ -385,9 +470,8 @@ impl AsyncChunks {
         val: Option<&Bound<'_, PyAny>>,
         tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = tb;
         let py = slf.py();
-        let error = thrown(typ, val)?;
+        let error = thrown(typ, val, tb)?;
         if error.is_instance_of::<PyGeneratorExit>(py) {
             // The awaiting coroutine is being closed: as `close()`, the stream stays open.
             slf.close();
@@ -405,13 +489,6 @@ impl AsyncChunks {
         self.state = State::Finished;
         self.held = Held::None;
         self.source = None;
-    }
-
-    /// `close()`, as an awaitable (async generators have it; the stream stays open).
-    fn aclose(slf: Bound<'_, Self>) -> Closing {
-        Closing {
-            chunks: slf.unbind(),
-        }
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

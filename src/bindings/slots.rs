@@ -1,21 +1,17 @@
-//! The type slots of [`AsyncChunks`] that PyO3 cannot write: the crate's only `unsafe`.
+//! The type slots of a stream's async iterator that PyO3 cannot write: the crate's only
+//! `unsafe`.
 //!
-//! Each chunk of an async stream is one `await`. CPython 3.10 and 3.11 complete an `await`
-//! through the awaitable's `am_send` slot, which returns the value without making a
-//! `StopIteration`; PyO3 offers no such slot, and completing through `__next__` makes (and
-//! normalizes) an exception per chunk, which cost more than the async generator it would
-//! replace (benches/README.md, "s2iter"). So, once at import, the type's `am_send` is set
-//! to [`am_send`], its `am_anext` and `am_await` to [`itself`] (both return the iterator:
-//! no PyO3 call wrapper for them), and its `tp_iternext` (3.12 and later complete an
-//! `await` there, as does a traced 3.11) to [`iternext`], which completes with
-//! `PyErr_SetObject(StopIteration, chunk)`, as CPython's own async generators do.
-//!
-//! The usual step (the next chunk of a batch held) runs without PyO3's attach bookkeeping:
-//! it calls no Python code and drops no `Py` (whose release PyO3 defers while it does not
-//! count the thread as attached). Every other step (take a batch, wait, end, fail) runs
-//! inside `Python::attach`, which counts it (through `PyGILState_Ensure` when no PyO3 call
-//! is on the stack). An error or a panic in any step becomes a Python exception and ends
-//! the iteration as any other failure does (the stream records it).
+//! Each chunk of an async stream is one `await` of the iterator's [`NextChunk`]. CPython
+//! 3.10 and 3.11 complete an `await` through the awaitable's `am_send` slot, which returns
+//! the value without making a `StopIteration`; PyO3 offers no such slot, and completing
+//! through `__next__` makes (and normalizes) an exception per chunk, which cost more than
+//! the async generator it would replace (benches/README.md, "s2iter"). So, once at import:
+//! `NextChunk`'s `am_send` is set to [`am_send`], its `am_await` to [`itself`], and its
+//! `tp_iternext` (3.12 and later complete an `await` there, as does a traced 3.11) to
+//! [`iternext`], which completes with `PyErr_SetObject(StopIteration, chunk)` as CPython's
+//! own async generators do; [`AsyncChunks`]' `am_anext` is set to [`next_chunk`]. No PyO3
+//! call wrapper runs per chunk: what each step does, and how an error or a panic in it
+//! ends the iteration, is [`NextChunk::step_caught`]'s.
 #![allow(unsafe_code)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,65 +19,68 @@ use std::ptr;
 
 use pyo3::exceptions::{PyBaseException, PyStopIteration};
 use pyo3::ffi;
-use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::PyTypeInfo;
 
-use super::async_chunks::{AsyncChunks, Sent};
+use super::async_chunks::{AsyncChunks, NextChunk, Sent};
 
-/// Give `AsyncChunks`' type the slots above. Called once, as the module is made.
+/// Give the two types the slots above. Called once, as the module is made.
 pub fn install(py: Python<'_>) {
-    let raw = AsyncChunks::type_object(py).as_type_ptr();
-    // SAFETY: `raw` is the live heap type PyO3 made for `AsyncChunks` (no instance exists
-    // yet, and the GIL is held). A heap type's `tp_as_async` points into its own
-    // `PyHeapTypeObject`, writable memory; the functions written match the slots'
-    // signatures. `PyType_Modified` drops any cached lookup of the old ones.
+    let next_chunk = NextChunk::type_object(py).as_type_ptr();
+    let chunks = AsyncChunks::type_object(py).as_type_ptr();
+    // SAFETY: both are live heap types PyO3 made (no instance exists yet, and the GIL is
+    // held). A heap type's `tp_as_async` points into its own `PyHeapTypeObject`, writable
+    // memory; the functions written match the slots' signatures. `PyType_Modified` drops
+    // any cached lookup of the old ones.
     unsafe {
-        let methods = (*raw).tp_as_async;
-        if methods.is_null() {
-            return; // never for a heap type; then the PyO3 slots stay, correct but slower
+        let methods = (*next_chunk).tp_as_async;
+        if !methods.is_null() {
+            (*methods).am_send = Some(am_send);
+            (*methods).am_await = Some(itself);
+            (*next_chunk).tp_iternext = Some(iternext);
+            ffi::PyType_Modified(next_chunk);
         }
-        (*methods).am_send = Some(am_send);
-        (*methods).am_anext = Some(itself);
-        (*methods).am_await = Some(itself);
-        (*raw).tp_iternext = Some(iternext);
-        ffi::PyType_Modified(raw);
+        let methods = (*chunks).tp_as_async;
+        if !methods.is_null() {
+            (*methods).am_anext = Some(next_chunk_of);
+            ffi::PyType_Modified(chunks);
+        }
     }
+    // (A heap type always has `tp_as_async`; without it the PyO3 slots stay: slower only.)
 }
 
-/// `am_anext` and `am_await`: the iterator is its own awaitable (see `AsyncChunks`).
+/// `am_await`: the awaitable is its own iterator.
 unsafe extern "C" fn itself(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: `slf` is alive for the call; the reference returned is the caller's.
     unsafe { ffi::Py_IncRef(slf) };
     slf
 }
 
-/// One step of the awaitable, an error (a panic included) as a Python exception.
-fn step(py: Python<'_>, slf: &Bound<'_, PyAny>) -> PyResult<Sent> {
-    let chunks = slf.cast::<AsyncChunks>()?;
-    let caught = catch_unwind(AssertUnwindSafe(|| {
-        if let Ok(mut this) = chunks.try_borrow_mut() {
-            match this.next_ready(py) {
-                Some(Ok(chunk)) => return Ok(Sent::Return(chunk)),
-                Some(Err(error)) => {
-                    drop(this);
-                    return Python::attach(|_| Err(AsyncChunks::failed(chunks, error)));
-                }
-                None => {}
-            }
+/// `am_anext` of `AsyncChunks`: its `NextChunk`.
+unsafe extern "C" fn next_chunk_of(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a slot with the GIL held, `slf` alive for the call.
+    let py = unsafe { Python::assume_attached() };
+    let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // (The slot is only on `AsyncChunks`, a final class: the cast always succeeds.)
+    let next = catch_unwind(AssertUnwindSafe(|| {
+        slf.cast::<AsyncChunks>()
+            .map(|chunks| chunks.get().next_chunk(py))
+            .map_err(PyErr::from)
+    }))
+    .unwrap_or_else(|_| Err(pyo3::panic::PanicException::new_err("a stream's iterator")));
+    match next {
+        Ok(next) => next.into_ptr(),
+        Err(error) => {
+            error.restore(py);
+            ptr::null_mut()
         }
-        Python::attach(|_| AsyncChunks::advance(chunks))
-    }));
-    caught.unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic in a stream's iterator".to_owned());
-        let panic = PanicException::new_err(message);
-        Python::attach(|_| Err(AsyncChunks::failed(chunks, panic)))
-    })
+    }
+}
+
+/// One step of the `NextChunk` at `slf`.
+fn step(slf: &Bound<'_, PyAny>) -> PyResult<Sent> {
+    NextChunk::step_caught(slf.cast::<NextChunk>()?)
 }
 
 /// `am_send`: complete the `await` with a chunk (`PYGEN_RETURN`), suspend the awaiting
@@ -96,7 +95,7 @@ unsafe extern "C" fn am_send(
     // SAFETY: CPython calls a slot with the GIL held, `slf` alive for the call.
     let py = unsafe { Python::assume_attached() };
     let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    let (status, object) = match step(py, &slf) {
+    let (status, object) = match step(&slf) {
         Ok(Sent::Return(value)) => (ffi::PySendResult::PYGEN_RETURN, value.into_ptr()),
         Ok(Sent::Yield(handed)) => (ffi::PySendResult::PYGEN_NEXT, handed.into_ptr()),
         Ok(Sent::End) => {
@@ -119,7 +118,7 @@ unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: as in `am_send`.
     let py = unsafe { Python::assume_attached() };
     let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    match step(py, &slf) {
+    match step(&slf) {
         Ok(Sent::Yield(handed)) => handed.into_ptr(),
         Ok(Sent::Return(value)) => {
             let value = value.into_bound(py);

@@ -483,10 +483,7 @@ impl NativeStream {
     pub fn ready_batch(&self) -> Option<Batch> {
         self.consumer.try_lock().ok()?.try_batch()
     }
-}
 
-#[pymethods]
-impl NativeStream {
     /// Start waiting for the next chunks: a future of `event_loop` finished with the list
     /// of `StreamChunk` ready by then (empty after a spurious wake-up: look again), `None`
     /// at the normal end, or `StreamError` (with the partial completion) on failure. The
@@ -547,20 +544,10 @@ impl NativeStream {
         }
         Ok(future)
     }
+}
 
-    /// Every chunk ready now as a list of `StreamChunk`, without waiting or a task;
-    /// `None` when nothing is ready (or only the end is): then wait with `next_batch`.
-    /// Most batches of a busy stream are taken this way, with no wake-up of the loop.
-    fn try_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        let Ok(mut consumer) = self.consumer.try_lock() else {
-            return Ok(None); // held for a moment by the I/O thread taking a batch
-        };
-        consumer
-            .try_batch()
-            .map(|batch| chunk_list(py, batch))
-            .transpose()
-    }
-
+#[pymethods]
+impl NativeStream {
     /// The completion received so far (the whole one after the end), as JSON text.
     fn completion_json(&self) -> String {
         self.shared.accumulator().to_json()

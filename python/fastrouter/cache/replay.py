@@ -25,10 +25,10 @@ class _Replay:
         self.chunks: list[str] | None = chunks
         self.completion = completion
 
-    def try_batch(self) -> list[ChatCompletionChunk] | None:
-        """Every cached chunk at once (as the core hands a ready batch), then nothing."""
+    def take_chunks(self) -> list[ChatCompletionChunk]:
+        """Every cached chunk at once, then none."""
         chunks, self.chunks = self.chunks, None
-        return [ChatCompletionChunk(json.loads(data)) for data in chunks] if chunks else None
+        return [ChatCompletionChunk(json.loads(data)) for data in chunks] if chunks else []
 
     def completion_json(self) -> str:
         return json.dumps(self.completion._data)
@@ -41,7 +41,8 @@ class _Replay:
 
 
 def _native(chunks: list[str], completion: ChatCompletion) -> NativeStream:
-    # Duck-typed: the stream classes only call the methods above.
+    # Duck-typed: the streams' shared code calls the methods above but `take_chunks`,
+    # which the replay streams' own `_chunks` read.
     return cast("NativeStream", _Replay(chunks, completion))
 
 
@@ -53,7 +54,7 @@ class ReplayAsyncStream(AsyncStream):
         self._completion = completion
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        for chunk in cast("list[ChatCompletionChunk]", self._native.try_batch() or []):
+        for chunk in cast("_Replay", self._native).take_chunks():
             yield chunk
         self._ended_with("ok")
 
@@ -66,5 +67,5 @@ class ReplayStream(Stream):
         self._completion = completion
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
-        yield from cast("list[ChatCompletionChunk]", self._native.try_batch() or [])
+        yield from cast("_Replay", self._native).take_chunks()
         self._ended_with("ok")

@@ -145,8 +145,13 @@ impl NextChunk {
                 .map(|text| (*text).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic in a stream's iterator".to_owned());
+            // Recorded without `Python::attach`, which itself panics while the interpreter
+            // finalizes (3.13+): a panic must not leave this function, a slot's body.
             let panic = PanicException::new_err(message);
-            Python::attach(|_| Err(Self::failed(slf, panic)))
+            let recorded = catch_unwind(AssertUnwindSafe(|| {
+                Self::failed(slf, panic.clone_ref(slf.py()))
+            }));
+            Err(recorded.unwrap_or(panic))
         })
     }
 

@@ -64,6 +64,12 @@ pub fn read_chat_body(
     }
 }
 
+/// What [`check_chat_body`] gives for `text` (a completion's JSON) when it has the usual
+/// shape; `None` for any other (a stream's summary, [`crate::stream::accumulate::Accumulator::summary_json`]).
+pub fn usual_facts(text: &str) -> Option<ChatSummary> {
+    usual_summary(&Tape::parse(text)?, text)
+}
+
 /// Marks each field read once: serde refuses a repeated one, so a body that repeats one
 /// goes to [`check_chat_body`].
 #[derive(Default)]

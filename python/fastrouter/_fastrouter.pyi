@@ -277,6 +277,13 @@ class NativeStream:
         """Every attempt of the chain, once the stream ended."""
     def answer_cost(self) -> str | None:
         """What the answer cost (decimal text), once the stream ended and the server said."""
+    @property
+    def entry_facts(
+        self,
+    ) -> tuple[str | None, str | None, str | None, int, int, int, int, bool, str, int | None] | None:
+        """What the ledger records of the stream's answer, as ``NativeChat.entry_facts``
+        gives it, read from what the stream received: once it ended, answered by its one
+        attempt, priced by the core, its fields of their usual types; else ``None``."""
     def response_headers(self) -> str | None:
         """The answering response's headers as ``name: value`` lines."""
     @property

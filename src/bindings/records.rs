@@ -136,7 +136,7 @@ impl EntryValues {
 
     /// The facts of an answer that cost `cost`; `None` without a cost, or when a field of
     /// the body has an unusual type.
-    fn new(summary: ChatSummary, cost: Option<&str>) -> Option<Self> {
+    pub fn new(summary: ChatSummary, cost: Option<&str>) -> Option<Self> {
         let facts = summary.entry?;
         let cost = cost?;
         Some(Self {

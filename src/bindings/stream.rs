@@ -8,7 +8,7 @@ use std::task::{Wake, Waker};
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyList, PyTuple};
 use pyo3::PyTraverseError;
 use tokio::task::AbortHandle;
 
@@ -17,8 +17,9 @@ use super::bridge::{Completer, Report};
 use super::chunk::chunk_list;
 use super::errors::{chain_error_to_py, error_to_py};
 use super::future::NativeFuture;
-use super::records::attempt_list;
+use super::records::{attempt_list, EntryValues};
 use super::runtime::{block_on_when_idle, fork_generation, spawn_awaitable, spawn_detached};
+use crate::answer_facts::usual_facts;
 use crate::error::{Error, ErrorKind};
 use crate::failover::{answer_cost, Attempt, Backoff, ChainError, ChatRequest};
 use crate::stream::channel::{channel, Receiver, TryRecvError};
@@ -566,6 +567,29 @@ impl NativeStream {
     fn answer_cost(&self) -> Option<String> {
         let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         attempts.as_deref().and_then(answer_cost).map(str::to_owned)
+    }
+
+    /// What the ledger records of the stream's answer, as `NativeChat.entry_facts` gives
+    /// it, read from what the stream received: once it ended, answered by its one attempt,
+    /// priced by the core, with its fields of their usual types; else `None` (the facade
+    /// then books the whole completion).
+    #[getter]
+    fn entry_facts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let cost = {
+            let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            match attempts.as_deref() {
+                Some(attempts @ [_]) => answer_cost(attempts).map(str::to_owned),
+                _ => None,
+            }
+        };
+        let Some(cost) = cost else {
+            return Ok(None);
+        };
+        let summary = usual_facts(&self.shared.accumulator().summary_json());
+        summary
+            .and_then(|summary| EntryValues::new(summary, Some(&cost)))
+            .map(|entry| entry.to_tuple(py))
+            .transpose()
     }
 
     /// The answering response's headers as `name: value` lines.

@@ -408,6 +408,22 @@ impl Accumulator {
         serde_json::to_string(&completion).unwrap_or_else(|_| "null".to_owned())
     }
 
+    /// What the ledger reads of the completion so far (`id`, `model`, `provider`, `usage`,
+    /// `error`), as JSON text in the completion's shape without its choices: the
+    /// non-streamed answer's reader ([`crate::answer_facts::usual_facts`]) reads it, so a
+    /// stream's entry holds exactly what the whole completion's would, without writing
+    /// (and Python parsing) all of its text.
+    pub fn summary_json(&self) -> String {
+        let summary = SummaryOut {
+            error: self.error.as_deref(),
+            id: self.id.as_deref(),
+            model: self.model.as_deref(),
+            provider: self.provider.as_deref(),
+            usage: self.usage.as_deref(),
+        };
+        serde_json::to_string(&summary).unwrap_or_else(|_| "null".to_owned())
+    }
+
     /// [`Accumulator::to_json`] read back as a tree (tests).
     #[cfg(test)]
     pub fn to_value(&self) -> Value {
@@ -430,6 +446,17 @@ struct CompletionOut<'a> {
     service_tier: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     system_fingerprint: Option<&'a str>,
+    usage: Option<&'a RawValue>,
+}
+
+/// [`Accumulator::summary_json`]'s object.
+#[derive(Serialize)]
+struct SummaryOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a RawValue>,
+    id: Option<&'a str>,
+    model: Option<&'a str>,
+    provider: Option<&'a str>,
     usage: Option<&'a RawValue>,
 }
 

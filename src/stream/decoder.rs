@@ -167,6 +167,18 @@ mod tests {
     }
 
     #[test]
+    fn a_streams_summary_gives_the_ledger_what_its_whole_completion_gives() {
+        use crate::answer_facts::usual_facts;
+        for text in [MIDSTREAM_ERROR, TOOL_CALL, ANSWER, VERTEX, WEB_SEARCH, LONG] {
+            let acc = run(text, 64).acc;
+            let whole = usual_facts(&acc.to_json());
+            assert_eq!(usual_facts(&acc.summary_json()), whole);
+            // The recorded answers have the usual shape (the one with an in-band error not).
+            assert_eq!(whole.is_some(), text != MIDSTREAM_ERROR);
+        }
+    }
+
+    #[test]
     fn midstream_error_keeps_chunks_before_it_and_its_usage() {
         for piece in [1, 7, 4096] {
             let run = run(MIDSTREAM_ERROR, piece);

@@ -20,6 +20,7 @@ class _Replay:
     """Stands in for the native stream: every chunk in one batch, then the end."""
 
     keepalives = 0
+    entry_facts = None  # a cached answer is booked as one (RequestBooks.served_from_cache)
 
     def __init__(self, chunks: list[str], completion: ChatCompletion) -> None:
         self.chunks: list[str] | None = chunks

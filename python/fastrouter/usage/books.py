@@ -385,6 +385,15 @@ class RequestBooks:
             if not self._claim():
                 self._settle_interrupted()  # reported again: a settling cut short ends now
                 return
+            # The usual stream (one attempt, priced by the core, plain) is booked from the
+            # facts the core read from what it received, as answered_chat books the usual
+            # answer: its completion is built only if someone reads it.
+            facts = stream._native.entry_facts if self.cascade is None and not self.backends else None
+            if facts is not None:
+                values = answer_values(facts, self.requested, self.tags, self.started, status, True)
+                built = True
+                self._record_values(values, facts[9])
+                return
             completion = stream.completion
             built = True
             self._answer(completion, status, True)

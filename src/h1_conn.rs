@@ -622,22 +622,26 @@ impl Framing {
                     if buf.is_empty() {
                         return Ok(Decoded::More);
                     }
-                    let n = left.min(buf.len() as u64);
-                    let data = buf.split_to(n as usize).freeze();
-                    *self = Framing::Chunked(if n == left {
-                        Chunked::DataEnd
-                    } else {
-                        Chunked::Data(left - n)
-                    });
-                    // A failure here is met again by the next call, after this data.
-                    while matches!(self, Framing::Chunked(state) if !matches!(state, Chunked::Data(_)))
-                    {
-                        match self.step_chunked(buf) {
-                            Ok(true) => {}
-                            _ => break,
-                        }
+                    let n = self.chunk_data(buf, left);
+                    let mut data = buf.split_to(n);
+                    self.step_past_data(buf);
+                    if !matches!(self, Framing::Chunked(Chunked::Data(_))) || buf.is_empty() {
+                        return Ok(Decoded::Data(data.freeze()));
                     }
-                    return Ok(Decoded::Data(data));
+                    // More chunks already read (a server writing each event as its own
+                    // chunk): their data joins this one's in one frame (copied once), so
+                    // the layers above run once per read, not once per chunk.
+                    data.reserve(buf.len());
+                    while let Framing::Chunked(Chunked::Data(left)) = *self {
+                        if buf.is_empty() {
+                            break;
+                        }
+                        let n = self.chunk_data(buf, left);
+                        data.extend_from_slice(&buf[..n]);
+                        buf.advance(n);
+                        self.step_past_data(buf);
+                    }
+                    return Ok(Decoded::Data(data.freeze()));
                 }
                 Framing::Chunked(_) => {
                     if !self.step_chunked(buf)? {
@@ -650,6 +654,30 @@ impl Framing {
 
     /// One step of a chunked body outside its data (a size line, a data's CRLF, a
     /// trailer line); false when `buf` holds too little for it. Changes nothing on error.
+    /// How much of `buf` (not empty) is data of the chunk with `left` bytes to go; the
+    /// state moved past it (its CRLF next, or more of it).
+    fn chunk_data(&mut self, buf: &BytesMut, left: u64) -> usize {
+        let n = left.min(buf.len() as u64);
+        *self = Framing::Chunked(if n == left {
+            Chunked::DataEnd
+        } else {
+            Chunked::Data(left - n)
+        });
+        n as usize
+    }
+
+    /// After a chunk's data (taken off `buf`), what `buf` holds next is read on: its CRLF,
+    /// the next size line, the last chunk and trailers. A failure here is met again by the
+    /// next call, after this data.
+    fn step_past_data(&mut self, buf: &mut BytesMut) {
+        while matches!(self, Framing::Chunked(state) if !matches!(state, Chunked::Data(_))) {
+            match self.step_chunked(buf) {
+                Ok(true) => {}
+                _ => break,
+            }
+        }
+    }
+
     fn step_chunked(&mut self, buf: &mut BytesMut) -> Result<bool, H1Error> {
         let Framing::Chunked(state) = *self else {
             return Ok(false);
@@ -1085,6 +1113,25 @@ mod tests {
         assert_eq!(err.source().unwrap().to_string(), "invalid chunk size line");
         let (data, ended) = decode_all(&mut chunked(), &[b"5;a=b\r\nhello\r\n0\r\n\r\n"]).unwrap();
         assert_eq!((data.as_slice(), ended), (&b"hello"[..], true));
+    }
+
+    #[test]
+    fn chunks_read_together_come_out_as_one_frame() {
+        let mut framing = chunked();
+        let mut buf = BytesMut::from(&b"3\r\nabc\r\n2\r\nde\r\n4\r\nfg"[..]);
+        assert_eq!(
+            framing.decode(&mut buf).unwrap(),
+            Decoded::Data(Bytes::from_static(b"abcdefg"))
+        );
+        assert_eq!(framing, Framing::Chunked(Chunked::Data(2)));
+        buf.extend_from_slice(b"hi\r\n1\r\nj\r\n0\r\n\r\n");
+        assert_eq!(
+            framing.decode(&mut buf).unwrap(),
+            Decoded::Data(Bytes::from_static(b"hij"))
+        );
+        // Its end is known with its last data: the connection goes back with it.
+        assert_eq!(framing, Framing::Done);
+        assert!(buf.is_empty());
     }
 
     proptest! {

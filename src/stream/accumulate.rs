@@ -290,12 +290,32 @@ pub struct Accumulator {
     chunks: usize,
 }
 
-fn set_once(slot: &mut Option<String>, value: Option<&Cow<'_, str>>) {
+fn set_once(slot: &mut Option<String>, value: Option<&str>) {
     if slot.is_none() {
         if let Some(value) = value {
-            *slot = Some(value.to_string());
+            *slot = Some(value.to_owned());
         }
     }
+}
+
+/// A chunk read by comparing it with the stream's last one (`stream::chunk::template`):
+/// that one's fields, but for its one choice's content. What [`Accumulator::add`] reads
+/// of such a chunk, so [`Accumulator::add_repeat`] merges it without the parsed form.
+#[derive(Debug)]
+pub struct Repeat<'a> {
+    pub id: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub system_fingerprint: Option<&'a str>,
+    pub service_tier: Option<&'a str>,
+    pub created: Option<i64>,
+    pub index: Option<u32>,
+    pub role: Option<&'a str>,
+    pub content: &'a str,
+    pub reasoning: Option<&'a str>,
+    pub refusal: Option<&'a str>,
+    pub finish_reason: Option<&'a str>,
+    pub native_finish_reason: Option<&'a str>,
 }
 
 impl Accumulator {
@@ -331,18 +351,16 @@ impl Accumulator {
     /// Merge one parsed chunk. Its choices are taken out, the list's room left for the
     /// next chunk (`stream::chunk::Spare`).
     pub fn add(&mut self, chunk: &mut ChunkIn<'_>) -> ChunkEffect {
-        self.chunks += 1;
-        set_once(&mut self.id, chunk.id.as_ref());
-        set_once(&mut self.model, chunk.model.as_ref());
-        set_once(&mut self.provider, chunk.provider.as_ref());
-        set_once(
-            &mut self.system_fingerprint,
-            chunk.system_fingerprint.as_ref(),
+        self.add_top(
+            [
+                chunk.id.as_deref(),
+                chunk.model.as_deref(),
+                chunk.provider.as_deref(),
+                chunk.system_fingerprint.as_deref(),
+                chunk.service_tier.as_deref(),
+            ],
+            chunk.created,
         );
-        set_once(&mut self.service_tier, chunk.service_tier.as_ref());
-        if self.created.is_none() {
-            self.created = chunk.created;
-        }
         if let Some(usage) = chunk.usage {
             if usage.get() != "null" {
                 self.usage = Some(usage.to_owned());
@@ -362,12 +380,9 @@ impl Accumulator {
                 acc.logprobs
                     .extend(content.into_iter().flatten().map(RawValue::to_owned));
             }
-            if let Some(reason) = choice.finish_reason {
+            if let Some(reason) = choice.finish_reason.as_deref() {
                 effect.finished = true;
-                if acc.finish_reason.is_none() {
-                    acc.finish_reason = Some(reason.into_owned());
-                    acc.native_finish_reason = choice.native_finish_reason.map(Cow::into_owned);
-                }
+                acc.finish(reason, choice.native_finish_reason.as_deref());
             }
             if error.is_none() {
                 error = choice.error;
@@ -378,6 +393,52 @@ impl Accumulator {
             self.error = Some(error.to_owned());
         }
         effect
+    }
+
+    /// Merge a chunk read by comparing: what [`Accumulator::add`] does with the chunk the
+    /// full parse gives (the same top-level fields, one choice with a delta of these
+    /// texts only, no usage, error, logprobs or lists).
+    pub fn add_repeat(&mut self, chunk: &Repeat<'_>) -> ChunkEffect {
+        self.add_top(
+            [
+                chunk.id,
+                chunk.model,
+                chunk.provider,
+                chunk.system_fingerprint,
+                chunk.service_tier,
+            ],
+            chunk.created,
+        );
+        let acc = self.choices.entry(chunk.index.unwrap_or(0)).or_default();
+        let progress = acc.merge_texts(
+            chunk.role,
+            Some(chunk.content),
+            chunk.reasoning,
+            chunk.refusal,
+        );
+        if let Some(reason) = chunk.finish_reason {
+            acc.finish(reason, chunk.native_finish_reason);
+        }
+        ChunkEffect {
+            progress,
+            finished: chunk.finish_reason.is_some(),
+            error: None,
+        }
+    }
+
+    /// A chunk counted, and its top-level fields kept where none was yet: `id`, `model`,
+    /// `provider`, `system_fingerprint`, `service_tier`, then `created`.
+    fn add_top(&mut self, texts: [Option<&str>; 5], created: Option<i64>) {
+        self.chunks += 1;
+        let [id, model, provider, system_fingerprint, service_tier] = texts;
+        set_once(&mut self.id, id);
+        set_once(&mut self.model, model);
+        set_once(&mut self.provider, provider);
+        set_once(&mut self.system_fingerprint, system_fingerprint);
+        set_once(&mut self.service_tier, service_tier);
+        if self.created.is_none() {
+            self.created = created;
+        }
     }
 
     /// The whole completion so far, in `chat.completion` shape, as JSON text: the parts
@@ -542,27 +603,55 @@ fn choice_out(index: u32, acc: &ChoiceAcc) -> ChoiceOut<'_> {
     }
 }
 
+impl ChoiceAcc {
+    /// A delta's texts merged: the first role kept, content, reasoning and a refusal
+    /// joined. Whether any of them brought text.
+    fn merge_texts(
+        &mut self,
+        role: Option<&str>,
+        content: Option<&str>,
+        reasoning: Option<&str>,
+        refusal: Option<&str>,
+    ) -> bool {
+        let mut progress = false;
+        if self.role.is_none() {
+            self.role = role.map(str::to_owned);
+        }
+        if let Some(content) = content {
+            self.saw_content = true;
+            progress |= !content.is_empty();
+            self.content.push_str(content);
+        }
+        if let Some(reasoning) = reasoning {
+            self.saw_reasoning = true;
+            progress |= !reasoning.is_empty();
+            self.reasoning.push_str(reasoning);
+        }
+        if let Some(refusal) = refusal {
+            progress |= !refusal.is_empty();
+            self.refusal
+                .get_or_insert_with(String::new)
+                .push_str(refusal);
+        }
+        progress
+    }
+
+    /// A finish_reason seen: the first one is kept, with its native reason.
+    fn finish(&mut self, reason: &str, native: Option<&str>) {
+        if self.finish_reason.is_none() {
+            self.finish_reason = Some(reason.to_owned());
+            self.native_finish_reason = native.map(str::to_owned);
+        }
+    }
+}
+
 fn merge_delta(acc: &mut ChoiceAcc, delta: DeltaIn<'_>) -> bool {
-    let mut progress = false;
-    if acc.role.is_none() {
-        acc.role = delta.role.map(Cow::into_owned);
-    }
-    if let Some(content) = delta.content {
-        acc.saw_content = true;
-        progress |= !content.is_empty();
-        acc.content.push_str(&content);
-    }
-    if let Some(reasoning) = delta.reasoning {
-        acc.saw_reasoning = true;
-        progress |= !reasoning.is_empty();
-        acc.reasoning.push_str(&reasoning);
-    }
-    if let Some(refusal) = delta.refusal {
-        progress |= !refusal.is_empty();
-        acc.refusal
-            .get_or_insert_with(String::new)
-            .push_str(&refusal);
-    }
+    let mut progress = acc.merge_texts(
+        delta.role.as_deref(),
+        delta.content.as_deref(),
+        delta.reasoning.as_deref(),
+        delta.refusal.as_deref(),
+    );
     for detail in delta.reasoning_details {
         progress = true;
         merge_reasoning_detail(&mut acc.reasoning_details, &mut acc.detail_at, detail);

@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, ErrorKind};
-use crate::stream::accumulate::{over_limit, ChoiceIn, ChunkIn, DeltaIn};
+use crate::stream::accumulate::{over_limit, Accumulator, ChoiceIn, ChunkEffect, ChunkIn, DeltaIn};
 use crate::stream::raw_json::{self, MAX_DEPTH};
 use crate::stream::scan;
 
@@ -216,17 +216,35 @@ impl Chunk {
         text: String,
         merge: impl FnOnce(&mut ChunkIn<'_>) -> R,
     ) -> Result<(Arc<Self>, R), Error> {
-        Self::parse_into(text, &mut Spare::default(), merge)
+        Self::parse_full(text, &mut Spare::default(), merge)
     }
 
-    /// Parse an event's data (once; a text that is the last chunk's but for the content
-    /// string by comparing, see [`template`], the rest by [`Chunk::read`]): `merge` gets
-    /// the parsed chunk (borrowing from the text) after the view has been taken from it.
+    /// Parse an event's data once and merge it into the stream's `acc`: a text that is
+    /// the last chunk's but for the content string by comparing (see [`template`]: the
+    /// view is the last one's, moved, and the merge reads it), the rest by [`Chunk::read`].
     /// The chunk is built in its `Arc` here: returned by value it was copied twice more
-    /// (a chunk is ~400 bytes, and this runs for every streamed chunk).
-    /// `spare` lends the list the choices are read into and the last chunk, and gets
-    /// them back.
-    pub fn parse_into<R>(
+    /// (a chunk is ~400 bytes, and this runs for every streamed chunk). `spare` lends the
+    /// list the choices are read into and the last chunk, and gets them back.
+    pub fn parse_into(
+        text: String,
+        spare: &mut Spare,
+        acc: &mut Accumulator,
+    ) -> Result<(Arc<Self>, ChunkEffect), Error> {
+        if let Some(last) = spare.template.take() {
+            if let Some(edit) = Edit::find(&last, &text) {
+                let chunk = Arc::new(edit.chunk(&last, text));
+                let effect = acc.add_repeat(&edit.repeat(&last, &chunk));
+                spare.template = Some(Arc::clone(&chunk));
+                return Ok((chunk, effect));
+            }
+        }
+        Self::parse_full(text, spare, |parsed| acc.add(parsed))
+    }
+
+    /// Read `text` in full: `merge` gets the parsed chunk (borrowing from the text) after
+    /// the view has been taken from it; a chunk [`template::is_simple`] becomes `spare`'s
+    /// template.
+    fn parse_full<R>(
         text: String,
         spare: &mut Spare,
         merge: impl FnOnce(&mut ChunkIn<'_>) -> R,
@@ -235,17 +253,7 @@ impl Chunk {
             choices: std::mem::take(&mut spare.choices),
             ..ChunkIn::default()
         };
-        let last = spare.template.take();
-        let edit = last
-            .as_deref()
-            .and_then(|last| Some((last, Edit::find(last, &text)?)));
-        let extras = match edit {
-            Some((last, edit)) => {
-                edit.fill(last, &text, &mut parsed);
-                last.extras
-            }
-            None => Self::read(&text, &mut parsed)?,
-        };
+        let extras = Self::read(&text, &mut parsed)?;
         if let Some(why) = over_limit(&parsed) {
             return Err(not_a_chunk(&why));
         }
@@ -521,20 +529,20 @@ mod tests {
 
     #[test]
     fn the_spare_choice_list_is_reused_and_stays_small() {
-        let mut spare = Spare::default();
+        let (mut spare, mut acc) = (Spare::default(), Accumulator::new());
         let one = r#"{"choices":[{"delta":{"content":"a"}}]}"#;
-        Chunk::parse_into(one.to_owned(), &mut spare, |_| ()).unwrap();
+        Chunk::parse_into(one.to_owned(), &mut spare, &mut acc).unwrap();
         assert_eq!(spare.choices.capacity(), 1);
         let buffer = spare.choices.as_ptr();
-        let (chunk, ()) = Chunk::parse_into(one.to_owned(), &mut spare, |_| ()).unwrap();
+        let (chunk, _) = Chunk::parse_into(one.to_owned(), &mut spare, &mut acc).unwrap();
         assert_eq!(
             chunk.str(chunk.choices.get(0).unwrap().content.as_ref().unwrap()),
             "a"
         );
         assert_eq!(spare.choices.as_ptr(), buffer, "the same allocation");
         let nine = [r#"{"delta":{}}"#; 9].join(",");
-        let (chunk, ()) =
-            Chunk::parse_into(format!(r#"{{"choices":[{nine}]}}"#), &mut spare, |_| ()).unwrap();
+        let (chunk, _) =
+            Chunk::parse_into(format!(r#"{{"choices":[{nine}]}}"#), &mut spare, &mut acc).unwrap();
         assert_eq!(chunk.choices.len(), 9);
         assert_eq!(spare.choices.capacity(), 0, "a long list is not kept");
     }

@@ -69,14 +69,13 @@ impl StreamDecoder {
                         }
                         _ => {}
                     }
-                    let (chunk, effect) =
-                        match Chunk::parse_into(data, &mut self.spare, |parsed| acc.add(parsed)) {
-                            Ok(parsed) => parsed,
-                            Err(err) => {
-                                result = Err(err);
-                                break;
-                            }
-                        };
+                    let (chunk, effect) = match Chunk::parse_into(data, &mut self.spare, acc) {
+                        Ok(parsed) => parsed,
+                        Err(err) => {
+                            result = Err(err);
+                            break;
+                        }
+                    };
                     if let Some(error) = effect.error {
                         result = Err(error_from_in_band(&headers_from_block(headers), &error));
                         break;

@@ -16,9 +16,10 @@
 //! both paths run. `shape_limits_do_not_look_inside_the_content` guards it.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
-use super::{Chunk, Text};
-use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn};
+use super::{ChoiceView, Choices, Chunk, Text};
+use crate::stream::accumulate::{ChoiceIn, ChunkIn, DeltaIn, Repeat};
 use crate::stream::scan::special_at;
 
 /// Where a text differs from its template's: its content string (after the opening
@@ -55,60 +56,94 @@ impl Edit {
         })
     }
 
-    /// `field` of the template's view, read from the new `text`.
-    fn read<'t>(self, text: &'t str, field: &Option<Text>) -> Option<Cow<'t, str>> {
+    /// `field` of the template's view, where it sits in the new text: a span after the
+    /// content moved by the content's change in length (the text is the template's
+    /// outside the content, so it lands on the same string).
+    fn moved(self, field: &Option<Text>) -> Option<Text> {
         Some(match field.as_ref()? {
-            Text::Span { start, len } => {
-                let mut start = *start as usize;
+            &Text::Span { start, len } => {
+                let mut start = start as usize;
                 if start >= self.old_end {
                     start = start - self.old_end + self.new_end;
                 }
-                let moved = text.get(start..start + *len as usize);
-                // The text is the template's outside the content: a span always lands.
-                debug_assert!(moved.is_some(), "a moved span left the text");
-                Cow::Borrowed(moved?)
+                // Within the new text, whose length `find` checked fits a `u32`.
+                Text::Span {
+                    start: start as u32,
+                    len,
+                }
             }
-            Text::Decoded(decoded) => Cow::Owned(decoded.to_string()),
+            Text::Decoded(decoded) => Text::Decoded(decoded.clone()),
         })
     }
 
-    /// `out` (the spare choice list in it, empty) becomes what the full parse of `text`
-    /// gives: `last`'s view, with the new content. Every field is named, so one added to
-    /// these structs is decided here.
-    pub(super) fn fill<'t>(self, last: &Chunk, text: &'t str, out: &mut ChunkIn<'t>) {
-        let field = |field: &Option<Text>| self.read(text, field);
-        let mut choices = std::mem::take(&mut out.choices);
-        if let Some(choice) = last.choices.first.as_ref() {
-            choices.push(ChoiceIn {
-                index: choice.index,
-                delta: Some(DeltaIn {
-                    role: field(&choice.role),
-                    content: text.get(self.start..self.new_end).map(Cow::Borrowed),
-                    reasoning: field(&choice.reasoning),
-                    refusal: field(&choice.refusal),
-                    reasoning_details: Vec::new(),
-                    tool_calls: Vec::new(),
-                    annotations: Vec::new(),
-                    images: Vec::new(),
-                }),
-                finish_reason: field(&choice.finish_reason),
-                native_finish_reason: field(&choice.native_finish_reason),
-                logprobs: None,
-                error: None,
-            });
-        }
-        *out = ChunkIn {
-            id: field(&last.id),
-            object: field(&last.object),
-            model: field(&last.model),
-            provider: field(&last.provider),
-            created: last.created,
-            system_fingerprint: field(&last.system_fingerprint),
-            service_tier: field(&last.service_tier),
+    /// The chunk of the new `text`: what its full parse gives, the template's view with
+    /// the new content. Every field is named, so one added to [`Chunk`] is decided here.
+    pub(super) fn chunk(self, last: &Chunk, text: String) -> Chunk {
+        let Chunk {
+            text: _,
+            id,
+            object,
+            model,
+            provider,
+            system_fingerprint,
+            service_tier,
+            created,
             choices,
-            usage: None,
-            error: None,
-        };
+            extras,
+            spans: _,
+        } = last;
+        let first = choices.first.as_ref().map(|choice| ChoiceView {
+            index: choice.index,
+            has_delta: choice.has_delta,
+            role: self.moved(&choice.role),
+            content: Some(Text::Span {
+                start: self.start as u32,
+                len: (self.new_end - self.start) as u32,
+            }),
+            reasoning: self.moved(&choice.reasoning),
+            refusal: self.moved(&choice.refusal),
+            finish_reason: self.moved(&choice.finish_reason),
+            native_finish_reason: self.moved(&choice.native_finish_reason),
+        });
+        Chunk {
+            text,
+            id: self.moved(id),
+            object: self.moved(object),
+            model: self.moved(model),
+            provider: self.moved(provider),
+            system_fingerprint: self.moved(system_fingerprint),
+            service_tier: self.moved(service_tier),
+            created: *created,
+            choices: Choices {
+                first,
+                rest: Vec::new(),
+            },
+            extras: *extras,
+            spans: OnceLock::new(),
+        }
+    }
+
+    /// What the stream's merge reads of the new `chunk` (made by [`Edit::chunk`]): the
+    /// template's fields (the same strings in both texts), the new content.
+    pub(super) fn repeat<'a>(self, last: &'a Chunk, chunk: &'a Chunk) -> Repeat<'a> {
+        let text = |field: &'a Option<Text>| field.as_ref().map(|field| last.str(field));
+        let choice = last.choices.first.as_ref();
+        let choice_text = |get: fn(&ChoiceView) -> &Option<Text>| choice.and_then(|c| text(get(c)));
+        Repeat {
+            id: text(&last.id),
+            model: text(&last.model),
+            provider: text(&last.provider),
+            system_fingerprint: text(&last.system_fingerprint),
+            service_tier: text(&last.service_tier),
+            created: last.created,
+            index: choice.and_then(|c| c.index),
+            role: choice_text(|c| &c.role),
+            content: chunk.text.get(self.start..self.new_end).unwrap_or(""),
+            reasoning: choice_text(|c| &c.reasoning),
+            refusal: choice_text(|c| &c.refusal),
+            finish_reason: choice_text(|c| &c.finish_reason),
+            native_finish_reason: choice_text(|c| &c.native_finish_reason),
+        }
     }
 }
 
@@ -163,7 +198,47 @@ pub(super) fn is_simple(chunk: &ChunkIn<'_>) -> bool {
 mod tests {
     use super::super::Spare;
     use super::*;
+    use crate::error::Error;
+    use crate::stream::accumulate::Accumulator;
     use proptest::prelude::*;
+    use std::sync::Arc;
+
+    /// A chunk read both ways, or the error each gave.
+    type Both = (Result<Arc<Chunk>, Error>, Result<Arc<Chunk>, Error>);
+
+    /// A stream read both ways: against its template (`spare`, merged into `fast`) and
+    /// each chunk in full (merged into `full`).
+    #[derive(Default)]
+    struct Reading {
+        spare: Spare,
+        fast: Accumulator,
+        full: Accumulator,
+    }
+
+    impl std::ops::Deref for Reading {
+        type Target = Spare;
+        fn deref(&self) -> &Spare {
+            &self.spare
+        }
+    }
+
+    impl Reading {
+        /// `text` read both ways: `Ok` with the two chunks once their merges agree (the
+        /// effect and every accumulated field), or both errors.
+        fn both(&mut self, text: &str) -> Both {
+            let with = Chunk::parse_into(text.to_owned(), &mut self.spare, &mut self.fast);
+            let full = Chunk::parse(text.to_owned(), |parsed| self.full.add(parsed));
+            if let (Ok((_, a)), Ok((_, b))) = (&with, &full) {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text:?}");
+                assert_eq!(
+                    format!("{:?}", self.fast),
+                    format!("{:?}", self.full),
+                    "{text:?}"
+                );
+            }
+            (with.map(|(c, _)| c), full.map(|(c, _)| c))
+        }
+    }
 
     /// Whether `text` would be read against `spare`'s template.
     fn compared(spare: &Spare, text: &str) -> bool {
@@ -177,15 +252,11 @@ mod tests {
     /// `text` read with `spare` (its template) and in full: the same chunk (every view
     /// field, `extras`, the text), the same merge input, or the same error. True when it
     /// was read by comparing.
-    fn same_as_full(spare: &mut Spare, text: &str) -> bool {
+    fn same_as_full(spare: &mut Reading, text: &str) -> bool {
         let fast = compared(spare, text);
-        let seen = |parsed: &mut ChunkIn<'_>| format!("{parsed:?}");
-        let with = Chunk::parse_into(text.to_owned(), spare, seen);
-        let full = Chunk::parse(text.to_owned(), seen);
-        match (with, full) {
-            (Ok((a, merged_a)), Ok((b, merged_b))) => {
+        match spare.both(text) {
+            (Ok(a), Ok(b)) => {
                 assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text:?}");
-                assert_eq!(merged_a, merged_b, "{text:?}");
                 assert_eq!(a.json(), text);
             }
             (Err(a), Err(b)) => {
@@ -209,7 +280,7 @@ mod tests {
 
     #[test]
     fn the_first_chunk_is_parsed_and_becomes_the_template() {
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         assert!(!same_as_full(&mut spare, &usual("")));
         assert!(spare.template.is_some());
         for text in [
@@ -226,17 +297,14 @@ mod tests {
     #[test]
     fn spans_after_the_content_move_with_its_length() {
         let text = r#"{"id":"g","choices":[{"delta":{"content":"CONTENT","role":"assistant"},"finish_reason":"stop","index":3}],"model":"m","x":1}"#;
-        let mut spare = Spare::default();
-        let mut merged = Vec::new();
+        let mut spare = Reading::default();
         for piece in ["abc", "", "a much longer one", "ab"] {
             let text = text.replace("CONTENT", piece);
             assert_eq!(same_as_full(&mut spare, &text), piece != "abc");
             assert!(compared(&spare, &text));
-            let (chunk, ()) = Chunk::parse_into(text, &mut spare, |parsed| {
-                let delta = parsed.choices[0].delta.as_ref().unwrap();
-                merged.push(delta.content.as_deref().unwrap().to_owned());
-            })
-            .unwrap();
+            let (chunk, effect) =
+                Chunk::parse_into(text, &mut spare.spare, &mut Accumulator::new()).unwrap();
+            assert!(effect.finished && effect.progress != piece.is_empty());
             assert_eq!(content(&chunk), piece);
             let choice = chunk.choices.get(0).unwrap();
             assert_eq!(chunk.str(choice.role.as_ref().unwrap()), "assistant");
@@ -246,12 +314,13 @@ mod tests {
             assert_eq!(choice.index, Some(3));
             assert!(chunk.extras);
         }
-        assert_eq!(merged, ["abc", "", "a much longer one", "ab"]);
+        let content = &spare.fast.to_value()["choices"][0]["message"]["content"];
+        assert_eq!(content, "abca much longer oneab");
     }
 
     #[test]
     fn content_at_the_very_end() {
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         let at_end = |c: &str| format!(r#"{{"choices":[{{"delta":{{"content":"{c}"}}}}]}}"#);
         assert!(!same_as_full(&mut spare, &at_end("a")));
         assert!(same_as_full(&mut spare, &at_end("")));
@@ -269,7 +338,7 @@ mod tests {
 
     #[test]
     fn escapes_control_characters_and_quotes_are_parsed_in_full() {
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         same_as_full(&mut spare, &usual("a"));
         for content in [r#"a\"b"#, r"\u00e9", "a\u{1}", r#"",""#, r"\"] {
             assert!(!compared(&spare, &usual(content)), "{content}");
@@ -295,12 +364,12 @@ mod tests {
             r#"{"choices":[{"delta":{"content":"a"},"logprobs":{"content":[]}}]}"#,
             r#"{"choices":[{"delta":{"content":"a"},"error":{"code":1}}]}"#,
         ] {
-            let mut spare = Spare::default();
+            let mut spare = Reading::default();
             same_as_full(&mut spare, last);
             assert!(spare.template.is_none(), "{last}");
         }
         // Empty lists and null usage carry nothing.
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         let text = r#"{"usage":null,"choices":[{"delta":{"content":"a","tool_calls":[]}}]}"#;
         same_as_full(&mut spare, text);
         assert!(same_as_full(&mut spare, &text.replace("\"a\"", "\"bb\"")));
@@ -308,7 +377,7 @@ mod tests {
 
     #[test]
     fn fields_decoded_in_the_template_are_decoded_in_the_next_chunk() {
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         let text = |c: &str| {
             format!(
                 r#"{{"id":"g\u0065n","choices":[{{"delta":{{"content":"{c}","role":"a\"b"}}}}]}}"#
@@ -316,7 +385,8 @@ mod tests {
         };
         same_as_full(&mut spare, &text("1"));
         assert!(same_as_full(&mut spare, &text("22")));
-        let (chunk, ()) = Chunk::parse_into(text("3"), &mut spare, |_| ()).unwrap();
+        let (chunk, _) =
+            Chunk::parse_into(text("3"), &mut spare.spare, &mut Accumulator::new()).unwrap();
         assert_eq!(chunk.str(chunk.id.as_ref().unwrap()), "gen");
         assert_eq!(content(&chunk), "3");
     }
@@ -326,7 +396,7 @@ mod tests {
         let text = include_str!(
             "../../../tests/fixtures/openrouter-traffic/llm-openrouter__chat_stream_tool_call_then_answer.interaction2.sse"
         );
-        let mut spare = Spare::default();
+        let mut spare = Reading::default();
         let events: Vec<&str> = text
             .lines()
             .filter_map(|line| line.strip_prefix("data: "))
@@ -545,7 +615,7 @@ mod tests {
             ),
         ) {
             let mut parts = Parts::USUAL;
-            let mut spare = Spare::default();
+            let mut spare = Reading::default();
             for (content, change) in steps {
                 if let Some(change) = change {
                     change.apply(&mut parts);
@@ -560,7 +630,7 @@ mod tests {
         use proptest::strategy::ValueTree;
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let strategy = (content_value(), prop::option::weighted(0.15, change()));
-        let (mut parts, mut spare) = (Parts::USUAL, Spare::default());
+        let (mut parts, mut spare) = (Parts::USUAL, Reading::default());
         let (mut compared, mut errors) = (0, 0);
         for _ in 0..2000 {
             let (content, change) = strategy.new_tree(&mut runner).unwrap().current();
@@ -580,45 +650,12 @@ mod tests {
     mod review {
         use super::*;
 
-        /// Which merge-input strings borrow from the text (Debug of a Cow does not say).
-        fn cows(parsed: &ChunkIn<'_>) -> String {
-            let v = |c: &Option<Cow<'_, str>>| match c {
-                None => "-",
-                Some(Cow::Borrowed(_)) => "B",
-                Some(Cow::Owned(_)) => "O",
-            };
-            let mut out = [
-                &parsed.id,
-                &parsed.object,
-                &parsed.model,
-                &parsed.provider,
-                &parsed.system_fingerprint,
-                &parsed.service_tier,
-            ]
-            .map(v)
-            .concat();
-            for choice in &parsed.choices {
-                out += v(&choice.finish_reason);
-                out += v(&choice.native_finish_reason);
-                if let Some(d) = &choice.delta {
-                    for f in [&d.role, &d.content, &d.reasoning, &d.refusal] {
-                        out += v(f);
-                    }
-                }
-            }
-            out
-        }
-
-        /// Like `same_as_full`, also comparing Cow variants and the rare reads.
-        fn check(spare: &mut Spare, text: &str) -> bool {
+        /// Like `same_as_full`, also comparing the rare reads.
+        fn check(spare: &mut Reading, text: &str) -> bool {
             let fast = compared(spare, text);
-            let seen = |parsed: &mut ChunkIn<'_>| format!("{parsed:?} {}", cows(parsed));
-            let with = Chunk::parse_into(text.to_owned(), spare, seen);
-            let full = Chunk::parse(text.to_owned(), seen);
-            match (with, full) {
-                (Ok((a, ma)), Ok((b, mb))) => {
+            match spare.both(text) {
+                (Ok(a), Ok(b)) => {
                     assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text:?}");
-                    assert_eq!(ma, mb, "{text:?}");
                     for i in 0..3 {
                         assert_eq!(a.choice_json(i), b.choice_json(i), "{text:?}");
                         assert_eq!(a.delta_json(i), b.delta_json(i), "{text:?}");
@@ -677,7 +714,7 @@ mod tests {
                     1..5,
                 ),
             ) {
-                let mut spare = Spare::default();
+                let mut spare = Reading::default();
                 check(&mut spare, &base.replace("CONTENT", &seed));
                 for (c, edit) in steps {
                     let mut text = base.replacen("CONTENT", &c, 1).replace("CONTENT", &seed);
@@ -701,7 +738,7 @@ mod tests {
         fn the_bases_are_read_by_comparing_where_they_can_be() {
             let mut hits = Vec::new();
             for base in BASES {
-                let mut spare = Spare::default();
+                let mut spare = Reading::default();
                 check(&mut spare, &base.replace("CONTENT", "a"));
                 hits.push(check(
                     &mut spare,
@@ -714,7 +751,8 @@ mod tests {
         #[test]
         fn the_template_pins_the_last_chunk() {
             let mut spare = Spare::default();
-            let (chunk, ()) = Chunk::parse_into(usual("a"), &mut spare, |_| ()).unwrap();
+            let (chunk, _) =
+                Chunk::parse_into(usual("a"), &mut spare, &mut Accumulator::new()).unwrap();
             assert_eq!(std::sync::Arc::strong_count(&chunk), 2);
         }
         #[test]
@@ -734,7 +772,7 @@ mod tests {
                 .filter(|p| p.extension().is_some_and(|e| e == "sse"))
             {
                 let text = std::fs::read_to_string(path).unwrap();
-                let mut spare = Spare::default();
+                let mut spare = Reading::default();
                 let (mut n, mut h) = (0, 0);
                 for data in text
                     .lines()
@@ -756,7 +794,7 @@ mod tests {
         #[test]
         fn shape_limits_do_not_look_inside_the_content() {
             for base in [BASES[2], BASES[3], BASES[8], USUAL] {
-                let mut spare = Spare::default();
+                let mut spare = Reading::default();
                 check(&mut spare, &base.replace("CONTENT", "a"));
                 for c in [
                     "1".repeat(5000),

@@ -1,8 +1,8 @@
 //! One plain-http HTTP/1.1 connection of our own (RFC 9112): the request written with
 //! vectored writes, its answer's head read meanwhile and parsed with `httparse`, and the
 //! body's framing decoded
-//! straight from the connection's read buffer, a frame per chunk of a chunked body (or
-//! per read), with no task or channel between the socket and the body.
+//! straight from the connection's read buffer, a frame per read (the chunks of a chunked
+//! body read together joined), with no task or channel between the socket and the body.
 //!
 //! Replaces hyper's client connection on this path: hyper ran its dispatcher and a
 //! per-frame body channel (a want signal and an mpsc) between the two even when both
@@ -652,8 +652,6 @@ impl Framing {
         }
     }
 
-    /// One step of a chunked body outside its data (a size line, a data's CRLF, a
-    /// trailer line); false when `buf` holds too little for it. Changes nothing on error.
     /// How much of `buf` (not empty) is data of the chunk with `left` bytes to go; the
     /// state moved past it (its CRLF next, or more of it).
     fn chunk_data(&mut self, buf: &BytesMut, left: u64) -> usize {
@@ -678,6 +676,8 @@ impl Framing {
         }
     }
 
+    /// One step of a chunked body outside its data (a size line, a data's CRLF, a
+    /// trailer line); false when `buf` holds too little for it. Changes nothing on error.
     fn step_chunked(&mut self, buf: &mut BytesMut) -> Result<bool, H1Error> {
         let Framing::Chunked(state) = *self else {
             return Ok(false);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -121,3 +122,57 @@ async def test_a_stream_answered_by_a_fallback_is_booked_from_its_completion(ser
     assert stream._native.entry_facts is None  # two attempts
     (entry,) = client.usage.entries
     assert (entry.status, entry.attempts, entry.cost) == ("ok", 2, Decimal("0.25"))
+
+
+async def test_a_completion_python_no_longer_reads_does_not_fail_a_priced_stream(
+    server: MockServer, caller: Any
+) -> None:
+    # Python's int limit lowered mid-stream: the request went well and its cost is known,
+    # so it is booked `ok`; the completion is an error only for whoever reads it.
+    chunk = '{"id":"g","choices":[{"index":0,"delta":{"content":"a","annotations":[{"n":N}]}}]}'.replace("N", "9" * 700)
+    server.script(
+        MODEL, _sse(chunk, '{"id":"g","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"cost":0.25}}')
+    )
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        (received,) = [chunk for chunk in await drain(stream) if chunk.choices]
+        assert received.choices[0].delta.content == "a"
+        with pytest.raises(fastrouter.APIResponseValidationError):
+            stream.completion  # noqa: B018
+    finally:
+        sys.set_int_max_str_digits(before)
+    (entry,) = client.usage.entries
+    assert (entry.status, entry.cost, entry.prompt_tokens) == ("ok", Decimal("0.25"), 1)
+    assert stream.completion.choices[0].message.content == "a"
+
+
+@pytest.mark.parametrize("where", ["answer_values", "_record_values"])
+async def test_ctrl_c_while_a_usual_stream_is_booked_records_it_once(
+    server: MockServer, caller: Any, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from fastrouter.usage import books
+
+    server.script(MODEL, _script('{"prompt_tokens":1,"completion_tokens":2,"cost":0.25}'))
+    client = caller.client(server)
+    stream = await open_stream(caller, client)
+    target: Any = books if where == "answer_values" else books.RequestBooks
+    original = getattr(target, where)
+    calls = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            raise KeyboardInterrupt  # stands in for a SIGINT landing there
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, where, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        await drain(stream)
+    monkeypatch.undo()
+    result = stream.close()
+    if caller.mode == "async":
+        await result
+    assert [entry.status for entry in client.usage.entries] == ["cancelled"]

@@ -49,8 +49,10 @@ where
 pub const MAX_CHOICES: usize = 1024;
 
 /// Why a parsed chunk cannot be merged: a choice or tool-call index at or past
-/// [`MAX_CHOICES`] (each distinct index is kept until the stream ends). Every chunk
-/// passes here, also one read against its template: limits on values belong here.
+/// [`MAX_CHOICES`] (each distinct index is kept until the stream ends). Every chunk read
+/// in full passes here: limits on values belong here. A chunk read against its template
+/// does not: its values but the content are the template's, which passed, and a check
+/// of the content would have to run on that path too.
 pub fn over_limit(chunk: &ChunkIn<'_>) -> Option<String> {
     let too_big = |index: Option<u32>| index.is_some_and(|i| i as usize >= MAX_CHOICES);
     for choice in &chunk.choices {

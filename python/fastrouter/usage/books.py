@@ -374,12 +374,16 @@ class RequestBooks:
 
     def stream_finished(self, stream: Any, status: str) -> None:
         """A stream ended (``status``: ok, stream_error, cancelled, also when dropped
-        without ``close()``): record what it received. An unknown cost keeps the
-        reservation as spent (the safe side) until reconciliation, if any, finds it.
-        Should that fail before its entry exists (a completion Python cannot build, its
-        int limit lowered mid-stream; a Ctrl-C meanwhile), the stream is still recorded
-        once, from its attempts; a completion's error reaches only the reader of a stream
-        that ended well (nobody asked for it at a close, a cancel or a drop)."""
+        without ``close()``): record what it received. The usual stream (one attempt,
+        priced by the core) is recorded from the core's facts, and its completion is not
+        built here (a completion Python cannot build, its int limit lowered mid-stream,
+        is then an error only for whoever reads ``stream.completion``). Any other is
+        recorded from its completion; an unknown cost keeps the reservation as spent (the
+        safe side) until reconciliation, if any, finds it. Should that fail before its
+        entry exists (a completion Python cannot build; a Ctrl-C meanwhile), the stream
+        is still recorded once, from its attempts; a completion's error reaches only the
+        reader of a stream that ended well (nobody asked for it at a close, a cancel or a
+        drop)."""
         built = False
         try:
             if not self._claim():

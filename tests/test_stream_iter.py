@@ -525,3 +525,26 @@ def test_a_second_reader_while_the_first_records_a_failure_is_refused(server: Mo
         reader.join()
         assert len(second) == 1 and isinstance(second[0], ValueError)  # not told the stream ended
         assert [entry.status for entry in client.usage.entries] == ["stream_error"]
+
+
+async def test_a_waited_for_burst_is_built_chunk_by_chunk(server: MockServer) -> None:
+    # The consumer waits, then a burst arrives: its chunks become Python objects as they
+    # are handed out, not all at once (a batch of dozens of chunks alive together, ~4
+    # objects each, set the cyclic GC running over them: issue 11, S2).
+    words = " ".join(["w"] * 1000)
+    async with client_of(server) as client:
+        for _ in range(2):  # the first stream imports what streams use, the second is measured
+            server.script(MODEL, Reply(words, stream=StreamScript(chunks=1000, first_chunk_delay=0.2)))
+            stream = await client.chat.completions.create(model=MODEL, messages=HI, stream=True)
+            gc.collect()
+            gc.disable()
+            try:
+                base, peak, seen = gc.get_count()[0], 0, []
+                async for chunk in stream:
+                    peak = max(peak, gc.get_count()[0] - base)
+                    seen.append(chunk)
+                    seen.clear()  # each chunk dropped as a reader drops it
+            finally:
+                gc.enable()
+        assert peak < 100, peak
+        assert statuses(client) == ["ok", "ok"]

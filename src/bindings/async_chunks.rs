@@ -30,7 +30,7 @@ use pyo3::PyTraverseError;
 use super::bridge::CompletionQueue;
 use super::chunk::{chunk_list, StreamChunk};
 use super::future::NativeFuture;
-use super::stream::ChunkSource;
+use super::stream::{ChunkSource, WaitedBatch};
 use crate::stream::chunk::Chunk;
 
 /// Batches taken without waiting before the iterator gives the event loop a turn: a
@@ -205,8 +205,9 @@ impl NextChunk {
         Ok(next)
     }
 
-    /// Hold a ready batch; while the response cache records, its chunks are built now and
-    /// kept by the stream (batch by batch, as they arrive).
+    /// Hold a ready batch (taken at once or waited for); while the response cache
+    /// records, its chunks are built now and kept by the stream (batch by batch, as they
+    /// arrive).
     fn hold_ready(&mut self, py: Python<'_>, batch: Vec<Arc<Chunk>>) -> PyResult<()> {
         let Some(source) = &self.source else {
             return Ok(());
@@ -219,7 +220,7 @@ impl NextChunk {
         self.hold_built(py, list)
     }
 
-    /// Hold a batch already built (a wait's result), kept first while the cache records.
+    /// Hold a batch built for the response cache's record, kept first.
     fn hold_built(&mut self, py: Python<'_>, batch: Bound<'_, PyList>) -> PyResult<()> {
         if let Some(source) = &self.source {
             source.keep(py, &batch)?;
@@ -254,8 +255,8 @@ impl NextChunk {
                     .try_borrow(py)
                     .map_err(|_| PyRuntimeError::new_err("the stream's wait is busy"))?
                     .outcome(py)?; // done: see `advance`
-                match outcome.cast_bound::<PyList>(py) {
-                    Ok(batch) => self.hold_built(py, batch.clone())?,
+                match outcome.cast_bound::<WaitedBatch>(py) {
+                    Ok(batch) => self.hold_ready(py, batch.get().take())?,
                     // `None`: the normal end.
                     Err(_) => {
                         self.state = State::Finished;

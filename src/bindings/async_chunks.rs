@@ -40,9 +40,9 @@ const READY_BATCHES_BEFORE_YIELD: u32 = 16;
 /// The chunks of the batch being handed out.
 enum Held {
     None,
-    /// A ready batch, each chunk's objects built as it is handed out.
+    /// A batch taken at once or waited for, each chunk's objects built as it is handed out.
     Chunks(std::vec::IntoIter<Arc<Chunk>>),
-    /// A batch already built (a wait's result, or one the response cache recorded).
+    /// A batch built whole for the response cache's record.
     Objects(std::vec::IntoIter<Py<PyAny>>),
 }
 

@@ -37,3 +37,19 @@ def joined(chunks: list[ChatCompletionChunk]) -> str:
 
 def content_chunks(chunks: list[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
     return [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
+
+
+def interrupt_once(monkeypatch: Any, target: Any, name: str, wrap: Any = None) -> None:
+    """Make ``target.name`` raise ``KeyboardInterrupt`` on its first call (standing in for
+    a SIGINT landing there), then behave as before; ``wrap`` (e.g. ``staticmethod``)
+    wraps the stand-in as the original is wrapped."""
+    original = getattr(target, name)
+    calls: list[int] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, interrupted if wrap is None else wrap(interrupted))

@@ -17,7 +17,7 @@ import pytest
 from fastrouter.testing import Fail, MockServer, Raw
 from fastrouter.usage.entries import completion_values
 from fastrouter.usage.ledger import UsageEntry
-from stream_helpers import MODEL, drain, open_stream
+from stream_helpers import MODEL, drain, interrupt_once, open_stream
 
 SSE = {"content-type": "text/event-stream"}
 USAGE = {
@@ -158,17 +158,7 @@ async def test_ctrl_c_while_a_usual_stream_is_booked_records_it_once(
     server.script(MODEL, _script('{"prompt_tokens":1,"completion_tokens":2,"cost":0.25}'))
     client = caller.client(server)
     stream = await open_stream(caller, client)
-    target: Any = books if where == "answer_values" else books.RequestBooks
-    original = getattr(target, where)
-    calls = []
-
-    def interrupted(*args: Any, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(1)
-            raise KeyboardInterrupt  # stands in for a SIGINT landing there
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(target, where, interrupted)
+    interrupt_once(monkeypatch, books if where == "answer_values" else books.RequestBooks, where)
     with pytest.raises(KeyboardInterrupt):
         await drain(stream)
     monkeypatch.undo()

@@ -19,7 +19,7 @@ from fastrouter.types import ChatCompletionChunk, ChoiceDelta, ChunkChoice, Comp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from json_helpers import typed
-from stream_helpers import drain, open_stream
+from stream_helpers import drain, interrupt_once, open_stream
 
 SSE = {"content-type": "text/event-stream"}
 # Every value a serde tree reads differently from json.loads, or refuses.
@@ -418,17 +418,10 @@ async def test_ctrl_c_while_a_finished_stream_is_booked_records_it_once_as_cance
     server.script("a/x", _sse('{"choices":[{"index":0,"delta":{"content":"a"}}]}'))
     client = caller.client(server)
     stream = await open_stream(caller, client)
-    target, name = (ChatCompletion, "_from_native") if where == "building the completion" else (RequestBooks, "_answer")
-    original = getattr(target, name)
-    calls = []
-
-    def interrupted(*args: Any, **kwargs: Any) -> Any:
-        if not calls:
-            calls.append(1)
-            raise KeyboardInterrupt  # stands in for a SIGINT landing there
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(target, name, interrupted if target is RequestBooks else staticmethod(interrupted))
+    if where == "building the completion":
+        interrupt_once(monkeypatch, ChatCompletion, "_from_native", staticmethod)
+    else:
+        interrupt_once(monkeypatch, RequestBooks, "_answer")
     with pytest.raises(KeyboardInterrupt):
         await drain(stream)
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""A non-streamed answer's models built by the core with its dicts (``NativeChat.answer``,
+"""A non-streamed answer's models built by the core with its dicts (``NativeChat.completion``,
 issue 11: S1): every read, dump, comparison and pickle of a completion from the core is the
 one a completion built in Python from the same body gives, for usual bodies and for parts of
 another shape (which the core leaves to the getters). Bodies whose ``choices`` is not a list
@@ -14,6 +14,7 @@ import fastrouter
 import pytest
 from fastrouter.testing import MockServer, Raw
 from fastrouter.types import ChatCompletion, ChatCompletionMessage, Choice, CompletionUsage
+from plain_helpers import plain_chat
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -106,6 +107,110 @@ def test_the_usual_parts_come_built_over_the_answers_own_dicts(server: MockServe
     assert type(usage) is CompletionUsage and usage._data is answer._data["usage"]
     assert answer.choices is choices and choices[0].message is choices[0].message  # kept
     assert usage.total_tokens == 9 and choices[1].message.content == "b"
+
+
+def _slots(cls: type) -> list[str]:
+    return [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
+
+
+def test_the_core_writes_every_slot_of_the_models_it_makes(server: MockServer) -> None:
+    # The core makes the completion and its usual models by writing their slots in place
+    # (not through setattr): each slot is set, to what __init__ and the getters set.
+    assert fastrouter._fastrouter._debug_answer_models_write_slots()
+    answer = _answer(server, BODIES["usual"])
+    made = [answer, answer.choices[0], answer.choices[0].message, answer.usage]
+    assert [type(model) for model in made] == [ChatCompletion, Choice, ChatCompletionMessage, CompletionUsage]
+    for model in made:
+        missing = [name for name in _slots(type(model)) if not hasattr(model, name)]
+        assert not missing, f"{type(model).__name__} lacks {missing}"
+    assert (answer._priced_cost, answer._cascade, answer._cached) == (None, None, False)
+    assert answer._answer_cost == "0.5" and answer.cost is not None
+    assert len(answer._attempts) == 1 and answer.attempts[0].model == MODEL
+    assert type(answer._http) is fastrouter._fastrouter.NativeHeaders
+    assert "content-type: application/json" in (answer._header_block() or "")
+    assert answer.choices[0]._cache == {"message": answer.choices[0].message} and answer.usage._cache is None
+    # Slots written in place are still plain slots: settable and deletable as before.
+    answer._cached = True
+    del answer.choices[0].message._cache
+    assert answer._cached is True and not hasattr(answer.choices[0].message, "_cache")
+
+
+def test_the_core_made_completion_holds_its_parts_without_leaking(server: MockServer) -> None:
+    # Each slot written in place takes its own reference: making and dropping completions
+    # leaves the parts they share (the chat's attempts and headers) as they were.
+    import sys
+
+    server.script(MODEL, Raw(body=BODIES["two choices"], headers=JSON))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        plain = plain_chat(client, False, {"model": MODEL, "messages": MESSAGES})
+        assert plain is not None
+        native = client._inner.chat_blocking(*plain[0])
+    attempts, headers = native.attempts, native.raw_headers
+    counts = (sys.getrefcount(attempts), sys.getrefcount(headers))
+    kept = [native.completion(ChatCompletion) for _ in range(100)]
+    assert all(made is not None and made._attempts is attempts and made._http is headers for made in kept)
+    assert sys.getrefcount(attempts) == counts[0] + 100
+    del kept
+    for _ in range(1000):
+        made = native.completion(ChatCompletion)
+        assert made is not None and made.choices[1].message.content == "b"
+    del made
+    assert (sys.getrefcount(attempts), sys.getrefcount(headers)) == counts
+
+
+def test_a_class_that_does_not_qualify_is_made_the_general_way() -> None:
+    # A class whose attribute is not a plain slot, or with its own __setattr__, is made
+    # with object.__new__ and setattr (its setter runs); a slotted model with slots.
+    from fastrouter._fastrouter import _debug_make_model
+
+    class Slotted:
+        __slots__ = ("a", "b")
+
+    class Setter:
+        __slots__ = ("a", "b", "seen")
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+            object.__setattr__(self, "seen", [*getattr(self, "seen", []), name])
+
+    class Property:
+        __slots__ = ("a", "_b")
+
+        @property
+        def b(self) -> Any:
+            return self._b
+
+        @b.setter
+        def b(self, value: Any) -> None:
+            self._b = ("set", value)
+
+    made, in_place = _debug_make_model(Slotted, ("a", "b"), (1, 2))
+    assert in_place and type(made) is Slotted and (made.a, made.b) == (1, 2)
+    made, in_place = _debug_make_model(Setter, ("a", "b"), (1, 2))
+    assert not in_place and (made.a, made.b, made.seen) == (1, 2, ["a", "b"])
+    made, in_place = _debug_make_model(Property, ("a", "b"), (1, 2))
+    assert not in_place and (made.a, made.b) == (1, ("set", 2))
+    made, in_place = _debug_make_model(Choice, ("_json", "_cache"), ({"index": 0}, None))
+    assert in_place and made.index == 0
+
+
+def test_a_subclass_of_chatcompletion_is_made_with_every_slot(server: MockServer) -> None:
+    # A subclass may type its fields otherwise: made in Python, with what the core sets.
+    class Mine(ChatCompletion):
+        __slots__ = ()
+
+    server.script(MODEL, Raw(body=BODIES["usual"], headers=JSON))
+    with fastrouter.Client(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        plain = plain_chat(client, False, {"model": MODEL, "messages": MESSAGES})
+        assert plain is not None
+        native = client._inner.chat_blocking(*plain[0])
+    assert native.completion(Mine) is None  # the core makes ChatCompletion itself only
+    mine, core = Mine._from_chat(native), ChatCompletion._from_chat(native)
+    assert type(mine) is Mine and type(core) is ChatCompletion
+    assert mine._data == core._data and mine.cost == core.cost and mine.attempts == core.attempts
+    for name in ("_answer_cost", "_priced_cost", "_cascade", "_cached"):
+        assert getattr(mine, name) == getattr(core, name)
+    assert type(mine._json) is dict and mine._cache is None  # json.loads' dict, converted on read
 
 
 @pytest.mark.parametrize(

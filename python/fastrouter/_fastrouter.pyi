@@ -8,9 +8,13 @@ import asyncio
 import builtins
 import contextvars
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Protocol, TypeAlias, final
+from typing import Any, Protocol, TypeAlias, TypeVar, final
 
 from typing_extensions import Unpack, disjoint_base
+
+from .types import ChatCompletion
+
+_Completion = TypeVar("_Completion", bound=ChatCompletion)
 
 __all__ = [
     "AnswerFacts",
@@ -111,12 +115,12 @@ class NativeChat:
         """The response body (JSON)."""
     def json(self) -> Any:
         """The response body parsed, as ``json.loads(body)`` gives it (without the bytes)."""
-    def answer(self) -> tuple[Any, dict[str, Any] | None, list[NativeAttempt], str | None, NativeHeaders]:
-        """What a ``ChatCompletion`` is made of, in one call: ``(object, cache, attempts,
-        answer_cost, raw_headers)``, ``object`` its ``_json`` (a :class:`TapeObject`, or
-        ``json()`` when the core did not read the body into a tape), ``cache`` the typed
-        models its usual reads return (``choices``, each ``message``, ``usage``) or
-        ``None``."""
+    def completion(self, cls: type[_Completion]) -> _Completion | None:
+        """The answer as a ``cls`` (``ChatCompletion``), made by the core with every slot
+        set: ``_json`` (a :class:`TapeObject`, or ``json()`` when the core did not read the
+        body into a tape), the typed models its usual reads return (``choices``, each
+        ``message``, ``usage``), the attempts, the answer cost and the headers. ``None``
+        for any other class (a subclass), which the facade makes itself."""
     @property
     def attempts(self) -> list[NativeAttempt]:
         """Every attempt of the chain, in order; the last one produced the answer."""
@@ -543,6 +547,13 @@ def _debug_spawn_panic(queue: CompletionQueue, event_loop: asyncio.AbstractEvent
 def _debug_block_on_panic(when_idle: bool = False) -> None:
     """Debug hook for tests: a blocking call whose task panics (``when_idle``: a wait woken
     like a stream's batch)."""
+
+def _debug_answer_models_write_slots() -> bool:
+    """Whether the core makes every model of an answer by writing its slots (for the tests)."""
+
+def _debug_make_model(cls: type, names: tuple[str, str], values: tuple[Any, Any]) -> tuple[Any, bool]:
+    """An instance of ``cls`` made as the core makes an answer's models, ``names`` set to
+    ``values``, and whether its slots were written in place (for the tests)."""
 
 def _debug_keep_busy(millis: int) -> None:
     """Debug hook for tests: keep the I/O thread busy (never parking) for ``millis`` ms."""

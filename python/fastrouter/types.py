@@ -576,36 +576,30 @@ class ChatCompletion(_CompletionFields):
     @classmethod
     def _from_chat(cls, native: NativeChat) -> ChatCompletion:
         """Built from the core's finished chat: body, attempts, answer cost and headers."""
-        # What __init__ sets (every slot), set without its two calls: once per answer.
-        completion = _new_object(cls)
         try:
-            if cls is ChatCompletion:
-                # The core builds the models of choices, messages and usage with the dicts.
-                (
-                    completion._json,
-                    completion._cache,
-                    completion._attempts,
-                    completion._answer_cost,
-                    completion._http,
-                ) = native.answer()
-            else:  # a subclass may type its fields otherwise
-                completion._json = native.json()
-                completion._cache = None
-                completion._attempts = native.attempts
-                completion._answer_cost = native.answer_cost
-                completion._http = native.raw_headers
+            # Made by the core, every slot set (as __init__ sets them), with the models of
+            # choices, messages and usage.
+            made = native.completion(cls)
+            if made is not None:
+                return made
+            # A subclass may type its fields otherwise: every slot set here, as the core
+            # sets them (no __init__ call, as for ChatCompletion).
+            completion = _new_object(cls)
+            completion._json = native.json()
+            completion._cache = None
+            completion._attempts = native.attempts
+            completion._answer_cost = native.answer_cost
+            completion._http = native.raw_headers
+            completion._priced_cost = None
+            completion._cascade = None
+            completion._cached = False
+            return completion
         except APIError as error:
             # A body the core accepted but no parser reads: the answer arrived, so its
             # attempts (and what it cost) go with the error, for the books, budgets and limits.
             if not error.attempts:
                 error.attempts = [Attempt._from_native(attempt) for attempt in native.attempts]
             raise
-        completion._priced_cost = None
-        completion._cascade = None
-        # _http: headers rendered only if read (openai's with_raw_response); the chat
-        # itself, with the body just parsed, is not kept.
-        completion._cached = False
-        return completion
 
     def _header_block(self) -> Optional[str]:
         """The response headers it came with, as ``name: value`` lines (``None``: unknown)."""

@@ -15,6 +15,7 @@ mod mock;
 mod records;
 mod runtime;
 mod slots;
+mod slotted;
 mod stream;
 mod tape_object;
 mod wake;
@@ -61,6 +62,11 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_spawn_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        answer::_debug_answer_models_write_slots,
+        m
+    )?)?;
+    m.add_function(wrap_pyfunction!(answer::_debug_make_model, m)?)?;
     m.add_function(wrap_pyfunction!(json::encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(tape_object::model_data, m)?)?;
     m.add_function(wrap_pyfunction!(tape_object::json_get, m)?)?;

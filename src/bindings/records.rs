@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 use reqwest::header::HeaderMap;
 
 use super::ledger_ring::{packable, AnswerFacts};
@@ -210,20 +210,25 @@ impl NativeChat {
         super::json::parsed(py, &self.body, self.tape.as_deref())
     }
 
-    /// What a `ChatCompletion` is made of, in one call: `(object, cache, attempts,
-    /// answer_cost, raw_headers)`, `object` its `_json` (a `TapeObject`, or `json()` when
-    /// the core did not read the body into a tape), `cache` the typed models its usual
-    /// reads return (`choices`, each `message`, `usage`) or `None` (see `answer.rs`).
-    fn answer<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let (data, cache) = super::answer::answer(py, &self.body, self.tape.as_ref())?;
-        let parts = (
-            data,
-            cache,
-            self.attempts.bind(py),
+    /// The answer as a `cls` (`ChatCompletion`), made by the core with every slot set:
+    /// `_json` (a `TapeObject`, or `json()` when the core did not read the body into a
+    /// tape), the typed models its usual reads return (`choices`, each `message`, `usage`;
+    /// see `answer.rs`), the attempts, the answer cost and the headers. `None` for any
+    /// other class (a subclass), which the facade makes itself.
+    fn completion<'py>(
+        &self,
+        py: Python<'py>,
+        cls: &Bound<'py, PyType>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        super::answer::completion(
+            py,
+            cls,
+            &self.body,
+            self.tape.as_ref(),
+            self.attempts.bind(py).clone().into_any(),
             self.answer_cost.as_deref(),
-            self.headers.bind(py),
-        );
-        parts.into_pyobject(py)
+            self.headers.bind(py).clone().into_any(),
+        )
     }
 
     /// Every attempt of the chain, in order; the last one produced the answer.

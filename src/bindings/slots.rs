@@ -1,5 +1,5 @@
-//! The type slots of a stream's async iterator that PyO3 cannot write: the crate's only
-//! `unsafe`.
+//! The type slots of a stream's async iterator that PyO3 cannot write: one of the two
+//! modules with `unsafe` (the other, `slotted.rs`, writes an answer's model slots).
 //!
 //! Each chunk of an async stream is one `await` of the iterator's [`NextChunk`]. CPython
 //! 3.10 and 3.11 complete an `await` through the awaitable's `am_send` slot, which returns

@@ -262,7 +262,7 @@ fn entry_facts(id: Option<&RawValue>, usage: Option<&UsageEnvelope<'_>>) -> Opti
 /// answer and its cost. Valid bodies (the common case) are returned as is, uncopied.
 pub fn lossy_utf8(body: Bytes) -> Bytes {
     // The validity check alone is faster than the lossy scan, which walks every chunk.
-    if std::str::from_utf8(&body).is_ok() {
+    if simdutf8::basic::from_utf8(&body).is_ok() {
         return body;
     }
     match String::from_utf8_lossy(&body) {
@@ -340,7 +340,7 @@ pub fn cost_text(raw: &RawValue) -> Option<&str> {
 /// A JSON document read as `T`. Valid UTF-8 (as `lossy_utf8` leaves every body) is parsed
 /// as text: serde then skips checking each key and string it reads (issue 11, S1).
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
+    match simdutf8::basic::from_utf8(body) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(body),
     }

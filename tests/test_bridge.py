@@ -532,6 +532,80 @@ async def test_a_streams_batches_reach_the_loop_while_the_io_thread_stays_busy(s
     _arrived_as_sent(gaps[1:])
 
 
+def _answers() -> tuple[int, int, int]:
+    """The running loop's answers ``(due, reported at once, deferred)``."""
+    queue, _ = _bridge.running_queue()
+    return queue._debug_answers()
+
+
+async def test_answers_in_a_burst_wake_the_loop_once_the_io_thread_is_done_and_a_lone_one_at_once(
+    server: MockServer,
+) -> None:
+    # The only answer due wakes the loop at once; answers that land together while
+    # another of the loop's requests is on its way wait for the I/O thread to run out of
+    # work, and one that lands alone does not. A task that only yields keeps that thread
+    # from ever parking: a burst's answers must still come at once, not when the slow
+    # request or the busy spell ends.
+    server.script("a/slow", Reply("slow", delay=1.5))
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        create = client.chat.completions.create
+        await create(model=MODEL, messages=USER)
+        due, at_once, deferred = _answers()
+        assert (due, deferred) == (0, 0) and at_once >= 1
+        slow = asyncio.ensure_future(create(model="a/slow", messages=USER))
+        await _until_sent(server, 2)
+        assert _answers()[0] == 1
+        _fastrouter._debug_keep_busy(1000)
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            replies = await asyncio.gather(*(create(model=MODEL, messages=USER) for _ in range(8)))
+            took.append(time.monotonic() - started)
+            assert all(reply.choices[0].message.content for reply in replies)
+        assert max(took) < 0.5, [round(t * 1000) for t in took]
+        due, at_once, deferred = _answers()
+        assert due == 1 and deferred >= 3
+        # Alone on the thread (the last answer 2 ms ago), an answer wakes the loop at
+        # once though the slow one is still due.
+        await asyncio.sleep(0.002)
+        await create(model=MODEL, messages=USER)
+        assert _answers() == (1, at_once + 1, deferred)
+        assert not slow.done()
+        assert (await slow).choices[0].message.content == "slow"
+        assert _answers()[0] == 0
+
+
+async def test_every_answer_due_is_counted_out_by_answers_errors_panics_and_cancellations(
+    server: MockServer,
+) -> None:
+    # The count that decides how an answer wakes the loop goes back to zero whichever
+    # way a request ends: answered, failed, panicked, or cancelled while its task runs
+    # (aborted, it never completes).
+    server.script(MODEL, *[Reply(f"answer {i}") if i % 3 else Fail(400) for i in range(24)])
+    server.script("a/slow", *[Reply("never", delay=30) for _ in range(8)])
+    async with fastrouter.AsyncClient(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        create = client.chat.completions.create
+        slow = [asyncio.ensure_future(create(model="a/slow", messages=USER)) for _ in range(8)]
+        outcomes = await asyncio.gather(
+            *(create(model=MODEL, messages=USER) for _ in range(24)),
+            *(_bridge.awaiting(_fastrouter._debug_spawn_panic, True) for _ in range(4)),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(o, fastrouter.BadRequestError) for o in outcomes) == 8
+        assert sum(type(o) is fastrouter.APIError for o in outcomes) == 4
+        await _until_sent(server, 32)
+        assert _answers()[0] == 8
+        for task in slow:
+            task.cancel()
+        await asyncio.gather(*slow, return_exceptions=True)
+        deadline = time.monotonic() + 5  # the replies would take 30 s
+        while _answers()[0]:  # the aborted tasks count out on the I/O thread
+            assert time.monotonic() < deadline, _answers()
+            await asyncio.sleep(0.005)
+        reply = await create(model=MODEL, messages=USER)
+        assert reply.choices[0].message.content
+
+
 def test_a_blocking_streams_batches_reach_its_thread_as_they_come_when_reported_on_idle(server: MockServer) -> None:
     # The sync Client's wait for a batch is woken like the loop (when the I/O thread runs
     # out of work): chunks sent 50 ms apart still arrive one by one, about 50 ms apart,

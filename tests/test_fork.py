@@ -224,3 +224,41 @@ def test_a_child_exiting_through_sys_exit_leaves_the_parents_connections_working
     assert outcome == "after"
     assert elapsed < 1.8  # a lost answer would wait out the 2 s timeout
     assert opened == 1
+
+
+def test_a_loop_run_again_in_a_forked_child_counts_only_its_own_answers(server: MockServer) -> None:
+    # The parent's loop stops with a request on its way; the child runs that loop again.
+    # The parent's request lives on only in the parent: the child counts only its own
+    # answers, and once its one answer is in, none is left due.
+    from fastrouter import _bridge
+
+    server.script("a/slow", Reply("parent's", delay=30))
+    server.script(MODEL, Reply("child's"))
+    loop = asyncio.new_event_loop()
+    client = fastrouter.AsyncClient(base_url=server.base_url, api_key=KEY, max_retries=0)
+    slow = loop.create_task(client.chat.completions.create(model="a/slow", messages=USER))
+
+    async def until_sent() -> tuple[int, int, int]:
+        while not server.chat_requests():
+            await asyncio.sleep(0.005)
+        queue, _ = _bridge.running_queue()
+        return queue._debug_answers()  # type: ignore[no-any-return]
+
+    try:
+        assert loop.run_until_complete(until_sent())[0] == 1
+
+        def work() -> list[Any]:
+            async def ask_once() -> list[Any]:
+                reply = await client.chat.completions.create(model=MODEL, messages=USER)
+                queue, _ = _bridge.running_queue()
+                return [reply.choices[0].message.content, list(queue._debug_answers())]
+
+            return loop.run_until_complete(ask_once())
+
+        content, (due, at_once, deferred) = in_forked_child(work)
+        assert (content, due, deferred) == ("child's", 0, 0) and at_once >= 1
+    finally:
+        slow.cancel()
+        loop.run_until_complete(asyncio.gather(slow, return_exceptions=True))
+        loop.run_until_complete(client.close())
+        loop.close()

@@ -483,6 +483,10 @@ class CompletionQueue:
     def __new__(cls, wake: Callable[[], object] | None = None) -> CompletionQueue: ...
     def fileno(self) -> int | None:
         """The pipe to watch with ``loop.add_reader`` (``None`` when built with ``wake``)."""
+    def _debug_answers(self) -> tuple[int, int, int]:
+        """Debug hook for tests: ``(due, at_once, deferred)``, this loop's answers on their
+        way and how many reported ones woke it at once or were deferred like a stream's
+        batch (in a burst, with another answer due)."""
     def drain(self) -> None:
         """Finish the future of every finished task and resume the tasks awaiting them."""
     def resume_pending(self) -> None:
@@ -541,8 +545,11 @@ def encode_json(value: object) -> bytes | None:
     with str keys, lists, tuples, str, int, float, bool and None (or a non-finite float,
     a lone surrogate, very deep nesting): Python's encoder handles those."""
 
-def _debug_spawn_panic(queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop) -> NativeFuture:
-    """Debug hook for tests: a task that panics (its awaitable raises ``APIError``)."""
+def _debug_spawn_panic(
+    queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, answer: bool = False
+) -> NativeFuture:
+    """Debug hook for tests: a task that panics (its awaitable raises ``APIError``);
+    ``answer``: reported as a request's answer is."""
 
 def _debug_block_on_panic(when_idle: bool = False) -> None:
     """Debug hook for tests: a blocking call whose task panics (``when_idle``: a wait woken

@@ -13,11 +13,13 @@
 //! it is ready (see [`Report::WhenIdle`]): on a busy thread every stream's waiting batch
 //! then reaches the loop in one wake-up, instead of the loop preempting the I/O thread
 //! once per batch. A sync `Client` thread blocked on a stream's batch is woken the same
-//! way ([`defer_notify`]).
+//! way ([`defer_notify`]). So is a request's answer that lands in a burst while other
+//! answers of its loop are on their way ([`Report::Answer`]); any other answer is
+//! reported at once.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,24 @@ struct Inner {
     /// Finished futures whose waiters a drain has still to resume (taken one at a time,
     /// so what an interrupted drain leaves is resumed by a later `resume_pending`).
     wakeups: Mutex<VecDeque<(Py<NativeFuture>, Vec<Callback>)>>,
+    /// How this loop's answers are reported ([`Report::Answer`]).
+    answers: AnswerCounts,
+}
+
+/// A loop's requests whose answer is on its way (still waiting on the network, or
+/// finished and not yet reported), and how the reported ones woke the loop.
+///
+/// Relaxed atomics: the counts decide only when to wake the loop, never what it sees
+/// (results travel through `finished` and `state`). `at_once` and `deferred` count the
+/// decisions, for tests.
+#[derive(Default)]
+struct AnswerCounts {
+    due: AtomicUsize,
+    /// The fork generation `due` counts in: a forked child's copy of this queue holds
+    /// the parent's answers, whose tasks did not survive the fork (see `runtime`).
+    generation: AtomicU64,
+    at_once: AtomicUsize,
+    deferred: AtomicUsize,
 }
 
 /// One queue per event loop (the Python side keeps one per loop).
@@ -55,8 +75,16 @@ const NOTIFIED: u8 = 2;
 /// When a finished task's result wakes the event loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Report {
-    /// At once: a request's answer (its latency is what the caller waits for).
+    /// At once.
     Now,
+    /// A request's answer: as [`Report::WhenIdle`] when it comes in a burst (this thread
+    /// reported any answer less than [`BURST_GAP`] before) and another answer of this
+    /// loop is on its way (still waiting on the network, or finished and not yet
+    /// reported): the
+    /// loop then takes every answer the I/O thread finished in one wake-up, instead of
+    /// preempting it per answer (issue 11, S1). Otherwise at once: a lone caller waits
+    /// for it, and the I/O thread has only clean-up left.
+    Answer,
     /// Once the I/O thread has run the tasks ready now (when it parks, or after one more
     /// pass of its scheduler; a wake-up joining a list older than [`MAX_DEFERRAL`] flushes
     /// it at once): a stream's next batch, so
@@ -74,24 +102,118 @@ pub struct Completer {
     inner: Arc<Inner>,
     future: Py<NativeFuture>,
     report: Report,
+    /// Counts this answer among the loop's answers due until it completes or is dropped
+    /// (an aborted task never completes).
+    due: Option<AnswerDue>,
 }
 
 impl Completer {
     pub fn complete(self, convert: Convert) {
-        let inner = self.inner;
+        let Self {
+            inner,
+            future,
+            report,
+            due,
+        } = self;
+        // Counted out before its result is visible: a drain that takes it never sees
+        // it still due. Others are due if more than this one was.
+        let report = match (report, due.map(AnswerDue::release)) {
+            (Report::Answer, Some(others)) => {
+                let burst = in_a_burst(); // always: it stamps this answer's time
+                let (report, count) = if burst && others > 0 {
+                    (Report::WhenIdle, &inner.answers.deferred)
+                } else {
+                    (Report::Now, &inner.answers.at_once)
+                };
+                count.fetch_add(1, Ordering::Relaxed);
+                report
+            }
+            (report, _) => report,
+        };
         inner
             .finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((self.future, convert));
-        match self.report {
-            Report::Now => {
+            .push((future, convert));
+        match report {
+            Report::WhenIdle => defer(inner),
+            Report::Now | Report::Answer => {
                 if inner.state.swap(NOTIFIED, Ordering::AcqRel) != NOTIFIED {
                     inner.wake.notify();
                 }
             }
-            Report::WhenIdle => defer(inner),
         }
+    }
+}
+
+/// Answers closer together than this on one thread come in a burst (S1's 64 requests
+/// in flight finish ~20 µs apart): worth one wake-up for several. Further apart, an
+/// answer has the thread to itself, and holding its wake-up back only delays it (a
+/// call made while another waits on a slow model).
+const BURST_GAP: Duration = Duration::from_micros(200);
+
+thread_local! {
+    /// When this thread last reported an answer.
+    static LAST_ANSWER: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether this thread reported another answer less than [`BURST_GAP`] ago.
+fn in_a_burst() -> bool {
+    let now = Instant::now();
+    LAST_ANSWER
+        .replace(Some(now))
+        .is_some_and(|last| now.duration_since(last) < BURST_GAP)
+}
+
+/// One request's answer counted as due on its loop's queue, until released or dropped.
+struct AnswerDue {
+    inner: Arc<Inner>,
+    generation: u64,
+    counted: bool,
+}
+
+impl AnswerDue {
+    fn new(inner: &Arc<Inner>) -> Self {
+        let counts = &inner.answers;
+        let generation = super::runtime::fork_generation();
+        if counts.generation.swap(generation, Ordering::Relaxed) != generation {
+            counts.due.store(0, Ordering::Relaxed); // the parent's, in a forked child
+        }
+        counts.due.fetch_add(1, Ordering::Relaxed);
+        Self {
+            inner: inner.clone(),
+            generation,
+            counted: true,
+        }
+    }
+
+    /// Count it out now: how many other answers are still due.
+    fn release(mut self) -> usize {
+        self.count_out()
+    }
+
+    /// Take this answer off the count once (not if a fork reset the count since): how
+    /// many others remain. Never below zero: the reset in [`Self::new`] is not atomic
+    /// with the count (it relies on `new` holding the GIL, as every `completer` call does).
+    fn count_out(&mut self) -> usize {
+        let counts = &self.inner.answers;
+        if !std::mem::take(&mut self.counted)
+            || counts.generation.load(Ordering::Relaxed) != self.generation
+        {
+            return 0;
+        }
+        counts
+            .due
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |due| {
+                due.checked_sub(1)
+            })
+            .map_or(0, |due| due - 1)
+    }
+}
+
+impl Drop for AnswerDue {
+    fn drop(&mut self) {
+        self.count_out();
     }
 }
 
@@ -212,6 +334,7 @@ impl CompletionQueue {
     /// Where the task behind `future` reports, and when that wakes the loop.
     pub fn completer(&self, future: Py<NativeFuture>, report: Report) -> Completer {
         Completer {
+            due: (report == Report::Answer).then(|| AnswerDue::new(&self.inner)),
             inner: self.inner.clone(),
             future,
             report,
@@ -235,6 +358,7 @@ impl CompletionQueue {
                 state: AtomicU8::new(IDLE),
                 wake,
                 wakeups: Mutex::new(VecDeque::new()),
+                answers: AnswerCounts::default(),
             }),
         })
     }
@@ -242,6 +366,24 @@ impl CompletionQueue {
     /// The file descriptor to watch with `loop.add_reader` (`None` with `wake=`).
     fn fileno(&self) -> Option<i64> {
         self.inner.wake.fileno()
+    }
+
+    /// For tests: `(due, at_once, deferred)`, this loop's answers on their way (this
+    /// process's) and how many reported ones woke it at once or were deferred like a
+    /// stream's batch.
+    fn _debug_answers(&self) -> (usize, usize, usize) {
+        let counts = &self.inner.answers;
+        let current =
+            counts.generation.load(Ordering::Relaxed) == super::runtime::fork_generation();
+        (
+            if current {
+                counts.due.load(Ordering::Relaxed)
+            } else {
+                0
+            },
+            counts.at_once.load(Ordering::Relaxed),
+            counts.deferred.load(Ordering::Relaxed),
+        )
     }
 
     /// Finish the future of every finished task (a cancelled one keeps its cancellation)

@@ -155,7 +155,7 @@ impl NativeClient {
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
         let task = chat_task(Box::new(self.prepare(call)?));
-        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
+        spawn_awaitable(py, queue, Report::Answer, event_loop, task, |py, result| {
             Ok(Py::new(py, chat_result(py, result)?)?.into_any())
         })
     }
@@ -437,7 +437,7 @@ impl NativeClient {
     ) -> PyResult<Py<NativeFuture>> {
         super::refresh_int_max_digits(py);
         let task = stream_task(self.prepare(call)?);
-        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
+        spawn_awaitable(py, queue, Report::Answer, event_loop, task, |py, result| {
             Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
         })
     }

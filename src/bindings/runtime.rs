@@ -295,17 +295,20 @@ where
 pub mod debug {
     use super::*;
 
-    /// `await`-able (through `fastrouter._bridge.awaiting`) task that panics.
+    /// `await`-able (through `fastrouter._bridge.awaiting`) task that panics
+    /// (`answer`: reported as a request's answer is).
     #[pyfunction]
+    #[pyo3(signature = (queue, event_loop, answer=false))]
     pub fn _debug_spawn_panic(
         py: Python<'_>,
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
+        answer: bool,
     ) -> PyResult<Py<NativeFuture>> {
         spawn_awaitable(
             py,
             queue,
-            Report::Now,
+            if answer { Report::Answer } else { Report::Now },
             event_loop,
             async { panic!("deliberate panic from fastrouter's debug hook") },
             |py, ()| Ok(py.None()),

@@ -565,6 +565,9 @@ def _debug_make_model(cls: type, names: tuple[str, str], values: tuple[Any, Any]
 def _debug_keep_busy(millis: int) -> None:
     """Debug hook for tests: keep the I/O thread busy (never parking) for ``millis`` ms."""
 
+def _debug_busy_spells() -> int:
+    """Debug hook for tests: how many ``_debug_keep_busy`` spells still run."""
+
 @final
 class NativeMockServer:
     """The embedded OpenRouter mock server, serving on a tokio runtime thread."""

@@ -77,13 +77,12 @@ const NOTIFIED: u8 = 2;
 pub enum Report {
     /// At once.
     Now,
-    /// A request's answer: as [`Report::WhenIdle`] when it comes in a burst (this thread
-    /// reported any answer less than [`BURST_GAP`] before) and another answer of this
-    /// loop is on its way (still waiting on the network, or finished and not yet
-    /// reported): the
-    /// loop then takes every answer the I/O thread finished in one wake-up, instead of
-    /// preempting it per answer (issue 11, S1). Otherwise at once: a lone caller waits
-    /// for it, and the I/O thread has only clean-up left.
+    /// A request's answer: as [`Report::WhenIdle`] when it comes in a burst (see
+    /// [`in_a_burst`]) and another answer of this loop is on its way (still waiting on
+    /// the network, or finished and not yet reported): the loop then takes every answer
+    /// the I/O thread finished in one wake-up, instead of preempting it per answer
+    /// (issue 11, S1). Otherwise at once: a lone caller waits for it, and the I/O thread
+    /// has only clean-up left.
     Answer,
     /// Once the I/O thread has run the tasks ready now (when it parks, or after one more
     /// pass of its scheduler; a wake-up joining a list older than [`MAX_DEFERRAL`] flushes
@@ -119,7 +118,7 @@ impl Completer {
         // it still due. Others are due if more than this one was.
         let report = match (report, due.map(AnswerDue::release)) {
             (Report::Answer, Some(others)) => {
-                let burst = in_a_burst(); // always: it stamps this answer's time
+                let burst = in_a_burst(); // always: it counts this answer
                 let (report, count) = if burst && others > 0 {
                     (Report::WhenIdle, &inner.answers.deferred)
                 } else {
@@ -146,23 +145,29 @@ impl Completer {
     }
 }
 
-/// Answers closer together than this on one thread come in a burst (S1's 64 requests
-/// in flight finish ~20 µs apart): worth one wake-up for several. Further apart, an
-/// answer has the thread to itself, and holding its wake-up back only delays it (a
-/// call made while another waits on a slow model).
-const BURST_GAP: Duration = Duration::from_micros(200);
-
 thread_local! {
-    /// When this thread last reported an answer.
-    static LAST_ANSWER: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+    /// The answers this thread reported since it last ran out of work, and before that.
+    static PASS_ANSWERS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
 }
 
-/// Whether this thread reported another answer less than [`BURST_GAP`] ago.
+/// Whether an answer comes in a burst, counting it: this thread reported another since
+/// it last ran out of work, or more than one in its pass before. A burst's answers are
+/// worth one wake-up (S1's 64 requests in flight finish several per pass of the I/O
+/// thread); an answer alone in its pass has the thread to itself, and holding its
+/// wake-up back only delays it (a call made while another waits on a slow model).
+/// Counted in passes, not time: a loaded host stretches the gaps between answers, not
+/// their grouping.
 fn in_a_burst() -> bool {
-    let now = Instant::now();
-    LAST_ANSWER
-        .replace(Some(now))
-        .is_some_and(|last| now.duration_since(last) < BURST_GAP)
+    let (this_pass, last_pass) = PASS_ANSWERS.get();
+    PASS_ANSWERS.set((this_pass.saturating_add(1), last_pass));
+    this_pass > 0 || last_pass > 1
+}
+
+/// The runtime's `on_thread_park` hook: the I/O thread ran out of work, which ends its
+/// pass ([`in_a_burst`]) and flushes the wake-ups it held ([`wake_deferred`]).
+pub fn on_thread_park() {
+    PASS_ANSWERS.set((0, PASS_ANSWERS.get().0));
+    wake_deferred();
 }
 
 /// One request's answer counted as due on its loop's queue, until released or dropped.
@@ -302,9 +307,9 @@ pub fn defer_notify(notify: Notify) {
     }
 }
 
-/// The runtime's `on_thread_park` hook: the I/O thread ran out of work, so wake every
-/// loop a stream's batch waits on and every thread blocked on one (and from now on let
-/// this thread defer wake-ups).
+/// Wake every loop a stream's batch (or a burst's answer) waits on and every thread
+/// blocked on a batch, held back until this I/O thread ran out of work (and from now on
+/// let this thread defer wake-ups).
 pub fn wake_deferred() {
     let (queues, threads) = DEFERRED_WAKES.with(|deferred| {
         let mut deferred = deferred.borrow_mut();

@@ -82,7 +82,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
                     .worker_threads(1)
                     .enable_all()
                     .thread_name("fastrouter-io")
-                    .on_thread_park(super::bridge::wake_deferred)
+                    .on_thread_park(super::bridge::on_thread_park)
                     .build()
                     .unwrap_or_else(|err| {
                         panic!("fastrouter: cannot start the tokio runtime: {err}")
@@ -315,10 +315,20 @@ pub mod debug {
         )
     }
 
+    /// Busy spells ([`_debug_keep_busy`]) still running.
+    static BUSY_SPELLS: AtomicU64 = AtomicU64::new(0);
+
+    /// How many busy spells still run (a test that needs an idle I/O thread waits for 0).
+    #[pyfunction]
+    pub fn _debug_busy_spells() -> u64 {
+        BUSY_SPELLS.load(Ordering::Acquire)
+    }
+
     /// Keep the I/O thread busy for `millis` ms with a task that only yields (so it
     /// never runs out of work and never parks, yet every other task still runs).
     #[pyfunction]
     pub fn _debug_keep_busy(millis: u64) {
+        BUSY_SPELLS.fetch_add(1, Ordering::AcqRel);
         spawn_detached(async move {
             let now = std::time::Instant::now();
             let until = now
@@ -327,6 +337,7 @@ pub mod debug {
             while std::time::Instant::now() < until {
                 tokio::task::yield_now().await;
             }
+            BUSY_SPELLS.fetch_sub(1, Ordering::AcqRel);
         });
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -216,8 +217,8 @@ def test_a_reservation_settles_once_and_one_never_taken_not_at_all(kind: str, re
     slots = [BudgetSlot("total:1:", 10**9, 0), BudgetSlot("day:1::2026-11-30", 10**9, 3600)]
     keys = [slot.key for slot in slots]
     try:
-        assert store.budget_reserve(slots, "a", 500) == (0, 0)
-        assert store.budget_reserve(slots, "b", 300) == (0, 0)
+        assert store.budget_reserve(slots, "a", 500, 60.0) == (0, 0)
+        assert store.budget_reserve(slots, "b", 300, 60.0) == (0, 0)
         assert store.budget_committed(keys[0]) == 800
         store.budget_settle(keys, "a", 500, 100)
         store.budget_settle(keys, "a", 500, 100)  # asked again: a Ctrl-C cut the first short
@@ -225,15 +226,91 @@ def test_a_reservation_settles_once_and_one_never_taken_not_at_all(kind: str, re
         assert [store.budget_committed(key) for key in keys] == [400, 400]  # b's 300 + a's 100
         store.budget_settle(keys, "b", 300, 0)
         assert [store.budget_committed(key) for key in keys] == [100, 100]
-        assert store.budget_reserve(slots, "c", 10**9) == (1, 100)  # refused: takes nothing
+        assert store.budget_reserve(slots, "c", 10**9, 60.0) == (1, 100)  # refused: takes nothing
         store.budget_settle(keys, "c", 10**9, 0)
         assert [store.budget_committed(key) for key in keys] == [100, 100]
         if kind == "redis":  # a reserve reaching the store after its settle takes nothing
             store.budget_settle(keys, "late", 500, 0)
-            assert store.budget_reserve(slots, "late", 500) == (-1, 0)
+            assert store.budget_reserve(slots, "late", 500, 60.0) == (-1, 0)
             assert [store.budget_committed(key) for key in keys] == [100, 100]
     finally:
         store.close()
+
+
+def test_a_reservation_whose_lease_ended_frees_the_budget_yet_its_spend_still_counts(redis_url: str) -> None:
+    from fastrouter.store import BudgetSlot, open_store
+
+    store = open_store(redis_url)
+    slots = [BudgetSlot("total:1:", 1000, 0), BudgetSlot("day:1::2026-11-30", 1000, 3600)]
+    keys = [slot.key for slot in slots]
+    try:
+        assert store.budget_reserve(slots, "outlived", 800, 0.3) == (0, 0)  # its process dies, say
+        assert store.budget_reserve(slots, "next", 300, 60.0) == (1, 800)  # held: refused
+        time.sleep(0.4)
+        assert [store.budget_committed(key) for key in keys] == [0, 0]  # the lease ended
+        assert store.budget_reserve(slots, "next", 300, 60.0) == (0, 0)
+        assert _held_budgets(redis_url) == (600, 2)  # 300 on each budget
+        # A request that outlived its lease still settles what it spent, once.
+        store.budget_settle(keys, "outlived", 800, 50)
+        store.budget_settle(keys, "outlived", 800, 50)
+        assert [store.budget_committed(key) for key in keys] == [350, 350]
+        store.budget_settle(keys, "next", 300, 100)
+        assert [store.budget_committed(key) for key in keys] == [150, 150]
+        assert _held_budgets(redis_url) == (0, 0)
+        assert _spent(redis_url) == 300  # 150 on each budget
+    finally:
+        store.close()
+
+
+_HOLD_AND_DIE = """
+import sys
+import fastrouter
+import fastrouter.store.base
+
+fastrouter.store.base.LEASE_S = float(sys.argv[3])
+budget = fastrouter.Budget(usd="0.000015", per="total")
+client = fastrouter.Client(base_url=sys.argv[1], api_key="k", store=sys.argv[2], budgets=[budget])
+client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=10)
+"""
+
+
+def test_a_process_killed_mid_request_holds_its_shared_budget_only_until_its_lease_ends(
+    server: MockServer, redis_url: str
+) -> None:
+    # The child's request hangs on the server, its reservation held on Redis; killed
+    # outright, it settles nothing. The budget fits one request: the parent's is refused
+    # until the child's lease ends, then sent.
+    import signal
+    import subprocess
+    import sys
+
+    server.script("*", Reply(content="late", delay=30), Reply(content="ok", prompt_tokens=5, completion_tokens=5))
+    lease = 2.0
+    child = subprocess.Popen([sys.executable, "-c", _HOLD_AND_DIE, server.base_url, redis_url, str(lease)])
+    try:
+        deadline = time.monotonic() + 30
+        while _held_budgets(redis_url) == (0, 0):
+            assert child.poll() is None and time.monotonic() < deadline, "the child never reserved"
+            time.sleep(0.02)
+        held_at = time.monotonic()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    budget = fastrouter.Budget(usd="0.000015", per="total")
+    with fastrouter.Client(base_url=server.base_url, api_key="k", store=redis_url, budgets=[budget]) as client:
+        messages = [{"role": "user", "content": "hi"}]
+        with pytest.raises(fastrouter.BudgetExceededError, match="shared budget"):
+            client.chat.completions.create(model=MODEL, messages=messages, max_tokens=10)
+        assert time.monotonic() - held_at < lease, "too slow to see the reservation held"
+        time.sleep(max(0.0, held_at + lease + 0.2 - time.monotonic()))
+        answer = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=10)
+        assert answer.choices[0].message.content == "ok"
+        assert [entry.status for entry in client.usage.entries] == ["error", "ok"]
+    assert _held_budgets(redis_url) == (0, 0)
+    assert _spent(redis_url) == math.ceil(client.usage.total_cost * 10**9)
 
 
 def test_a_limit_release_corrects_a_request_once(redis_url: str) -> None:

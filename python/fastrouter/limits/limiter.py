@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .._dual import blocking
 from .._waiting import Waiter
 from ..errors import RateLimitError
-from ..store import WAIT_FOR_RELEASE, LimitSpec, Store
+from ..store import LEASE_S, WAIT_FOR_RELEASE, LimitSpec, Store
 from ..store.ids import new_id
 from .limit import Limit
 
@@ -38,8 +38,6 @@ __all__ = ["Lane", "Hold", "Limiter"]
 _SHARED_POLL_S = 0.02
 # When an upstream 429 names no reset, its limit stays shut this long.
 DEFAULT_TIGHTEN_S = 1.0
-# A slot held by a process that died is freed after this long (shared stores).
-_LEASE_S = 600.0
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -183,7 +181,7 @@ class Limiter:
         if lane.queue:
             return None
         holder.hold = hold = Hold(lane, new_id(), self._tokens(lane, tokens))
-        if self.store.admit(lane.specs, hold.rid, hold.tokens, _LEASE_S):
+        if self.store.admit(lane.specs, hold.rid, hold.tokens, LEASE_S):
             holder.hold = None
             return None
         return hold
@@ -199,7 +197,7 @@ class Limiter:
         store's release of a request it never admitted changes nothing); a refusal clears it."""
         holder.hold = hold = Hold(lane, new_id(), self._tokens(lane, tokens))
         try:
-            store, ask = self.store, (lane.specs, hold.rid, hold.tokens, _LEASE_S)
+            store, ask = self.store, (lane.specs, hold.rid, hold.tokens, LEASE_S)
             if not lane.queue:
                 wait = await store.admit_async(*ask) if asynchronous and not self.inline else store.admit(*ask)
                 if not wait:

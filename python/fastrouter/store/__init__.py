@@ -6,10 +6,10 @@ from __future__ import annotations
 from os import PathLike
 from typing import Union
 
-from .base import WAIT_FOR_RELEASE, WINDOW_S, BudgetSlot, LimitSpec, Store
+from .base import LEASE_S, WAIT_FOR_RELEASE, WINDOW_S, BudgetSlot, LimitSpec, Store
 from .memory import MemoryStore
 
-__all__ = ["Store", "MemoryStore", "LimitSpec", "BudgetSlot", "open_store", "WINDOW_S", "WAIT_FOR_RELEASE"]
+__all__ = ["Store", "MemoryStore", "LimitSpec", "BudgetSlot", "open_store", "WINDOW_S", "WAIT_FOR_RELEASE", "LEASE_S"]
 
 StoreArg = Union[str, "PathLike[str]", Store, None]
 

@@ -8,13 +8,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["LimitSpec", "BudgetSlot", "Store", "WINDOW_S", "WAIT_FOR_RELEASE"]
+__all__ = ["LimitSpec", "BudgetSlot", "Store", "WINDOW_S", "WAIT_FOR_RELEASE", "LEASE_S"]
 
 # Limits count requests and tokens over a sliding window of this many seconds.
 WINDOW_S = 60.0
 # ``admit`` answers this when only a concurrency slot is missing: no time is known, a
 # waiter waits for a release (or, on a shared store, polls).
 WAIT_FOR_RELEASE = float("inf")
+# On a shared store, what a process that died held (a limit slot, a budget reservation) is
+# freed this long after it was taken: far longer than a usual request (one that outlives
+# it only frees what it held early; what it spent still counts when it settles).
+LEASE_S = 600.0
 
 logger = logging.getLogger("fastrouter")
 
@@ -73,11 +77,13 @@ class Store:
         self.tighten(keys, seconds)
 
     # -- budgets: reserve (all or nothing) and settle, in nano-USD, by reservation id
-    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float) -> tuple[int, int]:
         """Reserve ``amount`` on every slot for reservation ``rid``, or nothing: ``(0, 0)``
         when reserved, else ``(i, committed)``, the 1-based slot that would break and what
         it already holds; ``(-1, 0)`` when ``rid`` was settled already (its settle came
-        first: no caller waits for this answer any more)."""
+        first: no caller waits for this answer any more). ``lease_s`` bounds how long the
+        reservation is held should this process die; settled after its lease ended, it
+        still adds what it spent."""
         raise NotImplementedError
 
     def budget_settle(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
@@ -91,8 +97,10 @@ class Store:
         """Spent plus reserved on one budget, in nano-USD."""
         raise NotImplementedError
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
-        return self.budget_reserve(slots, rid, amount)
+    async def budget_reserve_async(
+        self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float
+    ) -> tuple[int, int]:
+        return self.budget_reserve(slots, rid, amount, lease_s)
 
     async def budget_settle_async(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
         self.budget_settle(keys, rid, reserved, actual)

@@ -134,7 +134,8 @@ class MemoryStore(Store):
                 window = self._window(key)
                 window.blocked_until = max(window.blocked_until, until)
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float) -> tuple[int, int]:
+        # No lease: what this process holds here ends with it.
         with self._lock:
             for index, slot in enumerate(slots, 1):
                 spent, reserved = self._budgets.get(slot.key, (0, 0))

@@ -22,7 +22,7 @@ __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 _PREFIX = "fastrouter:"
-_SCRIPTS = ("ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "CACHE_GET", "CACHE_PUT")
+_SCRIPTS = ("ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "BUDGET_COMMITTED", "CACHE_GET", "CACHE_PUT")
 # Connecting or answering slower than this counts as unreachable (loopback or LAN).
 _SOCKET_TIMEOUT_S = 5.0
 # Connections per process (and per event loop): requests beyond wait for one to be free
@@ -176,18 +176,22 @@ class RedisStore(Store):
             raise StoreUnavailableError(f"the shared store at {self!r} is unreachable: {error}") from error
 
     # -- budgets
-    def _reserve_args(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[Any, ...]:
-        args: list[Any] = [rid, amount]
+    def _reserve_args(
+        self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float
+    ) -> tuple[list[str], list[Any]]:
+        args: list[Any] = [rid, amount, max(int(lease_s * 1000), 1)]
         for slot in slots:
             args += [slot.cap_nanos, slot.ttl_s]
         return [self._key("budget", slot.key) for slot in slots], args
 
-    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
-        index, committed = self._run("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount))
+    def budget_reserve(self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float) -> tuple[int, int]:
+        index, committed = self._run("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount, lease_s))
         return int(index), int(committed)
 
-    async def budget_reserve_async(self, slots: Sequence[BudgetSlot], rid: str, amount: int) -> tuple[int, int]:
-        index, committed = await self._acall("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount))
+    async def budget_reserve_async(
+        self, slots: Sequence[BudgetSlot], rid: str, amount: int, lease_s: float
+    ) -> tuple[int, int]:
+        index, committed = await self._acall("BUDGET_RESERVE", *self._reserve_args(slots, rid, amount, lease_s))
         return int(index), int(committed)
 
     def budget_settle(self, keys: Sequence[str], rid: str, reserved: int, actual: int) -> None:
@@ -197,8 +201,7 @@ class RedisStore(Store):
         await self._acall("BUDGET_SETTLE", [self._key("budget", k) for k in keys], [rid, reserved, actual])
 
     def budget_committed(self, key: str) -> int:
-        spent, reserved = self._call(lambda: self._sync.hmget(self._key("budget", key), "s", "r"))
-        return int(spent or 0) + int(reserved or 0)
+        return int(self._run("BUDGET_COMMITTED", [self._key("budget", key)], []))
 
     # -- cooldowns
     def cool(self, models: Sequence[tuple[str, float]]) -> None:

@@ -9,7 +9,7 @@ corrected), ``<base>:fl`` (sorted set: requests in flight by lease end), ``<base
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "CACHE_GET", "CACHE_PUT"]
+__all__ = ["ADMIT", "RELEASE", "BUDGET_RESERVE", "BUDGET_SETTLE", "BUDGET_COMMITTED", "CACHE_GET", "CACHE_PUT"]
 
 _NOW = """
 local clock = redis.call('TIME')
@@ -100,41 +100,87 @@ end
 return 0
 """
 
-# KEYS: budget hashes (fields s = spent, r = reserved, nano-USD; h:<rid> = what reservation
-# rid holds, until it settles). ARGV: rid, amount, then per budget cap and ttl seconds (0:
+# Budget keys: a hash (fields s = spent, r = reserved, nano-USD; h:<rid> = what reservation
+# rid holds, until it settles or its lease ends), <key>:leases (sorted set: reservation id
+# by lease end, ms), <key>:lapsed:<rid> (set for a day once rid's lease ended unsettled,
+# so its settle still counts what it spent) and <key>:gone:<rid> (an hour: rid settled
+# before its reserve came).
+#
+# Frees the reservations of one budget whose lease has ended: held by a process that died
+# (or a request that outlived the lease), they would otherwise hold the budget for good.
+_SWEEP = """
+local function sweep(key)
+  local leases = key .. ':leases'
+  local ended = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
+  for _, rid in ipairs(ended) do
+    local held = redis.call('HGET', key, 'h:' .. rid)
+    if held then
+      redis.call('HINCRBY', key, 'r', -tonumber(held))
+      redis.call('HDEL', key, 'h:' .. rid)
+      redis.call('SET', key .. ':lapsed:' .. rid, 1, 'EX', 86400)
+    end
+  end
+  if #ended > 0 then redis.call('ZREMRANGEBYSCORE', leases, '-inf', now) end
+end
+"""
+
+# KEYS: budget hashes. ARGV: rid, amount, lease_ms, then per budget cap and ttl seconds (0:
 # none). Returns {0, 0}, {index that breaks, committed}, or {-1, 0} for a reservation
 # settled before it arrived (its reserve's connection dropped, the settle came on
 # another), which takes nothing.
-BUDGET_RESERVE = """
-local rid, amount = ARGV[1], tonumber(ARGV[2])
+BUDGET_RESERVE = (
+    _NOW
+    + _SWEEP
+    + """
+local rid, amount, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[1] .. ':gone:' .. rid) == 1 then return {-1, 0} end
 for i, key in ipairs(KEYS) do
+  sweep(key)
   local committed = tonumber(redis.call('HGET', key, 's') or '0') + tonumber(redis.call('HGET', key, 'r') or '0')
-  if committed + amount > tonumber(ARGV[1 + 2 * i]) then return {i, committed} end
+  if committed + amount > tonumber(ARGV[2 + 2 * i]) then return {i, committed} end
 end
 for i, key in ipairs(KEYS) do
   redis.call('HINCRBY', key, 'r', amount)
   redis.call('HSET', key, 'h:' .. rid, amount)
-  local ttl = tonumber(ARGV[2 + 2 * i])
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+  redis.call('ZADD', key .. ':leases', now + lease, rid)
+  local ttl = tonumber(ARGV[3 + 2 * i])
+  if ttl > 0 then
+    redis.call('EXPIRE', key, ttl)
+    redis.call('EXPIRE', key .. ':leases', ttl)
+  end
 end
 return {0, 0}
 """
+)
 
 # KEYS: budget hashes. ARGV: rid, reserved, actual. Settles once: a reservation already
-# settled, or not (yet) taken, changes nothing; for the latter a marker (an hour) keeps a
-# reserve arriving late from taking it.
+# settled, or not (yet) taken, changes nothing (for the latter a marker keeps a reserve
+# arriving late from taking it); one whose lease ended first adds what it spent.
 BUDGET_SETTLE = """
+local rid = ARGV[1]
 for i, key in ipairs(KEYS) do
-  if redis.call('HDEL', key, 'h:' .. ARGV[1]) == 1 then
+  if redis.call('HDEL', key, 'h:' .. rid) == 1 then
     redis.call('HINCRBY', key, 'r', -tonumber(ARGV[2]))
     redis.call('HINCRBY', key, 's', tonumber(ARGV[3]))
+    redis.call('ZREM', key .. ':leases', rid)
+  elseif redis.call('DEL', key .. ':lapsed:' .. rid) == 1 then
+    redis.call('HINCRBY', key, 's', tonumber(ARGV[3]))
   elseif i == 1 then
-    redis.call('SET', key .. ':gone:' .. ARGV[1], 1, 'EX', 3600)
+    redis.call('SET', key .. ':gone:' .. rid, 1, 'EX', 3600)
   end
 end
 return 0
 """
+
+# KEYS: one budget hash. Returns spent plus reserved (nano-USD), ended leases freed first.
+BUDGET_COMMITTED = (
+    _NOW
+    + _SWEEP
+    + """
+sweep(KEYS[1])
+return tonumber(redis.call('HGET', KEYS[1], 's') or '0') + tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
+"""
+)
 
 # KEYS: entry, LRU index (sorted set by last use). Returns the value, touching its use.
 CACHE_GET = (

@@ -250,8 +250,10 @@ class BudgetBook:
     async def _take_on_store(self, reservation: Reservation | None, what: str, asynchronous: bool) -> None:
         if reservation is None or not reservation.slots or self.store is None:
             return
+        from ..store import base
+
         reservation.on_store = True
-        ask = (reservation.slots, reservation.rid, _nanos(reservation.amount))
+        ask = (reservation.slots, reservation.rid, _nanos(reservation.amount), base.LEASE_S)
         try:
             if asynchronous:
                 index, committed = await self.store.budget_reserve_async(*ask)

@@ -244,9 +244,12 @@ def test_a_reservation_whose_lease_ended_frees_the_budget_yet_its_spend_still_co
     slots = [BudgetSlot("total:1:", 1000, 0), BudgetSlot("day:1::2026-11-30", 1000, 3600)]
     keys = [slot.key for slot in slots]
     try:
-        assert store.budget_reserve(slots, "outlived", 800, 0.3) == (0, 0)  # its process dies, say
+        lease = 2.0
+        taken = time.monotonic()
+        assert store.budget_reserve(slots, "outlived", 800, lease) == (0, 0)  # its process dies, say
         assert store.budget_reserve(slots, "next", 300, 60.0) == (1, 800)  # held: refused
-        time.sleep(0.4)
+        assert time.monotonic() - taken < lease, "too slow to see the reservation held"
+        time.sleep(max(0.0, taken + lease + 0.5 - time.monotonic()))
         assert [store.budget_committed(key) for key in keys] == [0, 0]  # the lease ended
         assert store.budget_reserve(slots, "next", 300, 60.0) == (0, 0)
         assert _held_budgets(redis_url) == (600, 2)  # 300 on each budget
@@ -258,6 +261,32 @@ def test_a_reservation_whose_lease_ended_frees_the_budget_yet_its_spend_still_co
         assert [store.budget_committed(key) for key in keys] == [150, 150]
         assert _held_budgets(redis_url) == (0, 0)
         assert _spent(redis_url) == 300  # 150 on each budget
+    finally:
+        store.close()
+
+
+def test_a_lapsed_settle_does_not_bring_back_a_day_that_ended(redis_url: str) -> None:
+    # A day budget's counters expire with its day; a settle whose lease lapsed before
+    # then, arriving after, must not create them again (with no expiry, for good).
+    import redis
+    from fastrouter.store import BudgetSlot, open_store
+
+    store = open_store(redis_url)
+    slot = BudgetSlot("day:1::2026-11-30", 1000, 2)
+    try:
+        taken = time.monotonic()
+        assert store.budget_reserve([slot], "outlived", 800, 0.5) == (0, 0)
+        time.sleep(max(0.0, taken + 1.0 - time.monotonic()))
+        assert store.budget_committed(slot.key) == 0  # swept: its lease ended
+        with redis.Redis.from_url(redis_url) as db:
+            keys = [key for key in db.scan_iter("*budget*") if b":lapsed:" not in key]
+            assert keys and all(db.pttl(key) > 0 for key in keys)
+            deadline = time.monotonic() + 10
+            while any(db.exists(key) for key in keys):
+                assert time.monotonic() < deadline, "the day's counters never expired"
+                time.sleep(0.05)
+            store.budget_settle([slot.key], "outlived", 800, 50)
+            assert not any(db.exists(key) for key in keys)
     finally:
         store.close()
 
@@ -285,7 +314,7 @@ def test_a_process_killed_mid_request_holds_its_shared_budget_only_until_its_lea
     import sys
 
     server.script("*", Reply(content="late", delay=30), Reply(content="ok", prompt_tokens=5, completion_tokens=5))
-    lease = 2.0
+    lease = 5.0
     child = subprocess.Popen([sys.executable, "-c", _HOLD_AND_DIE, server.base_url, redis_url, str(lease)])
     try:
         deadline = time.monotonic() + 30
@@ -304,7 +333,8 @@ def test_a_process_killed_mid_request_holds_its_shared_budget_only_until_its_lea
         messages = [{"role": "user", "content": "hi"}]
         with pytest.raises(fastrouter.BudgetExceededError, match="shared budget"):
             client.chat.completions.create(model=MODEL, messages=messages, max_tokens=10)
-        assert time.monotonic() - held_at < lease, "too slow to see the reservation held"
+        # (The child reserved before held_at, so the refusal came within its lease.)
+        assert time.monotonic() - held_at < lease - 0.5, "too slow to tell a held reservation from a freed one"
         time.sleep(max(0.0, held_at + lease + 0.2 - time.monotonic()))
         answer = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=10)
         assert answer.choices[0].message.content == "ok"

@@ -155,7 +155,8 @@ return {0, 0}
 
 # KEYS: budget hashes. ARGV: rid, reserved, actual. Settles once: a reservation already
 # settled, or not (yet) taken, changes nothing (for the latter a marker keeps a reserve
-# arriving late from taking it); one whose lease ended first adds what it spent.
+# arriving late from taking it); one whose lease ended first (less than a day before)
+# adds what it spent.
 BUDGET_SETTLE = """
 local rid = ARGV[1]
 for i, key in ipairs(KEYS) do
@@ -164,7 +165,8 @@ for i, key in ipairs(KEYS) do
     redis.call('HINCRBY', key, 's', tonumber(ARGV[3]))
     redis.call('ZREM', key .. ':leases', rid)
   elseif redis.call('DEL', key .. ':lapsed:' .. rid) == 1 then
-    redis.call('HINCRBY', key, 's', tonumber(ARGV[3]))
+    -- Unless the budget's counters expired meanwhile (its day is over): not brought back.
+    if redis.call('EXISTS', key) == 1 then redis.call('HINCRBY', key, 's', tonumber(ARGV[3])) end
   elseif i == 1 then
     redis.call('SET', key .. ':gone:' .. rid, 1, 'EX', 3600)
   end

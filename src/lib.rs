@@ -11,6 +11,7 @@ pub mod answer_facts;
 pub mod chat;
 pub mod diagnose;
 pub mod duration;
+pub mod eager;
 pub mod error;
 pub mod events;
 pub mod failover;

@@ -90,14 +90,16 @@ def test_cancellation_works_on_the_fallback_loop(server: MockServer) -> None:
     run_without_add_reader(main)
 
 
-async def test_a_panicking_task_raises_a_typed_error_in_its_awaiter() -> None:
+@pytest.mark.parametrize("eager", [False, True])
+async def test_a_panicking_task_raises_a_typed_error_in_its_awaiter(eager: bool) -> None:
+    # `eager`: a request's task, which panics in its first poll, on this thread.
     with pytest.raises(fastrouter.APIError) as info:
-        await _bridge.awaiting(_fastrouter._debug_spawn_panic)
+        await _bridge.awaiting(_fastrouter._debug_spawn_panic, eager, eager)
     assert info.value.kind == "internal"
     assert "panicked" in info.value.message
     # The bridge still works afterwards.
     with pytest.raises(fastrouter.APIError):
-        await _bridge.awaiting(_fastrouter._debug_spawn_panic)
+        await _bridge.awaiting(_fastrouter._debug_spawn_panic, eager, eager)
 
 
 def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
@@ -109,11 +111,12 @@ def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
     assert run_without_add_reader(main) == "internal"
 
 
-@pytest.mark.parametrize("when_idle", [False, True])
-def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call(when_idle: bool) -> None:
-    # `when_idle`: the wait of a sync stream's batch (woken once the I/O thread is idle).
+@pytest.mark.parametrize(("when_idle", "eager"), [(False, False), (True, False), (False, True)])
+def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call(when_idle: bool, eager: bool) -> None:
+    # `when_idle`: the wait of a sync stream's batch (woken once the I/O thread is idle);
+    # `eager`: a request's, which panics in its first poll, on this thread.
     with pytest.raises(fastrouter.APIError) as info:
-        _fastrouter._debug_block_on_panic(when_idle)
+        _fastrouter._debug_block_on_panic(when_idle, eager)
     assert info.value.kind == "internal"
 
 

@@ -546,14 +546,16 @@ def encode_json(value: object) -> bytes | None:
     a lone surrogate, very deep nesting): Python's encoder handles those."""
 
 def _debug_spawn_panic(
-    queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, answer: bool = False
+    queue: CompletionQueue, event_loop: asyncio.AbstractEventLoop, answer: bool = False, eager: bool = False
 ) -> NativeFuture:
     """Debug hook for tests: a task that panics (its awaitable raises ``APIError``);
-    ``answer``: reported as a request's answer is."""
+    ``answer``: reported as a request's answer is; ``eager``: first run on the calling
+    thread, as a request's task is."""
 
-def _debug_block_on_panic(when_idle: bool = False) -> None:
+def _debug_block_on_panic(when_idle: bool = False, eager: bool = False) -> None:
     """Debug hook for tests: a blocking call whose task panics (``when_idle``: a wait woken
-    like a stream's batch)."""
+    like a stream's batch; ``eager``: a request's, first run on the calling thread when no
+    other is on its way)."""
 
 def _debug_answer_models_write_slots() -> bool:
     """Whether the core makes every model of an answer by writing its slots (for the tests)."""

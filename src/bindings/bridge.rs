@@ -337,6 +337,14 @@ pub fn wake_deferred() {
 
 impl CompletionQueue {
     /// Where the task behind `future` reports, and when that wakes the loop.
+    /// Whether none of this loop's answers is on its way (this process's): a request made
+    /// now is the only one its I/O thread has to serve.
+    pub fn no_answers_due(&self) -> bool {
+        let counts = &self.inner.answers;
+        counts.generation.load(Ordering::Relaxed) != super::runtime::fork_generation()
+            || counts.due.load(Ordering::Relaxed) == 0
+    }
+
     pub fn completer(&self, future: Py<NativeFuture>, report: Report) -> Completer {
         Completer {
             due: (report == Report::Answer).then(|| AnswerDue::new(&self.inner)),

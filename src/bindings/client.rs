@@ -19,7 +19,9 @@ use super::records::{
     BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
     TimeoutSettings,
 };
-use super::runtime::{block_on, fork_generation, spawn_awaitable};
+use super::runtime::{
+    block_on, block_on_request, fork_generation, spawn_awaitable, spawn_awaitable_eager,
+};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::chat::complete;
 use crate::duration::from_secs_clamped;
@@ -155,9 +157,17 @@ impl NativeClient {
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
         let task = chat_task(Box::new(self.prepare(call)?));
-        spawn_awaitable(py, queue, Report::Answer, event_loop, task, |py, result| {
-            Ok(Py::new(py, chat_result(py, result)?)?.into_any())
-        })
+        let convert =
+            |py: Python<'_>, result| Ok(Py::new(py, chat_result(py, result)?)?.into_any());
+        // A lone call is sent from here, sparing the I/O thread's wake-up on its way out
+        // (S3). With others on their way, the I/O thread is busy with their answers: a
+        // request sent here would have each answer wake it and preempt this thread (S1:
+        // three times the context switches), so it sends them, in its passes.
+        if queue.no_answers_due() {
+            spawn_awaitable_eager(py, queue, Report::Answer, event_loop, task, convert)
+        } else {
+            spawn_awaitable(py, queue, Report::Answer, event_loop, task, convert)
+        }
     }
 
     /// The pool and the request for one chat call: per-request timeouts (all but
@@ -414,14 +424,14 @@ impl NativeClient {
         max_retries: u32,
     ) -> PyResult<NativeChat> {
         let call = ChatCall::usual(body, models, max_retries);
-        let result = block_on(py, chat_task(Box::new(self.prepare(call)?)))?;
+        let result = block_on_request(py, chat_task(Box::new(self.prepare(call)?)))?;
         chat_result(py, result)
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
     #[pyo3(signature = (*call))]
     fn chat_blocking(&self, py: Python<'_>, call: ChatCall) -> PyResult<NativeChat> {
-        let result = block_on(py, chat_task(Box::new(self.prepare(call)?)))?;
+        let result = block_on_request(py, chat_task(Box::new(self.prepare(call)?)))?;
         chat_result(py, result)
     }
 

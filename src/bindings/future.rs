@@ -7,6 +7,7 @@
 //! does (issue 11: one loop iteration, one `Future` and one coroutine fewer per request).
 //! Cancelling it (the awaiting task cancelled) aborts the Rust task and so its request.
 
+use super::runtime::{fork_generation, Cancel};
 use pyo3::exceptions::{PyBaseException, PyException, PyStopIteration};
 use pyo3::gc::PyVisit;
 use pyo3::intern;
@@ -14,9 +15,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::PyTraverseError;
-use tokio::task::AbortHandle;
-
-use super::runtime::fork_generation;
 
 enum State {
     Pending,
@@ -38,7 +36,7 @@ pub struct NativeFuture {
     state: State,
     callbacks: Vec<Callback>,
     /// The Rust task and the fork generation it was spawned in (see `cancel`).
-    abort: Option<(u64, AbortHandle)>,
+    abort: Option<(u64, Cancel)>,
     /// asyncio's marker of a future-like object: set while a task waits on it.
     #[pyo3(get, set, name = "_asyncio_future_blocking")]
     blocking: bool,
@@ -102,7 +100,7 @@ impl NativeFuture {
         self.bare = true;
     }
 
-    pub fn set_abort(&mut self, abort: AbortHandle) {
+    pub fn set_abort(&mut self, abort: Cancel) {
         self.abort = Some((fork_generation(), abort));
     }
 

@@ -3,7 +3,7 @@
 //! `internal`) for whoever waits on it, never a hang.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tokio::task::AbortHandle;
 use super::bridge::{Completer, CompletionQueue, Report};
 use super::errors::error_to_py;
 use super::future::NativeFuture;
+use crate::eager::{spawn_eager, Eager, Task};
 use crate::error::{Error, ErrorKind};
 
 /// How often a blocking call wakes to let Python handle Ctrl-C.
@@ -39,6 +40,7 @@ pub fn fork_generation() -> u64 {
 #[pyfunction]
 pub fn after_fork_in_child(py: Python<'_>) {
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    BLOCKING_DUE.store(0, Ordering::Release); // the parent's other threads' calls
     let inherited = crate::fork_fds::take_inherited();
     if inherited.is_empty() {
         return;
@@ -125,6 +127,26 @@ where
     runtime().spawn(future).abort_handle()
 }
 
+/// Spawn an eager task's rest (see `eager`).
+fn spawn_task(task: Task) -> AbortHandle {
+    spawn(task)
+}
+
+/// What cancels a task: tokio's handle, or an eager task's (see `eager`).
+pub enum Cancel {
+    Task(AbortHandle),
+    Eager(Arc<Eager>),
+}
+
+impl Cancel {
+    pub fn abort(&self) {
+        match self {
+            Self::Task(handle) => handle.abort(),
+            Self::Eager(eager) => eager.abort(),
+        }
+    }
+}
+
 /// Spawn a task nobody awaits from Python (a stream's reader); abort it with the handle.
 pub fn spawn_detached<F>(future: F) -> AbortHandle
 where
@@ -152,24 +174,54 @@ where
 {
     let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
     let completer = queue.completer(awaitable.clone_ref(py), report);
-    let abort = spawn_completing(completer, future, convert);
-    awaitable.borrow_mut(py).set_abort(abort);
+    let abort = spawn(completing(completer, future, convert));
+    awaitable.borrow_mut(py).set_abort(Cancel::Task(abort));
     Ok(awaitable)
 }
 
-fn spawn_completing<T, F, C>(completer: Completer, future: F, convert: C) -> AbortHandle
+/// [`spawn_awaitable`] for a request: its task first runs here, on the caller's thread
+/// (see `eager`), which sends the request at once instead of waking the I/O thread for it.
+pub fn spawn_awaitable_eager<T, F, C>(
+    py: Python<'_>,
+    queue: &CompletionQueue,
+    report: Report,
+    event_loop: Py<PyAny>,
+    future: F,
+    convert: C,
+) -> PyResult<Py<NativeFuture>>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
+    let completer = queue.completer(awaitable.clone_ref(py), report);
+    let eager = {
+        let _context = runtime().enter();
+        spawn_eager(completing(completer, future, convert), spawn_task)
+    };
+    awaitable.borrow_mut(py).set_abort(Cancel::Eager(eager));
+    Ok(awaitable)
+}
+
+/// `future`, then its output handed to `completer` (a panic reported instead).
+fn completing<T, F, C>(
+    completer: Completer,
+    future: F,
+    convert: C,
+) -> impl Future<Output = ()> + Send + 'static
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     let mut report = PanicReport(Some(completer));
-    spawn(async move {
+    async move {
         let output = future.await;
         if let Some(completer) = report.0.take() {
             completer.complete(Box::new(move |py| convert(py, output)));
         }
-    })
+    }
 }
 
 /// Run `future` on the runtime and wait for it with the GIL released. Ctrl-C (any
@@ -183,6 +235,55 @@ where
     let task = spawn(async move {
         let _ = sender.send(future.await);
     });
+    wait_for(py, receiver, Cancel::Task(task))
+}
+
+/// Blocking requests (of every thread) whose answer is on its way.
+static BLOCKING_DUE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one blocking request as on its way while it lives.
+struct BlockingDue;
+
+impl Drop for BlockingDue {
+    fn drop(&mut self) {
+        let _ = BLOCKING_DUE.fetch_update(Ordering::AcqRel, Ordering::Acquire, |due| {
+            due.checked_sub(1)
+        });
+    }
+}
+
+/// [`block_on`] for a request. When no other blocking request is on its way, its task
+/// first runs on this thread, the GIL released (see `eager`), sparing the I/O thread's
+/// wake-up on the request's way out; with others on their way, the I/O thread sends it
+/// in its passes (as `spawn_chat` decides for a loop's requests).
+pub fn block_on_request<T, F>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let lone = BLOCKING_DUE.fetch_add(1, Ordering::AcqRel) == 0;
+    let _due = BlockingDue;
+    if !lone {
+        return block_on(py, future);
+    }
+    let (sender, receiver) = sync_channel(1);
+    let task = async move {
+        let _ = sender.send(future.await);
+    };
+    let eager = py.detach(move || {
+        let _context = runtime().enter();
+        spawn_eager(task, spawn_task)
+    });
+    wait_for(py, receiver, Cancel::Eager(eager))
+}
+
+/// Wait for a task's output with the GIL released; Ctrl-C (any pending Python signal)
+/// cancels the task and raises in the caller.
+fn wait_for<T: Send>(
+    py: Python<'_>,
+    receiver: std::sync::mpsc::Receiver<T>,
+    task: Cancel,
+) -> PyResult<T> {
     let mut receiver = receiver;
     loop {
         // The receiver is Send but not Sync: move it into the GIL-free closure and back.
@@ -297,22 +398,24 @@ pub mod debug {
 
     /// `await`-able (through `fastrouter._bridge.awaiting`) task that panics
     /// (`answer`: reported as a request's answer is).
+    /// (`eager`: first run on the calling thread, as a request's task is).
     #[pyfunction]
-    #[pyo3(signature = (queue, event_loop, answer=false))]
+    #[pyo3(signature = (queue, event_loop, answer=false, eager=false))]
     pub fn _debug_spawn_panic(
         py: Python<'_>,
         queue: &CompletionQueue,
         event_loop: Py<PyAny>,
         answer: bool,
+        eager: bool,
     ) -> PyResult<Py<NativeFuture>> {
-        spawn_awaitable(
-            py,
-            queue,
-            if answer { Report::Answer } else { Report::Now },
-            event_loop,
-            async { panic!("deliberate panic from fastrouter's debug hook") },
-            |py, ()| Ok(py.None()),
-        )
+        let report = if answer { Report::Answer } else { Report::Now };
+        let task = async { panic!("deliberate panic from fastrouter's debug hook") };
+        let convert = |py: Python<'_>, ()| Ok(py.None());
+        if eager {
+            spawn_awaitable_eager(py, queue, report, event_loop, task, convert)
+        } else {
+            spawn_awaitable(py, queue, report, event_loop, task, convert)
+        }
     }
 
     /// Busy spells ([`_debug_keep_busy`]) still running.
@@ -341,13 +444,16 @@ pub mod debug {
         });
     }
 
-    /// Blocking call whose task panics (`when_idle`: a wait woken like a stream's batch).
+    /// Blocking call whose task panics (`when_idle`: a wait woken like a stream's batch;
+    /// `eager`: a request's, first run on this thread when no other is on its way).
     #[pyfunction]
-    #[pyo3(signature = (when_idle=false))]
-    pub fn _debug_block_on_panic(py: Python<'_>, when_idle: bool) -> PyResult<()> {
+    #[pyo3(signature = (when_idle=false, eager=false))]
+    pub fn _debug_block_on_panic(py: Python<'_>, when_idle: bool, eager: bool) -> PyResult<()> {
         let task = async { panic!("deliberate panic from fastrouter's debug hook") };
         if when_idle {
             block_on_when_idle(py, task)
+        } else if eager {
+            block_on_request(py, task)
         } else {
             block_on(py, task)
         }

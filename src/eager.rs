@@ -1,0 +1,368 @@
+//! Eager tasks: a request's task first runs on the caller's thread, and moves to the
+//! runtime (the I/O thread) only when something wakes it.
+//!
+//! A spawned task waits for the I/O thread to be woken and scheduled before it can send
+//! anything: a cross-thread wake-up and two context switches on the path of every
+//! sequential call (issue 11, S3). Run first where the call is made (inside the runtime's
+//! context), the request is written at once; the task then usually waits on its socket,
+//! and the reactor's wake-up of that socket, on the I/O thread, spawns it there (a local
+//! push, no wake-up of its own). A task woken while this first poll runs is spawned at
+//! its end, and one that finishes in it never reaches the runtime.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use tokio::task::AbortHandle;
+
+/// A task as an eager one is spawned: boxed, its output delivered by the task itself.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// How the rest of an eager task is spawned on the runtime.
+pub type Spawn = fn(Task) -> AbortHandle;
+
+enum State {
+    /// First polled on the caller's thread now; `woken` while that poll ran.
+    FirstPoll { woken: bool, cancelled: bool },
+    /// Waiting after its first poll: the first wake-up spawns it.
+    Parked(Task),
+    /// Spawned on the runtime; `relay` is its task's waker once it first ran there. A
+    /// waker the first poll left with a future the task has not polled since (one child
+    /// of many, say) may still wake this one: the wake-up is relayed to the task.
+    Spawned {
+        handle: AbortHandle,
+        relay: Option<Waker>,
+    },
+    /// Finished in its first poll, or cancelled.
+    Over,
+}
+
+/// An eager task's shared state: what its first waker, the canceller and the first poll
+/// agree on.
+pub struct Eager {
+    state: Mutex<State>,
+    spawn: Spawn,
+}
+
+impl Eager {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drop the task where it waits, or abort it on the runtime. A task cancelled while
+    /// its first poll runs (which only the same thread could do) is dropped when it ends.
+    pub fn abort(&self) {
+        let dropped = {
+            let mut state = self.lock();
+            match std::mem::replace(&mut *state, State::Over) {
+                State::Parked(task) => Some(task),
+                State::Spawned { handle, .. } => {
+                    handle.abort();
+                    None
+                }
+                State::FirstPoll { woken, .. } => {
+                    *state = State::FirstPoll {
+                        woken,
+                        cancelled: true,
+                    };
+                    None
+                }
+                State::Over => None,
+            }
+        };
+        drop(dropped); // outside the lock: its drop may report (a panic's completer)
+    }
+}
+
+impl Wake for Eager {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = self.lock();
+        let relay = match &mut *state {
+            State::FirstPoll { woken, .. } => {
+                *woken = true;
+                None
+            }
+            State::Parked(_) => {
+                let State::Parked(task) = std::mem::replace(&mut *state, State::Over) else {
+                    unreachable!("matched above")
+                };
+                *state = self.spawned(task);
+                None
+            }
+            State::Spawned { relay, .. } => relay.clone(),
+            State::Over => None,
+        };
+        drop(state);
+        if let Some(waker) = relay {
+            waker.wake();
+        }
+    }
+}
+
+impl Eager {
+    /// `task` spawned, telling this its task's waker when it first runs (see `relay`).
+    fn spawned(self: &Arc<Self>, mut task: Task) -> State {
+        let eager = self.clone();
+        let mut told = false;
+        let handle = (self.spawn)(Box::pin(std::future::poll_fn(move |cx| {
+            if !told {
+                told = true;
+                if let State::Spawned { relay, .. } = &mut *eager.lock() {
+                    *relay = Some(cx.waker().clone());
+                }
+            }
+            task.as_mut().poll(cx)
+        })));
+        State::Spawned {
+            handle,
+            relay: None,
+        }
+    }
+}
+
+/// Run `future` on this thread until it first waits, then, once woken, on the runtime
+/// `spawn` puts it on (see the module docs). Called inside that runtime's context
+/// (`Runtime::enter`), for its I/O and timers. A panic in the first poll unwinds through
+/// the task, whose drop reports it (as tokio's does for a spawned task), and stops here.
+pub fn spawn_eager<F>(future: F, spawn: Spawn) -> Arc<Eager>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let eager = Arc::new(Eager {
+        state: Mutex::new(State::FirstPoll {
+            woken: false,
+            cancelled: false,
+        }),
+        spawn,
+    });
+    let waker = Waker::from(eager.clone());
+    let task: Task = Box::pin(future);
+    // The task moves into the closure, so a panic drops it while unwinding.
+    let polled = catch_unwind(AssertUnwindSafe(move || {
+        let mut task = task;
+        match task.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(()) => None,
+            Poll::Pending => Some(task),
+        }
+    }));
+    let waiting = polled.unwrap_or(None);
+    let mut state = eager.lock();
+    let State::FirstPoll { woken, cancelled } = *state else {
+        unreachable!("only the first poll leaves this state")
+    };
+    let dropped = match waiting {
+        None => {
+            *state = State::Over;
+            None
+        }
+        Some(task) if cancelled => {
+            *state = State::Over;
+            Some(task)
+        }
+        Some(task) if woken => {
+            *state = eager.spawned(task);
+            None
+        }
+        Some(task) => {
+            *state = State::Parked(task);
+            None
+        }
+    };
+    drop(state);
+    drop(dropped);
+    eager
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[allow(clippy::disallowed_methods)] // the tests' own runtime: no Python waiter to report to
+    fn spawn(task: Task) -> AbortHandle {
+        tokio::spawn(task).abort_handle()
+    }
+
+    /// What a [`Probe`] did: its polls, whether it was dropped, and the wakers it left.
+    #[derive(Default)]
+    struct Seen {
+        polls: AtomicUsize,
+        dropped: AtomicBool,
+        /// Its first poll leaves its waker in both; later polls only in the first, as a
+        /// future polling one child of many leaves the others' wakers where they were.
+        wakers: Mutex<[Option<Waker>; 2]>,
+    }
+
+    impl Seen {
+        fn wake(&self, slot: usize) {
+            let waker = self.wakers.lock().unwrap()[slot].take().expect("a waker");
+            waker.wake();
+        }
+    }
+
+    /// Ready on its `ready_at`-th poll; `wake_first`: wakes itself in its first poll.
+    struct Probe {
+        seen: Arc<Seen>,
+        ready_at: usize,
+        wake_first: bool,
+    }
+
+    impl Future for Probe {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let poll = self.seen.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            if poll >= self.ready_at {
+                return Poll::Ready(());
+            }
+            let mut wakers = self.seen.wakers.lock().unwrap();
+            wakers[0] = Some(cx.waker().clone());
+            if poll == 1 {
+                wakers[1] = Some(cx.waker().clone());
+                if self.wake_first {
+                    cx.waker().wake_by_ref();
+                }
+            }
+            Poll::Pending
+        }
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.seen.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn probe(ready_at: usize, wake_first: bool) -> (Arc<Eager>, Arc<Seen>) {
+        let seen = Arc::new(Seen::default());
+        let future = Probe {
+            seen: seen.clone(),
+            ready_at,
+            wake_first,
+        };
+        (spawn_eager(future, spawn), seen)
+    }
+
+    fn state(eager: &Eager) -> &'static str {
+        match &*eager.lock() {
+            State::FirstPoll { .. } => "first poll",
+            State::Parked(_) => "parked",
+            State::Spawned { .. } => "spawned",
+            State::Over => "over",
+        }
+    }
+
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..2000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("not reached in time: {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_task_ready_in_its_first_poll_never_reaches_the_runtime() {
+        let (eager, seen) = probe(1, false);
+        assert_eq!(state(&eager), "over");
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 1);
+        assert!(seen.dropped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_waiting_task_moves_to_the_runtime_once_woken() {
+        let (eager, seen) = probe(2, false);
+        assert_eq!(state(&eager), "parked");
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 1);
+        seen.wake(0);
+        assert_eq!(state(&eager), "spawned");
+        until("the task finished on the runtime", || {
+            seen.dropped.load(Ordering::SeqCst)
+        })
+        .await;
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_waker_left_by_the_first_poll_wakes_the_spawned_task() {
+        let (_eager, seen) = probe(3, false);
+        seen.wake(0); // spawned; its poll leaves the task's waker in slot 0 only
+        until("the spawned task's poll", || {
+            seen.polls.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        seen.wake(1); // the first poll's waker: relayed to the task
+        until("the relayed wake-up", || {
+            seen.dropped.load(Ordering::SeqCst)
+        })
+        .await;
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_task_woken_in_its_first_poll_is_spawned_at_its_end() {
+        let (eager, seen) = probe(2, true);
+        assert_eq!(state(&eager), "spawned");
+        until("the task finished on the runtime", || {
+            seen.dropped.load(Ordering::SeqCst)
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn cancelling_a_waiting_task_drops_it_where_it_waits() {
+        let (eager, seen) = probe(usize::MAX, false);
+        eager.abort();
+        assert!(seen.dropped.load(Ordering::SeqCst));
+        assert_eq!(state(&eager), "over");
+        seen.wake(0); // a late wake-up: nothing left to run
+        assert_eq!(state(&eager), "over");
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn cancelling_a_spawned_task_aborts_it() {
+        let (eager, seen) = probe(usize::MAX, false);
+        seen.wake(0);
+        until("the spawned task's poll", || {
+            seen.polls.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        eager.abort();
+        until("the aborted task dropped", || {
+            seen.dropped.load(Ordering::SeqCst)
+        })
+        .await;
+        assert_eq!(state(&eager), "over");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panic_in_the_first_poll_drops_the_task_while_unwinding() {
+        struct SeesPanic(Arc<AtomicBool>);
+        impl Drop for SeesPanic {
+            fn drop(&mut self) {
+                self.0.store(std::thread::panicking(), Ordering::SeqCst);
+            }
+        }
+        let saw_panic = Arc::new(AtomicBool::new(false));
+        let guard = SeesPanic(saw_panic.clone());
+        let eager = spawn_eager(
+            async move {
+                let _guard = guard;
+                panic!("deliberate panic in an eager task's first poll");
+            },
+            spawn,
+        );
+        assert!(saw_panic.load(Ordering::SeqCst), "dropped while unwinding");
+        assert_eq!(state(&eager), "over");
+    }
+}

@@ -12,10 +12,13 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 /// A task as an eager one is spawned: boxed, its output delivered by the task itself.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -179,12 +182,78 @@ where
     eager
 }
 
+/// Keeps the runtime's next timer within [`PACE`] while eager tasks start.
+///
+/// An eager task's first poll arms its timers (its read timeout, a minute away, say) from
+/// the caller's thread, and tokio wakes the I/O thread for any timer due before the next
+/// one it sleeps until: for a lone request, the idle pool's sweep, a minute or more away,
+/// so each request woke it, the wake-up an eager task is there to spare. While eager
+/// tasks start, [`Pacemaker::run`] (a task on the runtime) sleeps [`PACE`] at a time,
+/// keeping its next timer that close: the I/O thread then wakes once a second, not once
+/// a request. It ends [`PACE_IDLE`] after the last start.
+pub struct Pacemaker {
+    running: AtomicBool,
+    last_start: Mutex<Option<Instant>>,
+}
+
+/// How far ahead the pacemaker keeps the runtime's next timer.
+pub const PACE: Duration = Duration::from_secs(1);
+
+/// The pacemaker ends once no eager task has started for this long.
+pub const PACE_IDLE: Duration = Duration::from_secs(10);
+
+impl Pacemaker {
+    pub const fn new() -> Self {
+        Self {
+            running: AtomicBool::new(false),
+            last_start: Mutex::new(None),
+        }
+    }
+
+    /// Note an eager task's start: true when the caller is to spawn [`Self::run`].
+    pub fn started(&self) -> bool {
+        *self.last_start.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        !self.running.swap(true, Ordering::AcqRel)
+    }
+
+    /// Forget a pacemaker that ran on a runtime gone with a fork.
+    pub fn forget(&self) {
+        self.running.store(false, Ordering::Release);
+    }
+
+    fn recent(&self) -> bool {
+        let last = *self.last_start.lock().unwrap_or_else(|p| p.into_inner());
+        last.is_some_and(|last| last.elapsed() < PACE_IDLE)
+    }
+
+    /// Sleep [`PACE`] at a time until no eager task has started for [`PACE_IDLE`].
+    pub async fn run(&self) {
+        loop {
+            tokio::time::sleep(PACE).await;
+            if self.recent() {
+                continue;
+            }
+            self.running.store(false, Ordering::Release);
+            // A task started meanwhile found it still running: go on for it, unless
+            // another pacemaker started since.
+            if !self.recent() || self.running.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
+    }
+}
+
+impl Default for Pacemaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::sync::atomic::AtomicUsize;
 
     #[allow(clippy::disallowed_methods)] // the tests' own runtime: no Python waiter to report to
     fn spawn(task: Task) -> AbortHandle {
@@ -364,5 +433,47 @@ mod tests {
         );
         assert!(saw_panic.load(Ordering::SeqCst), "dropped while unwinding");
         assert_eq!(state(&eager), "over");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // the tests' own runtime
+mod pacemaker_tests {
+    use super::*;
+
+    static STARTS: Pacemaker = Pacemaker::new();
+
+    async fn ran(pacemaker: &'static Pacemaker, for_: Duration) -> bool {
+        let task = tokio::spawn(pacemaker.run());
+        tokio::time::sleep(for_).await;
+        let finished = task.is_finished();
+        task.abort();
+        !finished
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacemaker_runs_while_eager_tasks_start_and_ends_after_them() {
+        static PACEMAKER: Pacemaker = Pacemaker::new();
+        assert!(PACEMAKER.started(), "the first start spawns it");
+        assert!(!PACEMAKER.started(), "one runs at a time");
+        let task = tokio::spawn(PACEMAKER.run());
+        tokio::time::sleep(PACE_IDLE - PACE * 2).await;
+        assert!(
+            !PACEMAKER.started(),
+            "still running: a start keeps it going"
+        );
+        tokio::time::sleep(PACE_IDLE - PACE * 2).await;
+        assert!(!task.is_finished(), "within PACE_IDLE of the last start");
+        tokio::time::sleep(PACE * 4).await;
+        assert!(task.is_finished(), "PACE_IDLE after the last start");
+        assert!(PACEMAKER.started(), "the next start spawns it again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forgotten_pacemaker_is_spawned_again() {
+        assert!(STARTS.started());
+        STARTS.forget();
+        assert!(STARTS.started());
+        assert!(ran(&STARTS, PACE * 3).await);
     }
 }

@@ -14,7 +14,7 @@ use tokio::task::AbortHandle;
 use super::bridge::{Completer, CompletionQueue, Report};
 use super::errors::error_to_py;
 use super::future::NativeFuture;
-use crate::eager::{spawn_eager, Eager, Task};
+use crate::eager::{spawn_eager, Eager, Pacemaker, Task};
 use crate::error::{Error, ErrorKind};
 
 /// How often a blocking call wakes to let Python handle Ctrl-C.
@@ -41,6 +41,7 @@ pub fn fork_generation() -> u64 {
 pub fn after_fork_in_child(py: Python<'_>) {
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
     BLOCKING_DUE.store(0, Ordering::Release); // the parent's other threads' calls
+    PACEMAKER.forget(); // the parent's runtime's task
     let inherited = crate::fork_fds::take_inherited();
     if inherited.is_empty() {
         return;
@@ -132,6 +133,16 @@ fn spawn_task(task: Task) -> AbortHandle {
     spawn(task)
 }
 
+/// The one pacemaker of this process's runtime (see `eager::Pacemaker`).
+static PACEMAKER: Pacemaker = Pacemaker::new();
+
+/// Note an eager task's start, starting the pacemaker if it does not run.
+fn keep_pace() {
+    if PACEMAKER.started() {
+        spawn(PACEMAKER.run());
+    }
+}
+
 /// What cancels a task: tokio's handle, or an eager task's (see `eager`).
 pub enum Cancel {
     Task(AbortHandle),
@@ -198,6 +209,7 @@ where
     let completer = queue.completer(awaitable.clone_ref(py), report);
     let eager = {
         let _context = runtime().enter();
+        keep_pace();
         spawn_eager(completing(completer, future, convert), spawn_task)
     };
     awaitable.borrow_mut(py).set_abort(Cancel::Eager(eager));
@@ -272,6 +284,7 @@ where
     };
     let eager = py.detach(move || {
         let _context = runtime().enter();
+        keep_pace();
         spawn_eager(task, spawn_task)
     });
     wait_for(py, receiver, Cancel::Eager(eager))

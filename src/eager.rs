@@ -110,6 +110,9 @@ impl Wake for Eager {
 
 impl Eager {
     /// `task` spawned, telling this its task's waker when it first runs (see `relay`).
+    /// Called with the state locked: the runtime's spawn neither polls nor drops the task
+    /// there (the extension's runtime is never shut down), and the task's first poll, on
+    /// another thread, waits for the lock, so it finds the state `Spawned`.
     fn spawned(self: &Arc<Self>, mut task: Task) -> State {
         let eager = self.clone();
         let mut told = false;
@@ -255,9 +258,19 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    #[allow(clippy::disallowed_methods)] // the tests' own runtime: no Python waiter to report to
+    /// The tests' runtime for spawned tasks, one I/O thread like the extension's: a wake-up
+    /// from any thread spawns onto it.
+    #[allow(clippy::disallowed_methods)] // no Python waiter to report to
     fn spawn(task: Task) -> AbortHandle {
-        tokio::spawn(task).abort_handle()
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        let runtime = RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        runtime.spawn(task).abort_handle()
     }
 
     /// What a [`Probe`] did: its polls, whether it was dropped, and the wakers it left.
@@ -416,23 +429,59 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_panic_in_the_first_poll_drops_the_task_while_unwinding() {
-        struct SeesPanic(Arc<AtomicBool>);
-        impl Drop for SeesPanic {
+        /// Panics when polled; tells whether it was dropped while unwinding (a future
+        /// written by hand: an `async` block would drop its locals while unwinding itself).
+        struct Panics(Arc<AtomicBool>);
+        impl Future for Panics {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+                panic!("deliberate panic in an eager task's first poll");
+            }
+        }
+        impl Drop for Panics {
             fn drop(&mut self) {
                 self.0.store(std::thread::panicking(), Ordering::SeqCst);
             }
         }
         let saw_panic = Arc::new(AtomicBool::new(false));
-        let guard = SeesPanic(saw_panic.clone());
-        let eager = spawn_eager(
-            async move {
-                let _guard = guard;
-                panic!("deliberate panic in an eager task's first poll");
-            },
-            spawn,
-        );
+        let eager = spawn_eager(Panics(saw_panic.clone()), spawn);
         assert!(saw_panic.load(Ordering::SeqCst), "dropped while unwinding");
         assert_eq!(state(&eager), "over");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn wake_ups_racing_the_first_poll_from_another_thread_are_never_lost() {
+        /// Hands its first waker to a thread that wakes it at once; ready when next polled.
+        struct Handoff {
+            polled: bool,
+            done: Arc<AtomicUsize>,
+        }
+        impl Future for Handoff {
+            type Output = ();
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                if self.polled {
+                    self.done.fetch_add(1, Ordering::SeqCst);
+                    return Poll::Ready(());
+                }
+                self.polled = true;
+                let waker = cx.waker().clone();
+                std::thread::spawn(move || waker.wake());
+                Poll::Pending
+            }
+        }
+        let done = Arc::new(AtomicUsize::new(0));
+        const TASKS: usize = 2000;
+        for _ in 0..TASKS {
+            let future = Handoff {
+                polled: false,
+                done: done.clone(),
+            };
+            spawn_eager(future, spawn);
+        }
+        until("every task finished", || {
+            done.load(Ordering::SeqCst) == TASKS
+        })
+        .await;
     }
 }
 

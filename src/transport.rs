@@ -402,6 +402,17 @@ impl Transport {
         &self.openrouter.base_url
     }
 
+    /// Whether a request to each of `models` is written by the plain-http client, in the
+    /// request's own poll (`http://`, no proxy): through reqwest a spawned connection task
+    /// writes it, and puts the connection back in the pool from another task.
+    pub fn writes_in_request(&self, models: &[String]) -> bool {
+        self.plain.is_some()
+            && models.iter().all(|model| {
+                self.target_for(model)
+                    .is_ok_and(|target| target.chat_uri.scheme_str() == Some("http"))
+            })
+    }
+
     /// The target of a chain entry: its backend for `NAME::model`, else OpenRouter.
     fn target_for(&self, entry: &str) -> Result<&Target> {
         match split_backend(entry) {

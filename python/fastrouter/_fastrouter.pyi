@@ -570,6 +570,9 @@ def _debug_keep_busy(millis: int) -> None:
 def _debug_busy_spells() -> int:
     """Debug hook for tests: how many ``_debug_keep_busy`` spells still run."""
 
+def _debug_eager_starts() -> int:
+    """Debug hook for tests: how many request tasks first ran on their caller's thread."""
+
 @final
 class NativeMockServer:
     """The embedded OpenRouter mock server, serving on a tokio runtime thread."""

@@ -156,8 +156,12 @@ thread_local! {
 /// thread); an answer alone in its pass has the thread to itself, and holding its
 /// wake-up back only delays it (a call made while another waits on a slow model).
 /// Counted in passes, not time: a loaded host stretches the gaps between answers, not
-/// their grouping.
+/// their grouping. Never on another thread (an eager task's first poll, see `eager`,
+/// can finish there), which has no passes: its answer is reported at once.
 fn in_a_burst() -> bool {
+    if !DEFERRED_WAKES.with(|deferred| deferred.borrow().is_some()) {
+        return false;
+    }
     let (this_pass, last_pass) = PASS_ANSWERS.get();
     PASS_ANSWERS.set((this_pass.saturating_add(1), last_pass));
     this_pass > 0 || last_pass > 1

@@ -147,6 +147,14 @@ impl NativeClient {
         Ok(get_body(transport, path, headers))
     }
 
+    /// Whether a call's task may first run on the caller's thread (see `eager`): only
+    /// where that writes the request (plain http), and never with an `on_event` hook, which
+    /// is promised the I/O thread (a hook that waits on the caller's event loop would
+    /// stall it).
+    fn may_run_eagerly(&self, parts: &(Transport, ChatRequest, Backoff)) -> bool {
+        self.events.is_none() && parts.0.writes_in_request(&parts.1.models)
+    }
+
     /// Spawn one chat call: a future of `event_loop` finished with a `NativeChat`, or the
     /// chain's exception.
     fn spawn_chat(
@@ -156,14 +164,16 @@ impl NativeClient {
         event_loop: Py<PyAny>,
         call: ChatCall,
     ) -> PyResult<Py<NativeFuture>> {
-        let task = chat_task(Box::new(self.prepare(call)?));
+        let parts = Box::new(self.prepare(call)?);
+        let eager = self.may_run_eagerly(&parts);
+        let task = chat_task(parts);
         let convert =
             |py: Python<'_>, result| Ok(Py::new(py, chat_result(py, result)?)?.into_any());
         // A lone call is sent from here, sparing the I/O thread's wake-up on its way out
         // (S3). With others on their way, the I/O thread is busy with their answers: a
         // request sent here would have each answer wake it and preempt this thread (S1:
         // three times the context switches), so it sends them, in its passes.
-        if queue.no_answers_due() {
+        if eager && queue.no_answers_due() {
             spawn_awaitable_eager(py, queue, Report::Answer, event_loop, task, convert)
         } else {
             spawn_awaitable(py, queue, Report::Answer, event_loop, task, convert)
@@ -424,14 +434,20 @@ impl NativeClient {
         max_retries: u32,
     ) -> PyResult<NativeChat> {
         let call = ChatCall::usual(body, models, max_retries);
-        let result = block_on_request(py, chat_task(Box::new(self.prepare(call)?)))?;
-        chat_result(py, result)
+        self.chat_blocking(py, call)
     }
 
     /// Blocking chat completion (GIL released while waiting) -> `NativeChat`.
     #[pyo3(signature = (*call))]
     fn chat_blocking(&self, py: Python<'_>, call: ChatCall) -> PyResult<NativeChat> {
-        let result = block_on_request(py, chat_task(Box::new(self.prepare(call)?)))?;
+        let parts = Box::new(self.prepare(call)?);
+        let eager = self.may_run_eagerly(&parts);
+        let task = chat_task(parts);
+        let result = if eager {
+            block_on_request(py, task)?
+        } else {
+            block_on(py, task)?
+        };
         chat_result(py, result)
     }
 

@@ -319,21 +319,23 @@ impl NativeFuture {
     #[pyo3(signature = (msg=None))]
     fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
         let py = slf.py();
-        let callbacks = {
+        let (callbacks, abort) = {
             let mut this = slf.borrow_mut();
             if !matches!(this.state, State::Pending) {
                 return Ok(false);
             }
-            if let Some((generation, abort)) = this.abort.take() {
-                // In a forked child the task is the parent's runtime's, which no thread
-                // runs here; scheduling its abort would take that runtime's locks.
-                if generation == fork_generation() {
-                    abort.abort();
-                }
-            }
+            let abort = this.abort.take();
             this.state = State::Cancelled(msg);
-            std::mem::take(&mut this.callbacks)
+            (std::mem::take(&mut this.callbacks), abort)
         };
+        // Once this future is no longer borrowed: an eager task waiting here is dropped now.
+        if let Some((generation, abort)) = abort {
+            // In a forked child the task is the parent's runtime's, which no thread runs
+            // here; scheduling its abort would take that runtime's locks.
+            if generation == fork_generation() {
+                abort.abort();
+            }
+        }
         let this = slf.borrow();
         let unbound = slf.clone().unbind();
         for callback in callbacks {

@@ -63,6 +63,7 @@ fn _fastrouter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_block_on_panic, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_keep_busy, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::debug::_debug_busy_spells, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::debug::_debug_eager_starts, m)?)?;
     m.add_function(wrap_pyfunction!(
         answer::_debug_answer_models_write_slots,
         m

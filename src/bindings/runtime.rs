@@ -136,8 +136,12 @@ fn spawn_task(task: Task) -> AbortHandle {
 /// The one pacemaker of this process's runtime (see `eager::Pacemaker`).
 static PACEMAKER: Pacemaker = Pacemaker::new();
 
+/// Eager tasks started in this process (for tests: `_debug_eager_starts`).
+static EAGER_STARTS: AtomicU64 = AtomicU64::new(0);
+
 /// Note an eager task's start, starting the pacemaker if it does not run.
 fn keep_pace() {
+    EAGER_STARTS.fetch_add(1, Ordering::Relaxed);
     if PACEMAKER.started() {
         spawn(PACEMAKER.run());
     }
@@ -153,7 +157,11 @@ impl Cancel {
     pub fn abort(&self) {
         match self {
             Self::Task(handle) => handle.abort(),
-            Self::Eager(eager) => eager.abort(),
+            Self::Eager(eager) => {
+                // A waiting task is dropped here: inside the runtime, as on its thread.
+                let _context = runtime().enter();
+                eager.abort();
+            }
         }
     }
 }
@@ -265,9 +273,10 @@ impl Drop for BlockingDue {
 }
 
 /// [`block_on`] for a request. When no other blocking request is on its way, its task
-/// first runs on this thread, the GIL released (see `eager`), sparing the I/O thread's
-/// wake-up on the request's way out; with others on their way, the I/O thread sends it
-/// in its passes (as `spawn_chat` decides for a loop's requests).
+/// first runs on this thread (see `eager`), sparing the I/O thread's wake-up on the
+/// request's way out; with others on their way, the I/O thread sends it in its passes (as
+/// `spawn_chat` decides for a loop's requests). The first poll keeps the GIL, as a loop's
+/// does: a short one, and no `os.fork()` can then copy a lock it holds.
 pub fn block_on_request<T, F>(py: Python<'_>, future: F) -> PyResult<T>
 where
     T: Send + 'static,
@@ -282,11 +291,11 @@ where
     let task = async move {
         let _ = sender.send(future.await);
     };
-    let eager = py.detach(move || {
+    let eager = {
         let _context = runtime().enter();
         keep_pace();
         spawn_eager(task, spawn_task)
-    });
+    };
     wait_for(py, receiver, Cancel::Eager(eager))
 }
 
@@ -429,6 +438,12 @@ pub mod debug {
         } else {
             spawn_awaitable(py, queue, report, event_loop, task, convert)
         }
+    }
+
+    /// How many request tasks first ran on their caller's thread (see `eager`).
+    #[pyfunction]
+    pub fn _debug_eager_starts() -> u64 {
+        EAGER_STARTS.load(Ordering::Relaxed)
     }
 
     /// Busy spells ([`_debug_keep_busy`]) still running.

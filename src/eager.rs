@@ -12,8 +12,8 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -185,38 +185,58 @@ where
     eager
 }
 
-/// Keeps the runtime's next timer within [`PACE`] while eager tasks start.
+/// Keeps the runtime's next timer within [`PACE`] while eager tasks start in a streak.
 ///
 /// An eager task's first poll arms its timers (its read timeout, a minute away, say) from
 /// the caller's thread, and tokio wakes the I/O thread for any timer due before the next
 /// one it sleeps until: for a lone request, the idle pool's sweep, a minute or more away,
-/// so each request woke it, the wake-up an eager task is there to spare. While eager
-/// tasks start, [`Pacemaker::run`] (a task on the runtime) sleeps [`PACE`] at a time,
-/// keeping its next timer that close: the I/O thread then wakes once a second, not once
-/// a request. It ends [`PACE_IDLE`] after the last start.
+/// so each request woke it, the wake-up an eager task is there to spare. When eager tasks
+/// start less than [`PACE`] apart, [`Pacemaker::run`] (a task on the runtime) sleeps
+/// [`PACE`] at a time, keeping its next timer that close: the I/O thread then wakes once
+/// a second, not once a request. It ends [`PACE_IDLE`] after the last start; calls
+/// further apart than [`PACE`] never start it (it would wake the I/O thread more often
+/// than they do).
+///
+/// Atomics only: the I/O thread reads them without the GIL, and a lock it held when
+/// another thread forked would stay locked in the child.
 pub struct Pacemaker {
     running: AtomicBool,
-    last_start: Mutex<Option<Instant>>,
+    /// The last start, in ms after `base` (0: none yet).
+    last_start: AtomicU64,
+    base: OnceLock<Instant>,
 }
 
-/// How far ahead the pacemaker keeps the runtime's next timer.
+/// How far ahead the pacemaker keeps the runtime's next timer, and how close together
+/// eager tasks start for it to run.
 pub const PACE: Duration = Duration::from_secs(1);
 
 /// The pacemaker ends once no eager task has started for this long.
-pub const PACE_IDLE: Duration = Duration::from_secs(10);
+pub const PACE_IDLE: Duration = Duration::from_secs(3);
 
 impl Pacemaker {
     pub const fn new() -> Self {
         Self {
             running: AtomicBool::new(false),
-            last_start: Mutex::new(None),
+            last_start: AtomicU64::new(0),
+            base: OnceLock::new(),
         }
     }
 
-    /// Note an eager task's start: true when the caller is to spawn [`Self::run`].
+    /// Now, in ms after `base` (at least 1, so 0 means "none").
+    fn now_ms(&self) -> u64 {
+        let base = *self.base.get_or_init(Instant::now);
+        u64::try_from(base.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    /// Note an eager task's start: true when the caller is to spawn [`Self::run`] (the
+    /// task started less than [`PACE`] after the last one, and none runs).
     pub fn started(&self) -> bool {
-        *self.last_start.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        !self.running.swap(true, Ordering::AcqRel)
+        let now = self.now_ms();
+        let last = self.last_start.swap(now, Ordering::AcqRel);
+        let pace = u64::try_from(PACE.as_millis()).unwrap_or(u64::MAX);
+        last != 0 && now.saturating_sub(last) < pace && !self.running.swap(true, Ordering::AcqRel)
     }
 
     /// Forget a pacemaker that ran on a runtime gone with a fork.
@@ -225,8 +245,9 @@ impl Pacemaker {
     }
 
     fn recent(&self) -> bool {
-        let last = *self.last_start.lock().unwrap_or_else(|p| p.into_inner());
-        last.is_some_and(|last| last.elapsed() < PACE_IDLE)
+        let idle = u64::try_from(PACE_IDLE.as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_start.load(Ordering::Acquire);
+        self.now_ms().saturating_sub(last) < idle
     }
 
     /// Sleep [`PACE`] at a time until no eager task has started for [`PACE_IDLE`].
@@ -450,13 +471,14 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn wake_ups_racing_the_first_poll_from_another_thread_are_never_lost() {
-        /// Hands its first waker to a thread that wakes it at once; ready when next polled.
-        struct Handoff {
+    async fn wake_ups_from_another_thread_during_the_first_poll_are_never_lost() {
+        /// Has another thread wake it, and waits for that, inside its first poll; ready
+        /// when polled again.
+        struct WokenElsewhere {
             polled: bool,
             done: Arc<AtomicUsize>,
         }
-        impl Future for Handoff {
+        impl Future for WokenElsewhere {
             type Output = ();
             fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
                 if self.polled {
@@ -465,18 +487,19 @@ mod tests {
                 }
                 self.polled = true;
                 let waker = cx.waker().clone();
-                std::thread::spawn(move || waker.wake());
+                std::thread::spawn(move || waker.wake()).join().unwrap();
                 Poll::Pending
             }
         }
         let done = Arc::new(AtomicUsize::new(0));
-        const TASKS: usize = 2000;
+        const TASKS: usize = 200;
         for _ in 0..TASKS {
-            let future = Handoff {
+            let future = WokenElsewhere {
                 polled: false,
                 done: done.clone(),
             };
-            spawn_eager(future, spawn);
+            let eager = spawn_eager(future, spawn);
+            assert_eq!(state(&eager), "spawned");
         }
         until("every task finished", || {
             done.load(Ordering::SeqCst) == TASKS
@@ -490,39 +513,36 @@ mod tests {
 mod pacemaker_tests {
     use super::*;
 
-    static STARTS: Pacemaker = Pacemaker::new();
-
-    async fn ran(pacemaker: &'static Pacemaker, for_: Duration) -> bool {
-        let task = tokio::spawn(pacemaker.run());
-        tokio::time::sleep(for_).await;
-        let finished = task.is_finished();
-        task.abort();
-        !finished
-    }
-
     #[tokio::test(start_paused = true)]
-    async fn the_pacemaker_runs_while_eager_tasks_start_and_ends_after_them() {
+    async fn the_pacemaker_runs_while_eager_tasks_start_in_a_streak_and_ends_after() {
         static PACEMAKER: Pacemaker = Pacemaker::new();
-        assert!(PACEMAKER.started(), "the first start spawns it");
+        assert!(!PACEMAKER.started(), "a first start is no streak");
+        tokio::time::sleep(PACE * 2).await;
+        assert!(!PACEMAKER.started(), "nor one long after it");
+        tokio::time::sleep(PACE / 2).await;
+        assert!(PACEMAKER.started(), "one soon after: it starts");
         assert!(!PACEMAKER.started(), "one runs at a time");
         let task = tokio::spawn(PACEMAKER.run());
-        tokio::time::sleep(PACE_IDLE - PACE * 2).await;
+        tokio::time::sleep(PACE_IDLE - PACE).await;
         assert!(
             !PACEMAKER.started(),
             "still running: a start keeps it going"
         );
-        tokio::time::sleep(PACE_IDLE - PACE * 2).await;
+        tokio::time::sleep(PACE_IDLE - PACE).await;
         assert!(!task.is_finished(), "within PACE_IDLE of the last start");
-        tokio::time::sleep(PACE * 4).await;
+        tokio::time::sleep(PACE * 3).await;
         assert!(task.is_finished(), "PACE_IDLE after the last start");
-        assert!(PACEMAKER.started(), "the next start spawns it again");
+        tokio::time::sleep(PACE / 2).await;
+        assert!(!PACEMAKER.started(), "long after: no streak");
+        assert!(PACEMAKER.started(), "a new streak starts it again");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_forgotten_pacemaker_is_spawned_again() {
-        assert!(STARTS.started());
-        STARTS.forget();
-        assert!(STARTS.started());
-        assert!(ran(&STARTS, PACE * 3).await);
+    async fn a_forgotten_pacemaker_is_started_again() {
+        static PACEMAKER: Pacemaker = Pacemaker::new();
+        assert!(!PACEMAKER.started());
+        assert!(PACEMAKER.started());
+        PACEMAKER.forget();
+        assert!(PACEMAKER.started());
     }
 }

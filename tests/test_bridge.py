@@ -115,9 +115,11 @@ def test_a_panicking_task_raises_a_typed_error_on_the_fallback_loop() -> None:
 def test_a_panicking_task_raises_a_typed_error_in_a_blocking_call(when_idle: bool, eager: bool) -> None:
     # `when_idle`: the wait of a sync stream's batch (woken once the I/O thread is idle);
     # `eager`: a request's, which panics in its first poll, on this thread.
+    before = _fastrouter._debug_eager_starts()
     with pytest.raises(fastrouter.APIError) as info:
         _fastrouter._debug_block_on_panic(when_idle, eager)
     assert info.value.kind == "internal"
+    assert _fastrouter._debug_eager_starts() == before + eager  # it did run on this thread
 
 
 def test_the_answer_cost_is_the_cores(server: MockServer, client: fastrouter.Client) -> None:

@@ -340,7 +340,6 @@ pub fn wake_deferred() {
 }
 
 impl CompletionQueue {
-    /// Where the task behind `future` reports, and when that wakes the loop.
     /// Whether none of this loop's answers is on its way (this process's): a request made
     /// now is the only one its I/O thread has to serve.
     pub fn no_answers_due(&self) -> bool {
@@ -349,6 +348,7 @@ impl CompletionQueue {
             || counts.due.load(Ordering::Relaxed) == 0
     }
 
+    /// Where the task behind `future` reports, and when that wakes the loop.
     pub fn completer(&self, future: Py<NativeFuture>, report: Report) -> Completer {
         Completer {
             due: (report == Report::Answer).then(|| AnswerDue::new(&self.inner)),

@@ -152,7 +152,7 @@ impl NativeClient {
     /// is promised the I/O thread (a hook that waits on the caller's event loop would
     /// stall it).
     fn may_run_eagerly(&self, parts: &(Transport, ChatRequest, Backoff)) -> bool {
-        self.events.is_none() && parts.0.writes_in_request(&parts.1.models)
+        parts.1.events.is_none() && parts.0.writes_in_request(&parts.1.models)
     }
 
     /// Spawn one chat call: a future of `event_loop` finished with a `NativeChat`, or the

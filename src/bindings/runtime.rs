@@ -128,9 +128,14 @@ where
     runtime().spawn(future).abort_handle()
 }
 
-/// Spawn an eager task's rest (see `eager`).
+/// Spawn an eager task's rest (see `eager`). Its wake-up usually comes on the I/O thread,
+/// inside the runtime: spawned through that context, without taking `RUNTIME`'s lock.
+#[allow(clippy::disallowed_methods)] // the runtime's own spawn, as `spawn`'s
 fn spawn_task(task: Task) -> AbortHandle {
-    spawn(task)
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn(task).abort_handle(),
+        Err(_) => spawn(task),
+    }
 }
 
 /// The one pacemaker of this process's runtime (see `eager::Pacemaker`).

@@ -19,9 +19,7 @@ use super::records::{
     BodyOutput, CooldownSettings, HedgeSettings, NativeChainEvent, NativeChat, NativeHealth,
     TimeoutSettings,
 };
-use super::runtime::{
-    block_on, block_on_request, fork_generation, spawn_awaitable, spawn_awaitable_eager,
-};
+use super::runtime::{block_on, block_on_request, fork_generation, spawn_awaitable};
 use super::stream::{open_stream, NativeStream, StreamFailure};
 use crate::chat::complete;
 use crate::duration::from_secs_clamped;
@@ -173,11 +171,8 @@ impl NativeClient {
         // (S3). With others on their way, the I/O thread is busy with their answers: a
         // request sent here would have each answer wake it and preempt this thread (S1:
         // three times the context switches), so it sends them, in its passes.
-        if eager && queue.no_answers_due() {
-            spawn_awaitable_eager(py, queue, Report::Answer, event_loop, task, convert)
-        } else {
-            spawn_awaitable(py, queue, Report::Answer, event_loop, task, convert)
-        }
+        let eager = eager && queue.no_answers_due();
+        spawn_awaitable(py, queue, Report::Answer, event_loop, task, convert, eager)
     }
 
     /// The pool and the request for one chat call: per-request timeouts (all but
@@ -463,9 +458,10 @@ impl NativeClient {
     ) -> PyResult<Py<NativeFuture>> {
         super::refresh_int_max_digits(py);
         let task = stream_task(self.prepare(call)?);
-        spawn_awaitable(py, queue, Report::Answer, event_loop, task, |py, result| {
+        let convert = |py: Python<'_>, result: Result<NativeStream, StreamFailure>| {
             Ok(Py::new(py, result.map_err(StreamFailure::into_py)?)?.into_any())
-        })
+        };
+        spawn_awaitable(py, queue, Report::Answer, event_loop, task, convert, false)
     }
 
     /// Blocking streamed chat completion -> `NativeStream`, once committed.
@@ -487,9 +483,9 @@ impl NativeClient {
         headers: Vec<(String, String)>,
     ) -> PyResult<Py<NativeFuture>> {
         let task = self.get_task(path, headers)?;
-        spawn_awaitable(py, queue, Report::Now, event_loop, task, |py, result| {
-            Ok(fetched(result)?.into_pyobject(py)?.into_any().unbind())
-        })
+        let convert =
+            |py: Python<'_>, result| Ok(fetched(result)?.into_pyobject(py)?.into_any().unbind());
+        spawn_awaitable(py, queue, Report::Now, event_loop, task, convert, false)
     }
 
     /// Blocking `GET {base_url}/{path}` -> `(body or None if not modified, validator headers)`.

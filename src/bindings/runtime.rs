@@ -183,6 +183,8 @@ where
 /// output into a Python value on the event loop's thread and `queue`'s drain finishes the
 /// returned [`NativeFuture`] with it (see [`CompletionQueue`]). If it panics, the
 /// awaitable raises `APIError` (kind `internal`); cancelling the future aborts the task.
+/// `eager`: a request's task, first run here, on the caller's thread (see `eager`), which
+/// sends the request at once instead of waking the I/O thread for it.
 pub fn spawn_awaitable<T, F, C>(
     py: Python<'_>,
     queue: &CompletionQueue,
@@ -190,6 +192,7 @@ pub fn spawn_awaitable<T, F, C>(
     event_loop: Py<PyAny>,
     future: F,
     convert: C,
+    eager: bool,
 ) -> PyResult<Py<NativeFuture>>
 where
     T: Send + 'static,
@@ -198,34 +201,15 @@ where
 {
     let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
     let completer = queue.completer(awaitable.clone_ref(py), report);
-    let abort = spawn(completing(completer, future, convert));
-    awaitable.borrow_mut(py).set_abort(Cancel::Task(abort));
-    Ok(awaitable)
-}
-
-/// [`spawn_awaitable`] for a request: its task first runs here, on the caller's thread
-/// (see `eager`), which sends the request at once instead of waking the I/O thread for it.
-pub fn spawn_awaitable_eager<T, F, C>(
-    py: Python<'_>,
-    queue: &CompletionQueue,
-    report: Report,
-    event_loop: Py<PyAny>,
-    future: F,
-    convert: C,
-) -> PyResult<Py<NativeFuture>>
-where
-    T: Send + 'static,
-    F: Future<Output = T> + Send + 'static,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
-{
-    let awaitable = Py::new(py, NativeFuture::new(event_loop))?;
-    let completer = queue.completer(awaitable.clone_ref(py), report);
-    let eager = {
+    let task = completing(completer, future, convert);
+    let cancel = if eager {
         let _context = runtime().enter();
         keep_pace();
-        spawn_eager(completing(completer, future, convert), spawn_task)
+        Cancel::Eager(spawn_eager(task, spawn_task))
+    } else {
+        Cancel::Task(spawn(task))
     };
-    awaitable.borrow_mut(py).set_abort(Cancel::Eager(eager));
+    awaitable.borrow_mut(py).set_abort(cancel);
     Ok(awaitable)
 }
 
@@ -438,11 +422,7 @@ pub mod debug {
         let report = if answer { Report::Answer } else { Report::Now };
         let task = async { panic!("deliberate panic from fastrouter's debug hook") };
         let convert = |py: Python<'_>, ()| Ok(py.None());
-        if eager {
-            spawn_awaitable_eager(py, queue, report, event_loop, task, convert)
-        } else {
-            spawn_awaitable(py, queue, report, event_loop, task, convert)
-        }
+        spawn_awaitable(py, queue, report, event_loop, task, convert, eager)
     }
 
     /// How many request tasks first ran on their caller's thread (see `eager`).

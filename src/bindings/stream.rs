@@ -527,6 +527,7 @@ impl NativeStream {
                 event_loop,
                 self.batch_future(),
                 batch_to_py,
+                false,
             );
         }
         let future = Py::new(py, NativeFuture::new(event_loop))?;

@@ -1,15 +1,17 @@
 """S5, import: a fresh Python process that imports a client library and builds a client.
 
 Each variant runs ``RUNS`` times in a new interpreter (this venv's, pinned like the rest of
-the suite); the table reports the median wall time of the whole process (start, import,
-construct, exit) and its median CPU time, against the bare interpreter (``-c pass``).
-Target: fastrouter at most 4x the bare interpreter.
+the suite), the variants taking turns (``interleave.interleaved_rounds``, so a slow spell
+of the machine falls on all alike); the table reports the median wall time of the whole
+process (start, import, construct, exit) and its median CPU time, against the bare
+interpreter (``-c pass``). Target: fastrouter at most 4x the bare interpreter.
 
 Where the time goes: ``python -X importtime -c "import fastrouter"`` (see README.md).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import statistics
@@ -17,10 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
+from interleave import interleaved_rounds, selected
 
 RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "15"))
 BASE_URL = "http://127.0.0.1:9/api/v1"  # never contacted: nothing is sent
@@ -64,19 +69,26 @@ def run_once(code: str) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(code: str, runs: int) -> tuple[float, float]:
-    """Median wall and CPU milliseconds over ``runs`` processes (after one warm-up)."""
+@contextmanager
+def _variant(code: str) -> Iterator[str]:
     run_once(code)  # page cache, .pyc files
-    samples = [run_once(code) for _ in range(runs)]
-    return statistics.median(w for w, _ in samples) * 1e3, statistics.median(c for _, c in samples) * 1e3
+    yield code
 
 
-@pytest.mark.parametrize("client", list(VARIANTS))
-def test_import(benchmark: Any, record_result: Callable[..., None], client: str) -> None:
-    if client.startswith("openai"):
-        pytest.importorskip("openai")
-    results: list[tuple[float, float]] = []
-    benchmark.pedantic(lambda: results.append(measure(VARIANTS[client], RUNS)), rounds=1, iterations=1)
-    wall_ms, cpu_ms = results[-1]
-    benchmark.extra_info.update(client=client, wall_ms=round(wall_ms, 2), cpu_ms=round(cpu_ms, 2))
-    record_result(client=client, cpu_us=wall_ms, rate=cpu_ms, setup="one fresh process per run", rounds=RUNS)
+def test_import(benchmark: Any, record_result: Callable[..., None]) -> None:
+    variants = dict(VARIANTS)
+    if importlib.util.find_spec("openai") is None:
+        del variants["openai AsyncOpenAI"]
+    clients = selected({name: partial(_variant, code) for name, code in variants.items()})
+    samples = interleaved_rounds(benchmark, clients, lambda _, code: run_once(code), RUNS, warm=lambda _, code: None)
+    for client, runs in samples.items():
+        wall_ms = statistics.median(w for w, _ in runs) * 1e3
+        cpu_ms = statistics.median(c for _, c in runs) * 1e3
+        benchmark.extra_info[client] = {"wall_ms": round(wall_ms, 2), "cpu_ms": round(cpu_ms, 2)}
+        record_result(
+            client=client,
+            cpu_us=wall_ms,
+            rate=cpu_ms,
+            setup="one fresh process per run, the variants in turn",
+            rounds=len(runs),
+        )

@@ -3,9 +3,11 @@
 Every client sends the same request body and reads ``choices[0].message.content`` and
 ``usage`` from each answer. One round is ``REQUESTS`` requests issued by 64 concurrent
 workers (64 in flight at all times); each client keeps one event loop and one client (a warm
-connection pool) for all its rounds. Each round measures the benchmark process's CPU time
+connection pool) for all its rounds. The clients' rounds are interleaved (one round of
+each in turn, see ``conftest.interleaved_rounds``), so a slow spell of the machine falls on
+all of them alike. Each round measures the benchmark process's CPU time
 (``time.process_time``: every thread, so a Rust runtime's worker threads count too) and wall
-time; the table reports the median round.
+time; the table reports each client's median round.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import asyncio
 import itertools
 import os
 import statistics
+import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import httpx
 import openai
 import pytest
 from fastrouter.usage.ledger import UsageLedger
+from interleave import interleaved_rounds, selected
 
 CONCURRENCY = 64
 PER_WORKER = int(os.environ.get("BENCH_PER_WORKER", "10"))
@@ -69,33 +75,30 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
-def _measure(benchmark: Any, record_result: Callable[..., None], client: str, run_round: RoundFn) -> None:
-    samples: list[tuple[float, float]] = []
+def _one_round(client: str, run_round: RoundFn) -> tuple[float, float]:
+    """One round's (CPU seconds, wall seconds)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    done = run_round()
+    wall1, cpu1 = time.perf_counter(), time.process_time()
+    assert done == REQUESTS, f"{client}: {done} verified answers, expected {REQUESTS}"
+    return cpu1 - cpu0, wall1 - wall0
 
-    def one_round() -> None:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        done = run_round()
-        wall1, cpu1 = time.perf_counter(), time.process_time()
-        assert done == REQUESTS, f"{client}: {done} verified answers, expected {REQUESTS}"
-        samples.append((cpu1 - cpu0, wall1 - wall0))
 
-    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    measured = samples[-ROUNDS:]  # drop the warm-up round
+def _record(
+    benchmark: Any, record_result: Callable[..., None], client: str, measured: list[tuple[float, float]]
+) -> None:
     cpu_us = statistics.median(cpu for cpu, _ in measured) / REQUESTS * 1e6
     rps = REQUESTS / statistics.median(wall for _, wall in measured)
-    benchmark.extra_info.update(
-        client=client,
-        requests_per_round=REQUESTS,
-        concurrency=CONCURRENCY,
-        cpu_us_per_request=round(cpu_us, 1),
-        cpu_us_per_request_min=round(min(cpu for cpu, _ in measured) / REQUESTS * 1e6, 1),
-        requests_per_second=round(rps, 1),
-    )
+    benchmark.extra_info[client] = {
+        "cpu_us_per_request": round(cpu_us, 1),
+        "cpu_us_per_request_min": round(min(cpu for cpu, _ in measured) / REQUESTS * 1e6, 1),
+        "requests_per_second": round(rps, 1),
+    }
     record_result(
         client=client,
         cpu_us=cpu_us,
         rate=rps,
-        setup=f"{REQUESTS} non-streaming chat requests per round, {CONCURRENCY} in flight",
+        setup=f"{REQUESTS} non-streaming chat requests per round, {CONCURRENCY} in flight, rounds interleaved",
         rounds=len(measured),
     )
 
@@ -123,15 +126,16 @@ class _NoLedger(UsageLedger):
         pass
 
 
-def _fastrouter_async_round(
-    mock_base_url: str, model: Any, distinct: bool = False, sampling: dict[str, Any] | None = None, **options: Any
+@contextmanager
+def _fastrouter_async(
+    base_url: str, model: Any = MODEL, distinct: bool = False, sampling: dict[str, Any] | None = None, **options: Any
 ) -> Iterator[RoundFn]:
     """``distinct``: every request asks something new (a response cache only misses);
     ``sampling``: parameters every request passes too."""
     loop = _new_loop()
 
     async def make() -> fastrouter.AsyncClient:
-        return fastrouter.AsyncClient(base_url=mock_base_url, api_key=API_KEY, **options)
+        return fastrouter.AsyncClient(base_url=base_url, api_key=API_KEY, **options)
 
     client = loop.run_until_complete(make())
     create = client.chat.completions.create
@@ -143,95 +147,31 @@ def _fastrouter_async_round(
         usage = resp.usage
         return resp.choices[0].message.content or "", usage.total_tokens if usage else 0
 
-    yield lambda: loop.run_until_complete(_async_round(call))
-    loop.run_until_complete(client.close())
-    _close_loop(loop)
+    try:
+        yield lambda: loop.run_until_complete(_async_round(call))
+    finally:
+        loop.run_until_complete(client.close())
+        _close_loop(loop)
 
 
-@pytest.fixture
-def fastrouter_async(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, MODEL)
-
-
-@pytest.fixture
-def fastrouter_async_sampling(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, MODEL, sampling={"temperature": 0.7, "max_tokens": 256})
-
-
-@pytest.fixture
-def fastrouter_async_chain(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, CHAIN)
-
-
-@pytest.fixture
-def fastrouter_async_no_ledger(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, MODEL, ledger=_NoLedger())
+@contextmanager
+def _fastrouter_async_sqlite(base_url: str) -> Iterator[RoundFn]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = UsageLedger(Path(tmp) / "usage.db")
+        try:
+            with _fastrouter_async(base_url, ledger=ledger) as run_round:
+                yield run_round
+        finally:
+            ledger.close()
 
 
 # A rate limit generous enough never to make a request wait: what admitting and releasing cost.
 GENEROUS_LIMIT = {"*": fastrouter.Limit(rpm=10**9, concurrency=10**6)}
 
 
-@pytest.fixture
-def fastrouter_async_limits(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, MODEL, limits=GENEROUS_LIMIT)
-
-
-@pytest.fixture
-def fastrouter_async_cache_misses(mock_base_url: str) -> Iterator[RoundFn]:
-    yield from _fastrouter_async_round(mock_base_url, MODEL, distinct=True, cache=True)
-
-
-@pytest.fixture
-def fastrouter_async_sqlite(mock_base_url: str, tmp_path: Path) -> Iterator[RoundFn]:
-    ledger = UsageLedger(tmp_path / "usage.db")
-    yield from _fastrouter_async_round(mock_base_url, MODEL, ledger=ledger)
-    ledger.close()
-
-
-def test_fastrouter_async_no_ledger(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_no_ledger: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, ledger off", fastrouter_async_no_ledger)
-
-
-def test_fastrouter_async_sampling(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_sampling: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, temperature and max_tokens", fastrouter_async_sampling)
-
-
-def test_fastrouter_async_sqlite(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_sqlite: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, SQLite ledger", fastrouter_async_sqlite)
-
-
-def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], fastrouter_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient", fastrouter_async)
-
-
-def test_fastrouter_async_chain(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_chain: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, 3-model chain", fastrouter_async_chain)
-
-
-def test_fastrouter_async_limits(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_limits: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, limits on", fastrouter_async_limits)
-
-
-def test_fastrouter_async_cache_misses(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_async_cache_misses: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient, cache on, all misses", fastrouter_async_cache_misses)
-
-
-@pytest.fixture
-def fastrouter_threads(mock_base_url: str) -> Iterator[RoundFn]:
-    client = fastrouter.Client(base_url=mock_base_url, api_key=API_KEY)
+@contextmanager
+def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
+    client = fastrouter.Client(base_url=base_url, api_key=API_KEY)
     pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
     create = client.chat.completions.create
 
@@ -246,26 +186,22 @@ def fastrouter_threads(mock_base_url: str) -> Iterator[RoundFn]:
         futures = [pool.submit(worker) for _ in range(CONCURRENCY)]
         return sum(f.result() for f in futures)
 
-    yield run_round
-    pool.shutdown(wait=True)
-    client.close()
-
-
-def test_fastrouter_sync_threads(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_threads: RoundFn
-) -> None:
-    _measure(benchmark, record_result, f"fastrouter Client ({CONCURRENCY} threads)", fastrouter_threads)
+    try:
+        yield run_round
+    finally:
+        pool.shutdown(wait=True)
+        client.close()
 
 
 # ---------------------------------------------------------------------- openai SDK
 
 
-@pytest.fixture
-def openai_async(mock_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _openai_async(base_url: str) -> Iterator[RoundFn]:
     loop = _new_loop()
 
     async def make() -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=mock_base_url, api_key=API_KEY)
+        return openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY)
 
     client = loop.run_until_complete(make())
     create = client.chat.completions.create
@@ -275,13 +211,11 @@ def openai_async(mock_base_url: str) -> Iterator[RoundFn]:
         usage = resp.usage
         return resp.choices[0].message.content or "", usage.total_tokens if usage else 0
 
-    yield lambda: loop.run_until_complete(_async_round(call))
-    loop.run_until_complete(client.close())
-    _close_loop(loop)
-
-
-def test_openai_async(benchmark: Any, record_result: Callable[..., None], openai_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "openai AsyncOpenAI", openai_async)
+    try:
+        yield lambda: loop.run_until_complete(_async_round(call))
+    finally:
+        loop.run_until_complete(client.close())
+        _close_loop(loop)
 
 
 # ---------------------------------------------------------------------- hand-written httpx / aiohttp
@@ -292,10 +226,10 @@ def _answer(payload: Any) -> Answer:
     return payload["choices"][0]["message"]["content"] or "", usage.get("total_tokens", 0)
 
 
-@pytest.fixture
-def httpx_async(mock_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _httpx_async(base_url: str) -> Iterator[RoundFn]:
     loop = _new_loop()
-    url = f"{mock_base_url}/chat/completions"
+    url = f"{base_url}/chat/completions"
     body = {"model": MODEL, "messages": MESSAGES}
 
     async def make() -> httpx.AsyncClient:
@@ -312,19 +246,17 @@ def httpx_async(mock_base_url: str) -> Iterator[RoundFn]:
         resp.raise_for_status()
         return _answer(resp.json())
 
-    yield lambda: loop.run_until_complete(_async_round(call))
-    loop.run_until_complete(client.aclose())
-    _close_loop(loop)
+    try:
+        yield lambda: loop.run_until_complete(_async_round(call))
+    finally:
+        loop.run_until_complete(client.aclose())
+        _close_loop(loop)
 
 
-def test_httpx_async(benchmark: Any, record_result: Callable[..., None], httpx_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "httpx.AsyncClient (hand-written)", httpx_async)
-
-
-@pytest.fixture
-def aiohttp_async(mock_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _aiohttp_async(base_url: str) -> Iterator[RoundFn]:
     loop = _new_loop()
-    url = f"{mock_base_url}/chat/completions"
+    url = f"{base_url}/chat/completions"
     body = {"model": MODEL, "messages": MESSAGES}
 
     async def make() -> aiohttp.ClientSession:
@@ -341,10 +273,38 @@ def aiohttp_async(mock_base_url: str) -> Iterator[RoundFn]:
             resp.raise_for_status()
             return _answer(await resp.json())
 
-    yield lambda: loop.run_until_complete(_async_round(call))
-    loop.run_until_complete(session.close())
-    _close_loop(loop)
+    try:
+        yield lambda: loop.run_until_complete(_async_round(call))
+    finally:
+        loop.run_until_complete(session.close())
+        _close_loop(loop)
 
 
-def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], aiohttp_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "aiohttp.ClientSession (hand-written)", aiohttp_async)
+# ---------------------------------------------------------------------- the group
+
+
+def _clients(base_url: str) -> dict[str, Callable[[], AbstractContextManager[RoundFn]]]:
+    """Every client of the table, by row name: each opens its client (and loop) and yields
+    a function running one round."""
+    return {
+        "fastrouter AsyncClient": partial(_fastrouter_async, base_url),
+        "fastrouter AsyncClient, ledger off": partial(_fastrouter_async, base_url, ledger=_NoLedger()),
+        "fastrouter AsyncClient, temperature and max_tokens": partial(
+            _fastrouter_async, base_url, sampling={"temperature": 0.7, "max_tokens": 256}
+        ),
+        "fastrouter AsyncClient, 3-model chain": partial(_fastrouter_async, base_url, CHAIN),
+        "fastrouter AsyncClient, limits on": partial(_fastrouter_async, base_url, limits=GENEROUS_LIMIT),
+        "fastrouter AsyncClient, cache on, all misses": partial(_fastrouter_async, base_url, distinct=True, cache=True),
+        "fastrouter AsyncClient, SQLite ledger": partial(_fastrouter_async_sqlite, base_url),
+        f"fastrouter Client ({CONCURRENCY} threads)": partial(_fastrouter_threads, base_url),
+        "openai AsyncOpenAI": partial(_openai_async, base_url),
+        "httpx.AsyncClient (hand-written)": partial(_httpx_async, base_url),
+        "aiohttp.ClientSession (hand-written)": partial(_aiohttp_async, base_url),
+    }
+
+
+def test_nonstream_64(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
+    clients = selected(_clients(mock_base_url))
+    samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
+    for client, measured in samples.items():
+        _record(benchmark, record_result, client, measured)

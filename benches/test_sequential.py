@@ -1,11 +1,16 @@
 """S3, sequential: one request at a time against the mock, p50 latency per request.
 
-Each client sends ``REQUESTS`` non-streaming requests one after the other on a warm
-connection (after ``WARMUP``) and the table reports the median (p50) of the per-request wall
-times, next to ``wrk`` (C, no JSON parsing; one connection, one thread, POSTing the same
-body with a Lua script) on the same server: the floor a client can reach. ``wrk`` is
-skipped when it is not installed (``apt-get install wrk``). Target: fastrouter's p50 at
-most 2x wrk's.
+Each client sends non-streaming requests one after the other on a warm connection and the
+table reports the median (p50) of the per-request wall times, next to ``wrk`` (C, no JSON
+parsing; one connection, one thread, POSTing the same body with a Lua script) on the same
+server: the floor a client can reach. Target: fastrouter's p50 at most 2x wrk's.
+
+The clients' rounds are interleaved (see ``interleave.interleaved_rounds``), so a slow
+spell of the machine falls on wrk and the clients alike: a round is ``REQUESTS`` requests
+after ``WARMUP`` unmeasured ones (a Python client), or ``WRK_SECONDS`` of ``wrk`` (one
+fresh process, whose p50 is the round's). A client's p50 is the median of all its measured
+requests; wrk's, the median of its rounds' p50s. ``wrk`` is skipped when it is not
+installed (``apt-get install wrk``).
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,64 +35,71 @@ import aiohttp
 import fastrouter
 import openai
 import pytest
+from interleave import interleaved_rounds, selected
 
-REQUESTS = int(os.environ.get("BENCH_SEQ_REQUESTS", "2000"))
+REQUESTS = int(os.environ.get("BENCH_SEQ_REQUESTS", "500"))  # per round
+ROUNDS = int(os.environ.get("BENCH_SEQ_ROUNDS", "8"))
 WARMUP = 100
-WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "1"))  # per round
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
 API_KEY = "bench-key"
 BODY = {"model": MODEL, "messages": MESSAGES}
+WRK = "wrk (C, no parsing)"
 
 pytestmark = [pytest.mark.benchmark(group="sequential"), pytest.mark.timeout(600)]
 
 Call = Callable[[], Awaitable[str]]
+Round = tuple[list[float], float]  # (latencies in µs, or wrk's p50 alone; requests per second)
 
 
-def _record(benchmark: Any, record_result: Callable[..., None], client: str, latencies: list[float]) -> None:
-    p50 = statistics.median(latencies) * 1e6
-    benchmark.extra_info.update(client=client, p50_us=round(p50, 1), requests=len(latencies))
-    record_result(
-        client=client,
-        cpu_us=p50,
-        rate=len(latencies) / sum(latencies),
-        setup=f"{REQUESTS} sequential non-streaming requests after {WARMUP} warm-up",
-        rounds=1,
-    )
+@dataclass(frozen=True)
+class Sequential:
+    """One client of the table: ``warm`` readies it for a round, ``round`` measures one."""
+
+    warm: Callable[[], object]
+    round: Callable[[], Round]
 
 
-def _run_async(make: Callable[[], Awaitable[Any]], call_with: Callable[[Any], Call]) -> list[float]:
-    """Latency of each of ``REQUESTS`` awaited calls, one at a time, on one event loop."""
-
-    async def main() -> list[float]:
-        client = await make()
-        call = call_with(client)
-        try:
-            for _ in range(WARMUP):
-                assert await call()
-            latencies = []
-            clock = time.perf_counter
-            for _ in range(REQUESTS):
-                start = clock()
-                content = await call()
-                latencies.append(clock() - start)
-                assert content
-            return latencies
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
+def _timed(latencies: list[float], elapsed: float) -> Round:
+    return [x * 1e6 for x in latencies], len(latencies) / elapsed
 
 
-def _measure(benchmark: Any, run: Callable[[], list[float]]) -> list[float]:
-    out: list[list[float]] = []
-    benchmark.pedantic(lambda: out.append(run()), rounds=1, iterations=1)
-    return out[-1]
+@contextmanager
+def _async_client(make: Callable[[], Awaitable[Any]], call_with: Callable[[Any], Call]) -> Iterator[Sequential]:
+    """An asyncio client on its own loop: each round awaits its calls one at a time."""
+    loop = asyncio.new_event_loop()
+    client = loop.run_until_complete(make())
+    call = call_with(client)
+
+    async def calls(n: int) -> list[float]:
+        latencies = []
+        clock = time.perf_counter
+        for _ in range(n):
+            start = clock()
+            content = await call()
+            latencies.append(clock() - start)
+            assert content
+        return latencies
+
+    def one_round() -> Round:
+        start = time.perf_counter()
+        latencies = loop.run_until_complete(calls(REQUESTS))
+        return _timed(latencies, time.perf_counter() - start)
+
+    try:
+        yield Sequential(warm=lambda: loop.run_until_complete(calls(WARMUP)), round=one_round)
+    finally:
+        close = getattr(client, "close", None) or client.aclose
+        loop.run_until_complete(close())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
-def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
+@contextmanager
+def _fastrouter_async(base_url: str) -> Iterator[Sequential]:
     async def make() -> fastrouter.AsyncClient:
-        return fastrouter.AsyncClient(base_url=mock_base_url, api_key=API_KEY)
+        return fastrouter.AsyncClient(base_url=base_url, api_key=API_KEY)
 
     def call_with(client: fastrouter.AsyncClient) -> Call:
         async def call() -> str:
@@ -92,31 +108,37 @@ def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], mo
 
         return call
 
-    latencies = _measure(benchmark, lambda: _run_async(make, call_with))
-    _record(benchmark, record_result, "fastrouter AsyncClient", latencies)
+    with _async_client(make, call_with) as client:
+        yield client
 
 
-def test_fastrouter_sync(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
-    def run() -> list[float]:
-        with fastrouter.Client(base_url=mock_base_url, api_key=API_KEY) as client:
-            create = client.chat.completions.create
-            for _ in range(WARMUP):
-                assert create(model=MODEL, messages=MESSAGES).choices[0].message.content
+@contextmanager
+def _fastrouter_sync(base_url: str) -> Iterator[Sequential]:
+    with fastrouter.Client(base_url=base_url, api_key=API_KEY) as client:
+        create = client.chat.completions.create
+
+        def calls(n: int) -> list[float]:
             latencies = []
             clock = time.perf_counter
-            for _ in range(REQUESTS):
+            for _ in range(n):
                 start = clock()
                 content = create(model=MODEL, messages=MESSAGES).choices[0].message.content
                 latencies.append(clock() - start)
                 assert content
             return latencies
 
-    _record(benchmark, record_result, "fastrouter Client", _measure(benchmark, run))
+        def one_round() -> Round:
+            start = time.perf_counter()
+            latencies = calls(REQUESTS)
+            return _timed(latencies, time.perf_counter() - start)
+
+        yield Sequential(warm=lambda: calls(WARMUP), round=one_round)
 
 
-def test_openai_async(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
+@contextmanager
+def _openai_async(base_url: str) -> Iterator[Sequential]:
     async def make() -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=mock_base_url, api_key=API_KEY)
+        return openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY)
 
     def call_with(client: openai.AsyncOpenAI) -> Call:
         async def call() -> str:
@@ -125,12 +147,13 @@ def test_openai_async(benchmark: Any, record_result: Callable[..., None], mock_b
 
         return call
 
-    latencies = _measure(benchmark, lambda: _run_async(make, call_with))
-    _record(benchmark, record_result, "openai AsyncOpenAI", latencies)
+    with _async_client(make, call_with) as client:
+        yield client
 
 
-def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
-    url = f"{mock_base_url}/chat/completions"
+@contextmanager
+def _aiohttp_async(base_url: str) -> Iterator[Sequential]:
+    url = f"{base_url}/chat/completions"
 
     async def make() -> aiohttp.ClientSession:
         return aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_KEY}"})
@@ -144,8 +167,8 @@ def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], mock_
 
         return call
 
-    latencies = _measure(benchmark, lambda: _run_async(make, call_with))
-    _record(benchmark, record_result, "aiohttp.ClientSession (hand-written)", latencies)
+    with _async_client(make, call_with) as client:
+        yield client
 
 
 # ---------------------------------------------------------------------- wrk
@@ -168,35 +191,56 @@ def wrk_p50_us(output: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-@pytest.fixture
-def wrk_script(tmp_path: Path) -> Iterator[Path]:
-    script = tmp_path / "post.lua"
-    script.write_text(_WRK_SCRIPT.format(body=json.dumps(json.dumps(BODY)), key=API_KEY), encoding="utf-8")
-    yield script
+@contextmanager
+def _wrk(base_url: str, wrk: str) -> Iterator[Sequential]:
+    """``wrk -t1 -c1`` for ``WRK_SECONDS``, a fresh process per round."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(_WRK_SCRIPT.format(body=json.dumps(json.dumps(BODY)), key=API_KEY), encoding="utf-8")
+        url = f"{base_url}/chat/completions"
+        command = [wrk, "-t1", "-c1", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), url]
+
+        def one_round() -> Round:
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            if re.search(r"Non-2xx or 3xx responses", output):
+                raise AssertionError(f"wrk got error responses:\n{output}")
+            requests = re.search(r"(\d+) requests in", output)
+            return [wrk_p50_us(output)], int(requests.group(1)) / WRK_SECONDS if requests else 0.0
+
+        yield Sequential(warm=lambda: None, round=one_round)
 
 
-def test_wrk(benchmark: Any, record_result: Callable[..., None], mock_base_url: str, wrk_script: Path) -> None:
+# ---------------------------------------------------------------------- the group
+
+
+def test_sequential(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
+    clients = {
+        "fastrouter AsyncClient": partial(_fastrouter_async, mock_base_url),
+        "fastrouter Client": partial(_fastrouter_sync, mock_base_url),
+        "openai AsyncOpenAI": partial(_openai_async, mock_base_url),
+        "aiohttp.ClientSession (hand-written)": partial(_aiohttp_async, mock_base_url),
+    }
     wrk = shutil.which("wrk")
-    if wrk is None:
-        pytest.skip("wrk is not installed (apt-get install wrk)")
-    url = f"{mock_base_url}/chat/completions"
-    command = [wrk, "-t1", "-c1", f"-d{WRK_SECONDS}s", "--latency", "-s", str(wrk_script), url]
-    outputs: list[str] = []
-    benchmark.pedantic(
-        lambda: outputs.append(subprocess.run(command, check=True, capture_output=True, text=True).stdout),
-        rounds=1,
-        iterations=1,
+    if wrk is not None:
+        clients[WRK] = partial(_wrk, mock_base_url, wrk)  # else the table has no floor row
+    samples = interleaved_rounds(
+        benchmark,
+        selected(clients),
+        lambda _, client: client.round(),
+        ROUNDS,
+        warm=lambda _, client: client.warm(),
     )
-    output = outputs[-1]
-    if re.search(r"Non-2xx or 3xx responses", output):
-        raise AssertionError(f"wrk got error responses:\n{output}")
-    p50 = wrk_p50_us(output)
-    requests = re.search(r"(\d+) requests in", output)
-    benchmark.extra_info.update(client="wrk", p50_us=p50)
-    record_result(
-        client="wrk (C, no parsing)",
-        cpu_us=p50,
-        rate=int(requests.group(1)) / WRK_SECONDS if requests else 0.0,
-        setup=f"{REQUESTS} sequential non-streaming requests after {WARMUP} warm-up",
-        rounds=1,
-    )
+    for client, rounds in samples.items():
+        latencies = [x for round_latencies, _ in rounds for x in round_latencies]
+        p50 = statistics.median(latencies)
+        benchmark.extra_info[client] = {"p50_us": round(p50, 1), "measured": len(latencies)}
+        record_result(
+            client=client,
+            cpu_us=p50,
+            rate=statistics.median(rate for _, rate in rounds),
+            setup=(
+                f"sequential non-streaming requests, {REQUESTS} per round after {WARMUP} warm-up "
+                f"({WRK_SECONDS} s per round for wrk), rounds interleaved"
+            ),
+            rounds=len(rounds),
+        )

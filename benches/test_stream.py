@@ -7,9 +7,11 @@ and ``data: [DONE]``. Every client sends the same request body with ``stream: tr
 ``choices[0].delta.content`` of every chunk and joins the text, which must equal the
 scripted content exactly and arrive in exactly 1,000 content chunks (so a broken or
 coalescing client cannot look fast). One round is 16 concurrent streams; each client keeps
-one event loop and one client (warm pool) for all its rounds. Each round measures the
-benchmark process's CPU time (``time.process_time``: every thread, so a Rust runtime's
-threads count too) and wall time; the table reports the median round per content chunk.
+one event loop and one client (warm pool) for all its rounds. The clients' rounds are
+interleaved (one round of each in turn, see ``interleave.interleaved_rounds``), so a slow
+spell of the machine falls on all of them alike. Each round measures the benchmark
+process's CPU time (``time.process_time``: every thread, so a Rust runtime's threads count
+too) and wall time; the table reports each client's median round per content chunk.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, cast
 
 import aiohttp
@@ -30,6 +34,7 @@ import openai
 import orjson
 import pytest
 from httpx_sse import aconnect_sse
+from interleave import interleaved_rounds, selected
 from stream_server import MODEL, stream_content
 
 CONCURRENCY = 16
@@ -68,37 +73,38 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.close()
 
 
-def _measure(benchmark: Any, record_result: Callable[..., None], client: str, run_round: RoundFn) -> None:
-    samples: list[tuple[float, float]] = []
+def _one_round(client: str, run_round: RoundFn) -> tuple[float, float]:
+    """One round's (CPU seconds, wall seconds)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    done = run_round()
+    wall1, cpu1 = time.perf_counter(), time.process_time()
+    assert done == PER_ROUND, f"{client}: {done} verified chunks, expected {PER_ROUND}"
+    return cpu1 - cpu0, wall1 - wall0
 
-    def one_round() -> None:
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        done = run_round()
-        wall1, cpu1 = time.perf_counter(), time.process_time()
-        assert done == PER_ROUND, f"{client}: {done} verified chunks, expected {PER_ROUND}"
-        samples.append((cpu1 - cpu0, wall1 - wall0))
 
-    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    measured = samples[-ROUNDS:]  # drop the warm-up round
+def _record(
+    benchmark: Any, record_result: Callable[..., None], client: str, measured: list[tuple[float, float]]
+) -> None:
     cpu_us = statistics.median(cpu for cpu, _ in measured) / PER_ROUND * 1e6
     rate = PER_ROUND / statistics.median(wall for _, wall in measured)
-    benchmark.extra_info.update(
-        client=client,
-        streams_per_round=CONCURRENCY,
-        chunks_per_stream=CHUNKS,
-        cpu_us_per_chunk=round(cpu_us, 3),
-        cpu_us_per_chunk_min=round(min(cpu for cpu, _ in measured) / PER_ROUND * 1e6, 3),
-        chunks_per_second=round(rate, 1),
-    )
+    benchmark.extra_info[client] = {
+        "cpu_us_per_chunk": round(cpu_us, 3),
+        "cpu_us_per_chunk_min": round(min(cpu for cpu, _ in measured) / PER_ROUND * 1e6, 3),
+        "chunks_per_second": round(rate, 1),
+    }
     record_result(
         client=client,
         cpu_us=cpu_us,
         rate=rate,
-        setup=f"{CONCURRENCY} concurrent streams × {CHUNKS:,} content chunks of 4 characters per round",
+        setup=(
+            f"{CONCURRENCY} concurrent streams × {CHUNKS:,} content chunks of 4 characters per round, "
+            "rounds interleaved"
+        ),
         rounds=len(measured),
     )
 
 
+@contextmanager
 def _async_fixture(
     make: Callable[[], Awaitable[Any]],
     stream: Callable[[Any], Callable[[], Awaitable[Received]]],
@@ -107,18 +113,20 @@ def _async_fixture(
     loop = asyncio.new_event_loop()
     client = loop.run_until_complete(make())
     one_stream = stream(client)
-    yield lambda: loop.run_until_complete(_async_round(one_stream))
-    loop.run_until_complete(close(client))
-    _close_loop(loop)
+    try:
+        yield lambda: loop.run_until_complete(_async_round(one_stream))
+    finally:
+        loop.run_until_complete(close(client))
+        _close_loop(loop)
 
 
 # ---------------------------------------------------------------------- fastrouter
 
 
-@pytest.fixture
-def fastrouter_async(stream_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _fastrouter_async(base_url: str) -> Iterator[RoundFn]:
     async def make() -> fastrouter.AsyncClient:
-        return fastrouter.AsyncClient(base_url=stream_base_url, api_key=API_KEY)
+        return fastrouter.AsyncClient(base_url=base_url, api_key=API_KEY)
 
     def stream(client: fastrouter.AsyncClient) -> Callable[[], Awaitable[Received]]:
         create = client.chat.completions.create
@@ -138,16 +146,13 @@ def fastrouter_async(stream_base_url: str) -> Iterator[RoundFn]:
     async def close(client: fastrouter.AsyncClient) -> None:
         await client.close()
 
-    yield from _async_fixture(make, stream, close)
+    with _async_fixture(make, stream, close) as run_round:
+        yield run_round
 
 
-def test_fastrouter_async(benchmark: Any, record_result: Callable[..., None], fastrouter_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "fastrouter AsyncClient", fastrouter_async)
-
-
-@pytest.fixture
-def fastrouter_threads(stream_base_url: str) -> Iterator[RoundFn]:
-    client = fastrouter.Client(base_url=stream_base_url, api_key=API_KEY)
+@contextmanager
+def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
+    client = fastrouter.Client(base_url=base_url, api_key=API_KEY)
     pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
     create = client.chat.completions.create
 
@@ -165,24 +170,20 @@ def fastrouter_threads(stream_base_url: str) -> Iterator[RoundFn]:
         futures = [pool.submit(one) for _ in range(CONCURRENCY)]
         return sum(f.result() for f in futures)
 
-    yield run_round
-    pool.shutdown(wait=True)
-    client.close()
-
-
-def test_fastrouter_sync_threads(
-    benchmark: Any, record_result: Callable[..., None], fastrouter_threads: RoundFn
-) -> None:
-    _measure(benchmark, record_result, f"fastrouter Client ({CONCURRENCY} threads)", fastrouter_threads)
+    try:
+        yield run_round
+    finally:
+        pool.shutdown(wait=True)
+        client.close()
 
 
 # ---------------------------------------------------------------------- openai SDK
 
 
-@pytest.fixture
-def openai_async(stream_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _openai_async(base_url: str) -> Iterator[RoundFn]:
     async def make() -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=stream_base_url, api_key=API_KEY)
+        return openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY)
 
     def stream(client: openai.AsyncOpenAI) -> Callable[[], Awaitable[Received]]:
         create = client.chat.completions.create
@@ -204,11 +205,8 @@ def openai_async(stream_base_url: str) -> Iterator[RoundFn]:
     async def close(client: openai.AsyncOpenAI) -> None:
         await client.close()
 
-    yield from _async_fixture(make, stream, close)
-
-
-def test_openai_async(benchmark: Any, record_result: Callable[..., None], openai_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "openai AsyncOpenAI", openai_async)
+    with _async_fixture(make, stream, close) as run_round:
+        yield run_round
 
 
 # ---------------------------------------------------------------------- hand-written httpx-sse / aiohttp
@@ -223,9 +221,9 @@ def _content(data: Any, parts: list[str]) -> None:
             parts.append(content)
 
 
-@pytest.fixture
-def httpx_sse_async(stream_base_url: str) -> Iterator[RoundFn]:
-    url = f"{stream_base_url}/chat/completions"
+@contextmanager
+def _httpx_sse_async(base_url: str) -> Iterator[RoundFn]:
+    url = f"{base_url}/chat/completions"
     body = {"model": MODEL, "messages": MESSAGES, "stream": True}
 
     async def make() -> httpx.AsyncClient:
@@ -251,16 +249,13 @@ def httpx_sse_async(stream_base_url: str) -> Iterator[RoundFn]:
     async def close(client: httpx.AsyncClient) -> None:
         await client.aclose()
 
-    yield from _async_fixture(make, stream, close)
+    with _async_fixture(make, stream, close) as run_round:
+        yield run_round
 
 
-def test_httpx_sse_async(benchmark: Any, record_result: Callable[..., None], httpx_sse_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "httpx + httpx-sse (hand-written)", httpx_sse_async)
-
-
-@pytest.fixture
-def aiohttp_async(stream_base_url: str) -> Iterator[RoundFn]:
-    url = f"{stream_base_url}/chat/completions"
+@contextmanager
+def _aiohttp_async(base_url: str) -> Iterator[RoundFn]:
+    url = f"{base_url}/chat/completions"
     body = {"model": MODEL, "messages": MESSAGES, "stream": True}
 
     async def make() -> aiohttp.ClientSession:
@@ -289,17 +284,14 @@ def aiohttp_async(stream_base_url: str) -> Iterator[RoundFn]:
     async def close(session: aiohttp.ClientSession) -> None:
         await session.close()
 
-    yield from _async_fixture(make, stream, close)
+    with _async_fixture(make, stream, close) as run_round:
+        yield run_round
 
 
-def test_aiohttp_async(benchmark: Any, record_result: Callable[..., None], aiohttp_async: RoundFn) -> None:
-    _measure(benchmark, record_result, "aiohttp.ClientSession (hand-written)", aiohttp_async)
-
-
-@pytest.fixture
-def aiohttp_orjson_async(stream_base_url: str) -> Iterator[RoundFn]:
+@contextmanager
+def _aiohttp_orjson_async(base_url: str) -> Iterator[RoundFn]:
     """The same aiohttp loop with ``orjson.loads``: the fastest hand-written client here."""
-    url = f"{stream_base_url}/chat/completions"
+    url = f"{base_url}/chat/completions"
     body = {"model": MODEL, "messages": MESSAGES, "stream": True}
     loads = orjson.loads
 
@@ -333,10 +325,24 @@ def aiohttp_orjson_async(stream_base_url: str) -> Iterator[RoundFn]:
     async def close(session: aiohttp.ClientSession) -> None:
         await session.close()
 
-    yield from _async_fixture(make, stream, close)
+    with _async_fixture(make, stream, close) as run_round:
+        yield run_round
 
 
-def test_aiohttp_orjson_async(
-    benchmark: Any, record_result: Callable[..., None], aiohttp_orjson_async: RoundFn
-) -> None:
-    _measure(benchmark, record_result, "aiohttp + orjson (hand-written)", aiohttp_orjson_async)
+# ---------------------------------------------------------------------- the group
+
+
+def test_stream_16x1000(benchmark: Any, record_result: Callable[..., None], stream_base_url: str) -> None:
+    clients = selected(
+        {
+            "fastrouter AsyncClient": partial(_fastrouter_async, stream_base_url),
+            f"fastrouter Client ({CONCURRENCY} threads)": partial(_fastrouter_threads, stream_base_url),
+            "openai AsyncOpenAI": partial(_openai_async, stream_base_url),
+            "httpx + httpx-sse (hand-written)": partial(_httpx_sse_async, stream_base_url),
+            "aiohttp.ClientSession (hand-written)": partial(_aiohttp_async, stream_base_url),
+            "aiohttp + orjson (hand-written)": partial(_aiohttp_orjson_async, stream_base_url),
+        }
+    )
+    samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
+    for client, measured in samples.items():
+        _record(benchmark, record_result, client, measured)

@@ -406,11 +406,17 @@ impl Transport {
     /// request's own poll (`http://`, no proxy): through reqwest a spawned connection task
     /// writes it, and puts the connection back in the pool from another task.
     pub fn writes_in_request(&self, models: &[String]) -> bool {
-        self.plain.is_some()
-            && models.iter().all(|model| {
-                self.target_for(model)
-                    .is_ok_and(|target| target.chat_uri.scheme_str() == Some("http"))
-            })
+        models.iter().all(|model| {
+            self.target_for(model)
+                .is_ok_and(|target| self.is_plain(target))
+        })
+    }
+
+    /// Whether requests to `target` go through the plain-http client: no proxy is set
+    /// (`plain` exists only then) and the target speaks `http://` (its `plain_headers`
+    /// are made for exactly those).
+    fn is_plain(&self, target: &Target) -> bool {
+        self.plain.is_some() && target.plain_headers.is_some()
     }
 
     /// The target of a chain entry: its backend for `NAME::model`, else OpenRouter.
@@ -555,14 +561,15 @@ impl Transport {
             }
         };
         // Borrowed on the usual path: the request takes the one clone it needs.
-        let plain_uri = match &self.plain {
-            Some(_) if target.chat_uri.scheme_str() != Some("http") => None,
-            Some(_) if path == CHAT_PATH => Some(Cow::Borrowed(&target.chat_uri)),
-            Some(_) => format!("{}/{}", target.base_url, path.trim_start_matches('/'))
+        let plain_uri = if !self.is_plain(target) {
+            None
+        } else if path == CHAT_PATH {
+            Some(Cow::Borrowed(&target.chat_uri))
+        } else {
+            format!("{}/{}", target.base_url, path.trim_start_matches('/'))
                 .parse::<hyper::Uri>()
                 .ok()
-                .map(Cow::Owned),
-            None => None,
+                .map(Cow::Owned)
         };
         let (Some(plain), Some(uri)) = (&self.plain, plain_uri) else {
             let mut request =

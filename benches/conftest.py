@@ -72,6 +72,23 @@ def pinning_note() -> str:
     return f"client pinned to core {CLIENT_CPU}, server to core {SERVER_CPU}"
 
 
+def _raise_open_files_limit(want: int = 4096) -> None:
+    """A group opens all its clients at once (``interleave.py``; S1: 11 clients × 64
+    connections, ~770 descriptors), past macOS's default 256 and near Linux's common
+    1,024: raise the soft limit toward the hard one."""
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+_raise_open_files_limit()
+
+
 # ------------------------------------------------------------------------- mock server
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import os
+import random
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TypeVar
@@ -14,12 +14,17 @@ Client = TypeVar("Client")
 Sample = TypeVar("Sample")
 
 
-def selected(clients: Mapping[str, Client]) -> dict[str, Client]:
+def selected(clients: Mapping[str, Client], reference: str) -> dict[str, Client]:
     """The clients whose names contain one of ``BENCH_CLIENTS``'s comma-separated words
-    (case-insensitive); all of them when it is unset. ``BENCH_CLIENTS="fastrouter,aiohttp"``
-    measures a subset (a group runs as one test, so ``-k`` cannot pick its clients)."""
+    (case-insensitive), and the group's ``reference`` row (the ratios' denominator); all
+    of them when it is unset. ``BENCH_CLIENTS="openai,aiohttp"`` measures a subset (a group
+    runs as one test, so ``-k`` cannot pick its clients)."""
     words = [w.strip().lower() for w in os.environ.get("BENCH_CLIENTS", "").split(",") if w.strip()]
-    return {name: c for name, c in clients.items() if not words or any(w in name.lower() for w in words)}
+    return {
+        name: c
+        for name, c in clients.items()
+        if not words or name == reference or any(w in name.lower() for w in words)
+    }
 
 
 def interleaved_rounds(
@@ -36,14 +41,15 @@ def interleaved_rounds(
     the other, a client whose rounds fall in a slow spell gets every round slow, and its
     ratio to a client measured a minute later is the spell's, not the code's. Taken in
     turn, every client's rounds spread over the whole run, so the median round of each is
-    measured under the same conditions as the others'. The order rotates by one client
-    each cycle, so none always runs first (right after a slow client, say).
+    measured under the same conditions as the others'. Each cycle takes the clients in a
+    new order (shuffled, seeded by the cycle's number, so runs repeat it): no client always
+    runs first, nor always right after the same one.
 
     Each measured round follows ``warm`` (by default an unmeasured round) of the same
-    client: a round that starts
-    right after another client's pays for caches and branch predictors that client left
-    cold and for threads it let park (measured: +4 to +5 µs per request on fastrouter's
-    13 ms rounds of S1, about a fifth), which a client running on its own pays once."""
+    client: a round that starts right after another client's pays for caches and branch
+    predictors that client left cold and for threads it let park (measured: +4 to +5 µs
+    per request on fastrouter's 13 ms rounds of S1, about a fifth), which a client running
+    on its own pays once."""
     names = list(clients)
     if not names:
         pytest.skip("BENCH_CLIENTS names no client of this group")
@@ -51,14 +57,18 @@ def interleaved_rounds(
     with ExitStack() as stack:
         opened = {name: stack.enter_context(clients[name]()) for name in names}
         warm_up = warm or measure
-        cycles = itertools.count()
+        cycles = 0
 
         def cycle() -> None:
-            start = next(cycles) % len(names)
-            for name in names[start:] + names[:start]:
+            nonlocal cycles
+            order = list(names)
+            random.Random(cycles).shuffle(order)
+            cycles += 1
+            for name in order:
                 warm_up(name, opened[name])  # (again) after the other clients' rounds
                 samples[name].append(measure(name, opened[name]))
 
         # With --benchmark-disable (CI), pytest-benchmark runs one cycle: each client once.
         benchmark.pedantic(cycle, rounds=rounds, iterations=1)
-    return samples
+    # --benchmark-cprofile runs one more cycle, profiled: not a sample.
+    return {name: taken[:rounds] for name, taken in samples.items()}

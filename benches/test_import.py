@@ -79,7 +79,7 @@ def test_import(benchmark: Any, record_result: Callable[..., None]) -> None:
     variants = dict(VARIANTS)
     if importlib.util.find_spec("openai") is None:
         del variants["openai AsyncOpenAI"]
-    clients = selected({name: partial(_variant, code) for name, code in variants.items()})
+    clients = selected({name: partial(_variant, code) for name, code in variants.items()}, "bare interpreter")
     samples = interleaved_rounds(benchmark, clients, lambda _, code: run_once(code), RUNS, warm=lambda _, code: None)
     for client, runs in samples.items():
         wall_ms = statistics.median(w for w, _ in runs) * 1e3

@@ -4,7 +4,7 @@ Every client sends the same request body and reads ``choices[0].message.content`
 ``usage`` from each answer. One round is ``REQUESTS`` requests issued by 64 concurrent
 workers (64 in flight at all times); each client keeps one event loop and one client (a warm
 connection pool) for all its rounds. The clients' rounds are interleaved (one round of
-each in turn, see ``conftest.interleaved_rounds``), so a slow spell of the machine falls on
+each in turn, see ``interleave.interleaved_rounds``), so a slow spell of the machine falls on
 all of them alike. Each round measures the benchmark process's CPU time
 (``time.process_time``: every thread, so a Rust runtime's worker threads count too) and wall
 time; the table reports each client's median round.
@@ -93,6 +93,7 @@ def _record(
         "cpu_us_per_request": round(cpu_us, 1),
         "cpu_us_per_request_min": round(min(cpu for cpu, _ in measured) / REQUESTS * 1e6, 1),
         "requests_per_second": round(rps, 1),
+        "cpu_us_per_request_by_round": [round(cpu / REQUESTS * 1e6, 1) for cpu, _ in measured],
     }
     record_result(
         client=client,
@@ -304,7 +305,7 @@ def _clients(base_url: str) -> dict[str, Callable[[], AbstractContextManager[Rou
 
 
 def test_nonstream_64(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
-    clients = selected(_clients(mock_base_url))
+    clients = selected(_clients(mock_base_url), reference="fastrouter AsyncClient")
     samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
     for client, measured in samples.items():
         _record(benchmark, record_result, client, measured)

@@ -91,6 +91,7 @@ def _record(
         "cpu_us_per_chunk": round(cpu_us, 3),
         "cpu_us_per_chunk_min": round(min(cpu for cpu, _ in measured) / PER_ROUND * 1e6, 3),
         "chunks_per_second": round(rate, 1),
+        "cpu_us_per_chunk_by_round": [round(cpu / PER_ROUND * 1e6, 3) for cpu, _ in measured],
     }
     record_result(
         client=client,
@@ -341,7 +342,8 @@ def test_stream_16x1000(benchmark: Any, record_result: Callable[..., None], stre
             "httpx + httpx-sse (hand-written)": partial(_httpx_sse_async, stream_base_url),
             "aiohttp.ClientSession (hand-written)": partial(_aiohttp_async, stream_base_url),
             "aiohttp + orjson (hand-written)": partial(_aiohttp_orjson_async, stream_base_url),
-        }
+        },
+        reference="fastrouter AsyncClient",
     )
     samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
     for client, measured in samples.items():

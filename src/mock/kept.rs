@@ -4,8 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde_json::Value;
-
 /// How many recent requests, and generations, a server keeps.
 pub const KEPT: usize = 10_000;
 
@@ -32,14 +30,22 @@ impl<T: Clone> Recent<T> {
 }
 
 /// Generations by id (`GET /generation`); past [`KEPT`] the oldest is forgotten.
-#[derive(Default)]
-pub struct Generations {
-    by_id: HashMap<String, Value>,
+pub struct Generations<T> {
+    by_id: HashMap<String, T>,
     order: VecDeque<String>,
 }
 
-impl Generations {
-    pub fn insert(&mut self, id: String, generation: Value) {
+impl<T> Default for Generations<T> {
+    fn default() -> Self {
+        Self {
+            by_id: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Generations<T> {
+    pub fn insert(&mut self, id: String, generation: T) {
         if self.by_id.insert(id.clone(), generation).is_none() {
             self.order.push_back(id);
             if self.order.len() > KEPT {
@@ -50,7 +56,7 @@ impl Generations {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Value> {
+    pub fn get(&self, id: &str) -> Option<&T> {
         self.by_id.get(id)
     }
 
@@ -62,6 +68,7 @@ impl Generations {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn only_the_most_recent_requests_are_kept() {

@@ -54,8 +54,10 @@ pub struct RecordedRequest {
     pub path: String,
     /// Lower-case names; `authorization` is replaced by `Bearer <redacted>`.
     pub headers: Vec<(String, String)>,
-    /// The JSON body, or the raw text when it is not JSON, or null when empty.
-    pub body: Value,
+    /// The JSON body, or the raw text when it is not JSON, or null when empty (shared
+    /// with the handler that answers it: recorded without a copy).
+    #[serde(serialize_with = "shared_value")]
+    pub body: Arc<Value>,
     /// `HTTP/1.1` or `HTTP/2`, as the request arrived.
     pub http_version: String,
 }
@@ -113,7 +115,7 @@ struct State {
     total_credits: f64,
     queues: Mutex<HashMap<String, VecDeque<Outcome>>>,
     requests: Mutex<kept::Recent<RecordedRequest>>,
-    generations: Mutex<kept::Generations>,
+    generations: Mutex<kept::Generations<reply::Generation>>,
     usage: Mutex<f64>,
     counters: Counters,
     /// Random per server: the middle of its generation ids.
@@ -404,15 +406,15 @@ async fn handle(
         .map(|(_, q)| q)
         .unwrap_or_default();
 
-    let json_body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let json_body: Option<Arc<Value>> = serde_json::from_slice(&bytes).ok().map(Arc::new);
     lock(&state.requests).push(RecordedRequest {
         method: parts.method.to_string(),
         path: full_path.clone(),
         headers: recorded_headers(&parts.headers),
         body: match (&json_body, bytes.is_empty()) {
-            (Some(value), _) => value.clone(),
-            (None, true) => Value::Null,
-            (None, false) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            (Some(value), _) => Arc::clone(value),
+            (None, true) => Arc::new(Value::Null),
+            (None, false) => Arc::new(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         },
         http_version: crate::transport::version_name(parts.version).to_owned(),
     });
@@ -426,7 +428,7 @@ async fn handle(
 
     match (&parts.method, path.as_str()) {
         (&Method::POST, "/chat/completions") => match json_body {
-            Some(body) => reply::chat(&state, body).await,
+            Some(body) => reply::chat(&state, &body).await,
             None => Ok(error_response(400, "Invalid JSON in request body")),
         },
         (&Method::GET, "/models") => Ok(json_response(200, state.catalog.body())),
@@ -439,9 +441,11 @@ async fn handle(
         }
         (&Method::GET, "/generation") => {
             let id = query_param(query, "id").unwrap_or_default();
-            let found = lock(&state.generations).get(&id).cloned();
+            let found = lock(&state.generations)
+                .get(&id)
+                .map(|data| json!({ "data": data }).to_string());
             Ok(match found {
-                Some(data) => json_response(200, json!({ "data": data }).to_string()),
+                Some(body) => json_response(200, body),
                 None => error_response(404, &format!("Generation {id} not found")),
             })
         }
@@ -482,6 +486,13 @@ fn check_auth(state: &State, headers: &hyper::HeaderMap) -> Option<Response<Body
         None => !key.is_empty(),
     };
     (!accepted).then(|| error_response(401, "User not found."))
+}
+
+fn shared_value<S: serde::Serializer>(
+    value: &Arc<Value>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    value.as_ref().serialize(serializer)
 }
 
 fn recorded_headers(headers: &hyper::HeaderMap) -> Vec<(String, String)> {

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Response;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::catalog::provider_for;
@@ -14,7 +15,7 @@ use super::script::{ErrorSpec, Outcome, ReplySpec};
 use super::Flavor;
 use super::{json_response, lock, Body, State, ANY_MODEL};
 
-pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>, io::Error> {
+pub(super) async fn chat(state: &State, request: &Value) -> Result<Response<Body>, io::Error> {
     let Some(model) = request
         .get("model")
         .and_then(Value::as_str)
@@ -35,7 +36,7 @@ pub(super) async fn chat(state: &State, request: Value) -> Result<Response<Body>
         Outcome::Reply(mut spec) => {
             // OpenAI-compatible servers report tokens, not money.
             spec.omit_cost |= state.flavor == Flavor::OpenAi;
-            Ok(reply(state, &model, &request, &spec))
+            Ok(reply(state, &model, request, &spec))
         }
         Outcome::Error(spec) => Ok(error(&spec, state.flavor)),
         Outcome::Raw(spec) => {
@@ -146,7 +147,7 @@ pub(super) struct ReplyPlan {
     pub tool_calls: Vec<Value>,
     pub finish_reason: String,
     pub native_finish_reason: String,
-    pub usage: Value,
+    pub usage: Usage,
     /// The log probabilities to attach, when the request asked for `logprobs`.
     pub logprobs: Option<Logprobs>,
 }
@@ -216,47 +217,49 @@ fn plan(
         .clone()
         .unwrap_or_else(|| finish_reason.clone());
 
-    let mut usage = json!({
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-        "cost": cost,
-        "is_byok": false,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "cost_details": {"upstream_inference_cost": null},
-        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "image_tokens": 0},
-    });
-    if spec.omit_cost {
-        if let Value::Object(map) = &mut usage {
-            map.remove("cost");
-            map.remove("cost_details");
-        }
-    } else {
+    let usage = Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens: prompt_tokens + completion_tokens,
+        cost: (!spec.omit_cost).then_some(cost),
+        is_byok: false,
+        prompt_tokens_details: PromptTokensDetails::default(),
+        cost_details: (!spec.omit_cost).then_some(CostDetails::default()),
+        completion_tokens_details: CompletionTokensDetails {
+            reasoning_tokens,
+            image_tokens: 0,
+        },
+    };
+    if !spec.omit_cost {
         *lock(&state.usage) += cost;
     }
+    let latency_ms = (spec.delay * 1000.0) as u64;
     lock(&state.generations).insert(
         id.clone(),
-        json!({
-            "id": id,
-            "model": served_model,
-            "provider_name": provider,
-            "api_type": "completions",
-            "streamed": streamed,
-            "cancelled": false,
-            "finish_reason": finish_reason,
-            "native_finish_reason": native_finish_reason,
-            "total_cost": cost,
-            "usage": cost,
-            "is_byok": false,
-            "tokens_prompt": prompt_tokens,
-            "tokens_completion": completion_tokens,
-            "native_tokens_prompt": prompt_tokens,
-            "native_tokens_completion": completion_tokens,
-            "native_tokens_reasoning": reasoning_tokens,
-            "latency": (spec.delay * 1000.0) as u64,
-            "generation_time": (spec.delay * 1000.0) as u64,
-            "provider_responses": [{"provider_name": provider, "status": 200}],
-        }),
+        Generation {
+            id: id.clone(),
+            model: served_model.clone(),
+            provider_name: provider.clone(),
+            api_type: "completions",
+            streamed,
+            cancelled: false,
+            finish_reason: finish_reason.clone(),
+            native_finish_reason: native_finish_reason.clone(),
+            total_cost: cost,
+            usage: cost,
+            is_byok: false,
+            tokens_prompt: prompt_tokens,
+            tokens_completion: completion_tokens,
+            native_tokens_prompt: prompt_tokens,
+            native_tokens_completion: completion_tokens,
+            native_tokens_reasoning: reasoning_tokens,
+            latency: latency_ms,
+            generation_time: latency_ms,
+            provider_responses: [ProviderResponse {
+                provider_name: provider.clone(),
+                status: 200,
+            }],
+        },
     );
     ReplyPlan {
         id,
@@ -293,47 +296,169 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
 }
 
 fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
-    let mut message = json!({
-        "role": "assistant",
-        "content": plan.content,
-        "refusal": null,
-        "reasoning": plan.reasoning,
-    });
-    if !plan.tool_calls.is_empty() {
-        message["tool_calls"] = Value::Array(plan.tool_calls.clone());
-    }
-    if let Some(reasoning) = &plan.reasoning {
-        message["reasoning_details"] = json!([{
-            "type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0
-        }]);
-    }
-    let mut body = json!({
-        "id": plan.id,
-        "provider": plan.provider,
-        "model": plan.model,
-        "object": "chat.completion",
-        "created": plan.created,
-        "system_fingerprint": null,
-        "choices": [{
-            "logprobs": plan.logprobs.as_ref().map(|logprobs| {
+    let completion = Completion {
+        id: &plan.id,
+        provider: &plan.provider,
+        model: &plan.model,
+        object: "chat.completion",
+        created: plan.created,
+        system_fingerprint: None,
+        choices: [Choice {
+            logprobs: plan.logprobs.as_ref().map(|logprobs| {
                 let tokens = super::stream::split_content(&plan.content, None);
                 logprobs.for_tokens(tokens.iter().map(String::as_str), 0)
             }),
-            "finish_reason": plan.finish_reason,
-            "native_finish_reason": plan.native_finish_reason,
-            "index": 0,
-            "message": message,
+            finish_reason: &plan.finish_reason,
+            native_finish_reason: &plan.native_finish_reason,
+            index: 0,
+            message: Message {
+                role: "assistant",
+                content: &plan.content,
+                refusal: None,
+                reasoning: plan.reasoning.as_deref(),
+                tool_calls: &plan.tool_calls,
+                reasoning_details: plan.reasoning.as_deref().map(|text| {
+                    [ReasoningDetail {
+                        kind: "reasoning.text",
+                        text,
+                        format: "unknown",
+                        index: 0,
+                    }]
+                }),
+            },
         }],
-        "usage": plan.usage,
-    });
-    if let (Value::Object(target), Some(Value::Object(extra))) = (&mut body, &spec.extra) {
-        for (key, value) in extra {
-            target.insert(key.clone(), value.clone());
-        }
-    }
+        usage: &plan.usage,
+    };
     let mut text = " \n".repeat(spec.leading_whitespace);
-    text.push_str(&body.to_string());
+    match &spec.extra {
+        // Scripted extra top-level fields: merged into the rendered object.
+        Some(Value::Object(extra)) => {
+            let mut body = serde_json::to_value(&completion).unwrap_or_default();
+            if let Value::Object(target) = &mut body {
+                for (key, value) in extra {
+                    target.insert(key.clone(), value.clone());
+                }
+            }
+            text.push_str(&body.to_string());
+        }
+        _ => text.push_str(&serde_json::to_string(&completion).unwrap_or_default()),
+    }
     text
+}
+
+// The wire shapes, written straight from the plan: a `json!` tree built per reply made
+// the mock, not the client, the bottleneck of a 64-in-flight benchmark.
+
+/// A non-streamed chat completion, in OpenRouter's field order.
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: &'a str,
+    provider: &'a str,
+    model: &'a str,
+    object: &'static str,
+    created: u64,
+    system_fingerprint: Option<&'static str>,
+    choices: [Choice<'a>; 1],
+    usage: &'a Usage,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    logprobs: Option<Value>,
+    finish_reason: &'a str,
+    native_finish_reason: &'a str,
+    index: u32,
+    message: Message<'a>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+    refusal: Option<&'static str>,
+    reasoning: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    tool_calls: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_details: Option<[ReasoningDetail<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct ReasoningDetail<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+    format: &'static str,
+    index: u32,
+}
+
+/// An answer's `usage` (OpenAI-compatible servers leave out the cost fields).
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub(super) struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
+    is_byok: bool,
+    prompt_tokens_details: PromptTokensDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_details: Option<CostDetails>,
+    completion_tokens_details: CompletionTokensDetails,
+}
+
+impl Usage {
+    /// As a JSON value, for the streamed chunks built as values.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq)]
+struct PromptTokensDetails {
+    cached_tokens: u64,
+    audio_tokens: u64,
+}
+
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq)]
+struct CostDetails {
+    upstream_inference_cost: Option<f64>,
+}
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq)]
+struct CompletionTokensDetails {
+    reasoning_tokens: u64,
+    image_tokens: u64,
+}
+
+/// What `GET /generation?id=` reports of a served answer.
+#[derive(Serialize, Clone, Debug)]
+pub(super) struct Generation {
+    id: String,
+    model: String,
+    provider_name: String,
+    api_type: &'static str,
+    streamed: bool,
+    cancelled: bool,
+    finish_reason: String,
+    native_finish_reason: String,
+    total_cost: f64,
+    usage: f64,
+    is_byok: bool,
+    tokens_prompt: u64,
+    tokens_completion: u64,
+    native_tokens_prompt: u64,
+    native_tokens_completion: u64,
+    native_tokens_reasoning: u64,
+    latency: u64,
+    generation_time: u64,
+    provider_responses: [ProviderResponse; 1],
+}
+
+#[derive(Serialize, Clone, Debug)]
+struct ProviderResponse {
+    provider_name: String,
+    status: u16,
 }
 
 fn error(spec: &ErrorSpec, flavor: Flavor) -> Response<Body> {

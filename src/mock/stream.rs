@@ -173,7 +173,7 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
             );
             error_chunk["choices"][0]["native_finish_reason"] = json!("error");
             error_chunk["error"] = json!({"code": status, "message": message});
-            error_chunk["usage"] = plan.usage.clone();
+            error_chunk["usage"] = plan.usage.to_value();
             script.event(spec.chunk_delay, &error_chunk.to_string());
             script.event(0.0, "[DONE]");
             return build(script, Ending::Close);
@@ -209,17 +209,17 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
         UsageShape::EmptyChoices => {
             let mut usage_chunk = chunk(plan, empty, None);
             usage_chunk["choices"] = json!([]);
-            usage_chunk["usage"] = plan.usage.clone();
+            usage_chunk["usage"] = plan.usage.to_value();
             script.event(0.0, &usage_chunk.to_string());
         }
         UsageShape::EmptyDelta => {
             let mut usage_chunk = chunk(plan, json!({}), None);
-            usage_chunk["usage"] = plan.usage.clone();
+            usage_chunk["usage"] = plan.usage.to_value();
             script.event(0.0, &usage_chunk.to_string());
         }
         UsageShape::RepeatFinish => {
             let mut usage_chunk = chunk(plan, empty, Some(finish));
-            usage_chunk["usage"] = plan.usage.clone();
+            usage_chunk["usage"] = plan.usage.to_value();
             script.event(0.0, &usage_chunk.to_string());
         }
         UsageShape::None => {}

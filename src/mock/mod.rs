@@ -443,9 +443,10 @@ async fn handle(
             let id = query_param(query, "id").unwrap_or_default();
             let found = lock(&state.generations)
                 .get(&id)
-                .map(|data| json!({ "data": data }).to_string());
+                .map(reply::Generation::body);
             Ok(match found {
-                Some(body) => json_response(200, body),
+                Some(Ok(body)) => json_response(200, body),
+                Some(Err(err)) => error_response(500, &format!("generation not rendered: {err}")),
                 None => error_response(404, &format!("Generation {id} not found")),
             })
         }

@@ -282,7 +282,10 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
     let mut response = if streamed {
         super::stream::respond(&plan, &spec.stream)
     } else {
-        json_response(200, render_json(&plan, spec))
+        match render_json(&plan, spec) {
+            Ok(body) => json_response(200, body),
+            Err(err) => super::error_response(500, &format!("mock reply not rendered: {err}")),
+        }
     };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&plan.id) {
@@ -295,14 +298,13 @@ fn reply(state: &State, model: &str, request: &Value, spec: &ReplySpec) -> Respo
     response
 }
 
-fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
+fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> serde_json::Result<String> {
     let completion = Completion {
         id: &plan.id,
         provider: &plan.provider,
         model: &plan.model,
         object: "chat.completion",
         created: plan.created,
-        system_fingerprint: None,
         choices: [Choice {
             logprobs: plan.logprobs.as_ref().map(|logprobs| {
                 let tokens = super::stream::split_content(&plan.content, None);
@@ -327,13 +329,14 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
                 }),
             },
         }],
+        system_fingerprint: None,
         usage: &plan.usage,
     };
     let mut text = " \n".repeat(spec.leading_whitespace);
     match &spec.extra {
-        // Scripted extra top-level fields: merged into the rendered object.
+        // Scripted extra top-level fields, merged in (the keys then come sorted).
         Some(Value::Object(extra)) => {
-            let mut body = serde_json::to_value(&completion).unwrap_or_default();
+            let mut body = serde_json::to_value(&completion)?;
             if let Value::Object(target) = &mut body {
                 for (key, value) in extra {
                     target.insert(key.clone(), value.clone());
@@ -341,15 +344,15 @@ fn render_json(plan: &ReplyPlan, spec: &ReplySpec) -> String {
             }
             text.push_str(&body.to_string());
         }
-        _ => text.push_str(&serde_json::to_string(&completion).unwrap_or_default()),
+        _ => text.push_str(&serde_json::to_string(&completion)?),
     }
-    text
+    Ok(text)
 }
 
-// The wire shapes, written straight from the plan: a `json!` tree built per reply made
-// the mock, not the client, the bottleneck of a 64-in-flight benchmark.
+// The wire shapes, written straight from the plan (no `Value` tree built per reply), their
+// fields in the order OpenRouter sends them.
 
-/// A non-streamed chat completion, in OpenRouter's field order.
+/// A non-streamed chat completion.
 #[derive(Serialize)]
 struct Completion<'a> {
     id: &'a str,
@@ -357,8 +360,8 @@ struct Completion<'a> {
     model: &'a str,
     object: &'static str,
     created: u64,
-    system_fingerprint: Option<&'static str>,
     choices: [Choice<'a>; 1],
+    system_fingerprint: Option<&'static str>,
     usage: &'a Usage,
 }
 
@@ -410,7 +413,7 @@ pub(super) struct Usage {
 impl Usage {
     /// As a JSON value, for the streamed chunks built as values.
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_default()
+        serde_json::to_value(self).unwrap_or(Value::Null) // string keys, plain numbers: never fails
     }
 }
 
@@ -459,6 +462,17 @@ pub(super) struct Generation {
 struct ProviderResponse {
     provider_name: String,
     status: u16,
+}
+
+impl Generation {
+    /// The `GET /generation` body: `{"data": {...}}`.
+    pub fn body(&self) -> serde_json::Result<String> {
+        #[derive(Serialize)]
+        struct Found<'a> {
+            data: &'a Generation,
+        }
+        serde_json::to_string(&Found { data: self })
+    }
 }
 
 fn error(spec: &ErrorSpec, flavor: Flavor) -> Response<Body> {
@@ -534,5 +548,110 @@ fn add_headers(
         ) {
             response.headers_mut().insert(name, value);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Each of `keys` (as `"key":`) first appears after the one before it.
+    fn assert_in_order(text: &str, keys: &[&str]) {
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                text.find(&format!("\"{key}\":"))
+                    .unwrap_or_else(|| panic!("no {key:?} in {text}"))
+            })
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{keys:?} out of order in {text}"
+        );
+    }
+
+    #[test]
+    fn a_completion_keeps_openrouters_key_order() {
+        let plan = ReplyPlan {
+            id: "gen-1".into(),
+            created: 1,
+            model: "openai/gpt-4o-mini".into(),
+            provider: "OpenAI".into(),
+            content: "Hello".into(),
+            reasoning: Some("Thinking".into()),
+            tool_calls: Vec::new(),
+            finish_reason: "stop".into(),
+            native_finish_reason: "stop".into(),
+            usage: Usage {
+                prompt_tokens: 3,
+                completion_tokens: 2,
+                total_tokens: 5,
+                cost: Some(0.5),
+                is_byok: false,
+                prompt_tokens_details: PromptTokensDetails::default(),
+                cost_details: Some(CostDetails::default()),
+                completion_tokens_details: CompletionTokensDetails {
+                    reasoning_tokens: 1,
+                    image_tokens: 0,
+                },
+            },
+            logprobs: None,
+        };
+        let text = render_json(&plan, &ReplySpec::default()).unwrap();
+        // As recorded from OpenRouter (shared/fixtures/openrouter-traffic).
+        assert_in_order(
+            &text,
+            &[
+                "id",
+                "provider",
+                "model",
+                "object",
+                "created",
+                "choices",
+                "system_fingerprint",
+                "usage",
+            ],
+        );
+        assert_in_order(
+            &text,
+            &[
+                "logprobs",
+                "finish_reason",
+                "native_finish_reason",
+                "index",
+                "message",
+            ],
+        );
+        assert_in_order(
+            &text,
+            &[
+                "role",
+                "content",
+                "refusal",
+                "reasoning",
+                "reasoning_details",
+            ],
+        );
+        assert_in_order(
+            &text,
+            &[
+                "prompt_tokens",
+                "completion_tokens",
+                "total_tokens",
+                "cost",
+                "is_byok",
+                "prompt_tokens_details",
+                "cost_details",
+                "completion_tokens_details",
+            ],
+        );
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["usage"]["cost"], 0.5);
+        assert_eq!(
+            value["choices"][0]["message"]["reasoning_details"][0]["type"],
+            "reasoning.text"
+        );
+        assert!(value["system_fingerprint"].is_null());
     }
 }

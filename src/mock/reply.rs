@@ -396,7 +396,7 @@ struct ReasoningDetail<'a> {
 }
 
 /// An answer's `usage` (OpenAI-compatible servers leave out the cost fields).
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
 pub(super) struct Usage {
     prompt_tokens: u64,
     completion_tokens: u64,
@@ -428,7 +428,7 @@ struct CostDetails {
     upstream_inference_cost: Option<f64>,
 }
 
-#[derive(Serialize, Clone, Copy, Debug, PartialEq)]
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq)]
 struct CompletionTokensDetails {
     reasoning_tokens: u64,
     image_tokens: u64,

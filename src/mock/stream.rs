@@ -11,6 +11,7 @@ use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::Response;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -94,6 +95,55 @@ fn chunk(plan: &ReplyPlan, delta: Value, finish: Option<&str>) -> Value {
     })
 }
 
+/// The usual content chunk, as [`chunk`] renders it (the same bytes: its keys sorted, as a
+/// `Value`'s are) without building a `Value` per chunk: a 1,000-chunk stream's thousand
+/// trees made the mock, not the client, the bound of the streaming benchmark.
+fn content_chunk(plan: &ReplyPlan, content: &str) -> String {
+    #[derive(Serialize)]
+    struct ContentChunk<'a> {
+        choices: [Choice<'a>; 1],
+        created: u64,
+        id: &'a str,
+        model: &'a str,
+        object: &'static str,
+        provider: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Choice<'a> {
+        delta: Delta<'a>,
+        finish_reason: Option<&'static str>,
+        index: u32,
+        logprobs: Option<&'static str>,
+        native_finish_reason: Option<&'static str>,
+    }
+    #[derive(Serialize)]
+    struct Delta<'a> {
+        content: &'a str,
+        role: &'static str,
+    }
+    let rendered = ContentChunk {
+        choices: [Choice {
+            delta: Delta {
+                content,
+                role: "assistant",
+            },
+            finish_reason: None,
+            index: 0,
+            logprobs: None,
+            native_finish_reason: None,
+        }],
+        created: plan.created,
+        id: &plan.id,
+        model: &plan.model,
+        object: "chat.completion.chunk",
+        provider: &plan.provider,
+    };
+    // Borrowed strings and plain numbers: serializing cannot fail (`chunk` is the fallback).
+    serde_json::to_string(&rendered).unwrap_or_else(|_| {
+        chunk(plan, json!({"role": "assistant", "content": content}), None).to_string()
+    })
+}
+
 /// Content split into `count` pieces of near-equal length (by characters), or per word.
 pub(super) fn split_content(content: &str, count: Option<usize>) -> Vec<String> {
     let chars: Vec<char> = content.chars().collect();
@@ -149,11 +199,17 @@ pub(super) fn respond(plan: &ReplyPlan, spec: &StreamSpec) -> Response<Body> {
             break;
         }
         let delay = next_delay(&mut first_delay);
-        let mut content_chunk = chunk(plan, json!({"role": "assistant", "content": piece}), None);
-        if let Some(logprobs) = &plan.logprobs {
-            content_chunk["choices"][0]["logprobs"] = logprobs.for_tokens([piece.as_str()], sent);
-        }
-        script.event(delay, &content_chunk.to_string());
+        let text = match &plan.logprobs {
+            Some(logprobs) => {
+                let mut content_chunk =
+                    chunk(plan, json!({"role": "assistant", "content": piece}), None);
+                content_chunk["choices"][0]["logprobs"] =
+                    logprobs.for_tokens([piece.as_str()], sent);
+                content_chunk.to_string()
+            }
+            None => content_chunk(plan, &piece),
+        };
+        script.event(delay, &text);
         sent += 1;
     }
     if ending.is_none() {
@@ -367,5 +423,31 @@ mod tests {
         assert_eq!(split_content("a b c", None), ["a ", "b ", "c"]);
         assert_eq!(split_content("ab", Some(5)).concat(), "ab");
         assert!(split_content("abc", Some(0)).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod content_chunk_tests {
+    use super::*;
+
+    #[test]
+    fn a_content_chunk_is_written_as_the_value_would_be() {
+        let plan = ReplyPlan {
+            id: "gen-1".into(),
+            created: 7,
+            model: "openai/gpt-4o-mini".into(),
+            provider: "OpenAI".into(),
+            content: String::new(),
+            reasoning: None,
+            tool_calls: Vec::new(),
+            finish_reason: "stop".into(),
+            native_finish_reason: "stop".into(),
+            usage: super::super::reply::Usage::default(),
+            logprobs: None,
+        };
+        for piece in ["000 ", "", "quote \" and \\ and \u{1f600}"] {
+            let value = chunk(&plan, json!({"role": "assistant", "content": piece}), None);
+            assert_eq!(content_chunk(&plan, piece), value.to_string());
+        }
     }
 }

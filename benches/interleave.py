@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, TypeVar
@@ -72,3 +73,18 @@ def interleaved_rounds(
         benchmark.pedantic(cycle, rounds=rounds, iterations=1)
     # --benchmark-cprofile runs one more cycle, profiled: not a sample.
     return {name: taken[:rounds] for name, taken in samples.items()}
+
+
+def timed_round(expected: int, what: str) -> Callable[[str, Callable[[], int]], tuple[float, float]]:
+    """A ``measure`` for ``interleaved_rounds``: run one round (a function returning how
+    many verified units it did, which must be ``expected``) and give its (CPU seconds of
+    this whole process, so the Rust runtime's threads count too; wall seconds)."""
+
+    def measure(client: str, run_round: Callable[[], int]) -> tuple[float, float]:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        done = run_round()
+        wall1, cpu1 = time.perf_counter(), time.process_time()
+        assert done == expected, f"{client}: {done} verified {what}, expected {expected}"
+        return cpu1 - cpu0, wall1 - wall0
+
+    return measure

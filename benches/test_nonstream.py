@@ -17,7 +17,6 @@ import itertools
 import os
 import statistics
 import tempfile
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ import httpx
 import openai
 import pytest
 from fastrouter.usage.ledger import UsageLedger
-from interleave import interleaved_rounds, selected
+from interleave import interleaved_rounds, selected, timed_round
 
 CONCURRENCY = 64
 PER_WORKER = int(os.environ.get("BENCH_PER_WORKER", "10"))
@@ -73,15 +72,6 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
-
-
-def _one_round(client: str, run_round: RoundFn) -> tuple[float, float]:
-    """One round's (CPU seconds, wall seconds)."""
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    done = run_round()
-    wall1, cpu1 = time.perf_counter(), time.process_time()
-    assert done == REQUESTS, f"{client}: {done} verified answers, expected {REQUESTS}"
-    return cpu1 - cpu0, wall1 - wall0
 
 
 def _record(
@@ -306,6 +296,6 @@ def _clients(base_url: str) -> dict[str, Callable[[], AbstractContextManager[Rou
 
 def test_nonstream_64(benchmark: Any, record_result: Callable[..., None], mock_base_url: str) -> None:
     clients = selected(_clients(mock_base_url), reference="fastrouter AsyncClient")
-    samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
+    samples = interleaved_rounds(benchmark, clients, timed_round(REQUESTS, "answers"), ROUNDS)
     for client, measured in samples.items():
         _record(benchmark, record_result, client, measured)

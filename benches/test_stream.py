@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import statistics
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ import openai
 import orjson
 import pytest
 from httpx_sse import aconnect_sse
-from interleave import interleaved_rounds, selected
+from interleave import interleaved_rounds, selected, timed_round
 from stream_server import MODEL, stream_content
 
 CONCURRENCY = 16
@@ -71,15 +70,6 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()
-
-
-def _one_round(client: str, run_round: RoundFn) -> tuple[float, float]:
-    """One round's (CPU seconds, wall seconds)."""
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    done = run_round()
-    wall1, cpu1 = time.perf_counter(), time.process_time()
-    assert done == PER_ROUND, f"{client}: {done} verified chunks, expected {PER_ROUND}"
-    return cpu1 - cpu0, wall1 - wall0
 
 
 def _record(
@@ -345,6 +335,6 @@ def test_stream_16x1000(benchmark: Any, record_result: Callable[..., None], stre
         },
         reference="fastrouter AsyncClient",
     )
-    samples = interleaved_rounds(benchmark, clients, _one_round, ROUNDS)
+    samples = interleaved_rounds(benchmark, clients, timed_round(PER_ROUND, "chunks"), ROUNDS)
     for client, measured in samples.items():
         _record(benchmark, record_result, client, measured)

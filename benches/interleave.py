@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -88,3 +89,15 @@ def timed_round(expected: int, what: str) -> Callable[[str, Callable[[], int]], 
         return cpu1 - cpu0, wall1 - wall0
 
     return measure
+
+
+@contextmanager
+def threaded_rounds(worker: Callable[[], int], threads: int) -> Iterator[Callable[[], int]]:
+    """A round of ``threads`` calls of ``worker`` at once, one per thread of a pool kept for
+    every round: the sync client's side of a group. Yields the round (its workers' sum)."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+
+        def run_round() -> int:
+            return sum(f.result() for f in [pool.submit(worker) for _ in range(threads)])
+
+        yield run_round

@@ -19,7 +19,6 @@ import statistics
 import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
@@ -31,7 +30,7 @@ import httpx
 import openai
 import pytest
 from fastrouter.usage.ledger import UsageLedger
-from interleave import interleaved_rounds, selected, timed_round
+from interleave import interleaved_rounds, selected, threaded_rounds, timed_round
 
 CONCURRENCY = 64
 PER_WORKER = int(os.environ.get("BENCH_PER_WORKER", "10"))
@@ -163,7 +162,6 @@ GENEROUS_LIMIT = {"*": fastrouter.Limit(rpm=10**9, concurrency=10**6)}
 @contextmanager
 def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
     client = fastrouter.Client(base_url=base_url, api_key=API_KEY)
-    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
     create = client.chat.completions.create
 
     def worker() -> int:
@@ -173,14 +171,10 @@ def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
             _check((resp.choices[0].message.content or "", usage.total_tokens if usage else 0))
         return PER_WORKER
 
-    def run_round() -> int:
-        futures = [pool.submit(worker) for _ in range(CONCURRENCY)]
-        return sum(f.result() for f in futures)
-
     try:
-        yield run_round
+        with threaded_rounds(worker, CONCURRENCY) as run_round:
+            yield run_round
     finally:
-        pool.shutdown(wait=True)
         client.close()
 
 

@@ -21,7 +21,6 @@ import json
 import os
 import statistics
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, cast
@@ -33,7 +32,7 @@ import openai
 import orjson
 import pytest
 from httpx_sse import aconnect_sse
-from interleave import interleaved_rounds, selected, timed_round
+from interleave import interleaved_rounds, selected, threaded_rounds, timed_round
 from stream_server import MODEL, stream_content
 
 CONCURRENCY = 16
@@ -144,7 +143,6 @@ def _fastrouter_async(base_url: str) -> Iterator[RoundFn]:
 @contextmanager
 def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
     client = fastrouter.Client(base_url=base_url, api_key=API_KEY)
-    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
     create = client.chat.completions.create
 
     def one() -> int:
@@ -157,14 +155,10 @@ def _fastrouter_threads(base_url: str) -> Iterator[RoundFn]:
                         parts.append(content)
         return _check(("".join(parts), len(parts)))
 
-    def run_round() -> int:
-        futures = [pool.submit(one) for _ in range(CONCURRENCY)]
-        return sum(f.result() for f in futures)
-
     try:
-        yield run_round
+        with threaded_rounds(one, CONCURRENCY) as run_round:
+            yield run_round
     finally:
-        pool.shutdown(wait=True)
         client.close()
 
 

@@ -15,6 +15,7 @@ import re
 import select
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -259,6 +260,9 @@ class Result:
     rate: float  # units per second of wall time
     setup: str  # what one round is, for the note under the table
     rounds: int
+    # CPU µs per unit of each measured round, in the order of the cycles that took them
+    # (interleaved groups: round i of every client ran in cycle i, seconds apart).
+    by_round: tuple[float, ...] = ()
 
 
 _RESULTS = pytest.StashKey[dict[str, dict[str, Result]]]()
@@ -271,7 +275,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def record_result(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Callable[..., None]:
     """``record_result(client=..., cpu_us=..., rate=..., setup=..., rounds=...)`` adds a row
-    to the final table of the test's benchmark group (its ``benchmark(group=...)`` mark)."""
+    to the final table of the test's benchmark group (its ``benchmark(group=...)`` mark);
+    ``by_round=`` (each round's value, in cycle order) adds the openai ratio cycle by cycle."""
     marker = request.node.get_closest_marker("benchmark")
     group = marker.kwargs.get("group") if marker else None
     if group not in GROUPS:
@@ -321,7 +326,22 @@ def _context(group: Group, results: dict[str, Result]) -> str:
         metric = group.metric or "CPU"
         context += f" {REFERENCE}: 1/{share:.1f} of the openai SDK's {metric} per {group.unit}"
         context += f" (target: at most 1/{group.target_share})." if group.target_share else "."
+        context += _per_cycle(openai_result, reference)
     return context
+
+
+def _per_cycle(openai_result: Result, reference: Result) -> str:
+    """The openai share cycle by cycle: each cycle's openai round over its fastrouter round,
+    measured seconds apart. Its spread is what the machine's noise does to one ratio
+    within one run (empty unless both rows give the same number of rounds)."""
+    if len(openai_result.by_round) < 2 or len(openai_result.by_round) != len(reference.by_round):
+        return ""
+    pairs = zip(openai_result.by_round, reference.by_round, strict=True)
+    shares = sorted(openai_us / fastrouter_us for openai_us, fastrouter_us in pairs)
+    return (
+        f" Cycle by cycle (the two rounds of each cycle): 1/{shares[0]:.1f} to 1/{shares[-1]:.1f},"
+        f" median 1/{statistics.median(shares):.1f}."
+    )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]

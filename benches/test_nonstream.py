@@ -90,6 +90,7 @@ def _record(
         rate=rps,
         setup=f"{REQUESTS} non-streaming chat requests per round, {CONCURRENCY} in flight, rounds interleaved",
         rounds=len(measured),
+        by_round=tuple(cpu / REQUESTS * 1e6 for cpu, _ in measured),
     )
 
 

@@ -32,14 +32,30 @@ pub fn plain_send_error(err: SendError, route: &Route) -> Error {
     } else {
         ErrorKind::Connection
     };
-    let mut message = String::from("error sending request");
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(&err);
+    Error::new(kind, worded("error sending request", &err))
+}
+
+/// A plain-http body's read failure ([`crate::http_response`]) as a core error, worded
+/// as reqwest words a body error once [`Error::from_transport`] has read it.
+pub fn plain_body_error(err: &(dyn StdError + 'static)) -> Error {
+    let kind = if is_timeout(err) {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Connection
+    };
+    Error::new(kind, worded("error decoding response body", err))
+}
+
+/// `what`, then each cause of `err`'s chain after a colon.
+fn worded(what: &str, err: &(dyn StdError + 'static)) -> String {
+    let mut message = String::from(what);
+    let mut cause = Some(err);
     while let Some(current) = cause {
         message.push_str(": ");
         message.push_str(&current.to_string());
         cause = current.source();
     }
-    Error::new(kind, message)
+    message
 }
 
 /// Whether a timeout caused `err` (as `reqwest::Error::is_timeout` decides).

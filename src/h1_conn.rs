@@ -13,7 +13,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Write as _};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 
@@ -397,14 +397,13 @@ fn encode_request(request: Request<Bytes>) -> Outgoing {
         || *method == Method::PUT
         || *method == Method::PATCH;
     if !chunked && carries_body && !headers.contains_key(CONTENT_LENGTH) {
-        head.extend_from_slice(b"content-length: ");
-        head.extend_from_slice(body.len().to_string().as_bytes());
-        head.extend_from_slice(b"\r\n");
+        // Formatted into the head's spare room: no string of its own.
+        let _ = write!(head, "content-length: {}\r\n", body.len());
     }
     head.extend_from_slice(b"\r\n");
     let mut end: &'static [u8] = b"";
     if chunked {
-        head.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        let _ = write!(head, "{:x}\r\n", body.len());
         end = b"\r\n0\r\n\r\n";
     }
     Outgoing {

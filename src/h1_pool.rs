@@ -41,7 +41,7 @@ use tower_service::Service;
 use crate::fork_fds::PooledSocket;
 use crate::h1_conn::{Conn, Framing, H1Error, Head};
 
-type BoxError = Box<dyn StdError + Send + Sync>;
+pub type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A failure before the response headers, worded as hyper-util's client worded it
 /// (`client error (Connect)` / `client error (SendRequest)`, the cause as its source),
@@ -391,12 +391,12 @@ impl H1Client {
         } = head;
         let mut body = PooledBody {
             framing,
-            lease: Some(Box::new(Lease {
+            lease: Some(Lease {
                 conn,
                 origin,
                 pool: Arc::clone(&self.shared),
                 keep_alive,
-            })),
+            }),
         };
         if framing == Framing::Done {
             body.release();
@@ -431,11 +431,20 @@ struct Lease {
 /// connection back to the pool at its end; dropped before the end, it closes it.
 pub struct PooledBody {
     framing: Framing,
-    /// `None` once the body ended or failed.
-    lease: Option<Box<Lease>>,
+    /// `None` once the body ended or failed. Held inline: a box was one more allocation
+    /// per request.
+    lease: Option<Lease>,
 }
 
 impl PooledBody {
+    /// A body already at its end, with no connection.
+    pub fn ended() -> Self {
+        Self {
+            framing: Framing::Done,
+            lease: None,
+        }
+    }
+
     /// The body read its end: pool the connection if it can take another request, else
     /// close it.
     fn release(&mut self) {
@@ -445,7 +454,7 @@ impl PooledBody {
                 origin,
                 pool,
                 keep_alive,
-            } = *lease;
+            } = lease;
             if keep_alive {
                 pool.put(origin, conn);
             }

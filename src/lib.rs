@@ -20,6 +20,7 @@ pub mod h1_conn;
 pub mod h1_pool;
 pub mod health;
 pub mod hedge;
+pub mod http_response;
 pub mod json_tape;
 pub mod ledger;
 pub mod mock;

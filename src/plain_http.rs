@@ -4,26 +4,29 @@
 //! per-request layers (retry clone, redirect and timeout wrappers, its connector) and
 //! with a smaller read buffer (benches/README.md, h1-transport and h1own). What reqwest
 //! did on this path is done here explicitly and the same way: its default headers,
-//! gzip/br decompression; the response goes back as a
-//! `reqwest::Response`, so reading, draining and errors downstream are unchanged.
+//! gzip/br decompression. The response goes back as it is
+//! ([`crate::http_response::HttpResponse::Plain`]), read and worded as reqwest's is.
 //! Same-origin redirects and the read timeout are the caller's (`Transport::execute_chat`,
 //! [`crate::read_timeout`]).
 
+use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST,
+    USER_AGENT,
 };
-use reqwest::{Method, ResponseBuilderExt};
-use tower_http::decompression::Decompression;
+use reqwest::Method;
+use tower_http::decompression::{Decompression, DecompressionBody};
 use tower_service::Service;
 
-use crate::h1_pool::{ClientError, H1Client, PooledBody};
+use crate::h1_pool::{BoxError, ClientError, H1Client, PooledBody};
 
 /// TCP keep-alive probes, as reqwest's defaults (idle 15 s, every 15 s, 3 tries).
 const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -84,41 +87,81 @@ impl PlainClient {
 
     /// Send a request to `uri` (`http://`) and return once the response headers arrived:
     /// `headers` as they go out (with [`Self::add_defaults`] or from [`PostHeaders`]),
-    /// but `host` and `accept-encoding`, added when absent.
-    /// `url` is `uri` parsed, when the caller has it: the response's URL (without it,
-    /// reqwest parses a placeholder for every response).
+    /// but `host` and `accept-encoding` ([`ACCEPT_GZIP_BR`]), added when absent.
     pub async fn execute(
         &self,
         method: Method,
         uri: hyper::Uri,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Option<Bytes>,
-        url: Option<reqwest::Url>,
-    ) -> Result<reqwest::Response, SendError> {
+    ) -> Result<hyper::Response<PlainBody>, SendError> {
+        if let hyper::header::Entry::Vacant(entry) = headers.entry(ACCEPT_ENCODING) {
+            entry.insert(HeaderValue::from_static(ACCEPT_GZIP_BR));
+        }
         let mut request = hyper::Request::new(body.unwrap_or_default());
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        // No `poll_ready` first: the pool is always ready (it waits inside the call). The
-        // send is boxed: held inline it made every open stream's task ~1.7 KB larger for
-        // as long as the stream lives (S4), to save one allocation per request.
-        let pending =
-            decompressing(Sender(|request| Box::pin(self.client.send(request)))).call(request);
-        let response = pending.await.map_err(SendError::Client)?;
-        let (mut parts, body) = response.into_parts();
-        if let Some(url) = url {
-            let (with_url, ()) = hyper::Response::builder()
-                .url(url)
-                .body(())
-                .unwrap_or_default()
-                .into_parts();
-            parts.extensions.extend(with_url.extensions);
+        // Boxed: held inline it made every open stream's task ~1.7 KB larger for as long
+        // as the stream lives (S4), to save one allocation per request.
+        let response = Box::pin(self.client.send(request))
+            .await
+            .map_err(SendError::Client)?;
+        if !response.headers().contains_key(CONTENT_ENCODING) {
+            return Ok(response.map(PlainBody::Identity));
         }
-        Ok(reqwest::Response::from(hyper::Response::from_parts(
-            parts,
-            reqwest::Body::wrap(body),
-        )))
+        // The rare case, boxed out of every exchange's future.
+        Ok(Box::pin(decoded(response)).await)
     }
+}
+
+/// A plain-http response's body: the pooled connection's as it is, or through tower-http's
+/// decompression when the response names a coding. That one is boxed: its state is ~350
+/// bytes, and a response is moved several times on its way to its reader.
+pub enum PlainBody {
+    Identity(PooledBody),
+    Decoded(Pin<Box<DecompressionBody<PooledBody>>>),
+}
+
+impl Body for PlainBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Identity(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| frame.map_err(BoxError::from))),
+            Self::Decoded(body) => body.as_mut().poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Identity(body) => body.is_end_stream(),
+            Self::Decoded(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Identity(body) => body.size_hint(),
+            Self::Decoded(body) => body.size_hint(),
+        }
+    }
+}
+
+/// `response` (its `content-encoding` set) as reqwest's `gzip` and `brotli` features read
+/// it: gzip and br decoded (their `content-encoding` and `content-length` removed), any
+/// other coding left as it is.
+async fn decoded(response: hyper::Response<PooledBody>) -> hyper::Response<PlainBody> {
+    let Ok(response) = decompressing(Answered(response))
+        .call(hyper::Request::new(()))
+        .await;
+    response.map(|body| PlainBody::Decoded(Box::pin(body)))
 }
 
 /// gzip and br advertised and decoded, as reqwest's `gzip` and `brotli` features do.
@@ -130,17 +173,34 @@ fn decompressing<S>(inner: S) -> Decompression<S> {
         .br(true)
 }
 
+/// A response already received, as the service [`Decompression`] wraps: it answers a
+/// call with it (a second call, which `decoded` does not make, with an empty body).
+struct Answered(hyper::Response<PooledBody>);
+
+impl Service<hyper::Request<()>> for Answered {
+    type Response = hyper::Response<PooledBody>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: hyper::Request<()>) -> Self::Future {
+        let empty = hyper::Response::new(PooledBody::ended());
+        std::future::ready(Ok(std::mem::replace(&mut self.0, empty)))
+    }
+}
+
 /// A target's headers for a chat POST to `origin` over this path, made once: the
 /// target's headers with what every such request adds when absent (reqwest's defaults,
 /// `Accept: */*`, the `accept-encoding` [`Decompression`] adds, `host` as hyper-util's
-/// client sets it) and a `content-length` slot each request fills in place, so a request
-/// clones them and inserts nothing (a configured `Host` wins, as on the https path: a
-/// proxy routing by it).
+/// client sets it), so a request clones them and inserts nothing (a configured `Host`
+/// wins, as on the https path: a proxy routing by it). `content-length` is the
+/// connection's to write ([`crate::h1_conn`]), into the request's head.
 #[derive(Debug)]
 pub struct PostHeaders {
     headers: HeaderMap,
-    /// `content-length` is the slot (not a configured header, which goes out as it is).
-    length_slot: bool,
 }
 
 impl PostHeaders {
@@ -149,11 +209,10 @@ impl PostHeaders {
         user_agent: &'static str,
         origin: &hyper::http::uri::Authority,
     ) -> Self {
-        let mut prepared = HeaderMap::with_capacity(headers.len() + 7);
+        let mut prepared = HeaderMap::with_capacity(headers.len() + 6);
         for (name, value) in headers {
             prepared.append(name.clone(), value.clone());
         }
-        let length_slot = !headers.contains_key(CONTENT_LENGTH);
         let host = crate::h1_pool::host_header(origin).ok();
         for (name, value) in [
             (
@@ -167,7 +226,6 @@ impl PostHeaders {
                 Some(HeaderValue::from_static(ACCEPT_GZIP_BR)),
             ),
             (HOST, host),
-            (CONTENT_LENGTH, Some(HeaderValue::from_static("0"))),
         ] {
             if let (hyper::header::Entry::Vacant(entry), Some(value)) =
                 (prepared.entry(name), value)
@@ -175,47 +233,11 @@ impl PostHeaders {
                 entry.insert(value);
             }
         }
-        Self {
-            headers: prepared,
-            length_slot,
-        }
+        Self { headers: prepared }
     }
 
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
-    }
-
-    /// Fill the `content-length` slot of `headers` (made from these, `extra` merged in)
-    /// for a body of `len` bytes, as the connection would have added it; a caller's own
-    /// is kept.
-    pub fn fill_length(&self, headers: &mut HeaderMap, extra: &HeaderMap, len: usize) {
-        if self.length_slot && !extra.contains_key(CONTENT_LENGTH) {
-            if let Some(slot) = headers.get_mut(CONTENT_LENGTH) {
-                *slot = HeaderValue::from(len);
-            }
-        }
-    }
-}
-
-/// The pool as the service [`Decompression`] wraps: `send` called with the request, its
-/// future awaited in place (not boxed: one allocation and a dynamic call fewer per request).
-struct Sender<F>(F);
-
-impl<F, Fut> Service<hyper::Request<Bytes>> for Sender<F>
-where
-    F: FnMut(hyper::Request<Bytes>) -> Fut,
-    Fut: Future<Output = Result<hyper::Response<PooledBody>, ClientError>>,
-{
-    type Response = hyper::Response<PooledBody>;
-    type Error = ClientError;
-    type Future = Fut;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: hyper::Request<Bytes>) -> Fut {
-        (self.0)(request)
     }
 }
 
@@ -224,6 +246,7 @@ where
 mod tests {
     use super::*;
     use http_body_util::Full;
+    use reqwest::header::CONTENT_LENGTH;
 
     /// A service that answers with the headers of the request it got.
     struct Echo;
@@ -252,7 +275,7 @@ mod tests {
             .unwrap();
         let origin = hyper::http::uri::Authority::from_static("127.0.0.1:8080");
         let post = PostHeaders::new(&HeaderMap::new(), "ua", &origin);
-        let mut prepared = post.headers().clone();
+        let prepared = post.headers();
         assert_eq!(
             prepared.get_all(ACCEPT_ENCODING).iter().collect::<Vec<_>>(),
             added
@@ -263,16 +286,10 @@ mod tests {
         );
         assert_eq!(prepared[HOST], "127.0.0.1:8080");
         assert_eq!(prepared[ACCEPT], "*/*");
-        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
-        assert_eq!(prepared.get_all(CONTENT_LENGTH).iter().count(), 1);
-        assert_eq!(prepared[CONTENT_LENGTH], "1234");
-        // A caller's own `content-length` is left as it is.
-        let mut extra = HeaderMap::new();
-        extra.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
-        let mut with_own = post.headers().clone();
-        with_own.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
-        post.fill_length(&mut with_own, &extra, 1234);
-        assert_eq!(with_own[CONTENT_LENGTH], "7");
+        assert!(
+            !prepared.contains_key(CONTENT_LENGTH),
+            "the connection writes it"
+        );
     }
 
     #[test]
@@ -285,8 +302,7 @@ mod tests {
         let origin = hyper::http::uri::Authority::from_static("127.0.0.1");
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
         let post = PostHeaders::new(&headers, "ua", &origin);
-        let mut prepared = post.headers().clone();
-        post.fill_length(&mut prepared, &HeaderMap::new(), 1234);
+        let prepared = post.headers();
         assert_eq!(
             prepared[CONTENT_LENGTH], "5",
             "a configured one goes out as it is"

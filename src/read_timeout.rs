@@ -12,6 +12,7 @@ use bytes::Bytes;
 use tokio::time::{timeout_at, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::http_response::HttpResponse;
 
 /// The read timeout of one transport; `None`: no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,16 +50,15 @@ impl ReadTimeout {
     }
 
     /// The next chunk of `response`'s body.
-    pub async fn chunk(self, response: &mut reqwest::Response) -> Result<Option<Bytes>> {
+    pub async fn chunk(self, response: &mut HttpResponse) -> Result<Option<Bytes>> {
         let read = response.chunk();
-        let read = match self.deadline() {
+        match self.deadline() {
             Some(deadline) => match timeout_at(deadline, read).await {
                 Ok(read) => read,
-                Err(_) => return Err(body_timed_out()),
+                Err(_) => Err(body_timed_out()),
             },
             None => read.await,
-        };
-        read.map_err(Error::from_transport)
+        }
     }
 }
 
@@ -150,10 +150,11 @@ mod tests {
         }
     }
 
-    fn channel_response() -> (tokio::sync::mpsc::Sender<Bytes>, reqwest::Response) {
+    fn channel_response() -> (tokio::sync::mpsc::Sender<Bytes>, HttpResponse) {
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         let body = reqwest::Body::wrap(ChannelBody(receiver));
-        (sender, reqwest::Response::from(hyper::Response::new(body)))
+        let response = reqwest::Response::from(hyper::Response::new(body));
+        (sender, HttpResponse::from(response))
     }
 
     #[tokio::test(start_paused = true)]

@@ -20,6 +20,7 @@ use reqwest::{Method, StatusCode};
 
 use crate::diagnose;
 use crate::error::{Error, ErrorKind, Result};
+use crate::http_response::HttpResponse;
 use crate::network::{NetworkOptions, Route};
 use crate::plain_http::{PlainClient, PostHeaders};
 use crate::read_timeout::ReadTimeout;
@@ -498,7 +499,7 @@ impl Transport {
         path: &str,
         body: Bytes,
         extra_headers: &HeaderMap,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<HttpResponse> {
         let target = self.target_for(entry)?;
         let response = self
             .execute_chat(target, path, body, extra_headers, true)
@@ -538,6 +539,7 @@ impl Transport {
             self.http
                 .execute(request)
                 .await
+                .map(HttpResponse::from)
                 .map_err(|err| diagnose::transport_error(err, &self.route))
         });
         let send = pin!(self.read_timeout().head(send));
@@ -554,7 +556,7 @@ impl Transport {
         body: Bytes,
         extra_headers: &HeaderMap,
         stream: bool,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<HttpResponse> {
         let accept = |headers: &mut HeaderMap| {
             if stream {
                 headers.append(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -579,55 +581,49 @@ impl Transport {
                 self.http
                     .execute(request)
                     .await
+                    .map(HttpResponse::from)
                     .map_err(|err| diagnose::transport_error(err, &self.route))
             });
             return self.read_timeout().head(send).await;
         };
         Self::require_key(target)?;
-        let send =
-            |method: Method, uri: hyper::Uri, body: Option<Bytes>, url: Option<&reqwest::Url>| {
-                // Every URI here is the target's origin (redirects stay within it), so its
-                // `host` is the one made with the target's headers.
-                let mut headers = match (&target.plain_headers, &body) {
-                    (Some(plain), Some(body)) => {
-                        let mut headers = merged_headers(plain.headers(), extra_headers);
-                        plain.fill_length(&mut headers, extra_headers, body.len());
-                        // The prepared `Accept: */*` is for an answer: a stream asks for
-                        // `text/event-stream` alone, or after the caller's own.
-                        if stream
-                            && !extra_headers.contains_key(ACCEPT)
-                            && !target.headers.contains_key(ACCEPT)
-                        {
-                            headers.remove(ACCEPT);
-                        }
-                        accept(&mut headers);
-                        headers
+        let send = |method: Method, uri: hyper::Uri, body: Option<Bytes>| {
+            // Every URI here is the target's origin (redirects stay within it), so its
+            // `host` is the one made with the target's headers.
+            let mut headers = match (&target.plain_headers, &body) {
+                (Some(plain), Some(_)) => {
+                    let mut headers = merged_headers(plain.headers(), extra_headers);
+                    // The prepared `Accept: */*` is for an answer: a stream asks for
+                    // `text/event-stream` alone, or after the caller's own.
+                    if stream
+                        && !extra_headers.contains_key(ACCEPT)
+                        && !target.headers.contains_key(ACCEPT)
+                    {
+                        headers.remove(ACCEPT);
                     }
-                    _ => {
-                        let mut headers = headers_for(target, extra_headers);
-                        accept(&mut headers);
-                        plain.add_defaults(&mut headers);
-                        headers
-                    }
-                };
-                if body.is_none() {
-                    headers.remove(CONTENT_TYPE);
-                    headers.remove(CONTENT_LENGTH);
+                    accept(&mut headers);
+                    headers
                 }
-                plain.execute(method, uri, headers, body, url.cloned())
+                _ => {
+                    let mut headers = headers_for(target, extra_headers);
+                    accept(&mut headers);
+                    plain.add_defaults(&mut headers);
+                    headers
+                }
             };
+            if body.is_none() {
+                headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_LENGTH);
+            }
+            let sent = plain.execute(method, uri, headers, body);
+            async { sent.await.map(HttpResponse::Plain) }
+        };
         let failed = |err| diagnose::plain_send_error(err, &self.route);
         let exchange = pin!(async {
             let mut url = None;
-            let first_url = (path == CHAT_PATH).then_some(&target.chat_url);
-            let mut response = pin!(send(
-                Method::POST,
-                uri.as_ref().clone(),
-                Some(body.clone()),
-                first_url
-            ))
-            .await
-            .map_err(failed)?;
+            let mut response = pin!(send(Method::POST, uri.as_ref().clone(), Some(body.clone())))
+                .await
+                .map_err(failed)?;
             // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
             // 307/308 resend the POST, 301/302/303 become a GET without body.
             for _ in 0..MAX_REDIRECTS {
@@ -649,9 +645,9 @@ impl Transport {
                 // Boxed: the rare case, kept out of every exchange's future.
                 Box::pin(drain_redirect(response)).await;
                 response = if resend {
-                    send(Method::POST, next_uri, Some(body.clone()), Some(&next)).await
+                    send(Method::POST, next_uri, Some(body.clone())).await
                 } else {
-                    send(Method::GET, next_uri, None, Some(&next)).await
+                    send(Method::GET, next_uri, None).await
                 }
                 .map_err(failed)?;
                 url = Some(next);
@@ -666,7 +662,7 @@ impl Transport {
     /// every step and kept twice in the caller's state (issue 11, futmove).
     async fn exchange(
         &self,
-        send: Pin<&mut impl Future<Output = Result<reqwest::Response>>>,
+        send: Pin<&mut impl Future<Output = Result<HttpResponse>>>,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
         let exchange = pin!(async {
@@ -677,7 +673,7 @@ impl Transport {
             }
             let version = response.version();
             let headers = std::mem::take(response.headers_mut());
-            let body = read_bounded(response, self.read_timeout()).await?;
+            let body = read_bounded(&mut response, self.read_timeout()).await?;
             Ok(FullResponse {
                 status,
                 headers,
@@ -719,7 +715,7 @@ fn merged_headers(base: &HeaderMap, extra_headers: &HeaderMap) -> HeaderMap {
 }
 
 /// Where a redirect response points, when it is a redirect within `url`'s origin.
-fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Option<reqwest::Url> {
+fn same_origin_location(response: &HttpResponse, url: &reqwest::Url) -> Option<reqwest::Url> {
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     let next = url.join(location).ok()?;
     (next.origin() == url.origin()).then_some(next)
@@ -729,7 +725,7 @@ fn same_origin_location(response: &reqwest::Response, url: &reqwest::Url) -> Opt
 /// [`REDIRECT_DRAIN_TIME`], so that its connection goes back to the pool (held unread while
 /// the next request is sent, it could not carry it); past either, or on an error, it is
 /// dropped, closing the connection, as before.
-async fn drain_redirect(mut response: reqwest::Response) {
+async fn drain_redirect(mut response: HttpResponse) {
     if response
         .content_length()
         .is_some_and(|len| len > REDIRECT_DRAIN_BYTES)
@@ -752,7 +748,7 @@ async fn drain_redirect(mut response: reqwest::Response) {
 /// Whether `response`'s connection can carry another request: not `Connection: close`,
 /// not HTTP/1.0, and a body that ends by its framing (a length, or chunked), not by the
 /// connection's close. Reading any other body to its end gains nothing.
-fn reusable(response: &reqwest::Response) -> bool {
+fn reusable(response: &HttpResponse) -> bool {
     let headers = response.headers();
     let close = headers
         .get_all(reqwest::header::CONNECTION)
@@ -766,7 +762,7 @@ fn reusable(response: &reqwest::Response) -> bool {
 }
 
 /// The whole body of `response`, at most [`MAX_BODY_BYTES`], each read within `read`.
-pub async fn read_bounded(mut response: reqwest::Response, read: ReadTimeout) -> Result<Bytes> {
+pub async fn read_bounded(response: &mut HttpResponse, read: ReadTimeout) -> Result<Bytes> {
     if let Some(len) = response.content_length() {
         if len as usize > MAX_BODY_BYTES {
             return Err(too_large());
@@ -774,7 +770,7 @@ pub async fn read_bounded(mut response: reqwest::Response, read: ReadTimeout) ->
     }
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
-    while let Some(chunk) = read.chunk(&mut response).await? {
+    while let Some(chunk) = read.chunk(response).await? {
         match first.take() {
             // The common case: the whole body arrives as one chunk, no copy.
             None if rest.is_empty() => first = Some(chunk),
@@ -986,6 +982,47 @@ mod tests {
         ] {
             assert!(request.contains(&line), "{line:?} missing from {request:?}");
         }
+    }
+
+    /// `data` as a gzip member of one stored (uncompressed) deflate block (RFC 1952, 1951).
+    fn gzip_stored(data: &[u8]) -> Vec<u8> {
+        let crc = !data.iter().fold(!0u32, |crc, &byte| {
+            (0..8).fold(crc ^ u32::from(byte), |crc, _| {
+                (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg())
+            })
+        });
+        let len = u16::try_from(data.len()).unwrap();
+        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1];
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
+        out
+    }
+
+    #[tokio::test]
+    async fn plain_http_decodes_gzip_and_leaves_other_codings() {
+        let json = br#"{"choices":[]}"#;
+        let gzip = gzip_stored(json);
+        let mut reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+            gzip.len()
+        )
+        .into_bytes();
+        reply.extend_from_slice(&gzip);
+        let (url, _seen) = answer_once(reply.leak()).await;
+        let response = chat(&plain_transport(&url, None)).await.unwrap();
+        assert_eq!(response.body.as_ref(), json);
+        assert!(!response.headers.contains_key("content-encoding"));
+        assert!(!response.headers.contains_key("content-length"));
+        // A coding it does not decode (deflate is not asked for) is passed on as it is.
+        let (url, _seen) =
+            answer_once(b"HTTP/1.1 200 OK\r\ncontent-encoding: zz\r\ncontent-length: 2\r\n\r\nab")
+                .await;
+        let response = chat(&plain_transport(&url, None)).await.unwrap();
+        assert_eq!(response.body.as_ref(), b"ab");
+        assert_eq!(response.headers["content-encoding"], "zz");
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorDetails, ErrorKind};
 use crate::failover::{
     min_opt, walk_chain, Attempt, AttemptOutcome, Backoff, ChainError, ChatRequest,
 };
+use crate::http_response::HttpResponse;
 use crate::read_timeout;
 use crate::response::{check_chat_body, error_from_response, header_block};
 use crate::stream::accumulate::Accumulator;
@@ -73,7 +74,7 @@ impl StreamShared {
 
 /// An attempt that reached its first content (or ended cleanly without any).
 struct Committed {
-    response: reqwest::Response,
+    response: HttpResponse,
     /// The response's headers as a [`header_block`]: an open stream keeps this text, not
     /// a header map (memory per open stream; in-band errors rebuild the map).
     headers: Arc<str>,
@@ -129,7 +130,7 @@ async fn open(
         let response_headers = response.headers().clone();
         let body = timeout_at(
             first_deadline.into(),
-            read_bounded(response, transport.read_timeout()),
+            read_bounded(&mut response, transport.read_timeout()),
         )
         .await
         .map_err(|_| timeout_error("no complete error body", first_token_limit, 0))??;
@@ -245,7 +246,7 @@ fn after_content(cause: Error) -> Error {
 /// After `[DONE]`, read the rest of the body (trailing comments, the chunked end) so the
 /// connection returns to the pool; past either bound it is closed instead. True when the
 /// body ended within the bounds.
-async fn drain(response: &mut reqwest::Response) -> bool {
+async fn drain(response: &mut HttpResponse) -> bool {
     let deadline = tokio::time::Instant::now() + DRAIN_TIME;
     let mut left = DRAIN_BYTES;
     loop {
@@ -422,7 +423,7 @@ pub async fn run_stream(
                 break;
             }
             Ok(Err(err)) => {
-                failure = Some(Error::from_transport(err));
+                failure = Some(err);
                 break;
             }
             Ok(Ok(None)) => {

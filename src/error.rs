@@ -269,9 +269,10 @@ impl Error {
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
-            // A body-kind layer adds nothing: `reqwest::Body` wraps a plain-http body's
-            // own error in one; reqwest's path has none (fastrouter sets no body timeout
-            // of reqwest's), so both paths word a body error alike.
+            // A body-kind layer adds nothing: `reqwest::Body` wraps a wrapped body's own
+            // error in one (reqwest's own bodies have none: fastrouter sets no body timeout
+            // of reqwest's), so a body error reads as `diagnose::plain_body_error` words
+            // the plain path's.
             let next = cause.source();
             if next.is_some()
                 && cause

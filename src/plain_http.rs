@@ -158,7 +158,7 @@ impl Body for PlainBody {
 /// it: gzip and br decoded (their `content-encoding` and `content-length` removed), any
 /// other coding left as it is.
 async fn decoded(response: hyper::Response<PooledBody>) -> hyper::Response<PlainBody> {
-    let Ok(response) = decompressing(Answered(response))
+    let Ok(response) = decompressing(Answered(Some(response)))
         .call(hyper::Request::new(()))
         .await;
     response.map(|body| PlainBody::Decoded(Box::pin(body)))
@@ -173,9 +173,9 @@ fn decompressing<S>(inner: S) -> Decompression<S> {
         .br(true)
 }
 
-/// A response already received, as the service [`Decompression`] wraps: it answers a
-/// call with it (a second call, which `decoded` does not make, with an empty body).
-struct Answered(hyper::Response<PooledBody>);
+/// A response already received, as the service [`Decompression`] wraps: it answers its
+/// one call with it.
+struct Answered(Option<hyper::Response<PooledBody>>);
 
 impl Service<hyper::Request<()>> for Answered {
     type Response = hyper::Response<PooledBody>;
@@ -187,8 +187,14 @@ impl Service<hyper::Request<()>> for Answered {
     }
 
     fn call(&mut self, _request: hyper::Request<()>) -> Self::Future {
-        let empty = hyper::Response::new(PooledBody::ended());
-        std::future::ready(Ok(std::mem::replace(&mut self.0, empty)))
+        // `decoded` calls a new service once; a second call (none is made) would get an
+        // empty body, with no connection behind it, rather than a panic.
+        debug_assert!(self.0.is_some(), "a received response is answered once");
+        let response = self
+            .0
+            .take()
+            .unwrap_or_else(|| hyper::Response::new(PooledBody::ended()));
+        std::future::ready(Ok(response))
     }
 }
 

@@ -1016,13 +1016,29 @@ mod tests {
         assert_eq!(response.body.as_ref(), json);
         assert!(!response.headers.contains_key("content-encoding"));
         assert!(!response.headers.contains_key("content-length"));
-        // A coding it does not decode (deflate is not asked for) is passed on as it is.
-        let (url, _seen) =
-            answer_once(b"HTTP/1.1 200 OK\r\ncontent-encoding: zz\r\ncontent-length: 2\r\n\r\nab")
-                .await;
-        let response = chat(&plain_transport(&url, None)).await.unwrap();
-        assert_eq!(response.body.as_ref(), b"ab");
-        assert_eq!(response.headers["content-encoding"], "zz");
+        // A coding it does not decode (deflate and the rest are not asked for) is passed
+        // on as it is, with its headers.
+        for coding in ["deflate", "identity", "zz"] {
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-encoding: {coding}\r\ncontent-length: 2\r\n\r\nab"
+            );
+            let (url, _seen) = answer_once(reply.into_bytes().leak()).await;
+            let response = chat(&plain_transport(&url, None)).await.unwrap();
+            assert_eq!(response.body.as_ref(), b"ab", "{coding}");
+            assert_eq!(response.headers["content-encoding"], coding);
+            assert_eq!(response.headers["content-length"], "2");
+        }
+        // A body that is not the gzip it says it is: worded as reqwest worded it.
+        let (url, _seen) = answer_once(
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\nnope",
+        )
+        .await;
+        let err = chat(&plain_transport(&url, None)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection);
+        assert_eq!(
+            err.message(),
+            "error decoding response body: Invalid gzip header"
+        );
     }
 
     #[tokio::test]

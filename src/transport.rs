@@ -229,7 +229,8 @@ pub struct FullResponse {
 /// Idle pooled connections are closed after this long (both clients).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Same-origin redirects followed before the 3xx response is returned as is.
+/// Same-origin redirects followed before the 3xx response is returned as is
+/// ([`follow_redirects`]).
 const MAX_REDIRECTS: usize = 5;
 
 /// A followed redirect's body is read to its end, so its connection is pooled and carries
@@ -307,23 +308,6 @@ fn is_public(path: &str) -> bool {
     path == "models" || path.starts_with("models?") || path.starts_with("models/")
 }
 
-/// Follow redirects only within the origin of the request (at most 5): a redirect to
-/// another host would carry the prompt (307/308 resend the body) and custom auth headers
-/// there. The 3xx response is then returned as is and becomes an error.
-fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let same_origin = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
-        if same_origin && attempt.previous().len() <= 5 {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
-}
-
 impl Transport {
     pub fn new(config: TransportConfig) -> Result<Self> {
         install_crypto_provider();
@@ -358,7 +342,8 @@ impl Transport {
             .tls_backend_rustls()
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
-            .redirect(same_origin_redirects());
+            // Redirects are followed by `follow_redirects`, on both paths alike.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(connect) = timeouts.connect {
             builder = builder.connect_timeout(connect);
         }
@@ -534,16 +519,53 @@ impl Transport {
         extra_headers: &HeaderMap,
         timeout: Option<Duration>,
     ) -> Result<FullResponse> {
-        let request = self.request(method, path, body, extra_headers)?;
-        let send = pin!(async move {
-            self.http
-                .execute(request)
-                .await
-                .map(HttpResponse::from)
-                .map_err(|err| diagnose::transport_error(err, &self.route))
+        let target = &self.openrouter;
+        let request = self.request(method.clone(), path, body.clone(), extra_headers)?;
+        let send = pin!(async {
+            let first = self.execute_reqwest(request).await?;
+            if !is_redirect(first.status()) {
+                return Ok(first);
+            }
+            let hop = |method, url, body| {
+                let request = self.hop_request(target, method, url, body, extra_headers);
+                self.execute_reqwest(request)
+            };
+            let from = url_of(target, path)?;
+            Box::pin(follow_redirects(first, from, method, body, hop)).await
         });
         let send = pin!(self.read_timeout().head(send));
         self.exchange(send, timeout).await
+    }
+
+    /// Send `request` with reqwest (which follows no redirect: [`follow_redirects`] does).
+    async fn execute_reqwest(&self, request: reqwest::Request) -> Result<HttpResponse> {
+        self.http
+            .execute(request)
+            .await
+            .map(HttpResponse::from)
+            .map_err(|err| diagnose::transport_error(err, &self.route))
+    }
+
+    /// A redirect's next request over reqwest: `method` to `url` with `target`'s headers
+    /// and the caller's, and `body`; without a body, without the body's headers, as
+    /// reqwest's own redirects sent it.
+    fn hop_request(
+        &self,
+        target: &Target,
+        method: Method,
+        url: reqwest::Url,
+        body: Option<Bytes>,
+        extra_headers: &HeaderMap,
+    ) -> reqwest::Request {
+        let mut request = reqwest::Request::new(method, url);
+        let mut headers = headers_for(target, extra_headers);
+        if body.is_none() {
+            headers.remove(CONTENT_TYPE);
+            headers.remove(CONTENT_LENGTH);
+        }
+        *request.headers_mut() = headers;
+        *request.body_mut() = body.map(reqwest::Body::from);
+        request
     }
 
     /// POST a chat request to `target` and return once the response headers arrived
@@ -574,15 +596,27 @@ impl Transport {
                 .map(Cow::Owned)
         };
         let (Some(plain), Some(uri)) = (&self.plain, plain_uri) else {
-            let mut request =
-                self.request_to(target, Method::POST, path, Some(body), extra_headers)?;
+            let mut request = self.request_to(
+                target,
+                Method::POST,
+                path,
+                Some(body.clone()),
+                extra_headers,
+            )?;
             accept(request.headers_mut());
             let send = pin!(async {
-                self.http
-                    .execute(request)
-                    .await
-                    .map(HttpResponse::from)
-                    .map_err(|err| diagnose::transport_error(err, &self.route))
+                let first = self.execute_reqwest(request).await?;
+                if !is_redirect(first.status()) {
+                    return Ok(first);
+                }
+                let hop = |method, url, body| {
+                    let mut request = self.hop_request(target, method, url, body, extra_headers);
+                    accept(request.headers_mut());
+                    self.execute_reqwest(request)
+                };
+                let from = url_of(target, path)?;
+                // Boxed: the rare case, kept out of every exchange's future.
+                Box::pin(follow_redirects(first, from, Method::POST, Some(body), hop)).await
             });
             return self.read_timeout().head(send).await;
         };
@@ -620,39 +654,25 @@ impl Transport {
         };
         let failed = |err| diagnose::plain_send_error(err, &self.route);
         let exchange = pin!(async {
-            let mut url = None;
-            let mut response = pin!(send(Method::POST, uri.as_ref().clone(), Some(body.clone())))
+            let first = pin!(send(Method::POST, uri.as_ref().clone(), Some(body.clone())))
                 .await
                 .map_err(failed)?;
-            // Same-origin redirects, as reqwest's policy follows them (`same_origin_redirects`):
-            // 307/308 resend the POST, 301/302/303 become a GET without body.
-            for _ in 0..MAX_REDIRECTS {
-                if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
-                    break;
-                }
-                let from = match url.take() {
-                    Some(url) => url,
-                    None => reqwest::Url::parse(&uri.to_string())
-                        .map_err(|err| invalid(format!("invalid URL: {err}")))?,
-                };
-                let Some(next) = same_origin_location(&response, &from) else {
-                    break;
-                };
-                let Ok(next_uri) = next.as_str().parse::<hyper::Uri>() else {
-                    break;
-                };
-                let resend = matches!(response.status().as_u16(), 307 | 308);
-                // Boxed: the rare case, kept out of every exchange's future.
-                Box::pin(drain_redirect(response)).await;
-                response = if resend {
-                    send(Method::POST, next_uri, Some(body.clone())).await
-                } else {
-                    send(Method::GET, next_uri, None).await
-                }
-                .map_err(failed)?;
-                url = Some(next);
+            if !is_redirect(first.status()) {
+                return Ok(first);
             }
-            Ok(response)
+            let hop = |method, url: reqwest::Url, body| {
+                let sent = url
+                    .as_str()
+                    .parse::<hyper::Uri>()
+                    .map(|uri| send(method, uri, body));
+                async move {
+                    let sent = sent.map_err(|err| invalid(format!("invalid URL: {err}")))?;
+                    sent.await.map_err(failed)
+                }
+            };
+            let from = url_of(target, path)?;
+            // Boxed: the rare case, kept out of every exchange's future.
+            Box::pin(follow_redirects(first, from, Method::POST, Some(body), hop)).await
         });
         self.read_timeout().head(exchange).await
     }
@@ -712,6 +732,64 @@ fn merged_headers(base: &HeaderMap, extra_headers: &HeaderMap) -> HeaderMap {
         }
     }
     headers
+}
+
+/// Whether `status` is a redirect [`follow_redirects`] may follow.
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The URL of `path` at `target`, as its requests are sent.
+fn url_of(target: &Target, path: &str) -> Result<reqwest::Url> {
+    if path == CHAT_PATH {
+        return Ok(target.chat_url.clone());
+    }
+    reqwest::Url::parse(&format!(
+        "{}/{}",
+        target.base_url,
+        path.trim_start_matches('/')
+    ))
+    .map_err(|err| invalid(format!("invalid URL: {err}")))
+}
+
+/// Follow `response`'s redirects from `from` (the URL `method` was sent to, with `body`),
+/// both paths alike, as reqwest's redirect policy followed them: within the request's
+/// origin only (a redirect to another host would carry the prompt, as 307/308 resend the
+/// body, and the target's auth headers there), at most [`MAX_REDIRECTS`]; 307/308 resend
+/// the request, 301/302/303 make it a GET (a HEAD stays one) without a body. `hop` sends
+/// each next request. Each followed redirect's body is read first ([`drain_redirect`]) so
+/// its connection carries the next request. The last response is returned, a 3xx not
+/// followed as it is.
+async fn follow_redirects<Hop, Sent>(
+    mut response: HttpResponse,
+    mut from: reqwest::Url,
+    mut method: Method,
+    mut body: Option<Bytes>,
+    mut hop: Hop,
+) -> Result<HttpResponse>
+where
+    Hop: FnMut(Method, reqwest::Url, Option<Bytes>) -> Sent,
+    Sent: Future<Output = Result<HttpResponse>>,
+{
+    for _ in 0..MAX_REDIRECTS {
+        let status = response.status();
+        if !is_redirect(status) {
+            break;
+        }
+        let Some(next) = same_origin_location(&response, &from) else {
+            break;
+        };
+        if !matches!(status.as_u16(), 307 | 308) {
+            body = None;
+            if method != Method::HEAD {
+                method = Method::GET;
+            }
+        }
+        drain_redirect(response).await;
+        response = hop(method.clone(), next.clone(), body.clone()).await?;
+        from = next;
+    }
+    Ok(response)
 }
 
 /// Where a redirect response points, when it is a redirect within `url`'s origin.

@@ -16,7 +16,7 @@ from pathlib import Path
 import fastrouter
 import pytest
 from fastrouter import APIConnectionError
-from fastrouter.testing import MockServer, Reply, StreamScript
+from fastrouter.testing import MockServer, Raw, Reply, StreamScript
 
 MODEL = "openai/gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -179,6 +179,32 @@ def test_connection_is_reused_after_a_stream(tls_server: MockServer, http2: obje
     assert tls_server.connections[0] == 1
     expected = "HTTP/1.1" if http2 is False else "HTTP/2"
     assert {r.http_version for r in tls_server.chat_requests()} == {expected}
+
+
+@pytest.mark.parametrize("http2", [None, False])
+def test_a_redirect_is_followed_on_the_same_connection(tls_server: MockServer, http2: object) -> None:
+    """A same-origin 307 over HTTPS is followed as over plain http (one rule for both), and
+    its body is read first, even one too long to arrive with its head (60 KB), so the
+    follow-up is sent on the same connection instead of a new one."""
+    sync = client(tls_server, ca_bundle=tls_server.ca_path, http2=http2, max_retries=0)
+    moved = Raw(body="x" * 60_000, status=307, headers={"Location": "/api/v1/chat/completions"})
+    for _ in range(3):
+        tls_server.script(MODEL, moved)
+        assert sync.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content
+        time.sleep(0.2)  # as in test_connection_is_reused_after_a_stream
+    assert tls_server.connections[0] == 1
+    assert len(tls_server.chat_requests()) == 6
+
+
+def test_a_redirect_to_another_origin_is_not_followed(tls_server: MockServer) -> None:
+    tls_server.script(MODEL, Raw(body="", status=307, headers={"Location": "https://example.invalid/api/v1/x"}))
+    with pytest.raises(fastrouter.APIStatusError) as info:
+        client(tls_server, ca_bundle=tls_server.ca_path, max_retries=0).chat.completions.create(
+            model=MODEL, messages=MESSAGES
+        )
+    assert info.value.status_code == 307
+    assert "not followed" in str(info.value)
+    assert len(tls_server.chat_requests()) == 1
 
 
 def test_unknown_ca_names_the_fix(tls_server: MockServer) -> None:

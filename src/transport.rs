@@ -523,15 +523,11 @@ impl Transport {
         let request = self.request(method.clone(), path, body.clone(), extra_headers)?;
         let send = pin!(async {
             let first = self.execute_reqwest(request).await?;
-            if !is_redirect(first.status()) {
-                return Ok(first);
-            }
             let hop = |method, url, body| {
                 let request = self.hop_request(target, method, url, body, extra_headers);
                 self.execute_reqwest(request)
             };
-            let from = url_of(target, path)?;
-            Box::pin(follow_redirects(first, from, method, body, hop)).await
+            follow_redirects(first, target, path, method, body, hop).await
         });
         let send = pin!(self.read_timeout().head(send));
         self.exchange(send, timeout).await
@@ -606,17 +602,12 @@ impl Transport {
             accept(request.headers_mut());
             let send = pin!(async {
                 let first = self.execute_reqwest(request).await?;
-                if !is_redirect(first.status()) {
-                    return Ok(first);
-                }
                 let hop = |method, url, body| {
                     let mut request = self.hop_request(target, method, url, body, extra_headers);
                     accept(request.headers_mut());
                     self.execute_reqwest(request)
                 };
-                let from = url_of(target, path)?;
-                // Boxed: the rare case, kept out of every exchange's future.
-                Box::pin(follow_redirects(first, from, Method::POST, Some(body), hop)).await
+                follow_redirects(first, target, path, Method::POST, Some(body), hop).await
             });
             return self.read_timeout().head(send).await;
         };
@@ -657,9 +648,6 @@ impl Transport {
             let first = pin!(send(Method::POST, uri.as_ref().clone(), Some(body.clone())))
                 .await
                 .map_err(failed)?;
-            if !is_redirect(first.status()) {
-                return Ok(first);
-            }
             let hop = |method, url: reqwest::Url, body| {
                 let sent = url
                     .as_str()
@@ -670,9 +658,7 @@ impl Transport {
                     sent.await.map_err(failed)
                 }
             };
-            let from = url_of(target, path)?;
-            // Boxed: the rare case, kept out of every exchange's future.
-            Box::pin(follow_redirects(first, from, Method::POST, Some(body), hop)).await
+            follow_redirects(first, target, path, Method::POST, Some(body), hop).await
         });
         self.read_timeout().head(exchange).await
     }
@@ -752,6 +738,27 @@ fn url_of(target: &Target, path: &str) -> Result<reqwest::Url> {
     .map_err(|err| invalid(format!("invalid URL: {err}")))
 }
 
+/// `response` to `method` at `path` of `target` (with `body`), its redirects followed
+/// ([`redirects`]) when it is one: boxed, the rare case kept out of every exchange's future.
+async fn follow_redirects<Hop, Sent>(
+    response: HttpResponse,
+    target: &Target,
+    path: &str,
+    method: Method,
+    body: Option<Bytes>,
+    hop: Hop,
+) -> Result<HttpResponse>
+where
+    Hop: FnMut(Method, reqwest::Url, Option<Bytes>) -> Sent,
+    Sent: Future<Output = Result<HttpResponse>>,
+{
+    if !is_redirect(response.status()) {
+        return Ok(response);
+    }
+    let from = url_of(target, path)?;
+    Box::pin(redirects(response, from, method, body, hop)).await
+}
+
 /// Follow `response`'s redirects from `from` (the URL `method` was sent to, with `body`),
 /// both paths alike, as reqwest's redirect policy followed them: within the request's
 /// origin only (a redirect to another host would carry the prompt, as 307/308 resend the
@@ -760,7 +767,7 @@ fn url_of(target: &Target, path: &str) -> Result<reqwest::Url> {
 /// each next request. Each followed redirect's body is read first ([`drain_redirect`]) so
 /// its connection carries the next request. The last response is returned, a 3xx not
 /// followed as it is.
-async fn follow_redirects<Hop, Sent>(
+async fn redirects<Hop, Sent>(
     mut response: HttpResponse,
     mut from: reqwest::Url,
     mut method: Method,
